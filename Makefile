@@ -1,0 +1,67 @@
+# mtp: multi-token prediction language models in C.
+#   make            build build/mtp and build/libmtp.a
+#   make test       build and run the test suite
+#   make sanitize   run the test suite under AddressSanitizer + UBSan (build/san)
+#   make fuzz       build the libFuzzer targets (clang)
+#   make CC=clang   any C11 compiler with OpenMP
+
+CC ?= gcc
+BUILD ?= build
+OPT ?= -O3 -march=native
+BLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
+BLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-openmp
+SAN_FLAGS ?=
+
+CFLAGS = -std=c11 $(OPT) -g -fopenmp -Wall -Wextra -Werror -Wshadow -Wno-unknown-pragmas \
+         -Isrc -Iinclude -I$(BLAS_INC) $(SAN_FLAGS)
+LDLIBS = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lm
+LDFLAGS = -fopenmp $(SAN_FLAGS)
+
+LIB_SRC := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+HEADERS := $(shell find src include -name '*.h')
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all test sanitize fuzz clean format
+all: $(BUILD)/mtp $(BUILD)/libmtp.a
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libmtp.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/mtp: $(CLI_OBJ) $(BUILD)/libmtp.a
+	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libmtp.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libmtp.a -o $@ $(LDLIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libmtp.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libmtp.a -o $@ $(LDLIBS)
+
+test: all $(TEST_BIN) $(TOOL_BIN)
+	BUILD=$(BUILD) bash tests/run_all.sh
+
+sanitize:
+	$(MAKE) BUILD=build/san OPT="-O1 -march=native" \
+	  SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
+
+fuzz:
+	$(MAKE) -C fuzz
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TOOL_SRC) $(HEADERS)
+
+clean:
+	rm -rf build

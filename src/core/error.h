@@ -1,0 +1,28 @@
+// error.h: one error message per thread, set where a failure is found and
+// printed once by whoever gives up (the CLI). Functions that can fail return
+// -1 (or NULL) after calling mtp_errorf; 0 means success.
+#ifndef MTP_CORE_ERROR_H
+#define MTP_CORE_ERROR_H
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define MTP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MTP_PRINTF(a, b)
+#endif
+
+// Sets the current error message (printf-style) and returns -1.
+int mtp_errorf(const char *fmt, ...) MTP_PRINTF(1, 2);
+// The last message set on this thread ("" if none).
+const char *mtp_last_error(void);
+// Forgets the last message.
+void mtp_clear_error(void);
+
+// Allocation that reports failure through mtp_errorf. `what` names the buffer.
+void *mtp_malloc(size_t bytes, const char *what);
+void *mtp_calloc(size_t count, size_t size, const char *what);
+// 64-byte aligned, zeroed; free with mtp_free_aligned (== free).
+void *mtp_alloc_aligned(size_t bytes, const char *what);
+
+#endif
