@@ -1,0 +1,36 @@
+// main.c: the `mtp` command; dispatches to one subcommand.
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command commands[] = {
+    {"prepare", cmd_prepare, "turn text files into token shards"},
+    {"train", cmd_train, "train an n-future-token model from scratch or resume a run"},
+    {"sample", cmd_sample, "sample text from a trained model"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "mtp: multi-token prediction language models\n\n"
+            "usage: mtp COMMAND [FLAGS]   (mtp COMMAND --help for its flags)\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "mtp: unknown command '%s' (see mtp --help)\n", argv[1]);
+    return 2;
+}
