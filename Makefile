@@ -31,9 +31,9 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 .PHONY: all test sanitize fuzz clean format
 all: $(BUILD)/mtp $(BUILD)/libmtp.a
 
-$(BUILD)/%.o: %.c $(HEADERS)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libmtp.a: $(LIB_OBJ)
 	@rm -f $@
@@ -65,3 +65,5 @@ format:
 
 clean:
 	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

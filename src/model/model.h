@@ -1,0 +1,77 @@
+// model.h: the multi-token prediction network (design.md section 1): a
+// trunk of L-n blocks, n parallel head blocks reading the trunk's raw
+// output z, one shared final RMSNorm and one shared unembedding. Forward,
+// backward and the two head schedules live here; the model knows shapes,
+// not files, flags or devices. Training, evaluation and sampling all run
+// through these functions.
+#ifndef MTP_MODEL_MODEL_H
+#define MTP_MODEL_MODEL_H
+
+#include <stdint.h>
+
+#include "model/config.h"
+#include "model/params.h"
+
+typedef enum {
+    SCHEDULE_SEQUENTIAL,  // the paper's Figure 2: one head's forward+backward at a time
+    SCHEDULE_NAIVE,       // every head's activations and logits alive, then one backward
+} head_schedule;
+
+// Activations one block keeps for its backward; N = B*T rows.
+typedef struct {
+    float *ln1, *rstd1;  // (N, d), (N): RMSNorm before attention
+    float *q, *k, *v;    // (N, H*hd), (N, Hkv*hd) x2, after RoPE
+    float *att;          // (B, H, T, T) attention probabilities
+    float *atty;         // (N, H*hd) attention output before o_proj
+    float *h;            // (N, d) residual after attention
+    float *ln2, *rstd2;  // (N, d), (N): RMSNorm before the MLP
+    float *gate, *up;    // (N, f) x2
+    float *act;          // (N, f) silu(gate) * up
+    float *out;          // (N, d) block output
+} block_acts;
+
+typedef struct {
+    mtp_config cfg;
+    param_set params;
+    param_set grads;  // allocated by model_alloc_work(..., with_grads = 1)
+
+    // Work buffers for batches of up to max_B x max_T.
+    int max_B, max_T, head_slots, with_grads;
+    head_schedule schedule;
+    float *work;              // one arena for everything below
+    float *x0;                // (N, d) embedding output
+    block_acts *trunk;        // [L-n]
+    block_acts *heads;        // [head_slots]: 1 sequential, n naive
+    float *head_norm;         // [head_slots] x (N, d): final-norm output
+    float *head_rstd;         // [head_slots] x (N)
+    float *logits;            // sequential: (chunk, V); naive: (n, N, V)
+    float *row_losses;        // (N)
+    int32_t *inputs;          // (N)
+    int32_t *targets;         // (N)
+    int logit_chunk;          // rows of logits computed at once
+    // backward scratch, shared by all blocks since blocks go backward one by one
+    float *dz, *dres, *dh, *datty, *dq, *dk, *dv, *dln, *dact, *dgate, *dup, *dnorm_out;
+    float *rope_cos, *rope_sin;  // (Tmax, hd/2)
+} mtp_model;
+
+// Allocates parameters (zero) and RoPE tables; no work buffers yet.
+int model_create(mtp_model *m, const mtp_config *cfg);
+void model_free(mtp_model *m);
+// Allocates work buffers for batches of up to B x T. with_grads = 0 gives
+// an inference/evaluation model (no gradients, no backward scratch).
+int model_alloc_work(mtp_model *m, int B, int T, head_schedule schedule, int with_grads);
+// Bytes of the work buffers model_alloc_work would allocate.
+size_t model_work_bytes(const mtp_config *cfg, int B, int T, head_schedule schedule, int with_grads);
+
+// One micro-batch of training: rows (B, T+n) tokens; inputs are rows[:, :T],
+// head k's targets rows[:, k:k+T]. Accumulates into m->grads the gradient of
+// grad_scale * sum_k loss_k. head_losses[k-1] = mean cross-entropy of head k.
+int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, float grad_scale, double *head_losses);
+// The same losses without gradients (evaluation).
+int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *head_losses);
+// Logits at the last of T positions for heads 1..n_heads of one sequence
+// tokens (T): logits (n_heads, V). Used by sampling.
+int model_forward_last_logits(mtp_model *m, const int32_t *tokens, int T, int n_heads, float *logits);
+void model_zero_grads(mtp_model *m);
+
+#endif

@@ -1,0 +1,30 @@
+// threads.c: one place that sets the thread count for our kernels (OpenMP)
+// and for OpenBLAS, so the two never disagree.
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/ops.h"
+
+// OpenBLAS's own API (declared in its cblas.h for most builds).
+extern void openblas_set_num_threads(int num_threads);
+extern char *openblas_get_corename(void);
+extern char *openblas_get_config(void);
+
+void op_set_threads(int n) {
+    if (n < 1) n = 1;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+int op_get_threads(void) { return omp_get_max_threads(); }
+
+const char *op_blas_info(void) {
+    static char info[256];
+    const char *forced = getenv("OPENBLAS_CORETYPE");
+    snprintf(info, sizeof info, "OpenBLAS %s, kernel %s%s%s", openblas_get_config(), openblas_get_corename(),
+             forced ? " (forced by OPENBLAS_CORETYPE=" : "", forced ? forced : "");
+    if (forced) snprintf(info + strlen(info), sizeof info - strlen(info), ")");
+    return info;
+}

@@ -1,0 +1,86 @@
+// ops.h: the kernels the model is built from, one interface for every
+// backend (ops/cpu/ now). Kernels know shapes, not layers. Tensors are
+// row-major float32; shapes are given in comments as (rows, cols).
+// Every backward *accumulates* (+=) into parameter gradients; whether it
+// accumulates into or overwrites input gradients is stated per kernel.
+#ifndef MTP_OPS_H
+#define MTP_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// ---- matrix products (ops/cpu/matmul.c) ----
+// out (N, O) = inp (N, I) @ w (O, I)^T. Weights are stored (out, in) like
+// PyTorch's nn.Linear, so the product needs no copies.
+void op_matmul_forward(float *out, const float *inp, const float *w, int N, int in_dim, int out_dim);
+// Backward of the above: dw (O, I) += dout^T @ inp; dinp (N, I) = or +=
+// dout (N, O) @ w (accumulate_dinp chooses). dinp or dw may be NULL.
+void op_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N,
+                        int in_dim, int out_dim, int accumulate_dinp);
+
+// ---- embedding (ops/cpu/embedding.c) ----
+// out (N, d) = table[tokens[i]] for each of the N tokens.
+void op_embedding_forward(float *out, const int32_t *tokens, const float *table, int N, int d);
+// dtable (V, d) += scatter of dout (N, d) by token. Deterministic order.
+void op_embedding_backward(float *dtable, const float *dout, const int32_t *tokens, int N, int d);
+
+// ---- RMSNorm (ops/cpu/rmsnorm.c) ----
+// out = x / sqrt(mean(x^2) + eps) * w over each row of x (N, d); rstd (N)
+// keeps 1/sqrt(mean(x^2) + eps) for the backward.
+void op_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int d, float eps);
+// dx (N, d) += d/dx; dw (d) += d/dw.
+void op_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                         const float *rstd, int N, int d);
+
+// ---- rotary position embedding (ops/cpu/rope.c) ----
+// Tables cos/sin (Tmax, hd/2) for angle pos * theta^(-2i/hd).
+void op_rope_tables(float *cos_t, float *sin_t, int Tmax, int hd, float theta);
+// In place on x (B, T, nh, hd), rotate-half convention, positions pos0..pos0+T-1.
+void op_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd, int pos0);
+// In place on dx: the transpose (inverse) rotation.
+void op_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd, int pos0);
+
+// ---- causal attention with grouped key/value heads (ops/cpu/attention.c) ----
+// q (B, Tq, H, hd); k, v (B, Tk, Hkv, hd) with batch stride kv_bstride floats
+// (Tk*Hkv*hd for packed tensors, larger for a KV cache). Query i sits at
+// position Tk - Tq + i and sees keys 0..Tk-Tq+i. Query head h uses kv head
+// h / (H / Hkv). att (B, H, Tq, Tk) receives the probabilities (zero above
+// the diagonal); out (B, Tq, H, hd).
+void op_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int Tq,
+                          int Tk, int H, int Hkv, int hd, size_t kv_bstride);
+// Backward for Tq == Tk == T (training): dq overwritten; dk, dv overwritten.
+void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att, const float *q,
+                           const float *k, const float *v, int B, int T, int H, int Hkv, int hd);
+
+// ---- SwiGLU (ops/cpu/swiglu.c) ----
+// out = silu(gate) * up, elementwise over n values.
+void op_swiglu_forward(float *out, const float *gate, const float *up, size_t n);
+// dgate, dup overwritten.
+void op_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
+
+// ---- softmax cross-entropy (ops/cpu/xent.c) ----
+// For each of the N rows of logits (N, V): losses[i] = logsumexp(row) -
+// row[targets[i]]. If grad_scale != 0 the row is replaced in place by its
+// gradient (softmax(row) - onehot(target)) * grad_scale.
+void op_softmax_xent(float *logits, float *losses, const int32_t *targets, int N, int V, float grad_scale);
+
+// ---- optimizer and reductions (ops/cpu/adamw.c) ----
+// Sum of squares of x (n), accumulated in double.
+double op_sum_squares(const float *x, size_t n);
+// One AdamW step with PyTorch semantics on n values. The gradient is used as
+// g * grad_scale (clipping). step is 1-based (for bias correction).
+void op_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad_scale, float lr, float beta1,
+              float beta2, float eps, float weight_decay, long step);
+
+// ---- elementwise helpers (ops/cpu/elementwise.c) ----
+// y += x over n values.
+void op_add_inplace(float *y, const float *x, size_t n);
+
+// ---- threads (ops/cpu/threads.c) ----
+// Sets the thread count of the kernels and of the BLAS library.
+void op_set_threads(int n);
+int op_get_threads(void);
+// A short name of the BLAS kernel in use (for benchmark reports).
+const char *op_blas_info(void);
+
+#endif

@@ -1,0 +1,309 @@
+// checkpoint.c: saving and loading checkpoint directories.
+#define _POSIX_C_SOURCE 200809L
+#include "train/checkpoint.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/safetensors.h"
+
+#define PATH_CAP 4096
+
+char *checkpoint_config_json(const mtp_config *c) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON *arch = cJSON_AddArrayToObject(j, "architectures");
+    cJSON_AddItemToArray(arch, cJSON_CreateString("LlamaForCausalLM"));
+    cJSON_AddStringToObject(j, "model_type", "llama");
+    cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
+    cJSON_AddNumberToObject(j, "hidden_size", c->dim);
+    cJSON_AddNumberToObject(j, "intermediate_size", c->ffn_dim);
+    cJSON_AddNumberToObject(j, "num_hidden_layers", c->n_layer - c->n_future + 1);
+    cJSON_AddNumberToObject(j, "num_attention_heads", c->n_head);
+    cJSON_AddNumberToObject(j, "num_key_value_heads", c->n_kv_head);
+    cJSON_AddNumberToObject(j, "max_position_embeddings", c->max_seq_len);
+    cJSON_AddNumberToObject(j, "rms_norm_eps", c->norm_eps);
+    cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
+    cJSON_AddStringToObject(j, "hidden_act", "silu");
+    cJSON_AddFalseToObject(j, "tie_word_embeddings");
+    cJSON_AddFalseToObject(j, "attention_bias");
+    cJSON_AddStringToObject(j, "torch_dtype", "float32");
+    cJSON_AddNumberToObject(j, "n_future_tokens", c->n_future);
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+static int write_params(const char *path, const param_set *p, const mtp_config *cfg, const char *prefix_a,
+                        const char *prefix_b) {
+    // prefix_a/prefix_b: "" for weights; "exp_avg." etc for optimizer moments
+    int count = params_tensor_count(cfg);
+    st_entry *e = mtp_calloc((size_t)count, sizeof *e, "safetensors entries");
+    char (*names)[128] = mtp_calloc((size_t)count, sizeof *names, "tensor names");
+    if (!e || !names) {
+        free(e);
+        free(names);
+        return -1;
+    }
+    for (int i = 0; i < count; i++) {
+        named_tensor t;
+        params_named(p, cfg, i, &t);
+        snprintf(names[i], sizeof names[i], "%s%s%s", prefix_a, prefix_b, t.name);
+        e[i].name = names[i];
+        e[i].ndim = t.ndim;
+        e[i].shape[0] = t.shape[0];
+        e[i].shape[1] = t.shape[1];
+        e[i].data = t.data;
+    }
+    const char *meta[] = {"format", "pt"};
+    int rc = st_write(path, e, count, meta, 1);
+    free(e);
+    free(names);
+    return rc;
+}
+
+// Writes the optimizer moments (exp_avg.*, exp_avg_sq.*) into one file.
+static int write_optimizer(const char *path, const adamw_state *s, const mtp_config *cfg) {
+    int count = params_tensor_count(cfg);
+    st_entry *e = mtp_calloc((size_t)count * 2, sizeof *e, "safetensors entries");
+    char (*names)[128] = mtp_calloc((size_t)count * 2, sizeof *names, "tensor names");
+    if (!e || !names) {
+        free(e);
+        free(names);
+        return -1;
+    }
+    for (int which = 0; which < 2; which++)
+        for (int i = 0; i < count; i++) {
+            named_tensor t;
+            params_named(which ? &s->v : &s->m, cfg, i, &t);
+            int k = which * count + i;
+            snprintf(names[k], sizeof names[k], "%s.%s", which ? "exp_avg_sq" : "exp_avg", t.name);
+            e[k].name = names[k];
+            e[k].ndim = t.ndim;
+            e[k].shape[0] = t.shape[0];
+            e[k].shape[1] = t.shape[1];
+            e[k].data = t.data;
+        }
+    const char *meta[] = {"format", "pt"};
+    int rc = st_write(path, e, count * 2, meta, 1);
+    free(e);
+    free(names);
+    return rc;
+}
+
+static int write_text(const char *dir, const char *name, const char *text) {
+    char path[PATH_CAP];
+    if (fs_join(path, sizeof path, dir, name) != 0) return -1;
+    return fs_write_all(path, text, strlen(text));
+}
+
+int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const adamw_state *opt,
+                    const char *trainer_state_json, const char *tokenizer_json) {
+    char name[64], tmp[PATH_CAP], final_dir[PATH_CAP], old[PATH_CAP], path[PATH_CAP];
+    snprintf(name, sizeof name, "step_%08ld", step);
+    if (fs_mkdir_p(run_dir) != 0) return -1;
+    char tmp_name[96], old_name[96];
+    snprintf(tmp_name, sizeof tmp_name, ".tmp-%s-%ld", name, (long)getpid());
+    snprintf(old_name, sizeof old_name, ".old-%s-%ld", name, (long)getpid());
+    if (fs_join(tmp, sizeof tmp, run_dir, tmp_name) || fs_join(final_dir, sizeof final_dir, run_dir, name) ||
+        fs_join(old, sizeof old, run_dir, old_name))
+        return -1;
+    fs_remove_tree(tmp);
+    if (fs_mkdir_p(tmp) != 0) return -1;
+    char *config = checkpoint_config_json(&m->cfg);
+    int rc = config ? 0 : mtp_errorf("out of memory writing config.json");
+    if (rc == 0) rc = write_text(tmp, "config.json", config);
+    free(config);
+    if (rc == 0) rc = fs_join(path, sizeof path, tmp, "model.safetensors");
+    if (rc == 0) rc = write_params(path, &m->params, &m->cfg, "", "");
+    if (rc == 0 && opt) {
+        rc = fs_join(path, sizeof path, tmp, "optimizer.safetensors");
+        if (rc == 0) rc = write_optimizer(path, opt, &m->cfg);
+    }
+    if (rc == 0 && trainer_state_json) rc = write_text(tmp, "trainer_state.json", trainer_state_json);
+    if (rc == 0 && tokenizer_json) rc = write_text(tmp, "tokenizer.json", tokenizer_json);
+    if (rc == 0) rc = fs_sync_dir(tmp);
+    if (rc == 0) {
+        int replacing = fs_is_dir(final_dir);
+        if (replacing && rename(final_dir, old) != 0)
+            rc = mtp_errorf("cannot move aside '%s': %s", final_dir, strerror(errno));
+        if (rc == 0 && rename(tmp, final_dir) != 0)
+            rc = mtp_errorf("cannot rename '%s' to '%s': %s", tmp, final_dir, strerror(errno));
+        if (rc == 0 && replacing) fs_remove_tree(old);
+        if (rc == 0) rc = fs_sync_dir(run_dir);
+    }
+    if (rc != 0) {
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", mtp_last_error());
+        fs_remove_tree(tmp);
+        mtp_errorf("saving checkpoint failed: %s", saved);
+    }
+    return rc;
+}
+
+// step_* directories are complete by construction (renamed into place only
+// when complete), but a user may have copied a partial one: require the files.
+static int is_checkpoint(const char *dir) {
+    char a[PATH_CAP], b[PATH_CAP];
+    return fs_join(a, sizeof a, dir, "config.json") == 0 && fs_join(b, sizeof b, dir, "model.safetensors") == 0 &&
+           fs_is_file(a) && fs_is_file(b);
+}
+
+int checkpoint_resolve(const char *path, char *out, size_t cap) {
+    if (!fs_is_dir(path)) return mtp_errorf("'%s' is not a directory: pass a run or checkpoint directory", path);
+    char cfg[PATH_CAP];
+    if (fs_join(cfg, sizeof cfg, path, "config.json") == 0 && fs_is_file(cfg)) {
+        if (!is_checkpoint(path)) return mtp_errorf("'%s' has config.json but no model.safetensors", path);
+        if (snprintf(out, cap, "%s", path) >= (int)cap) return mtp_errorf("path too long: '%s'", path);
+        return 0;
+    }
+    fs_list list;
+    if (fs_list_dir(path, "step_", "", &list) != 0) return -1;
+    int found = 0;
+    for (int i = list.count - 1; i >= 0 && !found; i--) {  // names sort by step (zero-padded)
+        char dir[PATH_CAP];
+        if (fs_join(dir, sizeof dir, path, list.names[i]) == 0 && is_checkpoint(dir)) {
+            found = snprintf(out, cap, "%s", dir) < (int)cap;
+        }
+    }
+    fs_list_free(&list);
+    if (!found)
+        return mtp_errorf("'%s' is neither a checkpoint (no config.json) nor a run directory with step_* checkpoints",
+                          path);
+    return 0;
+}
+
+static int json_int(const cJSON *j, const char *key, const char *file, int required, int fallback, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!v) {
+        if (required) return mtp_errorf("%s: missing key \"%s\"", file, key);
+        *out = fallback;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble)
+        return mtp_errorf("%s: \"%s\" must be an integer", file, key);
+    *out = (int)v->valuedouble;
+    return 0;
+}
+
+static int json_float(const cJSON *j, const char *key, const char *file, float fallback, float *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!v) {
+        *out = fallback;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v)) return mtp_errorf("%s: \"%s\" must be a number", file, key);
+    *out = (float)v->valuedouble;
+    return 0;
+}
+
+int checkpoint_read_config(const char *ckpt_dir, mtp_config *c) {
+    char path[PATH_CAP];
+    if (fs_join(path, sizeof path, ckpt_dir, "config.json") != 0) return -1;
+    size_t len;
+    char *text = fs_read_all(path, 1 << 20, &len);
+    if (!text) return -1;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return mtp_errorf("%s: not a JSON object", path);
+    }
+    memset(c, 0, sizeof *c);
+    config_set_defaults(c);
+    int layers = 0, rc = 0;
+    rc |= json_int(j, "vocab_size", path, 1, 0, &c->vocab_size);
+    rc |= rc ? 0 : json_int(j, "hidden_size", path, 1, 0, &c->dim);
+    rc |= rc ? 0 : json_int(j, "intermediate_size", path, 1, 0, &c->ffn_dim);
+    rc |= rc ? 0 : json_int(j, "num_hidden_layers", path, 1, 0, &layers);
+    rc |= rc ? 0 : json_int(j, "num_attention_heads", path, 1, 0, &c->n_head);
+    rc |= rc ? 0 : json_int(j, "num_key_value_heads", path, 0, c->n_head, &c->n_kv_head);
+    rc |= rc ? 0 : json_int(j, "max_position_embeddings", path, 1, 0, &c->max_seq_len);
+    rc |= rc ? 0 : json_int(j, "n_future_tokens", path, 0, 1, &c->n_future);
+    rc |= rc ? 0 : json_float(j, "rms_norm_eps", path, 1e-5f, &c->norm_eps);
+    rc |= rc ? 0 : json_float(j, "rope_theta", path, 10000.0f, &c->rope_theta);
+    cJSON_Delete(j);
+    if (rc) return -1;
+    c->n_layer = layers + c->n_future - 1;
+    if (layers < 1) return mtp_errorf("%s: num_hidden_layers %d must be at least 1", path, layers);
+    if (config_validate(c) != 0) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", mtp_last_error());
+        return mtp_errorf("%s: invalid model config: %s", path, msg);
+    }
+    return 0;
+}
+
+// Reads every named tensor of p from file f, names prefixed by `prefix`.
+static int read_params(const st_file *f, param_set *p, const mtp_config *cfg, const char *prefix) {
+    int count = params_tensor_count(cfg);
+    for (int i = 0; i < count; i++) {
+        named_tensor t;
+        params_named(p, cfg, i, &t);
+        char name[160];
+        snprintf(name, sizeof name, "%s%s", prefix, t.name);
+        if (st_read_f32(f, name, t.shape, t.ndim, t.data) != 0) return -1;
+    }
+    return 0;
+}
+
+int checkpoint_load_params(const char *ckpt_dir, mtp_model *m) {
+    char path[PATH_CAP];
+    if (fs_join(path, sizeof path, ckpt_dir, "model.safetensors") != 0) return -1;
+    st_file f;
+    if (st_open(path, &f) != 0) return -1;
+    int expected = params_tensor_count(&m->cfg);
+    int rc = read_params(&f, &m->params, &m->cfg, "");
+    if (rc == 0 && f.count != expected)
+        rc = mtp_errorf("%s: has %d tensors, the config in config.json needs %d: the files do not belong together",
+                        path, f.count, expected);
+    st_close(&f);
+    return rc;
+}
+
+int checkpoint_load_optimizer(const char *ckpt_dir, adamw_state *opt, const mtp_config *cfg) {
+    char path[PATH_CAP];
+    if (fs_join(path, sizeof path, ckpt_dir, "optimizer.safetensors") != 0) return -1;
+    st_file f;
+    if (st_open(path, &f) != 0) return -1;
+    int rc = read_params(&f, &opt->m, cfg, "exp_avg.");
+    if (rc == 0) rc = read_params(&f, &opt->v, cfg, "exp_avg_sq.");
+    if (rc == 0 && f.count != 2 * params_tensor_count(cfg))
+        rc = mtp_errorf("%s: has %d tensors, expected %d", path, f.count, 2 * params_tensor_count(cfg));
+    st_close(&f);
+    return rc;
+}
+
+cJSON *checkpoint_read_trainer_state(const char *ckpt_dir) {
+    char path[PATH_CAP];
+    if (fs_join(path, sizeof path, ckpt_dir, "trainer_state.json") != 0) return NULL;
+    size_t len;
+    char *text = fs_read_all(path, 16 << 20, &len);
+    if (!text) return NULL;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        mtp_errorf("%s: not a JSON object", path);
+        return NULL;
+    }
+    return j;
+}
+
+int checkpoint_prune(const char *run_dir, int keep_last) {
+    if (keep_last <= 0) return 0;
+    fs_list list;
+    if (fs_list_dir(run_dir, "step_", "", &list) != 0) return -1;
+    int rc = 0;
+    for (int i = 0; i + keep_last < list.count; i++) {
+        char dir[PATH_CAP];
+        if (fs_join(dir, sizeof dir, run_dir, list.names[i]) != 0 || fs_remove_tree(dir) != 0) rc = -1;
+    }
+    fs_list_free(&list);
+    return rc;
+}

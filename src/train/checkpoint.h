@@ -1,0 +1,36 @@
+// checkpoint.h: the checkpoint directory of design.md section 3, written
+// atomically (temporary directory, fsync, rename) and read with every size
+// checked. A run directory holds one step_NNNNNNNN/ checkpoint per save.
+#ifndef MTP_TRAIN_CHECKPOINT_H
+#define MTP_TRAIN_CHECKPOINT_H
+
+#include <stddef.h>
+
+#include "model/model.h"
+#include "train/optimizer.h"
+
+struct cJSON;
+
+// Writes RUN_DIR/step_<step>/ with model.safetensors, config.json,
+// optimizer.safetensors (if opt), trainer_state.json (if given) and
+// tokenizer.json (if given: its JSON text). Replaces an existing checkpoint
+// of the same step only once the new one is complete.
+int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const adamw_state *opt,
+                    const char *trainer_state_json, const char *tokenizer_json);
+// A checkpoint directory (has config.json) is itself; a run directory means
+// its latest complete step_* checkpoint. out gets the directory path.
+int checkpoint_resolve(const char *path, char *out, size_t cap);
+// Reads config.json (Hugging Face LlamaConfig keys plus n_future_tokens).
+int checkpoint_read_config(const char *ckpt_dir, mtp_config *cfg);
+// Loads model.safetensors into m (created with the same config); every
+// expected tensor must be present with its shape, and no other.
+int checkpoint_load_params(const char *ckpt_dir, mtp_model *m);
+int checkpoint_load_optimizer(const char *ckpt_dir, adamw_state *opt, const mtp_config *cfg);
+// Parsed trainer_state.json (free with cJSON_Delete), or NULL with an error.
+struct cJSON *checkpoint_read_trainer_state(const char *ckpt_dir);
+// Deletes all but the newest keep_last step_* checkpoints (0 keeps all).
+int checkpoint_prune(const char *run_dir, int keep_last);
+// The config.json text for cfg (malloc'd).
+char *checkpoint_config_json(const mtp_config *cfg);
+
+#endif

@@ -1,0 +1,69 @@
+// optimizer.c: AdamW, schedule and clipping over the layer-stacked arenas.
+#include "train/optimizer.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "ops/ops.h"
+
+void optim_config_defaults(optim_config *o) {
+    memset(o, 0, sizeof *o);
+    o->lr = 3e-4;
+    o->min_lr_ratio = 0.1;
+    o->warmup = 0;
+    o->total_steps = 1;
+    o->beta1 = 0.9;
+    o->beta2 = 0.95;
+    o->eps = 1e-8;
+    o->weight_decay = 0.1;
+    o->grad_clip = 1.0;
+}
+
+int adamw_alloc(adamw_state *s, const mtp_config *cfg) {
+    memset(s, 0, sizeof *s);
+    if (params_alloc(&s->m, cfg) != 0) return -1;
+    if (params_alloc(&s->v, cfg) != 0) {
+        params_free(&s->m);
+        return -1;
+    }
+    return 0;
+}
+
+void adamw_free(adamw_state *s) {
+    params_free(&s->m);
+    params_free(&s->v);
+}
+
+double optim_lr_at(const optim_config *o, long step) {
+    if (step < o->warmup) return o->lr * (double)(step + 1) / (double)o->warmup;
+    long span = o->total_steps - o->warmup;
+    if (span < 1) span = 1;
+    double progress = (double)(step - o->warmup) / (double)span;
+    if (progress > 1.0) progress = 1.0;
+    double r = o->min_lr_ratio;
+    return o->lr * (r + (1.0 - r) * 0.5 * (1.0 + cos(3.14159265358979323846 * progress)));
+}
+
+double optim_grad_norm(const mtp_model *m) {
+    // the arena's padding is zero, so the whole arena can be reduced at once
+    return sqrt(op_sum_squares(m->grads.memory, m->grads.total));
+}
+
+void adamw_update(adamw_state *s, mtp_model *m, const optim_config *o, long step, double lr, double grad_norm) {
+    float clip_scale = 1.0f;
+    if (o->grad_clip > 0.0) {
+        // torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied if < 1
+        double coef = o->grad_clip / (grad_norm + 1e-6);
+        if (coef < 1.0) clip_scale = (float)coef;
+    }
+    int count = params_tensor_count(&m->cfg);
+    for (int i = 0; i < count; i++) {
+        named_tensor t;
+        params_named(&m->params, &m->cfg, i, &t);
+        size_t off = (size_t)(t.data - m->params.memory);
+        size_t n = (size_t)t.shape[0] * (size_t)(t.ndim == 2 ? t.shape[1] : 1);
+        op_adamw(t.data, m->grads.memory + off, s->m.memory + off, s->v.memory + off, n, clip_scale, (float)lr,
+                 (float)o->beta1, (float)o->beta2, (float)o->eps, t.is_matrix ? (float)o->weight_decay : 0.0f,
+                 step + 1);
+    }
+}

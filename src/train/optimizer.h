@@ -1,0 +1,36 @@
+// optimizer.h: AdamW with PyTorch semantics, the learning-rate schedule
+// (linear warmup, cosine decay to a floor) and global-norm clipping.
+#ifndef MTP_TRAIN_OPTIMIZER_H
+#define MTP_TRAIN_OPTIMIZER_H
+
+#include "model/model.h"
+
+typedef struct {
+    double lr;            // peak learning rate
+    double min_lr_ratio;  // cosine decays to lr * min_lr_ratio
+    long warmup;          // linear warmup steps
+    long total_steps;     // the cosine ends here
+    double beta1, beta2, eps, weight_decay;
+    double grad_clip;     // global-norm clip; 0 = off
+} optim_config;
+
+void optim_config_defaults(optim_config *o);
+
+// AdamW moments in the parameters' layout (exp_avg, exp_avg_sq).
+typedef struct {
+    param_set m, v;
+} adamw_state;
+
+int adamw_alloc(adamw_state *s, const mtp_config *cfg);
+void adamw_free(adamw_state *s);
+
+// LR for 0-based step s: warmup lr*(s+1)/W for s < W, then
+// lr*(r + (1-r)*0.5*(1+cos(pi*(s-W)/max(1, S-W)))).
+double optim_lr_at(const optim_config *o, long step);
+// Global L2 norm of all gradients.
+double optim_grad_norm(const mtp_model *m);
+// Applies one update at 0-based step `step` with the given lr: clips by
+// o->grad_clip using grad_norm, decays 2-D matrices only.
+void adamw_update(adamw_state *s, mtp_model *m, const optim_config *o, long step, double lr, double grad_norm);
+
+#endif

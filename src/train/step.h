@@ -1,0 +1,25 @@
+// step.h: one optimizer step over K micro-batches, the unit both `mtp
+// train` and the test tools run, so they cannot drift apart.
+#ifndef MTP_TRAIN_STEP_H
+#define MTP_TRAIN_STEP_H
+
+#include <stdint.h>
+
+#include "model/model.h"
+#include "train/optimizer.h"
+
+#define MTP_MAX_FUTURE 64
+
+typedef struct {
+    double loss;                        // sum of head losses, mean over micro-batches
+    double head_losses[MTP_MAX_FUTURE]; // per head, mean over micro-batches
+    double grad_norm;                   // before clipping
+    double lr;
+} step_result;
+
+// micro[k] (B, T+n) for k < K. Each micro-batch's loss is scaled by 1/K so the
+// gradient is the mean over them. step is 0-based.
+int train_step(mtp_model *m, adamw_state *opt, const optim_config *o, long step, const int32_t *const *micro,
+               int K, int B, int T, step_result *out);
+
+#endif
