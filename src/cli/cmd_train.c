@@ -284,7 +284,7 @@ static int setup(trainer *t, int argc, char **argv) {
     char probe[4096];
     if (fs_mkdir_p(a->out) != 0 || fs_join(probe, sizeof probe, a->out, ".write-test") != 0 ||
         fs_write_all(probe, "", 0) != 0)
-        return mtp_errorf("--out '%s' is not writable: %s", a->out, mtp_last_error()), 1;
+        return mtp_error_context("--out '%s' is not writable", a->out), 1;
     remove(probe);
     if (a->log) {
         t->log = fopen(a->log, a->resume ? "a" : "w");

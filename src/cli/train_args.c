@@ -146,6 +146,7 @@ int train_args_parse(train_args *a, int argc, char **argv) {
             long *dst = !strcmp(f, "--steps") ? &a->steps : &a->warmup;
             if (!(v = args_value("train", argc, argv, &i)) || args_long("train", f, v, 0, 1L << 40, dst)) return 2;
             if (dst == &a->warmup) a->set.warmup = 1;
+            else a->set.steps = 1;
             continue;
         }
         if (!strcmp(f, "--seed")) {
@@ -246,9 +247,15 @@ int train_args_merge_resume(train_args *a, const cJSON *state, const mtp_config 
     const cJSON *args = get(state, "args");
     if (!cJSON_IsObject(args)) return mtp_errorf("%s/trainer_state.json: missing \"args\"", ckpt_dir);
     const cJSON *v;
-    if (!a->data && cJSON_IsString(v = get(args, "data")) && v->valuestring[0]) a->data = v->valuestring;
-    if (!a->out && cJSON_IsString(v = get(args, "out")) && v->valuestring[0]) a->out = v->valuestring;
-    if (!a->log && cJSON_IsString(v = get(args, "log"))) a->log = v->valuestring;
+    // the state is freed after setup: keep copies of the paths taken from it
+    const char *keys[3] = {"data", "out", "log"};
+    const char **dst[3] = {&a->data, &a->out, &a->log};
+    for (int k = 0; k < 3; k++)
+        if (!*dst[k] && cJSON_IsString(v = get(args, keys[k])) && v->valuestring[0]) {
+            snprintf(a->owned_paths[k], sizeof a->owned_paths[k], "%s", v->valuestring);
+            *dst[k] = a->owned_paths[k];
+        }
+    if (!a->set.steps && cJSON_IsNumber(v = get(args, "steps"))) a->steps = (long)v->valuedouble;
     take_int(args, "seq_len", a->set.seq_len, &a->seq_len);
     take_int(args, "batch", a->set.batch, &a->batch);
     take_int(args, "grad_accum", a->set.grad_accum, &a->grad_accum);

@@ -16,6 +16,24 @@ int mtp_errorf(const char *fmt, ...) {
     return -1;
 }
 
+int mtp_error_context(const char *fmt, ...) {
+    char saved[sizeof last_error], context[512];
+    snprintf(saved, sizeof saved, "%s", last_error);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(context, sizeof context, fmt, ap);
+    va_end(ap);
+    size_t n = strlen(context);
+    if (n + 2 >= sizeof last_error) n = sizeof last_error - 3;
+    memcpy(last_error, context, n);
+    memcpy(last_error + n, ": ", 2);
+    size_t room = sizeof last_error - n - 3, m = strlen(saved);
+    if (m > room) m = room;
+    memcpy(last_error + n + 2, saved, m);
+    last_error[n + 2 + m] = '\0';
+    return -1;
+}
+
 const char *mtp_last_error(void) { return last_error; }
 
 void mtp_clear_error(void) { last_error[0] = '\0'; }

@@ -14,6 +14,9 @@
 
 // Sets the current error message (printf-style) and returns -1.
 int mtp_errorf(const char *fmt, ...) MTP_PRINTF(1, 2);
+// Prefixes the current message with a formatted context: "<context>: <message>".
+// Returns -1.
+int mtp_error_context(const char *fmt, ...) MTP_PRINTF(1, 2);
 // The last message set on this thread ("" if none).
 const char *mtp_last_error(void);
 // Forgets the last message.

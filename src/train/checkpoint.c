@@ -138,10 +138,11 @@ int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const ad
         if (rc == 0) rc = fs_sync_dir(run_dir);
     }
     if (rc != 0) {
+        mtp_error_context("saving checkpoint %s failed", final_dir);
         char saved[1024];
         snprintf(saved, sizeof saved, "%s", mtp_last_error());
-        fs_remove_tree(tmp);
-        mtp_errorf("saving checkpoint failed: %s", saved);
+        fs_remove_tree(tmp);  // may overwrite the message
+        mtp_errorf("%s", saved);
     }
     return rc;
 }
@@ -232,9 +233,7 @@ int checkpoint_read_config(const char *ckpt_dir, mtp_config *c) {
     c->n_layer = layers + c->n_future - 1;
     if (layers < 1) return mtp_errorf("%s: num_hidden_layers %d must be at least 1", path, layers);
     if (config_validate(c) != 0) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", mtp_last_error());
-        return mtp_errorf("%s: invalid model config: %s", path, msg);
+        return mtp_error_context("%s: invalid model config", path);
     }
     return 0;
 }

@@ -32,7 +32,7 @@ void op_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad
     const float bc1 = 1.0f - powf(beta1, (float)step);
     const float bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)step));
     const float step_size = lr / bc1, decay = 1.0f - lr * weight_decay;
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] * grad_scale;
         float mi = beta1 * m[i] + (1.0f - beta1) * gi;

@@ -1,0 +1,77 @@
+// safetensors.h: reading and writing Hugging Face safetensors files (F32 only).
+//
+// Format (https://github.com/huggingface/safetensors): 8-byte little-endian
+// header length N, N bytes of UTF-8 JSON (an object, padded with spaces), then
+// the data section. Each header entry is
+//   "name": {"dtype": "F32", "shape": [d0, d1, ...], "data_offsets": [begin, end]}
+// with offsets relative to the start of the data section; the optional key
+// "__metadata__" maps strings to strings.
+//
+// The reader trusts nothing: st_open checks every length, offset, shape and
+// name before it returns 0, so a caller may index any tensor's bytes without
+// further checks. As in the reference implementation, the tensors must cover
+// the data section exactly (no overlaps, no gaps, no trailing bytes).
+#ifndef MTP_CORE_SAFETENSORS_H
+#define MTP_CORE_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/fsutil.h"
+
+#define ST_MAX_DIMS 8
+// Largest header accepted, as in the reference implementation.
+#define ST_MAX_HEADER_BYTES 100000000u
+
+typedef struct {
+    char *name;
+    int ndim;  // 0 for a scalar (shape [])
+    int64_t shape[ST_MAX_DIMS];
+    size_t offset;  // relative to the data section start
+    size_t nbytes;  // product(shape) * 4; dtype is always F32
+} st_tensor;
+
+typedef struct {
+    fs_map map;           // empty for st_open_memory
+    const uint8_t *data;  // the data section
+    size_t data_size;
+    st_tensor *tensors;  // in header order
+    int count;
+    char *path;  // the path or label, used in messages
+} st_file;
+
+// Maps `path` and validates it; on failure nothing stays open and *f is zeroed.
+int st_open(const char *path, st_file *f);
+// The same validation on a caller-owned buffer, which must outlive *f (no
+// copy). `label` names the buffer in error messages.
+int st_open_memory(const uint8_t *buf, size_t len, const char *label, st_file *f);
+// The tensor called `name`, or NULL.
+const st_tensor *st_find(const st_file *f, const char *name);
+// The tensor's bytes inside the file (little-endian float32; only 1-byte
+// alignment is guaranteed for buffers given to st_open_memory).
+const uint8_t *st_tensor_data(const st_file *f, const st_tensor *t);
+// Copies tensor `name` into dst after checking that it exists and that its
+// shape equals shape[0..ndim), e.g.
+//   "model.safetensors: tensor 'lm_head.weight' has shape [257, 64], expected [320, 64]".
+int st_read_f32(const st_file *f, const char *name, const int64_t *shape, int ndim, float *dst);
+// Releases everything; safe on a zeroed or already closed st_file.
+void st_close(st_file *f);
+
+typedef struct {
+    const char *name;
+    int ndim;
+    int64_t shape[ST_MAX_DIMS];
+    const float *data;  // product(shape) floats; may be NULL if that is 0
+} st_entry;
+
+// Writes a safetensors file: header length, JSON header padded with spaces to
+// a multiple of 8 (so the data section is 8-byte aligned), then the entries'
+// data in the given order, contiguous, written straight from the callers'
+// buffers and fsync'd. metadata_kv holds metadata_pairs key/value string pairs
+// (k0, v0, k1, v1, ...) stored under "__metadata__"; it may be NULL. Hugging
+// Face transformers expects {"format": "pt"} there. On failure the partial
+// file is removed.
+int st_write(const char *path, const st_entry *entries, int count, const char *const *metadata_kv,
+             int metadata_pairs);
+
+#endif

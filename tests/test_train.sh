@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# End-to-end checks of `mtp train` and `mtp sample`: determinism, the two head
+# schedules, exact resume, memorization, checkpoint housekeeping, and one
+# test per kind of bad input (clear one-line error, non-zero exit, no crash,
+# no half-written checkpoint).
+set -u
+[ -x "${MTP:-}" ] || { echo "skip: build/mtp not built"; exit 77; }
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+M() { "$MTP" "$@"; }
+
+# a small corpus: a few hundred lines of varied text, and a short text to memorize
+mkdir -p corpus
+for i in $(seq 1 300); do
+    echo "line $i: the $((i % 7)) quick brown foxes jump over $((i * 13 % 101)) lazy dogs, said speaker $((i % 5))."
+done >corpus/a.txt
+for i in $(seq 1 200); do echo "def f$i(x):\n    return x * $i + $((i % 9))"; done >corpus/b.py
+M prepare --quiet --out data --val-fraction 0.2 corpus >/dev/null 2>&1 || fail "prepare"
+TINY="--data data --n-layer 3 --n-future 2 --dim 32 --n-head 4 --seq-len 16 --batch 4 --threads 2 --eval-every 0"
+
+same() { cmp -s "$1" "$2"; }
+
+# ---- same seed, same run; other seed, other run
+M train $TINY --out r1 --steps 5 --seed 7 2>/dev/null || fail "train r1"
+M train $TINY --out r2 --steps 5 --seed 7 2>/dev/null || fail "train r2"
+M train $TINY --out r3 --steps 5 --seed 8 2>/dev/null || fail "train r3"
+same r1/step_00000005/model.safetensors r2/step_00000005/model.safetensors || fail "same seed gave different weights"
+same r1/step_00000005/model.safetensors r3/step_00000005/model.safetensors && fail "different seeds gave the same weights"
+
+# ---- sequential and naive schedules: identical parameters and moments (n = 3, GQA)
+S="--data data --n-layer 4 --n-future 3 --dim 32 --n-head 4 --n-kv-head 2 --seq-len 16 --batch 3 --threads 2 --eval-every 0 --steps 3"
+M train $S --out seq --schedule sequential 2>/dev/null || fail "train sequential"
+M train $S --out naive --schedule naive 2>/dev/null || fail "train naive"
+same seq/step_00000003/model.safetensors naive/step_00000003/model.safetensors || fail "schedules: weights differ"
+same seq/step_00000003/optimizer.safetensors naive/step_00000003/optimizer.safetensors || fail "schedules: moments differ"
+
+# ---- resume: 20 straight steps == 10 steps, save, resume, 10 steps (bit for bit)
+R="$TINY --steps 20 --save-every 10 --keep-last 0 --grad-accum 2"
+M train $R --out full 2>/dev/null || fail "train full"
+M train --resume full/step_00000010 --out resumed --threads 2 2>/dev/null || fail "resume"
+same full/step_00000020/model.safetensors resumed/step_00000020/model.safetensors || fail "resume: weights differ"
+same full/step_00000020/optimizer.safetensors resumed/step_00000020/optimizer.safetensors || fail "resume: moments differ"
+# with a constant learning rate the schedule does not depend on --steps: 10 + 10 == 20
+C="$TINY --warmup 0 --min-lr-ratio 1"
+M train $C --out c20 --steps 20 2>/dev/null || fail "train c20"
+M train $C --out c10 --steps 10 2>/dev/null || fail "train c10"
+M train --resume c10 --steps 20 --threads 2 2>/dev/null || fail "resume c10"
+same c20/step_00000020/model.safetensors c10/step_00000020/model.safetensors || fail "10+10 != 20 steps"
+# a run directory means its latest checkpoint; --keep-last prunes
+M train $TINY --out keep --steps 8 --save-every 2 --keep-last 2 2>/dev/null || fail "train keep"
+[ "$(ls keep | tr '\n' ' ')" = "step_00000006 step_00000008 " ] || fail "keep-last 2 left: $(ls keep)"
+# --steps 0 writes the initialized model
+M train $TINY --out init --steps 0 2>/dev/null || fail "steps 0"
+[ -f init/step_00000000/model.safetensors ] && [ -f init/step_00000000/config.json ] &&
+    [ -f init/step_00000000/tokenizer.json ] || fail "steps 0 wrote no checkpoint"
+
+# ---- log lines: one per step plus one per eval, valid JSON with the keys of design.md
+M train $TINY --out logged --steps 4 --eval-every 2 --eval-batches 2 --log log.jsonl 2>/dev/null || fail "train log"
+/usr/bin/env python3 - log.jsonl <<'PY' || fail "log file"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+steps = [l for l in lines if "split" not in l]
+evals = [l for l in lines if l.get("split") == "val"]
+assert len(steps) == 4 and len(evals) == 2, (len(steps), len(evals))
+for l in steps:
+    for k in ("step", "loss", "head_losses", "lr", "grad_norm", "tokens_per_sec", "ms"):
+        assert k in l, k
+    assert len(l["head_losses"]) == 2 and abs(sum(l["head_losses"]) - l["loss"]) < 1e-3
+PY
+
+# ---- memorization: a tiny n=2 model learns a short text (loss < 0.05)
+mkdir -p mem && printf 'To be, or not to be, that is the question: whether tis nobler in the mind to suffer the slings and arrows of outrageous fortune.\n' >mem/t.txt
+M prepare --quiet --out memdata --val-fraction 0 mem/t.txt >/dev/null 2>&1 || fail "prepare mem"
+M train --data memdata --out memrun --n-layer 3 --n-future 2 --dim 64 --n-head 4 --seq-len 32 --batch 8 \
+    --steps 300 --lr 3e-3 --warmup 20 --min-lr-ratio 0.1 --weight-decay 0 --eval-every 0 --threads 2 \
+    --log mem.jsonl 2>/dev/null || fail "train mem"
+last=$(tail -n 1 mem.jsonl | /usr/bin/env python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["loss"])')
+/usr/bin/env python3 -c "import sys; sys.exit(0 if float('$last') < 0.05 else 1)" || fail "memorization: final loss $last >= 0.05"
+out=$(M sample --model memrun --prompt "To be, or not" --max-new 20 --temperature 0 2>/dev/null)
+case "$out" in "To be, or not to be, that is the"*) ;; *) fail "greedy sample of memorized text: '$out'" ;; esac
+
+# ---- bad input: one line on stderr naming the problem, exit 1 or 2, no crash, no checkpoint left
+expect_error() {  # NAME PATTERN -- command...
+    local name=$1 pattern=$2
+    shift 3
+    "$@" >out.txt 2>err.txt
+    local rc=$?
+    if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then fail "$name: exit code $rc"; return; fi
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "$name: expected one line on stderr, got: $(cat err.txt)"
+    grep -q -- "$pattern" err.txt || fail "$name: error '$(cat err.txt)' does not mention '$pattern'"
+}
+no_checkpoint() { ! ls "$1"/step_* "$1"/.tmp-* >/dev/null 2>&1 || fail "$2: left a checkpoint in $1"; }
+
+expect_error "missing data dir" "does not exist" -- M train $TINY --data nowhere --out bad1
+mkdir -p emptydata
+expect_error "empty data dir" "no train_" -- M train $TINY --data emptydata --vocab-size 257 --out bad2
+no_checkpoint bad2 "empty data dir"
+cp -r data trunc && truncate -s -3 trunc/train_000000.bin
+expect_error "truncated shard" "train_000000.bin" -- M train $TINY --data trunc --out bad3
+cp -r data magic && printf '\x01\x02\x03\x04' | dd of=magic/train_000000.bin bs=1 conv=notrunc status=none
+expect_error "wrong magic" "magic" -- M train $TINY --data magic --out bad4
+expect_error "token >= vocab" "vocab" -- M train $TINY --vocab-size 100 --out bad5
+no_checkpoint bad5 "token >= vocab"
+cp -r r1/step_00000005 badheader && printf '\xff\xff\xff\xff' | dd of=badheader/model.safetensors bs=1 conv=notrunc status=none
+expect_error "corrupt safetensors header" "model.safetensors" -- M train --resume badheader --out bad6 --steps 6
+no_checkpoint bad6 "corrupt header"
+cp -r r1/step_00000005 pastend && truncate -s -8 pastend/model.safetensors
+expect_error "offsets past end of file" "model.safetensors" -- M train --resume pastend --out bad7 --steps 6
+cp -r r1/step_00000005 badopt && truncate -s -8 badopt/optimizer.safetensors
+expect_error "truncated optimizer state" "optimizer.safetensors" -- M train --resume badopt --out bad7b --steps 6
+expect_error "resume config mismatch" "does not match" -- M train --resume r1 --dim 64 --steps 6 --out bad8
+expect_error "dim not divisible by heads" "divisible" -- M train $TINY --dim 30 --out bad9
+expect_error "n >= L" "n-future" -- M train $TINY --n-layer 2 --n-future 2 --out bad10
+expect_error "T > max context" "max-context" -- M train $TINY --seq-len 64 --max-context 32 --out bad11
+expect_error "zero size" "--dim" -- M train $TINY --dim 0 --out bad12
+expect_error "negative size" "--batch" -- M train $TINY --batch -1 --out bad13
+expect_error "unwritable output dir" "/proc/nope" -- M train $TINY --out /proc/nope/run
+expect_error "unknown flag" "--bogus" -- M train $TINY --bogus 1 --out bad14
+expect_error "sample missing model" "nowhere" -- M sample --model nowhere --prompt hi
+expect_error "sample bad flag value" "--max-new" -- M sample --model r1 --prompt hi --max-new x
+for d in bad1 bad3 bad4 bad9 bad10 bad11 bad12 bad13 bad14; do no_checkpoint $d "$d"; done
+
+echo "memorization final loss: $last"
+if [ $fails -ne 0 ]; then
+    echo "$fails failures"
+    exit 1
+fi
+echo "train: all checks passed"
