@@ -55,18 +55,25 @@ static void on_progress(uint64_t done, uint64_t total, void *user) {
 static void print_summary(const prepare_options *o, const prepare_summary *s) {
     char bytes[32];
     progress_format(bytes, sizeof bytes, (double)s->bytes, "B");
-    printf("mtp prepare: %llu file%s, %llu bytes (%s)", (unsigned long long)s->files, s->files == 1 ? "" : "s",
-           (unsigned long long)s->bytes, bytes);
-    if (s->split_single) printf(", one document cut into train and val\n");
-    else printf(", %llu train / %llu val documents\n", (unsigned long long)s->train_docs, (unsigned long long)s->val_docs);
+    printf("mtp prepare: %llu file%s, %llu bytes", (unsigned long long)s->files, s->files == 1 ? "" : "s",
+           (unsigned long long)s->bytes);
+    if (s->bytes >= 1000) printf(" (%s)", bytes);
+    if (s->split_single)
+        printf(", one document cut into train and val\n");
+    else
+        printf(", %llu train / %llu val documents\n", (unsigned long long)s->train_docs,
+               (unsigned long long)s->val_docs);
     printf("  train: %llu tokens in %d shard%s\n", (unsigned long long)s->train_tokens, s->train_shards,
            s->train_shards == 1 ? "" : "s");
-    if (s->val_shards) printf("  val:   %llu tokens in %d shard%s\n", (unsigned long long)s->val_tokens, s->val_shards,
-                              s->val_shards == 1 ? "" : "s");
-    else printf("  val:   none (--val-fraction %g)\n", o->val_fraction);
+    if (s->val_shards)
+        printf("  val:   %llu tokens in %d shard%s\n", (unsigned long long)s->val_tokens, s->val_shards,
+               s->val_shards == 1 ? "" : "s");
+    else
+        printf("  val:   none (--val-fraction %g)\n", o->val_fraction);
     printf("  tokenizer: %s, vocab %d, uint%d shards\n", o->tokenizer, s->vocab_size, 8 * s->elem_bytes);
-    if (s->removed_stale) printf("  replaced %llu old shard%s\n", (unsigned long long)s->removed_stale,
-                                 s->removed_stale == 1 ? "" : "s");
+    if (s->removed_stale)
+        printf("  replaced %llu old shard%s\n", (unsigned long long)s->removed_stale,
+               s->removed_stale == 1 ? "" : "s");
     printf("  wrote %s/\n", o->out_dir);
 }
 
@@ -96,20 +103,30 @@ int cmd_prepare(int argc, char **argv) {
             free(inputs);
             return 0;
         } else if (!strcmp(a, "--out")) {
-            if (!(v = args_value(cmd, argc, argv, &i))) rc = -1;
-            else o.out_dir = v;
+            if (!(v = args_value(cmd, argc, argv, &i)))
+                rc = -1;
+            else
+                o.out_dir = v;
         } else if (!strcmp(a, "--tokenizer")) {
-            if (!(v = args_value(cmd, argc, argv, &i))) rc = -1;
-            else o.tokenizer = v;
+            if (!(v = args_value(cmd, argc, argv, &i)))
+                rc = -1;
+            else
+                o.tokenizer = v;
         } else if (!strcmp(a, "--glob")) {
-            if (!(v = args_value(cmd, argc, argv, &i))) rc = -1;
-            else o.glob = v;
+            if (!(v = args_value(cmd, argc, argv, &i)))
+                rc = -1;
+            else
+                o.glob = v;
         } else if (!strcmp(a, "--val-fraction")) {
-            if (!(v = args_value(cmd, argc, argv, &i)) || args_double(cmd, a, v, 0, 0.9, &o.val_fraction) != 0) rc = -1;
+            if (!(v = args_value(cmd, argc, argv, &i)) ||
+                args_double(cmd, a, v, 0, 0.9, &o.val_fraction) != 0)
+                rc = -1;
         } else if (!strcmp(a, "--shard-tokens")) {
             long n;
-            if (!(v = args_value(cmd, argc, argv, &i)) || args_long(cmd, a, v, 1, SHARD_MAX_TOKENS, &n) != 0) rc = -1;
-            else o.shard_tokens = (uint64_t)n;
+            if (!(v = args_value(cmd, argc, argv, &i)) || args_long(cmd, a, v, 1, SHARD_MAX_TOKENS, &n) != 0)
+                rc = -1;
+            else
+                o.shard_tokens = (uint64_t)n;
         } else if (!strcmp(a, "--seed")) {
             if (!(v = args_value(cmd, argc, argv, &i)) || args_u64(cmd, a, v, &o.seed) != 0) rc = -1;
         } else if (!strcmp(a, "--force")) {
@@ -121,11 +138,13 @@ int cmd_prepare(int argc, char **argv) {
         }
     }
     if (rc == 0 && !o.out_dir) {
-        fprintf(stderr, "mtp prepare: --out DIR is required (the data directory to write; see mtp prepare --help)\n");
+        fprintf(stderr,
+                "mtp prepare: --out DIR is required (the data directory to write; see mtp prepare --help)\n");
         rc = -1;
     } else if (rc == 0 && o.num_inputs == 0) {
-        fprintf(stderr, "mtp prepare: no inputs: give the text files or directories to read (see mtp prepare "
-                        "--help)\n");
+        fprintf(stderr,
+                "mtp prepare: no inputs: give the text files or directories to read (see mtp prepare "
+                "--help)\n");
         rc = -1;
     }
     if (rc != 0) {

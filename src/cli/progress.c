@@ -19,8 +19,10 @@ const char *progress_format(char *buf, size_t cap, double n, const char *unit) {
         n /= 1000;
         k++;
     }
-    if (bytes) snprintf(buf, cap, k ? "%.1f %s" : "%.0f %s", n, byte_units[k]);
-    else snprintf(buf, cap, k ? "%.1f%s%s%s" : "%.0f%s%s%s", n, count_units[k], *suffix ? " " : "", suffix);
+    if (bytes)
+        snprintf(buf, cap, k ? "%.1f %s" : "%.0f %s", n, byte_units[k]);
+    else
+        snprintf(buf, cap, k ? "%.1f%s%s%s" : "%.0f%s%s%s", n, count_units[k], *suffix ? " " : "", suffix);
     return buf;
 }
 
@@ -30,8 +32,10 @@ static void format_duration(char *buf, size_t cap, double s) {
         return;
     }
     long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+    if (t >= 3600)
+        snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else
+        snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
 }
 
 static void draw(progress *p, double now, int final) {
@@ -41,8 +45,11 @@ static void draw(progress *p, double now, int final) {
     progress_format(done, sizeof done, (double)p->done, p->unit);
     progress_format(total, sizeof total, (double)p->total, p->unit);
     progress_format(rate_s, sizeof rate_s, rate, p->unit);
-    if (final) format_duration(time_s, sizeof time_s, elapsed);
-    else format_duration(time_s, sizeof time_s, rate > 0 && p->total >= p->done ? (double)(p->total - p->done) / rate : -1);
+    if (final)
+        format_duration(time_s, sizeof time_s, elapsed);
+    else
+        format_duration(time_s, sizeof time_s,
+                        rate > 0 && p->total >= p->done ? (double)(p->total - p->done) / rate : -1);
     double frac = p->total ? (double)p->done / (double)p->total : 0;
     if (frac > 1) frac = 1;
     if (p->tty) {
@@ -51,8 +58,8 @@ static void draw(progress *p, double now, int final) {
         for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < fill ? '#' : '.';
         bar[BAR_WIDTH] = '\0';
         // \033[K clears what a longer previous line left behind.
-        fprintf(p->out, "\r%s %5.1f%% [%s] %s / %s  %s/s  %s %s\033[K", p->label, 100 * frac, bar, done, total, rate_s,
-                final ? "in" : "ETA", time_s);
+        fprintf(p->out, "\r%s %5.1f%% [%s] %s / %s  %s/s  %s %s\033[K", p->label, 100 * frac, bar, done,
+                total, rate_s, final ? "in" : "ETA", time_s);
         p->drawn = 1;
     } else {
         fprintf(p->out, "%s %5.1f%%  %s / %s  %s/s  %s %s\n", p->label, 100 * frac, done, total, rate_s,

@@ -17,8 +17,8 @@ typedef struct {
     uint64_t total, done;
     double start, last_draw;
     int tty;
-    int last_step;     // last 5% step printed (non-TTY)
-    int drawn;         // something is on the current line (TTY)
+    int last_step;  // last 5% step printed (non-TTY)
+    int drawn;      // something is on the current line (TTY)
     FILE *out;
 } progress;
 

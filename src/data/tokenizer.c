@@ -1,0 +1,194 @@
+// tokenizer.c: the generic half of tokenizer.h: dispatch through the
+// operations table, loading (parse the JSON, pick the implementation by the
+// model it describes) and atomic saving.
+#define _POSIX_C_SOURCE 200809L
+#include "data/tokenizer.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/fsutil.h"
+
+struct tokenizer {
+    const tokenizer_ops *ops;
+    void *impl;
+    int vocab_size;
+    int eot;
+};
+
+// tokenizer.json files are a few MB at most (GPT-2's is 1.4 MB); the limit
+// only keeps a wrong path (a shard, a weights file) from being read whole.
+#define TOKENIZER_JSON_MAX ((size_t)256 << 20)
+
+tokenizer *tokenizer_create(const tokenizer_ops *ops, void *impl, int vocab_size, int eot) {
+    tokenizer *t = mtp_calloc(1, sizeof *t, "tokenizer");
+    if (!t) {
+        ops->destroy(impl);
+        return NULL;
+    }
+    t->ops = ops;
+    t->impl = impl;
+    t->vocab_size = vocab_size;
+    t->eot = eot;
+    return t;
+}
+
+int tokenizer_reserve(int32_t **ids, size_t n, size_t *cap, size_t extra) {
+    if (extra > SIZE_MAX / sizeof(int32_t) - n)
+        return mtp_errorf("token buffer size overflow (%zu + %zu ids)", n, extra);
+    if (n + extra <= *cap) return 0;
+    size_t want = *cap ? *cap : 1024;
+    while (want < n + extra) want = want > SIZE_MAX / 8 ? n + extra : want * 2;
+    int32_t *grown = realloc(*ids, want * sizeof *grown);
+    if (!grown) return mtp_errorf("out of memory growing a token buffer to %zu ids", want);
+    *ids = grown;
+    *cap = want;
+    return 0;
+}
+
+int tokenizer_vocab_size(const tokenizer *t) {
+    return t->vocab_size;
+}
+int tokenizer_eot(const tokenizer *t) {
+    return t->eot;
+}
+const char *tokenizer_name(const tokenizer *t) {
+    return t->ops->name;
+}
+
+int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                     size_t *cap) {
+    return t->ops->encode(t->impl, text, len, ids, n, cap);
+}
+
+int tokenizer_decode_token(const tokenizer *t, int32_t id, char *buf, size_t cap) {
+    return t->ops->decode_token(t->impl, id, buf, cap);
+}
+
+char *tokenizer_to_json(const tokenizer *t) {
+    return t->ops->to_json(t->impl);
+}
+
+void tokenizer_free(tokenizer *t) {
+    if (!t) return;
+    t->ops->destroy(t->impl);
+    free(t);
+}
+
+tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label) {
+    // cJSON skips NUL bytes as if they were blanks; a text file has none.
+    const char *nul = memchr(json, '\0', len);
+    if (nul) {
+        mtp_errorf("%s: NUL byte at offset %ld: not a tokenizer.json (a text file)", label,
+                   (long)(nul - json));
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    if (root && end) {
+        // Only blanks may follow the value.
+        while (end < json + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r')) end++;
+        if (end != json + len) {
+            cJSON_Delete(root);
+            mtp_errorf("%s: unexpected text after the JSON value at byte %ld: not a tokenizer.json", label,
+                       (long)(end - json));
+            return NULL;
+        }
+    }
+    if (!root) {
+        // cJSON reports where it stopped; turn that into an offset.
+        const char *at = cJSON_GetErrorPtr();
+        long off = (at && at >= json && at <= json + len) ? (long)(at - json) : -1;
+        mtp_errorf("%s: not valid JSON (parse error near byte %ld): not a tokenizer.json", label, off);
+        return NULL;
+    }
+    tokenizer *t = NULL;
+    const cJSON *model = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "model") : NULL;
+    const cJSON *type = model ? cJSON_GetObjectItemCaseSensitive(model, "type") : NULL;
+    const cJSON *merges = model ? cJSON_GetObjectItemCaseSensitive(model, "merges") : NULL;
+    if (!cJSON_IsObject(root)) {
+        mtp_errorf("%s: the top level is not a JSON object: not a tokenizer.json", label);
+    } else if (!cJSON_IsObject(model)) {
+        mtp_errorf("%s: missing \"model\" object: not a Hugging Face tokenizer.json", label);
+    } else if (!cJSON_IsString(type)) {
+        mtp_errorf("%s: model.type is missing or not a string", label);
+    } else if (strcmp(type->valuestring, "BPE") != 0) {
+        mtp_errorf(
+            "%s: model type '%s' is not supported (only BPE; write one with mtp prepare --tokenizer bytes)",
+            label, type->valuestring);
+    } else if (cJSON_IsArray(merges) && cJSON_GetArraySize(merges) > 0) {
+        mtp_errorf(
+            "%s: BPE merges are not supported yet (%d merges); only the byte tokenizer "
+            "(mtp prepare --tokenizer bytes) can be loaded",
+            label, cJSON_GetArraySize(merges));
+    } else {
+        t = tokenizer_bytes_from_json(root, label);
+    }
+    cJSON_Delete(root);
+    return t;
+}
+
+tokenizer *tokenizer_load(const char *path) {
+    char file[4096];
+    if (fs_is_dir(path)) {
+        if (fs_join(file, sizeof file, path, "tokenizer.json") != 0) return NULL;
+        if (!fs_is_file(file)) {
+            mtp_errorf(
+                "'%s' is a directory without a tokenizer.json (give the file, or a data directory "
+                "made by mtp prepare)",
+                path);
+            return NULL;
+        }
+    } else {
+        if (snprintf(file, sizeof file, "%s", path) >= (int)sizeof file) {
+            mtp_errorf("tokenizer path too long: '%s'", path);
+            return NULL;
+        }
+        if (!fs_is_file(file)) {
+            mtp_errorf("tokenizer '%s' does not exist (give a tokenizer.json, or 'bytes')", path);
+            return NULL;
+        }
+    }
+    size_t len = 0;
+    char *text = fs_read_all(file, TOKENIZER_JSON_MAX, &len);
+    if (!text) return NULL;
+    tokenizer *t = tokenizer_load_json(text, len, file);
+    free(text);
+    return t;
+}
+
+int tokenizer_save(const tokenizer *t, const char *path) {
+    char *text = tokenizer_to_json(t);
+    if (!text) return -1;
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
+        free(text);
+        return mtp_errorf("path too long: '%s'", path);
+    }
+    int rc = fs_write_all(tmp, text, strlen(text));
+    free(text);
+    if (rc != 0) {
+        remove(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        return mtp_errorf("cannot rename '%s' to '%s': %s", tmp, path, strerror(e));
+    }
+    // Make the rename durable: sync the directory that holds the file.
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    return fs_sync_dir(dir);
+}

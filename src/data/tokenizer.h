@@ -1,0 +1,72 @@
+// tokenizer.h: text <-> token ids behind one small interface, so the byte
+// tokenizer of today and a GPT-2 BPE tokenizer of tomorrow are used the same
+// way by prepare, train and sample. A tokenizer is saved as a Hugging Face
+// `tokenizers` tokenizer.json, so outside tools can load the same vocabulary.
+#ifndef MTP_DATA_TOKENIZER_H
+#define MTP_DATA_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tokenizer tokenizer;
+
+// The byte tokenizer: ids 0..255 are the bytes (id = byte value) and 256 is
+// "<|endoftext|>"; vocab 257. Never fails except for out of memory.
+tokenizer *tokenizer_bytes(void);
+// Loads a tokenizer.json file, or the tokenizer.json inside a directory (a
+// data directory or a checkpoint). Accepts what tokenizer_save writes and
+// rejects anything else with an error naming the file and the field.
+tokenizer *tokenizer_load(const char *path);
+// Same from memory; `label` names the source in error messages. Never reads
+// outside json[0..len) and never crashes on malformed input.
+tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label);
+// Writes tokenizer.json to `path` atomically (path.tmp, fsync, rename).
+int tokenizer_save(const tokenizer *t, const char *path);
+// The tokenizer.json text (malloc'd, NUL-terminated; free()), or NULL.
+char *tokenizer_to_json(const tokenizer *t);
+
+int tokenizer_vocab_size(const tokenizer *t);
+// The end-of-text id, written after every document.
+int tokenizer_eot(const tokenizer *t);
+// A short name for messages ("bytes").
+const char *tokenizer_name(const tokenizer *t);
+
+// Appends the ids of text[0..len) to *ids, growing it with realloc (*n is the
+// number of ids, *cap the allocated count; both updated). Special tokens are
+// NOT recognized in text: "<|endoftext|>" in a file encodes as its bytes.
+int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n, size_t *cap);
+// Writes the bytes of token `id` into buf[0..cap) and returns their count, or
+// -1 (with an error) for an invalid id or a too small buffer. Special tokens
+// decode to their text. 64 bytes always suffice for the byte tokenizer.
+int tokenizer_decode_token(const tokenizer *t, int32_t id, char *buf, size_t cap);
+void tokenizer_free(tokenizer *t);
+
+// ---- For tokenizer implementations (tokenizer_bytes.c, later bpe) --------
+// Each kind of tokenizer fills in these operations; `impl` is its private
+// state, handed back to every call.
+typedef struct {
+    const char *name;
+    int (*encode)(const void *impl, const char *text, size_t len, int32_t **ids, size_t *n, size_t *cap);
+    int (*decode_token)(const void *impl, int32_t id, char *buf, size_t cap);
+    // The whole tokenizer.json text, malloc'd.
+    char *(*to_json)(const void *impl);
+    void (*destroy)(void *impl);
+} tokenizer_ops;
+
+// Wraps an implementation; takes ownership of impl (destroyed on failure).
+tokenizer *tokenizer_create(const tokenizer_ops *ops, void *impl, int vocab_size, int eot);
+// Makes room for `extra` more ids in an encode output buffer.
+int tokenizer_reserve(int32_t **ids, size_t n, size_t *cap, size_t extra);
+
+// GPT-2's bytes_to_unicode: the printable character (a Unicode code point)
+// that stands for byte b in byte-level vocabularies, and its inverse (-1 for
+// a code point that stands for no byte).
+uint32_t tokenizer_byte_to_unicode(uint8_t b);
+int tokenizer_unicode_to_byte(uint32_t cp);
+
+// The parsed tokenizer.json of a byte tokenizer (internal to the data layer:
+// tokenizer.c parses the JSON and hands the validated document over).
+struct cJSON;
+tokenizer *tokenizer_bytes_from_json(const struct cJSON *root, const char *label);
+
+#endif
