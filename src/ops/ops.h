@@ -69,8 +69,11 @@ void op_softmax_xent(float *logits, float *losses, const int32_t *targets, int N
 double op_sum_squares(const float *x, size_t n);
 // One AdamW step with PyTorch semantics on n values. The gradient is used as
 // g * grad_scale (clipping). step is 1-based (for bias correction).
-void op_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad_scale, float lr, float beta1,
-              float beta2, float eps, float weight_decay, long step);
+// Hyperparameters are double, and derived constants (1 - beta, bias
+// corrections, lr * wd) are formed in double before rounding to float, as
+// PyTorch does with its Python-float hyperparameters.
+void op_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad_scale, double lr, double beta1,
+              double beta2, double eps, double weight_decay, long step);
 
 // ---- elementwise helpers (ops/cpu/elementwise.c) ----
 // y += x over n values.

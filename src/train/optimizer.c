@@ -62,8 +62,7 @@ void adamw_update(adamw_state *s, mtp_model *m, const optim_config *o, long step
         params_named(&m->params, &m->cfg, i, &t);
         size_t off = (size_t)(t.data - m->params.memory);
         size_t n = (size_t)t.shape[0] * (size_t)(t.ndim == 2 ? t.shape[1] : 1);
-        op_adamw(t.data, m->grads.memory + off, s->m.memory + off, s->v.memory + off, n, clip_scale, (float)lr,
-                 (float)o->beta1, (float)o->beta2, (float)o->eps, t.is_matrix ? (float)o->weight_decay : 0.0f,
-                 step + 1);
+        op_adamw(t.data, m->grads.memory + off, s->m.memory + off, s->v.memory + off, n, clip_scale, lr, o->beta1,
+                 o->beta2, o->eps, t.is_matrix ? o->weight_decay : 0.0, step + 1);
     }
 }

@@ -25,20 +25,22 @@ double op_sum_squares(const float *x, size_t n) {
     return total;
 }
 
-void op_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad_scale, float lr, float beta1,
-              float beta2, float eps, float weight_decay, long step) {
+void op_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad_scale, double lr, double beta1,
+              double beta2, double eps, double weight_decay, long step) {
     // PyTorch AdamW: p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
     // p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-    const float bc1 = 1.0f - powf(beta1, (float)step);
-    const float bc2_sqrt = sqrtf(1.0f - powf(beta2, (float)step));
-    const float step_size = lr / bc1, decay = 1.0f - lr * weight_decay;
+    const float b1 = (float)beta1, b2 = (float)beta2;
+    const float one_minus_b1 = (float)(1.0 - beta1), one_minus_b2 = (float)(1.0 - beta2);
+    const float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, (double)step));
+    const float step_size = (float)(lr / (1.0 - pow(beta1, (double)step)));
+    const float decay = (float)(1.0 - lr * weight_decay), epsf = (float)eps;
 #pragma omp parallel for schedule(static)
     for (size_t i = 0; i < n; i++) {
         float gi = g[i] * grad_scale;
-        float mi = beta1 * m[i] + (1.0f - beta1) * gi;
-        float vi = beta2 * v[i] + (1.0f - beta2) * gi * gi;
+        float mi = b1 * m[i] + one_minus_b1 * gi;
+        float vi = b2 * v[i] + one_minus_b2 * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        p[i] = p[i] * decay - step_size * mi / (sqrtf(vi) / bc2_sqrt + eps);
+        p[i] = p[i] * decay - step_size * mi / (sqrtf(vi) / bc2_sqrt + epsf);
     }
 }

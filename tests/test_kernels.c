@@ -1,0 +1,791 @@
+// test_kernels.c: every CPU kernel of ops/ops.h against an independent
+// float64 reference written here from the math (plain loops, no shared code).
+//   - forwards: float32 kernel vs float64 reference, relative error ~1e-5;
+//   - backwards: the gradient of L = sum(out * R) (R a fixed random tensor)
+//     with respect to every input, by central finite differences of the
+//     float64 reference forward, vs the kernel's backward (<= 1e-4), with the
+//     accumulate (+=) / overwrite contract of each gradient buffer checked by
+//     pre-filling it (known values for +=, NaN for overwritten);
+//   - AdamW vs a float64 transcription of PyTorch's formula for 3 steps;
+//     sum of squares vs a double loop; rope backward undoes rope forward;
+//   - 1 and 2 OpenMP threads give bitwise-identical results for the kernels
+//     documented as deterministic.
+// Shapes are small and odd so the whole run takes milliseconds.
+#include <math.h>
+#include <omp.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/rng.h"
+#include "ops/ops.h"
+
+#define FWD_TOL 1e-5
+#define BWD_TOL 1e-4
+#define FD_STEP 1e-6
+
+enum { FWD, BWD };
+
+// ---- bookkeeping: checks passed/failed and the worst error seen per op ----
+
+static int n_passed, n_failed;
+
+typedef struct {
+    const char *op;
+    double worst[2], worst_elem[2];  // [FWD], [BWD]: norm-relative and worst element error
+} op_stats;
+static op_stats stats[24];
+static int n_stats;
+
+static void record(const char *op, int kind, double err, double elem) {
+    op_stats *s = NULL;
+    for (int i = 0; i < n_stats; i++)
+        if (strcmp(stats[i].op, op) == 0) s = &stats[i];
+    if (!s) {
+        if (n_stats == (int)(sizeof stats / sizeof stats[0])) return;
+        s = &stats[n_stats++];
+        s->op = op;
+        s->worst[FWD] = s->worst[BWD] = s->worst_elem[FWD] = s->worst_elem[BWD] = -1.0;
+    }
+    if (isnan(err) || err > s->worst[kind]) s->worst[kind] = isnan(err) ? INFINITY : err;
+    if (isnan(elem) || elem > s->worst_elem[kind]) s->worst_elem[kind] = isnan(elem) ? INFINITY : elem;
+}
+
+// One boolean check; on failure prints "FAIL op: message".
+static void check(int ok, const char *op, const char *fmt, ...) {
+    if (ok) {
+        n_passed++;
+        return;
+    }
+    n_failed++;
+    printf("FAIL %s: ", op);
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+}
+
+// Two measures of got - base against want (base may be NULL: taken as 0; got
+// and base are the kernel's float32 buffers, want the float64 reference):
+//   norm:    ||(got - base) - want|| / ||want||, the headline number;
+//   element: max_i |(got - base)_i - want_i| / (|want_i| + FLOOR * rms(want)),
+//            so that one wrong element of small magnitude cannot hide in the
+//            norm of the others (FLOOR keeps exact zeros of want from
+//            demanding exact zeros of the kernel).
+// norm must be <= tol and element <= ELEM_FACTOR * tol (single float32
+// elements near a cancellation are legitimately less accurate than the norm).
+#define ELEM_FLOOR 1e-2
+#define ELEM_FACTOR 10.0
+
+static void check_rel(const char *op, int kind, const char *what, const float *got, const float *base,
+                      const double *want, size_t n, double tol) {
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - (base ? (double)base[i] : 0.0) - want[i];
+        num += d * d;
+        den += want[i] * want[i];
+    }
+    double err = den > 0.0 ? sqrt(num / den) : sqrt(num);
+    double floor_abs = ELEM_FLOOR * (n ? sqrt(den / (double)n) : 0.0), elem = 0.0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - (base ? (double)base[i] : 0.0) - want[i];
+        double denom = fabs(want[i]) + floor_abs;
+        double e = isnan(d) ? INFINITY : denom > 0.0 ? fabs(d) / denom : fabs(d);
+        if (e > elem) elem = e, at = i;
+    }
+    if (isnan(err)) err = INFINITY;
+    record(op, kind, err, elem);
+    double g_at = n ? (double)got[at] - (base ? (double)base[at] : 0.0) : 0.0;
+    check(err <= tol && elem <= ELEM_FACTOR * tol, op,
+          "%s: relative error %.3e (tolerance %.0e), worst element %.3e (tolerance %.0e) "
+          "at [%zu]: kernel %.9g, ref %.9g; ||ref|| = %.4g",
+          what, err, tol, elem, ELEM_FACTOR * tol, at, g_at, n ? want[at] : 0.0, sqrt(den));
+}
+
+// ---- buffers: every allocation of a test is released at its end ----
+
+static void *pool[128];
+static int n_pool;
+
+static void *alloc(size_t bytes) {
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p || n_pool == (int)(sizeof pool / sizeof pool[0])) {
+        printf("FAIL out of memory (or test pool full)\n");
+        exit(1);
+    }
+    pool[n_pool++] = p;
+    return p;
+}
+
+static void release_all(void) {
+    while (n_pool > 0) free(pool[--n_pool]);
+}
+
+static mtp_rng rng;
+
+static float *fnew(size_t n) {
+    return alloc(sizeof(float) * n);
+}
+static double *dnew(size_t n) {
+    return alloc(sizeof(double) * n);
+}
+
+static float *ffill(size_t n, float value) {
+    float *x = fnew(n);
+    for (size_t i = 0; i < n; i++) x[i] = value;
+    return x;
+}
+
+static float *frandn(size_t n, double scale) {
+    float *x = fnew(n);
+    for (size_t i = 0; i < n; i++) x[i] = (float)(scale * mtp_rng_normal(&rng));
+    return x;
+}
+
+static float *fcopy(const float *src, size_t n) {
+    float *x = fnew(n);
+    memcpy(x, src, sizeof(float) * n);
+    return x;
+}
+
+static double *to_double(const float *src, size_t n) {
+    double *x = dnew(n);
+    for (size_t i = 0; i < n; i++) x[i] = (double)src[i];
+    return x;
+}
+
+static double dotd(const double *a, const double *b, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+// ---- central finite differences of a float64 scalar loss ----
+
+typedef double (*loss_fn)(void *ctx);
+
+// grad[i] = dL/dx[i], perturbing x (one of the arrays the loss reads) in place.
+static void fd_grad(double *x, size_t n, loss_fn loss, void *ctx, double *grad) {
+    for (size_t i = 0; i < n; i++) {
+        double x0 = x[i], xp = x0 + FD_STEP, xm = x0 - FD_STEP;
+        x[i] = xp;
+        double lp = loss(ctx);
+        x[i] = xm;
+        double lm = loss(ctx);
+        x[i] = x0;
+        grad[i] = (lp - lm) / (xp - xm);
+    }
+}
+
+// ======================= matmul =======================
+
+// out[n][o] = sum_i inp[n][i] * w[o][i]
+static void ref_matmul(double *out, const double *inp, const double *w, int N, int I, int O) {
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++) {
+            double s = 0.0;
+            for (int i = 0; i < I; i++) s += inp[n * I + i] * w[o * I + i];
+            out[n * O + o] = s;
+        }
+}
+
+typedef struct {
+    int N, I, O;
+    double *inp, *w, *R, *out;
+} matmul_ctx;
+
+static double matmul_loss(void *p) {
+    matmul_ctx *c = p;
+    ref_matmul(c->out, c->inp, c->w, c->N, c->I, c->O);
+    return dotd(c->out, c->R, (size_t)c->N * c->O);
+}
+
+static void test_matmul(void) {
+    const char *op = "matmul";
+    const int N = 7, I = 12, O = 9;
+    const size_t nx = (size_t)N * I, nw = (size_t)O * I, no = (size_t)N * O;
+    float *inp = frandn(nx, 1.0), *w = frandn(nw, 1.0), *R = frandn(no, 1.0);
+    matmul_ctx c = {N, I, O, to_double(inp, nx), to_double(w, nw), to_double(R, no), dnew(no)};
+
+    float *out = ffill(no, NAN);  // out is written, never read
+    op_matmul_forward(out, inp, w, N, I, O);
+    ref_matmul(c.out, c.inp, c.w, N, I, O);
+    check_rel(op, FWD, "forward out", out, NULL, c.out, no, FWD_TOL);
+
+    double *g_inp = dnew(nx), *g_w = dnew(nw);
+    fd_grad(c.inp, nx, matmul_loss, &c, g_inp);
+    fd_grad(c.w, nw, matmul_loss, &c, g_w);
+
+    // accumulate_dinp = 0: dinp overwritten (its NaNs must vanish); dw +=.
+    float *dw0 = frandn(nw, 1.0), *dinp0 = frandn(nx, 1.0);
+    float *dinp = ffill(nx, NAN), *dw = fcopy(dw0, nw);
+    op_matmul_backward(dinp, dw, R, inp, w, N, I, O, 0);
+    check_rel(op, BWD, "dinp, accumulate_dinp=0 (overwrite)", dinp, NULL, g_inp, nx, BWD_TOL);
+    check_rel(op, BWD, "dw += (accumulate_dinp=0)", dw, dw0, g_w, nw, BWD_TOL);
+
+    // accumulate_dinp = 1: both +=.
+    dinp = fcopy(dinp0, nx);
+    dw = fcopy(dw0, nw);
+    op_matmul_backward(dinp, dw, R, inp, w, N, I, O, 1);
+    check_rel(op, BWD, "dinp += (accumulate_dinp=1)", dinp, dinp0, g_inp, nx, BWD_TOL);
+    check_rel(op, BWD, "dw += (accumulate_dinp=1)", dw, dw0, g_w, nw, BWD_TOL);
+
+    // Either output may be NULL.
+    dinp = ffill(nx, NAN);
+    op_matmul_backward(dinp, NULL, R, inp, w, N, I, O, 0);
+    check_rel(op, BWD, "dinp with dw = NULL", dinp, NULL, g_inp, nx, BWD_TOL);
+    dw = fcopy(dw0, nw);
+    op_matmul_backward(NULL, dw, R, inp, w, N, I, O, 1);
+    check_rel(op, BWD, "dw += with dinp = NULL", dw, dw0, g_w, nw, BWD_TOL);
+    release_all();
+}
+
+// ======================= embedding =======================
+
+static void ref_embedding(double *out, const int32_t *tok, const double *table, int N, int d) {
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < d; c++) out[i * d + c] = table[tok[i] * d + c];
+}
+
+typedef struct {
+    int N, d;
+    const int32_t *tok;
+    double *table, *R, *out;
+} embedding_ctx;
+
+static double embedding_loss(void *p) {
+    embedding_ctx *c = p;
+    ref_embedding(c->out, c->tok, c->table, c->N, c->d);
+    return dotd(c->out, c->R, (size_t)c->N * c->d);
+}
+
+static void test_embedding(void) {
+    const char *op = "embedding";
+    enum { N = 9, V = 11, d = 12 };
+    const size_t nt = (size_t)V * d, no = (size_t)N * d;
+    int32_t tok[N];
+    for (int i = 0; i < N; i++) tok[i] = (int32_t)mtp_rng_below(&rng, V - 1);  // row V-1 never used
+    tok[4] = tok[1];  // repeated tokens: their gradients must add up
+    tok[7] = tok[1];
+    tok[8] = tok[2];
+    float *table = frandn(nt, 1.0), *R = frandn(no, 1.0);
+    embedding_ctx c = {N, d, tok, to_double(table, nt), to_double(R, no), dnew(no)};
+
+    float *out = ffill(no, NAN);
+    op_embedding_forward(out, tok, table, N, d);
+    ref_embedding(c.out, tok, c.table, N, d);
+    check_rel(op, FWD, "forward out", out, NULL, c.out, no, FWD_TOL);
+    int exact = 1;
+    for (size_t i = 0; i < no; i++) exact &= (double)out[i] == c.out[i];
+    check(exact, op, "forward out is not an exact copy of the table rows");
+
+    double *g_table = dnew(nt);
+    fd_grad(c.table, nt, embedding_loss, &c, g_table);
+    float *dt0 = frandn(nt, 1.0), *dt = fcopy(dt0, nt);
+    op_embedding_backward(dt, R, tok, N, d);
+    check_rel(op, BWD, "dtable += (repeated tokens)", dt, dt0, g_table, nt, BWD_TOL);
+    check(memcmp(dt + (size_t)(V - 1) * d, dt0 + (size_t)(V - 1) * d, sizeof(float) * d) == 0, op,
+          "dtable row of an unused token changed");
+    release_all();
+}
+
+// ======================= RMSNorm =======================
+
+// out = x / sqrt(mean(x^2) + eps) * w, per row.
+static void ref_rmsnorm(double *out, double *rstd, const double *x, const double *w, int N, int d,
+                        double eps) {
+    for (int i = 0; i < N; i++) {
+        double ms = 0.0;
+        for (int j = 0; j < d; j++) ms += x[i * d + j] * x[i * d + j];
+        ms /= d;
+        double r = 1.0 / sqrt(ms + eps);
+        if (rstd) rstd[i] = r;
+        for (int j = 0; j < d; j++) out[i * d + j] = x[i * d + j] * r * w[j];
+    }
+}
+
+typedef struct {
+    int N, d;
+    double eps;
+    double *x, *w, *R, *out;
+} rmsnorm_ctx;
+
+static double rmsnorm_loss(void *p) {
+    rmsnorm_ctx *c = p;
+    ref_rmsnorm(c->out, NULL, c->x, c->w, c->N, c->d, c->eps);
+    return dotd(c->out, c->R, (size_t)c->N * c->d);
+}
+
+static void test_rmsnorm(float eps) {
+    const char *op = "rmsnorm";
+    const int N = 7, d = 12;
+    const size_t n = (size_t)N * d;
+    float *x = frandn(n, 1.0), *w = frandn(d, 0.5), *R = frandn(n, 1.0);
+    for (int j = 0; j < d; j++) w[j] += 1.0f;
+    rmsnorm_ctx c = {N, d, (double)eps, to_double(x, n), to_double(w, d), to_double(R, n), dnew(n)};
+
+    float *out = ffill(n, NAN), *rstd = ffill(N, NAN);
+    double *ref_rstd = dnew(N);
+    op_rmsnorm_forward(out, rstd, x, w, N, d, eps);
+    ref_rmsnorm(c.out, ref_rstd, c.x, c.w, N, d, c.eps);
+    char what[96];
+    snprintf(what, sizeof what, "forward out (eps %g)", eps);
+    check_rel(op, FWD, what, out, NULL, c.out, n, FWD_TOL);
+    snprintf(what, sizeof what, "forward rstd (eps %g)", eps);
+    check_rel(op, FWD, what, rstd, NULL, ref_rstd, N, FWD_TOL);
+
+    double *g_x = dnew(n), *g_w = dnew(d);
+    fd_grad(c.x, n, rmsnorm_loss, &c, g_x);
+    fd_grad(c.w, d, rmsnorm_loss, &c, g_w);
+    float *dx0 = frandn(n, 1.0), *dw0 = frandn(d, 1.0);
+    float *dx = fcopy(dx0, n), *dw = fcopy(dw0, d);
+    op_rmsnorm_backward(dx, dw, R, x, w, rstd, N, d);
+    snprintf(what, sizeof what, "dx += (eps %g)", eps);
+    check_rel(op, BWD, what, dx, dx0, g_x, n, BWD_TOL);
+    snprintf(what, sizeof what, "dw += (eps %g)", eps);
+    check_rel(op, BWD, what, dw, dw0, g_w, d, BWD_TOL);
+    release_all();
+}
+
+// ======================= RoPE =======================
+
+// Hugging Face form: out = x * cos(emb) + rotate_half(x) * sin(emb), with
+// emb = cat(freqs, freqs), freqs_i = pos * theta^(-2i/hd), and
+// rotate_half(x) = cat(-x[half:], x[:half]).
+static void ref_rope(double *out, const double *x, int B, int T, int nh, int hd, int pos0, double theta) {
+    int half = hd / 2;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < nh; h++) {
+                const double *xv = x + (((size_t)b * T + t) * nh + h) * hd;
+                double *ov = out + (((size_t)b * T + t) * nh + h) * hd;
+                for (int j = 0; j < hd; j++) {
+                    double freq = pow(theta, -2.0 * (j % half) / hd);
+                    double ang = (double)(pos0 + t) * freq;
+                    double rot = j < half ? -xv[j + half] : xv[j - half];
+                    ov[j] = xv[j] * cos(ang) + rot * sin(ang);
+                }
+            }
+}
+
+typedef struct {
+    int B, T, nh, hd, pos0;
+    double theta;
+    double *x, *R, *out;
+} rope_ctx;
+
+static double rope_loss(void *p) {
+    rope_ctx *c = p;
+    ref_rope(c->out, c->x, c->B, c->T, c->nh, c->hd, c->pos0, c->theta);
+    return dotd(c->out, c->R, (size_t)c->B * c->T * c->nh * c->hd);
+}
+
+static void test_rope(void) {
+    const char *op = "rope";
+    const int B = 2, T = 5, nh = 3, hd = 6, pos0 = 3, Tmax = pos0 + T, half = hd / 2;
+    const float theta = 500.0f;
+    const size_t n = (size_t)B * T * nh * hd, nt = (size_t)Tmax * half;
+
+    float *cos_t = ffill(nt, NAN), *sin_t = ffill(nt, NAN);
+    op_rope_tables(cos_t, sin_t, Tmax, hd, theta);
+    double *ref_cos = dnew(nt), *ref_sin = dnew(nt);
+    for (int t = 0; t < Tmax; t++)
+        for (int i = 0; i < half; i++) {
+            double ang = t / pow((double)theta, 2.0 * i / hd);
+            ref_cos[t * half + i] = cos(ang);
+            ref_sin[t * half + i] = sin(ang);
+        }
+    check_rel(op, FWD, "cos table", cos_t, NULL, ref_cos, nt, FWD_TOL);
+    check_rel(op, FWD, "sin table", sin_t, NULL, ref_sin, nt, FWD_TOL);
+
+    float *x = frandn(n, 1.0), *R = frandn(n, 1.0);
+    rope_ctx c = {B, T, nh, hd, pos0, (double)theta, to_double(x, n), to_double(R, n), dnew(n)};
+    float *y = fcopy(x, n);
+    op_rope_forward(y, cos_t, sin_t, B, T, nh, hd, pos0);
+    ref_rope(c.out, c.x, B, T, nh, hd, pos0, c.theta);
+    check_rel(op, FWD, "forward (pos0 = 3)", y, NULL, c.out, n, FWD_TOL);
+
+    double *g_x = dnew(n);
+    fd_grad(c.x, n, rope_loss, &c, g_x);
+    float *dx = fcopy(R, n);  // in place: dout in, dx out
+    op_rope_backward(dx, cos_t, sin_t, B, T, nh, hd, pos0);
+    check_rel(op, BWD, "backward dx (pos0 = 3)", dx, NULL, g_x, n, BWD_TOL);
+
+    // backward(forward(x)) == x (up to float rounding of the rotation).
+    op_rope_backward(y, cos_t, sin_t, B, T, nh, hd, pos0);
+    check_rel(op, FWD, "backward(forward(x)) == x", y, NULL, c.x, n, 1e-6);
+    release_all();
+}
+
+// ======================= attention =======================
+
+#define MAX_T 32
+
+// q (B, Tq, H, hd); k, v rows of (Hkv, hd) at b * kvs + j * Hkv * hd; query i
+// is at position Tk - Tq + i and attends to keys 0..Tk-Tq+i; query head h
+// reads kv head h / (H / Hkv). att (B, H, Tq, Tk), out (B, Tq, H, hd).
+static void ref_attention(double *out, double *att, const double *q, const double *k, const double *v, int B,
+                          int Tq, int Tk, int H, int Hkv, int hd, size_t kvs) {
+    int rep = H / Hkv;
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int i = 0; i < Tq; i++) {
+                int g = h / rep, pos = Tk - Tq + i;
+                const double *qi = q + (((size_t)b * Tq + i) * H + h) * hd;
+                double s[MAX_T], p[MAX_T], mx = -INFINITY, z = 0.0;
+                for (int j = 0; j < Tk; j++) {
+                    p[j] = 0.0;
+                    if (j > pos) continue;
+                    const double *kj = k + b * kvs + ((size_t)j * Hkv + g) * hd;
+                    double dot = 0.0;
+                    for (int e = 0; e < hd; e++) dot += qi[e] * kj[e];
+                    s[j] = dot / sqrt((double)hd);
+                    if (s[j] > mx) mx = s[j];
+                }
+                for (int j = 0; j <= pos; j++) z += exp(s[j] - mx);
+                for (int j = 0; j <= pos; j++) p[j] = exp(s[j] - mx) / z;
+                double *oi = out + (((size_t)b * Tq + i) * H + h) * hd;
+                for (int e = 0; e < hd; e++) {
+                    double acc = 0.0;
+                    for (int j = 0; j <= pos; j++) acc += p[j] * v[b * kvs + ((size_t)j * Hkv + g) * hd + e];
+                    oi[e] = acc;
+                }
+                if (att)
+                    for (int j = 0; j < Tk; j++) att[(((size_t)b * H + h) * Tq + i) * Tk + j] = p[j];
+            }
+}
+
+typedef struct {
+    int B, T, H, Hkv, hd;
+    double *q, *k, *v, *R, *out;
+} attention_ctx;
+
+static double attention_loss(void *p) {
+    attention_ctx *c = p;
+    ref_attention(c->out, NULL, c->q, c->k, c->v, c->B, c->T, c->T, c->H, c->Hkv, c->hd,
+                  (size_t)c->T * c->Hkv * c->hd);
+    return dotd(c->out, c->R, (size_t)c->B * c->T * c->H * c->hd);
+}
+
+// Forward with Tq < Tk and a kv batch stride larger than packed (a KV cache);
+// the unused tail of each batch's kv block is NaN so reading it would show.
+static void test_attention_forward_cache(int H, int Hkv) {
+    const char *op = "attention";
+    const int B = 2, Tq = 3, Tk = 7, Tcap = 10, hd = 6;
+    const size_t kvs = (size_t)Tcap * Hkv * hd + 5, nq = (size_t)B * Tq * H * hd, nkv = (size_t)B * kvs;
+    const size_t natt = (size_t)B * H * Tq * Tk;
+    float *q = frandn(nq, 1.0), *k = frandn(nkv, 1.0), *v = frandn(nkv, 1.0);
+    for (int b = 0; b < B; b++)
+        for (size_t e = (size_t)Tk * Hkv * hd; e < kvs; e++) k[b * kvs + e] = v[b * kvs + e] = NAN;
+    float *out = ffill(nq, NAN), *att = ffill(natt, NAN);
+    op_attention_forward(out, att, q, k, v, B, Tq, Tk, H, Hkv, hd, kvs);
+    double *ref_out = dnew(nq), *ref_att = dnew(natt);
+    ref_attention(ref_out, ref_att, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), B, Tq, Tk, H, Hkv,
+                  hd, kvs);
+    char what[128];
+    snprintf(what, sizeof what, "forward out, H=%d Hkv=%d Tq=%d Tk=%d kv stride %zu", H, Hkv, Tq, Tk, kvs);
+    check_rel(op, FWD, what, out, NULL, ref_out, nq, FWD_TOL);
+    snprintf(what, sizeof what, "forward att, H=%d Hkv=%d Tq=%d Tk=%d kv stride %zu", H, Hkv, Tq, Tk, kvs);
+    check_rel(op, FWD, what, att, NULL, ref_att, natt, FWD_TOL);
+    int zeros = 1;
+    for (size_t e = 0; e < natt; e++)
+        if (ref_att[e] == 0.0 && att[e] != 0.0f) zeros = 0;
+    check(zeros, op, "att is not exactly 0 above the causal diagonal (H=%d Hkv=%d Tq=%d Tk=%d)", H, Hkv, Tq,
+          Tk);
+    release_all();
+}
+
+// Training shape Tq == Tk == T, packed: forward, then dq/dk/dv (overwritten,
+// so they start as NaN) against finite differences.
+static void test_attention_backward(int H, int Hkv) {
+    const char *op = "attention";
+    const int B = 2, T = 5, hd = 6;
+    const size_t nq = (size_t)B * T * H * hd, nkv = (size_t)B * T * Hkv * hd, natt = (size_t)B * H * T * T;
+    float *q = frandn(nq, 1.0), *k = frandn(nkv, 1.0), *v = frandn(nkv, 1.0), *R = frandn(nq, 1.0);
+    attention_ctx c = {
+        B, T, H, Hkv, hd, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), to_double(R, nq), dnew(nq)};
+    float *out = ffill(nq, NAN), *att = ffill(natt, NAN);
+    op_attention_forward(out, att, q, k, v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd);
+    double *ref_att = dnew(natt);
+    ref_attention(c.out, ref_att, c.q, c.k, c.v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd);
+    char what[96];
+    snprintf(what, sizeof what, "forward out, H=%d Hkv=%d T=%d packed", H, Hkv, T);
+    check_rel(op, FWD, what, out, NULL, c.out, nq, FWD_TOL);
+    snprintf(what, sizeof what, "forward att, H=%d Hkv=%d T=%d packed", H, Hkv, T);
+    check_rel(op, FWD, what, att, NULL, ref_att, natt, FWD_TOL);
+
+    double *g_q = dnew(nq), *g_k = dnew(nkv), *g_v = dnew(nkv);
+    fd_grad(c.q, nq, attention_loss, &c, g_q);
+    fd_grad(c.k, nkv, attention_loss, &c, g_k);
+    fd_grad(c.v, nkv, attention_loss, &c, g_v);
+    float *dq = ffill(nq, NAN), *dk = ffill(nkv, NAN), *dv = ffill(nkv, NAN);
+    op_attention_backward(dq, dk, dv, R, att, q, k, v, B, T, H, Hkv, hd);
+    snprintf(what, sizeof what, "dq (overwrite), H=%d Hkv=%d", H, Hkv);
+    check_rel(op, BWD, what, dq, NULL, g_q, nq, BWD_TOL);
+    snprintf(what, sizeof what, "dk (overwrite), H=%d Hkv=%d", H, Hkv);
+    check_rel(op, BWD, what, dk, NULL, g_k, nkv, BWD_TOL);
+    snprintf(what, sizeof what, "dv (overwrite), H=%d Hkv=%d", H, Hkv);
+    check_rel(op, BWD, what, dv, NULL, g_v, nkv, BWD_TOL);
+    release_all();
+}
+
+// ======================= SwiGLU =======================
+
+static void ref_swiglu(double *out, const double *gate, const double *up, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        double sigmoid = 1.0 / (1.0 + exp(-gate[i]));
+        out[i] = gate[i] * sigmoid * up[i];
+    }
+}
+
+typedef struct {
+    size_t n;
+    double *gate, *up, *R, *out;
+} swiglu_ctx;
+
+static double swiglu_loss(void *p) {
+    swiglu_ctx *c = p;
+    ref_swiglu(c->out, c->gate, c->up, c->n);
+    return dotd(c->out, c->R, c->n);
+}
+
+static void test_swiglu(void) {
+    const char *op = "swiglu";
+    const size_t n = 37;
+    float *gate = frandn(n, 2.5), *up = frandn(n, 1.0), *R = frandn(n, 1.0);
+    swiglu_ctx c = {n, to_double(gate, n), to_double(up, n), to_double(R, n), dnew(n)};
+    float *out = ffill(n, NAN);
+    op_swiglu_forward(out, gate, up, n);
+    ref_swiglu(c.out, c.gate, c.up, n);
+    check_rel(op, FWD, "forward out", out, NULL, c.out, n, FWD_TOL);
+
+    double *g_gate = dnew(n), *g_up = dnew(n);
+    fd_grad(c.gate, n, swiglu_loss, &c, g_gate);
+    fd_grad(c.up, n, swiglu_loss, &c, g_up);
+    float *dgate = ffill(n, NAN), *dup = ffill(n, NAN);
+    op_swiglu_backward(dgate, dup, R, gate, up, n);
+    check_rel(op, BWD, "dgate (overwrite)", dgate, NULL, g_gate, n, BWD_TOL);
+    check_rel(op, BWD, "dup (overwrite)", dup, NULL, g_up, n, BWD_TOL);
+    release_all();
+}
+
+// ======================= softmax cross-entropy =======================
+
+// losses[i] = log(sum_j exp(row_j)) - row[target], computed with the max shifted out.
+static void ref_xent(double *losses, const double *logits, const int32_t *targets, int N, int V) {
+    for (int i = 0; i < N; i++) {
+        const double *row = logits + (size_t)i * V;
+        double mx = row[0], z = 0.0;
+        for (int j = 1; j < V; j++) mx = row[j] > mx ? row[j] : mx;
+        for (int j = 0; j < V; j++) z += exp(row[j] - mx);
+        losses[i] = mx + log(z) - row[targets[i]];
+    }
+}
+
+typedef struct {
+    int N, V;
+    double grad_scale;
+    const int32_t *targets;
+    double *logits, *losses;
+} xent_ctx;
+
+// The in-place gradient is d(grad_scale * sum_i losses_i) / d logits.
+static double xent_loss(void *p) {
+    xent_ctx *c = p;
+    ref_xent(c->losses, c->logits, c->targets, c->N, c->V);
+    double s = 0.0;
+    for (int i = 0; i < c->N; i++) s += c->losses[i];
+    return c->grad_scale * s;
+}
+
+static void test_xent(void) {
+    const char *op = "softmax_xent";
+    enum { N = 7, V = 11 };
+    const size_t n = (size_t)N * V;
+    const float grad_scale = 0.37f;
+    int32_t targets[N];
+    for (int i = 0; i < N; i++) targets[i] = (int32_t)mtp_rng_below(&rng, V);
+    float *logits = frandn(n, 2.0);
+    for (int j = 0; j < V; j++) logits[3 * V + j] += 100.0f;  // exp(100) overflows float: needs the max shift
+    xent_ctx c = {N, V, (double)grad_scale, targets, to_double(logits, n), dnew(N)};
+    double *ref_losses = dnew(N);
+    ref_xent(ref_losses, c.logits, targets, N, V);
+
+    // grad_scale = 0: losses only, logits untouched.
+    float *row = fcopy(logits, n), *losses = ffill(N, NAN);
+    op_softmax_xent(row, losses, targets, N, V, 0.0f);
+    check_rel(op, FWD, "losses (grad_scale 0)", losses, NULL, ref_losses, N, FWD_TOL);
+    check(memcmp(row, logits, sizeof(float) * n) == 0, op, "logits changed with grad_scale = 0");
+
+    double *g = dnew(n);
+    fd_grad(c.logits, n, xent_loss, &c, g);
+    losses = ffill(N, NAN);
+    op_softmax_xent(row, losses, targets, N, V, grad_scale);
+    check_rel(op, FWD, "losses (grad_scale 0.37)", losses, NULL, ref_losses, N, FWD_TOL);
+    check_rel(op, BWD, "in-place gradient (grad_scale 0.37)", row, NULL, g, n, BWD_TOL);
+    release_all();
+}
+
+// ======================= AdamW, sum of squares, add =======================
+
+static void test_adamw(void) {
+    const char *op = "adamw";
+    const size_t n = 29;
+    const float lr = 1e-2f, beta1 = 0.9f, beta2 = 0.95f, eps = 1e-8f, wd = 0.1f, grad_scale = 0.5f;
+    float *p = frandn(n, 1.0), *m = ffill(n, 0.0f), *v = ffill(n, 0.0f);
+    double *rp = to_double(p, n), *rm = dnew(n), *rv = dnew(n), *p_prev = dnew(n), *delta = dnew(n);
+    float *kdelta = fnew(n);
+    for (size_t i = 0; i < n; i++) rm[i] = rv[i] = 0.0;
+    for (long step = 1; step <= 3; step++) {
+        float *g = frandn(n, 1.0);
+        for (size_t i = 0; i < n; i++) p_prev[i] = p[i];
+        op_adamw(p, g, m, v, n, grad_scale, lr, beta1, beta2, eps, wd, step);
+        // torch.optim.AdamW (_single_tensor_adamw), in double:
+        //   param.mul_(1 - lr * weight_decay)
+        //   exp_avg.lerp_(grad, 1 - beta1)
+        //   exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        //   step_size = lr / (1 - beta1 ** step)
+        //   denom = exp_avg_sq.sqrt() / sqrt(1 - beta2 ** step) + eps
+        //   param.addcdiv_(exp_avg, denom, value=-step_size)
+        const double dlr = lr, b1 = beta1, b2 = beta2, de = eps, dwd = wd;
+        for (size_t i = 0; i < n; i++) {
+            double gi = (double)g[i] * (double)grad_scale;
+            rp[i] *= 1.0 - dlr * dwd;
+            rm[i] += (gi - rm[i]) * (1.0 - b1);
+            rv[i] = rv[i] * b2 + (1.0 - b2) * gi * gi;
+            double step_size = dlr / (1.0 - pow(b1, (double)step));
+            double denom = sqrt(rv[i]) / sqrt(1.0 - pow(b2, (double)step)) + de;
+            rp[i] += -step_size * rm[i] / denom;
+            delta[i] = rp[i] - p_prev[i];
+            kdelta[i] = (float)((double)p[i] - p_prev[i]);
+        }
+        char what[64];
+        snprintf(what, sizeof what, "param after step %ld", step);
+        check_rel(op, FWD, what, p, NULL, rp, n, 1e-6);
+        snprintf(what, sizeof what, "param update of step %ld", step);
+        check_rel("adamw update", FWD, what, kdelta, NULL, delta, n, FWD_TOL * 10);
+        snprintf(what, sizeof what, "exp_avg after step %ld", step);
+        check_rel(op, FWD, what, m, NULL, rm, n, FWD_TOL);
+        snprintf(what, sizeof what, "exp_avg_sq after step %ld", step);
+        check_rel(op, FWD, what, v, NULL, rv, n, FWD_TOL);
+    }
+    release_all();
+}
+
+static void test_sum_squares(void) {
+    const char *op = "sum_squares";
+    const size_t sizes[] = {0, 1, 37, 3 * 4096 + 17};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t n = sizes[s];
+        float *x = frandn(n, 1.0);
+        double want = 0.0;
+        for (size_t i = 0; i < n; i++) want += (double)x[i] * (double)x[i];
+        double got = op_sum_squares(x, n);
+        double err = want != 0.0 ? fabs(got - want) / want : fabs(got);
+        record(op, FWD, err, err);
+        check(err <= 1e-12, op, "n = %zu: got %.17g, double loop %.17g (relative error %.3e)", n, got, want,
+              err);
+    }
+    release_all();
+}
+
+static void test_add_inplace(void) {
+    const char *op = "add_inplace";
+    const size_t n = 37;
+    float *x = frandn(n, 1.0), *y0 = frandn(n, 1.0), *y = fcopy(y0, n);
+    double *want = dnew(n);
+    for (size_t i = 0; i < n; i++) want[i] = (double)y0[i] + (double)x[i];
+    op_add_inplace(y, x, n);
+    check_rel(op, FWD, "y += x", y, NULL, want, n, FWD_TOL);
+    release_all();
+}
+
+// ======================= determinism across thread counts =======================
+
+static void test_determinism(void) {
+    const char *op = "determinism";
+    const int saved = omp_get_max_threads();
+    enum { N = 37, d = 50, V = 13, NS = 5 * 4096 + 3 };  // several 16-column blocks, several 4096-chunks
+    const size_t n = (size_t)N * d;
+    float *x = frandn(n, 1.0), *w = frandn(d, 1.0), *dout = frandn(n, 1.0), *rstd = fnew(N), *out = fnew(n);
+    float *big = frandn(NS, 1.0);
+    int32_t tok[N];
+    for (int i = 0; i < N; i++) tok[i] = (int32_t)mtp_rng_below(&rng, V);
+    op_rmsnorm_forward(out, rstd, x, w, N, d, 1e-5f);
+    // attention backward: one thread per (batch, kv head)
+    enum { B = 3, T = 5, H = 4, Hkv = 2, hd = 6 };
+    const size_t nq = (size_t)B * T * H * hd, nkv = (size_t)B * T * Hkv * hd, natt = (size_t)B * H * T * T;
+    float *q = frandn(nq, 1.0), *k = frandn(nkv, 1.0), *v = frandn(nkv, 1.0), *ado = frandn(nq, 1.0);
+    float *aout = fnew(nq), *att = fnew(natt);
+    op_attention_forward(aout, att, q, k, v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd);
+
+    float *dw[2], *dx[2], *dtable[2], *dq[2], *dk[2], *dv[2];
+    double ss[2];
+    for (int r = 0; r < 2; r++) {
+        omp_set_num_threads(r + 1);
+        dw[r] = ffill(d, 0.25f);
+        dx[r] = ffill(n, 0.0f);
+        op_rmsnorm_backward(dx[r], dw[r], dout, x, w, rstd, N, d);
+        dtable[r] = ffill((size_t)V * d, 0.5f);
+        op_embedding_backward(dtable[r], dout, tok, N, d);
+        ss[r] = op_sum_squares(big, NS);
+        dq[r] = fnew(nq), dk[r] = fnew(nkv), dv[r] = fnew(nkv);
+        op_attention_backward(dq[r], dk[r], dv[r], ado, att, q, k, v, B, T, H, Hkv, hd);
+    }
+    omp_set_num_threads(saved);
+    check(memcmp(dw[0], dw[1], sizeof(float) * d) == 0, op,
+          "rmsnorm backward dw differs between 1 and 2 threads");
+    check(memcmp(dx[0], dx[1], sizeof(float) * n) == 0, op,
+          "rmsnorm backward dx differs between 1 and 2 threads");
+    check(memcmp(dtable[0], dtable[1], sizeof(float) * V * d) == 0, op,
+          "embedding backward differs between 1 and 2 threads");
+    check(memcmp(&ss[0], &ss[1], sizeof(double)) == 0, op,
+          "sum_squares differs between 1 and 2 threads: %.17g vs %.17g", ss[0], ss[1]);
+    check(memcmp(dq[0], dq[1], sizeof(float) * nq) == 0 && memcmp(dk[0], dk[1], sizeof(float) * nkv) == 0 &&
+              memcmp(dv[0], dv[1], sizeof(float) * nkv) == 0,
+          op, "attention backward differs between 1 and 2 threads");
+    release_all();
+}
+
+int main(void) {
+    mtp_rng_seed(&rng, 20240607);
+    test_matmul();
+    test_embedding();
+    test_rmsnorm(1e-5f);
+    test_rmsnorm(0.3f);  // eps large enough to matter in every row
+    test_rope();
+    test_attention_forward_cache(4, 2);
+    test_attention_forward_cache(4, 1);
+    test_attention_forward_cache(3, 3);
+    test_attention_backward(4, 2);
+    test_attention_backward(4, 1);
+    test_attention_backward(3, 3);
+    test_swiglu();
+    test_xent();
+    test_adamw();
+    test_sum_squares();
+    test_add_inplace();
+    test_determinism();
+
+    printf(
+        "worst errors, ||kernel - ref|| / ||ref|| (and worst element), forward vs the float64 reference,\n"
+        "backward vs float64 finite differences:\n");
+    for (int i = 0; i < n_stats; i++) {
+        printf("  %-13s", stats[i].op);
+        if (stats[i].worst[FWD] >= 0)
+            printf("  forward %.2e (element %.2e)", stats[i].worst[FWD], stats[i].worst_elem[FWD]);
+        if (stats[i].worst[BWD] >= 0)
+            printf("  backward %.2e (element %.2e)", stats[i].worst[BWD], stats[i].worst_elem[BWD]);
+        printf("\n");
+    }
+    if (n_failed) {
+        printf("kernels: %d checks passed, %d FAILED\n", n_passed, n_failed);
+        return 1;
+    }
+    printf("kernels: %d checks passed\n", n_passed);
+    return 0;
+}
