@@ -27,8 +27,12 @@ char *checkpoint_config_json(const mtp_config *c) {
     cJSON_AddNumberToObject(j, "num_attention_heads", c->n_head);
     cJSON_AddNumberToObject(j, "num_key_value_heads", c->n_kv_head);
     cJSON_AddNumberToObject(j, "max_position_embeddings", c->max_seq_len);
-    cJSON_AddNumberToObject(j, "rms_norm_eps", c->norm_eps);
-    cJSON_AddNumberToObject(j, "rope_theta", c->rope_theta);
+    // float fields printed via their shortest decimal form, so 1e-5 reads "1e-05"
+    char num[32];
+    snprintf(num, sizeof num, "%.7g", (double)c->norm_eps);
+    cJSON_AddNumberToObject(j, "rms_norm_eps", strtod(num, NULL));
+    snprintf(num, sizeof num, "%.7g", (double)c->rope_theta);
+    cJSON_AddNumberToObject(j, "rope_theta", strtod(num, NULL));
     cJSON_AddStringToObject(j, "hidden_act", "silu");
     cJSON_AddFalseToObject(j, "tie_word_embeddings");
     cJSON_AddFalseToObject(j, "attention_bias");
