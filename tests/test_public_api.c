@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHECK(cond, ...)                                \
-    do {                                                \
-        if (!(cond)) {                                  \
+#define CHECK(cond, ...)                                         \
+    do {                                                         \
+        if (!(cond)) {                                           \
             fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);               \
-            fprintf(stderr, " (%s)\n", mtp_last_error()); \
-            return 1;                                   \
-        }                                               \
+            fprintf(stderr, __VA_ARGS__);                        \
+            fprintf(stderr, " (%s)\n", mtp_last_error());        \
+            return 1;                                            \
+        }                                                        \
     } while (0)
 
 int main(void) {

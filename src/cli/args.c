@@ -64,4 +64,6 @@ int args_unknown(const char *cmd, const char *flag) {
     return -1;
 }
 
-int args_is_help(const char *arg) { return !strcmp(arg, "-h") || !strcmp(arg, "--help"); }
+int args_is_help(const char *arg) {
+    return !strcmp(arg, "-h") || !strcmp(arg, "--help");
+}

@@ -47,9 +47,11 @@ int cmd_sample(int argc, char **argv) {
             if (!(v = args_value("sample", argc, argv, &i)) || args_int("sample", f, v, 0, 1 << 24, &max_new))
                 return 2;
         } else if (!strcmp(f, "--top-k")) {
-            if (!(v = args_value("sample", argc, argv, &i)) || args_int("sample", f, v, 0, 1 << 30, &top_k)) return 2;
+            if (!(v = args_value("sample", argc, argv, &i)) || args_int("sample", f, v, 0, 1 << 30, &top_k))
+                return 2;
         } else if (!strcmp(f, "--threads")) {
-            if (!(v = args_value("sample", argc, argv, &i)) || args_int("sample", f, v, 1, 1024, &threads)) return 2;
+            if (!(v = args_value("sample", argc, argv, &i)) || args_int("sample", f, v, 1, 1024, &threads))
+                return 2;
         } else if (!strcmp(f, "--temperature")) {
             if (!(v = args_value("sample", argc, argv, &i)) ||
                 args_double("sample", f, v, 0.0, 100.0, &temperature))
@@ -57,7 +59,8 @@ int cmd_sample(int argc, char **argv) {
         } else if (!strcmp(f, "--seed")) {
             if (!(v = args_value("sample", argc, argv, &i)) || args_u64("sample", f, v, &seed)) return 2;
         } else {
-            return args_unknown("sample", f) ? 2 : 2;
+            args_unknown("sample", f);
+            return 2;
         }
     }
     if (!model_path || !prompt) {
@@ -74,7 +77,8 @@ int cmd_sample(int argc, char **argv) {
     float *logits = NULL;
     int rc = 1;
     if (checkpoint_resolve(model_path, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg)) goto done;
-    if (fs_join(tok_path, sizeof tok_path, ckpt, "tokenizer.json") || !(tok = tokenizer_load(tok_path))) goto done;
+    if (fs_join(tok_path, sizeof tok_path, ckpt, "tokenizer.json") || !(tok = tokenizer_load(tok_path)))
+        goto done;
     if (tokenizer_vocab_size(tok) > cfg.vocab_size) {
         mtp_errorf("%s: tokenizer has %d tokens but the model only %d", ckpt, tokenizer_vocab_size(tok),
                    cfg.vocab_size);

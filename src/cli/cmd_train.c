@@ -28,9 +28,12 @@ static void on_sigint(int sig) {
 
 static void format_duration(double s, char *buf, size_t cap) {
     long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(buf, cap, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-    else if (t >= 60) snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
-    else snprintf(buf, cap, "%lds", t);
+    if (t >= 3600)
+        snprintf(buf, cap, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+    else if (t >= 60)
+        snprintf(buf, cap, "%ldm%02lds", t / 60, t % 60);
+    else
+        snprintf(buf, cap, "%lds", t);
 }
 
 static long peak_rss_mb(void) {
@@ -61,8 +64,7 @@ static char *trainer_state_json(const trainer *t) {
     cJSON_AddNumberToObject(j, "epoch", (double)epoch);
     cJSON_AddNumberToObject(j, "index", (double)index);
     cJSON_AddStringToObject(j, "data_seed", seed);
-    cJSON_AddNumberToObject(j, "tokens_seen",
-                            (double)t->step * t->a.batch * t->a.grad_accum * t->a.seq_len);
+    cJSON_AddNumberToObject(j, "tokens_seen", (double)t->step * t->a.batch * t->a.grad_accum * t->a.seq_len);
     cJSON_AddItemToObject(j, "args", train_args_to_json(&t->a));
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
@@ -76,8 +78,7 @@ static int save(trainer *t) {
     int rc = checkpoint_save(t->a.out, t->step, &t->model, &t->opt, state, t->tokenizer_json);
     free(state);
     if (rc == 0) rc = checkpoint_prune(t->a.out, t->a.keep_last);
-    if (rc == 0)
-        fprintf(stderr, "saved %s/step_%08ld (%.1fs)\n", t->a.out, t->step, mtp_now() - t0);
+    if (rc == 0) fprintf(stderr, "saved %s/step_%08ld (%.1fs)\n", t->a.out, t->step, mtp_now() - t0);
     return rc;
 }
 
@@ -108,7 +109,8 @@ static int evaluate(trainer *t) {
     print_heads(stderr, sum, n, " ");
     fprintf(stderr, " | %d batches\n", batches);
     if (t->log) {
-        fprintf(t->log, "{\"step\": %ld, \"split\": \"val\", \"loss\": %.6f, \"head_losses\": [", t->step, total);
+        fprintf(t->log, "{\"step\": %ld, \"split\": \"val\", \"loss\": %.6f, \"head_losses\": [", t->step,
+                total);
         print_heads(t->log, sum, n, ", ");
         fprintf(t->log, "]}\n");
         fflush(t->log);
@@ -124,9 +126,10 @@ static int run(trainer *t) {
     if (!rows) return -1;
     const int32_t *micro[256];
     for (int k = 0; k < K; k++) micro[k] = rows + (size_t)k * B * (T + n);
-    fprintf(stderr, "model: %zu parameters (L=%d: %d trunk + %d heads, d=%d, H=%d, Hkv=%d, f=%d, V=%d, T=%d)\n",
-            params_count(cfg), cfg->n_layer, config_trunk_layers(cfg), n, cfg->dim, cfg->n_head, cfg->n_kv_head,
-            cfg->ffn_dim, cfg->vocab_size, T);
+    fprintf(stderr,
+            "model: %zu parameters (L=%d: %d trunk + %d heads, d=%d, H=%d, Hkv=%d, f=%d, V=%d, T=%d)\n",
+            params_count(cfg), cfg->n_layer, config_trunk_layers(cfg), n, cfg->dim, cfg->n_head,
+            cfg->n_kv_head, cfg->ffn_dim, cfg->vocab_size, T);
     fprintf(stderr, "training steps %ld..%ld, batch %d x %d tokens x %d accum, %s schedule, %d threads\n",
             t->step + 1, a->steps, B, T, K, a->schedule == SCHEDULE_NAIVE ? "naive" : "sequential",
             op_get_threads());
@@ -155,8 +158,8 @@ static int run(trainer *t) {
         if (t->log) {
             fprintf(t->log, "{\"step\": %ld, \"loss\": %.6f, \"head_losses\": [", t->step, r.loss);
             print_heads(t->log, r.head_losses, n, ", ");
-            fprintf(t->log, "], \"lr\": %.6e, \"grad_norm\": %.6f, \"tokens_per_sec\": %.1f, \"ms\": %.3f}\n", r.lr,
-                    r.grad_norm, tok_s, dt * 1e3);
+            fprintf(t->log, "], \"lr\": %.6e, \"grad_norm\": %.6f, \"tokens_per_sec\": %.1f, \"ms\": %.3f}\n",
+                    r.lr, r.grad_norm, tok_s, dt * 1e3);
             fflush(t->log);
         }
         if (a->eval_every > 0 && t->step % a->eval_every == 0 && (rc = evaluate(t)) != 0) break;
@@ -167,8 +170,10 @@ static int run(trainer *t) {
     }
     free(rows);
     if (rc != 0) return rc;
-    if (stop_requested) fprintf(stderr, "interrupted: saving step %ld so the run can be resumed\n", t->step);
-    else if (a->eval_every > 0 && t->step % a->eval_every != 0 && (rc = evaluate(t)) != 0) return rc;
+    if (stop_requested)
+        fprintf(stderr, "interrupted: saving step %ld so the run can be resumed\n", t->step);
+    else if (a->eval_every > 0 && t->step % a->eval_every != 0 && (rc = evaluate(t)) != 0)
+        return rc;
     if (!saved_now && (rc = save(t)) != 0) return rc;
     double total = mtp_now() - start;
     char dur[32];
@@ -187,8 +192,8 @@ static int setup(trainer *t, int argc, char **argv) {
     char ckpt[4096] = "";
     cJSON *state = NULL;
     if (a->resume) {
-        if (checkpoint_resolve(a->resume, ckpt, sizeof ckpt) != 0 || checkpoint_read_config(ckpt, &cfg) != 0 ||
-            !(state = checkpoint_read_trainer_state(ckpt)))
+        if (checkpoint_resolve(a->resume, ckpt, sizeof ckpt) != 0 ||
+            checkpoint_read_config(ckpt, &cfg) != 0 || !(state = checkpoint_read_trainer_state(ckpt)))
             return 1;
         if (train_args_merge_resume(a, state, &cfg, ckpt) != 0) {
             cJSON_Delete(state);
@@ -224,7 +229,8 @@ static int setup(trainer *t, int argc, char **argv) {
         cJSON_Delete(state);
         if (!fs_is_dir(a->data))
             return mtp_errorf("--data '%s' does not exist: make it with mtp prepare", a->data), 1;
-        return mtp_errorf("--data '%s' has no tokenizer.json: pass --vocab-size V for llm.c shards", a->data), 1;
+        return mtp_errorf("--data '%s' has no tokenizer.json: pass --vocab-size V for llm.c shards", a->data),
+               1;
     }
     if (!a->resume) train_args_to_config(a, &cfg);
     if (model_create(&t->model, &cfg) != 0) {
@@ -237,10 +243,8 @@ static int setup(trainer *t, int argc, char **argv) {
         cJSON_Delete(state);
         return 1;
     }
-    char val_probe[4096];
     fs_list vals = {0};
-    t->have_val = fs_join(val_probe, sizeof val_probe, a->data, ".") == 0 &&
-                  fs_list_dir(a->data, "val_", ".bin", &vals) == 0 && vals.count > 0;
+    t->have_val = fs_list_dir(a->data, "val_", ".bin", &vals) == 0 && vals.count > 0;
     fs_list_free(&vals);
     if (t->have_val && loader_open(&t->val, a->data, "val", a->seq_len, n, cfg.vocab_size) != 0) {
         fprintf(stderr, "note: validation disabled: %s\n", mtp_last_error());
@@ -261,7 +265,8 @@ static int setup(trainer *t, int argc, char **argv) {
     t->optim.weight_decay = a->weight_decay;
     t->optim.grad_clip = a->grad_clip;
     if (a->resume) {
-        if (checkpoint_load_params(ckpt, &t->model) != 0 || checkpoint_load_optimizer(ckpt, &t->opt, &cfg) != 0) {
+        if (checkpoint_load_params(ckpt, &t->model) != 0 ||
+            checkpoint_load_optimizer(ckpt, &t->opt, &cfg) != 0) {
             cJSON_Delete(state);
             return 1;
         }
@@ -278,8 +283,9 @@ static int setup(trainer *t, int argc, char **argv) {
     }
     cJSON_Delete(state);
     if (t->step > a->steps)
-        return mtp_errorf("--steps %ld is below the checkpoint's step %ld: --steps counts total steps", a->steps,
-                          t->step), 1;
+        return mtp_errorf("--steps %ld is below the checkpoint's step %ld: --steps counts total steps",
+                          a->steps, t->step),
+               1;
     // fail now, not after an hour of training, if the run directory is unwritable
     char probe[4096];
     if (fs_mkdir_p(a->out) != 0 || fs_join(probe, sizeof probe, a->out, ".write-test") != 0 ||

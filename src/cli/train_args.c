@@ -80,17 +80,19 @@ static void defaults(train_args *a) {
     a->schedule = SCHEDULE_SEQUENTIAL;
 }
 
-#define INT_FLAG(name, field, lo, hi)                                                        \
-    if (!strcmp(f, name)) {                                                                  \
-        if (!(v = args_value("train", argc, argv, &i)) || args_int("train", f, v, lo, hi, &a->field)) return 2; \
-        a->set.field = 1;                                                                    \
-        continue;                                                                            \
+#define INT_FLAG(name, field, lo, hi)                                                                 \
+    if (!strcmp(f, name)) {                                                                           \
+        if (!(v = args_value("train", argc, argv, &i)) || args_int("train", f, v, lo, hi, &a->field)) \
+            return 2;                                                                                 \
+        a->set.field = 1;                                                                             \
+        continue;                                                                                     \
     }
-#define DBL_FLAG(name, field, lo, hi)                                                        \
-    if (!strcmp(f, name)) {                                                                  \
-        if (!(v = args_value("train", argc, argv, &i)) || args_double("train", f, v, lo, hi, &a->field)) return 2; \
-        a->set.field = 1;                                                                    \
-        continue;                                                                            \
+#define DBL_FLAG(name, field, lo, hi)                                                                    \
+    if (!strcmp(f, name)) {                                                                              \
+        if (!(v = args_value("train", argc, argv, &i)) || args_double("train", f, v, lo, hi, &a->field)) \
+            return 2;                                                                                    \
+        a->set.field = 1;                                                                                \
+        continue;                                                                                        \
     }
 
 int train_args_parse(train_args *a, int argc, char **argv) {
@@ -144,9 +146,12 @@ int train_args_parse(train_args *a, int argc, char **argv) {
         }
         if (!strcmp(f, "--steps") || !strcmp(f, "--warmup")) {
             long *dst = !strcmp(f, "--steps") ? &a->steps : &a->warmup;
-            if (!(v = args_value("train", argc, argv, &i)) || args_long("train", f, v, 0, 1L << 40, dst)) return 2;
-            if (dst == &a->warmup) a->set.warmup = 1;
-            else a->set.steps = 1;
+            if (!(v = args_value("train", argc, argv, &i)) || args_long("train", f, v, 0, 1L << 40, dst))
+                return 2;
+            if (dst == &a->warmup)
+                a->set.warmup = 1;
+            else
+                a->set.steps = 1;
             continue;
         }
         if (!strcmp(f, "--seed")) {
@@ -156,8 +161,10 @@ int train_args_parse(train_args *a, int argc, char **argv) {
         }
         if (!strcmp(f, "--schedule")) {
             if (!(v = args_value("train", argc, argv, &i))) return 2;
-            if (!strcmp(v, "sequential")) a->schedule = SCHEDULE_SEQUENTIAL;
-            else if (!strcmp(v, "naive")) a->schedule = SCHEDULE_NAIVE;
+            if (!strcmp(v, "sequential"))
+                a->schedule = SCHEDULE_SEQUENTIAL;
+            else if (!strcmp(v, "naive"))
+                a->schedule = SCHEDULE_NAIVE;
             else {
                 fprintf(stderr, "mtp train: --schedule '%s': expected sequential or naive\n", v);
                 return 2;
@@ -165,7 +172,8 @@ int train_args_parse(train_args *a, int argc, char **argv) {
             a->set.schedule = 1;
             continue;
         }
-        return args_unknown("train", f) ? 2 : 2;
+        args_unknown("train", f);
+        return 2;
     }
     if (!a->set.n_kv_head) a->n_kv_head = a->n_head;
     if (!a->set.max_context) a->max_context = a->seq_len;
@@ -215,7 +223,9 @@ cJSON *train_args_to_json(const train_args *a) {
     return j;
 }
 
-static const cJSON *get(const cJSON *obj, const char *key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
+static const cJSON *get(const cJSON *obj, const char *key) {
+    return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
 
 static void take_int(const cJSON *args, const char *key, int given, int *dst) {
     const cJSON *v = get(args, key);
@@ -229,8 +239,8 @@ static void take_double(const cJSON *args, const char *key, int given, double *d
 // A model flag given on --resume must equal the checkpoint's value.
 static int check_same(const char *flag, int given, int value, int ckpt, const char *ckpt_dir) {
     if (given && value != ckpt)
-        return mtp_errorf("%s %d does not match the checkpoint %s (%d): drop the flag or start a new run", flag,
-                          value, ckpt_dir, ckpt);
+        return mtp_errorf("%s %d does not match the checkpoint %s (%d): drop the flag or start a new run",
+                          flag, value, ckpt_dir, ckpt);
     return 0;
 }
 
@@ -273,12 +283,13 @@ int train_args_merge_resume(train_args *a, const cJSON *state, const mtp_config 
         a->schedule = !strcmp(v->valuestring, "naive") ? SCHEDULE_NAIVE : SCHEDULE_SEQUENTIAL;
     a->vocab_size = c->vocab_size;
     if (a->seq_len > c->max_seq_len)
-        return mtp_errorf("--seq-len %d exceeds the checkpoint's max context %d (%s)", a->seq_len, c->max_seq_len,
-                          ckpt_dir);
+        return mtp_errorf("--seq-len %d exceeds the checkpoint's max context %d (%s)", a->seq_len,
+                          c->max_seq_len, ckpt_dir);
     return 0;
 }
 
-int train_state_position(const cJSON *state, const char *ckpt_dir, long *step, uint64_t *epoch, uint64_t *index) {
+int train_state_position(const cJSON *state, const char *ckpt_dir, long *step, uint64_t *epoch,
+                         uint64_t *index) {
     const cJSON *s = get(state, "step"), *e = get(state, "epoch"), *i = get(state, "index");
     if (!cJSON_IsNumber(s) || !cJSON_IsNumber(e) || !cJSON_IsNumber(i) || s->valuedouble < 0 ||
         e->valuedouble < 0 || i->valuedouble < 0)

@@ -22,8 +22,8 @@ typedef struct {
     head_schedule schedule;
     struct {  // which flags the user gave explicitly
         int vocab_size, n_layer, n_future, dim, n_head, n_kv_head, ffn_dim, seq_len, max_context, batch,
-            grad_accum, eval_every, eval_batches, save_every, keep_last, warmup, lr, min_lr_ratio, weight_decay,
-            grad_clip, seed, schedule, log, steps;
+            grad_accum, eval_every, eval_batches, save_every, keep_last, warmup, lr, min_lr_ratio,
+            weight_decay, grad_clip, seed, schedule, log, steps;
     } set;
     char owned_paths[3][4096];  // data/out/log copied out of a resumed trainer_state.json
 } train_args;

@@ -34,9 +34,13 @@ int mtp_error_context(const char *fmt, ...) {
     return -1;
 }
 
-const char *mtp_last_error(void) { return last_error; }
+const char *mtp_last_error(void) {
+    return last_error;
+}
 
-void mtp_clear_error(void) { last_error[0] = '\0'; }
+void mtp_clear_error(void) {
+    last_error[0] = '\0';
+}
 
 void *mtp_malloc(size_t bytes, const char *what) {
     void *p = malloc(bytes ? bytes : 1);

@@ -108,13 +108,15 @@ int fs_sync_dir(const char *path) {
     if (fd < 0) return mtp_errorf("cannot open directory '%s': %s", path, strerror(errno));
     int rc = fsync(fd);
     close(fd);
-    if (rc != 0 && errno != EINVAL) return mtp_errorf("cannot sync directory '%s': %s", path, strerror(errno));
+    if (rc != 0 && errno != EINVAL)
+        return mtp_errorf("cannot sync directory '%s': %s", path, strerror(errno));
     return 0;
 }
 
 int fs_remove_tree(const char *path) {
     struct stat st;
-    if (lstat(path, &st) != 0) return errno == ENOENT ? 0 : mtp_errorf("cannot stat '%s': %s", path, strerror(errno));
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : mtp_errorf("cannot stat '%s': %s", path, strerror(errno));
     if (!S_ISDIR(st.st_mode)) {
         if (unlink(path) != 0) return mtp_errorf("cannot remove '%s': %s", path, strerror(errno));
         return 0;
@@ -132,7 +134,8 @@ int fs_remove_tree(const char *path) {
         }
     }
     closedir(d);
-    if (rc == 0 && rmdir(path) != 0) return mtp_errorf("cannot remove directory '%s': %s", path, strerror(errno));
+    if (rc == 0 && rmdir(path) != 0)
+        return mtp_errorf("cannot remove directory '%s': %s", path, strerror(errno));
     return rc;
 }
 

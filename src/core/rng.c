@@ -3,7 +3,9 @@
 
 #include <math.h>
 
-void mtp_rng_seed(mtp_rng *rng, uint64_t seed) { rng->state = seed ^ 0x6a09e667f3bcc909ULL; }
+void mtp_rng_seed(mtp_rng *rng, uint64_t seed) {
+    rng->state = seed ^ 0x6a09e667f3bcc909ULL;
+}
 
 uint64_t mtp_rng_u64(mtp_rng *rng) {
     uint64_t z = (rng->state += 0x9e3779b97f4a7c15ULL);
@@ -12,7 +14,9 @@ uint64_t mtp_rng_u64(mtp_rng *rng) {
     return z ^ (z >> 31);
 }
 
-double mtp_rng_uniform(mtp_rng *rng) { return (double)(mtp_rng_u64(rng) >> 11) * 0x1.0p-53; }
+double mtp_rng_uniform(mtp_rng *rng) {
+    return (double)(mtp_rng_u64(rng) >> 11) * 0x1.0p-53;
+}
 
 uint64_t mtp_rng_below(mtp_rng *rng, uint64_t n) {
     // Rejection sampling: draw until the value falls in the largest multiple of n.

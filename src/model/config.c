@@ -26,12 +26,15 @@ int config_validate(const mtp_config *c) {
                           c->dim, c->n_head);
     if (c->n_kv_head < 1 || c->n_kv_head > c->n_head || c->n_head % c->n_kv_head != 0)
         return mtp_errorf("--n-kv-head %d must divide --n-head %d", c->n_kv_head, c->n_head);
-    if (c->ffn_dim < 1 || c->ffn_dim > (1 << 20)) return mtp_errorf("--ffn-dim %d is out of range", c->ffn_dim);
+    if (c->ffn_dim < 1 || c->ffn_dim > (1 << 20))
+        return mtp_errorf("--ffn-dim %d is out of range", c->ffn_dim);
     if (c->n_future < 1) return mtp_errorf("--n-future %d must be at least 1", c->n_future);
-    if (c->n_layer < 2 || c->n_layer > 4096) return mtp_errorf("--n-layer %d is out of range (2 .. 4096)", c->n_layer);
+    if (c->n_layer < 2 || c->n_layer > 4096)
+        return mtp_errorf("--n-layer %d is out of range (2 .. 4096)", c->n_layer);
     if (c->n_future >= c->n_layer)
-        return mtp_errorf("--n-future %d must be smaller than --n-layer %d (the trunk needs at least one block)",
-                          c->n_future, c->n_layer);
+        return mtp_errorf(
+            "--n-future %d must be smaller than --n-layer %d (the trunk needs at least one block)",
+            c->n_future, c->n_layer);
     if (c->max_seq_len < 1 || c->max_seq_len > (1 << 20))
         return mtp_errorf("max context %d is out of range (1 .. 2^20)", c->max_seq_len);
     if (!(c->norm_eps > 0.0f)) return mtp_errorf("rms_norm_eps %g must be positive", (double)c->norm_eps);

@@ -3,16 +3,16 @@
 #define MTP_MODEL_CONFIG_H
 
 typedef struct {
-    int vocab_size;   // V
-    int dim;          // d
-    int n_head;       // H
-    int n_kv_head;    // Hkv, divides H
-    int ffn_dim;      // f
-    int n_layer;      // L: trunk blocks (L - n) + head blocks (n)
-    int n_future;     // n: head k predicts token t + k
-    int max_seq_len;  // Tmax: longest context the RoPE tables cover
-    float norm_eps;   // RMSNorm epsilon (1e-5)
-    float rope_theta; // RoPE base (10000)
+    int vocab_size;    // V
+    int dim;           // d
+    int n_head;        // H
+    int n_kv_head;     // Hkv, divides H
+    int ffn_dim;       // f
+    int n_layer;       // L: trunk blocks (L - n) + head blocks (n)
+    int n_future;      // n: head k predicts token t + k
+    int max_seq_len;   // Tmax: longest context the RoPE tables cover
+    float norm_eps;    // RMSNorm epsilon (1e-5)
+    float rope_theta;  // RoPE base (10000)
 } mtp_config;
 
 // The Llama rule for the FFN width: 8d/3 rounded up to a multiple of 64.
@@ -23,8 +23,12 @@ void config_set_defaults(mtp_config *c);
 // (e.g. "--dim 100 is not divisible by --n-head 3").
 int config_validate(const mtp_config *c);
 // Head dimension d / H.
-static inline int config_head_dim(const mtp_config *c) { return c->dim / c->n_head; }
+static inline int config_head_dim(const mtp_config *c) {
+    return c->dim / c->n_head;
+}
 // Trunk blocks L - n.
-static inline int config_trunk_layers(const mtp_config *c) { return c->n_layer - c->n_future; }
+static inline int config_trunk_layers(const mtp_config *c) {
+    return c->n_layer - c->n_future;
+}
 
 #endif

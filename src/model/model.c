@@ -89,11 +89,12 @@ static void carve_work(carver *c, mtp_model *m, const mtp_config *cfg, int B, in
 size_t model_work_bytes(const mtp_config *cfg, int B, int T, head_schedule schedule, int with_grads) {
     mtp_model tmp;
     memset(&tmp, 0, sizeof tmp);
-    block_acts trunk[config_trunk_layers(cfg)], heads[cfg->n_future];
-    tmp.trunk = trunk;
-    tmp.heads = heads;
+    tmp.trunk = calloc((size_t)config_trunk_layers(cfg), sizeof *tmp.trunk);
+    tmp.heads = calloc((size_t)cfg->n_future, sizeof *tmp.heads);
     carver c = {NULL, 0};
-    carve_work(&c, &tmp, cfg, B, T, schedule, with_grads);
+    if (tmp.trunk && tmp.heads) carve_work(&c, &tmp, cfg, B, T, schedule, with_grads);
+    free(tmp.trunk);
+    free(tmp.heads);
     return c.used * sizeof(float);
 }
 
@@ -200,8 +201,8 @@ static void block_backward(mtp_model *m, int layer, const block_acts *a, const f
     op_rmsnorm_backward(m->dh, g.ffn_norm, m->dln, a->h, w.ffn_norm, a->rstd2, N, d);
     // h = x + atty @ wo^T
     op_matmul_backward(m->datty, g.wo, m->dh, a->atty, w.wo, N, qd, d, 0);
-    op_attention_backward(m->dq, m->dk, m->dv, m->datty, a->att, a->q, a->k, a->v, B, T, c->n_head, c->n_kv_head,
-                          hd);
+    op_attention_backward(m->dq, m->dk, m->dv, m->datty, a->att, a->q, a->k, a->v, B, T, c->n_head,
+                          c->n_kv_head, hd);
     op_rope_backward(m->dq, m->rope_cos, m->rope_sin, B, T, c->n_head, hd, 0);
     op_rope_backward(m->dk, m->rope_cos, m->rope_sin, B, T, c->n_kv_head, hd, 0);
     // q, k, v = ln1 @ w^T; ln1 = RMSNorm(x)
@@ -215,7 +216,9 @@ static void block_backward(mtp_model *m, int layer, const block_acts *a, const f
 // ---- trunk, heads and the shared output layer ---------------------------
 
 // Block index of head k (1-based).
-static int head_layer(const mtp_config *c, int k) { return config_trunk_layers(c) + k - 1; }
+static int head_layer(const mtp_config *c, int k) {
+    return config_trunk_layers(c) + k - 1;
+}
 
 // The trunk's output z (N, d): the raw residual stream, no norm.
 static const float *trunk_output(const mtp_model *m) {
@@ -238,8 +241,8 @@ static void head_forward(mtp_model *m, int k, int s, int B, int T) {
     const mtp_config *c = &m->cfg;
     size_t N = (size_t)B * T;
     block_forward(m, head_layer(c, k), &m->heads[s], trunk_output(m), B, T);
-    op_rmsnorm_forward(m->head_norm + s * N * c->dim, m->head_rstd + s * N, m->heads[s].out, m->params.t[P_NORM],
-                       (int)N, c->dim, c->norm_eps);
+    op_rmsnorm_forward(m->head_norm + s * N * c->dim, m->head_rstd + s * N, m->heads[s].out,
+                       m->params.t[P_NORM], (int)N, c->dim, c->norm_eps);
 }
 
 // Logits for rows [r0, r0+rows) of slot s, into logits (rows, V); loss per
@@ -295,10 +298,11 @@ static int load_inputs(mtp_model *m, const int32_t *rows, int B, int T) {
         for (int t = 0; t < row_len; t++) {
             int32_t id = rows[(size_t)b * row_len + t];
             if (id < 0 || id >= c->vocab_size)
-                return mtp_errorf("token id %d at row %d position %d is outside the vocabulary (size %d)", id, b,
-                                  t, c->vocab_size);
+                return mtp_errorf("token id %d at row %d position %d is outside the vocabulary (size %d)", id,
+                                  b, t, c->vocab_size);
         }
-    for (int b = 0; b < B; b++) memcpy(m->inputs + (size_t)b * T, rows + (size_t)b * row_len, sizeof(int32_t) * T);
+    for (int b = 0; b < B; b++)
+        memcpy(m->inputs + (size_t)b * T, rows + (size_t)b * row_len, sizeof(int32_t) * T);
     return 0;
 }
 
@@ -314,7 +318,8 @@ static double mean_row_loss(const mtp_model *m, size_t N) {
     return s / (double)N;
 }
 
-int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, float grad_scale, double *head_losses) {
+int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, float grad_scale,
+                           double *head_losses) {
     const mtp_config *c = &m->cfg;
     if (!m->with_grads) return mtp_errorf("model_forward_backward: model has no gradient buffers");
     if (load_inputs(m, rows, B, T) != 0) return -1;
@@ -348,7 +353,8 @@ int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, floa
             float *logits = m->logits + (size_t)(k - 1) * N * c->vocab_size;
             for (int r0 = 0; r0 < (int)N; r0 += chunk) {
                 int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
-                output_chunk_forward(m, k - 1, N, r0, rows_here, logits + (size_t)r0 * c->vocab_size, row_scale);
+                output_chunk_forward(m, k - 1, N, r0, rows_here, logits + (size_t)r0 * c->vocab_size,
+                                     row_scale);
             }
             head_losses[k - 1] = mean_row_loss(m, N);
         }

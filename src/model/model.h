@@ -38,17 +38,17 @@ typedef struct {
     // Work buffers for batches of up to max_B x max_T.
     int max_B, max_T, head_slots, with_grads;
     head_schedule schedule;
-    float *work;              // one arena for everything below
-    float *x0;                // (N, d) embedding output
-    block_acts *trunk;        // [L-n]
-    block_acts *heads;        // [head_slots]: 1 sequential, n naive
-    float *head_norm;         // [head_slots] x (N, d): final-norm output
-    float *head_rstd;         // [head_slots] x (N)
-    float *logits;            // sequential: (chunk, V); naive: (n, N, V)
-    float *row_losses;        // (N)
-    int32_t *inputs;          // (N)
-    int32_t *targets;         // (N)
-    int logit_chunk;          // rows of logits computed at once
+    float *work;        // one arena for everything below
+    float *x0;          // (N, d) embedding output
+    block_acts *trunk;  // [L-n]
+    block_acts *heads;  // [head_slots]: 1 sequential, n naive
+    float *head_norm;   // [head_slots] x (N, d): final-norm output
+    float *head_rstd;   // [head_slots] x (N)
+    float *logits;      // sequential: (chunk, V); naive: (n, N, V)
+    float *row_losses;  // (N)
+    int32_t *inputs;    // (N)
+    int32_t *targets;   // (N)
+    int logit_chunk;    // rows of logits computed at once
     // backward scratch, shared by all blocks since blocks go backward one by one
     float *dz, *dres, *dh, *datty, *dq, *dk, *dv, *dln, *dact, *dgate, *dup, *dnorm_out;
     float *rope_cos, *rope_sin;  // (Tmax, hd/2)
@@ -66,7 +66,8 @@ size_t model_work_bytes(const mtp_config *cfg, int B, int T, head_schedule sched
 // One micro-batch of training: rows (B, T+n) tokens; inputs are rows[:, :T],
 // head k's targets rows[:, k:k+T]. Accumulates into m->grads the gradient of
 // grad_scale * sum_k loss_k. head_losses[k-1] = mean cross-entropy of head k.
-int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, float grad_scale, double *head_losses);
+int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, float grad_scale,
+                           double *head_losses);
 // The same losses without gradients (evaluation).
 int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *head_losses);
 // Logits at the last of T positions for heads 1..n_heads of one sequence

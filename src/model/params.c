@@ -11,7 +11,8 @@
 
 // Elements per block of each stacked kind (or of the whole tensor).
 static void kind_sizes(const mtp_config *c, size_t per_block[P_KINDS], size_t total[P_KINDS]) {
-    size_t d = (size_t)c->dim, hd = (size_t)config_head_dim(c), f = (size_t)c->ffn_dim, L = (size_t)c->n_layer;
+    size_t d = (size_t)c->dim, hd = (size_t)config_head_dim(c), f = (size_t)c->ffn_dim,
+           L = (size_t)c->n_layer;
     size_t qd = (size_t)c->n_head * hd, kvd = (size_t)c->n_kv_head * hd, V = (size_t)c->vocab_size;
     size_t pb[P_KINDS] = {0, d, qd * d, kvd * d, kvd * d, d * qd, d, f * d, f * d, d * f, 0, 0};
     for (int k = 0; k < P_KINDS; k++) {
@@ -58,25 +59,31 @@ block_params params_block(const param_set *p, const mtp_config *cfg, int layer) 
     kind_sizes(cfg, pb, tot);
     size_t l = (size_t)layer;
     block_params b = {
-        p->t[P_ATTN_NORM] + l * pb[P_ATTN_NORM], p->t[P_WQ] + l * pb[P_WQ],
-        p->t[P_WK] + l * pb[P_WK],               p->t[P_WV] + l * pb[P_WV],
-        p->t[P_WO] + l * pb[P_WO],               p->t[P_FFN_NORM] + l * pb[P_FFN_NORM],
-        p->t[P_WGATE] + l * pb[P_WGATE],         p->t[P_WUP] + l * pb[P_WUP],
+        p->t[P_ATTN_NORM] + l * pb[P_ATTN_NORM],
+        p->t[P_WQ] + l * pb[P_WQ],
+        p->t[P_WK] + l * pb[P_WK],
+        p->t[P_WV] + l * pb[P_WV],
+        p->t[P_WO] + l * pb[P_WO],
+        p->t[P_FFN_NORM] + l * pb[P_FFN_NORM],
+        p->t[P_WGATE] + l * pb[P_WGATE],
+        p->t[P_WUP] + l * pb[P_WUP],
         p->t[P_WDOWN] + l * pb[P_WDOWN],
     };
     return b;
 }
 
-int params_tensor_count(const mtp_config *cfg) { return 3 + 9 * cfg->n_layer; }
+int params_tensor_count(const mtp_config *cfg) {
+    return 3 + 9 * cfg->n_layer;
+}
 
 static const struct {
     param_kind kind;
     const char *suffix;
 } block_tensors[9] = {
-    {P_ATTN_NORM, "input_layernorm.weight"},   {P_WQ, "self_attn.q_proj.weight"},
-    {P_WK, "self_attn.k_proj.weight"},         {P_WV, "self_attn.v_proj.weight"},
-    {P_WO, "self_attn.o_proj.weight"},         {P_FFN_NORM, "post_attention_layernorm.weight"},
-    {P_WGATE, "mlp.gate_proj.weight"},         {P_WUP, "mlp.up_proj.weight"},
+    {P_ATTN_NORM, "input_layernorm.weight"}, {P_WQ, "self_attn.q_proj.weight"},
+    {P_WK, "self_attn.k_proj.weight"},       {P_WV, "self_attn.v_proj.weight"},
+    {P_WO, "self_attn.o_proj.weight"},       {P_FFN_NORM, "post_attention_layernorm.weight"},
+    {P_WGATE, "mlp.gate_proj.weight"},       {P_WUP, "mlp.up_proj.weight"},
     {P_WDOWN, "mlp.down_proj.weight"},
 };
 
@@ -86,7 +93,8 @@ void params_named(const param_set *p, const mtp_config *c, int index, named_tens
     int64_t qd = c->n_head * hd, kvd = c->n_kv_head * hd;
     int last = params_tensor_count(c) - 1;
     if (index == 0 || index == last) {
-        snprintf(out->name, sizeof out->name, "%s", index == 0 ? "model.embed_tokens.weight" : "lm_head.weight");
+        snprintf(out->name, sizeof out->name, "%s",
+                 index == 0 ? "model.embed_tokens.weight" : "lm_head.weight");
         out->data = p->t[index == 0 ? P_EMBED : P_LM_HEAD];
         out->ndim = 2;
         out->shape[0] = V;

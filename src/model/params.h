@@ -31,10 +31,10 @@ typedef enum {
 } param_kind;
 
 typedef struct {
-    float *t[P_KINDS];     // start of each kind's (stacked) tensor
-    size_t count[P_KINDS]; // elements of each kind (all blocks)
-    float *memory;         // the arena
-    size_t total;          // elements in the arena
+    float *t[P_KINDS];      // start of each kind's (stacked) tensor
+    size_t count[P_KINDS];  // elements of each kind (all blocks)
+    float *memory;          // the arena
+    size_t total;           // elements in the arena
 } param_set;
 
 // One block's slices of a param_set (weights or their gradients alike).
@@ -54,7 +54,7 @@ typedef struct {
     float *data;
     int ndim;
     int64_t shape[2];
-    int is_matrix;     // 2-D: gets weight decay
+    int is_matrix;        // 2-D: gets weight decay
     int is_residual_out;  // o_proj / down_proj: init scaled by 1/sqrt(2L)
 } named_tensor;
 int params_tensor_count(const mtp_config *cfg);

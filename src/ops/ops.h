@@ -36,9 +36,11 @@ void op_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x
 // Tables cos/sin (Tmax, hd/2) for angle pos * theta^(-2i/hd).
 void op_rope_tables(float *cos_t, float *sin_t, int Tmax, int hd, float theta);
 // In place on x (B, T, nh, hd), rotate-half convention, positions pos0..pos0+T-1.
-void op_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd, int pos0);
+void op_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
+                     int pos0);
 // In place on dx: the transpose (inverse) rotation.
-void op_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd, int pos0);
+void op_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
+                      int pos0);
 
 // ---- causal attention with grouped key/value heads (ops/cpu/attention.c) ----
 // q (B, Tq, H, hd); k, v (B, Tk, Hkv, hd) with batch stride kv_bstride floats
@@ -46,17 +48,19 @@ void op_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, 
 // position Tk - Tq + i and sees keys 0..Tk-Tq+i. Query head h uses kv head
 // h / (H / Hkv). att (B, H, Tq, Tk) receives the probabilities (zero above
 // the diagonal); out (B, Tq, H, hd).
-void op_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int Tq,
-                          int Tk, int H, int Hkv, int hd, size_t kv_bstride);
+void op_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B,
+                          int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride);
 // Backward for Tq == Tk == T (training): dq overwritten; dk, dv overwritten.
-void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att, const float *q,
-                           const float *k, const float *v, int B, int T, int H, int Hkv, int hd);
+void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
+                           const float *q, const float *k, const float *v, int B, int T, int H, int Hkv,
+                           int hd);
 
 // ---- SwiGLU (ops/cpu/swiglu.c) ----
 // out = silu(gate) * up, elementwise over n values.
 void op_swiglu_forward(float *out, const float *gate, const float *up, size_t n);
 // dgate, dup overwritten.
-void op_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n);
+void op_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                        size_t n);
 
 // ---- softmax cross-entropy (ops/cpu/xent.c) ----
 // For each of the N rows of logits (N, V): losses[i] = logsumexp(row) -
@@ -72,8 +76,8 @@ double op_sum_squares(const float *x, size_t n);
 // Hyperparameters are double, and derived constants (1 - beta, bias
 // corrections, lr * wd) are formed in double before rounding to float, as
 // PyTorch does with its Python-float hyperparameters.
-void op_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad_scale, double lr, double beta1,
-              double beta2, double eps, double weight_decay, long step);
+void op_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad_scale, double lr,
+              double beta1, double beta2, double eps, double weight_decay, long step);
 
 // ---- elementwise helpers (ops/cpu/elementwise.c) ----
 // y += x over n values.

@@ -48,7 +48,7 @@ static int write_params(const char *path, const param_set *p, const mtp_config *
     // prefix_a/prefix_b: "" for weights; "exp_avg." etc for optimizer moments
     int count = params_tensor_count(cfg);
     st_entry *e = mtp_calloc((size_t)count, sizeof *e, "safetensors entries");
-    char (*names)[128] = mtp_calloc((size_t)count, sizeof *names, "tensor names");
+    char(*names)[128] = mtp_calloc((size_t)count, sizeof *names, "tensor names");
     if (!e || !names) {
         free(e);
         free(names);
@@ -75,7 +75,7 @@ static int write_params(const char *path, const param_set *p, const mtp_config *
 static int write_optimizer(const char *path, const adamw_state *s, const mtp_config *cfg) {
     int count = params_tensor_count(cfg);
     st_entry *e = mtp_calloc((size_t)count * 2, sizeof *e, "safetensors entries");
-    char (*names)[128] = mtp_calloc((size_t)count * 2, sizeof *names, "tensor names");
+    char(*names)[128] = mtp_calloc((size_t)count * 2, sizeof *names, "tensor names");
     if (!e || !names) {
         free(e);
         free(names);
@@ -155,12 +155,13 @@ int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const ad
 // when complete), but a user may have copied a partial one: require the files.
 static int is_checkpoint(const char *dir) {
     char a[PATH_CAP], b[PATH_CAP];
-    return fs_join(a, sizeof a, dir, "config.json") == 0 && fs_join(b, sizeof b, dir, "model.safetensors") == 0 &&
-           fs_is_file(a) && fs_is_file(b);
+    return fs_join(a, sizeof a, dir, "config.json") == 0 &&
+           fs_join(b, sizeof b, dir, "model.safetensors") == 0 && fs_is_file(a) && fs_is_file(b);
 }
 
 int checkpoint_resolve(const char *path, char *out, size_t cap) {
-    if (!fs_is_dir(path)) return mtp_errorf("'%s' is not a directory: pass a run or checkpoint directory", path);
+    if (!fs_is_dir(path))
+        return mtp_errorf("'%s' is not a directory: pass a run or checkpoint directory", path);
     char cfg[PATH_CAP];
     if (fs_join(cfg, sizeof cfg, path, "config.json") == 0 && fs_is_file(cfg)) {
         if (!is_checkpoint(path)) return mtp_errorf("'%s' has config.json but no model.safetensors", path);
@@ -178,8 +179,9 @@ int checkpoint_resolve(const char *path, char *out, size_t cap) {
     }
     fs_list_free(&list);
     if (!found)
-        return mtp_errorf("'%s' is neither a checkpoint (no config.json) nor a run directory with step_* checkpoints",
-                          path);
+        return mtp_errorf(
+            "'%s' is neither a checkpoint (no config.json) nor a run directory with step_* checkpoints",
+            path);
     return 0;
 }
 
@@ -263,8 +265,9 @@ int checkpoint_load_params(const char *ckpt_dir, mtp_model *m) {
     int expected = params_tensor_count(&m->cfg);
     int rc = read_params(&f, &m->params, &m->cfg, "");
     if (rc == 0 && f.count != expected)
-        rc = mtp_errorf("%s: has %d tensors, the config in config.json needs %d: the files do not belong together",
-                        path, f.count, expected);
+        rc = mtp_errorf(
+            "%s: has %d tensors, the config in config.json needs %d: the files do not belong together", path,
+            f.count, expected);
     st_close(&f);
     return rc;
 }

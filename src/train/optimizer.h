@@ -11,7 +11,7 @@ typedef struct {
     long warmup;          // linear warmup steps
     long total_steps;     // the cosine ends here
     double beta1, beta2, eps, weight_decay;
-    double grad_clip;     // global-norm clip; 0 = off
+    double grad_clip;  // global-norm clip; 0 = off
 } optim_config;
 
 void optim_config_defaults(optim_config *o);
@@ -31,6 +31,7 @@ double optim_lr_at(const optim_config *o, long step);
 double optim_grad_norm(const mtp_model *m);
 // Applies one update at 0-based step `step` with the given lr: clips by
 // o->grad_clip using grad_norm, decays 2-D matrices only.
-void adamw_update(adamw_state *s, mtp_model *m, const optim_config *o, long step, double lr, double grad_norm);
+void adamw_update(adamw_state *s, mtp_model *m, const optim_config *o, long step, double lr,
+                  double grad_norm);
 
 #endif

@@ -11,9 +11,9 @@
 #define MTP_MAX_FUTURE 64
 
 typedef struct {
-    double loss;                        // sum of head losses, mean over micro-batches
-    double head_losses[MTP_MAX_FUTURE]; // per head, mean over micro-batches
-    double grad_norm;                   // before clipping
+    double loss;                         // sum of head losses, mean over micro-batches
+    double head_losses[MTP_MAX_FUTURE];  // per head, mean over micro-batches
+    double grad_norm;                    // before clipping
     double lr;
 } step_result;
 

@@ -45,25 +45,38 @@ int main(int argc, char **argv) {
     optim_config_defaults(&o);
     for (int i = 1; i + 1 < argc; i += 2) {
         const char *f = argv[i], *v = argv[i + 1];
-        if (!strcmp(f, "--model")) model_dir = v;
-        else if (!strcmp(f, "--tokens")) tokens_path = v;
-        else if (!strcmp(f, "--out")) out_dir = v;
-        else if (!strcmp(f, "--schedule")) schedule = v;
-        else if (!strcmp(f, "--batch")) B = atoi(v);
-        else if (!strcmp(f, "--grad-accum")) K = atoi(v);
-        else if (!strcmp(f, "--steps")) S = atoi(v);
-        else if (!strcmp(f, "--lr")) o.lr = atof(v);
-        else if (!strcmp(f, "--warmup")) o.warmup = atol(v);
-        else if (!strcmp(f, "--min-lr-ratio")) o.min_lr_ratio = atof(v);
-        else if (!strcmp(f, "--weight-decay")) o.weight_decay = atof(v);
-        else if (!strcmp(f, "--grad-clip")) o.grad_clip = atof(v);
+        if (!strcmp(f, "--model"))
+            model_dir = v;
+        else if (!strcmp(f, "--tokens"))
+            tokens_path = v;
+        else if (!strcmp(f, "--out"))
+            out_dir = v;
+        else if (!strcmp(f, "--schedule"))
+            schedule = v;
+        else if (!strcmp(f, "--batch"))
+            B = atoi(v);
+        else if (!strcmp(f, "--grad-accum"))
+            K = atoi(v);
+        else if (!strcmp(f, "--steps"))
+            S = atoi(v);
+        else if (!strcmp(f, "--lr"))
+            o.lr = atof(v);
+        else if (!strcmp(f, "--warmup"))
+            o.warmup = atol(v);
+        else if (!strcmp(f, "--min-lr-ratio"))
+            o.min_lr_ratio = atof(v);
+        else if (!strcmp(f, "--weight-decay"))
+            o.weight_decay = atof(v);
+        else if (!strcmp(f, "--grad-clip"))
+            o.grad_clip = atof(v);
         else {
             fprintf(stderr, "grad_dump: unknown flag %s\n", f);
             return 2;
         }
     }
     if (!model_dir || !tokens_path || !out_dir || B < 1 || K < 1 || S < 1) {
-        fprintf(stderr, "grad_dump: need --model, --tokens, --out and positive --batch/--grad-accum/--steps\n");
+        fprintf(stderr,
+                "grad_dump: need --model, --tokens, --out and positive --batch/--grad-accum/--steps\n");
         return 2;
     }
     o.total_steps = S;
@@ -71,7 +84,8 @@ int main(int argc, char **argv) {
     mtp_config cfg;
     mtp_model m;
     adamw_state opt;
-    if (checkpoint_resolve(model_dir, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg)) return fail(model_dir);
+    if (checkpoint_resolve(model_dir, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg))
+        return fail(model_dir);
     if (model_create(&m, &cfg) || checkpoint_load_params(ckpt, &m)) return fail(ckpt);
     int T = cfg.max_seq_len, row_len = T + cfg.n_future;
     head_schedule hs = !strcmp(schedule, "naive") ? SCHEDULE_NAIVE : SCHEDULE_SEQUENTIAL;

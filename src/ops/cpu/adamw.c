@@ -25,8 +25,8 @@ double op_sum_squares(const float *x, size_t n) {
     return total;
 }
 
-void op_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad_scale, double lr, double beta1,
-              double beta2, double eps, double weight_decay, long step) {
+void op_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad_scale, double lr,
+              double beta1, double beta2, double eps, double weight_decay, long step) {
     // PyTorch AdamW: p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
     // p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
     const float b1 = (float)beta1, b2 = (float)beta2;

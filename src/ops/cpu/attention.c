@@ -9,8 +9,8 @@
 
 #include "ops/ops.h"
 
-void op_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B, int Tq,
-                          int Tk, int H, int Hkv, int hd, size_t kv_bstride) {
+void op_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B,
+                          int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride) {
     const float scale = 1.0f / sqrtf((float)hd);
     const int group = H / Hkv, offset = Tk - Tq;
     const size_t qrow = (size_t)H * hd, kvrow = (size_t)Hkv * hd;
@@ -52,8 +52,9 @@ void op_attention_forward(float *out, float *att, const float *q, const float *k
             }
 }
 
-void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att, const float *q,
-                           const float *k, const float *v, int B, int T, int H, int Hkv, int hd) {
+void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
+                           const float *q, const float *k, const float *v, int B, int T, int H, int Hkv,
+                           int hd) {
     // forward: S = q k^T * scale (causal), P = softmax(S), out = P v
     // dP = dout v^T; dS = P * (dP - rowsum(P * dP)); dq = dS k * scale;
     // dk = dS^T q * scale; dv = P^T dout

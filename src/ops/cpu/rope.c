@@ -17,8 +17,8 @@ void op_rope_tables(float *cos_t, float *sin_t, int Tmax, int hd, float theta) {
 }
 
 // sign = +1 rotates by +angle (forward), -1 by -angle (backward = transpose).
-static void rope_apply(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd, int pos0,
-                       float sign) {
+static void rope_apply(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
+                       int pos0, float sign) {
     int half = hd / 2;
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; b++)
@@ -35,11 +35,13 @@ static void rope_apply(float *x, const float *cos_t, const float *sin_t, int B, 
         }
 }
 
-void op_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd, int pos0) {
+void op_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
+                     int pos0) {
     rope_apply(x, cos_t, sin_t, B, T, nh, hd, pos0, 1.0f);
 }
 
-void op_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd, int pos0) {
+void op_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
+                      int pos0) {
     // forward is an orthogonal rotation R; its backward is R^T, the rotation by -angle
     rope_apply(dx, cos_t, sin_t, B, T, nh, hd, pos0, -1.0f);
 }

@@ -11,7 +11,8 @@ void op_swiglu_forward(float *out, const float *gate, const float *up, size_t n)
     }
 }
 
-void op_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up, size_t n) {
+void op_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                        size_t n) {
     // forward: out = g * sig(g) * u
     // dg = dout * u * sig(g) * (1 + g * (1 - sig(g))); du = dout * g * sig(g)
 #pragma omp parallel for schedule(static)

@@ -18,7 +18,9 @@ void op_set_threads(int n) {
     openblas_set_num_threads(n);
 }
 
-int op_get_threads(void) { return omp_get_max_threads(); }
+int op_get_threads(void) {
+    return omp_get_max_threads();
+}
 
 const char *op_blas_info(void) {
     static char info[256];
