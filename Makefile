@@ -42,7 +42,7 @@ $(BUILD)/libmtp.a: $(LIB_OBJ)
 $(BUILD)/mtp: $(CLI_OBJ) $(BUILD)/libmtp.a
 	$(CC) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libmtp.a $(HEADERS)
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libmtp.a $(HEADERS) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libmtp.a -o $@ $(LDLIBS)
 

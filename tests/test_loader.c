@@ -15,19 +15,7 @@
 #include "core/rng.h"
 #include "data/loader.h"
 #include "data/shard.h"
-
-static int failures = 0;
-static char tmpdir[256];
-
-#define CHECK(cond, ...)                                \
-    do {                                                \
-        if (!(cond)) {                                  \
-            failures++;                                 \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                        \
-            printf("\n");                               \
-        }                                               \
-    } while (0)
+#include "test_util.h"
 
 enum { T = 16, NF = 3, ROW = T + NF, VOCAB = 257 };
 
@@ -226,7 +214,7 @@ static void expect_open_fails(const char *what, const char *dir, const char *spl
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/mtp_test_loader_%ld", (long)getpid());
+    set_tmpdir("loader");  // make_dir creates it
     char dir[512], path[600];
     make_dir(dir, sizeof dir, "data");
     for (int s = 0; s < NSHARDS; s++) {
@@ -286,7 +274,7 @@ int main(void) {
                       NULL);
     expect_open_fails("bad shape", dir, "train", 0, NF, VOCAB, "seq-len 0", NULL);
 
-    fs_remove_tree(tmpdir);
+    remove_tmpdir();
     printf("%s\n", failures ? "FAILED" : "all loader tests passed");
     return failures ? 1 : 0;
 }

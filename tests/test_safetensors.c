@@ -13,25 +13,9 @@
 #include "core/fsutil.h"
 #include "core/safetensors.h"
 
-static int failures = 0;
-static char tmpdir[256];
-
-#define CHECK(cond, ...)                                \
-    do {                                                \
-        if (!(cond)) {                                  \
-            failures++;                                 \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                        \
-            printf("\n");                               \
-        }                                               \
-    } while (0)
-
-static void path_in_tmp(char *out, size_t cap, const char *name) {
-    if (fs_join(out, cap, tmpdir, name) != 0) {
-        printf("FAIL path too long: %s\n", mtp_last_error());
-        exit(1);
-    }
-}
+// This file's wording for a scratch path that does not fit.
+#define TEST_PATH_FAIL_PREFIX "FAIL path too long: "
+#include "test_util.h"
 
 // Writes [8-byte length][header bytes][data bytes] where the length field is
 // `declared` (or the true header length when declared is UINT64_MAX).
@@ -463,7 +447,7 @@ int main(void) {
     test_valid_edge_cases();
     test_round_trip();
     test_write_errors();
-    fs_remove_tree(tmpdir);
+    remove_tmpdir();
     if (failures) {
         printf("%d check(s) failed\n", failures);
         return 1;

@@ -12,26 +12,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "data/shard.h"
-
-static int failures = 0;
-static char tmpdir[256];
-
-#define CHECK(cond, ...)                                \
-    do {                                                \
-        if (!(cond)) {                                  \
-            failures++;                                 \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                        \
-            printf("\n");                               \
-        }                                               \
-    } while (0)
-
-static void path_in_tmp(char *out, size_t cap, const char *name) {
-    if (fs_join(out, cap, tmpdir, name) != 0) {
-        printf("FAIL %s\n", mtp_last_error());
-        exit(1);
-    }
-}
+#include "test_util.h"
 
 static void put_i32(uint8_t *p, int32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)((uint32_t)v >> (8 * i));
@@ -216,17 +197,13 @@ static void test_damage(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/mtp_test_shard_%ld", (long)getpid());
-    if (fs_mkdir_p(tmpdir) != 0) {
-        printf("FAIL %s\n", mtp_last_error());
-        return 1;
-    }
+    if (make_tmpdir("shard") != 0) return 1;
     test_round_trip("rt16.bin", 2, 65535, 100003);
     test_round_trip("rt32.bin", 4, 70000, 50001);
     test_round_trip("rt32max.bin", 4, 0x7fffffff, 17);
     test_writer_errors();
     test_damage();
-    fs_remove_tree(tmpdir);
+    remove_tmpdir();
     printf("%s\n", failures ? "FAILED" : "all shard tests passed");
     return failures ? 1 : 0;
 }

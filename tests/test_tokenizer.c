@@ -13,19 +13,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "data/tokenizer.h"
-
-static int failures = 0;
-static char tmpdir[256];
-
-#define CHECK(cond, ...)                                \
-    do {                                                \
-        if (!(cond)) {                                  \
-            failures++;                                 \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                        \
-            printf("\n");                               \
-        }                                               \
-    } while (0)
+#include "test_util.h"
 
 // Encodes text with t and decodes the ids back; checks ids == bytes and the
 // decoded text equals the input.
@@ -343,15 +331,11 @@ static void test_save_load(void) {
 }
 
 int main(void) {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/mtp_test_tokenizer_%ld", (long)getpid());
-    if (fs_mkdir_p(tmpdir) != 0) {
-        printf("FAIL %s\n", mtp_last_error());
-        return 1;
-    }
+    if (make_tmpdir("tokenizer") != 0) return 1;
     test_bytes();
     test_alphabet();
     test_save_load();
-    fs_remove_tree(tmpdir);
+    remove_tmpdir();
     printf("%s\n", failures ? "FAILED" : "all tokenizer tests passed");
     return failures ? 1 : 0;
 }

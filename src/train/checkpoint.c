@@ -43,58 +43,30 @@ char *checkpoint_config_json(const mtp_config *c) {
     return s;
 }
 
-static int write_params(const char *path, const param_set *p, const mtp_config *cfg, const char *prefix_a,
-                        const char *prefix_b) {
-    // prefix_a/prefix_b: "" for weights; "exp_avg." etc for optimizer moments
-    int count = params_tensor_count(cfg);
-    st_entry *e = mtp_calloc((size_t)count, sizeof *e, "safetensors entries");
-    char(*names)[128] = mtp_calloc((size_t)count, sizeof *names, "tensor names");
+int checkpoint_write_tensors(const char *path, const param_set *const *sets, const char *const *prefixes,
+                             int nsets, const mtp_config *cfg) {
+    int count = params_tensor_count(cfg), total = count * nsets;
+    st_entry *e = mtp_calloc((size_t)total, sizeof *e, "safetensors entries");
+    char(*names)[128] = mtp_calloc((size_t)total, sizeof *names, "tensor names");
     if (!e || !names) {
         free(e);
         free(names);
         return -1;
     }
-    for (int i = 0; i < count; i++) {
-        named_tensor t;
-        params_named(p, cfg, i, &t);
-        snprintf(names[i], sizeof names[i], "%s%s%s", prefix_a, prefix_b, t.name);
-        e[i].name = names[i];
-        e[i].ndim = t.ndim;
-        e[i].shape[0] = t.shape[0];
-        e[i].shape[1] = t.shape[1];
-        e[i].data = t.data;
-    }
-    const char *meta[] = {"format", "pt"};
-    int rc = st_write(path, e, count, meta, 1);
-    free(e);
-    free(names);
-    return rc;
-}
-
-// Writes the optimizer moments (exp_avg.*, exp_avg_sq.*) into one file.
-static int write_optimizer(const char *path, const adamw_state *s, const mtp_config *cfg) {
-    int count = params_tensor_count(cfg);
-    st_entry *e = mtp_calloc((size_t)count * 2, sizeof *e, "safetensors entries");
-    char(*names)[128] = mtp_calloc((size_t)count * 2, sizeof *names, "tensor names");
-    if (!e || !names) {
-        free(e);
-        free(names);
-        return -1;
-    }
-    for (int which = 0; which < 2; which++)
+    for (int s = 0; s < nsets; s++)
         for (int i = 0; i < count; i++) {
             named_tensor t;
-            params_named(which ? &s->v : &s->m, cfg, i, &t);
-            int k = which * count + i;
-            snprintf(names[k], sizeof names[k], "%s.%s", which ? "exp_avg_sq" : "exp_avg", t.name);
+            params_named(sets[s], cfg, i, &t);
+            int k = s * count + i;
+            snprintf(names[k], sizeof names[k], "%s%s", prefixes[s], t.name);
             e[k].name = names[k];
             e[k].ndim = t.ndim;
             e[k].shape[0] = t.shape[0];
             e[k].shape[1] = t.shape[1];
             e[k].data = t.data;
         }
-    const char *meta[] = {"format", "pt"};
-    int rc = st_write(path, e, count * 2, meta, 1);
+    const char *meta[] = {"format", "pt"};  // what Hugging Face transformers expects
+    int rc = st_write(path, e, total, meta, 1);
     free(e);
     free(names);
     return rc;
@@ -124,10 +96,12 @@ int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const ad
     if (rc == 0) rc = write_text(tmp, "config.json", config);
     free(config);
     if (rc == 0) rc = fs_join(path, sizeof path, tmp, "model.safetensors");
-    if (rc == 0) rc = write_params(path, &m->params, &m->cfg, "", "");
+    const param_set *weights[1] = {&m->params}, *moments[2] = {opt ? &opt->m : NULL, opt ? &opt->v : NULL};
+    const char *no_prefix[1] = {""}, *moment_prefixes[2] = {"exp_avg.", "exp_avg_sq."};
+    if (rc == 0) rc = checkpoint_write_tensors(path, weights, no_prefix, 1, &m->cfg);
     if (rc == 0 && opt) {
         rc = fs_join(path, sizeof path, tmp, "optimizer.safetensors");
-        if (rc == 0) rc = write_optimizer(path, opt, &m->cfg);
+        if (rc == 0) rc = checkpoint_write_tensors(path, moments, moment_prefixes, 2, &m->cfg);
     }
     if (rc == 0 && trainer_state_json) rc = write_text(tmp, "trainer_state.json", trainer_state_json);
     if (rc == 0 && tokenizer_json) rc = write_text(tmp, "tokenizer.json", tokenizer_json);

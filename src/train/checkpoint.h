@@ -17,6 +17,11 @@ struct cJSON;
 // of the same step only once the new one is complete.
 int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const adamw_state *opt,
                     const char *trainer_state_json, const char *tokenizer_json);
+// Writes the named tensors of nsets parameter-shaped arenas into one
+// safetensors file, set s's names prefixed by prefixes[s] ("" for weights,
+// "exp_avg." for moments).
+int checkpoint_write_tensors(const char *path, const param_set *const *sets, const char *const *prefixes,
+                             int nsets, const mtp_config *cfg);
 // A checkpoint directory (has config.json) is itself; a run directory means
 // its latest complete step_* checkpoint. out gets the directory path.
 int checkpoint_resolve(const char *path, char *out, size_t cap);

@@ -21,21 +21,9 @@ static int fail(const char *what) {
 }
 
 static int save_set(const char *path, const param_set *p, const mtp_config *cfg) {
-    int count = params_tensor_count(cfg);
-    st_entry *e = calloc((size_t)count, sizeof *e);
-    named_tensor *t = calloc((size_t)count, sizeof *t);
-    for (int i = 0; i < count; i++) {
-        params_named(p, cfg, i, &t[i]);
-        e[i].name = t[i].name;
-        e[i].ndim = t[i].ndim;
-        e[i].shape[0] = t[i].shape[0];
-        e[i].shape[1] = t[i].shape[1];
-        e[i].data = t[i].data;
-    }
-    int rc = st_write(path, e, count, NULL, 0);
-    free(e);
-    free(t);
-    return rc;
+    const param_set *sets[1] = {p};
+    const char *prefixes[1] = {""};
+    return checkpoint_write_tensors(path, sets, prefixes, 1, cfg);
 }
 
 int main(int argc, char **argv) {
