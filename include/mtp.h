@@ -4,6 +4,7 @@
 //
 // The pieces, bottom to top (each header documents its functions):
 //   core/error.h        mtp_last_error(): the message of the last failure
+//   core/fsutil.h, core/rng.h, core/timer.h, core/safetensors.h   utilities
 //   model/config.h      mtp_config: the model's shape; config_validate
 //   model/model.h       mtp_model: create, forward/backward, head schedules
 //   train/optimizer.h   AdamW, learning-rate schedule, clipping
@@ -12,6 +13,7 @@
 //   data/tokenizer.h    tokenizers behind one interface
 //   data/shard.h        llm.c token shards
 //   data/loader.h       reproducible training rows from a data directory
+//   data/corpus.h, data/prepare.h   text files to token shards
 //   infer/sampler.h     next-token sampling
 //
 // Every function that can fail returns -1 (or NULL) and leaves a one-line
@@ -22,7 +24,13 @@
 #define MTP_VERSION "0.1.0"
 
 #include "core/error.h"
+#include "core/fsutil.h"
+#include "core/rng.h"
+#include "core/safetensors.h"
+#include "core/timer.h"
+#include "data/corpus.h"
 #include "data/loader.h"
+#include "data/prepare.h"
 #include "data/shard.h"
 #include "data/tokenizer.h"
 #include "infer/sampler.h"

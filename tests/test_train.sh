@@ -57,6 +57,22 @@ M train $TINY --out init --steps 0 2>/dev/null || fail "steps 0"
 [ -f init/step_00000000/model.safetensors ] && [ -f init/step_00000000/config.json ] &&
     [ -f init/step_00000000/tokenizer.json ] || fail "steps 0 wrote no checkpoint"
 
+# ---- Ctrl-C: the run saves the step it reached and exits 0; --resume finishes it
+"$MTP" train $TINY --out interrupted --steps 100000 --save-every 0 --log interrupted.jsonl >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do  # wait until training is under way
+    sleep 0.1
+    [ -s interrupted.jsonl ] && break
+done
+kill -INT $pid
+wait $pid || fail "interrupted run exited with $?"
+saved=$(ls interrupted | grep '^step_' | tail -n 1)
+case "$saved" in step_0*) ;; *) fail "no checkpoint after Ctrl-C: $(ls interrupted)" ;; esac
+n_saved=$((10#${saved#step_}))
+[ "$n_saved" -gt 0 ] && [ "$n_saved" -lt 100000 ] || fail "Ctrl-C saved step $n_saved"
+M train --resume interrupted --steps $((n_saved + 2)) --threads 2 2>/dev/null || fail "resume after Ctrl-C"
+[ -d interrupted/step_$(printf %08d $((n_saved + 2))) ] || fail "resume after Ctrl-C did not reach its --steps"
+
 # ---- log lines: one per step plus one per eval, valid JSON with the keys of design.md
 M train $TINY --out logged --steps 4 --eval-every 2 --eval-batches 2 --log log.jsonl 2>/dev/null || fail "train log"
 /usr/bin/env python3 - log.jsonl <<'PY' || fail "log file"

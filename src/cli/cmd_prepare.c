@@ -6,9 +6,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
-#include "core/error.h"
-#include "data/prepare.h"
-#include "data/shard.h"
+#include "mtp.h"
 
 static void usage(FILE *out) {
     fprintf(out,

@@ -7,14 +7,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "core/error.h"
-#include "core/fsutil.h"
-#include "core/rng.h"
-#include "data/tokenizer.h"
-#include "infer/sampler.h"
-#include "model/model.h"
-#include "ops/ops.h"
-#include "train/checkpoint.h"
+#include "mtp.h"
 
 static const char *help =
     "usage: mtp sample --model RUN_DIR|CHECKPOINT --prompt TEXT [flags]\n"

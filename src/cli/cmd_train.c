@@ -11,19 +11,13 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/train_args.h"
-#include "core/error.h"
-#include "core/fsutil.h"
-#include "core/timer.h"
-#include "data/loader.h"
-#include "data/tokenizer.h"
-#include "ops/ops.h"
-#include "train/checkpoint.h"
-#include "train/step.h"
+#include "mtp.h"
 
 static volatile sig_atomic_t stop_requested = 0;
 static void on_sigint(int sig) {
-    (void)sig;
+    // first Ctrl-C: finish the step, save, exit; a second one stops at once
     stop_requested = 1;
+    signal(sig, SIG_DFL);
 }
 
 static void format_duration(double s, char *buf, size_t cap) {
@@ -130,6 +124,10 @@ static int run(trainer *t) {
             "model: %zu parameters (L=%d: %d trunk + %d heads, d=%d, H=%d, Hkv=%d, f=%d, V=%d, T=%d)\n",
             params_count(cfg), cfg->n_layer, config_trunk_layers(cfg), n, cfg->dim, cfg->n_head,
             cfg->n_kv_head, cfg->ffn_dim, cfg->vocab_size, T);
+    double param_mb = (double)t->model.params.total * sizeof(float) / (1 << 20);
+    fprintf(stderr, "memory: parameters %.1f MB, gradients %.1f MB, AdamW moments %.1f MB, activations %.1f MB\n",
+            param_mb, param_mb, 2 * param_mb,
+            (double)model_work_bytes(cfg, B, T, a->schedule, 1) / (1 << 20));
     fprintf(stderr, "training steps %ld..%ld, batch %d x %d tokens x %d accum, %s schedule, %d threads\n",
             t->step + 1, a->steps, B, T, K, a->schedule == SCHEDULE_NAIVE ? "naive" : "sequential",
             op_get_threads());

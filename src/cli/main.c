@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "mtp.h"
 
 typedef struct {
     const char *name;
@@ -19,7 +20,7 @@ static const command commands[] = {
 static void usage(FILE *out) {
     fprintf(out,
             "mtp: multi-token prediction language models\n\n"
-            "usage: mtp COMMAND [FLAGS]   (mtp COMMAND --help for its flags)\n\ncommands:\n");
+            "usage: mtp COMMAND [FLAGS]   (mtp COMMAND --help for its flags; mtp --version)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 }
@@ -28,6 +29,10 @@ int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("mtp %s\n", MTP_VERSION);
+        return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/timer.h"
+#include "mtp.h"
 
 #define BAR_WIDTH 20
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "cli/args.h"
-#include "core/error.h"
+#include "mtp.h"
 
 static const char *help =
     "usage: mtp train --data DATA_DIR --out RUN_DIR [flags]\n"
