@@ -4,7 +4,7 @@
 //
 // The pieces, bottom to top (each header documents its functions):
 //   core/error.h        mtp_last_error(): the message of the last failure
-//   core/fsutil.h, core/rng.h, core/timer.h, core/safetensors.h   utilities
+//   core/fsutil.h, core/rng.h, core/timer.h, core/meminfo.h, core/safetensors.h
 //   model/config.h      mtp_config: the model's shape; config_validate
 //   model/model.h       mtp_model: create, forward/backward, head schedules
 //   train/optimizer.h   AdamW, learning-rate schedule, clipping
@@ -25,6 +25,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/meminfo.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "core/timer.h"

@@ -134,10 +134,11 @@ expect_error "T > max context" "max-context" -- M train $TINY --seq-len 64 --max
 expect_error "zero size" "--dim" -- M train $TINY --dim 0 --out bad12
 expect_error "negative size" "--batch" -- M train $TINY --batch -1 --out bad13
 expect_error "unwritable output dir" "/proc/nope" -- M train $TINY --out /proc/nope/run
+expect_error "more memory than the machine has" "memory" -- M train $TINY --dim 8192 --n-head 64 --batch 64 --out bad15
 expect_error "unknown flag" "--bogus" -- M train $TINY --bogus 1 --out bad14
 expect_error "sample missing model" "nowhere" -- M sample --model nowhere --prompt hi
 expect_error "sample bad flag value" "--max-new" -- M sample --model r1 --prompt hi --max-new x
-for d in bad1 bad3 bad4 bad9 bad10 bad11 bad12 bad13 bad14; do no_checkpoint $d "$d"; done
+for d in bad1 bad3 bad4 bad9 bad10 bad11 bad12 bad13 bad14 bad15; do no_checkpoint $d "$d"; done
 
 echo "memorization final loss: $last"
 if [ $fails -ne 0 ]; then

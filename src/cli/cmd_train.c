@@ -250,6 +250,20 @@ static int setup(trainer *t, int argc, char **argv) {
     } else if (!t->have_val && a->eval_every > 0) {
         fprintf(stderr, "note: %s has no val_*.bin shards: evaluation disabled\n", a->data);
     }
+    // parameters, gradients and two moments, plus the work buffers
+    double need = 4.0 * (double)t->model.params.total * sizeof(float) +
+                  (double)model_work_bytes(&cfg, a->batch, a->seq_len, a->schedule, 1);
+    double total = (double)mtp_total_memory(), avail = (double)mtp_available_memory();
+    if (total > 0 && need > total) {
+        cJSON_Delete(state);
+        return mtp_errorf("this run needs %.1f GB of memory but the machine has %.1f GB: reduce --batch, "
+                          "--seq-len or the model size, or use --schedule sequential",
+                          need / 1e9, total / 1e9),
+               1;
+    }
+    if (avail > 0 && need > avail)
+        fprintf(stderr, "warning: this run needs %.1f GB of memory and %.1f GB is free now\n", need / 1e9,
+                avail / 1e9);
     if (model_alloc_work(&t->model, a->batch, a->seq_len, a->schedule, 1) != 0 ||
         adamw_alloc(&t->opt, &cfg) != 0) {
         cJSON_Delete(state);
