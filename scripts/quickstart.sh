@@ -10,6 +10,7 @@ bash scripts/install-deps.sh
 make -j"$(nproc)"
 corpus=/usr/include/linux
 [ -d "$corpus" ] || { echo "quickstart: $corpus not found (install linux-libc-dev)"; exit 1; }
+rm -rf runs/quickstart/model   # a fresh run each time (mtp train refuses to mix two runs in one directory)
 ./build/mtp prepare --tokenizer bytes --glob '*.h' --val-fraction 0.02 --force --out runs/quickstart/data "$corpus"
 ./build/mtp train --data runs/quickstart/data --out runs/quickstart/model \
     --n-layer 6 --n-future 4 --dim 128 --n-head 4 --seq-len 128 --batch 16 \

@@ -138,6 +138,33 @@ expect_error "more memory than the machine has" "memory" -- M train $TINY --dim 
 expect_error "unknown flag" "--bogus" -- M train $TINY --bogus 1 --out bad14
 expect_error "sample missing model" "nowhere" -- M sample --model nowhere --prompt hi
 expect_error "sample bad flag value" "--max-new" -- M sample --model r1 --prompt hi --max-new x
+# run directories hold one trajectory
+expect_error "fresh run into a used run dir" "already holds checkpoints" -- M train $TINY --out r1 --steps 5
+expect_error "resume behind newer checkpoints" "newer checkpoint" -- M train --resume full/step_00000010 --out full
+before=$(stat -c %Y full/step_00000020/model.safetensors)
+M train --resume full --threads 2 >/dev/null 2>err.txt || fail "resuming a finished run failed: $(cat err.txt)"
+grep -q "nothing to do" err.txt || fail "resuming a finished run: no 'nothing to do' in: $(cat err.txt)"
+[ "$(stat -c %Y full/step_00000020/model.safetensors)" = "$before" ] || fail "finished run's checkpoint was rewritten"
+# damaged trainer_state.json and config.json values
+edit_json() {  # FILE PYTHON-EXPR-ON-j
+    /usr/bin/env python3 -c "import json,sys; j=json.load(open(sys.argv[1])); $2; json.dump(j, open(sys.argv[1],'w'))" "$1"
+}
+cp -r r1/step_00000005 accum && edit_json accum/trainer_state.json 'j["args"]["grad_accum"]=400'
+expect_error "trainer_state grad_accum out of range" "args.grad_accum" -- M train --resume accum --out bad16 --steps 6
+cp -r r1/step_00000005 hugestep && edit_json hugestep/trainer_state.json 'j["step"]=1e30'
+expect_error "trainer_state step out of range" "step" -- M train --resume hugestep --out bad17 --steps 6
+cp -r r1/step_00000005 manyheads && edit_json manyheads/config.json 'j["n_future_tokens"]=70; j["num_hidden_layers"]=2'
+expect_error "config.json with too many heads" "n_future_tokens" -- M train --resume manyheads --out bad18 --steps 6
+cp -r r1/step_00000005 hugevocab && edit_json hugevocab/config.json 'j["vocab_size"]=1e10'
+expect_error "config.json vocab out of range" "vocab_size" -- M sample --model hugevocab --prompt hi
+cp -r r1/step_00000005 notok && rm notok/tokenizer.json
+expect_error "sample without tokenizer.json" "tokenizer.json" -- M sample --model notok --prompt hi
+# a diverging run stops before the bad update reaches the weights, and saves nothing
+M train $TINY --out bad19 --steps 30 --lr 10 --weight-decay 10 --grad-clip 0 --warmup 0 >/dev/null 2>err.txt
+rc=$?
+{ [ $rc -eq 1 ] && tail -n 1 err.txt | grep -q "diverged"; } || fail "divergence: exit $rc, last line: $(tail -n 1 err.txt)"
+for d in bad16 bad17 bad18 bad19; do no_checkpoint $d "$d"; done
+
 for d in bad1 bad3 bad4 bad9 bad10 bad11 bad12 bad13 bad14 bad15; do no_checkpoint $d "$d"; done
 
 echo "memorization final loss: $last"

@@ -70,22 +70,32 @@ int cmd_sample(int argc, char **argv) {
     float *logits = NULL;
     int rc = 1;
     if (checkpoint_resolve(model_path, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg)) goto done;
-    if (fs_join(tok_path, sizeof tok_path, ckpt, "tokenizer.json") || !(tok = tokenizer_load(tok_path)))
+    if (fs_join(tok_path, sizeof tok_path, ckpt, "tokenizer.json")) goto done;
+    if (!fs_is_file(tok_path)) {
+        mtp_errorf(
+            "%s has no tokenizer.json (the model was trained on shards without one): copy the tokenizer.json "
+            "the shards were made with into it",
+            ckpt);
         goto done;
+    }
+    if (!(tok = tokenizer_load(tok_path))) goto done;
     if (tokenizer_vocab_size(tok) > cfg.vocab_size) {
         mtp_errorf("%s: tokenizer has %d tokens but the model only %d", ckpt, tokenizer_vocab_size(tok),
                    cfg.vocab_size);
         goto done;
     }
-    if (model_create(&m, &cfg) || checkpoint_load_params(ckpt, &m) ||
-        model_alloc_work(&m, 1, cfg.max_seq_len, SCHEDULE_SEQUENTIAL, 0))
-        goto done;
     size_t n = 0, cap = 0;
     if (tokenizer_encode(tok, prompt, strlen(prompt), &ids, &n, &cap)) goto done;
     if (n == 0) {  // an empty prompt starts from end-of-text, as after a document
         if (tokenizer_reserve(&ids, n, &cap, 1)) goto done;
         ids[n++] = tokenizer_eot(tok);
     }
+    // work buffers for the longest context this run will see, not the model's maximum
+    size_t longest = n + (size_t)max_new;
+    int ctx = longest < (size_t)cfg.max_seq_len ? (int)longest : cfg.max_seq_len;
+    if (model_create(&m, &cfg) || checkpoint_load_params(ckpt, &m) ||
+        model_alloc_work(&m, 1, ctx, SCHEDULE_SEQUENTIAL, 0))
+        goto done;
     if (tokenizer_reserve(&ids, n, &cap, (size_t)max_new)) goto done;
     logits = mtp_malloc(sizeof(float) * cfg.vocab_size, "logits");
     if (!logits) goto done;

@@ -2,6 +2,7 @@
 // JSONL logs and atomic checkpoints.
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,8 @@ typedef struct {
     int have_val;
     char *tokenizer_json;
     FILE *log;
-    long step;  // completed steps
+    long step;           // completed steps
+    double tokens_seen;  // training tokens consumed so far (survives changes of --batch on resume)
 } trainer;
 
 static char *trainer_state_json(const trainer *t) {
@@ -58,7 +60,7 @@ static char *trainer_state_json(const trainer *t) {
     cJSON_AddNumberToObject(j, "epoch", (double)epoch);
     cJSON_AddNumberToObject(j, "index", (double)index);
     cJSON_AddStringToObject(j, "data_seed", seed);
-    cJSON_AddNumberToObject(j, "tokens_seen", (double)t->step * t->a.batch * t->a.grad_accum * t->a.seq_len);
+    cJSON_AddNumberToObject(j, "tokens_seen", t->tokens_seen);
     cJSON_AddItemToObject(j, "args", train_args_to_json(&t->a));
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
@@ -118,16 +120,20 @@ static int run(trainer *t) {
     int n = cfg->n_future, B = a->batch, T = a->seq_len, K = a->grad_accum;
     int32_t *rows = mtp_malloc(sizeof(int32_t) * (size_t)K * B * (T + n), "training rows");
     if (!rows) return -1;
-    const int32_t *micro[256];
+    int32_t **micro = mtp_malloc(sizeof *micro * (size_t)K, "micro-batch list");
+    if (!micro) {
+        free(rows);
+        return -1;
+    }
     for (int k = 0; k < K; k++) micro[k] = rows + (size_t)k * B * (T + n);
     fprintf(stderr,
             "model: %zu parameters (L=%d: %d trunk + %d heads, d=%d, H=%d, Hkv=%d, f=%d, V=%d, T=%d)\n",
             params_count(cfg), cfg->n_layer, config_trunk_layers(cfg), n, cfg->dim, cfg->n_head,
             cfg->n_kv_head, cfg->ffn_dim, cfg->vocab_size, T);
     double param_mb = (double)t->model.params.total * sizeof(float) / (1 << 20);
-    fprintf(stderr, "memory: parameters %.1f MB, gradients %.1f MB, AdamW moments %.1f MB, activations %.1f MB\n",
-            param_mb, param_mb, 2 * param_mb,
-            (double)model_work_bytes(cfg, B, T, a->schedule, 1) / (1 << 20));
+    fprintf(
+        stderr, "memory: parameters %.1f MB, gradients %.1f MB, AdamW moments %.1f MB, activations %.1f MB\n",
+        param_mb, param_mb, 2 * param_mb, (double)model_work_bytes(cfg, B, T, a->schedule, 1) / (1 << 20));
     fprintf(stderr, "training steps %ld..%ld, batch %d x %d tokens x %d accum, %s schedule, %d threads\n",
             t->step + 1, a->steps, B, T, K, a->schedule == SCHEDULE_NAIVE ? "naive" : "sequential",
             op_get_threads());
@@ -135,12 +141,15 @@ static int run(trainer *t) {
     long timed_steps = 0, first = t->step;
     int rc = 0, saved_now = 0;
     while (t->step < a->steps && !stop_requested) {
-        for (int k = 0; k < K; k++) loader_next_batch(&t->train, B, (int32_t *)micro[k]);
+        for (int k = 0; k < K; k++) loader_next_batch(&t->train, B, micro[k]);
         double t0 = mtp_now();
         step_result r;
-        if ((rc = train_step(&t->model, &t->opt, &t->optim, t->step, micro, K, B, T, &r)) != 0) break;
+        if ((rc = train_step(&t->model, &t->opt, &t->optim, t->step, (const int32_t *const *)micro, K, B, T,
+                             &r)) != 0)
+            break;
         double dt = mtp_now() - t0;
         t->step++;
+        t->tokens_seen += (double)B * T * K;
         saved_now = 0;
         if (t->step > first + 1 || a->steps - first == 1) {  // the first step warms caches: not timed
             timed += dt;
@@ -167,18 +176,60 @@ static int run(trainer *t) {
         }
     }
     free(rows);
+    free(micro);
     if (rc != 0) return rc;
     if (stop_requested)
         fprintf(stderr, "interrupted: saving step %ld so the run can be resumed\n", t->step);
     else if (a->eval_every > 0 && t->step % a->eval_every != 0 && (rc = evaluate(t)) != 0)
         return rc;
-    if (!saved_now && (rc = save(t)) != 0) return rc;
+    // a resumed run that made no step has nothing new to save (and must not
+    // rewrite the checkpoint it was loaded from)
+    int resumed_idle = a->resume && t->step == first;
+    if (!saved_now && !resumed_idle && (rc = save(t)) != 0) return rc;
+    if (resumed_idle)
+        fprintf(stderr, "nothing to do: the checkpoint is at step %ld of --steps %ld\n", t->step, a->steps);
     double total = mtp_now() - start;
     char dur[32];
     format_duration(total, dur, sizeof dur);
     fprintf(stderr, "done: %ld steps in %s (%.1f ms/step, %.0f tok/s after warm-up), peak memory %ld MB\n",
             t->step - first, dur, timed_steps ? 1e3 * timed / timed_steps : 0.0,
             timed > 0 ? (double)B * T * K * timed_steps / timed : 0.0, peak_rss_mb());
+    return 0;
+}
+
+// A run directory holds one trajectory: a fresh run may not mix its
+// checkpoints with another's, and a resumed run may not write behind newer
+// checkpoints (they would shadow its own and be pruned in its place).
+// Leftovers of an interrupted save (.tmp-*, .old-*) are removed.
+static int check_run_dir(const char *out, long resumed_step) {
+    fs_list list;
+    if (fs_list_dir(out, "step_", "", &list) != 0) return -1;
+    long newest = -1;
+    for (int i = 0; i < list.count; i++) {
+        long s = strtol(list.names[i] + 5, NULL, 10);
+        if (s > newest) newest = s;
+    }
+    fs_list_free(&list);
+    if (resumed_step < 0 && newest >= 0)
+        return mtp_errorf(
+            "--out '%s' already holds checkpoints (newest step %ld): continue it with --resume %s, "
+            "or choose a new --out",
+            out, newest, out);
+    if (resumed_step >= 0 && newest > resumed_step)
+        return mtp_errorf(
+            "--out '%s' holds a newer checkpoint (step %ld) than the one resumed (step %ld): "
+            "choose a new --out, or resume the newest",
+            out, newest, resumed_step);
+    // stale partial saves: hidden entries, so fs_list_dir needs no prefix filter
+    DIR *d = opendir(out);
+    if (!d) return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (!strncmp(e->d_name, ".tmp-step_", 10) || !strncmp(e->d_name, ".old-step_", 10)) {
+            char path[4200];
+            if (fs_join(path, sizeof path, out, e->d_name) == 0) fs_remove_tree(path);
+        }
+    closedir(d);
     return 0;
 }
 
@@ -256,9 +307,10 @@ static int setup(trainer *t, int argc, char **argv) {
     double total = (double)mtp_total_memory(), avail = (double)mtp_available_memory();
     if (total > 0 && need > total) {
         cJSON_Delete(state);
-        return mtp_errorf("this run needs %.1f GB of memory but the machine has %.1f GB: reduce --batch, "
-                          "--seq-len or the model size, or use --schedule sequential",
-                          need / 1e9, total / 1e9),
+        return mtp_errorf(
+                   "this run needs %.1f GB of memory but the machine has %.1f GB: reduce --batch, "
+                   "--seq-len or the model size, or use --schedule sequential",
+                   need / 1e9, total / 1e9),
                1;
     }
     if (avail > 0 && need > avail)
@@ -288,7 +340,8 @@ static int setup(trainer *t, int argc, char **argv) {
             return 1;
         }
         loader_set_order(&t->train, a->seed, epoch, index);
-        fprintf(stderr, "resuming from %s at step %ld\n", ckpt, t->step);
+        const cJSON *seen = cJSON_GetObjectItemCaseSensitive(state, "tokens_seen");
+        t->tokens_seen = cJSON_IsNumber(seen) && seen->valuedouble >= 0 ? seen->valuedouble : 0;
     } else {
         params_init(&t->model.params, &cfg, a->seed);
         loader_set_order(&t->train, a->seed, 0, 0);
@@ -304,6 +357,8 @@ static int setup(trainer *t, int argc, char **argv) {
         fs_write_all(probe, "", 0) != 0)
         return mtp_error_context("--out '%s' is not writable", a->out), 1;
     remove(probe);
+    if (check_run_dir(a->out, a->resume ? t->step : -1) != 0) return 1;
+    if (a->resume) fprintf(stderr, "resuming from %s at step %ld\n", ckpt, t->step);
     if (a->log) {
         t->log = fopen(a->log, a->resume ? "a" : "w");
         if (!t->log) return mtp_errorf("--log '%s': cannot open for writing", a->log), 1;

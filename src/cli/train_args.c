@@ -2,6 +2,7 @@
 #include "cli/train_args.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,7 +147,7 @@ int train_args_parse(train_args *a, int argc, char **argv) {
         }
         if (!strcmp(f, "--steps") || !strcmp(f, "--warmup")) {
             long *dst = !strcmp(f, "--steps") ? &a->steps : &a->warmup;
-            if (!(v = args_value("train", argc, argv, &i)) || args_long("train", f, v, 0, 1L << 40, dst))
+            if (!(v = args_value("train", argc, argv, &i)) || args_long("train", f, v, 0, MTP_MAX_STEPS, dst))
                 return 2;
             if (dst == &a->warmup)
                 a->set.warmup = 1;
@@ -227,13 +228,31 @@ static const cJSON *get(const cJSON *obj, const char *key) {
     return cJSON_GetObjectItemCaseSensitive(obj, key);
 }
 
-static void take_int(const cJSON *args, const char *key, int given, int *dst) {
-    const cJSON *v = get(args, key);
-    if (!given && cJSON_IsNumber(v)) *dst = (int)v->valuedouble;
+// Integers must be exact and within [lo, hi] before any cast (a cast of an
+// out-of-range double is undefined).
+static int json_number_in(const cJSON *v, double lo, double hi, int integral) {
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= lo && v->valuedouble <= hi &&
+           (!integral || v->valuedouble == floor(v->valuedouble));
 }
-static void take_double(const cJSON *args, const char *key, int given, double *dst) {
+
+static int take_int(const cJSON *args, const char *key, int given, int lo, int hi, int *dst,
+                    const char *dir) {
     const cJSON *v = get(args, key);
-    if (!given && cJSON_IsNumber(v)) *dst = v->valuedouble;
+    if (given || !v) return 0;
+    if (!json_number_in(v, lo, hi, 1))
+        return mtp_errorf("%s/trainer_state.json: args.%s must be an integer in [%d, %d]", dir, key, lo, hi);
+    *dst = (int)v->valuedouble;
+    return 0;
+}
+
+static int take_double(const cJSON *args, const char *key, int given, double lo, double hi, double *dst,
+                       const char *dir) {
+    const cJSON *v = get(args, key);
+    if (given || !v) return 0;
+    if (!json_number_in(v, lo, hi, 0))
+        return mtp_errorf("%s/trainer_state.json: args.%s must be a number in [%g, %g]", dir, key, lo, hi);
+    *dst = v->valuedouble;
+    return 0;
 }
 
 // A model flag given on --resume must equal the checkpoint's value.
@@ -265,19 +284,24 @@ int train_args_merge_resume(train_args *a, const cJSON *state, const mtp_config 
             snprintf(a->owned_paths[k], sizeof a->owned_paths[k], "%s", v->valuestring);
             *dst[k] = a->owned_paths[k];
         }
-    if (!a->set.steps && cJSON_IsNumber(v = get(args, "steps"))) a->steps = (long)v->valuedouble;
-    take_int(args, "seq_len", a->set.seq_len, &a->seq_len);
-    take_int(args, "batch", a->set.batch, &a->batch);
-    take_int(args, "grad_accum", a->set.grad_accum, &a->grad_accum);
-    take_int(args, "eval_every", a->set.eval_every, &a->eval_every);
-    take_int(args, "eval_batches", a->set.eval_batches, &a->eval_batches);
-    take_int(args, "save_every", a->set.save_every, &a->save_every);
-    take_int(args, "keep_last", a->set.keep_last, &a->keep_last);
-    take_double(args, "lr", a->set.lr, &a->lr);
-    take_double(args, "min_lr_ratio", a->set.min_lr_ratio, &a->min_lr_ratio);
-    take_double(args, "weight_decay", a->set.weight_decay, &a->weight_decay);
-    take_double(args, "grad_clip", a->set.grad_clip, &a->grad_clip);
-    if (!a->set.warmup && cJSON_IsNumber(v = get(args, "warmup"))) a->warmup = (long)v->valuedouble;
+    int steps = (int)a->steps, warmup = (int)a->warmup;
+    const char *d = ckpt_dir;
+    if (take_int(args, "steps", a->set.steps, 0, MTP_MAX_STEPS, &steps, d) ||
+        take_int(args, "warmup", a->set.warmup, 0, MTP_MAX_STEPS, &warmup, d) ||
+        take_int(args, "seq_len", a->set.seq_len, 1, 1 << 20, &a->seq_len, d) ||
+        take_int(args, "batch", a->set.batch, 1, 1 << 16, &a->batch, d) ||
+        take_int(args, "grad_accum", a->set.grad_accum, 1, 256, &a->grad_accum, d) ||
+        take_int(args, "eval_every", a->set.eval_every, 0, 1 << 30, &a->eval_every, d) ||
+        take_int(args, "eval_batches", a->set.eval_batches, 1, 1 << 20, &a->eval_batches, d) ||
+        take_int(args, "save_every", a->set.save_every, 0, 1 << 30, &a->save_every, d) ||
+        take_int(args, "keep_last", a->set.keep_last, 0, 1 << 20, &a->keep_last, d) ||
+        take_double(args, "lr", a->set.lr, 0.0, 10.0, &a->lr, d) ||
+        take_double(args, "min_lr_ratio", a->set.min_lr_ratio, 0.0, 1.0, &a->min_lr_ratio, d) ||
+        take_double(args, "weight_decay", a->set.weight_decay, 0.0, 10.0, &a->weight_decay, d) ||
+        take_double(args, "grad_clip", a->set.grad_clip, 0.0, 1e9, &a->grad_clip, d))
+        return -1;
+    a->steps = steps;
+    a->warmup = warmup;
     if (!a->set.seed && cJSON_IsString(v = get(args, "seed"))) a->seed = strtoull(v->valuestring, NULL, 10);
     if (!a->set.schedule && cJSON_IsString(v = get(args, "schedule")))
         a->schedule = !strcmp(v->valuestring, "naive") ? SCHEDULE_NAIVE : SCHEDULE_SEQUENTIAL;
@@ -291,9 +315,12 @@ int train_args_merge_resume(train_args *a, const cJSON *state, const mtp_config 
 int train_state_position(const cJSON *state, const char *ckpt_dir, long *step, uint64_t *epoch,
                          uint64_t *index) {
     const cJSON *s = get(state, "step"), *e = get(state, "epoch"), *i = get(state, "index");
-    if (!cJSON_IsNumber(s) || !cJSON_IsNumber(e) || !cJSON_IsNumber(i) || s->valuedouble < 0 ||
-        e->valuedouble < 0 || i->valuedouble < 0)
-        return mtp_errorf("%s/trainer_state.json: missing or invalid step/epoch/index", ckpt_dir);
+    const double exact = 9007199254740992.0;  // 2^53: beyond it doubles skip integers
+    if (!json_number_in(s, 0, MTP_MAX_STEPS, 1) || !json_number_in(e, 0, exact, 1) ||
+        !json_number_in(i, 0, exact, 1))
+        return mtp_errorf(
+            "%s/trainer_state.json: step, epoch and index must be non-negative integers (step <= %d)",
+            ckpt_dir, MTP_MAX_STEPS);
     *step = (long)s->valuedouble;
     *epoch = (uint64_t)e->valuedouble;
     *index = (uint64_t)i->valuedouble;

@@ -10,6 +10,9 @@
 
 struct cJSON;
 
+// Checkpoint directories are named step_%08ld and sorted by name.
+#define MTP_MAX_STEPS 99999999
+
 typedef struct {
     const char *data, *out, *resume, *log;
     // model

@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-// MemAvailable (what can be had now without swapping) and MemTotal from
-// /proc/meminfo, in bytes; 0 if unknown.
+// MemAvailable (what can be had now without swapping) and MemTotal (or the
+// process's cgroup memory limit, if lower) in bytes; 0 if unknown.
 uint64_t mtp_available_memory(void);
 uint64_t mtp_total_memory(void);
 

@@ -28,7 +28,8 @@ int config_validate(const mtp_config *c) {
         return mtp_errorf("--n-kv-head %d must divide --n-head %d", c->n_kv_head, c->n_head);
     if (c->ffn_dim < 1 || c->ffn_dim > (1 << 20))
         return mtp_errorf("--ffn-dim %d is out of range", c->ffn_dim);
-    if (c->n_future < 1) return mtp_errorf("--n-future %d must be at least 1", c->n_future);
+    if (c->n_future < 1 || c->n_future > MTP_MAX_FUTURE)
+        return mtp_errorf("--n-future %d is out of range (1 .. %d)", c->n_future, MTP_MAX_FUTURE);
     if (c->n_layer < 2 || c->n_layer > 4096)
         return mtp_errorf("--n-layer %d is out of range (2 .. 4096)", c->n_layer);
     if (c->n_future >= c->n_layer)

@@ -2,6 +2,9 @@
 #ifndef MTP_MODEL_CONFIG_H
 #define MTP_MODEL_CONFIG_H
 
+// Most future-token heads a model may have (per-head arrays are sized by it).
+#define MTP_MAX_FUTURE 64
+
 typedef struct {
     int vocab_size;    // V
     int dim;           // d

@@ -184,8 +184,8 @@ static void block_forward(mtp_model *m, int layer, block_acts *a, const float *x
 
 // Backward of block_forward: adds d(loss)/dx into dx (N, d) given dout (N, d),
 // and the block's parameter gradients into m->grads.
-static void block_backward(mtp_model *m, int layer, const block_acts *a, const float *x, const float *dout,
-                           float *dx, int B, int T) {
+static int block_backward(mtp_model *m, int layer, const block_acts *a, const float *x, const float *dout,
+                          float *dx, int B, int T) {
     const mtp_config *c = &m->cfg;
     int N = B * T, d = c->dim, f = c->ffn_dim, hd = config_head_dim(c);
     int qd = c->n_head * hd, kvd = c->n_kv_head * hd;
@@ -201,8 +201,9 @@ static void block_backward(mtp_model *m, int layer, const block_acts *a, const f
     op_rmsnorm_backward(m->dh, g.ffn_norm, m->dln, a->h, w.ffn_norm, a->rstd2, N, d);
     // h = x + atty @ wo^T
     op_matmul_backward(m->datty, g.wo, m->dh, a->atty, w.wo, N, qd, d, 0);
-    op_attention_backward(m->dq, m->dk, m->dv, m->datty, a->att, a->q, a->k, a->v, B, T, c->n_head,
-                          c->n_kv_head, hd);
+    if (op_attention_backward(m->dq, m->dk, m->dv, m->datty, a->att, a->q, a->k, a->v, B, T, c->n_head,
+                              c->n_kv_head, hd))
+        return -1;
     op_rope_backward(m->dq, m->rope_cos, m->rope_sin, B, T, c->n_head, hd, 0);
     op_rope_backward(m->dk, m->rope_cos, m->rope_sin, B, T, c->n_kv_head, hd, 0);
     // q, k, v = ln1 @ w^T; ln1 = RMSNorm(x)
@@ -211,6 +212,7 @@ static void block_backward(mtp_model *m, int layer, const block_acts *a, const f
     op_matmul_backward(m->dln, g.wv, m->dv, a->ln1, w.wv, N, d, kvd, 1);
     op_add_inplace(dx, m->dh, (size_t)N * d);
     op_rmsnorm_backward(dx, g.attn_norm, m->dln, x, w.attn_norm, a->rstd1, N, d);
+    return 0;
 }
 
 // ---- trunk, heads and the shared output layer ---------------------------
@@ -265,27 +267,29 @@ static void output_chunk_backward(mtp_model *m, int s, size_t N, int r0, int row
 
 // From d(final norm output) of slot s back through the norm and head k's
 // block, adding into dz.
-static void head_backward(mtp_model *m, int k, int s, int B, int T) {
+static int head_backward(mtp_model *m, int k, int s, int B, int T) {
     const mtp_config *c = &m->cfg;
     size_t N = (size_t)B * T;
     memset(m->dres, 0, sizeof(float) * N * c->dim);
     op_rmsnorm_backward(m->dres, m->grads.t[P_NORM], m->dnorm_out, m->heads[s].out, m->params.t[P_NORM],
                         m->head_rstd + s * N, (int)N, c->dim);
-    block_backward(m, head_layer(c, k), &m->heads[s], trunk_output(m), m->dres, m->dz, B, T);
+    return block_backward(m, head_layer(c, k), &m->heads[s], trunk_output(m), m->dres, m->dz, B, T);
 }
 
-static void trunk_backward(mtp_model *m, int B, int T) {
+static int trunk_backward(mtp_model *m, int B, int T) {
     const mtp_config *c = &m->cfg;
     size_t Nd = (size_t)B * T * c->dim;
     float *dout = m->dz, *dx = m->dres;
     for (int l = config_trunk_layers(c) - 1; l >= 0; l--) {
         memset(dx, 0, sizeof(float) * Nd);
-        block_backward(m, l, &m->trunk[l], l == 0 ? m->x0 : m->trunk[l - 1].out, dout, dx, B, T);
+        if (block_backward(m, l, &m->trunk[l], l == 0 ? m->x0 : m->trunk[l - 1].out, dout, dx, B, T) != 0)
+            return -1;
         float *t = dout;
         dout = dx;
         dx = t;
     }
     op_embedding_backward(m->grads.t[P_EMBED], dout, m->inputs, B * T, c->dim);
+    return 0;
 }
 
 // Splits rows (B, T+n) into inputs (B*T) and checks every id.
@@ -341,7 +345,7 @@ int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, floa
                 output_chunk_backward(m, 0, N, r0, rows_here, m->logits);
             }
             head_losses[k - 1] = mean_row_loss(m, N);
-            head_backward(m, k, 0, B, T);
+            if (head_backward(m, k, 0, B, T) != 0) return -1;
         }
     } else {
         // Naive: every head forward with its logits (n, N, V) kept, then the
@@ -364,11 +368,10 @@ int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, floa
                 int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
                 output_chunk_backward(m, k - 1, N, r0, rows_here, dlogits + (size_t)r0 * c->vocab_size);
             }
-            head_backward(m, k, k - 1, B, T);
+            if (head_backward(m, k, k - 1, B, T) != 0) return -1;
         }
     }
-    trunk_backward(m, B, T);
-    return 0;
+    return trunk_backward(m, B, T);
 }
 
 int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *head_losses) {

@@ -51,7 +51,8 @@ void op_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, 
 void op_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B,
                           int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride);
 // Backward for Tq == Tk == T (training): dq overwritten; dk, dv overwritten.
-void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
+// Returns -1 (with mtp_errorf) if its per-thread scratch cannot be had.
+int op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
                            const float *q, const float *k, const float *v, int B, int T, int H, int Hkv,
                            int hd);
 

@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,8 +111,10 @@ int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const ad
         int replacing = fs_is_dir(final_dir);
         if (replacing && rename(final_dir, old) != 0)
             rc = mtp_errorf("cannot move aside '%s': %s", final_dir, strerror(errno));
-        if (rc == 0 && rename(tmp, final_dir) != 0)
+        if (rc == 0 && rename(tmp, final_dir) != 0) {
             rc = mtp_errorf("cannot rename '%s' to '%s': %s", tmp, final_dir, strerror(errno));
+            if (replacing) rename(old, final_dir);  // put the previous checkpoint back
+        }
         if (rc == 0 && replacing) fs_remove_tree(old);
         if (rc == 0) rc = fs_sync_dir(run_dir);
     }
@@ -166,8 +169,10 @@ static int json_int(const cJSON *j, const char *key, const char *file, int requi
         *out = fallback;
         return 0;
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble)
-        return mtp_errorf("%s: \"%s\" must be an integer", file, key);
+    // range-checked before the cast: casting an out-of-range double is undefined
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= (1 << 30)) ||
+        v->valuedouble != floor(v->valuedouble))
+        return mtp_errorf("%s: \"%s\" must be an integer in [0, 2^30]", file, key);
     *out = (int)v->valuedouble;
     return 0;
 }
@@ -178,7 +183,8 @@ static int json_float(const cJSON *j, const char *key, const char *file, float f
         *out = fallback;
         return 0;
     }
-    if (!cJSON_IsNumber(v)) return mtp_errorf("%s: \"%s\" must be a number", file, key);
+    if (!cJSON_IsNumber(v) || !isfinite((float)v->valuedouble) || v->valuedouble <= 0)
+        return mtp_errorf("%s: \"%s\" must be a positive number that fits a float", file, key);
     *out = (float)v->valuedouble;
     return 0;
 }
@@ -210,8 +216,10 @@ int checkpoint_read_config(const char *ckpt_dir, mtp_config *c) {
     rc |= rc ? 0 : json_float(j, "rope_theta", path, 10000.0f, &c->rope_theta);
     cJSON_Delete(j);
     if (rc) return -1;
+    if (layers < 1 || layers > 4096 || c->n_future < 1 || c->n_future > MTP_MAX_FUTURE)
+        return mtp_errorf("%s: num_hidden_layers %d and n_future_tokens %d must be in [1, 4096] and [1, %d]",
+                          path, layers, c->n_future, MTP_MAX_FUTURE);
     c->n_layer = layers + c->n_future - 1;
-    if (layers < 1) return mtp_errorf("%s: num_hidden_layers %d must be at least 1", path, layers);
     if (config_validate(c) != 0) {
         return mtp_error_context("%s: invalid model config", path);
     }

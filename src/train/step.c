@@ -1,6 +1,7 @@
 // step.c: zero grads, forward+backward each micro-batch, clip and update.
 #include "train/step.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -8,7 +9,6 @@
 int train_step(mtp_model *m, adamw_state *opt, const optim_config *o, long step, const int32_t *const *micro,
                int K, int B, int T, step_result *out) {
     int n = m->cfg.n_future;
-    if (n > MTP_MAX_FUTURE) return mtp_errorf("--n-future %d exceeds the supported %d", n, MTP_MAX_FUTURE);
     memset(out, 0, sizeof *out);
     model_zero_grads(m);
     double head[MTP_MAX_FUTURE];
@@ -19,6 +19,12 @@ int train_step(mtp_model *m, adamw_state *opt, const optim_config *o, long step,
     for (int h = 0; h < n; h++) out->loss += out->head_losses[h];
     out->grad_norm = optim_grad_norm(m);
     out->lr = optim_lr_at(o, step);
+    // a diverged step must not reach the weights (or, through them, a checkpoint)
+    if (!isfinite(out->loss) || !isfinite(out->grad_norm))
+        return mtp_errorf(
+            "step %ld diverged (loss %g, gradient norm %g): the update was not applied; lower --lr "
+            "or --grad-clip and resume from the last checkpoint",
+            step + 1, out->loss, out->grad_norm);
     adamw_update(opt, m, o, step, out->lr, out->grad_norm);
     return 0;
 }

@@ -8,8 +8,6 @@
 #include "model/model.h"
 #include "train/optimizer.h"
 
-#define MTP_MAX_FUTURE 64
-
 typedef struct {
     double loss;                         // sum of head losses, mean over micro-batches
     double head_losses[MTP_MAX_FUTURE];  // per head, mean over micro-batches

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "ops/ops.h"
 
 void op_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B,
@@ -52,21 +53,27 @@ void op_attention_forward(float *out, float *att, const float *q, const float *k
             }
 }
 
-void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
-                           const float *q, const float *k, const float *v, int B, int T, int H, int Hkv,
-                           int hd) {
+int op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
+                          const float *q, const float *k, const float *v, int B, int T, int H, int Hkv,
+                          int hd) {
     // forward: S = q k^T * scale (causal), P = softmax(S), out = P v
     // dP = dout v^T; dS = P * (dP - rowsum(P * dP)); dq = dS k * scale;
     // dk = dS^T q * scale; dv = P^T dout
     const float scale = 1.0f / sqrtf((float)hd);
     const int group = H / Hkv;
     const size_t qrow = (size_t)H * hd, kvrow = (size_t)Hkv * hd;
+    int failed = 0;
 #pragma omp parallel
     {
         float *dp = malloc(sizeof(float) * (size_t)(T > 0 ? T : 1));  // one row of dP per thread
+        if (!dp) {
+#pragma omp atomic write
+            failed = 1;
+        }
 #pragma omp for collapse(2) schedule(static)
         for (int b = 0; b < B; b++)
             for (int g = 0; g < Hkv; g++) {
+                if (!dp) continue;
                 const float *kb = k + (size_t)b * T * kvrow + (size_t)g * hd;
                 const float *vb = v + (size_t)b * T * kvrow + (size_t)g * hd;
                 float *dkb = dk + (size_t)b * T * kvrow + (size_t)g * hd;
@@ -106,4 +113,6 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
             }
         free(dp);
     }
+    if (failed) return mtp_errorf("out of memory in attention backward (%d floats per thread)", T);
+    return 0;
 }
