@@ -67,11 +67,14 @@ static void defaults(train_args *a) {
     a->batch = 8;
     a->grad_accum = 1;
     a->steps = 1000;
+    // the optimizer's own defaults, except a peak LR suited to the small models a CPU trains
+    optim_config o;
+    optim_config_defaults(&o);
     a->lr = 1e-3;
-    a->warmup = -1;
-    a->min_lr_ratio = 0.1;
-    a->weight_decay = 0.1;
-    a->grad_clip = 1.0;
+    a->warmup = -1;  // derived from --steps unless given
+    a->min_lr_ratio = o.min_lr_ratio;
+    a->weight_decay = o.weight_decay;
+    a->grad_clip = o.grad_clip;
     a->seed = 1337;
     a->threads = omp_get_max_threads();
     a->eval_every = 100;
