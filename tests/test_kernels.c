@@ -423,23 +423,21 @@ static void test_rope(void) {
 
 // ======================= attention =======================
 
-#define MAX_T 32
-
 // q (B, Tq, H, hd); k, v rows of (Hkv, hd) at b * kvs + j * Hkv * hd; query i
 // is at position Tk - Tq + i and attends to keys 0..Tk-Tq+i; query head h
-// reads kv head h / (H / Hkv). att (B, H, Tq, Tk), out (B, Tq, H, hd).
-static void ref_attention(double *out, double *att, const double *q, const double *k, const double *v, int B,
+// reads kv head h / (H / Hkv). out (B, Tq, H, hd); lse (B, H, Tq) (may be NULL)
+// gets log(sum_j exp(score_j)) of the scaled scores.
+static void ref_attention(double *out, double *lse, const double *q, const double *k, const double *v, int B,
                           int Tq, int Tk, int H, int Hkv, int hd, size_t kvs) {
     int rep = H / Hkv;
+    double *s = malloc(sizeof(double) * (size_t)Tk), *p = malloc(sizeof(double) * (size_t)Tk);
     for (int b = 0; b < B; b++)
         for (int h = 0; h < H; h++)
             for (int i = 0; i < Tq; i++) {
                 int g = h / rep, pos = Tk - Tq + i;
                 const double *qi = q + (((size_t)b * Tq + i) * H + h) * hd;
-                double s[MAX_T], p[MAX_T], mx = -INFINITY, z = 0.0;
-                for (int j = 0; j < Tk; j++) {
-                    p[j] = 0.0;
-                    if (j > pos) continue;
+                double mx = -INFINITY, z = 0.0;
+                for (int j = 0; j <= pos; j++) {
                     const double *kj = k + b * kvs + ((size_t)j * Hkv + g) * hd;
                     double dot = 0.0;
                     for (int e = 0; e < hd; e++) dot += qi[e] * kj[e];
@@ -454,9 +452,10 @@ static void ref_attention(double *out, double *att, const double *q, const doubl
                     for (int j = 0; j <= pos; j++) acc += p[j] * v[b * kvs + ((size_t)j * Hkv + g) * hd + e];
                     oi[e] = acc;
                 }
-                if (att)
-                    for (int j = 0; j < Tk; j++) att[(((size_t)b * H + h) * Tq + i) * Tk + j] = p[j];
+                if (lse) lse[((size_t)b * H + h) * Tq + i] = mx + log(z);
             }
+    free(s);
+    free(p);
 }
 
 typedef struct {
@@ -471,65 +470,76 @@ static double attention_loss(void *p) {
     return dotd(c->out, c->R, (size_t)c->B * c->T * c->H * c->hd);
 }
 
+// Scratch for the tiled kernels, for the current thread count.
+static float *attention_scratch(int hd) {
+    return fnew((size_t)omp_get_max_threads() * op_attention_scratch_floats(hd));
+}
+
 // Forward with Tq < Tk and a kv batch stride larger than packed (a KV cache);
 // the unused tail of each batch's kv block is NaN so reading it would show.
-static void test_attention_forward_cache(int H, int Hkv) {
+// With T above the tile size (64) several query and key tiles meet, and the
+// inputs are scaled so the softmax is peaked and the online rescaling matters.
+static void test_attention_forward_cache(int H, int Hkv, int Tq, int Tk, double amp) {
     const char *op = "attention";
-    const int B = 2, Tq = 3, Tk = 7, Tcap = 10, hd = 6;
+    const int B = 2, Tcap = Tk + 3, hd = 6;
     const size_t kvs = (size_t)Tcap * Hkv * hd + 5, nq = (size_t)B * Tq * H * hd, nkv = (size_t)B * kvs;
-    const size_t natt = (size_t)B * H * Tq * Tk;
-    float *q = frandn(nq, 1.0), *k = frandn(nkv, 1.0), *v = frandn(nkv, 1.0);
+    const size_t nlse = (size_t)B * H * Tq;
+    float *q = frandn(nq, amp), *k = frandn(nkv, amp), *v = frandn(nkv, 1.0);
     for (int b = 0; b < B; b++)
         for (size_t e = (size_t)Tk * Hkv * hd; e < kvs; e++) k[b * kvs + e] = v[b * kvs + e] = NAN;
-    float *out = ffill(nq, NAN), *att = ffill(natt, NAN);
-    op_attention_forward(out, att, q, k, v, B, Tq, Tk, H, Hkv, hd, kvs);
-    double *ref_out = dnew(nq), *ref_att = dnew(natt);
-    ref_attention(ref_out, ref_att, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), B, Tq, Tk, H, Hkv,
-                  hd, kvs);
+    float *out = ffill(nq, NAN), *lse = ffill(nlse, NAN);
+    op_attention_forward(out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kvs, attention_scratch(hd), omp_get_max_threads());
+    double *ref_out = dnew(nq), *ref_lse = dnew(nlse);
+    ref_attention(ref_out, ref_lse, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), B, Tq, Tk, H, Hkv, hd,
+                  kvs);
     char what[128];
     snprintf(what, sizeof what, "forward out, H=%d Hkv=%d Tq=%d Tk=%d kv stride %zu", H, Hkv, Tq, Tk, kvs);
     check_rel(op, FWD, what, out, NULL, ref_out, nq, FWD_TOL);
-    snprintf(what, sizeof what, "forward att, H=%d Hkv=%d Tq=%d Tk=%d kv stride %zu", H, Hkv, Tq, Tk, kvs);
-    check_rel(op, FWD, what, att, NULL, ref_att, natt, FWD_TOL);
-    int zeros = 1;
-    for (size_t e = 0; e < natt; e++)
-        if (ref_att[e] == 0.0 && att[e] != 0.0f) zeros = 0;
-    check(zeros, op, "att is not exactly 0 above the causal diagonal (H=%d Hkv=%d Tq=%d Tk=%d)", H, Hkv, Tq,
-          Tk);
+    snprintf(what, sizeof what, "forward lse, H=%d Hkv=%d Tq=%d Tk=%d kv stride %zu", H, Hkv, Tq, Tk, kvs);
+    check_rel(op, FWD, what, lse, NULL, ref_lse, nlse, FWD_TOL);
     release_all();
 }
 
 // Training shape Tq == Tk == T, packed: forward, then dq/dk/dv (overwritten,
-// so they start as NaN) against finite differences.
-static void test_attention_backward(int H, int Hkv) {
+// so they start as NaN) against finite differences: every element for small
+// T, a random sample of `samples` elements per tensor for long T.
+static void test_attention_backward(int H, int Hkv, int T, double amp, int samples) {
     const char *op = "attention";
-    const int B = 2, T = 5, hd = 6;
-    const size_t nq = (size_t)B * T * H * hd, nkv = (size_t)B * T * Hkv * hd, natt = (size_t)B * H * T * T;
-    float *q = frandn(nq, 1.0), *k = frandn(nkv, 1.0), *v = frandn(nkv, 1.0), *R = frandn(nq, 1.0);
+    const int B = 2, hd = 6;
+    const size_t nq = (size_t)B * T * H * hd, nkv = (size_t)B * T * Hkv * hd, nlse = (size_t)B * H * T;
+    float *q = frandn(nq, amp), *k = frandn(nkv, amp), *v = frandn(nkv, 1.0), *R = frandn(nq, 1.0);
     attention_ctx c = {
         B, T, H, Hkv, hd, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), to_double(R, nq), dnew(nq)};
-    float *out = ffill(nq, NAN), *att = ffill(natt, NAN);
-    op_attention_forward(out, att, q, k, v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd);
-    double *ref_att = dnew(natt);
-    ref_attention(c.out, ref_att, c.q, c.k, c.v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd);
-    char what[96];
+    float *out = ffill(nq, NAN), *lse = ffill(nlse, NAN), *scratch = attention_scratch(hd);
+    int threads = omp_get_max_threads();
+    op_attention_forward(out, lse, q, k, v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd, scratch, threads);
+    double *ref_lse = dnew(nlse);
+    ref_attention(c.out, ref_lse, c.q, c.k, c.v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd);
+    char what[128];
     snprintf(what, sizeof what, "forward out, H=%d Hkv=%d T=%d packed", H, Hkv, T);
     check_rel(op, FWD, what, out, NULL, c.out, nq, FWD_TOL);
-    snprintf(what, sizeof what, "forward att, H=%d Hkv=%d T=%d packed", H, Hkv, T);
-    check_rel(op, FWD, what, att, NULL, ref_att, natt, FWD_TOL);
+    snprintf(what, sizeof what, "forward lse, H=%d Hkv=%d T=%d packed", H, Hkv, T);
+    check_rel(op, FWD, what, lse, NULL, ref_lse, nlse, FWD_TOL);
 
-    double *g_q = dnew(nq), *g_k = dnew(nkv), *g_v = dnew(nkv);
-    fd_grad(c.q, nq, attention_loss, &c, g_q);
-    fd_grad(c.k, nkv, attention_loss, &c, g_k);
-    fd_grad(c.v, nkv, attention_loss, &c, g_v);
     float *dq = ffill(nq, NAN), *dk = ffill(nkv, NAN), *dv = ffill(nkv, NAN);
-    op_attention_backward(dq, dk, dv, R, att, q, k, v, B, T, H, Hkv, hd);
-    snprintf(what, sizeof what, "dq (overwrite), H=%d Hkv=%d", H, Hkv);
-    check_rel(op, BWD, what, dq, NULL, g_q, nq, BWD_TOL);
-    snprintf(what, sizeof what, "dk (overwrite), H=%d Hkv=%d", H, Hkv);
-    check_rel(op, BWD, what, dk, NULL, g_k, nkv, BWD_TOL);
-    snprintf(what, sizeof what, "dv (overwrite), H=%d Hkv=%d", H, Hkv);
-    check_rel(op, BWD, what, dv, NULL, g_v, nkv, BWD_TOL);
+    op_attention_backward(dq, dk, dv, R, out, lse, q, k, v, B, T, H, Hkv, hd, scratch, threads);
+    double *inputs[3] = {c.q, c.k, c.v};
+    const float *grads[3] = {dq, dk, dv};
+    const size_t sizes[3] = {nq, nkv, nkv};
+    const char *names[3] = {"dq", "dk", "dv"};
+    for (int t = 0; t < 3; t++) {
+        size_t n = samples > 0 && (size_t)samples < sizes[t] ? (size_t)samples : sizes[t];
+        double *want = dnew(n);
+        float *got = fnew(n);
+        for (size_t e = 0; e < n; e++) {
+            size_t at = n == sizes[t] ? e : (size_t)mtp_rng_below(&rng, sizes[t]);
+            fd_grad(inputs[t] + at, 1, attention_loss, &c, want + e);
+            got[e] = grads[t][at];
+        }
+        snprintf(what, sizeof what, "%s (overwrite), H=%d Hkv=%d T=%d, %zu of %zu elements", names[t], H, Hkv, T,
+                 n, sizes[t]);
+        check_rel(op, BWD, what, got, NULL, want, n, BWD_TOL);
+    }
     release_all();
 }
 
@@ -717,11 +727,11 @@ static void test_determinism(void) {
     for (int i = 0; i < N; i++) tok[i] = (int32_t)mtp_rng_below(&rng, V);
     op_rmsnorm_forward(out, rstd, x, w, N, d, 1e-5f);
     // attention backward: one thread per (batch, kv head)
-    enum { B = 3, T = 5, H = 4, Hkv = 2, hd = 6 };
-    const size_t nq = (size_t)B * T * H * hd, nkv = (size_t)B * T * Hkv * hd, natt = (size_t)B * H * T * T;
+    enum { B = 3, T = 70, H = 4, Hkv = 2, hd = 6 };  // two tiles
+    const size_t nq = (size_t)B * T * H * hd, nkv = (size_t)B * T * Hkv * hd, nlse = (size_t)B * H * T;
     float *q = frandn(nq, 1.0), *k = frandn(nkv, 1.0), *v = frandn(nkv, 1.0), *ado = frandn(nq, 1.0);
-    float *aout = fnew(nq), *att = fnew(natt);
-    op_attention_forward(aout, att, q, k, v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd);
+    float *aout = fnew(nq), *lse = fnew(nlse), *scratch = fnew(2 * op_attention_scratch_floats(hd));
+    op_attention_forward(aout, lse, q, k, v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd, scratch, 1);
 
     float *dw[2], *dx[2], *dtable[2], *dq[2], *dk[2], *dv[2];
     double ss[2];
@@ -734,7 +744,7 @@ static void test_determinism(void) {
         op_embedding_backward(dtable[r], dout, tok, N, d);
         ss[r] = op_sum_squares(big, NS);
         dq[r] = fnew(nq), dk[r] = fnew(nkv), dv[r] = fnew(nkv);
-        op_attention_backward(dq[r], dk[r], dv[r], ado, att, q, k, v, B, T, H, Hkv, hd);
+        op_attention_backward(dq[r], dk[r], dv[r], ado, aout, lse, q, k, v, B, T, H, Hkv, hd, scratch, r + 1);
     }
     omp_set_num_threads(saved);
     check(memcmp(dw[0], dw[1], sizeof(float) * d) == 0, op,
@@ -758,12 +768,15 @@ int main(void) {
     test_rmsnorm(1e-5f);
     test_rmsnorm(0.3f);  // eps large enough to matter in every row
     test_rope();
-    test_attention_forward_cache(4, 2);
-    test_attention_forward_cache(4, 1);
-    test_attention_forward_cache(3, 3);
-    test_attention_backward(4, 2);
-    test_attention_backward(4, 1);
-    test_attention_backward(3, 3);
+    test_attention_forward_cache(4, 2, 3, 7, 1.0);
+    test_attention_forward_cache(4, 1, 3, 7, 1.0);
+    test_attention_forward_cache(3, 3, 3, 7, 1.0);
+    test_attention_forward_cache(4, 2, 70, 150, 3.0);  // 2 query tiles x 3 key tiles, peaked softmax
+    test_attention_forward_cache(2, 1, 1, 130, 3.0);   // one query (decoding) against 3 key tiles
+    test_attention_backward(4, 2, 5, 1.0, 0);
+    test_attention_backward(4, 1, 5, 1.0, 0);
+    test_attention_backward(3, 3, 5, 1.0, 0);
+    test_attention_backward(4, 2, 150, 3.0, 60);  // 3 tiles, sampled finite differences
     test_swiglu();
     test_xent();
     test_adamw();

@@ -59,6 +59,9 @@ CONFIGS = [
          clip=1.0, must_clip=False, wd=0.5),
     dict(name="n2-mqa-d40", n=2, L=3, d=40, H=4, Hkv=1, T=13, B=2, K=1, ffn=None,
          clip=0.0, must_clip=False, wd=1.0),
+    # longer than two attention tiles (64): the tiled online softmax across tiles
+    dict(name="n2-gqa-T150", n=2, L=3, d=16, H=2, Hkv=1, T=150, B=2, K=1, ffn=None,
+         clip=0.0, must_clip=False, wd=0.1),
 ]
 
 

@@ -35,7 +35,7 @@ static void carve_block(carver *c, block_acts *a, const mtp_config *cfg, int B, 
     a->q = carve(c, N * qd);
     a->k = carve(c, N * kvd);
     a->v = carve(c, N * kvd);
-    a->att = carve(c, (size_t)B * cfg->n_head * T * T);
+    a->lse = carve(c, (size_t)B * cfg->n_head * T);
     a->atty = carve(c, N * qd);
     a->h = carve(c, N * d);
     a->ln2 = carve(c, N * d);
@@ -68,6 +68,9 @@ static void carve_work(carver *c, mtp_model *m, const mtp_config *cfg, int B, in
     m->logit_chunk = logit_chunk_rows(cfg, N);
     m->logits = carve(c, schedule == SCHEDULE_NAIVE ? cfg->n_future * N * V : (size_t)m->logit_chunk * V);
     m->row_losses = carve(c, N);
+    // attention tiles for every thread the kernels may run on
+    m->attn_threads = op_get_threads();
+    m->attn_scratch = carve(c, (size_t)m->attn_threads * op_attention_scratch_floats(config_head_dim(cfg)));
     m->inputs = (int32_t *)carve(c, N);
     m->targets = (int32_t *)carve(c, N);
     if (with_grads) {
@@ -170,8 +173,8 @@ static void block_forward(mtp_model *m, int layer, block_acts *a, const float *x
     op_matmul_forward(a->v, a->ln1, w.wv, N, d, kvd);
     op_rope_forward(a->q, m->rope_cos, m->rope_sin, B, T, c->n_head, hd, 0);
     op_rope_forward(a->k, m->rope_cos, m->rope_sin, B, T, c->n_kv_head, hd, 0);
-    op_attention_forward(a->atty, a->att, a->q, a->k, a->v, B, T, T, c->n_head, c->n_kv_head, hd,
-                         (size_t)T * kvd);
+    op_attention_forward(a->atty, a->lse, a->q, a->k, a->v, B, T, T, c->n_head, c->n_kv_head, hd,
+                         (size_t)T * kvd, m->attn_scratch, m->attn_threads);
     op_matmul_forward(a->h, a->atty, w.wo, N, qd, d);
     op_add_inplace(a->h, x, (size_t)N * d);
     op_rmsnorm_forward(a->ln2, a->rstd2, a->h, w.ffn_norm, N, d, c->norm_eps);
@@ -184,7 +187,7 @@ static void block_forward(mtp_model *m, int layer, block_acts *a, const float *x
 
 // Backward of block_forward: adds d(loss)/dx into dx (N, d) given dout (N, d),
 // and the block's parameter gradients into m->grads.
-static int block_backward(mtp_model *m, int layer, const block_acts *a, const float *x, const float *dout,
+static void block_backward(mtp_model *m, int layer, const block_acts *a, const float *x, const float *dout,
                           float *dx, int B, int T) {
     const mtp_config *c = &m->cfg;
     int N = B * T, d = c->dim, f = c->ffn_dim, hd = config_head_dim(c);
@@ -201,9 +204,8 @@ static int block_backward(mtp_model *m, int layer, const block_acts *a, const fl
     op_rmsnorm_backward(m->dh, g.ffn_norm, m->dln, a->h, w.ffn_norm, a->rstd2, N, d);
     // h = x + atty @ wo^T
     op_matmul_backward(m->datty, g.wo, m->dh, a->atty, w.wo, N, qd, d, 0);
-    if (op_attention_backward(m->dq, m->dk, m->dv, m->datty, a->att, a->q, a->k, a->v, B, T, c->n_head,
-                              c->n_kv_head, hd))
-        return -1;
+    op_attention_backward(m->dq, m->dk, m->dv, m->datty, a->atty, a->lse, a->q, a->k, a->v, B, T, c->n_head,
+                          c->n_kv_head, hd, m->attn_scratch, m->attn_threads);
     op_rope_backward(m->dq, m->rope_cos, m->rope_sin, B, T, c->n_head, hd, 0);
     op_rope_backward(m->dk, m->rope_cos, m->rope_sin, B, T, c->n_kv_head, hd, 0);
     // q, k, v = ln1 @ w^T; ln1 = RMSNorm(x)
@@ -212,7 +214,6 @@ static int block_backward(mtp_model *m, int layer, const block_acts *a, const fl
     op_matmul_backward(m->dln, g.wv, m->dv, a->ln1, w.wv, N, d, kvd, 1);
     op_add_inplace(dx, m->dh, (size_t)N * d);
     op_rmsnorm_backward(dx, g.attn_norm, m->dln, x, w.attn_norm, a->rstd1, N, d);
-    return 0;
 }
 
 // ---- trunk, heads and the shared output layer ---------------------------
@@ -267,29 +268,27 @@ static void output_chunk_backward(mtp_model *m, int s, size_t N, int r0, int row
 
 // From d(final norm output) of slot s back through the norm and head k's
 // block, adding into dz.
-static int head_backward(mtp_model *m, int k, int s, int B, int T) {
+static void head_backward(mtp_model *m, int k, int s, int B, int T) {
     const mtp_config *c = &m->cfg;
     size_t N = (size_t)B * T;
     memset(m->dres, 0, sizeof(float) * N * c->dim);
     op_rmsnorm_backward(m->dres, m->grads.t[P_NORM], m->dnorm_out, m->heads[s].out, m->params.t[P_NORM],
                         m->head_rstd + s * N, (int)N, c->dim);
-    return block_backward(m, head_layer(c, k), &m->heads[s], trunk_output(m), m->dres, m->dz, B, T);
+    block_backward(m, head_layer(c, k), &m->heads[s], trunk_output(m), m->dres, m->dz, B, T);
 }
 
-static int trunk_backward(mtp_model *m, int B, int T) {
+static void trunk_backward(mtp_model *m, int B, int T) {
     const mtp_config *c = &m->cfg;
     size_t Nd = (size_t)B * T * c->dim;
     float *dout = m->dz, *dx = m->dres;
     for (int l = config_trunk_layers(c) - 1; l >= 0; l--) {
         memset(dx, 0, sizeof(float) * Nd);
-        if (block_backward(m, l, &m->trunk[l], l == 0 ? m->x0 : m->trunk[l - 1].out, dout, dx, B, T) != 0)
-            return -1;
+        block_backward(m, l, &m->trunk[l], l == 0 ? m->x0 : m->trunk[l - 1].out, dout, dx, B, T);
         float *t = dout;
         dout = dx;
         dx = t;
     }
     op_embedding_backward(m->grads.t[P_EMBED], dout, m->inputs, B * T, c->dim);
-    return 0;
 }
 
 // Splits rows (B, T+n) into inputs (B*T) and checks every id.
@@ -345,7 +344,7 @@ int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, floa
                 output_chunk_backward(m, 0, N, r0, rows_here, m->logits);
             }
             head_losses[k - 1] = mean_row_loss(m, N);
-            if (head_backward(m, k, 0, B, T) != 0) return -1;
+            head_backward(m, k, 0, B, T);
         }
     } else {
         // Naive: every head forward with its logits (n, N, V) kept, then the
@@ -368,10 +367,11 @@ int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, floa
                 int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
                 output_chunk_backward(m, k - 1, N, r0, rows_here, dlogits + (size_t)r0 * c->vocab_size);
             }
-            if (head_backward(m, k, k - 1, B, T) != 0) return -1;
+            head_backward(m, k, k - 1, B, T);
         }
     }
-    return trunk_backward(m, B, T);
+    trunk_backward(m, B, T);
+    return 0;
 }
 
 int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *head_losses) {

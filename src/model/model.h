@@ -21,7 +21,7 @@ typedef enum {
 typedef struct {
     float *ln1, *rstd1;  // (N, d), (N): RMSNorm before attention
     float *q, *k, *v;    // (N, H*hd), (N, Hkv*hd) x2, after RoPE
-    float *att;          // (B, H, T, T) attention probabilities
+    float *lse;          // (B, H, T) log-sum-exp of each query's attention scores
     float *atty;         // (N, H*hd) attention output before o_proj
     float *h;            // (N, d) residual after attention
     float *ln2, *rstd2;  // (N, d), (N): RMSNorm before the MLP
@@ -52,6 +52,8 @@ typedef struct {
     // backward scratch, shared by all blocks since blocks go backward one by one
     float *dz, *dres, *dh, *datty, *dq, *dk, *dv, *dln, *dact, *dgate, *dup, *dnorm_out;
     float *rope_cos, *rope_sin;  // (Tmax, hd/2)
+    float *attn_scratch;         // attn_threads x op_attention_scratch_floats(hd)
+    int attn_threads;
 } mtp_model;
 
 // Allocates parameters (zero) and RoPE tables; no work buffers yet.

@@ -43,18 +43,23 @@ void op_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, 
                       int pos0);
 
 // ---- causal attention with grouped key/value heads (ops/cpu/attention.c) ----
-// q (B, Tq, H, hd); k, v (B, Tk, Hkv, hd) with batch stride kv_bstride floats
-// (Tk*Hkv*hd for packed tensors, larger for a KV cache). Query i sits at
-// position Tk - Tq + i and sees keys 0..Tk-Tq+i. Query head h uses kv head
-// h / (H / Hkv). att (B, H, Tq, Tk) receives the probabilities (zero above
-// the diagonal); out (B, Tq, H, hd).
-void op_attention_forward(float *out, float *att, const float *q, const float *k, const float *v, int B,
-                          int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride);
-// Backward for Tq == Tk == T (training): dq overwritten; dk, dv overwritten.
-// Returns -1 (with mtp_errorf) if its per-thread scratch cannot be had.
-int op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *att,
-                           const float *q, const float *k, const float *v, int B, int T, int H, int Hkv,
-                           int hd);
+// Flash-attention style: (TILE x TILE) score tiles with an online softmax; no
+// (T, T) matrix is stored. q (B, Tq, H, hd); k, v (B, Tk, Hkv, hd) with batch
+// stride kv_bstride floats (Tk*Hkv*hd when packed, more for a KV cache).
+// Query i sits at position Tk - Tq + i and sees keys 0..Tk-Tq+i. Query head h
+// uses kv head h / (H / Hkv). out (B, Tq, H, hd); lse (B, H, Tq) receives each
+// query's log-sum-exp of scaled scores, all the backward needs.
+// scratch: scratch_threads x op_attention_scratch_floats(hd) floats; the
+// kernels run on at most scratch_threads threads.
+#define OP_ATTENTION_TILE 64
+size_t op_attention_scratch_floats(int hd);
+void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Tq,
+                          int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch, int scratch_threads);
+// Backward for Tq == Tk == T (training), given the forward's out and lse:
+// dq, dk, dv overwritten.
+void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out, const float *lse,
+                           const float *q, const float *k, const float *v, int B, int T, int H, int Hkv, int hd,
+                           float *scratch, int scratch_threads);
 
 // ---- SwiGLU (ops/cpu/swiglu.c) ----
 // out = silu(gate) * up, elementwise over n values.
