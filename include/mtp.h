@@ -7,6 +7,7 @@
 //   core/fsutil.h, core/rng.h, core/timer.h, core/meminfo.h, core/safetensors.h
 //   model/config.h      mtp_config: the model's shape; config_validate
 //   model/model.h       mtp_model: create, forward/backward, head schedules
+//   model/flops.h       FLOPs of a training step
 //   train/optimizer.h   AdamW, learning-rate schedule, clipping
 //   train/step.h        train_step: one optimizer step over micro-batches
 //   train/checkpoint.h  checkpoint directories (Hugging Face Llama names)
@@ -36,6 +37,7 @@
 #include "data/tokenizer.h"
 #include "infer/sampler.h"
 #include "model/config.h"
+#include "model/flops.h"
 #include "model/model.h"
 #include "ops/ops.h"
 #include "train/checkpoint.h"

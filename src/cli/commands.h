@@ -6,5 +6,6 @@
 int cmd_prepare(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
+int cmd_bench_train(int argc, char **argv);
 
 #endif

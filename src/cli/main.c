@@ -15,6 +15,7 @@ static const command commands[] = {
     {"prepare", cmd_prepare, "turn text files into token shards"},
     {"train", cmd_train, "train an n-future-token model from scratch or resume a run"},
     {"sample", cmd_sample, "sample text from a trained model"},
+    {"bench-train", cmd_bench_train, "time training steps: ms/step, tokens/s, GFLOP/s, MFU, memory"},
 };
 
 static void usage(FILE *out) {

@@ -13,6 +13,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "ops/cpu/fast_exp.h"
 #include "ops/ops.h"
 
 #define TILE OP_ATTENTION_TILE
@@ -55,9 +56,9 @@ void op_attention_forward(float *out, float *lse, const float *q, const float *k
                             float m = rmax[r];
                             for (int c = 0; c < visible; c++) m = s[c] > m ? s[c] : m;
                             // online softmax: rescale what was accumulated under the old max
-                            float corr = rmax[r] == -INFINITY ? 0.0f : expf(rmax[r] - m), sum = 0.0f;
+                            float corr = rmax[r] == -INFINITY ? 0.0f : fast_expf(rmax[r] - m), sum = 0.0f;
                             for (int c = 0; c < visible; c++) {
-                                s[c] = expf(s[c] - m);
+                                s[c] = fast_expf(s[c] - m);
                                 sum += s[c];
                             }
                             for (int c = visible < 0 ? 0 : visible; c < cols; c++) s[c] = 0.0f;
@@ -136,7 +137,7 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                                 int visible = i0 + r - j0 + 1;
                                 if (visible > cols) visible = cols;
                                 for (int c = 0; c < cols; c++) {
-                                    float pc = c < visible ? expf(p[c] - li[r]) : 0.0f;
+                                    float pc = c < visible ? fast_expf(p[c] - li[r]) : 0.0f;
                                     p[c] = pc;
                                     dp[c] = pc * (dp[c] - Drow[r]) * scale;  // dS, with the scale of S folded in
                                 }

@@ -23,10 +23,13 @@ int op_get_threads(void) {
 }
 
 const char *op_blas_info(void) {
+    // "OpenBLAS 0.3.21 NO_LAPACKE DYNAMIC_ARCH ... USE_OPENMP ..." -> name, version, threading
     static char info[256];
-    const char *forced = getenv("OPENBLAS_CORETYPE");
-    snprintf(info, sizeof info, "OpenBLAS %s, kernel %s%s%s", openblas_get_config(), openblas_get_corename(),
-             forced ? " (forced by OPENBLAS_CORETYPE=" : "", forced ? forced : "");
-    if (forced) snprintf(info + strlen(info), sizeof info - strlen(info), ")");
+    const char *config = openblas_get_config(), *forced = getenv("OPENBLAS_CORETYPE");
+    int name_len = 0, spaces = 0;
+    while (config[name_len] && !(config[name_len] == ' ' && ++spaces == 2)) name_len++;
+    snprintf(info, sizeof info, "%.*s (%s), kernel %s%s%s%s", name_len, config,
+             strstr(config, "USE_OPENMP") ? "OpenMP" : "pthreads", openblas_get_corename(),
+             forced ? " (forced by OPENBLAS_CORETYPE=" : "", forced ? forced : "", forced ? ")" : "");
     return info;
 }

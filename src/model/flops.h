@@ -1,0 +1,21 @@
+// flops.h: the arithmetic of one training step, so benchmarks can report
+// achieved GFLOP/s and the fraction of the machine's matrix-product ceiling.
+// Counts multiply-adds as 2 FLOPs; a backward costs twice its forward (the
+// usual accounting: the flash-attention recomputation is not counted).
+#ifndef MTP_MODEL_FLOPS_H
+#define MTP_MODEL_FLOPS_H
+
+#include "model/config.h"
+
+typedef struct {
+    double blocks;           // q/k/v/o projections and the MLP of all L blocks
+    double attention;        // causal scores and their weighted sums
+    double unembed;          // n heads x the (d x V) unembedding
+    double total;            // the three above, forward + backward
+    double optimizer_bytes;  // AdamW reads p, g, m, v and writes p, m, v: 28 bytes per parameter
+} step_flops;
+
+// One optimizer step over B rows of T tokens (one micro-batch).
+step_flops model_step_flops(const mtp_config *cfg, int B, int T);
+
+#endif
