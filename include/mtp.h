@@ -16,6 +16,7 @@
 //   data/loader.h       reproducible training rows from a data directory
 //   data/corpus.h, data/prepare.h   text files to token shards
 //   infer/sampler.h     next-token sampling
+//   infer/decode.h      KV-cache generation, plain and self-speculative
 //
 // Every function that can fail returns -1 (or NULL) and leaves a one-line
 // message in mtp_last_error().
@@ -35,6 +36,7 @@
 #include "data/prepare.h"
 #include "data/shard.h"
 #include "data/tokenizer.h"
+#include "infer/decode.h"
 #include "infer/sampler.h"
 #include "model/config.h"
 #include "model/flops.h"

@@ -67,7 +67,7 @@ int cmd_sample(int argc, char **argv) {
     memset(&m, 0, sizeof m);
     tokenizer *tok = NULL;
     int32_t *ids = NULL;
-    float *logits = NULL;
+    float *logits = NULL, *probs = NULL;
     int rc = 1;
     if (checkpoint_resolve(model_path, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg)) goto done;
     if (fs_join(tok_path, sizeof tok_path, ckpt, "tokenizer.json")) goto done;
@@ -99,16 +99,24 @@ int cmd_sample(int argc, char **argv) {
     if (tokenizer_reserve(&ids, n, &cap, (size_t)max_new)) goto done;
     logits = mtp_malloc(sizeof(float) * cfg.vocab_size, "logits");
     if (!logits) goto done;
-    mtp_rng rng;
-    mtp_rng_seed(&rng, seed);
+    sampler smp;
+    if (sampler_init(&smp, tokenizer_vocab_size(tok), (float)temperature, top_k, 1.0f, seed)) goto done;
+    probs = mtp_malloc(sizeof(float) * cfg.vocab_size, "probabilities");
+    if (!probs) {
+        sampler_free(&smp);
+        goto done;
+    }
     fputs(prompt, stdout);
     fflush(stdout);
     char piece[256];
     for (int t = 0; t < max_new; t++) {
         // the newest max-context tokens
         size_t start = n > (size_t)cfg.max_seq_len ? n - cfg.max_seq_len : 0;
-        if (model_forward_last_logits(&m, ids + start, (int)(n - start), 1, logits)) goto done;
-        int32_t next = sampler_next(logits, tokenizer_vocab_size(tok), (float)temperature, top_k, &rng);
+        if (model_forward_last_logits(&m, ids + start, (int)(n - start), 1, logits)) {
+            sampler_free(&smp);
+            goto done;
+        }
+        int32_t next = sampler_next(&smp, logits, probs);
         if (next == tokenizer_eot(tok)) break;
         ids[n++] = next;
         int len = tokenizer_decode_token(tok, next, piece, sizeof piece);
@@ -116,11 +124,13 @@ int cmd_sample(int argc, char **argv) {
         fflush(stdout);
     }
     fputc('\n', stdout);
+    sampler_free(&smp);
     rc = 0;
 done:
     if (rc) fprintf(stderr, "mtp sample: %s\n", mtp_last_error());
     free(ids);
     free(logits);
+    free(probs);
     tokenizer_free(tok);
     model_free(&m);
     return rc;

@@ -1,40 +1,85 @@
-// sampler.c: greedy, temperature and top-k sampling.
+// sampler.c: greedy, temperature, top-k and top-p sampling.
 #include "infer/sampler.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
-static int32_t argmax(const float *x, int V) {
+#include "core/error.h"
+
+int sampler_init(sampler *s, int V, float temperature, int top_k, float top_p, uint64_t seed) {
+    memset(s, 0, sizeof *s);
+    s->V = V;
+    s->temperature = temperature;
+    s->top_k = top_k > 0 && top_k < V ? top_k : 0;
+    s->top_p = top_p > 0.0f && top_p < 1.0f ? top_p : 1.0f;
+    mtp_rng_seed(&s->rng, seed);
+    s->order = mtp_malloc(sizeof(int32_t) * (size_t)V, "sampler order");
+    return s->order ? 0 : -1;
+}
+
+void sampler_free(sampler *s) {
+    free(s->order);
+    s->order = NULL;
+}
+
+int32_t sampler_argmax(const float *x, int V) {
     int32_t best = 0;
     for (int i = 1; i < V; i++)
         if (x[i] > x[best]) best = i;
     return best;
 }
 
-int32_t sampler_next(float *logits, int V, float temperature, int top_k, mtp_rng *rng) {
-    if (temperature <= 0.0f) return argmax(logits, V);
-    float maxv = logits[argmax(logits, V)];
-    float cutoff = -INFINITY;
-    if (top_k > 0 && top_k < V) {
-        // the k-th largest logit by repeated selection: k passes, fine for small k
-        float prev = INFINITY;
-        for (int r = 0; r < top_k; r++) {
-            float best = -INFINITY;
-            for (int i = 0; i < V; i++)
-                if (logits[i] < prev && logits[i] > best) best = logits[i];
-            prev = best;
-        }
-        cutoff = prev;
-    }
+static const float *sort_keys;
+static int by_prob_desc(const void *a, const void *b) {
+    float x = sort_keys[*(const int32_t *)a], y = sort_keys[*(const int32_t *)b];
+    if (x != y) return x < y ? 1 : -1;
+    return *(const int32_t *)a - *(const int32_t *)b;  // ties: lower id first, so the result is unique
+}
+
+void sampler_probs(sampler *s, const float *logits, float *probs) {
+    int V = s->V;
+    float maxv = logits[sampler_argmax(logits, V)];
     double sum = 0.0;
     for (int i = 0; i < V; i++) {
-        float p = logits[i] >= cutoff ? expf((logits[i] - maxv) / temperature) : 0.0f;
-        logits[i] = p;
-        sum += p;
+        probs[i] = expf((logits[i] - maxv) / s->temperature);
+        sum += probs[i];
     }
-    double u = mtp_rng_uniform(rng) * sum, acc = 0.0;
-    for (int i = 0; i < V; i++) {
-        acc += logits[i];
+    for (int i = 0; i < V; i++) probs[i] = (float)(probs[i] / sum);
+    if (!s->top_k && s->top_p >= 1.0f) return;
+    // keep the top k, then the smallest prefix (by probability) reaching top_p
+    for (int i = 0; i < V; i++) s->order[i] = i;
+    sort_keys = probs;
+    qsort(s->order, (size_t)V, sizeof *s->order, by_prob_desc);
+    int keep = s->top_k ? s->top_k : V;
+    double mass = 0.0;
+    for (int r = 0; r < keep; r++) {
+        mass += probs[s->order[r]];
+        if (mass >= s->top_p) {
+            keep = r + 1;
+            break;
+        }
+    }
+    double kept = 0.0;
+    for (int r = 0; r < keep; r++) kept += probs[s->order[r]];
+    for (int r = keep; r < V; r++) probs[s->order[r]] = 0.0f;
+    for (int r = 0; r < keep; r++) probs[s->order[r]] = (float)(probs[s->order[r]] / kept);
+}
+
+int32_t sampler_draw(sampler *s, const float *probs) {
+    double u = mtp_rng_uniform(&s->rng), acc = 0.0;
+    int32_t last = 0;
+    for (int i = 0; i < s->V; i++) {
+        if (probs[i] <= 0.0f) continue;
+        acc += probs[i];
+        last = i;
         if (u < acc) return i;
     }
-    return argmax(logits, V);
+    return last;  // rounding left u above the total: the last possible token
+}
+
+int32_t sampler_next(sampler *s, const float *logits, float *probs) {
+    if (s->temperature <= 0.0f) return sampler_argmax(logits, s->V);
+    sampler_probs(s, logits, probs);
+    return sampler_draw(s, probs);
 }

@@ -61,7 +61,14 @@ static void carve_work(carver *c, mtp_model *m, const mtp_config *cfg, int B, in
     int trunk_layers = config_trunk_layers(cfg);
     int slots = schedule == SCHEDULE_NAIVE ? cfg->n_future : 1;
     m->x0 = carve(c, N * d);
-    for (int l = 0; l < trunk_layers; l++) carve_block(c, &m->trunk[l], cfg, B, T);
+    // Without gradients no block's activations outlive its forward, so all trunk
+    // blocks share one slot (a block reads its input before overwriting `out`).
+    for (int l = 0; l < trunk_layers; l++) {
+        if (with_grads || l == 0)
+            carve_block(c, &m->trunk[l], cfg, B, T);
+        else
+            m->trunk[l] = m->trunk[0];
+    }
     for (int s = 0; s < slots; s++) carve_block(c, &m->heads[s], cfg, B, T);
     m->head_norm = carve(c, slots * N * d);
     m->head_rstd = carve(c, slots * N);
@@ -161,34 +168,58 @@ void model_zero_grads(mtp_model *m) {
 
 // ---- one transformer block ----------------------------------------------
 
+// Matrix product of a forward: BLAS, or in exact-rows mode the kernel whose
+// rows do not depend on how many rows there are (decoding).
+static void project(int exact_rows, float *out, const float *inp, const float *w, int N, int in_dim,
+                    int out_dim) {
+    if (exact_rows)
+        op_matmul_rows_forward(out, inp, w, N, in_dim, out_dim);
+    else
+        op_matmul_forward(out, inp, w, N, in_dim, out_dim);
+}
+
 // out = h + MLP(RMSNorm(h)), h = x + Attn(RMSNorm(x)); x (N, d) with N = B*T.
-static void block_forward(mtp_model *m, int layer, block_acts *a, const float *x, int B, int T) {
+// With a cache (B = 1), the T tokens sit at positions cache->len .. len+T-1:
+// their keys and values are written into the cache's rows for this block and
+// attention reads every cached position; without one, positions are 0..T-1
+// and keys/values stay in the activations for the backward. exact_rows (with
+// a cache only) makes every row's result independent of T.
+static void block_forward(mtp_model *m, int layer, block_acts *a, const float *x, int B, int T,
+                          const kv_cache *cache, int exact_rows) {
     const mtp_config *c = &m->cfg;
     int N = B * T, d = c->dim, f = c->ffn_dim, hd = config_head_dim(c);
     int qd = c->n_head * hd, kvd = c->n_kv_head * hd;
+    int pos0 = cache ? cache->len : 0;
+    size_t block_rows = (size_t)layer * c->max_seq_len * kvd;
+    float *kbase = cache ? cache->k + block_rows : a->k, *vbase = cache ? cache->v + block_rows : a->v;
+    float *knew = kbase + (size_t)pos0 * kvd, *vnew = vbase + (size_t)pos0 * kvd;
     block_params w = params_block(&m->params, c, layer);
     op_rmsnorm_forward(a->ln1, a->rstd1, x, w.attn_norm, N, d, c->norm_eps);
-    op_matmul_forward(a->q, a->ln1, w.wq, N, d, qd);
-    op_matmul_forward(a->k, a->ln1, w.wk, N, d, kvd);
-    op_matmul_forward(a->v, a->ln1, w.wv, N, d, kvd);
-    op_rope_forward(a->q, m->rope_cos, m->rope_sin, B, T, c->n_head, hd, 0);
-    op_rope_forward(a->k, m->rope_cos, m->rope_sin, B, T, c->n_kv_head, hd, 0);
-    op_attention_forward(a->atty, a->lse, a->q, a->k, a->v, B, T, T, c->n_head, c->n_kv_head, hd,
-                         (size_t)T * kvd, m->attn_scratch, m->attn_threads);
-    op_matmul_forward(a->h, a->atty, w.wo, N, qd, d);
+    project(exact_rows, a->q, a->ln1, w.wq, N, d, qd);
+    project(exact_rows, knew, a->ln1, w.wk, N, d, kvd);
+    project(exact_rows, vnew, a->ln1, w.wv, N, d, kvd);
+    op_rope_forward(a->q, m->rope_cos, m->rope_sin, B, T, c->n_head, hd, pos0);
+    op_rope_forward(knew, m->rope_cos, m->rope_sin, B, T, c->n_kv_head, hd, pos0);
+    if (exact_rows)
+        op_attention_rows_forward(a->atty, a->q, kbase, vbase, T, pos0 + T, c->n_head, c->n_kv_head, hd);
+    else
+        op_attention_forward(a->atty, a->lse, a->q, kbase, vbase, B, T, pos0 + T, c->n_head, c->n_kv_head, hd,
+                             cache ? (size_t)c->max_seq_len * kvd : (size_t)T * kvd, m->attn_scratch,
+                             m->attn_threads);
+    project(exact_rows, a->h, a->atty, w.wo, N, qd, d);
     op_add_inplace(a->h, x, (size_t)N * d);
     op_rmsnorm_forward(a->ln2, a->rstd2, a->h, w.ffn_norm, N, d, c->norm_eps);
-    op_matmul_forward(a->gate, a->ln2, w.wgate, N, d, f);
-    op_matmul_forward(a->up, a->ln2, w.wup, N, d, f);
+    project(exact_rows, a->gate, a->ln2, w.wgate, N, d, f);
+    project(exact_rows, a->up, a->ln2, w.wup, N, d, f);
     op_swiglu_forward(a->act, a->gate, a->up, (size_t)N * f);
-    op_matmul_forward(a->out, a->act, w.wdown, N, f, d);
+    project(exact_rows, a->out, a->act, w.wdown, N, f, d);
     op_add_inplace(a->out, a->h, (size_t)N * d);
 }
 
 // Backward of block_forward: adds d(loss)/dx into dx (N, d) given dout (N, d),
 // and the block's parameter gradients into m->grads.
 static void block_backward(mtp_model *m, int layer, const block_acts *a, const float *x, const float *dout,
-                          float *dx, int B, int T) {
+                           float *dx, int B, int T) {
     const mtp_config *c = &m->cfg;
     int N = B * T, d = c->dim, f = c->ffn_dim, hd = config_head_dim(c);
     int qd = c->n_head * hd, kvd = c->n_kv_head * hd;
@@ -229,21 +260,21 @@ static const float *trunk_output(const mtp_model *m) {
     return m->trunk[tl - 1].out;
 }
 
-static void trunk_forward(mtp_model *m, int B, int T) {
+static void trunk_forward(mtp_model *m, int B, int T, const kv_cache *cache, int exact_rows) {
     const mtp_config *c = &m->cfg;
     op_embedding_forward(m->x0, m->inputs, m->params.t[P_EMBED], B * T, c->dim);
     const float *x = m->x0;
     for (int l = 0; l < config_trunk_layers(c); l++) {
-        block_forward(m, l, &m->trunk[l], x, B, T);
+        block_forward(m, l, &m->trunk[l], x, B, T, cache, exact_rows);
         x = m->trunk[l].out;
     }
 }
 
 // Head k's block and the shared final norm, into slot s.
-static void head_forward(mtp_model *m, int k, int s, int B, int T) {
+static void head_forward(mtp_model *m, int k, int s, int B, int T, const kv_cache *cache, int exact_rows) {
     const mtp_config *c = &m->cfg;
     size_t N = (size_t)B * T;
-    block_forward(m, head_layer(c, k), &m->heads[s], trunk_output(m), B, T);
+    block_forward(m, head_layer(c, k), &m->heads[s], trunk_output(m), B, T, cache, exact_rows);
     op_rmsnorm_forward(m->head_norm + s * N * c->dim, m->head_rstd + s * N, m->heads[s].out,
                        m->params.t[P_NORM], (int)N, c->dim, c->norm_eps);
 }
@@ -330,14 +361,14 @@ int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, floa
     int n = c->n_future, chunk = m->logit_chunk;
     // each head's loss is a mean over N positions
     float row_scale = grad_scale / (float)N;
-    trunk_forward(m, B, T);
+    trunk_forward(m, B, T, NULL, 0);
     memset(m->dz, 0, sizeof(float) * N * c->dim);
     if (m->schedule == SCHEDULE_SEQUENTIAL) {
         // Figure 2: head k forward, loss, backward down to dz; only one
         // chunk of one head's logits exists at any time.
         for (int k = 1; k <= n; k++) {
             load_targets(m, rows, B, T, k);
-            head_forward(m, k, 0, B, T);
+            head_forward(m, k, 0, B, T, NULL, 0);
             for (int r0 = 0; r0 < (int)N; r0 += chunk) {
                 int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
                 output_chunk_forward(m, 0, N, r0, rows_here, m->logits, row_scale);
@@ -352,7 +383,7 @@ int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, floa
         // accumulation match the sequential schedule exactly.
         for (int k = 1; k <= n; k++) {
             load_targets(m, rows, B, T, k);
-            head_forward(m, k, k - 1, B, T);
+            head_forward(m, k, k - 1, B, T, NULL, 0);
             float *logits = m->logits + (size_t)(k - 1) * N * c->vocab_size;
             for (int r0 = 0; r0 < (int)N; r0 += chunk) {
                 int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
@@ -379,10 +410,10 @@ int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *
     if (load_inputs(m, rows, B, T) != 0) return -1;
     size_t N = (size_t)B * T;
     int chunk = m->logit_chunk;
-    trunk_forward(m, B, T);
+    trunk_forward(m, B, T, NULL, 0);
     for (int k = 1; k <= c->n_future; k++) {
         load_targets(m, rows, B, T, k);
-        head_forward(m, k, 0, B, T);
+        head_forward(m, k, 0, B, T, NULL, 0);
         for (int r0 = 0; r0 < (int)N; r0 += chunk) {
             int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
             output_chunk_forward(m, 0, N, r0, rows_here, m->logits, 0.0f);
@@ -402,12 +433,57 @@ int model_forward_last_logits(mtp_model *m, const int32_t *tokens, int T, int n_
         if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
             return mtp_errorf("token id %d is outside the vocabulary (size %d)", tokens[t], c->vocab_size);
     memcpy(m->inputs, tokens, sizeof(int32_t) * T);
-    trunk_forward(m, 1, T);
+    trunk_forward(m, 1, T, NULL, 0);
     for (int k = 1; k <= n_heads; k++) {
-        head_forward(m, k, 0, 1, T);
+        head_forward(m, k, 0, 1, T, NULL, 0);
         const float *y_last = m->head_norm + (size_t)(T - 1) * c->dim;
         op_matmul_forward(logits + (size_t)(k - 1) * c->vocab_size, y_last, m->params.t[P_LM_HEAD], 1, c->dim,
                           c->vocab_size);
     }
+    return 0;
+}
+
+int kv_cache_alloc(kv_cache *cache, const mtp_config *c) {
+    size_t n = (size_t)c->n_layer * c->max_seq_len * c->n_kv_head * config_head_dim(c);
+    cache->len = 0;
+    cache->k = mtp_alloc_aligned(n * sizeof(float), "key cache");
+    cache->v = cache->k ? mtp_alloc_aligned(n * sizeof(float), "value cache") : NULL;
+    if (!cache->v) {
+        free(cache->k);
+        cache->k = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void kv_cache_free(kv_cache *cache) {
+    free(cache->k);
+    free(cache->v);
+    memset(cache, 0, sizeof *cache);
+}
+
+int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
+                         int last_rows, int exact_rows, float *logits) {
+    const mtp_config *c = &m->cfg;
+    if (T < 1 || T > m->max_T)
+        return mtp_errorf("%d new tokens do not fit the work buffers (%d)", T, m->max_T);
+    if (cache->len + T > c->max_seq_len)
+        return mtp_errorf("context full: %d + %d tokens exceed the model's max context %d", cache->len, T,
+                          c->max_seq_len);
+    if (n_heads < 1 || n_heads > c->n_future)
+        return mtp_errorf("asked for %d heads; the model has %d", n_heads, c->n_future);
+    if (last_rows < 1 || last_rows > T) last_rows = T;
+    for (int t = 0; t < T; t++)
+        if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
+            return mtp_errorf("token id %d is outside the vocabulary (size %d)", tokens[t], c->vocab_size);
+    memcpy(m->inputs, tokens, sizeof(int32_t) * T);
+    trunk_forward(m, 1, T, cache, exact_rows);
+    for (int k = 1; k <= n_heads; k++) {
+        head_forward(m, k, 0, 1, T, cache, exact_rows);
+        project(exact_rows, logits + (size_t)(k - 1) * last_rows * c->vocab_size,
+                m->head_norm + (size_t)(T - last_rows) * c->dim, m->params.t[P_LM_HEAD], last_rows, c->dim,
+                c->vocab_size);
+    }
+    cache->len += T;
     return 0;
 }

@@ -30,6 +30,14 @@ typedef struct {
     float *out;          // (N, d) block output
 } block_acts;
 
+// Keys and values of every block (trunk and heads) for one sequence, so a
+// decoder runs only the new tokens: k, v (L, Tmax, Hkv*hd), after RoPE.
+// len positions are filled; lowering len forgets (rolls back) the rest.
+typedef struct {
+    float *k, *v;
+    int len;
+} kv_cache;
+
 typedef struct {
     mtp_config cfg;
     param_set params;
@@ -76,5 +84,18 @@ int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *
 // tokens (T): logits (n_heads, V). Used by sampling.
 int model_forward_last_logits(mtp_model *m, const int32_t *tokens, int T, int n_heads, float *logits);
 void model_zero_grads(mtp_model *m);
+
+int kv_cache_alloc(kv_cache *cache, const mtp_config *cfg);
+void kv_cache_free(kv_cache *cache);
+// Runs tokens (T) at positions cache->len .. len+T-1 through the trunk and
+// heads 1..n_heads, appends their keys and values and advances cache->len.
+// Heads past n_heads get no cache entries: use one n_heads for a sequence.
+// logits (n_heads, last_rows, V): the last last_rows positions (0 = all T).
+// exact_rows uses kernels whose per-row results do not depend on T, so a
+// forward of K+1 tokens reproduces K+1 forwards of one token bit for bit
+// (speculative decoding relies on it); otherwise BLAS (prefill). The model's
+// work buffers must hold B = 1 and T rows.
+int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads, int last_rows,
+                         int exact_rows, float *logits);
 
 #endif

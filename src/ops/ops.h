@@ -61,6 +61,16 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                            const float *q, const float *k, const float *v, int B, int T, int H, int Hkv, int hd,
                            float *scratch, int scratch_threads);
 
+// ---- few-row kernels for decoding (ops/cpu/decode.c) ----
+// Each row's result is bit-identical whatever the number of rows M, so a
+// speculative verification of K+1 tokens reproduces K+1 single-token steps.
+// out (M, O) = inp (M, I) @ w (O, I)^T.
+void op_matmul_rows_forward(float *out, const float *inp, const float *w, int M, int in_dim, int out_dim);
+// Causal attention of one sequence: q (Tq, H, hd) against k, v (Tk, Hkv, hd),
+// query i at position Tk - Tq + i; out (Tq, H, hd).
+void op_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk, int H,
+                               int Hkv, int hd);
+
 // ---- SwiGLU (ops/cpu/swiglu.c) ----
 // out = silu(gate) * up, elementwise over n values.
 void op_swiglu_forward(float *out, const float *gate, const float *up, size_t n);

@@ -1,0 +1,54 @@
+// decode.h: generation with a KV cache, plain or self-speculative.
+//
+// Plain: head 1 picks each next token, one forward per token.
+// Speculative (K drafting heads, blockwise parallel decoding, Stern et al.
+// 2018): heads 2..K+1 at the last accepted position draft the K tokens after
+// head 1's; one forward over [head 1's token, drafts] runs the trunk and every
+// head; head 1 verifies the drafts left to right, the longest agreeing prefix
+// is accepted plus head 1's own next token, the heads at the last accepted
+// position give the next drafts, and the caches of rejected positions are
+// rolled back. Greedy output is token for token that of plain greedy
+// decoding; with temperature > 0 each draft x from a head with distribution q
+// is accepted with probability min(1, p(x)/q(x)) (p: head 1's), and on
+// rejection the token is drawn from normalize(max(0, p - q)), so the output is
+// distributed exactly as plain sampling's.
+#ifndef MTP_INFER_DECODE_H
+#define MTP_INFER_DECODE_H
+
+#include <stdint.h>
+
+#include "infer/sampler.h"
+#include "model/model.h"
+
+typedef struct {
+    long generated;                       // tokens emitted
+    long forwards;                        // forwards after the prefill
+    long checked[MTP_MAX_FUTURE];         // drafts of head k+2 that head 1 checked
+    long accepted[MTP_MAX_FUTURE];        // ... and accepted
+    double prefill_seconds, decode_seconds;
+    const char *stop_reason;              // "max-new", "end-of-text", "stop", "context"
+} decode_stats;
+
+// Receives each generated token once it is final, in order; nonzero stops.
+typedef int (*decode_emit_fn)(int32_t token, void *user);
+
+typedef struct {
+    mtp_model *model;   // loaded weights; decoder_init allocates its work buffers
+    kv_cache cache;
+    int drafts;         // K: drafting heads (0 = plain decoding)
+    int prefill_chunk;  // prompt tokens per prefill forward
+    float *logits;      // (K+1, max(K+1, 1), V)
+    float *probs;       // (V) head 1's distribution
+    float *draft_probs; // (K, V) the distributions the drafts were drawn from
+} decoder;
+
+// drafts K <= n-1 (0 = plain).
+int decoder_init(decoder *d, mtp_model *m, int drafts);
+void decoder_free(decoder *d);
+// Generates up to max_new tokens after prompt (n >= 1 tokens), stopping after
+// end-of-text `eot` (not emitted; -1 for none), when emit returns nonzero or
+// when the context is full. The sampler's temperature 0 means greedy.
+int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eot, sampler *s, decode_emit_fn emit,
+               void *user, decode_stats *st);
+
+#endif

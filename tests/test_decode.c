@@ -1,0 +1,272 @@
+// test_decode.c: the KV-cache decoder. (1) Cached forwards give the logits of
+// a full recompute, also after rollbacks. (2) Greedy self-speculative decoding
+// emits exactly plain greedy decoding's tokens, for n = 2, 4, 8, random and
+// trained models, many prompts, drafts rejected everywhere and accepted
+// often, and prompts near the context limit. (3) Speculative sampling draws
+// from plain sampling's distribution (chi-square over two tokens, exact
+// probabilities by enumeration).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mtp.h"
+
+static int failures = 0;
+#define CHECK(cond, ...)                                \
+    do {                                                \
+        if (!(cond)) {                                  \
+            failures++;                                 \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+            printf(__VA_ARGS__);                        \
+            printf("\n");                               \
+        }                                               \
+    } while (0)
+
+static mtp_config tiny(int V, int n, int L, int Tmax) {
+    mtp_config c;
+    memset(&c, 0, sizeof c);
+    config_set_defaults(&c);
+    c.vocab_size = V, c.dim = 32, c.n_head = 4, c.n_kv_head = 2, c.ffn_dim = 64;
+    c.n_layer = L, c.n_future = n, c.max_seq_len = Tmax;
+    return c;
+}
+
+// A model whose weights are scaled up so its distributions are far from
+// uniform (random init at 0.02 gives near-uniform logits).
+static int make_model(mtp_model *m, const mtp_config *c, uint64_t seed, float scale) {
+    if (model_create(m, c) != 0) return -1;
+    params_init(&m->params, c, seed);
+    for (size_t i = 0; i < m->params.count[P_LM_HEAD]; i++) m->params.t[P_LM_HEAD][i] *= scale;
+    return 0;
+}
+
+// Trains m for `steps` on a periodic sequence so that every head predicts well
+// (drafts are then mostly accepted).
+static void train_periodic(mtp_model *m, int steps) {
+    const mtp_config *c = &m->cfg;
+    int B = 2, T = 24, row = T + c->n_future;
+    mtp_model t = *m;  // reuse parameters, own work buffers
+    t.work = NULL, t.trunk = NULL, t.heads = NULL;
+    memset(&t.grads, 0, sizeof t.grads);
+    model_alloc_work(&t, B, T, SCHEDULE_SEQUENTIAL, 1);
+    adamw_state opt;
+    adamw_alloc(&opt, c);
+    optim_config o;
+    optim_config_defaults(&o);
+    o.lr = 1e-2, o.total_steps = steps, o.weight_decay = 0.0;
+    int32_t *rows = malloc(sizeof(int32_t) * B * row);
+    for (int s = 0; s < steps; s++) {
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < row; i++) rows[b * row + i] = (int32_t)((3 * (i + s + 5 * b)) % 7 + 1);
+        const int32_t *micro[1] = {rows};
+        step_result r;
+        train_step(&t, &opt, &o, s, micro, 1, B, T, &r);
+    }
+    free(rows);
+    adamw_free(&opt);
+    params_free(&t.grads);
+    free(t.work);
+    free(t.trunk);
+    free(t.heads);
+}
+
+// ---- (1) cache vs recompute -------------------------------------------------
+
+static void test_cache_matches_recompute(void) {
+    mtp_config c = tiny(19, 3, 5, 40);
+    mtp_model full, inc;
+    make_model(&full, &c, 11, 20.0f);
+    make_model(&inc, &c, 11, 20.0f);
+    model_alloc_work(&full, 1, c.max_seq_len, SCHEDULE_SEQUENTIAL, 0);
+    model_alloc_work(&inc, 1, 16, SCHEDULE_SEQUENTIAL, 0);
+    kv_cache cache;
+    kv_cache_alloc(&cache, &c);
+    int32_t seq[40];
+    mtp_rng rng;
+    mtp_rng_seed(&rng, 5);
+    for (int i = 0; i < 40; i++) seq[i] = (int32_t)mtp_rng_below(&rng, 19);
+    float got[3 * 16 * 19], want[3 * 19];
+    // chunks: prefill 7 (BLAS), then exact-row steps of 1, 3, a rollback of 2, then 4
+    int plan[][3] = {{7, 0, 0}, {1, 1, 0}, {3, 1, 0}, {4, 1, 2}, {2, 0, 0}, {5, 1, 0}};
+    for (size_t p = 0; p < sizeof plan / sizeof *plan; p++) {
+        int T = plan[p][0], exact = plan[p][1], rollback = plan[p][2];
+        int pos0 = cache.len;
+        if (model_forward_cached(&inc, &cache, seq + pos0, T, 3, T, exact, got) != 0) {
+            CHECK(0, "forward_cached: %s", mtp_last_error());
+            return;
+        }
+        for (int r = 0; r < T; r++) {
+            model_forward_last_logits(&full, seq, pos0 + r + 1, 3, want);
+            double err = 0, norm = 0;
+            for (int h = 0; h < 3; h++)
+                for (int v = 0; v < 19; v++) {
+                    double a = got[((size_t)h * T + r) * 19 + v], b = want[h * 19 + v];
+                    err += (a - b) * (a - b);
+                    norm += b * b;
+                }
+            CHECK(sqrt(err / norm) < 1e-5, "cached logits at position %d (chunk %zu, exact %d) differ by %.3g",
+                  pos0 + r, p, exact, sqrt(err / norm));
+        }
+        cache.len -= rollback;  // forget the last positions: they are recomputed next
+    }
+    kv_cache_free(&cache);
+    model_free(&full);
+    model_free(&inc);
+}
+
+// ---- (2) greedy speculative == greedy plain ----------------------------------
+
+typedef struct {
+    int32_t *out;
+    int n, cap;
+} collector;
+
+static int collect(int32_t token, void *user) {
+    collector *c = user;
+    if (c->n < c->cap) c->out[c->n++] = token;
+    return 0;
+}
+
+static int generate(mtp_model *m, int drafts, const int32_t *prompt, int n, int max_new, int32_t *out,
+                    decode_stats *st) {
+    decoder d;
+    sampler s;
+    if (decoder_init(&d, m, drafts) != 0 || sampler_init(&s, m->cfg.vocab_size, 0.0f, 0, 1.0f, 1) != 0) return -1;
+    collector col = {out, 0, max_new};
+    int rc = decode_run(&d, prompt, n, max_new, -1, &s, collect, &col, st);
+    sampler_free(&s);
+    decoder_free(&d);
+    return rc == 0 ? col.n : -1;
+}
+
+static void check_greedy_equal(mtp_model *m, const char *label, int prompts, double *accept_rate) {
+    const mtp_config *c = &m->cfg;
+    mtp_rng rng;
+    mtp_rng_seed(&rng, 99);
+    long checked = 0, accepted = 0;
+    for (int p = 0; p < prompts; p++) {
+        int32_t prompt[64], plain[64], spec[64];
+        // some prompts end near the context limit, so generation stops there
+        int n = p % 4 == 3 ? c->max_seq_len - 3 : 1 + (int)mtp_rng_below(&rng, 10);
+        for (int i = 0; i < n; i++)
+            prompt[i] = p % 2 ? (int32_t)((3 * i) % 7 + 1) : (int32_t)mtp_rng_below(&rng, (uint64_t)c->vocab_size);
+        int max_new = 12 + p % 9;
+        decode_stats sp, ss;
+        int np = generate(m, 0, prompt, n, max_new, plain, &sp);
+        for (int K = 1; K < c->n_future; K++) {
+            int ns = generate(m, K, prompt, n, max_new, spec, &ss);
+            CHECK(np > 0 && np == ns && memcmp(plain, spec, sizeof(int32_t) * (size_t)np) == 0,
+                  "%s: prompt %d (len %d), K=%d: speculative output differs from plain greedy (%d vs %d tokens)",
+                  label, p, n, K, np, ns);
+            CHECK(ss.forwards <= sp.forwards, "%s: K=%d used more forwards (%ld) than plain (%ld)", label, K,
+                  ss.forwards, sp.forwards);
+            for (int k = 0; k < K; k++) {
+                checked += ss.checked[k];
+                accepted += ss.accepted[k];
+            }
+        }
+    }
+    *accept_rate = checked ? (double)accepted / checked : 0;
+}
+
+static void test_greedy_speculative(void) {
+    int ns[] = {2, 4, 8};
+    for (int i = 0; i < 3; i++) {
+        int n = ns[i];
+        mtp_config c = tiny(13, n, n + 2, 32);
+        mtp_model m;
+        make_model(&m, &c, 7 + n, 10.0f);
+        char label[64];
+        double rate_random, rate_trained;
+        snprintf(label, sizeof label, "random n=%d", n);
+        check_greedy_equal(&m, label, 16, &rate_random);
+        train_periodic(&m, 150);
+        snprintf(label, sizeof label, "trained n=%d", n);
+        check_greedy_equal(&m, label, 16, &rate_trained);
+        printf("greedy n=%d: draft acceptance %.2f (random), %.2f (trained)\n", n, rate_random, rate_trained);
+        CHECK(rate_trained > 0.5, "trained n=%d: acceptance %.2f, the accepted path is barely exercised", n,
+              rate_trained);
+        CHECK(rate_random < 0.9, "random n=%d: acceptance %.2f, the rejected path is barely exercised", n, rate_random);
+        model_free(&m);
+    }
+}
+
+// ---- (3) speculative sampling matches plain sampling -----------------------
+
+static void test_speculative_sampling(void) {
+    const int V = 6, samples = 30000;
+    mtp_config c = tiny(V, 3, 4, 16);
+    mtp_model m;
+    make_model(&m, &c, 3, 60.0f);  // peaked, unequal distributions: both paths occur
+    int32_t prompt[3] = {1, 4, 2};
+    const float temperature = 0.9f;
+    // exact P(x1, x2) of plain sampling by enumeration: x1 ~ p(.|prompt), x2 ~ p(.|prompt, x1)
+    double exact[6][6];
+    mtp_model full;
+    make_model(&full, &c, 3, 60.0f);
+    model_alloc_work(&full, 1, c.max_seq_len, SCHEDULE_SEQUENTIAL, 0);
+    sampler ref;
+    sampler_init(&ref, V, temperature, 0, 1.0f, 1);
+    float logits[3 * 6], p1[6], p2[6];
+    int32_t seq[5] = {1, 4, 2, 0, 0};
+    model_forward_last_logits(&full, seq, 3, 1, logits);
+    sampler_probs(&ref, logits, p1);
+    for (int a = 0; a < V; a++) {
+        seq[3] = a;
+        model_forward_last_logits(&full, seq, 4, 1, logits);
+        sampler_probs(&ref, logits, p2);
+        for (int b = 0; b < V; b++) exact[a][b] = (double)p1[a] * p2[b];
+    }
+    long counts[6][6] = {{0}};
+    decoder d;
+    decoder_init(&d, &m, 2);
+    long rejected = 0, checked = 0;
+    for (int i = 0; i < samples; i++) {
+        sampler s;
+        sampler_init(&s, V, temperature, 0, 1.0f, 1000 + (uint64_t)i);
+        int32_t out[2];
+        collector col = {out, 0, 2};
+        decode_stats st;
+        decode_run(&d, prompt, 3, 2, -1, &s, collect, &col, &st);
+        sampler_free(&s);
+        if (col.n == 2) counts[out[0]][out[1]]++;
+        checked += st.checked[0];
+        rejected += st.checked[0] - st.accepted[0];
+    }
+    double chi2 = 0;
+    int cells = 0;
+    for (int a = 0; a < V; a++)
+        for (int b = 0; b < V; b++) {
+            double e = exact[a][b] * samples;
+            if (e < 5) continue;  // pool nothing: skip cells too rare for the test
+            chi2 += (counts[a][b] - e) * (counts[a][b] - e) / e;
+            cells++;
+        }
+    // 99.9% quantile of chi-square with (cells - 1) degrees of freedom, Wilson-Hilferty approximation
+    double k = cells - 1, z = 3.09;
+    double limit = k * pow(1 - 2 / (9 * k) + z * sqrt(2 / (9 * k)), 3);
+    printf("speculative sampling: chi2 %.1f over %d cells (99.9%% limit %.1f); drafts rejected %ld of %ld\n", chi2,
+           cells, limit, rejected, checked);
+    CHECK(chi2 < limit, "speculative sampling distribution differs from plain sampling: chi2 %.1f > %.1f", chi2,
+          limit);
+    CHECK(rejected > checked / 10 && rejected < checked * 9 / 10,
+          "rejections %ld of %ld: both the accepted and the rejected paths must be exercised", rejected, checked);
+    decoder_free(&d);
+    sampler_free(&ref);
+    model_free(&m);
+    model_free(&full);
+}
+
+int main(void) {
+    op_set_threads(2);
+    test_cache_matches_recompute();
+    test_greedy_speculative();
+    test_speculative_sampling();
+    if (failures) {
+        printf("%d failures\n", failures);
+        return 1;
+    }
+    printf("decode: all checks passed\n");
+    return 0;
+}
