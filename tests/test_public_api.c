@@ -57,7 +57,7 @@ int main(void) {
     memcpy(bad, rows, sizeof bad);
     bad[3] = 17;
     double heads[2];
-    CHECK(model_forward_loss(&m, bad, 2, 8, heads) != 0, "token 17 >= vocab 17 accepted");
+    CHECK(model_forward_loss(&m, bad, 2, 8, heads, NULL) != 0, "token 17 >= vocab 17 accepted");
     CHECK(strstr(mtp_last_error(), "17") != NULL, "message names the id: %s", mtp_last_error());
     // checkpoint round trip
     char dir[] = "/tmp/mtp_api_XXXXXX";

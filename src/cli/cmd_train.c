@@ -93,7 +93,7 @@ static int evaluate(trainer *t) {
     double sum[MTP_MAX_FUTURE] = {0}, head[MTP_MAX_FUTURE], total = 0;
     for (int b = 0; b < batches; b++) {
         loader_window_batch(&t->val, (size_t)b * B, B, rows);
-        if (model_forward_loss(&t->model, rows, B, T, head) != 0) {
+        if (model_forward_loss(&t->model, rows, B, T, head, NULL) != 0) {
             free(rows);
             return -1;
         }

@@ -405,7 +405,21 @@ int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, floa
     return 0;
 }
 
-int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *head_losses) {
+// Rows of logits (rows, V) whose largest logit is the target's.
+static long count_top1(const float *logits, const int32_t *targets, int rows, int V) {
+    long hits = 0;
+#pragma omp parallel for reduction(+ : hits) schedule(static)
+    for (int r = 0; r < rows; r++) {
+        const float *x = logits + (size_t)r * V;
+        int best = 0;
+        for (int j = 1; j < V; j++)
+            if (x[j] > x[best]) best = j;
+        hits += best == targets[r];
+    }
+    return hits;
+}
+
+int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *head_losses, double *head_top1) {
     const mtp_config *c = &m->cfg;
     if (load_inputs(m, rows, B, T) != 0) return -1;
     size_t N = (size_t)B * T;
@@ -414,11 +428,14 @@ int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *
     for (int k = 1; k <= c->n_future; k++) {
         load_targets(m, rows, B, T, k);
         head_forward(m, k, 0, B, T, NULL, 0);
+        long hits = 0;
         for (int r0 = 0; r0 < (int)N; r0 += chunk) {
             int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
-            output_chunk_forward(m, 0, N, r0, rows_here, m->logits, 0.0f);
+            output_chunk_forward(m, 0, N, r0, rows_here, m->logits, 0.0f);  // grad_scale 0 keeps the logits
+            if (head_top1) hits += count_top1(m->logits, m->targets + r0, rows_here, c->vocab_size);
         }
         head_losses[k - 1] = mean_row_loss(m, N);
+        if (head_top1) head_top1[k - 1] = (double)hits / (double)N;
     }
     return 0;
 }

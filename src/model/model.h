@@ -78,8 +78,9 @@ size_t model_work_bytes(const mtp_config *cfg, int B, int T, head_schedule sched
 // grad_scale * sum_k loss_k. head_losses[k-1] = mean cross-entropy of head k.
 int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, float grad_scale,
                            double *head_losses);
-// The same losses without gradients (evaluation).
-int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *head_losses);
+// The same losses without gradients (evaluation); head_top1 (may be NULL)
+// gets each head's top-1 accuracy (the rate at which its argmax is the target).
+int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *head_losses, double *head_top1);
 // Logits at the last of T positions for heads 1..n_heads of one sequence
 // tokens (T): logits (n_heads, V). Used by sampling.
 int model_forward_last_logits(mtp_model *m, const int32_t *tokens, int T, int n_heads, float *logits);
