@@ -7,5 +7,8 @@ int cmd_prepare(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_bench_train(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_bench_decode(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

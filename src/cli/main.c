@@ -15,6 +15,9 @@ static const command commands[] = {
     {"prepare", cmd_prepare, "turn text files into token shards"},
     {"train", cmd_train, "train an n-future-token model from scratch or resume a run"},
     {"sample", cmd_sample, "sample text from a trained model"},
+    {"generate", cmd_generate, "generate text with a KV cache and self-speculative decoding"},
+    {"eval", cmd_eval, "per-head loss, perplexity and top-1 accuracy on validation shards"},
+    {"bench-decode", cmd_bench_decode, "plain vs speculative decoding speed on a prompt file"},
     {"bench-train", cmd_bench_train, "time training steps: ms/step, tokens/s, GFLOP/s, MFU, memory"},
 };
 

@@ -17,7 +17,8 @@ int decoder_init(decoder *d, mtp_model *m, int drafts) {
     d->drafts = drafts;
     d->prefill_chunk = c->max_seq_len < 256 ? c->max_seq_len : 256;
     int rows = drafts + 1 > d->prefill_chunk ? drafts + 1 : d->prefill_chunk;
-    if (model_alloc_work(m, 1, rows, SCHEDULE_SEQUENTIAL, 0) != 0 || kv_cache_alloc(&d->cache, c) != 0) return -1;
+    if (model_alloc_work(m, 1, rows, SCHEDULE_SEQUENTIAL, 0) != 0 || kv_cache_alloc(&d->cache, c) != 0)
+        return -1;
     size_t V = (size_t)c->vocab_size;
     d->logits = mtp_malloc(sizeof(float) * (size_t)(drafts + 1) * (drafts + 1) * V, "logits");
     d->probs = mtp_malloc(sizeof(float) * V, "probabilities");
@@ -77,13 +78,16 @@ static int put(emitter *e, int32_t token) {
     return 0;
 }
 
-int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eot, sampler *s, decode_emit_fn emit,
-               void *user, decode_stats *st) {
+int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eot, sampler *s,
+               decode_emit_fn emit, void *user, decode_stats *st) {
     mtp_model *m = d->model;
     const mtp_config *c = &m->cfg;
-    const int K = d->drafts, heads = K + 1, V = c->vocab_size;
+    // the sampler's vocabulary (the tokenizer's, <= the model's padded one) everywhere
+    const int K = d->drafts, heads = K + 1, V = s->V;
     memset(st, 0, sizeof *st);
     st->stop_reason = "max-new";
+    if (V > c->vocab_size)
+        return mtp_errorf("sampler vocabulary %d exceeds the model's %d", V, c->vocab_size);
     if (n < 1) return mtp_errorf("empty prompt: give at least one token");
     if (n >= c->max_seq_len)
         return mtp_errorf("prompt of %d tokens leaves no room in the model's context of %d: shorten it", n,
@@ -102,7 +106,8 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
     int rows = 1;  // rows of the last forward
     int32_t next = choose(s, head_row(d, 0, 0, rows), d->probs);
     int32_t draft[MTP_MAX_FUTURE];
-    for (int k = 0; k < K; k++) draft[k] = choose(s, head_row(d, k + 1, 0, rows), d->draft_probs + (size_t)k * V);
+    for (int k = 0; k < K; k++)
+        draft[k] = choose(s, head_row(d, k + 1, 0, rows), d->draft_probs + (size_t)k * V);
     int32_t tokens[MTP_MAX_FUTURE + 1];
     while (!put(&e, next)) {
         int room = c->max_seq_len - d->cache.len;
@@ -154,7 +159,8 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
         d->cache.len = base + 1 + a;
         if (stop) break;
         next = rejected ? correction : choose(s, head_row(d, 0, a, rows), d->probs);
-        for (int k = 0; k < K; k++) draft[k] = choose(s, head_row(d, k + 1, a, rows), d->draft_probs + (size_t)k * V);
+        for (int k = 0; k < K; k++)
+            draft[k] = choose(s, head_row(d, k + 1, a, rows), d->draft_probs + (size_t)k * V);
     }
     st->decode_seconds = mtp_now() - t0;
     return 0;

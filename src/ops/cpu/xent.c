@@ -12,7 +12,6 @@ void op_softmax_xent(float *logits, float *losses, const int32_t *targets, int N
     for (int i = 0; i < N; i++) {
         float *row = logits + (size_t)i * V;
         float maxv = -INFINITY;
-#pragma omp simd reduction(max : maxv)
         for (int j = 0; j < V; j++) maxv = row[j] > maxv ? row[j] : maxv;
         float target_logit = row[targets[i]];
         float sum = 0.0f;

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# End-to-end checks of `mtp bench-decode`: on a small trained n = 3 model, the
+# JSON report has K = 0, 1, 2 with tokens per forward in [1, K+1] and
+# acceptance rates in [0, 1], no speculative output differs from the plain one,
+# plain and JSONL prompt lines both work, and the text report is a table. Bad
+# input (missing file, empty file, n = 1 model, bad flags) fails with one line
+# on stderr.
+set -u
+[ -x "${MTP:-}" ] || { echo "skip: build/mtp not built (set MTP to the binary)"; exit 77; }
+PY=${PYTHON:-/usr/bin/python3}
+[ -x "$PY" ] || PY=$(command -v python3) || { echo "skip: python3 needed to parse the JSON"; exit 77; }
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+M() { "$MTP" "$@"; }
+
+mkdir -p corpus
+for i in $(seq 1 300); do
+    echo "line $i: the $((i % 7)) quick brown foxes jump over $((i * 13 % 101)) lazy dogs, said speaker $((i % 5))."
+done >corpus/a.txt
+M prepare --quiet --out data --val-fraction 0.1 corpus >/dev/null 2>&1 || fail "prepare"
+M train --data data --out run --n-layer 4 --n-future 3 --dim 32 --n-head 4 --seq-len 32 --batch 4 --steps 60 \
+    --eval-every 0 --threads 2 >/dev/null 2>&1 || fail "train n=3"
+
+# five prompts, one of them JSONL, and a blank line that is skipped
+cat >p.txt <<'EOF'
+line 7: the 0 quick
+{"prompt": "line 12: the 5 quick brown foxes"}
+the quick brown
+
+line 300: the
+said speaker
+EOF
+
+# ---- JSON report
+M bench-decode --model run --prompts p.txt --max-new 24 --threads 2 --json >out.json 2>err.txt
+rc=$?
+[ $rc -eq 0 ] || { fail "bench-decode --json exited $rc"; cat err.txt; }
+"$PY" - out.json <<'EOF' || fail "JSON report: see above"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["prompts"] == 5, r["prompts"]
+assert r["mismatches"] == 0, r
+ks = {x["k"]: x for x in r["results"]}
+assert sorted(ks) == [0, 1, 2], sorted(ks)
+assert ks[0]["accept_rate"] == [] and abs(ks[0]["tokens_per_forward"] - 1) < 1e-9, ks[0]
+for k in (1, 2):
+    x = ks[k]
+    assert 1 <= x["tokens_per_forward"] <= k + 1, x
+    assert len(x["accept_rate"]) == k, x
+    assert all(0 <= a <= 1 for a in x["accept_rate"]), x
+    assert x["tokens_per_sec"] > 0 and x["speedup"] > 0, x
+    assert x["mismatches"] == 0, x
+EOF
+grep -q "prompts are longer than the context" err.txt || fail "no note about prompts cut to the context"
+[ "$(grep -c 'longer than the context' err.txt)" -eq 1 ] || fail "the cut note is printed more than once"
+
+# ---- text report, --max-prompts
+M bench-decode --model run --prompts p.txt --max-new 8 --max-prompts 2 >out.txt 2>/dev/null || fail "text report"
+grep -q '^| K | tokens/s | tokens/forward | speedup' out.txt || fail "no table header: $(cat out.txt)"
+[ "$(grep -c '^| [0-9]' out.txt)" -eq 3 ] || fail "table should have rows K = 0, 1, 2: $(cat out.txt)"
+grep -q "2 prompts" out.txt || fail "--max-prompts 2 not honoured: $(head -n 1 out.txt)"
+
+# ---- bad input: non-zero exit, one line on stderr
+bad() {  # bad NAME ARGS...
+    local name=$1; shift
+    M "$@" >/dev/null 2>err.txt
+    local rc=$?
+    [ $rc -ne 0 ] || fail "$name: exited 0"
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "$name: expected one line on stderr, got: $(cat err.txt)"
+    grep -q "^mtp bench-decode: " err.txt || fail "$name: message not prefixed: $(cat err.txt)"
+}
+: >empty.txt
+printf '\n\n' >blank.txt
+printf '{"text": "no prompt field"}\n' >nofield.jsonl
+printf '{"prompt": "unterminated\n' >broken.jsonl
+M train --data data --out run1 --n-layer 2 --n-future 1 --dim 32 --n-head 4 --seq-len 32 --batch 4 --steps 2 \
+    --eval-every 0 --threads 2 >/dev/null 2>&1 || fail "train n=1"
+bad "missing prompts file" bench-decode --model run --prompts nope.txt
+bad "empty prompts file" bench-decode --model run --prompts empty.txt
+bad "blank prompts file" bench-decode --model run --prompts blank.txt
+bad "JSONL without prompt" bench-decode --model run --prompts nofield.jsonl
+bad "broken JSONL" bench-decode --model run --prompts broken.jsonl
+bad "n = 1 model" bench-decode --model run1 --prompts p.txt
+grep -q "n_future = 1" err.txt || fail "n = 1 message should say why: $(cat err.txt)"
+bad "missing model" bench-decode --model nowhere --prompts p.txt
+bad "no --prompts" bench-decode --model run
+bad "unknown flag" bench-decode --model run --prompts p.txt --frobnicate
+bad "bad --max-new" bench-decode --model run --prompts p.txt --max-new x
+bad "--max-new past the context" bench-decode --model run --prompts p.txt --max-new 32
+M bench-decode --help | grep -q "usage: mtp bench-decode" || fail "--help"
+
+[ $fails -eq 0 ] && echo "ok" || echo "$fails failure(s)"
+[ $fails -eq 0 ]

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# mtp generate end to end: greedy output identical with and without
+# speculation (through the CLI, --json and streaming), --stop, --stats, and
+# one clear error per kind of bad input.
+set -u
+[ -x "${MTP:-}" ] || { echo "skip: build/mtp not built"; exit 77; }
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+cd "$W"
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+M() { "$MTP" "$@"; }
+mkdir corpus
+for i in $(seq 1 200); do echo "line $i: the quick brown fox $((i % 7)) jumps over the lazy dog $((i % 3))."; done >corpus/a.txt
+M prepare --quiet --out data --val-fraction 0.1 corpus >/dev/null 2>&1 || fail "prepare"
+M train --data data --out run --n-layer 5 --n-future 3 --dim 32 --n-head 4 --seq-len 64 --batch 8 --steps 80 \
+    --lr 3e-3 --eval-every 0 --threads 2 >/dev/null 2>&1 || fail "train"
+j() { /usr/bin/env python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+for p in "line 1" "the quick" "x"; do
+    a=$(M generate --model run --prompt "$p" --max-new 40 --speculative 0 --json | j '["text"]')
+    for k in 1 2; do
+        b=$(M generate --model run --prompt "$p" --max-new 40 --speculative $k --json | j '["text"]')
+        [ "$a" = "$b" ] || fail "prompt '$p': --speculative $k text differs from plain greedy"
+    done
+    streamed=$(M generate --model run --prompt "$p" --max-new 40)
+    [ "$streamed" = "$p$a" ] || fail "streamed output differs from --json text for '$p'"
+done
+out=$(M generate --model run --prompt "line 1" --max-new 40 --json)
+echo "$out" | /usr/bin/env python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+for k in ("text", "tokens", "forwards", "tokens_per_forward", "tokens_per_sec", "accept_rate"):
+    assert k in j, k
+assert len(j["accept_rate"]) == 2 and all(0 <= r <= 1 for r in j["accept_rate"])
+assert 1 <= j["tokens_per_forward"] <= 3
+' || fail "--json keys: $out"
+M generate --model run --prompt "line 1" --max-new 20 --stats 2>err.txt >/dev/null || fail "--stats"
+grep -q "tokens/forward" err.txt || fail "--stats printed: $(cat err.txt)"
+text=$(M generate --model run --prompt "line" --max-new 60 --stop "fox" --json | j '["text"]')
+case "$text" in *fox*) fail "--stop: output contains the stop string: $text" ;; esac
+echo "line 1" >prompt.txt
+[ "$(M generate --model run --prompt-file prompt.txt --max-new 10 --json | j '["tokens"]')" -ge 1 ] || fail "--prompt-file"
+[ "$(echo "line 1" | M generate --model run --max-new 10 --json | j '["tokens"]')" -ge 1 ] || fail "stdin prompt"
+M generate --model run --prompt "line" --max-new 30 --temperature 0.9 --top-k 5 --top-p 0.9 --seed 3 >/dev/null ||
+    fail "sampling"
+
+expect_error() {  # NAME PATTERN -- command...
+    local name=$1 pattern=$2
+    shift 3
+    "$@" >out.txt 2>err.txt </dev/null
+    local rc=$?
+    if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then fail "$name: exit code $rc"; return; fi
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "$name: expected one line on stderr, got: $(cat err.txt)"
+    grep -q -- "$pattern" err.txt || fail "$name: error '$(cat err.txt)' does not mention '$pattern'"
+}
+long=$(head -c 200 /dev/zero | tr '\0' 'a')
+expect_error "prompt longer than the context" "context" -- M generate --model run --prompt "$long"
+expect_error "too many drafting heads" "--speculative" -- M generate --model run --prompt hi --speculative 3
+expect_error "empty prompt" "empty prompt" -- M generate --model run --prompt ""
+expect_error "empty stdin" "empty prompt" -- M generate --model run
+expect_error "missing model" "nowhere" -- M generate --model nowhere --prompt hi
+cp -r run/step_00000080 nomodel && rm nomodel/model.safetensors
+expect_error "checkpoint without weights" "model.safetensors" -- M generate --model nomodel --prompt hi
+cp -r run/step_00000080 mismatch && /usr/bin/env python3 -c "
+import json; p='mismatch/config.json'; j=json.load(open(p)); j['hidden_size']=64; json.dump(j, open(p,'w'))"
+expect_error "config and weights disagree" "model.safetensors" -- M generate --model mismatch --prompt hi
+expect_error "missing prompt file" "nope.txt" -- M generate --model run --prompt-file nope.txt
+
+if [ $fails -ne 0 ]; then
+    echo "$fails failures"
+    exit 1
+fi
+echo "generate: all checks passed"
