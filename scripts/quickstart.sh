@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start: install what is missing, build, turn the Linux kernel's C
 # headers (present on every Debian machine with a compiler) into byte-level
-# shards, train a small n=4 multi-token model for a few minutes, and sample.
+# shards, train a small n=4 multi-token model for a few minutes, and generate
+# with self-speculative decoding.
 #   bash scripts/quickstart.sh [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,5 +18,8 @@ rm -rf runs/quickstart/model   # a fresh run each time (mtp train refuses to mix
     --steps "$steps" --lr 2e-3 --eval-every 100 --eval-batches 4 --save-every 200 \
     --log runs/quickstart/train.jsonl
 echo
-echo "--- sample (head 1, temperature 0.7) ---"
-./build/mtp sample --model runs/quickstart/model --prompt '#include <linux/' --max-new 300 --temperature 0.7
+echo "--- generate: greedy, self-speculative (heads 2-4 draft, head 1 verifies) ---"
+./build/mtp generate --model runs/quickstart/model --prompt '#include <linux/' --max-new 300 --stats
+echo
+echo "--- the same prompt, plain decoding (identical text, one forward per token) ---"
+./build/mtp generate --model runs/quickstart/model --prompt '#include <linux/' --max-new 300 --speculative 0 --stats
