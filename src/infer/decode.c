@@ -123,7 +123,8 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
         for (int k = 0; k < k_here; k++) tokens[k + 1] = draft[k];
         rows = 1 + k_here;
         int base = d->cache.len;
-        if (model_forward_cached(m, &d->cache, tokens, rows, heads, rows, 1, d->logits) != 0) return -1;
+        // trunk and head 1 over every row; the drafting heads only once we know which rows stay
+        if (model_forward_cached(m, &d->cache, tokens, rows, 1, rows, 1, d->logits) != 0) return -1;
         st->forwards++;
         // head 1 at row r predicts the token after tokens[r]: verify drafts left to right
         int a = 0, rejected = 0;
@@ -159,8 +160,11 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
         d->cache.len = base + 1 + a;
         if (stop) break;
         next = rejected ? correction : choose(s, head_row(d, 0, a, rows), d->probs);
-        for (int k = 0; k < K; k++)
-            draft[k] = choose(s, head_row(d, k + 1, a, rows), d->draft_probs + (size_t)k * V);
+        if (K > 0) {
+            if (model_forward_heads_cached(m, &d->cache, base, a + 1, 2, K + 1, 1, d->logits) != 0) return -1;
+            for (int k = 0; k < K; k++)
+                draft[k] = choose(s, head_row(d, k, 0, 1), d->draft_probs + (size_t)k * V);
+        }
     }
     st->decode_seconds = mtp_now() - t0;
     return 0;

@@ -419,7 +419,8 @@ static long count_top1(const float *logits, const int32_t *targets, int rows, in
     return hits;
 }
 
-int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *head_losses, double *head_top1) {
+int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *head_losses,
+                       double *head_top1) {
     const mtp_config *c = &m->cfg;
     if (load_inputs(m, rows, B, T) != 0) return -1;
     size_t N = (size_t)B * T;
@@ -502,5 +503,23 @@ int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, i
                 c->vocab_size);
     }
     cache->len += T;
+    return 0;
+}
+
+int model_forward_heads_cached(mtp_model *m, const kv_cache *cache, int pos0, int rows, int first, int last,
+                               int exact_rows, float *logits) {
+    const mtp_config *c = &m->cfg;
+    if (first < 1 || last > c->n_future || first > last)
+        return mtp_errorf("heads %d..%d: the model has heads 1..%d", first, last, c->n_future);
+    if (rows < 1 || rows > m->max_T || pos0 < 0 || pos0 + rows > c->max_seq_len)
+        return mtp_errorf("%d rows at position %d do not fit (work %d, context %d)", rows, pos0, m->max_T,
+                          c->max_seq_len);
+    kv_cache at = *cache;  // the heads' cache rows start where the trunk's did
+    at.len = pos0;
+    for (int k = first; k <= last; k++) {
+        head_forward(m, k, 0, 1, rows, &at, exact_rows);
+        project(exact_rows, logits + (size_t)(k - first) * c->vocab_size,
+                m->head_norm + (size_t)(rows - 1) * c->dim, m->params.t[P_LM_HEAD], 1, c->dim, c->vocab_size);
+    }
     return 0;
 }

@@ -98,5 +98,13 @@ void kv_cache_free(kv_cache *cache);
 // work buffers must hold B = 1 and T rows.
 int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads, int last_rows,
                          int exact_rows, float *logits);
+// After model_forward_cached(n_heads = 1) of T tokens at positions pos0..: runs
+// heads first..last over the first `rows` (<= T) of those positions from the
+// trunk output still in the work buffers, writing their cache rows, and gives
+// their logits at the last of those rows: logits (last-first+1, V). A
+// speculative decoder runs the drafting heads only over the positions head 1
+// accepted, which are the only ones whose cache rows are kept.
+int model_forward_heads_cached(mtp_model *m, const kv_cache *cache, int pos0, int rows, int first, int last,
+                               int exact_rows, float *logits);
 
 #endif
