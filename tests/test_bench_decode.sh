@@ -6,15 +6,9 @@
 # input (missing file, empty file, n = 1 model, bad flags) fails with one line
 # on stderr.
 set -u
-[ -x "${MTP:-}" ] || { echo "skip: build/mtp not built (set MTP to the binary)"; exit 77; }
+source "$(dirname "$0")/lib.sh"
 PY=${PYTHON:-/usr/bin/python3}
 [ -x "$PY" ] || PY=$(command -v python3) || { echo "skip: python3 needed to parse the JSON"; exit 77; }
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-cd "$W"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-M() { "$MTP" "$@"; }
 
 mkdir -p corpus
 for i in $(seq 1 300); do

@@ -11,17 +11,7 @@
 #include <string.h>
 
 #include "mtp.h"
-
-static int failures = 0;
-#define CHECK(cond, ...)                                \
-    do {                                                \
-        if (!(cond)) {                                  \
-            failures++;                                 \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                        \
-            printf("\n");                               \
-        }                                               \
-    } while (0)
+#include "test_util.h"
 
 static mtp_config tiny(int V, int n, int L, int Tmax) {
     mtp_config c;
@@ -105,8 +95,9 @@ static void test_cache_matches_recompute(void) {
                     err += (a - b) * (a - b);
                     norm += b * b;
                 }
-            CHECK(sqrt(err / norm) < 1e-5, "cached logits at position %d (chunk %zu, exact %d) differ by %.3g",
-                  pos0 + r, p, exact, sqrt(err / norm));
+            CHECK(sqrt(err / norm) < 1e-5,
+                  "cached logits at position %d (chunk %zu, exact %d) differ by %.3g", pos0 + r, p, exact,
+                  sqrt(err / norm));
         }
         cache.len -= rollback;  // forget the last positions: they are recomputed next
     }
@@ -132,7 +123,8 @@ static int generate(mtp_model *m, int drafts, const int32_t *prompt, int n, int 
                     decode_stats *st) {
     decoder d;
     sampler s;
-    if (decoder_init(&d, m, drafts) != 0 || sampler_init(&s, m->cfg.vocab_size, 0.0f, 0, 1.0f, 1) != 0) return -1;
+    if (decoder_init(&d, m, drafts) != 0 || sampler_init(&s, m->cfg.vocab_size, 0.0f, 0, 1.0f, 1) != 0)
+        return -1;
     collector col = {out, 0, max_new};
     int rc = decode_run(&d, prompt, n, max_new, -1, &s, collect, &col, st);
     sampler_free(&s);
@@ -150,14 +142,16 @@ static void check_greedy_equal(mtp_model *m, const char *label, int prompts, dou
         // some prompts end near the context limit, so generation stops there
         int n = p % 4 == 3 ? c->max_seq_len - 3 : 1 + (int)mtp_rng_below(&rng, 10);
         for (int i = 0; i < n; i++)
-            prompt[i] = p % 2 ? (int32_t)((3 * i) % 7 + 1) : (int32_t)mtp_rng_below(&rng, (uint64_t)c->vocab_size);
+            prompt[i] =
+                p % 2 ? (int32_t)((3 * i) % 7 + 1) : (int32_t)mtp_rng_below(&rng, (uint64_t)c->vocab_size);
         int max_new = 12 + p % 9;
         decode_stats sp, ss;
         int np = generate(m, 0, prompt, n, max_new, plain, &sp);
         for (int K = 1; K < c->n_future; K++) {
             int ns = generate(m, K, prompt, n, max_new, spec, &ss);
             CHECK(np > 0 && np == ns && memcmp(plain, spec, sizeof(int32_t) * (size_t)np) == 0,
-                  "%s: prompt %d (len %d), K=%d: speculative output differs from plain greedy (%d vs %d tokens)",
+                  "%s: prompt %d (len %d), K=%d: speculative output differs from plain greedy (%d vs %d "
+                  "tokens)",
                   label, p, n, K, np, ns);
             CHECK(ss.forwards <= sp.forwards, "%s: K=%d used more forwards (%ld) than plain (%ld)", label, K,
                   ss.forwards, sp.forwards);
@@ -187,7 +181,8 @@ static void test_greedy_speculative(void) {
         printf("greedy n=%d: draft acceptance %.2f (random), %.2f (trained)\n", n, rate_random, rate_trained);
         CHECK(rate_trained > 0.5, "trained n=%d: acceptance %.2f, the accepted path is barely exercised", n,
               rate_trained);
-        CHECK(rate_random < 0.9, "random n=%d: acceptance %.2f, the rejected path is barely exercised", n, rate_random);
+        CHECK(rate_random < 0.9, "random n=%d: acceptance %.2f, the rejected path is barely exercised", n,
+              rate_random);
         model_free(&m);
     }
 }
@@ -246,12 +241,13 @@ static void test_speculative_sampling(void) {
     // 99.9% quantile of chi-square with (cells - 1) degrees of freedom, Wilson-Hilferty approximation
     double k = cells - 1, z = 3.09;
     double limit = k * pow(1 - 2 / (9 * k) + z * sqrt(2 / (9 * k)), 3);
-    printf("speculative sampling: chi2 %.1f over %d cells (99.9%% limit %.1f); drafts rejected %ld of %ld\n", chi2,
-           cells, limit, rejected, checked);
-    CHECK(chi2 < limit, "speculative sampling distribution differs from plain sampling: chi2 %.1f > %.1f", chi2,
-          limit);
+    printf("speculative sampling: chi2 %.1f over %d cells (99.9%% limit %.1f); drafts rejected %ld of %ld\n",
+           chi2, cells, limit, rejected, checked);
+    CHECK(chi2 < limit, "speculative sampling distribution differs from plain sampling: chi2 %.1f > %.1f",
+          chi2, limit);
     CHECK(rejected > checked / 10 && rejected < checked * 9 / 10,
-          "rejections %ld of %ld: both the accepted and the rejected paths must be exercised", rejected, checked);
+          "rejections %ld of %ld: both the accepted and the rejected paths must be exercised", rejected,
+          checked);
     decoder_free(&d);
     sampler_free(&ref);
     model_free(&m);

@@ -5,14 +5,8 @@
 # the same windows, and one test per kind of bad input (non-zero exit, one
 # line on stderr naming the problem).
 set -u
-[ -x "${MTP:-}" ] || { echo "skip: build/mtp not built (set MTP to the mtp binary)"; exit 77; }
+source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/env
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-cd "$W"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-M() { "$MTP" "$@"; }
 
 mkdir -p corpus
 for i in $(seq 1 300); do

@@ -3,13 +3,7 @@
 # speculation (through the CLI, --json and streaming), --stop, --stats, and
 # one clear error per kind of bad input.
 set -u
-[ -x "${MTP:-}" ] || { echo "skip: build/mtp not built"; exit 77; }
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-cd "$W"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-M() { "$MTP" "$@"; }
+source "$(dirname "$0")/lib.sh"
 mkdir corpus
 for i in $(seq 1 200); do echo "line $i: the quick brown fox $((i % 7)) jumps over the lazy dog $((i % 3))."; done >corpus/a.txt
 M prepare --quiet --out data --val-fraction 0.1 corpus >/dev/null 2>&1 || fail "prepare"
@@ -44,15 +38,6 @@ echo "line 1" >prompt.txt
 M generate --model run --prompt "line" --max-new 30 --temperature 0.9 --top-k 5 --top-p 0.9 --seed 3 >/dev/null ||
     fail "sampling"
 
-expect_error() {  # NAME PATTERN -- command...
-    local name=$1 pattern=$2
-    shift 3
-    "$@" >out.txt 2>err.txt </dev/null
-    local rc=$?
-    if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then fail "$name: exit code $rc"; return; fi
-    [ "$(wc -l <err.txt)" -eq 1 ] || fail "$name: expected one line on stderr, got: $(cat err.txt)"
-    grep -q -- "$pattern" err.txt || fail "$name: error '$(cat err.txt)' does not mention '$pattern'"
-}
 long=$(head -c 200 /dev/zero | tr '\0' 'a')
 expect_error "prompt longer than the context" "context" -- M generate --model run --prompt "$long"
 expect_error "too many drafting heads" "--speculative" -- M generate --model run --prompt hi --speculative 3
@@ -66,8 +51,4 @@ import json; p='mismatch/config.json'; j=json.load(open(p)); j['hidden_size']=64
 expect_error "config and weights disagree" "model.safetensors" -- M generate --model mismatch --prompt hi
 expect_error "missing prompt file" "nope.txt" -- M generate --model run --prompt-file nope.txt
 
-if [ $fails -ne 0 ]; then
-    echo "$fails failures"
-    exit 1
-fi
-echo "generate: all checks passed"
+finish generate

@@ -4,13 +4,7 @@
 # test per kind of bad input (clear one-line error, non-zero exit, no crash,
 # no half-written checkpoint).
 set -u
-[ -x "${MTP:-}" ] || { echo "skip: build/mtp not built"; exit 77; }
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-cd "$W"
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-M() { "$MTP" "$@"; }
+source "$(dirname "$0")/lib.sh"
 
 # a small corpus: a few hundred lines of varied text, and a short text to memorize
 mkdir -p corpus
@@ -99,15 +93,6 @@ out=$(M sample --model memrun --prompt "To be, or not" --max-new 20 --temperatur
 case "$out" in "To be, or not to be, that is the"*) ;; *) fail "greedy sample of memorized text: '$out'" ;; esac
 
 # ---- bad input: one line on stderr naming the problem, exit 1 or 2, no crash, no checkpoint left
-expect_error() {  # NAME PATTERN -- command...
-    local name=$1 pattern=$2
-    shift 3
-    "$@" >out.txt 2>err.txt
-    local rc=$?
-    if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then fail "$name: exit code $rc"; return; fi
-    [ "$(wc -l <err.txt)" -eq 1 ] || fail "$name: expected one line on stderr, got: $(cat err.txt)"
-    grep -q -- "$pattern" err.txt || fail "$name: error '$(cat err.txt)' does not mention '$pattern'"
-}
 no_checkpoint() { ! ls "$1"/step_* "$1"/.tmp-* >/dev/null 2>&1 || fail "$2: left a checkpoint in $1"; }
 
 expect_error "missing data dir" "does not exist" -- M train $TINY --data nowhere --out bad1
@@ -168,8 +153,4 @@ for d in bad16 bad17 bad18 bad19; do no_checkpoint $d "$d"; done
 for d in bad1 bad3 bad4 bad9 bad10 bad11 bad12 bad13 bad14 bad15; do no_checkpoint $d "$d"; done
 
 echo "memorization final loss: $last"
-if [ $fails -ne 0 ]; then
-    echo "$fails failures"
-    exit 1
-fi
-echo "train: all checks passed"
+finish train

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/checkpoint_open.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "mtp.h"
@@ -358,7 +359,7 @@ int cmd_bench_decode(int argc, char **argv) {
         return 2;
     }
     if (threads) op_set_threads(threads);
-    char ckpt[4096], tok_path[4200];
+    char ckpt[4096];
     mtp_config cfg;
     mtp_model m;
     memset(&m, 0, sizeof m);
@@ -373,7 +374,7 @@ int cmd_bench_decode(int argc, char **argv) {
     k_result res[MTP_MAX_FUTURE];
     long mismatches = 0;
     int first_bad = 0, keep = 0, cut = 0;
-    if (checkpoint_resolve(model_path, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg)) goto done;
+    if (checkpoint_open(model_path, ckpt, sizeof ckpt, &cfg, &tok)) goto done;
     if (cfg.n_future < 2) {
         mtp_errorf(
             "%s has 1 head (n_future = 1): no drafting heads, so nothing to compare with plain decoding; "
@@ -385,20 +386,6 @@ int cmd_bench_decode(int argc, char **argv) {
         mtp_errorf(
             "--max-new %d leaves no room for a prompt in the model's context of %d tokens: use at most %d",
             max_new, cfg.max_seq_len, cfg.max_seq_len - 1);
-        goto done;
-    }
-    if (fs_join(tok_path, sizeof tok_path, ckpt, "tokenizer.json")) goto done;
-    if (!fs_is_file(tok_path)) {
-        mtp_errorf(
-            "%s has no tokenizer.json (the model was trained on shards without one): copy the tokenizer.json "
-            "the shards were made with into it",
-            ckpt);
-        goto done;
-    }
-    if (!(tok = tokenizer_load(tok_path))) goto done;
-    if (tokenizer_vocab_size(tok) > cfg.vocab_size) {
-        mtp_errorf("%s: tokenizer has %d tokens but the model only %d", ckpt, tokenizer_vocab_size(tok),
-                   cfg.vocab_size);
         goto done;
     }
     if (read_prompts(prompts_path, tok, max_prompts, &prompts, &P) != 0) goto done;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/checkpoint_open.h"
 #include "cli/commands.h"
 #include "mtp.h"
 
@@ -153,7 +154,7 @@ int cmd_generate(int argc, char **argv) {
         return 2;
     }
     if (threads) op_set_threads(threads);
-    char ckpt[4096], tok_path[4200];
+    char ckpt[4096];
     mtp_config cfg;
     mtp_model m;
     memset(&m, 0, sizeof m);
@@ -183,18 +184,7 @@ int cmd_generate(int argc, char **argv) {
         mtp_errorf("empty prompt: give text with --prompt, --prompt-file or on stdin");
         goto done;
     }
-    if (checkpoint_resolve(model_path, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg)) goto done;
-    if (fs_join(tok_path, sizeof tok_path, ckpt, "tokenizer.json")) goto done;
-    if (!fs_is_file(tok_path)) {
-        mtp_errorf("%s has no tokenizer.json: copy in the one its training data was made with", ckpt);
-        goto done;
-    }
-    if (!(tok = tokenizer_load(tok_path))) goto done;
-    if (tokenizer_vocab_size(tok) > cfg.vocab_size) {
-        mtp_errorf("%s: tokenizer has %d tokens but the model only %d", ckpt, tokenizer_vocab_size(tok),
-                   cfg.vocab_size);
-        goto done;
-    }
+    if (checkpoint_open(model_path, ckpt, sizeof ckpt, &cfg, &tok)) goto done;
     if (speculative < 0) speculative = cfg.n_future - 1;
     if (speculative > cfg.n_future - 1) {
         mtp_errorf("--speculative %d: the model in %s has %d heads, so at most %d drafting heads",

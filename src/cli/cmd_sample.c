@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/checkpoint_open.h"
 #include "cli/commands.h"
 #include "mtp.h"
 
@@ -61,7 +62,7 @@ int cmd_sample(int argc, char **argv) {
         return 2;
     }
     if (threads) op_set_threads(threads);
-    char ckpt[4096], tok_path[4200];
+    char ckpt[4096];
     mtp_config cfg;
     mtp_model m;
     memset(&m, 0, sizeof m);
@@ -69,21 +70,7 @@ int cmd_sample(int argc, char **argv) {
     int32_t *ids = NULL;
     float *logits = NULL, *probs = NULL;
     int rc = 1;
-    if (checkpoint_resolve(model_path, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg)) goto done;
-    if (fs_join(tok_path, sizeof tok_path, ckpt, "tokenizer.json")) goto done;
-    if (!fs_is_file(tok_path)) {
-        mtp_errorf(
-            "%s has no tokenizer.json (the model was trained on shards without one): copy the tokenizer.json "
-            "the shards were made with into it",
-            ckpt);
-        goto done;
-    }
-    if (!(tok = tokenizer_load(tok_path))) goto done;
-    if (tokenizer_vocab_size(tok) > cfg.vocab_size) {
-        mtp_errorf("%s: tokenizer has %d tokens but the model only %d", ckpt, tokenizer_vocab_size(tok),
-                   cfg.vocab_size);
-        goto done;
-    }
+    if (checkpoint_open(model_path, ckpt, sizeof ckpt, &cfg, &tok)) goto done;
     size_t n = 0, cap = 0;
     if (tokenizer_encode(tok, prompt, strlen(prompt), &ids, &n, &cap)) goto done;
     if (n == 0) {  // an empty prompt starts from end-of-text, as after a document

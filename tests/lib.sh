@@ -1,0 +1,33 @@
+# lib.sh: shared by the shell tests (sourced, not run). Skips (exit 77) when
+# the binary is missing; otherwise works in a scratch directory $W, removed
+# on exit. fail records a failure, M runs mtp, expect_error checks a bad
+# input's handling, finish prints the verdict and exits.
+[ -x "${MTP:-}" ] || { echo "skip: build/mtp not built (set MTP to the mtp binary)"; exit 77; }
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+cd "$W" || exit 1
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+M() { "$MTP" "$@"; }
+
+# expect_error NAME PATTERN -- COMMAND...: the command must exit 1 or 2 (not
+# 0, no crash) with exactly one line on stderr containing PATTERN.
+expect_error() {
+    local name=$1 pattern=$2
+    shift 3
+    "$@" >out.txt 2>err.txt </dev/null
+    local rc=$?
+    if [ $rc -eq 0 ] || [ $rc -ge 128 ]; then fail "$name: exit code $rc"; return; fi
+    [ "$(wc -l <err.txt)" -eq 1 ] || fail "$name: expected one line on stderr, got: $(cat err.txt)"
+    grep -q -- "$pattern" err.txt || fail "$name: error '$(cat err.txt)' does not mention '$pattern'"
+}
+
+# finish NAME: exit 1 if anything failed.
+finish() {
+    if [ "$fails" -ne 0 ]; then
+        echo "$1: $fails failures"
+        exit 1
+    fi
+    echo "$1: all checks passed"
+    exit 0
+}
