@@ -23,13 +23,35 @@ static inline float dot_fixed(const float *a, const float *b, int n) {
     return s;
 }
 
+// Up to 4 rows against one weight row: each row's lanes, tail and final sum
+// are exactly those of dot_fixed, so results match the single-row kernel; the
+// weight vector is loaded once for all rows.
+static inline void dot_fixed_rows(const float *a, size_t lda, int rows, const float *b, int n, float *out) {
+    float lane[4][16] = {{0}};
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int r = 0; r < rows; r++)
+#pragma omp simd
+            for (int l = 0; l < 16; l++) lane[r][l] += a[r * lda + i + l] * b[i + l];
+    for (int r = 0; r < rows; r++) {
+        float s = 0.0f;
+        for (int l = 0; l < 16; l++) s += lane[r][l];
+        for (int t = i; t < n; t++) s += a[r * lda + t] * b[t];
+        out[r] = s;
+    }
+}
+
 void op_matmul_rows_forward(float *out, const float *inp, const float *w, int M, int in_dim, int out_dim) {
     // out (M, O) = inp (M, I) @ w (O, I)^T
 #pragma omp parallel for schedule(static)
     for (int o = 0; o < out_dim; o++) {
         const float *wo = w + (size_t)o * in_dim;
-        for (int r = 0; r < M; r++)
-            out[(size_t)r * out_dim + o] = dot_fixed(inp + (size_t)r * in_dim, wo, in_dim);
+        for (int r0 = 0; r0 < M; r0 += 4) {
+            float res[4];
+            int rows = M - r0 < 4 ? M - r0 : 4;
+            dot_fixed_rows(inp + (size_t)r0 * in_dim, (size_t)in_dim, rows, wo, in_dim, res);
+            for (int r = 0; r < rows; r++) out[(size_t)(r0 + r) * out_dim + o] = res[r];
+        }
     }
 }
 
@@ -46,18 +68,21 @@ void op_attention_rows_forward(float *out, const float *q, const float *k, const
             const float *kb = k + (size_t)(h / group) * hd, *vb = v + (size_t)(h / group) * hd;
             float *oi = out + ((size_t)i * H + h) * hd;
             int keys = offset + i + 1;
-            // two passes over the keys (max, then weights) keep no per-key buffer
-            float m = -INFINITY;
-            for (int j = 0; j < keys; j++) {
-                float s = dot_fixed(qi, kb + (size_t)j * kvrow, hd) * scale;
-                m = s > m ? s : m;
-            }
-            float sum = 0.0f;
+            // one pass with an online softmax: rescale when the running max grows
+            float m = -INFINITY, sum = 0.0f;
             for (int c = 0; c < hd; c++) oi[c] = 0.0f;
             for (int j = 0; j < keys; j++) {
-                float e = fast_expf(dot_fixed(qi, kb + (size_t)j * kvrow, hd) * scale - m);
+                float s = dot_fixed(qi, kb + (size_t)j * kvrow, hd) * scale;
+                if (s > m) {
+                    float corr = fast_expf(m - s);  // 0 for the first key (m = -inf is clamped)
+                    sum *= corr;
+                    for (int c = 0; c < hd; c++) oi[c] *= corr;
+                    m = s;
+                }
+                float e = fast_expf(s - m);
                 sum += e;
                 const float *vj = vb + (size_t)j * kvrow;
+#pragma omp simd
                 for (int c = 0; c < hd; c++) oi[c] += e * vj[c];
             }
             float inv = 1.0f / sum;
