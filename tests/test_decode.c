@@ -254,8 +254,31 @@ static void test_speculative_sampling(void) {
     model_free(&full);
 }
 
+// top-k and top-p against hand-computed distributions.
+static void test_sampler_cuts(void) {
+    const float logits[5] = {0.0f, 2.0f, 1.0f, 2.0f, -1.0f};
+    float probs[5];
+    sampler s;
+    sampler_init(&s, 5, 1.0f, 2, 1.0f, 1);  // top-2: ids 1 and 3 (equal), each 1/2
+    sampler_probs(&s, logits, probs);
+    CHECK(fabsf(probs[1] - 0.5f) < 1e-6f && fabsf(probs[3] - 0.5f) < 1e-6f && probs[0] == 0 && probs[2] == 0 &&
+              probs[4] == 0,
+          "top-k 2: %g %g %g %g %g", probs[0], probs[1], probs[2], probs[3], probs[4]);
+    sampler_free(&s);
+    // softmax of the logits: e^2/(2e^2+e+1+e^-1) = 0.3907 each for ids 1, 3; 0.1437 for id 2.
+    // top-p 0.85: 0.3907 + 0.3907 = 0.781 < 0.85, adding id 2 reaches 0.925: keep 1, 3, 2.
+    sampler_init(&s, 5, 1.0f, 0, 0.85f, 1);
+    sampler_probs(&s, logits, probs);
+    double z = 2 * exp(2.0) + exp(1.0);
+    CHECK(fabs(probs[1] - exp(2.0) / z) < 1e-6 && fabs(probs[2] - exp(1.0) / z) < 1e-6 && probs[0] == 0 &&
+              probs[4] == 0,
+          "top-p 0.85: %g %g %g %g %g", probs[0], probs[1], probs[2], probs[3], probs[4]);
+    sampler_free(&s);
+}
+
 int main(void) {
     op_set_threads(2);
+    test_sampler_cuts();
     test_cache_matches_recompute();
     test_greedy_speculative();
     test_speculative_sampling();

@@ -1,6 +1,6 @@
-// cmd_sample.c: `mtp sample`, a quick look at what a model learned. Runs the
-// training model's forward over the whole context for each new token (the
-// cached, speculative engine is `mtp generate`'s job).
+// cmd_sample.c: `mtp sample`, a quick look at what a model learned: plain
+// decoding with head 1 through the KV-cache decoder (`mtp generate` adds
+// speculation, stop strings, statistics and JSON).
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,15 @@ static const char *help =
     "  --top-k K           sample among the K most likely tokens, 0 = all (default 0)\n"
     "  --seed S            sampling seed (default 1)\n"
     "  --threads N         CPU threads (default: all cores)\n";
+
+// Streams each generated token's bytes to stdout.
+static int print_token(int32_t token, void *user) {
+    char piece[256];
+    int len = tokenizer_decode_token(user, token, piece, sizeof piece);
+    if (len > 0) fwrite(piece, 1, (size_t)len, stdout);
+    fflush(stdout);
+    return 0;
+}
 
 int cmd_sample(int argc, char **argv) {
     const char *model_path = NULL, *prompt = NULL, *v;
@@ -68,7 +77,10 @@ int cmd_sample(int argc, char **argv) {
     memset(&m, 0, sizeof m);
     tokenizer *tok = NULL;
     int32_t *ids = NULL;
-    float *logits = NULL, *probs = NULL;
+    decoder d;
+    memset(&d, 0, sizeof d);
+    sampler smp;
+    memset(&smp, 0, sizeof smp);
     int rc = 1;
     if (checkpoint_open(model_path, ckpt, sizeof ckpt, &cfg, &tok)) goto done;
     size_t n = 0, cap = 0;
@@ -77,47 +89,26 @@ int cmd_sample(int argc, char **argv) {
         if (tokenizer_reserve(&ids, n, &cap, 1)) goto done;
         ids[n++] = tokenizer_eot(tok);
     }
-    // work buffers for the longest context this run will see, not the model's maximum
-    size_t longest = n + (size_t)max_new;
-    int ctx = longest < (size_t)cfg.max_seq_len ? (int)longest : cfg.max_seq_len;
-    if (model_create(&m, &cfg) || checkpoint_load_params(ckpt, &m) ||
-        model_alloc_work(&m, 1, ctx, SCHEDULE_SEQUENTIAL, 0))
-        goto done;
-    if (tokenizer_reserve(&ids, n, &cap, (size_t)max_new)) goto done;
-    logits = mtp_malloc(sizeof(float) * cfg.vocab_size, "logits");
-    if (!logits) goto done;
-    sampler smp;
-    if (sampler_init(&smp, tokenizer_vocab_size(tok), (float)temperature, top_k, 1.0f, seed)) goto done;
-    probs = mtp_malloc(sizeof(float) * cfg.vocab_size, "probabilities");
-    if (!probs) {
-        sampler_free(&smp);
-        goto done;
+    // keep the newest tokens of a prompt that would leave no room in the context
+    size_t keep = (size_t)cfg.max_seq_len - 1;
+    if (n > keep) {
+        memmove(ids, ids + (n - keep), sizeof(int32_t) * keep);
+        n = keep;
     }
+    if (model_create(&m, &cfg) || checkpoint_load_params(ckpt, &m) || decoder_init(&d, &m, 0) ||
+        sampler_init(&smp, tokenizer_vocab_size(tok), (float)temperature, top_k, 1.0f, seed))
+        goto done;
     fputs(prompt, stdout);
     fflush(stdout);
-    char piece[256];
-    for (int t = 0; t < max_new; t++) {
-        // the newest max-context tokens
-        size_t start = n > (size_t)cfg.max_seq_len ? n - cfg.max_seq_len : 0;
-        if (model_forward_last_logits(&m, ids + start, (int)(n - start), 1, logits)) {
-            sampler_free(&smp);
-            goto done;
-        }
-        int32_t next = sampler_next(&smp, logits, probs);
-        if (next == tokenizer_eot(tok)) break;
-        ids[n++] = next;
-        int len = tokenizer_decode_token(tok, next, piece, sizeof piece);
-        if (len > 0) fwrite(piece, 1, (size_t)len, stdout);
-        fflush(stdout);
-    }
+    decode_stats st;
+    if (decode_run(&d, ids, (int)n, max_new, tokenizer_eot(tok), &smp, print_token, tok, &st)) goto done;
     fputc('\n', stdout);
-    sampler_free(&smp);
     rc = 0;
 done:
     if (rc) fprintf(stderr, "mtp sample: %s\n", mtp_last_error());
     free(ids);
-    free(logits);
-    free(probs);
+    sampler_free(&smp);
+    decoder_free(&d);
     tokenizer_free(tok);
     model_free(&m);
     return rc;

@@ -14,7 +14,7 @@ int sampler_init(sampler *s, int V, float temperature, int top_k, float top_p, u
     s->top_k = top_k > 0 && top_k < V ? top_k : 0;
     s->top_p = top_p > 0.0f && top_p < 1.0f ? top_p : 1.0f;
     mtp_rng_seed(&s->rng, seed);
-    s->order = mtp_malloc(sizeof(int32_t) * (size_t)V, "sampler order");
+    s->order = mtp_malloc(sizeof *s->order * (size_t)V, "sampler order");
     return s->order ? 0 : -1;
 }
 
@@ -30,11 +30,10 @@ int32_t sampler_argmax(const float *x, int V) {
     return best;
 }
 
-static const float *sort_keys;
 static int by_prob_desc(const void *a, const void *b) {
-    float x = sort_keys[*(const int32_t *)a], y = sort_keys[*(const int32_t *)b];
-    if (x != y) return x < y ? 1 : -1;
-    return *(const int32_t *)a - *(const int32_t *)b;  // ties: lower id first, so the result is unique
+    const struct sampler_entry *x = a, *y = b;
+    if (x->p != y->p) return x->p < y->p ? 1 : -1;
+    return x->id - y->id;  // ties: lower id first, so the result is unique
 }
 
 void sampler_probs(sampler *s, const float *logits, float *probs) {
@@ -48,22 +47,21 @@ void sampler_probs(sampler *s, const float *logits, float *probs) {
     for (int i = 0; i < V; i++) probs[i] = (float)(probs[i] / sum);
     if (!s->top_k && s->top_p >= 1.0f) return;
     // keep the top k, then the smallest prefix (by probability) reaching top_p
-    for (int i = 0; i < V; i++) s->order[i] = i;
-    sort_keys = probs;
+    for (int i = 0; i < V; i++) s->order[i] = (struct sampler_entry){probs[i], i};
     qsort(s->order, (size_t)V, sizeof *s->order, by_prob_desc);
     int keep = s->top_k ? s->top_k : V;
     double mass = 0.0;
     for (int r = 0; r < keep; r++) {
-        mass += probs[s->order[r]];
+        mass += probs[s->order[r].id];
         if (mass >= s->top_p) {
             keep = r + 1;
             break;
         }
     }
     double kept = 0.0;
-    for (int r = 0; r < keep; r++) kept += probs[s->order[r]];
-    for (int r = keep; r < V; r++) probs[s->order[r]] = 0.0f;
-    for (int r = 0; r < keep; r++) probs[s->order[r]] = (float)(probs[s->order[r]] / kept);
+    for (int r = 0; r < keep; r++) kept += probs[s->order[r].id];
+    for (int r = keep; r < V; r++) probs[s->order[r].id] = 0.0f;
+    for (int r = 0; r < keep; r++) probs[s->order[r].id] = (float)(probs[s->order[r].id] / kept);
 }
 
 int32_t sampler_draw(sampler *s, const float *probs) {

@@ -16,7 +16,10 @@ typedef struct {
     int top_k;          // 0 = all
     float top_p;        // 1 = all
     mtp_rng rng;
-    int32_t *order;     // (V) scratch for top-k / top-p
+    struct sampler_entry {
+        float p;
+        int32_t id;
+    } *order;           // (V) scratch for top-k / top-p
 } sampler;
 
 int sampler_init(sampler *s, int V, float temperature, int top_k, float top_p, uint64_t seed);
