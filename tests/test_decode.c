@@ -261,8 +261,8 @@ static void test_sampler_cuts(void) {
     sampler s;
     sampler_init(&s, 5, 1.0f, 2, 1.0f, 1);  // top-2: ids 1 and 3 (equal), each 1/2
     sampler_probs(&s, logits, probs);
-    CHECK(fabsf(probs[1] - 0.5f) < 1e-6f && fabsf(probs[3] - 0.5f) < 1e-6f && probs[0] == 0 && probs[2] == 0 &&
-              probs[4] == 0,
+    CHECK(fabsf(probs[1] - 0.5f) < 1e-6f && fabsf(probs[3] - 0.5f) < 1e-6f && probs[0] == 0 &&
+              probs[2] == 0 && probs[4] == 0,
           "top-k 2: %g %g %g %g %g", probs[0], probs[1], probs[2], probs[3], probs[4]);
     sampler_free(&s);
     // softmax of the logits: e^2/(2e^2+e+1+e^-1) = 0.3907 each for ids 1, 3; 0.1437 for id 2.

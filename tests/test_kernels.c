@@ -488,10 +488,11 @@ static void test_attention_forward_cache(int H, int Hkv, int Tq, int Tk, double 
     for (int b = 0; b < B; b++)
         for (size_t e = (size_t)Tk * Hkv * hd; e < kvs; e++) k[b * kvs + e] = v[b * kvs + e] = NAN;
     float *out = ffill(nq, NAN), *lse = ffill(nlse, NAN);
-    op_attention_forward(out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kvs, attention_scratch(hd), omp_get_max_threads());
+    op_attention_forward(out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kvs, attention_scratch(hd),
+                         omp_get_max_threads());
     double *ref_out = dnew(nq), *ref_lse = dnew(nlse);
-    ref_attention(ref_out, ref_lse, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), B, Tq, Tk, H, Hkv, hd,
-                  kvs);
+    ref_attention(ref_out, ref_lse, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), B, Tq, Tk, H, Hkv,
+                  hd, kvs);
     char what[128];
     snprintf(what, sizeof what, "forward out, H=%d Hkv=%d Tq=%d Tk=%d kv stride %zu", H, Hkv, Tq, Tk, kvs);
     check_rel(op, FWD, what, out, NULL, ref_out, nq, FWD_TOL);
@@ -536,8 +537,8 @@ static void test_attention_backward(int H, int Hkv, int T, double amp, int sampl
             fd_grad(inputs[t] + at, 1, attention_loss, &c, want + e);
             got[e] = grads[t][at];
         }
-        snprintf(what, sizeof what, "%s (overwrite), H=%d Hkv=%d T=%d, %zu of %zu elements", names[t], H, Hkv, T,
-                 n, sizes[t]);
+        snprintf(what, sizeof what, "%s (overwrite), H=%d Hkv=%d T=%d, %zu of %zu elements", names[t], H, Hkv,
+                 T, n, sizes[t]);
         check_rel(op, BWD, what, got, NULL, want, n, BWD_TOL);
     }
     release_all();

@@ -1,7 +1,7 @@
 // tokenizer.c: the generic half of tokenizer.h: dispatch through the
 // operations table, loading (parse the JSON, pick the implementation by the
 // model it describes) and atomic saving.
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE  // memmem
 #include "data/tokenizer.h"
 
 #include <cjson/cJSON.h>
@@ -13,11 +13,19 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 
+typedef struct {
+    char *content;
+    size_t len;
+    int32_t id;
+} special_token;
+
 struct tokenizer {
     const tokenizer_ops *ops;
     void *impl;
     int vocab_size;
     int eot;
+    special_token *specials;
+    int nspecials;
 };
 
 // tokenizer.json files are a few MB at most (GPT-2's is 1.4 MB); the limit
@@ -76,7 +84,58 @@ char *tokenizer_to_json(const tokenizer *t) {
 void tokenizer_free(tokenizer *t) {
     if (!t) return;
     t->ops->destroy(t->impl);
+    for (int i = 0; i < t->nspecials; i++) free(t->specials[i].content);
+    free(t->specials);
     free(t);
+}
+
+int tokenizer_add_special(tokenizer *t, const char *content, int32_t id) {
+    size_t len = strlen(content);
+    if (len == 0) return mtp_errorf("special token %d has no text", (int)id);
+    special_token *grown = realloc(t->specials, ((size_t)t->nspecials + 1) * sizeof *grown);
+    if (!grown) return mtp_errorf("out of memory for special tokens");
+    t->specials = grown;
+    char *copy = strdup(content);
+    if (!copy) return mtp_errorf("out of memory for special tokens");
+    t->specials[t->nspecials++] = (special_token){copy, len, id};
+    return 0;
+}
+
+int tokenizer_special_count(const tokenizer *t) {
+    return t->nspecials;
+}
+
+const char *tokenizer_special(const tokenizer *t, int i, int32_t *id) {
+    *id = t->specials[i].id;
+    return t->specials[i].content;
+}
+
+int tokenizer_encode_special(const tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                             size_t *cap) {
+    size_t pos = 0;
+    while (pos < len) {
+        // The earliest special token after pos (the longest at that byte).
+        size_t best_at = len, best_len = 0;
+        int32_t best_id = -1;
+        for (int i = 0; i < t->nspecials; i++) {
+            const special_token *s = &t->specials[i];
+            const char *hit = memmem(text + pos, len - pos, s->content, s->len);
+            if (!hit) continue;
+            size_t at = (size_t)(hit - text);
+            if (at < best_at || (at == best_at && s->len > best_len))
+                best_at = at, best_len = s->len, best_id = s->id;
+        }
+        if (best_at > pos && tokenizer_encode(t, text + pos, best_at - pos, ids, n, cap) != 0) return -1;
+        if (best_id < 0) break;
+        if (tokenizer_reserve(ids, *n, cap, 1) != 0) return -1;
+        (*ids)[(*n)++] = best_id;
+        pos = best_at + best_len;
+    }
+    return 0;
+}
+
+tokenizer *tokenizer_open(const char *spec) {
+    return !strcmp(spec, "bytes") ? tokenizer_bytes() : tokenizer_load(spec);
 }
 
 tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label) {
@@ -121,10 +180,7 @@ tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label) 
             "%s: model type '%s' is not supported (only BPE; write one with mtp prepare --tokenizer bytes)",
             label, type->valuestring);
     } else if (cJSON_IsArray(merges) && cJSON_GetArraySize(merges) > 0) {
-        mtp_errorf(
-            "%s: BPE merges are not supported yet (%d merges); only the byte tokenizer "
-            "(mtp prepare --tokenizer bytes) can be loaded",
-            label, cJSON_GetArraySize(merges));
+        t = tokenizer_bpe_from_json(root, label);
     } else {
         t = tokenizer_bytes_from_json(root, label);
     }
@@ -137,9 +193,12 @@ tokenizer *tokenizer_load(const char *path) {
     if (fs_is_dir(path)) {
         if (fs_join(file, sizeof file, path, "tokenizer.json") != 0) return NULL;
         if (!fs_is_file(file)) {
+            char encoder[4096];
+            if (fs_join(encoder, sizeof encoder, path, "encoder.json") == 0 && fs_is_file(encoder))
+                return tokenizer_load_gpt2(path);
             mtp_errorf(
-                "'%s' is a directory without a tokenizer.json (give the file, or a data directory "
-                "made by mtp prepare)",
+                "'%s' is a directory without a tokenizer.json or GPT-2's encoder.json + vocab.bpe (give "
+                "a tokenizer.json, or a data directory made by mtp prepare)",
                 path);
             return NULL;
         }

@@ -1,7 +1,8 @@
 // tokenizer.h: text <-> token ids behind one small interface, so the byte
-// tokenizer of today and a GPT-2 BPE tokenizer of tomorrow are used the same
-// way by prepare, train and sample. A tokenizer is saved as a Hugging Face
-// `tokenizers` tokenizer.json, so outside tools can load the same vocabulary.
+// tokenizer and byte-level BPE tokenizers (GPT-2's, or one trained by
+// `mtp tokenizer train`) are used the same way by prepare, train, sample and
+// generate. A tokenizer is saved as a Hugging Face `tokenizers`
+// tokenizer.json, so outside tools can load the same vocabulary.
 #ifndef MTP_DATA_TOKENIZER_H
 #define MTP_DATA_TOKENIZER_H
 
@@ -13,10 +14,14 @@ typedef struct tokenizer tokenizer;
 // The byte tokenizer: ids 0..255 are the bytes (id = byte value) and 256 is
 // "<|endoftext|>"; vocab 257. Never fails except for out of memory.
 tokenizer *tokenizer_bytes(void);
-// Loads a tokenizer.json file, or the tokenizer.json inside a directory (a
-// data directory or a checkpoint). Accepts what tokenizer_save writes and
-// rejects anything else with an error naming the file and the field.
+// Loads a tokenizer.json file, the tokenizer.json inside a directory (a
+// data directory or a checkpoint), or GPT-2's encoder.json + vocab.bpe from
+// a directory holding both. Accepts what tokenizer_save writes and the
+// byte-level BPE files of GPT-2 and Hugging Face; rejects anything else with
+// an error naming the file and the field.
 tokenizer *tokenizer_load(const char *path);
+// "bytes" for the byte tokenizer, else tokenizer_load(spec).
+tokenizer *tokenizer_open(const char *spec);
 // Same from memory; `label` names the source in error messages. Never reads
 // outside json[0..len) and never crashes on malformed input.
 tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label);
@@ -35,6 +40,13 @@ const char *tokenizer_name(const tokenizer *t);
 // number of ids, *cap the allocated count; both updated). Special tokens are
 // NOT recognized in text: "<|endoftext|>" in a file encodes as its bytes.
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n, size_t *cap);
+// Same, but the special tokens' texts ("<|endoftext|>") become their ids
+// (the longest special token wins where two start at the same byte).
+int tokenizer_encode_special(const tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                             size_t *cap);
+// Special tokens: their number, and the i-th one's text and id.
+int tokenizer_special_count(const tokenizer *t);
+const char *tokenizer_special(const tokenizer *t, int i, int32_t *id);
 // Writes the bytes of token `id` into buf[0..cap) and returns their count, or
 // -1 (with an error) for an invalid id or a too small buffer. Special tokens
 // decode to their text. 64 bytes always suffice for the byte tokenizer.
@@ -55,6 +67,9 @@ typedef struct {
 
 // Wraps an implementation; takes ownership of impl (destroyed on failure).
 tokenizer *tokenizer_create(const tokenizer_ops *ops, void *impl, int vocab_size, int eot);
+// Declares a special token (its text is copied). The end-of-text token must
+// be one of them.
+int tokenizer_add_special(tokenizer *t, const char *content, int32_t id);
 // Makes room for `extra` more ids in an encode output buffer.
 int tokenizer_reserve(int32_t **ids, size_t n, size_t *cap, size_t extra);
 
@@ -68,5 +83,15 @@ int tokenizer_unicode_to_byte(uint32_t cp);
 // tokenizer.c parses the JSON and hands the validated document over).
 struct cJSON;
 tokenizer *tokenizer_bytes_from_json(const struct cJSON *root, const char *label);
+// A byte-level BPE tokenizer.json (tokenizer_bpe.c).
+tokenizer *tokenizer_bpe_from_json(const struct cJSON *root, const char *label);
+// GPT-2's encoder.json + vocab.bpe in directory `dir` (tokenizer_bpe.c).
+tokenizer *tokenizer_load_gpt2(const char *dir);
+// A byte-level BPE whose ids 0..255 are the bytes, whose merge i (in rank
+// order) makes id 256 + i from merges[i][0] and merges[i][1], and whose
+// special tokens follow (ids 256 + nmerges + j); the first special token is
+// the end of text. The BPE trainer's output (tokenizer_bpe.c).
+tokenizer *tokenizer_bpe_from_merges(const int32_t (*merges)[2], int nmerges, const char *const *specials,
+                                     int nspecials, const char *label);
 
 #endif

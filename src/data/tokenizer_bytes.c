@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "data/tokenizer.h"
+#include "data/tokenizer_json.h"
 
 #define BYTES_EOT 256
 #define BYTES_VOCAB 257
@@ -172,7 +173,12 @@ static const tokenizer_ops bytes_ops = {
 };
 
 tokenizer *tokenizer_bytes(void) {
-    return tokenizer_create(&bytes_ops, NULL, BYTES_VOCAB, BYTES_EOT);
+    tokenizer *t = tokenizer_create(&bytes_ops, NULL, BYTES_VOCAB, BYTES_EOT);
+    if (t && tokenizer_add_special(t, eot_text, BYTES_EOT) != 0) {
+        tokenizer_free(t);
+        return NULL;
+    }
+    return t;
 }
 
 // ---- validation of a loaded tokenizer.json ------------------------------
@@ -181,84 +187,20 @@ tokenizer *tokenizer_bytes(void) {
 // encoded or decoded must have exactly the values we write; fields that
 // only affect offsets (trim_offsets) may be any boolean.
 
-// "where.key" in messages, or "key" at the top level (where = "").
-#define DOT(where) ((where)[0] ? "." : "")
-
-// Fails unless every key of object o is in the NULL-terminated list `known`.
-static int check_keys(const cJSON *o, const char *const *known, const char *label, const char *where) {
-    for (const cJSON *c = o->child; c; c = c->next) {
-        int found = 0;
-        for (const char *const *k = known; *k && !found; k++) found = c->string && !strcmp(c->string, *k);
-        if (!found)
-            return mtp_errorf(
-                "%s: %s: unexpected key \"%s\" (this file was not written by mtp, or by a newer "
-                "version)",
-                label, where[0] ? where : "top level", c->string ? c->string : "");
-        // A repeated key would let a second value hide behind the first one we read.
-        for (const cJSON *d = c->next; d; d = d->next)
-            if (d->string && c->string && !strcmp(c->string, d->string))
-                return mtp_errorf("%s: %s: key \"%s\" appears twice", label, where[0] ? where : "top level",
-                                  c->string);
-    }
-    return 0;
-}
-
-// Optional field that must be null when present.
-static int check_null(const cJSON *o, const char *key, const char *label, const char *where) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (v && !cJSON_IsNull(v))
-        return mtp_errorf("%s: %s%s%s must be null for the byte tokenizer", label, where, DOT(where), key);
-    return 0;
-}
-
-// Field that must be a boolean; `want` is 0 or 1 to require a value, -1 for
-// any; `required` says whether it may be absent.
-static int check_bool(const cJSON *o, const char *key, int want, int required, const char *label,
-                      const char *where) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!v) return required ? mtp_errorf("%s: %s%s%s is missing", label, where, DOT(where), key) : 0;
-    if (!cJSON_IsBool(v))
-        return mtp_errorf("%s: %s%s%s must be true or false", label, where, DOT(where), key);
-    if (want >= 0 && cJSON_IsTrue(v) != want)
-        return mtp_errorf("%s: %s%s%s must be %s for the byte tokenizer", label, where, DOT(where), key,
-                          want ? "true" : "false");
-    return 0;
-}
-
-static int check_string(const cJSON *o, const char *key, const char *want, const char *label,
-                        const char *where) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsString(v))
-        return mtp_errorf("%s: %s%s%s is missing or not a string", label, where, DOT(where), key);
-    if (strcmp(v->valuestring, want) != 0)
-        return mtp_errorf("%s: %s%s%s is \"%s\", expected \"%s\"", label, where, DOT(where), key,
-                          v->valuestring, want);
-    return 0;
-}
-
-// A JSON number that is an integer in [lo, hi]; returns it through *out.
-static int check_int(const cJSON *v, int lo, int hi, int *out) {
-    if (!cJSON_IsNumber(v)) return -1;
-    double d = v->valuedouble;
-    if (!(d >= lo && d <= hi) || d != (double)(int)d) return -1;
-    *out = (int)d;
-    return 0;
-}
-
 static int check_byte_level(const cJSON *root, const char *key, const char *label) {
     const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!cJSON_IsObject(o))
         return mtp_errorf("%s: %s must be an object {\"type\": \"ByteLevel\", ...} for the byte tokenizer",
                           label, key);
     static const char *const known[] = {"type", "add_prefix_space", "trim_offsets", "use_regex", NULL};
-    if (check_keys(o, known, label, key) != 0 || check_string(o, "type", "ByteLevel", label, key) != 0)
+    if (tj_check_keys(o, known, label, key) != 0 || tj_check_string(o, "type", "ByteLevel", label, key) != 0)
         return -1;
     // The decoder ignores add_prefix_space and use_regex; the pre-tokenizer
     // must not add a space or split words, or the ids would differ from ours.
     int strict = !strcmp(key, "pre_tokenizer");
-    if (check_bool(o, "add_prefix_space", strict ? 0 : -1, 0, label, key) != 0) return -1;
-    if (check_bool(o, "trim_offsets", -1, 0, label, key) != 0) return -1;
-    if (check_bool(o, "use_regex", strict ? 0 : -1, 0, label, key) != 0) return -1;
+    if (tj_check_bool(o, "add_prefix_space", strict ? 0 : -1, 0, label, key) != 0) return -1;
+    if (tj_check_bool(o, "trim_offsets", -1, 0, label, key) != 0) return -1;
+    if (tj_check_bool(o, "use_regex", strict ? 0 : -1, 0, label, key) != 0) return -1;
     // Hugging Face's defaults are add_prefix_space=true, use_regex=true, so
     // the pre-tokenizer must state both.
     if (strict && (!cJSON_GetObjectItemCaseSensitive(o, "add_prefix_space") ||
@@ -278,15 +220,15 @@ static int check_added_tokens(const cJSON *root, const char *label) {
     if (!cJSON_IsObject(t)) return mtp_errorf("%s: %s is not an object", label, where);
     static const char *const known[] = {"id",     "content",    "single_word", "lstrip",
                                         "rstrip", "normalized", "special",     NULL};
-    if (check_keys(t, known, label, where) != 0) return -1;
+    if (tj_check_keys(t, known, label, where) != 0) return -1;
     int id;
-    if (check_int(cJSON_GetObjectItemCaseSensitive(t, "id"), BYTES_EOT, BYTES_EOT, &id) != 0)
+    if (tj_int(cJSON_GetObjectItemCaseSensitive(t, "id"), BYTES_EOT, BYTES_EOT, &id) != 0)
         return mtp_errorf("%s: %s.id must be %d", label, where, BYTES_EOT);
-    if (check_string(t, "content", eot_text, label, where) != 0) return -1;
-    if (check_bool(t, "special", 1, 1, label, where) != 0) return -1;
+    if (tj_check_string(t, "content", eot_text, label, where) != 0) return -1;
+    if (tj_check_bool(t, "special", 1, 1, label, where) != 0) return -1;
     const char *flags[] = {"single_word", "lstrip", "rstrip", "normalized"};
     for (int i = 0; i < 4; i++)
-        if (check_bool(t, flags[i], 0, 0, label, where) != 0) return -1;
+        if (tj_check_bool(t, flags[i], 0, 0, label, where) != 0) return -1;
     return 0;
 }
 
@@ -303,14 +245,15 @@ static int check_model(const cJSON *root, const char *label) {
                                         "vocab",
                                         "merges",
                                         NULL};
-    if (check_keys(m, known, label, "model") != 0 || check_string(m, "type", "BPE", label, "model") != 0)
+    if (tj_check_keys(m, known, label, "model") != 0 ||
+        tj_check_string(m, "type", "BPE", label, "model") != 0)
         return -1;
     const char *nulls[] = {"dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix"};
     for (int i = 0; i < 4; i++)
-        if (check_null(m, nulls[i], label, "model") != 0) return -1;
+        if (tj_check_null(m, nulls[i], label, "model") != 0) return -1;
     const char *falses[] = {"fuse_unk", "byte_fallback", "ignore_merges"};
     for (int i = 0; i < 3; i++)
-        if (check_bool(m, falses[i], 0, 0, label, "model") != 0) return -1;
+        if (tj_check_bool(m, falses[i], 0, 0, label, "model") != 0) return -1;
     const cJSON *merges = cJSON_GetObjectItemCaseSensitive(m, "merges");
     if (!cJSON_IsArray(merges))
         return mtp_errorf("%s: model.merges must be a list (empty for the byte tokenizer)", label);
@@ -323,7 +266,7 @@ static int check_model(const cJSON *root, const char *label) {
     for (const cJSON *e = vocab->child; e; e = e->next, count++) {
         const char *key = e->string ? e->string : "";
         int id;
-        if (check_int(e, 0, 255, &id) != 0)
+        if (tj_int(e, 0, 255, &id) != 0)
             return mtp_errorf(
                 "%s: model.vocab[\"%s\"]: id must be an integer in [0, 255] for the byte tokenizer "
                 "(extra tokens belong in added_tokens)",
@@ -346,11 +289,11 @@ tokenizer *tokenizer_bytes_from_json(const struct cJSON *root, const char *label
     static const char *const known[] = {
         "version",       "truncation",     "padding", "added_tokens", "normalizer",
         "pre_tokenizer", "post_processor", "decoder", "model",        NULL};
-    int rc = check_keys(root, known, label, "");
-    if (rc == 0) rc = check_string(root, "version", "1.0", label, "");
-    if (rc == 0) rc = check_null(root, "truncation", label, "");
-    if (rc == 0) rc = check_null(root, "padding", label, "");
-    if (rc == 0) rc = check_null(root, "normalizer", label, "");
+    int rc = tj_check_keys(root, known, label, "");
+    if (rc == 0) rc = tj_check_string(root, "version", "1.0", label, "");
+    if (rc == 0) rc = tj_check_null(root, "truncation", label, "");
+    if (rc == 0) rc = tj_check_null(root, "padding", label, "");
+    if (rc == 0) rc = tj_check_null(root, "normalizer", label, "");
     if (rc == 0) rc = check_added_tokens(root, label);
     if (rc == 0) rc = check_byte_level(root, "pre_tokenizer", label);
     if (rc == 0) rc = check_byte_level(root, "decoder", label);

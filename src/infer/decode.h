@@ -21,25 +21,25 @@
 #include "model/model.h"
 
 typedef struct {
-    long generated;                       // tokens emitted
-    long forwards;                        // forwards after the prefill
-    long checked[MTP_MAX_FUTURE];         // drafts of head k+2 that head 1 checked
-    long accepted[MTP_MAX_FUTURE];        // ... and accepted
+    long generated;                 // tokens emitted
+    long forwards;                  // forwards after the prefill
+    long checked[MTP_MAX_FUTURE];   // drafts of head k+2 that head 1 checked
+    long accepted[MTP_MAX_FUTURE];  // ... and accepted
     double prefill_seconds, decode_seconds;
-    const char *stop_reason;              // "max-new", "end-of-text", "stop", "context"
+    const char *stop_reason;  // "max-new", "end-of-text", "stop", "context"
 } decode_stats;
 
 // Receives each generated token once it is final, in order; nonzero stops.
 typedef int (*decode_emit_fn)(int32_t token, void *user);
 
 typedef struct {
-    mtp_model *model;   // loaded weights; decoder_init allocates its work buffers
+    mtp_model *model;  // loaded weights; decoder_init allocates its work buffers
     kv_cache cache;
-    int drafts;         // K: drafting heads (0 = plain decoding)
-    int prefill_chunk;  // prompt tokens per prefill forward
-    float *logits;      // (K+1, max(K+1, 1), V)
-    float *probs;       // (V) head 1's distribution
-    float *draft_probs; // (K, V) the distributions the drafts were drawn from
+    int drafts;          // K: drafting heads (0 = plain decoding)
+    int prefill_chunk;   // prompt tokens per prefill forward
+    float *logits;       // (K+1, max(K+1, 1), V)
+    float *probs;        // (V) head 1's distribution
+    float *draft_probs;  // (K, V) the distributions the drafts were drawn from
 } decoder;
 
 // drafts K <= n-1 (0 = plain).
@@ -48,7 +48,7 @@ void decoder_free(decoder *d);
 // Generates up to max_new tokens after prompt (n >= 1 tokens), stopping after
 // end-of-text `eot` (not emitted; -1 for none), when emit returns nonzero or
 // when the context is full. The sampler's temperature 0 means greedy.
-int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eot, sampler *s, decode_emit_fn emit,
-               void *user, decode_stats *st);
+int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eot, sampler *s,
+               decode_emit_fn emit, void *user, decode_stats *st);
 
 #endif

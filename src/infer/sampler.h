@@ -19,7 +19,7 @@ typedef struct {
     struct sampler_entry {
         float p;
         int32_t id;
-    } *order;           // (V) scratch for top-k / top-p
+    } * order;  // (V) scratch for top-k / top-p
 } sampler;
 
 int sampler_init(sampler *s, int V, float temperature, int top_k, float top_p, uint64_t seed);

@@ -80,7 +80,8 @@ int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, floa
                            double *head_losses);
 // The same losses without gradients (evaluation); head_top1 (may be NULL)
 // gets each head's top-1 accuracy (the rate at which its argmax is the target).
-int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *head_losses, double *head_top1);
+int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *head_losses,
+                       double *head_top1);
 // Logits at the last of T positions for heads 1..n_heads of one sequence
 // tokens (T): logits (n_heads, V). Used by sampling.
 int model_forward_last_logits(mtp_model *m, const int32_t *tokens, int T, int n_heads, float *logits);
@@ -96,8 +97,8 @@ void kv_cache_free(kv_cache *cache);
 // forward of K+1 tokens reproduces K+1 forwards of one token bit for bit
 // (speculative decoding relies on it); otherwise BLAS (prefill). The model's
 // work buffers must hold B = 1 and T rows.
-int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads, int last_rows,
-                         int exact_rows, float *logits);
+int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
+                         int last_rows, int exact_rows, float *logits);
 // After model_forward_cached(n_heads = 1) of T tokens at positions pos0..: runs
 // heads first..last over the first `rows` (<= T) of those positions from the
 // trunk output still in the work buffers, writing their cache rows, and gives

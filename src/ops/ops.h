@@ -53,13 +53,14 @@ void op_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, 
 // kernels run on at most scratch_threads threads.
 #define OP_ATTENTION_TILE 64
 size_t op_attention_scratch_floats(int hd);
-void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Tq,
-                          int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch, int scratch_threads);
+void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
+                          int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
+                          int scratch_threads);
 // Backward for Tq == Tk == T (training), given the forward's out and lse:
 // dq, dk, dv overwritten.
-void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out, const float *lse,
-                           const float *q, const float *k, const float *v, int B, int T, int H, int Hkv, int hd,
-                           float *scratch, int scratch_threads);
+void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                           const float *lse, const float *q, const float *k, const float *v, int B, int T,
+                           int H, int Hkv, int hd, float *scratch, int scratch_threads);
 
 // ---- few-row kernels for decoding (ops/cpu/decode.c) ----
 // Each row's result is bit-identical whatever the number of rows M, so a
@@ -68,8 +69,8 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
 void op_matmul_rows_forward(float *out, const float *inp, const float *w, int M, int in_dim, int out_dim);
 // Causal attention of one sequence: q (Tq, H, hd) against k, v (Tk, Hkv, hd),
 // query i at position Tk - Tq + i; out (Tq, H, hd).
-void op_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk, int H,
-                               int Hkv, int hd);
+void op_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
+                               int H, int Hkv, int hd);
 
 // ---- SwiGLU (ops/cpu/swiglu.c) ----
 // out = silu(gate) * up, elementwise over n values.

@@ -23,8 +23,9 @@ size_t op_attention_scratch_floats(int hd) {
     return (size_t)2 * TILE * TILE + (size_t)TILE * hd + 2 * TILE;
 }
 
-void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Tq,
-                          int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch, int scratch_threads) {
+void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
+                          int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
+                          int scratch_threads) {
     const float scale = 1.0f / sqrtf((float)hd);
     const int group = H / Hkv, offset = Tk - Tq, qtiles = (Tq + TILE - 1) / TILE;
     const int qrow = H * hd, kvrow = Hkv * hd;
@@ -83,9 +84,9 @@ void op_attention_forward(float *out, float *lse, const float *q, const float *k
     }
 }
 
-void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out, const float *lse,
-                           const float *q, const float *k, const float *v, int B, int T, int H, int Hkv, int hd,
-                           float *scratch, int scratch_threads) {
+void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                           const float *lse, const float *q, const float *k, const float *v, int B, int T,
+                           int H, int Hkv, int hd, float *scratch, int scratch_threads) {
     // forward: S = scale * q k^T (causal), P = softmax(S) = exp(S - lse), out = P v
     // D_i = sum_c dout_ic out_ic (= rowsum(P * dP)); dP = dout v^T;
     // dS = P * (dP - D); dq = scale * dS k; dk = scale * dS^T q; dv = P^T dout
@@ -117,7 +118,8 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                         float *dqi = dq + row0 * qrow + (size_t)h * hd;
                         const float *li = lse + ((size_t)b * H + h) * T + i0;
                         for (int r = 0; r < rows; r++) {
-                            const float *o = out + (row0 + r) * qrow + (size_t)h * hd, *d = doi + (size_t)r * qrow;
+                            const float *o = out + (row0 + r) * qrow + (size_t)h * hd,
+                                        *d = doi + (size_t)r * qrow;
                             float s = 0.0f;
                             for (int c = 0; c < hd; c++) s += d[c] * o[c];
                             Drow[r] = s;
@@ -127,11 +129,11 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                             int cols = i0 + rows - j0 < TILE ? i0 + rows - j0 : TILE;
                             const float *kj = kb + (size_t)j0 * kvrow, *vj = vb + (size_t)j0 * kvrow;
                             // P = exp(scale * q k^T - lse), zero above the diagonal
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, scale, qi, qrow, kj,
-                                        kvrow, 0.0f, P, TILE);
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, scale, qi,
+                                        qrow, kj, kvrow, 0.0f, P, TILE);
                             // dP = dout v^T
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, 1.0f, doi, qrow, vj,
-                                        kvrow, 0.0f, dP, TILE);
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, 1.0f, doi,
+                                        qrow, vj, kvrow, 0.0f, dP, TILE);
                             for (int r = 0; r < rows; r++) {
                                 float *p = P + (size_t)r * TILE, *dp = dP + (size_t)r * TILE;
                                 int visible = i0 + r - j0 + 1;
@@ -139,16 +141,17 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                                 for (int c = 0; c < cols; c++) {
                                     float pc = c < visible ? fast_expf(p[c] - li[r]) : 0.0f;
                                     p[c] = pc;
-                                    dp[c] = pc * (dp[c] - Drow[r]) * scale;  // dS, with the scale of S folded in
+                                    dp[c] =
+                                        pc * (dp[c] - Drow[r]) * scale;  // dS, with the scale of S folded in
                                 }
                             }
                             // dv (cols, hd) += P^T dout; dk += dS^T q; dq += dS k
-                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, hd, rows, 1.0f, P, TILE, doi,
-                                        qrow, 1.0f, dvb + (size_t)j0 * kvrow, kvrow);
-                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, hd, rows, 1.0f, dP, TILE, qi,
-                                        qrow, 1.0f, dkb + (size_t)j0 * kvrow, kvrow);
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, 1.0f, dP, TILE, kj,
-                                        kvrow, 1.0f, dqi, qrow);
+                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, hd, rows, 1.0f, P,
+                                        TILE, doi, qrow, 1.0f, dvb + (size_t)j0 * kvrow, kvrow);
+                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, hd, rows, 1.0f, dP,
+                                        TILE, qi, qrow, 1.0f, dkb + (size_t)j0 * kvrow, kvrow);
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, 1.0f, dP,
+                                        TILE, kj, kvrow, 1.0f, dqi, qrow);
                         }
                     }
             }

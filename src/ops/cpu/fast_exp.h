@@ -11,7 +11,7 @@
 
 static inline float fast_expf(float x) {
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    float n = floorf(x * 1.44269504088896341f + 0.5f);  // x = n ln2 + r, |r| <= ln2 / 2
+    float n = floorf(x * 1.44269504088896341f + 0.5f);    // x = n ln2 + r, |r| <= ln2 / 2
     float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // ln2 split in two for exactness
     float p = 1.9875691500e-4f;
     p = p * r + 1.3981999507e-3f;

@@ -1,0 +1,65 @@
+// tokenizer_json.c: see tokenizer_json.h.
+#include "data/tokenizer_json.h"
+
+#include <string.h>
+
+#include "core/error.h"
+
+// "where.key" in messages, or "key" at the top level (where = "").
+#define DOT(where) ((where)[0] ? "." : "")
+
+int tj_check_keys(const cJSON *o, const char *const *known, const char *label, const char *where) {
+    for (const cJSON *c = o->child; c; c = c->next) {
+        int found = 0;
+        for (const char *const *k = known; *k && !found; k++) found = c->string && !strcmp(c->string, *k);
+        if (!found)
+            return mtp_errorf(
+                "%s: %s: unexpected key \"%s\" (a setting mtp does not support, or a file from a newer "
+                "version)",
+                label, where[0] ? where : "top level", c->string ? c->string : "");
+        // A repeated key would let a second value hide behind the first one we read.
+        for (const cJSON *d = c->next; d; d = d->next)
+            if (d->string && c->string && !strcmp(c->string, d->string))
+                return mtp_errorf("%s: %s: key \"%s\" appears twice", label, where[0] ? where : "top level",
+                                  c->string);
+    }
+    return 0;
+}
+
+int tj_check_null(const cJSON *o, const char *key, const char *label, const char *where) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (v && !cJSON_IsNull(v))
+        return mtp_errorf("%s: %s%s%s must be null (mtp supports no other value)", label, where, DOT(where),
+                          key);
+    return 0;
+}
+
+int tj_check_bool(const cJSON *o, const char *key, int want, int required, const char *label,
+                  const char *where) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return required ? mtp_errorf("%s: %s%s%s is missing", label, where, DOT(where), key) : 0;
+    if (!cJSON_IsBool(v))
+        return mtp_errorf("%s: %s%s%s must be true or false", label, where, DOT(where), key);
+    if (want >= 0 && cJSON_IsTrue(v) != want)
+        return mtp_errorf("%s: %s%s%s must be %s (mtp supports no other value)", label, where, DOT(where),
+                          key, want ? "true" : "false");
+    return 0;
+}
+
+int tj_check_string(const cJSON *o, const char *key, const char *want, const char *label, const char *where) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsString(v))
+        return mtp_errorf("%s: %s%s%s is missing or not a string", label, where, DOT(where), key);
+    if (strcmp(v->valuestring, want) != 0)
+        return mtp_errorf("%s: %s%s%s is \"%s\", expected \"%s\"", label, where, DOT(where), key,
+                          v->valuestring, want);
+    return 0;
+}
+
+int tj_int(const cJSON *v, int lo, int hi, int *out) {
+    if (!cJSON_IsNumber(v)) return -1;
+    double d = v->valuedouble;
+    if (!(d >= lo && d <= hi) || d != (double)(int)d) return -1;
+    *out = (int)d;
+    return 0;
+}
