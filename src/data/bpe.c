@@ -164,23 +164,23 @@ static int merge_table_grow(bpe *b) {
 
 int bpe_add_merge(bpe *b, int32_t left, int32_t right) {
     if (left < 0 || left >= b->vocab || right < 0 || right >= b->vocab)
-        return mtp_errorf("%s: merge %d (%d, %d) names an id outside the vocabulary", b->label,
-                          (int)b->nmerges, (int)left, (int)right);
+        return mtp_errorf("merge %d (%d, %d) names an id outside the vocabulary", (int)b->nmerges, (int)left,
+                          (int)right);
     size_t ll = b->len[left], rl = b->len[right];
     uint8_t buf[2 * BPE_MAX_TOKEN_BYTES];
     memcpy(buf, b->blob + b->off[left], ll);
     memcpy(buf + ll, b->blob + b->off[right], rl);
     int32_t result = bpe_find(b, buf, ll + rl);
     if (result < 0)
-        return mtp_errorf("%s: merge %d (%d, %d): the merged token is not in the vocabulary", b->label,
-                          (int)b->nmerges, (int)left, (int)right);
+        return mtp_errorf("merge %d (%d, %d): the merged token is not in the vocabulary", (int)b->nmerges,
+                          (int)left, (int)right);
     if (2 * ((size_t)b->nmerges + 1) > b->mcap && merge_table_grow(b) != 0) return -1;
     uint64_t key = (uint64_t)left << 32 | (uint32_t)right;
     size_t i = hash_pair(key) & (b->mcap - 1);
     for (; b->mkey[i] != MKEY_EMPTY; i = (i + 1) & (b->mcap - 1))
         if (b->mkey[i] == key)
-            return mtp_errorf("%s: merge %d (%d, %d) repeats merge %d", b->label, (int)b->nmerges, (int)left,
-                              (int)right, (int)b->mrank[i]);
+            return mtp_errorf("merge %d (%d, %d) repeats merge %d", (int)b->nmerges, (int)left, (int)right,
+                              (int)b->mrank[i]);
     if (b->nmerges == b->merges_cap) {
         int32_t cap = b->merges_cap ? b->merges_cap * 2 : 1024;
         int32_t(*grown)[2] = realloc(b->merges, (size_t)cap * sizeof *grown);

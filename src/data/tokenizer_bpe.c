@@ -396,7 +396,8 @@ tokenizer *tokenizer_bpe_from_merges(const int32_t (*merges)[2], int nmerges, co
         if (rc == 0) rc = add_special_id(b, 256 + nmerges + j, label);
     }
     if (rc == 0) rc = bpe_index(b->model);
-    for (int i = 0; rc == 0 && i < nmerges; i++) rc = bpe_add_merge(b->model, merges[i][0], merges[i][1]);
+    for (int i = 0; rc == 0 && i < nmerges; i++)
+        if ((rc = bpe_add_merge(b->model, merges[i][0], merges[i][1])) != 0) mtp_error_context("%s", label);
     if (rc != 0) {
         bpe_tok_destroy(b);
         return NULL;
@@ -473,7 +474,7 @@ static int add_merge_text(bpe_tok *b, const char *left, const char *right, int i
                               label, where, index, left, right, part[k]);
     }
     if (bpe_add_merge(b->model, id[0], id[1]) != 0)
-        return mtp_error_context("%s %d (\"%.64s %.64s\")", where, index, left, right);
+        return mtp_error_context("%s: %s %d (\"%.64s %.64s\")", label, where, index, left, right);
     return 0;
 }
 
