@@ -2,8 +2,8 @@
 # test_prepare.sh: `mtp prepare` end to end on a small directory tree: the
 # --glob walk (hidden entries and symlink loops skipped), shard header counts
 # (bytes + one end-of-text per document), sharding, determinism across thread
-# counts, the single-file train/val cut, --force, --tokenizer PATH, and the
-# one-line errors for bad inputs. Needs the mtp binary ($MTP).
+# counts, the single-file train/val cut, --force, --tokenizer PATH, --doc-separator,
+# GPT-2's BPE on real text, and the one-line errors for bad inputs. Needs the mtp binary ($MTP).
 set -u
 MTP=${MTP:-build/mtp}
 if [ ! -x "$MTP" ]; then
@@ -162,12 +162,38 @@ check "failed runs created nothing" [ ! -e "$T/e1" -a ! -e "$T/e2" -a ! -e "$T/e
 check "--help exits 0 and documents the flags" \
     bash -c "'$MTP' prepare --help | grep -q -- '--shard-tokens' && '$MTP' prepare --help | grep -q -- '--val-fraction'"
 
+# --doc-separator: documents between separators, blanks trimmed, empty ones
+# dropped, the separator not encoded. Tokens read back with od (uint16).
+tokens() { od -An -t u2 -j 1024 -v "$1" | tr -s ' \n' ' ' | sed 's/^ //; s/ $//'; }
+printf 'Ab\n<|endoftext|>\n c \n<|endoftext|>\n \n<|endoftext|><|endoftext|>\nd' >"$T/sep.txt"
+"$MTP" prepare --quiet --out "$T/sep" --val-fraction 0 --doc-separator '<|endoftext|>' "$T/sep.txt" >"$T/sep.out" 2>&1
+check "--doc-separator: 3 documents, each ended by end-of-text" [ "$(tokens "$T/sep/train_000000.bin")" = "65 98 256 99 256 100 256" ]
+check "--doc-separator: summary counts 3 documents" grep -q "3 train / 0 val documents" "$T/sep.out"
+# A single file with separators is cut into train and val at a document start.
+"$MTP" prepare --quiet --out "$T/sep2" --val-fraction 0.3 --doc-separator '<|endoftext|>' "$T/sep.txt" >/dev/null 2>&1
+check "--doc-separator: val starts at a document" [ "$(tokens "$T/sep2/train_000000.bin") | $(tokens "$T/sep2/val_000000.bin")" = "65 98 256 99 256 | 100 256" ]
+expect_error "empty --doc-separator" "--doc-separator ''" --doc-separator '' --out "$T/e10" "$S"
+
 # Real data, when the shared folder is there: Tiny Shakespeare, one document.
 if [ -n "${MTP_DATA:-}" ] && [ -f "$MTP_DATA/tinyshakespeare/input.txt" ]; then
     D8=$T/shakespeare
     "$MTP" prepare --quiet --out "$D8" "$MTP_DATA/tinyshakespeare/input.txt" >/dev/null 2>&1
     size=$(stat -c %s "$MTP_DATA/tinyshakespeare/input.txt")
     check "tinyshakespeare: train + val = bytes + 2" [ $(($(total "$D8" train) + $(total "$D8" val))) -eq $((size + 2)) ]
+    # GPT-2's BPE from its encoder.json + vocab.bpe, no val: the shard holds
+    # exactly tiktoken's ids for the file, then end-of-text (50256).
+    if [ -f "$MTP_DATA/gpt2/testvectors/input.txt.gpt2.u16le" ]; then
+        D9=$T/shakespeare_gpt2
+        "$MTP" prepare --quiet --out "$D9" --val-fraction 0 --tokenizer "$MTP_DATA/gpt2" \
+            "$MTP_DATA/tinyshakespeare/input.txt" >/dev/null 2>&1
+        head -c -2 <(tail -c +1025 "$D9/train_000000.bin") >"$T/ids.bin"
+        check "tinyshakespeare with GPT-2 BPE: shard = tiktoken's ids + 50256" \
+            cmp -s "$T/ids.bin" "$MTP_DATA/gpt2/testvectors/input.txt.gpt2.u16le"
+        check "tinyshakespeare with GPT-2 BPE: last token is 50256" \
+            [ "$(tail -c 2 "$D9/train_000000.bin" | od -An -t u2 | tr -d ' ')" = 50256 ]
+        check "GPT-2 data dir: tokenizer.json written and loadable" \
+            bash -c "echo 'Hello world' | '$MTP' tokenizer encode --tokenizer '$D9' | grep -qx '15496 995 198'"
+    fi
 else
     echo "note: MTP_DATA not available, Tiny Shakespeare case skipped"
 fi

@@ -14,20 +14,26 @@ static void usage(FILE *out) {
             "\n"
             "Tokenizes text files into token shards for mtp train. Each INPUT is a file or a\n"
             "directory (walked recursively in name order; hidden entries are skipped). Every\n"
-            "file is one document, followed by the end-of-text token.\n"
+            "file is one document (or several, with --doc-separator), and every document is\n"
+            "followed by the end-of-text token. Files are encoded in parallel.\n"
             "\n"
             "flags:\n"
             "  --out DIR            data directory to write (created if missing): train_000000.bin...,\n"
             "                       val_000000.bin..., tokenizer.json\n"
-            "  --tokenizer T        'bytes' (256 byte tokens + <|endoftext|>, vocab 257), or a\n"
-            "                       tokenizer.json written by mtp (or a directory holding one)\n"
-            "                       (default: bytes)\n"
+            "  --tokenizer T        'bytes' (256 byte tokens + <|endoftext|>, vocab 257), a byte-level\n"
+            "                       BPE tokenizer.json (from mtp tokenizer train, or Hugging Face's\n"
+            "                       GPT-2 style files), a directory holding one, or a directory\n"
+            "                       holding GPT-2's encoder.json + vocab.bpe (default: bytes)\n"
+            "  --doc-separator S    the text S separates documents inside a file (e.g. '<|endoftext|>'\n"
+            "                       for TinyStories): each becomes its own document, with blanks\n"
+            "                       around it trimmed; S itself is not encoded\n"
             "  --glob PATTERN       only files whose name matches PATTERN (shell wildcards, e.g. '*.py')\n"
             "                       inside INPUT directories; files named directly are always read\n"
-            "  --val-fraction F     share of documents held out for validation, in [0, 0.9] (default: %g).\n"
-            "                       Documents are assigned by a hash of (seed, index); with F > 0 and two\n"
-            "                       or more documents at least one goes to each split. A single input\n"
-            "                       file is cut instead: its last F of bytes (from a line start) is val.\n"
+            "  --val-fraction F     share held out for validation, in [0, 0.9] (default: %g). With two\n"
+            "                       or more files, whole files are assigned by a hash of (seed, index),\n"
+            "                       at least one to each split when F > 0. A single input file is cut\n"
+            "                       instead: its last F of bytes is val, from a document start (with\n"
+            "                       --doc-separator) or else a line start.\n"
             "  --shard-tokens N     tokens per shard file, in [1, %u] (default: %llu)\n"
             "  --seed S             seed of the train/val assignment (default: 0)\n"
             "  --force              replace the train_*.bin / val_*.bin already in DIR (without it, an\n"
@@ -40,6 +46,8 @@ static void usage(FILE *out) {
             "number of threads (OMP_NUM_THREADS).\n"
             "\n"
             "example: mtp prepare --out data/shakespeare tinyshakespeare/input.txt\n"
+            "         mtp prepare --out data/stories --tokenizer gpt2/ --doc-separator '<|endoftext|>' \\\n"
+            "             TinyStories-train.txt\n"
             "         mtp prepare --out data/py --glob '*.py' --val-fraction 0.02 src/\n",
             PREPARE_DEFAULT_VAL_FRACTION, SHARD_MAX_TOKENS, (unsigned long long)PREPARE_DEFAULT_SHARD_TOKENS);
 }
@@ -110,6 +118,15 @@ int cmd_prepare(int argc, char **argv) {
                 rc = -1;
             else
                 o.tokenizer = v;
+        } else if (!strcmp(a, "--doc-separator")) {
+            if (!(v = args_value(cmd, argc, argv, &i))) {
+                rc = -1;
+            } else if (!*v) {
+                fprintf(stderr, "mtp prepare: --doc-separator '': give a non-empty text such as '<|endoftext|>'\n");
+                rc = -1;
+            } else {
+                o.doc_separator = v;
+            }
         } else if (!strcmp(a, "--glob")) {
             if (!(v = args_value(cmd, argc, argv, &i)))
                 rc = -1;

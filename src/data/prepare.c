@@ -6,7 +6,7 @@
 // order, so the shards do not depend on the thread count. Shards are staged
 // in a hidden directory inside out_dir and moved into place only when all
 // of them are complete, so a failed run leaves the old data as it was.
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE  // memmem
 #include "data/prepare.h"
 
 #include <errno.h>
@@ -18,6 +18,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "data/corpus.h"
+#include "data/pretokenize.h"
 #include "data/shard.h"
 #include "data/tokenizer.h"
 
@@ -54,19 +55,15 @@ static void assign_splits(uint8_t *split, size_t n, double fraction, uint64_t se
     if (nval == n) split[hi] = SPLIT_TRAIN;
 }
 
-static int is_text_byte(uint8_t c) {
-    return c > ' ' && c < 0x7f;
-}
-
 // Where to end a piece of doc[0..len) near `target` (0 < target < len), so
 // that tokenizers which pre-split text (GPT-2 style) see the same words as in
-// the whole document: just after a newline with a visible ASCII character on
-// each side, else after any newline, else at a UTF-8 character start, else
-// at target. Searches back to target/2.
+// the whole document: a cut every GPT-2 pre-tokenization agrees with, else
+// (rare: no space between letters, no plain line break in target/2 bytes)
+// after any newline, else at a UTF-8 character start, else at target.
 static uint64_t cut_point(const uint8_t *doc, uint64_t len, uint64_t target) {
+    uint64_t safe = pretokenize_safe_cut((const char *)doc, len, target);
+    if (safe) return safe;
     uint64_t floor = target / 2;
-    for (uint64_t i = target; i > floor && i >= 2; i--)
-        if (doc[i - 1] == '\n' && is_text_byte(doc[i - 2]) && i < len && is_text_byte(doc[i])) return i;
     for (uint64_t i = target; i > floor; i--)
         if (doc[i - 1] == '\n') return i;
     for (uint64_t i = target; i > floor; i--)
@@ -74,13 +71,24 @@ static uint64_t cut_point(const uint8_t *doc, uint64_t len, uint64_t target) {
     return target;
 }
 
-// Start of the val part of a single document of len >= 2 bytes: the first
-// line start at or after len * (1 - fraction), else that byte (moved to a
-// UTF-8 character start); val is never empty.
-static uint64_t val_start(const uint8_t *doc, uint64_t len, double fraction) {
+// Start of the val part of a single file of len >= 2 bytes. With a document
+// separator: just after the first separator at or after len * (1 - fraction),
+// else after the last one before it. Otherwise (or with no separator in the
+// file): the first line start at or after that byte, else that byte (moved
+// to a UTF-8 character start). val is never empty.
+static uint64_t val_start(const uint8_t *doc, uint64_t len, double fraction, const char *sep) {
     uint64_t cut = (uint64_t)((double)len * (1.0 - fraction));
     if (cut >= len) cut = len - 1;
     if (cut < 1) cut = 1;
+    if (sep) {
+        size_t sl = strlen(sep);
+        const uint8_t *hit = memmem(doc + cut, len - cut, sep, sl);
+        if (hit && (uint64_t)(hit - doc) + sl < len) return (uint64_t)(hit - doc) + sl;
+        uint64_t last = 0;
+        for (const uint8_t *p = doc; (p = memmem(p, (size_t)(doc + cut - p), sep, sl)); p += sl)
+            last = (uint64_t)(p - doc) + sl;
+        if (last > 0) return last;
+    }
     for (uint64_t i = cut; i < len; i++)
         if (doc[i - 1] == '\n') return i;
     for (uint64_t i = cut; i < len; i++)
@@ -145,8 +153,10 @@ typedef struct {
 // Walks the corpus file by file, handing out pieces; holds the current file's map.
 typedef struct {
     const corpus *c;
-    const uint8_t *split;  // (files) per-document split, NULL for a single cut document
+    const uint8_t *split;  // (files) per-file split, NULL for a single cut file
     double val_fraction;
+    const char *sep;  // document separator, NULL: a file is one document
+    size_t sep_len;
     size_t file;  // current file
     fs_map map;   // its mapping
     int mapped;
@@ -154,6 +164,10 @@ typedef struct {
     int nseg, seg;
     uint8_t seg_split[2];
     uint64_t off;  // position in the current segment
+    // The current document: [off, doc_end) of the segment; the next one is
+    // searched from doc_next. seg_emitted: a document of this segment was given.
+    uint64_t doc_end, doc_next;
+    int in_doc, seg_emitted;
     uint64_t bytes_read;
 } cursor;
 
@@ -164,8 +178,9 @@ static int cursor_load_file(cursor *k) {
     k->bytes_read += len;
     k->seg = 0;
     k->off = 0;
+    k->seg_emitted = 0;
     if (!k->split && k->val_fraction > 0 && len >= 2) {
-        uint64_t cut = val_start(k->map.data, len, k->val_fraction);
+        uint64_t cut = val_start(k->map.data, len, k->val_fraction, k->sep);
         k->nseg = 2;
         k->seg_start[0] = 0, k->seg_end[0] = cut, k->seg_split[0] = SPLIT_TRAIN;
         k->seg_start[1] = cut, k->seg_end[1] = len, k->seg_split[1] = SPLIT_VAL;
@@ -177,26 +192,81 @@ static int cursor_load_file(cursor *k) {
     return 0;
 }
 
-// Fills *it with the next piece; sets *file_done when it was the file's last.
-// Returns 1 if a piece was produced, 0 at the end of the corpus, -1 on error.
-static int cursor_next(cursor *k, item *it, int *file_done) {
-    *file_done = 0;
-    if (k->file >= k->c->count) return 0;
-    if (!k->mapped && cursor_load_file(k) != 0) return -1;
+static int is_blank(uint8_t c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+// Finds the next document at or after k->off in the current segment and
+// sets k->off (its start), k->doc_end and k->doc_next. Without a separator
+// the segment is one document (even when empty); with one, documents are
+// the text between separators with blanks trimmed, and empty ones are
+// skipped. Returns 0 when the segment has no more.
+static int find_doc(cursor *k) {
     const uint8_t *seg = k->map.data ? k->map.data + k->seg_start[k->seg] : NULL;
     uint64_t seg_len = k->seg_end[k->seg] - k->seg_start[k->seg];
-    uint64_t left = seg_len - k->off, take = left;
+    if (!k->sep) {
+        if (k->seg_emitted) return 0;
+        k->doc_end = k->doc_next = seg_len;
+        return 1;
+    }
+    while (k->off < seg_len) {
+        uint64_t end = seg_len, next = seg_len;
+        const uint8_t *hit = memmem(seg + k->off, seg_len - k->off, k->sep, k->sep_len);
+        if (hit) end = (uint64_t)(hit - seg), next = end + k->sep_len;
+        while (k->off < end && is_blank(seg[k->off])) k->off++;
+        while (end > k->off && is_blank(seg[end - 1])) end--;
+        if (end > k->off) {
+            k->doc_end = end, k->doc_next = next;
+            return 1;
+        }
+        k->off = next;
+    }
+    return 0;
+}
+
+// Moves to the next document of the current file, across its segments.
+static int next_doc_in_file(cursor *k) {
+    for (;;) {
+        if (find_doc(k)) return 1;
+        if (++k->seg >= k->nseg) return 0;
+        k->off = 0;
+        k->seg_emitted = 0;
+    }
+}
+
+// Fills *it with the next piece; sets *file_done when it was the file's last
+// (the caller then unmaps the file once the batch is written). Returns 1 if
+// a piece was produced, 0 at the end of the corpus, -1 on error.
+static int cursor_next(cursor *k, item *it, int *file_done) {
+    *file_done = 0;
+    while (!k->in_doc) {
+        if (k->file >= k->c->count) return 0;
+        if (cursor_load_file(k) != 0) return -1;
+        if (next_doc_in_file(k)) {
+            k->in_doc = 1;
+        } else {
+            // No document in this file (blank text between separators only):
+            // nothing refers to its map.
+            fs_unmap(&k->map);
+            k->mapped = 0;
+            k->file++;
+        }
+    }
+    const uint8_t *seg = k->map.data ? k->map.data + k->seg_start[k->seg] : NULL;
+    uint64_t left = k->doc_end - k->off, take = left;
     if (left > PIECE_BYTES) take = cut_point(seg + k->off, left, PIECE_BYTES);
     memset(it, 0, sizeof *it);
     it->text = seg ? seg + k->off : NULL;
     it->len = take;
     it->split = k->seg_split[k->seg];
     k->off += take;
-    if (k->off == seg_len) {
+    if (k->off == k->doc_end) {
         it->doc_end = 1;
-        k->off = 0;
-        if (++k->seg == k->nseg) {
+        k->seg_emitted = 1;
+        k->off = k->doc_next;
+        if (!next_doc_in_file(k)) {
             *file_done = 1;
+            k->in_doc = 0;
             k->mapped = 0;  // the caller unmaps k->map after the batch is written
             k->file++;
         }
@@ -263,6 +333,8 @@ static int move_shards(const char *stage, const char *dir, const stream *s) {
 static int encode_corpus(const corpus *c, const uint8_t *split, const prepare_options *o,
                          const tokenizer *tok, stream *streams, prepare_summary *sum,
                          prepare_progress_fn progress, void *user) {
+    uint64_t *docs = &sum->train_docs;  // docs[SPLIT_TRAIN], docs[SPLIT_VAL]
+    sum->train_docs = sum->val_docs = 0;
     item *items = mtp_calloc(BATCH_ITEMS, sizeof *items, "work items");
     fs_map *done_maps = mtp_calloc(BATCH_ITEMS, sizeof *done_maps, "file maps");
     if (!items || !done_maps) {
@@ -270,7 +342,11 @@ static int encode_corpus(const corpus *c, const uint8_t *split, const prepare_op
         free(done_maps);
         return -1;
     }
-    cursor k = {.c = c, .split = split, .val_fraction = o->val_fraction};
+    cursor k = {.c = c,
+                .split = split,
+                .val_fraction = o->val_fraction,
+                .sep = o->doc_separator,
+                .sep_len = o->doc_separator ? strlen(o->doc_separator) : 0};
     int32_t eot = tokenizer_eot(tok);
     uint64_t done_bytes = 0;
     int rc = 0, more = 1;
@@ -304,6 +380,7 @@ static int encode_corpus(const corpus *c, const uint8_t *split, const prepare_op
             if (rc == 0 && it->error) rc = mtp_errorf("%s", it->error);
             if (rc == 0) rc = stream_append(&streams[it->split], it->ids, it->n);
             if (rc == 0 && it->doc_end) rc = stream_append(&streams[it->split], &eot, 1);
+            if (rc == 0 && it->doc_end) docs[it->split]++;
             done_bytes += it->len;
             if (rc == 0 && progress) progress(done_bytes, c->total_bytes, user);
             free(it->ids);
@@ -337,8 +414,7 @@ int prepare_run(const prepare_options *o, prepare_progress_fn progress, void *us
         return -1;
     }
 
-    tokenizer *tok = !strcmp(o->tokenizer ? o->tokenizer : "bytes", "bytes") ? tokenizer_bytes()
-                                                                             : tokenizer_load(o->tokenizer);
+    tokenizer *tok = tokenizer_open(o->tokenizer ? o->tokenizer : "bytes");
     uint8_t *split = NULL;
     char stage[4096] = "";
     int rc = tok ? 0 : -1;
@@ -399,16 +475,8 @@ int prepare_run(const prepare_options *o, prepare_progress_fn progress, void *us
     }
     if (rc == 0) {
         sum->files = c.count;
-        sum->split_single = c.count == 1 && o->val_fraction > 0 && streams[SPLIT_VAL].tokens > 0;
-        if (split) {
-            for (size_t i = 0; i < c.count; i++) {
-                sum->val_docs += split[i] == SPLIT_VAL;
-                sum->train_docs += split[i] == SPLIT_TRAIN;
-            }
-        } else {
-            sum->train_docs = 1;
-            sum->val_docs = sum->split_single;
-        }
+        sum->split_single =
+            !o->doc_separator && c.count == 1 && o->val_fraction > 0 && streams[SPLIT_VAL].tokens > 0;
         sum->train_tokens = streams[SPLIT_TRAIN].tokens;
         sum->val_tokens = streams[SPLIT_VAL].tokens;
         sum->train_shards = streams[SPLIT_TRAIN].shards;

@@ -2,15 +2,18 @@
 // half of `mtp prepare`; the command line lives in cli/cmd_prepare.c).
 //
 // Documents: each input file is one document (see corpus.h for how inputs
-// are walked). Every document is followed by the end-of-text token.
+// are walked), or, with a document separator (TinyStories' "<|endoftext|>"),
+// the text between separators with surrounding blanks trimmed (empty ones
+// dropped; the separators themselves are not encoded). Every document is
+// followed by the end-of-text token.
 // Train/val split:
 // - With two or more documents, document i goes to val when
 //   hash(seed, i) < val_fraction (hash uniform in [0, 1)); if val_fraction > 0
 //   and that picks none (or all), the document with the smallest (largest)
 //   hash moves to val (train), so both splits are non-empty.
-// - A single document (one big file) with val_fraction > 0 is cut in two:
-//   val is its last val_fraction of bytes, starting at a line start where
-//   possible; each part ends with end-of-text.
+// - A single file with val_fraction > 0 is cut in two: val is its last
+//   val_fraction of bytes, starting just after a separator (with one) or at a
+//   line start where possible; each part ends with end-of-text.
 // Output: DIR/train_000000.bin, ... and DIR/val_000000.bin, ... (each at most
 // shard_tokens tokens; uint16 when the vocab fits, else uint32; a split with
 // no document gets no shard) and DIR/tokenizer.json. Files are encoded in
@@ -26,7 +29,8 @@ typedef struct {
     const char *out_dir;        // created if missing
     const char *const *inputs;  // files and directories
     int num_inputs;
-    const char *glob;       // NULL: every file in the directories
+    const char *glob;           // NULL: every file in the directories
+    const char *doc_separator;  // NULL: each file is one document
     double val_fraction;    // [0, 1)
     uint64_t shard_tokens;  // tokens per shard, [1, SHARD_MAX_TOKENS]
     uint64_t seed;          // for the train/val assignment
@@ -39,7 +43,7 @@ typedef struct {
 
 typedef struct {
     uint64_t files, bytes;              // documents read and their total size
-    uint64_t train_docs, val_docs;      // documents per split (a cut file counts in both)
+    uint64_t train_docs, val_docs;      // documents per split (a cut document counts in both)
     uint64_t train_tokens, val_tokens;  // including the end-of-text tokens
     int train_shards, val_shards;
     int elem_bytes;  // 2 (uint16) or 4 (uint32)
