@@ -10,5 +10,6 @@ int cmd_bench_train(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_bench_decode(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_tokenizer(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"tokenizer", cmd_tokenizer, "encode, decode, train a BPE tokenizer, time encoding"},
     {"prepare", cmd_prepare, "turn text files into token shards"},
     {"train", cmd_train, "train an n-future-token model from scratch or resume a run"},
     {"sample", cmd_sample, "sample text from a trained model"},

@@ -654,7 +654,7 @@ tokenizer *tokenizer_load_gpt2(const char *dir) {
         // GPT-2's one special token lives in encoder.json.
         const cJSON *eot = cJSON_GetObjectItemCaseSensitive(root, eot_text);
         added_token added = {0, eot_text};
-        int id;
+        int id = 0;
         if (!eot || tj_int(eot, 0, (1 << 30) - 1, &id) != 0)
             rc = mtp_errorf("%s: no \"%s\" token with an integer id", enc_path, eot_text);
         added.id = id;
