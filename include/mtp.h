@@ -1,5 +1,5 @@
 // mtp.h: the public interface of libmtp, multi-token prediction language
-// models (Gloeckle et al. 2024) in C. Link with -lmtp -lopenblas -lcjson -lm
+// models (Gloeckle et al. 2024) in C. Link with -lmtp -lopenblas -lcjson -lpcre2-8 -lm
 // -fopenmp and add the library's src/ folder to the include path.
 //
 // The pieces, bottom to top (each header documents its functions):
@@ -11,7 +11,9 @@
 //   train/optimizer.h   AdamW, learning-rate schedule, clipping
 //   train/step.h        train_step: one optimizer step over micro-batches
 //   train/checkpoint.h  checkpoint directories (Hugging Face Llama names)
-//   data/tokenizer.h    tokenizers behind one interface
+//   data/tokenizer.h    tokenizers behind one interface (bytes, byte-level BPE)
+//   data/bpe.h, data/pretokenize.h   BPE merging, GPT-2 pre-tokenization
+//   data/bpe_train.h    learning a byte-level BPE from text
 //   data/shard.h        llm.c token shards
 //   data/loader.h       reproducible training rows from a data directory
 //   data/corpus.h, data/prepare.h   text files to token shards
@@ -31,9 +33,12 @@
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "core/timer.h"
+#include "data/bpe.h"
+#include "data/bpe_train.h"
 #include "data/corpus.h"
 #include "data/loader.h"
 #include "data/prepare.h"
+#include "data/pretokenize.h"
 #include "data/shard.h"
 #include "data/tokenizer.h"
 #include "infer/decode.h"

@@ -10,10 +10,22 @@ missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-SUDO=""
-[ "$(id -u)" -ne 0 ] && SUDO="sudo"
-echo "installing: ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Node.js and npm for the tokenizer's oracle, unless some build of them is
+# there already (Debian's npm package conflicts with other Node.js builds).
+[ "${1:-}" = "--with-tests" ] && ! command -v npm >/dev/null && missing+=(nodejs npm)
+if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The GPT-2 tokenizer's oracle in tests/test_tiktoken_diff.sh: OpenAI's
+# tiktoken from npm, kept in build/npm (the test is skipped without it).
+if [ "${1:-}" = "--with-tests" ] && [ ! -d build/npm/node_modules/tiktoken ]; then
+    cd "$(dirname "$0")/.."
+    mkdir -p build/npm
+    npm install --silent --no-audit --no-fund --prefix build/npm tiktoken@1.0.22 >/dev/null ||
+        echo "note: npm could not install tiktoken; test_tiktoken_diff will be skipped"
+fi

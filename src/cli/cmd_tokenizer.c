@@ -1,6 +1,7 @@
 // cmd_tokenizer.c: `mtp tokenizer encode|decode|train|bench`: look at what a
 // tokenizer does to text, learn a byte-level BPE, and time encoding.
 #define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <omp.h>
 #include <stdio.h>
@@ -19,37 +20,40 @@
 #define STDIN_MAX ((size_t)1 << 32)
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: mtp tokenizer encode --tokenizer T [--text TEXT] [--allow-special] [--json]\n"
-            "       mtp tokenizer decode --tokenizer T [--ids IDS]\n"
-            "       mtp tokenizer train --vocab-size N --out FILE [FLAGS] INPUT...\n"
-            "       mtp tokenizer bench --tokenizer T [--threads N] [--repeat R] INPUT...\n"
-            "\n"
-            "T is 'bytes', a tokenizer.json, a directory holding one (a data directory or a\n"
-            "checkpoint), or a directory holding GPT-2's encoder.json and vocab.bpe.\n"
-            "\n"
-            "encode   prints the ids of the text (stdin, or --text), space-separated on one line.\n"
-            "  --allow-special    special tokens written in the text (<|endoftext|>) become their ids;\n"
-            "                     without it they are encoded as ordinary text\n"
-            "  --json             print a JSON array instead\n"
-            "decode   writes the text of ids (stdin, or --ids) to stdout; ids are separated by blanks or\n"
-            "         commas, and a JSON array is accepted.\n"
-            "train    learns a byte-level BPE with GPT-2's pre-tokenization from the files (directories\n"
-            "         are walked recursively, hidden entries skipped) and writes a tokenizer.json.\n"
-            "  --vocab-size N     ids in all: 256 bytes + merges + special tokens (e.g. 32000)\n"
-            "  --out FILE         the tokenizer.json to write (atomically)\n"
-            "  --special TEXT     a special token; repeat for more. The first is the end of text\n"
-            "                     (default: one, <|endoftext|>). Special tokens in the input are not\n"
-            "                     learned from.\n"
-            "  --glob PATTERN     only files whose name matches PATTERN inside INPUT directories\n"
-            "  --threads N        threads for counting (default: all)\n"
-            "  --quiet            no progress bar\n"
-            "bench    encodes the files in memory and prints MB/s (median of --repeat runs, default\n"
-            "         5) with --threads threads (default 1; files are shared out between threads).\n"
-            "\n"
-            "examples: echo 'Hello world' | mtp tokenizer encode --tokenizer gpt2/\n"
-            "          mtp tokenizer decode --tokenizer gpt2/ --ids '15496 995'\n"
-            "          mtp tokenizer train --vocab-size 32000 --out tok.json --glob '*.py' src/\n");
+    fprintf(
+        out,
+        "usage: mtp tokenizer encode --tokenizer T [--text TEXT] [--allow-special] [--json] [--json-lines]\n"
+        "       mtp tokenizer decode --tokenizer T [--ids IDS]\n"
+        "       mtp tokenizer train --vocab-size N --out FILE [FLAGS] INPUT...\n"
+        "       mtp tokenizer bench --tokenizer T [--threads N] [--repeat R] INPUT...\n"
+        "\n"
+        "T is 'bytes', a tokenizer.json, a directory holding one (a data directory or a\n"
+        "checkpoint), or a directory holding GPT-2's encoder.json and vocab.bpe.\n"
+        "\n"
+        "encode   prints the ids of the text (stdin, or --text), space-separated on one line.\n"
+        "  --allow-special    special tokens written in the text (<|endoftext|>) become their ids;\n"
+        "                     without it they are encoded as ordinary text\n"
+        "  --json             print a JSON array instead\n"
+        "  --json-lines       stdin holds one text per line, as a JSON string or {\"text\": ...};\n"
+        "                     prints one line of ids per text\n"
+        "decode   writes the text of ids (stdin, or --ids) to stdout; ids are separated by blanks or\n"
+        "         commas, and a JSON array is accepted.\n"
+        "train    learns a byte-level BPE with GPT-2's pre-tokenization from the files (directories\n"
+        "         are walked recursively, hidden entries skipped) and writes a tokenizer.json.\n"
+        "  --vocab-size N     ids in all: 256 bytes + merges + special tokens (e.g. 32000)\n"
+        "  --out FILE         the tokenizer.json to write (atomically)\n"
+        "  --special TEXT     a special token; repeat for more. The first is the end of text\n"
+        "                     (default: one, <|endoftext|>). Special tokens in the input are not\n"
+        "                     learned from.\n"
+        "  --glob PATTERN     only files whose name matches PATTERN inside INPUT directories\n"
+        "  --threads N        threads for counting (default: all)\n"
+        "  --quiet            no progress bar\n"
+        "bench    encodes the files in memory and prints MB/s (median of --repeat runs, default\n"
+        "         5) with --threads threads (default 1; files are shared out between threads).\n"
+        "\n"
+        "examples: echo 'Hello world' | mtp tokenizer encode --tokenizer gpt2/\n"
+        "          mtp tokenizer decode --tokenizer gpt2/ --ids '15496 995'\n"
+        "          mtp tokenizer train --vocab-size 32000 --out tok.json --glob '*.py' src/\n");
 }
 
 static char *read_stdin(size_t *len) {
@@ -88,7 +92,7 @@ static char *read_stdin(size_t *len) {
 // Parses the common flags of encode and decode. Returns 0, or the exit status.
 typedef struct {
     const char *tokenizer, *text;
-    int allow_special, json;
+    int allow_special, json, lines;
 } io_flags;
 
 static int parse_io(const char *cmd, int argc, char **argv, io_flags *f, int is_encode) {
@@ -105,6 +109,8 @@ static int parse_io(const char *cmd, int argc, char **argv, io_flags *f, int is_
             f->allow_special = 1;
         } else if (is_encode && !strcmp(a, "--json")) {
             f->json = 1;
+        } else if (is_encode && !strcmp(a, "--json-lines")) {
+            f->lines = 1;
         } else {
             args_unknown(cmd, a);
             return 2;
@@ -117,11 +123,49 @@ static int parse_io(const char *cmd, int argc, char **argv, io_flags *f, int is_
     return 0;
 }
 
+// Encodes text[0..len) and prints its ids on one line. 0 or -1.
+static int encode_line(const tokenizer *t, const io_flags *f, const char *text, size_t len) {
+    int32_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    int rc = f->allow_special ? tokenizer_encode_special(t, text, len, &ids, &n, &cap)
+                              : tokenizer_encode(t, text, len, &ids, &n, &cap);
+    if (rc == 0) {
+        if (f->json) putchar('[');
+        for (size_t i = 0; i < n; i++) printf(i ? (f->json ? ", %d" : " %d") : "%d", (int)ids[i]);
+        printf(f->json ? "]\n" : "\n");
+    }
+    free(ids);
+    return rc;
+}
+
+// --json-lines: each input line is a JSON string, or an object with a
+// "text" string; one output line of ids per input line.
+static int encode_json_lines(const tokenizer *t, const io_flags *f, char *input) {
+    long lineno = 0;
+    for (char *line = input, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        lineno++;
+        cJSON *v = cJSON_Parse(line);
+        const cJSON *s = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, "text") : v;
+        int rc = cJSON_IsString(s)
+                     ? encode_line(t, f, s->valuestring, strlen(s->valuestring))
+                     : mtp_errorf("stdin line %ld: expected a JSON string or {\"text\": ...}", lineno);
+        cJSON_Delete(v);
+        if (rc != 0) return -1;
+    }
+    return 0;
+}
+
 static int cmd_encode(int argc, char **argv) {
     const char *cmd = "tokenizer encode";
     io_flags f = {0};
     int rc = parse_io(cmd, argc, argv, &f, 1);
     if (rc) return rc < 0 ? 0 : rc;
+    if (f.lines && f.text) {
+        fprintf(stderr, "mtp %s: --json-lines reads stdin: drop --text\n", cmd);
+        return 2;
+    }
     tokenizer *t = tokenizer_open(f.tokenizer);
     if (!t) {
         fprintf(stderr, "mtp %s: %s\n", cmd, mtp_last_error());
@@ -136,18 +180,8 @@ static int cmd_encode(int argc, char **argv) {
         tokenizer_free(t);
         return 1;
     }
-    int32_t *ids = NULL;
-    size_t n = 0, cap = 0;
-    rc = f.allow_special ? tokenizer_encode_special(t, text, len, &ids, &n, &cap)
-                         : tokenizer_encode(t, text, len, &ids, &n, &cap);
-    if (rc != 0) {
-        fprintf(stderr, "mtp %s: %s\n", cmd, mtp_last_error());
-    } else {
-        if (f.json) putchar('[');
-        for (size_t i = 0; i < n; i++) printf(i ? (f.json ? ", %d" : " %d") : "%d", (int)ids[i]);
-        printf(f.json ? "]\n" : "\n");
-    }
-    free(ids);
+    rc = f.lines ? encode_json_lines(t, &f, owned) : encode_line(t, &f, text, len);
+    if (rc != 0) fprintf(stderr, "mtp %s: %s\n", cmd, mtp_last_error());
     free(owned);
     tokenizer_free(t);
     return rc == 0 ? 0 : 1;
