@@ -35,7 +35,7 @@ static void usage(FILE *out) {
         "                     without it they are encoded as ordinary text\n"
         "  --json             print a JSON array instead\n"
         "  --json-lines       stdin holds one text per line, as a JSON string or {\"text\": ...};\n"
-        "                     prints one line of ids per text\n"
+        "                     prints one line of ids per text (\\u0000 ends a text)\n"
         "decode   writes the text of ids (stdin, or --ids) to stdout; ids are separated by blanks or\n"
         "         commas, and a JSON array is accepted.\n"
         "train    learns a byte-level BPE with GPT-2's pre-tokenization from the files (directories\n"

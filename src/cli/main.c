@@ -27,7 +27,7 @@ static void usage(FILE *out) {
             "mtp: multi-token prediction language models\n\n"
             "usage: mtp COMMAND [FLAGS]   (mtp COMMAND --help for its flags; mtp --version)\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
 }
 
 int main(int argc, char **argv) {
