@@ -1,15 +1,43 @@
 // fuzz_tokenizer.c: tokenizer_load_json on arbitrary bytes (not
-// NUL-terminated, so an overread past len is caught by AddressSanitizer). An
-// accepted tokenizer must encode and decode without failing, and its own
-// JSON must load again.
+// NUL-terminated, so an overread past len is caught by AddressSanitizer): the
+// byte tokenizer's tokenizer.json and byte-level BPE ones (vocab + merges).
+// An accepted tokenizer must encode a slice of the input without failing,
+// with ids in range that decode back to exactly that slice (with and
+// without special tokens), and its own JSON must load again as the same
+// tokenizer (same ids for the slice, same JSON once more).
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "data/bpe.h"
 #include "data/tokenizer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+// Room for the longest token any tokenizer may have: BPE tokens and special
+// tokens are at most BPE_MAX_TOKEN_BYTES bytes (the byte tokenizer's, 13).
+#define DECODE_CAP BPE_MAX_TOKEN_BYTES
+#define TEXT_MAX 256
+
+// Aborts unless every id of ids[0..n) is in range and decodes without error,
+// and the decoded bytes, concatenated, are exactly want[0..len).
+static void check_decodes_to(const tokenizer *t, const int32_t *ids, size_t n, const uint8_t *want,
+                             size_t len) {
+    static char buf[DECODE_CAP];
+    int vocab = tokenizer_vocab_size(t);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= vocab) abort();
+        int k = tokenizer_decode_token(t, ids[i], buf, sizeof buf);
+        if (k < 0) abort();
+        // Every id stands for at least one byte, so the concatenation can only
+        // match the text while it stays within it.
+        if (k == 0 || at + (size_t)k > len || memcmp(want + at, buf, (size_t)k) != 0) abort();
+        at += (size_t)k;
+    }
+    if (at != len) abort();
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     mtp_clear_error();
@@ -22,25 +50,50 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int eot = tokenizer_eot(t);
     if (vocab <= 0 || eot < 0 || eot >= vocab) abort();
 
-    // Encode a slice of the input as text; every id must be in the vocabulary
-    // and decode again.
+    // Encode a slice of the input as text: every id must be in the vocabulary
+    // and the decoded ids, concatenated, must give the slice back. With
+    // special tokens recognized too (they decode to their own text).
     int32_t *ids = NULL;
     size_t n = 0, cap = 0;
-    size_t text_len = size < 256 ? size : 256;
+    size_t text_len = size < TEXT_MAX ? size : TEXT_MAX;
     if (tokenizer_encode(t, (const char *)data, text_len, &ids, &n, &cap) != 0) abort();
-    char buf[256];
-    for (size_t i = 0; i < n; i++) {
-        if (ids[i] < 0 || ids[i] >= vocab) abort();
-        if (tokenizer_decode_token(t, ids[i], buf, sizeof buf) < 0) abort();
+    if (n > text_len) abort();  // never more ids than bytes
+    check_decodes_to(t, ids, n, data, text_len);
+    n = 0;
+    if (tokenizer_encode_special(t, (const char *)data, text_len, &ids, &n, &cap) != 0) abort();
+    if (n > text_len) abort();
+    check_decodes_to(t, ids, n, data, text_len);
+
+    // Every special token decodes to its text; the end of text is one of them.
+    static char buf[DECODE_CAP];
+    int found_eot = 0;
+    for (int i = 0; i < tokenizer_special_count(t); i++) {
+        int32_t id;
+        const char *s = tokenizer_special(t, i, &id);
+        if (id < 0 || id >= vocab) abort();
+        int k = tokenizer_decode_token(t, id, buf, sizeof buf);
+        if (k < 0 || (size_t)k != strlen(s) || memcmp(buf, s, (size_t)k) != 0) abort();
+        found_eot |= id == eot;
     }
-    free(ids);
+    if (!found_eot && tokenizer_special_count(t) > 0) abort();
     if (tokenizer_decode_token(t, eot, buf, sizeof buf) < 0) abort();
     if (tokenizer_decode_token(t, vocab, buf, sizeof buf) >= 0) abort();  // out of range must fail
+    if (tokenizer_decode_token(t, -1, buf, sizeof buf) >= 0) abort();
 
     char *json = tokenizer_to_json(t);
     if (!json) abort();
     tokenizer *again = tokenizer_load_json(json, strlen(json), "fuzz/round-trip.json");
     if (!again || tokenizer_vocab_size(again) != vocab || tokenizer_eot(again) != eot) abort();
+    // The reloaded tokenizer is the same one: same ids for the slice, same JSON.
+    int32_t *ids2 = NULL;
+    size_t n2 = 0, cap2 = 0;
+    if (tokenizer_encode_special(again, (const char *)data, text_len, &ids2, &n2, &cap2) != 0) abort();
+    if (n2 != n || (n && memcmp(ids, ids2, n * sizeof *ids) != 0)) abort();
+    char *json2 = tokenizer_to_json(again);
+    if (!json2 || strcmp(json, json2) != 0) abort();
+    free(json2);
+    free(ids2);
+    free(ids);
     tokenizer_free(again);
     free(json);
     tokenizer_free(t);

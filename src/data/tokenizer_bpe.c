@@ -430,6 +430,11 @@ static int load_vocab(bpe_tok *b, const cJSON *vocab, const added_token *added, 
         if (added[i].id > max_id) max_id = added[i].id;
     if (max_id < 255)
         return mtp_errorf("%s: %s has %d tokens; a byte-level BPE needs at least 256", label, field, count);
+    // Ids run 0..V-1 without gaps, so V is at most the number of entries:
+    // checked before anything is sized by the largest id.
+    if ((int64_t)max_id >= (int64_t)count + nadded)
+        return mtp_errorf("%s: token id %d but only %d tokens: ids must be 0..N-1 without gaps", label,
+                          (int)max_id, count + nadded);
     if (!(b->model = bpe_new(max_id + 1, label))) return -1;
     uint8_t *bytes = malloc(BPE_MAX_TOKEN_BYTES);
     if (!bytes) return mtp_errorf("out of memory");
