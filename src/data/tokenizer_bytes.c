@@ -257,7 +257,8 @@ static int check_model(const cJSON *root, const char *label) {
     const cJSON *merges = cJSON_GetObjectItemCaseSensitive(m, "merges");
     if (!cJSON_IsArray(merges))
         return mtp_errorf("%s: model.merges must be a list (empty for the byte tokenizer)", label);
-    if (cJSON_GetArraySize(merges) != 0) return mtp_errorf("%s: BPE merges are not supported yet", label);
+    if (cJSON_GetArraySize(merges) != 0)
+        return mtp_errorf("%s: model.merges is not empty: not the byte tokenizer (a BPE)", label);
 
     const cJSON *vocab = cJSON_GetObjectItemCaseSensitive(m, "vocab");
     if (!cJSON_IsObject(vocab))
