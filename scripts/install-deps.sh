@@ -21,11 +21,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# The GPT-2 tokenizer's oracle in tests/test_tiktoken_diff.sh: OpenAI's
-# tiktoken from npm, kept in build/npm (the test is skipped without it).
-if [ "${1:-}" = "--with-tests" ] && [ ! -d build/npm/node_modules/tiktoken ]; then
-    cd "$(dirname "$0")/.."
+# The tokenizer's oracles, from npm, kept in build/npm (their tests are
+# skipped without them): OpenAI's tiktoken (tests/test_tiktoken_diff.sh) and
+# Hugging Face's tokenizers.js (tests/test_hf_tokenizer_json.sh).
+cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--with-tests" ] &&
+    { [ ! -d build/npm/node_modules/tiktoken ] || [ ! -d build/npm/node_modules/@huggingface/tokenizers ]; }; then
     mkdir -p build/npm
-    npm install --silent --no-audit --no-fund --prefix build/npm tiktoken@1.0.22 >/dev/null ||
-        echo "note: npm could not install tiktoken; test_tiktoken_diff will be skipped"
+    npm install --silent --no-audit --no-fund --prefix build/npm tiktoken@1.0.22 @huggingface/tokenizers@0.2.0 \
+        >/dev/null || echo "note: npm could not install the tokenizer oracles; their tests will be skipped"
 fi
