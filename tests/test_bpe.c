@@ -14,7 +14,9 @@
 
 #include "core/rng.h"
 #include "data/bpe.h"
+#include "data/prepare.h"
 #include "data/pretokenize.h"
+#include "data/shard.h"
 #include "data/tokenizer.h"
 #include "test_util.h"
 
@@ -323,8 +325,22 @@ static void test_bad_json(void) {
         expect_bad("two tokens for one id", json, "appears twice");
         memcpy(byte_a, "\"a\": 97", 7);
     }
+    // Huge ids in a tiny file are refused before anything is sized by them
+    // (found by fuzz_tokenizer: 12 GB asked for).
+    expect_bad(
+        "huge vocab id",
+        "{\"version\":\"1.0\",\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false},"
+        "\"decoder\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":1073741823},"
+        "\"merges\":[\"a a\"]}}",
+        "without gaps");
+    expect_bad(
+        "huge added-token id",
+        "{\"version\":\"1.0\",\"added_tokens\":[{\"id\":351829122,\"content\":\"x\",\"special\":true}],"
+        "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false},\"decoder\":{\"type\":"
+        "\"ByteLevel\"},\"model\":{\"type\":\"BPE\",\"vocab\":{},\"merges\":[\"a a\"]}}",
+        "without gaps");
     printf(
-        "ok  a small BPE tokenizer.json loads and encodes; 8 malformed variants refused with the field "
+        "ok  a small BPE tokenizer.json loads and encodes; 10 malformed variants refused with the field "
         "named\n");
 }
 
@@ -349,12 +365,59 @@ static void test_gpt2_dir_errors(void) {
     printf("ok  GPT-2 directories with missing or broken files are refused\n");
 }
 
+// A vocabulary above 65536 ids: every byte pair merged (65536 merges, vocab
+// 65793). prepare must then write uint32 shards holding ids above 65535.
+static void test_prepare_uint32(void) {
+    int32_t(*merges)[2] = malloc(65536 * sizeof *merges);
+    for (int i = 0; i < 65536; i++) merges[i][0] = i >> 8, merges[i][1] = i & 255;
+    const char *specials[] = {"<|endoftext|>"};
+    tokenizer *t = tokenizer_bpe_from_merges(merges, 65536, specials, 1, "all pairs");
+    free(merges);
+    CHECK(t && tokenizer_vocab_size(t) == 65793, "65536-merge tokenizer: %s",
+          t ? "wrong vocab" : mtp_last_error());
+    if (!t || make_tmpdir("bpe32") != 0) {
+        tokenizer_free(t);
+        return;
+    }
+    char tok[4096], text[4096], out[4096], shard_path[4096];
+    path_in_tmp(tok, sizeof tok, "tokenizer.json");
+    path_in_tmp(text, sizeof text, "doc.txt");
+    path_in_tmp(out, sizeof out, "data");
+    CHECK(tokenizer_save(t, tok) == 0, "save: %s", mtp_last_error());
+    fs_write_all(text,
+                 "\xff\xff\xff\xff"
+                 "ab",
+                 6);
+    const char *inputs[] = {text};
+    prepare_options o = {
+        .tokenizer = tok, .out_dir = out, .inputs = inputs, .num_inputs = 1, .shard_tokens = 1000};
+    prepare_summary sum;
+    CHECK(prepare_run(&o, NULL, NULL, &sum) == 0, "prepare: %s", mtp_last_error());
+    CHECK(sum.elem_bytes == 4 && sum.vocab_size == 65793, "elem %d vocab %d", sum.elem_bytes, sum.vocab_size);
+    path_in_tmp(shard_path, sizeof shard_path, "data/train_000000.bin");
+    shard sh;
+    if (shard_open(shard_path, &sh) == 0) {
+        // "\xff\xff" "\xff\xff" "ab" are three chunks' worth of pair tokens:
+        // 0xFFFF -> 256 + 65535; "ab" -> 256 + 97 * 256 + 98; then end of text.
+        CHECK(sh.count == 4 && shard_token(&sh, 0) == 65791 && shard_token(&sh, 1) == 65791 &&
+                  shard_token(&sh, 2) == 256 + 97 * 256 + 98 && shard_token(&sh, 3) == 65792,
+              "uint32 shard holds the wrong ids");
+        shard_close(&sh);
+    } else {
+        CHECK(0, "open %s: %s", shard_path, mtp_last_error());
+    }
+    tokenizer_free(t);
+    remove_tmpdir();
+    printf("ok  a 65793-id vocabulary gives uint32 shards with ids above 65535\n");
+}
+
 int main(void) {
     const char *env = getenv("MTP_DATA");
     snprintf(data_dir, sizeof data_dir, "%s", env && *env ? env : "../shared/data");
     test_scan_vs_heap();
     test_bad_json();
     test_gpt2_dir_errors();
+    test_prepare_uint32();
     char gpt2[4096];
     snprintf(gpt2, sizeof gpt2, "%s/gpt2", data_dir);
     if (!fs_is_dir(gpt2)) {
