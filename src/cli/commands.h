@@ -11,5 +11,13 @@ int cmd_generate(int argc, char **argv);
 int cmd_bench_decode(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);
+// Tasks and evaluations of the paper's experiments.
+int cmd_task(int argc, char **argv);
+int cmd_task_induction(int argc, char **argv);  // `mtp task induction`, called by cmd_task
+int cmd_eval_gen(int argc, char **argv);
+int cmd_eval_induction(int argc, char **argv);
+int cmd_eval_choice(int argc, char **argv);
+int cmd_eval_code(int argc, char **argv);
+int cmd_eval_rouge(int argc, char **argv);
 
 #endif
