@@ -1,0 +1,52 @@
+# lib.sh: shared by the experiment scripts (sourced). Parses --quick / --full
+# and --out DIR, finds mtp and the shared data, and offers small helpers.
+#   MODE      quick (minutes; what CI runs) or full (an hour or two on 2 cores)
+#   OUT       results directory: results.json, *.png, logs, runs
+#   MTP       the mtp binary (default build/mtp); MTP_DATA the shared data folder
+#   THREADS   CPU threads for training and evaluation (default 2)
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+MTP=${MTP:-$ROOT/build/mtp}
+DATA=${MTP_DATA:-$(cd "$ROOT/.." && pwd)/shared/data}
+THREADS=${THREADS:-2}
+PY=${PYTHON:-/usr/bin/python3}
+MODE=full
+OUT=""
+usage_common() {
+    echo "  --quick      a few minutes: tiny models, few steps (checks the pipeline; numbers mean little)"
+    echo "  --full       the real run (default): an hour or two on 2 cores"
+    echo "  --out DIR    where results go (default experiments/results/$1)"
+}
+parse_args() { # parse_args NAME "$@"
+    local name=$1
+    shift
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --quick) MODE=quick ;;
+        --full) MODE=full ;;
+        --out) OUT=$2; shift ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "$0: unknown flag '$1' (see --help)" >&2; exit 2 ;;
+        esac
+        shift
+    done
+    OUT=${OUT:-$ROOT/experiments/results/$name}
+    [ -x "$MTP" ] || { echo "$0: $MTP is not built: run make first" >&2; exit 1; }
+    command -v gnuplot >/dev/null || { echo "$0: needs gnuplot (apt-get install gnuplot-nox)" >&2; exit 1; }
+    mkdir -p "$OUT"
+}
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+M() { "$MTP" "$@"; }
+# json_get FILE EXPR: a value from a JSON file, EXPR a Python subscript like '["accuracy"]'.
+json_get() { "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))$2)" "$1"; }
+# logged LOG COMMAND...: runs the command with its output in LOG; on failure
+# prints the end of LOG and exits.
+logged() {
+    local out=$1
+    shift
+    if ! "$@" >"$out" 2>&1; then
+        echo "$0: failed: $* (output in $out):" >&2
+        tail -n 5 "$out" >&2
+        exit 1
+    fi
+}
