@@ -8,12 +8,19 @@
 usage() {
     echo "usage: experiments/speculative.sh [--quick|--full] [--out DIR] [--model RUN_DIR]"
     usage_common speculative
-    echo "  --model DIR  measure this trained model instead of training one"
+    echo "  --model DIR    measure this trained model instead of training one"
+    echo "  --prompts F    prompts for bench-decode (default: held-out TinyStories openings)"
+    echo "  --max-new N    tokens per prompt (default 48 quick, 128 full)"
 }
-MODEL=""
+MODEL="" PROMPTS_FILE="" MAX_NEW_ARG=""
 args=()
 while [ $# -gt 0 ]; do
-    if [ "$1" = --model ]; then MODEL=$2; shift 2; else args+=("$1"); shift; fi
+    case $1 in
+    --model) MODEL=$2; shift 2 ;;
+    --prompts) PROMPTS_FILE=$2; shift 2 ;;
+    --max-new) MAX_NEW_ARG=$2; shift 2 ;;
+    *) args+=("$1"); shift ;;
+    esac
 done
 source "$(dirname "$0")/lib.sh"
 parse_args speculative "${args[@]+"${args[@]}"}"
@@ -36,7 +43,9 @@ if [ -z "$MODEL" ]; then
         --eval-every $((STEPS / 5)) --save-every 0 --threads "$THREADS" --log "$OUT/train.jsonl"
     MODEL=$OUT/run
 fi
-# Prompts: the first line (at most 100 bytes) of held-out validation paragraphs.
+MAX_NEW=${MAX_NEW_ARG:-$MAX_NEW}
+# Prompts: given, or the first line (at most 100 bytes) of held-out validation paragraphs.
+if [ -n "$PROMPTS_FILE" ]; then cp "$PROMPTS_FILE" "$OUT/prompts.jsonl"; else
 "$PY" - "$VALTEXT" "$PROMPTS" >"$OUT/prompts.jsonl" <<'PY'
 import json, sys
 text = open(sys.argv[1], encoding="utf-8", errors="replace").read()
@@ -45,6 +54,7 @@ for p in paras[:int(sys.argv[2])]:
     cut = p[:100].rsplit(" ", 1)[0]
     print(json.dumps({"prompt": cut}))
 PY
+fi
 log "bench-decode on $(wc -l <"$OUT/prompts.jsonl") prompts"
 M bench-decode --model "$MODEL" --prompts "$OUT/prompts.jsonl" --max-new "$MAX_NEW" --threads "$THREADS" --json \
     >"$OUT/results.json" 2>"$OUT/bench.err" || { tail -3 "$OUT/bench.err" >&2; exit 1; }
