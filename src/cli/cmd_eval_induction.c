@@ -17,6 +17,7 @@
 #include "cli/args.h"
 #include "cli/checkpoint_open.h"
 #include "cli/commands.h"
+#include "cli/induction_tokenize.h"
 #include "cli/progress.h"
 #include "eval/induction.h"
 #include "eval/loglik.h"
@@ -207,32 +208,6 @@ static int read_stories(const char *path, int max, story **out, int *count) {
     return rc;
 }
 
-// induction_tokenize_fn over the model's tokenizer (as in cmd_task_induction.c).
-static int tokenize(void *user, const char *text, size_t len, induction_tokens *out) {
-    const tokenizer *tok = user;
-    size_t cap = out->cap;
-    char piece[TOKEN_TEXT_MAX];
-    out->n = 0;
-    if (tokenizer_encode(tok, text, len, &out->ids, &out->n, &cap)) return -1;
-    if (cap > out->cap) {
-        size_t *grown = realloc(out->ends, sizeof *grown * cap);
-        if (!grown) return mtp_errorf("out of memory for %zu token offsets", cap);
-        out->ends = grown;
-        out->cap = cap;
-    }
-    size_t at = 0;
-    for (size_t i = 0; i < out->n; i++) {
-        int n = tokenizer_decode_token(tok, out->ids[i], piece, sizeof piece);
-        if (n < 0) return -1;
-        at += (size_t)n;
-        out->ends[i] = at;
-    }
-    if (at != len)
-        return mtp_errorf("tokenizer %s decodes %zu bytes of text into %zu bytes: it does not round-trip",
-                          tokenizer_name(tok), len, at);
-    return 0;
-}
-
 static int evaluate(loglik_scorer *s, tokenizer *tok, const story *st, int n, induction_counts *c,
                     double *seconds) {
     induction_tokens toks = {0};
@@ -241,7 +216,7 @@ static int evaluate(loglik_scorer *s, tokenizer *tok, const story *st, int n, in
     double t0 = mtp_now();
     memset(c, 0, sizeof *c);
     for (int i = 0; i < n && rc == 0; i++) {
-        rc = tokenize(tok, st[i].text, st[i].len, &toks) ||
+        rc = induction_tokenize(tok, st[i].text, st[i].len, &toks) ||
              induction_score_story(s, tokenizer_eot(tok), &toks, st[i].occ, st[i].n_occ, st[i].n_names, c);
         if (rc) mtp_error_context("story at line %ld", st[i].line);
         if (!shown && i + 1 < n && mtp_now() - t0 >= PROGRESS_AFTER_S) {

@@ -21,6 +21,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/induction_tokenize.h"
 #include "eval/induction.h"
 #include "mtp.h"
 
@@ -101,33 +102,6 @@ static int parse(int argc, char **argv, task_args *a) {
     return 0;
 }
 
-// induction_tokenize_fn over a data/ tokenizer: ids, and where each token's
-// bytes end (its decoded length added up).
-static int tokenize(void *user, const char *text, size_t len, induction_tokens *out) {
-    const tokenizer *tok = user;
-    size_t cap = out->cap;
-    char piece[TOKEN_TEXT_MAX];
-    out->n = 0;
-    if (tokenizer_encode(tok, text, len, &out->ids, &out->n, &cap)) return -1;
-    if (cap > out->cap) {
-        size_t *grown = realloc(out->ends, sizeof *grown * cap);
-        if (!grown) return mtp_errorf("out of memory for %zu token offsets", cap);
-        out->ends = grown;
-        out->cap = cap;
-    }
-    size_t at = 0;
-    for (size_t i = 0; i < out->n; i++) {
-        int n = tokenizer_decode_token(tok, out->ids[i], piece, sizeof piece);
-        if (n < 0) return -1;
-        at += (size_t)n;
-        out->ends[i] = at;
-    }
-    if (at != len)
-        return mtp_errorf("tokenizer %s decodes %zu bytes of text into %zu bytes: it does not round-trip",
-                          tokenizer_name(tok), len, at);
-    return 0;
-}
-
 // Each token's text (NULL for special tokens), for the name pieces.
 static char **vocab_texts(const tokenizer *tok, int V) {
     char **texts = mtp_calloc((size_t)V, sizeof *texts, "vocabulary texts");
@@ -184,7 +158,8 @@ static int rename_story(const char *src, const induction_range *range, int index
         induction_names_free(&r->to);
         for (int k = 0; k < r->from.count; k++) {
             char name[INDUCTION_NAME_MAX];
-            if (induction_pick_name(pool, rng, tokenize, tok, words, &r->to, NAME_DRAWS, name)) return -1;
+            if (induction_pick_name(pool, rng, induction_tokenize, tok, words, &r->to, NAME_DRAWS, name))
+                return -1;
             if (induction_names_add(&r->to, name)) return -1;
         }
         free(r->text);
@@ -193,7 +168,7 @@ static int rename_story(const char *src, const induction_range *range, int index
         r->occ = NULL;
         if (induction_rename(src + range->start, range->len, &r->from, &r->to, &r->text, &r->len, &r->occ,
                              &r->n_occ) ||
-            tokenize(tok, r->text, r->len, toks))
+            induction_tokenize(tok, r->text, r->len, toks))
             return -1;
         int ok = 1;
         for (int k = 0; k < r->n_occ && ok; k++)
