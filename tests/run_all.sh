@@ -3,8 +3,7 @@
 # Python end-to-end tests (tests/test_*.sh, tests/test_*.py). A test exits 0
 # to pass, 77 to skip (with a reason on stdout), anything else to fail.
 # Environment given to each test: BUILD (build dir), MTP (the binary),
-# MTP_DATA (the shared data folder, may be absent), OMP_NUM_THREADS=2,
-# OMP_WAIT_POLICY=PASSIVE.
+# MTP_DATA (the shared data folder, may be absent), OMP_NUM_THREADS=2.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -12,9 +11,6 @@ export BUILD
 export MTP="$PWD/$BUILD/mtp"
 export MTP_DATA=${MTP_DATA:-$(cd .. && pwd)/shared/data}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-# Threads that wait sleep instead of spinning: tests are not benchmarks, and
-# spinning threads slow to a crawl when another process shares the cores.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 PYTHON=${PYTHON:-/usr/bin/python3}
 only=${TESTS:-}
 passed=0 failed=0 skipped=0 failures=()
