@@ -280,7 +280,8 @@ static int cmd_train_tokenizer(int argc, char **argv) {
         } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
             quiet = 1;
         } else {
-            rc = args_unknown(cmd, a) ? 2 : 2;
+            args_unknown(cmd, a);
+            rc = 2;
         }
     }
     if (rc == 0 && !o.vocab_size) {
