@@ -230,7 +230,6 @@ static void token_text(const bpe_tok *b, int32_t id, char *out) {
 // The layout of GPT-2's tokenizer.json on the Hugging Face hub.
 static char *bpe_tok_to_json(const void *impl) {
     const bpe_tok *b = impl;
-    char *text = NULL;
     char *buf = malloc(4 * BPE_MAX_TOKEN_BYTES + 2);
     cJSON *root = cJSON_CreateObject();
     int ok = root && buf;
@@ -286,20 +285,7 @@ static char *bpe_tok_to_json(const void *impl) {
         ok = s != NULL;
         if (ok) cJSON_AddItemToArray(merges, s);
     }
-    char *printed = ok ? cJSON_Print(root) : NULL;
-    if (printed) {
-        // Copied into a malloc'd buffer (the caller free()s it), with a final newline.
-        size_t n = strlen(printed);
-        text = malloc(n + 2);
-        if (text) {
-            memcpy(text, printed, n);
-            text[n] = '\n';
-            text[n + 1] = '\0';
-        }
-        cJSON_free(printed);
-    }
-    if (!text) mtp_errorf("out of memory writing a BPE tokenizer's tokenizer.json");
-    cJSON_Delete(root);
+    char *text = tj_print_file(root, ok, "a BPE tokenizer's tokenizer.json");
     free(buf);
     return text;
 }

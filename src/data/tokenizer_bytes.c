@@ -139,25 +139,7 @@ static char *bytes_to_json(const void *impl) {
         ok = cJSON_AddNumberToObject(vocab, key, b) != NULL;
     }
     ok = ok && cJSON_AddArrayToObject(model, "merges");
-    char *text = ok ? cJSON_Print(root) : NULL;
-    cJSON_Delete(root);
-    if (!text) {
-        mtp_errorf("out of memory writing the byte tokenizer's tokenizer.json");
-        return NULL;
-    }
-    // Copied into a malloc'd buffer (the caller free()s it, whatever
-    // allocator cJSON was set up with), with the final newline a file has.
-    size_t n = strlen(text);
-    char *out = malloc(n + 2);
-    if (out) {
-        memcpy(out, text, n);
-        out[n] = '\n';
-        out[n + 1] = '\0';
-    } else {
-        mtp_errorf("out of memory writing the byte tokenizer's tokenizer.json");
-    }
-    cJSON_free(text);
-    return out;
+    return tj_print_file(root, ok, "the byte tokenizer's tokenizer.json");
 }
 
 static void bytes_destroy(void *impl) {

@@ -1,6 +1,7 @@
 // tokenizer_json.c: see tokenizer_json.h.
 #include "data/tokenizer_json.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -62,4 +63,24 @@ int tj_int(const cJSON *v, int lo, int hi, int *out) {
     if (!(d >= lo && d <= hi) || d != (double)(int)d) return -1;
     *out = (int)d;
     return 0;
+}
+
+char *tj_print_file(cJSON *root, int ok, const char *what) {
+    char *printed = ok && root ? cJSON_Print(root) : NULL;
+    char *text = NULL;
+    if (printed) {
+        // Copied into a malloc'd buffer: the caller free()s it, whatever
+        // allocator cJSON was set up with.
+        size_t n = strlen(printed);
+        text = malloc(n + 2);
+        if (text) {
+            memcpy(text, printed, n);
+            text[n] = '\n';
+            text[n + 1] = '\0';
+        }
+        cJSON_free(printed);
+    }
+    cJSON_Delete(root);
+    if (!text) mtp_errorf("out of memory writing %s", what);
+    return text;
 }

@@ -20,4 +20,9 @@ int tj_check_string(const cJSON *o, const char *key, const char *want, const cha
 // v is an integer in [lo, hi] (no error set; the caller words it): 0 or -1.
 int tj_int(const cJSON *v, int lo, int hi, int *out);
 
+// The file text of `root` (when ok; malloc'd, the caller free()s it, with
+// the final newline a file has), or NULL with an error naming `what`. Frees
+// root either way.
+char *tj_print_file(cJSON *root, int ok, const char *what);
+
 #endif
