@@ -56,6 +56,18 @@ b=$(M generate --model run --prompt "def add_1(x" --max-new 30 --speculative 2)
 [ -n "$a" ] && [ "$a" = "$b" ] || fail "BPE model: speculative greedy output differs from plain ('$a' vs '$b')"
 M sample --model run --prompt "def" --max-new 10 >/dev/null 2>&1 || fail "sample with a BPE model"
 
+# Tokens longer than 256 bytes (runs of '=' merge up to 512 bytes) reach the
+# generated text whole: 4 such tokens give more than 4 x 256 bytes.
+mkdir long
+for i in $(seq 200); do printf '%0.s=' $(seq 600); echo; done >long/c.txt
+M tokenizer train --quiet --vocab-size 300 --out long/t.json long/c.txt >/dev/null || fail "train on '=' runs"
+M prepare --quiet --tokenizer long/t.json --val-fraction 0 --out long/d long/c.txt >/dev/null 2>&1 || fail "prepare '='"
+M train --data long/d --out long/r --n-layer 3 --n-future 2 --dim 32 --n-head 4 --seq-len 32 --batch 8 --steps 60 \
+    --lr 3e-3 --eval-every 0 --threads 2 >/dev/null 2>&1 || fail "train on '=' runs"
+n=$(M generate --model long/r --prompt "=" --max-new 4 --speculative 0 --json |
+    /usr/bin/env python3 -c "import json,sys; print(len(json.load(sys.stdin)['text']))")
+[ "${n:-0}" -gt 1024 ] || fail "generate with long tokens: $n bytes for 4 tokens (tokens cut or dropped)"
+
 # Bad input.
 expect_error "no tokenizer" "--tokenizer" -- M tokenizer encode --text hi
 expect_error "missing tokenizer file" "nope.json" -- M tokenizer encode --tokenizer nope.json --text hi

@@ -218,7 +218,7 @@ typedef struct {
 // Appends the token's text; stops at the first stop sequence, cut before it.
 static int collect_token(int32_t token, void *user) {
     collector *c = user;
-    char piece[256];
+    char piece[TOKENIZER_MAX_TOKEN_BYTES];
     int n = tokenizer_decode_token(c->tok, token, piece, sizeof piece);
     if (n < 0) n = 0;
     if (c->len + (size_t)n + 1 > c->cap) {

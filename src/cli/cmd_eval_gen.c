@@ -56,7 +56,7 @@ typedef struct {
 // tokens: only the bytes that could complete a match are searched again.
 static int on_token(int32_t token, void *user) {
     generation *g = user;
-    char piece[256];
+    char piece[TOKENIZER_MAX_TOKEN_BYTES];
     int n = tokenizer_decode_token(g->tok, token, piece, sizeof piece);
     if (n < 0) {
         g->failed = 1;

@@ -25,7 +25,6 @@
 
 #define CMD "eval-induction"
 #define MAX_FILE_BYTES ((size_t)1 << 30)
-#define TOKEN_TEXT_MAX 4096
 #define PROGRESS_AFTER_S 1.0
 
 static const char *help =

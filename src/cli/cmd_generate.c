@@ -44,7 +44,7 @@ typedef struct {
 // Appends a token's bytes; prints what can no longer be part of a --stop match.
 static int on_token(int32_t token, void *user) {
     output *o = user;
-    char piece[256];
+    char piece[TOKENIZER_MAX_TOKEN_BYTES];
     int n = tokenizer_decode_token(o->tok, token, piece, sizeof piece);
     if (n < 0) n = 0;
     if (o->len + (size_t)n + 1 > o->cap) {

@@ -122,7 +122,8 @@ int cmd_prepare(int argc, char **argv) {
             if (!(v = args_value(cmd, argc, argv, &i))) {
                 rc = -1;
             } else if (!*v) {
-                fprintf(stderr, "mtp prepare: --doc-separator '': give a non-empty text such as '<|endoftext|>'\n");
+                fprintf(stderr,
+                        "mtp prepare: --doc-separator '': give a non-empty text such as '<|endoftext|>'\n");
                 rc = -1;
             } else {
                 o.doc_separator = v;

@@ -24,7 +24,7 @@ static const char *help =
 
 // Streams each generated token's bytes to stdout.
 static int print_token(int32_t token, void *user) {
-    char piece[256];
+    char piece[TOKENIZER_MAX_TOKEN_BYTES];
     int len = tokenizer_decode_token(user, token, piece, sizeof piece);
     if (len > 0) fwrite(piece, 1, (size_t)len, stdout);
     fflush(stdout);

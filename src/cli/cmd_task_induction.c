@@ -29,7 +29,6 @@
 #define MAX_CORPUS_BYTES ((size_t)4 << 30)
 #define RENAME_TRIES 20     // name draws per story before it is passed over
 #define NAME_DRAWS 1000000  // piece pairs tried for one name before giving up
-#define TOKEN_TEXT_MAX 4096
 
 static const char *help =
     "usage: mtp task induction --stories FILE --tokenizer T --out DIR [flags]\n"
@@ -105,7 +104,7 @@ static int parse(int argc, char **argv, task_args *a) {
 // Each token's text (NULL for special tokens), for the name pieces.
 static char **vocab_texts(const tokenizer *tok, int V) {
     char **texts = mtp_calloc((size_t)V, sizeof *texts, "vocabulary texts");
-    char piece[TOKEN_TEXT_MAX];
+    char piece[TOKENIZER_MAX_TOKEN_BYTES + 1];
     if (!texts) return NULL;
     char *special = mtp_calloc((size_t)V, 1, "special ids");
     if (!special) {

@@ -8,7 +8,7 @@
 int induction_tokenize(void *user, const char *text, size_t len, induction_tokens *out) {
     const tokenizer *tok = user;
     size_t cap = out->cap;
-    char piece[4096];  // a token's bytes (BPE_MAX_TOKEN_BYTES)
+    char piece[TOKENIZER_MAX_TOKEN_BYTES];
     out->n = 0;
     if (tokenizer_encode(tok, text, len, &out->ids, &out->n, &cap)) return -1;
     if (cap > out->cap) {

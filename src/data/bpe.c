@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "data/tokenizer.h"
+
+_Static_assert(BPE_MAX_TOKEN_BYTES <= TOKENIZER_MAX_TOKEN_BYTES, "a BPE token must fit a decode buffer");
 
 // Chunks up to this many bytes are merged by rescanning (cheap for the
 // short words of real text); longer ones through the heap.

@@ -92,6 +92,9 @@ void tokenizer_free(tokenizer *t) {
 int tokenizer_add_special(tokenizer *t, const char *content, int32_t id) {
     size_t len = strlen(content);
     if (len == 0) return mtp_errorf("special token %d has no text", (int)id);
+    if (len > TOKENIZER_MAX_TOKEN_BYTES)
+        return mtp_errorf("special token %d has %zu bytes (at most %d)", (int)id, len,
+                          TOKENIZER_MAX_TOKEN_BYTES);
     special_token *grown = realloc(t->specials, ((size_t)t->nspecials + 1) * sizeof *grown);
     if (!grown) return mtp_errorf("out of memory for special tokens");
     t->specials = grown;

@@ -47,9 +47,13 @@ int tokenizer_encode_special(const tokenizer *t, const char *text, size_t len, i
 // Special tokens: their number, and the i-th one's text and id.
 int tokenizer_special_count(const tokenizer *t);
 const char *tokenizer_special(const tokenizer *t, int i, int32_t *id);
+// The most bytes one token decodes to, for any tokenizer mtp loads (BPE
+// tokens and special tokens are capped there): the buffer size for
+// tokenizer_decode_token.
+#define TOKENIZER_MAX_TOKEN_BYTES 4096
 // Writes the bytes of token `id` into buf[0..cap) and returns their count, or
 // -1 (with an error) for an invalid id or a too small buffer. Special tokens
-// decode to their text. 64 bytes always suffice for the byte tokenizer.
+// decode to their text.
 int tokenizer_decode_token(const tokenizer *t, int32_t id, char *buf, size_t cap);
 void tokenizer_free(tokenizer *t);
 
