@@ -218,20 +218,8 @@ typedef struct {
 // Appends the token's text; stops at the first stop sequence, cut before it.
 static int collect_token(int32_t token, void *user) {
     collector *c = user;
-    char piece[TOKENIZER_MAX_TOKEN_BYTES];
-    int n = tokenizer_decode_token(c->tok, token, piece, sizeof piece);
-    if (n < 0) n = 0;
-    if (c->len + (size_t)n + 1 > c->cap) {
-        size_t cap = (c->cap + (size_t)n + 1) * 2;
-        char *grown = realloc(c->text, cap);
-        if (!grown) return 1;
-        c->text = grown;
-        c->cap = cap;
-    }
     size_t before = c->len;
-    memcpy(c->text + c->len, piece, (size_t)n);
-    c->len += (size_t)n;
-    c->text[c->len] = '\0';
+    if (tokenizer_decode_append(c->tok, token, &c->text, &c->len, &c->cap) < 0) return 1;
     for (int s = 0; c->stops[s]; s++) {
         size_t sl = strlen(c->stops[s]);
         // only where a match can end in the new bytes

@@ -56,27 +56,11 @@ typedef struct {
 // tokens: only the bytes that could complete a match are searched again.
 static int on_token(int32_t token, void *user) {
     generation *g = user;
-    char piece[TOKENIZER_MAX_TOKEN_BYTES];
-    int n = tokenizer_decode_token(g->tok, token, piece, sizeof piece);
-    if (n < 0) {
+    size_t from = g->len >= g->stop_len ? g->len - (g->stop_len - 1) : 0;
+    if (tokenizer_decode_append(g->tok, token, &g->text, &g->len, &g->cap) < 0) {
         g->failed = 1;
         return 1;
     }
-    if (g->len + (size_t)n + 1 > g->cap) {
-        size_t cap = (g->cap + (size_t)n + 1) * 2;
-        char *grown = realloc(g->text, cap);
-        if (!grown) {
-            g->failed = 1;
-            mtp_errorf("out of memory holding a generation of %zu bytes", g->len);
-            return 1;
-        }
-        g->text = grown;
-        g->cap = cap;
-    }
-    size_t from = g->len >= g->stop_len ? g->len - (g->stop_len - 1) : 0;
-    memcpy(g->text + g->len, piece, (size_t)n);
-    g->len += (size_t)n;
-    g->text[g->len] = '\0';
     if (g->stop_len == 0) return 0;
     for (size_t i = from; i + g->stop_len <= g->len; i++)
         if (memcmp(g->text + i, g->stop, g->stop_len) == 0) {

@@ -44,19 +44,7 @@ typedef struct {
 // Appends a token's bytes; prints what can no longer be part of a --stop match.
 static int on_token(int32_t token, void *user) {
     output *o = user;
-    char piece[TOKENIZER_MAX_TOKEN_BYTES];
-    int n = tokenizer_decode_token(o->tok, token, piece, sizeof piece);
-    if (n < 0) n = 0;
-    if (o->len + (size_t)n + 1 > o->cap) {
-        size_t cap = (o->cap + (size_t)n + 1) * 2;
-        char *grown = realloc(o->text, cap);
-        if (!grown) return 1;
-        o->text = grown;
-        o->cap = cap;
-    }
-    memcpy(o->text + o->len, piece, (size_t)n);
-    o->len += (size_t)n;
-    o->text[o->len] = '\0';
+    if (tokenizer_decode_append(o->tok, token, &o->text, &o->len, &o->cap) < 0) return 1;
     size_t safe = o->len;
     if (o->stop && o->stop[0]) {
         char *hit = strstr(o->text, o->stop);
