@@ -52,7 +52,8 @@ grep -q "prompts are longer than the context" err.txt || fail "no note about pro
 [ "$(grep -c 'longer than the context' err.txt)" -eq 1 ] || fail "the cut note is printed more than once"
 
 # ---- text report, --max-prompts
-M bench-decode --model run --prompts p.txt --max-new 8 --max-prompts 2 >out.txt 2>/dev/null || fail "text report"
+M bench-decode --model run --prompts p.txt --max-new 8 --max-prompts 2 --repeats 2 >out.txt 2>/dev/null ||
+    fail "text report with --repeats 2"
 grep -q '^| K | tokens/s | tokens/forward | speedup' out.txt || fail "no table header: $(cat out.txt)"
 [ "$(grep -c '^| [0-9]' out.txt)" -eq 3 ] || fail "table should have rows K = 0, 1, 2: $(cat out.txt)"
 grep -q "2 prompts" out.txt || fail "--max-prompts 2 not honoured: $(head -n 1 out.txt)"
@@ -83,6 +84,7 @@ bad "missing model" bench-decode --model nowhere --prompts p.txt
 bad "no --prompts" bench-decode --model run
 bad "unknown flag" bench-decode --model run --prompts p.txt --frobnicate
 bad "bad --max-new" bench-decode --model run --prompts p.txt --max-new x
+bad "bad --repeats" bench-decode --model run --prompts p.txt --repeats 0
 bad "--max-new past the context" bench-decode --model run --prompts p.txt --max-new 32
 M bench-decode --help | grep -q "usage: mtp bench-decode" || fail "--help"
 

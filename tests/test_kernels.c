@@ -544,6 +544,71 @@ static void test_attention_backward(int H, int Hkv, int T, double amp, int sampl
     release_all();
 }
 
+// ======================= few-row decode kernels =======================
+
+// op_matmul_rows_forward: against the float64 reference, and each row's
+// result bit-identical whether it is computed alone or with up to 8 others,
+// on 1 or 2 threads. I and O cover vector tails (I % 16) and column tails
+// (O % 8, O % 4); M up to 9 covers several 4-row groups.
+static void test_matmul_rows(int I, int O) {
+    const char *op = "matmul_rows";
+    enum { MAXM = 9 };
+    const size_t nx = (size_t)MAXM * I, nw = (size_t)O * I, no = (size_t)MAXM * O;
+    float *inp = frandn(nx, 1.0), *w = frandn(nw, 1.0);
+    double *ref = dnew(no);
+    ref_matmul(ref, to_double(inp, nx), to_double(w, nw), MAXM, I, O);
+    float *alone = ffill(no, NAN);  // each row by itself (M = 1)
+    for (int r = 0; r < MAXM; r++)
+        op_matmul_rows_forward(alone + (size_t)r * O, inp + (size_t)r * I, w, 1, I, O);
+    char what[96];
+    snprintf(what, sizeof what, "forward, M=1 row by row, I=%d O=%d", I, O);
+    check_rel(op, FWD, what, alone, NULL, ref, no, FWD_TOL);
+    const int saved = omp_get_max_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        for (int M = 1; M <= MAXM; M++) {
+            float *out = ffill(no, NAN);
+            op_matmul_rows_forward(out, inp, w, M, I, O);
+            check(memcmp(out, alone, sizeof(float) * M * O) == 0, op,
+                  "I=%d O=%d: rows computed %d at a time on %d threads differ from rows computed alone", I, O,
+                  M, threads);
+        }
+    }
+    omp_set_num_threads(saved);
+    release_all();
+}
+
+// op_attention_rows_forward on one sequence: against the float64 reference,
+// and query i's output bit-identical to a call with query i alone at its
+// position (Tq = 1, Tk = its position + 1). Tk above 256 spans several key
+// blocks; amp > 1 makes the softmax peaked, so the rescaling between blocks
+// matters; hd not a multiple of 16 uses the tails.
+static void test_attention_rows(int H, int Hkv, int hd, int Tq, int Tk, double amp) {
+    const char *op = "attention_rows";
+    const size_t row = (size_t)H * hd, kvrow = (size_t)Hkv * hd, nq = (size_t)Tq * row,
+                 nkv = (size_t)Tk * kvrow;
+    float *q = frandn(nq, amp), *k = frandn(nkv, amp), *v = frandn(nkv, 1.0);
+    // the last keys score highest, so a later key block raises the running max
+    for (int j = Tk > 8 ? Tk - 8 : 0; j < Tk; j++)
+        for (size_t e = 0; e < kvrow; e++) k[(size_t)j * kvrow + e] *= 1.5f;
+    float *out = ffill(nq, NAN);
+    op_attention_rows_forward(out, q, k, v, Tq, Tk, H, Hkv, hd);
+    double *ref = dnew(nq);
+    ref_attention(ref, NULL, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), 1, Tq, Tk, H, Hkv, hd,
+                  nkv);
+    char what[96];
+    snprintf(what, sizeof what, "forward, H=%d Hkv=%d hd=%d Tq=%d Tk=%d", H, Hkv, hd, Tq, Tk);
+    check_rel(op, FWD, what, out, NULL, ref, nq, FWD_TOL);
+    int same = 1;
+    for (int i = 0; i < Tq; i++) {
+        float *alone = ffill(row, NAN);
+        op_attention_rows_forward(alone, q + (size_t)i * row, k, v, 1, Tk - Tq + i + 1, H, Hkv, hd);
+        same &= memcmp(alone, out + (size_t)i * row, sizeof(float) * row) == 0;
+    }
+    check(same, op, "%s: a query's output depends on the other queries in the call", what);
+    release_all();
+}
+
 // ======================= SwiGLU =======================
 
 static void ref_swiglu(double *out, const double *gate, const double *up, size_t n) {
@@ -778,6 +843,13 @@ int main(void) {
     test_attention_backward(4, 1, 5, 1.0, 0);
     test_attention_backward(3, 3, 5, 1.0, 0);
     test_attention_backward(4, 2, 150, 3.0, 60);  // 3 tiles, sampled finite differences
+    test_matmul_rows(48, 37);                     // I a multiple of 16; O = 4 tiles of 8 + 5
+    test_matmul_rows(37, 13);                     // vector tail of 5; 1 tile of 8 + 5, 3 tiles of 4 + 1
+    test_matmul_rows(5, 8);                       // shorter than one vector
+    test_attention_rows(4, 2, 32, 4, 600, 2.0);   // 3 key blocks, grouped heads
+    test_attention_rows(2, 2, 40, 3, 300, 3.0);   // head dim 16 x 2 + 8
+    test_attention_rows(3, 1, 6, 5, 20, 1.0);     // head dim below one vector
+    test_attention_rows(1, 1, 80, 1, 1, 1.0);     // one key; 4 + 1 vectors
     test_swiglu();
     test_xent();
     test_adamw();

@@ -1,12 +1,11 @@
 // cmd_bench_decode.c: `mtp bench-decode`, plain greedy decoding against
 // self-speculative decoding with K = 1..n-1 drafting heads on a file of
-// prompts. Every prompt is decoded once per K with the same max-new; the
-// report gives medians over prompts (tokens/s, tokens per forward, each
-// drafting head's acceptance rate, and the speedup: the median of the
-// per-prompt ratios plain time / speculative time, decode only, prefill
-// excluded) and the totals. It also checks that every speculative output is
-// token for token the plain one, since greedy speculative decoding must be
-// lossless.
+// prompts. Every prompt is decoded with K = 0, 1, ..., n-1 in turn (plain
+// and speculative runs of a prompt close together in time, since a shared
+// machine's speed drifts), --repeats times each; the report gives medians over prompts (tokens/s, tokens per
+// forward, each drafting head's acceptance rate, and the speedup: the median of the per-prompt ratios plain
+// time / speculative time, decode only, prefill excluded) and the totals. It also checks that every
+// speculative output is token for token the plain one, since greedy speculative decoding must be lossless.
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 
 #define CMD "bench-decode"
 #define WARMUP_TOKENS 16  // untimed decode before each K: threads and caches warm
+#define MAX_REPEATS 99
 
 static const char *help =
     "usage: mtp bench-decode --model RUN_DIR|CHECKPOINT --prompts FILE [flags]\n"
@@ -28,13 +28,16 @@ static const char *help =
     "Decodes every prompt greedily, plain (K = 0) and self-speculatively with K = 1..n-1\n"
     "drafting heads, and reports per K the medians over prompts of tokens/s, tokens per\n"
     "forward, each drafting head's acceptance rate and the wall-clock speedup over plain\n"
-    "decoding (decode time only, prefill excluded), plus totals. Exits 1 if any speculative\n"
-    "output differs from the plain one.\n"
+    "decoding (decode time only, prefill excluded), plus totals. Each prompt is decoded\n"
+    "with every K in turn, so the per-prompt ratios compare runs made close together.\n"
+    "Exits 1 if any speculative output differs from the plain one.\n"
     "  --model PATH        checkpoint directory, or run directory (its latest checkpoint)\n"
     "  --prompts FILE      one prompt per line, or JSONL lines {\"prompt\": \"...\"}\n"
     "                      (a line starting with '{' is JSON; empty lines are skipped)\n"
     "  --max-new N         tokens to generate per prompt (default 128)\n"
     "  --max-prompts P     use only the first P prompts (default: all)\n"
+    "  --repeats R         decode each prompt R times per K and take the median time\n"
+    "                      (default 1; more steadies the numbers on a busy machine)\n"
     "  --threads N         CPU threads (default: all cores)\n"
     "  --json              print the results as one JSON object\n";
 
@@ -165,85 +168,149 @@ static int collect(int32_t token, void *user) {
     return 0;
 }
 
-// Per-prompt numbers of the run in progress, medians taken at the end.
+// Per-prompt numbers of one K, medians taken at the end.
 typedef struct {
     double *tps, *tpf, *ratio, *accept[MTP_MAX_FUTURE];
     int n_tps, n_tpf, n_ratio, n_accept[MTP_MAX_FUTURE];
 } samples;
 
-// Decodes every prompt with K drafting heads. K = 0 fills plain (P x max_new
-// tokens), plain_n and plain_sec; K > 0 compares against them.
-static int bench_k(mtp_model *m, int K, const prompt *prompts, int P, int max_new, int32_t eot,
-                   int32_t *plain, int *plain_n, double *plain_sec, int32_t *scratch, samples *s,
-                   k_result *r) {
+// One K's decoder (its own KV cache) and numbers.
+typedef struct {
     decoder d;
     sampler smp;
-    decode_stats st;
-    memset(r, 0, sizeof *r);
-    memset(s->n_accept, 0, sizeof s->n_accept);
-    s->n_tps = s->n_tpf = s->n_ratio = 0;
-    if (decoder_init(&d, m, K) != 0) return -1;
-    if (sampler_init(&smp, m->cfg.vocab_size, 0.0f, 0, 1.0f, 1) != 0) {
-        decoder_free(&d);
+    int ready;
+    samples s;
+    k_result r;
+} k_run;
+
+static int k_run_init(k_run *kr, mtp_model *m, int K, int P) {
+    memset(kr, 0, sizeof *kr);
+    if (decoder_init(&kr->d, m, K) != 0) return -1;
+    if (sampler_init(&kr->smp, m->cfg.vocab_size, 0.0f, 0, 1.0f, 1) != 0) {
+        decoder_free(&kr->d);
         return -1;
     }
-    int rc = 0;
-    collector c = {scratch, 0, max_new};
-    // untimed warm-up on the first prompt
-    rc = decode_run(&d, prompts[0].ids, prompts[0].n, max_new < WARMUP_TOKENS ? max_new : WARMUP_TOKENS, eot,
-                    &smp, collect, &c, &st);
-    char label[32];
-    if (K == 0)
-        snprintf(label, sizeof label, "plain");
-    else
-        snprintf(label, sizeof label, "K=%d", K);
+    kr->ready = 1;
+    kr->s.tps = mtp_malloc(sizeof(double) * (size_t)P, "samples");
+    kr->s.tpf = mtp_malloc(sizeof(double) * (size_t)P, "samples");
+    kr->s.ratio = mtp_malloc(sizeof(double) * (size_t)P, "samples");
+    if (!kr->s.tps || !kr->s.tpf || !kr->s.ratio) return -1;
+    for (int k = 0; k < K; k++)
+        if (!(kr->s.accept[k] = mtp_malloc(sizeof(double) * (size_t)P, "samples"))) return -1;
+    return 0;
+}
+
+static void k_run_free(k_run *kr) {
+    if (kr->ready) {
+        sampler_free(&kr->smp);
+        decoder_free(&kr->d);
+    }
+    free(kr->s.tps);
+    free(kr->s.tpf);
+    free(kr->s.ratio);
+    for (int k = 0; k < MTP_MAX_FUTURE; k++) free(kr->s.accept[k]);
+    memset(kr, 0, sizeof *kr);
+}
+
+// Decodes prompt p with K drafting heads `repeats` times into out (max_new
+// tokens); *seconds gets the median decode time, st the last run's stats.
+static int decode_timed(k_run *kr, const prompt *p, int max_new, int32_t eot, int repeats, int32_t *out,
+                        int *got, double *seconds, decode_stats *st) {
+    double t[MAX_REPEATS];
+    collector c = {out, 0, max_new};
+    for (int rep = 0; rep < repeats; rep++) {
+        c.n = 0;
+        if (decode_run(&kr->d, p->ids, p->n, max_new, eot, &kr->smp, collect, &c, st) != 0)
+            return mtp_error_context("prompt on line %d", p->line);
+        t[rep] = st->decode_seconds;
+    }
+    *got = c.n < c.cap ? c.n : c.cap;
+    *seconds = median(t, repeats);
+    return 0;
+}
+
+// Adds prompt i's numbers with K drafting heads (plain_sec: plain decoding's time on it).
+static void record(k_run *kr, int K, const decode_stats *st, double sec, double plain_sec) {
+    samples *s = &kr->s;
+    k_result *r = &kr->r;
+    r->tokens += st->generated;
+    r->forwards += st->forwards;
+    r->decode_seconds += sec;
+    r->prefill_seconds += st->prefill_seconds;
+    // the prefill made the first token; later ones each came from one of the forwards
+    if (st->generated > 0) {
+        s->tpf[s->n_tpf++] = (double)st->generated / (double)(st->forwards + 1);
+        if (sec > 0.0) s->tps[s->n_tps++] = (double)st->generated / sec;
+        if (sec > 0.0 && plain_sec > 0.0) s->ratio[s->n_ratio++] = plain_sec / sec;
+    }
+    for (int k = 0; k < K; k++)
+        if (st->checked[k] > 0)
+            s->accept[k][s->n_accept[k]++] = (double)st->accepted[k] / (double)st->checked[k];
+}
+
+static void finish(k_run *kr, int K, double plain_total) {
+    k_result *r = &kr->r;
+    samples *s = &kr->s;
+    r->tokens_per_sec = median(s->tps, s->n_tps);
+    r->tokens_per_forward = median(s->tpf, s->n_tpf);
+    r->speedup = median(s->ratio, s->n_ratio);
+    r->speedup_total = r->decode_seconds > 0.0 ? plain_total / r->decode_seconds : NAN;
+    for (int k = 0; k < MTP_MAX_FUTURE; k++)
+        r->accept[k] = k < K ? median(s->accept[k], s->n_accept[k]) : NAN;
+}
+
+// Every prompt with K = 0..n-1 in turn (so plain and speculative runs of a
+// prompt are timed close together on a machine whose speed drifts), each K
+// warmed up first; res[K] gets the results.
+static int bench_all(mtp_model *m, const prompt *prompts, int P, int max_new, int repeats, int32_t eot,
+                     k_result *res) {
+    const int n = m->cfg.n_future;
+    k_run *runs = mtp_calloc((size_t)n, sizeof *runs, "decoders");
+    int32_t *plain = mtp_malloc(sizeof(int32_t) * (size_t)max_new, "plain output");
+    int32_t *spec = mtp_malloc(sizeof(int32_t) * (size_t)max_new, "speculative output");
+    int rc = runs && plain && spec ? 0 : -1;
+    // in increasing K, so the last work-buffer allocation (the largest) is the one that stays
+    for (int K = 0; K < n && rc == 0; K++) rc = k_run_init(&runs[K], m, K, P);
+    for (int K = 0; K < n && rc == 0; K++) {  // untimed warm-up: threads and caches
+        decode_stats st;
+        collector c = {spec, 0, max_new};
+        rc = decode_run(&runs[K].d, prompts[0].ids, prompts[0].n,
+                        max_new < WARMUP_TOKENS ? max_new : WARMUP_TOKENS, eot, &runs[K].smp, collect, &c,
+                        &st);
+    }
     progress bar;
-    progress_start(&bar, label, (uint64_t)P);
+    if (rc == 0) progress_start(&bar, "prompts", (uint64_t)P);
     double plain_total = 0.0;
     for (int i = 0; i < P && rc == 0; i++) {
-        c.buf = K == 0 ? plain + (size_t)i * max_new : scratch;
-        c.n = 0;
-        if (decode_run(&d, prompts[i].ids, prompts[i].n, max_new, eot, &smp, collect, &c, &st) != 0) {
-            rc = mtp_error_context("prompt on line %d", prompts[i].line);
+        decode_stats st;
+        int plain_n = 0, got = 0;
+        double plain_sec = 0.0, sec = 0.0;
+        if ((rc = decode_timed(&runs[0], &prompts[i], max_new, eot, repeats, plain, &plain_n, &plain_sec,
+                               &st)))
             break;
+        plain_total += plain_sec;
+        record(&runs[0], 0, &st, plain_sec, plain_sec);
+        for (int K = 1; K < n && rc == 0; K++) {
+            if ((rc = decode_timed(&runs[K], &prompts[i], max_new, eot, repeats, spec, &got, &sec, &st)))
+                break;
+            if (got != plain_n || memcmp(spec, plain, sizeof(int32_t) * (size_t)got) != 0)
+                runs[K].r.mismatches++;
+            record(&runs[K], K, &st, sec, plain_sec);
         }
-        int got = c.n < c.cap ? c.n : c.cap;
-        if (K == 0) {
-            plain_n[i] = got;
-            plain_sec[i] = st.decode_seconds;
-        } else if (got != plain_n[i] ||
-                   memcmp(scratch, plain + (size_t)i * max_new, sizeof(int32_t) * got) != 0) {
-            r->mismatches++;
-        }
-        r->tokens += st.generated;
-        r->forwards += st.forwards;
-        r->decode_seconds += st.decode_seconds;
-        r->prefill_seconds += st.prefill_seconds;
-        plain_total += plain_sec[i];
-        // the prefill made the first token; later ones each came from one of the forwards
-        if (st.generated > 0) {
-            s->tpf[s->n_tpf++] = (double)st.generated / (double)(st.forwards + 1);
-            if (st.decode_seconds > 0.0) s->tps[s->n_tps++] = (double)st.generated / st.decode_seconds;
-            if (st.decode_seconds > 0.0 && plain_sec[i] > 0.0)
-                s->ratio[s->n_ratio++] = plain_sec[i] / st.decode_seconds;
-        }
-        for (int k = 0; k < K; k++)
-            if (st.checked[k] > 0)
-                s->accept[k][s->n_accept[k]++] = (double)st.accepted[k] / (double)st.checked[k];
         if (i + 1 < P) progress_update(&bar, (uint64_t)(i + 1));  // the last is progress_finish's
     }
-    bar.done = (uint64_t)P;
-    progress_finish(&bar);
     if (rc == 0) {
-        r->tokens_per_sec = median(s->tps, s->n_tps);
-        r->tokens_per_forward = median(s->tpf, s->n_tpf);
-        r->speedup = median(s->ratio, s->n_ratio);
-        r->speedup_total = r->decode_seconds > 0.0 ? plain_total / r->decode_seconds : NAN;
-        for (int k = 0; k < MTP_MAX_FUTURE; k++)
-            r->accept[k] = k < K ? median(s->accept[k], s->n_accept[k]) : NAN;
+        bar.done = (uint64_t)P;
+        progress_finish(&bar);
+        for (int K = 0; K < n; K++) {
+            finish(&runs[K], K, plain_total);
+            res[K] = runs[K].r;
+        }
     }
-    sampler_free(&smp);
-    decoder_free(&d);
+    for (int K = 0; runs && K < n; K++) k_run_free(&runs[K]);
+    free(runs);
+    free(plain);
+    free(spec);
     return rc;
 }
 
@@ -329,7 +396,7 @@ static void print_table(const char *ckpt, const mtp_config *cfg, int P, int max_
 
 int cmd_bench_decode(int argc, char **argv) {
     const char *model_path = NULL, *prompts_path = NULL, *v;
-    int max_new = 128, max_prompts = 0, threads = 0, json = 0;
+    int max_new = 128, max_prompts = 0, threads = 0, json = 0, repeats = 1;
     for (int i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (args_is_help(f)) {
@@ -344,6 +411,9 @@ int cmd_bench_decode(int argc, char **argv) {
             if (!(v = args_value(CMD, argc, argv, &i)) || args_int(CMD, f, v, 1, 1 << 24, &max_new)) return 2;
         } else if (!strcmp(f, "--max-prompts")) {
             if (!(v = args_value(CMD, argc, argv, &i)) || args_int(CMD, f, v, 1, 1 << 30, &max_prompts))
+                return 2;
+        } else if (!strcmp(f, "--repeats")) {
+            if (!(v = args_value(CMD, argc, argv, &i)) || args_int(CMD, f, v, 1, MAX_REPEATS, &repeats))
                 return 2;
         } else if (!strcmp(f, "--threads")) {
             if (!(v = args_value(CMD, argc, argv, &i)) || args_int(CMD, f, v, 1, 1024, &threads)) return 2;
@@ -366,11 +436,6 @@ int cmd_bench_decode(int argc, char **argv) {
     tokenizer *tok = NULL;
     prompt *prompts = NULL;
     int P = 0, rc = 1;
-    int32_t *plain = NULL, *scratch = NULL;
-    int *plain_n = NULL;
-    double *plain_sec = NULL;
-    samples s;
-    memset(&s, 0, sizeof s);
     k_result res[MTP_MAX_FUTURE];
     long mismatches = 0;
     int first_bad = 0, keep = 0, cut = 0;
@@ -404,20 +469,8 @@ int cmd_bench_decode(int argc, char **argv) {
                 "last %d tokens\n",
                 cut, P, cfg.max_seq_len, max_new, keep);
     if (model_create(&m, &cfg) || checkpoint_load_params(ckpt, &m)) goto done;
-    plain = mtp_malloc(sizeof(int32_t) * (size_t)P * (size_t)max_new, "plain outputs");
-    scratch = mtp_malloc(sizeof(int32_t) * (size_t)max_new, "speculative output");
-    plain_n = mtp_calloc((size_t)P, sizeof *plain_n, "plain output lengths");
-    plain_sec = mtp_calloc((size_t)P, sizeof *plain_sec, "plain decode times");
-    s.tps = mtp_malloc(sizeof(double) * (size_t)P, "samples");
-    s.tpf = mtp_malloc(sizeof(double) * (size_t)P, "samples");
-    s.ratio = mtp_malloc(sizeof(double) * (size_t)P, "samples");
-    if (!plain || !scratch || !plain_n || !plain_sec || !s.tps || !s.tpf || !s.ratio) goto done;
-    for (int k = 0; k < cfg.n_future - 1; k++)
-        if (!(s.accept[k] = mtp_malloc(sizeof(double) * (size_t)P, "samples"))) goto done;
+    if (bench_all(&m, prompts, P, max_new, repeats, tokenizer_eot(tok), res) != 0) goto done;
     for (int K = 0; K < cfg.n_future; K++) {
-        if (bench_k(&m, K, prompts, P, max_new, tokenizer_eot(tok), plain, plain_n, plain_sec, scratch, &s,
-                    &res[K]) != 0)
-            goto done;
         if (res[K].mismatches && !first_bad) first_bad = K;
         mismatches += res[K].mismatches;
     }
@@ -440,14 +493,6 @@ int cmd_bench_decode(int argc, char **argv) {
 done:
     if (rc) fprintf(stderr, "mtp " CMD ": %s\n", mtp_last_error());
 cleanup:
-    free(plain);
-    free(scratch);
-    free(plain_n);
-    free(plain_sec);
-    free(s.tps);
-    free(s.tpf);
-    free(s.ratio);
-    for (int k = 0; k < MTP_MAX_FUTURE; k++) free(s.accept[k]);
     free_prompts(prompts, P);
     tokenizer_free(tok);
     model_free(&m);

@@ -480,8 +480,9 @@ void kv_cache_free(kv_cache *cache) {
     memset(cache, 0, sizeof *cache);
 }
 
-int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
-                         int last_rows, int exact_rows, float *logits) {
+// Checks a cached forward's arguments and loads the tokens into m->inputs.
+static int load_cached_inputs(mtp_model *m, const kv_cache *cache, const int32_t *tokens, int T,
+                              int n_heads) {
     const mtp_config *c = &m->cfg;
     if (T < 1 || T > m->max_T)
         return mtp_errorf("%d new tokens do not fit the work buffers (%d)", T, m->max_T);
@@ -490,11 +491,18 @@ int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, i
                           c->max_seq_len);
     if (n_heads < 1 || n_heads > c->n_future)
         return mtp_errorf("asked for %d heads; the model has %d", n_heads, c->n_future);
-    if (last_rows < 1 || last_rows > T) last_rows = T;
     for (int t = 0; t < T; t++)
         if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
             return mtp_errorf("token id %d is outside the vocabulary (size %d)", tokens[t], c->vocab_size);
     memcpy(m->inputs, tokens, sizeof(int32_t) * T);
+    return 0;
+}
+
+int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
+                         int last_rows, int exact_rows, float *logits) {
+    const mtp_config *c = &m->cfg;
+    if (load_cached_inputs(m, cache, tokens, T, n_heads) != 0) return -1;
+    if (last_rows < 1 || last_rows > T) last_rows = T;
     trunk_forward(m, 1, T, cache, exact_rows);
     for (int k = 1; k <= n_heads; k++) {
         head_forward(m, k, 0, 1, T, cache, exact_rows);
@@ -506,20 +514,24 @@ int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, i
     return 0;
 }
 
-int model_forward_heads_cached(mtp_model *m, const kv_cache *cache, int pos0, int rows, int first, int last,
-                               int exact_rows, float *logits) {
+int model_forward_verify(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
+                         float *logits, float *head_out) {
     const mtp_config *c = &m->cfg;
-    if (first < 1 || last > c->n_future || first > last)
-        return mtp_errorf("heads %d..%d: the model has heads 1..%d", first, last, c->n_future);
-    if (rows < 1 || rows > m->max_T || pos0 < 0 || pos0 + rows > c->max_seq_len)
-        return mtp_errorf("%d rows at position %d do not fit (work %d, context %d)", rows, pos0, m->max_T,
-                          c->max_seq_len);
-    kv_cache at = *cache;  // the heads' cache rows start where the trunk's did
-    at.len = pos0;
-    for (int k = first; k <= last; k++) {
-        head_forward(m, k, 0, 1, rows, &at, exact_rows);
-        project(exact_rows, logits + (size_t)(k - first) * c->vocab_size,
-                m->head_norm + (size_t)(rows - 1) * c->dim, m->params.t[P_LM_HEAD], 1, c->dim, c->vocab_size);
+    if (load_cached_inputs(m, cache, tokens, T, n_heads) != 0) return -1;
+    const size_t rows_d = (size_t)T * c->dim;
+    trunk_forward(m, 1, T, cache, 1);
+    // drafting heads first, their outputs set aside; head 1 last, so its output is in m->head_norm
+    for (int k = 2; k <= n_heads; k++) {
+        head_forward(m, k, 0, 1, T, cache, 1);
+        memcpy(head_out + (size_t)(k - 2) * rows_d, m->head_norm, sizeof(float) * rows_d);
     }
+    head_forward(m, 1, 0, 1, T, cache, 1);
+    project(1, logits, m->head_norm, m->params.t[P_LM_HEAD], T, c->dim, c->vocab_size);
+    cache->len += T;
     return 0;
+}
+
+void model_unembed(mtp_model *m, const float *y, int rows, int exact_rows, float *logits) {
+    const mtp_config *c = &m->cfg;
+    project(exact_rows, logits, y, m->params.t[P_LM_HEAD], rows, c->dim, c->vocab_size);
 }

@@ -9,17 +9,24 @@
 #include <stdint.h>
 #include <string.h>
 
+// The pieces, shared with the vector version of ops/cpu/decode.c (they take
+// a float or a vector of floats): x = n ln2 + r with the ln2 split in two for
+// exactness, and exp(r) for |r| <= ln2 / 2 as a degree-5 polynomial.
+#define FAST_EXP_LOG2E 1.44269504088896341f
+#define FAST_EXP_REDUCE(x, n) ((x) - (n)*0.693359375f + (n)*2.12194440e-4f)
+#define FAST_EXP_POLY(r) (FAST_EXP_POLY_INNER(r) * (r) * (r) + (r) + 1.0f)
+#define FAST_EXP_POLY_INNER(r)                                                                            \
+    (((((1.9875691500e-4f * (r) + 1.3981999507e-3f) * (r) + 8.3334519073e-3f) * (r) + 4.1665795894e-2f) * \
+          (r) +                                                                                           \
+      1.6666665459e-1f) *                                                                                 \
+         (r) +                                                                                            \
+     5.0000001201e-1f)
+
 static inline float fast_expf(float x) {
     x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    float n = floorf(x * 1.44269504088896341f + 0.5f);    // x = n ln2 + r, |r| <= ln2 / 2
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;  // ln2 split in two for exactness
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    float e = p * r * r + r + 1.0f;
+    float n = floorf(x * FAST_EXP_LOG2E + 0.5f);  // x = n ln2 + r, |r| <= ln2 / 2
+    float r = FAST_EXP_REDUCE(x, n);
+    float e = FAST_EXP_POLY(r);
     int32_t bits = ((int32_t)n + 127) << 23;  // 2^n as a float
     float scale;
     memcpy(&scale, &bits, sizeof scale);
