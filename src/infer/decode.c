@@ -23,10 +23,7 @@ int decoder_init(decoder *d, mtp_model *m, int drafts) {
     d->logits = mtp_malloc(sizeof(float) * (size_t)(drafts + 1) * (drafts + 1) * V, "logits");
     d->probs = mtp_malloc(sizeof(float) * V, "probabilities");
     d->draft_probs = mtp_malloc(sizeof(float) * (size_t)(drafts ? drafts : 1) * V, "draft probabilities");
-    size_t heads_d = (size_t)(drafts ? drafts : 1) * c->dim;
-    d->head_out = mtp_malloc(sizeof(float) * heads_d * (drafts + 1), "drafting head outputs");
-    d->draft_in = mtp_malloc(sizeof(float) * heads_d, "drafting head outputs");
-    if (!d->logits || !d->probs || !d->draft_probs || !d->head_out || !d->draft_in) {
+    if (!d->logits || !d->probs || !d->draft_probs) {
         decoder_free(d);
         return -1;
     }
@@ -38,8 +35,6 @@ void decoder_free(decoder *d) {
     free(d->logits);
     free(d->probs);
     free(d->draft_probs);
-    free(d->head_out);
-    free(d->draft_in);
     memset(d, 0, sizeof *d);
 }
 
@@ -128,9 +123,8 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
         for (int k = 0; k < k_here; k++) tokens[k + 1] = draft[k];
         rows = 1 + k_here;
         int base = d->cache.len;
-        // trunk and every head over every row; head 1's logits now, the drafting heads' once we
-        // know which row they are needed at
-        if (model_forward_verify(m, &d->cache, tokens, rows, K + 1, d->logits, d->head_out) != 0) return -1;
+        // trunk and head 1 over every row; the drafting heads only once we know which rows stay
+        if (model_forward_cached(m, &d->cache, tokens, rows, 1, rows, 1, d->logits) != 0) return -1;
         st->forwards++;
         // head 1 at row r predicts the token after tokens[r]: verify drafts left to right
         int a = 0, rejected = 0;
@@ -167,11 +161,7 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
         if (stop) break;
         next = rejected ? correction : choose(s, head_row(d, 0, a, rows), d->probs);
         if (K > 0) {
-            const int dim = c->dim;
-            for (int k = 0; k < K; k++)
-                memcpy(d->draft_in + (size_t)k * dim, d->head_out + ((size_t)k * rows + a) * dim,
-                       sizeof(float) * dim);
-            model_unembed(m, d->draft_in, K, 1, d->logits);
+            if (model_forward_heads_cached(m, &d->cache, base, a + 1, 2, K + 1, 1, d->logits) != 0) return -1;
             for (int k = 0; k < K; k++)
                 draft[k] = choose(s, head_row(d, k, 0, 1), d->draft_probs + (size_t)k * V);
         }

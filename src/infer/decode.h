@@ -38,8 +38,6 @@ typedef struct {
     int drafts;          // K: drafting heads (0 = plain decoding)
     int prefill_chunk;   // prompt tokens per prefill forward
     float *logits;       // (K+1, max(K+1, 1), V)
-    float *head_out;     // (K, K+1, d): drafting heads' final-norm outputs in a verification
-    float *draft_in;     // (K, d): those outputs at the last accepted row
     float *probs;        // (V) head 1's distribution
     float *draft_probs;  // (K, V) the distributions the drafts were drawn from
 } decoder;

@@ -72,6 +72,7 @@ static void carve_work(carver *c, mtp_model *m, const mtp_config *cfg, int B, in
     for (int s = 0; s < slots; s++) carve_block(c, &m->heads[s], cfg, B, T);
     m->head_norm = carve(c, slots * N * d);
     m->head_rstd = carve(c, slots * N);
+    m->head_last = carve(c, (size_t)cfg->n_future * d);
     m->logit_chunk = logit_chunk_rows(cfg, N);
     m->logits = carve(c, schedule == SCHEDULE_NAIVE ? cfg->n_future * N * V : (size_t)m->logit_chunk * V);
     m->row_losses = carve(c, N);
@@ -514,24 +515,23 @@ int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, i
     return 0;
 }
 
-int model_forward_verify(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
-                         float *logits, float *head_out) {
+int model_forward_heads_cached(mtp_model *m, const kv_cache *cache, int pos0, int rows, int first, int last,
+                               int exact_rows, float *logits) {
     const mtp_config *c = &m->cfg;
-    if (load_cached_inputs(m, cache, tokens, T, n_heads) != 0) return -1;
-    const size_t rows_d = (size_t)T * c->dim;
-    trunk_forward(m, 1, T, cache, 1);
-    // drafting heads first, their outputs set aside; head 1 last, so its output is in m->head_norm
-    for (int k = 2; k <= n_heads; k++) {
-        head_forward(m, k, 0, 1, T, cache, 1);
-        memcpy(head_out + (size_t)(k - 2) * rows_d, m->head_norm, sizeof(float) * rows_d);
+    if (first < 1 || last > c->n_future || first > last)
+        return mtp_errorf("heads %d..%d: the model has heads 1..%d", first, last, c->n_future);
+    if (rows < 1 || rows > m->max_T || pos0 < 0 || pos0 + rows > c->max_seq_len)
+        return mtp_errorf("%d rows at position %d do not fit (work %d, context %d)", rows, pos0, m->max_T,
+                          c->max_seq_len);
+    kv_cache at = *cache;  // the heads' cache rows start where the trunk's did
+    at.len = pos0;
+    for (int k = first; k <= last; k++) {
+        head_forward(m, k, 0, 1, rows, &at, exact_rows);
+        memcpy(m->head_last + (size_t)(k - first) * c->dim, m->head_norm + (size_t)(rows - 1) * c->dim,
+               sizeof(float) * c->dim);
     }
-    head_forward(m, 1, 0, 1, T, cache, 1);
-    project(1, logits, m->head_norm, m->params.t[P_LM_HEAD], T, c->dim, c->vocab_size);
-    cache->len += T;
+    // one pass over the shared unembedding for all these heads, so its weights are read once
+    project(exact_rows, logits, m->head_last, m->params.t[P_LM_HEAD], last - first + 1, c->dim,
+            c->vocab_size);
     return 0;
-}
-
-void model_unembed(mtp_model *m, const float *y, int rows, int exact_rows, float *logits) {
-    const mtp_config *c = &m->cfg;
-    project(exact_rows, logits, y, m->params.t[P_LM_HEAD], rows, c->dim, c->vocab_size);
 }

@@ -52,6 +52,7 @@ typedef struct {
     block_acts *heads;  // [head_slots]: 1 sequential, n naive
     float *head_norm;   // [head_slots] x (N, d): final-norm output
     float *head_rstd;   // [head_slots] x (N)
+    float *head_last;   // (n, d): heads' final-norm outputs at one row, unembedded together
     float *logits;      // sequential: (chunk, V); naive: (n, N, V)
     float *row_losses;  // (N)
     int32_t *inputs;    // (N)
@@ -99,16 +100,14 @@ void kv_cache_free(kv_cache *cache);
 // work buffers must hold B = 1 and T rows.
 int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
                          int last_rows, int exact_rows, float *logits);
-// The verification forward of speculative decoding: like model_forward_cached
-// with exact rows, heads 1..n_heads over all T rows, but only head 1 is
-// unembedded: logits (T, V). Heads 2..n_heads leave their final-norm outputs
-// in head_out (n_heads - 1, T, d), to be unembedded by model_unembed at the
-// one row that turns out to matter (the last accepted). All blocks run before
-// the unembedding and the drafting heads' unembedding follows head 1's, so
-// the shared unembedding comes from DRAM once per step, then from cache.
-int model_forward_verify(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
-                         float *logits, float *head_out);
-// logits (rows, V) = y (rows, d) @ unembedding^T, y being final-norm outputs.
-void model_unembed(mtp_model *m, const float *y, int rows, int exact_rows, float *logits);
+// After model_forward_cached(n_heads = 1) of T tokens at positions pos0..: runs
+// heads first..last over the first `rows` (<= T) of those positions from the
+// trunk output still in the work buffers, writing their cache rows, and gives
+// their logits at the last of those rows: logits (last-first+1, V), from one
+// pass over the shared unembedding. A speculative decoder runs the drafting
+// heads only over the positions head 1 accepted, which are the only ones whose
+// cache rows are kept.
+int model_forward_heads_cached(mtp_model *m, const kv_cache *cache, int pos0, int rows, int first, int last,
+                               int exact_rows, float *logits);
 
 #endif

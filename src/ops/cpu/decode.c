@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "ops/cpu/fast_exp.h"
+#include "ops/cpu/parallel.h"
 #include "ops/ops.h"
 
 // ---- few-row matrix product -------------------------------------------
@@ -28,9 +29,6 @@
 
 typedef float f32x16 __attribute__((vector_size(64)));
 enum { LANES = 16, MAX_TILE_ROWS = 4, MAX_TILE_COLS = 8 };
-#ifndef PREFETCH_TILES
-#define PREFETCH_TILES 1
-#endif
 
 // Compilers fold a vector load into each FMA that uses it, reloading it C
 // times; an empty asm that claims to change the register makes them load it once.
@@ -162,12 +160,12 @@ void op_matmul_rows_forward(float *out, const float *inp, const float *w, int M,
     const tile_fn *wide = M <= 2 ? tiles8 : tiles4;
     const int full = out_dim / C, n_tiles = full + out_dim % C;
     // a tile's weight rows stay in L1 while every row group passes over them
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if ((size_t)M * in_dim * out_dim >= OP_PARALLEL_MIN_WORK) schedule(static)
     for (int t = 0; t < n_tiles; t++) {
         int o = t < full ? t * C : full * C + (t - full);
         const float *wo = w + (size_t)o * in_dim;
         // the next tile's weights (the same width: full tiles are followed by full tiles while any remain)
-        const float *next = t + PREFETCH_TILES < full ? wo + (size_t)PREFETCH_TILES * C * in_dim : NULL;
+        const float *next = t + 1 < full ? wo + (size_t)C * in_dim : NULL;
         for (int r0 = 0; r0 < M; r0 += MAX_TILE_ROWS) {
             int rows = M - r0 < MAX_TILE_ROWS ? M - r0 : MAX_TILE_ROWS;
             tile_fn fn = t < full ? wide[rows - 1] : tiles1[rows - 1];
@@ -332,7 +330,7 @@ void op_attention_rows_forward(float *out, const float *q, const float *k, const
     const float scale = 1.0f / sqrtf((float)hd);
     const int group = H / Hkv, offset = Tk - Tq;
     const size_t kvrow = (size_t)Hkv * hd;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) if ((size_t)Tq * H * Tk * hd >= OP_PARALLEL_MIN_WORK) schedule(static)
     for (int i = 0; i < Tq; i++)
         for (int h = 0; h < H; h++) {
             size_t kv_off = (size_t)(h / group) * hd;

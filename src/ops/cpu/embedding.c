@@ -1,10 +1,11 @@
 // embedding.c: token embedding lookup and its scatter-add backward.
 #include <string.h>
 
+#include "ops/cpu/parallel.h"
 #include "ops/ops.h"
 
 void op_embedding_forward(float *out, const int32_t *tokens, const float *table, int N, int d) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if ((size_t)N * d >= OP_PARALLEL_MIN_WORK) schedule(static)
     for (int i = 0; i < N; i++) memcpy(out + (size_t)i * d, table + (size_t)tokens[i] * d, sizeof(float) * d);
 }
 

@@ -1,10 +1,11 @@
 // rmsnorm.c: RMSNorm forward and backward over rows.
 #include <math.h>
 
+#include "ops/cpu/parallel.h"
 #include "ops/ops.h"
 
 void op_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int d, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if ((size_t)N * d >= OP_PARALLEL_MIN_WORK) schedule(static)
     for (int i = 0; i < N; i++) {
         const float *xi = x + (size_t)i * d;
         float *oi = out + (size_t)i * d;

@@ -2,6 +2,7 @@
 // the pair rotated together is (x[i], x[i + hd/2]).
 #include <math.h>
 
+#include "ops/cpu/parallel.h"
 #include "ops/ops.h"
 
 void op_rope_tables(float *cos_t, float *sin_t, int Tmax, int hd, float theta) {
@@ -20,7 +21,7 @@ void op_rope_tables(float *cos_t, float *sin_t, int Tmax, int hd, float theta) {
 static void rope_apply(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
                        int pos0, float sign) {
     int half = hd / 2;
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) if ((size_t)B * T * nh * hd >= OP_PARALLEL_MIN_WORK) schedule(static)
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             const float *c = cos_t + (size_t)(pos0 + t) * half, *s = sin_t + (size_t)(pos0 + t) * half;

@@ -1,10 +1,11 @@
 // swiglu.c: the gated activation of the Llama MLP, silu(gate) * up.
 #include <math.h>
 
+#include "ops/cpu/parallel.h"
 #include "ops/ops.h"
 
 void op_swiglu_forward(float *out, const float *gate, const float *up, size_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (n >= OP_PARALLEL_MIN_WORK) schedule(static)
     for (size_t i = 0; i < n; i++) {
         float g = gate[i];
         out[i] = g / (1.0f + expf(-g)) * up[i];
