@@ -40,12 +40,13 @@ assert r["mismatches"] == 0, r
 ks = {x["k"]: x for x in r["results"]}
 assert sorted(ks) == [0, 1, 2], sorted(ks)
 assert ks[0]["accept_rate"] == [] and abs(ks[0]["tokens_per_forward"] - 1) < 1e-9, ks[0]
+assert abs(ks[0]["forward_cost"] - 1) < 1e-9 and abs(ks[0]["speedup"] - 1) < 1e-9, ks[0]
 for k in (1, 2):
     x = ks[k]
     assert 1 <= x["tokens_per_forward"] <= k + 1, x
     assert len(x["accept_rate"]) == k, x
     assert all(0 <= a <= 1 for a in x["accept_rate"]), x
-    assert x["tokens_per_sec"] > 0 and x["speedup"] > 0, x
+    assert x["tokens_per_sec"] > 0 and x["speedup"] > 0 and x["forward_cost"] > 0, x
     assert x["mismatches"] == 0, x
 EOF
 grep -q "prompts are longer than the context" err.txt || fail "no note about prompts cut to the context"
@@ -54,7 +55,7 @@ grep -q "prompts are longer than the context" err.txt || fail "no note about pro
 # ---- text report, --max-prompts
 M bench-decode --model run --prompts p.txt --max-new 8 --max-prompts 2 --repeats 2 >out.txt 2>/dev/null ||
     fail "text report with --repeats 2"
-grep -q '^| K | tokens/s | tokens/forward | speedup' out.txt || fail "no table header: $(cat out.txt)"
+grep -q '^| K | tokens/s | tokens/forward | speedup | speedup (total) | forward cost' out.txt || fail "no table header: $(cat out.txt)"
 [ "$(grep -c '^| [0-9]' out.txt)" -eq 3 ] || fail "table should have rows K = 0, 1, 2: $(cat out.txt)"
 grep -q "2 prompts" out.txt || fail "--max-prompts 2 not honoured: $(head -n 1 out.txt)"
 

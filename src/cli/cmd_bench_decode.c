@@ -2,10 +2,12 @@
 // self-speculative decoding with K = 1..n-1 drafting heads on a file of
 // prompts. Every prompt is decoded with K = 0, 1, ..., n-1 in turn (plain
 // and speculative runs of a prompt close together in time, since a shared
-// machine's speed drifts), --repeats times each; the report gives medians over prompts (tokens/s, tokens per
-// forward, each drafting head's acceptance rate, and the speedup: the median of the per-prompt ratios plain
-// time / speculative time, decode only, prefill excluded) and the totals. It also checks that every
-// speculative output is token for token the plain one, since greedy speculative decoding must be lossless.
+// machine's speed drifts), --repeats times each. The report gives medians
+// over prompts (tokens/s, tokens per forward, each drafting head's acceptance
+// rate, the speedup: plain time / speculative time, decode only, prefill
+// excluded, and the forward cost: time per forward / plain's) and the totals.
+// It also checks that every speculative output is token for token the plain
+// one, since greedy speculative decoding must be lossless.
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,9 +29,11 @@ static const char *help =
     "\n"
     "Decodes every prompt greedily, plain (K = 0) and self-speculatively with K = 1..n-1\n"
     "drafting heads, and reports per K the medians over prompts of tokens/s, tokens per\n"
-    "forward, each drafting head's acceptance rate and the wall-clock speedup over plain\n"
-    "decoding (decode time only, prefill excluded), plus totals. Each prompt is decoded\n"
-    "with every K in turn, so the per-prompt ratios compare runs made close together.\n"
+    "forward, each drafting head's acceptance rate, the wall-clock speedup over plain\n"
+    "decoding (decode time only, prefill excluded) and the forward cost (time per\n"
+    "forward over plain decoding's; speedup = tokens/forward / forward cost), plus\n"
+    "totals. Each prompt is decoded with every K in turn, so the per-prompt ratios\n"
+    "compare runs made close together.\n"
     "Exits 1 if any speculative output differs from the plain one.\n"
     "  --model PATH        checkpoint directory, or run directory (its latest checkpoint)\n"
     "  --prompts FILE      one prompt per line, or JSONL lines {\"prompt\": \"...\"}\n"
@@ -50,6 +54,7 @@ typedef struct {
 // What one K gave over all prompts.
 typedef struct {
     double tokens_per_sec, tokens_per_forward, speedup;  // medians over prompts
+    double forward_cost;                                 // median time per forward / plain's
     double speedup_total;                                // total plain time / total time
     double accept[MTP_MAX_FUTURE];                       // median per drafting head; NAN: never checked
     double decode_seconds, prefill_seconds;              // totals
@@ -170,8 +175,8 @@ static int collect(int32_t token, void *user) {
 
 // Per-prompt numbers of one K, medians taken at the end.
 typedef struct {
-    double *tps, *tpf, *ratio, *accept[MTP_MAX_FUTURE];
-    int n_tps, n_tpf, n_ratio, n_accept[MTP_MAX_FUTURE];
+    double *tps, *tpf, *ratio, *cost, *accept[MTP_MAX_FUTURE];
+    int n_tps, n_tpf, n_ratio, n_cost, n_accept[MTP_MAX_FUTURE];
 } samples;
 
 // One K's decoder (its own KV cache) and numbers.
@@ -194,7 +199,8 @@ static int k_run_init(k_run *kr, mtp_model *m, int K, int P) {
     kr->s.tps = mtp_malloc(sizeof(double) * (size_t)P, "samples");
     kr->s.tpf = mtp_malloc(sizeof(double) * (size_t)P, "samples");
     kr->s.ratio = mtp_malloc(sizeof(double) * (size_t)P, "samples");
-    if (!kr->s.tps || !kr->s.tpf || !kr->s.ratio) return -1;
+    kr->s.cost = mtp_malloc(sizeof(double) * (size_t)P, "samples");
+    if (!kr->s.tps || !kr->s.tpf || !kr->s.ratio || !kr->s.cost) return -1;
     for (int k = 0; k < K; k++)
         if (!(kr->s.accept[k] = mtp_malloc(sizeof(double) * (size_t)P, "samples"))) return -1;
     return 0;
@@ -208,6 +214,7 @@ static void k_run_free(k_run *kr) {
     free(kr->s.tps);
     free(kr->s.tpf);
     free(kr->s.ratio);
+    free(kr->s.cost);
     for (int k = 0; k < MTP_MAX_FUTURE; k++) free(kr->s.accept[k]);
     memset(kr, 0, sizeof *kr);
 }
@@ -229,8 +236,10 @@ static int decode_timed(k_run *kr, const prompt *p, int max_new, int32_t eot, in
     return 0;
 }
 
-// Adds prompt i's numbers with K drafting heads (plain_sec: plain decoding's time on it).
-static void record(k_run *kr, int K, const decode_stats *st, double sec, double plain_sec) {
+// Adds prompt i's numbers with K drafting heads (plain_sec, plain_forwards:
+// plain decoding's time and forwards on it).
+static void record(k_run *kr, int K, const decode_stats *st, double sec, double plain_sec,
+                   long plain_forwards) {
     samples *s = &kr->s;
     k_result *r = &kr->r;
     r->tokens += st->generated;
@@ -242,6 +251,8 @@ static void record(k_run *kr, int K, const decode_stats *st, double sec, double 
         s->tpf[s->n_tpf++] = (double)st->generated / (double)(st->forwards + 1);
         if (sec > 0.0) s->tps[s->n_tps++] = (double)st->generated / sec;
         if (sec > 0.0 && plain_sec > 0.0) s->ratio[s->n_ratio++] = plain_sec / sec;
+        if (st->forwards > 0 && plain_forwards > 0 && plain_sec > 0.0)
+            s->cost[s->n_cost++] = (sec / (double)st->forwards) / (plain_sec / (double)plain_forwards);
     }
     for (int k = 0; k < K; k++)
         if (st->checked[k] > 0)
@@ -254,6 +265,7 @@ static void finish(k_run *kr, int K, double plain_total) {
     r->tokens_per_sec = median(s->tps, s->n_tps);
     r->tokens_per_forward = median(s->tpf, s->n_tpf);
     r->speedup = median(s->ratio, s->n_ratio);
+    r->forward_cost = median(s->cost, s->n_cost);
     r->speedup_total = r->decode_seconds > 0.0 ? plain_total / r->decode_seconds : NAN;
     for (int k = 0; k < MTP_MAX_FUTURE; k++)
         r->accept[k] = k < K ? median(s->accept[k], s->n_accept[k]) : NAN;
@@ -289,13 +301,14 @@ static int bench_all(mtp_model *m, const prompt *prompts, int P, int max_new, in
                                &st)))
             break;
         plain_total += plain_sec;
-        record(&runs[0], 0, &st, plain_sec, plain_sec);
+        const long plain_forwards = st.forwards;
+        record(&runs[0], 0, &st, plain_sec, plain_sec, plain_forwards);
         for (int K = 1; K < n && rc == 0; K++) {
             if ((rc = decode_timed(&runs[K], &prompts[i], max_new, eot, repeats, spec, &got, &sec, &st)))
                 break;
             if (got != plain_n || memcmp(spec, plain, sizeof(int32_t) * (size_t)got) != 0)
                 runs[K].r.mismatches++;
-            record(&runs[K], K, &st, sec, plain_sec);
+            record(&runs[K], K, &st, sec, plain_sec, plain_forwards);
         }
         if (i + 1 < P) progress_update(&bar, (uint64_t)(i + 1));  // the last is progress_finish's
     }
@@ -346,6 +359,7 @@ static int print_json(const char *ckpt, const mtp_config *cfg, int P, int max_ne
         cJSON_AddItemToObject(o, "tokens_per_forward", number_or_null(r->tokens_per_forward));
         cJSON_AddItemToObject(o, "speedup", number_or_null(r->speedup));
         cJSON_AddItemToObject(o, "speedup_total", number_or_null(r->speedup_total));
+        cJSON_AddItemToObject(o, "forward_cost", number_or_null(r->forward_cost));
         for (int k = 0; k < K; k++) cJSON_AddItemToArray(acc, number_or_null(r->accept[k]));
         cJSON_AddItemToObject(o, "accept_rate", acc);
         cJSON_AddNumberToObject(o, "decode_seconds", r->decode_seconds);
@@ -369,9 +383,9 @@ static void print_table(const char *ckpt, const mtp_config *cfg, int P, int max_
         "(prefill excluded)\n\n",
         ckpt, cfg->n_future, P, P == 1 ? "" : "s", max_new);
     printf(
-        "| K | tokens/s | tokens/forward | speedup | speedup (total) | decode s (total) | acceptance per "
-        "head |\n");
-    printf("|---|---:|---:|---:|---:|---:|---|\n");
+        "| K | tokens/s | tokens/forward | speedup | speedup (total) | forward cost | decode s (total) | "
+        "acceptance per head |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|---|\n");
     for (int K = 0; K < cfg->n_future; K++) {
         const k_result *r = &res[K];
         char acc[MTP_MAX_FUTURE * 24] = "-";
@@ -388,9 +402,9 @@ static void print_table(const char *ckpt, const mtp_config *cfg, int P, int max_
                 at += l;
             }
         }
-        printf("| %d%s | %.1f | %.2f | %.2fx | %.2fx | %.3f | %s |\n", K, K ? "" : " (plain)",
-               r->tokens_per_sec, r->tokens_per_forward, r->speedup, r->speedup_total, r->decode_seconds,
-               acc);
+        printf("| %d%s | %.1f | %.2f | %.2fx | %.2fx | %.2fx | %.3f | %s |\n", K, K ? "" : " (plain)",
+               r->tokens_per_sec, r->tokens_per_forward, r->speedup, r->speedup_total, r->forward_cost,
+               r->decode_seconds, acc);
     }
 }
 
