@@ -7,7 +7,7 @@
 # n = 2 helps small models form induction. Writes OUT/results.json and
 # OUT/induction_accuracy.png (accuracy vs non-embedding parameters).
 usage() {
-    echo "usage: experiments/induction.sh [--quick|--full] [--out DIR]"
+    echo "usage: experiments/induction.sh [--quick|--full] [--out DIR] [--jobs N]"
     usage_common induction
 }
 source "$(dirname "$0")/lib.sh"
@@ -18,7 +18,7 @@ STORIES=$DATA/tinystories/TinyStories-train_first2MiB.txt
 if [ "$MODE" = quick ]; then
     VOCAB=400 HELD_OUT=20 DIMS="32 64" LAYERS=3 SEQ=128 BATCH=8 STEPS=40 SEEDS="1" LR=3e-3
 else
-    VOCAB=2000 HELD_OUT=100 DIMS="64 128 256" LAYERS=4 SEQ=256 BATCH=8 STEPS=600 SEEDS="1 2" LR=2e-3
+    VOCAB=2000 HELD_OUT=100 DIMS="32 64 128" LAYERS=4 SEQ=256 BATCH=8 STEPS=4000 SEEDS="1 2" LR=2e-3
 fi
 NS="1 2"
 log "induction ($MODE): BPE $VOCAB, $HELD_OUT held-out stories, widths {$DIMS}, L=$LAYERS, $STEPS steps, n in {$NS}, seeds {$SEEDS}"
@@ -28,23 +28,26 @@ logged "$OUT/task.log" M task induction --stories "$STORIES" --tokenizer "$OUT/t
 logged "$OUT/prepare.log" M prepare --quiet --force --tokenizer "$OUT/tokenizer.json" --doc-separator '<|endoftext|>' \
     --val-fraction 0.02 --out "$OUT/data" "$OUT/task/train.txt"
 mkdir -p "$OUT/runs" "$OUT/eval"
-for d in $DIMS; do
-    heads=$((d / 32 > 1 ? d / 32 : 2))
+# train_eval D N SEED: trains one model and scores it (a job: may run beside others)
+train_eval() {
+    local d=$1 n=$2 seed=$3 run=d$1_n$2_s$3 heads=$(($1 / 32 > 1 ? $1 / 32 : 2))
+    log "train $run"
+    rm -rf "$OUT/runs/$run"
+    logged "$OUT/runs/$run.out" M train --data "$OUT/data" --out "$OUT/runs/$run" --n-layer "$LAYERS" \
+        --n-future "$n" --dim "$d" --n-head "$heads" --seq-len "$SEQ" --batch "$BATCH" --steps "$STEPS" \
+        --lr "$LR" --seed "$seed" --eval-every $((STEPS / 5)) --save-every 0 --threads "$THREADS" \
+        --log "$OUT/runs/$run.jsonl"
+    log "eval $run"
+    M eval-induction --model "$OUT/runs/$run" --data "$OUT/task/test.jsonl" --threads "$THREADS" --json \
+        >"$OUT/eval/$run.json" 2>"$OUT/eval/$run.err" || { tail -3 "$OUT/eval/$run.err" >&2; exit 1; }
+}
+# the widest (slowest) models first, so parallel jobs end close together
+for d in $(echo $DIMS | tr ' ' '\n' | sort -rn); do
     for n in $NS; do
-        for seed in $SEEDS; do
-            run=d${d}_n${n}_s${seed}
-            log "train $run"
-            rm -rf "$OUT/runs/$run"
-            logged "$OUT/runs/$run.out" M train --data "$OUT/data" --out "$OUT/runs/$run" --n-layer "$LAYERS" \
-                --n-future "$n" --dim "$d" --n-head "$heads" --seq-len "$SEQ" --batch "$BATCH" --steps "$STEPS" \
-                --lr "$LR" --seed "$seed" --eval-every $((STEPS / 5)) --save-every 0 --threads "$THREADS" \
-                --log "$OUT/runs/$run.jsonl"
-            log "eval $run"
-            M eval-induction --model "$OUT/runs/$run" --data "$OUT/task/test.jsonl" --threads "$THREADS" --json \
-                >"$OUT/eval/$run.json" 2>"$OUT/eval/$run.err" || { tail -3 "$OUT/eval/$run.err" >&2; exit 1; }
-        done
+        for seed in $SEEDS; do job train_eval "$d" "$n" "$seed"; done
     done
 done
+jobs_wait
 
 "$PY" - "$OUT" "$MODE" "$DIMS" "$NS" "$SEEDS" "$LAYERS" "$STEPS" "$VOCAB" <<'PY'
 import json, sys, statistics

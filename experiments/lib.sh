@@ -3,12 +3,14 @@
 #   MODE      quick (minutes; what CI runs) or full (an hour or two on 2 cores)
 #   OUT       results directory: results.json, *.png, logs, runs
 #   MTP       the mtp binary (default build/mtp); MTP_DATA the shared data folder
-#   THREADS   CPU threads for training and evaluation (default 2)
+#   THREADS   CPU threads of each training and evaluation (default 2; 1 with --jobs > 1)
+#   JOBS      runs (train + evaluate one model) at once (--jobs N, default 1)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 MTP=${MTP:-$ROOT/build/mtp}
 DATA=${MTP_DATA:-$(cd "$ROOT/.." && pwd)/shared/data}
-THREADS=${THREADS:-2}
+THREADS=${THREADS:-}
+JOBS=1
 PY=${PYTHON:-/usr/bin/python3}
 MODE=full
 OUT=""
@@ -16,6 +18,8 @@ usage_common() {
     echo "  --quick      a few minutes: tiny models, few steps (checks the pipeline; numbers mean little)"
     echo "  --full       the real run (default): an hour or two on 2 cores"
     echo "  --out DIR    where results go (default experiments/results/$1)"
+    echo "  --jobs N     train N models at once, each on THREADS threads (default 1; small"
+    echo "               models run faster as parallel one-thread jobs than one after another)"
 }
 parse_args() { # parse_args NAME "$@"
     local name=$1
@@ -25,12 +29,18 @@ parse_args() { # parse_args NAME "$@"
         --quick) MODE=quick ;;
         --full) MODE=full ;;
         --out) OUT=$2; shift ;;
+        --jobs)
+            JOBS=$2
+            [[ $JOBS =~ ^[1-9][0-9]*$ ]] || { echo "$0: --jobs $JOBS: give a positive count" >&2; exit 2; }
+            shift
+            ;;
         -h | --help) usage; exit 0 ;;
         *) echo "$0: unknown flag '$1' (see --help)" >&2; exit 2 ;;
         esac
         shift
     done
     OUT=${OUT:-$ROOT/experiments/results/$name}
+    if [ -z "$THREADS" ]; then THREADS=$((JOBS > 1 ? 1 : 2)); fi
     [ -x "$MTP" ] || { echo "$0: $MTP is not built: run make first" >&2; exit 1; }
     command -v gnuplot >/dev/null || { echo "$0: needs gnuplot (apt-get install gnuplot-nox)" >&2; exit 1; }
     mkdir -p "$OUT"
@@ -49,4 +59,24 @@ logged() {
         tail -n 5 "$out" >&2
         exit 1
     fi
+}
+
+# job FUNCTION ARGS...: runs FUNCTION ARGS in the background once fewer than
+# JOBS jobs are running (in the foreground when JOBS is 1); jobs_wait waits for
+# all of them and exits if any failed (its own output says why).
+JOB_PIDS=()
+job() {
+    if [ "$JOBS" -le 1 ]; then
+        "$@"
+        return
+    fi
+    while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+    "$@" &
+    JOB_PIDS+=($!)
+}
+jobs_wait() {
+    local failed=0 pid
+    for pid in "${JOB_PIDS[@]}"; do wait "$pid" || failed=1; done
+    JOB_PIDS=()
+    [ $failed -eq 0 ] || { echo "$0: a run failed (see above)" >&2; exit 1; }
 }

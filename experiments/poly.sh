@@ -7,7 +7,7 @@
 # OUT/poly_accuracy.png (accuracy vs m per n, mean over seeds) and
 # OUT/poly_head_losses.png (each head's validation loss over training, n = 4).
 usage() {
-    echo "usage: experiments/poly.sh [--quick|--full] [--out DIR]"
+    echo "usage: experiments/poly.sh [--quick|--full] [--out DIR] [--jobs N]"
     usage_common poly
 }
 source "$(dirname "$0")/lib.sh"
@@ -25,20 +25,23 @@ logged "$OUT/task.log" M task poly --out "$OUT/task" --train-examples "$EXAMPLES
 logged "$OUT/prepare.log" M prepare --quiet --force --tokenizer bytes --val-fraction 0.02 --out "$OUT/data" \
     "$OUT/task/train.txt"
 mkdir -p "$OUT/runs" "$OUT/eval"
+# train_eval N SEED: trains one model and scores it (a job: may run beside others)
+train_eval() {
+    local n=$1 seed=$2 run=n$1_s$2
+    log "train $run"
+    rm -rf "$OUT/runs/$run"
+    logged "$OUT/runs/$run.out" M train --data "$OUT/data" --out "$OUT/runs/$run" --n-layer "$LAYERS" \
+        --n-future "$n" --dim "$DIM" --n-head "$HEADS" --seq-len "$SEQ" --batch "$BATCH" --steps "$STEPS" \
+        --lr "$LR" --seed "$seed" --eval-every $((STEPS / 10)) --save-every 0 --threads "$THREADS" \
+        --log "$OUT/runs/$run.jsonl"
+    log "eval $run"
+    M eval-gen --model "$OUT/runs/$run" --data "$OUT/task/test.jsonl" --json --quiet --threads "$THREADS" \
+        >"$OUT/eval/$run.json" 2>"$OUT/eval/$run.err" || { tail -3 "$OUT/eval/$run.err" >&2; exit 1; }
+}
 for n in $NS; do
-    for seed in $SEEDS; do
-        run=n${n}_s${seed}
-        log "train $run"
-        rm -rf "$OUT/runs/$run"
-        logged "$OUT/runs/$run.out" M train --data "$OUT/data" --out "$OUT/runs/$run" --n-layer "$LAYERS" \
-            --n-future "$n" --dim "$DIM" --n-head "$HEADS" --seq-len "$SEQ" --batch "$BATCH" --steps "$STEPS" \
-            --lr "$LR" --seed "$seed" --eval-every $((STEPS / 10)) --save-every 0 --threads "$THREADS" \
-            --log "$OUT/runs/$run.jsonl"
-        log "eval $run"
-        M eval-gen --model "$OUT/runs/$run" --data "$OUT/task/test.jsonl" --json --quiet --threads "$THREADS" \
-            >"$OUT/eval/$run.json" 2>"$OUT/eval/$run.err" || { tail -3 "$OUT/eval/$run.err" >&2; exit 1; }
-    done
+    for seed in $SEEDS; do job train_eval "$n" "$seed"; done
 done
+jobs_wait
 
 # results.json: per run, accuracy per m and the final validation loss of each head; per n, the mean over seeds.
 "$PY" - "$OUT" "$MODE" "$NS" "$SEEDS" "$LAYERS" "$DIM" "$STEPS" "$EXAMPLES" "$TEST_PER_M" <<'PY'
