@@ -62,7 +62,7 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
                            const float *lse, const float *q, const float *k, const float *v, int B, int T,
                            int H, int Hkv, int hd, float *scratch, int scratch_threads);
 
-// ---- few-row kernels for decoding (ops/cpu/decode.c) ----
+// ---- few-row kernels for decoding (ops/cpu/decode_matmul.c, decode_attention.c) ----
 // Each row's result is bit-identical whatever the number of rows M, so a
 // speculative verification of K+1 tokens reproduces K+1 single-token steps.
 // out (M, O) = inp (M, I) @ w (O, I)^T.

@@ -1,0 +1,147 @@
+// decode_attention.c: causal attention of decoding's few query rows against
+// a KV cache, each query's result independent of the others in the call (a
+// verification over K+1 rows reproduces K+1 single-token steps bit for bit).
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "ops/cpu/parallel.h"
+#include "ops/cpu/vec16.h"
+#include "ops/ops.h"
+
+// Per (query row, head): scores against the visible keys in blocks of
+// KEY_BLOCK (16 keys at a time through the same lane sums as the matrix
+// product), exponentials and their sum per block, then the weighted sum of
+// the values; blocks after the first rescale what came before (online
+// softmax). Block edges sit at fixed key indices, so a query's result does not
+// depend on how many other queries share the call.
+
+enum { KEY_BLOCK = 256 };
+
+// s[j] = q . k_j for the n <= 16 keys at k (rows at stride ldk), q of hd floats.
+static inline __attribute__((always_inline)) void scores16(float *s, const float *q, const float *k,
+                                                           size_t ldk, int hd, const int n) {
+    f32x16 acc[LANES];
+    for (int j = 0; j < LANES; j++) acc[j] = (f32x16){0};
+    int i = 0;
+    for (; i + LANES <= hd; i += LANES) {
+        f32x16 qv = load16(q + i);
+        for (int j = 0; j < n; j++) acc[j] += qv * load16(k + (size_t)j * ldk + i);
+    }
+    if (i < hd) {
+        f32x16 qv = load_tail(q + i, hd - i);
+        for (int j = 0; j < n; j++) acc[j] += qv * load_tail(k + (size_t)j * ldk + i, hd - i);
+    }
+    float sums[LANES];
+    f32x16 v = sum16(acc);
+    memcpy(sums, &v, sizeof sums);
+    for (int j = 0; j < n; j++) s[j] = sums[bitrev4[j]];
+}
+
+static void scores16_full(float *s, const float *q, const float *k, size_t ldk, int hd) {
+    scores16(s, q, k, ldk, hd, LANES);
+}
+
+static void scores16_part(float *s, const float *q, const float *k, size_t ldk, int hd, int n) {
+    scores16(s, q, k, ldk, hd, n);
+}
+
+// out (c0 .. c0 + 16 V) += sum_j e[j] v_j over n keys, V vectors of 16 values
+// held in registers; even and odd keys go to separate accumulators (two
+// independent chains), added at the end.
+static inline __attribute__((always_inline)) void weighted_values(float *out, const float *e, const float *v,
+                                                                  size_t ld, int n, const int V) {
+    f32x16 acc[2][4];
+    for (int c = 0; c < V; c++) {
+        acc[0][c] = load16(out + c * LANES);
+        acc[1][c] = (f32x16){0};
+    }
+    int j = 0;
+    for (; j + 2 <= n; j += 2)
+        for (int p = 0; p < 2; p++)
+            for (int c = 0; c < V; c++) acc[p][c] += e[j + p] * load16(v + (size_t)(j + p) * ld + c * LANES);
+    if (j < n)
+        for (int c = 0; c < V; c++) acc[0][c] += e[j] * load16(v + (size_t)j * ld + c * LANES);
+    for (int c = 0; c < V; c++) {
+        f32x16 t = acc[0][c] + acc[1][c];
+        memcpy(out + c * LANES, &t, sizeof t);
+    }
+}
+
+// out (hd) = softmax(q . k_j * scale over j < keys) . v, rows of k and v at stride ld.
+static void attend_one(float *out, const float *q, const float *k, const float *v, size_t ld, int keys,
+                       int hd, float scale) {
+    float s[KEY_BLOCK] __attribute__((aligned(64)));
+    float m = -INFINITY, sum = 0.0f;
+    const int vec_hd = hd / LANES * LANES;
+    for (int c = 0; c < hd; c++) out[c] = 0.0f;
+    for (int k0 = 0; k0 < keys; k0 += KEY_BLOCK) {
+        const int n = keys - k0 < KEY_BLOCK ? keys - k0 : KEY_BLOCK, padded = (n + LANES - 1) / LANES * LANES;
+        const float *kb = k + (size_t)k0 * ld, *vb = v + (size_t)k0 * ld;
+        int j = 0;
+        for (; j + LANES <= n; j += LANES) scores16_full(s + j, q, kb + (size_t)j * ld, ld, hd);
+        if (j < n) scores16_part(s + j, q, kb + (size_t)j * ld, ld, hd, n - j);
+        float bm = -INFINITY;
+        for (j = 0; j < n; j++) {
+            s[j] *= scale;
+            bm = s[j] > bm ? s[j] : bm;
+        }
+        if (bm > m) {  // rescale what earlier blocks summed (nothing for the first block)
+            float corr = m == -INFINITY ? 0.0f : fast_expf(m - bm);
+            sum *= corr;
+            for (int c = 0; c < hd; c++) out[c] *= corr;
+            m = bm;
+        }
+        // exponentials, zero past the last key; the block's sum over 16 lanes, then a fixed pairwise sum
+        f32x16 lanes = (f32x16){0};
+        for (j = 0; j < padded; j += LANES) {
+            f32x16 x = load16(s + j) - m, e = exp16(&x);
+            memcpy(s + j, &e, sizeof e);
+            if (j + LANES > n)
+                for (int l = n - j; l < LANES; l++) s[j + l] = 0.0f;
+            lanes += load16(s + j);
+        }
+        float lane[LANES];
+        memcpy(lane, &lanes, sizeof lane);
+        for (int half = LANES / 2; half >= 1; half /= 2)
+            for (int l = 0; l < half; l++) lane[l] += lane[l + half];
+        sum += lane[0];
+        int c0 = 0;
+        for (; c0 + 4 * LANES <= vec_hd; c0 += 4 * LANES) weighted_values(out + c0, s, vb + c0, ld, n, 4);
+        switch ((vec_hd - c0) / LANES) {
+            case 3:
+                weighted_values(out + c0, s, vb + c0, ld, n, 3);
+                break;
+            case 2:
+                weighted_values(out + c0, s, vb + c0, ld, n, 2);
+                break;
+            case 1:
+                weighted_values(out + c0, s, vb + c0, ld, n, 1);
+                break;
+            default:
+                break;
+        }
+        for (int c = vec_hd; c < hd; c++) {  // head dimensions that are not a multiple of 16
+            float acc = out[c];
+            for (j = 0; j < n; j++) acc += s[j] * vb[(size_t)j * ld + c];
+            out[c] = acc;
+        }
+    }
+    const float inv = 1.0f / sum;
+    for (int c = 0; c < hd; c++) out[c] *= inv;
+}
+
+void op_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
+                               int H, int Hkv, int hd) {
+    // one sequence: q (Tq, H, hd); k, v (Tk, Hkv, hd); query i at position Tk - Tq + i
+    const float scale = 1.0f / sqrtf((float)hd);
+    const int group = H / Hkv, offset = Tk - Tq;
+    const size_t kvrow = (size_t)Hkv * hd;
+#pragma omp parallel for collapse(2) if ((size_t)Tq * H * Tk * hd >= OP_PARALLEL_MIN_WORK) schedule(static)
+    for (int i = 0; i < Tq; i++)
+        for (int h = 0; h < H; h++) {
+            size_t kv_off = (size_t)(h / group) * hd;
+            attend_one(out + ((size_t)i * H + h) * hd, q + ((size_t)i * H + h) * hd, k + kv_off, v + kv_off,
+                       kvrow, offset + i + 1, hd, scale);
+        }
+}

@@ -1,0 +1,105 @@
+// vec16.h: 16-float vectors for the decoding kernels (GCC/Clang vector
+// extensions: one AVX-512 register, or two AVX2 ones), and the fixed-order
+// reductions that make a row's result independent of how rows are grouped.
+#ifndef MTP_OPS_CPU_VEC16_H
+#define MTP_OPS_CPU_VEC16_H
+
+// Without AVX-512, compilers warn that passing 64-byte vectors by value has no
+// settled ABI; they never cross a call boundary here (every helper is static).
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "ops/cpu/fast_exp.h"
+
+typedef float f32x16 __attribute__((vector_size(64)));
+enum { LANES = 16 };
+
+// Compilers fold a vector load into each FMA that uses it, reloading it C
+// times; an empty asm that claims to change the register makes them load it once.
+#if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
+#define KEEP_IN_REGISTER(v) __asm__("" : "+v"(v))
+#else
+#define KEEP_IN_REGISTER(v) ((void)0)
+#endif
+
+static inline f32x16 load16(const float *p) {
+    f32x16 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// The last n < 16 values of a row, zero-padded: 0 * 0 leaves the lanes as they were.
+static inline f32x16 load_tail(const float *p, int n) {
+    float buf[LANES] = {0};
+    memcpy(buf, p, sizeof(float) * (size_t)n);
+    return load16(buf);
+}
+
+// Sums of the lanes of 16 accumulators at once. Each level halves the lanes
+// still holding one accumulator's partial sums, pairing lane i with lane
+// i + half as a scalar pairwise sum would (l[i] += l[i + 8], then + 4, + 2,
+// + 1): every accumulator's sum is that same tree whatever the others hold, so
+// unused accumulators may be zero. Accumulator k's sum ends in lane
+// bitrev4(k).
+#define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+static inline f32x16 halve8(const f32x16 *pa, const f32x16 *pb) {
+    f32x16 a = *pa, b = *pb;  // 16-lane groups -> 8
+    return SHUF(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+           SHUF(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+}
+static inline f32x16 halve4(const f32x16 *pa, const f32x16 *pb) {
+    f32x16 a = *pa, b = *pb;  // 8-lane groups -> 4
+    return SHUF(a, b, 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27) +
+           SHUF(a, b, 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+}
+static inline f32x16 halve2(const f32x16 *pa, const f32x16 *pb) {
+    f32x16 a = *pa, b = *pb;  // 4-lane groups -> 2
+    return SHUF(a, b, 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29) +
+           SHUF(a, b, 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);
+}
+static inline f32x16 halve1(const f32x16 *pa, const f32x16 *pb) {
+    f32x16 a = *pa, b = *pb;  // 2-lane groups -> 1
+    return SHUF(a, b, 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) +
+           SHUF(a, b, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
+}
+#undef SHUF
+
+static inline f32x16 sum16(const f32x16 acc[LANES]) {
+    f32x16 l8[8], l4[4], l2[2];
+    for (int p = 0; p < 8; p++) l8[p] = halve8(&acc[2 * p], &acc[2 * p + 1]);
+    for (int p = 0; p < 4; p++) l4[p] = halve4(&l8[2 * p], &l8[2 * p + 1]);
+    for (int p = 0; p < 2; p++) l2[p] = halve2(&l4[2 * p], &l4[2 * p + 1]);
+    return halve1(&l2[0], &l2[1]);
+}
+
+static const unsigned char bitrev4[LANES] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
+
+typedef int32_t i32x16 __attribute__((vector_size(64)));
+
+// fast_expf's method for 16 lanes (the scalar one does not vectorize): x is
+// clamped to [-87, 88], split as n ln2 + r with n rounded to nearest, and
+// exp(r) taken from the same degree-5 polynomial.
+static inline f32x16 exp16(const f32x16 *px) {
+    f32x16 x = *px;
+    const f32x16 lo = (f32x16){0} - 87.0f, hi = (f32x16){0} + 88.0f;
+    i32x16 below = x < lo;  // lanes of -1 where true
+    i32x16 above = x > hi;
+    i32x16 xb, lob, hib;
+    memcpy(&xb, &x, sizeof x);
+    memcpy(&lob, &lo, sizeof lo);
+    memcpy(&hib, &hi, sizeof hi);
+    xb = (xb & ~(below | above)) | (lob & below) | (hib & above);
+    memcpy(&x, &xb, sizeof x);
+    const f32x16 round = (f32x16){0} + 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
+    f32x16 n = (x * FAST_EXP_LOG2E + round) - round;
+    f32x16 r = FAST_EXP_REDUCE(x, n);
+    f32x16 e = FAST_EXP_POLY(r);
+    i32x16 bits = (__builtin_convertvector(n, i32x16) + 127) << 23;  // 2^n
+    f32x16 scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return e * scale;
+}
+
+#endif
