@@ -18,7 +18,7 @@ STORIES=$DATA/tinystories/TinyStories-train_first2MiB.txt
 if [ "$MODE" = quick ]; then
     VOCAB=400 HELD_OUT=20 DIMS="32 64" LAYERS=3 SEQ=128 BATCH=8 STEPS=40 SEEDS="1" LR=3e-3
 else
-    VOCAB=2000 HELD_OUT=100 DIMS="32 64 128" LAYERS=4 SEQ=256 BATCH=8 STEPS=4000 SEEDS="1 2" LR=2e-3
+    VOCAB=2000 HELD_OUT=100 DIMS="32 64 128" LAYERS=4 SEQ=256 BATCH=8 STEPS=3000 SEEDS="1 2" LR=2e-3
 fi
 NS="1 2"
 log "induction ($MODE): BPE $VOCAB, $HELD_OUT held-out stories, widths {$DIMS}, L=$LAYERS, $STEPS steps, n in {$NS}, seeds {$SEEDS}"
