@@ -3,6 +3,7 @@
 #   make test       build and run the test suite
 #   make sanitize   run the test suite under AddressSanitizer + UBSan (build/san)
 #   make fuzz       build the libFuzzer targets (clang)
+#   make bench      build the C micro-benchmarks (build/bench/)
 #   make CC=clang   any C11 compiler with OpenMP
 
 CC ?= gcc
@@ -21,14 +22,16 @@ LIB_SRC := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
 HEADERS := $(shell find src include -name '*.h')
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test sanitize fuzz clean format
+.PHONY: all test sanitize fuzz bench clean format
 all: $(BUILD)/mtp $(BUILD)/libmtp.a
 
 $(BUILD)/%.o: %.c
@@ -50,7 +53,13 @@ $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libmtp.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libmtp.a -o $@ $(LDLIBS)
 
-test: all $(TEST_BIN) $(TOOL_BIN)
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libmtp.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libmtp.a -o $@ $(LDLIBS)
+
+bench: all $(BENCH_BIN)
+
+test: all $(TEST_BIN) $(TOOL_BIN) $(BENCH_BIN)
 	BUILD=$(BUILD) bash tests/run_all.sh
 
 sanitize:
@@ -61,7 +70,7 @@ fuzz:
 	$(MAKE) -C fuzz
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TOOL_SRC) $(HEADERS)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TOOL_SRC) $(BENCH_SRC) $(HEADERS)
 
 clean:
 	rm -rf build
