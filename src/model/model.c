@@ -481,9 +481,8 @@ void kv_cache_free(kv_cache *cache) {
     memset(cache, 0, sizeof *cache);
 }
 
-// Checks a cached forward's arguments and loads the tokens into m->inputs.
-static int load_cached_inputs(mtp_model *m, const kv_cache *cache, const int32_t *tokens, int T,
-                              int n_heads) {
+int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
+                         int last_rows, int exact_rows, float *logits) {
     const mtp_config *c = &m->cfg;
     if (T < 1 || T > m->max_T)
         return mtp_errorf("%d new tokens do not fit the work buffers (%d)", T, m->max_T);
@@ -492,18 +491,11 @@ static int load_cached_inputs(mtp_model *m, const kv_cache *cache, const int32_t
                           c->max_seq_len);
     if (n_heads < 1 || n_heads > c->n_future)
         return mtp_errorf("asked for %d heads; the model has %d", n_heads, c->n_future);
+    if (last_rows < 1 || last_rows > T) last_rows = T;
     for (int t = 0; t < T; t++)
         if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
             return mtp_errorf("token id %d is outside the vocabulary (size %d)", tokens[t], c->vocab_size);
     memcpy(m->inputs, tokens, sizeof(int32_t) * T);
-    return 0;
-}
-
-int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
-                         int last_rows, int exact_rows, float *logits) {
-    const mtp_config *c = &m->cfg;
-    if (load_cached_inputs(m, cache, tokens, T, n_heads) != 0) return -1;
-    if (last_rows < 1 || last_rows > T) last_rows = T;
     trunk_forward(m, 1, T, cache, exact_rows);
     for (int k = 1; k <= n_heads; k++) {
         head_forward(m, k, 0, 1, T, cache, exact_rows);
