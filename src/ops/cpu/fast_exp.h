@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-// The pieces, shared with the vector version of ops/cpu/decode.c (they take
+// The pieces, shared with the vector version in ops/cpu/vec16.h (they take
 // a float or a vector of floats): x = n ln2 + r with the ln2 split in two for
 // exactness, and exp(r) for |r| <= ln2 / 2 as a degree-5 polynomial.
 #define FAST_EXP_LOG2E 1.44269504088896341f
