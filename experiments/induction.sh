@@ -30,16 +30,9 @@ logged "$OUT/prepare.log" M prepare --quiet --force --tokenizer "$OUT/tokenizer.
 mkdir -p "$OUT/runs" "$OUT/eval"
 # train_eval D N SEED: trains one model and scores it (a job: may run beside others)
 train_eval() {
-    local d=$1 n=$2 seed=$3 run=d$1_n$2_s$3 heads=$(($1 / 32 > 1 ? $1 / 32 : 2))
-    log "train $run"
-    rm -rf "$OUT/runs/$run"
-    logged "$OUT/runs/$run.out" M train --data "$OUT/data" --out "$OUT/runs/$run" --n-layer "$LAYERS" \
-        --n-future "$n" --dim "$d" --n-head "$heads" --seq-len "$SEQ" --batch "$BATCH" --steps "$STEPS" \
-        --lr "$LR" --seed "$seed" --eval-every $((STEPS / 5)) --save-every 0 --threads "$THREADS" \
-        --log "$OUT/runs/$run.jsonl"
-    log "eval $run"
-    M eval-induction --model "$OUT/runs/$run" --data "$OUT/task/test.jsonl" --threads "$THREADS" --json \
-        >"$OUT/eval/$run.json" 2>"$OUT/eval/$run.err" || { tail -3 "$OUT/eval/$run.err" >&2; exit 1; }
+    local run=d$1_n$2_s$3 heads=$(($1 / 32 > 1 ? $1 / 32 : 2))
+    train_run "$run" $((STEPS / 5)) --n-layer "$LAYERS" --n-future "$2" --dim "$1" --n-head "$heads" --seed "$3"
+    score_run "$run" eval-induction
 }
 # the widest (slowest) models first, so parallel jobs end close together
 for d in $(echo $DIMS | tr ' ' '\n' | sort -rn); do

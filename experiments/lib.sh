@@ -80,3 +80,25 @@ jobs_wait() {
     JOB_PIDS=()
     [ $failed -eq 0 ] || { echo "$0: a run failed (see above)" >&2; exit 1; }
 }
+
+# train_run RUN EVAL_EVERY TRAIN_FLAGS...: trains $OUT/runs/RUN on $OUT/data
+# with the mode's SEQ, BATCH, STEPS, LR and THREADS, logging to RUN.out and
+# RUN.jsonl; the flags give the model's shape and seed.
+train_run() {
+    local run=$1 every=$2
+    shift 2
+    log "train $run"
+    rm -rf "$OUT/runs/$run"
+    logged "$OUT/runs/$run.out" M train --data "$OUT/data" --out "$OUT/runs/$run" --seq-len "$SEQ" \
+        --batch "$BATCH" --steps "$STEPS" --lr "$LR" --eval-every "$every" --save-every 0 --threads "$THREADS" \
+        --log "$OUT/runs/$run.jsonl" "$@"
+}
+# score_run RUN EVAL_COMMAND FLAGS...: runs `mtp EVAL_COMMAND --model RUN FLAGS`
+# on $OUT/task/test.jsonl into $OUT/eval/RUN.json.
+score_run() {
+    local run=$1 cmd=$2
+    shift 2
+    log "eval $run"
+    M "$cmd" --model "$OUT/runs/$run" --data "$OUT/task/test.jsonl" --threads "$THREADS" --json "$@" \
+        >"$OUT/eval/$run.json" 2>"$OUT/eval/$run.err" || { tail -3 "$OUT/eval/$run.err" >&2; exit 1; }
+}

@@ -27,16 +27,8 @@ logged "$OUT/prepare.log" M prepare --quiet --force --tokenizer bytes --val-frac
 mkdir -p "$OUT/runs" "$OUT/eval"
 # train_eval N SEED: trains one model and scores it (a job: may run beside others)
 train_eval() {
-    local n=$1 seed=$2 run=n$1_s$2
-    log "train $run"
-    rm -rf "$OUT/runs/$run"
-    logged "$OUT/runs/$run.out" M train --data "$OUT/data" --out "$OUT/runs/$run" --n-layer "$LAYERS" \
-        --n-future "$n" --dim "$DIM" --n-head "$HEADS" --seq-len "$SEQ" --batch "$BATCH" --steps "$STEPS" \
-        --lr "$LR" --seed "$seed" --eval-every $((STEPS / 10)) --save-every 0 --threads "$THREADS" \
-        --log "$OUT/runs/$run.jsonl"
-    log "eval $run"
-    M eval-gen --model "$OUT/runs/$run" --data "$OUT/task/test.jsonl" --json --quiet --threads "$THREADS" \
-        >"$OUT/eval/$run.json" 2>"$OUT/eval/$run.err" || { tail -3 "$OUT/eval/$run.err" >&2; exit 1; }
+    train_run "n$1_s$2" $((STEPS / 10)) --n-layer "$LAYERS" --n-future "$1" --dim "$DIM" --n-head "$HEADS" --seed "$2"
+    score_run "n$1_s$2" eval-gen --quiet
 }
 for n in $NS; do
     for seed in $SEEDS; do job train_eval "$n" "$seed"; done
