@@ -36,10 +36,8 @@ static int make_model(mtp_model *m, const mtp_config *c, uint64_t seed, float sc
 static void train_periodic(mtp_model *m, int steps) {
     const mtp_config *c = &m->cfg;
     int B = 2, T = 24, row = T + c->n_future;
-    mtp_model t = *m;  // reuse parameters, own work buffers
-    t.work = NULL, t.trunk = NULL, t.heads = NULL;
-    memset(&t.grads, 0, sizeof t.grads);
-    model_alloc_work(&t, B, T, SCHEDULE_SEQUENTIAL, 1);
+    model_work t;  // the trainer's own work state; the weights are m's
+    model_work_alloc(&t, m, B, T, SCHEDULE_SEQUENTIAL, 1);
     adamw_state opt;
     adamw_alloc(&opt, c);
     optim_config o;
@@ -51,25 +49,22 @@ static void train_periodic(mtp_model *m, int steps) {
             for (int i = 0; i < row; i++) rows[b * row + i] = (int32_t)((3 * (i + s + 5 * b)) % 7 + 1);
         const int32_t *micro[1] = {rows};
         step_result r;
-        train_step(&t, &opt, &o, s, micro, 1, B, T, &r);
+        train_step(m, &t, &opt, &o, s, micro, 1, B, T, &r);
     }
     free(rows);
     adamw_free(&opt);
-    params_free(&t.grads);
-    free(t.work);
-    free(t.trunk);
-    free(t.heads);
+    model_work_free(&t);
 }
 
 // ---- (1) cache vs recompute -------------------------------------------------
 
 static void test_cache_matches_recompute(void) {
     mtp_config c = tiny(19, 3, 5, 40);
-    mtp_model full, inc;
-    make_model(&full, &c, 11, 20.0f);
-    make_model(&inc, &c, 11, 20.0f);
-    model_alloc_work(&full, 1, c.max_seq_len, SCHEDULE_SEQUENTIAL, 0);
-    model_alloc_work(&inc, 1, 16, SCHEDULE_SEQUENTIAL, 0);
+    mtp_model m;  // one set of weights, two work states reading it
+    make_model(&m, &c, 11, 20.0f);
+    model_work full, inc;
+    model_work_alloc(&full, &m, 1, c.max_seq_len, SCHEDULE_SEQUENTIAL, 0);
+    model_work_alloc(&inc, &m, 1, 16, SCHEDULE_SEQUENTIAL, 0);
     kv_cache cache;
     kv_cache_alloc(&cache, &c);
     int32_t seq[40];
@@ -102,8 +97,9 @@ static void test_cache_matches_recompute(void) {
         cache.len -= rollback;  // forget the last positions: they are recomputed next
     }
     kv_cache_free(&cache);
-    model_free(&full);
-    model_free(&inc);
+    model_work_free(&full);
+    model_work_free(&inc);
+    model_free(&m);
 }
 
 // ---- (2) greedy speculative == greedy plain ----------------------------------
@@ -198,9 +194,8 @@ static void test_speculative_sampling(void) {
     const float temperature = 0.9f;
     // exact P(x1, x2) of plain sampling by enumeration: x1 ~ p(.|prompt), x2 ~ p(.|prompt, x1)
     double exact[6][6];
-    mtp_model full;
-    make_model(&full, &c, 3, 60.0f);
-    model_alloc_work(&full, 1, c.max_seq_len, SCHEDULE_SEQUENTIAL, 0);
+    model_work full;
+    model_work_alloc(&full, &m, 1, c.max_seq_len, SCHEDULE_SEQUENTIAL, 0);
     sampler ref;
     sampler_init(&ref, V, temperature, 0, 1.0f, 1);
     float logits[3 * 6], p1[6], p2[6];
@@ -250,8 +245,8 @@ static void test_speculative_sampling(void) {
           checked);
     decoder_free(&d);
     sampler_free(&ref);
+    model_work_free(&full);
     model_free(&m);
-    model_free(&full);
 }
 
 // top-k and top-p against hand-computed distributions.

@@ -52,7 +52,7 @@ static int window_start(int p, int first, int n, int W) {
 
 // Reference: sum of ln p(seq[p] | seq[w(p)..p)) for p in [first, n), and
 // whether every target is the argmax.
-static double reference(mtp_model *full, const int32_t *seq, int n, int first, int W, int *greedy) {
+static double reference(model_work *full, const int32_t *seq, int n, int first, int W, int *greedy) {
     float logits[V];
     double sum = 0;
     *greedy = 1;
@@ -74,7 +74,7 @@ static double reference(mtp_model *full, const int32_t *seq, int n, int first, i
     return sum;
 }
 
-static void check_case(mtp_model *m, mtp_model *full, const int32_t *seq, int n_ctx, int n_cont, int window,
+static void check_case(mtp_model *m, model_work *full, const int32_t *seq, int n_ctx, int n_cont, int window,
                        int want_dropped, int want_windows, const char *name) {
     loglik_scorer s;
     if (loglik_init(&s, m, window) != 0) {
@@ -175,14 +175,14 @@ static void test_induction_text(void) {
 
 // Reference: head 1's argmax predicting seq[p], from the window loglik.h gives
 // position p when a sequence of n tokens is scored from position 1.
-static int ref_argmax(mtp_model *full, const int32_t *seq, int p, int n, int W) {
+static int ref_argmax(model_work *full, const int32_t *seq, int p, int n, int W) {
     float logits[V];
     int w = window_start(p, 1, n, W);
     model_forward_last_logits(full, seq + w, p - w, 1, logits);
     return loglik_argmax(logits, V);
 }
 
-static void test_induction_score(mtp_model *m, mtp_model *full, int window) {
+static void test_induction_score(mtp_model *m, model_work *full, int window) {
     // a greedy text of the model (so many argmaxes hit), then a few tokens changed
     enum { N = 44 };
     int32_t seq[N + 1];
@@ -228,11 +228,11 @@ static void test_induction_score(mtp_model *m, mtp_model *full, int window) {
 
 int main(void) {
     mtp_config c = tiny();
-    mtp_model m, full;
+    mtp_model m;
+    model_work full;  // the reference's own work state over the same weights
     memset(&m, 0, sizeof m);
     memset(&full, 0, sizeof full);
-    if (make_model(&m, &c, 30.0f) || make_model(&full, &c, 30.0f) ||
-        model_alloc_work(&full, 1, TMAX, SCHEDULE_SEQUENTIAL, 0)) {
+    if (make_model(&m, &c, 30.0f) || model_work_alloc(&full, &m, 1, TMAX, SCHEDULE_SEQUENTIAL, 0)) {
         printf("FAIL setup: %s\n", mtp_last_error());
         return 1;
     }
@@ -293,7 +293,7 @@ int main(void) {
     test_induction_score(&m, &full, 0);
     test_induction_score(&m, &full, 16);
     model_free(&m);
-    model_free(&full);
+    model_work_free(&full);
     if (failures) {
         printf("%d failures\n", failures);
         return 1;

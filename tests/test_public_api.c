@@ -36,7 +36,8 @@ int main(void) {
     mtp_model m;
     CHECK(model_create(&m, &c) == 0, "model_create");
     params_init(&m.params, &c, 42);
-    CHECK(model_alloc_work(&m, 2, 8, SCHEDULE_SEQUENTIAL, 1) == 0, "alloc");
+    model_work w;
+    CHECK(model_work_alloc(&w, &m, 2, 8, SCHEDULE_SEQUENTIAL, 1) == 0, "alloc");
     adamw_state opt;
     CHECK(adamw_alloc(&opt, &c) == 0, "adamw_alloc");
     optim_config o;
@@ -48,7 +49,7 @@ int main(void) {
     const int32_t *micro[1] = {rows};
     step_result first = {0}, r = {0};
     for (long s = 0; s < 60; s++) {
-        CHECK(train_step(&m, &opt, &o, s, micro, 1, 2, 8, &r) == 0, "train_step %ld", s);
+        CHECK(train_step(&m, &w, &opt, &o, s, micro, 1, 2, 8, &r) == 0, "train_step %ld", s);
         if (s == 0) first = r;
     }
     CHECK(r.loss < 0.25 * first.loss, "loss did not fall: %g -> %g", first.loss, r.loss);
@@ -57,7 +58,7 @@ int main(void) {
     memcpy(bad, rows, sizeof bad);
     bad[3] = 17;
     double heads[2];
-    CHECK(model_forward_loss(&m, bad, 2, 8, heads, NULL) != 0, "token 17 >= vocab 17 accepted");
+    CHECK(model_forward_loss(&w, bad, 2, 8, heads, NULL) != 0, "token 17 >= vocab 17 accepted");
     CHECK(strstr(mtp_last_error(), "17") != NULL, "message names the id: %s", mtp_last_error());
     // checkpoint round trip
     char dir[] = "/tmp/mtp_api_XXXXXX";
@@ -72,6 +73,7 @@ int main(void) {
     CHECK(model_create(&m2, &c2) == 0 && checkpoint_load_params(ckpt, &m2) == 0, "load");
     CHECK(memcmp(m.params.memory, m2.params.memory, m.params.total * sizeof(float)) == 0, "weights differ");
     model_free(&m2);
+    model_work_free(&w);
     model_free(&m);
     adamw_free(&opt);
     char cmd[4200];

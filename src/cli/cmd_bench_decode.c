@@ -188,7 +188,7 @@ typedef struct {
     k_result r;
 } k_run;
 
-static int k_run_init(k_run *kr, mtp_model *m, int K, int P) {
+static int k_run_init(k_run *kr, const mtp_model *m, int K, int P) {
     memset(kr, 0, sizeof *kr);
     if (decoder_init(&kr->d, m, K) != 0) return -1;
     if (sampler_init(&kr->smp, m->cfg.vocab_size, 0.0f, 0, 1.0f, 1) != 0) {
@@ -274,14 +274,13 @@ static void finish(k_run *kr, int K, double plain_total) {
 // Every prompt with K = 0..n-1 in turn (so plain and speculative runs of a
 // prompt are timed close together on a machine whose speed drifts), each K
 // warmed up first; res[K] gets the results.
-static int bench_all(mtp_model *m, const prompt *prompts, int P, int max_new, int repeats, int32_t eot,
+static int bench_all(const mtp_model *m, const prompt *prompts, int P, int max_new, int repeats, int32_t eot,
                      k_result *res) {
     const int n = m->cfg.n_future;
     k_run *runs = mtp_calloc((size_t)n, sizeof *runs, "decoders");
     int32_t *plain = mtp_malloc(sizeof(int32_t) * (size_t)max_new, "plain output");
     int32_t *spec = mtp_malloc(sizeof(int32_t) * (size_t)max_new, "speculative output");
     int rc = runs && plain && spec ? 0 : -1;
-    // in increasing K, so the last work-buffer allocation (the largest) is the one that stays
     for (int K = 0; K < n && rc == 0; K++) rc = k_run_init(&runs[K], m, K, P);
     for (int K = 0; K < n && rc == 0; K++) {  // untimed warm-up: threads and caches
         decode_stats st;

@@ -111,6 +111,8 @@ int cmd_bench_train(int argc, char **argv) {
     double ceiling = matmul_ceiling_gflops();
 
     mtp_model m;
+    model_work w;
+    memset(&w, 0, sizeof w);
     adamw_state opt;
     optim_config o;
     optim_config_defaults(&o);
@@ -121,7 +123,7 @@ int cmd_bench_train(int argc, char **argv) {
     memset(&opt, 0, sizeof opt);
     if (model_create(&m, &c) != 0) goto done;
     params_init(&m.params, &c, 1);
-    if (model_alloc_work(&m, B, T, schedule, 1) != 0 || adamw_alloc(&opt, &c) != 0) goto done;
+    if (model_work_alloc(&w, &m, B, T, schedule, 1) != 0 || adamw_alloc(&opt, &c) != 0) goto done;
     rows = mtp_malloc(sizeof(int32_t) * (size_t)B * row_len, "rows");
     if (!rows || !ms) goto done;
     mtp_rng rng;
@@ -132,7 +134,7 @@ int cmd_bench_train(int argc, char **argv) {
     step_result r;
     for (int s = 0; s <= steps; s++) {
         double t0 = mtp_now();
-        if (train_step(&m, &opt, &o, s, micro, 1, B, T, &r) != 0) goto done;
+        if (train_step(&m, &w, &opt, &o, s, micro, 1, B, T, &r) != 0) goto done;
         if (s > 0) ms[s - 1] = 1e3 * (mtp_now() - t0);
     }
     qsort(ms, (size_t)steps, sizeof *ms, compare_doubles);
@@ -174,6 +176,7 @@ done:
     free(rows);
     free(ms);
     adamw_free(&opt);
+    model_work_free(&w);
     model_free(&m);
     return rc;
 }

@@ -152,7 +152,7 @@ static void print_table(const eval_result *r, const char *ckpt, const char *data
 
 // Scores the first `windows` val windows in batches of up to B (work buffers
 // sized for B x T).
-static int evaluate(mtp_model *m, const data_loader *L, size_t windows, int B, int T, eval_result *r) {
+static int evaluate(model_work *m, const data_loader *L, size_t windows, int B, int T, eval_result *r) {
     int n = m->cfg.n_future, row_len = T + n;
     int32_t *rows = mtp_malloc(sizeof(int32_t) * (size_t)B * (size_t)row_len, "eval rows");
     if (!rows) return -1;
@@ -209,6 +209,8 @@ int cmd_eval(int argc, char **argv) {
     mtp_config cfg;
     mtp_model m;
     memset(&m, 0, sizeof m);
+    model_work w;
+    memset(&w, 0, sizeof w);
     data_loader L;
     memset(&L, 0, sizeof L);
     int have_loader = 0, rc = 1;
@@ -238,10 +240,10 @@ int cmd_eval(int argc, char **argv) {
         windows = (size_t)a.max_batches * (size_t)a.batch;
     int B = windows < (size_t)a.batch ? (int)windows : a.batch;
     if (model_create(&m, &cfg) || checkpoint_load_params(ckpt, &m) ||
-        model_alloc_work(&m, B, T, SCHEDULE_SEQUENTIAL, 0))
+        model_work_alloc(&w, &m, B, T, SCHEDULE_SEQUENTIAL, 0))
         goto fail;
     eval_result r;
-    if (evaluate(&m, &L, windows, B, T, &r)) goto fail;
+    if (evaluate(&w, &L, windows, B, T, &r)) goto fail;
     if (a.json)
         print_json(&r, ckpt, T);
     else
@@ -250,6 +252,7 @@ int cmd_eval(int argc, char **argv) {
 fail:
     if (rc) fprintf(stderr, "mtp eval: %s\n", mtp_last_error());
     if (have_loader) loader_close(&L);
+    model_work_free(&w);
     model_free(&m);
     return rc;
 }

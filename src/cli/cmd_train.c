@@ -40,6 +40,7 @@ static long peak_rss_mb(void) {
 typedef struct {
     train_args a;
     mtp_model model;
+    model_work work;
     adamw_state opt;
     optim_config optim;
     data_loader train, val;
@@ -93,7 +94,7 @@ static int evaluate(trainer *t) {
     double sum[MTP_MAX_FUTURE] = {0}, head[MTP_MAX_FUTURE], total = 0;
     for (int b = 0; b < batches; b++) {
         loader_window_batch(&t->val, (size_t)b * B, B, rows);
-        if (model_forward_loss(&t->model, rows, B, T, head, NULL) != 0) {
+        if (model_forward_loss(&t->work, rows, B, T, head, NULL) != 0) {
             free(rows);
             return -1;
         }
@@ -144,8 +145,8 @@ static int run(trainer *t) {
         for (int k = 0; k < K; k++) loader_next_batch(&t->train, B, micro[k]);
         double t0 = mtp_now();
         step_result r;
-        if ((rc = train_step(&t->model, &t->opt, &t->optim, t->step, (const int32_t *const *)micro, K, B, T,
-                             &r)) != 0)
+        if ((rc = train_step(&t->model, &t->work, &t->opt, &t->optim, t->step, (const int32_t *const *)micro,
+                             K, B, T, &r)) != 0)
             break;
         double dt = mtp_now() - t0;
         t->step++;
@@ -316,7 +317,7 @@ static int setup(trainer *t, int argc, char **argv) {
     if (avail > 0 && need > avail)
         fprintf(stderr, "warning: this run needs %.1f GB of memory and %.1f GB is free now\n", need / 1e9,
                 avail / 1e9);
-    if (model_alloc_work(&t->model, a->batch, a->seq_len, a->schedule, 1) != 0 ||
+    if (model_work_alloc(&t->work, &t->model, a->batch, a->seq_len, a->schedule, 1) != 0 ||
         adamw_alloc(&t->opt, &cfg) != 0) {
         cJSON_Delete(state);
         return 1;
@@ -380,6 +381,7 @@ int cmd_train(int argc, char **argv) {
     loader_close(&t->train);
     if (t->have_val) loader_close(&t->val);
     adamw_free(&t->opt);
+    model_work_free(&t->work);
     model_free(&t->model);
     free(t->tokenizer_json);
     free(t);

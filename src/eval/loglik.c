@@ -7,15 +7,18 @@
 
 #include "core/error.h"
 
-int loglik_init(loglik_scorer *s, mtp_model *m, int window) {
+int loglik_init(loglik_scorer *s, const mtp_model *m, int window) {
     const mtp_config *c = &m->cfg;
     memset(s, 0, sizeof *s);
     if (window <= 0 || window > c->max_seq_len) window = c->max_seq_len;
     if (window < 2) return mtp_errorf("a scoring window of %d tokens is too short (need 2)", window);
     s->model = m;
     s->window = window;
-    if (model_alloc_work(m, 1, window, SCHEDULE_SEQUENTIAL, 0) != 0) return -1;
-    if (kv_cache_alloc(&s->cache, c) != 0) return -1;
+    if (model_work_alloc(&s->work, m, 1, window, SCHEDULE_SEQUENTIAL, 0) != 0 ||
+        kv_cache_alloc(&s->cache, c) != 0) {
+        loglik_free(s);
+        return -1;
+    }
     s->logits = mtp_malloc(sizeof(float) * (size_t)window * (size_t)c->vocab_size, "scoring logits");
     if (!s->logits) {
         loglik_free(s);
@@ -26,6 +29,7 @@ int loglik_init(loglik_scorer *s, mtp_model *m, int window) {
 
 void loglik_free(loglik_scorer *s) {
     kv_cache_free(&s->cache);
+    model_work_free(&s->work);
     free(s->logits);
     free(s->seq);
     memset(s, 0, sizeof *s);
@@ -63,7 +67,7 @@ int loglik_each_row(loglik_scorer *s, const int32_t *tokens, int n, int first, l
         // model_forward_cached gives the last `rows` rows of a window
         int rows = e - next + 1;
         s->cache.len = 0;
-        if (model_forward_cached(s->model, &s->cache, tokens + w, e - w, 1, rows, 0, s->logits) != 0)
+        if (model_forward_cached(&s->work, &s->cache, tokens + w, e - w, 1, rows, 0, s->logits) != 0)
             return -1;
         if (info) {
             info->windows++;

@@ -22,7 +22,8 @@
 #include "model/model.h"
 
 typedef struct {
-    mtp_model *model;  // loaded weights; loglik_init sizes its work buffers
+    const mtp_model *model;  // loaded weights, shared
+    model_work work;         // this scorer's activations (B = 1, T = window)
     kv_cache cache;
     int window;     // W: tokens per forward
     float *logits;  // (W, V) head 1's logits of one window's scored rows
@@ -42,10 +43,9 @@ typedef struct {
 // the row that predicts tokens[p]. Nonzero stops the scan (returned as is).
 typedef int (*loglik_row_fn)(void *user, int p, const float *logits);
 
-// window 0 = the model's context (max_seq_len). Allocates the model's work
-// buffers for B = 1, T = window (replacing any it had), a KV cache and a
-// logits buffer. Returns 0, or -1 with mtp_errorf.
-int loglik_init(loglik_scorer *s, mtp_model *m, int window);
+// window 0 = the model's context (max_seq_len). Allocates the scorer's work
+// buffers for B = 1, T = window, a KV cache and a logits buffer. Returns 0, or -1 with mtp_errorf.
+int loglik_init(loglik_scorer *s, const mtp_model *m, int window);
 void loglik_free(loglik_scorer *s);
 
 // Runs tokens[0..n) through the windows above and calls fn for every p in

@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 
-int decoder_init(decoder *d, mtp_model *m, int drafts) {
+int decoder_init(decoder *d, const mtp_model *m, int drafts) {
     memset(d, 0, sizeof *d);
     const mtp_config *c = &m->cfg;
     if (drafts < 0 || drafts > c->n_future - 1)
@@ -17,8 +17,11 @@ int decoder_init(decoder *d, mtp_model *m, int drafts) {
     d->drafts = drafts;
     d->prefill_chunk = c->max_seq_len < 256 ? c->max_seq_len : 256;
     int rows = drafts + 1 > d->prefill_chunk ? drafts + 1 : d->prefill_chunk;
-    if (model_alloc_work(m, 1, rows, SCHEDULE_SEQUENTIAL, 0) != 0 || kv_cache_alloc(&d->cache, c) != 0)
+    if (model_work_alloc(&d->work, m, 1, rows, SCHEDULE_SEQUENTIAL, 0) != 0 ||
+        kv_cache_alloc(&d->cache, c) != 0) {
+        decoder_free(d);
         return -1;
+    }
     size_t V = (size_t)c->vocab_size;
     d->logits = mtp_malloc(sizeof(float) * (size_t)(drafts + 1) * (drafts + 1) * V, "logits");
     d->probs = mtp_malloc(sizeof(float) * V, "probabilities");
@@ -32,6 +35,7 @@ int decoder_init(decoder *d, mtp_model *m, int drafts) {
 
 void decoder_free(decoder *d) {
     kv_cache_free(&d->cache);
+    model_work_free(&d->work);
     free(d->logits);
     free(d->probs);
     free(d->draft_probs);
@@ -80,8 +84,8 @@ static int put(emitter *e, int32_t token) {
 
 int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eot, sampler *s,
                decode_emit_fn emit, void *user, decode_stats *st) {
-    mtp_model *m = d->model;
-    const mtp_config *c = &m->cfg;
+    model_work *w = &d->work;
+    const mtp_config *c = &d->model->cfg;
     // the sampler's vocabulary (the tokenizer's, <= the model's padded one) everywhere
     const int K = d->drafts, heads = K + 1, V = s->V;
     memset(st, 0, sizeof *st);
@@ -98,7 +102,7 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
     d->cache.len = 0;
     for (int at = 0; at < n; at += d->prefill_chunk) {
         int len = n - at < d->prefill_chunk ? n - at : d->prefill_chunk;
-        if (model_forward_cached(m, &d->cache, prompt + at, len, heads, 1, 0, d->logits) != 0) return -1;
+        if (model_forward_cached(w, &d->cache, prompt + at, len, heads, 1, 0, d->logits) != 0) return -1;
     }
     st->prefill_seconds = mtp_now() - t0;
     t0 = mtp_now();
@@ -124,7 +128,7 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
         rows = 1 + k_here;
         int base = d->cache.len;
         // trunk and head 1 over every row; the drafting heads only once we know which rows stay
-        if (model_forward_cached(m, &d->cache, tokens, rows, 1, rows, 1, d->logits) != 0) return -1;
+        if (model_forward_cached(w, &d->cache, tokens, rows, 1, rows, 1, d->logits) != 0) return -1;
         st->forwards++;
         // head 1 at row r predicts the token after tokens[r]: verify drafts left to right
         int a = 0, rejected = 0;
@@ -161,7 +165,7 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
         if (stop) break;
         next = rejected ? correction : choose(s, head_row(d, 0, a, rows), d->probs);
         if (K > 0) {
-            if (model_forward_heads_cached(m, &d->cache, base, a + 1, 2, K + 1, 1, d->logits) != 0) return -1;
+            if (model_forward_heads_cached(w, &d->cache, base, a + 1, 2, K + 1, 1, d->logits) != 0) return -1;
             for (int k = 0; k < K; k++)
                 draft[k] = choose(s, head_row(d, k, 0, 1), d->draft_probs + (size_t)k * V);
         }

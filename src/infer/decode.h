@@ -33,7 +33,8 @@ typedef struct {
 typedef int (*decode_emit_fn)(int32_t token, void *user);
 
 typedef struct {
-    mtp_model *model;  // loaded weights; decoder_init allocates its work buffers
+    const mtp_model *model;  // loaded weights, shared with other decoders
+    model_work work;         // this decoder's activations
     kv_cache cache;
     int drafts;          // K: drafting heads (0 = plain decoding)
     int prefill_chunk;   // prompt tokens per prefill forward
@@ -43,7 +44,7 @@ typedef struct {
 } decoder;
 
 // drafts K <= n-1 (0 = plain).
-int decoder_init(decoder *d, mtp_model *m, int drafts);
+int decoder_init(decoder *d, const mtp_model *m, int drafts);
 void decoder_free(decoder *d);
 // Generates up to max_new tokens after prompt (n >= 1 tokens), stopping after
 // end-of-text `eot` (not emitted; -1 for none), when emit returns nonzero or

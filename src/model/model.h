@@ -38,12 +38,23 @@ typedef struct {
     int len;
 } kv_cache;
 
+// The weights of a model: its shape, its parameters and the RoPE tables
+// derived from the shape. Read-only once loaded, so any number of decoders,
+// scorers and trainers may share one (a trainer's optimizer is the one
+// writer, between steps). Work state lives apart, in model_work.
 typedef struct {
     mtp_config cfg;
     param_set params;
-    param_set grads;  // allocated by model_alloc_work(..., with_grads = 1)
+    float *rope_cos, *rope_sin;  // (Tmax, hd/2)
+} mtp_model;
 
-    // Work buffers for batches of up to max_B x max_T.
+// One consumer's working memory for a model: activations, gradients (for a
+// trainer) and scratch, for batches of up to max_B x max_T. Each decoder,
+// scorer or trainer owns one; the weights are only read through `model`.
+typedef struct {
+    const mtp_model *model;
+    mtp_config cfg;   // the model's shape, copied for brevity
+    param_set grads;  // with_grads only: same layout as the parameters
     int max_B, max_T, head_slots, with_grads;
     head_schedule schedule;
     float *work;        // one arena for everything below
@@ -60,33 +71,35 @@ typedef struct {
     int logit_chunk;    // rows of logits computed at once
     // backward scratch, shared by all blocks since blocks go backward one by one
     float *dz, *dres, *dh, *datty, *dq, *dk, *dv, *dln, *dact, *dgate, *dup, *dnorm_out;
-    float *rope_cos, *rope_sin;  // (Tmax, hd/2)
-    float *attn_scratch;         // attn_threads x op_attention_scratch_floats(hd)
+    float *attn_scratch;  // attn_threads x op_attention_scratch_floats(hd)
     int attn_threads;
-} mtp_model;
+} model_work;
 
-// Allocates parameters (zero) and RoPE tables; no work buffers yet.
+// Allocates zeroed parameters and the RoPE tables for cfg (validated).
 int model_create(mtp_model *m, const mtp_config *cfg);
 void model_free(mtp_model *m);
-// Allocates work buffers for batches of up to B x T. with_grads = 0 gives
-// an inference/evaluation model (no gradients, no backward scratch).
-int model_alloc_work(mtp_model *m, int B, int T, head_schedule schedule, int with_grads);
-// Bytes of the work buffers model_alloc_work would allocate.
+
+// Allocates w's buffers for batches of up to B x T of model m (which must
+// outlive w). with_grads = 0 gives an inference/evaluation work state (no
+// gradients, no backward scratch).
+int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_schedule schedule, int with_grads);
+void model_work_free(model_work *w);
+// Bytes of the buffers model_work_alloc would allocate (gradients excluded).
 size_t model_work_bytes(const mtp_config *cfg, int B, int T, head_schedule schedule, int with_grads);
+void model_zero_grads(model_work *w);
 
 // One micro-batch of training: rows (B, T+n) tokens; inputs are rows[:, :T],
-// head k's targets rows[:, k:k+T]. Accumulates into m->grads the gradient of
+// head k's targets rows[:, k:k+T]. Accumulates into w->grads the gradient of
 // grad_scale * sum_k loss_k. head_losses[k-1] = mean cross-entropy of head k.
-int model_forward_backward(mtp_model *m, const int32_t *rows, int B, int T, float grad_scale,
+int model_forward_backward(model_work *w, const int32_t *rows, int B, int T, float grad_scale,
                            double *head_losses);
 // The same losses without gradients (evaluation); head_top1 (may be NULL)
 // gets each head's top-1 accuracy (the rate at which its argmax is the target).
-int model_forward_loss(mtp_model *m, const int32_t *rows, int B, int T, double *head_losses,
+int model_forward_loss(model_work *w, const int32_t *rows, int B, int T, double *head_losses,
                        double *head_top1);
 // Logits at the last of T positions for heads 1..n_heads of one sequence
 // tokens (T): logits (n_heads, V). Used by sampling.
-int model_forward_last_logits(mtp_model *m, const int32_t *tokens, int T, int n_heads, float *logits);
-void model_zero_grads(mtp_model *m);
+int model_forward_last_logits(model_work *w, const int32_t *tokens, int T, int n_heads, float *logits);
 
 int kv_cache_alloc(kv_cache *cache, const mtp_config *cfg);
 void kv_cache_free(kv_cache *cache);
@@ -96,9 +109,9 @@ void kv_cache_free(kv_cache *cache);
 // logits (n_heads, last_rows, V): the last last_rows positions (0 = all T).
 // exact_rows uses kernels whose per-row results do not depend on T, so a
 // forward of K+1 tokens reproduces K+1 forwards of one token bit for bit
-// (speculative decoding relies on it); otherwise BLAS (prefill). The model's
-// work buffers must hold B = 1 and T rows.
-int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
+// (speculative decoding relies on it); otherwise BLAS (prefill). The work
+// buffers must hold B = 1 and T rows.
+int model_forward_cached(model_work *w, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
                          int last_rows, int exact_rows, float *logits);
 // After model_forward_cached(n_heads = 1) of T tokens at positions pos0..: runs
 // heads first..last over the first `rows` (<= T) of those positions from the
@@ -107,7 +120,7 @@ int model_forward_cached(mtp_model *m, kv_cache *cache, const int32_t *tokens, i
 // pass over the shared unembedding. A speculative decoder runs the drafting
 // heads only over the positions head 1 accepted, which are the only ones whose
 // cache rows are kept.
-int model_forward_heads_cached(mtp_model *m, const kv_cache *cache, int pos0, int rows, int first, int last,
+int model_forward_heads_cached(model_work *w, const kv_cache *cache, int pos0, int rows, int first, int last,
                                int exact_rows, float *logits);
 
 #endif

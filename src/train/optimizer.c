@@ -44,13 +44,13 @@ double optim_lr_at(const optim_config *o, long step) {
     return o->lr * (r + (1.0 - r) * 0.5 * (1.0 + cos(3.14159265358979323846 * progress)));
 }
 
-double optim_grad_norm(const mtp_model *m) {
+double optim_grad_norm(const param_set *grads) {
     // the arena's padding is zero, so the whole arena can be reduced at once
-    return sqrt(op_sum_squares(m->grads.memory, m->grads.total));
+    return sqrt(op_sum_squares(grads->memory, grads->total));
 }
 
-void adamw_update(adamw_state *s, mtp_model *m, const optim_config *o, long step, double lr,
-                  double grad_norm) {
+void adamw_update(adamw_state *s, mtp_model *m, const param_set *grads, const optim_config *o, long step,
+                  double lr, double grad_norm) {
     float clip_scale = 1.0f;
     if (o->grad_clip > 0.0) {
         // torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6), applied if < 1
@@ -63,7 +63,7 @@ void adamw_update(adamw_state *s, mtp_model *m, const optim_config *o, long step
         params_named(&m->params, &m->cfg, i, &t);
         size_t off = (size_t)(t.data - m->params.memory);
         size_t n = (size_t)t.shape[0] * (size_t)(t.ndim == 2 ? t.shape[1] : 1);
-        op_adamw(t.data, m->grads.memory + off, s->m.memory + off, s->v.memory + off, n, clip_scale, lr,
+        op_adamw(t.data, grads->memory + off, s->m.memory + off, s->v.memory + off, n, clip_scale, lr,
                  o->beta1, o->beta2, o->eps, t.is_matrix ? o->weight_decay : 0.0, step + 1);
     }
 }

@@ -28,10 +28,11 @@ void adamw_free(adamw_state *s);
 // lr*(r + (1-r)*0.5*(1+cos(pi*(s-W)/max(1, S-W)))).
 double optim_lr_at(const optim_config *o, long step);
 // Global L2 norm of all gradients.
-double optim_grad_norm(const mtp_model *m);
+double optim_grad_norm(const param_set *grads);
 // Applies one update at 0-based step `step` with the given lr: clips by
-// o->grad_clip using grad_norm, decays 2-D matrices only.
-void adamw_update(adamw_state *s, mtp_model *m, const optim_config *o, long step, double lr,
-                  double grad_norm);
+// o->grad_clip using grad_norm, decays 2-D matrices only. grads: the
+// parameters' layout (a trainer's model_work).
+void adamw_update(adamw_state *s, mtp_model *m, const param_set *grads, const optim_config *o, long step,
+                  double lr, double grad_norm);
 
 #endif

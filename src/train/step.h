@@ -15,9 +15,9 @@ typedef struct {
     double lr;
 } step_result;
 
-// micro[k] (B, T+n) for k < K. Each micro-batch's loss is scaled by 1/K so the
-// gradient is the mean over them. step is 0-based.
-int train_step(mtp_model *m, adamw_state *opt, const optim_config *o, long step, const int32_t *const *micro,
-               int K, int B, int T, step_result *out);
+// w: m's work state with gradients. micro[k] (B, T+n) for k < K. Each micro-batch's loss is scaled by 1/K so
+// the gradient is the mean over them. step is 0-based.
+int train_step(mtp_model *m, model_work *w, adamw_state *opt, const optim_config *o, long step,
+               const int32_t *const *micro, int K, int B, int T, step_result *out);
 
 #endif

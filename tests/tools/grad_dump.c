@@ -71,13 +71,14 @@ int main(int argc, char **argv) {
     char ckpt[4096];
     mtp_config cfg;
     mtp_model m;
+    model_work w;
     adamw_state opt;
     if (checkpoint_resolve(model_dir, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg))
         return fail(model_dir);
     if (model_create(&m, &cfg) || checkpoint_load_params(ckpt, &m)) return fail(ckpt);
     int T = cfg.max_seq_len, row_len = T + cfg.n_future;
     head_schedule hs = !strcmp(schedule, "naive") ? SCHEDULE_NAIVE : SCHEDULE_SEQUENTIAL;
-    if (model_alloc_work(&m, B, T, hs, 1) || adamw_alloc(&opt, &cfg)) return fail("allocation");
+    if (model_work_alloc(&w, &m, B, T, hs, 1) || adamw_alloc(&opt, &cfg)) return fail("allocation");
     size_t len;
     char *raw = fs_read_all(tokens_path, (size_t)1 << 32, &len);
     if (!raw) return fail(tokens_path);
@@ -101,14 +102,14 @@ int main(int argc, char **argv) {
         // forward/backward, copy, then let train_step redo it identically
         step_result r;
         if (s == 0) {
-            model_zero_grads(&m);
+            model_zero_grads(&w);
             double head[MTP_MAX_FUTURE];
             for (int k = 0; k < K; k++)
-                if (model_forward_backward(&m, micro[k], B, T, 1.0f / (float)K, head)) return fail("forward");
+                if (model_forward_backward(&w, micro[k], B, T, 1.0f / (float)K, head)) return fail("forward");
             snprintf(path, sizeof path, "%s/grads.safetensors", out_dir);
-            if (save_set(path, &m.grads, &cfg)) return fail(path);
+            if (save_set(path, &w.grads, &cfg)) return fail(path);
         }
-        if (train_step(&m, &opt, &o, s, micro, K, B, T, &r)) return fail("train_step");
+        if (train_step(&m, &w, &opt, &o, s, micro, K, B, T, &r)) return fail("train_step");
         fprintf(log, "%s{\"loss\": %.17g, \"head_losses\": [", s ? ", " : "", r.loss);
         for (int h = 0; h < cfg.n_future; h++) fprintf(log, "%s%.17g", h ? ", " : "", r.head_losses[h]);
         fprintf(log, "], \"grad_norm\": %.17g, \"lr\": %.17g}", r.grad_norm, r.lr);
@@ -119,6 +120,7 @@ int main(int argc, char **argv) {
     if (save_set(path, &m.params, &cfg)) return fail(path);
     free(raw);
     adamw_free(&opt);
+    model_work_free(&w);
     model_free(&m);
     return 0;
 }

@@ -1,0 +1,196 @@
+// work.c: a model's weights (parameters, RoPE tables) and the separate
+// working memory of each consumer (activations, gradients, KV caches).
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "model/model.h"
+#include "ops/ops.h"
+
+// Rows of logits computed at once: about 32 MB of (rows, V) floats, so no
+// (B*T, V) tensor exists in the sequential schedule.
+#define LOGIT_CHUNK_FLOATS (8u << 20)
+
+int model_create(mtp_model *m, const mtp_config *cfg) {
+    memset(m, 0, sizeof *m);
+    if (config_validate(cfg) != 0) return -1;
+    m->cfg = *cfg;
+    if (params_alloc(&m->params, cfg) != 0) return -1;
+    int half = config_head_dim(cfg) / 2;
+    m->rope_cos = mtp_malloc(sizeof(float) * (size_t)cfg->max_seq_len * half, "RoPE tables");
+    m->rope_sin = mtp_malloc(sizeof(float) * (size_t)cfg->max_seq_len * half, "RoPE tables");
+    if (!m->rope_cos || !m->rope_sin) {
+        model_free(m);
+        return -1;
+    }
+    op_rope_tables(m->rope_cos, m->rope_sin, cfg->max_seq_len, config_head_dim(cfg), cfg->rope_theta);
+    return 0;
+}
+
+void model_free(mtp_model *m) {
+    params_free(&m->params);
+    free(m->rope_cos);
+    free(m->rope_sin);
+    memset(m, 0, sizeof *m);
+}
+
+// ---- work-buffer layout -------------------------------------------------
+
+// Hands out consecutive 64-byte aligned slices of one arena. With base ==
+// NULL it only counts, so the same code sizes and carves the arena.
+typedef struct {
+    float *base;
+    size_t used;  // floats
+} carver;
+
+static float *carve(carver *c, size_t floats) {
+    float *p = c->base ? c->base + c->used : NULL;
+    c->used += (floats + 15) / 16 * 16;
+    return p;
+}
+
+static void carve_block(carver *c, block_acts *a, const mtp_config *cfg, int B, int T) {
+    size_t N = (size_t)B * T, d = cfg->dim, f = cfg->ffn_dim, hd = config_head_dim(cfg);
+    size_t qd = cfg->n_head * hd, kvd = cfg->n_kv_head * hd;
+    a->ln1 = carve(c, N * d);
+    a->rstd1 = carve(c, N);
+    a->q = carve(c, N * qd);
+    a->k = carve(c, N * kvd);
+    a->v = carve(c, N * kvd);
+    a->lse = carve(c, (size_t)B * cfg->n_head * T);
+    a->atty = carve(c, N * qd);
+    a->h = carve(c, N * d);
+    a->ln2 = carve(c, N * d);
+    a->rstd2 = carve(c, N);
+    a->gate = carve(c, N * f);
+    a->up = carve(c, N * f);
+    a->act = carve(c, N * f);
+    a->out = carve(c, N * d);
+}
+
+static int logit_chunk_rows(const mtp_config *cfg, size_t N) {
+    size_t rows = LOGIT_CHUNK_FLOATS / (size_t)cfg->vocab_size;
+    if (rows < 1) rows = 1;
+    if (rows > N) rows = N;
+    return (int)rows;
+}
+
+// Lays out every work buffer of w in carver c (counting only if c->base is NULL).
+static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, int T, head_schedule schedule,
+                       int with_grads) {
+    size_t N = (size_t)B * T, d = cfg->dim, f = cfg->ffn_dim, hd = config_head_dim(cfg);
+    size_t qd = cfg->n_head * hd, kvd = cfg->n_kv_head * hd, V = cfg->vocab_size;
+    int trunk_layers = config_trunk_layers(cfg);
+    int slots = schedule == SCHEDULE_NAIVE ? cfg->n_future : 1;
+    w->x0 = carve(c, N * d);
+    // Without gradients no block's activations outlive its forward, so all trunk
+    // blocks share one slot (a block reads its input before overwriting `out`).
+    for (int l = 0; l < trunk_layers; l++) {
+        if (with_grads || l == 0)
+            carve_block(c, &w->trunk[l], cfg, B, T);
+        else
+            w->trunk[l] = w->trunk[0];
+    }
+    for (int s = 0; s < slots; s++) carve_block(c, &w->heads[s], cfg, B, T);
+    w->head_norm = carve(c, slots * N * d);
+    w->head_rstd = carve(c, slots * N);
+    w->head_last = carve(c, (size_t)cfg->n_future * d);
+    w->logit_chunk = logit_chunk_rows(cfg, N);
+    w->logits = carve(c, schedule == SCHEDULE_NAIVE ? cfg->n_future * N * V : (size_t)w->logit_chunk * V);
+    w->row_losses = carve(c, N);
+    // attention tiles for every thread the kernels may run on
+    w->attn_threads = op_get_threads();
+    w->attn_scratch = carve(c, (size_t)w->attn_threads * op_attention_scratch_floats(config_head_dim(cfg)));
+    w->inputs = (int32_t *)carve(c, N);
+    w->targets = (int32_t *)carve(c, N);
+    if (with_grads) {
+        w->dz = carve(c, N * d);
+        w->dres = carve(c, N * d);
+        w->dh = carve(c, N * d);
+        w->datty = carve(c, N * qd);
+        w->dq = carve(c, N * qd);
+        w->dk = carve(c, N * kvd);
+        w->dv = carve(c, N * kvd);
+        w->dln = carve(c, N * d);
+        w->dact = carve(c, N * f);
+        w->dgate = carve(c, N * f);
+        w->dup = carve(c, N * f);
+        w->dnorm_out = carve(c, N * d);
+    }
+}
+
+size_t model_work_bytes(const mtp_config *cfg, int B, int T, head_schedule schedule, int with_grads) {
+    model_work tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.trunk = calloc((size_t)config_trunk_layers(cfg), sizeof *tmp.trunk);
+    tmp.heads = calloc((size_t)cfg->n_future, sizeof *tmp.heads);
+    carver c = {NULL, 0};
+    if (tmp.trunk && tmp.heads) carve_work(&c, &tmp, cfg, B, T, schedule, with_grads);
+    free(tmp.trunk);
+    free(tmp.heads);
+    return c.used * sizeof(float);
+}
+
+int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_schedule schedule,
+                     int with_grads) {
+    const mtp_config *cfg = &m->cfg;
+    memset(w, 0, sizeof *w);
+    if (B < 1 || T < 1) return mtp_errorf("batch %d x seq-len %d must be positive", B, T);
+    if (T > cfg->max_seq_len)
+        return mtp_errorf("--seq-len %d exceeds the model's max context %d", T, cfg->max_seq_len);
+    w->model = m;
+    w->cfg = *cfg;
+    w->trunk = mtp_calloc((size_t)config_trunk_layers(cfg), sizeof *w->trunk, "trunk activations");
+    w->heads = mtp_calloc((size_t)cfg->n_future, sizeof *w->heads, "head activations");
+    if (!w->trunk || !w->heads || (with_grads && params_alloc(&w->grads, cfg) != 0)) {
+        model_work_free(w);
+        return -1;
+    }
+    carver c = {NULL, 0};
+    carve_work(&c, w, cfg, B, T, schedule, with_grads);
+    w->work = mtp_alloc_aligned(c.used * sizeof(float), "activations");
+    if (!w->work) {
+        model_work_free(w);
+        return -1;
+    }
+    c.base = w->work;
+    c.used = 0;
+    carve_work(&c, w, cfg, B, T, schedule, with_grads);
+    w->max_B = B;
+    w->max_T = T;
+    w->schedule = schedule;
+    w->with_grads = with_grads;
+    w->head_slots = schedule == SCHEDULE_NAIVE ? cfg->n_future : 1;
+    return 0;
+}
+
+void model_work_free(model_work *w) {
+    params_free(&w->grads);
+    free(w->work);
+    free(w->trunk);
+    free(w->heads);
+    memset(w, 0, sizeof *w);
+}
+
+void model_zero_grads(model_work *w) {
+    if (w->grads.memory) memset(w->grads.memory, 0, w->grads.total * sizeof(float));
+}
+
+int kv_cache_alloc(kv_cache *cache, const mtp_config *c) {
+    size_t n = (size_t)c->n_layer * c->max_seq_len * c->n_kv_head * config_head_dim(c);
+    cache->len = 0;
+    cache->k = mtp_alloc_aligned(n * sizeof(float), "key cache");
+    cache->v = cache->k ? mtp_alloc_aligned(n * sizeof(float), "value cache") : NULL;
+    if (!cache->v) {
+        free(cache->k);
+        cache->k = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+void kv_cache_free(kv_cache *cache) {
+    free(cache->k);
+    free(cache->v);
+    memset(cache, 0, sizeof *cache);
+}
