@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mtp.h"
+#include "libmtp.h"
 #include "test_util.h"
 
 static mtp_config tiny(int V, int n, int L, int Tmax) {

@@ -107,7 +107,7 @@ hdr = [20240520, 1, len(toks)] + [0] * 253
 open("badvocab/val_000000.bin", "wb").write(struct.pack("<256i", *hdr) + struct.pack("<%dH" % len(toks), *toks))
 ' || fail "writing the bad shard"
 expect_error "token id >= vocab" "token id 300.*vocabulary has 257" --model run --data badvocab
-expect_error "no model flag" "--model and --data are required" --data data
+expect_error "no model flag" "--model is required" --data data
 expect_error "bad --batch" "--batch '0'" --model run --data data --batch 0
 expect_error "unknown flag" "unknown flag '--bogus'" --model run --data data --bogus
 M eval --model run --data data --batch 0 >/dev/null 2>&1

@@ -14,7 +14,7 @@
 
 #include "eval/induction.h"
 #include "eval/loglik.h"
-#include "mtp.h"
+#include "libmtp.h"
 #include "test_util.h"
 
 #define V 23

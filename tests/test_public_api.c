@@ -2,7 +2,7 @@
 #define _DEFAULT_SOURCE
 // build a tiny model, train a few steps on a fixed sequence, check the loss
 // falls and that a checkpoint round-trips exactly.
-#include <mtp.h>
+#include "libmtp.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +63,7 @@ int main(void) {
     // checkpoint round trip
     char dir[] = "/tmp/mtp_api_XXXXXX";
     CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-    CHECK(checkpoint_save(dir, 60, &m, &opt, "{\"step\": 60}", NULL) == 0, "save");
+    CHECK(checkpoint_save(dir, 60, &m, &(checkpoint_moments){&opt.m, &opt.v}, "{\"step\": 60}", NULL) == 0, "save");
     char ckpt[4096];
     CHECK(checkpoint_resolve(dir, ckpt, sizeof ckpt) == 0, "resolve");
     mtp_config c2;

@@ -2,7 +2,7 @@
 // commands that run a model (sample, generate, bench-decode).
 #include "cli/checkpoint_open.h"
 
-int checkpoint_open(const char *path, char *ckpt, size_t cap, mtp_config *cfg, tokenizer **tok) {
+int old_checkpoint_open(const char *path, char *ckpt, size_t cap, mtp_config *cfg, tokenizer **tok) {
     *tok = NULL;
     char tok_path[4200];
     if (checkpoint_resolve(path, ckpt, cap) || checkpoint_read_config(ckpt, cfg)) return -1;

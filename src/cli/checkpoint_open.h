@@ -6,11 +6,11 @@
 
 #include <stddef.h>
 
-#include "mtp.h"
+#include "libmtp.h"
 
 // PATH is a checkpoint or run directory (its newest checkpoint). Fills ckpt
 // (the directory), cfg, and *tok (free with tokenizer_free), checking that the
 // tokenizer fits the model's vocabulary. Returns 0, or -1 with mtp_errorf.
-int checkpoint_open(const char *path, char *ckpt, size_t cap, mtp_config *cfg, tokenizer **tok);
+int old_checkpoint_open(const char *path, char *ckpt, size_t cap, mtp_config *cfg, tokenizer **tok);
 
 #endif

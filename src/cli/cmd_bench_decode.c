@@ -18,7 +18,7 @@
 #include "cli/checkpoint_open.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 #define CMD "bench-decode"
 #define WARMUP_TOKENS 16  // untimed decode before each K: threads and caches warm
@@ -452,7 +452,7 @@ int cmd_bench_decode(int argc, char **argv) {
     k_result res[MTP_MAX_FUTURE];
     long mismatches = 0;
     int first_bad = 0, keep = 0, cut = 0;
-    if (checkpoint_open(model_path, ckpt, sizeof ckpt, &cfg, &tok)) goto done;
+    if (old_checkpoint_open(model_path, ckpt, sizeof ckpt, &cfg, &tok)) goto done;
     if (cfg.n_future < 2) {
         mtp_errorf(
             "%s has 1 head (n_future = 1): no drafting heads, so nothing to compare with plain decoding; "

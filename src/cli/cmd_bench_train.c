@@ -8,7 +8,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 static const char *help =
     "usage: mtp bench-train [flags]\n"

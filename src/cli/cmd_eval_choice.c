@@ -18,7 +18,7 @@
 #include "cli/progress.h"
 #include "eval/choice.h"
 #include "eval/loglik.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 #define CMD "eval-choice"
 #define PROGRESS_AFTER_S 1.0  // quicker evaluations print no progress line
@@ -230,7 +230,7 @@ int cmd_eval_choice(int argc, char **argv) {
     int rc = 1;
     // the items first: a bad file fails before a large model loads
     if (choice_load(a.data, a.format, a.delimiter, a.max_items, &set)) goto done;
-    if (checkpoint_open(a.model, ckpt, sizeof ckpt, &cfg, &tok) || model_create(&m, &cfg) ||
+    if (old_checkpoint_open(a.model, ckpt, sizeof ckpt, &cfg, &tok) || model_create(&m, &cfg) ||
         checkpoint_load_params(ckpt, &m) || loglik_init(&s, &m, 0))
         goto done;
     if (evaluate(&s, tok, &set, &r)) goto done;

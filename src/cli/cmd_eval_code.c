@@ -19,7 +19,7 @@
 #include "eval/code_tasks.h"
 #include "eval/passk.h"
 #include "eval/sandbox.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 static const char *help =
     "usage: mtp eval-code --benchmark humaneval|mbpp --data FILE\n"
@@ -259,7 +259,7 @@ static int sample_completions(const options *o, const code_tasks *t, const long 
     int rc = -1;
     const long N = o->samples_per_task;
     if (o->threads) op_set_threads(o->threads);
-    if (checkpoint_open(o->model, ckpt, sizeof ckpt, &cfg, &tok)) goto done;
+    if (old_checkpoint_open(o->model, ckpt, sizeof ckpt, &cfg, &tok)) goto done;
     int drafts = o->speculative < 0 ? cfg.n_future - 1 : o->speculative;
     if (drafts > cfg.n_future - 1) {
         mtp_errorf("--speculative %d: the model in %s has %d heads, so at most %d drafting heads", drafts,

@@ -14,7 +14,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "eval/exact_match.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 #define CMD "eval-gen"
 
@@ -164,7 +164,7 @@ int cmd_eval_gen(int argc, char **argv) {
     generation gen = {0};
     char *report = NULL;
     int rc = 1;
-    if (checkpoint_open(model_path, ckpt, sizeof ckpt, &cfg, &tok)) goto done;
+    if (old_checkpoint_open(model_path, ckpt, sizeof ckpt, &cfg, &tok)) goto done;
     if (speculative > cfg.n_future - 1) {
         mtp_errorf("--speculative %d: the model in %s has %d heads, so at most %d drafting heads",
                    speculative, ckpt, cfg.n_future, cfg.n_future - 1);

@@ -21,7 +21,7 @@
 #include "cli/progress.h"
 #include "eval/induction.h"
 #include "eval/loglik.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 #define CMD "eval-induction"
 #define MAX_FILE_BYTES ((size_t)1 << 30)
@@ -295,7 +295,7 @@ int cmd_eval_induction(int argc, char **argv) {
     double seconds;
     // the data first: a bad file fails before a large model loads
     if (read_stories(a.data, a.max_stories, &st, &n)) goto done;
-    if (checkpoint_open(a.model, ckpt, sizeof ckpt, &cfg, &tok) || model_create(&m, &cfg) ||
+    if (old_checkpoint_open(a.model, ckpt, sizeof ckpt, &cfg, &tok) || model_create(&m, &cfg) ||
         checkpoint_load_params(ckpt, &m) || loglik_init(&s, &m, 0))
         goto done;
     if (evaluate(&s, tok, st, n, &c, &seconds)) goto done;

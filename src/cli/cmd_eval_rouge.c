@@ -12,7 +12,7 @@
 #include "cli/commands.h"
 #include "cli/progress.h"
 #include "eval/rouge.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 #define MAX_FILE_BYTES (1ul << 30)
 // Below this many seconds of summarizing there is no progress line.
@@ -377,7 +377,7 @@ static void summarizer_free(summarizer *z) {
 
 static int summarizer_open(summarizer *z, const rouge_args *a) {
     char ckpt[4096];
-    if (checkpoint_open(a->model, ckpt, sizeof ckpt, &z->cfg, &z->tok)) return -1;
+    if (old_checkpoint_open(a->model, ckpt, sizeof ckpt, &z->cfg, &z->tok)) return -1;
     if (a->max_new >= z->cfg.max_seq_len)
         return mtp_errorf(
             "--max-new %d leaves no room for the document in the context of %d tokens of %s: use "

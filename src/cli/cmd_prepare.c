@@ -6,7 +6,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 static void usage(FILE *out) {
     fprintf(out,

@@ -19,7 +19,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "eval/poly.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 #define CMD "task poly"
 #define MAX_REDRAWS 100000  // consecutive redraws before giving up (never reached in practice)

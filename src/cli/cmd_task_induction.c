@@ -23,7 +23,7 @@
 #include "cli/commands.h"
 #include "cli/induction_tokenize.h"
 #include "eval/induction.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 #define CMD "task induction"
 #define MAX_CORPUS_BYTES ((size_t)4 << 30)

@@ -14,7 +14,7 @@
 #include "core/timer.h"
 #include "data/bpe_train.h"
 #include "data/corpus.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 // Input read from stdin is limited so a wrong pipe cannot exhaust memory.
 #define STDIN_MAX ((size_t)1 << 32)

@@ -12,7 +12,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/train_args.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 static volatile sig_atomic_t stop_requested = 0;
 static void on_sigint(int sig) {
@@ -72,7 +72,8 @@ static int save(trainer *t) {
     char *state = trainer_state_json(t);
     if (!state) return mtp_errorf("out of memory writing trainer_state.json");
     double t0 = mtp_now();
-    int rc = checkpoint_save(t->a.out, t->step, &t->model, &t->opt, state, t->tokenizer_json);
+    checkpoint_moments mo = {&t->opt.m, &t->opt.v};
+    int rc = checkpoint_save(t->a.out, t->step, &t->model, &mo, state, t->tokenizer_json);
     free(state);
     if (rc == 0) rc = checkpoint_prune(t->a.out, t->a.keep_last);
     if (rc == 0) fprintf(stderr, "saved %s/step_%08ld (%.1fs)\n", t->a.out, t->step, mtp_now() - t0);
@@ -331,7 +332,7 @@ static int setup(trainer *t, int argc, char **argv) {
     t->optim.grad_clip = a->grad_clip;
     if (a->resume) {
         if (checkpoint_load_params(ckpt, &t->model) != 0 ||
-            checkpoint_load_optimizer(ckpt, &t->opt, &cfg) != 0) {
+            checkpoint_load_moments(ckpt, &t->opt.m, &t->opt.v, &cfg) != 0) {
             cJSON_Delete(state);
             return 1;
         }

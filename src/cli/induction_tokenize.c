@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-#include "mtp.h"
+#include "libmtp.h"
 
 int induction_tokenize(void *user, const char *text, size_t len, induction_tokens *out) {
     const tokenizer *tok = user;

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 typedef struct {
     const char *name;

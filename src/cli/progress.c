@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mtp.h"
+#include "libmtp.h"
 
 #define BAR_WIDTH 20
 
@@ -83,6 +83,10 @@ void progress_start(progress *p, const char *label, uint64_t total) {
 void progress_update(progress *p, uint64_t done) {
     p->done = done;
     double now = mtp_now();
+    if (p->delay > 0 && !p->shown) {
+        if (now - p->start < p->delay || (p->total && done >= p->total)) return;
+        p->shown = 1;
+    }
     if (p->tty) {
         if (now - p->last_draw >= 0.1) draw(p, now, 0);
         return;
@@ -97,7 +101,19 @@ void progress_update(progress *p, uint64_t done) {
 }
 
 void progress_finish(progress *p) {
+    if (p->delay > 0 && !p->shown) return;
     draw(p, mtp_now(), 1);
     if (p->tty) fputc('\n', p->out);
     fflush(p->out);
+}
+
+void progress_report(void *user, uint64_t done, uint64_t total) {
+    progress *p = user;
+    p->total = total;
+    if (total && done >= total) {
+        p->done = done;
+        progress_finish(p);
+    } else {
+        progress_update(p, done);
+    }
 }

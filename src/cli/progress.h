@@ -19,14 +19,20 @@ typedef struct {
     int tty;
     int last_step;  // last 5% step printed (non-TTY)
     int drawn;      // something is on the current line (TTY)
+    double delay;   // seconds before anything is shown: quick work prints no line (set after start)
+    int shown;      // the delay passed before the work was done
     FILE *out;
 } progress;
 
 // Starts a bar for `total` units (0: unknown).
 void progress_start(progress *p, const char *label, uint64_t total);
 void progress_update(progress *p, uint64_t done);
-// Draws the final state (with the elapsed time) and ends the line.
+// Draws the final state (with the elapsed time) and ends the line; with a
+// delay, only if the bar was shown.
 void progress_finish(progress *p);
+// A core/progress.h callback over a bar (user = the progress): sets the total
+// and updates; the work's last report finishes the bar.
+void progress_report(void *user, uint64_t done, uint64_t total);
 
 // Formats n into buf as "12.3 MB" (unit "B") or "1.2M tok" style; returns buf.
 const char *progress_format(char *buf, size_t cap, double n, const char *unit);

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "cli/args.h"
-#include "mtp.h"
+#include "libmtp.h"
 
 static const char *help =
     "usage: mtp train --data DATA_DIR --out RUN_DIR [flags]\n"

@@ -78,6 +78,41 @@ char *fs_read_all(const char *path, size_t max_bytes, size_t *len) {
     return buf;
 }
 
+char *fs_read_stream(FILE *f, const char *label, size_t max_bytes, size_t *len) {
+    size_t cap = 1 << 16, n = 0;
+    char *buf = mtp_malloc(cap + 1, label);
+    while (buf) {
+        if (n == cap) {
+            if (cap >= max_bytes) {
+                free(buf);
+                mtp_errorf("%s is larger than %zu bytes", label, max_bytes);
+                return NULL;
+            }
+            char *grown = realloc(buf, 2 * cap + 1);
+            if (!grown) {
+                free(buf);
+                mtp_errorf("out of memory reading %s", label);
+                return NULL;
+            }
+            buf = grown;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                free(buf);
+                mtp_errorf("cannot read %s", label);
+                return NULL;
+            }
+            buf[n] = '\0';
+            if (len) *len = n;
+            return buf;
+        }
+    }
+    return NULL;
+}
+
 int fs_write_all(const char *path, const void *data, size_t len) {
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) return mtp_errorf("cannot create '%s': %s", path, strerror(errno));

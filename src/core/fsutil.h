@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 // Creates `path` and any missing parents (like mkdir -p).
 int fs_mkdir_p(const char *path);
@@ -15,6 +16,8 @@ int fs_is_file(const char *path);
 // Reads a whole file into a NUL-terminated malloc'd buffer; *len gets the size.
 // Refuses files larger than max_bytes.
 char *fs_read_all(const char *path, size_t max_bytes, size_t *len);
+// Reads a stream to its end (stdin) the same way; `label` names it in errors.
+char *fs_read_stream(FILE *f, const char *label, size_t max_bytes, size_t *len);
 // Writes `len` bytes to `path` (created or truncated) and fsyncs it.
 int fs_write_all(const char *path, const void *data, size_t len);
 // fsync on a directory, so that renames inside it are durable.

@@ -1,17 +1,19 @@
-// decode.h: generation with a KV cache, plain or self-speculative.
+// decode.h: generation with a KV cache, plain or self-speculative, on
+// token ids (infer/generate.h works on text).
 //
-// Plain: head 1 picks each next token, one forward per token.
-// Speculative (K drafting heads, blockwise parallel decoding, Stern et al.
-// 2018): heads 2..K+1 at the last accepted position draft the K tokens after
-// head 1's; one forward over [head 1's token, drafts] runs the trunk and every
-// head; head 1 verifies the drafts left to right, the longest agreeing prefix
-// is accepted plus head 1's own next token, the heads at the last accepted
-// position give the next drafts, and the caches of rejected positions are
-// rolled back. Greedy output is token for token that of plain greedy
-// decoding; with temperature > 0 each draft x from a head with distribution q
-// is accepted with probability min(1, p(x)/q(x)) (p: head 1's), and on
-// rejection the token is drawn from normalize(max(0, p - q)), so the output is
-// distributed exactly as plain sampling's.
+// Plain (decode.c): head 1 picks each next token, one forward per token.
+// Speculative (speculative.c; K drafting heads, blockwise parallel decoding,
+// Stern et al. 2018): heads 2..K+1 at the last accepted position draft the K
+// tokens after head 1's; one forward over [head 1's token, drafts] runs the
+// trunk and head 1; head 1 verifies the drafts left to right, the longest
+// agreeing prefix is accepted plus head 1's own next token, the drafting
+// heads run over the accepted positions only and give the next drafts, and
+// the caches of rejected positions are rolled back. Greedy output is token
+// for token that of plain greedy decoding; with temperature > 0 each draft x
+// from a head with distribution q is accepted with probability
+// min(1, p(x)/q(x)) (p: head 1's), and on rejection the token is drawn from
+// normalize(max(0, p - q)), so the output is distributed exactly as plain
+// sampling's.
 #ifndef MTP_INFER_DECODE_H
 #define MTP_INFER_DECODE_H
 
@@ -51,5 +53,24 @@ void decoder_free(decoder *d);
 // when the context is full. The sampler's temperature 0 means greedy.
 int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eot, sampler *s,
                decode_emit_fn emit, void *user, decode_stats *st);
+
+// ---- shared by the plain and the speculative loop (infer/ only) ----
+
+// Hands tokens to the caller and decides when generation ends.
+typedef struct {
+    decode_emit_fn emit;
+    void *user;
+    decode_stats *st;
+    int max_new;
+    int32_t eot;
+} decode_emitter;
+
+// 1 if generation must stop after this token (or instead of it).
+int decode_put(decode_emitter *e, int32_t token);
+// The token proposed from logits (V = s->V): the argmax when greedy; else a
+// draw, with its distribution left in dist (V) for the acceptance test.
+int32_t decode_choose(sampler *s, const float *logits, float *dist);
+// Logits of head h (0-based) at row r of the last forward, which had `rows` rows.
+const float *decoder_logits_at(const decoder *d, int h, int r, int rows);
 
 #endif

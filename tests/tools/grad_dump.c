@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/safetensors.h"
-#include "train/checkpoint.h"
+#include "store/checkpoint.h"
 #include "train/step.h"
 
 static int fail(const char *what) {

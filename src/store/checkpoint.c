@@ -1,6 +1,6 @@
 // checkpoint.c: saving and loading checkpoint directories.
 #define _POSIX_C_SOURCE 200809L
-#include "train/checkpoint.h"
+#include "store/checkpoint.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -79,7 +79,7 @@ static int write_text(const char *dir, const char *name, const char *text) {
     return fs_write_all(path, text, strlen(text));
 }
 
-int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const adamw_state *opt,
+int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const checkpoint_moments *moments,
                     const char *trainer_state_json, const char *tokenizer_json) {
     char name[64], tmp[PATH_CAP], final_dir[PATH_CAP], old[PATH_CAP], path[PATH_CAP];
     snprintf(name, sizeof name, "step_%08ld", step);
@@ -97,12 +97,13 @@ int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const ad
     if (rc == 0) rc = write_text(tmp, "config.json", config);
     free(config);
     if (rc == 0) rc = fs_join(path, sizeof path, tmp, "model.safetensors");
-    const param_set *weights[1] = {&m->params}, *moments[2] = {opt ? &opt->m : NULL, opt ? &opt->v : NULL};
+    const param_set *weights[1] = {&m->params},
+                    *moment_sets[2] = {moments ? moments->exp_avg : NULL, moments ? moments->exp_avg_sq : NULL};
     const char *no_prefix[1] = {""}, *moment_prefixes[2] = {"exp_avg.", "exp_avg_sq."};
     if (rc == 0) rc = checkpoint_write_tensors(path, weights, no_prefix, 1, &m->cfg);
-    if (rc == 0 && opt) {
+    if (rc == 0 && moments) {
         rc = fs_join(path, sizeof path, tmp, "optimizer.safetensors");
-        if (rc == 0) rc = checkpoint_write_tensors(path, moments, moment_prefixes, 2, &m->cfg);
+        if (rc == 0) rc = checkpoint_write_tensors(path, moment_sets, moment_prefixes, 2, &m->cfg);
     }
     if (rc == 0 && trainer_state_json) rc = write_text(tmp, "trainer_state.json", trainer_state_json);
     if (rc == 0 && tokenizer_json) rc = write_text(tmp, "tokenizer.json", tokenizer_json);
@@ -254,13 +255,14 @@ int checkpoint_load_params(const char *ckpt_dir, mtp_model *m) {
     return rc;
 }
 
-int checkpoint_load_optimizer(const char *ckpt_dir, adamw_state *opt, const mtp_config *cfg) {
+int checkpoint_load_moments(const char *ckpt_dir, param_set *exp_avg, param_set *exp_avg_sq,
+                            const mtp_config *cfg) {
     char path[PATH_CAP];
     if (fs_join(path, sizeof path, ckpt_dir, "optimizer.safetensors") != 0) return -1;
     st_file f;
     if (st_open(path, &f) != 0) return -1;
-    int rc = read_params(&f, &opt->m, cfg, "exp_avg.");
-    if (rc == 0) rc = read_params(&f, &opt->v, cfg, "exp_avg_sq.");
+    int rc = read_params(&f, exp_avg, cfg, "exp_avg.");
+    if (rc == 0) rc = read_params(&f, exp_avg_sq, cfg, "exp_avg_sq.");
     if (rc == 0 && f.count != 2 * params_tensor_count(cfg))
         rc = mtp_errorf("%s: has %d tensors, expected %d", path, f.count, 2 * params_tensor_count(cfg));
     st_close(&f);

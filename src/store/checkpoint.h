@@ -1,21 +1,26 @@
 // checkpoint.h: the checkpoint directory of design.md section 3, written
 // atomically (temporary directory, fsync, rename) and read with every size
 // checked. A run directory holds one step_NNNNNNNN/ checkpoint per save.
-#ifndef MTP_TRAIN_CHECKPOINT_H
-#define MTP_TRAIN_CHECKPOINT_H
+// These are the file-level pieces; store/loader.h opens a model to run.
+#ifndef MTP_STORE_CHECKPOINT_H
+#define MTP_STORE_CHECKPOINT_H
 
 #include <stddef.h>
 
 #include "model/model.h"
-#include "train/optimizer.h"
 
 struct cJSON;
 
+// AdamW's two moments in the parameters' layout (exp_avg, exp_avg_sq).
+typedef struct {
+    const param_set *exp_avg, *exp_avg_sq;
+} checkpoint_moments;
+
 // Writes RUN_DIR/step_<step>/ with model.safetensors, config.json,
-// optimizer.safetensors (if opt), trainer_state.json (if given) and
+// optimizer.safetensors (if moments), trainer_state.json (if given) and
 // tokenizer.json (if given: its JSON text). Replaces an existing checkpoint
 // of the same step only once the new one is complete.
-int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const adamw_state *opt,
+int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const checkpoint_moments *moments,
                     const char *trainer_state_json, const char *tokenizer_json);
 // Writes the named tensors of nsets parameter-shaped arenas into one
 // safetensors file, set s's names prefixed by prefixes[s] ("" for weights,
@@ -30,7 +35,9 @@ int checkpoint_read_config(const char *ckpt_dir, mtp_config *cfg);
 // Loads model.safetensors into m (created with the same config); every
 // expected tensor must be present with its shape, and no other.
 int checkpoint_load_params(const char *ckpt_dir, mtp_model *m);
-int checkpoint_load_optimizer(const char *ckpt_dir, adamw_state *opt, const mtp_config *cfg);
+// Loads optimizer.safetensors into the two moment arenas (shaped for cfg).
+int checkpoint_load_moments(const char *ckpt_dir, param_set *exp_avg, param_set *exp_avg_sq,
+                            const mtp_config *cfg);
 // Parsed trainer_state.json (free with cJSON_Delete), or NULL with an error.
 struct cJSON *checkpoint_read_trainer_state(const char *ckpt_dir);
 // Deletes all but the newest keep_last step_* checkpoints (0 keeps all).

@@ -1,0 +1,61 @@
+// flag_groups.c: see flag_groups.h.
+#include "cli/flag_groups.h"
+
+#include <stddef.h>
+
+#include "model/config.h"
+#include "ops/ops.h"
+
+const flag MODEL_FLAGS[] = {
+    {"--model", FLAG_STRING, offsetof(model_flags, model), "PATH",
+     "checkpoint directory, or run directory (its latest checkpoint)"},
+    {"--threads", FLAG_INT, offsetof(model_flags, threads), "N", "CPU threads", 1, 1024, .unset = "all cores"},
+    {0},
+};
+
+const flag DECODE_FLAGS[] = {
+    {"--max-new", FLAG_INT, offsetof(decode_flags, max_new), "N", "tokens to generate at most", 1, 1 << 24},
+    {"--speculative", FLAG_INT, offsetof(decode_flags, speculative), "K",
+     "drafting heads for self-speculative decoding, 0 = plain: greedy output\n"
+     "is the same for every K, sampled output has the same distribution",
+     0, MTP_MAX_FUTURE - 1, .unset = "all, n-1"},
+    {"--temperature", FLAG_DOUBLE, offsetof(decode_flags, temperature), "T",
+     "0 = greedy; > 0 samples (speculative sampling keeps the distribution exact)", 0, 100},
+    {"--top-k", FLAG_INT, offsetof(decode_flags, top_k), "K", "sample among the K most likely tokens, 0 = all", 0,
+     1 << 30},
+    {"--top-p", FLAG_DOUBLE, offsetof(decode_flags, top_p), "P",
+     "nucleus sampling: the smallest set of tokens with probability >= P", 0, 1},
+    {"--seed", FLAG_U64, offsetof(decode_flags, seed), "S", "sampling seed"},
+    {"--stop", FLAG_STRING, offsetof(decode_flags, stop), "STRING",
+     "stop when the text contains STRING, which is not part of the output ('' = none)"},
+    {0},
+};
+
+static const char *const schedules[] = {"sequential", "naive", NULL};
+
+const flag SHAPE_FLAGS[] = {
+    {"--vocab-size", FLAG_INT, offsetof(shape_flags, vocab_size), "V", "vocabulary size", 2, 1 << 30,
+     .unset = "the data's tokenizer (needed for bare llm.c shards)"},
+    {"--n-layer", FLAG_INT, offsetof(shape_flags, n_layer), "L", "total blocks, trunk + heads", 2, 4096},
+    {"--n-future", FLAG_INT, offsetof(shape_flags, n_future), "n", "heads / future tokens predicted, 1 <= n < L",
+     1, MTP_MAX_FUTURE},
+    {"--dim", FLAG_INT, offsetof(shape_flags, dim), "d", "width", 2, 65536},
+    {"--n-head", FLAG_INT, offsetof(shape_flags, n_head), "H", "attention heads", 1, 4096},
+    {"--n-kv-head", FLAG_INT, offsetof(shape_flags, n_kv_head), "Hkv", "key/value heads for GQA, divides H", 1,
+     4096, .unset = "H"},
+    {"--ffn-dim", FLAG_INT, offsetof(shape_flags, ffn_dim), "f", "MLP width", 1, 1 << 20,
+     .unset = "8d/3 rounded up to a multiple of 64"},
+    {"--seq-len", FLAG_INT, offsetof(shape_flags, seq_len), "T", "training context", 1, 1 << 20},
+    {"--max-context", FLAG_INT, offsetof(shape_flags, max_context), "N",
+     "longest context the model supports", 1, 1 << 20, .unset = "T"},
+    {"--batch", FLAG_INT, offsetof(shape_flags, batch), "B", "rows per micro-batch", 1, 1 << 16},
+    {"--schedule", FLAG_CHOICE, offsetof(shape_flags, schedule), "S",
+     "head schedule: sequential (one head's logits alive at a time)\n"
+     "or naive (all heads' logits, one backward)",
+     .choices = schedules},
+    {0},
+};
+
+void flag_threads_apply(int threads) {
+    if (threads > 0) op_set_threads(threads);
+}

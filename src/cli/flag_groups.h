@@ -1,0 +1,48 @@
+// flag_groups.h: the flags several commands share, declared once so that
+// their names, ranges and help texts are the same everywhere. A command
+// embeds the struct and lists the table in its command_spec (with `only` to
+// take a subset); the defaults are the command's own initial values, and the
+// help prints them.
+#ifndef MTP_CLI_FLAG_GROUPS_H
+#define MTP_CLI_FLAG_GROUPS_H
+
+#include <stdint.h>
+
+#include "cli/flags.h"
+
+// --model, --threads: every command that runs a saved model.
+typedef struct {
+    const char *model;  // run or checkpoint directory
+    int threads;        // 0 = all cores
+} model_flags;
+extern const flag MODEL_FLAGS[];
+
+// --max-new, --speculative, --temperature, --top-k, --top-p, --seed, --stop:
+// every command that generates text.
+typedef struct {
+    int max_new;
+    int speculative;  // drafting heads; -1 = all (n-1)
+    double temperature, top_p;
+    int top_k;
+    uint64_t seed;
+    const char *stop;
+} decode_flags;
+extern const flag DECODE_FLAGS[];
+
+// The shape of a model and its training batch: train and bench-train.
+typedef struct {
+    int vocab_size;  // 0 = the data's tokenizer
+    int n_layer, n_future, dim, n_head;
+    int n_kv_head;    // 0 = n_head
+    int ffn_dim;      // 0 = the Llama rule
+    int seq_len;
+    int max_context;  // 0 = seq_len
+    int batch;
+    int schedule;  // head_schedule
+} shape_flags;
+extern const flag SHAPE_FLAGS[];
+
+// Sets the OpenMP/BLAS thread count when threads > 0.
+void flag_threads_apply(int threads);
+
+#endif

@@ -1,0 +1,101 @@
+// flags.h: command-line flags declared once, as tables. A command lists its
+// flags (name, kind, destination, range, help) in groups; one parser reads
+// argv into the destinations, checks every value, and prints --help from the
+// same tables, with each default read from its destination before parsing,
+// so the help cannot disagree with the code. Groups shared by several
+// commands (cli/flag_groups.h) keep names, ranges and texts the same
+// everywhere.
+//
+// Errors are one line on stderr, "mtp CMD: --batch 'x': expected an integer
+// in [1, 65536]", and the command exits 2.
+#ifndef MTP_CLI_FLAGS_H
+#define MTP_CLI_FLAGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    FLAG_BOOL,    // int: set to 1; takes no value
+    FLAG_STRING,  // const char *
+    FLAG_INT,     // int in [min, max]
+    FLAG_LONG,    // long in [min, max]
+    FLAG_U64,     // uint64_t
+    FLAG_DOUBLE,  // double in [min, max]
+    FLAG_CHOICE,  // int: the index of the value in `choices`
+    FLAG_LIST,    // flag_list: every value of a flag that may be repeated
+    FLAG_PARSE,   // parse(value, dest): 0, or -1 with mtp_errorf saying what is expected
+} flag_kind;
+
+// The values of a repeated flag, or a command's positional arguments.
+typedef struct {
+    const char **v;
+    int n;
+} flag_list;
+
+typedef struct {
+    const char *name;  // "--max-new"
+    flag_kind kind;
+    size_t offset;     // of the destination in the group's struct (offsetof)
+    const char *meta;  // the value's placeholder in the help ("N"); NULL for FLAG_BOOL
+    const char *help;  // one line, or several separated by '\n'
+    double min, max;   // FLAG_INT, FLAG_LONG, FLAG_DOUBLE
+    const char *const *choices;  // FLAG_CHOICE: NULL-terminated
+    // The default shown when the destination holds a value outside [min, max]
+    // (a sentinel that the command resolves later: "all cores", "n-1").
+    const char *unset;
+    int (*parse)(const char *value, void *dest);  // FLAG_PARSE
+    const char *alias;                            // e.g. "-q"
+} flag;
+
+// Flags whose destinations are fields of the struct at `base`. `only` picks a
+// subset of a shared table: space-separated names (NULL: all of them).
+typedef struct {
+    const char *title;  // heading in the help ("model:"), or NULL
+    const flag *flags;  // terminated by an entry with name NULL
+    void *base;
+    const char *only;
+} flag_group;
+
+#define FLAGS_MAX_GROUPS 8
+#define FLAGS_MAX_SEEN 96
+
+typedef struct {
+    const char *name;   // "eval-gen", "tokenizer encode": messages read "mtp NAME: ..."
+    const char *usage;  // the usage line(s), without a final newline
+    const char *about;  // what the command does (paragraphs), or NULL
+    flag_group groups[FLAGS_MAX_GROUPS];
+    const char *epilog;      // text after the flags, or NULL
+    const char *positional;  // e.g. "INPUT": the command takes arguments that are not flags
+    flag_list *inputs;       // where those go (all of argv after "--" too)
+    const char *required;    // space-separated names of the flags that must be given
+    // filled by flags_parse: which flags were given
+    const flag *seen[FLAGS_MAX_SEEN];
+    int n_seen;
+} command_spec;
+
+enum { FLAGS_OK = 0, FLAGS_HELP = 1, FLAGS_USAGE = 2 };
+
+// Parses argv[1..argc) (argv[0] is the command's name) into the groups'
+// destinations. Returns FLAGS_OK; FLAGS_HELP after printing the help to
+// stdout (-h, --help); FLAGS_USAGE after printing one error line to stderr.
+// `--flag=value` is accepted for flags that take a value.
+int flags_parse(command_spec *spec, int argc, char **argv);
+// Prints the help: usage, about, each group's flags with their defaults, epilog.
+void flags_print_help(const command_spec *spec);
+// Frees what parsing allocated: the arrays of FLAG_LIST destinations and inputs.
+void flags_free(command_spec *spec);
+// 1 if the flag named `name` was on the command line.
+int flags_given(const command_spec *spec, const char *name);
+// The exit status of a usage error found after parsing: prints "mtp NAME: "
+// + the formatted message + " (see mtp NAME --help)" and returns FLAGS_USAGE.
+int flags_usage_error(const command_spec *spec, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+// Maps FLAGS_* to a process exit status: -1 means "go on" (FLAGS_OK).
+static inline int flags_exit(int rc) {
+    return rc == FLAGS_OK ? -1 : rc == FLAGS_HELP ? 0 : 2;
+}
+
+#endif

@@ -1,0 +1,157 @@
+// generate.c: see generate.h.
+#include "infer/generate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+int generator_init(generator *g, const mtp_model *m, const tokenizer *tok, const generator_config *cfg) {
+    memset(g, 0, sizeof *g);
+    g->tok = tok;
+    int drafts = cfg->drafts < 0 ? m->cfg.n_future - 1 : cfg->drafts;
+    if (tokenizer_vocab_size(tok) > m->cfg.vocab_size)
+        return mtp_errorf("the tokenizer has %d tokens but the model only %d", tokenizer_vocab_size(tok),
+                          m->cfg.vocab_size);
+    if (decoder_init(&g->dec, m, drafts) != 0) return -1;
+    if (sampler_init(&g->smp, tokenizer_vocab_size(tok), cfg->temperature, cfg->top_k, cfg->top_p, cfg->seed) != 0) {
+        decoder_free(&g->dec);
+        return -1;
+    }
+    return 0;
+}
+
+void generator_free(generator *g) {
+    sampler_free(&g->smp);
+    decoder_free(&g->dec);
+    memset(g, 0, sizeof *g);
+}
+
+void generate_result_free(generate_result *r) {
+    free(r->text);
+    memset(r, 0, sizeof *r);
+}
+
+static int is_blank(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+typedef struct {
+    const tokenizer *tok;
+    const generate_options *o;
+    generate_result *r;
+    size_t hold;      // bytes at the end that may still begin a stop string: longest stop - 1
+    size_t streamed;  // bytes handed to on_text
+    int started;      // a non-blank byte has been kept (skip_leading_blanks)
+    int failed;       // out of memory or an undecodable token
+} collector;
+
+static int append(generate_result *r, const char *bytes, size_t n) {
+    if (r->len + n + 1 > r->cap) {
+        size_t cap = 2 * (r->len + n + 1) + 64;
+        char *grown = realloc(r->text, cap);
+        if (!grown) return mtp_errorf("out of memory for the generated text");
+        r->text = grown;
+        r->cap = cap;
+    }
+    memcpy(r->text + r->len, bytes, n);
+    r->len += n;
+    r->text[r->len] = '\0';
+    return 0;
+}
+
+// The first position >= from where a stop string matches text[0..len), or len.
+static size_t first_stop(const char *const *stops, const char *text, size_t len, size_t from) {
+    size_t best = len;
+    for (int s = 0; stops && stops[s]; s++) {
+        size_t sl = strlen(stops[s]);
+        for (size_t i = from; sl && i + sl <= len && i < best; i++)
+            if (memcmp(text + i, stops[s], sl) == 0) best = i;
+    }
+    return best;
+}
+
+// Appends a token's bytes, cuts the text at a stop string (which may span
+// tokens: only where a match can end in the new bytes is searched), and
+// streams what can no longer be part of a match. Nonzero ends generation.
+static int on_token(int32_t token, void *user) {
+    collector *c = user;
+    generate_result *r = c->r;
+    char piece[TOKENIZER_MAX_TOKEN_BYTES];
+    int n = tokenizer_decode_token(c->tok, token, piece, sizeof piece);
+    if (n < 0) {
+        c->failed = 1;
+        return 1;
+    }
+    const char *p = piece;
+    if (c->o->skip_leading_blanks && !c->started)
+        while (n > 0 && is_blank(*p)) p++, n--;
+    if (n == 0) return 0;
+    c->started = 1;
+    size_t before = r->len;
+    if (append(r, p, (size_t)n) != 0) {
+        c->failed = 1;
+        return 1;
+    }
+    size_t from = before > c->hold ? before - c->hold : 0;
+    size_t hit = first_stop(c->o->stops, r->text, r->len, from);
+    int stopped = hit < r->len;
+    if (stopped) {
+        r->len = hit;
+        r->text[hit] = '\0';
+    }
+    size_t safe = stopped ? r->len : r->len > c->hold ? r->len - c->hold : 0;
+    if (c->o->on_text && safe > c->streamed) {
+        c->o->on_text(r->text + c->streamed, safe - c->streamed, c->o->user);
+        c->streamed = safe;
+    }
+    return stopped;
+}
+
+int generate_tokens(generator *g, const int32_t *ids, int n, const generate_options *o, generate_result *r) {
+    const int context = g->dec.model->cfg.max_seq_len;
+    int32_t eot = tokenizer_eot(g->tok);
+    r->len = 0;
+    if (r->text) r->text[0] = '\0';
+    r->prompt_cut = 0;
+    if (n == 0) {  // an empty prompt starts from end-of-text, as after a document
+        ids = &eot;
+        n = 1;
+    }
+    if (o->fit == PROMPT_FIT_ERROR && n >= context)
+        return mtp_errorf("the prompt is %d tokens, the model's context %d: shorten it to leave room to generate",
+                          n, context);
+    int keep = o->keep > 0 && o->keep < context ? o->keep : context - 1;
+    if (n > keep) {
+        r->prompt_cut = n - keep;
+        ids += n - keep;
+        n = keep;
+    }
+    r->prompt_tokens = n;
+    collector c = {g->tok, o, r, 0, 0, 0, 0};
+    for (int s = 0; o->stops && o->stops[s]; s++) {
+        size_t sl = strlen(o->stops[s]);
+        if (sl > c.hold + 1) c.hold = sl - 1;
+    }
+    if (append(r, "", 0) != 0) return -1;  // a text even when nothing is generated
+    r->len = 0;
+    int rc = decode_run(&g->dec, ids, n, o->max_new, eot, &g->smp, on_token, &c, &r->stats);
+    if (rc == 0 && c.failed) rc = -1;
+    if (rc != 0) return -1;
+    r->stop_reason = r->stats.stop_reason;
+    if (o->on_text && r->len > c.streamed) o->on_text(r->text + c.streamed, r->len - c.streamed, o->user);
+    return 0;
+}
+
+int generate_text(generator *g, const char *prompt, size_t len, const generate_options *o, generate_result *r) {
+    int32_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    if (tokenizer_encode(g->tok, prompt, len, &ids, &n, &cap) != 0) return -1;
+    if (n > (size_t)1 << 30) {
+        free(ids);
+        return mtp_errorf("the prompt is %zu tokens: too long", n);
+    }
+    int rc = generate_tokens(g, ids, (int)n, o, r);
+    free(ids);
+    return rc;
+}
