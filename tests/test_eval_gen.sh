@@ -48,7 +48,7 @@ for h in "task" "task poly" "eval-gen"; do
     M $h --help | grep -q "usage" || fail "mtp $h --help"
 done
 expect_error "task without a task" "poly or induction" -- M task
-expect_error "unknown task" "unknown task" -- M task nope
+expect_error "unknown task" "unknown subcommand" -- M task nope
 expect_error "task poly without --out" "--out" -- M task poly
 expect_error "m-train 0" "--m-train" -- M task poly --out x --m-train 0-3
 expect_error "m-train reversed" "--m-train" -- M task poly --out x --m-train 5-2

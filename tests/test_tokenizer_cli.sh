@@ -80,6 +80,6 @@ expect_error "train on a missing input" "missing_dir" -- M tokenizer train --voc
 printf '{"model": {"type": "BPE", "merges": ["a b"]}}' >bad.json
 expect_error "broken tokenizer.json" "bad.json" -- M tokenizer encode --tokenizer bad.json --text hi
 [ ! -e t.json ] || fail "a failed train left t.json behind"
-M tokenizer --help | grep -q -- "--allow-special" || fail "--help"
+M tokenizer encode --help | grep -q -- "--allow-special" || fail "--help"
 
 finish tokenizer_cli

@@ -1,5 +1,5 @@
 // cmd_eval.c: `mtp eval`, each head's loss, perplexity and top-1 accuracy on a
-// data directory's validation shards (tasks/val_loss.h). `mtp eval --batch B
+// data directory's validation shards (train/val_loss.h). `mtp eval --batch B
 // --max-batches N` scores the same windows as training's eval with --batch B
 // --eval-batches N.
 #include <cjson/cJSON.h>
@@ -11,7 +11,7 @@
 #include "cli/flag_groups.h"
 #include "cli/progress.h"
 #include "libmtp.h"
-#include "tasks/val_loss.h"
+#include "train/val_loss.h"
 
 typedef struct {
     model_flags m;
@@ -20,12 +20,13 @@ typedef struct {
 } eval_args;
 
 static const flag EVAL_FLAGS[] = {
-    {"--data", FLAG_STRING, offsetof(eval_args, data), "DIR", "data directory made by mtp prepare (uses its val_*.bin)"},
+    {"--data", FLAG_STRING, offsetof(eval_args, data), "DIR",
+     "data directory made by mtp prepare (uses its val_*.bin)"},
     {"--batch", FLAG_INT, offsetof(eval_args, batch), "B", "windows per forward", 1, 65536},
     {"--seq-len", FLAG_INT, offsetof(eval_args, seq_len), "T", "tokens per window", 1, 1 << 24,
      .unset = "the model's context,\nmax_position_embeddings in config.json"},
-    {"--max-batches", FLAG_INT, offsetof(eval_args, max_batches), "N", "score only the first N batches of windows", 1,
-     1 << 30, .unset = "all windows"},
+    {"--max-batches", FLAG_INT, offsetof(eval_args, max_batches), "N",
+     "score only the first N batches of windows", 1, 1 << 30, .unset = "all windows"},
     {"--json", FLAG_BOOL, offsetof(eval_args, json), NULL,
      "print one JSON object instead of a table:\n"
      "{\"heads\": [{\"head\": 1, \"loss\": .., \"perplexity\": .., \"top1\": ..}, ...],\n"
@@ -61,13 +62,14 @@ static void print_json(const val_result *r, const char *ckpt, int T) {
 
 static void print_table(const val_result *r, const char *ckpt, const char *data, size_t all_windows, int T) {
     printf("model  %s (%d heads)\n", ckpt, r->n);
-    printf("data   %s: %zu of %zu val windows of %d tokens (%zu targets per head) in %.1fs\n", data, r->windows,
-           all_windows, T, r->tokens, r->seconds);
+    printf("data   %s: %zu of %zu val windows of %d tokens (%zu targets per head) in %.1fs\n", data,
+           r->windows, all_windows, T, r->tokens, r->seconds);
     printf("\n%-6s %-9s %10s %12s %8s\n", "head", "predicts", "loss", "perplexity", "top-1");
     for (int k = 0; k < r->n; k++) {
         char pred[16];
         snprintf(pred, sizeof pred, "t+%d", k + 1);
-        printf("%-6d %-9s %10.4f %12.3f %7.2f%%\n", k + 1, pred, r->loss[k], exp(r->loss[k]), 100 * r->top1[k]);
+        printf("%-6d %-9s %10.4f %12.3f %7.2f%%\n", k + 1, pred, r->loss[k], exp(r->loss[k]),
+               100 * r->top1[k]);
     }
     printf("%-6s %-9s %10.4f\n", "sum", "", r->total);
 }
@@ -77,10 +79,13 @@ int cmd_eval(int argc, char **argv) {
     command_spec spec = {
         .name = "eval",
         .usage = "usage: mtp eval --model RUN_DIR|CHECKPOINT --data DATA_DIR [flags]",
-        .about = "Scores every head (head k predicts token t+k) on DATA_DIR's val_*.bin shards: mean\n"
-                 "cross-entropy loss, perplexity exp(loss) and top-1 accuracy (how often the head's most\n"
-                 "likely token is the true one: what speculative decoding's acceptance rate follows).",
-        .groups = {{NULL, MODEL_FLAGS, &a.m, "--model"}, {NULL, EVAL_FLAGS, &a}, {NULL, MODEL_FLAGS, &a.m, "--threads"}},
+        .about =
+            "Scores every head (head k predicts token t+k) on DATA_DIR's val_*.bin shards: mean\n"
+            "cross-entropy loss, perplexity exp(loss) and top-1 accuracy (how often the head's most\n"
+            "likely token is the true one: what speculative decoding's acceptance rate follows).",
+        .groups = {{NULL, MODEL_FLAGS, &a.m, "--model"},
+                   {NULL, EVAL_FLAGS, &a},
+                   {NULL, MODEL_FLAGS, &a.m, "--threads"}},
         .required = "--model --data",
     };
     int rc = flags_exit(flags_parse(&spec, argc, argv));
@@ -95,7 +100,8 @@ int cmd_eval(int argc, char **argv) {
     int T = a.seq_len ? a.seq_len : ck.cfg.max_seq_len;
     if (T > ck.cfg.max_seq_len) {
         mtp_errorf(
-            "--seq-len %d exceeds the model's context of %d tokens (max_position_embeddings in %s/config.json): "
+            "--seq-len %d exceeds the model's context of %d tokens (max_position_embeddings in "
+            "%s/config.json): "
             "use --seq-len %d or less",
             T, ck.cfg.max_seq_len, ck.dir, ck.cfg.max_seq_len);
         goto done;
@@ -114,7 +120,8 @@ int cmd_eval(int argc, char **argv) {
     }
     size_t windows = val_windows(&L, a.max_batches, a.batch);
     int B = windows < (size_t)a.batch ? (int)windows : a.batch;
-    if (checkpoint_load_weights(&ck) || model_work_alloc(&w, &ck.model, B, T, SCHEDULE_SEQUENTIAL, 0)) goto done;
+    if (checkpoint_load_weights(&ck) || model_work_alloc(&w, &ck.model, B, T, SCHEDULE_SEQUENTIAL, 0))
+        goto done;
     progress bar;
     progress_start(&bar, "eval", 0);
     bar.unit = "tok";

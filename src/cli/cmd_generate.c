@@ -59,7 +59,8 @@ static void print_json(const generate_result *r, int drafts) {
     cJSON_AddNumberToObject(j, "tokens_per_forward", (double)st->generated / (double)(st->forwards + 1));
     cJSON_AddNumberToObject(j, "tokens_per_sec", seconds > 0 ? st->generated / seconds : 0);
     cJSON *rates = cJSON_AddArrayToObject(j, "accept_rate");
-    for (int k = 0; k < drafts; k++) cJSON_AddItemToArray(rates, cJSON_CreateNumber(rate(st->accepted[k], st->checked[k])));
+    for (int k = 0; k < drafts; k++)
+        cJSON_AddItemToArray(rates, cJSON_CreateNumber(rate(st->accepted[k], st->checked[k])));
     cJSON_AddNumberToObject(j, "prompt_tokens", r->prompt_tokens);
     cJSON_AddNumberToObject(j, "prefill_ms", 1e3 * st->prefill_seconds);
     cJSON_AddNumberToObject(j, "speculative", drafts);
@@ -74,11 +75,14 @@ static void print_stats(const generate_result *r, int drafts) {
     const decode_stats *st = &r->stats;
     double seconds = st->prefill_seconds + st->decode_seconds;
     fflush(stdout);  // the statistics get a line of their own, after the text
-    fprintf(stderr, "%ld tokens in %.3fs (prefill %d tokens %.3fs): %.1f tokens/s; %ld forwards, %.2f tokens/forward",
-            st->generated, seconds, r->prompt_tokens, st->prefill_seconds, seconds > 0 ? st->generated / seconds : 0,
-            st->forwards + 1, (double)st->generated / (double)(st->forwards + 1));
+    fprintf(stderr,
+            "%ld tokens in %.3fs (prefill %d tokens %.3fs): %.1f tokens/s; %ld forwards, %.2f tokens/forward",
+            st->generated, seconds, r->prompt_tokens, st->prefill_seconds,
+            seconds > 0 ? st->generated / seconds : 0, st->forwards + 1,
+            (double)st->generated / (double)(st->forwards + 1));
     for (int k = 0; k < drafts; k++)
-        fprintf(stderr, "%s head %d %.2f", k ? "," : "; acceptance:", k + 2, rate(st->accepted[k], st->checked[k]));
+        fprintf(stderr, "%s head %d %.2f", k ? "," : "; acceptance:", k + 2,
+                rate(st->accepted[k], st->checked[k]));
     fprintf(stderr, "\n");
 }
 
@@ -87,9 +91,10 @@ int cmd_generate(int argc, char **argv) {
     command_spec spec = {
         .name = "generate",
         .usage = "usage: mtp generate --model RUN_DIR|CHECKPOINT [--prompt TEXT | --prompt-file F] [flags]",
-        .about = "Continues a prompt (from --prompt, --prompt-file, or stdin) with a KV cache.\n"
-                 "Self-speculative decoding: heads 2..K+1 draft the next tokens and head 1 checks\n"
-                 "them in the same forward pass; the output is exactly that of plain decoding.",
+        .about =
+            "Continues a prompt (from --prompt, --prompt-file, or stdin) with a KV cache.\n"
+            "Self-speculative decoding: heads 2..K+1 draft the next tokens and head 1 checks\n"
+            "them in the same forward pass; the output is exactly that of plain decoding.",
         .groups = {{NULL, MODEL_FLAGS, &a.m, "--model"},
                    {NULL, GENERATE_FLAGS, &a, "--prompt --prompt-file"},
                    {NULL, DECODE_FLAGS, &a.d},
@@ -100,7 +105,8 @@ int cmd_generate(int argc, char **argv) {
     };
     int rc = flags_exit(flags_parse(&spec, argc, argv));
     if (rc >= 0) return rc;
-    if (a.prompt && a.prompt_file) return flags_exit(flags_usage_error(&spec, "give --prompt or --prompt-file, not both"));
+    if (a.prompt && a.prompt_file)
+        return flags_exit(flags_usage_error(&spec, "give --prompt or --prompt-file, not both"));
     flag_threads_apply(a.m.threads);
     checkpoint ck = {0};
     generator g = {0};
@@ -109,7 +115,8 @@ int cmd_generate(int argc, char **argv) {
     char *prompt = read_prompt(&a, &len);
     const char *stops[2] = {a.d.stop, NULL};
     generator_config gc = {a.d.speculative, (float)a.d.temperature, a.d.top_k, (float)a.d.top_p, a.d.seed};
-    generate_options o = {.max_new = a.d.max_new, .stops = a.d.stop ? stops : NULL, .on_text = a.json ? NULL : print_text};
+    generate_options o = {
+        .max_new = a.d.max_new, .stops = a.d.stop ? stops : NULL, .on_text = a.json ? NULL : print_text};
     rc = 1;
     if (!prompt)
         mtp_error_context("cannot read the prompt");

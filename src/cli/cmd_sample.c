@@ -30,8 +30,9 @@ int cmd_sample(int argc, char **argv) {
     command_spec spec = {
         .name = "sample",
         .usage = "usage: mtp sample --model RUN_DIR|CHECKPOINT --prompt TEXT [flags]",
-        .about = "Continues TEXT with head 1 (the next-token head) and prints the result; a prompt\n"
-                 "longer than the context keeps its newest tokens.",
+        .about =
+            "Continues TEXT with head 1 (the next-token head) and prints the result; a prompt\n"
+            "longer than the context keeps its newest tokens.",
         .groups = {{NULL, MODEL_FLAGS, &a.m, "--model"},
                    {NULL, SAMPLE_FLAGS, &a},
                    {NULL, DECODE_FLAGS, &a.d, "--max-new --temperature --top-k --seed"},

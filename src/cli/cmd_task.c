@@ -1,119 +1,18 @@
-// cmd_task.c: `mtp task`, the data of the paper's small experiments. It
-// dispatches to a subcommand: `poly` (polynomial arithmetic, section 4.2;
-// here) and `induction` (cmd_task_induction, written elsewhere). A
-// subcommand gets argv[0] = its own name and its flags from argv[1], as a
-// command gets from main().
-//
-// `mtp task poly` writes a training text (one "QUESTION=ANSWER" line per
-// example), a fixed test set (JSONL for mtp eval-gen) and a README. Test
-// questions never occur in the training text: the test set is drawn first,
-// the 64-bit hashes of its questions go into a set, and a training draw whose
-// question hashes into the set is redrawn (same m). Equal texts have equal
-// hashes, so the guarantee is exact; a hash collision only redraws a question
-// that was not in the test set. The number of redraws is reported.
-#define _POSIX_C_SOURCE 200809L
+// cmd_task.c: `mtp task poly` and `mtp task induction`, the data of the
+// paper's small experiments (tasks/poly_data.h, tasks/induction.h).
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/flags.h"
 #include "eval/poly.h"
 #include "libmtp.h"
+#include "tasks/induction.h"
+#include "tasks/poly_data.h"
 
-#define CMD "task poly"
-#define MAX_REDRAWS 100000  // consecutive redraws before giving up (never reached in practice)
-#define STREAM_TRAIN 0
-#define STREAM_TEST 1000  // + m: each m's test items have their own stream
-
-static const char *task_help =
-    "usage: mtp task poly|induction [flags]   (mtp task SUBCOMMAND --help for its flags)\n"
-    "\n"
-    "Makes the data of one of the paper's small experiments:\n"
-    "  poly        polynomial arithmetic in F7[X]/(X^5) (section 4.2): training text and a\n"
-    "              fixed test set for mtp eval-gen\n"
-    "  induction   the induction task (section 4.1)\n";
-
-static const char *poly_help =
-    "usage: mtp task poly --out DIR [flags]\n"
-    "\n"
-    "Polynomial arithmetic in F7[X]/(X^5) (Gloeckle et al. 2024, section 4.2): random\n"
-    "expressions with exactly m operations (negation, addition, multiplication,\n"
-    "composition; operators and coefficients uniform) and their values. Writes\n"
-    "  DIR/train.txt    one example per line, QUESTION=ANSWER, e.g. (31024+02100)=33124,\n"
-    "                   m uniform in --m-train (text for mtp prepare)\n"
-    "  DIR/test.jsonl   --test-per-m distinct items per m in --m-eval, one per line:\n"
-    "                   {\"prompt\": \"(31024+02100)=\", \"answer\": \"33124\", \"group\": \"m=1\", \"m\": "
-    "1}\n"
-    "                   (for mtp eval-gen); no test question occurs in train.txt\n"
-    "  DIR/README.txt   the formats and the command that made them\n"
-    "A polynomial is its coefficients c0..c4 as 5 digits; '(A+B)', '(A*B)', '(A@B)' (A(B(X)))\n"
-    "and '-A' build expressions. See docs/eval-poly.md.\n"
-    "  --out DIR              output directory (created if missing; files replaced)\n"
-    "  --m-train A-B          operations per training example (default 1-5)\n"
-    "  --m-eval A-B           operations per test item (default 1-10)\n"
-    "  --train-examples N     training lines (default 100000)\n"
-    "  --test-per-m N         test items per m (default 2000)\n"
-    "  --pause K              K pause marks '.' between the question and '=' in both files\n"
-    "                         (the paper's pause tokens; default 0)\n"
-    "  --seed S               seed (default 1); the test set depends on S and m only\n"
-    "Ranges are A-B or a single A, with 1 <= A <= B <= 64.\n";
-
-// A set of 64-bit hashes (open addressing, linear probing; 0 marks an empty
-// slot, so a hash of 0 is stored as 1).
-typedef struct {
-    uint64_t *slots;
-    size_t cap, count;
-} hash_set;
-
-// FNV-1a, then SplitMix64's finalizer so the low bits used for the slot mix well.
-static uint64_t text_hash(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h ? h : 1;
-}
-
-static size_t set_slot(const hash_set *s, uint64_t h) {
-    size_t i = (size_t)h & (s->cap - 1);
-    while (s->slots[i] && s->slots[i] != h) i = (i + 1) & (s->cap - 1);
-    return i;
-}
-
-static int set_has(const hash_set *s, uint64_t h) {
-    return s->cap && s->slots[set_slot(s, h)] == h;
-}
-
-// 1 if added, 0 if already there, -1 out of memory.
-static int set_add(hash_set *s, uint64_t h) {
-    if (2 * (s->count + 1) > s->cap) {  // keep the load under 1/2
-        hash_set g = {NULL, s->cap ? 2 * s->cap : 1024, 0};
-        if (!(g.slots = mtp_calloc(g.cap, sizeof *g.slots, "question hash set"))) return -1;
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->slots[i]) g.slots[set_slot(&g, s->slots[i])] = s->slots[i];
-        g.count = s->count;
-        free(s->slots);
-        *s = g;
-    }
-    size_t i = set_slot(s, h);
-    if (s->slots[i]) return 0;
-    s->slots[i] = h;
-    s->count++;
-    return 1;
-}
-
-// An independent generator per purpose: the seed and the stream id hashed
-// into a starting state, so streams do not overlap in practice.
-static void stream_seed(mtp_rng *rng, uint64_t seed, uint64_t stream) {
-    mtp_rng h;
-    mtp_rng_seed(&h, seed ^ (stream * 0xd1b54a32d192ed03ULL));
-    mtp_rng_seed(rng, mtp_rng_u64(&h));
-}
-
-// "A-B" or "A" into [*lo, *hi], 1 <= A <= B <= POLY_MAX_OPS.
-static int parse_range(const char *flag, const char *v, int *lo, int *hi) {
+// "A-B" or "A" into int[2] with 1 <= A <= B <= POLY_MAX_OPS.
+static int parse_range(const char *v, void *dest) {
+    int *r = dest;
     char *end;
     long a = strtol(v, &end, 10), b = a;
     if (end != v && *end == '-') {
@@ -121,216 +20,123 @@ static int parse_range(const char *flag, const char *v, int *lo, int *hi) {
         b = strtol(s, &end, 10);
         if (end == s) end = (char *)v;  // "3-" is not a range
     }
-    if (end == v || *end != '\0' || a < 1 || b < a || b > POLY_MAX_OPS) {
-        fprintf(stderr, "mtp " CMD ": %s '%s': expected a range A-B (or one number) with 1 <= A <= B <= %d\n",
-                flag, v, POLY_MAX_OPS);
-        return -1;
-    }
-    *lo = (int)a;
-    *hi = (int)b;
+    if (end == v || *end != '\0' || a < 1 || b < a || b > POLY_MAX_OPS)
+        return mtp_errorf("expected a range A-B (or one number) with 1 <= A <= B <= %d", POLY_MAX_OPS);
+    r[0] = (int)a;
+    r[1] = (int)b;
     return 0;
 }
 
-typedef struct {
-    const char *out;
-    int m_train[2], m_eval[2], pause;
-    long train_examples, test_per_m;
-    uint64_t seed;
-} poly_args;
-
-// Opens DIR/name.tmp for writing; finish_file renames it into place.
-static FILE *start_file(const char *dir, const char *name, char *tmp, char *final, size_t cap) {
-    char part[64];
-    snprintf(part, sizeof part, "%s.tmp", name);
-    if (fs_join(final, cap, dir, name) || fs_join(tmp, cap, dir, part)) return NULL;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) mtp_errorf("cannot create %s: check that the directory is writable", tmp);
-    return f;
+static void show_range(const void *dest, char *buf, size_t cap) {
+    const int *r = dest;
+    snprintf(buf, cap, "%d-%d", r[0], r[1]);
 }
 
-static int finish_file(FILE *f, const char *tmp, const char *final) {
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        remove(tmp);
-        return mtp_errorf("cannot write %s: is the disk full?", tmp);
-    }
-    if (rename(tmp, final) != 0) {
-        remove(tmp);
-        return mtp_errorf("cannot rename %s to %s", tmp, final);
-    }
-    return 0;
-}
+static const flag POLY_FLAGS[] = {
+    {"--out", FLAG_STRING, offsetof(poly_data_options, out), "DIR",
+     "output directory (created if missing; files replaced)"},
+    {"--m-train", FLAG_PARSE, offsetof(poly_data_options, m_train), "A-B", "operations per training example",
+     .parse = parse_range, .show = show_range},
+    {"--m-eval", FLAG_PARSE, offsetof(poly_data_options, m_eval), "A-B", "operations per test item",
+     .parse = parse_range, .show = show_range},
+    {"--train-examples", FLAG_LONG, offsetof(poly_data_options, train_examples), "N", "training lines", 0,
+     1e9},
+    {"--test-per-m", FLAG_LONG, offsetof(poly_data_options, test_per_m), "N", "test items per m", 0, 1e7},
+    {"--pause", FLAG_INT, offsetof(poly_data_options, pause), "K",
+     "K pause marks '.' between the question and '=' in both files\n(the paper's pause tokens)", 0, 4096},
+    {"--seed", FLAG_U64, offsetof(poly_data_options, seed), "S",
+     "seed; the test set depends on S and m only"},
+    {0},
+};
 
-// One example whose question is new to `seen` (test: distinct items) or
-// absent from it (train: not a test question); *redraws counts the rest.
-static int draw_example(int m, int pause, mtp_rng *rng, hash_set *seen, int add, char *question, char *prompt,
-                        size_t pcap, char *answer, long *redraws) {
-    for (int tries = 0; tries < MAX_REDRAWS; tries++) {
-        if (poly_example(m, pause, rng, question, POLY_TEXT_MAX, prompt, pcap, answer, 8) != 0) return -1;
-        uint64_t h = text_hash(question);
-        int fresh = add ? set_add(seen, h) : !set_has(seen, h);
-        if (fresh < 0) return -1;
-        if (fresh) return 0;
-        (*redraws)++;
+int cmd_task_poly(int argc, char **argv) {
+    poly_data_options a = {NULL, {1, 5}, {1, 10}, 0, 100000, 2000, 1};
+    command_spec spec = {
+        .name = "task poly",
+        .usage = "usage: mtp task poly --out DIR [flags]",
+        .about =
+            "Polynomial arithmetic in F7[X]/(X^5) (Gloeckle et al. 2024, section 4.2): random\n"
+            "expressions with exactly m operations (negation, addition, multiplication,\n"
+            "composition; operators and coefficients uniform) and their values. Writes\n"
+            "  DIR/train.txt    one example per line, QUESTION=ANSWER, e.g. (31024+02100)=33124,\n"
+            "                   m uniform in --m-train (text for mtp prepare)\n"
+            "  DIR/test.jsonl   --test-per-m distinct items per m in --m-eval, one per line:\n"
+            "                   {\"prompt\": \"(31024+02100)=\", \"answer\": \"33124\", \"group\": \"m=1\", "
+            "\"m\": 1}\n"
+            "                   (for mtp eval-gen); no test question occurs in train.txt\n"
+            "  DIR/README.txt   the formats and the command that made them\n"
+            "A polynomial is its coefficients c0..c4 as 5 digits; '(A+B)', '(A*B)', '(A@B)' (A(B(X)))\n"
+            "and '-A' build expressions. See docs/eval-poly.md.",
+        .groups = {{NULL, POLY_FLAGS, &a}},
+        .epilog = "Ranges are A-B or a single A, with 1 <= A <= B <= 64.",
+        .required = "--out",
+    };
+    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    if (rc >= 0) return rc;
+    poly_data_summary s;
+    if (poly_data_make(&a, &s) != 0) {
+        fprintf(stderr, "mtp task poly: %s\n", mtp_last_error());
+        return 1;
     }
-    return mtp_errorf("m = %d: %d draws in a row were already taken; ask for fewer examples", m, MAX_REDRAWS);
-}
-
-static int write_test(const poly_args *a, hash_set *seen, char *prompt, size_t pcap, long *redraws) {
-    char tmp[4096], final[4096], question[POLY_TEXT_MAX], answer[8];
-    FILE *f = start_file(a->out, "test.jsonl", tmp, final, sizeof tmp);
-    if (!f) return -1;
-    for (int m = a->m_eval[0]; m <= a->m_eval[1]; m++) {
-        mtp_rng rng;
-        stream_seed(&rng, a->seed, STREAM_TEST + (uint64_t)m);
-        for (long i = 0; i < a->test_per_m; i++) {
-            if (draw_example(m, a->pause, &rng, seen, 1, question, prompt, pcap, answer, redraws) != 0) {
-                fclose(f);
-                remove(tmp);
-                return -1;
-            }
-            // the task's alphabet (digits, "-+*@().=") needs no JSON escaping
-            fprintf(f, "{\"prompt\": \"%s\", \"answer\": \"%s\", \"group\": \"m=%d\", \"m\": %d}\n", prompt,
-                    answer, m, m);
-        }
-    }
-    return finish_file(f, tmp, final);
-}
-
-static int write_train(const poly_args *a, hash_set *test, char *prompt, size_t pcap, long *redraws) {
-    char tmp[4096], final[4096], question[POLY_TEXT_MAX], answer[8];
-    FILE *f = start_file(a->out, "train.txt", tmp, final, sizeof tmp);
-    if (!f) return -1;
-    mtp_rng rng;
-    stream_seed(&rng, a->seed, STREAM_TRAIN);
-    int span = a->m_train[1] - a->m_train[0] + 1;
-    for (long i = 0; i < a->train_examples; i++) {
-        int m = a->m_train[0] + (int)mtp_rng_below(&rng, (uint64_t)span);
-        if (draw_example(m, a->pause, &rng, test, 0, question, prompt, pcap, answer, redraws) != 0) {
-            fclose(f);
-            remove(tmp);
-            return -1;
-        }
-        fprintf(f, "%s%s\n", prompt, answer);
-    }
-    return finish_file(f, tmp, final);
-}
-
-static int write_readme(const poly_args *a, long train_redraws) {
-    char tmp[4096], final[4096];
-    FILE *f = start_file(a->out, "README.txt", tmp, final, sizeof tmp);
-    if (!f) return -1;
-    fprintf(f,
-            "Polynomial arithmetic in F7[X]/(X^5) (Gloeckle et al. 2024, section 4.2), made by\n"
-            "  mtp task poly --out %s --m-train %d-%d --m-eval %d-%d --train-examples %ld --test-per-m %ld "
-            "--pause %d --seed %llu\n\n",
-            a->out, a->m_train[0], a->m_train[1], a->m_eval[0], a->m_eval[1], a->train_examples,
-            a->test_per_m, a->pause, (unsigned long long)a->seed);
-    fprintf(f,
-            "Text forms (alphabet 0123456-+*@().=):\n"
-            "  polynomial  5 digits c0 c1 c2 c3 c4, the coefficients of X^0..X^4 mod 7:\n"
-            "              31024 = 3 + X + 2X^3 + 4X^4\n"
-            "  expression  a polynomial | -E (negation) | (E+E) | (E*E) | (E@E), where (P@Q) is the\n"
-            "              composition P(Q(X)); products and compositions are reduced mod X^5 and 7,\n"
-            "              composition on the degree < 5 representatives\n"
-            "  example     QUESTION, %d pause marks '.', '=', ANSWER (the value as a polynomial)\n\n",
-            a->pause);
-    char marks[32];  // the pause marks as they appear, or a count when there are many
-    if (a->pause <= 16) {
-        memset(marks, POLY_PAUSE, (size_t)a->pause);
-        marks[a->pause] = '\0';
-    } else {
-        snprintf(marks, sizeof marks, "<%d x '%c'>", a->pause, POLY_PAUSE);
-    }
-    fprintf(
-        f,
-        "train.txt   %ld lines QUESTION%s=ANSWER, m (operations) uniform in %d..%d. Tokenize it\n"
-        "            with mtp prepare.\n"
-        "test.jsonl  %ld items per m for m = %d..%d, one JSON object per line:\n"
-        "            {\"prompt\": \"QUESTION%s=\", \"answer\": \"ANSWER\", \"group\": \"m=M\", \"m\": M}\n"
-        "            Evaluate with: mtp eval-gen --model RUN --data test.jsonl\n\n",
-        a->train_examples, marks, a->m_train[0], a->m_train[1], a->test_per_m, a->m_eval[0], a->m_eval[1],
-        marks);
-    fprintf(f,
-            "Generation: an expression with m operations draws its operator uniformly; negation\n"
-            "gives m-1 to its operand, a binary operator k uniform in 0..m-1 to its left operand\n"
-            "and m-1-k to its right; leaves have 5 coefficients uniform in 0..6. The test items of\n"
-            "each m come from their own stream of the seed (the same for any --m-eval range that\n"
-            "includes m) and are distinct. No test question occurs in train.txt: training draws\n"
-            "whose question is a test question are redrawn (%ld were).\n",
-            train_redraws);
-    return finish_file(f, tmp, final);
-}
-
-static int task_poly(int argc, char **argv) {
-    poly_args a = {NULL, {1, 5}, {1, 10}, 0, 100000, 2000, 1};
-    const char *v;
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (args_is_help(f)) {
-            fputs(poly_help, stdout);
-            return 0;
-        }
-        if (!strcmp(f, "--out")) {
-            if (!(a.out = args_value(CMD, argc, argv, &i))) return 2;
-        } else if (!strcmp(f, "--m-train") || !strcmp(f, "--m-eval")) {
-            int *r = !strcmp(f, "--m-train") ? a.m_train : a.m_eval;
-            if (!(v = args_value(CMD, argc, argv, &i)) || parse_range(f, v, &r[0], &r[1])) return 2;
-        } else if (!strcmp(f, "--train-examples")) {
-            if (!(v = args_value(CMD, argc, argv, &i)) ||
-                args_long(CMD, f, v, 0, 1000000000L, &a.train_examples))
-                return 2;
-        } else if (!strcmp(f, "--test-per-m")) {
-            if (!(v = args_value(CMD, argc, argv, &i)) || args_long(CMD, f, v, 0, 10000000L, &a.test_per_m))
-                return 2;
-        } else if (!strcmp(f, "--pause")) {
-            if (!(v = args_value(CMD, argc, argv, &i)) || args_int(CMD, f, v, 0, 4096, &a.pause)) return 2;
-        } else if (!strcmp(f, "--seed")) {
-            if (!(v = args_value(CMD, argc, argv, &i)) || args_u64(CMD, f, v, &a.seed)) return 2;
-        } else {
-            args_unknown(CMD, f);
-            return 2;
-        }
-    }
-    if (!a.out) {
-        fprintf(stderr, "mtp " CMD ": --out is required (see mtp " CMD " --help)\n");
-        return 2;
-    }
-    hash_set seen = {NULL, 0, 0};
-    size_t pcap = POLY_TEXT_MAX + (size_t)a.pause + 2;
-    char *prompt = mtp_malloc(pcap, "prompt buffer");
-    long test_redraws = 0, train_redraws = 0;
-    int rc = 1;
-    if (!prompt || fs_mkdir_p(a.out) != 0 || write_test(&a, &seen, prompt, pcap, &test_redraws) != 0 ||
-        write_train(&a, &seen, prompt, pcap, &train_redraws) != 0 || write_readme(&a, train_redraws) != 0) {
-        fprintf(stderr, "mtp " CMD ": %s\n", mtp_last_error());
-        goto done;
-    }
-    long n_test = a.test_per_m * (a.m_eval[1] - a.m_eval[0] + 1);
     printf(
-        "task poly: %s/train.txt %ld examples (m %d-%d), %s/test.jsonl %ld items (m %d-%d, %ld each), "
-        "pause %d; %ld training draws equal to a test question redrawn\n",
-        a.out, a.train_examples, a.m_train[0], a.m_train[1], a.out, n_test, a.m_eval[0], a.m_eval[1],
-        a.test_per_m, a.pause, train_redraws);
-    rc = 0;
-done:
-    free(prompt);
-    free(seen.slots);
-    return rc;
+        "task poly: %s/train.txt %ld examples (m %d-%d), %s/test.jsonl %ld items (m %d-%d, %ld each), pause "
+        "%d; "
+        "%ld training draws equal to a test question redrawn\n",
+        a.out, a.train_examples, a.m_train[0], a.m_train[1], a.out, s.test_items, a.m_eval[0], a.m_eval[1],
+        a.test_per_m, a.pause, s.train_redraws);
+    return 0;
 }
 
-int cmd_task(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "mtp task: name a task: poly or induction (see mtp task --help)\n");
-        return 2;
+static const flag INDUCTION_FLAGS[] = {
+    {"--stories", FLAG_STRING, offsetof(induction_data_options, stories), "FILE",
+     "stories separated by --separator (e.g. TinyStories-train.txt); the\n"
+     "text after the last separator is dropped as cut off"},
+    {"--tokenizer", FLAG_STRING, offsetof(induction_data_options, tokenizer), "T",
+     "the model's tokenizer: 'bytes', a tokenizer.json or a directory"},
+    {"--out", FLAG_STRING, offsetof(induction_data_options, out), "DIR",
+     "output directory (created if missing; files replaced)"},
+    {"--held-out", FLAG_INT, offsetof(induction_data_options, held_out), "N",
+     "test stories (the paper's: 100)", 1, 1 << 24},
+    {"--seed", FLAG_U64, offsetof(induction_data_options, seed), "S",
+     "which stories and names; same inputs, same files"},
+    {"--separator", FLAG_STRING, offsetof(induction_data_options, separator), "S", "story separator"},
+    {0},
+};
+
+int cmd_task_induction(int argc, char **argv) {
+    induction_data_options a = {.separator = "<|endoftext|>", .held_out = 100, .seed = 1};
+    command_spec spec = {
+        .name = "task induction",
+        .usage = "usage: mtp task induction --stories FILE --tokenizer T --out DIR [flags]",
+        .about =
+            "The induction task (Gloeckle et al. 2024, section 4.1): in held-out stories every\n"
+            "character name is replaced, consistently, by a random name of exactly two tokens under\n"
+            "T; a model shows induction when it predicts a name's second token at later mentions.\n"
+            "Writes\n"
+            "  DIR/train.txt    every other story, '<|endoftext|>'-separated: train on it with\n"
+            "                   mtp prepare --tokenizer T --doc-separator '<|endoftext|>' DIR/train.txt\n"
+            "  DIR/test.jsonl   one renamed story per line: {\"story\": index, \"text\": ..., \"names\":\n"
+            "                   [{\"name\", \"original\", \"mentions\"}], \"occurrences\": [{\"name\": i,\n"
+            "                   \"start\": byte, \"end\": byte}]} (for mtp eval-induction)\n"
+            "  DIR/README.txt   how the files were made",
+        .groups = {{NULL, INDUCTION_FLAGS, &a}},
+        .epilog =
+            "Character names: capitalized words seen at least twice, once not at a sentence start,\n"
+            "less a stop list (Mom, Dad, Mr, ...). See docs/eval-induction.md.",
+        .required = "--stories --tokenizer --out",
+    };
+    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    if (rc >= 0) return rc;
+    if (!a.separator[0])
+        return flags_exit(flags_usage_error(&spec, "--separator '': give a non-empty story separator"));
+    induction_data_summary s;
+    if (induction_data_make(&a, &s) != 0) {
+        fprintf(stderr, "mtp task induction: %s\n", mtp_last_error());
+        return 1;
     }
-    const char *sub = argv[1];
-    if (args_is_help(sub)) {
-        fputs(task_help, stdout);
-        return 0;
-    }
-    if (!strcmp(sub, "poly")) return task_poly(argc - 1, argv + 1);
-    if (!strcmp(sub, "induction")) return cmd_task_induction(argc - 1, argv + 1);
-    fprintf(stderr, "mtp task: unknown task '%s': expected poly or induction (see mtp task --help)\n", sub);
-    return 2;
+    printf("%s: %d stories; %d held out in %s/test.jsonl (%d names, %ld later mentions), %d in %s/train.txt",
+           a.stories, s.stories, s.held, a.out, s.names, s.later, s.kept, a.out);
+    if (s.dups) printf(" (%d copies of held-out stories left out)", s.dups);
+    printf("\n");
+    return 0;
 }

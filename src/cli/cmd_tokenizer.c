@@ -3,128 +3,44 @@
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <ctype.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/flag_groups.h"
 #include "cli/progress.h"
-#include "core/timer.h"
-#include "data/bpe_train.h"
-#include "data/corpus.h"
+#include "data/tokenizer_bench.h"
 #include "libmtp.h"
 
 // Input read from stdin is limited so a wrong pipe cannot exhaust memory.
 #define STDIN_MAX ((size_t)1 << 32)
 
-static void usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: mtp tokenizer encode --tokenizer T [--text TEXT] [--allow-special] [--json] [--json-lines]\n"
-        "       mtp tokenizer decode --tokenizer T [--ids IDS]\n"
-        "       mtp tokenizer train --vocab-size N --out FILE [FLAGS] INPUT...\n"
-        "       mtp tokenizer bench --tokenizer T [--threads N] [--repeat R] INPUT...\n"
-        "\n"
-        "T is 'bytes', a tokenizer.json, a directory holding one (a data directory or a\n"
-        "checkpoint), or a directory holding GPT-2's encoder.json and vocab.bpe.\n"
-        "\n"
-        "encode   prints the ids of the text (stdin, or --text), space-separated on one line.\n"
-        "  --allow-special    special tokens written in the text (<|endoftext|>) become their ids;\n"
-        "                     without it they are encoded as ordinary text\n"
-        "  --json             print a JSON array instead\n"
-        "  --json-lines       stdin holds one text per line, as a JSON string or {\"text\": ...};\n"
-        "                     prints one line of ids per text (\\u0000 ends a text)\n"
-        "decode   writes the text of ids (stdin, or --ids) to stdout; ids are separated by blanks or\n"
-        "         commas, and a JSON array is accepted.\n"
-        "train    learns a byte-level BPE with GPT-2's pre-tokenization from the files (directories\n"
-        "         are walked recursively, hidden entries skipped) and writes a tokenizer.json.\n"
-        "  --vocab-size N     ids in all: 256 bytes + merges + special tokens (e.g. 32000)\n"
-        "  --out FILE         the tokenizer.json to write (atomically)\n"
-        "  --special TEXT     a special token; repeat for more. The first is the end of text\n"
-        "                     (default: one, <|endoftext|>). Special tokens in the input are not\n"
-        "                     learned from.\n"
-        "  --glob PATTERN     only files whose name matches PATTERN inside INPUT directories\n"
-        "  --threads N        threads for counting (default: all)\n"
-        "  --quiet            no progress bar\n"
-        "bench    encodes the files in memory and prints MB/s (median of --repeat runs, default\n"
-        "         5) with --threads threads (default 1; files are shared out between threads).\n"
-        "\n"
-        "examples: echo 'Hello world' | mtp tokenizer encode --tokenizer gpt2/\n"
-        "          mtp tokenizer decode --tokenizer gpt2/ --ids '15496 995'\n"
-        "          mtp tokenizer train --vocab-size 32000 --out tok.json --glob '*.py' src/\n");
-}
+#define TOKENIZER_ABOUT                                                                \
+    "T is 'bytes', a tokenizer.json, a directory holding one (a data directory or a\n" \
+    "checkpoint), or a directory holding GPT-2's encoder.json and vocab.bpe."
 
-static char *read_stdin(size_t *len) {
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        if (n == cap) {
-            if (cap >= STDIN_MAX) {
-                free(buf);
-                fprintf(stderr, "mtp tokenizer: stdin is larger than %zu bytes\n", STDIN_MAX);
-                return NULL;
-            }
-            char *grown = realloc(buf, 2 * cap + 1);
-            if (!grown) break;
-            buf = grown;
-            cap *= 2;
-        }
-        size_t got = fread(buf + n, 1, cap - n, stdin);
-        n += got;
-        if (got == 0) {
-            if (ferror(stdin)) {
-                free(buf);
-                fprintf(stderr, "mtp tokenizer: cannot read stdin\n");
-                return NULL;
-            }
-            buf[n] = '\0';
-            *len = n;
-            return buf;
-        }
-    }
-    free(buf);
-    fprintf(stderr, "mtp tokenizer: out of memory reading stdin\n");
-    return NULL;
-}
-
-// Parses the common flags of encode and decode. Returns 0, or the exit status.
 typedef struct {
     const char *tokenizer, *text;
     int allow_special, json, lines;
-} io_flags;
+} io_args;
 
-static int parse_io(const char *cmd, int argc, char **argv, io_flags *f, int is_encode) {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (args_is_help(a)) {
-            usage(stdout);
-            return -1;
-        } else if (!strcmp(a, "--tokenizer")) {
-            if (!(f->tokenizer = args_value(cmd, argc, argv, &i))) return 2;
-        } else if (!strcmp(a, is_encode ? "--text" : "--ids")) {
-            if (!(f->text = args_value(cmd, argc, argv, &i))) return 2;
-        } else if (is_encode && !strcmp(a, "--allow-special")) {
-            f->allow_special = 1;
-        } else if (is_encode && !strcmp(a, "--json")) {
-            f->json = 1;
-        } else if (is_encode && !strcmp(a, "--json-lines")) {
-            f->lines = 1;
-        } else {
-            args_unknown(cmd, a);
-            return 2;
-        }
-    }
-    if (!f->tokenizer) {
-        fprintf(stderr, "mtp %s: --tokenizer is required ('bytes', a tokenizer.json or a directory)\n", cmd);
-        return 2;
-    }
-    return 0;
-}
+static const flag IO_FLAGS[] = {
+    {"--tokenizer", FLAG_STRING, offsetof(io_args, tokenizer), "T", "the tokenizer (see above)"},
+    {"--text", FLAG_STRING, offsetof(io_args, text), "TEXT", "the text (default: stdin)"},
+    {"--ids", FLAG_STRING, offsetof(io_args, text), "IDS", "the ids (default: stdin)"},
+    {"--allow-special", FLAG_BOOL, offsetof(io_args, allow_special), NULL,
+     "special tokens written in the text (<|endoftext|>) become their ids;\n"
+     "without it they are encoded as ordinary text"},
+    {"--json", FLAG_BOOL, offsetof(io_args, json), NULL, "print a JSON array instead"},
+    {"--json-lines", FLAG_BOOL, offsetof(io_args, lines), NULL,
+     "stdin holds one text per line, as a JSON string or {\"text\": ...};\n"
+     "prints one line of ids per text (\\u0000 ends a text)"},
+    {0},
+};
 
 // Encodes text[0..len) and prints its ids on one line. 0 or -1.
-static int encode_line(const tokenizer *t, const io_flags *f, const char *text, size_t len) {
+static int encode_line(const tokenizer *t, const io_args *f, const char *text, size_t len) {
     int32_t *ids = NULL;
     size_t n = 0, cap = 0;
     int rc = f->allow_special ? tokenizer_encode_special(t, text, len, &ids, &n, &cap)
@@ -140,7 +56,7 @@ static int encode_line(const tokenizer *t, const io_flags *f, const char *text, 
 
 // --json-lines: each input line is a JSON string, or an object with a
 // "text" string; one output line of ids per input line.
-static int encode_json_lines(const tokenizer *t, const io_flags *f, char *input) {
+static int encode_json_lines(const tokenizer *t, const io_args *f, char *input) {
     long lineno = 0;
     for (char *line = input, *next; line && *line; line = next) {
         next = strchr(line, '\n');
@@ -157,85 +73,111 @@ static int encode_json_lines(const tokenizer *t, const io_flags *f, char *input)
     return 0;
 }
 
-static int cmd_encode(int argc, char **argv) {
-    const char *cmd = "tokenizer encode";
-    io_flags f = {0};
-    int rc = parse_io(cmd, argc, argv, &f, 1);
-    if (rc) return rc < 0 ? 0 : rc;
-    if (f.lines && f.text) {
-        fprintf(stderr, "mtp %s: --json-lines reads stdin: drop --text\n", cmd);
-        return 2;
-    }
-    tokenizer *t = tokenizer_open(f.tokenizer);
-    if (!t) {
-        fprintf(stderr, "mtp %s: %s\n", cmd, mtp_last_error());
-        return 1;
-    }
-    size_t len = 0;
-    char *owned = NULL;
-    const char *text = f.text;
-    if (text) {
-        len = strlen(text);
-    } else if (!(text = owned = read_stdin(&len))) {
-        tokenizer_free(t);
-        return 1;
-    }
-    rc = f.lines ? encode_json_lines(t, &f, owned) : encode_line(t, &f, text, len);
-    if (rc != 0) fprintf(stderr, "mtp %s: %s\n", cmd, mtp_last_error());
+int cmd_tokenizer_encode(int argc, char **argv) {
+    io_args a = {0};
+    command_spec spec = {
+        .name = "tokenizer encode",
+        .usage =
+            "usage: mtp tokenizer encode --tokenizer T [--text TEXT] [--allow-special] [--json] "
+            "[--json-lines]",
+        .about =
+            "Prints the ids of the text (stdin, or --text), space-separated on one line.\n" TOKENIZER_ABOUT,
+        .groups = {{NULL, IO_FLAGS, &a, "--tokenizer --text --allow-special --json --json-lines"}},
+        .epilog = "example: echo 'Hello world' | mtp tokenizer encode --tokenizer gpt2/",
+        .required = "--tokenizer",
+    };
+    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    if (rc >= 0) return rc;
+    if (a.lines && a.text)
+        return flags_exit(flags_usage_error(&spec, "--json-lines reads stdin: drop --text"));
+    tokenizer *t = tokenizer_open(a.tokenizer);
+    size_t len = a.text ? strlen(a.text) : 0;
+    char *owned = t && !a.text ? fs_read_stream(stdin, "stdin", STDIN_MAX, &len) : NULL;
+    rc = !t || (!a.text && !owned) ? -1
+         : a.lines                 ? encode_json_lines(t, &a, owned)
+                                   : encode_line(t, &a, a.text ? a.text : owned, len);
+    if (rc != 0) fprintf(stderr, "mtp tokenizer encode: %s\n", mtp_last_error());
     free(owned);
     tokenizer_free(t);
     return rc == 0 ? 0 : 1;
 }
 
-static int cmd_decode(int argc, char **argv) {
-    const char *cmd = "tokenizer decode";
-    io_flags f = {0};
-    int rc = parse_io(cmd, argc, argv, &f, 0);
-    if (rc) return rc < 0 ? 0 : rc;
-    tokenizer *t = tokenizer_open(f.tokenizer);
-    if (!t) {
-        fprintf(stderr, "mtp %s: %s\n", cmd, mtp_last_error());
-        return 1;
-    }
-    size_t len = 0;
-    char *owned = NULL;
-    const char *text = f.text;
-    if (!text && !(text = owned = read_stdin(&len))) {
-        tokenizer_free(t);
-        return 1;
-    }
-    // Ids separated by blanks, commas and the brackets of a JSON array.
-    const char *p = text;
-    char buf[8192];
-    long index = 0;
-    for (;;) {
+// Writes the text of ids separated by blanks, commas and the brackets of a
+// JSON array. 0, 1 (bad id) or 2 (not an id).
+static int decode_ids(const tokenizer *t, const char *p) {
+    char buf[TOKENIZER_MAX_TOKEN_BYTES];
+    for (long index = 0;; index++) {
         while (*p && (isspace((unsigned char)*p) || *p == ',' || *p == '[' || *p == ']')) p++;
-        if (!*p) break;
+        if (!*p) return 0;
         char *end;
         long id = strtol(p, &end, 10);
         if (end == p || (*end && !isspace((unsigned char)*end) && *end != ',' && *end != ']')) {
-            fprintf(stderr, "mtp %s: id %ld: '%.20s' is not an integer (give ids separated by blanks)\n", cmd,
-                    index, p);
-            rc = 2;
-            break;
+            fprintf(
+                stderr,
+                "mtp tokenizer decode: id %ld: '%.20s' is not an integer (give ids separated by blanks)\n",
+                index, p);
+            return 2;
         }
         int nb = id >= 0 && id < tokenizer_vocab_size(t)
                      ? tokenizer_decode_token(t, (int32_t)id, buf, sizeof buf)
                      : mtp_errorf("id %ld is outside the vocabulary [0, %d)", id, tokenizer_vocab_size(t));
         if (nb < 0) {
-            fprintf(stderr, "mtp %s: %s\n", cmd, mtp_last_error());
-            rc = 1;
-            break;
+            fprintf(stderr, "mtp tokenizer decode: %s\n", mtp_last_error());
+            return 1;
         }
         fwrite(buf, 1, (size_t)nb, stdout);
         p = end;
-        index++;
+    }
+}
+
+int cmd_tokenizer_decode(int argc, char **argv) {
+    io_args a = {0};
+    command_spec spec = {
+        .name = "tokenizer decode",
+        .usage = "usage: mtp tokenizer decode --tokenizer T [--ids IDS]",
+        .about =
+            "Writes the text of ids (stdin, or --ids) to stdout; ids are separated by blanks or\n"
+            "commas, and a JSON array is accepted.\n" TOKENIZER_ABOUT,
+        .groups = {{NULL, IO_FLAGS, &a, "--tokenizer --ids"}},
+        .epilog = "example: mtp tokenizer decode --tokenizer gpt2/ --ids '15496 995'",
+        .required = "--tokenizer",
+    };
+    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    if (rc >= 0) return rc;
+    tokenizer *t = tokenizer_open(a.tokenizer);
+    char *owned = t && !a.text ? fs_read_stream(stdin, "stdin", STDIN_MAX, NULL) : NULL;
+    if (!t || (!a.text && !owned)) {
+        fprintf(stderr, "mtp tokenizer decode: %s\n", mtp_last_error());
+        rc = 1;
+    } else {
+        rc = decode_ids(t, a.text ? a.text : owned);
     }
     fflush(stdout);
     free(owned);
     tokenizer_free(t);
     return rc;
 }
+
+typedef struct {
+    model_flags m;
+    int vocab_size, quiet;
+    const char *out, *glob;
+    flag_list specials, inputs;
+} train_tok_args;
+
+static const flag TRAIN_TOK_FLAGS[] = {
+    {"--vocab-size", FLAG_INT, offsetof(train_tok_args, vocab_size), "N",
+     "ids in all: 256 bytes + merges + special tokens (e.g. 32000)", 258, 1 << 24},
+    {"--out", FLAG_STRING, offsetof(train_tok_args, out), "FILE", "the tokenizer.json to write (atomically)"},
+    {"--special", FLAG_LIST, offsetof(train_tok_args, specials), "TEXT",
+     "a special token; repeat for more. The first is the end of text.\n"
+     "Special tokens in the input are not learned from",
+     .unset = "one, <|endoftext|>"},
+    {"--glob", FLAG_STRING, offsetof(train_tok_args, glob), "PATTERN",
+     "only files whose name matches PATTERN inside INPUT directories"},
+    {"--quiet", FLAG_BOOL, offsetof(train_tok_args, quiet), NULL, "no progress bar", .alias = "-q"},
+    {0},
+};
 
 static void on_train_progress(const char *phase, uint64_t done, uint64_t total, void *user) {
     progress *bars = user;  // [0] counting, [1] merging
@@ -245,195 +187,106 @@ static void on_train_progress(const char *phase, uint64_t done, uint64_t total, 
     progress_update(p, done);
 }
 
-static int cmd_train_tokenizer(int argc, char **argv) {
-    const char *cmd = "tokenizer train";
-    bpe_train_options o = {0};
-    const char *out = NULL, *glob = NULL;
-    int quiet = 0, ninputs = 0, nspecials = 0;
-    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
-    const char **specials = calloc((size_t)argc + 1, sizeof *specials);
-    int rc = inputs && specials ? 0 : 1;
-    for (int i = 1; i < argc && rc == 0; i++) {
-        const char *a = argv[i], *v;
-        if (a[0] != '-') {
-            inputs[ninputs++] = a;
-        } else if (args_is_help(a)) {
-            usage(stdout);
-            free(inputs), free(specials);
-            return 0;
-        } else if (!strcmp(a, "--vocab-size")) {
-            if (!(v = args_value(cmd, argc, argv, &i)) ||
-                args_int(cmd, a, v, 258, 1 << 24, &o.vocab_size) != 0)
-                rc = 2;
-        } else if (!strcmp(a, "--out")) {
-            if (!(out = args_value(cmd, argc, argv, &i))) rc = 2;
-        } else if (!strcmp(a, "--special")) {
-            if (!(v = args_value(cmd, argc, argv, &i)))
-                rc = 2;
-            else
-                specials[nspecials++] = v;
-        } else if (!strcmp(a, "--glob")) {
-            if (!(glob = args_value(cmd, argc, argv, &i))) rc = 2;
-        } else if (!strcmp(a, "--threads")) {
-            if (!(v = args_value(cmd, argc, argv, &i)) || args_int(cmd, a, v, 1, 1024, &o.threads) != 0)
-                rc = 2;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            quiet = 1;
-        } else {
-            args_unknown(cmd, a);
-            rc = 2;
-        }
-    }
-    if (rc == 0 && !o.vocab_size) {
-        fprintf(stderr, "mtp %s: --vocab-size N is required (e.g. 32000)\n", cmd);
-        rc = 2;
-    } else if (rc == 0 && !out) {
-        fprintf(stderr, "mtp %s: --out FILE is required (the tokenizer.json to write)\n", cmd);
-        rc = 2;
-    } else if (rc == 0 && ninputs == 0) {
-        fprintf(stderr, "mtp %s: no inputs: give the text files or directories to learn from\n", cmd);
-        rc = 2;
+int cmd_tokenizer_train(int argc, char **argv) {
+    train_tok_args a = {0};
+    command_spec spec = {
+        .name = "tokenizer train",
+        .usage = "usage: mtp tokenizer train --vocab-size N --out FILE [FLAGS] INPUT...",
+        .about =
+            "Learns a byte-level BPE with GPT-2's pre-tokenization from the files (directories\n"
+            "are walked recursively, hidden entries skipped) and writes a tokenizer.json.",
+        .groups = {{NULL, TRAIN_TOK_FLAGS, &a}, {NULL, MODEL_FLAGS, &a.m, "--threads"}},
+        .epilog = "example: mtp tokenizer train --vocab-size 32000 --out tok.json --glob '*.py' src/",
+        .positional = "INPUT",
+        .inputs = &a.inputs,
+        .required = "--vocab-size --out",
+    };
+    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    if (rc < 0 && a.inputs.n == 0)
+        rc = flags_exit(
+            flags_usage_error(&spec, "no inputs: give the text files or directories to learn from"));
+    if (rc >= 0) {
+        flags_free(&spec);
+        return rc;
     }
     static const char *const default_specials[] = {"<|endoftext|>"};
-    o.specials = nspecials ? specials : default_specials;
-    o.nspecials = nspecials ? nspecials : 1;
+    bpe_train_options o = {.vocab_size = a.vocab_size, .threads = a.m.threads};
+    o.specials = a.specials.n ? a.specials.v : default_specials;
+    o.nspecials = a.specials.n ? a.specials.n : 1;
     corpus c = {0};
-    if (rc == 0 && corpus_collect(&c, inputs, ninputs, glob, NULL) != 0) {
-        fprintf(stderr, "mtp %s: %s\n", cmd, mtp_last_error());
-        rc = 1;
-    }
-    if (rc == 0 && c.count == 0) {
-        fprintf(stderr, "mtp %s: no files found in the inputs%s%s\n", cmd, glob ? " matching --glob " : "",
-                glob ? glob : "");
-        rc = 1;
-    }
     tokenizer *t = NULL;
-    if (rc == 0) {
-        progress bars[2];
-        progress_start(&bars[0], "count", c.total_bytes);
-        bars[0].unit = "B";
-        progress_start(&bars[1], "merge", 0);
-        double t0 = mtp_now();
-        t = bpe_train(&o, &c, quiet ? NULL : on_train_progress, bars);
-        if (!quiet && bars[1].drawn) progress_finish(&bars[1]);
-        if (!t || tokenizer_save(t, out) != 0) {
-            fprintf(stderr, "mtp %s: %s\n", cmd, mtp_last_error());
-            rc = 1;
-        } else {
-            printf("mtp tokenizer train: %zu files, %llu bytes -> vocab %d (%d merges), %.1f s\n  wrote %s\n",
-                   c.count, (unsigned long long)c.total_bytes, tokenizer_vocab_size(t),
-                   tokenizer_vocab_size(t) - 256 - o.nspecials, mtp_now() - t0, out);
-        }
+    rc = 1;
+    if (corpus_collect(&c, a.inputs.v, a.inputs.n, a.glob, NULL) != 0) goto done;
+    if (c.count == 0) {
+        mtp_errorf("no files found in the inputs%s%s", a.glob ? " matching --glob " : "",
+                   a.glob ? a.glob : "");
+        goto done;
     }
+    progress bars[2];
+    progress_start(&bars[0], "count", c.total_bytes);
+    bars[0].unit = "B";
+    progress_start(&bars[1], "merge", 0);
+    double t0 = mtp_now();
+    t = bpe_train(&o, &c, a.quiet ? NULL : on_train_progress, bars);
+    if (!a.quiet && bars[1].drawn) progress_finish(&bars[1]);
+    if (!t || tokenizer_save(t, a.out) != 0) goto done;
+    printf("mtp tokenizer train: %zu files, %llu bytes -> vocab %d (%d merges), %.1f s\n  wrote %s\n",
+           c.count, (unsigned long long)c.total_bytes, tokenizer_vocab_size(t),
+           tokenizer_vocab_size(t) - 256 - o.nspecials, mtp_now() - t0, a.out);
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "mtp tokenizer train: %s\n", mtp_last_error());
     tokenizer_free(t);
     corpus_free(&c);
-    free(inputs), free(specials);
+    flags_free(&spec);
     return rc;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+typedef struct {
+    const char *tokenizer;
+    int threads, repeat;
+    flag_list inputs;
+} bench_tok_args;
 
-static int cmd_bench(int argc, char **argv) {
-    const char *cmd = "tokenizer bench";
-    const char *tok_spec = NULL;
-    int threads = 1, repeat = 5, ninputs = 0, rc = 0;
-    const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
-    if (!inputs) return 1;
-    for (int i = 1; i < argc && rc == 0; i++) {
-        const char *a = argv[i], *v;
-        if (a[0] != '-') {
-            inputs[ninputs++] = a;
-        } else if (args_is_help(a)) {
-            usage(stdout);
-            free(inputs);
-            return 0;
-        } else if (!strcmp(a, "--tokenizer")) {
-            if (!(tok_spec = args_value(cmd, argc, argv, &i))) rc = 2;
-        } else if (!strcmp(a, "--threads")) {
-            if (!(v = args_value(cmd, argc, argv, &i)) || args_int(cmd, a, v, 1, 1024, &threads) != 0) rc = 2;
-        } else if (!strcmp(a, "--repeat")) {
-            if (!(v = args_value(cmd, argc, argv, &i)) || args_int(cmd, a, v, 1, 1000, &repeat) != 0) rc = 2;
-        } else {
-            args_unknown(cmd, a);
-            rc = 2;
-        }
-    }
-    if (rc == 0 && (!tok_spec || ninputs == 0)) {
-        fprintf(stderr, "mtp %s: give --tokenizer T and the files to encode\n", cmd);
-        rc = 2;
+static const flag BENCH_TOK_FLAGS[] = {
+    {"--tokenizer", FLAG_STRING, offsetof(bench_tok_args, tokenizer), "T", "the tokenizer (see above)"},
+    {"--threads", FLAG_INT, offsetof(bench_tok_args, threads), "N",
+     "threads; files are shared out between them", 1, 1024},
+    {"--repeat", FLAG_INT, offsetof(bench_tok_args, repeat), "R", "runs; the median is reported", 1, 1000},
+    {0},
+};
+
+int cmd_tokenizer_bench(int argc, char **argv) {
+    bench_tok_args a = {.threads = 1, .repeat = 5};
+    command_spec spec = {
+        .name = "tokenizer bench",
+        .usage = "usage: mtp tokenizer bench --tokenizer T [--threads N] [--repeat R] INPUT...",
+        .about = "Encodes the files in memory and prints MB/s.\n" TOKENIZER_ABOUT,
+        .groups = {{NULL, BENCH_TOK_FLAGS, &a}},
+        .positional = "INPUT",
+        .inputs = &a.inputs,
+        .required = "--tokenizer",
+    };
+    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    if (rc < 0 && a.inputs.n == 0) rc = flags_exit(flags_usage_error(&spec, "give the files to encode"));
+    if (rc >= 0) {
+        flags_free(&spec);
+        return rc;
     }
     corpus c = {0};
     tokenizer *t = NULL;
-    char **texts = NULL;
-    size_t *lens = NULL;
-    if (rc == 0 &&
-        (corpus_collect(&c, inputs, ninputs, NULL, NULL) != 0 || !(t = tokenizer_open(tok_spec)))) {
-        fprintf(stderr, "mtp %s: %s\n", cmd, mtp_last_error());
-        rc = 1;
+    tokenizer_bench_result r;
+    rc = 1;
+    if (corpus_collect(&c, a.inputs.v, a.inputs.n, NULL, NULL) == 0 && (t = tokenizer_open(a.tokenizer)) &&
+        tokenizer_bench(t, &c, a.threads, a.repeat, &r) == 0) {
+        printf("tokenizer %s: %zu files, %.2f MB, %llu tokens, %d thread%s: median %.3f s, %.2f MB/s\n",
+               tokenizer_name(t), c.count, (double)r.bytes / 1e6, (unsigned long long)r.tokens, a.threads,
+               a.threads == 1 ? "" : "s", r.median_seconds, (double)r.bytes / 1e6 / r.median_seconds);
+        rc = 0;
     }
-    if (rc == 0) {
-        texts = calloc(c.count, sizeof *texts);
-        lens = calloc(c.count, sizeof *lens);
-        for (size_t i = 0; texts && lens && i < c.count && rc == 0; i++)
-            if (!(texts[i] = fs_read_all(c.paths[i], (size_t)1 << 32, &lens[i]))) {
-                fprintf(stderr, "mtp %s: %s\n", cmd, mtp_last_error());
-                rc = 1;
-            }
-        if (!texts || !lens) rc = 1;
-    }
-    if (rc == 0) {
-        double *secs = calloc((size_t)repeat, sizeof *secs);
-        uint64_t tokens = 0;
-        int failed = 0;
-        for (int r = 0; r < repeat && secs; r++) {
-            tokens = 0;
-            double t0 = mtp_now();
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads) reduction(+ : tokens, failed)
-            for (size_t i = 0; i < c.count; i++) {
-                int32_t *ids = NULL;
-                size_t n = 0, cap = 0;
-                failed += tokenizer_encode(t, texts[i], lens[i], &ids, &n, &cap) != 0;
-                tokens += n;
-                free(ids);
-            }
-            secs[r] = mtp_now() - t0;
-        }
-        if (!secs || failed) {
-            fprintf(stderr, "mtp %s: encoding failed\n", cmd);
-            rc = 1;
-        } else {
-            qsort(secs, (size_t)repeat, sizeof *secs, cmp_double);
-            double med = secs[repeat / 2];
-            printf("tokenizer %s: %zu files, %.2f MB, %llu tokens, %d thread%s: median %.3f s, %.2f MB/s\n",
-                   tokenizer_name(t), c.count, (double)c.total_bytes / 1e6, (unsigned long long)tokens,
-                   threads, threads == 1 ? "" : "s", med, (double)c.total_bytes / 1e6 / med);
-        }
-        free(secs);
-    }
-    for (size_t i = 0; texts && i < c.count; i++) free(texts[i]);
-    free(texts), free(lens);
+    if (rc) fprintf(stderr, "mtp tokenizer bench: %s\n", mtp_last_error());
     tokenizer_free(t);
     corpus_free(&c);
-    free(inputs);
+    flags_free(&spec);
     return rc;
-}
-
-int cmd_tokenizer(int argc, char **argv) {
-    if (argc < 2 || args_is_help(argv[1])) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    const char *sub = argv[1];
-    if (!strcmp(sub, "encode")) return cmd_encode(argc - 1, argv + 1);
-    if (!strcmp(sub, "decode")) return cmd_decode(argc - 1, argv + 1);
-    if (!strcmp(sub, "train")) return cmd_train_tokenizer(argc - 1, argv + 1);
-    if (!strcmp(sub, "bench")) return cmd_bench(argc - 1, argv + 1);
-    fprintf(
-        stderr,
-        "mtp tokenizer: unknown subcommand '%s' (encode, decode, train or bench; see mtp tokenizer --help)\n",
-        sub);
-    return 2;
 }

@@ -33,8 +33,8 @@ extern const flag DECODE_FLAGS[];
 typedef struct {
     int vocab_size;  // 0 = the data's tokenizer
     int n_layer, n_future, dim, n_head;
-    int n_kv_head;    // 0 = n_head
-    int ffn_dim;      // 0 = the Llama rule
+    int n_kv_head;  // 0 = n_head
+    int ffn_dim;    // 0 = the Llama rule
     int seq_len;
     int max_context;  // 0 = seq_len
     int batch;

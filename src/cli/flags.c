@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "core/error.h"
 
 #define HELP_COLUMN 22  // where a flag's help text starts
@@ -30,7 +32,8 @@ static void *dest_of(const flag_group *g, const flag *f) {
 static const flag *find(const command_spec *spec, const char *name, const flag_group **group) {
     for (int i = 0; i < FLAGS_MAX_GROUPS && spec->groups[i].flags; i++)
         for (const flag *f = spec->groups[i].flags; f->name; f++)
-            if (in_group(&spec->groups[i], f) && (!strcmp(f->name, name) || (f->alias && !strcmp(f->alias, name)))) {
+            if (in_group(&spec->groups[i], f) &&
+                (!strcmp(f->name, name) || (f->alias && !strcmp(f->alias, name)))) {
                 *group = &spec->groups[i];
                 return f;
             }
@@ -43,69 +46,79 @@ static int list_push(flag_list *l, const char *v, int cap) {
     return 0;
 }
 
-static int bad_value(const command_spec *spec, const flag *f, const char *v, const char *expected) {
-    fprintf(stderr, "mtp %s: %s '%s': %s\n", spec->name, f->name, v, expected);
+static int bad_value(const command_spec *spec, const char *what, const char *v, const char *expected) {
+    fprintf(stderr, "mtp %s: %s '%s': %s\n", spec->name, what, v, expected);
     return FLAGS_USAGE;
 }
 
-// Stores value v of flag f; FLAGS_OK or FLAGS_USAGE (printed).
-static int set_value(const command_spec *spec, const flag *f, void *dest, const char *v, int argc) {
+// Stores value v of flag f; FLAGS_OK or FLAGS_USAGE (printed, naming the
+// value as `what`: the flag, or where it was read from).
+static int set_value(const command_spec *spec, const flag *f, const char *what, void *dest, const char *v,
+                     int argc) {
     char *end = NULL, msg[160];
     errno = 0;
     switch (f->kind) {
-    case FLAG_BOOL:
-        *(int *)dest = 1;
-        return FLAGS_OK;
-    case FLAG_STRING:
-        *(const char **)dest = v;
-        return FLAGS_OK;
-    case FLAG_LIST:
-        if (list_push(dest, v, argc) != 0) return bad_value(spec, f, v, "out of memory");
-        return FLAGS_OK;
-    case FLAG_INT:
-    case FLAG_LONG: {
-        long x = strtol(v, &end, 10);
-        if (errno || end == v || *end || x < (long)f->min || x > (long)f->max) {
-            snprintf(msg, sizeof msg, "expected an integer in [%ld, %ld]", (long)f->min, (long)f->max);
-            return bad_value(spec, f, v, msg);
-        }
-        if (f->kind == FLAG_INT)
-            *(int *)dest = (int)x;
-        else
-            *(long *)dest = x;
-        return FLAGS_OK;
-    }
-    case FLAG_U64: {
-        unsigned long long x = strtoull(v, &end, 10);
-        if (errno || end == v || *end || v[0] == '-') return bad_value(spec, f, v, "expected a non-negative integer");
-        *(uint64_t *)dest = (uint64_t)x;
-        return FLAGS_OK;
-    }
-    case FLAG_DOUBLE: {
-        double x = strtod(v, &end);
-        if (errno || end == v || *end || !isfinite(x) || x < f->min || x > f->max) {
-            snprintf(msg, sizeof msg, "expected a number in [%g, %g]", f->min, f->max);
-            return bad_value(spec, f, v, msg);
-        }
-        *(double *)dest = x;
-        return FLAGS_OK;
-    }
-    case FLAG_CHOICE: {
-        int n = 0;
-        for (; f->choices[n]; n++)
-            if (!strcmp(f->choices[n], v)) {
-                *(int *)dest = n;
-                return FLAGS_OK;
+        case FLAG_BOOL:
+            *(int *)dest = 1;
+            return FLAGS_OK;
+        case FLAG_STRING:
+            *(const char **)dest = v;
+            return FLAGS_OK;
+        case FLAG_LIST:
+            if (list_push(dest, v, argc) != 0) return bad_value(spec, what, v, "out of memory");
+            return FLAGS_OK;
+        case FLAG_INT:
+        case FLAG_LONG: {
+            long x = strtol(v, &end, 10);
+            if (errno || end == v || *end || x < (long)f->min || x > (long)f->max) {
+                snprintf(msg, sizeof msg, "expected an integer in [%ld, %ld]", (long)f->min, (long)f->max);
+                return bad_value(spec, what, v, msg);
             }
-        size_t at = (size_t)snprintf(msg, sizeof msg, "expected ");
-        for (int i = 0; i < n && at < sizeof msg; i++)
-            at += (size_t)snprintf(msg + at, sizeof msg - at, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
-                                   f->choices[i]);
-        return bad_value(spec, f, v, msg);
-    }
-    case FLAG_PARSE:
-        if (f->parse(v, dest) != 0) return bad_value(spec, f, v, mtp_last_error());
-        return FLAGS_OK;
+            if (f->kind == FLAG_INT)
+                *(int *)dest = (int)x;
+            else
+                *(long *)dest = x;
+            return FLAGS_OK;
+        }
+        case FLAG_U64: {
+            unsigned long long x = strtoull(v, &end, 10);
+            int ranged = f->max > 0;
+            if (errno || end == v || *end || v[0] == '-' ||
+                (ranged && ((double)x < f->min || (double)x > f->max))) {
+                if (ranged) snprintf(msg, sizeof msg, "expected an integer in [%.0f, %.0f]", f->min, f->max);
+                return bad_value(spec, what, v, ranged ? msg : "expected a non-negative integer");
+            }
+            *(uint64_t *)dest = (uint64_t)x;
+            return FLAGS_OK;
+        }
+        case FLAG_DOUBLE: {
+            double x = strtod(v, &end);
+            if (errno || end == v || *end || !isfinite(x) || x < f->min || x > f->max) {
+                snprintf(msg, sizeof msg, "expected a number in [%g, %g]", f->min, f->max);
+                return bad_value(spec, what, v, msg);
+            }
+            *(double *)dest = x;
+            return FLAGS_OK;
+        }
+        case FLAG_CHOICE: {
+            int n = 0;
+            for (; f->choices[n]; n++)
+                if (!strcmp(f->choices[n], v)) {
+                    *(int *)dest = n;
+                    return FLAGS_OK;
+                }
+            size_t at = (size_t)snprintf(msg, sizeof msg, "expected ");
+            for (int i = 0; i < n && at < sizeof msg; i++)
+                at += (size_t)snprintf(msg + at, sizeof msg - at, "%s%s",
+                                       i == 0       ? ""
+                                       : i + 1 == n ? " or "
+                                                    : ", ",
+                                       f->choices[i]);
+            return bad_value(spec, what, v, msg);
+        }
+        case FLAG_PARSE:
+            if (f->parse(v, dest) != 0) return bad_value(spec, what, v, mtp_last_error());
+            return FLAGS_OK;
     }
     return FLAGS_USAGE;
 }
@@ -121,7 +134,8 @@ static int check_required(const command_spec *spec) {
     }
     if (n == 0) return FLAGS_OK;
     fprintf(stderr, "mtp %s: ", spec->name);
-    for (int i = 0; i < n; i++) fprintf(stderr, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", missing[i]);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", missing[i]);
     fprintf(stderr, " %s required (see mtp %s --help)\n", n == 1 ? "is" : "are", spec->name);
     return FLAGS_USAGE;
 }
@@ -141,7 +155,8 @@ int flags_parse(command_spec *spec, int argc, char **argv) {
         }
         if (only_inputs || arg[0] != '-' || !strcmp(arg, "-")) {
             if (!spec->positional) {
-                fprintf(stderr, "mtp %s: unexpected argument '%s' (see mtp %s --help)\n", spec->name, arg, spec->name);
+                fprintf(stderr, "mtp %s: unexpected argument '%s' (see mtp %s --help)\n", spec->name, arg,
+                        spec->name);
                 return FLAGS_USAGE;
             }
             if (list_push(spec->inputs, arg, argc) != 0) {
@@ -172,16 +187,51 @@ int flags_parse(command_spec *spec, int argc, char **argv) {
         }
         if (f->kind != FLAG_BOOL && !value) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "mtp %s: %s needs a value (see mtp %s --help)\n", spec->name, f->name, spec->name);
+                fprintf(stderr, "mtp %s: %s needs a value (see mtp %s --help)\n", spec->name, f->name,
+                        spec->name);
                 return FLAGS_USAGE;
             }
             value = argv[++i];
         }
-        int rc = set_value(spec, f, dest_of(g, f), value, argc);
+        int rc = set_value(spec, f, f->name, dest_of(g, f), value, argc);
         if (rc != FLAGS_OK) return rc;
         if (spec->n_seen < FLAGS_MAX_SEEN) spec->seen[spec->n_seen++] = f;
     }
     return check_required(spec);
+}
+
+// 1 if name is one of the space-separated names of list.
+static int listed(const char *list, const char *name) {
+    size_t n = strlen(name);
+    for (const char *s = list; s && (s = strstr(s, name)) != NULL; s += n)
+        if ((s == list || s[-1] == ' ') && (s[n] == ' ' || s[n] == '\0')) return 1;
+    return 0;
+}
+
+int flags_from_json(command_spec *spec, const cJSON *obj, const char *label, const char *skip) {
+    for (int i = 0; i < FLAGS_MAX_GROUPS && spec->groups[i].flags; i++)
+        for (const flag *f = spec->groups[i].flags; f->name; f++) {
+            char key[64], what[4200], num[64];
+            snprintf(key, sizeof key, "%s", f->name + 2);
+            for (char *p = key; *p; p++)
+                if (*p == '-') *p = '_';
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+            if (!v || f->kind == FLAG_LIST || !in_group(&spec->groups[i], f) || flags_given(spec, f->name) ||
+                listed(skip, key))
+                continue;
+            const char *text = NULL;
+            if (cJSON_IsString(v) && v->valuestring[0])
+                text = v->valuestring;
+            else if (cJSON_IsNumber(v))
+                snprintf(num, sizeof num, "%.17g", v->valuedouble), text = num;
+            else if (cJSON_IsBool(v) && f->kind == FLAG_BOOL && cJSON_IsTrue(v))
+                text = "";
+            if (!text) continue;
+            snprintf(what, sizeof what, "%s: args.%s", label, key);
+            if (set_value(spec, f, what, dest_of(&spec->groups[i], f), text, 1) != FLAGS_OK)
+                return FLAGS_USAGE;
+        }
+    return FLAGS_OK;
 }
 
 void flags_free(command_spec *spec) {
@@ -249,43 +299,50 @@ static void format_default(char *buf, size_t cap, const flag *f, const void *des
     double x = 0;
     buf[0] = '\0';
     switch (f->kind) {
-    case FLAG_INT:
-        x = *(const int *)dest;
-        break;
-    case FLAG_LONG:
-        x = (double)*(const long *)dest;
-        break;
-    case FLAG_DOUBLE:
-        x = *(const double *)dest;
-        break;
-    case FLAG_U64:
-        snprintf(buf, cap, "default: %llu", (unsigned long long)*(const uint64_t *)dest);
-        return;
-    case FLAG_CHOICE: {
-        int v = *(const int *)dest, n = 0;
-        while (f->choices[n]) n++;
-        if (v >= 0 && v < n)
-            snprintf(buf, cap, "default: %s", f->choices[v]);
-        else if (f->unset)
-            snprintf(buf, cap, "default: %s", f->unset);
-        return;
-    }
-    case FLAG_STRING: {
-        const char *s = *(const char *const *)dest;
-        if (s) {
-            char q[128];
-            quote_string(q, sizeof q, s);
-            snprintf(buf, cap, "default: %s", q);
-        } else if (f->unset) {
-            snprintf(buf, cap, "default: %s", f->unset);
+        case FLAG_INT:
+            x = *(const int *)dest;
+            break;
+        case FLAG_LONG:
+            x = (double)*(const long *)dest;
+            break;
+        case FLAG_DOUBLE:
+            x = *(const double *)dest;
+            break;
+        case FLAG_U64:
+            snprintf(buf, cap, "default: %llu", (unsigned long long)*(const uint64_t *)dest);
+            return;
+        case FLAG_CHOICE: {
+            int v = *(const int *)dest, n = 0;
+            while (f->choices[n]) n++;
+            if (v >= 0 && v < n)
+                snprintf(buf, cap, "default: %s", f->choices[v]);
+            else if (f->unset)
+                snprintf(buf, cap, "default: %s", f->unset);
+            return;
         }
-        return;
-    }
-    case FLAG_LIST:
-        if (f->unset) snprintf(buf, cap, "default: %s", f->unset);
-        return;
-    default:
-        return;
+        case FLAG_STRING: {
+            const char *s = *(const char *const *)dest;
+            if (s) {
+                char q[128];
+                quote_string(q, sizeof q, s);
+                snprintf(buf, cap, "default: %s", q);
+            } else if (f->unset) {
+                snprintf(buf, cap, "default: %s", f->unset);
+            }
+            return;
+        }
+        case FLAG_LIST:
+            if (f->unset) snprintf(buf, cap, "default: %s", f->unset);
+            return;
+        case FLAG_PARSE:
+            if (f->show) {
+                char v[128];
+                f->show(dest, v, sizeof v);
+                snprintf(buf, cap, "default: %s", v);
+            }
+            return;
+        default:
+            return;
     }
     if (x >= f->min && x <= f->max)
         snprintf(buf, cap, "default: %.10g", x);
@@ -295,8 +352,8 @@ static void format_default(char *buf, size_t cap, const flag *f, const void *des
 
 static void print_flag(FILE *out, const flag_group *g, const flag *f) {
     char head[96], dflt[256];
-    int n = snprintf(head, sizeof head, "  %s%s%s%s%s", f->alias ? f->alias : "", f->alias ? ", " : "", f->name,
-                     f->meta ? " " : "", f->meta ? f->meta : "");
+    int n = snprintf(head, sizeof head, "  %s%s%s%s%s", f->alias ? f->alias : "", f->alias ? ", " : "",
+                     f->name, f->meta ? " " : "", f->meta ? f->meta : "");
     fputs(head, out);
     if (n + 2 > HELP_COLUMN) {
         fputc('\n', out);

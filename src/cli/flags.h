@@ -19,7 +19,7 @@ typedef enum {
     FLAG_STRING,  // const char *
     FLAG_INT,     // int in [min, max]
     FLAG_LONG,    // long in [min, max]
-    FLAG_U64,     // uint64_t
+    FLAG_U64,     // uint64_t, in [min, max] when max > 0
     FLAG_DOUBLE,  // double in [min, max]
     FLAG_CHOICE,  // int: the index of the value in `choices`
     FLAG_LIST,    // flag_list: every value of a flag that may be repeated
@@ -35,16 +35,17 @@ typedef struct {
 typedef struct {
     const char *name;  // "--max-new"
     flag_kind kind;
-    size_t offset;     // of the destination in the group's struct (offsetof)
-    const char *meta;  // the value's placeholder in the help ("N"); NULL for FLAG_BOOL
-    const char *help;  // one line, or several separated by '\n'
-    double min, max;   // FLAG_INT, FLAG_LONG, FLAG_DOUBLE
+    size_t offset;               // of the destination in the group's struct (offsetof)
+    const char *meta;            // the value's placeholder in the help ("N"); NULL for FLAG_BOOL
+    const char *help;            // one line, or several separated by '\n'
+    double min, max;             // FLAG_INT, FLAG_LONG, FLAG_DOUBLE
     const char *const *choices;  // FLAG_CHOICE: NULL-terminated
     // The default shown when the destination holds a value outside [min, max]
     // (a sentinel that the command resolves later: "all cores", "n-1").
     const char *unset;
-    int (*parse)(const char *value, void *dest);  // FLAG_PARSE
-    const char *alias;                            // e.g. "-q"
+    int (*parse)(const char *value, void *dest);            // FLAG_PARSE
+    void (*show)(const void *dest, char *buf, size_t cap);  // FLAG_PARSE: the value as typed
+    const char *alias;                                      // e.g. "-q"
 } flag;
 
 // Flags whose destinations are fields of the struct at `base`. `only` picks a
@@ -82,6 +83,12 @@ enum { FLAGS_OK = 0, FLAGS_HELP = 1, FLAGS_USAGE = 2 };
 int flags_parse(command_spec *spec, int argc, char **argv);
 // Prints the help: usage, about, each group's flags with their defaults, epilog.
 void flags_print_help(const command_spec *spec);
+// Takes the value of every flag that was not given from obj[key] (key: the
+// flag's name without "--", '-' as '_'), except the keys listed in `skip`
+// (space-separated): how a resumed run gets the arguments it was started
+// with. Values are checked as on the command line; errors name label and key.
+struct cJSON;
+int flags_from_json(command_spec *spec, const struct cJSON *obj, const char *label, const char *skip);
 // Frees what parsing allocated: the arrays of FLAG_LIST destinations and inputs.
 void flags_free(command_spec *spec);
 // 1 if the flag named `name` was on the command line.

@@ -1,4 +1,5 @@
-// main.c: the `mtp` command; dispatches to one subcommand.
+// main.c: the `mtp` command; dispatches to one command (or to a command of a
+// group: `mtp task poly`), and writes docs/cli.md from the commands' help.
 #include <stdio.h>
 #include <string.h>
 
@@ -6,19 +7,23 @@
 #include "libmtp.h"
 
 typedef struct {
-    const char *name;
+    const char *name;  // "eval", or "group sub" for a group's command
     int (*run)(int argc, char **argv);
     const char *summary;
 } command;
 
 static const command commands[] = {
-    {"tokenizer", cmd_tokenizer, "encode, decode, train a BPE tokenizer, time encoding"},
+    {"tokenizer encode", cmd_tokenizer_encode, "print the ids of a text"},
+    {"tokenizer decode", cmd_tokenizer_decode, "print the text of ids"},
+    {"tokenizer train", cmd_tokenizer_train, "learn a byte-level BPE tokenizer from text files"},
+    {"tokenizer bench", cmd_tokenizer_bench, "time encoding"},
     {"prepare", cmd_prepare, "turn text files into token shards"},
     {"train", cmd_train, "train an n-future-token model from scratch or resume a run"},
     {"sample", cmd_sample, "sample text from a trained model"},
     {"generate", cmd_generate, "generate text with a KV cache and self-speculative decoding"},
     {"eval", cmd_eval, "per-head loss, perplexity and top-1 accuracy on validation shards"},
-    {"task", cmd_task, "make the data of a paper task: polynomial arithmetic, induction"},
+    {"task poly", cmd_task_poly, "polynomial arithmetic in F7[X]/(X^5): training text and a test set"},
+    {"task induction", cmd_task_induction, "the induction task: stories with renamed characters"},
     {"eval-gen", cmd_eval_gen, "greedy exact-match accuracy on prompt/answer JSONL (per group)"},
     {"eval-induction", cmd_eval_induction, "induction accuracy on the second token of repeated names"},
     {"eval-choice", cmd_eval_choice, "multiple-choice accuracy by log-likelihood"},
@@ -27,17 +32,58 @@ static const command commands[] = {
     {"bench-decode", cmd_bench_decode, "plain vs speculative decoding speed on a prompt file"},
     {"bench-train", cmd_bench_train, "time training steps: ms/step, tokens/s, GFLOP/s, MFU, memory"},
 };
+#define N_COMMANDS (sizeof commands / sizeof *commands)
+
+// Length of the group part of a command's name ("task" of "task poly"), 0 if none.
+static size_t group_len(const command *c) {
+    const char *sp = strchr(c->name, ' ');
+    return sp ? (size_t)(sp - c->name) : 0;
+}
+
+static int in_group(const command *c, const char *group) {
+    size_t g = group_len(c);
+    return g && strlen(group) == g && !strncmp(c->name, group, g);
+}
 
 static void usage(FILE *out) {
     fprintf(out,
             "mtp: multi-token prediction language models\n\n"
             "usage: mtp COMMAND [FLAGS]   (mtp COMMAND --help for its flags; mtp --version)\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        fprintf(out, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-18s %s\n", commands[i].name, commands[i].summary);
+}
+
+static void group_usage(FILE *out, const char *group) {
+    fprintf(out,
+            "usage: mtp %s SUBCOMMAND [FLAGS]   (mtp %s SUBCOMMAND --help for its flags)\n\nsubcommands:\n",
+            group, group);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (in_group(&commands[i], group))
+            fprintf(out, "  %-12s %s\n", commands[i].name + group_len(&commands[i]) + 1, commands[i].summary);
+}
+
+// docs/cli.md: every command's help text, in the order above.
+static int print_markdown(void) {
+    printf(
+        "# Command line\n\n"
+        "One binary, `mtp`, with one command per job (`mtp tokenizer` and `mtp task` group a few).\n"
+        "Every command prints its flags with `--help`; the texts below are those help texts, written\n"
+        "by `make docs` (`mtp help --markdown`). Errors are one line on stderr naming the flag or file,\n"
+        "the value and the fix, with exit status 1 (bad input) or 2 (bad usage). A flag's value may\n"
+        "also be given as `--flag=value`.\n");
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        printf("\n## mtp %s\n\n```\n", commands[i].name);
+        fflush(stdout);
+        char *argv[] = {(char *)commands[i].name, "--help", NULL};
+        commands[i].run(2, argv);
+        fflush(stdout);
+        printf("```\n");
+    }
+    return 0;
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
@@ -45,8 +91,37 @@ int main(int argc, char **argv) {
         printf("mtp %s\n", MTP_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "help")) {
+        if (argc == 3 && !strcmp(argv[2], "--markdown")) return print_markdown();
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        const command *c = &commands[i];
+        if (!strcmp(argv[1], c->name)) return c->run(argc - 1, argv + 1);
+        if (!in_group(c, argv[1])) continue;
+        // a group: the next word names its command
+        if (argc >= 3 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
+            group_usage(stdout, argv[1]);
+            return 0;
+        }
+        for (size_t j = i; argc >= 3 && j < N_COMMANDS; j++)
+            if (in_group(&commands[j], argv[1]) &&
+                !strcmp(argv[2], commands[j].name + group_len(&commands[j]) + 1))
+                return commands[j].run(argc - 2, argv + 2);
+        if (argc < 3)
+            fprintf(stderr, "mtp %s: name a subcommand: ", argv[1]);
+        else
+            fprintf(stderr, "mtp %s: unknown subcommand '%s': expected ", argv[1], argv[2]);
+        for (size_t j = i, k = 0; j < N_COMMANDS; j++)
+            if (in_group(&commands[j], argv[1]))
+                fprintf(
+                    stderr, "%s%s",
+                    k++ ? (j + 1 < N_COMMANDS && in_group(&commands[j + 1], argv[1]) ? ", " : " or ") : "",
+                    commands[j].name + group_len(&commands[j]) + 1);
+        fprintf(stderr, " (see mtp %s --help)\n", argv[1]);
+        return 2;
+    }
     fprintf(stderr, "mtp: unknown command '%s' (see mtp --help)\n", argv[1]);
     return 2;
 }

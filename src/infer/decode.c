@@ -18,7 +18,8 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
     d->drafts = drafts;
     d->prefill_chunk = c->max_seq_len < 256 ? c->max_seq_len : 256;
     int rows = drafts + 1 > d->prefill_chunk ? drafts + 1 : d->prefill_chunk;
-    if (model_work_alloc(&d->work, m, 1, rows, SCHEDULE_SEQUENTIAL, 0) != 0 || kv_cache_alloc(&d->cache, c) != 0) {
+    if (model_work_alloc(&d->work, m, 1, rows, SCHEDULE_SEQUENTIAL, 0) != 0 ||
+        kv_cache_alloc(&d->cache, c) != 0) {
         decoder_free(d);
         return -1;
     }
@@ -91,7 +92,8 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
     const int K = d->drafts, V = s->V;
     memset(st, 0, sizeof *st);
     st->stop_reason = "max-new";
-    if (V > c->vocab_size) return mtp_errorf("sampler vocabulary %d exceeds the model's %d", V, c->vocab_size);
+    if (V > c->vocab_size)
+        return mtp_errorf("sampler vocabulary %d exceeds the model's %d", V, c->vocab_size);
     if (n < 1) return mtp_errorf("empty prompt: give at least one token");
     if (n >= c->max_seq_len)
         return mtp_errorf("prompt of %d tokens leaves no room in the model's context of %d: shorten it", n,
@@ -102,7 +104,8 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
     d->cache.len = 0;
     for (int at = 0; at < n; at += d->prefill_chunk) {
         int len = n - at < d->prefill_chunk ? n - at : d->prefill_chunk;
-        if (model_forward_cached(&d->work, &d->cache, prompt + at, len, K + 1, 1, 0, d->logits) != 0) return -1;
+        if (model_forward_cached(&d->work, &d->cache, prompt + at, len, K + 1, 1, 0, d->logits) != 0)
+            return -1;
     }
     st->prefill_seconds = mtp_now() - t0;
     t0 = mtp_now();

@@ -6,15 +6,24 @@
 
 #include "core/error.h"
 
+int generator_check(const mtp_config *mc, const generator_config *cfg) {
+    if (cfg->drafts > mc->n_future - 1)
+        return mtp_errorf("--speculative %d: the model has %d heads, so at most %d drafting heads",
+                          cfg->drafts, mc->n_future, mc->n_future - 1);
+    return 0;
+}
+
 int generator_init(generator *g, const mtp_model *m, const tokenizer *tok, const generator_config *cfg) {
     memset(g, 0, sizeof *g);
     g->tok = tok;
     int drafts = cfg->drafts < 0 ? m->cfg.n_future - 1 : cfg->drafts;
+    if (generator_check(&m->cfg, cfg) != 0) return -1;
     if (tokenizer_vocab_size(tok) > m->cfg.vocab_size)
         return mtp_errorf("the tokenizer has %d tokens but the model only %d", tokenizer_vocab_size(tok),
                           m->cfg.vocab_size);
     if (decoder_init(&g->dec, m, drafts) != 0) return -1;
-    if (sampler_init(&g->smp, tokenizer_vocab_size(tok), cfg->temperature, cfg->top_k, cfg->top_p, cfg->seed) != 0) {
+    if (sampler_init(&g->smp, tokenizer_vocab_size(tok), cfg->temperature, cfg->top_k, cfg->top_p,
+                     cfg->seed) != 0) {
         decoder_free(&g->dec);
         return -1;
     }
@@ -119,8 +128,9 @@ int generate_tokens(generator *g, const int32_t *ids, int n, const generate_opti
         n = 1;
     }
     if (o->fit == PROMPT_FIT_ERROR && n >= context)
-        return mtp_errorf("the prompt is %d tokens, the model's context %d: shorten it to leave room to generate",
-                          n, context);
+        return mtp_errorf(
+            "the prompt is %d tokens, the model's context %d: shorten it to leave room to generate", n,
+            context);
     int keep = o->keep > 0 && o->keep < context ? o->keep : context - 1;
     if (n > keep) {
         r->prompt_cut = n - keep;
@@ -143,7 +153,8 @@ int generate_tokens(generator *g, const int32_t *ids, int n, const generate_opti
     return 0;
 }
 
-int generate_text(generator *g, const char *prompt, size_t len, const generate_options *o, generate_result *r) {
+int generate_text(generator *g, const char *prompt, size_t len, const generate_options *o,
+                  generate_result *r) {
     int32_t *ids = NULL;
     size_t n = 0, cap = 0;
     if (tokenizer_encode(g->tok, prompt, len, &ids, &n, &cap) != 0) return -1;

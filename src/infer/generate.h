@@ -26,7 +26,9 @@ typedef struct {
     sampler smp;
 } generator;
 
-// Checks cfg against the model (K <= n-1) and allocates. tok must fit the
+// Checks cfg against a model of shape mc (K <= n-1), before anything loads.
+int generator_check(const mtp_config *mc, const generator_config *cfg);
+// Checks cfg against the model and allocates. tok must fit the
 // model's vocabulary; m and tok must outlive g.
 int generator_init(generator *g, const mtp_model *m, const tokenizer *tok, const generator_config *cfg);
 void generator_free(generator *g);
@@ -59,7 +61,8 @@ typedef struct {
 // Generates after the prompt text (an empty prompt starts from end-of-text,
 // as after a document). r's text buffer is reused from call to call: start
 // from a zeroed generate_result and free it with generate_result_free.
-int generate_text(generator *g, const char *prompt, size_t len, const generate_options *o, generate_result *r);
+int generate_text(generator *g, const char *prompt, size_t len, const generate_options *o,
+                  generate_result *r);
 // The same after prompt token ids (n >= 0).
 int generate_tokens(generator *g, const int32_t *ids, int n, const generate_options *o, generate_result *r);
 void generate_result_free(generate_result *r);

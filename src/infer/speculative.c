@@ -7,7 +7,8 @@
 // accept. Greedy: x must be head 1's argmax. Sampling: accept with
 // probability min(1, p(x)/q(x)); on rejection *correction is drawn from
 // normalize(max(0, p - q)), which makes the output exactly p-distributed.
-static int verify(decoder *d, sampler *s, const float *p_logits, const float *q, int32_t x, int32_t *correction) {
+static int verify(decoder *d, sampler *s, const float *p_logits, const float *q, int32_t x,
+                  int32_t *correction) {
     const int V = s->V;
     if (s->temperature <= 0.0f) return sampler_argmax(p_logits, V) == x;
     sampler_probs(s, p_logits, d->probs);

@@ -97,8 +97,8 @@ int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const ch
     if (rc == 0) rc = write_text(tmp, "config.json", config);
     free(config);
     if (rc == 0) rc = fs_join(path, sizeof path, tmp, "model.safetensors");
-    const param_set *weights[1] = {&m->params},
-                    *moment_sets[2] = {moments ? moments->exp_avg : NULL, moments ? moments->exp_avg_sq : NULL};
+    const param_set *weights[1] = {&m->params}, *moment_sets[2] = {moments ? moments->exp_avg : NULL,
+                                                                   moments ? moments->exp_avg_sq : NULL};
     const char *no_prefix[1] = {""}, *moment_prefixes[2] = {"exp_avg.", "exp_avg_sq."};
     if (rc == 0) rc = checkpoint_write_tensors(path, weights, no_prefix, 1, &m->cfg);
     if (rc == 0 && moments) {

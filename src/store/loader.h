@@ -14,10 +14,10 @@ enum {
 };
 
 typedef struct {
-    char dir[4096];    // the checkpoint directory
-    mtp_config cfg;    // from config.json
-    mtp_model model;   // the weights, once loaded (model.cfg == cfg)
-    tokenizer *tok;    // with CHECKPOINT_TOKENIZER; else NULL
+    char dir[4096];   // the checkpoint directory
+    mtp_config cfg;   // from config.json
+    mtp_model model;  // the weights, once loaded (model.cfg == cfg)
+    tokenizer *tok;   // with CHECKPOINT_TOKENIZER; else NULL
     int has_weights;
 } checkpoint;
 

@@ -1,5 +1,5 @@
 // val_loss.c: see val_loss.h.
-#include "tasks/val_loss.h"
+#include "train/val_loss.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,8 +6,8 @@
 // windows left. Head k's top-1 accuracy is the rate at which its argmax is
 // token t+k: roughly the chance that its draft is accepted by speculative
 // decoding.
-#ifndef MTP_TASKS_VAL_LOSS_H
-#define MTP_TASKS_VAL_LOSS_H
+#ifndef MTP_TRAIN_VAL_LOSS_H
+#define MTP_TRAIN_VAL_LOSS_H
 
 #include <stddef.h>
 

@@ -1,7 +1,5 @@
-// cmd_task_induction.c: `mtp task induction`, the data of the induction
-// experiment (Gloeckle et al. 2024, section 4.1): held-out children's stories
-// whose character names are replaced, consistently within a story, by random
-// names of exactly two tokens, and the other stories as training text.
+// induction_data.c: `mtp task induction`, the data of the induction
+// experiment (tasks/induction.h).
 //
 // Steps: split the corpus into stories (eval/induction.h drops the cut-off
 // tail); find each story's character names (the heuristic in induction.h);
@@ -19,87 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/args.h"
-#include "cli/commands.h"
-#include "cli/induction_tokenize.h"
-#include "eval/induction.h"
-#include "libmtp.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "tasks/induction.h"
 
-#define CMD "task induction"
 #define MAX_CORPUS_BYTES ((size_t)4 << 30)
 #define RENAME_TRIES 20     // name draws per story before it is passed over
 #define NAME_DRAWS 1000000  // piece pairs tried for one name before giving up
-
-static const char *help =
-    "usage: mtp task induction --stories FILE --tokenizer T --out DIR [flags]\n"
-    "\n"
-    "The induction task (Gloeckle et al. 2024, section 4.1): in held-out stories every\n"
-    "character name is replaced, consistently, by a random name of exactly two tokens under\n"
-    "T; a model shows induction when it predicts a name's second token at later mentions.\n"
-    "Writes\n"
-    "  DIR/train.txt    every other story, '<|endoftext|>'-separated: train on it with\n"
-    "                   mtp prepare --tokenizer T --doc-separator '<|endoftext|>' DIR/train.txt\n"
-    "  DIR/test.jsonl   one renamed story per line: {\"story\": index, \"text\": ..., \"names\":\n"
-    "                   [{\"name\", \"original\", \"mentions\"}], \"occurrences\": [{\"name\": i,\n"
-    "                   \"start\": byte, \"end\": byte}]} (for mtp eval-induction)\n"
-    "  DIR/README.txt   how the files were made\n"
-    "  --stories FILE      stories separated by --separator (e.g. TinyStories-train.txt); the\n"
-    "                      text after the last separator is dropped as cut off\n"
-    "  --tokenizer T       the model's tokenizer: 'bytes', a tokenizer.json or a directory\n"
-    "  --out DIR           output directory (created if missing; files replaced)\n"
-    "  --held-out N        test stories (default 100, as in the paper)\n"
-    "  --seed S            which stories and names (default 1); same inputs, same files\n"
-    "  --separator S       story separator (default '<|endoftext|>')\n"
-    "Character names: capitalized words seen at least twice, once not at a sentence start,\n"
-    "less a stop list (Mom, Dad, Mr, ...). See docs/eval-induction.md.\n";
-
-typedef struct {
-    const char *stories, *tokenizer, *out, *separator;
-    int held_out;
-    uint64_t seed;
-} task_args;
-
-static int parse(int argc, char **argv, task_args *a) {
-    const char *v;
-    memset(a, 0, sizeof *a);
-    a->held_out = 100;
-    a->seed = 1;
-    a->separator = "<|endoftext|>";
-    for (int i = 1; i < argc; i++) {
-        const char *f = argv[i];
-        if (args_is_help(f)) {
-            fputs(help, stdout);
-            return 1;
-        }
-        if (!strcmp(f, "--stories")) {
-            if (!(a->stories = args_value(CMD, argc, argv, &i))) return 2;
-        } else if (!strcmp(f, "--tokenizer")) {
-            if (!(a->tokenizer = args_value(CMD, argc, argv, &i))) return 2;
-        } else if (!strcmp(f, "--out")) {
-            if (!(a->out = args_value(CMD, argc, argv, &i))) return 2;
-        } else if (!strcmp(f, "--separator")) {
-            if (!(a->separator = args_value(CMD, argc, argv, &i))) return 2;
-            if (!a->separator[0]) {
-                fprintf(stderr, "mtp %s: --separator '': give a non-empty story separator\n", CMD);
-                return 2;
-            }
-        } else if (!strcmp(f, "--held-out")) {
-            if (!(v = args_value(CMD, argc, argv, &i)) || args_int(CMD, f, v, 1, 1 << 24, &a->held_out))
-                return 2;
-        } else if (!strcmp(f, "--seed")) {
-            if (!(v = args_value(CMD, argc, argv, &i)) || args_u64(CMD, f, v, &a->seed)) return 2;
-        } else {
-            args_unknown(CMD, f);
-            return 2;
-        }
-    }
-    if (!a->stories || !a->tokenizer || !a->out) {
-        fprintf(stderr, "mtp %s: --stories, --tokenizer and --out are required (see mtp %s --help)\n", CMD,
-                CMD);
-        return 2;
-    }
-    return 0;
-}
 
 // Each token's text (NULL for special tokens), for the name pieces.
 static char **vocab_texts(const tokenizer *tok, int V) {
@@ -280,8 +204,8 @@ static int write_train(const char *path, const char *src, const induction_range 
     return rc;
 }
 
-static int write_readme(const char *path, const task_args *a, const tokenizer *tok, int n_stories, int kept,
-                        int dups, int n_held, long later, int n_names) {
+static int write_readme(const char *path, const induction_data_options *a, const tokenizer *tok,
+                        int n_stories, int kept, int dups, int n_held, long later, int n_names) {
     char text[8192];
     int n = snprintf(
         text, sizeof text,
@@ -311,11 +235,7 @@ static int write_readme(const char *path, const task_args *a, const tokenizer *t
     return fs_write_all(path, text, (size_t)n);
 }
 
-int cmd_task_induction(int argc, char **argv) {
-    task_args a;
-    int prc = parse(argc, argv, &a);
-    if (prc == 1) return 0;
-    if (prc) return 2;
+int induction_data_make(const induction_data_options *a, induction_data_summary *sum) {
     int rc = 1, n_stories = 0, n_held = 0, V = 0;
     size_t len = 0;
     char *src = NULL, **texts = NULL;
@@ -326,15 +246,15 @@ int cmd_task_induction(int argc, char **argv) {
     induction_tokens toks = {0};
     renamed_story *held = NULL;
     int *order = NULL;
-    if (!(src = fs_read_all(a.stories, MAX_CORPUS_BYTES, &len)) ||
-        induction_split(src, len, a.separator, &stories, &n_stories))
+    if (!(src = fs_read_all(a->stories, MAX_CORPUS_BYTES, &len)) ||
+        induction_split(src, len, a->separator, &stories, &n_stories))
         goto done;
     if (n_stories == 0) {
-        mtp_errorf("%s has no stories ending in '%s': give the story separator with --separator", a.stories,
-                   a.separator);
+        mtp_errorf("%s has no stories ending in '%s': give the story separator with --separator", a->stories,
+                   a->separator);
         goto done;
     }
-    if (!(tok = tokenizer_open(a.tokenizer))) goto done;
+    if (!(tok = tokenizer_open(a->tokenizer))) goto done;
     V = tokenizer_vocab_size(tok);
     if (!(texts = vocab_texts(tok, V)) || induction_pool_build((const char *const *)texts, V, &pool) ||
         induction_words_build(src, len, &words))
@@ -349,17 +269,17 @@ int cmd_task_induction(int argc, char **argv) {
         induction_names_free(&names);
     }
     mtp_rng rng;
-    mtp_rng_seed(&rng, a.seed);
+    mtp_rng_seed(&rng, a->seed);
     for (int i = n_named - 1; i > 0; i--) {
         int j = (int)mtp_rng_below(&rng, (uint64_t)i + 1), t = order[i];
         order[i] = order[j];
         order[j] = t;
     }
-    if (!(held = mtp_calloc((size_t)(n_named < a.held_out ? n_named : a.held_out) + 1, sizeof *held,
+    if (!(held = mtp_calloc((size_t)(n_named < a->held_out ? n_named : a->held_out) + 1, sizeof *held,
                             "held-out stories")))
         goto done;
     int passed_over = 0;
-    for (int i = 0; i < n_named && n_held < a.held_out; i++) {
+    for (int i = 0; i < n_named && n_held < a->held_out; i++) {
         int got =
             rename_story(src, &stories[order[i]], order[i], &pool, &words, tok, &rng, &toks, &held[n_held]);
         if (got < 0) {
@@ -373,11 +293,11 @@ int cmd_task_induction(int argc, char **argv) {
             passed_over++;
         }
     }
-    if (n_held < a.held_out) {
+    if (n_held < a->held_out) {
         mtp_errorf(
             "%s: only %d of its %d stories have character names that could be renamed (%d passed over): use "
             "--held-out %d or a larger file",
-            a.stories, n_held, n_stories, passed_over, n_held);
+            a->stories, n_held, n_stories, passed_over, n_held);
         goto done;
     }
     qsort(held, (size_t)n_held, sizeof *held, cmp_story);
@@ -389,19 +309,15 @@ int cmd_task_induction(int argc, char **argv) {
     }
     char path[4200];
     int kept, dups;
-    if (fs_mkdir_p(a.out) || fs_join(path, sizeof path, a.out, "test.jsonl") ||
-        write_test(path, held, n_held) || fs_join(path, sizeof path, a.out, "train.txt") ||
-        write_train(path, src, stories, n_stories, held, n_held, a.separator, &kept, &dups) ||
-        fs_join(path, sizeof path, a.out, "README.txt") ||
-        write_readme(path, &a, tok, n_stories, kept, dups, n_held, later, n_names))
+    if (fs_mkdir_p(a->out) || fs_join(path, sizeof path, a->out, "test.jsonl") ||
+        write_test(path, held, n_held) || fs_join(path, sizeof path, a->out, "train.txt") ||
+        write_train(path, src, stories, n_stories, held, n_held, a->separator, &kept, &dups) ||
+        fs_join(path, sizeof path, a->out, "README.txt") ||
+        write_readme(path, a, tok, n_stories, kept, dups, n_held, later, n_names))
         goto done;
-    printf("%s: %d stories; %d held out in %s/test.jsonl (%d names, %ld later mentions), %d in %s/train.txt",
-           a.stories, n_stories, n_held, a.out, n_names, later, kept, a.out);
-    if (dups) printf(" (%d copies of held-out stories left out)", dups);
-    printf("\n");
+    *sum = (induction_data_summary){n_stories, n_held, kept, dups, n_names, later};
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "mtp %s: %s\n", CMD, mtp_last_error());
     for (int i = 0; i < n_held; i++) renamed_free(&held[i]);
     free(held);
     free(order);

@@ -1,0 +1,86 @@
+// bench_train.c: see bench_train.h.
+#include "tasks/bench_train.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "core/error.h"
+#include "core/rng.h"
+#include "core/timer.h"
+#include "ops/ops.h"
+#include "train/step.h"
+
+double bench_matmul_ceiling_gflops(void) {
+    const int n = 2048;
+    float *a = mtp_malloc(sizeof(float) * n * n, "ceiling matrix"),
+          *b = mtp_malloc(sizeof(float) * n * n, "m");
+    float *c = mtp_malloc(sizeof(float) * n * n, "ceiling matrix");
+    double best = 0.0;
+    if (a && b && c) {
+        for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.01f;
+        for (int r = 0; r < 8; r++) {
+            double t0 = mtp_now();
+            op_matmul_forward(c, a, b, n, n, n);
+            double g = 2.0 * n * n * (double)n / (mtp_now() - t0) / 1e9;
+            if (r > 0 && g > best) best = g;  // the first run warms up
+        }
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+static int compare_doubles(const void *x, const void *y) {
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+int bench_train_run(const mtp_config *c, int B, int T, head_schedule schedule, int steps,
+                    bench_train_result *r) {
+    memset(r, 0, sizeof *r);
+    r->ceiling_gflops = bench_matmul_ceiling_gflops();
+    mtp_model m = {0};
+    model_work w = {0};
+    adamw_state opt = {0};
+    optim_config o;
+    optim_config_defaults(&o);
+    o.total_steps = steps + 1;
+    int rc = -1, row_len = T + c->n_future;
+    int32_t *rows = NULL;
+    double *ms = mtp_calloc((size_t)steps, sizeof *ms, "timings");
+    if (!ms || model_create(&m, c) != 0) goto done;
+    params_init(&m.params, c, 1);
+    if (model_work_alloc(&w, &m, B, T, schedule, 1) != 0 || adamw_alloc(&opt, c) != 0) goto done;
+    if (!(rows = mtp_malloc(sizeof(int32_t) * (size_t)B * row_len, "rows"))) goto done;
+    mtp_rng rng;
+    mtp_rng_seed(&rng, 1);
+    for (size_t i = 0; i < (size_t)B * row_len; i++)
+        rows[i] = (int32_t)mtp_rng_below(&rng, (uint64_t)c->vocab_size);
+    const int32_t *micro[1] = {rows};
+    step_result sr;
+    for (int s = 0; s <= steps; s++) {
+        double t0 = mtp_now();
+        if (train_step(&m, &w, &opt, &o, s, micro, 1, B, T, &sr) != 0) goto done;
+        if (s > 0) ms[s - 1] = 1e3 * (mtp_now() - t0);
+    }
+    qsort(ms, (size_t)steps, sizeof *ms, compare_doubles);
+    r->median_ms = steps % 2 ? ms[steps / 2] : 0.5 * (ms[steps / 2 - 1] + ms[steps / 2]);
+    r->min_ms = ms[0];
+    r->max_ms = ms[steps - 1];
+    r->flops = model_step_flops(c, B, T);
+    r->gflops = r->flops.total / (r->median_ms * 1e-3) / 1e9;
+    r->tokens_per_sec = (double)B * T / (r->median_ms * 1e-3);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    r->peak_mb = ru.ru_maxrss / 1024.0;
+    rc = 0;
+done:
+    free(rows);
+    free(ms);
+    adamw_free(&opt);
+    model_work_free(&w);
+    model_free(&m);
+    return rc;
+}

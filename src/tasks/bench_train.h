@@ -1,0 +1,27 @@
+// bench_train.h: the speed of training steps of a randomly initialized
+// model on random tokens (mtp bench-train): median ms/step, tokens/s,
+// achieved GFLOP/s against this machine's measured single-precision
+// matrix-product ceiling (MFU, same thread count), and peak memory.
+#ifndef MTP_TASKS_BENCH_TRAIN_H
+#define MTP_TASKS_BENCH_TRAIN_H
+
+#include "model/config.h"
+#include "model/flops.h"
+#include "model/model.h"
+
+typedef struct {
+    double median_ms, min_ms, max_ms;
+    double tokens_per_sec, gflops;
+    double ceiling_gflops;  // best of seven 2048^3 products
+    double peak_mb;         // peak resident memory of the process
+    step_flops flops;
+} bench_train_result;
+
+// Best of seven 2048^3 single-precision products (after one warm-up): the
+// ceiling a training step could reach if it were all large matrix products.
+double bench_matmul_ceiling_gflops(void);
+// Times `steps` steps after one warm-up step.
+int bench_train_run(const mtp_config *c, int B, int T, head_schedule schedule, int steps,
+                    bench_train_result *r);
+
+#endif

@@ -1,0 +1,340 @@
+// trainer.c: see trainer.h.
+#define _POSIX_C_SOURCE 200809L
+#include "train/trainer.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/meminfo.h"
+#include "core/timer.h"
+#include "data/tokenizer.h"
+#include "ops/ops.h"
+#include "store/checkpoint.h"
+
+static void note(const trainer *t, const char *fmt, ...) {
+    if (!t->obs.on_note) return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    t->obs.on_note(t->obs.user, msg);
+}
+
+long train_warmup(const train_options *o) {
+    if (o->warmup >= 0) return o->warmup;
+    return o->steps / 20 < 1000 ? o->steps / 20 : 1000;
+}
+
+cJSON *train_options_to_json(const train_options *o) {
+    cJSON *j = cJSON_CreateObject();
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
+    cJSON_AddStringToObject(j, "data", o->data ? o->data : "");
+    cJSON_AddStringToObject(j, "out", o->out ? o->out : "");
+    if (o->log) cJSON_AddStringToObject(j, "log", o->log);
+    cJSON_AddNumberToObject(j, "seq_len", o->seq_len);
+    cJSON_AddNumberToObject(j, "batch", o->batch);
+    cJSON_AddNumberToObject(j, "grad_accum", o->grad_accum);
+    cJSON_AddNumberToObject(j, "steps", (double)o->steps);
+    cJSON_AddNumberToObject(j, "warmup", (double)train_warmup(o));
+    cJSON_AddNumberToObject(j, "lr", o->lr);
+    cJSON_AddNumberToObject(j, "min_lr_ratio", o->min_lr_ratio);
+    cJSON_AddNumberToObject(j, "weight_decay", o->weight_decay);
+    cJSON_AddNumberToObject(j, "grad_clip", o->grad_clip);
+    cJSON_AddStringToObject(j, "seed", seed);
+    cJSON_AddStringToObject(j, "schedule", o->schedule == SCHEDULE_NAIVE ? "naive" : "sequential");
+    cJSON_AddNumberToObject(j, "eval_every", o->eval_every);
+    cJSON_AddNumberToObject(j, "eval_batches", o->eval_batches);
+    cJSON_AddNumberToObject(j, "save_every", o->save_every);
+    cJSON_AddNumberToObject(j, "keep_last", o->keep_last);
+    return j;
+}
+
+static char *trainer_state_json(const trainer *t) {
+    cJSON *j = cJSON_CreateObject();
+    uint64_t epoch, index;
+    loader_get_position(&t->train, &epoch, &index);
+    char seed[32];
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)t->o.seed);
+    cJSON_AddNumberToObject(j, "step", (double)t->step);
+    cJSON_AddNumberToObject(j, "epoch", (double)epoch);
+    cJSON_AddNumberToObject(j, "index", (double)index);
+    cJSON_AddStringToObject(j, "data_seed", seed);
+    cJSON_AddNumberToObject(j, "tokens_seen", t->tokens_seen);
+    cJSON_AddItemToObject(j, "args", train_options_to_json(&t->o));
+    char *s = cJSON_Print(j);
+    cJSON_Delete(j);
+    return s;
+}
+
+static int json_number_in(const cJSON *v, double lo, double hi) {
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && v->valuedouble >= lo && v->valuedouble <= hi &&
+           v->valuedouble == floor(v->valuedouble);
+}
+
+// step, data position and tokens seen from a checkpoint's trainer_state.json.
+static int read_position(trainer *t, const char *ckpt) {
+    cJSON *state = checkpoint_read_trainer_state(ckpt);
+    if (!state) return -1;
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(state, "step"),
+                *e = cJSON_GetObjectItemCaseSensitive(state, "epoch"),
+                *i = cJSON_GetObjectItemCaseSensitive(state, "index"),
+                *seen = cJSON_GetObjectItemCaseSensitive(state, "tokens_seen");
+    const double exact = 9007199254740992.0;  // 2^53: beyond it doubles skip integers
+    int rc = 0;
+    if (!json_number_in(s, 0, MTP_MAX_STEPS) || !json_number_in(e, 0, exact) ||
+        !json_number_in(i, 0, exact)) {
+        rc = mtp_errorf(
+            "%s/trainer_state.json: step, epoch and index must be non-negative integers (step <= %d)", ckpt,
+            MTP_MAX_STEPS);
+    } else {
+        t->step = (long)s->valuedouble;
+        loader_set_order(&t->train, t->o.seed, (uint64_t)e->valuedouble, (uint64_t)i->valuedouble);
+        t->tokens_seen = cJSON_IsNumber(seen) && seen->valuedouble >= 0 ? seen->valuedouble : 0;
+    }
+    cJSON_Delete(state);
+    return rc;
+}
+
+// A run directory holds one trajectory: a fresh run may not mix its
+// checkpoints with another's, and a resumed run may not write behind newer
+// checkpoints (they would shadow its own and be pruned in its place).
+// Leftovers of an interrupted save (.tmp-*, .old-*) are removed.
+static int check_run_dir(const char *out, long resumed_step) {
+    fs_list list;
+    if (fs_list_dir(out, "step_", "", &list) != 0) return -1;
+    long newest = -1;
+    for (int i = 0; i < list.count; i++) {
+        long s = strtol(list.names[i] + 5, NULL, 10);
+        if (s > newest) newest = s;
+    }
+    fs_list_free(&list);
+    if (resumed_step < 0 && newest >= 0)
+        return mtp_errorf(
+            "--out '%s' already holds checkpoints (newest step %ld): continue it with --resume %s, or choose "
+            "a "
+            "new --out",
+            out, newest, out);
+    if (resumed_step >= 0 && newest > resumed_step)
+        return mtp_errorf(
+            "--out '%s' holds a newer checkpoint (step %ld) than the one resumed (step %ld): choose a new "
+            "--out, "
+            "or resume the newest",
+            out, newest, resumed_step);
+    // stale partial saves: hidden entries, so fs_list_dir needs no prefix filter
+    DIR *d = opendir(out);
+    if (!d) return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (!strncmp(e->d_name, ".tmp-step_", 10) || !strncmp(e->d_name, ".old-step_", 10)) {
+            char path[4200];
+            if (fs_join(path, sizeof path, out, e->d_name) == 0) fs_remove_tree(path);
+        }
+    closedir(d);
+    return 0;
+}
+
+// The data's tokenizer.json (its text travels into every checkpoint) and,
+// for a new run without a vocabulary size, the vocabulary it gives.
+static int read_data_tokenizer(trainer *t, mtp_config *cfg, int resuming) {
+    char path[4096];
+    if (fs_join(path, sizeof path, t->o.data, "tokenizer.json") == 0 && fs_is_file(path)) {
+        tokenizer *tok = tokenizer_load(path);
+        if (!tok) return -1;
+        if (!cfg->vocab_size && !resuming) cfg->vocab_size = tokenizer_vocab_size(tok);
+        tokenizer_free(tok);
+        return (t->tokenizer_json = fs_read_all(path, 64u << 20, NULL)) ? 0 : -1;
+    }
+    if (cfg->vocab_size || resuming) return 0;
+    if (!fs_is_dir(t->o.data))
+        return mtp_errorf("--data '%s' does not exist: make it with mtp prepare", t->o.data);
+    return mtp_errorf("--data '%s' has no tokenizer.json: pass --vocab-size V for llm.c shards", t->o.data);
+}
+
+static int open_data(trainer *t, const mtp_config *cfg) {
+    const train_options *o = &t->o;
+    if (loader_open(&t->train, o->data, "train", o->seq_len, cfg->n_future, cfg->vocab_size) != 0) return -1;
+    fs_list vals = {0};
+    t->have_val = fs_list_dir(o->data, "val_", ".bin", &vals) == 0 && vals.count > 0;
+    fs_list_free(&vals);
+    if (t->have_val &&
+        loader_open(&t->val, o->data, "val", o->seq_len, cfg->n_future, cfg->vocab_size) != 0) {
+        note(t, "validation disabled: %s", mtp_last_error());
+        t->have_val = 0;
+    } else if (!t->have_val && o->eval_every > 0) {
+        note(t, "%s has no val_*.bin shards: evaluation disabled", o->data);
+    }
+    return 0;
+}
+
+// Parameters, gradients and two moments, plus the work buffers, must fit.
+static int check_memory(const trainer *t, const mtp_config *cfg) {
+    const train_options *o = &t->o;
+    double need = 4.0 * (double)params_count(cfg) * sizeof(float) +
+                  (double)model_work_bytes(cfg, o->batch, o->seq_len, o->schedule, 1);
+    double total = (double)mtp_total_memory(), avail = (double)mtp_available_memory();
+    if (total > 0 && need > total)
+        return mtp_errorf(
+            "this run needs %.1f GB of memory but the machine has %.1f GB: reduce --batch, --seq-len or the "
+            "model size, or use --schedule sequential",
+            need / 1e9, total / 1e9);
+    if (avail > 0 && need > avail)
+        note(t, "warning: this run needs %.1f GB of memory and %.1f GB is free now", need / 1e9, avail / 1e9);
+    return 0;
+}
+
+int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, const char *resume,
+                 const train_observer *obs) {
+    memset(t, 0, sizeof *t);
+    t->o = *o;
+    if (obs) t->obs = *obs;
+    mtp_config cfg = *new_cfg;
+    if (resume) {
+        snprintf(t->ckpt, sizeof t->ckpt, "%s", resume);
+        if (checkpoint_read_config(resume, &cfg) != 0) return -1;
+    }
+    if (read_data_tokenizer(t, &cfg, resume != NULL) != 0 || model_create(&t->model, &cfg) != 0 ||
+        open_data(t, &cfg) != 0 || check_memory(t, &cfg) != 0 ||
+        model_work_alloc(&t->work, &t->model, o->batch, o->seq_len, o->schedule, 1) != 0 ||
+        adamw_alloc(&t->opt, &cfg) != 0)
+        return -1;
+    optim_config_defaults(&t->optim);
+    t->optim.lr = o->lr;
+    t->optim.min_lr_ratio = o->min_lr_ratio;
+    t->optim.warmup = train_warmup(o);
+    t->optim.total_steps = o->steps;
+    t->optim.weight_decay = o->weight_decay;
+    t->optim.grad_clip = o->grad_clip;
+    if (resume) {
+        if (checkpoint_load_params(resume, &t->model) != 0 ||
+            checkpoint_load_moments(resume, &t->opt.m, &t->opt.v, &cfg) != 0 || read_position(t, resume) != 0)
+            return -1;
+    } else {
+        params_init(&t->model.params, &cfg, o->seed);
+        loader_set_order(&t->train, o->seed, 0, 0);
+    }
+    t->first_step = t->step;
+    if (t->step > o->steps)
+        return mtp_errorf("--steps %ld is below the checkpoint's step %ld: --steps counts total steps",
+                          o->steps, t->step);
+    // fail now, not after an hour of training, if the run directory is unwritable
+    char probe[4096];
+    if (fs_mkdir_p(o->out) != 0 || fs_join(probe, sizeof probe, o->out, ".write-test") != 0 ||
+        fs_write_all(probe, "", 0) != 0)
+        return mtp_error_context("--out '%s' is not writable", o->out);
+    remove(probe);
+    if (check_run_dir(o->out, resume ? t->step : -1) != 0) return -1;
+    if (o->log && !(t->log = fopen(o->log, resume ? "a" : "w")))
+        return mtp_errorf("--log '%s': cannot open for writing", o->log);
+    return 0;
+}
+
+void trainer_close(trainer *t) {
+    if (t->log) fclose(t->log);
+    loader_close(&t->train);
+    if (t->have_val) loader_close(&t->val);
+    adamw_free(&t->opt);
+    model_work_free(&t->work);
+    model_free(&t->model);
+    free(t->tokenizer_json);
+    memset(t, 0, sizeof *t);
+}
+
+static void log_heads(FILE *f, const double *h, int n) {
+    for (int k = 0; k < n; k++) fprintf(f, "%s%.6f", k ? ", " : "", h[k]);
+}
+
+static int save(trainer *t) {
+    char *state = trainer_state_json(t);
+    if (!state) return mtp_errorf("out of memory writing trainer_state.json");
+    double t0 = mtp_now();
+    checkpoint_moments mo = {&t->opt.m, &t->opt.v};
+    int rc = checkpoint_save(t->o.out, t->step, &t->model, &mo, state, t->tokenizer_json);
+    free(state);
+    if (rc == 0) rc = checkpoint_prune(t->o.out, t->o.keep_last);
+    if (rc == 0 && t->obs.on_save) t->obs.on_save(t->obs.user, t, mtp_now() - t0);
+    return rc;
+}
+
+static int evaluate(trainer *t) {
+    if (!t->have_val) return 0;
+    int n = t->model.cfg.n_future, B = t->o.batch;
+    val_result r;
+    if (val_loss(&t->work, &t->val, val_windows(&t->val, t->o.eval_batches, B), B, t->o.seq_len, NULL, &r) !=
+        0)
+        return -1;
+    if (t->obs.on_eval) t->obs.on_eval(t->obs.user, t, &r);
+    if (t->log) {
+        fprintf(t->log, "{\"step\": %ld, \"split\": \"val\", \"loss\": %.6f, \"head_losses\": [", t->step,
+                r.total);
+        log_heads(t->log, r.loss, n);
+        fprintf(t->log, "]}\n");
+        fflush(t->log);
+    }
+    return 0;
+}
+
+int trainer_run(trainer *t) {
+    const train_options *o = &t->o;
+    int n = t->model.cfg.n_future, B = o->batch, T = o->seq_len, K = o->grad_accum;
+    int32_t *rows = mtp_malloc(sizeof(int32_t) * (size_t)K * B * (T + n), "training rows");
+    const int32_t **micro = mtp_malloc(sizeof *micro * (size_t)K, "micro-batch list");
+    if (!rows || !micro) {
+        free(rows);
+        free(micro);
+        return -1;
+    }
+    for (int k = 0; k < K; k++) micro[k] = rows + (size_t)k * B * (T + n);
+    if (t->obs.on_start) t->obs.on_start(t->obs.user, t);
+    int rc = 0, saved_now = 0;
+    while (t->step < o->steps && !(t->stop && *t->stop)) {
+        for (int k = 0; k < K; k++) loader_next_batch(&t->train, B, rows + (size_t)k * B * (T + n));
+        double t0 = mtp_now();
+        step_result r;
+        if ((rc = train_step(&t->model, &t->work, &t->opt, &t->optim, t->step, micro, K, B, T, &r)) != 0)
+            break;
+        double dt = mtp_now() - t0;
+        t->step++;
+        t->tokens_seen += (double)B * T * K;
+        saved_now = 0;
+        if (t->step > t->first_step + 1 || o->steps - t->first_step == 1) {  // the first step warms caches
+            t->timed_seconds += dt;
+            t->timed_steps++;
+        }
+        double avg = t->timed_steps ? t->timed_seconds / t->timed_steps : dt;
+        if (t->obs.on_step) t->obs.on_step(t->obs.user, t, &r, dt, avg * (double)(o->steps - t->step));
+        if (t->log) {
+            fprintf(t->log, "{\"step\": %ld, \"loss\": %.6f, \"head_losses\": [", t->step, r.loss);
+            log_heads(t->log, r.head_losses, n);
+            fprintf(t->log, "], \"lr\": %.6e, \"grad_norm\": %.6f, \"tokens_per_sec\": %.1f, \"ms\": %.3f}\n",
+                    r.lr, r.grad_norm, (double)B * T * K / dt, dt * 1e3);
+            fflush(t->log);
+        }
+        if (o->eval_every > 0 && t->step % o->eval_every == 0 && (rc = evaluate(t)) != 0) break;
+        if (o->save_every > 0 && t->step % o->save_every == 0) {
+            if ((rc = save(t)) != 0) break;
+            saved_now = 1;
+        }
+    }
+    free(rows);
+    free(micro);
+    if (rc != 0) return rc;
+    if (t->stop && *t->stop)
+        note(t, "interrupted: saving step %ld so the run can be resumed", t->step);
+    else if (o->eval_every > 0 && t->step % o->eval_every != 0 && (rc = evaluate(t)) != 0)
+        return rc;
+    // a resumed run that made no step has nothing new to save (and must not
+    // rewrite the checkpoint it was loaded from)
+    int resumed_idle = t->ckpt[0] && t->step == t->first_step;
+    if (!saved_now && !resumed_idle && (rc = save(t)) != 0) return rc;
+    if (resumed_idle)
+        note(t, "nothing to do: the checkpoint is at step %ld of --steps %ld", t->step, o->steps);
+    return 0;
+}
