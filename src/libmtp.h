@@ -21,6 +21,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/jsonl.h"
 #include "core/meminfo.h"
 #include "core/progress.h"
 #include "core/rng.h"

@@ -33,18 +33,9 @@ static const flag BENCH_FLAGS[] = {
     {0},
 };
 
-static cJSON *number_or_null(double x) {
-    return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull();
-}
-
 static int print_json(const char *ckpt, const mtp_config *cfg, int P, int max_new,
                       const bench_decode_result *res, long mismatches) {
     cJSON *root = cJSON_CreateObject(), *results = cJSON_CreateArray();
-    if (!root || !results) {
-        cJSON_Delete(root);
-        cJSON_Delete(results);
-        return mtp_errorf("out of memory building the JSON report");
-    }
     cJSON_AddStringToObject(root, "model", ckpt);
     cJSON_AddNumberToObject(root, "heads", cfg->n_future);
     cJSON_AddNumberToObject(root, "prompts", P);
@@ -54,19 +45,13 @@ static int print_json(const char *ckpt, const mtp_config *cfg, int P, int max_ne
     for (int K = 0; K < cfg->n_future; K++) {
         const bench_decode_result *r = &res[K];
         cJSON *o = cJSON_CreateObject(), *acc = cJSON_CreateArray();
-        if (!o || !acc) {
-            cJSON_Delete(o);
-            cJSON_Delete(acc);
-            cJSON_Delete(root);
-            return mtp_errorf("out of memory building the JSON report");
-        }
         cJSON_AddNumberToObject(o, "k", K);
-        cJSON_AddItemToObject(o, "tokens_per_sec", number_or_null(r->tokens_per_sec));
-        cJSON_AddItemToObject(o, "tokens_per_forward", number_or_null(r->tokens_per_forward));
-        cJSON_AddItemToObject(o, "speedup", number_or_null(r->speedup));
-        cJSON_AddItemToObject(o, "speedup_total", number_or_null(r->speedup_total));
-        cJSON_AddItemToObject(o, "forward_cost", number_or_null(r->forward_cost));
-        for (int k = 0; k < K; k++) cJSON_AddItemToArray(acc, number_or_null(r->accept[k]));
+        cJSON_AddItemToObject(o, "tokens_per_sec", json_number_or_null(r->tokens_per_sec));
+        cJSON_AddItemToObject(o, "tokens_per_forward", json_number_or_null(r->tokens_per_forward));
+        cJSON_AddItemToObject(o, "speedup", json_number_or_null(r->speedup));
+        cJSON_AddItemToObject(o, "speedup_total", json_number_or_null(r->speedup_total));
+        cJSON_AddItemToObject(o, "forward_cost", json_number_or_null(r->forward_cost));
+        for (int k = 0; k < K; k++) cJSON_AddItemToArray(acc, json_number_or_null(r->accept[k]));
         cJSON_AddItemToObject(o, "accept_rate", acc);
         cJSON_AddNumberToObject(o, "decode_seconds", r->decode_seconds);
         cJSON_AddNumberToObject(o, "prefill_seconds", r->prefill_seconds);
@@ -75,12 +60,7 @@ static int print_json(const char *ckpt, const mtp_config *cfg, int P, int max_ne
         cJSON_AddNumberToObject(o, "mismatches", (double)r->mismatches);
         cJSON_AddItemToArray(results, o);
     }
-    char *text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    if (!text) return mtp_errorf("out of memory printing the JSON report");
-    puts(text);
-    cJSON_free(text);
-    return 0;
+    return jsonl_put(stdout, root);
 }
 
 static void print_table(const char *ckpt, const mtp_config *cfg, int P, int max_new,
@@ -115,30 +95,30 @@ static void print_table(const char *ckpt, const mtp_config *cfg, int P, int max_
     }
 }
 
+static const command_spec BENCH_DECODE_SPEC = {
+    .name = "bench-decode",
+    .usage = "usage: mtp bench-decode --model RUN_DIR|CHECKPOINT --prompts FILE [flags]",
+    .about =
+        "Decodes every prompt greedily, plain (K = 0) and self-speculatively with K = 1..n-1\n"
+        "drafting heads, and reports per K the medians over prompts of tokens/s, tokens per\n"
+        "forward, each drafting head's acceptance rate, the wall-clock speedup over plain\n"
+        "decoding (decode time only, prefill excluded) and the forward cost (time per\n"
+        "forward over plain decoding's; speedup = tokens/forward / forward cost), plus\n"
+        "totals. Each prompt is decoded with every K in turn, so the per-prompt ratios\n"
+        "compare runs made close together.\n"
+        "Exits 1 if any speculative output differs from the plain one.",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(bench_args, m)},
+               {NULL, BENCH_FLAGS, 0, "--prompts"},
+               {NULL, DECODE_FLAGS, offsetof(bench_args, d), "--max-new"},
+               {NULL, BENCH_FLAGS, 0, "--max-prompts --repeats --json"}},
+    .required = "--model --prompts",
+};
+
 int cmd_bench_decode(int argc, char **argv) {
     bench_args a = {.d = {.max_new = 128}, .repeats = 1};
-    command_spec spec = {
-        .name = "bench-decode",
-        .usage = "usage: mtp bench-decode --model RUN_DIR|CHECKPOINT --prompts FILE [flags]",
-        .about =
-            "Decodes every prompt greedily, plain (K = 0) and self-speculatively with K = 1..n-1\n"
-            "drafting heads, and reports per K the medians over prompts of tokens/s, tokens per\n"
-            "forward, each drafting head's acceptance rate, the wall-clock speedup over plain\n"
-            "decoding (decode time only, prefill excluded) and the forward cost (time per\n"
-            "forward over plain decoding's; speedup = tokens/forward / forward cost), plus\n"
-            "totals. Each prompt is decoded with every K in turn, so the per-prompt ratios\n"
-            "compare runs made close together.\n"
-            "Exits 1 if any speculative output differs from the plain one.",
-        .groups = {{NULL, MODEL_FLAGS, &a.m, "--model"},
-                   {NULL, BENCH_FLAGS, &a, "--prompts"},
-                   {NULL, DECODE_FLAGS, &a.d, "--max-new"},
-                   {NULL, BENCH_FLAGS, &a, "--max-prompts --repeats --json"},
-                   {NULL, MODEL_FLAGS, &a.m, "--threads"}},
-        .required = "--model --prompts",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_parse_command(&cl, &BENCH_DECODE_SPEC, &a, argc, argv, &a.m);
     if (rc >= 0) return rc;
-    flag_threads_apply(a.m.threads);
     checkpoint ck = {0};
     bench_prompts prompts = {0};
     bench_decode_result res[MTP_MAX_FUTURE];
@@ -171,8 +151,7 @@ int cmd_bench_decode(int argc, char **argv) {
                 cut, prompts.count, cfg->max_seq_len, a.d.max_new, keep);
     if (checkpoint_load_weights(&ck)) goto done;
     progress bar;
-    progress_start(&bar, "prompts", (uint64_t)prompts.count);
-    progress_sink sink = {progress_report, &bar};
+    progress_sink sink = progress_bar(&bar, "prompts", (uint64_t)prompts.count, NULL, 0);
     if (bench_decode_run(&ck.model, &prompts, a.d.max_new, a.repeats, tokenizer_eot(ck.tok), &sink, res))
         goto done;
     for (int K = 0; K < cfg->n_future; K++) {

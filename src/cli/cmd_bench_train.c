@@ -19,6 +19,21 @@ static const flag BENCH_FLAGS[] = {
     {0},
 };
 
+static const command_spec BENCH_TRAIN_SPEC = {
+    .name = "bench-train",
+    .usage = "usage: mtp bench-train [flags]",
+    .about =
+        "Times training steps of a randomly initialized model on random tokens (no data\n"
+        "needed) and reports median ms/step, tokens/s, GFLOP/s, the fraction of this\n"
+        "machine's measured single-precision matrix-product ceiling (MFU, same thread\n"
+        "count), and peak memory. The defaults are the small byte-level config.",
+    .groups = {{NULL, SHAPE_FLAGS, offsetof(bench_args, shape),
+                "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
+                "--batch --schedule"},
+               {NULL, BENCH_FLAGS, 0},
+               {NULL, MODEL_FLAGS, offsetof(bench_args, m), "--threads"}},
+};
+
 int cmd_bench_train(int argc, char **argv) {
     bench_args a = {.shape = {.vocab_size = 256,
                               .n_layer = 6,
@@ -28,21 +43,8 @@ int cmd_bench_train(int argc, char **argv) {
                               .seq_len = 256,
                               .batch = 8},
                     .steps = 5};
-    command_spec spec = {
-        .name = "bench-train",
-        .usage = "usage: mtp bench-train [flags]",
-        .about =
-            "Times training steps of a randomly initialized model on random tokens (no data\n"
-            "needed) and reports median ms/step, tokens/s, GFLOP/s, the fraction of this\n"
-            "machine's measured single-precision matrix-product ceiling (MFU, same thread\n"
-            "count), and peak memory. The defaults are the small byte-level config.",
-        .groups = {{NULL, SHAPE_FLAGS, &a.shape,
-                    "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
-                    "--batch --schedule"},
-                   {NULL, BENCH_FLAGS, &a},
-                   {NULL, MODEL_FLAGS, &a.m, "--threads"}},
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_parse_command(&cl, &BENCH_TRAIN_SPEC, &a, argc, argv, &a.m);
     if (rc >= 0) return rc;
     const shape_flags *s = &a.shape;
     mtp_config c = {0};
@@ -52,7 +54,6 @@ int cmd_bench_train(int argc, char **argv) {
     c.ffn_dim = s->ffn_dim ? s->ffn_dim : config_default_ffn_dim(s->dim);
     c.max_seq_len = s->seq_len;
     const char *schedule = s->schedule == SCHEDULE_NAIVE ? "naive" : "sequential";
-    flag_threads_apply(a.m.threads);
     bench_train_result r;
     if (bench_train_run(&c, s->batch, s->seq_len, (head_schedule)s->schedule, a.steps, &r) != 0) {
         fprintf(stderr, "mtp bench-train: %s\n", mtp_last_error());

@@ -34,30 +34,22 @@ static const flag EVAL_FLAGS[] = {
     {0},
 };
 
-// A number, or null where a diverged model gives inf or NaN.
-static cJSON *number(double x) {
-    return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull();
-}
-
 static void print_json(const val_result *r, const char *ckpt, int T) {
     cJSON *j = cJSON_CreateObject(), *heads = cJSON_AddArrayToObject(j, "heads");
     for (int k = 0; k < r->n; k++) {
         cJSON *h = cJSON_CreateObject();
         cJSON_AddNumberToObject(h, "head", k + 1);
-        cJSON_AddItemToObject(h, "loss", number(r->loss[k]));
-        cJSON_AddItemToObject(h, "perplexity", number(exp(r->loss[k])));
-        cJSON_AddItemToObject(h, "top1", number(r->top1[k]));
+        cJSON_AddItemToObject(h, "loss", json_number_or_null(r->loss[k]));
+        cJSON_AddItemToObject(h, "perplexity", json_number_or_null(exp(r->loss[k])));
+        cJSON_AddItemToObject(h, "top1", json_number_or_null(r->top1[k]));
         cJSON_AddItemToArray(heads, h);
     }
-    cJSON_AddItemToObject(j, "loss", number(r->total));
+    cJSON_AddItemToObject(j, "loss", json_number_or_null(r->total));
     cJSON_AddNumberToObject(j, "tokens", (double)r->tokens);
     cJSON_AddNumberToObject(j, "windows", (double)r->windows);
     cJSON_AddNumberToObject(j, "seq_len", T);
     cJSON_AddStringToObject(j, "checkpoint", ckpt);
-    char *text = cJSON_PrintUnformatted(j);
-    if (text) puts(text);
-    free(text);
-    cJSON_Delete(j);
+    jsonl_put(stdout, j);
 }
 
 static void print_table(const val_result *r, const char *ckpt, const char *data, size_t all_windows, int T) {
@@ -74,23 +66,22 @@ static void print_table(const val_result *r, const char *ckpt, const char *data,
     printf("%-6s %-9s %10.4f\n", "sum", "", r->total);
 }
 
+static const command_spec EVAL_SPEC = {
+    .name = "eval",
+    .usage = "usage: mtp eval --model RUN_DIR|CHECKPOINT --data DATA_DIR [flags]",
+    .about =
+        "Scores every head (head k predicts token t+k) on DATA_DIR's val_*.bin shards: mean\n"
+        "cross-entropy loss, perplexity exp(loss) and top-1 accuracy (how often the head's most\n"
+        "likely token is the true one: what speculative decoding's acceptance rate follows).",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(eval_args, m)}, {NULL, EVAL_FLAGS, 0}},
+    .required = "--model --data",
+};
+
 int cmd_eval(int argc, char **argv) {
     eval_args a = {.batch = 8};
-    command_spec spec = {
-        .name = "eval",
-        .usage = "usage: mtp eval --model RUN_DIR|CHECKPOINT --data DATA_DIR [flags]",
-        .about =
-            "Scores every head (head k predicts token t+k) on DATA_DIR's val_*.bin shards: mean\n"
-            "cross-entropy loss, perplexity exp(loss) and top-1 accuracy (how often the head's most\n"
-            "likely token is the true one: what speculative decoding's acceptance rate follows).",
-        .groups = {{NULL, MODEL_FLAGS, &a.m, "--model"},
-                   {NULL, EVAL_FLAGS, &a},
-                   {NULL, MODEL_FLAGS, &a.m, "--threads"}},
-        .required = "--model --data",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_parse_command(&cl, &EVAL_SPEC, &a, argc, argv, &a.m);
     if (rc >= 0) return rc;
-    flag_threads_apply(a.m.threads);
     checkpoint ck = {0};
     model_work w = {0};
     data_loader L = {0};
@@ -123,10 +114,7 @@ int cmd_eval(int argc, char **argv) {
     if (checkpoint_load_weights(&ck) || model_work_alloc(&w, &ck.model, B, T, SCHEDULE_SEQUENTIAL, 0))
         goto done;
     progress bar;
-    progress_start(&bar, "eval", 0);
-    bar.unit = "tok";
-    bar.delay = 1.0;
-    progress_sink sink = {progress_report, &bar};
+    progress_sink sink = progress_bar(&bar, "eval", 0, "tok", 1.0);
     val_result r;
     if (val_loss(&w, &L, windows, B, T, &sink, &r)) goto done;
     if (a.json)

@@ -57,10 +57,7 @@ static void print_json(const choice_result *r, const choice_set *set, const char
     cJSON_AddStringToObject(j, "kind", choice_kind_name(set->kind));
     cJSON_AddNumberToObject(j, "seconds", r->seconds);
     cJSON_AddStringToObject(j, "checkpoint", ckpt);
-    char *text = cJSON_PrintUnformatted(j);
-    if (text) puts(text);
-    free(text);
-    cJSON_Delete(j);
+    jsonl_put(stdout, j);
 }
 
 static void print_table(const choice_result *r, const choice_set *set, const char *ckpt, const char *data,
@@ -78,27 +75,26 @@ static void print_table(const choice_result *r, const choice_set *set, const cha
                r->truncated, window);
 }
 
+static const command_spec EVAL_CHOICE_SPEC = {
+    .name = "eval-choice",
+    .usage = "usage: mtp eval-choice --model RUN_DIR|CHECKPOINT --data FILE [flags]",
+    .about =
+        "Multiple-choice accuracy by log-likelihood: every choice is scored by head 1's\n"
+        "log-probability of its text after the question, and the most likely one is the answer.\n"
+        "  accuracy        by the sum of the choice's token log-probabilities\n"
+        "  accuracy_norm   by that sum divided by the choice's length in bytes (acc_norm)",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(choice_args, m)}, {NULL, CHOICE_FLAGS, 0}},
+    .epilog =
+        "A context longer than the model's window loses tokens from its left (counted as\n"
+        "\"truncated\"). Progress and ETA go to stderr. See docs/eval-choice.md.",
+    .required = "--model --data",
+};
+
 int cmd_eval_choice(int argc, char **argv) {
     choice_args a = {.delimiter = " "};
-    command_spec spec = {
-        .name = "eval-choice",
-        .usage = "usage: mtp eval-choice --model RUN_DIR|CHECKPOINT --data FILE [flags]",
-        .about =
-            "Multiple-choice accuracy by log-likelihood: every choice is scored by head 1's\n"
-            "log-probability of its text after the question, and the most likely one is the answer.\n"
-            "  accuracy        by the sum of the choice's token log-probabilities\n"
-            "  accuracy_norm   by that sum divided by the choice's length in bytes (acc_norm)",
-        .groups = {{NULL, MODEL_FLAGS, &a.m, "--model"},
-                   {NULL, CHOICE_FLAGS, &a},
-                   {NULL, MODEL_FLAGS, &a.m, "--threads"}},
-        .epilog =
-            "A context longer than the model's window loses tokens from its left (counted as\n"
-            "\"truncated\"). Progress and ETA go to stderr. See docs/eval-choice.md.",
-        .required = "--model --data",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_parse_command(&cl, &EVAL_CHOICE_SPEC, &a, argc, argv, &a.m);
     if (rc >= 0) return rc;
-    flag_threads_apply(a.m.threads);
     checkpoint ck = {0};
     loglik_scorer s = {0};
     choice_set set = {0};
@@ -110,10 +106,7 @@ int cmd_eval_choice(int argc, char **argv) {
         loglik_init(&s, &ck.model, 0))
         goto done;
     progress bar;
-    progress_start(&bar, "eval-choice", (uint64_t)set.n_items);
-    bar.unit = "items";
-    bar.delay = 1.0;
-    progress_sink sink = {progress_report, &bar};
+    progress_sink sink = progress_bar(&bar, "eval-choice", (uint64_t)set.n_items, "items", 1.0);
     if (choice_evaluate(&s, ck.tok, &set, &sink, &r)) goto done;
     if (a.json)
         print_json(&r, &set, ck.dir, s.window);

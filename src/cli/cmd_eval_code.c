@@ -109,10 +109,7 @@ static void print_report(const code_args *a, const code_eval *e, const long *ks,
         cJSON_AddNumberToObject(j, "passed", (double)e->passed);
         cJSON_AddNumberToObject(j, "timed_out", (double)e->timeouts);
         cJSON_AddStringToObject(j, "benchmark", code_benchmark_name(e->tasks.bench));
-        char *text = cJSON_PrintUnformatted(j);
-        cJSON_Delete(j);
-        if (text) puts(text);
-        free(text);
+        jsonl_put(stdout, j);
         return;
     }
     long min_n = passk_min_samples(e->nper, e->n_eval), max_n = 0;
@@ -134,11 +131,11 @@ static void print_report(const code_args *a, const code_eval *e, const long *ks,
 }
 
 // The k every task supports (a note for each given one left out); 0 if none.
-static int usable_ks(const command_spec *spec, const code_args *a, long min_n, long *ks) {
+static int usable_ks(const command_line *cl, const code_args *a, long min_n, long *ks) {
     int n = 0;
     for (int i = 0; i < a->ks.n; i++)
         if (a->ks.v[i] <= min_n) ks[n++] = a->ks.v[i];
-    for (int i = 0; i < a->ks.n && n > 0 && flags_given(spec, "--k"); i++)
+    for (int i = 0; i < a->ks.n && n > 0 && flags_given(cl, "--k"); i++)
         if (a->ks.v[i] > min_n)
             fprintf(stderr, "mtp eval-code: pass@%ld left out: some task has only %ld completion(s)\n",
                     a->ks.v[i], min_n);
@@ -152,6 +149,29 @@ static int usable_ks(const command_spec *spec, const code_args *a, long min_n, l
     return n;
 }
 
+static const command_spec EVAL_CODE_SPEC = {
+    .name = "eval-code",
+    .usage =
+        "usage: mtp eval-code --benchmark humaneval|mbpp --data FILE\n"
+        "                     (--model RUN_DIR [sampling flags] | --samples SAMPLES.jsonl) [flags]",
+    .about =
+        "Runs each completion with its task's tests in a sandbox (python3, a separate\n"
+        "limited process) and reports pass@k with the unbiased estimator of Chen et al. 2021.",
+    .groups = {{NULL, CODE_FLAGS, 0},
+               {"sampling completions from a model:", MODEL_FLAGS, offsetof(code_args, m), "--model"},
+               {NULL, SAMPLING_FLAGS, 0, "--samples-per-task"},
+               {NULL, DECODE_FLAGS, offsetof(code_args, d),
+                "--temperature --top-p --max-new --seed --speculative"},
+               {NULL, SAMPLING_FLAGS, 0, "--shots"},
+               {NULL, MODEL_FLAGS, offsetof(code_args, m), "--threads"},
+               {"scoring:", SCORING_FLAGS, 0}},
+    .epilog =
+        "Sample j of a task is the same whatever --max-tasks. Python is needed by this command\n"
+        "only. The sandbox isolates what the kernel allows (see docs/eval-code.md) and says so on\n"
+        "stderr; it is not a security boundary for adversarial code.",
+    .required = "--benchmark --data",
+};
+
 int cmd_eval_code(int argc, char **argv) {
     code_args a = {.d = {.max_new = 512, .speculative = -1, .temperature = 0.8, .top_p = 0.95, .seed = 1},
                    .benchmark = -1,
@@ -164,46 +184,25 @@ int cmd_eval_code(int argc, char **argv) {
                    .uid = 60000,
                    .timeout = 10,
                    .ks = {{1, 10, 100}, 3}};
-    command_spec spec = {
-        .name = "eval-code",
-        .usage =
-            "usage: mtp eval-code --benchmark humaneval|mbpp --data FILE\n"
-            "                     (--model RUN_DIR [sampling flags] | --samples SAMPLES.jsonl) [flags]",
-        .about =
-            "Runs each completion with its task's tests in a sandbox (python3, a separate\n"
-            "limited process) and reports pass@k with the unbiased estimator of Chen et al. 2021.",
-        .groups = {{NULL, CODE_FLAGS, &a},
-                   {"sampling completions from a model:", MODEL_FLAGS, &a.m, "--model"},
-                   {NULL, SAMPLING_FLAGS, &a, "--samples-per-task"},
-                   {NULL, DECODE_FLAGS, &a.d, "--temperature --top-p --max-new --seed --speculative"},
-                   {NULL, SAMPLING_FLAGS, &a, "--shots"},
-                   {NULL, MODEL_FLAGS, &a.m, "--threads"},
-                   {"scoring:", SCORING_FLAGS, &a}},
-        .epilog =
-            "Sample j of a task is the same whatever --max-tasks. Python is needed by this command\n"
-            "only. The sandbox isolates what the kernel allows (see docs/eval-code.md) and says so on\n"
-            "stderr; it is not a security boundary for adversarial code.",
-        .required = "--benchmark --data",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_parse_command(&cl, &EVAL_CODE_SPEC, &a, argc, argv, &a.m);
     if (rc >= 0) return rc;
     static const char *const sampling[] = {
         "--samples-per-task", "--temperature", "--top-p",  "--max-new", "--seed",
         "--speculative",      "--shots",       "--threads"};
     int sampling_given = 0;
     for (size_t i = 0; i < sizeof sampling / sizeof *sampling; i++)
-        sampling_given |= flags_given(&spec, sampling[i]);
+        sampling_given |= flags_given(&cl, sampling[i]);
     if (!!a.m.model == !!a.samples)
         return flags_exit(
-            flags_usage_error(&spec, "give --model (to sample completions) or --samples (a file of them), %s",
+            flags_usage_error(&cl, "give --model (to sample completions) or --samples (a file of them), %s",
                               a.m.model ? "not both" : "one of them"));
     if (a.samples && sampling_given)
         return flags_exit(flags_usage_error(
-            &spec, "sampling flags (--samples-per-task, --temperature, ...) need --model, not --samples"));
-    if (a.benchmark == CODE_HUMANEVAL && flags_given(&spec, "--shots"))
+            &cl, "sampling flags (--samples-per-task, --temperature, ...) need --model, not --samples"));
+    if (a.benchmark == CODE_HUMANEVAL && flags_given(&cl, "--shots"))
         return flags_exit(
-            flags_usage_error(&spec, "--shots is for MBPP prompts; HumanEval's prompt is the task's own"));
-    flag_threads_apply(a.m.threads);
+            flags_usage_error(&cl, "--shots is for MBPP prompts; HumanEval's prompt is the task's own"));
     double t0 = mtp_now();
     code_eval e = {0};
     checkpoint ck = {0};
@@ -222,7 +221,7 @@ int cmd_eval_code(int argc, char **argv) {
                 e.ignored, e.n_eval, a.split, a.max_tasks ? ", --max-tasks" : "");
     }
     if (!(n_ks =
-              usable_ks(&spec, &a, a.samples ? passk_min_samples(e.nper, e.n_eval) : a.samples_per_task, ks)))
+              usable_ks(&cl, &a, a.samples ? passk_min_samples(e.nper, e.n_eval) : a.samples_per_task, ks)))
         goto done;
     // The sandbox: after every check of the input, before the (long) sampling.
     sandbox_config sc;
@@ -242,8 +241,8 @@ int cmd_eval_code(int argc, char **argv) {
             generator_init(&g, &ck.model, ck.tok, &gc))
             goto done;
         progress bar;
-        progress_start(&bar, "sampling", (uint64_t)(e.n_eval * a.samples_per_task));
-        progress_sink sink = {progress_report, &bar};
+        progress_sink sink =
+            progress_bar(&bar, "sampling", (uint64_t)(e.n_eval * a.samples_per_task), NULL, 0);
         if (code_eval_sample(&e, &g, a.samples_per_task, a.d.max_new, 3 * a.shots, a.d.seed, &sink))
             goto done;
         if (e.truncated)
@@ -257,8 +256,7 @@ int cmd_eval_code(int argc, char **argv) {
     fprintf(stderr, "mtp eval-code: python %s (%s); sandbox: %s\n", python, version,
             sandbox_describe(&sc, flags, desc, sizeof desc));
     progress bar;
-    progress_start(&bar, "testing", (uint64_t)e.n);
-    progress_sink sink = {progress_report, &bar};
+    progress_sink sink = progress_bar(&bar, "testing", (uint64_t)e.n, NULL, 0);
     if (code_eval_score(&e, &sc, a.jobs, &sink)) goto done;
     for (int i = 0; i < n_ks; i++)
         if (code_eval_passk(&e, ks[i], &pk[i])) goto done;

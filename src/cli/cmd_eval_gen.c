@@ -41,30 +41,30 @@ static void print_table(const char *data, const char *ckpt, long items, int max_
     printf("| all | %ld | %ld | %.4f |\n", t->n, t->correct, exact_match_accuracy(t->correct, t->n));
 }
 
+static const command_spec EVAL_GEN_SPEC = {
+    .name = "eval-gen",
+    .usage = "usage: mtp eval-gen --model RUN_DIR|CHECKPOINT --data FILE.jsonl [flags]",
+    .about =
+        "Greedy exact-match accuracy. FILE.jsonl holds one item per line:\n"
+        "  {\"prompt\": \"(31024+02100)=\", \"answer\": \"33124\", \"group\": \"m=1\"}   (group "
+        "optional)\n"
+        "Each prompt is continued greedily until the stop string, end-of-text or --max-new\n"
+        "tokens; the text before the stop string and the answer, both with blanks trimmed at\n"
+        "the ends, must be equal. Prints accuracy per group (in order of first appearance) and\n"
+        "overall; greedy output, hence accuracy, is the same for every --speculative K.\n"
+        "`mtp task poly` makes such files; see docs/eval-poly.md.",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(gen_args, m)},
+               {NULL, GEN_FLAGS, 0, "--data"},
+               {NULL, DECODE_FLAGS, offsetof(gen_args, d), "--max-new --stop --speculative"},
+               {NULL, GEN_FLAGS, 0, "--max-items --json --quiet"}},
+    .required = "--model --data",
+};
+
 int cmd_eval_gen(int argc, char **argv) {
     gen_args a = {.d = {.max_new = 32, .speculative = 0, .stop = "\n"}};
-    command_spec spec = {
-        .name = "eval-gen",
-        .usage = "usage: mtp eval-gen --model RUN_DIR|CHECKPOINT --data FILE.jsonl [flags]",
-        .about =
-            "Greedy exact-match accuracy. FILE.jsonl holds one item per line:\n"
-            "  {\"prompt\": \"(31024+02100)=\", \"answer\": \"33124\", \"group\": \"m=1\"}   (group "
-            "optional)\n"
-            "Each prompt is continued greedily until the stop string, end-of-text or --max-new\n"
-            "tokens; the text before the stop string and the answer, both with blanks trimmed at\n"
-            "the ends, must be equal. Prints accuracy per group (in order of first appearance) and\n"
-            "overall; greedy output, hence accuracy, is the same for every --speculative K.\n"
-            "`mtp task poly` makes such files; see docs/eval-poly.md.",
-        .groups = {{NULL, MODEL_FLAGS, &a.m, "--model"},
-                   {NULL, GEN_FLAGS, &a, "--data"},
-                   {NULL, DECODE_FLAGS, &a.d, "--max-new --stop --speculative"},
-                   {NULL, GEN_FLAGS, &a, "--max-items --json --quiet"},
-                   {NULL, MODEL_FLAGS, &a.m, "--threads"}},
-        .required = "--model --data",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_parse_command(&cl, &EVAL_GEN_SPEC, &a, argc, argv, &a.m);
     if (rc >= 0) return rc;
-    flag_threads_apply(a.m.threads);
     checkpoint ck = {0};
     gen_eval_set set = {0};
     generator g = {0};

@@ -50,10 +50,7 @@ static void print_json(const induction_counts *c, const char *ckpt, int window, 
     cJSON_AddNumberToObject(j, "window", window);
     cJSON_AddNumberToObject(j, "seconds", seconds);
     cJSON_AddStringToObject(j, "checkpoint", ckpt);
-    char *text = cJSON_PrintUnformatted(j);
-    if (text) puts(text);
-    free(text);
-    cJSON_Delete(j);
+    jsonl_put(stdout, j);
 }
 
 static void print_table(const induction_counts *c, const char *ckpt, const char *data, int window,
@@ -76,30 +73,29 @@ static void print_table(const induction_counts *c, const char *ckpt, const char 
             c->truncated, window, window / 2);
 }
 
+static const command_spec EVAL_INDUCTION_SPEC = {
+    .name = "eval-induction",
+    .usage = "usage: mtp eval-induction --model RUN_DIR|CHECKPOINT --data TEST_JSONL [flags]",
+    .about =
+        "Induction (Gloeckle et al. 2024, section 4.1) on stories from mtp task induction: at\n"
+        "every mention of a character name after its first, is head 1's most likely next token,\n"
+        "after the name's first token, the name's second token? (teacher-forced)\n"
+        "  accuracy              that rate: the induction score\n"
+        "  first_token_accuracy  the same for the first token, predicted before the name (for\n"
+        "                        contrast: it depends on the story, not on copying)",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(induction_args, m)}, {NULL, INDUCTION_FLAGS, 0}},
+    .epilog =
+        "Stories longer than the model's context are scored in overlapping windows (each\n"
+        "prediction sees at least half a window); they are counted as truncated. See\n"
+        "docs/eval-induction.md.",
+    .required = "--model --data",
+};
+
 int cmd_eval_induction(int argc, char **argv) {
     induction_args a = {0};
-    command_spec spec = {
-        .name = "eval-induction",
-        .usage = "usage: mtp eval-induction --model RUN_DIR|CHECKPOINT --data TEST_JSONL [flags]",
-        .about =
-            "Induction (Gloeckle et al. 2024, section 4.1) on stories from mtp task induction: at\n"
-            "every mention of a character name after its first, is head 1's most likely next token,\n"
-            "after the name's first token, the name's second token? (teacher-forced)\n"
-            "  accuracy              that rate: the induction score\n"
-            "  first_token_accuracy  the same for the first token, predicted before the name (for\n"
-            "                        contrast: it depends on the story, not on copying)",
-        .groups = {{NULL, MODEL_FLAGS, &a.m, "--model"},
-                   {NULL, INDUCTION_FLAGS, &a},
-                   {NULL, MODEL_FLAGS, &a.m, "--threads"}},
-        .epilog =
-            "Stories longer than the model's context are scored in overlapping windows (each\n"
-            "prediction sees at least half a window); they are counted as truncated. See\n"
-            "docs/eval-induction.md.",
-        .required = "--model --data",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_parse_command(&cl, &EVAL_INDUCTION_SPEC, &a, argc, argv, &a.m);
     if (rc >= 0) return rc;
-    flag_threads_apply(a.m.threads);
     checkpoint ck = {0};
     loglik_scorer s = {0};
     induction_story *st = NULL;
@@ -113,10 +109,7 @@ int cmd_eval_induction(int argc, char **argv) {
         loglik_init(&s, &ck.model, 0))
         goto done;
     progress bar;
-    progress_start(&bar, "eval-induction", (uint64_t)n);
-    bar.unit = "stories";
-    bar.delay = 1.0;
-    progress_sink sink = {progress_report, &bar};
+    progress_sink sink = progress_bar(&bar, "eval-induction", (uint64_t)n, "stories", 1.0);
     if (induction_evaluate(&s, ck.tok, st, n, &sink, &c, &seconds)) goto done;
     if (c.occurrences == 0) {
         mtp_errorf(

@@ -79,10 +79,7 @@ static void print_report(const rouge_args *a, const rouge_report *r, long n, lon
             cJSON_AddNumberToObject(j, "max_new", a->d.max_new);
             cJSON_AddNumberToObject(j, "truncated_prompts", (double)truncated);
         }
-        char *text = cJSON_PrintUnformatted(j);
-        if (text) puts(text);
-        free(text);
-        cJSON_Delete(j);
+        jsonl_put(stdout, j);
         return;
     }
     printf("ROUGE F1 x 100, mean over %ld item%s (rouge-score's default tokenizer, %s stemming)\n", n,
@@ -98,7 +95,7 @@ static void print_report(const rouge_args *a, const rouge_report *r, long n, lon
 }
 
 // The mode's flags must come together, and only with their mode.
-static int check_mode(const command_spec *spec, const rouge_args *a) {
+static int check_mode(const command_line *cl, const rouge_args *a) {
     int given = a->predictions || a->references, model = a->m.model || a->data;
     const char *usage = NULL;
     if (given && model)
@@ -109,10 +106,10 @@ static int check_mode(const command_spec *spec, const rouge_args *a) {
         usage = a->m.model ? "--model needs --data (an XSum JSONL file)" : "--data needs --model";
     else if (!given && !model)
         usage = "give --predictions and --references, or --model and --data";
-    else if (given && (flags_given(spec, "--max-new") || flags_given(spec, "--speculative") ||
-                       a->predictions_out || flags_given(spec, "--threads")))
+    else if (given && (flags_given(cl, "--max-new") || flags_given(cl, "--speculative") ||
+                       a->predictions_out || flags_given(cl, "--threads")))
         usage = "--max-new, --speculative, --predictions-out and --threads go with --model only";
-    return usage ? flags_usage_error(spec, "%s", usage) : FLAGS_OK;
+    return usage ? flags_usage_error(cl, "%s", usage) : FLAGS_OK;
 }
 
 static int summarize(const rouge_args *a, rouge_items *items, long *truncated) {
@@ -127,9 +124,7 @@ static int summarize(const rouge_args *a, rouge_items *items, long *truncated) {
     if (rc == 0) rc = generator_init(&g, &ck.model, ck.tok, &gc);
     if (rc == 0) {
         progress bar;
-        progress_start(&bar, "eval-rouge", (uint64_t)items->n);
-        bar.delay = 1.0;
-        progress_sink sink = {progress_report, &bar};
+        progress_sink sink = progress_bar(&bar, "eval-rouge", (uint64_t)items->n, NULL, 1.0);
         rc = rouge_summarize(items, &g, a->d.max_new, a->data, &sink, truncated);
     }
     generator_free(&g);
@@ -137,34 +132,35 @@ static int summarize(const rouge_args *a, rouge_items *items, long *truncated) {
     return rc;
 }
 
+static const command_spec EVAL_ROUGE_SPEC = {
+    .name = "eval-rouge",
+    .usage =
+        "usage: mtp eval-rouge --predictions FILE --references FILE [flags]\n"
+        "       mtp eval-rouge --model RUN_DIR|CHECKPOINT --data XSUM.jsonl [flags]",
+    .about =
+        "ROUGE-1, ROUGE-2 and ROUGE-L F1 as Google's rouge-score package computes them\n"
+        "(default tokenizer: lowercase, tokens are the runs of [a-z0-9]; rougeL is the\n"
+        "sentence-level LCS score, not rougeLsum), the mean over items, printed x100.",
+    .groups = {{"given texts:", GIVEN_FLAGS, 0},
+               {"summaries written by a model (greedy; self-speculative gives the same text):", MODEL_FLAGS,
+                offsetof(rouge_args, m), "--model"},
+               {NULL, MODEL_ROUGE_FLAGS, 0, "--data"},
+               {NULL, DECODE_FLAGS, offsetof(rouge_args, d), "--max-new --speculative"},
+               {NULL, MODEL_ROUGE_FLAGS, 0, "--predictions-out"},
+               {NULL, MODEL_FLAGS, offsetof(rouge_args, m), "--threads"},
+               {"either way:", COMMON_FLAGS, 0}},
+    .epilog =
+        "With a model, the prompt is DOCUMENT + \"\\nTL;DR:\", cut from the left (in tokens) to leave\n"
+        "--max-new tokens of the context; the summary is what follows, from its first non-blank\n"
+        "character up to a newline, end-of-text or --max-new tokens, trimmed.",
+};
+
 int cmd_eval_rouge(int argc, char **argv) {
     rouge_args a = {.d = {.max_new = 64, .speculative = -1}, .seed = 1};
-    command_spec spec = {
-        .name = "eval-rouge",
-        .usage =
-            "usage: mtp eval-rouge --predictions FILE --references FILE [flags]\n"
-            "       mtp eval-rouge --model RUN_DIR|CHECKPOINT --data XSUM.jsonl [flags]",
-        .about =
-            "ROUGE-1, ROUGE-2 and ROUGE-L F1 as Google's rouge-score package computes them\n"
-            "(default tokenizer: lowercase, tokens are the runs of [a-z0-9]; rougeL is the\n"
-            "sentence-level LCS score, not rougeLsum), the mean over items, printed x100.",
-        .groups = {{"given texts:", GIVEN_FLAGS, &a},
-                   {"summaries written by a model (greedy; self-speculative gives the same text):",
-                    MODEL_FLAGS, &a.m, "--model"},
-                   {NULL, MODEL_ROUGE_FLAGS, &a, "--data"},
-                   {NULL, DECODE_FLAGS, &a.d, "--max-new --speculative"},
-                   {NULL, MODEL_ROUGE_FLAGS, &a, "--predictions-out"},
-                   {NULL, MODEL_FLAGS, &a.m, "--threads"},
-                   {"either way:", COMMON_FLAGS, &a}},
-        .epilog =
-            "With a model, the prompt is DOCUMENT + \"\\nTL;DR:\", cut from the left (in tokens) to leave\n"
-            "--max-new tokens of the context; the summary is what follows, from its first non-blank\n"
-            "character up to a newline, end-of-text or --max-new tokens, trimmed.",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
-    if (rc < 0) rc = flags_exit(check_mode(&spec, &a));
+    command_line cl;
+    int rc = flags_parse_command(&cl, &EVAL_ROUGE_SPEC, &a, argc, argv, &a.m);
+    if (rc < 0) rc = flags_exit(check_mode(&cl, &a));
     if (rc >= 0) return rc;
-    flag_threads_apply(a.m.threads);
     rouge_items preds = {0}, refs = {0};
     long truncated = 0;
     rouge_report r;

@@ -65,10 +65,7 @@ static void print_json(const generate_result *r, int drafts) {
     cJSON_AddNumberToObject(j, "prefill_ms", 1e3 * st->prefill_seconds);
     cJSON_AddNumberToObject(j, "speculative", drafts);
     cJSON_AddStringToObject(j, "stop_reason", r->stop_reason);
-    char *text = cJSON_PrintUnformatted(j);
-    if (text) puts(text);
-    free(text);
-    cJSON_Delete(j);
+    jsonl_put(stdout, j);
 }
 
 static void print_stats(const generate_result *r, int drafts) {
@@ -86,28 +83,28 @@ static void print_stats(const generate_result *r, int drafts) {
     fprintf(stderr, "\n");
 }
 
+static const command_spec GENERATE_SPEC = {
+    .name = "generate",
+    .usage = "usage: mtp generate --model RUN_DIR|CHECKPOINT [--prompt TEXT | --prompt-file F] [flags]",
+    .about =
+        "Continues a prompt (from --prompt, --prompt-file, or stdin) with a KV cache.\n"
+        "Self-speculative decoding: heads 2..K+1 draft the next tokens and head 1 checks\n"
+        "them in the same forward pass; the output is exactly that of plain decoding.",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(generate_args, m)},
+               {NULL, GENERATE_FLAGS, 0, "--prompt --prompt-file"},
+               {NULL, DECODE_FLAGS, offsetof(generate_args, d)},
+               {NULL, GENERATE_FLAGS, 0, "--stats --json"}},
+    .epilog = "Generation stops at end-of-text, at --max-new, at --stop, or when the context is full.",
+    .required = "--model",
+};
+
 int cmd_generate(int argc, char **argv) {
     generate_args a = {.d = {.max_new = 256, .speculative = -1, .top_p = 1.0, .seed = 1}};
-    command_spec spec = {
-        .name = "generate",
-        .usage = "usage: mtp generate --model RUN_DIR|CHECKPOINT [--prompt TEXT | --prompt-file F] [flags]",
-        .about =
-            "Continues a prompt (from --prompt, --prompt-file, or stdin) with a KV cache.\n"
-            "Self-speculative decoding: heads 2..K+1 draft the next tokens and head 1 checks\n"
-            "them in the same forward pass; the output is exactly that of plain decoding.",
-        .groups = {{NULL, MODEL_FLAGS, &a.m, "--model"},
-                   {NULL, GENERATE_FLAGS, &a, "--prompt --prompt-file"},
-                   {NULL, DECODE_FLAGS, &a.d},
-                   {NULL, GENERATE_FLAGS, &a, "--stats --json"},
-                   {NULL, MODEL_FLAGS, &a.m, "--threads"}},
-        .epilog = "Generation stops at end-of-text, at --max-new, at --stop, or when the context is full.",
-        .required = "--model",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_parse_command(&cl, &GENERATE_SPEC, &a, argc, argv, &a.m);
     if (rc >= 0) return rc;
     if (a.prompt && a.prompt_file)
-        return flags_exit(flags_usage_error(&spec, "give --prompt or --prompt-file, not both"));
-    flag_threads_apply(a.m.threads);
+        return flags_exit(flags_usage_error(&cl, "give --prompt or --prompt-file, not both"));
     checkpoint ck = {0};
     generator g = {0};
     generate_result r = {0};

@@ -78,40 +78,42 @@ static void print_summary(const prepare_options *o, const prepare_summary *s) {
     printf("  wrote %s/\n", o->out_dir);
 }
 
+static const command_spec PREPARE_SPEC = {
+    .name = "prepare",
+    .usage = "usage: mtp prepare --out DATA_DIR [FLAGS] INPUT...",
+    .about =
+        "Tokenizes text files into token shards for mtp train. Each INPUT is a file or a\n"
+        "directory (walked recursively in name order; hidden entries are skipped). Every\n"
+        "file is one document (or several, with --doc-separator), and every document is\n"
+        "followed by the end-of-text token. Files are encoded in parallel.",
+    .groups = {{NULL, PREPARE_FLAGS, 0}},
+    .epilog =
+        "Shards use the llm.c format (uint16 tokens when the vocab fits, else uint32); see\n"
+        "docs/formats-data.md. The output depends only on the inputs and flags, not on the\n"
+        "number of threads (OMP_NUM_THREADS).\n"
+        "\n"
+        "example: mtp prepare --out data/shakespeare tinyshakespeare/input.txt\n"
+        "         mtp prepare --out data/stories --tokenizer gpt2/ --doc-separator '<|endoftext|>' \\\n"
+        "             TinyStories-train.txt\n"
+        "         mtp prepare --out data/py --glob '*.py' --val-fraction 0.02 src/",
+    .positional = "INPUT",
+    .inputs = offsetof(prepare_args, inputs),
+    .required = "--out",
+};
+
 int cmd_prepare(int argc, char **argv) {
     prepare_args a = {.o = {.tokenizer = "bytes",
                             .val_fraction = PREPARE_DEFAULT_VAL_FRACTION,
                             .shard_tokens = PREPARE_DEFAULT_SHARD_TOKENS}};
-    command_spec spec = {
-        .name = "prepare",
-        .usage = "usage: mtp prepare --out DATA_DIR [FLAGS] INPUT...",
-        .about =
-            "Tokenizes text files into token shards for mtp train. Each INPUT is a file or a\n"
-            "directory (walked recursively in name order; hidden entries are skipped). Every\n"
-            "file is one document (or several, with --doc-separator), and every document is\n"
-            "followed by the end-of-text token. Files are encoded in parallel.",
-        .groups = {{NULL, PREPARE_FLAGS, &a}},
-        .epilog =
-            "Shards use the llm.c format (uint16 tokens when the vocab fits, else uint32); see\n"
-            "docs/formats-data.md. The output depends only on the inputs and flags, not on the\n"
-            "number of threads (OMP_NUM_THREADS).\n"
-            "\n"
-            "example: mtp prepare --out data/shakespeare tinyshakespeare/input.txt\n"
-            "         mtp prepare --out data/stories --tokenizer gpt2/ --doc-separator '<|endoftext|>' \\\n"
-            "             TinyStories-train.txt\n"
-            "         mtp prepare --out data/py --glob '*.py' --val-fraction 0.02 src/",
-        .positional = "INPUT",
-        .inputs = &a.inputs,
-        .required = "--out",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_exit(flags_parse(&cl, &PREPARE_SPEC, &a, argc, argv));
     if (rc < 0 && a.o.doc_separator && !a.o.doc_separator[0])
         rc = flags_exit(
-            flags_usage_error(&spec, "--doc-separator '': give a non-empty text such as '<|endoftext|>'"));
+            flags_usage_error(&cl, "--doc-separator '': give a non-empty text such as '<|endoftext|>'"));
     if (rc < 0 && a.inputs.n == 0)
-        rc = flags_exit(flags_usage_error(&spec, "no inputs: give the text files or directories to read"));
+        rc = flags_exit(flags_usage_error(&cl, "no inputs: give the text files or directories to read"));
     if (rc >= 0) {
-        flags_free(&spec);
+        flags_free(&cl);
         return rc;
     }
     a.o.inputs = a.inputs.v;
@@ -128,6 +130,6 @@ int cmd_prepare(int argc, char **argv) {
         if (bar.drawn) fputc('\n', stderr);
         fprintf(stderr, "mtp prepare: %s\n", mtp_last_error());
     }
-    flags_free(&spec);
+    flags_free(&cl);
     return rc == 0 ? 0 : 1;
 }

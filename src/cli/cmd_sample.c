@@ -25,23 +25,23 @@ static void print_text(const char *bytes, size_t n, void *user) {
     fflush(stdout);
 }
 
+static const command_spec SAMPLE_SPEC = {
+    .name = "sample",
+    .usage = "usage: mtp sample --model RUN_DIR|CHECKPOINT --prompt TEXT [flags]",
+    .about =
+        "Continues TEXT with head 1 (the next-token head) and prints the result; a prompt\n"
+        "longer than the context keeps its newest tokens.",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(sample_args, m)},
+               {NULL, SAMPLE_FLAGS, 0},
+               {NULL, DECODE_FLAGS, offsetof(sample_args, d), "--max-new --temperature --top-k --seed"}},
+    .required = "--model --prompt",
+};
+
 int cmd_sample(int argc, char **argv) {
     sample_args a = {.d = {.max_new = 200, .temperature = 0.8, .top_p = 1.0, .seed = 1}};
-    command_spec spec = {
-        .name = "sample",
-        .usage = "usage: mtp sample --model RUN_DIR|CHECKPOINT --prompt TEXT [flags]",
-        .about =
-            "Continues TEXT with head 1 (the next-token head) and prints the result; a prompt\n"
-            "longer than the context keeps its newest tokens.",
-        .groups = {{NULL, MODEL_FLAGS, &a.m, "--model"},
-                   {NULL, SAMPLE_FLAGS, &a},
-                   {NULL, DECODE_FLAGS, &a.d, "--max-new --temperature --top-k --seed"},
-                   {NULL, MODEL_FLAGS, &a.m, "--threads"}},
-        .required = "--model --prompt",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_parse_command(&cl, &SAMPLE_SPEC, &a, argc, argv, &a.m);
     if (rc >= 0) return rc;
-    flag_threads_apply(a.m.threads);
     checkpoint ck;
     generator g = {0};
     generate_result r = {0};

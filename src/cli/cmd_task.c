@@ -49,29 +49,31 @@ static const flag POLY_FLAGS[] = {
     {0},
 };
 
+static const command_spec TASK_POLY_SPEC = {
+    .name = "task poly",
+    .usage = "usage: mtp task poly --out DIR [flags]",
+    .about =
+        "Polynomial arithmetic in F7[X]/(X^5) (Gloeckle et al. 2024, section 4.2): random\n"
+        "expressions with exactly m operations (negation, addition, multiplication,\n"
+        "composition; operators and coefficients uniform) and their values. Writes\n"
+        "  DIR/train.txt    one example per line, QUESTION=ANSWER, e.g. (31024+02100)=33124,\n"
+        "                   m uniform in --m-train (text for mtp prepare)\n"
+        "  DIR/test.jsonl   --test-per-m distinct items per m in --m-eval, one per line:\n"
+        "                   {\"prompt\": \"(31024+02100)=\", \"answer\": \"33124\", \"group\": \"m=1\", "
+        "\"m\": 1}\n"
+        "                   (for mtp eval-gen); no test question occurs in train.txt\n"
+        "  DIR/README.txt   the formats and the command that made them\n"
+        "A polynomial is its coefficients c0..c4 as 5 digits; '(A+B)', '(A*B)', '(A@B)' (A(B(X)))\n"
+        "and '-A' build expressions. See docs/eval-poly.md.",
+    .groups = {{NULL, POLY_FLAGS, 0}},
+    .epilog = "Ranges are A-B or a single A, with 1 <= A <= B <= 64.",
+    .required = "--out",
+};
+
 int cmd_task_poly(int argc, char **argv) {
     poly_data_options a = {NULL, {1, 5}, {1, 10}, 0, 100000, 2000, 1};
-    command_spec spec = {
-        .name = "task poly",
-        .usage = "usage: mtp task poly --out DIR [flags]",
-        .about =
-            "Polynomial arithmetic in F7[X]/(X^5) (Gloeckle et al. 2024, section 4.2): random\n"
-            "expressions with exactly m operations (negation, addition, multiplication,\n"
-            "composition; operators and coefficients uniform) and their values. Writes\n"
-            "  DIR/train.txt    one example per line, QUESTION=ANSWER, e.g. (31024+02100)=33124,\n"
-            "                   m uniform in --m-train (text for mtp prepare)\n"
-            "  DIR/test.jsonl   --test-per-m distinct items per m in --m-eval, one per line:\n"
-            "                   {\"prompt\": \"(31024+02100)=\", \"answer\": \"33124\", \"group\": \"m=1\", "
-            "\"m\": 1}\n"
-            "                   (for mtp eval-gen); no test question occurs in train.txt\n"
-            "  DIR/README.txt   the formats and the command that made them\n"
-            "A polynomial is its coefficients c0..c4 as 5 digits; '(A+B)', '(A*B)', '(A@B)' (A(B(X)))\n"
-            "and '-A' build expressions. See docs/eval-poly.md.",
-        .groups = {{NULL, POLY_FLAGS, &a}},
-        .epilog = "Ranges are A-B or a single A, with 1 <= A <= B <= 64.",
-        .required = "--out",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_exit(flags_parse(&cl, &TASK_POLY_SPEC, &a, argc, argv));
     if (rc >= 0) return rc;
     poly_data_summary s;
     if (poly_data_make(&a, &s) != 0) {
@@ -103,32 +105,34 @@ static const flag INDUCTION_FLAGS[] = {
     {0},
 };
 
+static const command_spec TASK_INDUCTION_SPEC = {
+    .name = "task induction",
+    .usage = "usage: mtp task induction --stories FILE --tokenizer T --out DIR [flags]",
+    .about =
+        "The induction task (Gloeckle et al. 2024, section 4.1): in held-out stories every\n"
+        "character name is replaced, consistently, by a random name of exactly two tokens under\n"
+        "T; a model shows induction when it predicts a name's second token at later mentions.\n"
+        "Writes\n"
+        "  DIR/train.txt    every other story, '<|endoftext|>'-separated: train on it with\n"
+        "                   mtp prepare --tokenizer T --doc-separator '<|endoftext|>' DIR/train.txt\n"
+        "  DIR/test.jsonl   one renamed story per line: {\"story\": index, \"text\": ..., \"names\":\n"
+        "                   [{\"name\", \"original\", \"mentions\"}], \"occurrences\": [{\"name\": i,\n"
+        "                   \"start\": byte, \"end\": byte}]} (for mtp eval-induction)\n"
+        "  DIR/README.txt   how the files were made",
+    .groups = {{NULL, INDUCTION_FLAGS, 0}},
+    .epilog =
+        "Character names: capitalized words seen at least twice, once not at a sentence start,\n"
+        "less a stop list (Mom, Dad, Mr, ...). See docs/eval-induction.md.",
+    .required = "--stories --tokenizer --out",
+};
+
 int cmd_task_induction(int argc, char **argv) {
     induction_data_options a = {.separator = "<|endoftext|>", .held_out = 100, .seed = 1};
-    command_spec spec = {
-        .name = "task induction",
-        .usage = "usage: mtp task induction --stories FILE --tokenizer T --out DIR [flags]",
-        .about =
-            "The induction task (Gloeckle et al. 2024, section 4.1): in held-out stories every\n"
-            "character name is replaced, consistently, by a random name of exactly two tokens under\n"
-            "T; a model shows induction when it predicts a name's second token at later mentions.\n"
-            "Writes\n"
-            "  DIR/train.txt    every other story, '<|endoftext|>'-separated: train on it with\n"
-            "                   mtp prepare --tokenizer T --doc-separator '<|endoftext|>' DIR/train.txt\n"
-            "  DIR/test.jsonl   one renamed story per line: {\"story\": index, \"text\": ..., \"names\":\n"
-            "                   [{\"name\", \"original\", \"mentions\"}], \"occurrences\": [{\"name\": i,\n"
-            "                   \"start\": byte, \"end\": byte}]} (for mtp eval-induction)\n"
-            "  DIR/README.txt   how the files were made",
-        .groups = {{NULL, INDUCTION_FLAGS, &a}},
-        .epilog =
-            "Character names: capitalized words seen at least twice, once not at a sentence start,\n"
-            "less a stop list (Mom, Dad, Mr, ...). See docs/eval-induction.md.",
-        .required = "--stories --tokenizer --out",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_exit(flags_parse(&cl, &TASK_INDUCTION_SPEC, &a, argc, argv));
     if (rc >= 0) return rc;
     if (!a.separator[0])
-        return flags_exit(flags_usage_error(&spec, "--separator '': give a non-empty story separator"));
+        return flags_exit(flags_usage_error(&cl, "--separator '': give a non-empty story separator"));
     induction_data_summary s;
     if (induction_data_make(&a, &s) != 0) {
         fprintf(stderr, "mtp task induction: %s\n", mtp_last_error());

@@ -73,23 +73,23 @@ static int encode_json_lines(const tokenizer *t, const io_args *f, char *input) 
     return 0;
 }
 
+static const command_spec TOKENIZER_ENCODE_SPEC = {
+    .name = "tokenizer encode",
+    .usage =
+        "usage: mtp tokenizer encode --tokenizer T [--text TEXT] [--allow-special] [--json] "
+        "[--json-lines]",
+    .about = "Prints the ids of the text (stdin, or --text), space-separated on one line.\n" TOKENIZER_ABOUT,
+    .groups = {{NULL, IO_FLAGS, 0, "--tokenizer --text --allow-special --json --json-lines"}},
+    .epilog = "example: echo 'Hello world' | mtp tokenizer encode --tokenizer gpt2/",
+    .required = "--tokenizer",
+};
+
 int cmd_tokenizer_encode(int argc, char **argv) {
     io_args a = {0};
-    command_spec spec = {
-        .name = "tokenizer encode",
-        .usage =
-            "usage: mtp tokenizer encode --tokenizer T [--text TEXT] [--allow-special] [--json] "
-            "[--json-lines]",
-        .about =
-            "Prints the ids of the text (stdin, or --text), space-separated on one line.\n" TOKENIZER_ABOUT,
-        .groups = {{NULL, IO_FLAGS, &a, "--tokenizer --text --allow-special --json --json-lines"}},
-        .epilog = "example: echo 'Hello world' | mtp tokenizer encode --tokenizer gpt2/",
-        .required = "--tokenizer",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_exit(flags_parse(&cl, &TOKENIZER_ENCODE_SPEC, &a, argc, argv));
     if (rc >= 0) return rc;
-    if (a.lines && a.text)
-        return flags_exit(flags_usage_error(&spec, "--json-lines reads stdin: drop --text"));
+    if (a.lines && a.text) return flags_exit(flags_usage_error(&cl, "--json-lines reads stdin: drop --text"));
     tokenizer *t = tokenizer_open(a.tokenizer);
     size_t len = a.text ? strlen(a.text) : 0;
     char *owned = t && !a.text ? fs_read_stream(stdin, "stdin", STDIN_MAX, &len) : NULL;
@@ -130,19 +130,21 @@ static int decode_ids(const tokenizer *t, const char *p) {
     }
 }
 
+static const command_spec TOKENIZER_DECODE_SPEC = {
+    .name = "tokenizer decode",
+    .usage = "usage: mtp tokenizer decode --tokenizer T [--ids IDS]",
+    .about =
+        "Writes the text of ids (stdin, or --ids) to stdout; ids are separated by blanks or\n"
+        "commas, and a JSON array is accepted.\n" TOKENIZER_ABOUT,
+    .groups = {{NULL, IO_FLAGS, 0, "--tokenizer --ids"}},
+    .epilog = "example: mtp tokenizer decode --tokenizer gpt2/ --ids '15496 995'",
+    .required = "--tokenizer",
+};
+
 int cmd_tokenizer_decode(int argc, char **argv) {
     io_args a = {0};
-    command_spec spec = {
-        .name = "tokenizer decode",
-        .usage = "usage: mtp tokenizer decode --tokenizer T [--ids IDS]",
-        .about =
-            "Writes the text of ids (stdin, or --ids) to stdout; ids are separated by blanks or\n"
-            "commas, and a JSON array is accepted.\n" TOKENIZER_ABOUT,
-        .groups = {{NULL, IO_FLAGS, &a, "--tokenizer --ids"}},
-        .epilog = "example: mtp tokenizer decode --tokenizer gpt2/ --ids '15496 995'",
-        .required = "--tokenizer",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_exit(flags_parse(&cl, &TOKENIZER_DECODE_SPEC, &a, argc, argv));
     if (rc >= 0) return rc;
     tokenizer *t = tokenizer_open(a.tokenizer);
     char *owned = t && !a.text ? fs_read_stream(stdin, "stdin", STDIN_MAX, NULL) : NULL;
@@ -187,26 +189,28 @@ static void on_train_progress(const char *phase, uint64_t done, uint64_t total, 
     progress_update(p, done);
 }
 
+static const command_spec TOKENIZER_TRAIN_SPEC = {
+    .name = "tokenizer train",
+    .usage = "usage: mtp tokenizer train --vocab-size N --out FILE [FLAGS] INPUT...",
+    .about =
+        "Learns a byte-level BPE with GPT-2's pre-tokenization from the files (directories\n"
+        "are walked recursively, hidden entries skipped) and writes a tokenizer.json.",
+    .groups = {{NULL, TRAIN_TOK_FLAGS, 0}, {NULL, MODEL_FLAGS, offsetof(train_tok_args, m), "--threads"}},
+    .epilog = "example: mtp tokenizer train --vocab-size 32000 --out tok.json --glob '*.py' src/",
+    .positional = "INPUT",
+    .inputs = offsetof(train_tok_args, inputs),
+    .required = "--vocab-size --out",
+};
+
 int cmd_tokenizer_train(int argc, char **argv) {
     train_tok_args a = {0};
-    command_spec spec = {
-        .name = "tokenizer train",
-        .usage = "usage: mtp tokenizer train --vocab-size N --out FILE [FLAGS] INPUT...",
-        .about =
-            "Learns a byte-level BPE with GPT-2's pre-tokenization from the files (directories\n"
-            "are walked recursively, hidden entries skipped) and writes a tokenizer.json.",
-        .groups = {{NULL, TRAIN_TOK_FLAGS, &a}, {NULL, MODEL_FLAGS, &a.m, "--threads"}},
-        .epilog = "example: mtp tokenizer train --vocab-size 32000 --out tok.json --glob '*.py' src/",
-        .positional = "INPUT",
-        .inputs = &a.inputs,
-        .required = "--vocab-size --out",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_exit(flags_parse(&cl, &TOKENIZER_TRAIN_SPEC, &a, argc, argv));
     if (rc < 0 && a.inputs.n == 0)
-        rc = flags_exit(
-            flags_usage_error(&spec, "no inputs: give the text files or directories to learn from"));
+        rc =
+            flags_exit(flags_usage_error(&cl, "no inputs: give the text files or directories to learn from"));
     if (rc >= 0) {
-        flags_free(&spec);
+        flags_free(&cl);
         return rc;
     }
     static const char *const default_specials[] = {"<|endoftext|>"};
@@ -238,7 +242,7 @@ done:
     if (rc) fprintf(stderr, "mtp tokenizer train: %s\n", mtp_last_error());
     tokenizer_free(t);
     corpus_free(&c);
-    flags_free(&spec);
+    flags_free(&cl);
     return rc;
 }
 
@@ -256,21 +260,23 @@ static const flag BENCH_TOK_FLAGS[] = {
     {0},
 };
 
+static const command_spec TOKENIZER_BENCH_SPEC = {
+    .name = "tokenizer bench",
+    .usage = "usage: mtp tokenizer bench --tokenizer T [--threads N] [--repeat R] INPUT...",
+    .about = "Encodes the files in memory and prints MB/s.\n" TOKENIZER_ABOUT,
+    .groups = {{NULL, BENCH_TOK_FLAGS, 0}},
+    .positional = "INPUT",
+    .inputs = offsetof(bench_tok_args, inputs),
+    .required = "--tokenizer",
+};
+
 int cmd_tokenizer_bench(int argc, char **argv) {
     bench_tok_args a = {.threads = 1, .repeat = 5};
-    command_spec spec = {
-        .name = "tokenizer bench",
-        .usage = "usage: mtp tokenizer bench --tokenizer T [--threads N] [--repeat R] INPUT...",
-        .about = "Encodes the files in memory and prints MB/s.\n" TOKENIZER_ABOUT,
-        .groups = {{NULL, BENCH_TOK_FLAGS, &a}},
-        .positional = "INPUT",
-        .inputs = &a.inputs,
-        .required = "--tokenizer",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
-    if (rc < 0 && a.inputs.n == 0) rc = flags_exit(flags_usage_error(&spec, "give the files to encode"));
+    command_line cl;
+    int rc = flags_exit(flags_parse(&cl, &TOKENIZER_BENCH_SPEC, &a, argc, argv));
+    if (rc < 0 && a.inputs.n == 0) rc = flags_exit(flags_usage_error(&cl, "give the files to encode"));
     if (rc >= 0) {
-        flags_free(&spec);
+        flags_free(&cl);
         return rc;
     }
     corpus c = {0};
@@ -287,6 +293,6 @@ int cmd_tokenizer_bench(int argc, char **argv) {
     if (rc) fprintf(stderr, "mtp tokenizer bench: %s\n", mtp_last_error());
     tokenizer_free(t);
     corpus_free(&c);
-    flags_free(&spec);
+    flags_free(&cl);
     return rc;
 }

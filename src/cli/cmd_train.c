@@ -146,8 +146,8 @@ static void print_done(const trainer *t, double seconds) {
 // ---- resume: the flags not given come from the checkpoint ---------------------------------------
 
 // A model flag given on --resume must equal the checkpoint's value.
-static int check_same(const command_spec *spec, const char *name, int value, int ckpt, const char *dir) {
-    if (flags_given(spec, name) && value != ckpt)
+static int check_same(const command_line *cl, const char *name, int value, int ckpt, const char *dir) {
+    if (flags_given(cl, name) && value != ckpt)
         return mtp_errorf("%s %d does not match the checkpoint %s (%d): drop the flag or start a new run",
                           name, value, dir, ckpt);
     return 0;
@@ -165,24 +165,24 @@ static const char *resumed_run_dir(const char *path, const char *ckpt, char *buf
     return dirname(buf);
 }
 
-static int merge_resume(command_spec *spec, train_args *a, const mtp_config *c, const char *ckpt,
-                        cJSON **state, char *out_buf, size_t cap) {
+static int merge_resume(command_line *cl, train_args *a, const mtp_config *c, const char *ckpt, cJSON **state,
+                        char *out_buf, size_t cap) {
     const shape_flags *s = &a->shape;
-    if (check_same(spec, "--vocab-size", s->vocab_size, c->vocab_size, ckpt) ||
-        check_same(spec, "--n-layer", s->n_layer, c->n_layer, ckpt) ||
-        check_same(spec, "--n-future", s->n_future, c->n_future, ckpt) ||
-        check_same(spec, "--dim", s->dim, c->dim, ckpt) ||
-        check_same(spec, "--n-head", s->n_head, c->n_head, ckpt) ||
-        check_same(spec, "--n-kv-head", s->n_kv_head, c->n_kv_head, ckpt) ||
-        check_same(spec, "--ffn-dim", s->ffn_dim, c->ffn_dim, ckpt) ||
-        check_same(spec, "--max-context", s->max_context, c->max_seq_len, ckpt))
+    if (check_same(cl, "--vocab-size", s->vocab_size, c->vocab_size, ckpt) ||
+        check_same(cl, "--n-layer", s->n_layer, c->n_layer, ckpt) ||
+        check_same(cl, "--n-future", s->n_future, c->n_future, ckpt) ||
+        check_same(cl, "--dim", s->dim, c->dim, ckpt) ||
+        check_same(cl, "--n-head", s->n_head, c->n_head, ckpt) ||
+        check_same(cl, "--n-kv-head", s->n_kv_head, c->n_kv_head, ckpt) ||
+        check_same(cl, "--ffn-dim", s->ffn_dim, c->ffn_dim, ckpt) ||
+        check_same(cl, "--max-context", s->max_context, c->max_seq_len, ckpt))
         return 1;
     if (!(*state = checkpoint_read_trainer_state(ckpt))) return 1;
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(*state, "args");
     if (!cJSON_IsObject(args)) return mtp_errorf("%s/trainer_state.json: missing \"args\"", ckpt), 1;
     char label[4200];
     snprintf(label, sizeof label, "%s/trainer_state.json", ckpt);
-    if (flags_from_json(spec, args, label, "out") != FLAGS_OK) return 2;
+    if (flags_from_json(cl, args, label, "out") != FLAGS_OK) return 2;
     if (!a->out && !(a->out = resumed_run_dir(a->resume, ckpt, out_buf, cap))) {
         const cJSON *out = cJSON_GetObjectItemCaseSensitive(args, "out");
         if (cJSON_IsString(out) && out->valuestring[0]) a->out = out->valuestring;
@@ -193,6 +193,28 @@ static int merge_resume(command_spec *spec, train_args *a, const mtp_config *c, 
                1;
     return 0;
 }
+
+static const command_spec TRAIN_SPEC = {
+    .name = "train",
+    .usage =
+        "usage: mtp train --data DATA_DIR --out RUN_DIR [flags]\n"
+        "       mtp train --resume RUN_DIR|CHECKPOINT [--steps TOTAL] [flags]",
+    .about =
+        "Trains an n-future-token prediction model: a trunk of L-n blocks, n parallel\n"
+        "head blocks (head k predicts token t+k), one shared final norm and unembedding.\n"
+        "The loss is the sum of the n heads' cross-entropies. Checkpoints go to\n"
+        "RUN_DIR/step_NNNNNNNN/ (Hugging Face Llama safetensors + optimizer state).",
+    .groups = {{"data and run:", RUN_FLAGS, 0},
+               {"model:", SHAPE_FLAGS, offsetof(train_args, shape),
+                "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
+                "--max-context"},
+               {"optimization:", SHAPE_FLAGS, offsetof(train_args, shape), "--batch"},
+               {NULL, OPTIM_FLAGS, 0},
+               {NULL, SHAPE_FLAGS, offsetof(train_args, shape), "--schedule"},
+               {NULL, MODEL_FLAGS, offsetof(train_args, m), "--threads"},
+               {"evaluation and checkpoints:", EVAL_FLAGS, 0}},
+    .epilog = "--steps 0 writes the initialized model. Ctrl-C saves a checkpoint and stops.",
+};
 
 int cmd_train(int argc, char **argv) {
     optim_config od;
@@ -211,28 +233,8 @@ int cmd_train(int argc, char **argv) {
         .eval_batches = 10,
         .save_every = 500,
         .keep_last = 3};
-    command_spec spec = {
-        .name = "train",
-        .usage =
-            "usage: mtp train --data DATA_DIR --out RUN_DIR [flags]\n"
-            "       mtp train --resume RUN_DIR|CHECKPOINT [--steps TOTAL] [flags]",
-        .about =
-            "Trains an n-future-token prediction model: a trunk of L-n blocks, n parallel\n"
-            "head blocks (head k predicts token t+k), one shared final norm and unembedding.\n"
-            "The loss is the sum of the n heads' cross-entropies. Checkpoints go to\n"
-            "RUN_DIR/step_NNNNNNNN/ (Hugging Face Llama safetensors + optimizer state).",
-        .groups = {{"data and run:", RUN_FLAGS, &a},
-                   {"model:", SHAPE_FLAGS, &a.shape,
-                    "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
-                    "--max-context"},
-                   {"optimization:", SHAPE_FLAGS, &a.shape, "--batch"},
-                   {NULL, OPTIM_FLAGS, &a},
-                   {NULL, SHAPE_FLAGS, &a.shape, "--schedule"},
-                   {NULL, MODEL_FLAGS, &a.m, "--threads"},
-                   {"evaluation and checkpoints:", EVAL_FLAGS, &a}},
-        .epilog = "--steps 0 writes the initialized model. Ctrl-C saves a checkpoint and stops.",
-    };
-    int rc = flags_exit(flags_parse(&spec, argc, argv));
+    command_line cl;
+    int rc = flags_parse_command(&cl, &TRAIN_SPEC, &a, argc, argv, &a.m);
     if (rc >= 0) return rc;
     char ckpt[4096], out_buf[4096];
     mtp_config cfg = {0};
@@ -241,14 +243,14 @@ int cmd_train(int argc, char **argv) {
     rc = t ? 0 : 1;
     if (rc == 0 && a.resume) {
         rc = checkpoint_resolve(a.resume, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg);
-        if (rc == 0) rc = merge_resume(&spec, &a, &cfg, ckpt, &state, out_buf, sizeof out_buf);
+        if (rc == 0) rc = merge_resume(&cl, &a, &cfg, ckpt, &state, out_buf, sizeof out_buf);
     }
     shape_flags *s = &a.shape;
     if (rc == 0 && !a.data)
-        rc = flags_usage_error(&spec, "--data DIR is required (a directory made by mtp prepare)");
-    if (rc == 0 && !a.out) rc = flags_usage_error(&spec, "--out RUN_DIR is required");
+        rc = flags_usage_error(&cl, "--data DIR is required (a directory made by mtp prepare)");
+    if (rc == 0 && !a.out) rc = flags_usage_error(&cl, "--out RUN_DIR is required");
     if (rc == 0 && !a.resume && s->seq_len > (s->max_context ? s->max_context : s->seq_len))
-        rc = flags_usage_error(&spec, "--seq-len %d exceeds --max-context %d", s->seq_len, s->max_context);
+        rc = flags_usage_error(&cl, "--seq-len %d exceeds --max-context %d", s->seq_len, s->max_context);
     if (rc == 0 && !a.resume) {
         config_set_defaults(&cfg);
         cfg.vocab_size = s->vocab_size;
@@ -271,7 +273,6 @@ int cmd_train(int argc, char **argv) {
                        a.save_every,   a.keep_last};
     train_observer obs = {on_start, on_step, on_eval, on_save, on_note, NULL};
     if (rc == 0) {
-        flag_threads_apply(a.m.threads);
         rc = trainer_open(t, &o, &cfg, a.resume ? ckpt : NULL, &obs) != 0;
     }
     if (rc == 0) {

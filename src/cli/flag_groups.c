@@ -57,6 +57,9 @@ const flag SHAPE_FLAGS[] = {
     {0},
 };
 
-void flag_threads_apply(int threads) {
-    if (threads > 0) op_set_threads(threads);
+int flags_parse_command(command_line *cl, const command_spec *spec, void *args, int argc, char **argv,
+                        const model_flags *m) {
+    int rc = flags_exit(flags_parse(cl, spec, args, argc, argv));
+    if (rc < 0 && m && m->threads > 0) op_set_threads(m->threads);
+    return rc;
 }

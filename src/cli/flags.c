@@ -24,8 +24,8 @@ static int in_group(const flag_group *g, const flag *f) {
     return 0;
 }
 
-static void *dest_of(const flag_group *g, const flag *f) {
-    return (char *)g->base + f->offset;
+static void *dest_of(const void *args, const flag_group *g, const flag *f) {
+    return (char *)args + g->offset + f->offset;
 }
 
 // The flag named `name` (or its alias) and its group.
@@ -123,13 +123,14 @@ static int set_value(const command_spec *spec, const flag *f, const char *what, 
     return FLAGS_USAGE;
 }
 
-static int check_required(const command_spec *spec) {
+static int check_required(const command_line *cl) {
+    const command_spec *spec = cl->spec;
     char missing[8][64];
     int n = 0;
     for (const char *s = spec->required; s && *s && n < 8;) {
         size_t len = strcspn(s, " ");
         snprintf(missing[n], sizeof missing[n], "%.*s", (int)len, s);
-        if (len && !flags_given(spec, missing[n])) n++;
+        if (len && !flags_given(cl, missing[n])) n++;
         s += len + (s[len] == ' ');
     }
     if (n == 0) return FLAGS_OK;
@@ -140,13 +141,15 @@ static int check_required(const command_spec *spec) {
     return FLAGS_USAGE;
 }
 
-int flags_parse(command_spec *spec, int argc, char **argv) {
-    spec->n_seen = 0;
+int flags_parse(command_line *cl, const command_spec *spec, void *args, int argc, char **argv) {
+    cl->spec = spec;
+    cl->args = args;
+    cl->n_seen = 0;
     int only_inputs = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!only_inputs && (!strcmp(arg, "-h") || !strcmp(arg, "--help"))) {
-            flags_print_help(spec);
+            flags_print_help(spec, args);
             return FLAGS_HELP;
         }
         if (!only_inputs && !strcmp(arg, "--") && spec->positional) {
@@ -159,7 +162,7 @@ int flags_parse(command_spec *spec, int argc, char **argv) {
                         spec->name);
                 return FLAGS_USAGE;
             }
-            if (list_push(spec->inputs, arg, argc) != 0) {
+            if (list_push((flag_list *)((char *)args + spec->inputs), arg, argc) != 0) {
                 fprintf(stderr, "mtp %s: out of memory\n", spec->name);
                 return FLAGS_USAGE;
             }
@@ -193,11 +196,11 @@ int flags_parse(command_spec *spec, int argc, char **argv) {
             }
             value = argv[++i];
         }
-        int rc = set_value(spec, f, f->name, dest_of(g, f), value, argc);
+        int rc = set_value(spec, f, f->name, dest_of(args, g, f), value, argc);
         if (rc != FLAGS_OK) return rc;
-        if (spec->n_seen < FLAGS_MAX_SEEN) spec->seen[spec->n_seen++] = f;
+        if (cl->n_seen < FLAGS_MAX_SEEN) cl->seen[cl->n_seen++] = f;
     }
-    return check_required(spec);
+    return check_required(cl);
 }
 
 // 1 if name is one of the space-separated names of list.
@@ -208,7 +211,8 @@ static int listed(const char *list, const char *name) {
     return 0;
 }
 
-int flags_from_json(command_spec *spec, const cJSON *obj, const char *label, const char *skip) {
+int flags_from_json(command_line *cl, const cJSON *obj, const char *label, const char *skip) {
+    const command_spec *spec = cl->spec;
     for (int i = 0; i < FLAGS_MAX_GROUPS && spec->groups[i].flags; i++)
         for (const flag *f = spec->groups[i].flags; f->name; f++) {
             char key[64], what[4200], num[64];
@@ -216,7 +220,7 @@ int flags_from_json(command_spec *spec, const cJSON *obj, const char *label, con
             for (char *p = key; *p; p++)
                 if (*p == '-') *p = '_';
             const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-            if (!v || f->kind == FLAG_LIST || !in_group(&spec->groups[i], f) || flags_given(spec, f->name) ||
+            if (!v || f->kind == FLAG_LIST || !in_group(&spec->groups[i], f) || flags_given(cl, f->name) ||
                 listed(skip, key))
                 continue;
             const char *text = NULL;
@@ -228,35 +232,38 @@ int flags_from_json(command_spec *spec, const cJSON *obj, const char *label, con
                 text = "";
             if (!text) continue;
             snprintf(what, sizeof what, "%s: args.%s", label, key);
-            if (set_value(spec, f, what, dest_of(&spec->groups[i], f), text, 1) != FLAGS_OK)
+            if (set_value(spec, f, what, dest_of(cl->args, &spec->groups[i], f), text, 1) != FLAGS_OK)
                 return FLAGS_USAGE;
         }
     return FLAGS_OK;
 }
 
-void flags_free(command_spec *spec) {
-    if (spec->inputs) {
-        free(spec->inputs->v);
-        spec->inputs->v = NULL;
-        spec->inputs->n = 0;
+void flags_free(command_line *cl) {
+    const command_spec *spec = cl->spec;
+    if (spec->positional) {
+        flag_list *l = (flag_list *)((char *)cl->args + spec->inputs);
+        free(l->v);
+        l->v = NULL;
+        l->n = 0;
     }
     for (int i = 0; i < FLAGS_MAX_GROUPS && spec->groups[i].flags; i++)
         for (const flag *f = spec->groups[i].flags; f->name; f++)
             if (f->kind == FLAG_LIST) {
-                flag_list *l = dest_of(&spec->groups[i], f);
+                flag_list *l = dest_of(cl->args, &spec->groups[i], f);
                 free(l->v);
                 l->v = NULL;
                 l->n = 0;
             }
 }
 
-int flags_given(const command_spec *spec, const char *name) {
-    for (int i = 0; i < spec->n_seen; i++)
-        if (!strcmp(spec->seen[i]->name, name)) return 1;
+int flags_given(const command_line *cl, const char *name) {
+    for (int i = 0; i < cl->n_seen; i++)
+        if (!strcmp(cl->seen[i]->name, name)) return 1;
     return 0;
 }
 
-int flags_usage_error(const command_spec *spec, const char *fmt, ...) {
+int flags_usage_error(const command_line *cl, const char *fmt, ...) {
+    const command_spec *spec = cl->spec;
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "mtp %s: ", spec->name);
@@ -350,7 +357,7 @@ static void format_default(char *buf, size_t cap, const flag *f, const void *des
         snprintf(buf, cap, "default: %s", f->unset);
 }
 
-static void print_flag(FILE *out, const flag_group *g, const flag *f) {
+static void print_flag(FILE *out, const void *args, const flag_group *g, const flag *f) {
     char head[96], dflt[256];
     int n = snprintf(head, sizeof head, "  %s%s%s%s%s", f->alias ? f->alias : "", f->alias ? ", " : "",
                      f->name, f->meta ? " " : "", f->meta ? f->meta : "");
@@ -369,7 +376,7 @@ static void print_flag(FILE *out, const flag_group *g, const flag *f) {
         fprintf(out, "\n%*s", HELP_COLUMN, "");
         s = nl + 1;
     }
-    format_default(dflt, sizeof dflt, f, dest_of(g, f));
+    format_default(dflt, sizeof dflt, f, dest_of(args, g, f));
     if (dflt[0] && HELP_COLUMN + last + strlen(dflt) + 3 > HELP_WIDTH)
         fprintf(out, "\n%*s(%s)", HELP_COLUMN, "", dflt);
     else if (dflt[0])
@@ -377,7 +384,7 @@ static void print_flag(FILE *out, const flag_group *g, const flag *f) {
     fputc('\n', out);
 }
 
-void flags_print_help(const command_spec *spec) {
+void flags_print_help(const command_spec *spec, const void *args) {
     FILE *out = stdout;
     fprintf(out, "%s\n", spec->usage);
     if (spec->about) fprintf(out, "\n%s\n", spec->about);
@@ -388,7 +395,7 @@ void flags_print_help(const command_spec *spec) {
         if (g->title) fprintf(out, "%s\n", g->title);
         first = 0;
         for (const flag *f = g->flags; f->name; f++)
-            if (in_group(g, f)) print_flag(out, g, f);
+            if (in_group(g, f)) print_flag(out, args, g, f);
     }
     if (spec->epilog) fprintf(out, "\n%s\n", spec->epilog);
 }

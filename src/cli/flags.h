@@ -48,18 +48,21 @@ typedef struct {
     const char *alias;                                      // e.g. "-q"
 } flag;
 
-// Flags whose destinations are fields of the struct at `base`. `only` picks a
-// subset of a shared table: space-separated names (NULL: all of them).
+// Flags whose destinations are fields of a struct that sits `offset` bytes
+// into the command's arguments. `only` picks a subset of a shared table:
+// space-separated names (NULL: all of them).
 typedef struct {
     const char *title;  // heading in the help ("model:"), or NULL
     const flag *flags;  // terminated by an entry with name NULL
-    void *base;
+    size_t offset;
     const char *only;
 } flag_group;
 
 #define FLAGS_MAX_GROUPS 8
 #define FLAGS_MAX_SEEN 96
 
+// A command's flags and help, a constant table: the destinations are
+// offsets into the command's argument struct.
 typedef struct {
     const char *name;   // "eval-gen", "tokenizer encode": messages read "mtp NAME: ..."
     const char *usage;  // the usage line(s), without a final newline
@@ -67,35 +70,42 @@ typedef struct {
     flag_group groups[FLAGS_MAX_GROUPS];
     const char *epilog;      // text after the flags, or NULL
     const char *positional;  // e.g. "INPUT": the command takes arguments that are not flags
-    flag_list *inputs;       // where those go (all of argv after "--" too)
+    size_t inputs;           // offset of the flag_list they go to (all of argv after "--" too)
     const char *required;    // space-separated names of the flags that must be given
-    // filled by flags_parse: which flags were given
+} command_spec;
+
+// One parse: the spec, the arguments it filled, and which flags were given.
+typedef struct {
+    const command_spec *spec;
+    void *args;
     const flag *seen[FLAGS_MAX_SEEN];
     int n_seen;
-} command_spec;
+} command_line;
 
 enum { FLAGS_OK = 0, FLAGS_HELP = 1, FLAGS_USAGE = 2 };
 
 // Parses argv[1..argc) (argv[0] is the command's name) into the groups'
-// destinations. Returns FLAGS_OK; FLAGS_HELP after printing the help to
-// stdout (-h, --help); FLAGS_USAGE after printing one error line to stderr.
-// `--flag=value` is accepted for flags that take a value.
-int flags_parse(command_spec *spec, int argc, char **argv);
-// Prints the help: usage, about, each group's flags with their defaults, epilog.
-void flags_print_help(const command_spec *spec);
+// destinations in args, which hold the defaults. Returns FLAGS_OK;
+// FLAGS_HELP after printing the help to stdout (-h, --help); FLAGS_USAGE
+// after printing one error line to stderr. `--flag=value` is accepted for
+// flags that take a value.
+int flags_parse(command_line *cl, const command_spec *spec, void *args, int argc, char **argv);
+// Prints the help: usage, about, each group's flags with their defaults (the
+// values in args), epilog.
+void flags_print_help(const command_spec *spec, const void *args);
 // Takes the value of every flag that was not given from obj[key] (key: the
 // flag's name without "--", '-' as '_'), except the keys listed in `skip`
 // (space-separated): how a resumed run gets the arguments it was started
 // with. Values are checked as on the command line; errors name label and key.
 struct cJSON;
-int flags_from_json(command_spec *spec, const struct cJSON *obj, const char *label, const char *skip);
+int flags_from_json(command_line *cl, const struct cJSON *obj, const char *label, const char *skip);
 // Frees what parsing allocated: the arrays of FLAG_LIST destinations and inputs.
-void flags_free(command_spec *spec);
+void flags_free(command_line *cl);
 // 1 if the flag named `name` was on the command line.
-int flags_given(const command_spec *spec, const char *name);
+int flags_given(const command_line *cl, const char *name);
 // The exit status of a usage error found after parsing: prints "mtp NAME: "
 // + the formatted message + " (see mtp NAME --help)" and returns FLAGS_USAGE.
-int flags_usage_error(const command_spec *spec, const char *fmt, ...)
+int flags_usage_error(const command_line *cl, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif

@@ -117,3 +117,10 @@ void progress_report(void *user, uint64_t done, uint64_t total) {
         progress_update(p, done);
     }
 }
+
+progress_sink progress_bar(progress *p, const char *label, uint64_t total, const char *unit, double delay) {
+    progress_start(p, label, total);
+    p->unit = unit;
+    p->delay = delay;
+    return (progress_sink){progress_report, p};
+}

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/progress.h"
+
 typedef struct {
     const char *label;
     const char *unit;  // NULL: plain counts; "B": bytes (kB, MB, ...); else a suffix ("tok").
@@ -30,6 +32,9 @@ void progress_update(progress *p, uint64_t done);
 // Draws the final state (with the elapsed time) and ends the line; with a
 // delay, only if the bar was shown.
 void progress_finish(progress *p);
+// Starts bar p (see progress_start) that shows `unit` after `delay` seconds,
+// and returns the sink that reports into it.
+progress_sink progress_bar(progress *p, const char *label, uint64_t total, const char *unit, double delay);
 // A core/progress.h callback over a bar (user = the progress): sets the total
 // and updates; the work's last report finishes the bar.
 void progress_report(void *user, uint64_t done, uint64_t total);

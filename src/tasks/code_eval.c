@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/jsonl.h"
 #include "core/rng.h"
 #include "core/utf8.h"
 #include "eval/passk.h"
@@ -246,14 +247,10 @@ int code_eval_write_results(const code_eval *e, const char *path) {
         free(clean);
         cJSON_AddBoolToObject(j, "passed", e->outcome[i] == SANDBOX_PASSED);
         cJSON_AddStringToObject(j, "result", e->result[i] ? e->result[i] : "");
-        char *line = cJSON_PrintUnformatted(j);
-        cJSON_Delete(j);
-        if (!line) {
+        if (jsonl_put(f, j) != 0) {
             fclose(f);
-            return mtp_errorf("out of memory writing %s", path);
+            return mtp_error_context("--results %s", path);
         }
-        fprintf(f, "%s\n", line);
-        free(line);
     }
     if (fclose(f) != 0) return mtp_errorf("cannot write --results %s: %s", path, strerror(errno));
     return 0;

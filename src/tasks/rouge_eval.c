@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/jsonl.h"
 #include "core/utf8.h"
 
 #define MAX_FILE_BYTES (1ul << 30)
@@ -205,10 +206,7 @@ int rouge_write_predictions(const char *path, const rouge_items *items) {
         cJSON *j = cJSON_CreateObject();
         if (items->v[i].id) cJSON_AddStringToObject(j, "id", items->v[i].id);
         cJSON_AddStringToObject(j, "text", items->v[i].text);
-        char *line = cJSON_PrintUnformatted(j);
-        if (!line || fprintf(f, "%s\n", line) < 0) rc = -1;
-        free(line);
-        cJSON_Delete(j);
+        rc = jsonl_put(f, j);
     }
     if (fclose(f) != 0) rc = -1;
     return rc ? mtp_errorf("--predictions-out %s: cannot write the file", path) : 0;
@@ -247,10 +245,7 @@ static int write_per_item(const char *path, const rouge_scores *scores, long n) 
         add_prf(j, "rouge1", &scores[i].rouge1);
         add_prf(j, "rouge2", &scores[i].rouge2);
         add_prf(j, "rougeL", &scores[i].rougeL);
-        char *line = cJSON_PrintUnformatted(j);
-        if (!line || fprintf(f, "%s\n", line) < 0) rc = -1;
-        free(line);
-        cJSON_Delete(j);
+        rc = jsonl_put(f, j);
     }
     if (fclose(f) != 0) rc = -1;
     return rc ? mtp_errorf("--per-item %s: cannot write the file", path) : 0;
