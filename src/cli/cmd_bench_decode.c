@@ -114,18 +114,16 @@ static const command_spec BENCH_DECODE_SPEC = {
     .required = "--model --prompts",
 };
 
-int cmd_bench_decode(int argc, char **argv) {
-    bench_args a = {.d = {.max_new = 128}, .repeats = 1};
-    command_line cl;
-    int rc = flags_parse_command(&cl, &BENCH_DECODE_SPEC, &a, argc, argv, &a.m);
-    if (rc >= 0) return rc;
+static int run_bench_decode(command_line *cl) {
+    bench_args *a = cl->args;
+    int rc;
     checkpoint ck = {0};
     bench_prompts prompts = {0};
     bench_decode_result res[MTP_MAX_FUTURE];
     long mismatches = 0;
     int first_bad = 0;
     rc = 1;
-    if (checkpoint_open(&ck, a.m.model, CHECKPOINT_TOKENIZER)) goto done;
+    if (checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER)) goto done;
     const mtp_config *cfg = &ck.cfg;
     if (cfg->n_future < 2) {
         mtp_errorf(
@@ -134,34 +132,34 @@ int cmd_bench_decode(int argc, char **argv) {
             ck.dir);
         goto done;
     }
-    if (a.d.max_new >= cfg->max_seq_len) {
+    if (a->d.max_new >= cfg->max_seq_len) {
         mtp_errorf(
             "--max-new %d leaves no room for a prompt in the model's context of %d tokens: use at most %d",
-            a.d.max_new, cfg->max_seq_len, cfg->max_seq_len - 1);
+            a->d.max_new, cfg->max_seq_len, cfg->max_seq_len - 1);
         goto done;
     }
-    if (bench_prompts_read(&prompts, a.prompts, ck.tok, a.max_prompts) != 0) goto done;
+    if (bench_prompts_read(&prompts, a->prompts, ck.tok, a->max_prompts) != 0) goto done;
     // prompts must leave room for max_new tokens in the context: keep their newest tokens
-    int keep = cfg->max_seq_len - a.d.max_new, cut = bench_prompts_fit(&prompts, keep);
+    int keep = cfg->max_seq_len - a->d.max_new, cut = bench_prompts_fit(&prompts, keep);
     if (cut)
         fprintf(stderr,
                 "mtp bench-decode: %d of %d prompts are longer than the context (%d) minus --max-new (%d): "
                 "keeping "
                 "their last %d tokens\n",
-                cut, prompts.count, cfg->max_seq_len, a.d.max_new, keep);
+                cut, prompts.count, cfg->max_seq_len, a->d.max_new, keep);
     if (checkpoint_load_weights(&ck)) goto done;
     progress bar;
     progress_sink sink = progress_bar(&bar, "prompts", (uint64_t)prompts.count, NULL, 0);
-    if (bench_decode_run(&ck.model, &prompts, a.d.max_new, a.repeats, tokenizer_eot(ck.tok), &sink, res))
+    if (bench_decode_run(&ck.model, &prompts, a->d.max_new, a->repeats, tokenizer_eot(ck.tok), &sink, res))
         goto done;
     for (int K = 0; K < cfg->n_future; K++) {
         if (res[K].mismatches && !first_bad) first_bad = K;
         mismatches += res[K].mismatches;
     }
-    if (a.json) {
-        if (print_json(ck.dir, cfg, prompts.count, a.d.max_new, res, mismatches) != 0) goto done;
+    if (a->json) {
+        if (print_json(ck.dir, cfg, prompts.count, a->d.max_new, res, mismatches) != 0) goto done;
     } else {
-        print_table(ck.dir, cfg, prompts.count, a.d.max_new, res);
+        print_table(ck.dir, cfg, prompts.count, a->d.max_new, res);
     }
     fflush(stdout);
     rc = 0;
@@ -178,4 +176,9 @@ done:
     bench_prompts_free(&prompts);
     checkpoint_close(&ck);
     return rc ? 1 : 0;
+}
+
+int cmd_bench_decode(int argc, char **argv) {
+    bench_args a = {.d = {.max_new = 128}, .repeats = 1};
+    return flags_run(&BENCH_DECODE_SPEC, &a, argc, argv, run_bench_decode);
 }

@@ -34,19 +34,9 @@ static const command_spec BENCH_TRAIN_SPEC = {
                {NULL, MODEL_FLAGS, offsetof(bench_args, m), "--threads"}},
 };
 
-int cmd_bench_train(int argc, char **argv) {
-    bench_args a = {.shape = {.vocab_size = 256,
-                              .n_layer = 6,
-                              .n_future = 1,
-                              .dim = 256,
-                              .n_head = 8,
-                              .seq_len = 256,
-                              .batch = 8},
-                    .steps = 5};
-    command_line cl;
-    int rc = flags_parse_command(&cl, &BENCH_TRAIN_SPEC, &a, argc, argv, &a.m);
-    if (rc >= 0) return rc;
-    const shape_flags *s = &a.shape;
+static int run_bench_train(command_line *cl) {
+    bench_args *a = cl->args;
+    const shape_flags *s = &a->shape;
     mtp_config c = {0};
     config_set_defaults(&c);
     c.vocab_size = s->vocab_size, c.n_layer = s->n_layer, c.n_future = s->n_future, c.dim = s->dim;
@@ -55,12 +45,12 @@ int cmd_bench_train(int argc, char **argv) {
     c.max_seq_len = s->seq_len;
     const char *schedule = s->schedule == SCHEDULE_NAIVE ? "naive" : "sequential";
     bench_train_result r;
-    if (bench_train_run(&c, s->batch, s->seq_len, (head_schedule)s->schedule, a.steps, &r) != 0) {
+    if (bench_train_run(&c, s->batch, s->seq_len, (head_schedule)s->schedule, a->steps, &r) != 0) {
         fprintf(stderr, "mtp bench-train: %s\n", mtp_last_error());
         return 1;
     }
     const step_flops *fl = &r.flops;
-    if (a.json) {
+    if (a->json) {
         printf(
             "{\"vocab_size\": %d, \"dim\": %d, \"n_layer\": %d, \"n_future\": %d, \"seq_len\": %d, "
             "\"batch\": %d, "
@@ -76,7 +66,7 @@ int cmd_bench_train(int argc, char **argv) {
            c.dim, c.n_head, c.n_kv_head, c.ffn_dim, c.n_layer, c.n_future, s->seq_len, s->batch, schedule,
            op_get_threads());
     printf("BLAS: %s; matmul ceiling (2048^3): %.1f GFLOP/s\n", op_blas_info(), r.ceiling_gflops);
-    printf("step: median %.1f ms over %d steps (min %.1f, max %.1f), %.0f tokens/s\n", r.median_ms, a.steps,
+    printf("step: median %.1f ms over %d steps (min %.1f, max %.1f), %.0f tokens/s\n", r.median_ms, a->steps,
            r.min_ms, r.max_ms, r.tokens_per_sec);
     printf(
         "work: %.1f GFLOP/step (blocks %.0f%%, attention %.0f%%, unembedding %.0f%%), AdamW moves %.0f MB\n",
@@ -86,4 +76,16 @@ int cmd_bench_train(int argc, char **argv) {
            100 * r.gflops / r.ceiling_gflops);
     printf("peak memory: %.0f MB\n", r.peak_mb);
     return 0;
+}
+
+int cmd_bench_train(int argc, char **argv) {
+    bench_args a = {.shape = {.vocab_size = 256,
+                              .n_layer = 6,
+                              .n_future = 1,
+                              .dim = 256,
+                              .n_head = 8,
+                              .seq_len = 256,
+                              .batch = 8},
+                    .steps = 5};
+    return flags_run(&BENCH_TRAIN_SPEC, &a, argc, argv, run_bench_train);
 }

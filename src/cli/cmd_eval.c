@@ -77,18 +77,16 @@ static const command_spec EVAL_SPEC = {
     .required = "--model --data",
 };
 
-int cmd_eval(int argc, char **argv) {
-    eval_args a = {.batch = 8};
-    command_line cl;
-    int rc = flags_parse_command(&cl, &EVAL_SPEC, &a, argc, argv, &a.m);
-    if (rc >= 0) return rc;
+static int run_eval(command_line *cl) {
+    eval_args *a = cl->args;
+    int rc;
     checkpoint ck = {0};
     model_work w = {0};
     data_loader L = {0};
     int have_loader = 0;
     rc = 1;
-    if (checkpoint_open(&ck, a.m.model, 0) != 0) goto done;
-    int T = a.seq_len ? a.seq_len : ck.cfg.max_seq_len;
+    if (checkpoint_open(&ck, a->m.model, 0) != 0) goto done;
+    int T = a->seq_len ? a->seq_len : ck.cfg.max_seq_len;
     if (T > ck.cfg.max_seq_len) {
         mtp_errorf(
             "--seq-len %d exceeds the model's context of %d tokens (max_position_embeddings in "
@@ -100,27 +98,27 @@ int cmd_eval(int argc, char **argv) {
     // The data first: a bad data directory fails before a large model loads.
     // The vocabulary is checked here rather than by the loader so that the
     // message gives eval's remedy (the model's tokenizer), not train's.
-    if (loader_open(&L, a.data, "val", T, ck.cfg.n_future, 0)) goto done;
+    if (loader_open(&L, a->data, "val", T, ck.cfg.n_future, 0)) goto done;
     have_loader = 1;
     if (loader_vocab_needed(&L) > ck.cfg.vocab_size) {
         mtp_errorf(
             "%s: the val shards hold token id %u but the model's vocabulary has %d tokens (ids 0..%d): "
             "evaluate on data made with the model's tokenizer (mtp prepare --tokenizer %s ...)",
-            a.data, (unsigned)L.max_token, ck.cfg.vocab_size, ck.cfg.vocab_size - 1, ck.dir);
+            a->data, (unsigned)L.max_token, ck.cfg.vocab_size, ck.cfg.vocab_size - 1, ck.dir);
         goto done;
     }
-    size_t windows = val_windows(&L, a.max_batches, a.batch);
-    int B = windows < (size_t)a.batch ? (int)windows : a.batch;
+    size_t windows = val_windows(&L, a->max_batches, a->batch);
+    int B = windows < (size_t)a->batch ? (int)windows : a->batch;
     if (checkpoint_load_weights(&ck) || model_work_alloc(&w, &ck.model, B, T, SCHEDULE_SEQUENTIAL, 0))
         goto done;
     progress bar;
     progress_sink sink = progress_bar(&bar, "eval", 0, "tok", 1.0);
     val_result r;
     if (val_loss(&w, &L, windows, B, T, &sink, &r)) goto done;
-    if (a.json)
+    if (a->json)
         print_json(&r, ck.dir, T);
     else
-        print_table(&r, ck.dir, a.data, loader_num_windows(&L), T);
+        print_table(&r, ck.dir, a->data, loader_num_windows(&L), T);
     rc = 0;
 done:
     if (rc) fprintf(stderr, "mtp eval: %s\n", mtp_last_error());
@@ -128,4 +126,9 @@ done:
     model_work_free(&w);
     checkpoint_close(&ck);
     return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    eval_args a = {.batch = 8};
+    return flags_run(&EVAL_SPEC, &a, argc, argv, run_eval);
 }

@@ -90,28 +90,26 @@ static const command_spec EVAL_CHOICE_SPEC = {
     .required = "--model --data",
 };
 
-int cmd_eval_choice(int argc, char **argv) {
-    choice_args a = {.delimiter = " "};
-    command_line cl;
-    int rc = flags_parse_command(&cl, &EVAL_CHOICE_SPEC, &a, argc, argv, &a.m);
-    if (rc >= 0) return rc;
+static int run_eval_choice(command_line *cl) {
+    choice_args *a = cl->args;
+    int rc;
     checkpoint ck = {0};
     loglik_scorer s = {0};
     choice_set set = {0};
     choice_result r;
     rc = 1;
     // the items first: a bad file fails before a large model loads
-    if (choice_load(a.data, (choice_format)a.format, a.delimiter, a.max_items, &set) ||
-        checkpoint_open(&ck, a.m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) ||
+    if (choice_load(a->data, (choice_format)a->format, a->delimiter, a->max_items, &set) ||
+        checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) ||
         loglik_init(&s, &ck.model, 0))
         goto done;
     progress bar;
     progress_sink sink = progress_bar(&bar, "eval-choice", (uint64_t)set.n_items, "items", 1.0);
     if (choice_evaluate(&s, ck.tok, &set, &sink, &r)) goto done;
-    if (a.json)
+    if (a->json)
         print_json(&r, &set, ck.dir, s.window);
     else
-        print_table(&r, &set, ck.dir, a.data, s.window);
+        print_table(&r, &set, ck.dir, a->data, s.window);
     rc = 0;
 done:
     if (rc) fprintf(stderr, "mtp eval-choice: %s\n", mtp_last_error());
@@ -119,4 +117,9 @@ done:
     choice_free(&set);
     checkpoint_close(&ck);
     return rc;
+}
+
+int cmd_eval_choice(int argc, char **argv) {
+    choice_args a = {.delimiter = " "};
+    return flags_run(&EVAL_CHOICE_SPEC, &a, argc, argv, run_eval_choice);
 }

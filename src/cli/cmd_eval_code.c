@@ -172,37 +172,25 @@ static const command_spec EVAL_CODE_SPEC = {
     .required = "--benchmark --data",
 };
 
-int cmd_eval_code(int argc, char **argv) {
-    code_args a = {.d = {.max_new = 512, .speculative = -1, .temperature = 0.8, .top_p = 0.95, .seed = 1},
-                   .benchmark = -1,
-                   .samples_per_task = 1,
-                   .shots = 1,
-                   .jobs = 2,
-                   .split = "test",
-                   .python = "python3",
-                   .memory_mb = 1024,
-                   .uid = 60000,
-                   .timeout = 10,
-                   .ks = {{1, 10, 100}, 3}};
-    command_line cl;
-    int rc = flags_parse_command(&cl, &EVAL_CODE_SPEC, &a, argc, argv, &a.m);
-    if (rc >= 0) return rc;
+static int run_eval_code(command_line *cl) {
+    code_args *a = cl->args;
+    int rc;
     static const char *const sampling[] = {
         "--samples-per-task", "--temperature", "--top-p",  "--max-new", "--seed",
         "--speculative",      "--shots",       "--threads"};
     int sampling_given = 0;
     for (size_t i = 0; i < sizeof sampling / sizeof *sampling; i++)
-        sampling_given |= flags_given(&cl, sampling[i]);
-    if (!!a.m.model == !!a.samples)
+        sampling_given |= flags_given(cl, sampling[i]);
+    if (!!a->m.model == !!a->samples)
         return flags_exit(
-            flags_usage_error(&cl, "give --model (to sample completions) or --samples (a file of them), %s",
-                              a.m.model ? "not both" : "one of them"));
-    if (a.samples && sampling_given)
+            flags_usage_error(cl, "give --model (to sample completions) or --samples (a file of them), %s",
+                              a->m.model ? "not both" : "one of them"));
+    if (a->samples && sampling_given)
         return flags_exit(flags_usage_error(
-            &cl, "sampling flags (--samples-per-task, --temperature, ...) need --model, not --samples"));
-    if (a.benchmark == CODE_HUMANEVAL && flags_given(&cl, "--shots"))
+            cl, "sampling flags (--samples-per-task, --temperature, ...) need --model, not --samples"));
+    if (a->benchmark == CODE_HUMANEVAL && flags_given(cl, "--shots"))
         return flags_exit(
-            flags_usage_error(&cl, "--shots is for MBPP prompts; HumanEval's prompt is the task's own"));
+            flags_usage_error(cl, "--shots is for MBPP prompts; HumanEval's prompt is the task's own"));
     double t0 = mtp_now();
     code_eval e = {0};
     checkpoint ck = {0};
@@ -211,39 +199,39 @@ int cmd_eval_code(int argc, char **argv) {
     double pk[MAX_KS];
     int n_ks = 0;
     rc = 1;
-    if (code_eval_open(&e, a.data, (code_benchmark)a.benchmark, a.split, a.max_tasks)) goto done;
-    if (a.samples) {
-        if (code_eval_read_samples(&e, a.samples)) goto done;
+    if (code_eval_open(&e, a->data, (code_benchmark)a->benchmark, a->split, a->max_tasks)) goto done;
+    if (a->samples) {
+        if (code_eval_read_samples(&e, a->samples)) goto done;
         if (e.ignored)
             fprintf(
                 stderr,
                 "mtp eval-code: ignored %ld completion(s) of tasks outside the %ld evaluated (split %s%s)\n",
-                e.ignored, e.n_eval, a.split, a.max_tasks ? ", --max-tasks" : "");
+                e.ignored, e.n_eval, a->split, a->max_tasks ? ", --max-tasks" : "");
     }
     if (!(n_ks =
-              usable_ks(&cl, &a, a.samples ? passk_min_samples(e.nper, e.n_eval) : a.samples_per_task, ks)))
+              usable_ks(cl, a, a->samples ? passk_min_samples(e.nper, e.n_eval) : a->samples_per_task, ks)))
         goto done;
     // The sandbox: after every check of the input, before the (long) sampling.
     sandbox_config sc;
     sandbox_config_default(&sc);
-    sc.timeout = a.timeout;
-    sc.memory_mb = a.memory_mb;
-    sc.uid = (unsigned)a.uid;
+    sc.timeout = a->timeout;
+    sc.memory_mb = a->memory_mb;
+    sc.uid = (unsigned)a->uid;
     char python[4096], version[64], desc[256];
     int flags;
-    if (code_eval_check_uids(a.uid, a.jobs) ||
-        sandbox_find_python(&sc, a.python, python, sizeof python, version, sizeof version, &flags))
+    if (code_eval_check_uids(a->uid, a->jobs) ||
+        sandbox_find_python(&sc, a->python, python, sizeof python, version, sizeof version, &flags))
         goto done;
     sc.python = python;
-    if (a.m.model) {
-        generator_config gc = {a.d.speculative, (float)a.d.temperature, 0, (float)a.d.top_p, a.d.seed};
-        if (checkpoint_open(&ck, a.m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) ||
+    if (a->m.model) {
+        generator_config gc = {a->d.speculative, (float)a->d.temperature, 0, (float)a->d.top_p, a->d.seed};
+        if (checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) ||
             generator_init(&g, &ck.model, ck.tok, &gc))
             goto done;
         progress bar;
         progress_sink sink =
-            progress_bar(&bar, "sampling", (uint64_t)(e.n_eval * a.samples_per_task), NULL, 0);
-        if (code_eval_sample(&e, &g, a.samples_per_task, a.d.max_new, 3 * a.shots, a.d.seed, &sink))
+            progress_bar(&bar, "sampling", (uint64_t)(e.n_eval * a->samples_per_task), NULL, 0);
+        if (code_eval_sample(&e, &g, a->samples_per_task, a->d.max_new, 3 * a->shots, a->d.seed, &sink))
             goto done;
         if (e.truncated)
             fprintf(stderr,
@@ -257,11 +245,11 @@ int cmd_eval_code(int argc, char **argv) {
             sandbox_describe(&sc, flags, desc, sizeof desc));
     progress bar;
     progress_sink sink = progress_bar(&bar, "testing", (uint64_t)e.n, NULL, 0);
-    if (code_eval_score(&e, &sc, a.jobs, &sink)) goto done;
+    if (code_eval_score(&e, &sc, a->jobs, &sink)) goto done;
     for (int i = 0; i < n_ks; i++)
         if (code_eval_passk(&e, ks[i], &pk[i])) goto done;
-    if (a.results && code_eval_write_results(&e, a.results)) goto done;
-    print_report(&a, &e, ks, pk, n_ks, t0);
+    if (a->results && code_eval_write_results(&e, a->results)) goto done;
+    print_report(a, &e, ks, pk, n_ks, t0);
     rc = 0;
 done:
     if (rc) fprintf(stderr, "mtp eval-code: %s\n", mtp_last_error());
@@ -269,4 +257,19 @@ done:
     checkpoint_close(&ck);
     code_eval_free(&e);
     return rc;
+}
+
+int cmd_eval_code(int argc, char **argv) {
+    code_args a = {.d = {.max_new = 512, .speculative = -1, .temperature = 0.8, .top_p = 0.95, .seed = 1},
+                   .benchmark = -1,
+                   .samples_per_task = 1,
+                   .shots = 1,
+                   .jobs = 2,
+                   .split = "test",
+                   .python = "python3",
+                   .memory_mb = 1024,
+                   .uid = 60000,
+                   .timeout = 10,
+                   .ks = {{1, 10, 100}, 3}};
+    return flags_run(&EVAL_CODE_SPEC, &a, argc, argv, run_eval_code);
 }

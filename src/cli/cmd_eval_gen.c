@@ -60,37 +60,35 @@ static const command_spec EVAL_GEN_SPEC = {
     .required = "--model --data",
 };
 
-int cmd_eval_gen(int argc, char **argv) {
-    gen_args a = {.d = {.max_new = 32, .speculative = 0, .stop = "\n"}};
-    command_line cl;
-    int rc = flags_parse_command(&cl, &EVAL_GEN_SPEC, &a, argc, argv, &a.m);
-    if (rc >= 0) return rc;
+static int run_eval_gen(command_line *cl) {
+    gen_args *a = cl->args;
+    int rc;
     checkpoint ck = {0};
     gen_eval_set set = {0};
     generator g = {0};
     exact_match_tally tally;
     exact_match_tally_init(&tally);
-    generator_config gc = {a.d.speculative, 0.0f, 0, 1.0f, 1};
+    generator_config gc = {a->d.speculative, 0.0f, 0, 1.0f, 1};
     progress bar = {0};
     rc = 1;
-    if (checkpoint_open(&ck, a.m.model, CHECKPOINT_TOKENIZER) || generator_check(&ck.cfg, &gc) ||
-        gen_eval_load(&set, a.data, a.max_items, ck.tok, ck.cfg.max_seq_len) ||
+    if (checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER) || generator_check(&ck.cfg, &gc) ||
+        gen_eval_load(&set, a->data, a->max_items, ck.tok, ck.cfg.max_seq_len) ||
         checkpoint_load_weights(&ck) || generator_init(&g, &ck.model, ck.tok, &gc))
         goto done;
     progress_start(&bar, "eval-gen", (uint64_t)set.count);
-    progress_sink sink = {a.quiet ? NULL : progress_report, &bar};
+    progress_sink sink = {a->quiet ? NULL : progress_report, &bar};
     double t0 = mtp_now();
-    if (gen_eval_run(&set, &g, a.d.max_new, a.d.stop, &sink, &tally)) {
+    if (gen_eval_run(&set, &g, a->d.max_new, a->d.stop, &sink, &tally)) {
         if (bar.tty && bar.drawn) fputc('\n', stderr);  // the error on a line of its own
         goto done;
     }
-    if (a.json) {
+    if (a->json) {
         char *report = exact_match_tally_json(&tally);
         if (!report) goto done;
         puts(report);
         free(report);
     } else {
-        print_table(a.data, ck.dir, set.count, a.d.max_new, g.dec.drafts, mtp_now() - t0, &tally);
+        print_table(a->data, ck.dir, set.count, a->d.max_new, g.dec.drafts, mtp_now() - t0, &tally);
     }
     rc = 0;
 done:
@@ -100,4 +98,9 @@ done:
     gen_eval_free(&set);
     checkpoint_close(&ck);
     return rc;
+}
+
+int cmd_eval_gen(int argc, char **argv) {
+    gen_args a = {.d = {.max_new = 32, .speculative = 0, .stop = "\n"}};
+    return flags_run(&EVAL_GEN_SPEC, &a, argc, argv, run_eval_gen);
 }

@@ -91,11 +91,9 @@ static const command_spec EVAL_INDUCTION_SPEC = {
     .required = "--model --data",
 };
 
-int cmd_eval_induction(int argc, char **argv) {
-    induction_args a = {0};
-    command_line cl;
-    int rc = flags_parse_command(&cl, &EVAL_INDUCTION_SPEC, &a, argc, argv, &a.m);
-    if (rc >= 0) return rc;
+static int run_eval_induction(command_line *cl) {
+    induction_args *a = cl->args;
+    int rc;
     checkpoint ck = {0};
     loglik_scorer s = {0};
     induction_story *st = NULL;
@@ -104,8 +102,8 @@ int cmd_eval_induction(int argc, char **argv) {
     double seconds;
     rc = 1;
     // the data first: a bad file fails before a large model loads
-    if (induction_stories_read(a.data, a.max_stories, &st, &n) ||
-        checkpoint_open(&ck, a.m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) ||
+    if (induction_stories_read(a->data, a->max_stories, &st, &n) ||
+        checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) ||
         loglik_init(&s, &ck.model, 0))
         goto done;
     progress bar;
@@ -115,13 +113,13 @@ int cmd_eval_induction(int argc, char **argv) {
         mtp_errorf(
             "%s: no mention is two tokens under the model's tokenizer (%s): make the test set with "
             "mtp task induction --tokenizer %s",
-            a.data, tokenizer_name(ck.tok), ck.dir);
+            a->data, tokenizer_name(ck.tok), ck.dir);
         goto done;
     }
-    if (a.json)
+    if (a->json)
         print_json(&c, ck.dir, s.window, seconds);
     else
-        print_table(&c, ck.dir, a.data, s.window, seconds);
+        print_table(&c, ck.dir, a->data, s.window, seconds);
     rc = 0;
 done:
     if (rc) fprintf(stderr, "mtp eval-induction: %s\n", mtp_last_error());
@@ -129,4 +127,9 @@ done:
     loglik_free(&s);
     checkpoint_close(&ck);
     return rc;
+}
+
+int cmd_eval_induction(int argc, char **argv) {
+    induction_args a = {0};
+    return flags_run(&EVAL_INDUCTION_SPEC, &a, argc, argv, run_eval_induction);
 }

@@ -155,47 +155,50 @@ static const command_spec EVAL_ROUGE_SPEC = {
         "character up to a newline, end-of-text or --max-new tokens, trimmed.",
 };
 
-int cmd_eval_rouge(int argc, char **argv) {
-    rouge_args a = {.d = {.max_new = 64, .speculative = -1}, .seed = 1};
-    command_line cl;
-    int rc = flags_parse_command(&cl, &EVAL_ROUGE_SPEC, &a, argc, argv, &a.m);
-    if (rc < 0) rc = flags_exit(check_mode(&cl, &a));
-    if (rc >= 0) return rc;
+static int run_eval_rouge(command_line *cl) {
+    rouge_args *a = cl->args;
+    int rc = check_mode(cl, a);
+    if (rc) return rc;
     rouge_items preds = {0}, refs = {0};
     long truncated = 0;
     rouge_report r;
     rc = 1;
-    if (a.m.model) {
-        if (rouge_items_read("--data", a.data, 1, 0, &preds)) goto done;
-        if (a.max_items) rouge_items_truncate(&preds, a.max_items);
-        if (summarize(&a, &preds, &truncated)) goto done;
-        if (a.predictions_out && rouge_write_predictions(a.predictions_out, &preds)) goto done;
+    if (a->m.model) {
+        if (rouge_items_read("--data", a->data, 1, 0, &preds)) goto done;
+        if (a->max_items) rouge_items_truncate(&preds, a->max_items);
+        if (summarize(a, &preds, &truncated)) goto done;
+        if (a->predictions_out && rouge_write_predictions(a->predictions_out, &preds)) goto done;
     } else {
-        if (rouge_items_read("--predictions", a.predictions, 0, 0, &preds) ||
-            rouge_items_read("--references", a.references, 0, 1, &refs))
+        if (rouge_items_read("--predictions", a->predictions, 0, 0, &preds) ||
+            rouge_items_read("--references", a->references, 0, 1, &refs))
             goto done;
         // --max-items cuts both files first, so predictions for the first N
         // items can be scored against a whole reference file.
-        if (a.max_items) {
-            rouge_items_truncate(&preds, a.max_items);
-            rouge_items_truncate(&refs, a.max_items);
+        if (a->max_items) {
+            rouge_items_truncate(&preds, a->max_items);
+            rouge_items_truncate(&refs, a->max_items);
         }
         if (preds.n != refs.n) {
             mtp_errorf(
                 "--predictions %s has %ld items but --references %s has %ld%s: give one prediction per "
                 "reference, "
                 "in the same order",
-                a.predictions, preds.n, a.references, refs.n, a.max_items ? " (after --max-items)" : "");
+                a->predictions, preds.n, a->references, refs.n, a->max_items ? " (after --max-items)" : "");
             goto done;
         }
     }
-    if (rouge_evaluate(&preds, a.m.model ? NULL : &refs, a.stem, a.bootstrap, a.seed, a.per_item, &r))
+    if (rouge_evaluate(&preds, a->m.model ? NULL : &refs, a->stem, a->bootstrap, a->seed, a->per_item, &r))
         goto done;
-    print_report(&a, &r, preds.n, truncated);
+    print_report(a, &r, preds.n, truncated);
     rc = 0;
 done:
     if (rc) fprintf(stderr, "mtp eval-rouge: %s\n", mtp_last_error());
     rouge_items_free(&preds);
     rouge_items_free(&refs);
     return rc;
+}
+
+int cmd_eval_rouge(int argc, char **argv) {
+    rouge_args a = {.d = {.max_new = 64, .speculative = -1}, .seed = 1};
+    return flags_run(&EVAL_ROUGE_SPEC, &a, argc, argv, run_eval_rouge);
 }

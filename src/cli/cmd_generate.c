@@ -98,37 +98,36 @@ static const command_spec GENERATE_SPEC = {
     .required = "--model",
 };
 
-int cmd_generate(int argc, char **argv) {
-    generate_args a = {.d = {.max_new = 256, .speculative = -1, .top_p = 1.0, .seed = 1}};
-    command_line cl;
-    int rc = flags_parse_command(&cl, &GENERATE_SPEC, &a, argc, argv, &a.m);
-    if (rc >= 0) return rc;
-    if (a.prompt && a.prompt_file)
-        return flags_exit(flags_usage_error(&cl, "give --prompt or --prompt-file, not both"));
+static int run_generate(command_line *cl) {
+    generate_args *a = cl->args;
+    int rc;
+    if (a->prompt && a->prompt_file)
+        return flags_exit(flags_usage_error(cl, "give --prompt or --prompt-file, not both"));
     checkpoint ck = {0};
     generator g = {0};
     generate_result r = {0};
     size_t len = 0;
-    char *prompt = read_prompt(&a, &len);
-    const char *stops[2] = {a.d.stop, NULL};
-    generator_config gc = {a.d.speculative, (float)a.d.temperature, a.d.top_k, (float)a.d.top_p, a.d.seed};
+    char *prompt = read_prompt(a, &len);
+    const char *stops[2] = {a->d.stop, NULL};
+    generator_config gc = {a->d.speculative, (float)a->d.temperature, a->d.top_k, (float)a->d.top_p,
+                           a->d.seed};
     generate_options o = {
-        .max_new = a.d.max_new, .stops = a.d.stop ? stops : NULL, .on_text = a.json ? NULL : print_text};
+        .max_new = a->d.max_new, .stops = a->d.stop ? stops : NULL, .on_text = a->json ? NULL : print_text};
     rc = 1;
     if (!prompt)
         mtp_error_context("cannot read the prompt");
     else if (len == 0)
         mtp_errorf("empty prompt: give text with --prompt, --prompt-file or on stdin");
-    else if (checkpoint_open(&ck, a.m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) == 0 &&
+    else if (checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) == 0 &&
              generator_init(&g, &ck.model, ck.tok, &gc) == 0) {
-        if (!a.json) print_text(prompt, len, NULL);
+        if (!a->json) print_text(prompt, len, NULL);
         if (generate_text(&g, prompt, len, &o, &r) == 0) {
             rc = 0;
-            if (a.json)
+            if (a->json)
                 print_json(&r, g.dec.drafts);
             else
                 fputc('\n', stdout);
-            if (a.stats) print_stats(&r, g.dec.drafts);
+            if (a->stats) print_stats(&r, g.dec.drafts);
         }
     }
     if (rc) fprintf(stderr, "mtp generate: %s\n", mtp_last_error());
@@ -137,4 +136,9 @@ int cmd_generate(int argc, char **argv) {
     generator_free(&g);
     checkpoint_close(&ck);
     return rc;
+}
+
+int cmd_generate(int argc, char **argv) {
+    generate_args a = {.d = {.max_new = 256, .speculative = -1, .top_p = 1.0, .seed = 1}};
+    return flags_run(&GENERATE_SPEC, &a, argc, argv, run_generate);
 }

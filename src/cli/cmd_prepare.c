@@ -99,37 +99,33 @@ static const command_spec PREPARE_SPEC = {
     .positional = "INPUT",
     .inputs = offsetof(prepare_args, inputs),
     .required = "--out",
+    .no_inputs = "no inputs: give the text files or directories to read",
 };
+
+static int run_prepare(command_line *cl) {
+    prepare_args *a = cl->args;
+    if (a->o.doc_separator && !a->o.doc_separator[0])
+        return flags_usage_error(cl, "--doc-separator '': give a non-empty text such as '<|endoftext|>'");
+    a->o.inputs = a->inputs.v;
+    a->o.num_inputs = a->inputs.n;
+    progress bar;
+    progress_start(&bar, "prepare", 0);
+    bar.unit = "B";
+    prepare_summary sum;
+    int rc = prepare_run(&a->o, a->quiet ? NULL : on_progress, &bar, &sum);
+    if (rc == 0) {
+        if (!a->quiet) progress_finish(&bar);
+        print_summary(&a->o, &sum);
+    } else {
+        if (bar.drawn) fputc('\n', stderr);
+        fprintf(stderr, "mtp prepare: %s\n", mtp_last_error());
+    }
+    return rc == 0 ? 0 : 1;
+}
 
 int cmd_prepare(int argc, char **argv) {
     prepare_args a = {.o = {.tokenizer = "bytes",
                             .val_fraction = PREPARE_DEFAULT_VAL_FRACTION,
                             .shard_tokens = PREPARE_DEFAULT_SHARD_TOKENS}};
-    command_line cl;
-    int rc = flags_exit(flags_parse(&cl, &PREPARE_SPEC, &a, argc, argv));
-    if (rc < 0 && a.o.doc_separator && !a.o.doc_separator[0])
-        rc = flags_exit(
-            flags_usage_error(&cl, "--doc-separator '': give a non-empty text such as '<|endoftext|>'"));
-    if (rc < 0 && a.inputs.n == 0)
-        rc = flags_exit(flags_usage_error(&cl, "no inputs: give the text files or directories to read"));
-    if (rc >= 0) {
-        flags_free(&cl);
-        return rc;
-    }
-    a.o.inputs = a.inputs.v;
-    a.o.num_inputs = a.inputs.n;
-    progress bar;
-    progress_start(&bar, "prepare", 0);
-    bar.unit = "B";
-    prepare_summary sum;
-    rc = prepare_run(&a.o, a.quiet ? NULL : on_progress, &bar, &sum);
-    if (rc == 0) {
-        if (!a.quiet) progress_finish(&bar);
-        print_summary(&a.o, &sum);
-    } else {
-        if (bar.drawn) fputc('\n', stderr);
-        fprintf(stderr, "mtp prepare: %s\n", mtp_last_error());
-    }
-    flags_free(&cl);
-    return rc == 0 ? 0 : 1;
+    return flags_run(&PREPARE_SPEC, &a, argc, argv, run_prepare);
 }

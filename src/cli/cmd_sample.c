@@ -37,22 +37,20 @@ static const command_spec SAMPLE_SPEC = {
     .required = "--model --prompt",
 };
 
-int cmd_sample(int argc, char **argv) {
-    sample_args a = {.d = {.max_new = 200, .temperature = 0.8, .top_p = 1.0, .seed = 1}};
-    command_line cl;
-    int rc = flags_parse_command(&cl, &SAMPLE_SPEC, &a, argc, argv, &a.m);
-    if (rc >= 0) return rc;
+static int run_sample(command_line *cl) {
+    sample_args *a = cl->args;
+    int rc;
     checkpoint ck;
     generator g = {0};
     generate_result r = {0};
-    generator_config gc = {0, (float)a.d.temperature, a.d.top_k, 1.0f, a.d.seed};
-    generate_options o = {.max_new = a.d.max_new, .fit = PROMPT_FIT_KEEP_END, .on_text = print_text};
+    generator_config gc = {0, (float)a->d.temperature, a->d.top_k, 1.0f, a->d.seed};
+    generate_options o = {.max_new = a->d.max_new, .fit = PROMPT_FIT_KEEP_END, .on_text = print_text};
     rc = 1;
-    if (checkpoint_open(&ck, a.m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) == 0 &&
+    if (checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) == 0 &&
         generator_init(&g, &ck.model, ck.tok, &gc) == 0) {
-        fputs(a.prompt, stdout);
+        fputs(a->prompt, stdout);
         fflush(stdout);
-        if (generate_text(&g, a.prompt, strlen(a.prompt), &o, &r) == 0) {
+        if (generate_text(&g, a->prompt, strlen(a->prompt), &o, &r) == 0) {
             fputc('\n', stdout);
             rc = 0;
         }
@@ -62,4 +60,9 @@ int cmd_sample(int argc, char **argv) {
     generator_free(&g);
     checkpoint_close(&ck);
     return rc;
+}
+
+int cmd_sample(int argc, char **argv) {
+    sample_args a = {.d = {.max_new = 200, .temperature = 0.8, .top_p = 1.0, .seed = 1}};
+    return flags_run(&SAMPLE_SPEC, &a, argc, argv, run_sample);
 }

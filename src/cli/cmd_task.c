@@ -70,13 +70,10 @@ static const command_spec TASK_POLY_SPEC = {
     .required = "--out",
 };
 
-int cmd_task_poly(int argc, char **argv) {
-    poly_data_options a = {NULL, {1, 5}, {1, 10}, 0, 100000, 2000, 1};
-    command_line cl;
-    int rc = flags_exit(flags_parse(&cl, &TASK_POLY_SPEC, &a, argc, argv));
-    if (rc >= 0) return rc;
+static int run_task_poly(command_line *cl) {
+    poly_data_options *a = cl->args;
     poly_data_summary s;
-    if (poly_data_make(&a, &s) != 0) {
+    if (poly_data_make(a, &s) != 0) {
         fprintf(stderr, "mtp task poly: %s\n", mtp_last_error());
         return 1;
     }
@@ -84,9 +81,14 @@ int cmd_task_poly(int argc, char **argv) {
         "task poly: %s/train.txt %ld examples (m %d-%d), %s/test.jsonl %ld items (m %d-%d, %ld each), pause "
         "%d; "
         "%ld training draws equal to a test question redrawn\n",
-        a.out, a.train_examples, a.m_train[0], a.m_train[1], a.out, s.test_items, a.m_eval[0], a.m_eval[1],
-        a.test_per_m, a.pause, s.train_redraws);
+        a->out, a->train_examples, a->m_train[0], a->m_train[1], a->out, s.test_items, a->m_eval[0],
+        a->m_eval[1], a->test_per_m, a->pause, s.train_redraws);
     return 0;
+}
+
+int cmd_task_poly(int argc, char **argv) {
+    poly_data_options a = {NULL, {1, 5}, {1, 10}, 0, 100000, 2000, 1};
+    return flags_run(&TASK_POLY_SPEC, &a, argc, argv, run_task_poly);
 }
 
 static const flag INDUCTION_FLAGS[] = {
@@ -126,21 +128,23 @@ static const command_spec TASK_INDUCTION_SPEC = {
     .required = "--stories --tokenizer --out",
 };
 
-int cmd_task_induction(int argc, char **argv) {
-    induction_data_options a = {.separator = "<|endoftext|>", .held_out = 100, .seed = 1};
-    command_line cl;
-    int rc = flags_exit(flags_parse(&cl, &TASK_INDUCTION_SPEC, &a, argc, argv));
-    if (rc >= 0) return rc;
-    if (!a.separator[0])
-        return flags_exit(flags_usage_error(&cl, "--separator '': give a non-empty story separator"));
+static int run_task_induction(command_line *cl) {
+    induction_data_options *a = cl->args;
+    if (!a->separator[0])
+        return flags_exit(flags_usage_error(cl, "--separator '': give a non-empty story separator"));
     induction_data_summary s;
-    if (induction_data_make(&a, &s) != 0) {
+    if (induction_data_make(a, &s) != 0) {
         fprintf(stderr, "mtp task induction: %s\n", mtp_last_error());
         return 1;
     }
     printf("%s: %d stories; %d held out in %s/test.jsonl (%d names, %ld later mentions), %d in %s/train.txt",
-           a.stories, s.stories, s.held, a.out, s.names, s.later, s.kept, a.out);
+           a->stories, s.stories, s.held, a->out, s.names, s.later, s.kept, a->out);
     if (s.dups) printf(" (%d copies of held-out stories left out)", s.dups);
     printf("\n");
     return 0;
+}
+
+int cmd_task_induction(int argc, char **argv) {
+    induction_data_options a = {.separator = "<|endoftext|>", .held_out = 100, .seed = 1};
+    return flags_run(&TASK_INDUCTION_SPEC, &a, argc, argv, run_task_induction);
 }

@@ -84,22 +84,26 @@ static const command_spec TOKENIZER_ENCODE_SPEC = {
     .required = "--tokenizer",
 };
 
-int cmd_tokenizer_encode(int argc, char **argv) {
-    io_args a = {0};
-    command_line cl;
-    int rc = flags_exit(flags_parse(&cl, &TOKENIZER_ENCODE_SPEC, &a, argc, argv));
-    if (rc >= 0) return rc;
-    if (a.lines && a.text) return flags_exit(flags_usage_error(&cl, "--json-lines reads stdin: drop --text"));
-    tokenizer *t = tokenizer_open(a.tokenizer);
-    size_t len = a.text ? strlen(a.text) : 0;
-    char *owned = t && !a.text ? fs_read_stream(stdin, "stdin", STDIN_MAX, &len) : NULL;
-    rc = !t || (!a.text && !owned) ? -1
-         : a.lines                 ? encode_json_lines(t, &a, owned)
-                                   : encode_line(t, &a, a.text ? a.text : owned, len);
+static int run_tokenizer_encode(command_line *cl) {
+    io_args *a = cl->args;
+    int rc;
+    if (a->lines && a->text)
+        return flags_exit(flags_usage_error(cl, "--json-lines reads stdin: drop --text"));
+    tokenizer *t = tokenizer_open(a->tokenizer);
+    size_t len = a->text ? strlen(a->text) : 0;
+    char *owned = t && !a->text ? fs_read_stream(stdin, "stdin", STDIN_MAX, &len) : NULL;
+    rc = !t || (!a->text && !owned) ? -1
+         : a->lines                 ? encode_json_lines(t, a, owned)
+                                    : encode_line(t, a, a->text ? a->text : owned, len);
     if (rc != 0) fprintf(stderr, "mtp tokenizer encode: %s\n", mtp_last_error());
     free(owned);
     tokenizer_free(t);
     return rc == 0 ? 0 : 1;
+}
+
+int cmd_tokenizer_encode(int argc, char **argv) {
+    io_args a = {0};
+    return flags_run(&TOKENIZER_ENCODE_SPEC, &a, argc, argv, run_tokenizer_encode);
 }
 
 // Writes the text of ids separated by blanks, commas and the brackets of a
@@ -141,23 +145,26 @@ static const command_spec TOKENIZER_DECODE_SPEC = {
     .required = "--tokenizer",
 };
 
-int cmd_tokenizer_decode(int argc, char **argv) {
-    io_args a = {0};
-    command_line cl;
-    int rc = flags_exit(flags_parse(&cl, &TOKENIZER_DECODE_SPEC, &a, argc, argv));
-    if (rc >= 0) return rc;
-    tokenizer *t = tokenizer_open(a.tokenizer);
-    char *owned = t && !a.text ? fs_read_stream(stdin, "stdin", STDIN_MAX, NULL) : NULL;
-    if (!t || (!a.text && !owned)) {
+static int run_tokenizer_decode(command_line *cl) {
+    io_args *a = cl->args;
+    int rc;
+    tokenizer *t = tokenizer_open(a->tokenizer);
+    char *owned = t && !a->text ? fs_read_stream(stdin, "stdin", STDIN_MAX, NULL) : NULL;
+    if (!t || (!a->text && !owned)) {
         fprintf(stderr, "mtp tokenizer decode: %s\n", mtp_last_error());
         rc = 1;
     } else {
-        rc = decode_ids(t, a.text ? a.text : owned);
+        rc = decode_ids(t, a->text ? a->text : owned);
     }
     fflush(stdout);
     free(owned);
     tokenizer_free(t);
     return rc;
+}
+
+int cmd_tokenizer_decode(int argc, char **argv) {
+    io_args a = {0};
+    return flags_run(&TOKENIZER_DECODE_SPEC, &a, argc, argv, run_tokenizer_decode);
 }
 
 typedef struct {
@@ -200,30 +207,22 @@ static const command_spec TOKENIZER_TRAIN_SPEC = {
     .positional = "INPUT",
     .inputs = offsetof(train_tok_args, inputs),
     .required = "--vocab-size --out",
+    .no_inputs = "no inputs: give the text files or directories to learn from",
 };
 
-int cmd_tokenizer_train(int argc, char **argv) {
-    train_tok_args a = {0};
-    command_line cl;
-    int rc = flags_exit(flags_parse(&cl, &TOKENIZER_TRAIN_SPEC, &a, argc, argv));
-    if (rc < 0 && a.inputs.n == 0)
-        rc =
-            flags_exit(flags_usage_error(&cl, "no inputs: give the text files or directories to learn from"));
-    if (rc >= 0) {
-        flags_free(&cl);
-        return rc;
-    }
+static int run_tokenizer_train(command_line *cl) {
+    train_tok_args *a = cl->args;
     static const char *const default_specials[] = {"<|endoftext|>"};
-    bpe_train_options o = {.vocab_size = a.vocab_size, .threads = a.m.threads};
-    o.specials = a.specials.n ? a.specials.v : default_specials;
-    o.nspecials = a.specials.n ? a.specials.n : 1;
+    bpe_train_options o = {.vocab_size = a->vocab_size, .threads = a->m.threads};
+    o.specials = a->specials.n ? a->specials.v : default_specials;
+    o.nspecials = a->specials.n ? a->specials.n : 1;
     corpus c = {0};
     tokenizer *t = NULL;
-    rc = 1;
-    if (corpus_collect(&c, a.inputs.v, a.inputs.n, a.glob, NULL) != 0) goto done;
+    int rc = 1;
+    if (corpus_collect(&c, a->inputs.v, a->inputs.n, a->glob, NULL) != 0) goto done;
     if (c.count == 0) {
-        mtp_errorf("no files found in the inputs%s%s", a.glob ? " matching --glob " : "",
-                   a.glob ? a.glob : "");
+        mtp_errorf("no files found in the inputs%s%s", a->glob ? " matching --glob " : "",
+                   a->glob ? a->glob : "");
         goto done;
     }
     progress bars[2];
@@ -231,19 +230,23 @@ int cmd_tokenizer_train(int argc, char **argv) {
     bars[0].unit = "B";
     progress_start(&bars[1], "merge", 0);
     double t0 = mtp_now();
-    t = bpe_train(&o, &c, a.quiet ? NULL : on_train_progress, bars);
-    if (!a.quiet && bars[1].drawn) progress_finish(&bars[1]);
-    if (!t || tokenizer_save(t, a.out) != 0) goto done;
+    t = bpe_train(&o, &c, a->quiet ? NULL : on_train_progress, bars);
+    if (!a->quiet && bars[1].drawn) progress_finish(&bars[1]);
+    if (!t || tokenizer_save(t, a->out) != 0) goto done;
     printf("mtp tokenizer train: %zu files, %llu bytes -> vocab %d (%d merges), %.1f s\n  wrote %s\n",
            c.count, (unsigned long long)c.total_bytes, tokenizer_vocab_size(t),
-           tokenizer_vocab_size(t) - 256 - o.nspecials, mtp_now() - t0, a.out);
+           tokenizer_vocab_size(t) - 256 - o.nspecials, mtp_now() - t0, a->out);
     rc = 0;
 done:
     if (rc) fprintf(stderr, "mtp tokenizer train: %s\n", mtp_last_error());
     tokenizer_free(t);
     corpus_free(&c);
-    flags_free(&cl);
     return rc;
+}
+
+int cmd_tokenizer_train(int argc, char **argv) {
+    train_tok_args a = {0};
+    return flags_run(&TOKENIZER_TRAIN_SPEC, &a, argc, argv, run_tokenizer_train);
 }
 
 typedef struct {
@@ -268,31 +271,29 @@ static const command_spec TOKENIZER_BENCH_SPEC = {
     .positional = "INPUT",
     .inputs = offsetof(bench_tok_args, inputs),
     .required = "--tokenizer",
+    .no_inputs = "give the files to encode",
 };
 
-int cmd_tokenizer_bench(int argc, char **argv) {
-    bench_tok_args a = {.threads = 1, .repeat = 5};
-    command_line cl;
-    int rc = flags_exit(flags_parse(&cl, &TOKENIZER_BENCH_SPEC, &a, argc, argv));
-    if (rc < 0 && a.inputs.n == 0) rc = flags_exit(flags_usage_error(&cl, "give the files to encode"));
-    if (rc >= 0) {
-        flags_free(&cl);
-        return rc;
-    }
+static int run_tokenizer_bench(command_line *cl) {
+    bench_tok_args *a = cl->args;
     corpus c = {0};
     tokenizer *t = NULL;
     tokenizer_bench_result r;
-    rc = 1;
-    if (corpus_collect(&c, a.inputs.v, a.inputs.n, NULL, NULL) == 0 && (t = tokenizer_open(a.tokenizer)) &&
-        tokenizer_bench(t, &c, a.threads, a.repeat, &r) == 0) {
+    int rc = 1;
+    if (corpus_collect(&c, a->inputs.v, a->inputs.n, NULL, NULL) == 0 && (t = tokenizer_open(a->tokenizer)) &&
+        tokenizer_bench(t, &c, a->threads, a->repeat, &r) == 0) {
         printf("tokenizer %s: %zu files, %.2f MB, %llu tokens, %d thread%s: median %.3f s, %.2f MB/s\n",
-               tokenizer_name(t), c.count, (double)r.bytes / 1e6, (unsigned long long)r.tokens, a.threads,
-               a.threads == 1 ? "" : "s", r.median_seconds, (double)r.bytes / 1e6 / r.median_seconds);
+               tokenizer_name(t), c.count, (double)r.bytes / 1e6, (unsigned long long)r.tokens, a->threads,
+               a->threads == 1 ? "" : "s", r.median_seconds, (double)r.bytes / 1e6 / r.median_seconds);
         rc = 0;
     }
     if (rc) fprintf(stderr, "mtp tokenizer bench: %s\n", mtp_last_error());
     tokenizer_free(t);
     corpus_free(&c);
-    flags_free(&cl);
     return rc;
+}
+
+int cmd_tokenizer_bench(int argc, char **argv) {
+    bench_tok_args a = {.threads = 1, .repeat = 5};
+    return flags_run(&TOKENIZER_BENCH_SPEC, &a, argc, argv, run_tokenizer_bench);
 }

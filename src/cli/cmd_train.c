@@ -216,6 +216,62 @@ static const command_spec TRAIN_SPEC = {
     .epilog = "--steps 0 writes the initialized model. Ctrl-C saves a checkpoint and stops.",
 };
 
+static int run_train(command_line *cl) {
+    train_args *a = cl->args;
+    int rc;
+    char ckpt[4096], out_buf[4096];
+    mtp_config cfg = {0};
+    cJSON *state = NULL;
+    trainer *t = calloc(1, sizeof *t);
+    rc = t ? 0 : 1;
+    if (rc == 0 && a->resume) {
+        rc = checkpoint_resolve(a->resume, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg);
+        if (rc == 0) rc = merge_resume(cl, a, &cfg, ckpt, &state, out_buf, sizeof out_buf);
+    }
+    shape_flags *s = &a->shape;
+    if (rc == 0 && !a->data)
+        rc = flags_usage_error(cl, "--data DIR is required (a directory made by mtp prepare)");
+    if (rc == 0 && !a->out) rc = flags_usage_error(cl, "--out RUN_DIR is required");
+    if (rc == 0 && !a->resume && s->seq_len > (s->max_context ? s->max_context : s->seq_len))
+        rc = flags_usage_error(cl, "--seq-len %d exceeds --max-context %d", s->seq_len, s->max_context);
+    if (rc == 0 && !a->resume) {
+        config_set_defaults(&cfg);
+        cfg.vocab_size = s->vocab_size;
+        cfg.dim = s->dim;
+        cfg.n_head = s->n_head;
+        cfg.n_kv_head = s->n_kv_head ? s->n_kv_head : s->n_head;
+        cfg.ffn_dim = s->ffn_dim ? s->ffn_dim : config_default_ffn_dim(s->dim);
+        cfg.n_layer = s->n_layer;
+        cfg.n_future = s->n_future;
+        cfg.max_seq_len = s->max_context ? s->max_context : s->seq_len;
+    }
+    train_options o = {a->data,         a->out,
+                       a->log,          s->seq_len,
+                       s->batch,        a->grad_accum,
+                       a->steps,        a->warmup,
+                       a->lr,           a->min_lr_ratio,
+                       a->weight_decay, a->grad_clip,
+                       a->seed,         (head_schedule)s->schedule,
+                       a->eval_every,   a->eval_batches,
+                       a->save_every,   a->keep_last};
+    train_observer obs = {on_start, on_step, on_eval, on_save, on_note, NULL};
+    if (rc == 0) {
+        rc = trainer_open(t, &o, &cfg, a->resume ? ckpt : NULL, &obs) != 0;
+    }
+    if (rc == 0) {
+        t->stop = &stop_requested;
+        signal(SIGINT, on_sigint);
+        double t0 = mtp_now();
+        rc = trainer_run(t) != 0;
+        if (rc == 0) print_done(t, mtp_now() - t0);
+    }
+    if (rc == 1) fprintf(stderr, "mtp train: %s\n", mtp_last_error());
+    if (t) trainer_close(t);
+    free(t);
+    cJSON_Delete(state);
+    return rc;
+}
+
 int cmd_train(int argc, char **argv) {
     optim_config od;
     optim_config_defaults(&od);
@@ -233,58 +289,5 @@ int cmd_train(int argc, char **argv) {
         .eval_batches = 10,
         .save_every = 500,
         .keep_last = 3};
-    command_line cl;
-    int rc = flags_parse_command(&cl, &TRAIN_SPEC, &a, argc, argv, &a.m);
-    if (rc >= 0) return rc;
-    char ckpt[4096], out_buf[4096];
-    mtp_config cfg = {0};
-    cJSON *state = NULL;
-    trainer *t = calloc(1, sizeof *t);
-    rc = t ? 0 : 1;
-    if (rc == 0 && a.resume) {
-        rc = checkpoint_resolve(a.resume, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg);
-        if (rc == 0) rc = merge_resume(&cl, &a, &cfg, ckpt, &state, out_buf, sizeof out_buf);
-    }
-    shape_flags *s = &a.shape;
-    if (rc == 0 && !a.data)
-        rc = flags_usage_error(&cl, "--data DIR is required (a directory made by mtp prepare)");
-    if (rc == 0 && !a.out) rc = flags_usage_error(&cl, "--out RUN_DIR is required");
-    if (rc == 0 && !a.resume && s->seq_len > (s->max_context ? s->max_context : s->seq_len))
-        rc = flags_usage_error(&cl, "--seq-len %d exceeds --max-context %d", s->seq_len, s->max_context);
-    if (rc == 0 && !a.resume) {
-        config_set_defaults(&cfg);
-        cfg.vocab_size = s->vocab_size;
-        cfg.dim = s->dim;
-        cfg.n_head = s->n_head;
-        cfg.n_kv_head = s->n_kv_head ? s->n_kv_head : s->n_head;
-        cfg.ffn_dim = s->ffn_dim ? s->ffn_dim : config_default_ffn_dim(s->dim);
-        cfg.n_layer = s->n_layer;
-        cfg.n_future = s->n_future;
-        cfg.max_seq_len = s->max_context ? s->max_context : s->seq_len;
-    }
-    train_options o = {a.data,         a.out,
-                       a.log,          s->seq_len,
-                       s->batch,       a.grad_accum,
-                       a.steps,        a.warmup,
-                       a.lr,           a.min_lr_ratio,
-                       a.weight_decay, a.grad_clip,
-                       a.seed,         (head_schedule)s->schedule,
-                       a.eval_every,   a.eval_batches,
-                       a.save_every,   a.keep_last};
-    train_observer obs = {on_start, on_step, on_eval, on_save, on_note, NULL};
-    if (rc == 0) {
-        rc = trainer_open(t, &o, &cfg, a.resume ? ckpt : NULL, &obs) != 0;
-    }
-    if (rc == 0) {
-        t->stop = &stop_requested;
-        signal(SIGINT, on_sigint);
-        double t0 = mtp_now();
-        rc = trainer_run(t) != 0;
-        if (rc == 0) print_done(t, mtp_now() - t0);
-    }
-    if (rc == 1) fprintf(stderr, "mtp train: %s\n", mtp_last_error());
-    if (t) trainer_close(t);
-    free(t);
-    cJSON_Delete(state);
-    return rc;
+    return flags_run(&TRAIN_SPEC, &a, argc, argv, run_train);
 }

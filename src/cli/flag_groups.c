@@ -6,11 +6,15 @@
 #include "model/config.h"
 #include "ops/ops.h"
 
+static void apply_threads(const void *dest) {
+    op_set_threads(*(const int *)dest);
+}
+
 const flag MODEL_FLAGS[] = {
     {"--model", FLAG_STRING, offsetof(model_flags, model), "PATH",
      "checkpoint directory, or run directory (its latest checkpoint)"},
-    {"--threads", FLAG_INT, offsetof(model_flags, threads), "N", "CPU threads", 1, 1024,
-     .unset = "all cores"},
+    {"--threads", FLAG_INT, offsetof(model_flags, threads), "N", "CPU threads", 1, 1024, .unset = "all cores",
+     .apply = apply_threads},
     {0},
 };
 
@@ -56,10 +60,3 @@ const flag SHAPE_FLAGS[] = {
      .choices = schedules},
     {0},
 };
-
-int flags_parse_command(command_line *cl, const command_spec *spec, void *args, int argc, char **argv,
-                        const model_flags *m) {
-    int rc = flags_exit(flags_parse(cl, spec, args, argc, argv));
-    if (rc < 0 && m && m->threads > 0) op_set_threads(m->threads);
-    return rc;
-}

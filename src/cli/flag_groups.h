@@ -42,9 +42,4 @@ typedef struct {
 } shape_flags;
 extern const flag SHAPE_FLAGS[];
 
-// Parses argv into args (flags_parse) and applies --threads from m (may be
-// NULL). Returns -1 to go on, else the exit status (help or usage error).
-int flags_parse_command(command_line *cl, const command_spec *spec, void *args, int argc, char **argv,
-                        const model_flags *m);
-
 #endif

@@ -198,9 +198,13 @@ int flags_parse(command_line *cl, const command_spec *spec, void *args, int argc
         }
         int rc = set_value(spec, f, f->name, dest_of(args, g, f), value, argc);
         if (rc != FLAGS_OK) return rc;
+        if (f->apply) f->apply(dest_of(args, g, f));
         if (cl->n_seen < FLAGS_MAX_SEEN) cl->seen[cl->n_seen++] = f;
     }
-    return check_required(cl);
+    int rc = check_required(cl);
+    if (rc == FLAGS_OK && spec->no_inputs && ((flag_list *)((char *)args + spec->inputs))->n == 0)
+        rc = flags_usage_error(cl, "%s", spec->no_inputs);
+    return rc;
 }
 
 // 1 if name is one of the space-separated names of list.
@@ -254,6 +258,14 @@ void flags_free(command_line *cl) {
                 l->v = NULL;
                 l->n = 0;
             }
+}
+
+int flags_run(const command_spec *spec, void *args, int argc, char **argv, int (*run)(command_line *cl)) {
+    command_line cl;
+    int rc = flags_exit(flags_parse(&cl, spec, args, argc, argv));
+    if (rc < 0) rc = run(&cl);
+    flags_free(&cl);
+    return rc;
 }
 
 int flags_given(const command_line *cl, const char *name) {

@@ -46,6 +46,7 @@ typedef struct {
     int (*parse)(const char *value, void *dest);            // FLAG_PARSE
     void (*show)(const void *dest, char *buf, size_t cap);  // FLAG_PARSE: the value as typed
     const char *alias;                                      // e.g. "-q"
+    void (*apply)(const void *dest);                        // called once the value is set (--threads)
 } flag;
 
 // Flags whose destinations are fields of a struct that sits `offset` bytes
@@ -72,6 +73,7 @@ typedef struct {
     const char *positional;  // e.g. "INPUT": the command takes arguments that are not flags
     size_t inputs;           // offset of the flag_list they go to (all of argv after "--" too)
     const char *required;    // space-separated names of the flags that must be given
+    const char *no_inputs;   // with positional: the usage error when none is given (NULL: none needed)
 } command_spec;
 
 // One parse: the spec, the arguments it filled, and which flags were given.
@@ -110,6 +112,10 @@ int flags_usage_error(const command_line *cl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+// Parses argv into args (which hold the defaults), runs the command on them
+// and frees what parsing allocated. Returns the exit status: 0 after --help,
+// 2 after a usage error, else what run returns.
+int flags_run(const command_spec *spec, void *args, int argc, char **argv, int (*run)(command_line *cl));
 // Maps FLAGS_* to a process exit status: -1 means "go on" (FLAGS_OK).
 static inline int flags_exit(int rc) {
     return rc == FLAGS_OK ? -1 : rc == FLAGS_HELP ? 0 : 2;
