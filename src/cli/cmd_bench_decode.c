@@ -95,25 +95,6 @@ static void print_table(const char *ckpt, const mtp_config *cfg, int P, int max_
     }
 }
 
-static const command_spec BENCH_DECODE_SPEC = {
-    .name = "bench-decode",
-    .usage = "usage: mtp bench-decode --model RUN_DIR|CHECKPOINT --prompts FILE [flags]",
-    .about =
-        "Decodes every prompt greedily, plain (K = 0) and self-speculatively with K = 1..n-1\n"
-        "drafting heads, and reports per K the medians over prompts of tokens/s, tokens per\n"
-        "forward, each drafting head's acceptance rate, the wall-clock speedup over plain\n"
-        "decoding (decode time only, prefill excluded) and the forward cost (time per\n"
-        "forward over plain decoding's; speedup = tokens/forward / forward cost), plus\n"
-        "totals. Each prompt is decoded with every K in turn, so the per-prompt ratios\n"
-        "compare runs made close together.\n"
-        "Exits 1 if any speculative output differs from the plain one.",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(bench_args, m)},
-               {NULL, BENCH_FLAGS, 0, "--prompts"},
-               {NULL, DECODE_FLAGS, offsetof(bench_args, d), "--max-new"},
-               {NULL, BENCH_FLAGS, 0, "--max-prompts --repeats --json"}},
-    .required = "--model --prompts",
-};
-
 static int run_bench_decode(command_line *cl) {
     bench_args *a = cl->args;
     int rc;
@@ -172,13 +153,32 @@ static int run_bench_decode(command_line *cl) {
         rc = 2;
     }
 done:
-    if (rc == 1) fprintf(stderr, "mtp bench-decode: %s\n", mtp_last_error());
     bench_prompts_free(&prompts);
     checkpoint_close(&ck);
     return rc ? 1 : 0;
 }
 
-int cmd_bench_decode(int argc, char **argv) {
-    bench_args a = {.d = {.max_new = 128}, .repeats = 1};
-    return flags_run(&BENCH_DECODE_SPEC, &a, argc, argv, run_bench_decode);
-}
+static const bench_args BENCH_DECODE_DEFAULTS = {.d = {.max_new = 128}, .repeats = 1};
+
+const command_spec CMD_BENCH_DECODE = {
+    .name = "bench-decode",
+    .summary = "plain vs speculative decoding speed on a prompt file",
+    .usage = "usage: mtp bench-decode --model RUN_DIR|CHECKPOINT --prompts FILE [flags]",
+    .about =
+        "Decodes every prompt greedily, plain (K = 0) and self-speculatively with K = 1..n-1\n"
+        "drafting heads, and reports per K the medians over prompts of tokens/s, tokens per\n"
+        "forward, each drafting head's acceptance rate, the wall-clock speedup over plain\n"
+        "decoding (decode time only, prefill excluded) and the forward cost (time per\n"
+        "forward over plain decoding's; speedup = tokens/forward / forward cost), plus\n"
+        "totals. Each prompt is decoded with every K in turn, so the per-prompt ratios\n"
+        "compare runs made close together.\n"
+        "Exits 1 if any speculative output differs from the plain one.",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(bench_args, m)},
+               {NULL, BENCH_FLAGS, 0, "--prompts"},
+               {NULL, DECODE_FLAGS, offsetof(bench_args, d), "--max-new"},
+               {NULL, BENCH_FLAGS, 0, "--max-prompts --repeats --json"}},
+    .required = "--model --prompts",
+    .run = run_bench_decode,
+    .defaults = &BENCH_DECODE_DEFAULTS,
+    .size = sizeof(bench_args),
+};

@@ -19,21 +19,6 @@ static const flag BENCH_FLAGS[] = {
     {0},
 };
 
-static const command_spec BENCH_TRAIN_SPEC = {
-    .name = "bench-train",
-    .usage = "usage: mtp bench-train [flags]",
-    .about =
-        "Times training steps of a randomly initialized model on random tokens (no data\n"
-        "needed) and reports median ms/step, tokens/s, GFLOP/s, the fraction of this\n"
-        "machine's measured single-precision matrix-product ceiling (MFU, same thread\n"
-        "count), and peak memory. The defaults are the small byte-level config.",
-    .groups = {{NULL, SHAPE_FLAGS, offsetof(bench_args, shape),
-                "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
-                "--batch --schedule"},
-               {NULL, BENCH_FLAGS, 0},
-               {NULL, MODEL_FLAGS, offsetof(bench_args, m), "--threads"}},
-};
-
 static int run_bench_train(command_line *cl) {
     bench_args *a = cl->args;
     const shape_flags *s = &a->shape;
@@ -45,10 +30,7 @@ static int run_bench_train(command_line *cl) {
     c.max_seq_len = s->seq_len;
     const char *schedule = s->schedule == SCHEDULE_NAIVE ? "naive" : "sequential";
     bench_train_result r;
-    if (bench_train_run(&c, s->batch, s->seq_len, (head_schedule)s->schedule, a->steps, &r) != 0) {
-        fprintf(stderr, "mtp bench-train: %s\n", mtp_last_error());
-        return 1;
-    }
+    if (bench_train_run(&c, s->batch, s->seq_len, (head_schedule)s->schedule, a->steps, &r) != 0) return 1;
     const step_flops *fl = &r.flops;
     if (a->json) {
         printf(
@@ -78,14 +60,26 @@ static int run_bench_train(command_line *cl) {
     return 0;
 }
 
-int cmd_bench_train(int argc, char **argv) {
-    bench_args a = {.shape = {.vocab_size = 256,
-                              .n_layer = 6,
-                              .n_future = 1,
-                              .dim = 256,
-                              .n_head = 8,
-                              .seq_len = 256,
-                              .batch = 8},
-                    .steps = 5};
-    return flags_run(&BENCH_TRAIN_SPEC, &a, argc, argv, run_bench_train);
-}
+static const bench_args BENCH_TRAIN_DEFAULTS = {
+    .shape =
+        {.vocab_size = 256, .n_layer = 6, .n_future = 1, .dim = 256, .n_head = 8, .seq_len = 256, .batch = 8},
+    .steps = 5};
+
+const command_spec CMD_BENCH_TRAIN = {
+    .name = "bench-train",
+    .summary = "time training steps: ms/step, tokens/s, GFLOP/s, MFU, memory",
+    .usage = "usage: mtp bench-train [flags]",
+    .about =
+        "Times training steps of a randomly initialized model on random tokens (no data\n"
+        "needed) and reports median ms/step, tokens/s, GFLOP/s, the fraction of this\n"
+        "machine's measured single-precision matrix-product ceiling (MFU, same thread\n"
+        "count), and peak memory. The defaults are the small byte-level config.",
+    .groups = {{NULL, SHAPE_FLAGS, offsetof(bench_args, shape),
+                "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
+                "--batch --schedule"},
+               {NULL, BENCH_FLAGS, 0},
+               {NULL, MODEL_FLAGS, offsetof(bench_args, m), "--threads"}},
+    .run = run_bench_train,
+    .defaults = &BENCH_TRAIN_DEFAULTS,
+    .size = sizeof(bench_args),
+};

@@ -66,17 +66,6 @@ static void print_table(const val_result *r, const char *ckpt, const char *data,
     printf("%-6s %-9s %10.4f\n", "sum", "", r->total);
 }
 
-static const command_spec EVAL_SPEC = {
-    .name = "eval",
-    .usage = "usage: mtp eval --model RUN_DIR|CHECKPOINT --data DATA_DIR [flags]",
-    .about =
-        "Scores every head (head k predicts token t+k) on DATA_DIR's val_*.bin shards: mean\n"
-        "cross-entropy loss, perplexity exp(loss) and top-1 accuracy (how often the head's most\n"
-        "likely token is the true one: what speculative decoding's acceptance rate follows).",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(eval_args, m)}, {NULL, EVAL_FLAGS, 0}},
-    .required = "--model --data",
-};
-
 static int run_eval(command_line *cl) {
     eval_args *a = cl->args;
     int rc;
@@ -121,14 +110,25 @@ static int run_eval(command_line *cl) {
         print_table(&r, ck.dir, a->data, loader_num_windows(&L), T);
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "mtp eval: %s\n", mtp_last_error());
     if (have_loader) loader_close(&L);
     model_work_free(&w);
     checkpoint_close(&ck);
     return rc;
 }
 
-int cmd_eval(int argc, char **argv) {
-    eval_args a = {.batch = 8};
-    return flags_run(&EVAL_SPEC, &a, argc, argv, run_eval);
-}
+static const eval_args EVAL_DEFAULTS = {.batch = 8};
+
+const command_spec CMD_EVAL = {
+    .name = "eval",
+    .summary = "per-head loss, perplexity and top-1 accuracy on validation shards",
+    .usage = "usage: mtp eval --model RUN_DIR|CHECKPOINT --data DATA_DIR [flags]",
+    .about =
+        "Scores every head (head k predicts token t+k) on DATA_DIR's val_*.bin shards: mean\n"
+        "cross-entropy loss, perplexity exp(loss) and top-1 accuracy (how often the head's most\n"
+        "likely token is the true one: what speculative decoding's acceptance rate follows).",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(eval_args, m)}, {NULL, EVAL_FLAGS, 0}},
+    .required = "--model --data",
+    .run = run_eval,
+    .defaults = &EVAL_DEFAULTS,
+    .size = sizeof(eval_args),
+};

@@ -75,21 +75,6 @@ static void print_table(const choice_result *r, const choice_set *set, const cha
                r->truncated, window);
 }
 
-static const command_spec EVAL_CHOICE_SPEC = {
-    .name = "eval-choice",
-    .usage = "usage: mtp eval-choice --model RUN_DIR|CHECKPOINT --data FILE [flags]",
-    .about =
-        "Multiple-choice accuracy by log-likelihood: every choice is scored by head 1's\n"
-        "log-probability of its text after the question, and the most likely one is the answer.\n"
-        "  accuracy        by the sum of the choice's token log-probabilities\n"
-        "  accuracy_norm   by that sum divided by the choice's length in bytes (acc_norm)",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(choice_args, m)}, {NULL, CHOICE_FLAGS, 0}},
-    .epilog =
-        "A context longer than the model's window loses tokens from its left (counted as\n"
-        "\"truncated\"). Progress and ETA go to stderr. See docs/eval-choice.md.",
-    .required = "--model --data",
-};
-
 static int run_eval_choice(command_line *cl) {
     choice_args *a = cl->args;
     int rc;
@@ -112,14 +97,29 @@ static int run_eval_choice(command_line *cl) {
         print_table(&r, &set, ck.dir, a->data, s.window);
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "mtp eval-choice: %s\n", mtp_last_error());
     loglik_free(&s);
     choice_free(&set);
     checkpoint_close(&ck);
     return rc;
 }
 
-int cmd_eval_choice(int argc, char **argv) {
-    choice_args a = {.delimiter = " "};
-    return flags_run(&EVAL_CHOICE_SPEC, &a, argc, argv, run_eval_choice);
-}
+static const choice_args EVAL_CHOICE_DEFAULTS = {.delimiter = " "};
+
+const command_spec CMD_EVAL_CHOICE = {
+    .name = "eval-choice",
+    .summary = "multiple-choice accuracy by log-likelihood",
+    .usage = "usage: mtp eval-choice --model RUN_DIR|CHECKPOINT --data FILE [flags]",
+    .about =
+        "Multiple-choice accuracy by log-likelihood: every choice is scored by head 1's\n"
+        "log-probability of its text after the question, and the most likely one is the answer.\n"
+        "  accuracy        by the sum of the choice's token log-probabilities\n"
+        "  accuracy_norm   by that sum divided by the choice's length in bytes (acc_norm)",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(choice_args, m)}, {NULL, CHOICE_FLAGS, 0}},
+    .epilog =
+        "A context longer than the model's window loses tokens from its left (counted as\n"
+        "\"truncated\"). Progress and ETA go to stderr. See docs/eval-choice.md.",
+    .required = "--model --data",
+    .run = run_eval_choice,
+    .defaults = &EVAL_CHOICE_DEFAULTS,
+    .size = sizeof(choice_args),
+};

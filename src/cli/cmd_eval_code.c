@@ -149,29 +149,6 @@ static int usable_ks(const command_line *cl, const code_args *a, long min_n, lon
     return n;
 }
 
-static const command_spec EVAL_CODE_SPEC = {
-    .name = "eval-code",
-    .usage =
-        "usage: mtp eval-code --benchmark humaneval|mbpp --data FILE\n"
-        "                     (--model RUN_DIR [sampling flags] | --samples SAMPLES.jsonl) [flags]",
-    .about =
-        "Runs each completion with its task's tests in a sandbox (python3, a separate\n"
-        "limited process) and reports pass@k with the unbiased estimator of Chen et al. 2021.",
-    .groups = {{NULL, CODE_FLAGS, 0},
-               {"sampling completions from a model:", MODEL_FLAGS, offsetof(code_args, m), "--model"},
-               {NULL, SAMPLING_FLAGS, 0, "--samples-per-task"},
-               {NULL, DECODE_FLAGS, offsetof(code_args, d),
-                "--temperature --top-p --max-new --seed --speculative"},
-               {NULL, SAMPLING_FLAGS, 0, "--shots"},
-               {NULL, MODEL_FLAGS, offsetof(code_args, m), "--threads"},
-               {"scoring:", SCORING_FLAGS, 0}},
-    .epilog =
-        "Sample j of a task is the same whatever --max-tasks. Python is needed by this command\n"
-        "only. The sandbox isolates what the kernel allows (see docs/eval-code.md) and says so on\n"
-        "stderr; it is not a security boundary for adversarial code.",
-    .required = "--benchmark --data",
-};
-
 static int run_eval_code(command_line *cl) {
     code_args *a = cl->args;
     int rc;
@@ -252,24 +229,48 @@ static int run_eval_code(command_line *cl) {
     print_report(a, &e, ks, pk, n_ks, t0);
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "mtp eval-code: %s\n", mtp_last_error());
     generator_free(&g);
     checkpoint_close(&ck);
     code_eval_free(&e);
     return rc;
 }
 
-int cmd_eval_code(int argc, char **argv) {
-    code_args a = {.d = {.max_new = 512, .speculative = -1, .temperature = 0.8, .top_p = 0.95, .seed = 1},
-                   .benchmark = -1,
-                   .samples_per_task = 1,
-                   .shots = 1,
-                   .jobs = 2,
-                   .split = "test",
-                   .python = "python3",
-                   .memory_mb = 1024,
-                   .uid = 60000,
-                   .timeout = 10,
-                   .ks = {{1, 10, 100}, 3}};
-    return flags_run(&EVAL_CODE_SPEC, &a, argc, argv, run_eval_code);
-}
+static const code_args EVAL_CODE_DEFAULTS = {
+    .d = {.max_new = 512, .speculative = -1, .temperature = 0.8, .top_p = 0.95, .seed = 1},
+    .benchmark = -1,
+    .samples_per_task = 1,
+    .shots = 1,
+    .jobs = 2,
+    .split = "test",
+    .python = "python3",
+    .memory_mb = 1024,
+    .uid = 60000,
+    .timeout = 10,
+    .ks = {{1, 10, 100}, 3}};
+
+const command_spec CMD_EVAL_CODE = {
+    .name = "eval-code",
+    .summary = "code generation pass@k in a sandbox (HumanEval, MBPP)",
+    .usage =
+        "usage: mtp eval-code --benchmark humaneval|mbpp --data FILE\n"
+        "                     (--model RUN_DIR [sampling flags] | --samples SAMPLES.jsonl) [flags]",
+    .about =
+        "Runs each completion with its task's tests in a sandbox (python3, a separate\n"
+        "limited process) and reports pass@k with the unbiased estimator of Chen et al. 2021.",
+    .groups = {{NULL, CODE_FLAGS, 0},
+               {"sampling completions from a model:", MODEL_FLAGS, offsetof(code_args, m), "--model"},
+               {NULL, SAMPLING_FLAGS, 0, "--samples-per-task"},
+               {NULL, DECODE_FLAGS, offsetof(code_args, d),
+                "--temperature --top-p --max-new --seed --speculative"},
+               {NULL, SAMPLING_FLAGS, 0, "--shots"},
+               {NULL, MODEL_FLAGS, offsetof(code_args, m), "--threads"},
+               {"scoring:", SCORING_FLAGS, 0}},
+    .epilog =
+        "Sample j of a task is the same whatever --max-tasks. Python is needed by this command\n"
+        "only. The sandbox isolates what the kernel allows (see docs/eval-code.md) and says so on\n"
+        "stderr; it is not a security boundary for adversarial code.",
+    .required = "--benchmark --data",
+    .run = run_eval_code,
+    .defaults = &EVAL_CODE_DEFAULTS,
+    .size = sizeof(code_args),
+};

@@ -41,25 +41,6 @@ static void print_table(const char *data, const char *ckpt, long items, int max_
     printf("| all | %ld | %ld | %.4f |\n", t->n, t->correct, exact_match_accuracy(t->correct, t->n));
 }
 
-static const command_spec EVAL_GEN_SPEC = {
-    .name = "eval-gen",
-    .usage = "usage: mtp eval-gen --model RUN_DIR|CHECKPOINT --data FILE.jsonl [flags]",
-    .about =
-        "Greedy exact-match accuracy. FILE.jsonl holds one item per line:\n"
-        "  {\"prompt\": \"(31024+02100)=\", \"answer\": \"33124\", \"group\": \"m=1\"}   (group "
-        "optional)\n"
-        "Each prompt is continued greedily until the stop string, end-of-text or --max-new\n"
-        "tokens; the text before the stop string and the answer, both with blanks trimmed at\n"
-        "the ends, must be equal. Prints accuracy per group (in order of first appearance) and\n"
-        "overall; greedy output, hence accuracy, is the same for every --speculative K.\n"
-        "`mtp task poly` makes such files; see docs/eval-poly.md.",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(gen_args, m)},
-               {NULL, GEN_FLAGS, 0, "--data"},
-               {NULL, DECODE_FLAGS, offsetof(gen_args, d), "--max-new --stop --speculative"},
-               {NULL, GEN_FLAGS, 0, "--max-items --json --quiet"}},
-    .required = "--model --data",
-};
-
 static int run_eval_gen(command_line *cl) {
     gen_args *a = cl->args;
     int rc;
@@ -92,7 +73,6 @@ static int run_eval_gen(command_line *cl) {
     }
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "mtp eval-gen: %s\n", mtp_last_error());
     exact_match_tally_free(&tally);
     generator_free(&g);
     gen_eval_free(&set);
@@ -100,7 +80,27 @@ done:
     return rc;
 }
 
-int cmd_eval_gen(int argc, char **argv) {
-    gen_args a = {.d = {.max_new = 32, .speculative = 0, .stop = "\n"}};
-    return flags_run(&EVAL_GEN_SPEC, &a, argc, argv, run_eval_gen);
-}
+static const gen_args EVAL_GEN_DEFAULTS = {.d = {.max_new = 32, .speculative = 0, .stop = "\n"}};
+
+const command_spec CMD_EVAL_GEN = {
+    .name = "eval-gen",
+    .summary = "greedy exact-match accuracy on prompt/answer JSONL (per group)",
+    .usage = "usage: mtp eval-gen --model RUN_DIR|CHECKPOINT --data FILE.jsonl [flags]",
+    .about =
+        "Greedy exact-match accuracy. FILE.jsonl holds one item per line:\n"
+        "  {\"prompt\": \"(31024+02100)=\", \"answer\": \"33124\", \"group\": \"m=1\"}   (group "
+        "optional)\n"
+        "Each prompt is continued greedily until the stop string, end-of-text or --max-new\n"
+        "tokens; the text before the stop string and the answer, both with blanks trimmed at\n"
+        "the ends, must be equal. Prints accuracy per group (in order of first appearance) and\n"
+        "overall; greedy output, hence accuracy, is the same for every --speculative K.\n"
+        "`mtp task poly` makes such files; see docs/eval-poly.md.",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(gen_args, m)},
+               {NULL, GEN_FLAGS, 0, "--data"},
+               {NULL, DECODE_FLAGS, offsetof(gen_args, d), "--max-new --stop --speculative"},
+               {NULL, GEN_FLAGS, 0, "--max-items --json --quiet"}},
+    .required = "--model --data",
+    .run = run_eval_gen,
+    .defaults = &EVAL_GEN_DEFAULTS,
+    .size = sizeof(gen_args),
+};

@@ -73,24 +73,6 @@ static void print_table(const induction_counts *c, const char *ckpt, const char 
             c->truncated, window, window / 2);
 }
 
-static const command_spec EVAL_INDUCTION_SPEC = {
-    .name = "eval-induction",
-    .usage = "usage: mtp eval-induction --model RUN_DIR|CHECKPOINT --data TEST_JSONL [flags]",
-    .about =
-        "Induction (Gloeckle et al. 2024, section 4.1) on stories from mtp task induction: at\n"
-        "every mention of a character name after its first, is head 1's most likely next token,\n"
-        "after the name's first token, the name's second token? (teacher-forced)\n"
-        "  accuracy              that rate: the induction score\n"
-        "  first_token_accuracy  the same for the first token, predicted before the name (for\n"
-        "                        contrast: it depends on the story, not on copying)",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(induction_args, m)}, {NULL, INDUCTION_FLAGS, 0}},
-    .epilog =
-        "Stories longer than the model's context are scored in overlapping windows (each\n"
-        "prediction sees at least half a window); they are counted as truncated. See\n"
-        "docs/eval-induction.md.",
-    .required = "--model --data",
-};
-
 static int run_eval_induction(command_line *cl) {
     induction_args *a = cl->args;
     int rc;
@@ -122,14 +104,32 @@ static int run_eval_induction(command_line *cl) {
         print_table(&c, ck.dir, a->data, s.window, seconds);
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "mtp eval-induction: %s\n", mtp_last_error());
     induction_stories_free(st, n);
     loglik_free(&s);
     checkpoint_close(&ck);
     return rc;
 }
 
-int cmd_eval_induction(int argc, char **argv) {
-    induction_args a = {0};
-    return flags_run(&EVAL_INDUCTION_SPEC, &a, argc, argv, run_eval_induction);
-}
+static const induction_args EVAL_INDUCTION_DEFAULTS = {0};
+
+const command_spec CMD_EVAL_INDUCTION = {
+    .name = "eval-induction",
+    .summary = "induction accuracy on the second token of repeated names",
+    .usage = "usage: mtp eval-induction --model RUN_DIR|CHECKPOINT --data TEST_JSONL [flags]",
+    .about =
+        "Induction (Gloeckle et al. 2024, section 4.1) on stories from mtp task induction: at\n"
+        "every mention of a character name after its first, is head 1's most likely next token,\n"
+        "after the name's first token, the name's second token? (teacher-forced)\n"
+        "  accuracy              that rate: the induction score\n"
+        "  first_token_accuracy  the same for the first token, predicted before the name (for\n"
+        "                        contrast: it depends on the story, not on copying)",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(induction_args, m)}, {NULL, INDUCTION_FLAGS, 0}},
+    .epilog =
+        "Stories longer than the model's context are scored in overlapping windows (each\n"
+        "prediction sees at least half a window); they are counted as truncated. See\n"
+        "docs/eval-induction.md.",
+    .required = "--model --data",
+    .run = run_eval_induction,
+    .defaults = &EVAL_INDUCTION_DEFAULTS,
+    .size = sizeof(induction_args),
+};

@@ -83,21 +83,6 @@ static void print_stats(const generate_result *r, int drafts) {
     fprintf(stderr, "\n");
 }
 
-static const command_spec GENERATE_SPEC = {
-    .name = "generate",
-    .usage = "usage: mtp generate --model RUN_DIR|CHECKPOINT [--prompt TEXT | --prompt-file F] [flags]",
-    .about =
-        "Continues a prompt (from --prompt, --prompt-file, or stdin) with a KV cache.\n"
-        "Self-speculative decoding: heads 2..K+1 draft the next tokens and head 1 checks\n"
-        "them in the same forward pass; the output is exactly that of plain decoding.",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(generate_args, m)},
-               {NULL, GENERATE_FLAGS, 0, "--prompt --prompt-file"},
-               {NULL, DECODE_FLAGS, offsetof(generate_args, d)},
-               {NULL, GENERATE_FLAGS, 0, "--stats --json"}},
-    .epilog = "Generation stops at end-of-text, at --max-new, at --stop, or when the context is full.",
-    .required = "--model",
-};
-
 static int run_generate(command_line *cl) {
     generate_args *a = cl->args;
     int rc;
@@ -130,7 +115,6 @@ static int run_generate(command_line *cl) {
             if (a->stats) print_stats(&r, g.dec.drafts);
         }
     }
-    if (rc) fprintf(stderr, "mtp generate: %s\n", mtp_last_error());
     free(prompt);
     generate_result_free(&r);
     generator_free(&g);
@@ -138,7 +122,24 @@ static int run_generate(command_line *cl) {
     return rc;
 }
 
-int cmd_generate(int argc, char **argv) {
-    generate_args a = {.d = {.max_new = 256, .speculative = -1, .top_p = 1.0, .seed = 1}};
-    return flags_run(&GENERATE_SPEC, &a, argc, argv, run_generate);
-}
+static const generate_args GENERATE_DEFAULTS = {
+    .d = {.max_new = 256, .speculative = -1, .top_p = 1.0, .seed = 1}};
+
+const command_spec CMD_GENERATE = {
+    .name = "generate",
+    .summary = "generate text with a KV cache and self-speculative decoding",
+    .usage = "usage: mtp generate --model RUN_DIR|CHECKPOINT [--prompt TEXT | --prompt-file F] [flags]",
+    .about =
+        "Continues a prompt (from --prompt, --prompt-file, or stdin) with a KV cache.\n"
+        "Self-speculative decoding: heads 2..K+1 draft the next tokens and head 1 checks\n"
+        "them in the same forward pass; the output is exactly that of plain decoding.",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(generate_args, m)},
+               {NULL, GENERATE_FLAGS, 0, "--prompt --prompt-file"},
+               {NULL, DECODE_FLAGS, offsetof(generate_args, d)},
+               {NULL, GENERATE_FLAGS, 0, "--stats --json"}},
+    .epilog = "Generation stops at end-of-text, at --max-new, at --stop, or when the context is full.",
+    .required = "--model",
+    .run = run_generate,
+    .defaults = &GENERATE_DEFAULTS,
+    .size = sizeof(generate_args),
+};

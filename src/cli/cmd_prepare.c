@@ -78,8 +78,33 @@ static void print_summary(const prepare_options *o, const prepare_summary *s) {
     printf("  wrote %s/\n", o->out_dir);
 }
 
-static const command_spec PREPARE_SPEC = {
+static int run_prepare(command_line *cl) {
+    prepare_args *a = cl->args;
+    if (a->o.doc_separator && !a->o.doc_separator[0])
+        return flags_usage_error(cl, "--doc-separator '': give a non-empty text such as '<|endoftext|>'");
+    a->o.inputs = a->inputs.v;
+    a->o.num_inputs = a->inputs.n;
+    progress bar;
+    progress_start(&bar, "prepare", 0);
+    bar.unit = "B";
+    prepare_summary sum;
+    int rc = prepare_run(&a->o, a->quiet ? NULL : on_progress, &bar, &sum);
+    if (rc == 0) {
+        if (!a->quiet) progress_finish(&bar);
+        print_summary(&a->o, &sum);
+    } else if (bar.drawn) {
+        fputc('\n', stderr);  // the error on a line of its own
+    }
+    return rc == 0 ? 0 : 1;
+}
+
+static const prepare_args PREPARE_DEFAULTS = {.o = {.tokenizer = "bytes",
+                                                    .val_fraction = PREPARE_DEFAULT_VAL_FRACTION,
+                                                    .shard_tokens = PREPARE_DEFAULT_SHARD_TOKENS}};
+
+const command_spec CMD_PREPARE = {
     .name = "prepare",
+    .summary = "turn text files into token shards",
     .usage = "usage: mtp prepare --out DATA_DIR [FLAGS] INPUT...",
     .about =
         "Tokenizes text files into token shards for mtp train. Each INPUT is a file or a\n"
@@ -100,32 +125,7 @@ static const command_spec PREPARE_SPEC = {
     .inputs = offsetof(prepare_args, inputs),
     .required = "--out",
     .no_inputs = "no inputs: give the text files or directories to read",
+    .run = run_prepare,
+    .defaults = &PREPARE_DEFAULTS,
+    .size = sizeof(prepare_args),
 };
-
-static int run_prepare(command_line *cl) {
-    prepare_args *a = cl->args;
-    if (a->o.doc_separator && !a->o.doc_separator[0])
-        return flags_usage_error(cl, "--doc-separator '': give a non-empty text such as '<|endoftext|>'");
-    a->o.inputs = a->inputs.v;
-    a->o.num_inputs = a->inputs.n;
-    progress bar;
-    progress_start(&bar, "prepare", 0);
-    bar.unit = "B";
-    prepare_summary sum;
-    int rc = prepare_run(&a->o, a->quiet ? NULL : on_progress, &bar, &sum);
-    if (rc == 0) {
-        if (!a->quiet) progress_finish(&bar);
-        print_summary(&a->o, &sum);
-    } else {
-        if (bar.drawn) fputc('\n', stderr);
-        fprintf(stderr, "mtp prepare: %s\n", mtp_last_error());
-    }
-    return rc == 0 ? 0 : 1;
-}
-
-int cmd_prepare(int argc, char **argv) {
-    prepare_args a = {.o = {.tokenizer = "bytes",
-                            .val_fraction = PREPARE_DEFAULT_VAL_FRACTION,
-                            .shard_tokens = PREPARE_DEFAULT_SHARD_TOKENS}};
-    return flags_run(&PREPARE_SPEC, &a, argc, argv, run_prepare);
-}

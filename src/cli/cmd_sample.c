@@ -25,18 +25,6 @@ static void print_text(const char *bytes, size_t n, void *user) {
     fflush(stdout);
 }
 
-static const command_spec SAMPLE_SPEC = {
-    .name = "sample",
-    .usage = "usage: mtp sample --model RUN_DIR|CHECKPOINT --prompt TEXT [flags]",
-    .about =
-        "Continues TEXT with head 1 (the next-token head) and prints the result; a prompt\n"
-        "longer than the context keeps its newest tokens.",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(sample_args, m)},
-               {NULL, SAMPLE_FLAGS, 0},
-               {NULL, DECODE_FLAGS, offsetof(sample_args, d), "--max-new --temperature --top-k --seed"}},
-    .required = "--model --prompt",
-};
-
 static int run_sample(command_line *cl) {
     sample_args *a = cl->args;
     int rc;
@@ -55,14 +43,27 @@ static int run_sample(command_line *cl) {
             rc = 0;
         }
     }
-    if (rc) fprintf(stderr, "mtp sample: %s\n", mtp_last_error());
     generate_result_free(&r);
     generator_free(&g);
     checkpoint_close(&ck);
     return rc;
 }
 
-int cmd_sample(int argc, char **argv) {
-    sample_args a = {.d = {.max_new = 200, .temperature = 0.8, .top_p = 1.0, .seed = 1}};
-    return flags_run(&SAMPLE_SPEC, &a, argc, argv, run_sample);
-}
+static const sample_args SAMPLE_DEFAULTS = {
+    .d = {.max_new = 200, .temperature = 0.8, .top_p = 1.0, .seed = 1}};
+
+const command_spec CMD_SAMPLE = {
+    .name = "sample",
+    .summary = "sample text from a trained model",
+    .usage = "usage: mtp sample --model RUN_DIR|CHECKPOINT --prompt TEXT [flags]",
+    .about =
+        "Continues TEXT with head 1 (the next-token head) and prints the result; a prompt\n"
+        "longer than the context keeps its newest tokens.",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(sample_args, m)},
+               {NULL, SAMPLE_FLAGS, 0},
+               {NULL, DECODE_FLAGS, offsetof(sample_args, d), "--max-new --temperature --top-k --seed"}},
+    .required = "--model --prompt",
+    .run = run_sample,
+    .defaults = &SAMPLE_DEFAULTS,
+    .size = sizeof(sample_args),
+};

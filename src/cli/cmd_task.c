@@ -49,8 +49,24 @@ static const flag POLY_FLAGS[] = {
     {0},
 };
 
-static const command_spec TASK_POLY_SPEC = {
+static int run_task_poly(command_line *cl) {
+    poly_data_options *a = cl->args;
+    poly_data_summary s;
+    if (poly_data_make(a, &s) != 0) return 1;
+    printf(
+        "task poly: %s/train.txt %ld examples (m %d-%d), %s/test.jsonl %ld items (m %d-%d, %ld each), pause "
+        "%d; "
+        "%ld training draws equal to a test question redrawn\n",
+        a->out, a->train_examples, a->m_train[0], a->m_train[1], a->out, s.test_items, a->m_eval[0],
+        a->m_eval[1], a->test_per_m, a->pause, s.train_redraws);
+    return 0;
+}
+
+static const poly_data_options TASK_POLY_DEFAULTS = {NULL, {1, 5}, {1, 10}, 0, 100000, 2000, 1};
+
+const command_spec CMD_TASK_POLY = {
     .name = "task poly",
+    .summary = "polynomial arithmetic in F7[X]/(X^5): training text and a test set",
     .usage = "usage: mtp task poly --out DIR [flags]",
     .about =
         "Polynomial arithmetic in F7[X]/(X^5) (Gloeckle et al. 2024, section 4.2): random\n"
@@ -68,28 +84,10 @@ static const command_spec TASK_POLY_SPEC = {
     .groups = {{NULL, POLY_FLAGS, 0}},
     .epilog = "Ranges are A-B or a single A, with 1 <= A <= B <= 64.",
     .required = "--out",
+    .run = run_task_poly,
+    .defaults = &TASK_POLY_DEFAULTS,
+    .size = sizeof(poly_data_options),
 };
-
-static int run_task_poly(command_line *cl) {
-    poly_data_options *a = cl->args;
-    poly_data_summary s;
-    if (poly_data_make(a, &s) != 0) {
-        fprintf(stderr, "mtp task poly: %s\n", mtp_last_error());
-        return 1;
-    }
-    printf(
-        "task poly: %s/train.txt %ld examples (m %d-%d), %s/test.jsonl %ld items (m %d-%d, %ld each), pause "
-        "%d; "
-        "%ld training draws equal to a test question redrawn\n",
-        a->out, a->train_examples, a->m_train[0], a->m_train[1], a->out, s.test_items, a->m_eval[0],
-        a->m_eval[1], a->test_per_m, a->pause, s.train_redraws);
-    return 0;
-}
-
-int cmd_task_poly(int argc, char **argv) {
-    poly_data_options a = {NULL, {1, 5}, {1, 10}, 0, 100000, 2000, 1};
-    return flags_run(&TASK_POLY_SPEC, &a, argc, argv, run_task_poly);
-}
 
 static const flag INDUCTION_FLAGS[] = {
     {"--stories", FLAG_STRING, offsetof(induction_data_options, stories), "FILE",
@@ -107,8 +105,25 @@ static const flag INDUCTION_FLAGS[] = {
     {0},
 };
 
-static const command_spec TASK_INDUCTION_SPEC = {
+static int run_task_induction(command_line *cl) {
+    induction_data_options *a = cl->args;
+    if (!a->separator[0])
+        return flags_exit(flags_usage_error(cl, "--separator '': give a non-empty story separator"));
+    induction_data_summary s;
+    if (induction_data_make(a, &s) != 0) return 1;
+    printf("%s: %d stories; %d held out in %s/test.jsonl (%d names, %ld later mentions), %d in %s/train.txt",
+           a->stories, s.stories, s.held, a->out, s.names, s.later, s.kept, a->out);
+    if (s.dups) printf(" (%d copies of held-out stories left out)", s.dups);
+    printf("\n");
+    return 0;
+}
+
+static const induction_data_options TASK_INDUCTION_DEFAULTS = {
+    .separator = "<|endoftext|>", .held_out = 100, .seed = 1};
+
+const command_spec CMD_TASK_INDUCTION = {
     .name = "task induction",
+    .summary = "the induction task: stories with renamed characters",
     .usage = "usage: mtp task induction --stories FILE --tokenizer T --out DIR [flags]",
     .about =
         "The induction task (Gloeckle et al. 2024, section 4.1): in held-out stories every\n"
@@ -126,25 +141,7 @@ static const command_spec TASK_INDUCTION_SPEC = {
         "Character names: capitalized words seen at least twice, once not at a sentence start,\n"
         "less a stop list (Mom, Dad, Mr, ...). See docs/eval-induction.md.",
     .required = "--stories --tokenizer --out",
+    .run = run_task_induction,
+    .defaults = &TASK_INDUCTION_DEFAULTS,
+    .size = sizeof(induction_data_options),
 };
-
-static int run_task_induction(command_line *cl) {
-    induction_data_options *a = cl->args;
-    if (!a->separator[0])
-        return flags_exit(flags_usage_error(cl, "--separator '': give a non-empty story separator"));
-    induction_data_summary s;
-    if (induction_data_make(a, &s) != 0) {
-        fprintf(stderr, "mtp task induction: %s\n", mtp_last_error());
-        return 1;
-    }
-    printf("%s: %d stories; %d held out in %s/test.jsonl (%d names, %ld later mentions), %d in %s/train.txt",
-           a->stories, s.stories, s.held, a->out, s.names, s.later, s.kept, a->out);
-    if (s.dups) printf(" (%d copies of held-out stories left out)", s.dups);
-    printf("\n");
-    return 0;
-}
-
-int cmd_task_induction(int argc, char **argv) {
-    induction_data_options a = {.separator = "<|endoftext|>", .held_out = 100, .seed = 1};
-    return flags_run(&TASK_INDUCTION_SPEC, &a, argc, argv, run_task_induction);
-}

@@ -73,17 +73,6 @@ static int encode_json_lines(const tokenizer *t, const io_args *f, char *input) 
     return 0;
 }
 
-static const command_spec TOKENIZER_ENCODE_SPEC = {
-    .name = "tokenizer encode",
-    .usage =
-        "usage: mtp tokenizer encode --tokenizer T [--text TEXT] [--allow-special] [--json] "
-        "[--json-lines]",
-    .about = "Prints the ids of the text (stdin, or --text), space-separated on one line.\n" TOKENIZER_ABOUT,
-    .groups = {{NULL, IO_FLAGS, 0, "--tokenizer --text --allow-special --json --json-lines"}},
-    .epilog = "example: echo 'Hello world' | mtp tokenizer encode --tokenizer gpt2/",
-    .required = "--tokenizer",
-};
-
 static int run_tokenizer_encode(command_line *cl) {
     io_args *a = cl->args;
     int rc;
@@ -95,16 +84,27 @@ static int run_tokenizer_encode(command_line *cl) {
     rc = !t || (!a->text && !owned) ? -1
          : a->lines                 ? encode_json_lines(t, a, owned)
                                     : encode_line(t, a, a->text ? a->text : owned, len);
-    if (rc != 0) fprintf(stderr, "mtp tokenizer encode: %s\n", mtp_last_error());
     free(owned);
     tokenizer_free(t);
     return rc == 0 ? 0 : 1;
 }
 
-int cmd_tokenizer_encode(int argc, char **argv) {
-    io_args a = {0};
-    return flags_run(&TOKENIZER_ENCODE_SPEC, &a, argc, argv, run_tokenizer_encode);
-}
+static const io_args TOKENIZER_ENCODE_DEFAULTS = {0};
+
+const command_spec CMD_TOKENIZER_ENCODE = {
+    .name = "tokenizer encode",
+    .summary = "print the ids of a text",
+    .usage =
+        "usage: mtp tokenizer encode --tokenizer T [--text TEXT] [--allow-special] [--json] "
+        "[--json-lines]",
+    .about = "Prints the ids of the text (stdin, or --text), space-separated on one line.\n" TOKENIZER_ABOUT,
+    .groups = {{NULL, IO_FLAGS, 0, "--tokenizer --text --allow-special --json --json-lines"}},
+    .epilog = "example: echo 'Hello world' | mtp tokenizer encode --tokenizer gpt2/",
+    .required = "--tokenizer",
+    .run = run_tokenizer_encode,
+    .defaults = &TOKENIZER_ENCODE_DEFAULTS,
+    .size = sizeof(io_args),
+};
 
 // Writes the text of ids separated by blanks, commas and the brackets of a
 // JSON array. 0, 1 (bad id) or 2 (not an id).
@@ -125,25 +125,11 @@ static int decode_ids(const tokenizer *t, const char *p) {
         int nb = id >= 0 && id < tokenizer_vocab_size(t)
                      ? tokenizer_decode_token(t, (int32_t)id, buf, sizeof buf)
                      : mtp_errorf("id %ld is outside the vocabulary [0, %d)", id, tokenizer_vocab_size(t));
-        if (nb < 0) {
-            fprintf(stderr, "mtp tokenizer decode: %s\n", mtp_last_error());
-            return 1;
-        }
+        if (nb < 0) return 1;
         fwrite(buf, 1, (size_t)nb, stdout);
         p = end;
     }
 }
-
-static const command_spec TOKENIZER_DECODE_SPEC = {
-    .name = "tokenizer decode",
-    .usage = "usage: mtp tokenizer decode --tokenizer T [--ids IDS]",
-    .about =
-        "Writes the text of ids (stdin, or --ids) to stdout; ids are separated by blanks or\n"
-        "commas, and a JSON array is accepted.\n" TOKENIZER_ABOUT,
-    .groups = {{NULL, IO_FLAGS, 0, "--tokenizer --ids"}},
-    .epilog = "example: mtp tokenizer decode --tokenizer gpt2/ --ids '15496 995'",
-    .required = "--tokenizer",
-};
 
 static int run_tokenizer_decode(command_line *cl) {
     io_args *a = cl->args;
@@ -151,7 +137,6 @@ static int run_tokenizer_decode(command_line *cl) {
     tokenizer *t = tokenizer_open(a->tokenizer);
     char *owned = t && !a->text ? fs_read_stream(stdin, "stdin", STDIN_MAX, NULL) : NULL;
     if (!t || (!a->text && !owned)) {
-        fprintf(stderr, "mtp tokenizer decode: %s\n", mtp_last_error());
         rc = 1;
     } else {
         rc = decode_ids(t, a->text ? a->text : owned);
@@ -162,10 +147,22 @@ static int run_tokenizer_decode(command_line *cl) {
     return rc;
 }
 
-int cmd_tokenizer_decode(int argc, char **argv) {
-    io_args a = {0};
-    return flags_run(&TOKENIZER_DECODE_SPEC, &a, argc, argv, run_tokenizer_decode);
-}
+static const io_args TOKENIZER_DECODE_DEFAULTS = {0};
+
+const command_spec CMD_TOKENIZER_DECODE = {
+    .name = "tokenizer decode",
+    .summary = "print the text of ids",
+    .usage = "usage: mtp tokenizer decode --tokenizer T [--ids IDS]",
+    .about =
+        "Writes the text of ids (stdin, or --ids) to stdout; ids are separated by blanks or\n"
+        "commas, and a JSON array is accepted.\n" TOKENIZER_ABOUT,
+    .groups = {{NULL, IO_FLAGS, 0, "--tokenizer --ids"}},
+    .epilog = "example: mtp tokenizer decode --tokenizer gpt2/ --ids '15496 995'",
+    .required = "--tokenizer",
+    .run = run_tokenizer_decode,
+    .defaults = &TOKENIZER_DECODE_DEFAULTS,
+    .size = sizeof(io_args),
+};
 
 typedef struct {
     model_flags m;
@@ -196,20 +193,6 @@ static void on_train_progress(const char *phase, uint64_t done, uint64_t total, 
     progress_update(p, done);
 }
 
-static const command_spec TOKENIZER_TRAIN_SPEC = {
-    .name = "tokenizer train",
-    .usage = "usage: mtp tokenizer train --vocab-size N --out FILE [FLAGS] INPUT...",
-    .about =
-        "Learns a byte-level BPE with GPT-2's pre-tokenization from the files (directories\n"
-        "are walked recursively, hidden entries skipped) and writes a tokenizer.json.",
-    .groups = {{NULL, TRAIN_TOK_FLAGS, 0}, {NULL, MODEL_FLAGS, offsetof(train_tok_args, m), "--threads"}},
-    .epilog = "example: mtp tokenizer train --vocab-size 32000 --out tok.json --glob '*.py' src/",
-    .positional = "INPUT",
-    .inputs = offsetof(train_tok_args, inputs),
-    .required = "--vocab-size --out",
-    .no_inputs = "no inputs: give the text files or directories to learn from",
-};
-
 static int run_tokenizer_train(command_line *cl) {
     train_tok_args *a = cl->args;
     static const char *const default_specials[] = {"<|endoftext|>"};
@@ -238,16 +221,30 @@ static int run_tokenizer_train(command_line *cl) {
            tokenizer_vocab_size(t) - 256 - o.nspecials, mtp_now() - t0, a->out);
     rc = 0;
 done:
-    if (rc) fprintf(stderr, "mtp tokenizer train: %s\n", mtp_last_error());
     tokenizer_free(t);
     corpus_free(&c);
     return rc;
 }
 
-int cmd_tokenizer_train(int argc, char **argv) {
-    train_tok_args a = {0};
-    return flags_run(&TOKENIZER_TRAIN_SPEC, &a, argc, argv, run_tokenizer_train);
-}
+static const train_tok_args TOKENIZER_TRAIN_DEFAULTS = {0};
+
+const command_spec CMD_TOKENIZER_TRAIN = {
+    .name = "tokenizer train",
+    .summary = "learn a byte-level BPE tokenizer from text files",
+    .usage = "usage: mtp tokenizer train --vocab-size N --out FILE [FLAGS] INPUT...",
+    .about =
+        "Learns a byte-level BPE with GPT-2's pre-tokenization from the files (directories\n"
+        "are walked recursively, hidden entries skipped) and writes a tokenizer.json.",
+    .groups = {{NULL, TRAIN_TOK_FLAGS, 0}, {NULL, MODEL_FLAGS, offsetof(train_tok_args, m), "--threads"}},
+    .epilog = "example: mtp tokenizer train --vocab-size 32000 --out tok.json --glob '*.py' src/",
+    .positional = "INPUT",
+    .inputs = offsetof(train_tok_args, inputs),
+    .required = "--vocab-size --out",
+    .no_inputs = "no inputs: give the text files or directories to learn from",
+    .run = run_tokenizer_train,
+    .defaults = &TOKENIZER_TRAIN_DEFAULTS,
+    .size = sizeof(train_tok_args),
+};
 
 typedef struct {
     const char *tokenizer;
@@ -263,17 +260,6 @@ static const flag BENCH_TOK_FLAGS[] = {
     {0},
 };
 
-static const command_spec TOKENIZER_BENCH_SPEC = {
-    .name = "tokenizer bench",
-    .usage = "usage: mtp tokenizer bench --tokenizer T [--threads N] [--repeat R] INPUT...",
-    .about = "Encodes the files in memory and prints MB/s.\n" TOKENIZER_ABOUT,
-    .groups = {{NULL, BENCH_TOK_FLAGS, 0}},
-    .positional = "INPUT",
-    .inputs = offsetof(bench_tok_args, inputs),
-    .required = "--tokenizer",
-    .no_inputs = "give the files to encode",
-};
-
 static int run_tokenizer_bench(command_line *cl) {
     bench_tok_args *a = cl->args;
     corpus c = {0};
@@ -287,13 +273,24 @@ static int run_tokenizer_bench(command_line *cl) {
                a->threads == 1 ? "" : "s", r.median_seconds, (double)r.bytes / 1e6 / r.median_seconds);
         rc = 0;
     }
-    if (rc) fprintf(stderr, "mtp tokenizer bench: %s\n", mtp_last_error());
     tokenizer_free(t);
     corpus_free(&c);
     return rc;
 }
 
-int cmd_tokenizer_bench(int argc, char **argv) {
-    bench_tok_args a = {.threads = 1, .repeat = 5};
-    return flags_run(&TOKENIZER_BENCH_SPEC, &a, argc, argv, run_tokenizer_bench);
-}
+static const bench_tok_args TOKENIZER_BENCH_DEFAULTS = {.threads = 1, .repeat = 5};
+
+const command_spec CMD_TOKENIZER_BENCH = {
+    .name = "tokenizer bench",
+    .summary = "time encoding",
+    .usage = "usage: mtp tokenizer bench --tokenizer T [--threads N] [--repeat R] INPUT...",
+    .about = "Encodes the files in memory and prints MB/s.\n" TOKENIZER_ABOUT,
+    .groups = {{NULL, BENCH_TOK_FLAGS, 0}},
+    .positional = "INPUT",
+    .inputs = offsetof(bench_tok_args, inputs),
+    .required = "--tokenizer",
+    .no_inputs = "give the files to encode",
+    .run = run_tokenizer_bench,
+    .defaults = &TOKENIZER_BENCH_DEFAULTS,
+    .size = sizeof(bench_tok_args),
+};

@@ -194,28 +194,6 @@ static int merge_resume(command_line *cl, train_args *a, const mtp_config *c, co
     return 0;
 }
 
-static const command_spec TRAIN_SPEC = {
-    .name = "train",
-    .usage =
-        "usage: mtp train --data DATA_DIR --out RUN_DIR [flags]\n"
-        "       mtp train --resume RUN_DIR|CHECKPOINT [--steps TOTAL] [flags]",
-    .about =
-        "Trains an n-future-token prediction model: a trunk of L-n blocks, n parallel\n"
-        "head blocks (head k predicts token t+k), one shared final norm and unembedding.\n"
-        "The loss is the sum of the n heads' cross-entropies. Checkpoints go to\n"
-        "RUN_DIR/step_NNNNNNNN/ (Hugging Face Llama safetensors + optimizer state).",
-    .groups = {{"data and run:", RUN_FLAGS, 0},
-               {"model:", SHAPE_FLAGS, offsetof(train_args, shape),
-                "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
-                "--max-context"},
-               {"optimization:", SHAPE_FLAGS, offsetof(train_args, shape), "--batch"},
-               {NULL, OPTIM_FLAGS, 0},
-               {NULL, SHAPE_FLAGS, offsetof(train_args, shape), "--schedule"},
-               {NULL, MODEL_FLAGS, offsetof(train_args, m), "--threads"},
-               {"evaluation and checkpoints:", EVAL_FLAGS, 0}},
-    .epilog = "--steps 0 writes the initialized model. Ctrl-C saves a checkpoint and stops.",
-};
-
 static int run_train(command_line *cl) {
     train_args *a = cl->args;
     int rc;
@@ -265,29 +243,49 @@ static int run_train(command_line *cl) {
         rc = trainer_run(t) != 0;
         if (rc == 0) print_done(t, mtp_now() - t0);
     }
-    if (rc == 1) fprintf(stderr, "mtp train: %s\n", mtp_last_error());
     if (t) trainer_close(t);
     free(t);
     cJSON_Delete(state);
     return rc;
 }
 
-int cmd_train(int argc, char **argv) {
-    optim_config od;
-    optim_config_defaults(&od);
-    train_args a = {
-        .shape = {.n_layer = 6, .n_future = 2, .dim = 256, .n_head = 8, .seq_len = 256, .batch = 8},
-        .grad_accum = 1,
-        .steps = 1000,
-        .warmup = -1,
-        .lr = 1e-3,  // the optimizer's defaults, but a peak LR suited to the small models a CPU trains
-        .min_lr_ratio = od.min_lr_ratio,
-        .weight_decay = od.weight_decay,
-        .grad_clip = od.grad_clip,
-        .seed = 1337,
-        .eval_every = 100,
-        .eval_batches = 10,
-        .save_every = 500,
-        .keep_last = 3};
-    return flags_run(&TRAIN_SPEC, &a, argc, argv, run_train);
-}
+static const train_args TRAIN_DEFAULTS = {
+    .shape = {.n_layer = 6, .n_future = 2, .dim = 256, .n_head = 8, .seq_len = 256, .batch = 8},
+    .grad_accum = 1,
+    .steps = 1000,
+    .warmup = -1,
+    .lr = 1e-3,  // the optimizer's defaults, but a peak LR suited to the small models a CPU trains
+    .min_lr_ratio = OPTIM_DEFAULT_MIN_LR_RATIO,
+    .weight_decay = OPTIM_DEFAULT_WEIGHT_DECAY,
+    .grad_clip = OPTIM_DEFAULT_GRAD_CLIP,
+    .seed = 1337,
+    .eval_every = 100,
+    .eval_batches = 10,
+    .save_every = 500,
+    .keep_last = 3};
+
+const command_spec CMD_TRAIN = {
+    .name = "train",
+    .summary = "train an n-future-token model from scratch or resume a run",
+    .usage =
+        "usage: mtp train --data DATA_DIR --out RUN_DIR [flags]\n"
+        "       mtp train --resume RUN_DIR|CHECKPOINT [--steps TOTAL] [flags]",
+    .about =
+        "Trains an n-future-token prediction model: a trunk of L-n blocks, n parallel\n"
+        "head blocks (head k predicts token t+k), one shared final norm and unembedding.\n"
+        "The loss is the sum of the n heads' cross-entropies. Checkpoints go to\n"
+        "RUN_DIR/step_NNNNNNNN/ (Hugging Face Llama safetensors + optimizer state).",
+    .groups = {{"data and run:", RUN_FLAGS, 0},
+               {"model:", SHAPE_FLAGS, offsetof(train_args, shape),
+                "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
+                "--max-context"},
+               {"optimization:", SHAPE_FLAGS, offsetof(train_args, shape), "--batch"},
+               {NULL, OPTIM_FLAGS, 0},
+               {NULL, SHAPE_FLAGS, offsetof(train_args, shape), "--schedule"},
+               {NULL, MODEL_FLAGS, offsetof(train_args, m), "--threads"},
+               {"evaluation and checkpoints:", EVAL_FLAGS, 0}},
+    .epilog = "--steps 0 writes the initialized model. Ctrl-C saves a checkpoint and stops.",
+    .run = run_train,
+    .defaults = &TRAIN_DEFAULTS,
+    .size = sizeof(train_args),
+};

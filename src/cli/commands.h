@@ -1,28 +1,17 @@
-// commands.h: one entry point per command, each in its own cmd_*.c file:
-// flags (a table) -> one library call -> print. Each returns the process
-// exit status (0 success, 1 error, 2 usage error). argv[0] is the command's
-// name ("eval-gen", "poly" for `mtp task poly`).
+// commands.h: the commands, one constant per cmd_*.c file (a group's
+// commands share one): flags (tables) -> one library call -> print. Each is a
+// command_spec whose run function main() reaches through flags_run().
 #ifndef MTP_CLI_COMMANDS_H
 #define MTP_CLI_COMMANDS_H
 
-int cmd_prepare(int argc, char **argv);
-int cmd_train(int argc, char **argv);
-int cmd_sample(int argc, char **argv);
-int cmd_bench_train(int argc, char **argv);
-int cmd_generate(int argc, char **argv);
-int cmd_bench_decode(int argc, char **argv);
-int cmd_eval(int argc, char **argv);
-int cmd_tokenizer_encode(int argc, char **argv);
-int cmd_tokenizer_decode(int argc, char **argv);
-int cmd_tokenizer_train(int argc, char **argv);
-int cmd_tokenizer_bench(int argc, char **argv);
-// Tasks and evaluations of the paper's experiments.
-int cmd_task_poly(int argc, char **argv);
-int cmd_task_induction(int argc, char **argv);
-int cmd_eval_gen(int argc, char **argv);
-int cmd_eval_induction(int argc, char **argv);
-int cmd_eval_choice(int argc, char **argv);
-int cmd_eval_code(int argc, char **argv);
-int cmd_eval_rouge(int argc, char **argv);
+#include "cli/flags.h"
+
+extern const command_spec CMD_TOKENIZER_ENCODE, CMD_TOKENIZER_DECODE, CMD_TOKENIZER_TRAIN,
+    CMD_TOKENIZER_BENCH;
+extern const command_spec CMD_PREPARE, CMD_TRAIN, CMD_SAMPLE, CMD_GENERATE, CMD_EVAL;
+// the paper's tasks and their evaluations
+extern const command_spec CMD_TASK_POLY, CMD_TASK_INDUCTION, CMD_EVAL_GEN, CMD_EVAL_INDUCTION,
+    CMD_EVAL_CHOICE, CMD_EVAL_CODE, CMD_EVAL_ROUGE;
+extern const command_spec CMD_BENCH_DECODE, CMD_BENCH_TRAIN;
 
 #endif

@@ -260,11 +260,22 @@ void flags_free(command_line *cl) {
             }
 }
 
-int flags_run(const command_spec *spec, void *args, int argc, char **argv, int (*run)(command_line *cl)) {
+int flags_run(const command_spec *spec, int argc, char **argv) {
+    void *args = malloc(spec->size);
+    if (!args) {
+        fprintf(stderr, "mtp %s: out of memory\n", spec->name);
+        return 1;
+    }
+    memcpy(args, spec->defaults, spec->size);
     command_line cl;
     int rc = flags_exit(flags_parse(&cl, spec, args, argc, argv));
-    if (rc < 0) rc = run(&cl);
+    if (rc < 0) {
+        mtp_clear_error();
+        rc = spec->run(&cl);
+        if (rc == 1 && mtp_last_error()[0]) fprintf(stderr, "mtp %s: %s\n", spec->name, mtp_last_error());
+    }
     flags_free(&cl);
+    free(args);
     return rc;
 }
 

@@ -64,25 +64,34 @@ typedef struct {
 
 // A command's flags and help, a constant table: the destinations are
 // offsets into the command's argument struct.
+typedef struct command_line command_line;
+
 typedef struct {
-    const char *name;   // "eval-gen", "tokenizer encode": messages read "mtp NAME: ..."
-    const char *usage;  // the usage line(s), without a final newline
-    const char *about;  // what the command does (paragraphs), or NULL
+    const char *name;     // "eval-gen", "tokenizer encode": messages read "mtp NAME: ..."
+    const char *summary;  // one line for `mtp --help`
+    const char *usage;    // the usage line(s), without a final newline
+    const char *about;    // what the command does (paragraphs), or NULL
     flag_group groups[FLAGS_MAX_GROUPS];
     const char *epilog;      // text after the flags, or NULL
     const char *positional;  // e.g. "INPUT": the command takes arguments that are not flags
     size_t inputs;           // offset of the flag_list they go to (all of argv after "--" too)
     const char *required;    // space-separated names of the flags that must be given
     const char *no_inputs;   // with positional: the usage error when none is given (NULL: none needed)
+    // The command: run gets the parsed arguments, a copy of *defaults (size
+    // bytes), and returns the exit status: 0 done, 1 failed (flags_run then
+    // prints mtp_last_error(), if set), 2 bad usage (run printed why).
+    int (*run)(command_line *cl);
+    const void *defaults;
+    size_t size;
 } command_spec;
 
 // One parse: the spec, the arguments it filled, and which flags were given.
-typedef struct {
+struct command_line {
     const command_spec *spec;
     void *args;
     const flag *seen[FLAGS_MAX_SEEN];
     int n_seen;
-} command_line;
+};
 
 enum { FLAGS_OK = 0, FLAGS_HELP = 1, FLAGS_USAGE = 2 };
 
@@ -112,10 +121,10 @@ int flags_usage_error(const command_line *cl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
-// Parses argv into args (which hold the defaults), runs the command on them
-// and frees what parsing allocated. Returns the exit status: 0 after --help,
-// 2 after a usage error, else what run returns.
-int flags_run(const command_spec *spec, void *args, int argc, char **argv, int (*run)(command_line *cl));
+// Runs a command: its defaults, argv parsed over them, spec->run. Returns
+// the exit status: 0 after --help, 2 after a usage error, else run's (with
+// the error printed as "mtp NAME: message" when run returns 1).
+int flags_run(const command_spec *spec, int argc, char **argv);
 // Maps FLAGS_* to a process exit status: -1 means "go on" (FLAGS_OK).
 static inline int flags_exit(int rc) {
     return rc == FLAGS_OK ? -1 : rc == FLAGS_HELP ? 0 : 2;

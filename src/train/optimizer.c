@@ -9,14 +9,14 @@
 void optim_config_defaults(optim_config *o) {
     memset(o, 0, sizeof *o);
     o->lr = 3e-4;
-    o->min_lr_ratio = 0.1;
+    o->min_lr_ratio = OPTIM_DEFAULT_MIN_LR_RATIO;
     o->warmup = 0;
     o->total_steps = 1;
     o->beta1 = 0.9;
     o->beta2 = 0.95;
     o->eps = 1e-8;
-    o->weight_decay = 0.1;
-    o->grad_clip = 1.0;
+    o->weight_decay = OPTIM_DEFAULT_WEIGHT_DECAY;
+    o->grad_clip = OPTIM_DEFAULT_GRAD_CLIP;
 }
 
 int adamw_alloc(adamw_state *s, const mtp_config *cfg) {

@@ -14,6 +14,10 @@ typedef struct {
     double grad_clip;  // global-norm clip; 0 = off
 } optim_config;
 
+// PyTorch's AdamW betas and eps, GPT-style decay, clipping and floor.
+#define OPTIM_DEFAULT_MIN_LR_RATIO 0.1
+#define OPTIM_DEFAULT_WEIGHT_DECAY 0.1
+#define OPTIM_DEFAULT_GRAD_CLIP 1.0
 void optim_config_defaults(optim_config *o);
 
 // AdamW moments in the parameters' layout (exp_avg, exp_avg_sq).
