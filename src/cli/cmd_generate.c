@@ -53,7 +53,7 @@ static void print_json(const generate_result *r, int drafts) {
     const decode_stats *st = &r->stats;
     double seconds = st->prefill_seconds + st->decode_seconds;
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "text", r->text ? r->text : "");
+    cJSON_AddStringToObject(j, "text", r->text.s ? r->text.s : "");
     cJSON_AddNumberToObject(j, "tokens", (double)st->generated);
     cJSON_AddNumberToObject(j, "forwards", (double)st->forwards + 1);
     cJSON_AddNumberToObject(j, "tokens_per_forward", (double)st->generated / (double)(st->forwards + 1));

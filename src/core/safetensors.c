@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
 
 // Tensor bytes are copied straight between the file and float arrays.
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -393,36 +394,6 @@ void st_close(st_file *f) {
 
 // ---------------------------------------------------------------- writing
 
-// A growing string; `failed` latches the first allocation failure so the
-// builders below need no checks of their own.
-typedef struct {
-    char *p;
-    size_t len, cap;
-    int failed;
-} strbuf;
-
-static void sb_put(strbuf *b, const char *s, size_t n) {
-    if (b->failed) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *grown = realloc(b->p, cap);
-        if (!grown) {
-            b->failed = 1;
-            return;
-        }
-        b->p = grown;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_puts(strbuf *b, const char *s) {
-    sb_put(b, s, strlen(s));
-}
-
 static void sb_printf(strbuf *b, const char *fmt, ...) MTP_PRINTF(2, 3);
 static void sb_printf(strbuf *b, const char *fmt, ...) {
     char tmp[64];  // only used for numbers
@@ -434,23 +405,23 @@ static void sb_printf(strbuf *b, const char *fmt, ...) {
         b->failed = 1;
         return;
     }
-    sb_put(b, tmp, (size_t)n);
+    strbuf_add(b, tmp, (size_t)n);
 }
 
 // A JSON string literal; bytes >= 0x80 pass through (names are UTF-8).
 static void sb_json_string(strbuf *b, const char *s) {
-    sb_put(b, "\"", 1);
+    strbuf_add(b, "\"", 1);
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
         if (*c == '"')
-            sb_put(b, "\\\"", 2);
+            strbuf_add(b, "\\\"", 2);
         else if (*c == '\\')
-            sb_put(b, "\\\\", 2);
+            strbuf_add(b, "\\\\", 2);
         else if (*c < 0x20)
             sb_printf(b, "\\u%04x", *c);
         else
-            sb_put(b, (const char *)c, 1);
+            strbuf_add(b, (const char *)c, 1);
     }
-    sb_put(b, "\"", 1);
+    strbuf_add(b, "\"", 1);
 }
 
 static int compare_strings(const void *a, const void *b) {
@@ -506,40 +477,40 @@ static int check_entries(const char *path, const st_entry *entries, int count, s
 static char *build_header(const st_entry *entries, int count, const size_t *nbytes, const char *const *kv,
                           int pairs, size_t *len) {
     strbuf b = {0};
-    sb_puts(&b, "{");
+    strbuf_adds(&b, "{");
     int first = 1;
     if (pairs > 0) {
-        sb_puts(&b, "\"__metadata__\":{");
+        strbuf_adds(&b, "\"__metadata__\":{");
         for (int i = 0; i < pairs; i++) {
-            if (i) sb_puts(&b, ",");
+            if (i) strbuf_adds(&b, ",");
             sb_json_string(&b, kv[2 * i]);
-            sb_puts(&b, ":");
+            strbuf_adds(&b, ":");
             sb_json_string(&b, kv[2 * i + 1]);
         }
-        sb_puts(&b, "}");
+        strbuf_adds(&b, "}");
         first = 0;
     }
     size_t offset = 0;
     for (int i = 0; i < count; i++) {
         const st_entry *e = &entries[i];
-        if (!first) sb_puts(&b, ",");
+        if (!first) strbuf_adds(&b, ",");
         first = 0;
         sb_json_string(&b, e->name);
-        sb_puts(&b, ":{\"dtype\":\"F32\",\"shape\":[");
+        strbuf_adds(&b, ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < e->ndim; d++) sb_printf(&b, "%s%" PRId64, d ? "," : "", e->shape[d]);
         sb_printf(&b, "],\"data_offsets\":[%zu,", offset);
         offset += nbytes[i];
         sb_printf(&b, "%zu]}", offset);
     }
-    sb_puts(&b, "}");
-    while (!b.failed && b.len % 8 != 0) sb_puts(&b, " ");
+    strbuf_adds(&b, "}");
+    while (!b.failed && b.len % 8 != 0) strbuf_adds(&b, " ");
     if (b.failed) {
-        free(b.p);
+        free(b.s);
         mtp_errorf("out of memory building a safetensors header");
         return NULL;
     }
     *len = b.len;
-    return b.p;
+    return b.s;
 }
 
 static int write_full(int fd, const void *data, size_t len, const char *path) {

@@ -31,10 +31,10 @@ typedef struct {
     int num_inputs;
     const char *glob;           // NULL: every file in the directories
     const char *doc_separator;  // NULL: each file is one document
-    double val_fraction;    // [0, 1)
-    uint64_t shard_tokens;  // tokens per shard, [1, SHARD_MAX_TOKENS]
-    uint64_t seed;          // for the train/val assignment
-    int force;              // replace train_*.bin / val_*.bin already in out_dir
+    double val_fraction;        // [0, 1)
+    uint64_t shard_tokens;      // tokens per shard, [1, SHARD_MAX_TOKENS]
+    uint64_t seed;              // for the train/val assignment
+    int force;                  // replace train_*.bin / val_*.bin already in out_dir
 } prepare_options;
 
 // Defaults used by `mtp prepare` (documented in its --help).

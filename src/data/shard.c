@@ -33,25 +33,16 @@ int shard_open_memory(const uint8_t *buf, size_t len, const char *label, shard *
         return mtp_errorf("%s: %zu bytes, shorter than the %d-byte header: not an llm.c token shard", label,
                           len, SHARD_HEADER_BYTES);
     int32_t magic = read_i32le(buf), version = read_i32le(buf + 4), count = read_i32le(buf + 8);
-    int elem;
-    if (magic == SHARD_MAGIC_U16) {
-        elem = 2;
-        if (version != SHARD_VERSION_U16)
-            return mtp_errorf(
-                "%s: version %d with magic %d (expected version %d for uint16 tokens): corrupt or "
-                "unsupported shard",
-                label, (int)version, (int)magic, SHARD_VERSION_U16);
-    } else if (magic == SHARD_MAGIC_U32) {
-        elem = 4;
-        if (version != SHARD_VERSION_U32)
-            return mtp_errorf(
-                "%s: version %d with magic %d (expected version %d for uint32 tokens): corrupt or "
-                "unsupported shard",
-                label, (int)version, (int)magic, SHARD_VERSION_U32);
-    } else {
+    if (magic != SHARD_MAGIC_U16 && magic != SHARD_MAGIC_U32)
         return mtp_errorf("%s: bad magic %d (expected %d or %d): not an llm.c token shard", label, (int)magic,
                           SHARD_MAGIC_U16, SHARD_MAGIC_U32);
-    }
+    int elem = magic == SHARD_MAGIC_U16 ? 2 : 4,
+        want_version = elem == 2 ? SHARD_VERSION_U16 : SHARD_VERSION_U32;
+    if (version != want_version)
+        return mtp_errorf(
+            "%s: version %d with magic %d (expected version %d for uint%d tokens): corrupt or unsupported "
+            "shard",
+            label, (int)version, (int)magic, want_version, 8 * elem);
     if (count < 0)
         return mtp_errorf("%s: negative token count %d in the header: corrupt shard", label, (int)count);
     size_t body = len - SHARD_HEADER_BYTES, want = (size_t)count * (size_t)elem;

@@ -77,21 +77,10 @@ int tokenizer_decode_token(const tokenizer *t, int32_t id, char *buf, size_t cap
     return t->ops->decode_token(t->impl, id, buf, cap);
 }
 
-int tokenizer_decode_append(const tokenizer *t, int32_t id, char **text, size_t *len, size_t *cap) {
+int tokenizer_decode_append(const tokenizer *t, int32_t id, strbuf *text) {
     char piece[TOKENIZER_MAX_TOKEN_BYTES];
     int n = tokenizer_decode_token(t, id, piece, sizeof piece);
-    if (n < 0) return -1;
-    if (*len + (size_t)n + 1 > *cap) {
-        size_t want = (*cap + (size_t)n + 1) * 2;
-        char *grown = realloc(*text, want);
-        if (!grown) return mtp_errorf("out of memory holding %zu bytes of generated text", *len);
-        *text = grown;
-        *cap = want;
-    }
-    memcpy(*text + *len, piece, (size_t)n);
-    *len += (size_t)n;
-    (*text)[*len] = '\0';
-    return n;
+    return n < 0 || strbuf_add(text, piece, (size_t)n) != 0 ? -1 : n;
 }
 
 char *tokenizer_to_json(const tokenizer *t) {

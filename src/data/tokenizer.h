@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/strbuf.h"
+
 typedef struct tokenizer tokenizer;
 
 // The byte tokenizer: ids 0..255 are the bytes (id = byte value) and 256 is
@@ -55,10 +57,9 @@ const char *tokenizer_special(const tokenizer *t, int i, int32_t *id);
 // -1 (with an error) for an invalid id or a too small buffer. Special tokens
 // decode to their text.
 int tokenizer_decode_token(const tokenizer *t, int32_t id, char *buf, size_t cap);
-// Appends the bytes of token `id` to the growing text (*text, *len, *cap;
-// realloc'd as needed, kept NUL-terminated). Returns the bytes appended, or
-// -1 with an error (invalid id, out of memory).
-int tokenizer_decode_append(const tokenizer *t, int32_t id, char **text, size_t *len, size_t *cap);
+// Appends the bytes of token `id` to a growing text. Returns the bytes
+// appended, or -1 with an error (invalid id, out of memory).
+int tokenizer_decode_append(const tokenizer *t, int32_t id, strbuf *text);
 void tokenizer_free(tokenizer *t);
 
 // ---- For tokenizer implementations (tokenizer_bytes.c, later bpe) --------

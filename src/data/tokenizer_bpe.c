@@ -503,23 +503,7 @@ static int check_byte_level(const cJSON *o, const char *label, const char *where
 }
 
 static int check_model_fields(const cJSON *m, const char *label) {
-    static const char *const known[] = {"type",
-                                        "dropout",
-                                        "unk_token",
-                                        "continuing_subword_prefix",
-                                        "end_of_word_suffix",
-                                        "fuse_unk",
-                                        "byte_fallback",
-                                        "ignore_merges",
-                                        "vocab",
-                                        "merges",
-                                        NULL};
-    if (tj_check_keys(m, known, label, "model") != 0 ||
-        tj_check_string(m, "type", "BPE", label, "model") != 0)
-        return -1;
-    if (tj_check_null(m, "dropout", label, "model") != 0 ||
-        tj_check_null(m, "unk_token", label, "model") != 0)
-        return -1;
+    if (tj_check_bpe_model(m, label) != 0) return -1;
     const char *affixes[] = {"continuing_subword_prefix", "end_of_word_suffix"};
     for (int i = 0; i < 2; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, affixes[i]);
@@ -527,9 +511,6 @@ static int check_model_fields(const cJSON *m, const char *label) {
             return mtp_errorf("%s: model.%s must be null or \"\" (mtp supports no other value)", label,
                               affixes[i]);
     }
-    const char *falses[] = {"fuse_unk", "byte_fallback", "ignore_merges"};
-    for (int i = 0; i < 3; i++)
-        if (tj_check_bool(m, falses[i], 0, 0, label, "model") != 0) return -1;
     if (!cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(m, "vocab")))
         return mtp_errorf("%s: model.vocab must be an object {\"token\": id}", label);
     return 0;

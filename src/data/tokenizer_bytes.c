@@ -216,26 +216,10 @@ static int check_added_tokens(const cJSON *root, const char *label) {
 
 static int check_model(const cJSON *root, const char *label) {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
-    static const char *const known[] = {"type",
-                                        "dropout",
-                                        "unk_token",
-                                        "continuing_subword_prefix",
-                                        "end_of_word_suffix",
-                                        "fuse_unk",
-                                        "byte_fallback",
-                                        "ignore_merges",
-                                        "vocab",
-                                        "merges",
-                                        NULL};
-    if (tj_check_keys(m, known, label, "model") != 0 ||
-        tj_check_string(m, "type", "BPE", label, "model") != 0)
+    if (tj_check_bpe_model(m, label) != 0 ||
+        tj_check_null(m, "continuing_subword_prefix", label, "model") != 0 ||
+        tj_check_null(m, "end_of_word_suffix", label, "model") != 0)
         return -1;
-    const char *nulls[] = {"dropout", "unk_token", "continuing_subword_prefix", "end_of_word_suffix"};
-    for (int i = 0; i < 4; i++)
-        if (tj_check_null(m, nulls[i], label, "model") != 0) return -1;
-    const char *falses[] = {"fuse_unk", "byte_fallback", "ignore_merges"};
-    for (int i = 0; i < 3; i++)
-        if (tj_check_bool(m, falses[i], 0, 0, label, "model") != 0) return -1;
     const cJSON *merges = cJSON_GetObjectItemCaseSensitive(m, "merges");
     if (!cJSON_IsArray(merges))
         return mtp_errorf("%s: model.merges must be a list (empty for the byte tokenizer)", label);

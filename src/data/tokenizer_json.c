@@ -57,6 +57,31 @@ int tj_check_string(const cJSON *o, const char *key, const char *want, const cha
     return 0;
 }
 
+int tj_check_bpe_model(const cJSON *m, const char *label) {
+    static const char *const known[] = {"type",
+                                        "dropout",
+                                        "unk_token",
+                                        "continuing_subword_prefix",
+                                        "end_of_word_suffix",
+                                        "fuse_unk",
+                                        "byte_fallback",
+                                        "ignore_merges",
+                                        "vocab",
+                                        "merges",
+                                        NULL};
+    static const char *const nulls[] = {"dropout", "unk_token"}, *const falses[] = {"fuse_unk",
+                                                                                    "byte_fallback",
+                                                                                    "ignore_merges"};
+    if (tj_check_keys(m, known, label, "model") != 0 ||
+        tj_check_string(m, "type", "BPE", label, "model") != 0)
+        return -1;
+    for (int i = 0; i < 2; i++)
+        if (tj_check_null(m, nulls[i], label, "model") != 0) return -1;
+    for (int i = 0; i < 3; i++)
+        if (tj_check_bool(m, falses[i], 0, 0, label, "model") != 0) return -1;
+    return 0;
+}
+
 int tj_int(const cJSON *v, int lo, int hi, int *out) {
     if (!cJSON_IsNumber(v)) return -1;
     double d = v->valuedouble;

@@ -19,6 +19,10 @@ int tj_check_bool(const cJSON *o, const char *key, int want, int required, const
 int tj_check_string(const cJSON *o, const char *key, const char *want, const char *label, const char *where);
 // v is an integer in [lo, hi] (no error set; the caller words it): 0 or -1.
 int tj_int(const cJSON *v, int lo, int hi, int *out);
+// The "model" object of a byte-level tokenizer.json (both kinds mtp writes):
+// only known keys, type "BPE", dropout and unk_token null, fuse_unk,
+// byte_fallback and ignore_merges false.
+int tj_check_bpe_model(const cJSON *m, const char *label);
 
 // The file text of `root` (when ok; malloc'd, the caller free()s it, with
 // the final newline a file has), or NULL with an error naming `what`. Frees

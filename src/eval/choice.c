@@ -145,37 +145,32 @@ static int gauntlet_kind(const cJSON *obj, const char *path, long line, choice_k
 
 static int gauntlet_item(const cJSON *obj, choice_kind kind, const char *delim, const char *path, long line,
                          choice_item *it) {
-    const cJSON *list;
-    int n;
     memset(it, 0, sizeof *it);
     it->line = line;
-    if (kind == CHOICE_MULTIPLE) {
-        const cJSON *q = cJSON_GetObjectItemCaseSensitive(obj, "query");
-        if (!q) return mtp_errorf("%s:%ld: missing \"query\" (the question text)", path, line);
-        if (!cJSON_IsString(q)) return mtp_errorf("%s:%ld: \"query\" is not a string", path, line);
-        if (string_array(obj, "choices", path, line, &list, &n) || gold_field(obj, n, path, line, &it->gold))
-            return -1;
-        if (!(it->options = mtp_calloc((size_t)n, sizeof *it->options, "choice options"))) return -1;
-        it->n_options = n;
-        int i = 0;
-        for (const cJSON *e = list->child; e; e = e->next, i++)
-            if (make_option(&it->options[i], q->valuestring, e->valuestring, delim)) return -1;
-        return 0;
-    }
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(obj, "continuation");
-    if (!c)
-        return mtp_errorf("%s:%ld: missing \"continuation\" (the text scored after each context)", path,
-                          line);
-    if (!cJSON_IsString(c) || !c->valuestring[0])
-        return mtp_errorf("%s:%ld: \"continuation\" is not a non-empty string", path, line);
-    if (string_array(obj, "context_options", path, line, &list, &n) ||
+    // the text every option shares: the question before each choice, or the
+    // continuation after each context option
+    const char *shared = kind == CHOICE_MULTIPLE ? "query" : "continuation";
+    const cJSON *fixed = cJSON_GetObjectItemCaseSensitive(obj, shared);
+    if (!fixed)
+        return mtp_errorf(
+            "%s:%ld: missing \"%s\" (%s)", path, line, shared,
+            kind == CHOICE_MULTIPLE ? "the question text" : "the text scored after each context");
+    if (!cJSON_IsString(fixed) || (kind == CHOICE_SCHEMA && !fixed->valuestring[0]))
+        return mtp_errorf("%s:%ld: \"%s\" is not a %sstring", path, line, shared,
+                          kind == CHOICE_SCHEMA ? "non-empty " : "");
+    const cJSON *list = NULL;
+    int n = 0;
+    if (string_array(obj, kind == CHOICE_MULTIPLE ? "choices" : "context_options", path, line, &list, &n) ||
         gold_field(obj, n, path, line, &it->gold))
         return -1;
     if (!(it->options = mtp_calloc((size_t)n, sizeof *it->options, "choice options"))) return -1;
     it->n_options = n;
     int i = 0;
-    for (const cJSON *e = list->child; e; e = e->next, i++)
-        if (make_option(&it->options[i], e->valuestring, c->valuestring, delim)) return -1;
+    for (const cJSON *e = list->child; e; e = e->next, i++) {
+        const char *context = kind == CHOICE_MULTIPLE ? fixed->valuestring : e->valuestring,
+                   *continuation = kind == CHOICE_MULTIPLE ? e->valuestring : fixed->valuestring;
+        if (make_option(&it->options[i], context, continuation, delim)) return -1;
+    }
     return 0;
 }
 

@@ -13,48 +13,15 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/strbuf.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 31)
 
-// ---- a growing string ----
-
-typedef struct {
-    char *s;
-    size_t len, cap;
-    int failed;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *text, size_t n) {
-    if (b->failed) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2;
-        char *grown = realloc(b->s, cap);
-        if (!grown) {
-            b->failed = 1;
-            return;
-        }
-        b->s = grown;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, text, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *text) {
-    sb_add(b, text, strlen(text));
-}
-
-// The finished string (malloc'd), or NULL with mtp_errorf.
-static char *sb_done(sbuf *b, size_t *len) {
-    if (!b->failed && !b->s) sb_add(b, "", 0);
-    if (b->failed) {
-        free(b->s);
-        mtp_errorf("out of memory building a program or prompt");
-        return NULL;
-    }
-    if (len) *len = b->len;
-    return b->s;
+// The finished string (malloc'd), or NULL with an error.
+static char *sb_done(strbuf *b, size_t *len) {
+    char *s = strbuf_take(b, len);
+    if (!s) mtp_error_context("building a program or prompt");
+    return s;
 }
 
 // ---- reading ----
@@ -186,14 +153,14 @@ static int humaneval_record(const cJSON *o, where w, void *user) {
 }
 
 // Joins a JSON array of strings with newlines into b; -1 if not such an array.
-static int join_strings(const cJSON *arr, sbuf *b) {
+static int join_strings(const cJSON *arr, strbuf *b) {
     if (!cJSON_IsArray(arr)) return -1;
     int first = 1;
     const cJSON *e;
     cJSON_ArrayForEach(e, arr) {
         if (!cJSON_IsString(e)) return -1;
-        if (!first) sb_str(b, "\n");
-        sb_str(b, e->valuestring);
+        if (!first) strbuf_adds(b, "\n");
+        strbuf_adds(b, e->valuestring);
         first = 0;
     }
     return 0;
@@ -215,7 +182,7 @@ static int mbpp_record(const cJSON *o, where w, void *user) {
     const cJSON *tests = cJSON_GetObjectItemCaseSensitive(o, "test_list");
     if (!cJSON_IsArray(tests) || cJSON_GetArraySize(tests) == 0)
         return mtp_errorf(AT ": \"test_list\" must be a non-empty array of strings", AT_ARGS(w));
-    sbuf asserts = {0}, test = {0};
+    strbuf asserts = {0}, test = {0};
     if (join_strings(tests, &asserts)) {
         free(asserts.s);
         return mtp_errorf(AT ": \"test_list\" must be a non-empty array of strings", AT_ARGS(w));
@@ -228,16 +195,16 @@ static int mbpp_record(const cJSON *o, where w, void *user) {
         free(asserts.s);
         return mtp_errorf(AT ": \"test_setup_code\" must be a string", AT_ARGS(w));
     }
-    if (setup) sb_str(&test, setup->valuestring);
-    if (setup && imports) sb_str(&test, "\n");
+    if (setup) strbuf_adds(&test, setup->valuestring);
+    if (setup && imports) strbuf_adds(&test, "\n");
     if (imports && join_strings(imports, &test)) {
         free(asserts.s);
         free(test.s);
         return mtp_errorf(AT ": \"test_imports\" must be an array of strings", AT_ARGS(w));
     }
-    sb_str(&test, "\n");
-    sb_str(&test, asserts.s ? asserts.s : "");
-    sb_str(&test, "\n");
+    strbuf_adds(&test, "\n");
+    strbuf_adds(&test, asserts.s ? asserts.s : "");
+    strbuf_adds(&test, "\n");
     code_task t;
     memset(&t, 0, sizeof t);
     t.line = w.line;
@@ -260,12 +227,12 @@ static int mbpp_record(const cJSON *o, where w, void *user) {
     return 0;
 }
 
-static void mbpp_block(sbuf *b, const code_task *t) {
-    sb_str(b, "You are an expert Python programmer, and here is your task: ");
-    sb_str(b, t->prompt);
-    sb_str(b, " Your code should pass these tests:\n\n");
-    sb_str(b, t->asserts);
-    sb_str(b, "\n[BEGIN]\n");
+static void mbpp_block(strbuf *b, const code_task *t) {
+    strbuf_adds(b, "You are an expert Python programmer, and here is your task: ");
+    strbuf_adds(b, t->prompt);
+    strbuf_adds(b, " Your code should pass these tests:\n\n");
+    strbuf_adds(b, t->asserts);
+    strbuf_adds(b, "\n[BEGIN]\n");
 }
 
 static long find_number(const code_tasks *t, long number) {
@@ -276,7 +243,7 @@ static long find_number(const code_tasks *t, long number) {
 
 // Austin et al.'s three worked examples: tasks 2, 3 and 4.
 static char *mbpp_fewshot(const code_tasks *t) {
-    sbuf b = {0};
+    strbuf b = {0};
     for (long number = 2; number <= 4; number++) {
         long i = find_number(t, number);
         if (i < 0) {
@@ -284,8 +251,8 @@ static char *mbpp_fewshot(const code_tasks *t) {
             return NULL;
         }
         mbpp_block(&b, &t->tasks[i]);
-        sb_str(&b, t->tasks[i].solution);
-        sb_str(&b, "\n[DONE]\n");
+        strbuf_adds(&b, t->tasks[i].solution);
+        strbuf_adds(&b, "\n[DONE]\n");
     }
     return sb_done(&b, NULL);
 }
@@ -423,27 +390,27 @@ char *code_tasks_prompt(const code_tasks *t, long i, int shots) {
                    t->path);
         return NULL;
     }
-    sbuf b = {0};
-    if (shots) sb_str(&b, t->fewshot);
+    strbuf b = {0};
+    if (shots) strbuf_adds(&b, t->fewshot);
     mbpp_block(&b, k);
     return sb_done(&b, NULL);
 }
 
 char *code_tasks_program(const code_tasks *t, long i, const char *completion, size_t *len) {
     const code_task *k = &t->tasks[i];
-    sbuf b = {0};
+    strbuf b = {0};
     if (t->bench == CODE_HUMANEVAL) {
-        sb_str(&b, k->prompt);
-        sb_str(&b, completion);
-        sb_str(&b, "\n");
-        sb_str(&b, k->test);
-        sb_str(&b, "\ncheck(");
-        sb_str(&b, k->entry_point);
-        sb_str(&b, ")\n");
+        strbuf_adds(&b, k->prompt);
+        strbuf_adds(&b, completion);
+        strbuf_adds(&b, "\n");
+        strbuf_adds(&b, k->test);
+        strbuf_adds(&b, "\ncheck(");
+        strbuf_adds(&b, k->entry_point);
+        strbuf_adds(&b, ")\n");
     } else {
-        sb_str(&b, completion);
-        sb_str(&b, "\n");
-        sb_str(&b, k->test);
+        strbuf_adds(&b, completion);
+        strbuf_adds(&b, "\n");
+        strbuf_adds(&b, k->test);
     }
     return sb_done(&b, len);
 }

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/hashset.h"
+#include "core/strbuf.h"
 
 // Capitalized words that are not character names: family words, titles,
 // holidays, days and unambiguous months, and words that start a clause
@@ -197,46 +199,6 @@ int induction_find_names(const char *story, size_t len, induction_names *out) {
 
 // ---- the corpus's words ----------------------------------------------------------
 
-// FNV-1a of the lowercased word, then SplitMix64's finalizer; never 0 (an
-// empty slot). A collision only rejects a name that was free: harmless.
-static uint64_t word_hash(const char *s, size_t len) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        h = (h ^ (uint64_t)(is_upper(c) ? c + 32 : c)) * 0x100000001b3ULL;
-    }
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h ? h : 1;
-}
-
-static size_t words_slot(const induction_words *w, uint64_t h) {
-    size_t i = (size_t)h & (w->cap - 1);
-    while (w->slots[i] && w->slots[i] != h) i = (i + 1) & (w->cap - 1);
-    return i;
-}
-
-static int words_add(induction_words *w, uint64_t h) {
-    if (2 * (w->count + 1) > w->cap) {
-        induction_words bigger = {NULL, w->cap ? 2 * w->cap : 4096, 0};
-        if (!(bigger.slots = mtp_calloc(bigger.cap, sizeof(uint64_t), "word set"))) return -1;
-        for (size_t i = 0; i < w->cap; i++)
-            if (w->slots[i]) {
-                bigger.slots[words_slot(&bigger, w->slots[i])] = w->slots[i];
-                bigger.count++;
-            }
-        free(w->slots);
-        *w = bigger;
-    }
-    size_t i = words_slot(w, h);
-    if (!w->slots[i]) {
-        w->slots[i] = h;
-        w->count++;
-    }
-    return 0;
-}
-
 int induction_words_build(const char *text, size_t len, induction_words *w) {
     memset(w, 0, sizeof *w);
     for (size_t i = 0; i < len;) {
@@ -247,7 +209,7 @@ int induction_words_build(const char *text, size_t len, induction_words *w) {
         }
         size_t j = i;
         while (j < len && (is_upper((unsigned char)text[j]) || is_lower((unsigned char)text[j]))) j++;
-        if (words_add(w, word_hash(text + i, j - i))) {
+        if (hash_set_add(w, hash_text(text + i, j - i, 1)) < 0) {
             induction_words_free(w);
             return -1;
         }
@@ -257,13 +219,11 @@ int induction_words_build(const char *text, size_t len, induction_words *w) {
 }
 
 int induction_words_has(const induction_words *w, const char *word) {
-    if (!w->cap) return 0;
-    return w->slots[words_slot(w, word_hash(word, strlen(word)))] != 0;
+    return hash_set_has(w, hash_text(word, strlen(word), 1));
 }
 
 void induction_words_free(induction_words *w) {
-    free(w->slots);
-    memset(w, 0, sizeof *w);
+    hash_set_free(w);
 }
 
 // ---- tokens ---------------------------------------------------------------------------
@@ -387,42 +347,23 @@ fail:
 
 // ---- renaming ----------------------------------------------------------------------------
 
-typedef struct {
-    char *s;
-    size_t len, cap;
-} text_buf;
-
-static int append(text_buf *b, const char *s, size_t n) {
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2;
-        char *grown = realloc(b->s, cap);
-        if (!grown) return mtp_errorf("out of memory renaming a story");
-        b->s = grown;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-    return 0;
-}
-
 int induction_rename(const char *story, size_t len, const induction_names *from, const induction_names *to,
                      char **text, size_t *text_len, induction_occurrence **occ, int *n_occ) {
-    text_buf b = {0};
+    strbuf b = {0};
     int cap = 0;
     *occ = NULL;
     *n_occ = 0;
-    if (append(&b, "", 0)) return -1;
+    if (strbuf_add(&b, "", 0)) return -1;
     for (size_t i = 0; i < len;) {
         size_t j = word_end(story, i, len);
         if (j == i) {  // a byte between words
-            if (append(&b, story + i, 1)) goto fail;
+            if (strbuf_add(&b, story + i, 1)) goto fail;
             i++;
             continue;
         }
         int k = names_index(from, story + i, j - i);
         if (k < 0) {
-            if (append(&b, story + i, j - i)) goto fail;
+            if (strbuf_add(&b, story + i, j - i)) goto fail;
         } else {
             if (*n_occ == cap) {
                 cap = cap ? 2 * cap : 16;
@@ -434,7 +375,7 @@ int induction_rename(const char *story, size_t len, const induction_names *from,
                 *occ = grown;
             }
             size_t start = b.len;
-            if (append(&b, to->names[k], strlen(to->names[k]))) goto fail;
+            if (strbuf_add(&b, to->names[k], strlen(to->names[k]))) goto fail;
             (*occ)[(*n_occ)++] = (induction_occurrence){k, start, b.len};
         }
         i = j;

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/hashset.h"
 #include "core/rng.h"
 #include "eval/loglik.h"
 
@@ -55,10 +56,7 @@ void induction_names_free(induction_names *n);
 
 // The set of words (lowercased ASCII letter runs) of a corpus: replacement
 // names must not be words of it, in any case.
-typedef struct {
-    uint64_t *slots;
-    size_t cap, count;
-} induction_words;
+typedef hash_set induction_words;
 int induction_words_build(const char *text, size_t len, induction_words *w);
 int induction_words_has(const induction_words *w, const char *word);
 void induction_words_free(induction_words *w);

@@ -37,7 +37,7 @@ void generator_free(generator *g) {
 }
 
 void generate_result_free(generate_result *r) {
-    free(r->text);
+    strbuf_free(&r->text);
     memset(r, 0, sizeof *r);
 }
 
@@ -54,20 +54,6 @@ typedef struct {
     int started;      // a non-blank byte has been kept (skip_leading_blanks)
     int failed;       // out of memory or an undecodable token
 } collector;
-
-static int append(generate_result *r, const char *bytes, size_t n) {
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = 2 * (r->len + n + 1) + 64;
-        char *grown = realloc(r->text, cap);
-        if (!grown) return mtp_errorf("out of memory for the generated text");
-        r->text = grown;
-        r->cap = cap;
-    }
-    memcpy(r->text + r->len, bytes, n);
-    r->len += n;
-    r->text[r->len] = '\0';
-    return 0;
-}
 
 // The first position >= from where a stop string matches text[0..len), or len.
 static size_t first_stop(const char *const *stops, const char *text, size_t len, size_t from) {
@@ -97,21 +83,22 @@ static int on_token(int32_t token, void *user) {
         while (n > 0 && is_blank(*p)) p++, n--;
     if (n == 0) return 0;
     c->started = 1;
-    size_t before = r->len;
-    if (append(r, p, (size_t)n) != 0) {
+    strbuf *t = &r->text;
+    size_t before = t->len;
+    if (strbuf_add(t, p, (size_t)n) != 0) {
         c->failed = 1;
         return 1;
     }
     size_t from = before > c->hold ? before - c->hold : 0;
-    size_t hit = first_stop(c->o->stops, r->text, r->len, from);
-    int stopped = hit < r->len;
+    size_t hit = first_stop(c->o->stops, t->s, t->len, from);
+    int stopped = hit < t->len;
     if (stopped) {
-        r->len = hit;
-        r->text[hit] = '\0';
+        t->len = hit;
+        t->s[hit] = '\0';
     }
-    size_t safe = stopped ? r->len : r->len > c->hold ? r->len - c->hold : 0;
+    size_t safe = stopped ? t->len : t->len > c->hold ? t->len - c->hold : 0;
     if (c->o->on_text && safe > c->streamed) {
-        c->o->on_text(r->text + c->streamed, safe - c->streamed, c->o->user);
+        c->o->on_text(t->s + c->streamed, safe - c->streamed, c->o->user);
         c->streamed = safe;
     }
     return stopped;
@@ -120,8 +107,8 @@ static int on_token(int32_t token, void *user) {
 int generate_tokens(generator *g, const int32_t *ids, int n, const generate_options *o, generate_result *r) {
     const int context = g->dec.model->cfg.max_seq_len;
     int32_t eot = tokenizer_eot(g->tok);
-    r->len = 0;
-    if (r->text) r->text[0] = '\0';
+    r->text.len = 0;
+    if (strbuf_add(&r->text, "", 0) != 0) return -1;  // a text even when nothing is generated
     r->prompt_cut = 0;
     if (n == 0) {  // an empty prompt starts from end-of-text, as after a document
         ids = &eot;
@@ -143,13 +130,12 @@ int generate_tokens(generator *g, const int32_t *ids, int n, const generate_opti
         size_t sl = strlen(o->stops[s]);
         if (sl > c.hold + 1) c.hold = sl - 1;
     }
-    if (append(r, "", 0) != 0) return -1;  // a text even when nothing is generated
-    r->len = 0;
     int rc = decode_run(&g->dec, ids, n, o->max_new, eot, &g->smp, on_token, &c, &r->stats);
     if (rc == 0 && c.failed) rc = -1;
     if (rc != 0) return -1;
     r->stop_reason = r->stats.stop_reason;
-    if (o->on_text && r->len > c.streamed) o->on_text(r->text + c.streamed, r->len - c.streamed, o->user);
+    if (o->on_text && r->text.len > c.streamed)
+        o->on_text(r->text.s + c.streamed, r->text.len - c.streamed, o->user);
     return 0;
 }
 

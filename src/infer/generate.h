@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/strbuf.h"
 #include "data/tokenizer.h"
 #include "infer/decode.h"
 
@@ -50,8 +51,7 @@ typedef struct {
 } generate_options;
 
 typedef struct {
-    char *text;  // what was generated (NUL-terminated, malloc'd): free with generate_result_free
-    size_t len, cap;
+    strbuf text;  // what was generated: text.s (NUL-terminated), text.len; free with generate_result_free
     int prompt_tokens;  // after fitting
     int prompt_cut;     // tokens dropped from the prompt's start
     decode_stats stats;

@@ -24,12 +24,11 @@ int code_eval_open(code_eval *e, const char *data, code_benchmark b, const char 
         code_eval_free(e);
         return -1;
     }
-    e->eval = mtp_malloc((size_t)e->tasks.count * sizeof *e->eval, "task list");
-    e->pos_of = mtp_malloc((size_t)e->tasks.count * sizeof *e->pos_of, "task list");
-    if (!e->eval || !e->pos_of) {
+    if (!(e->eval = mtp_malloc(2 * (size_t)e->tasks.count * sizeof *e->eval, "task list"))) {
         code_eval_free(e);
         return -1;
     }
+    e->pos_of = e->eval + e->tasks.count;
     for (long i = 0; i < e->tasks.count; i++) {
         e->pos_of[i] = -1;
         if (e->tasks.tasks[i].in_split && (!max_tasks || e->n_eval < max_tasks)) {
@@ -41,16 +40,13 @@ int code_eval_open(code_eval *e, const char *data, code_benchmark b, const char 
 }
 
 void code_eval_free(code_eval *e) {
-    for (long i = 0; e->completion && i < e->n; i++) free(e->completion[i]);
-    for (long i = 0; e->result && i < e->n; i++) free(e->result[i]);
-    free(e->completion);
-    free(e->result);
-    free(e->outcome);
-    free(e->task_of);
+    for (long i = 0; e->c && i < e->n; i++) {
+        free(e->c[i].text);
+        free(e->c[i].result);
+    }
+    free(e->c);
     free(e->nper);
-    free(e->cper);
     free(e->eval);
-    free(e->pos_of);
     code_tasks_free(&e->tasks);
     memset(e, 0, sizeof *e);
 }
@@ -58,10 +54,10 @@ void code_eval_free(code_eval *e) {
 // Slots for n completions and the per-task counts.
 static int alloc_completions(code_eval *e, long n) {
     e->n = n;
-    e->task_of = mtp_malloc((size_t)(n + 1) * sizeof *e->task_of, "completions");
-    e->completion = mtp_calloc((size_t)n + 1, sizeof *e->completion, "completions");
-    e->nper = mtp_calloc((size_t)e->n_eval + 1, sizeof *e->nper, "completions");
-    return e->task_of && e->completion && e->nper ? 0 : -1;
+    e->c = mtp_calloc((size_t)n + 1, sizeof *e->c, "completions");
+    e->nper = mtp_calloc(2 * (size_t)e->n_eval + 1, sizeof *e->nper, "completions");
+    e->cper = e->nper ? e->nper + e->n_eval : NULL;
+    return e->c && e->nper ? 0 : -1;
 }
 
 int code_eval_read_samples(code_eval *e, const char *path) {
@@ -95,9 +91,9 @@ int code_eval_read_samples(code_eval *e, const char *path) {
     for (long i = 0; i < count; i++) {
         long p = e->pos_of[samples[i].task];
         if (p < 0) continue;
-        long slot = at[p]++;
-        e->task_of[slot] = samples[i].task;
-        e->completion[slot] = samples[i].completion;
+        code_completion *c = &e->c[at[p]++];
+        c->task = samples[i].task;
+        c->text = samples[i].completion;
         samples[i].completion = NULL;  // moved
     }
 done:
@@ -135,11 +131,11 @@ int code_eval_sample(code_eval *e, generator *g, long N, int max_new, int shots,
         }
         for (long j = 0; j < N && rc == 0; j++) {
             long slot = p * N + j;
-            e->task_of[slot] = e->eval[p];
+            e->c[slot].task = e->eval[p];
             mtp_rng_seed(&g->smp.rng, sample_seed(seed, e->eval[p], j));
             if ((rc = generate_text(g, prompt, strlen(prompt), &o, &r)) != 0) break;
             if (j == 0) e->truncated += r.prompt_cut > 0;
-            if (!(e->completion[slot] = strdup(r.text))) rc = mtp_errorf("out of memory");
+            if (!(e->c[slot].text = strdup(r.text.s))) rc = mtp_errorf("out of memory");
             progress_tell(progress, (uint64_t)(slot + 1), (uint64_t)e->n);
         }
         free(prompt);
@@ -183,10 +179,6 @@ static char *verdict(const sandbox_result *r) {
 
 int code_eval_score(code_eval *e, const sandbox_config *base, int jobs, const progress_sink *progress) {
     const long n = e->n;
-    e->outcome = mtp_calloc((size_t)n + 1, sizeof *e->outcome, "outcomes");
-    e->result = mtp_calloc((size_t)n + 1, sizeof *e->result, "outcomes");
-    e->cper = mtp_calloc((size_t)e->n_eval + 1, sizeof *e->cper, "outcomes");
-    if (!e->outcome || !e->result || !e->cper) return -1;
     long done = 0;
     int failed = 0;
     char err[1024] = "";
@@ -201,7 +193,7 @@ int code_eval_score(code_eval *e, const sandbox_config *base, int jobs, const pr
         sandbox_config c = *base;
         c.uid = base->uid + (unsigned)omp_get_thread_num();
         size_t len;
-        char *program = code_tasks_program(&e->tasks, e->task_of[i], e->completion[i], &len);
+        char *program = code_tasks_program(&e->tasks, e->c[i].task, e->c[i].text, &len);
         sandbox_result r;
         int rc = program ? sandbox_run(&c, program, len, &r) : -1;
         free(program);
@@ -212,8 +204,8 @@ int code_eval_score(code_eval *e, const sandbox_config *base, int jobs, const pr
 #pragma omp atomic write
                 failed = 1;
             } else {
-                e->outcome[i] = r.outcome;
-                e->result[i] = verdict(&r);
+                e->c[i].outcome = r.outcome;
+                e->c[i].result = verdict(&r);
                 progress_tell(progress, (uint64_t)++done, (uint64_t)n);
             }
         }
@@ -221,9 +213,10 @@ int code_eval_score(code_eval *e, const sandbox_config *base, int jobs, const pr
     }
     if (failed) return mtp_errorf("%s", err);
     e->passed = e->timeouts = 0;
+    memset(e->cper, 0, sizeof *e->cper * (size_t)e->n_eval);
     for (long i = 0; i < n; i++) {
-        if (e->outcome[i] == SANDBOX_PASSED) e->cper[e->pos_of[e->task_of[i]]]++, e->passed++;
-        e->timeouts += e->outcome[i] == SANDBOX_TIMEOUT;
+        if (e->c[i].outcome == SANDBOX_PASSED) e->cper[e->pos_of[e->c[i].task]]++, e->passed++;
+        e->timeouts += e->c[i].outcome == SANDBOX_TIMEOUT;
     }
     return 0;
 }
@@ -236,17 +229,18 @@ int code_eval_write_results(const code_eval *e, const char *path) {
     FILE *f = fopen(path, "w");
     if (!f) return mtp_errorf("cannot write --results %s: %s", path, strerror(errno));
     for (long i = 0; i < e->n; i++) {
-        const code_task *k = &e->tasks.tasks[e->task_of[i]];
+        const code_completion *c = &e->c[i];
+        const code_task *k = &e->tasks.tasks[c->task];
         cJSON *j = cJSON_CreateObject();
         if (e->tasks.bench == CODE_MBPP)
             cJSON_AddNumberToObject(j, "task_id", (double)k->number);
         else
             cJSON_AddStringToObject(j, "task_id", k->task_id);
-        char *clean = utf8_sanitize(e->completion[i], strlen(e->completion[i]));
+        char *clean = utf8_sanitize(c->text, strlen(c->text));
         cJSON_AddStringToObject(j, "completion", clean ? clean : "");
         free(clean);
-        cJSON_AddBoolToObject(j, "passed", e->outcome[i] == SANDBOX_PASSED);
-        cJSON_AddStringToObject(j, "result", e->result[i] ? e->result[i] : "");
+        cJSON_AddBoolToObject(j, "passed", c->outcome == SANDBOX_PASSED);
+        cJSON_AddStringToObject(j, "result", c->result ? c->result : "");
         if (jsonl_put(f, j) != 0) {
             fclose(f);
             return mtp_error_context("--results %s", path);

@@ -13,17 +13,21 @@
 #include "eval/sandbox.h"
 #include "infer/generate.h"
 
+// One completion of a task and, once scored, its outcome.
+typedef struct {
+    long task;     // index into code_tasks.tasks
+    char *text;    // the code
+    int outcome;   // sandbox_outcome, after code_eval_score
+    char *result;  // short verdict: "passed", "timed out", "failed: <last line>"
+} code_completion;
+
 typedef struct {
     code_tasks tasks;
     long *eval, n_eval;  // the evaluated tasks (indexes into tasks.tasks): the split's, the first max_tasks
-    long *pos_of;        // [tasks.count]: position in eval, or -1
-    // completions, grouped by task in evaluation order
+    long *pos_of;        // [tasks.count]: position in eval, or -1 (shares eval's allocation)
+    code_completion *c;  // [n] grouped by task in evaluation order
     long n;
-    long *task_of;      // [n] task index
-    char **completion;  // [n]
-    long *nper, *cper;  // [n_eval] completions per task, passing ones per task
-    int *outcome;       // [n] sandbox_outcome, after code_eval_score
-    char **result;      // [n] short verdict: "passed", "timed out", "failed: <last line>"
+    long *nper, *cper;  // [n_eval] completions per task, passing ones per task (one allocation)
     long ignored;       // samples file: completions of tasks not evaluated
     long truncated;     // sampling: prompts cut to fit the context
     long passed, timeouts;

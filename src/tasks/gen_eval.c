@@ -59,7 +59,7 @@ int gen_eval_run(const gen_eval_set *set, generator *g, int max_new, const char 
             rc = mtp_error_context("%s:%ld", set->path, it->line);
             break;
         }
-        rc = exact_match_tally_add(tally, it->group, exact_match_compare(r.text, r.len, it->answer));
+        rc = exact_match_tally_add(tally, it->group, exact_match_compare(r.text.s, r.text.len, it->answer));
         progress_tell(progress, (uint64_t)i + 1, (uint64_t)set->count);
     }
     generate_result_free(&r);

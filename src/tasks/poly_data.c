@@ -12,57 +12,13 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/hashset.h"
 #include "core/rng.h"
 #include "eval/poly.h"
 
 #define MAX_REDRAWS 100000  // consecutive redraws before giving up (never reached in practice)
 #define STREAM_TRAIN 0
 #define STREAM_TEST 1000  // + m: each m's test items have their own stream
-
-// A set of 64-bit hashes (open addressing, linear probing; 0 marks an empty
-// slot, so a hash of 0 is stored as 1).
-typedef struct {
-    uint64_t *slots;
-    size_t cap, count;
-} hash_set;
-
-// FNV-1a, then SplitMix64's finalizer so the low bits used for the slot mix well.
-static uint64_t text_hash(const char *s) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ULL;
-    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-    h ^= h >> 31;
-    return h ? h : 1;
-}
-
-static size_t set_slot(const hash_set *s, uint64_t h) {
-    size_t i = (size_t)h & (s->cap - 1);
-    while (s->slots[i] && s->slots[i] != h) i = (i + 1) & (s->cap - 1);
-    return i;
-}
-
-static int set_has(const hash_set *s, uint64_t h) {
-    return s->cap && s->slots[set_slot(s, h)] == h;
-}
-
-// 1 if added, 0 if already there, -1 out of memory.
-static int set_add(hash_set *s, uint64_t h) {
-    if (2 * (s->count + 1) > s->cap) {  // keep the load under 1/2
-        hash_set g = {NULL, s->cap ? 2 * s->cap : 1024, 0};
-        if (!(g.slots = mtp_calloc(g.cap, sizeof *g.slots, "question hash set"))) return -1;
-        for (size_t i = 0; i < s->cap; i++)
-            if (s->slots[i]) g.slots[set_slot(&g, s->slots[i])] = s->slots[i];
-        g.count = s->count;
-        free(s->slots);
-        *s = g;
-    }
-    size_t i = set_slot(s, h);
-    if (s->slots[i]) return 0;
-    s->slots[i] = h;
-    s->count++;
-    return 1;
-}
 
 // An independent generator per purpose: the seed and the stream id hashed
 // into a starting state, so streams do not overlap in practice.
@@ -101,8 +57,8 @@ static int draw_example(int m, int pause, mtp_rng *rng, hash_set *seen, int add,
                         size_t pcap, char *answer, long *redraws) {
     for (int tries = 0; tries < MAX_REDRAWS; tries++) {
         if (poly_example(m, pause, rng, question, POLY_TEXT_MAX, prompt, pcap, answer, 8) != 0) return -1;
-        uint64_t h = text_hash(question);
-        int fresh = add ? set_add(seen, h) : !set_has(seen, h);
+        uint64_t h = hash_text(question, strlen(question), 0);
+        int fresh = add ? hash_set_add(seen, h) : !hash_set_has(seen, h);
         if (fresh < 0) return -1;
         if (fresh) return 0;
         (*redraws)++;
@@ -210,6 +166,6 @@ int poly_data_make(const poly_data_options *a, poly_data_summary *sum) {
     rc = 0;
 done:
     free(prompt);
-    free(seen.slots);
+    hash_set_free(&seen);
     return rc;
 }

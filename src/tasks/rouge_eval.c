@@ -182,8 +182,8 @@ int rouge_summarize(rouge_items *items, generator *g, int max_new, const char *l
             rc = mtp_error_context("%s:item %ld", label, i + 1);
             break;
         }
-        while (r.len > 0 && blank(r.text[r.len - 1])) r.len--;
-        char *summary = utf8_sanitize(r.text, r.len);
+        while (r.text.len > 0 && blank(r.text.s[r.text.len - 1])) r.text.len--;
+        char *summary = utf8_sanitize(r.text.s, r.text.len);
         if (!summary) {
             rc = -1;
             break;
