@@ -178,7 +178,5 @@ const command_spec CMD_BENCH_DECODE = {
                {NULL, DECODE_FLAGS, offsetof(bench_args, d), "--max-new"},
                {NULL, BENCH_FLAGS, 0, "--max-prompts --repeats --json"}},
     .required = "--model --prompts",
-    .run = run_bench_decode,
-    .defaults = &BENCH_DECODE_DEFAULTS,
-    .size = sizeof(bench_args),
+    COMMAND_RUN(run_bench_decode, BENCH_DECODE_DEFAULTS),
 };

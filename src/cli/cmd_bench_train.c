@@ -79,7 +79,5 @@ const command_spec CMD_BENCH_TRAIN = {
                 "--batch --schedule"},
                {NULL, BENCH_FLAGS, 0},
                {NULL, MODEL_FLAGS, offsetof(bench_args, m), "--threads"}},
-    .run = run_bench_train,
-    .defaults = &BENCH_TRAIN_DEFAULTS,
-    .size = sizeof(bench_args),
+    COMMAND_RUN(run_bench_train, BENCH_TRAIN_DEFAULTS),
 };

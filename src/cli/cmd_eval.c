@@ -128,7 +128,5 @@ const command_spec CMD_EVAL = {
         "likely token is the true one: what speculative decoding's acceptance rate follows).",
     .groups = {{NULL, MODEL_FLAGS, offsetof(eval_args, m)}, {NULL, EVAL_FLAGS, 0}},
     .required = "--model --data",
-    .run = run_eval,
-    .defaults = &EVAL_DEFAULTS,
-    .size = sizeof(eval_args),
+    COMMAND_RUN(run_eval, EVAL_DEFAULTS),
 };

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/flag_groups.h"
 #include "cli/progress.h"
+#include "cli/session.h"
 #include "libmtp.h"
 #include "tasks/choice_eval.h"
 
@@ -75,31 +76,28 @@ static void print_table(const choice_result *r, const choice_set *set, const cha
                r->truncated, window);
 }
 
-static int run_eval_choice(command_line *cl) {
-    choice_args *a = cl->args;
-    int rc;
-    checkpoint ck = {0};
-    loglik_scorer s = {0};
-    choice_set set = {0};
-    choice_result r;
-    rc = 1;
-    // the items first: a bad file fails before a large model loads
-    if (choice_load(a->data, (choice_format)a->format, a->delimiter, a->max_items, &set) ||
-        checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) ||
-        loglik_init(&s, &ck.model, 0))
-        goto done;
+// Scores the items and prints the report: 0, or 1 with an error.
+static int score(const choice_args *a, const choice_set *set, model_session *ms) {
     progress bar;
-    progress_sink sink = progress_bar(&bar, "eval-choice", (uint64_t)set.n_items, "items", 1.0);
-    if (choice_evaluate(&s, ck.tok, &set, &sink, &r)) goto done;
+    progress_sink sink = progress_bar(&bar, "eval-choice", (uint64_t)set->n_items, "items", 1.0);
+    choice_result r;
+    if (choice_evaluate(&ms->scorer, ms->ck.tok, set, &sink, &r)) return 1;
     if (a->json)
-        print_json(&r, &set, ck.dir, s.window);
+        print_json(&r, set, ms->ck.dir, ms->scorer.window);
     else
-        print_table(&r, &set, ck.dir, a->data, s.window);
-    rc = 0;
-done:
-    loglik_free(&s);
+        print_table(&r, set, ms->ck.dir, a->data, ms->scorer.window);
+    return 0;
+}
+
+static int run_eval_choice(command_line *cl) {
+    const choice_args *a = cl->args;
+    choice_set set = {0};
+    model_session ms = {0};
+    // the items first: a bad file fails before a large model loads
+    int rc = choice_load(a->data, (choice_format)a->format, a->delimiter, a->max_items, &set) ||
+             session_open(&ms, a->m.model) || session_scorer(&ms) || score(a, &set, &ms);
+    session_close(&ms);
     choice_free(&set);
-    checkpoint_close(&ck);
     return rc;
 }
 
@@ -119,7 +117,5 @@ const command_spec CMD_EVAL_CHOICE = {
         "A context longer than the model's window loses tokens from its left (counted as\n"
         "\"truncated\"). Progress and ETA go to stderr. See docs/eval-choice.md.",
     .required = "--model --data",
-    .run = run_eval_choice,
-    .defaults = &EVAL_CHOICE_DEFAULTS,
-    .size = sizeof(choice_args),
+    COMMAND_RUN(run_eval_choice, EVAL_CHOICE_DEFAULTS),
 };

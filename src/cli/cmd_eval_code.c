@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/flag_groups.h"
 #include "cli/progress.h"
+#include "cli/session.h"
 #include "eval/passk.h"
 #include "libmtp.h"
 #include "tasks/code_eval.h"
@@ -149,9 +150,74 @@ static int usable_ks(const command_line *cl, const code_args *a, long min_n, lon
     return n;
 }
 
+static int read_samples(const code_args *a, code_eval *e) {
+    if (code_eval_read_samples(e, a->samples)) return -1;
+    if (e->ignored)
+        fprintf(stderr,
+                "mtp eval-code: ignored %ld completion(s) of tasks outside the %ld evaluated (split %s%s)\n",
+                e->ignored, e->n_eval, a->split, a->max_tasks ? ", --max-tasks" : "");
+    return 0;
+}
+
+// The sandbox and the interpreter it runs.
+typedef struct {
+    sandbox_config c;
+    char python[4096], version[64];
+    int flags;  // SANDBOX_* in force
+} sandbox_setup;
+
+// Found after every check of the input and before the (long) sampling: as
+// root, job j runs as uid + j, which must be nobody's account.
+static int find_sandbox(const code_args *a, sandbox_setup *sb) {
+    sandbox_config_default(&sb->c);
+    sb->c.timeout = a->timeout;
+    sb->c.memory_mb = a->memory_mb;
+    sb->c.uid = (unsigned)a->uid;
+    if (code_eval_check_uids(a->uid, a->jobs) ||
+        sandbox_find_python(&sb->c, a->python, sb->python, sizeof sb->python, sb->version, sizeof sb->version,
+                            &sb->flags))
+        return -1;
+    sb->c.python = sb->python;
+    return 0;
+}
+
+static int sample(const code_args *a, code_eval *e) {
+    model_session ms = {0};
+    generator_config gc = {a->d.speculative, (float)a->d.temperature, 0, (float)a->d.top_p, a->d.seed};
+    progress bar;
+    progress_sink sink = progress_bar(&bar, "sampling", (uint64_t)(e->n_eval * a->samples_per_task), NULL, 0);
+    int rc = session_open(&ms, a->m.model) || session_generator(&ms, &gc) ||
+             code_eval_sample(e, &ms.gen, a->samples_per_task, a->d.max_new, 3 * a->shots, a->d.seed, &sink);
+    session_close(&ms);
+    if (rc == 0 && e->truncated)
+        fprintf(stderr,
+                "mtp eval-code: %ld of %ld prompts were longer than the model's context allows and kept only "
+                "their "
+                "last tokens\n",
+                e->truncated, e->n_eval);
+    return rc;
+}
+
+// Runs the programs and prints pass@k.
+static int score(const code_args *a, code_eval *e, const sandbox_setup *sb, const long *ks, int n_ks,
+                 double t0) {
+    char desc[256];
+    double pk[MAX_KS];
+    // said once the model's errors are past, so that those are one line too
+    fprintf(stderr, "mtp eval-code: python %s (%s); sandbox: %s\n", sb->python, sb->version,
+            sandbox_describe(&sb->c, sb->flags, desc, sizeof desc));
+    progress bar;
+    progress_sink sink = progress_bar(&bar, "testing", (uint64_t)e->n, NULL, 0);
+    if (code_eval_score(e, &sb->c, a->jobs, &sink)) return -1;
+    for (int i = 0; i < n_ks; i++)
+        if (code_eval_passk(e, ks[i], &pk[i])) return -1;
+    if (a->results && code_eval_write_results(e, a->results)) return -1;
+    print_report(a, e, ks, pk, n_ks, t0);
+    return 0;
+}
+
 static int run_eval_code(command_line *cl) {
-    code_args *a = cl->args;
-    int rc;
+    const code_args *a = cl->args;
     static const char *const sampling[] = {
         "--samples-per-task", "--temperature", "--top-p",  "--max-new", "--seed",
         "--speculative",      "--shots",       "--threads"};
@@ -159,78 +225,23 @@ static int run_eval_code(command_line *cl) {
     for (size_t i = 0; i < sizeof sampling / sizeof *sampling; i++)
         sampling_given |= flags_given(cl, sampling[i]);
     if (!!a->m.model == !!a->samples)
-        return flags_exit(
-            flags_usage_error(cl, "give --model (to sample completions) or --samples (a file of them), %s",
-                              a->m.model ? "not both" : "one of them"));
+        return flags_usage_error(cl, "give --model (to sample completions) or --samples (a file of them), %s",
+                                 a->m.model ? "not both" : "one of them");
     if (a->samples && sampling_given)
-        return flags_exit(flags_usage_error(
-            cl, "sampling flags (--samples-per-task, --temperature, ...) need --model, not --samples"));
+        return flags_usage_error(
+            cl, "sampling flags (--samples-per-task, --temperature, ...) need --model, not --samples");
     if (a->benchmark == CODE_HUMANEVAL && flags_given(cl, "--shots"))
-        return flags_exit(
-            flags_usage_error(cl, "--shots is for MBPP prompts; HumanEval's prompt is the task's own"));
+        return flags_usage_error(cl, "--shots is for MBPP prompts; HumanEval's prompt is the task's own");
     double t0 = mtp_now();
     code_eval e = {0};
-    checkpoint ck = {0};
-    generator g = {0};
+    sandbox_setup sb;
     long ks[MAX_KS];
-    double pk[MAX_KS];
     int n_ks = 0;
-    rc = 1;
-    if (code_eval_open(&e, a->data, (code_benchmark)a->benchmark, a->split, a->max_tasks)) goto done;
-    if (a->samples) {
-        if (code_eval_read_samples(&e, a->samples)) goto done;
-        if (e.ignored)
-            fprintf(
-                stderr,
-                "mtp eval-code: ignored %ld completion(s) of tasks outside the %ld evaluated (split %s%s)\n",
-                e.ignored, e.n_eval, a->split, a->max_tasks ? ", --max-tasks" : "");
-    }
-    if (!(n_ks =
-              usable_ks(cl, a, a->samples ? passk_min_samples(e.nper, e.n_eval) : a->samples_per_task, ks)))
-        goto done;
-    // The sandbox: after every check of the input, before the (long) sampling.
-    sandbox_config sc;
-    sandbox_config_default(&sc);
-    sc.timeout = a->timeout;
-    sc.memory_mb = a->memory_mb;
-    sc.uid = (unsigned)a->uid;
-    char python[4096], version[64], desc[256];
-    int flags;
-    if (code_eval_check_uids(a->uid, a->jobs) ||
-        sandbox_find_python(&sc, a->python, python, sizeof python, version, sizeof version, &flags))
-        goto done;
-    sc.python = python;
-    if (a->m.model) {
-        generator_config gc = {a->d.speculative, (float)a->d.temperature, 0, (float)a->d.top_p, a->d.seed};
-        if (checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) ||
-            generator_init(&g, &ck.model, ck.tok, &gc))
-            goto done;
-        progress bar;
-        progress_sink sink =
-            progress_bar(&bar, "sampling", (uint64_t)(e.n_eval * a->samples_per_task), NULL, 0);
-        if (code_eval_sample(&e, &g, a->samples_per_task, a->d.max_new, 3 * a->shots, a->d.seed, &sink))
-            goto done;
-        if (e.truncated)
-            fprintf(stderr,
-                    "mtp eval-code: %ld of %ld prompts were longer than the model's context allows and kept "
-                    "only their "
-                    "last tokens\n",
-                    e.truncated, e.n_eval);
-    }
-    // Said once the model's errors are past, so that those are one line too.
-    fprintf(stderr, "mtp eval-code: python %s (%s); sandbox: %s\n", python, version,
-            sandbox_describe(&sc, flags, desc, sizeof desc));
-    progress bar;
-    progress_sink sink = progress_bar(&bar, "testing", (uint64_t)e.n, NULL, 0);
-    if (code_eval_score(&e, &sc, a->jobs, &sink)) goto done;
-    for (int i = 0; i < n_ks; i++)
-        if (code_eval_passk(&e, ks[i], &pk[i])) goto done;
-    if (a->results && code_eval_write_results(&e, a->results)) goto done;
-    print_report(a, &e, ks, pk, n_ks, t0);
-    rc = 0;
-done:
-    generator_free(&g);
-    checkpoint_close(&ck);
+    int rc = code_eval_open(&e, a->data, (code_benchmark)a->benchmark, a->split, a->max_tasks) ||
+             (a->samples && read_samples(a, &e)) ||
+             !(n_ks = usable_ks(cl, a, a->samples ? passk_min_samples(e.nper, e.n_eval) : a->samples_per_task,
+                                ks)) ||
+             find_sandbox(a, &sb) || (a->m.model && sample(a, &e)) || score(a, &e, &sb, ks, n_ks, t0);
     code_eval_free(&e);
     return rc;
 }
@@ -270,7 +281,5 @@ const command_spec CMD_EVAL_CODE = {
         "only. The sandbox isolates what the kernel allows (see docs/eval-code.md) and says so on\n"
         "stderr; it is not a security boundary for adversarial code.",
     .required = "--benchmark --data",
-    .run = run_eval_code,
-    .defaults = &EVAL_CODE_DEFAULTS,
-    .size = sizeof(code_args),
+    COMMAND_RUN(run_eval_code, EVAL_CODE_DEFAULTS),
 };

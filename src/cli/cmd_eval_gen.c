@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/flag_groups.h"
 #include "cli/progress.h"
+#include "cli/session.h"
 #include "libmtp.h"
 #include "tasks/gen_eval.h"
 
@@ -41,42 +42,37 @@ static void print_table(const char *data, const char *ckpt, long items, int max_
     printf("| all | %ld | %ld | %.4f |\n", t->n, t->correct, exact_match_accuracy(t->correct, t->n));
 }
 
-static int run_eval_gen(command_line *cl) {
-    gen_args *a = cl->args;
-    int rc;
-    checkpoint ck = {0};
-    gen_eval_set set = {0};
-    generator g = {0};
+// Generates every answer and prints the accuracy: 0, or 1 with an error.
+static int evaluate(const gen_args *a, const gen_eval_set *set, model_session *ms) {
+    progress bar;
+    progress_start(&bar, "eval-gen", (uint64_t)set->count);
+    progress_sink sink = {a->quiet ? NULL : progress_report, &bar};
     exact_match_tally tally;
     exact_match_tally_init(&tally);
-    generator_config gc = {a->d.speculative, 0.0f, 0, 1.0f, 1};
-    progress bar = {0};
-    rc = 1;
-    if (checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER) || generator_check(&ck.cfg, &gc) ||
-        gen_eval_load(&set, a->data, a->max_items, ck.tok, ck.cfg.max_seq_len) ||
-        checkpoint_load_weights(&ck) || generator_init(&g, &ck.model, ck.tok, &gc))
-        goto done;
-    progress_start(&bar, "eval-gen", (uint64_t)set.count);
-    progress_sink sink = {a->quiet ? NULL : progress_report, &bar};
     double t0 = mtp_now();
-    if (gen_eval_run(&set, &g, a->d.max_new, a->d.stop, &sink, &tally)) {
-        if (bar.tty && bar.drawn) fputc('\n', stderr);  // the error on a line of its own
-        goto done;
-    }
-    if (a->json) {
-        char *report = exact_match_tally_json(&tally);
-        if (!report) goto done;
-        puts(report);
-        free(report);
-    } else {
-        print_table(a->data, ck.dir, set.count, a->d.max_new, g.dec.drafts, mtp_now() - t0, &tally);
-    }
-    rc = 0;
-done:
+    char *report = NULL;
+    int rc = gen_eval_run(set, &ms->gen, a->d.max_new, a->d.stop, &sink, &tally);
+    if (rc && bar.tty && bar.drawn) fputc('\n', stderr);  // the error on a line of its own
+    if (rc == 0 && a->json && (rc = !(report = exact_match_tally_json(&tally))) == 0) puts(report);
+    if (rc == 0 && !a->json)
+        print_table(a->data, ms->ck.dir, set->count, a->d.max_new, ms->gen.dec.drafts, mtp_now() - t0,
+                    &tally);
+    free(report);
     exact_match_tally_free(&tally);
-    generator_free(&g);
+    return rc ? 1 : 0;
+}
+
+static int run_eval_gen(command_line *cl) {
+    const gen_args *a = cl->args;
+    gen_eval_set set = {0};
+    model_session ms = {0};
+    generator_config gc = {a->d.speculative, 0.0f, 0, 1.0f, 1};
+    // the prompts are encoded and checked against the context before the weights load
+    int rc = session_open(&ms, a->m.model) || generator_check(&ms.ck.cfg, &gc) ||
+             gen_eval_load(&set, a->data, a->max_items, ms.ck.tok, ms.ck.cfg.max_seq_len) ||
+             session_generator(&ms, &gc) || evaluate(a, &set, &ms);
+    session_close(&ms);
     gen_eval_free(&set);
-    checkpoint_close(&ck);
     return rc;
 }
 
@@ -100,7 +96,5 @@ const command_spec CMD_EVAL_GEN = {
                {NULL, DECODE_FLAGS, offsetof(gen_args, d), "--max-new --stop --speculative"},
                {NULL, GEN_FLAGS, 0, "--max-items --json --quiet"}},
     .required = "--model --data",
-    .run = run_eval_gen,
-    .defaults = &EVAL_GEN_DEFAULTS,
-    .size = sizeof(gen_args),
+    COMMAND_RUN(run_eval_gen, EVAL_GEN_DEFAULTS),
 };

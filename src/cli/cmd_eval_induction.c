@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/flag_groups.h"
 #include "cli/progress.h"
+#include "cli/session.h"
 #include "libmtp.h"
 #include "tasks/induction.h"
 
@@ -73,40 +74,37 @@ static void print_table(const induction_counts *c, const char *ckpt, const char 
             c->truncated, window, window / 2);
 }
 
-static int run_eval_induction(command_line *cl) {
-    induction_args *a = cl->args;
-    int rc;
-    checkpoint ck = {0};
-    loglik_scorer s = {0};
-    induction_story *st = NULL;
-    int n = 0;
-    induction_counts c;
-    double seconds;
-    rc = 1;
-    // the data first: a bad file fails before a large model loads
-    if (induction_stories_read(a->data, a->max_stories, &st, &n) ||
-        checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) ||
-        loglik_init(&s, &ck.model, 0))
-        goto done;
+// Scores the stories and prints the report: 0, or 1 with an error.
+static int score(const induction_args *a, const induction_story *st, int n, model_session *ms) {
     progress bar;
     progress_sink sink = progress_bar(&bar, "eval-induction", (uint64_t)n, "stories", 1.0);
-    if (induction_evaluate(&s, ck.tok, st, n, &sink, &c, &seconds)) goto done;
-    if (c.occurrences == 0) {
-        mtp_errorf(
-            "%s: no mention is two tokens under the model's tokenizer (%s): make the test set with "
-            "mtp task induction --tokenizer %s",
-            a->data, tokenizer_name(ck.tok), ck.dir);
-        goto done;
-    }
+    induction_counts c;
+    double seconds;
+    if (induction_evaluate(&ms->scorer, ms->ck.tok, st, n, &sink, &c, &seconds)) return 1;
+    if (c.occurrences == 0)
+        return mtp_errorf(
+                   "%s: no mention is two tokens under the model's tokenizer (%s): make the test set with "
+                   "mtp task "
+                   "induction --tokenizer %s",
+                   a->data, tokenizer_name(ms->ck.tok), ms->ck.dir),
+               1;
     if (a->json)
-        print_json(&c, ck.dir, s.window, seconds);
+        print_json(&c, ms->ck.dir, ms->scorer.window, seconds);
     else
-        print_table(&c, ck.dir, a->data, s.window, seconds);
-    rc = 0;
-done:
+        print_table(&c, ms->ck.dir, a->data, ms->scorer.window, seconds);
+    return 0;
+}
+
+static int run_eval_induction(command_line *cl) {
+    const induction_args *a = cl->args;
+    induction_story *st = NULL;
+    int n = 0;
+    model_session ms = {0};
+    // the data first: a bad file fails before a large model loads
+    int rc = induction_stories_read(a->data, a->max_stories, &st, &n) || session_open(&ms, a->m.model) ||
+             session_scorer(&ms) || score(a, st, n, &ms);
+    session_close(&ms);
     induction_stories_free(st, n);
-    loglik_free(&s);
-    checkpoint_close(&ck);
     return rc;
 }
 
@@ -129,7 +127,5 @@ const command_spec CMD_EVAL_INDUCTION = {
         "prediction sees at least half a window); they are counted as truncated. See\n"
         "docs/eval-induction.md.",
     .required = "--model --data",
-    .run = run_eval_induction,
-    .defaults = &EVAL_INDUCTION_DEFAULTS,
-    .size = sizeof(induction_args),
+    COMMAND_RUN(run_eval_induction, EVAL_INDUCTION_DEFAULTS),
 };

@@ -8,6 +8,7 @@
 #include "cli/commands.h"
 #include "cli/flag_groups.h"
 #include "cli/progress.h"
+#include "cli/session.h"
 #include "libmtp.h"
 #include "tasks/rouge_eval.h"
 
@@ -113,22 +114,20 @@ static int check_mode(const command_line *cl, const rouge_args *a) {
 }
 
 static int summarize(const rouge_args *a, rouge_items *items, long *truncated) {
-    checkpoint ck;
-    generator g = {0};
+    model_session ms = {0};
     generator_config gc = {a->d.speculative, 0.0f, 0, 1.0f, 1};
-    int rc = checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS);
-    if (rc == 0 && a->d.max_new >= ck.cfg.max_seq_len)
+    int rc = session_open(&ms, a->m.model);
+    if (rc == 0 && a->d.max_new >= ms.ck.cfg.max_seq_len)
         rc = mtp_errorf(
             "--max-new %d leaves no room for the document in the context of %d tokens of %s: use at most %d",
-            a->d.max_new, ck.cfg.max_seq_len, ck.dir, ck.cfg.max_seq_len - 1);
-    if (rc == 0) rc = generator_init(&g, &ck.model, ck.tok, &gc);
+            a->d.max_new, ms.ck.cfg.max_seq_len, ms.ck.dir, ms.ck.cfg.max_seq_len - 1);
+    if (rc == 0) rc = session_generator(&ms, &gc);
     if (rc == 0) {
         progress bar;
         progress_sink sink = progress_bar(&bar, "eval-rouge", (uint64_t)items->n, NULL, 1.0);
-        rc = rouge_summarize(items, &g, a->d.max_new, a->data, &sink, truncated);
+        rc = rouge_summarize(items, &ms.gen, a->d.max_new, a->data, &sink, truncated);
     }
-    generator_free(&g);
-    checkpoint_close(&ck);
+    session_close(&ms);
     return rc;
 }
 
@@ -198,7 +197,5 @@ const command_spec CMD_EVAL_ROUGE = {
         "With a model, the prompt is DOCUMENT + \"\\nTL;DR:\", cut from the left (in tokens) to leave\n"
         "--max-new tokens of the context; the summary is what follows, from its first non-blank\n"
         "character up to a newline, end-of-text or --max-new tokens, trimmed.",
-    .run = run_eval_rouge,
-    .defaults = &EVAL_ROUGE_DEFAULTS,
-    .size = sizeof(rouge_args),
+    COMMAND_RUN(run_eval_rouge, EVAL_ROUGE_DEFAULTS),
 };

@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/flag_groups.h"
+#include "cli/session.h"
 #include "libmtp.h"
 
 typedef struct {
@@ -83,42 +84,38 @@ static void print_stats(const generate_result *r, int drafts) {
     fprintf(stderr, "\n");
 }
 
-static int run_generate(command_line *cl) {
-    generate_args *a = cl->args;
-    int rc;
-    if (a->prompt && a->prompt_file)
-        return flags_exit(flags_usage_error(cl, "give --prompt or --prompt-file, not both"));
-    checkpoint ck = {0};
-    generator g = {0};
-    generate_result r = {0};
-    size_t len = 0;
-    char *prompt = read_prompt(a, &len);
+// Streams (or prints as JSON) the continuation of prompt: 0, or 1 with an error.
+static int generate(const generate_args *a, const char *prompt, size_t len, model_session *ms) {
     const char *stops[2] = {a->d.stop, NULL};
-    generator_config gc = {a->d.speculative, (float)a->d.temperature, a->d.top_k, (float)a->d.top_p,
-                           a->d.seed};
     generate_options o = {
         .max_new = a->d.max_new, .stops = a->d.stop ? stops : NULL, .on_text = a->json ? NULL : print_text};
-    rc = 1;
+    generate_result r = {0};
+    if (!a->json) print_text(prompt, len, NULL);
+    int rc = generate_text(&ms->gen, prompt, len, &o, &r) != 0;
+    if (rc == 0 && a->json) print_json(&r, ms->gen.dec.drafts);
+    if (rc == 0 && !a->json) fputc('\n', stdout);
+    if (rc == 0 && a->stats) print_stats(&r, ms->gen.dec.drafts);
+    generate_result_free(&r);
+    return rc;
+}
+
+static int run_generate(command_line *cl) {
+    const generate_args *a = cl->args;
+    if (a->prompt && a->prompt_file) return flags_usage_error(cl, "give --prompt or --prompt-file, not both");
+    model_session ms = {0};
+    generator_config gc = {a->d.speculative, (float)a->d.temperature, a->d.top_k, (float)a->d.top_p,
+                           a->d.seed};
+    size_t len = 0;
+    char *prompt = read_prompt(a, &len);
+    int rc = 1;
     if (!prompt)
         mtp_error_context("cannot read the prompt");
     else if (len == 0)
         mtp_errorf("empty prompt: give text with --prompt, --prompt-file or on stdin");
-    else if (checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) == 0 &&
-             generator_init(&g, &ck.model, ck.tok, &gc) == 0) {
-        if (!a->json) print_text(prompt, len, NULL);
-        if (generate_text(&g, prompt, len, &o, &r) == 0) {
-            rc = 0;
-            if (a->json)
-                print_json(&r, g.dec.drafts);
-            else
-                fputc('\n', stdout);
-            if (a->stats) print_stats(&r, g.dec.drafts);
-        }
-    }
+    else
+        rc = session_open(&ms, a->m.model) || session_generator(&ms, &gc) || generate(a, prompt, len, &ms);
     free(prompt);
-    generate_result_free(&r);
-    generator_free(&g);
-    checkpoint_close(&ck);
+    session_close(&ms);
     return rc;
 }
 
@@ -139,7 +136,5 @@ const command_spec CMD_GENERATE = {
                {NULL, GENERATE_FLAGS, 0, "--stats --json"}},
     .epilog = "Generation stops at end-of-text, at --max-new, at --stop, or when the context is full.",
     .required = "--model",
-    .run = run_generate,
-    .defaults = &GENERATE_DEFAULTS,
-    .size = sizeof(generate_args),
+    COMMAND_RUN(run_generate, GENERATE_DEFAULTS),
 };

@@ -125,7 +125,5 @@ const command_spec CMD_PREPARE = {
     .inputs = offsetof(prepare_args, inputs),
     .required = "--out",
     .no_inputs = "no inputs: give the text files or directories to read",
-    .run = run_prepare,
-    .defaults = &PREPARE_DEFAULTS,
-    .size = sizeof(prepare_args),
+    COMMAND_RUN(run_prepare, PREPARE_DEFAULTS),
 };

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/flag_groups.h"
+#include "cli/session.h"
 #include "libmtp.h"
 
 typedef struct {
@@ -26,26 +27,19 @@ static void print_text(const char *bytes, size_t n, void *user) {
 }
 
 static int run_sample(command_line *cl) {
-    sample_args *a = cl->args;
-    int rc;
-    checkpoint ck;
-    generator g = {0};
+    const sample_args *a = cl->args;
+    model_session ms = {0};
     generate_result r = {0};
     generator_config gc = {0, (float)a->d.temperature, a->d.top_k, 1.0f, a->d.seed};
     generate_options o = {.max_new = a->d.max_new, .fit = PROMPT_FIT_KEEP_END, .on_text = print_text};
-    rc = 1;
-    if (checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) == 0 &&
-        generator_init(&g, &ck.model, ck.tok, &gc) == 0) {
-        fputs(a->prompt, stdout);
-        fflush(stdout);
-        if (generate_text(&g, a->prompt, strlen(a->prompt), &o, &r) == 0) {
-            fputc('\n', stdout);
-            rc = 0;
-        }
+    int rc = session_open(&ms, a->m.model) || session_generator(&ms, &gc);
+    if (rc == 0) {
+        print_text(a->prompt, strlen(a->prompt), NULL);
+        rc = generate_text(&ms.gen, a->prompt, strlen(a->prompt), &o, &r) != 0;
+        if (rc == 0) fputc('\n', stdout);
     }
     generate_result_free(&r);
-    generator_free(&g);
-    checkpoint_close(&ck);
+    session_close(&ms);
     return rc;
 }
 
@@ -63,7 +57,5 @@ const command_spec CMD_SAMPLE = {
                {NULL, SAMPLE_FLAGS, 0},
                {NULL, DECODE_FLAGS, offsetof(sample_args, d), "--max-new --temperature --top-k --seed"}},
     .required = "--model --prompt",
-    .run = run_sample,
-    .defaults = &SAMPLE_DEFAULTS,
-    .size = sizeof(sample_args),
+    COMMAND_RUN(run_sample, SAMPLE_DEFAULTS),
 };

@@ -84,9 +84,7 @@ const command_spec CMD_TASK_POLY = {
     .groups = {{NULL, POLY_FLAGS, 0}},
     .epilog = "Ranges are A-B or a single A, with 1 <= A <= B <= 64.",
     .required = "--out",
-    .run = run_task_poly,
-    .defaults = &TASK_POLY_DEFAULTS,
-    .size = sizeof(poly_data_options),
+    COMMAND_RUN(run_task_poly, TASK_POLY_DEFAULTS),
 };
 
 static const flag INDUCTION_FLAGS[] = {
@@ -107,8 +105,7 @@ static const flag INDUCTION_FLAGS[] = {
 
 static int run_task_induction(command_line *cl) {
     induction_data_options *a = cl->args;
-    if (!a->separator[0])
-        return flags_exit(flags_usage_error(cl, "--separator '': give a non-empty story separator"));
+    if (!a->separator[0]) return flags_usage_error(cl, "--separator '': give a non-empty story separator");
     induction_data_summary s;
     if (induction_data_make(a, &s) != 0) return 1;
     printf("%s: %d stories; %d held out in %s/test.jsonl (%d names, %ld later mentions), %d in %s/train.txt",
@@ -141,7 +138,5 @@ const command_spec CMD_TASK_INDUCTION = {
         "Character names: capitalized words seen at least twice, once not at a sentence start,\n"
         "less a stop list (Mom, Dad, Mr, ...). See docs/eval-induction.md.",
     .required = "--stories --tokenizer --out",
-    .run = run_task_induction,
-    .defaults = &TASK_INDUCTION_DEFAULTS,
-    .size = sizeof(induction_data_options),
+    COMMAND_RUN(run_task_induction, TASK_INDUCTION_DEFAULTS),
 };

@@ -76,8 +76,7 @@ static int encode_json_lines(const tokenizer *t, const io_args *f, char *input) 
 static int run_tokenizer_encode(command_line *cl) {
     io_args *a = cl->args;
     int rc;
-    if (a->lines && a->text)
-        return flags_exit(flags_usage_error(cl, "--json-lines reads stdin: drop --text"));
+    if (a->lines && a->text) return flags_usage_error(cl, "--json-lines reads stdin: drop --text");
     tokenizer *t = tokenizer_open(a->tokenizer);
     size_t len = a->text ? strlen(a->text) : 0;
     char *owned = t && !a->text ? fs_read_stream(stdin, "stdin", STDIN_MAX, &len) : NULL;
@@ -101,9 +100,7 @@ const command_spec CMD_TOKENIZER_ENCODE = {
     .groups = {{NULL, IO_FLAGS, 0, "--tokenizer --text --allow-special --json --json-lines"}},
     .epilog = "example: echo 'Hello world' | mtp tokenizer encode --tokenizer gpt2/",
     .required = "--tokenizer",
-    .run = run_tokenizer_encode,
-    .defaults = &TOKENIZER_ENCODE_DEFAULTS,
-    .size = sizeof(io_args),
+    COMMAND_RUN(run_tokenizer_encode, TOKENIZER_ENCODE_DEFAULTS),
 };
 
 // Writes the text of ids separated by blanks, commas and the brackets of a
@@ -159,9 +156,7 @@ const command_spec CMD_TOKENIZER_DECODE = {
     .groups = {{NULL, IO_FLAGS, 0, "--tokenizer --ids"}},
     .epilog = "example: mtp tokenizer decode --tokenizer gpt2/ --ids '15496 995'",
     .required = "--tokenizer",
-    .run = run_tokenizer_decode,
-    .defaults = &TOKENIZER_DECODE_DEFAULTS,
-    .size = sizeof(io_args),
+    COMMAND_RUN(run_tokenizer_decode, TOKENIZER_DECODE_DEFAULTS),
 };
 
 typedef struct {
@@ -241,9 +236,7 @@ const command_spec CMD_TOKENIZER_TRAIN = {
     .inputs = offsetof(train_tok_args, inputs),
     .required = "--vocab-size --out",
     .no_inputs = "no inputs: give the text files or directories to learn from",
-    .run = run_tokenizer_train,
-    .defaults = &TOKENIZER_TRAIN_DEFAULTS,
-    .size = sizeof(train_tok_args),
+    COMMAND_RUN(run_tokenizer_train, TOKENIZER_TRAIN_DEFAULTS),
 };
 
 typedef struct {
@@ -290,7 +283,5 @@ const command_spec CMD_TOKENIZER_BENCH = {
     .inputs = offsetof(bench_tok_args, inputs),
     .required = "--tokenizer",
     .no_inputs = "give the files to encode",
-    .run = run_tokenizer_bench,
-    .defaults = &TOKENIZER_BENCH_DEFAULTS,
-    .size = sizeof(bench_tok_args),
+    COMMAND_RUN(run_tokenizer_bench, TOKENIZER_BENCH_DEFAULTS),
 };

@@ -285,7 +285,5 @@ const command_spec CMD_TRAIN = {
                {NULL, MODEL_FLAGS, offsetof(train_args, m), "--threads"},
                {"evaluation and checkpoints:", EVAL_FLAGS, 0}},
     .epilog = "--steps 0 writes the initialized model. Ctrl-C saves a checkpoint and stops.",
-    .run = run_train,
-    .defaults = &TRAIN_DEFAULTS,
-    .size = sizeof(train_args),
+    COMMAND_RUN(run_train, TRAIN_DEFAULTS),
 };

@@ -121,6 +121,10 @@ int flags_usage_error(const command_line *cl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+// The run function and argument defaults of a command_spec initializer.
+#define COMMAND_RUN(run_fn, defaults_value) \
+    .run = run_fn, .defaults = &defaults_value, .size = sizeof defaults_value
+
 // Runs a command: its defaults, argv parsed over them, spec->run. Returns
 // the exit status: 0 after --help, 2 after a usage error, else run's (with
 // the error printed as "mtp NAME: message" when run returns 1).

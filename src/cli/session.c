@@ -1,0 +1,23 @@
+// session.c: see session.h.
+#include "cli/session.h"
+
+#include <string.h>
+
+int session_open(model_session *s, const char *path) {
+    memset(s, 0, sizeof *s);
+    return checkpoint_open(&s->ck, path, CHECKPOINT_TOKENIZER);
+}
+
+int session_scorer(model_session *s) {
+    return checkpoint_load_weights(&s->ck) || loglik_init(&s->scorer, &s->ck.model, 0) ? -1 : 0;
+}
+
+int session_generator(model_session *s, const generator_config *gc) {
+    return checkpoint_load_weights(&s->ck) || generator_init(&s->gen, &s->ck.model, s->ck.tok, gc) ? -1 : 0;
+}
+
+void session_close(model_session *s) {
+    loglik_free(&s->scorer);
+    generator_free(&s->gen);
+    checkpoint_close(&s->ck);
+}
