@@ -21,6 +21,18 @@ size_t utf8_valid_at(const unsigned char *s, size_t n) {
     return k;
 }
 
+int utf8_encode(uint32_t cp, char *out) {
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    int n = cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+    static const unsigned char lead[5] = {0, 0, 0xC0, 0xE0, 0xF0};
+    for (int i = n - 1; i > 0; i--, cp >>= 6) out[i] = (char)(0x80 | (cp & 0x3F));
+    out[0] = (char)(lead[n] | cp);
+    return n;
+}
+
 char *utf8_sanitize(const char *s, size_t n) {
     char *out = mtp_malloc(3 * n + 1, "text");
     if (!out) return NULL;

@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/utf8.h"
 #include "data/bpe.h"
 #include "data/pretokenize.h"
 #include "data/tokenizer.h"
@@ -157,14 +158,7 @@ static int bpe_tok_decode_token(const void *impl, int32_t id, char *buf, size_t 
 // ---- byte-level text --------------------------------------------------------
 // Byte-level characters are below U+0144, so at most two UTF-8 bytes each.
 static int byte_level_put(uint8_t byte, char *out) {
-    uint32_t cp = tokenizer_byte_to_unicode(byte);
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    out[0] = (char)(0xC0 | (cp >> 6));
-    out[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
+    return utf8_encode(tokenizer_byte_to_unicode(byte), out);
 }
 
 // Inverse of tokenizer_byte_to_unicode as a table (index: code point < 324).

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "data/tokenizer.h"
 #include "data/tokenizer_json.h"
 
@@ -39,17 +40,6 @@ int tokenizer_unicode_to_byte(uint32_t cp) {
         rank++;
     }
     return -1;
-}
-
-// Encodes code point cp (< 0x800 here) as UTF-8 into out; returns the length.
-static int utf8_put(uint32_t cp, char *out) {
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    out[0] = (char)(0xC0 | (cp >> 6));
-    out[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
 }
 
 // Decodes the single code point that must make up all of s[0..len).
@@ -135,7 +125,7 @@ static char *bytes_to_json(const void *impl) {
     ok = ok && vocab;
     for (int b = 0; ok && b < 256; b++) {
         char key[4] = {0};
-        utf8_put(tokenizer_byte_to_unicode((uint8_t)b), key);
+        utf8_encode(tokenizer_byte_to_unicode((uint8_t)b), key);
         ok = cJSON_AddNumberToObject(vocab, key, b) != NULL;
     }
     ok = ok && cJSON_AddArrayToObject(model, "merges");

@@ -14,17 +14,13 @@ int loglik_init(loglik_scorer *s, const mtp_model *m, int window) {
     if (window < 2) return mtp_errorf("a scoring window of %d tokens is too short (need 2)", window);
     s->model = m;
     s->window = window;
-    if (model_work_alloc(&s->work, m, 1, window, SCHEDULE_SEQUENTIAL, 0) != 0 ||
-        kv_cache_alloc(&s->cache, c) != 0) {
-        loglik_free(s);
-        return -1;
-    }
-    s->logits = mtp_malloc(sizeof(float) * (size_t)window * (size_t)c->vocab_size, "scoring logits");
-    if (!s->logits) {
-        loglik_free(s);
-        return -1;
-    }
-    return 0;
+    // head 1's logits of a window's rows
+    size_t logit_floats = (size_t)window * (size_t)c->vocab_size;
+    int rc = model_work_alloc(&s->work, m, 1, window, SCHEDULE_SEQUENTIAL, 0) ||
+             kv_cache_alloc(&s->cache, c) ||
+             !(s->logits = mtp_malloc(sizeof(float) * logit_floats, "scoring logits"));
+    if (rc) loglik_free(s);
+    return rc ? -1 : 0;
 }
 
 void loglik_free(loglik_scorer *s) {

@@ -21,13 +21,11 @@ int generator_init(generator *g, const mtp_model *m, const tokenizer *tok, const
     if (tokenizer_vocab_size(tok) > m->cfg.vocab_size)
         return mtp_errorf("the tokenizer has %d tokens but the model only %d", tokenizer_vocab_size(tok),
                           m->cfg.vocab_size);
-    if (decoder_init(&g->dec, m, drafts) != 0) return -1;
-    if (sampler_init(&g->smp, tokenizer_vocab_size(tok), cfg->temperature, cfg->top_k, cfg->top_p,
-                     cfg->seed) != 0) {
-        decoder_free(&g->dec);
-        return -1;
-    }
-    return 0;
+    int rc =
+        decoder_init(&g->dec, m, drafts) ||
+        sampler_init(&g->smp, tokenizer_vocab_size(tok), cfg->temperature, cfg->top_k, cfg->top_p, cfg->seed);
+    if (rc) generator_free(g);
+    return rc ? -1 : 0;
 }
 
 void generator_free(generator *g) {
