@@ -4,6 +4,7 @@
 #   make sanitize   run the test suite under AddressSanitizer + UBSan (build/san)
 #   make fuzz       build the libFuzzer targets (clang)
 #   make bench      build the C micro-benchmarks (build/bench/)
+#   make docs       write docs/cli.md from the commands' --help
 #   make CC=clang   any C11 compiler with OpenMP
 
 CC ?= gcc
@@ -31,7 +32,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test sanitize fuzz bench clean format
+.PHONY: all test sanitize fuzz bench clean format docs
 all: $(BUILD)/mtp $(BUILD)/libmtp.a
 
 $(BUILD)/%.o: %.c
@@ -68,6 +69,9 @@ sanitize:
 
 fuzz:
 	$(MAKE) -C fuzz
+
+docs: $(BUILD)/mtp
+	$(BUILD)/mtp help --markdown >docs/cli.md
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TOOL_SRC) $(BENCH_SRC) $(HEADERS)
