@@ -135,8 +135,11 @@ E "sampling flag with --samples" "need --model" -- \
 E "unknown benchmark" "--benchmark" -- M eval-code --benchmark apps --data toy.jsonl --samples mixed.jsonl
 E "missing --data" "--data" -- M eval-code --benchmark humaneval --samples mixed.jsonl
 E "missing data file" "nope.jsonl" -- M eval-code --benchmark humaneval --data nope.jsonl --samples mixed.jsonl
-gzip -k toy.jsonl
-E "gzip data" "gunzip" -- EC $TOY.gz --samples mixed.jsonl
+gzip -k toy.jsonl  # the .gz as distributed reads as the file itself
+[ "$(EC $TOY.gz --samples mixed.jsonl --k 1,2,5 --timeout 1 --json 2>/dev/null)" = "$j1" ] ||
+    fail "--data toy.jsonl.gz scores differently from toy.jsonl"
+printf '\x1f\x8b\x08\x00broken' >broken.gz
+E "damaged gzip data" "broken.gz" -- EC --benchmark humaneval --data broken.gz --samples mixed.jsonl
 E "wrong benchmark for the file" "task_id" -- EC --benchmark mbpp --data toy.jsonl --samples mixed.jsonl
 E "HumanEval split" "--split" -- \
     EC $TOY --samples mixed.jsonl --split validation
@@ -192,6 +195,7 @@ check() {
 run() { EC "$@" --max-tasks 40 --jobs 2 --json 2>err.txt || fail "eval-code $*: $(cat err.txt)"; }
 check "HumanEval canonical" 40 1 "$(run --benchmark humaneval --data he.jsonl --samples he_canon.jsonl)"
 grep -q "ignored 124 completion" err.txt || fail "no note on the samples beyond --max-tasks: $(cat err.txt)"
+check "HumanEval.jsonl.gz as distributed" 40 1 "$(run --benchmark humaneval --data "$HE" --samples he_canon.jsonl)"
 check "HumanEval return None" 40 0 "$(run --benchmark humaneval --data he.jsonl --samples he_none.jsonl)"
 check "MBPP canonical" 40 1 "$(run --benchmark mbpp --data "$MB/mbpp.jsonl" --samples mb_canon.jsonl)"
 check "MBPP redefined to return None" 40 0 \

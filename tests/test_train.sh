@@ -51,6 +51,17 @@ M train $TINY --out init --steps 0 2>/dev/null || fail "steps 0"
 [ -f init/step_00000000/model.safetensors ] && [ -f init/step_00000000/config.json ] &&
     [ -f init/step_00000000/tokenizer.json ] || fail "steps 0 wrote no checkpoint"
 
+# ---- a run directory that was moved or copied continues where it now is
+M train $TINY --out before_move --steps 4 --save-every 2 2>/dev/null || fail "train before_move"
+mv before_move moved && cp -r moved copied
+M train --resume moved --steps 6 2>/dev/null || fail "resume a moved run"
+[ -d moved/step_00000006 ] || fail "moved run: no moved/step_00000006 ($(ls moved))"
+[ ! -e before_move ] || fail "moved run: wrote into its old path before_move/"
+M train --resume copied/step_00000004 --steps 5 2>/dev/null || fail "resume a step of a copied run"
+[ -d copied/step_00000005 ] && [ ! -e moved/step_00000005 ] || fail "copied run: step 5 went to $(ls -d */step_00000005)"
+M train --resume moved --out elsewhere --steps 7 2>/dev/null || fail "resume with an explicit --out"
+[ -d elsewhere/step_00000007 ] || fail "resume --out elsewhere: $(ls elsewhere 2>&1)"
+
 # ---- Ctrl-C: the run saves the step it reached and exits 0; --resume finishes it
 "$MTP" train $TINY --out interrupted --steps 100000 --save-every 0 --log interrupted.jsonl >/dev/null 2>&1 &
 pid=$!

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/inflate.h"
 #include "core/strbuf.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 31)
@@ -74,17 +75,10 @@ static int jsonl_each(const char *path, char *text, size_t len, record_fn fn, vo
     return 0;
 }
 
-// Reads the file, refusing gzip; *text is NUL-terminated.
+// Reads the file, gzip-compressed (as HumanEval is distributed) or not;
+// *text is NUL-terminated.
 static char *read_text(const char *path, size_t *len) {
-    char *text = fs_read_all(path, MAX_FILE_BYTES, len);
-    if (!text) return NULL;
-    if (*len >= 2 && (unsigned char)text[0] == 0x1f && (unsigned char)text[1] == 0x8b) {
-        free(text);
-        mtp_errorf("%s is gzip-compressed: decompress it first (gunzip -k %s) and pass the .jsonl", path,
-                   path);
-        return NULL;
-    }
-    return text;
+    return gzip_read_file(path, MAX_FILE_BYTES, len);
 }
 
 static void task_free(code_task *t) {

@@ -54,9 +54,9 @@ typedef struct {
 int code_benchmark_parse(const char *name, code_benchmark *b);
 const char *code_benchmark_name(code_benchmark b);
 
-// Reads and validates every task of `path`; errors name FILE:LINE and the
-// field. A gzip file is refused with the advice to gunzip it (the project does
-// not link zlib). Free with code_tasks_free.
+// Reads and validates every task of `path` (gzip-compressed or not, so
+// HumanEval.jsonl.gz reads as distributed); errors name FILE:LINE and the
+// field. Free with code_tasks_free.
 int code_tasks_load(const char *path, code_benchmark b, code_tasks *out);
 void code_tasks_free(code_tasks *t);
 
