@@ -50,6 +50,11 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libmtp.a $(HEADERS) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libmtp.a -o $@ $(LDLIBS)
 
+# The public interface's test sees include/ only, as a program using the library does.
+$(BUILD)/tests/test_public_api: tests/test_public_api.c $(BUILD)/libmtp.a include/mtp.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(OPT) -g -Wall -Wextra -Werror -Iinclude $(SAN_FLAGS) $(LDFLAGS) $< $(BUILD)/libmtp.a -o $@ $(LDLIBS)
+
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libmtp.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libmtp.a -o $@ $(LDLIBS)

@@ -17,7 +17,7 @@
 #ifndef MTP_LIBMTP_H
 #define MTP_LIBMTP_H
 
-#define MTP_VERSION "0.1.0"
+#include "mtp.h"
 
 #include "core/error.h"
 #include "core/fsutil.h"

@@ -98,7 +98,7 @@ static void print_table(const char *ckpt, const mtp_config *cfg, int P, int max_
 static int run_bench_decode(command_line *cl) {
     bench_args *a = cl->args;
     int rc;
-    checkpoint ck = {0};
+    mtp_checkpoint ck = {0};
     bench_prompts prompts = {0};
     bench_decode_result res[MTP_MAX_FUTURE];
     long mismatches = 0;

@@ -69,7 +69,7 @@ static void print_table(const val_result *r, const char *ckpt, const char *data,
 static int run_eval(command_line *cl) {
     eval_args *a = cl->args;
     int rc;
-    checkpoint ck = {0};
+    mtp_checkpoint ck = {0};
     model_work w = {0};
     data_loader L = {0};
     int have_loader = 0;

@@ -10,7 +10,7 @@
 #include "store/loader.h"
 
 typedef struct {
-    checkpoint ck;
+    mtp_checkpoint ck;
     loglik_scorer scorer;
     generator gen;
 } model_session;

@@ -2,21 +2,9 @@
 #ifndef MTP_MODEL_CONFIG_H
 #define MTP_MODEL_CONFIG_H
 
-// Most future-token heads a model may have (per-head arrays are sized by it).
-#define MTP_MAX_FUTURE 64
-
-typedef struct {
-    int vocab_size;    // V
-    int dim;           // d
-    int n_head;        // H
-    int n_kv_head;     // Hkv, divides H
-    int ffn_dim;       // f
-    int n_layer;       // L: trunk blocks (L - n) + head blocks (n)
-    int n_future;      // n: head k predicts token t + k
-    int max_seq_len;   // Tmax: longest context the RoPE tables cover
-    float norm_eps;    // RMSNorm epsilon (1e-5)
-    float rope_theta;  // RoPE base (10000)
-} mtp_config;
+// MTP_MAX_FUTURE and mtp_config (the shape of a model) are part of the public
+// interface, so they are defined there.
+#include "mtp.h"
 
 // The Llama rule for the FFN width: 8d/3 rounded up to a multiple of 64.
 int config_default_ffn_dim(int dim);

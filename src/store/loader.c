@@ -7,7 +7,7 @@
 #include "core/fsutil.h"
 #include "store/checkpoint.h"
 
-static int load_tokenizer(checkpoint *ck) {
+static int load_tokenizer(mtp_checkpoint *ck) {
     char path[4200];
     if (fs_join(path, sizeof path, ck->dir, "tokenizer.json")) return -1;
     if (!fs_is_file(path))
@@ -22,7 +22,7 @@ static int load_tokenizer(checkpoint *ck) {
     return 0;
 }
 
-int checkpoint_open(checkpoint *ck, const char *path, int what) {
+int checkpoint_open(mtp_checkpoint *ck, const char *path, int what) {
     memset(ck, 0, sizeof *ck);
     int rc = checkpoint_resolve(path, ck->dir, sizeof ck->dir) || checkpoint_read_config(ck->dir, &ck->cfg);
     if (!rc && (what & CHECKPOINT_TOKENIZER)) rc = load_tokenizer(ck);
@@ -34,7 +34,7 @@ int checkpoint_open(checkpoint *ck, const char *path, int what) {
     return 0;
 }
 
-int checkpoint_load_weights(checkpoint *ck) {
+int checkpoint_load_weights(mtp_checkpoint *ck) {
     if (ck->has_weights) return 0;
     if (model_create(&ck->model, &ck->cfg) || checkpoint_load_params(ck->dir, &ck->model)) {
         model_free(&ck->model);
@@ -44,7 +44,7 @@ int checkpoint_load_weights(checkpoint *ck) {
     return 0;
 }
 
-void checkpoint_close(checkpoint *ck) {
+void checkpoint_close(mtp_checkpoint *ck) {
     tokenizer_free(ck->tok);
     model_free(&ck->model);
     memset(ck, 0, sizeof *ck);

@@ -13,20 +13,20 @@ enum {
     CHECKPOINT_WEIGHTS = 2,    // load model.safetensors
 };
 
-typedef struct {
+typedef struct mtp_checkpoint {
     char dir[4096];   // the checkpoint directory
     mtp_config cfg;   // from config.json
     mtp_model model;  // the weights, once loaded (model.cfg == cfg)
     tokenizer *tok;   // with CHECKPOINT_TOKENIZER; else NULL
     int has_weights;
-} checkpoint;
+} mtp_checkpoint;
 
 // Resolves path and reads config.json, plus what `what` asks for. On failure
 // everything is released and mtp_last_error() says why.
-int checkpoint_open(checkpoint *ck, const char *path, int what);
+int checkpoint_open(mtp_checkpoint *ck, const char *path, int what);
 // Loads the weights of an opened checkpoint (when opened without
 // CHECKPOINT_WEIGHTS, e.g. to check the inputs against the config first).
-int checkpoint_load_weights(checkpoint *ck);
-void checkpoint_close(checkpoint *ck);
+int checkpoint_load_weights(mtp_checkpoint *ck);
+void checkpoint_close(mtp_checkpoint *ck);
 
 #endif
