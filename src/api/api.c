@@ -59,12 +59,10 @@ int mtp_train(const mtp_train_options *o) {
     if (!cfg.n_kv_head) cfg.n_kv_head = cfg.n_head;
     if (!cfg.ffn_dim) cfg.ffn_dim = config_default_ffn_dim(cfg.dim);
     if (!cfg.max_seq_len) cfg.max_seq_len = o->seq_len;
-    char ckpt[4096];
-    if (o->resume && checkpoint_resolve(o->resume, ckpt, sizeof ckpt) != 0) return -1;
     train_observer obs = {.on_step = o->on_step ? report_step : NULL, .user = (void *)o};
     trainer *t = mtp_calloc(1, sizeof *t, "trainer");
     if (!t) return -1;
-    int rc = trainer_open(t, &to, &cfg, o->resume ? ckpt : NULL, &obs) || trainer_run(t) ? -1 : 0;
+    int rc = trainer_open(t, &to, &cfg, o->resume, &obs) || trainer_run(t) ? -1 : 0;
     trainer_close(t);
     free(t);
     return rc;

@@ -202,9 +202,15 @@ static int run_train(command_line *cl) {
     cJSON *state = NULL;
     trainer *t = calloc(1, sizeof *t);
     rc = t ? 0 : 1;
-    if (rc == 0 && a->resume) {
-        rc = checkpoint_resolve(a->resume, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg);
-        if (rc == 0) rc = merge_resume(cl, a, &cfg, ckpt, &state, out_buf, sizeof out_buf);
+    if (rc == 0 && a->resume) {  // the checkpoint's config and arguments, before the weights load
+        mtp_checkpoint ck;
+        rc = checkpoint_open(&ck, a->resume, 0) != 0;
+        if (rc == 0) {
+            snprintf(ckpt, sizeof ckpt, "%s", ck.dir);
+            cfg = ck.cfg;
+            checkpoint_close(&ck);
+            rc = merge_resume(cl, a, &cfg, ckpt, &state, out_buf, sizeof out_buf);
+        }
     }
     shape_flags *s = &a->shape;
     if (rc == 0 && !a->data)

@@ -16,6 +16,7 @@
 #include "data/tokenizer.h"
 #include "ops/ops.h"
 #include "store/checkpoint.h"
+#include "store/loader.h"
 
 static void note(const trainer *t, const char *fmt, ...) {
     if (!t->obs.on_note) return;
@@ -196,13 +197,22 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     t->o = *o;
     if (obs) t->obs = *obs;
     mtp_config cfg = *new_cfg;
+    mtp_checkpoint ck = {0};
     if (resume) {
-        snprintf(t->ckpt, sizeof t->ckpt, "%s", resume);
-        if (checkpoint_read_config(resume, &cfg) != 0) return -1;
+        if (checkpoint_open(&ck, resume, 0) != 0) return -1;
+        snprintf(t->ckpt, sizeof t->ckpt, "%s", ck.dir);
+        cfg = ck.cfg;
     }
-    if (read_data_tokenizer(t, &cfg, resume != NULL) != 0 || model_create(&t->model, &cfg) != 0 ||
-        open_data(t, &cfg) != 0 || check_memory(t, &cfg) != 0 ||
-        model_work_alloc(&t->work, &t->model, o->batch, o->seq_len, o->schedule, 1) != 0 ||
+    // the data and the memory first: they fail before a large model loads
+    int rc = read_data_tokenizer(t, &cfg, resume != NULL) || open_data(t, &cfg) || check_memory(t, &cfg);
+    if (rc == 0 && resume && (rc = checkpoint_load_weights(&ck)) == 0) {
+        t->model = ck.model;  // the trainer owns the loaded weights from here on
+        memset(&ck.model, 0, sizeof ck.model);
+    } else if (rc == 0 && !resume && (rc = model_create(&t->model, &cfg)) == 0) {
+        params_init(&t->model.params, &cfg, o->seed);
+    }
+    checkpoint_close(&ck);
+    if (rc || model_work_alloc(&t->work, &t->model, o->batch, o->seq_len, o->schedule, 1) != 0 ||
         adamw_alloc(&t->opt, &cfg) != 0)
         return -1;
     optim_config_defaults(&t->optim);
@@ -213,11 +223,10 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     t->optim.weight_decay = o->weight_decay;
     t->optim.grad_clip = o->grad_clip;
     if (resume) {
-        if (checkpoint_load_params(resume, &t->model) != 0 ||
-            checkpoint_load_moments(resume, &t->opt.m, &t->opt.v, &cfg) != 0 || read_position(t, resume) != 0)
+        if (checkpoint_load_moments(t->ckpt, &t->opt.m, &t->opt.v, &cfg) != 0 ||
+            read_position(t, t->ckpt) != 0)
             return -1;
     } else {
-        params_init(&t->model.params, &cfg, o->seed);
         loader_set_order(&t->train, o->seed, 0, 0);
     }
     t->first_step = t->step;

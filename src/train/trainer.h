@@ -66,8 +66,8 @@ typedef struct trainer {
     train_observer obs;
 } trainer;
 
-// Opens a run: with `resume` (a checkpoint directory, already resolved) its
-// weights, moments and data position; else a model of shape `cfg` (vocab_size
+// Opens a run: with `resume` (a run or checkpoint directory, through the
+// model loader) its weights, moments and data position; else a model of shape `cfg` (vocab_size
 // 0 = the data's tokenizer) initialized from o->seed. Checks the data against
 // the vocabulary, the memory the run needs, and that o->out is writable and
 // holds no other trajectory, before any step. obs may be NULL.

@@ -13,6 +13,7 @@
 #include "core/fsutil.h"
 #include "core/safetensors.h"
 #include "store/checkpoint.h"
+#include "store/loader.h"
 #include "train/step.h"
 
 static int fail(const char *what) {
@@ -68,17 +69,15 @@ int main(int argc, char **argv) {
         return 2;
     }
     o.total_steps = S;
-    char ckpt[4096];
-    mtp_config cfg;
-    mtp_model m;
+    mtp_checkpoint ck;
     model_work w;
     adamw_state opt;
-    if (checkpoint_resolve(model_dir, ckpt, sizeof ckpt) || checkpoint_read_config(ckpt, &cfg))
-        return fail(model_dir);
-    if (model_create(&m, &cfg) || checkpoint_load_params(ckpt, &m)) return fail(ckpt);
+    if (checkpoint_open(&ck, model_dir, CHECKPOINT_WEIGHTS)) return fail(model_dir);
+    mtp_model *m = &ck.model;  // the tool steps these weights
+    const mtp_config cfg = ck.cfg;
     int T = cfg.max_seq_len, row_len = T + cfg.n_future;
     head_schedule hs = !strcmp(schedule, "naive") ? SCHEDULE_NAIVE : SCHEDULE_SEQUENTIAL;
-    if (model_work_alloc(&w, &m, B, T, hs, 1) || adamw_alloc(&opt, &cfg)) return fail("allocation");
+    if (model_work_alloc(&w, m, B, T, hs, 1) || adamw_alloc(&opt, &cfg)) return fail("allocation");
     size_t len;
     char *raw = fs_read_all(tokens_path, (size_t)1 << 32, &len);
     if (!raw) return fail(tokens_path);
@@ -109,7 +108,7 @@ int main(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/grads.safetensors", out_dir);
             if (save_set(path, &w.grads, &cfg)) return fail(path);
         }
-        if (train_step(&m, &w, &opt, &o, s, micro, K, B, T, &r)) return fail("train_step");
+        if (train_step(m, &w, &opt, &o, s, micro, K, B, T, &r)) return fail("train_step");
         fprintf(log, "%s{\"loss\": %.17g, \"head_losses\": [", s ? ", " : "", r.loss);
         for (int h = 0; h < cfg.n_future; h++) fprintf(log, "%s%.17g", h ? ", " : "", r.head_losses[h]);
         fprintf(log, "], \"grad_norm\": %.17g, \"lr\": %.17g}", r.grad_norm, r.lr);
@@ -117,10 +116,10 @@ int main(int argc, char **argv) {
     fprintf(log, "]}\n");
     fclose(log);
     snprintf(path, sizeof path, "%s/params.safetensors", out_dir);
-    if (save_set(path, &m.params, &cfg)) return fail(path);
+    if (save_set(path, &m->params, &cfg)) return fail(path);
     free(raw);
     adamw_free(&opt);
     model_work_free(&w);
-    model_free(&m);
+    checkpoint_close(&ck);
     return 0;
 }
