@@ -131,10 +131,5 @@ int main(void) {
     test_utf8();
     test_jsonl();
     remove_tmpdir();
-    if (failures) {
-        printf("%d failures\n", failures);
-        return 1;
-    }
-    printf("core util: all checks passed\n");
-    return 0;
+    return test_finish("core util");
 }

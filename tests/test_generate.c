@@ -172,10 +172,5 @@ int main(void) {
           "3 drafting heads of 3 accepted: %s", mtp_last_error());
     model_free(&m);
     tokenizer_free(tok);
-    if (failures) {
-        printf("%d failures\n", failures);
-        return 1;
-    }
-    printf("generate: all checks passed\n");
-    return 0;
+    return test_finish("generate");
 }

@@ -11,16 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int failures = 0;
-#define CHECK(cond, ...)                                \
-    do {                                                \
-        if (!(cond)) {                                  \
-            failures++;                                 \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                        \
-            printf("\n");                               \
-        }                                               \
-    } while (0)
+#include "check.h"
 
 typedef struct {
     long steps;
@@ -119,7 +110,6 @@ int main(void) {
 
     snprintf(path, sizeof path, "rm -rf %s", dir);
     if (system(path) != 0) return 1;
-    if (failures) return 1;
-    printf("public api: ok (loss %.3f -> %.3f)\n", l.first, l.last);
-    return 0;
+    printf("training loss %.3f -> %.3f\n", l.first, l.last);
+    return test_finish("public api");
 }

@@ -186,10 +186,5 @@ int main(void) {
     model_free(&m);
     tokenizer_free(tok);
     remove_tmpdir();
-    if (failures) {
-        printf("%d failures\n", failures);
-        return 1;
-    }
-    printf("tasks: all checks passed\n");
-    return 0;
+    return test_finish("tasks");
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "core/error.h"
 #include "core/fsutil.h"
 
@@ -19,18 +20,7 @@
 #define TEST_PATH_FAIL_PREFIX "FAIL "
 #endif
 
-static int failures = 0;
 static char tmpdir[256];
-
-#define CHECK(cond, ...)                                \
-    do {                                                \
-        if (!(cond)) {                                  \
-            failures++;                                 \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-            printf(__VA_ARGS__);                        \
-            printf("\n");                               \
-        }                                               \
-    } while (0)
 
 // out = tmpdir/name; exits with status 1 if it does not fit.
 static inline void path_in_tmp(char *out, size_t cap, const char *name) {
