@@ -183,6 +183,61 @@ static void test_greedy_speculative(void) {
     }
 }
 
+// ---- (2b) the decode layout ------------------------------------------------
+
+// A model with its matrices in the decode layout computes, step by step, the
+// same bits as the row-major model (the two few-row kernels agree exactly),
+// keeps speculative greedy equal to plain greedy, runs a prompt through the
+// panel path close to the row-major result, and refuses to train.
+static void test_decode_layout(void) {
+    mtp_config c = tiny(13, 4, 6, 40);
+    c.dim = 40, c.ffn_dim = 72;  // not multiples of 16: padded slices and blocks
+    mtp_model m, p;
+    make_model(&m, &c, 21, 10.0f);
+    train_periodic(&m, 150);
+    model_create(&p, &c);
+    memcpy(p.params.memory, m.params.memory, sizeof(float) * m.params.total);
+    CHECK(model_use_decode_layout(&p) == 0 && p.decode_layout, "decode layout: conversion failed: %s",
+          mtp_last_error());
+    model_work wm, wp;
+    kv_cache cm, cp;
+    model_work_alloc(&wm, &m, 1, c.max_seq_len, SCHEDULE_SEQUENTIAL, 0);
+    model_work_alloc(&wp, &p, 1, c.max_seq_len, SCHEDULE_SEQUENTIAL, 0);
+    kv_cache_alloc(&cm, &c);
+    kv_cache_alloc(&cp, &c);
+    size_t V = (size_t)c.vocab_size;
+    float *lm = malloc(sizeof(float) * 4 * c.max_seq_len * V), *lp = malloc(sizeof(float) * 4 * c.max_seq_len * V);
+    int32_t tokens[30];
+    for (int i = 0; i < 30; i++) tokens[i] = (int32_t)((5 * i + 3) % 13);
+    for (int t = 0; t < 12; t++) {  // one token per forward, every head: the decoding kernels
+        model_forward_cached(&wm, &cm, tokens + t, 1, 4, 1, 1, lm);
+        model_forward_cached(&wp, &cp, tokens + t, 1, 4, 1, 1, lp);
+        CHECK(memcmp(lm, lp, sizeof(float) * 4 * V) == 0, "decode layout: step %d's logits differ from row-major",
+              t);
+    }
+    // 18 more tokens at once: more rows than the few-row kernel takes, so BLAS on unpacked panels
+    model_forward_cached(&wm, &cm, tokens + 12, 18, 1, 0, 0, lm);
+    model_forward_cached(&wp, &cp, tokens + 12, 18, 1, 0, 0, lp);
+    double num = 0, den = 0;
+    for (size_t i = 0; i < 18 * V; i++) num += (lm[i] - lp[i]) * (double)(lm[i] - lp[i]), den += lm[i] * (double)lm[i];
+    CHECK(sqrt(num / den) < 1e-5, "decode layout: 18-row prompt logits differ from row-major by %.2e (relative)",
+          sqrt(num / den));
+    double rate;
+    check_greedy_equal(&p, "decode layout n=4", 12, &rate);
+    CHECK(rate > 0.5, "decode layout: acceptance %.2f, the accepted path is barely exercised", rate);
+    model_work g;
+    CHECK(model_work_alloc(&g, &p, 1, 8, SCHEDULE_SEQUENTIAL, 1) != 0,
+          "decode layout: a training work state must be refused");
+    free(lm);
+    free(lp);
+    kv_cache_free(&cm);
+    kv_cache_free(&cp);
+    model_work_free(&wm);
+    model_work_free(&wp);
+    model_free(&m);
+    model_free(&p);
+}
+
 // ---- (3) speculative sampling matches plain sampling -----------------------
 
 static void test_speculative_sampling(void) {
@@ -276,6 +331,7 @@ int main(void) {
     test_sampler_cuts();
     test_cache_matches_recompute();
     test_greedy_speculative();
+    test_decode_layout();
     test_speculative_sampling();
     if (failures) {
         printf("%d failures\n", failures);

@@ -578,6 +578,56 @@ static void test_matmul_rows(int I, int O) {
     release_all();
 }
 
+// The decode layout (packed.c): packing and unpacking give back every value;
+// the few-row product is bit-identical, row for row, to op_matmul_rows_forward
+// for every M up to OP_PACKED_ROWS_MAX, on 1 and 2 threads; beyond that many
+// rows (BLAS on unpacked panels, several panels when O > 1024) it matches the
+// float64 reference. I and O cover a partial slice (I % 16), a partial chunk
+// (I % 512), a partial block (O % 16) and a partial last panel.
+static void test_matmul_packed(int I, int O, int big_n) {
+    const char *op = "matmul_packed";
+    const int MAXM = OP_PACKED_ROWS_MAX, N = big_n > MAXM ? big_n : MAXM;
+    const size_t nx = (size_t)N * I, nw = (size_t)O * I, no = (size_t)N * O;
+    float *inp = frandn(nx, 1.0), *w = frandn(nw, 1.0);
+    float *packed = ffill(op_packed_floats(O, I), NAN), *back = ffill(nw, NAN);
+    op_pack(packed, w, O, I);
+    op_unpack(back, packed, O, I);
+    check(memcmp(back, w, sizeof(float) * nw) == 0, op, "I=%d O=%d: unpack(pack(w)) differs from w", I, O);
+    size_t pads = 0;  // padding is zeros (NaN would poison the sums), and is all there is besides w
+    for (size_t i = 0; i < op_packed_floats(O, I); i++) pads += packed[i] == 0.0f;
+    check(pads >= op_packed_floats(O, I) - nw, op, "I=%d O=%d: padding is not zero", I, O);
+    float *want = ffill((size_t)MAXM * O, NAN);
+    op_matmul_rows_forward(want, inp, w, MAXM, I, O);
+    const int saved = omp_get_max_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        for (int M = 1; M <= MAXM; M++) {
+            float *out = ffill((size_t)M * O, NAN);
+            op_matmul_packed(out, inp, packed, M, I, O, NULL);
+            check(memcmp(out, want, sizeof(float) * M * O) == 0, op,
+                  "I=%d O=%d: %d rows on %d threads differ from the row-major few-row kernel", I, O, M, threads);
+        }
+    }
+    omp_set_num_threads(saved);
+    if (big_n > MAXM) {
+        float *scratch = ffill(op_packed_scratch_floats(big_n, I), NAN), *out = ffill(no, NAN);
+        op_matmul_packed(out, inp, packed, big_n, I, O, scratch);
+        double *ref = dnew(no);
+        ref_matmul(ref, to_double(inp, nx), to_double(w, nw), big_n, I, O);
+        char what[96];
+        snprintf(what, sizeof what, "forward, N=%d through unpacked panels, I=%d O=%d", big_n, I, O);
+        check_rel(op, FWD, what, out, NULL, ref, no, FWD_TOL);
+    }
+    release_all();
+}
+
+// The read-bandwidth probe: a positive rate, and none without memory for it.
+static void test_read_bandwidth(void) {
+    double bw = op_read_bandwidth((size_t)8 << 20, 2);
+    check(bw > 1e8 && bw < 1e13, "read_bandwidth", "8 MB probe: %.3g bytes/s is not a plausible rate", bw);
+    check(op_read_bandwidth(0, 1) == 0.0, "read_bandwidth", "an empty buffer must report 0");
+}
+
 // op_attention_rows_forward on one sequence: against the float64 reference,
 // and query i's output bit-identical to a call with query i alone at its
 // position (Tq = 1, Tk = its position + 1). Tk above 256 spans several key
@@ -846,6 +896,10 @@ int main(void) {
     test_matmul_rows(48, 37);                     // I a multiple of 16; O = 4 tiles of 8 + 5
     test_matmul_rows(37, 13);                     // vector tail of 5; 1 tile of 8 + 5, 3 tiles of 4 + 1
     test_matmul_rows(5, 8);                       // shorter than one vector
+    test_matmul_packed(48, 37, 0);                // partial block of rows, one chunk
+    test_matmul_packed(37, 13, 40);               // slice tail of 5; one partial block; BLAS path
+    test_matmul_packed(1100, 1100, 20);           // 3 chunks (the last partial); 2 panels (the last partial)
+    test_read_bandwidth();
     test_attention_rows(4, 2, 32, 4, 600, 2.0);   // 3 key blocks, grouped heads
     test_attention_rows(2, 2, 40, 3, 300, 3.0);   // head dim 16 x 2 + 8
     test_attention_rows(3, 1, 6, 5, 20, 1.0);     // head dim below one vector

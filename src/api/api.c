@@ -72,7 +72,7 @@ int mtp_train(const mtp_train_options *o) {
 
 mtp_checkpoint *mtp_load(const char *path) {
     mtp_checkpoint *m = mtp_malloc(sizeof *m, "model");
-    if (m && checkpoint_open(m, path, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS) != 0) {
+    if (m && checkpoint_open(m, path, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS | CHECKPOINT_DECODING) != 0) {
         free(m);
         return NULL;
     }

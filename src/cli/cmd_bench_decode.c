@@ -34,13 +34,16 @@ static const flag BENCH_FLAGS[] = {
 };
 
 static int print_json(const char *ckpt, const mtp_config *cfg, int P, int max_new,
-                      const bench_decode_result *res, long mismatches) {
+                      const bench_decode_result *res, long mismatches, double bandwidth) {
     cJSON *root = cJSON_CreateObject(), *results = cJSON_CreateArray();
     cJSON_AddStringToObject(root, "model", ckpt);
     cJSON_AddNumberToObject(root, "heads", cfg->n_future);
     cJSON_AddNumberToObject(root, "prompts", P);
     cJSON_AddNumberToObject(root, "max_new", max_new);
     cJSON_AddNumberToObject(root, "mismatches", (double)mismatches);
+    cJSON_AddNumberToObject(root, "threads", op_get_threads());
+    cJSON_AddItemToObject(root, "read_bandwidth_gbs", json_number_or_null(bandwidth / 1e9));
+    cJSON_AddNumberToObject(root, "weight_bytes_per_token", model_decode_weight_bytes(cfg));
     cJSON_AddItemToObject(root, "results", results);
     for (int K = 0; K < cfg->n_future; K++) {
         const bench_decode_result *r = &res[K];
@@ -51,6 +54,8 @@ static int print_json(const char *ckpt, const mtp_config *cfg, int P, int max_ne
         cJSON_AddItemToObject(o, "speedup", json_number_or_null(r->speedup));
         cJSON_AddItemToObject(o, "speedup_total", json_number_or_null(r->speedup_total));
         cJSON_AddItemToObject(o, "forward_cost", json_number_or_null(r->forward_cost));
+        cJSON_AddItemToObject(o, "seconds_per_forward", json_number_or_null(r->seconds_per_forward));
+        if (K == 0) cJSON_AddItemToObject(o, "roofline", json_number_or_null(r->roofline));
         for (int k = 0; k < K; k++) cJSON_AddItemToArray(acc, json_number_or_null(r->accept[k]));
         cJSON_AddItemToObject(o, "accept_rate", acc);
         cJSON_AddNumberToObject(o, "decode_seconds", r->decode_seconds);
@@ -64,15 +69,20 @@ static int print_json(const char *ckpt, const mtp_config *cfg, int P, int max_ne
 }
 
 static void print_table(const char *ckpt, const mtp_config *cfg, int P, int max_new,
-                        const bench_decode_result *res) {
+                        const bench_decode_result *res, double bandwidth) {
     printf(
-        "bench-decode: %s (n = %d heads), %d prompt%s, --max-new %d; medians over prompts, time = decode "
-        "(prefill excluded)\n\n",
-        ckpt, cfg->n_future, P, P == 1 ? "" : "s", max_new);
+        "bench-decode: %s (n = %d heads), %d prompt%s, --max-new %d, %d threads; medians over prompts, time = "
+        "decode (prefill excluded)\n",
+        ckpt, cfg->n_future, P, P == 1 ? "" : "s", max_new, op_get_threads());
+    double bytes = model_decode_weight_bytes(cfg);
     printf(
-        "| K | tokens/s | tokens/forward | speedup | speedup (total) | forward cost | decode s (total) | "
-        "acceptance per head |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|---|\n");
+        "roofline: %.1f MB of weights per plain token, read bandwidth %.1f GB/s (probe, same process): at most "
+        "%.1f tokens/s; plain decoding reaches %.0f%% of it\n\n",
+        bytes / 1e6, bandwidth / 1e9, bandwidth / bytes, 100.0 * res[0].roofline);
+    printf(
+        "| K | tokens/s | tokens/forward | speedup | speedup (total) | forward cost | ms/forward | decode s "
+        "(total) | acceptance per head |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
     for (int K = 0; K < cfg->n_future; K++) {
         const bench_decode_result *r = &res[K];
         char acc[MTP_MAX_FUTURE * 24] = "-";
@@ -89,9 +99,9 @@ static void print_table(const char *ckpt, const mtp_config *cfg, int P, int max_
                 at += l;
             }
         }
-        printf("| %d%s | %.1f | %.2f | %.2fx | %.2fx | %.2fx | %.3f | %s |\n", K, K ? "" : " (plain)",
+        printf("| %d%s | %.1f | %.2f | %.2fx | %.2fx | %.2fx | %.2f | %.3f | %s |\n", K, K ? "" : " (plain)",
                r->tokens_per_sec, r->tokens_per_forward, r->speedup, r->speedup_total, r->forward_cost,
-               r->decode_seconds, acc);
+               1e3 * r->seconds_per_forward, r->decode_seconds, acc);
     }
 }
 
@@ -101,10 +111,11 @@ static int run_bench_decode(command_line *cl) {
     mtp_checkpoint ck = {0};
     bench_prompts prompts = {0};
     bench_decode_result res[MTP_MAX_FUTURE];
+    double bandwidth = 0.0;
     long mismatches = 0;
     int first_bad = 0;
     rc = 1;
-    if (checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER)) goto done;
+    if (checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_DECODING)) goto done;
     const mtp_config *cfg = &ck.cfg;
     if (cfg->n_future < 2) {
         mtp_errorf(
@@ -131,16 +142,17 @@ static int run_bench_decode(command_line *cl) {
     if (checkpoint_load_weights(&ck)) goto done;
     progress bar;
     progress_sink sink = progress_bar(&bar, "prompts", (uint64_t)prompts.count, NULL, 0);
-    if (bench_decode_run(&ck.model, &prompts, a->d.max_new, a->repeats, tokenizer_eot(ck.tok), &sink, res))
+    if (bench_decode_run(&ck.model, &prompts, a->d.max_new, a->repeats, tokenizer_eot(ck.tok), &sink, res,
+                         &bandwidth))
         goto done;
     for (int K = 0; K < cfg->n_future; K++) {
         if (res[K].mismatches && !first_bad) first_bad = K;
         mismatches += res[K].mismatches;
     }
     if (a->json) {
-        if (print_json(ck.dir, cfg, prompts.count, a->d.max_new, res, mismatches) != 0) goto done;
+        if (print_json(ck.dir, cfg, prompts.count, a->d.max_new, res, mismatches, bandwidth) != 0) goto done;
     } else {
-        print_table(ck.dir, cfg, prompts.count, a->d.max_new, res);
+        print_table(ck.dir, cfg, prompts.count, a->d.max_new, res, bandwidth);
     }
     fflush(stdout);
     rc = 0;

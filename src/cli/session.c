@@ -13,6 +13,7 @@ int session_scorer(model_session *s) {
 }
 
 int session_generator(model_session *s, const generator_config *gc) {
+    s->ck.decoding = 1;  // decoding reads every weight per token: the layout that streams them
     return checkpoint_load_weights(&s->ck) || generator_init(&s->gen, &s->ck.model, s->ck.tok, gc) ? -1 : 0;
 }
 

@@ -18,3 +18,11 @@ step_flops model_step_flops(const mtp_config *c, int B, int T) {
     s.optimizer_bytes = 28.0 * (double)params_count(c);
     return s;
 }
+
+double model_decode_weight_bytes(const mtp_config *c) {
+    double d = c->dim, f = c->ffn_dim, hd = config_head_dim(c);
+    double qd = c->n_head * hd, kvd = c->n_kv_head * hd, V = c->vocab_size;
+    double block = d * qd + 2.0 * d * kvd + qd * d + 3.0 * d * f + 2.0 * d;  // matrices and two norms
+    double blocks = config_trunk_layers(c) + 1.0;                          // the trunk and head 1
+    return sizeof(float) * (blocks * block + d + V * d + d);               // + final norm, unembedding, one embedding row
+}

@@ -46,6 +46,9 @@ typedef struct {
     mtp_config cfg;
     param_set params;
     float *rope_cos, *rope_sin;  // (Tmax, hd/2)
+    // The matrices (q, k, v, o, gate, up, down, lm_head) in the decode layout
+    // of ops.h instead of row-major: forwards only (model/layout.c).
+    int decode_layout;
 } mtp_model;
 
 // One consumer's working memory for a model: activations, gradients (for a
@@ -73,11 +76,21 @@ typedef struct {
     float *dz, *dres, *dh, *datty, *dq, *dk, *dv, *dln, *dact, *dgate, *dup, *dnorm_out;
     float *attn_scratch;  // attn_threads x op_attention_scratch_floats(hd)
     int attn_threads;
+    float *panel_scratch;  // decode layout: op_packed_scratch_floats(N, max in_dim)
 } model_work;
 
 // Allocates zeroed parameters and the RoPE tables for cfg (validated).
 int model_create(mtp_model *m, const mtp_config *cfg);
 void model_free(mtp_model *m);
+
+// Rearranges the matrices of a loaded model into the decode layout, for
+// decoding at the memory's speed (model/layout.c). Every forward keeps
+// working (a prompt through BLAS on unpacked panels); training, gradients and
+// saving need the row-major layout and refuse such a model. Needs the
+// matrices' size again while it copies.
+int model_use_decode_layout(mtp_model *m);
+// Block `layer`'s matrix of `kind` (layer 0 for P_LM_HEAD), in the model's layout.
+const float *model_matrix(const mtp_model *m, param_kind kind, int layer);
 
 // Allocates w's buffers for batches of up to B x T of model m (which must
 // outlive w). with_grads = 0 gives an inference/evaluation work state (no

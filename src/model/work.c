@@ -77,7 +77,7 @@ static int logit_chunk_rows(const mtp_config *cfg, size_t N) {
 
 // Lays out every work buffer of w in carver c (counting only if c->base is NULL).
 static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, int T, head_schedule schedule,
-                       int with_grads) {
+                       int with_grads, int decode_layout) {
     size_t N = (size_t)B * T, d = cfg->dim, f = cfg->ffn_dim, hd = config_head_dim(cfg);
     size_t qd = cfg->n_head * hd, kvd = cfg->n_kv_head * hd, V = cfg->vocab_size;
     int trunk_layers = config_trunk_layers(cfg);
@@ -101,6 +101,11 @@ static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, i
     // attention tiles for every thread the kernels may run on
     w->attn_threads = op_get_threads();
     w->attn_scratch = carve(c, (size_t)w->attn_threads * op_attention_scratch_floats(config_head_dim(cfg)));
+    if (decode_layout) {  // unpacked weight panels for products of many rows
+        size_t max_in = d > qd ? d : qd;
+        if (f > max_in) max_in = f;
+        w->panel_scratch = carve(c, op_packed_scratch_floats((int)N, (int)max_in));
+    }
     w->inputs = (int32_t *)carve(c, N);
     w->targets = (int32_t *)carve(c, N);
     if (with_grads) {
@@ -125,7 +130,7 @@ size_t model_work_bytes(const mtp_config *cfg, int B, int T, head_schedule sched
     tmp.trunk = calloc((size_t)config_trunk_layers(cfg), sizeof *tmp.trunk);
     tmp.heads = calloc((size_t)cfg->n_future, sizeof *tmp.heads);
     carver c = {NULL, 0};
-    if (tmp.trunk && tmp.heads) carve_work(&c, &tmp, cfg, B, T, schedule, with_grads);
+    if (tmp.trunk && tmp.heads) carve_work(&c, &tmp, cfg, B, T, schedule, with_grads, 0);
     free(tmp.trunk);
     free(tmp.heads);
     return c.used * sizeof(float);
@@ -138,6 +143,8 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
     if (B < 1 || T < 1) return mtp_errorf("batch %d x seq-len %d must be positive", B, T);
     if (T > cfg->max_seq_len)
         return mtp_errorf("--seq-len %d exceeds the model's max context %d", T, cfg->max_seq_len);
+    if (with_grads && m->decode_layout)
+        return mtp_errorf("a model in the decode layout runs forwards only: load it without it to train");
     w->model = m;
     w->cfg = *cfg;
     w->trunk = mtp_calloc((size_t)config_trunk_layers(cfg), sizeof *w->trunk, "trunk activations");
@@ -147,7 +154,7 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
         return -1;
     }
     carver c = {NULL, 0};
-    carve_work(&c, w, cfg, B, T, schedule, with_grads);
+    carve_work(&c, w, cfg, B, T, schedule, with_grads, m->decode_layout);
     w->work = mtp_alloc_aligned(c.used * sizeof(float), "activations");
     if (!w->work) {
         model_work_free(w);
@@ -155,7 +162,7 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
     }
     c.base = w->work;
     c.used = 0;
-    carve_work(&c, w, cfg, B, T, schedule, with_grads);
+    carve_work(&c, w, cfg, B, T, schedule, with_grads, m->decode_layout);
     w->max_B = B;
     w->max_T = T;
     w->schedule = schedule;

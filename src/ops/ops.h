@@ -72,6 +72,44 @@ void op_matmul_rows_forward(float *out, const float *inp, const float *w, int M,
 void op_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
                                int H, int Hkv, int hd);
 
+// ---- the decode layout (ops/cpu/packed.c) ----
+// A weight matrix w (O, I) rearranged so a thread's share of a product is
+// one sequential run of memory: blocks of PACK_BLOCK rows (the last padded
+// with zero rows), in each chunks of PACK_CHUNK columns (the last padded
+// with zeros to a multiple of 16), in each groups of PACK_GROUP rows whose
+// 16-float slices sit side by side. op_packed_floats(O, I) floats.
+#define PACK_BLOCK 16
+#define PACK_CHUNK 512
+#ifdef __AVX512F__
+#define PACK_GROUP 4  // 4 weight + 16 accumulator + 1 input registers of 32
+#else
+#define PACK_GROUP 2  // AVX2: a 16-float vector is 2 of the 16 registers
+#endif
+size_t op_packed_rows(int out_dim);  // O rounded up to PACK_BLOCK
+size_t op_packed_cols(int in_dim);   // I rounded up to 16
+size_t op_packed_floats(int out_dim, int in_dim);
+// dst (op_packed_floats) = w (O, I) in the decode layout; op_unpack inverts it.
+void op_pack(float *dst, const float *w, int out_dim, int in_dim);
+void op_unpack(float *w, const float *src, int out_dim, int in_dim);
+// out (M, O) = inp (M, I) @ w^T with w packed. Bit-identical to
+// op_matmul_rows_forward row for row, whatever M.
+void op_matmul_packed_rows(float *out, const float *inp, const float *wp, int M, int in_dim, int out_dim);
+// Any N: op_matmul_packed_rows up to OP_PACKED_ROWS_MAX rows (decoding's
+// steps and verifications); beyond, panels of w unpacked into scratch and
+// multiplied by BLAS (a prompt is compute-bound). scratch: at least
+// op_packed_scratch_floats(N, in_dim) floats (0 for N <= OP_PACKED_ROWS_MAX).
+#define OP_PACKED_ROWS_MAX 16
+size_t op_packed_scratch_floats(int N, int max_in_dim);
+void op_matmul_packed(float *out, const float *inp, const float *wp, int N, int in_dim, int out_dim,
+                      float *scratch);
+
+// ---- memory read bandwidth (ops/cpu/bandwidth.c) ----
+// Bytes per second the kernel threads reach reading a buffer of `bytes` (far
+// larger than the caches), each thread one contiguous part, best of `passes`:
+// the roofline of a decoding forward, which reads every weight once.
+// 0 when the buffer cannot be allocated.
+double op_read_bandwidth(size_t bytes, int passes);
+
 // ---- SwiGLU (ops/cpu/swiglu.c) ----
 // out = silu(gate) * up, elementwise over n values.
 void op_swiglu_forward(float *out, const float *gate, const float *up, size_t n);

@@ -82,6 +82,7 @@ static int write_text(const char *dir, const char *name, const char *text) {
 int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const checkpoint_moments *moments,
                     const char *trainer_state_json, const char *tokenizer_json) {
     char name[64], tmp[PATH_CAP], final_dir[PATH_CAP], old[PATH_CAP], path[PATH_CAP];
+    if (m->decode_layout) return mtp_errorf("cannot save a model in the decode layout: save it row-major");
     snprintf(name, sizeof name, "step_%08ld", step);
     if (fs_mkdir_p(run_dir) != 0) return -1;
     char tmp_name[96], old_name[96];

@@ -24,6 +24,7 @@ static int load_tokenizer(mtp_checkpoint *ck) {
 
 int checkpoint_open(mtp_checkpoint *ck, const char *path, int what) {
     memset(ck, 0, sizeof *ck);
+    ck->decoding = (what & CHECKPOINT_DECODING) != 0;
     int rc = checkpoint_resolve(path, ck->dir, sizeof ck->dir) || checkpoint_read_config(ck->dir, &ck->cfg);
     if (!rc && (what & CHECKPOINT_TOKENIZER)) rc = load_tokenizer(ck);
     if (!rc && (what & CHECKPOINT_WEIGHTS)) rc = checkpoint_load_weights(ck);
@@ -36,7 +37,8 @@ int checkpoint_open(mtp_checkpoint *ck, const char *path, int what) {
 
 int checkpoint_load_weights(mtp_checkpoint *ck) {
     if (ck->has_weights) return 0;
-    if (model_create(&ck->model, &ck->cfg) || checkpoint_load_params(ck->dir, &ck->model)) {
+    if (model_create(&ck->model, &ck->cfg) || checkpoint_load_params(ck->dir, &ck->model) ||
+        (ck->decoding && model_use_decode_layout(&ck->model))) {
         model_free(&ck->model);
         return -1;
     }

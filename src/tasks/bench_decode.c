@@ -9,8 +9,12 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "infer/decode.h"
+#include "model/flops.h"
+#include "ops/ops.h"
 
 #define WARMUP_TOKENS 16  // untimed decode before each K: threads and caches warm
+// The read probe's buffer: far beyond any cache, short enough to run per prompt.
+#define PROBE_BYTES ((size_t)512 << 20)
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -127,8 +131,8 @@ static int collect(int32_t token, void *user) {
 
 // Per-prompt numbers of one K, medians taken at the end.
 typedef struct {
-    double *tps, *tpf, *ratio, *cost, *accept[MTP_MAX_FUTURE];
-    int n_tps, n_tpf, n_ratio, n_cost, n_accept[MTP_MAX_FUTURE];
+    double *tps, *tpf, *ratio, *cost, *spf, *roof, *accept[MTP_MAX_FUTURE];
+    int n_tps, n_tpf, n_ratio, n_cost, n_spf, n_roof, n_accept[MTP_MAX_FUTURE];
 } samples;
 
 // One K's decoder (its own KV cache) and numbers.
@@ -152,7 +156,9 @@ static int k_run_init(k_run *kr, const mtp_model *m, int K, int P) {
     kr->s.tpf = mtp_malloc(sizeof(double) * (size_t)P, "samples");
     kr->s.ratio = mtp_malloc(sizeof(double) * (size_t)P, "samples");
     kr->s.cost = mtp_malloc(sizeof(double) * (size_t)P, "samples");
-    if (!kr->s.tps || !kr->s.tpf || !kr->s.ratio || !kr->s.cost) return -1;
+    kr->s.spf = mtp_malloc(sizeof(double) * (size_t)P, "samples");
+    kr->s.roof = mtp_malloc(sizeof(double) * (size_t)P, "samples");
+    if (!kr->s.tps || !kr->s.tpf || !kr->s.ratio || !kr->s.cost || !kr->s.spf || !kr->s.roof) return -1;
     for (int k = 0; k < K; k++)
         if (!(kr->s.accept[k] = mtp_malloc(sizeof(double) * (size_t)P, "samples"))) return -1;
     return 0;
@@ -167,6 +173,8 @@ static void k_run_free(k_run *kr) {
     free(kr->s.tpf);
     free(kr->s.ratio);
     free(kr->s.cost);
+    free(kr->s.spf);
+    free(kr->s.roof);
     for (int k = 0; k < MTP_MAX_FUTURE; k++) free(kr->s.accept[k]);
     memset(kr, 0, sizeof *kr);
 }
@@ -203,6 +211,7 @@ static void record(k_run *kr, int K, const decode_stats *st, double sec, double 
         s->tpf[s->n_tpf++] = (double)st->generated / (double)(st->forwards + 1);
         if (sec > 0.0) s->tps[s->n_tps++] = (double)st->generated / sec;
         if (sec > 0.0 && plain_sec > 0.0) s->ratio[s->n_ratio++] = plain_sec / sec;
+        if (st->forwards > 0) s->spf[s->n_spf++] = sec / (double)st->forwards;
         if (st->forwards > 0 && plain_forwards > 0 && plain_sec > 0.0)
             s->cost[s->n_cost++] = (sec / (double)st->forwards) / (plain_sec / (double)plain_forwards);
     }
@@ -218,6 +227,8 @@ static void finish(k_run *kr, int K, double plain_total) {
     r->tokens_per_forward = median(s->tpf, s->n_tpf);
     r->speedup = median(s->ratio, s->n_ratio);
     r->forward_cost = median(s->cost, s->n_cost);
+    r->seconds_per_forward = median(s->spf, s->n_spf);
+    r->roofline = K == 0 ? median(s->roof, s->n_roof) : NAN;
     r->speedup_total = r->decode_seconds > 0.0 ? plain_total / r->decode_seconds : NAN;
     for (int k = 0; k < MTP_MAX_FUTURE; k++)
         r->accept[k] = k < K ? median(s->accept[k], s->n_accept[k]) : NAN;
@@ -227,14 +238,15 @@ static void finish(k_run *kr, int K, double plain_total) {
 // prompt are timed close together on a machine whose speed drifts), each K
 // warmed up first; res[K] gets the results.
 int bench_decode_run(const mtp_model *m, const bench_prompts *bp, int max_new, int repeats, int32_t eot,
-                     const progress_sink *progress, bench_decode_result *res) {
+                     const progress_sink *progress, bench_decode_result *res, double *read_bandwidth) {
     const bench_prompt *prompts = bp->v;
     const int P = bp->count;
     const int n = m->cfg.n_future;
     k_run *runs = mtp_calloc((size_t)n, sizeof *runs, "decoders");
     int32_t *plain = mtp_malloc(sizeof(int32_t) * (size_t)max_new, "plain output");
     int32_t *spec = mtp_malloc(sizeof(int32_t) * (size_t)max_new, "speculative output");
-    int rc = runs && plain && spec ? 0 : -1;
+    double *probes = mtp_malloc(sizeof(double) * (size_t)P, "bandwidth probes");
+    int n_probes = 0, rc = runs && plain && spec && probes ? 0 : -1;
     for (int K = 0; K < n && rc == 0; K++) rc = k_run_init(&runs[K], m, K, P);
     for (int K = 0; K < n && rc == 0; K++) {  // untimed warm-up: threads and caches
         decode_stats st;
@@ -243,14 +255,19 @@ int bench_decode_run(const mtp_model *m, const bench_prompts *bp, int max_new, i
                         max_new < WARMUP_TOKENS ? max_new : WARMUP_TOKENS, eot, &runs[K].smp, collect, &c,
                         &st);
     }
-    double plain_total = 0.0;
+    double plain_total = 0.0, weight_bytes = model_decode_weight_bytes(&m->cfg);
     for (int i = 0; i < P && rc == 0; i++) {
         decode_stats st;
         int plain_n = 0, got = 0;
-        double plain_sec = 0.0, sec = 0.0;
+        // the probe right before and right after plain decoding: the machine's bandwidth drifts
+        double plain_sec = 0.0, sec = 0.0, bw = op_read_bandwidth(PROBE_BYTES, 2);
         if ((rc = decode_timed(&runs[0], &prompts[i], max_new, eot, repeats, plain, &plain_n, &plain_sec,
                                &st)))
             break;
+        bw = 0.5 * (bw + op_read_bandwidth(PROBE_BYTES, 2));
+        if (bw > 0.0) probes[n_probes++] = bw;
+        if (bw > 0.0 && st.forwards > 0 && plain_sec > 0.0)
+            runs[0].s.roof[runs[0].s.n_roof++] = weight_bytes / (plain_sec / (double)st.forwards) / bw;
         plain_total += plain_sec;
         const long plain_forwards = st.forwards;
         record(&runs[0], 0, &st, plain_sec, plain_sec, plain_forwards);
@@ -264,6 +281,7 @@ int bench_decode_run(const mtp_model *m, const bench_prompts *bp, int max_new, i
         progress_tell(progress, (uint64_t)(i + 1), (uint64_t)P);
     }
     if (rc == 0) {
+        *read_bandwidth = median(probes, n_probes);
         for (int K = 0; K < n; K++) {
             finish(&runs[K], K, plain_total);
             res[K] = runs[K].r;
@@ -273,6 +291,7 @@ int bench_decode_run(const mtp_model *m, const bench_prompts *bp, int max_new, i
     free(runs);
     free(plain);
     free(spec);
+    free(probes);
     return rc;
 }
 

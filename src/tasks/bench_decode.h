@@ -40,6 +40,8 @@ void bench_prompts_free(bench_prompts *p);
 typedef struct {
     double tokens_per_sec, tokens_per_forward, speedup;  // medians over prompts
     double forward_cost;                                 // median time per forward / plain's
+    double seconds_per_forward;                          // median over prompts
+    double roofline;  // plain only: weight bytes per forward / time per forward / read bandwidth
     double speedup_total;                                // total plain time / total time
     double accept[MTP_MAX_FUTURE];                       // median per drafting head; NAN: never checked
     double decode_seconds, prefill_seconds;              // totals
@@ -47,8 +49,11 @@ typedef struct {
 } bench_decode_result;
 
 // Decodes every prompt with K = 0..n-1, max_new tokens each (prompts must
-// leave room for them), eot ends a generation; res[K] gets K's results.
+// leave room for them), eot ends a generation; res[K] gets K's results and
+// *read_bandwidth the median of streaming-read probes (bytes/s, ops.h) run
+// before each prompt, in the same process, so the roofline compares
+// numbers measured side by side.
 int bench_decode_run(const mtp_model *m, const bench_prompts *p, int max_new, int repeats, int32_t eot,
-                     const progress_sink *progress, bench_decode_result *res);
+                     const progress_sink *progress, bench_decode_result *res, double *read_bandwidth);
 
 #endif

@@ -1,0 +1,90 @@
+// bench_decode_stream.c: the few-row products when the weights come from
+// DRAM, as in decoding a model far larger than the caches. A stack of blocks
+// of the given shape (q, k, v, o, gate, up, down per block) is multiplied by
+// M rows, one matrix after the other, row-major (ops/cpu/decode_matmul.c)
+// and in the decode layout (ops/cpu/packed.c); each is reported as GB/s of
+// weights read and as a fraction of the streaming-read probe measured in the
+// same process. Medians of interleaved repeats.
+//   build/bench/bench_decode_stream [--threads N] [--dim D] [--ffn F] [--blocks L] [--repeats R]
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/timer.h"
+#include "ops/ops.h"
+
+enum { MATS = 7, MAX_M = 8, MAX_REPEATS = 99 };
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static float *filled(size_t n, float scale) {
+    float *p = malloc(sizeof(float) * n);
+    if (!p) {
+        fprintf(stderr, "bench_decode_stream: out of memory\n");
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) p[i] = scale * (float)((int)(i * 2654435761u % 2001) - 1000) / 1000.0f;
+    return p;
+}
+
+int main(int argc, char **argv) {
+    int threads = 2, d = 1536, f = 4096, L = 8, repeats = 5;
+    for (int i = 1; i + 1 < argc; i += 2) {
+        int v = atoi(argv[i + 1]);
+        if (!strcmp(argv[i], "--threads")) threads = v;
+        else if (!strcmp(argv[i], "--dim")) d = v;
+        else if (!strcmp(argv[i], "--ffn")) f = v;
+        else if (!strcmp(argv[i], "--blocks")) L = v;
+        else if (!strcmp(argv[i], "--repeats")) repeats = v;
+        else {
+            fprintf(stderr, "usage: bench_decode_stream [--threads N] [--dim D] [--ffn F] [--blocks L] [--repeats R]\n");
+            return 2;
+        }
+    }
+    if (repeats < 1 || repeats > MAX_REPEATS || L < 1 || d < 16 || f < 16) return 2;
+    op_set_threads(threads);
+    const int in[MATS] = {d, d, d, d, d, d, f}, out[MATS] = {d, d, d, d, f, f, d};
+    float *rm[64][MATS], *pk[64][MATS];
+    double bytes = 0;
+    for (int l = 0; l < L && l < 64; l++)
+        for (int m = 0; m < MATS; m++) {
+            rm[l][m] = filled((size_t)in[m] * out[m], 0.05f);
+            pk[l][m] = malloc(sizeof(float) * op_packed_floats(out[m], in[m]));
+            op_pack(pk[l][m], rm[l][m], out[m], in[m]);
+            bytes += 4.0 * in[m] * out[m];
+        }
+    float *x = filled((size_t)MAX_M * f, 1.0f), *y = malloc(sizeof(float) * MAX_M * f);
+    const int Ms[] = {1, 2, 4, 8};
+    double t[2][4][MAX_REPEATS], probes[MAX_REPEATS];
+    for (int rep = 0; rep < repeats; rep++) {
+        probes[rep] = op_read_bandwidth((size_t)512 << 20, 1);
+        for (int mi = 0; mi < 4; mi++)
+            for (int kind = 0; kind < 2; kind++) {
+                double t0 = mtp_now();
+                for (int l = 0; l < L; l++)
+                    for (int m = 0; m < MATS; m++) {
+                        if (kind == 0) op_matmul_rows_forward(y, x, rm[l][m], Ms[mi], in[m], out[m]);
+                        else op_matmul_packed_rows(y, x, pk[l][m], Ms[mi], in[m], out[m]);
+                    }
+                t[kind][mi][rep] = mtp_now() - t0;
+            }
+    }
+    qsort(probes, (size_t)repeats, sizeof(double), cmp_double);
+    double probe = probes[repeats / 2];
+    printf("read probe: %.1f GB/s (median of probes interleaved with the runs) (%d threads); %d blocks d=%d f=%d: %.0f MB of weights\n\n", probe / 1e9, threads,
+           L, d, f, bytes / 1e6);
+    printf("| rows | row-major GB/s | of probe | decode layout GB/s | of probe |\n|---:|---:|---:|---:|---:|\n");
+    for (int mi = 0; mi < 4; mi++) {
+        double med[2];
+        for (int kind = 0; kind < 2; kind++) {
+            qsort(t[kind][mi], (size_t)repeats, sizeof(double), cmp_double);
+            med[kind] = t[kind][mi][repeats / 2];
+        }
+        printf("| %d | %.1f | %.0f%% | %.1f | %.0f%% |\n", Ms[mi], bytes / med[0] / 1e9, 100 * bytes / med[0] / probe,
+               bytes / med[1] / 1e9, 100 * bytes / med[1] / probe);
+    }
+    return 0;
+}

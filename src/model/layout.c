@@ -1,0 +1,81 @@
+// layout.c: the weights' layout in memory. Training keeps every matrix
+// row-major, stacked per kind (params.h); a model that only decodes can have
+// its matrices rearranged into the decode layout of ops.h, which a thread
+// reads as one sequential stream, so few-row products run at the memory's
+// speed. Embedding and norms stay row-major.
+#include <string.h>
+
+#include "core/error.h"
+#include "model/model.h"
+#include "ops/ops.h"
+
+// The kinds that are matrices multiplied by activations (not the embedding,
+// which is gathered row by row).
+static const param_kind MATRICES[] = {P_WQ, P_WK, P_WV, P_WO, P_WGATE, P_WUP, P_WDOWN, P_LM_HEAD};
+enum { N_MATRICES = sizeof MATRICES / sizeof MATRICES[0] };
+
+// (out, in) of one block's matrix of `kind` (or of lm_head).
+static void matrix_shape(const mtp_config *c, param_kind kind, int *out, int *in) {
+    int d = c->dim, f = c->ffn_dim, hd = config_head_dim(c), qd = c->n_head * hd, kvd = c->n_kv_head * hd;
+    switch (kind) {
+    case P_WQ: *out = qd, *in = d; break;
+    case P_WK:
+    case P_WV: *out = kvd, *in = d; break;
+    case P_WO: *out = d, *in = qd; break;
+    case P_WGATE:
+    case P_WUP: *out = f, *in = d; break;
+    case P_WDOWN: *out = d, *in = f; break;
+    default: *out = c->vocab_size, *in = d; break;  // P_LM_HEAD
+    }
+}
+
+static size_t matrix_floats(const mtp_model *m, param_kind kind) {
+    int out, in;
+    matrix_shape(&m->cfg, kind, &out, &in);
+    return m->decode_layout ? op_packed_floats(out, in) : (size_t)out * in;
+}
+
+const float *model_matrix(const mtp_model *m, param_kind kind, int layer) {
+    return m->params.t[kind] + (size_t)layer * matrix_floats(m, kind);
+}
+
+int model_use_decode_layout(mtp_model *m) {
+    if (m->decode_layout) return 0;
+    const mtp_config *c = &m->cfg;
+    // the new arena: the matrices packed, then the row-major rest, each kind 64-byte aligned
+    size_t floats[P_KINDS], total = 0;
+    for (int k = 0; k < P_KINDS; k++) floats[k] = (m->params.count[k] + 15) / 16 * 16;
+    for (int i = 0; i < N_MATRICES; i++) {
+        int out, in;
+        matrix_shape(c, MATRICES[i], &out, &in);
+        size_t layers = MATRICES[i] == P_LM_HEAD ? 1 : (size_t)c->n_layer;
+        floats[MATRICES[i]] = layers * op_packed_floats(out, in);
+    }
+    for (int k = 0; k < P_KINDS; k++) total += floats[k];
+    float *arena = mtp_alloc_aligned(total * sizeof(float), "model parameters in the decode layout");
+    if (!arena) return -1;
+    param_set p = m->params;
+    size_t off = 0;
+    for (int k = 0; k < P_KINDS; k++) {
+        p.t[k] = arena + off;
+        off += floats[k];
+        int is_matrix = 0;
+        for (int i = 0; i < N_MATRICES; i++) is_matrix |= MATRICES[i] == (param_kind)k;
+        if (!is_matrix) {
+            memcpy(p.t[k], m->params.t[k], sizeof(float) * m->params.count[k]);
+            continue;
+        }
+        int out, in;
+        matrix_shape(c, (param_kind)k, &out, &in);
+        size_t layers = k == P_LM_HEAD ? 1 : (size_t)c->n_layer, packed = op_packed_floats(out, in);
+#pragma omp parallel for schedule(static)
+        for (size_t l = 0; l < layers; l++)
+            op_pack(p.t[k] + l * packed, m->params.t[k] + l * (size_t)out * in, out, in);
+    }
+    params_free(&m->params);
+    p.memory = arena;
+    p.total = total;
+    m->params = p;
+    m->decode_layout = 1;
+    return 0;
+}

@@ -1,0 +1,51 @@
+// bandwidth.c: a streaming-read probe of the memory, the ceiling of decoding.
+#include <omp.h>
+#include <stdlib.h>
+
+#include "core/timer.h"
+#include "ops/cpu/vec16.h"
+#include "ops/ops.h"
+
+// Sum of n floats (n a multiple of 64) with four independent accumulators,
+// so the loads, not the additions, set the pace.
+static float stream_sum(const float *p, size_t n) {
+    f32x16 a = {0}, b = {0}, c = {0}, d = {0};
+    for (size_t i = 0; i < n; i += 4 * LANES) {
+        a += load16(p + i);
+        b += load16(p + i + LANES);
+        c += load16(p + i + 2 * LANES);
+        d += load16(p + i + 3 * LANES);
+    }
+    a += b + c + d;
+    float s = 0.0f;
+    for (int k = 0; k < LANES; k++) s += a[k];
+    return s;
+}
+
+double op_read_bandwidth(size_t bytes, int passes) {
+    size_t n = bytes / sizeof(float) / 4096 * 4096;
+    float *buf = NULL;
+    if (n == 0 || !(buf = aligned_alloc(64, n * sizeof(float)))) return 0.0;
+    int threads = op_get_threads();
+    // first touch by the threads that will read: the pages land near them
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (size_t i = 0; i < n; i++) buf[i] = 1.0f;
+    double best = 0.0;
+    volatile float sink = 0.0f;
+    for (int p = 0; p < passes; p++) {
+        double t0 = mtp_now();
+        float total = 0.0f;
+#pragma omp parallel num_threads(threads) reduction(+ : total)
+        {
+            int t = omp_get_thread_num(), nt = omp_get_num_threads();
+            size_t per = n / 64 / (size_t)nt * 64, lo = per * (size_t)t, hi = t == nt - 1 ? n : lo + per;
+            total += stream_sum(buf + lo, hi - lo);
+        }
+        double s = mtp_now() - t0;
+        sink = total;
+        if (s > 0.0 && (double)(n * sizeof(float)) / s > best) best = (double)(n * sizeof(float)) / s;
+    }
+    (void)sink;
+    free(buf);
+    return best;
+}

@@ -1,0 +1,199 @@
+// packed.c: matrices in the decode layout, read as one sequential stream.
+//
+// Decoding reads every weight once per step, so its speed is the memory's:
+// a thread must keep the prefetchers streaming. Reading a few weight rows at
+// once from a row-major matrix makes as many streams, which some machines
+// serve at half speed. In the decode layout a thread's whole share is one
+// run of memory, in the order the kernel uses it:
+//
+//   blocks of PACK_BLOCK rows (the last padded with zero rows);
+//   in a block, chunks of PACK_CHUNK columns (the last padded with zeros to
+//   a multiple of 16);
+//   in a chunk, groups of PACK_GROUP rows; in a group, the chunk's 16-float
+//   slices, and for each slice the group's rows side by side.
+//
+// The product keeps, for every output, one 16-lane accumulator over the
+// columns in increasing order, then the pairwise lane sum of vec16.h: the
+// same arithmetic as decode_matmul.c's row-major kernel, so the two give the
+// same bits, and a row's result never depends on how many rows there are.
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/cpu/parallel.h"
+#include "ops/cpu/vec16.h"
+#include "ops/ops.h"
+
+// Rows of x a pass keeps in registers (ROWS x PACK_GROUP accumulators).
+#ifdef __AVX512F__
+#define ROWS 4
+#else
+#define ROWS 2
+#endif
+enum { SLICE = LANES, MAX_M = OP_PACKED_ROWS_MAX };
+
+size_t op_packed_rows(int out_dim) {
+    return ((size_t)out_dim + PACK_BLOCK - 1) / PACK_BLOCK * PACK_BLOCK;
+}
+
+size_t op_packed_cols(int in_dim) {
+    return ((size_t)in_dim + SLICE - 1) / SLICE * SLICE;
+}
+
+size_t op_packed_floats(int out_dim, int in_dim) {
+    return op_packed_rows(out_dim) * op_packed_cols(in_dim);
+}
+
+// Visits every element of the layout in memory order: f(packed index, row, col).
+// Padding positions get row >= out_dim or col >= in_dim.
+#define FOR_EACH_PACKED(out_dim, in_dim, BODY)                                                  \
+    do {                                                                                        \
+        const size_t rows_ = op_packed_rows(out_dim), cols_ = op_packed_cols(in_dim);          \
+        size_t k_ = 0;                                                                          \
+        for (size_t b_ = 0; b_ < rows_; b_ += PACK_BLOCK)                                       \
+            for (size_t c0_ = 0; c0_ < cols_; c0_ += PACK_CHUNK) {                              \
+                size_t n_ = cols_ - c0_ < PACK_CHUNK ? cols_ - c0_ : PACK_CHUNK;                 \
+                for (size_t g_ = b_; g_ < b_ + PACK_BLOCK; g_ += PACK_GROUP)                     \
+                    for (size_t s_ = c0_; s_ < c0_ + n_; s_ += SLICE)                            \
+                        for (size_t r_ = g_; r_ < g_ + PACK_GROUP; r_++, k_ += SLICE) BODY;      \
+            }                                                                                   \
+    } while (0)
+
+void op_pack(float *dst, const float *w, int out_dim, int in_dim) {
+    // dst: packed; one 16-float slice of row r_ at columns s_.. per step
+    FOR_EACH_PACKED(out_dim, in_dim, {
+        float *d = dst + k_;
+        if ((int)r_ >= out_dim) {
+            memset(d, 0, sizeof(float) * SLICE);
+        } else {
+            size_t have = (size_t)in_dim > s_ ? (size_t)in_dim - s_ : 0;
+            if (have > SLICE) have = SLICE;
+            memcpy(d, w + r_ * (size_t)in_dim + s_, sizeof(float) * have);
+            memset(d + have, 0, sizeof(float) * (SLICE - have));
+        }
+    });
+}
+
+void op_unpack(float *w, const float *src, int out_dim, int in_dim) {
+    FOR_EACH_PACKED(out_dim, in_dim, {
+        if ((int)r_ < out_dim && s_ < (size_t)in_dim) {
+            size_t have = (size_t)in_dim - s_ < SLICE ? (size_t)in_dim - s_ : SLICE;
+            memcpy(w + r_ * (size_t)in_dim + s_, src + k_, sizeof(float) * have);
+        }
+    });
+}
+
+// acc[r][o] (16 lanes) += x[r] . w over one group's slices of a chunk, for
+// rows r0..r0+R-1. g: the group's n x PACK_GROUP slices; x rows at stride ldx
+// starting at the chunk's first column. R and the loop bounds are constants
+// at each call, so the accumulators stay in registers.
+static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const float *g, const float *x,
+                                                             size_t ldx, int n, const int R) {
+    f32x16 a[ROWS][PACK_GROUP];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < PACK_GROUP; c++) a[r][c] = acc[r * PACK_BLOCK + c];
+    for (int s = 0; s < n; s += SLICE, g += SLICE * PACK_GROUP) {
+        f32x16 wv[PACK_GROUP];
+        for (int c = 0; c < PACK_GROUP; c++) {
+            wv[c] = load16(g + SLICE * c);
+            KEEP_IN_REGISTER(wv[c]);
+        }
+        for (int r = 0; r < R; r++) {
+            f32x16 xv = load16(x + (size_t)r * ldx + s);
+            KEEP_IN_REGISTER(xv);
+            for (int c = 0; c < PACK_GROUP; c++) a[r][c] += xv * wv[c];
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < PACK_GROUP; c++) acc[r * PACK_BLOCK + c] = a[r][c];
+}
+
+typedef void (*pass_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx, int n);
+#define PASS_FN(R)                                                                         \
+    static void pass_##R(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) { \
+        group_pass(acc, g, x, ldx, n, R);                                                  \
+    }
+PASS_FN(1)
+PASS_FN(2)
+#if ROWS >= 4
+PASS_FN(3)
+PASS_FN(4)
+static const pass_fn passes[ROWS] = {pass_1, pass_2, pass_3, pass_4};
+#else
+static const pass_fn passes[ROWS] = {pass_1, pass_2};
+#endif
+#undef PASS_FN
+
+// One block of PACK_BLOCK outputs for all M rows: out[r][o0 .. o0+PACK_BLOCK).
+static void block_product(float *out, size_t ldo, const float *x, size_t ldx, const float *blk, int M, int cols,
+                          int valid) {
+    f32x16 acc[MAX_M * PACK_BLOCK];  // [row][output in block], the 16-lane sums
+    memset(acc, 0, sizeof(f32x16) * (size_t)M * PACK_BLOCK);
+    const float *g = blk;
+    for (int c0 = 0; c0 < cols; c0 += PACK_CHUNK) {
+        int n = cols - c0 < PACK_CHUNK ? cols - c0 : PACK_CHUNK;
+        for (int o = 0; o < PACK_BLOCK; o += PACK_GROUP, g += (size_t)n * PACK_GROUP)
+            for (int r0 = 0; r0 < M; r0 += ROWS) {
+                int R = M - r0 < ROWS ? M - r0 : ROWS;
+                // later row passes read the group from L1: memory sees one stream
+                passes[R - 1](acc + (size_t)r0 * PACK_BLOCK + o, g, x + (size_t)r0 * ldx + c0, ldx, n);
+            }
+    }
+    for (int r = 0; r < M; r++) {
+        f32x16 v = sum16(acc + (size_t)r * PACK_BLOCK);
+        float sums[LANES];
+        memcpy(sums, &v, sizeof sums);
+        for (int o = 0; o < valid; o++) out[(size_t)r * ldo + o] = sums[bitrev4[o]];
+    }
+}
+
+void op_matmul_packed_rows(float *out, const float *inp, const float *wp, int M, int in_dim, int out_dim) {
+    // out (M, O) = inp (M, I) @ w (O, I)^T with w in the decode layout
+    const int cols = (int)op_packed_cols(in_dim), blocks = (int)(op_packed_rows(out_dim) / PACK_BLOCK);
+    const float *x = inp;
+    float *padded = NULL;
+    if (cols != in_dim) {  // the last slice reads past in_dim: copy the rows with zeros after them
+        padded = calloc((size_t)M * cols, sizeof(float));
+        if (!padded) abort();  // at most 16 rows of a few kB: no recovery worth having
+        for (int r = 0; r < M; r++) memcpy(padded + (size_t)r * cols, inp + (size_t)r * in_dim, sizeof(float) * in_dim);
+        x = padded;
+    }
+    const size_t ldx = padded ? (size_t)cols : (size_t)in_dim, per_block = (size_t)PACK_BLOCK * cols;
+    for (int m0 = 0; m0 < M; m0 += MAX_M) {
+        int m = M - m0 < MAX_M ? M - m0 : MAX_M;
+        // contiguous ranges of blocks per thread: each thread reads one stream
+#pragma omp parallel for if ((size_t)m * in_dim * out_dim >= OP_PARALLEL_MIN_WORK) schedule(static)
+        for (int b = 0; b < blocks; b++) {
+            int o0 = b * PACK_BLOCK, valid = out_dim - o0 < PACK_BLOCK ? out_dim - o0 : PACK_BLOCK;
+            block_product(out + (size_t)m0 * out_dim + o0, (size_t)out_dim, x + (size_t)m0 * ldx, ldx,
+                          wp + (size_t)b * per_block, m, cols, valid);
+        }
+    }
+    free(padded);
+}
+
+// Many rows (a prompt) are compute-bound, and sgemm does that part best:
+// panels of PANEL rows of w are unpacked into scratch and multiplied, so no
+// row-major copy of the whole matrix exists.
+enum { PANEL = 1024 };
+
+size_t op_packed_scratch_floats(int N, int max_in_dim) {
+    return N <= MAX_M ? 0 : (size_t)PANEL * (size_t)max_in_dim + (size_t)N * PANEL;
+}
+
+void op_matmul_packed(float *out, const float *inp, const float *wp, int N, int in_dim, int out_dim,
+                      float *scratch) {
+    if (N <= MAX_M) {
+        op_matmul_packed_rows(out, inp, wp, N, in_dim, out_dim);
+        return;
+    }
+    const size_t cols = op_packed_cols(in_dim);
+    float *w = scratch, *o = scratch + (size_t)PANEL * in_dim;  // (PANEL, I) and (N, PANEL)
+    for (int p0 = 0; p0 < out_dim; p0 += PANEL) {
+        int rows = out_dim - p0 < PANEL ? out_dim - p0 : PANEL;
+        // rows p0.. are whole blocks (PANEL is a multiple of PACK_BLOCK)
+        op_unpack(w, wp + (size_t)p0 * cols, rows, in_dim);
+        op_matmul_forward(o, inp, w, N, in_dim, rows);
+        for (int r = 0; r < N; r++) memcpy(out + (size_t)r * out_dim + p0, o + (size_t)r * rows, sizeof(float) * rows);
+    }
+}
