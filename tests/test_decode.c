@@ -183,6 +183,40 @@ static void test_greedy_speculative(void) {
     }
 }
 
+// The verification forward's drafting-head logits at its guessed row equal
+// model_draft_logits at that row after a forward that guessed another, bit
+// for bit (both unembed with the exact-rows kernel), and head 1's rows do not
+// depend on the guess.
+static void test_verify_draft_rows(void) {
+    mtp_config c = tiny(13, 4, 6, 32);
+    mtp_model m;
+    make_model(&m, &c, 5, 10.0f);
+    model_work w;
+    kv_cache cache;
+    model_work_alloc(&w, &m, 1, 8, SCHEDULE_SEQUENTIAL, 0);
+    kv_cache_alloc(&cache, &c);
+    const int T = 4, n = 4;
+    const size_t V = (size_t)c.vocab_size;
+    int32_t prompt[5] = {3, 1, 4, 1, 5}, tokens[4] = {9, 2, 6, 5};
+    float guessed[7 * 13], other[7 * 13], drafts[3 * 13];
+    for (int r = 0; r < T; r++) {
+        cache.len = 0;
+        model_forward_cached(&w, &cache, prompt, 5, n, 1, 0, guessed);
+        model_forward_verify(&w, &cache, tokens, T, n, r, guessed);
+        cache.len = 0;
+        model_forward_cached(&w, &cache, prompt, 5, n, 1, 0, other);
+        model_forward_verify(&w, &cache, tokens, T, n, (r + 1) % T, other);
+        CHECK(model_draft_logits(&w, n, T, r, drafts) == 0, "draft logits: %s", mtp_last_error());
+        CHECK(memcmp(guessed, other, sizeof(float) * T * V) == 0, "verify: head 1's logits depend on the guess");
+        CHECK(memcmp(guessed + T * V, drafts, sizeof(float) * (n - 1) * V) == 0,
+              "verify: drafting heads' logits at row %d differ between the guess and the second pass", r);
+    }
+    CHECK(model_forward_verify(&w, &cache, tokens, T, n, T, guessed) != 0, "verify: a guess past the rows is refused");
+    kv_cache_free(&cache);
+    model_work_free(&w);
+    model_free(&m);
+}
+
 // ---- (2b) the decode layout ------------------------------------------------
 
 // A model with its matrices in the decode layout computes, step by step, the
@@ -331,6 +365,7 @@ int main(void) {
     test_sampler_cuts();
     test_cache_matches_recompute();
     test_greedy_speculative();
+    test_verify_draft_rows();
     test_decode_layout();
     test_speculative_sampling();
     if (failures) {

@@ -5,9 +5,12 @@
 // Speculative (speculative.c; K drafting heads, blockwise parallel decoding,
 // Stern et al. 2018): heads 2..K+1 at the last accepted position draft the K
 // tokens after head 1's; one forward over [head 1's token, drafts] runs the
-// trunk and head 1; head 1 verifies the drafts left to right, the longest
-// agreeing prefix is accepted plus head 1's own next token, the drafting
-// heads run over the accepted positions only and give the next drafts, and
+// trunk and every head over every row (each weight read once), and one pass
+// over the unembedding gives head 1's logits at every row plus the drafting
+// heads' at the row where the previous step stopped; head 1 verifies the
+// drafts left to right, the longest agreeing prefix is accepted plus head 1's
+// own next token, the drafting heads' logits at the last accepted row give
+// the next drafts (a second unembedding pass only when that row differs), and
 // the caches of rejected positions are rolled back. Greedy output is token
 // for token that of plain greedy decoding; with temperature > 0 each draft x
 // from a head with distribution q is accepted with probability

@@ -30,7 +30,12 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
     const mtp_config *c = &d->model->cfg;
     decode_stats *st = e->st;
     const int K = d->drafts, V = s->V;
+    const size_t Vm = (size_t)c->vocab_size;  // the logits' row length
     int32_t tokens[MTP_MAX_FUTURE + 1];
+    // The drafting heads' logits come with the verification's unembedding pass
+    // at one row, guessed before head 1 has spoken: the row the previous step
+    // stopped at (acceptance runs in streaks). A wrong guess costs a second pass.
+    int guess = 0;
     while (!decode_put(e, next)) {
         int room = c->max_seq_len - d->cache.len;
         if (room < 1) {
@@ -44,16 +49,16 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
         tokens[0] = next;
         for (int k = 0; k < k_here; k++) tokens[k + 1] = draft[k];
         int rows = 1 + k_here, base = d->cache.len;
-        // trunk and head 1 over every row; the drafting heads once we know which rows stay
-        if (model_forward_cached(w, &d->cache, tokens, rows, 1, rows, 1, d->logits) != 0) return -1;
+        if (guess > k_here) guess = k_here;
+        // trunk and every head over every row, one unembedding pass
+        if (model_forward_verify(w, &d->cache, tokens, rows, K + 1, guess, d->logits) != 0) return -1;
         st->forwards++;
         // head 1 at row r predicts the token after tokens[r]: verify drafts left to right
         int a = 0, rejected = 0;
         int32_t correction = 0;
         for (; a < k_here; a++) {
             st->checked[a]++;
-            if (!verify(d, s, decoder_logits_at(d, 0, a, rows), d->draft_probs + (size_t)a * V, draft[a],
-                        &correction)) {
+            if (!verify(d, s, d->logits + (size_t)a * Vm, d->draft_probs + (size_t)a * V, draft[a], &correction)) {
                 rejected = s->temperature > 0.0f;
                 break;
             }
@@ -64,10 +69,12 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
         // keep the cache of head 1's token and the accepted drafts only
         d->cache.len = base + 1 + a;
         if (stop) break;
-        next = rejected ? correction : decode_choose(s, decoder_logits_at(d, 0, a, rows), d->probs);
-        if (model_forward_heads_cached(w, &d->cache, base, a + 1, 2, K + 1, 1, d->logits) != 0) return -1;
+        next = rejected ? correction : decode_choose(s, d->logits + (size_t)a * Vm, d->probs);
+        float *draft_logits = d->logits + (size_t)rows * Vm;  // (K, V): heads 2..K+1 at row a
+        if (a != guess && model_draft_logits(w, K + 1, rows, a, draft_logits) != 0) return -1;
+        guess = a;
         for (int k = 0; k < K; k++)
-            draft[k] = decode_choose(s, decoder_logits_at(d, k, 0, 1), d->draft_probs + (size_t)k * V);
+            draft[k] = decode_choose(s, draft_logits + (size_t)k * Vm, d->draft_probs + (size_t)k * V);
     }
     return 0;
 }

@@ -334,23 +334,48 @@ int model_forward_cached(model_work *w, kv_cache *cache, const int32_t *tokens, 
     return 0;
 }
 
-int model_forward_heads_cached(model_work *w, const kv_cache *cache, int pos0, int rows, int first, int last,
-                               int exact_rows, float *logits) {
+int model_forward_verify(model_work *w, kv_cache *cache, const int32_t *tokens, int T, int n_heads, int draft_row,
+                         float *logits) {
     const mtp_config *c = &w->cfg;
-    if (first < 1 || last > c->n_future || first > last)
-        return mtp_errorf("heads %d..%d: the model has heads 1..%d", first, last, c->n_future);
-    if (rows < 1 || rows > w->max_T || pos0 < 0 || pos0 + rows > c->max_seq_len)
-        return mtp_errorf("%d rows at position %d do not fit (work %d, context %d)", rows, pos0, w->max_T,
+    const size_t d = (size_t)c->dim, R = (size_t)w->verify_rows;
+    if (T < 1 || T > w->verify_rows)
+        return mtp_errorf("verification of %d tokens: at most %d rows", T, w->verify_rows);
+    if (n_heads < 2 || n_heads > c->n_future)
+        return mtp_errorf("verification with %d heads: needs 2..%d", n_heads, c->n_future);
+    if (draft_row < 0 || draft_row >= T) return mtp_errorf("draft row %d outside 0..%d", draft_row, T - 1);
+    if (cache->len + T > c->max_seq_len)
+        return mtp_errorf("context full: %d + %d tokens exceed the model's max context %d", cache->len, T,
                           c->max_seq_len);
-    kv_cache at = *cache;  // the heads' cache rows start where the trunk's did
-    at.len = pos0;
-    for (int k = first; k <= last; k++) {
-        head_forward(w, k, 0, 1, rows, &at, exact_rows);
-        memcpy(w->head_last + (size_t)(k - first) * c->dim, w->head_norm + (size_t)(rows - 1) * c->dim,
-               sizeof(float) * c->dim);
+    for (int t = 0; t < T; t++)
+        if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
+            return mtp_errorf("token id %d is outside the vocabulary (size %d)", tokens[t], c->vocab_size);
+    memcpy(w->inputs, tokens, sizeof(int32_t) * T);
+    trunk_forward(w, 1, T, cache, 1);
+    // every head over every row: each head block's weights are read once whichever rows stay
+    for (int k = 1; k <= n_heads; k++) {
+        head_forward(w, k, 0, 1, T, cache, 1);
+        memcpy(w->head_rows + (size_t)(k - 1) * R * d, w->head_norm, sizeof(float) * T * d);
     }
-    // one pass over the shared unembedding for all these heads, so its weights are read once
-    project(w, exact_rows, logits, w->head_last, model_matrix(w->model, P_LM_HEAD, 0), last - first + 1, c->dim,
+    // one unembedding pass: head 1 at every row, then the drafting heads at draft_row
+    memcpy(w->head_gather, w->head_rows, sizeof(float) * T * d);
+    for (int k = 2; k <= n_heads; k++)
+        memcpy(w->head_gather + (size_t)(T + k - 2) * d, w->head_rows + ((size_t)(k - 1) * R + draft_row) * d,
+               sizeof(float) * d);
+    project(w, 1, logits, w->head_gather, model_matrix(w->model, P_LM_HEAD, 0), T + n_heads - 1, c->dim,
+            c->vocab_size);
+    cache->len += T;
+    return 0;
+}
+
+int model_draft_logits(model_work *w, int n_heads, int T, int row, float *logits) {
+    const mtp_config *c = &w->cfg;
+    const size_t d = (size_t)c->dim, R = (size_t)w->verify_rows;
+    if (n_heads < 2 || n_heads > c->n_future || T < 1 || T > w->verify_rows || row < 0 || row >= T)
+        return mtp_errorf("draft logits of heads 2..%d at row %d of %d: out of range", n_heads, row, T);
+    for (int k = 2; k <= n_heads; k++)
+        memcpy(w->head_gather + (size_t)(k - 2) * d, w->head_rows + ((size_t)(k - 1) * R + row) * d,
+               sizeof(float) * d);
+    project(w, 1, logits, w->head_gather, model_matrix(w->model, P_LM_HEAD, 0), n_heads - 1, c->dim,
             c->vocab_size);
     return 0;
 }

@@ -67,6 +67,11 @@ typedef struct {
     float *head_norm;   // [head_slots] x (N, d): final-norm output
     float *head_rstd;   // [head_slots] x (N)
     float *head_last;   // (n, d): heads' final-norm outputs at one row, unembedded together
+    // inference only: every head's final-norm output at each of up to verify_rows
+    // rows (n, verify_rows, d), and the rows gathered for one unembedding pass
+    // (verify_rows + n, d); see model_forward_verify
+    float *head_rows, *head_gather;
+    int verify_rows;
     float *logits;      // sequential: (chunk, V); naive: (n, N, V)
     float *row_losses;  // (N)
     int32_t *inputs;    // (N)
@@ -126,14 +131,18 @@ void kv_cache_free(kv_cache *cache);
 // buffers must hold B = 1 and T rows.
 int model_forward_cached(model_work *w, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
                          int last_rows, int exact_rows, float *logits);
-// After model_forward_cached(n_heads = 1) of T tokens at positions pos0..: runs
-// heads first..last over the first `rows` (<= T) of those positions from the
-// trunk output still in the work buffers, writing their cache rows, and gives
-// their logits at the last of those rows: logits (last-first+1, V), from one
-// pass over the shared unembedding. A speculative decoder runs the drafting
-// heads only over the positions head 1 accepted, which are the only ones whose
-// cache rows are kept.
-int model_forward_heads_cached(model_work *w, const kv_cache *cache, int pos0, int rows, int first, int last,
-                               int exact_rows, float *logits);
+// Speculative decoding's verification forward: tokens (T <= w->verify_rows) at
+// positions cache->len.. through the trunk and heads 1..n_heads (n_heads >= 2),
+// all with exact-rows kernels, every row's cache entries written (lower
+// cache->len afterwards to drop rejected rows) and cache->len advanced.
+// logits (T + n_heads - 1, V) from one pass over the unembedding: rows 0..T-1
+// are head 1's at each row; row T + k - 2 is head k's at row draft_row. So the
+// drafts for the next step come free when the verifier accepts up to
+// draft_row; for another row call model_draft_logits.
+int model_forward_verify(model_work *w, kv_cache *cache, const int32_t *tokens, int T, int n_heads, int draft_row,
+                         float *logits);
+// After model_forward_verify: heads 2..n_heads' logits at row `row` of its T
+// rows, logits (n_heads - 1, V), one pass over the unembedding.
+int model_draft_logits(model_work *w, int n_heads, int T, int row, float *logits);
 
 #endif

@@ -95,6 +95,11 @@ static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, i
     w->head_norm = carve(c, slots * N * d);
     w->head_rstd = carve(c, slots * N);
     w->head_last = carve(c, (size_t)cfg->n_future * d);
+    if (!with_grads) {
+        w->verify_rows = N < MTP_MAX_FUTURE ? (int)N : MTP_MAX_FUTURE;
+        w->head_rows = carve(c, (size_t)cfg->n_future * w->verify_rows * d);
+        w->head_gather = carve(c, ((size_t)w->verify_rows + cfg->n_future) * d);
+    }
     w->logit_chunk = logit_chunk_rows(cfg, N);
     w->logits = carve(c, schedule == SCHEDULE_NAIVE ? cfg->n_future * N * V : (size_t)w->logit_chunk * V);
     w->row_losses = carve(c, N);
