@@ -66,10 +66,11 @@ assert r["mismatches"] == 0, "speculative output differs from plain"
 with open(f"{out}/speculative.dat", "w") as f:
     f.write("K tokens_per_forward speedup\n")
     for e in r["results"]:
-        f.write(f"{e['k']} {e['tokens_per_forward']:.4f} {e['speedup']:.4f}\n")
+        if e["k"] != "auto":  # the plot's x axis is K; auto is printed below
+            f.write(f"{e['k']} {e['tokens_per_forward']:.4f} {e['speedup']:.4f}\n")
 for e in r["results"]:
-    print("K=%d  tokens/forward %.2f  speedup %.2fx  accept %s" % (e["k"], e["tokens_per_forward"], e["speedup"],
-          " ".join("%.2f" % a for a in e["accept_rate"])))
+    print("K=%s  tokens/forward %.2f  speedup %.2fx  accept %s" % (e["k"], e["tokens_per_forward"], e["speedup"],
+          " ".join("-" if a is None else "%.2f" % a for a in e["accept_rate"])))
 PY
 gnuplot <<GP
 set terminal pngcairo size 720,440 font "sans,10"

@@ -52,5 +52,6 @@ if spec:
     print("| K | tokens/s | tokens/forward | wall-clock speedup | acceptance per head |")
     print("|---|---:|---:|---:|---|")
     for e in spec["results"]:
-        print("| %d | %.1f | %.2f | %.2fx | %s |" % (e["k"], e["tokens_per_sec"], e["tokens_per_forward"], e["speedup"],
-                                                  ", ".join("h%d %.3f" % (i + 2, a) for i, a in enumerate(e["accept_rate"])) or "-"))
+        print("| %s | %.1f | %.2f | %.2fx | %s |" % (e["k"], e["tokens_per_sec"], e["tokens_per_forward"], e["speedup"],
+                                                  ", ".join("h%d %s" % (i + 2, "-" if a is None else "%.3f" % a)
+                                                            for i, a in enumerate(e["accept_rate"])) or "-"))

@@ -115,7 +115,8 @@ int mtp_loss(const mtp_checkpoint *m, const int32_t *tokens, size_t n, double *h
 
 typedef struct {
     int max_new;        // tokens at most
-    int speculative;    // drafting heads; -1 = all (n - 1), 0 = plain decoding
+    int speculative;    // drafting heads; 0 = plain, -2 = all (n - 1), -1 = auto: chosen step by step
+                        // (samples then depend on timing, not only on the seed)
     float temperature;  // 0 = greedy: speculative output is then exactly plain output
     int top_k;          // 0 = all tokens
     float top_p;        // 1 = all tokens

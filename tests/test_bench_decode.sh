@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end checks of `mtp bench-decode`: on a small trained n = 3 model, the
 # JSON report has K = 0, 1, 2 with tokens per forward in [1, K+1] and
-# acceptance rates in [0, 1], no speculative output differs from the plain one,
+# acceptance rates in [0, 1], plus an auto row (K chosen per step), no
+# speculative output differs from the plain one,
 # plain and JSONL prompt lines both work, and the text report is a table. Bad
 # input (missing file, empty file, n = 1 model, bad flags) fails with one line
 # on stderr.
@@ -38,7 +39,9 @@ r = json.load(open(sys.argv[1]))
 assert r["prompts"] == 5, r["prompts"]
 assert r["mismatches"] == 0, r
 ks = {x["k"]: x for x in r["results"]}
-assert sorted(ks) == [0, 1, 2], sorted(ks)
+assert list(ks) == [0, 1, 2, "auto"], list(ks)
+assert r["read_bandwidth_gbs"] > 0 and r["weight_bytes_per_token"] > 0, r
+assert ks[0]["roofline"] > 0 and ks[0]["seconds_per_forward"] > 0, ks[0]
 assert ks[0]["accept_rate"] == [] and abs(ks[0]["tokens_per_forward"] - 1) < 1e-9, ks[0]
 assert abs(ks[0]["forward_cost"] - 1) < 1e-9 and abs(ks[0]["speedup"] - 1) < 1e-9, ks[0]
 for k in (1, 2):
@@ -48,6 +51,9 @@ for k in (1, 2):
     assert all(0 <= a <= 1 for a in x["accept_rate"]), x
     assert x["tokens_per_sec"] > 0 and x["speedup"] > 0 and x["forward_cost"] > 0, x
     assert x["mismatches"] == 0, x
+a = ks["auto"]
+assert 1 <= a["tokens_per_forward"] <= 3 and len(a["accept_rate"]) == 2 and a["mismatches"] == 0, a
+assert all(x is None or 0 <= x <= 1 for x in a["accept_rate"]), a
 EOF
 grep -q "prompts are longer than the context" err.txt || fail "no note about prompts cut to the context"
 [ "$(grep -c 'longer than the context' err.txt)" -eq 1 ] || fail "the cut note is printed more than once"
@@ -57,6 +63,8 @@ M bench-decode --model run --prompts p.txt --max-new 8 --max-prompts 2 --repeats
     fail "text report with --repeats 2"
 grep -q '^| K | tokens/s | tokens/forward | speedup | speedup (total) | forward cost' out.txt || fail "no table header: $(cat out.txt)"
 [ "$(grep -c '^| [0-9]' out.txt)" -eq 3 ] || fail "table should have rows K = 0, 1, 2: $(cat out.txt)"
+grep -q '^| auto |' out.txt || fail "table should have an auto row: $(cat out.txt)"
+grep -q '^roofline: .* GB/s' out.txt || fail "no roofline line: $(cat out.txt)"
 grep -q "2 prompts" out.txt || fail "--max-prompts 2 not honoured: $(head -n 1 out.txt)"
 
 # ---- bad input: non-zero exit, one line on stderr

@@ -217,6 +217,120 @@ static void test_verify_draft_rows(void) {
     model_free(&m);
 }
 
+// ---- (2c) --speculative auto ----------------------------------------------
+
+// One auto decoder over many prompts (its estimates carry over): every
+// output is plain greedy's, and the steps mix several K, so the switches
+// (plain steps, heads catching up on skipped positions) are exercised.
+static void check_auto_greedy(mtp_model *m, const char *label, long steps_with[MTP_MAX_FUTURE]) {
+    const mtp_config *c = &m->cfg;
+    decoder d;
+    sampler s;
+    CHECK(decoder_init(&d, m, DECODE_AUTO) == 0 && d.auto_k && d.drafts == c->n_future - 1,
+          "%s: auto decoder: %s", label, mtp_last_error());
+    sampler_init(&s, c->vocab_size, 0.0f, 0, 1.0f, 1);
+    mtp_rng rng;
+    mtp_rng_seed(&rng, 5);
+    for (int p = 0; p < 24; p++) {
+        int32_t prompt[16], plain[80], spec[80];
+        int n = 1 + (int)mtp_rng_below(&rng, 12);
+        for (int i = 0; i < n; i++)
+            prompt[i] = p % 2 ? (int32_t)((3 * i) % 7 + 1) : (int32_t)mtp_rng_below(&rng, (uint64_t)c->vocab_size);
+        decode_stats sp, ss;
+        int np = generate(m, 0, prompt, n, 60, plain, &sp);
+        collector col = {spec, 0, 80};
+        int rc = decode_run(&d, prompt, n, 60, -1, &s, collect, &col, &ss);
+        CHECK(rc == 0 && col.n == np && memcmp(plain, spec, sizeof(int32_t) * (size_t)np) == 0,
+              "%s: prompt %d: auto output differs from plain greedy (%d vs %d tokens)", label, p, np, col.n);
+        for (int k = 0; k < c->n_future; k++) steps_with[k] += ss.steps_with[k];
+    }
+    sampler_free(&s);
+    decoder_free(&d);
+}
+
+static void test_auto_greedy(void) {
+    mtp_config c = tiny(13, 4, 6, 96);
+    mtp_model m;
+    make_model(&m, &c, 11, 10.0f);
+    long random[MTP_MAX_FUTURE] = {0}, trained[MTP_MAX_FUTURE] = {0};
+    check_auto_greedy(&m, "auto, random", random);
+    train_periodic(&m, 150);
+    check_auto_greedy(&m, "auto, trained", trained);
+    int used = 0;
+    for (int k = 0; k < 4; k++) used += random[k] > 0;
+    printf("auto: steps by drafts checked, random model %ld %ld %ld %ld, trained %ld %ld %ld %ld\n", random[0],
+           random[1], random[2], random[3], trained[0], trained[1], trained[2], trained[3]);
+    CHECK(used >= 2, "auto, random: only %d values of K were used; the switches are not exercised", used);
+    model_free(&m);
+}
+
+// The chooser against simulated steps: a step with K drafts takes
+// 1 + row_cost * K time units (plus noise) and each draft is accepted with
+// probability `accept` once the ones before it were. Returns the tokens per
+// time unit it achieved; picks[K] counts its choices.
+static double simulate_chooser(double accept, double row_cost, int k_max, long picks[MTP_MAX_FUTURE]) {
+    k_chooser ch;
+    k_chooser_init(&ch, k_max);
+    mtp_rng rng;
+    mtp_rng_seed(&rng, 3);
+    memset(picks, 0, sizeof(long) * MTP_MAX_FUTURE);
+    double tokens = 0.0, time = 0.0;
+    for (int step = 0; step < 600; step++) {
+        int K = k_chooser_pick(&ch);
+        picks[K]++;
+        int a = 0;
+        while (a < K && mtp_rng_uniform(&rng) < accept) a++;
+        double t = 1.0 + row_cost * K;  // the chooser sees it with up to 5% noise
+        k_chooser_observe(&ch, K, 0.01 * t * (1.0 + 0.05 * mtp_rng_uniform(&rng)), K, a);
+        tokens += 1 + a;
+        time += t;
+    }
+    return tokens / time;
+}
+
+// Tokens per time unit of a fixed K in the simulation (noise aside).
+static double fixed_rate(double accept, double row_cost, int K) {
+    double tokens = 0.0, all = 1.0;
+    for (int j = 0; j <= K; j++, all *= accept) tokens += all;
+    return tokens / (1.0 + row_cost * K);
+}
+
+static void test_k_chooser(void) {
+    struct {
+        double accept, row_cost;
+        int want;  // the K it must pick most of the time (-1: a close call, only the rate counts)
+    } cases[] = {
+        {0.0, 0.1, 0},    // drafts never accepted: plain
+        {0.9, 0.05, 3},   // big model, good heads: every draft
+        {0.6, 0.5, -1},   // small model: K=1 gains 7% over plain, K=2 loses 2%
+        {0.8, 2.0, 0},    // rows cost more than they bring: plain
+        {0.7, 0.15, -1},  // a big model, fair heads
+    };
+    for (int i = 0; i < 5; i++) {
+        long picks[MTP_MAX_FUTURE];
+        double got = simulate_chooser(cases[i].accept, cases[i].row_cost, 3, picks), best = 0.0;
+        int most = 0;
+        for (int k = 0; k <= 3; k++) {
+            double r = fixed_rate(cases[i].accept, cases[i].row_cost, k);
+            if (r > best) best = r;
+            if (picks[k] > picks[most]) most = k;
+        }
+        double plain = fixed_rate(cases[i].accept, cases[i].row_cost, 0);
+        printf("chooser: accept %.2f, row cost %.2f: %.3f tokens/unit, best fixed K %.3f, plain %.3f; picks %ld %ld %ld %ld\n",
+               cases[i].accept, cases[i].row_cost, got, best, plain, picks[0], picks[1], picks[2], picks[3]);
+        CHECK(got >= 0.9 * best && got >= 0.97 * plain,
+              "chooser: accept %.2f, row cost %.2f: %.3f tokens per unit, below 90%% of the best fixed K (%.3f) or "
+              "97%% of plain (%.3f)",
+              cases[i].accept, cases[i].row_cost, got, best, plain);
+        CHECK(cases[i].want < 0 || (most == cases[i].want && picks[most] > 480),
+              "chooser: accept %.2f, row cost %.2f: picked K=%d %ld of 600 times, want K=%d most of the time",
+              cases[i].accept, cases[i].row_cost, most, picks[most], cases[i].want);
+    }
+    k_chooser one;
+    k_chooser_init(&one, 0);
+    CHECK(k_chooser_pick(&one) == 0, "chooser without drafting heads must pick 0");
+}
+
 // ---- (2b) the decode layout ------------------------------------------------
 
 // A model with its matrices in the decode layout computes, step by step, the
@@ -366,6 +480,8 @@ int main(void) {
     test_cache_matches_recompute();
     test_greedy_speculative();
     test_verify_draft_rows();
+    test_k_chooser();
+    test_auto_greedy();
     test_decode_layout();
     test_speculative_sampling();
     if (failures) {

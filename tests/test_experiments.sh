@@ -25,6 +25,6 @@ i = json.load(open("out/induction/results.json"))
 assert sorted(i["mean_by_size"]) == ["n=1", "n=2"]
 assert all(r["occurrences"] > 0 and 0 <= r["accuracy"] <= 1 for r in i["runs"])
 s = json.load(open("out/speculative/results.json"))
-assert s["mismatches"] == 0 and [e["k"] for e in s["results"]] == list(range(s["heads"]))
+assert s["mismatches"] == 0 and [e["k"] for e in s["results"]] == list(range(s["heads"])) + ["auto"]
 PY
 finish experiments

@@ -45,10 +45,14 @@ static int print_json(const char *ckpt, const mtp_config *cfg, int P, int max_ne
     cJSON_AddItemToObject(root, "read_bandwidth_gbs", json_number_or_null(bandwidth / 1e9));
     cJSON_AddNumberToObject(root, "weight_bytes_per_token", model_decode_weight_bytes(cfg));
     cJSON_AddItemToObject(root, "results", results);
-    for (int K = 0; K < cfg->n_future; K++) {
+    for (int K = 0; K <= cfg->n_future; K++) {  // the last: auto
         const bench_decode_result *r = &res[K];
+        const int drafts = K < cfg->n_future ? K : cfg->n_future - 1;
         cJSON *o = cJSON_CreateObject(), *acc = cJSON_CreateArray();
-        cJSON_AddNumberToObject(o, "k", K);
+        if (K < cfg->n_future)
+            cJSON_AddNumberToObject(o, "k", K);
+        else
+            cJSON_AddStringToObject(o, "k", "auto");
         cJSON_AddItemToObject(o, "tokens_per_sec", json_number_or_null(r->tokens_per_sec));
         cJSON_AddItemToObject(o, "tokens_per_forward", json_number_or_null(r->tokens_per_forward));
         cJSON_AddItemToObject(o, "speedup", json_number_or_null(r->speedup));
@@ -56,7 +60,7 @@ static int print_json(const char *ckpt, const mtp_config *cfg, int P, int max_ne
         cJSON_AddItemToObject(o, "forward_cost", json_number_or_null(r->forward_cost));
         cJSON_AddItemToObject(o, "seconds_per_forward", json_number_or_null(r->seconds_per_forward));
         if (K == 0) cJSON_AddItemToObject(o, "roofline", json_number_or_null(r->roofline));
-        for (int k = 0; k < K; k++) cJSON_AddItemToArray(acc, json_number_or_null(r->accept[k]));
+        for (int k = 0; k < drafts; k++) cJSON_AddItemToArray(acc, json_number_or_null(r->accept[k]));
         cJSON_AddItemToObject(o, "accept_rate", acc);
         cJSON_AddNumberToObject(o, "decode_seconds", r->decode_seconds);
         cJSON_AddNumberToObject(o, "prefill_seconds", r->prefill_seconds);
@@ -83,11 +87,12 @@ static void print_table(const char *ckpt, const mtp_config *cfg, int P, int max_
         "| K | tokens/s | tokens/forward | speedup | speedup (total) | forward cost | ms/forward | decode s "
         "(total) | acceptance per head |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|---:|---|\n");
-    for (int K = 0; K < cfg->n_future; K++) {
+    for (int K = 0; K <= cfg->n_future; K++) {  // the last: auto
         const bench_decode_result *r = &res[K];
-        char acc[MTP_MAX_FUTURE * 24] = "-";
+        const int drafts = K < cfg->n_future ? K : cfg->n_future - 1;
+        char acc[MTP_MAX_FUTURE * 24] = "-", name[32];
         size_t at = 0;
-        for (int k = 0; k < K; k++) {
+        for (int k = 0; k < drafts; k++) {
             char one[24];
             if (isfinite(r->accept[k]))
                 snprintf(one, sizeof one, "%sh%d %.3f", k ? ", " : "", k + 2, r->accept[k]);
@@ -99,7 +104,11 @@ static void print_table(const char *ckpt, const mtp_config *cfg, int P, int max_
                 at += l;
             }
         }
-        printf("| %d%s | %.1f | %.2f | %.2fx | %.2fx | %.2fx | %.2f | %.3f | %s |\n", K, K ? "" : " (plain)",
+        if (K == cfg->n_future)
+            snprintf(name, sizeof name, "auto");
+        else
+            snprintf(name, sizeof name, "%d%s", K, K ? "" : " (plain)");
+        printf("| %s | %.1f | %.2f | %.2fx | %.2fx | %.2fx | %.2f | %.3f | %s |\n", name,
                r->tokens_per_sec, r->tokens_per_forward, r->speedup, r->speedup_total, r->forward_cost,
                1e3 * r->seconds_per_forward, r->decode_seconds, acc);
     }
@@ -110,7 +119,7 @@ static int run_bench_decode(command_line *cl) {
     int rc;
     mtp_checkpoint ck = {0};
     bench_prompts prompts = {0};
-    bench_decode_result res[MTP_MAX_FUTURE];
+    bench_decode_result res[MTP_MAX_FUTURE + 1];
     double bandwidth = 0.0;
     long mismatches = 0;
     int first_bad = 0;
@@ -145,7 +154,7 @@ static int run_bench_decode(command_line *cl) {
     if (bench_decode_run(&ck.model, &prompts, a->d.max_new, a->repeats, tokenizer_eot(ck.tok), &sink, res,
                          &bandwidth))
         goto done;
-    for (int K = 0; K < cfg->n_future; K++) {
+    for (int K = 0; K <= cfg->n_future; K++) {
         if (res[K].mismatches && !first_bad) first_bad = K;
         mismatches += res[K].mismatches;
     }
@@ -159,9 +168,9 @@ static int run_bench_decode(command_line *cl) {
     if (mismatches) {
         fprintf(stderr,
                 "mtp bench-decode: warning: %ld speculative outputs differ from plain greedy decoding (first "
-                "with "
-                "K = %d); speculative decoding must be lossless\n",
-                mismatches, first_bad);
+                "with K = %d%s); speculative decoding must be lossless\n",
+                mismatches, first_bad < cfg->n_future ? first_bad : cfg->n_future - 1,
+                first_bad < cfg->n_future ? "" : ", auto");
         rc = 2;
     }
 done:
@@ -177,8 +186,9 @@ const command_spec CMD_BENCH_DECODE = {
     .summary = "plain vs speculative decoding speed on a prompt file",
     .usage = "usage: mtp bench-decode --model RUN_DIR|CHECKPOINT --prompts FILE [flags]",
     .about =
-        "Decodes every prompt greedily, plain (K = 0) and self-speculatively with K = 1..n-1\n"
-        "drafting heads, and reports per K the medians over prompts of tokens/s, tokens per\n"
+        "Decodes every prompt greedily, plain (K = 0), self-speculatively with K = 1..n-1\n"
+        "drafting heads and with K chosen step by step (auto, --speculative auto of\n"
+        "generate), and reports per K the medians over prompts of tokens/s, tokens per\n"
         "forward, each drafting head's acceptance rate, the wall-clock speedup over plain\n"
         "decoding (decode time only, prefill excluded) and the forward cost (time per\n"
         "forward over plain decoding's; speedup = tokens/forward / forward cost), plus\n"

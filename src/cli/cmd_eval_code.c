@@ -247,7 +247,7 @@ static int run_eval_code(command_line *cl) {
 }
 
 static const code_args EVAL_CODE_DEFAULTS = {
-    .d = {.max_new = 512, .speculative = -1, .temperature = 0.8, .top_p = 0.95, .seed = 1},
+    .d = {.max_new = 512, .speculative = -2, .temperature = 0.8, .top_p = 0.95, .seed = 1},
     .benchmark = -1,
     .samples_per_task = 1,
     .shots = 1,

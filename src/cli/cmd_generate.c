@@ -1,5 +1,6 @@
 // cmd_generate.c: `mtp generate`, text generation with the KV-cache decoder,
-// self-speculative by default (every extra head drafts), streaming to stdout.
+// self-speculative by default (auto: the number of drafts chosen step by
+// step), streaming to stdout.
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -50,7 +51,8 @@ static double rate(long k, long n) {
     return n ? (double)k / (double)n : 0.0;
 }
 
-static void print_json(const generate_result *r, int drafts) {
+static void print_json(const generate_result *r, const decoder *dec) {
+    const int drafts = dec->drafts;
     const decode_stats *st = &r->stats;
     double seconds = st->prefill_seconds + st->decode_seconds;
     cJSON *j = cJSON_CreateObject();
@@ -64,12 +66,18 @@ static void print_json(const generate_result *r, int drafts) {
         cJSON_AddItemToArray(rates, cJSON_CreateNumber(rate(st->accepted[k], st->checked[k])));
     cJSON_AddNumberToObject(j, "prompt_tokens", r->prompt_tokens);
     cJSON_AddNumberToObject(j, "prefill_ms", 1e3 * st->prefill_seconds);
-    cJSON_AddNumberToObject(j, "speculative", drafts);
+    if (dec->auto_k)
+        cJSON_AddStringToObject(j, "speculative", "auto");
+    else
+        cJSON_AddNumberToObject(j, "speculative", drafts);
+    cJSON *steps = cJSON_AddArrayToObject(j, "steps_by_drafts");  // [K]: forwards that checked K drafts
+    for (int k = 0; k <= drafts; k++) cJSON_AddItemToArray(steps, cJSON_CreateNumber((double)st->steps_with[k]));
     cJSON_AddStringToObject(j, "stop_reason", r->stop_reason);
     jsonl_put(stdout, j);
 }
 
-static void print_stats(const generate_result *r, int drafts) {
+static void print_stats(const generate_result *r, const decoder *dec) {
+    const int drafts = dec->drafts;
     const decode_stats *st = &r->stats;
     double seconds = st->prefill_seconds + st->decode_seconds;
     fflush(stdout);  // the statistics get a line of their own, after the text
@@ -81,6 +89,10 @@ static void print_stats(const generate_result *r, int drafts) {
     for (int k = 0; k < drafts; k++)
         fprintf(stderr, "%s head %d %.2f", k ? "," : "; acceptance:", k + 2,
                 rate(st->accepted[k], st->checked[k]));
+    if (dec->auto_k) {
+        fprintf(stderr, "; steps by drafts checked (auto):");
+        for (int k = 0; k <= drafts; k++) fprintf(stderr, " %d:%ld", k, st->steps_with[k]);
+    }
     fprintf(stderr, "\n");
 }
 
@@ -92,9 +104,9 @@ static int generate(const generate_args *a, const char *prompt, size_t len, mode
     generate_result r = {0};
     if (!a->json) print_text(prompt, len, NULL);
     int rc = generate_text(&ms->gen, prompt, len, &o, &r) != 0;
-    if (rc == 0 && a->json) print_json(&r, ms->gen.dec.drafts);
+    if (rc == 0 && a->json) print_json(&r, &ms->gen.dec);
     if (rc == 0 && !a->json) fputc('\n', stdout);
-    if (rc == 0 && a->stats) print_stats(&r, ms->gen.dec.drafts);
+    if (rc == 0 && a->stats) print_stats(&r, &ms->gen.dec);
     generate_result_free(&r);
     return rc;
 }
@@ -129,7 +141,9 @@ const command_spec CMD_GENERATE = {
     .about =
         "Continues a prompt (from --prompt, --prompt-file, or stdin) with a KV cache.\n"
         "Self-speculative decoding: heads 2..K+1 draft the next tokens and head 1 checks\n"
-        "them in the same forward pass; the output is exactly that of plain decoding.",
+        "them in the same forward pass; the output is exactly that of plain decoding. With\n"
+        "--speculative auto (the default) the decoder measures how often drafts are accepted\n"
+        "and what a step costs, and picks K (0 = plain) step by step for the most tokens/s.",
     .groups = {{NULL, MODEL_FLAGS, offsetof(generate_args, m)},
                {NULL, GENERATE_FLAGS, 0, "--prompt --prompt-file"},
                {NULL, DECODE_FLAGS, offsetof(generate_args, d)},

@@ -1,5 +1,5 @@
-// cmd_sample.c: `mtp sample`, a quick look at what a model learned: plain
-// decoding with head 1 (`mtp generate` adds speculation, stop strings,
+// cmd_sample.c: `mtp sample`, a quick look at what a model learned: head
+// 1's text, self-speculative by default (`mtp generate` adds stop strings,
 // statistics and JSON).
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +30,7 @@ static int run_sample(command_line *cl) {
     const sample_args *a = cl->args;
     model_session ms = {0};
     generate_result r = {0};
-    generator_config gc = {0, (float)a->d.temperature, a->d.top_k, 1.0f, a->d.seed};
+    generator_config gc = {a->d.speculative, (float)a->d.temperature, a->d.top_k, 1.0f, a->d.seed};
     generate_options o = {.max_new = a->d.max_new, .fit = PROMPT_FIT_KEEP_END, .on_text = print_text};
     int rc = session_open(&ms, a->m.model) || session_generator(&ms, &gc);
     if (rc == 0) {
@@ -44,7 +44,7 @@ static int run_sample(command_line *cl) {
 }
 
 static const sample_args SAMPLE_DEFAULTS = {
-    .d = {.max_new = 200, .temperature = 0.8, .top_p = 1.0, .seed = 1}};
+    .d = {.max_new = 200, .speculative = -1, .temperature = 0.8, .top_p = 1.0, .seed = 1}};
 
 const command_spec CMD_SAMPLE = {
     .name = "sample",
@@ -52,10 +52,11 @@ const command_spec CMD_SAMPLE = {
     .usage = "usage: mtp sample --model RUN_DIR|CHECKPOINT --prompt TEXT [flags]",
     .about =
         "Continues TEXT with head 1 (the next-token head) and prints the result; a prompt\n"
-        "longer than the context keeps its newest tokens.",
+        "longer than the context keeps its newest tokens. The extra heads draft tokens that\n"
+        "head 1 checks (--speculative): the text is distributed exactly as without them.",
     .groups = {{NULL, MODEL_FLAGS, offsetof(sample_args, m)},
                {NULL, SAMPLE_FLAGS, 0},
-               {NULL, DECODE_FLAGS, offsetof(sample_args, d), "--max-new --temperature --top-k --seed"}},
+               {NULL, DECODE_FLAGS, offsetof(sample_args, d), "--max-new --temperature --top-k --seed --speculative"}},
     .required = "--model --prompt",
     COMMAND_RUN(run_sample, SAMPLE_DEFAULTS),
 };

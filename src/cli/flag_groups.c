@@ -2,6 +2,11 @@
 #include "cli/flag_groups.h"
 
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
 
 #include "model/config.h"
 #include "ops/ops.h"
@@ -18,12 +23,37 @@ const flag MODEL_FLAGS[] = {
     {0},
 };
 
+// --speculative: "auto" (-1), "all" (-2) or a number of drafting heads.
+static int parse_speculative(const char *v, void *dest) {
+    int *k = dest;
+    if (strcmp(v, "auto") == 0 || strcmp(v, "all") == 0) {
+        *k = v[1] == 'u' ? -1 : -2;
+        return 0;
+    }
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (end == v || *end || n < 0 || n > MTP_MAX_FUTURE - 1)
+        return mtp_errorf("expected auto, all or a number of drafting heads in [0, %d]", MTP_MAX_FUTURE - 1);
+    *k = (int)n;
+    return 0;
+}
+
+static void show_speculative(const void *dest, char *buf, size_t cap) {
+    int k = *(const int *)dest;
+    if (k < 0)
+        snprintf(buf, cap, "%s", k == -1 ? "auto" : "all");
+    else
+        snprintf(buf, cap, "%d", k);
+}
+
 const flag DECODE_FLAGS[] = {
     {"--max-new", FLAG_INT, offsetof(decode_flags, max_new), "N", "tokens to generate at most", 1, 1 << 24},
-    {"--speculative", FLAG_INT, offsetof(decode_flags, speculative), "K",
-     "drafting heads for self-speculative decoding, 0 = plain: greedy output\n"
-     "is the same for every K, sampled output has the same distribution",
-     0, MTP_MAX_FUTURE - 1, .unset = "all, n-1"},
+    {"--speculative", FLAG_PARSE, offsetof(decode_flags, speculative), "K",
+     "drafting heads for self-speculative decoding: 0 = plain, all = n-1, auto =\n"
+     "chosen step by step (0 included) from the measured acceptance and step time.\n"
+     "Greedy output is the same for every K; sampled output has the same\n"
+     "distribution, and a fixed K (not auto, which follows timing) repeats it per seed",
+     .parse = parse_speculative, .show = show_speculative},
     {"--temperature", FLAG_DOUBLE, offsetof(decode_flags, temperature), "T",
      "0 = greedy; > 0 samples (speculative sampling keeps the distribution exact)", 0, 100},
     {"--top-k", FLAG_INT, offsetof(decode_flags, top_k), "K",

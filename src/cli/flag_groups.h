@@ -21,7 +21,7 @@ extern const flag MODEL_FLAGS[];
 // every command that generates text.
 typedef struct {
     int max_new;
-    int speculative;  // drafting heads; -1 = all (n-1)
+    int speculative;  // drafting heads; -1 = auto, -2 = all (n-1)
     double temperature, top_p;
     int top_k;
     uint64_t seed;

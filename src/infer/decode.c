@@ -11,11 +11,17 @@
 int decoder_init(decoder *d, const mtp_model *m, int drafts) {
     memset(d, 0, sizeof *d);
     const mtp_config *c = &m->cfg;
+    if (drafts == DECODE_AUTO) {
+        d->auto_k = c->n_future > 1;
+        drafts = c->n_future - 1;
+        k_chooser_init(&d->chooser, drafts);
+    }
     if (drafts < 0 || drafts > c->n_future - 1)
         return mtp_errorf("--speculative %d: this model has %d heads, so at most %d drafting heads", drafts,
                           c->n_future, c->n_future - 1);
     d->model = m;
     d->drafts = drafts;
+    d->auto_k = d->auto_k && drafts > 0;
     d->prefill_chunk = c->max_seq_len < 256 ? c->max_seq_len : 256;
     int rows = drafts + 1 > d->prefill_chunk ? drafts + 1 : d->prefill_chunk;
     if (model_work_alloc(&d->work, m, 1, rows, SCHEDULE_SEQUENTIAL, 0) != 0 ||
@@ -27,7 +33,8 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
     d->logits = mtp_malloc(sizeof(float) * (size_t)(drafts + 1) * (drafts + 1) * V, "logits");
     d->probs = mtp_malloc(sizeof(float) * V, "probabilities");
     d->draft_probs = mtp_malloc(sizeof(float) * (size_t)(drafts ? drafts : 1) * V, "draft probabilities");
-    if (!d->logits || !d->probs || !d->draft_probs) {
+    if (d->auto_k) d->z = mtp_malloc(sizeof(float) * (size_t)c->max_seq_len * c->dim, "trunk outputs");
+    if (!d->logits || !d->probs || !d->draft_probs || (d->auto_k && !d->z)) {
         decoder_free(d);
         return -1;
     }
@@ -40,6 +47,7 @@ void decoder_free(decoder *d) {
     free(d->logits);
     free(d->probs);
     free(d->draft_probs);
+    free(d->z);
     memset(d, 0, sizeof *d);
 }
 
@@ -80,6 +88,7 @@ static int plain_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next)
         }
         if (model_forward_cached(&d->work, &d->cache, &next, 1, 1, 1, 1, d->logits) != 0) return -1;
         e->st->forwards++;
+        e->st->steps_with[0]++;
         next = decode_choose(s, d->logits, d->probs);
     }
     return 0;
@@ -114,6 +123,7 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
     int32_t draft[MTP_MAX_FUTURE];
     for (int k = 0; k < K; k++)
         draft[k] = decode_choose(s, decoder_logits_at(d, k + 1, 0, 1), d->draft_probs + (size_t)k * V);
+    for (int k = 0; k <= K; k++) d->head_len[k] = d->cache.len;
     int rc = K == 0 ? plain_decode(d, s, &e, next) : speculative_decode(d, s, &e, next, draft);
     st->decode_seconds = mtp_now() - t0;
     return rc;

@@ -22,12 +22,22 @@
 
 #include <stdint.h>
 
+#include "infer/k_choice.h"
 #include "infer/sampler.h"
 #include "model/model.h"
+
+// decoder_init's drafts for --speculative auto: K chosen per step from
+// measured step times (k_choice.h). Greedy output stays plain greedy's;
+// sampled output keeps its distribution, but which sample a seed gives then
+// depends on timing: a fixed K reproduces samples.
+#define DECODE_AUTO (-1)
+// generator_config's drafts for every extra head (n-1).
+#define DECODE_ALL (-2)
 
 typedef struct {
     long generated;                 // tokens emitted
     long forwards;                  // forwards after the prefill
+    long steps_with[MTP_MAX_FUTURE];  // steps (forwards) that checked K = 0, 1, ... drafts
     long checked[MTP_MAX_FUTURE];   // drafts of head k+2 that head 1 checked
     long accepted[MTP_MAX_FUTURE];  // ... and accepted
     double prefill_seconds, decode_seconds;
@@ -41,14 +51,18 @@ typedef struct {
     const mtp_model *model;  // loaded weights, shared with other decoders
     model_work work;         // this decoder's activations
     kv_cache cache;
-    int drafts;          // K: drafting heads (0 = plain decoding)
+    int drafts;          // K: drafting heads (0 = plain decoding); with auto the most it may use, n-1
+    int auto_k;          // --speculative auto: K chosen per step by `chooser`
+    k_chooser chooser;
+    float *z;                       // auto: trunk outputs (Tmax, d) by position, for heads that skipped some
+    int head_len[MTP_MAX_FUTURE];   // auto: positions whose cache rows head k+1 holds
     int prefill_chunk;   // prompt tokens per prefill forward
     float *logits;       // (K+1, max(K+1, 1), V)
     float *probs;        // (V) head 1's distribution
     float *draft_probs;  // (K, V) the distributions the drafts were drawn from
 } decoder;
 
-// drafts K <= n-1 (0 = plain).
+// drafts K <= n-1 (0 = plain), or DECODE_AUTO.
 int decoder_init(decoder *d, const mtp_model *m, int drafts);
 void decoder_free(decoder *d);
 // Generates up to max_new tokens after prompt (n >= 1 tokens), stopping after

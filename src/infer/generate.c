@@ -16,7 +16,7 @@ int generator_check(const mtp_config *mc, const generator_config *cfg) {
 int generator_init(generator *g, const mtp_model *m, const tokenizer *tok, const generator_config *cfg) {
     memset(g, 0, sizeof *g);
     g->tok = tok;
-    int drafts = cfg->drafts < 0 ? m->cfg.n_future - 1 : cfg->drafts;
+    int drafts = cfg->drafts == DECODE_ALL ? m->cfg.n_future - 1 : cfg->drafts < 0 ? DECODE_AUTO : cfg->drafts;
     if (generator_check(&m->cfg, cfg) != 0) return -1;
     if (tokenizer_vocab_size(tok) > m->cfg.vocab_size)
         return mtp_errorf("the tokenizer has %d tokens but the model only %d", tokenizer_vocab_size(tok),

@@ -1,7 +1,10 @@
 // speculative.c: self-speculative decoding's verify and accept steps.
 #include "infer/speculative.h"
 
+#include <string.h>
+
 #include "core/error.h"
+#include "core/timer.h"
 
 // Head 1's verdict on draft x given its logits at the row before x: 1 to
 // accept. Greedy: x must be head 1's argmax. Sampling: accept with
@@ -25,34 +28,80 @@ static int verify(decoder *d, sampler *s, const float *p_logits, const float *q,
     return 0;
 }
 
+// Auto: keeps the trunk outputs of the T rows just run at positions pos..,
+// for heads that were left out of the forward.
+static void keep_trunk_rows(decoder *d, int pos, int T) {
+    const size_t dim = (size_t)d->model->cfg.dim;
+    memcpy(d->z + (size_t)pos * dim, model_trunk_rows(&d->work), sizeof(float) * T * dim);
+}
+
+// Auto: runs heads 2..K+1 over the positions some of them skipped, up to the
+// last one, and draws their drafts there (into draft[0..K)).
+static int catch_up(decoder *d, sampler *s, int K, int32_t *draft) {
+    const mtp_config *c = &d->model->cfg;
+    const int end = d->cache.len, V = s->V;
+    int from = end - 1;  // at least the last position, whose logits give the drafts
+    for (int k = 1; k <= K; k++)
+        if (d->head_len[k] < from) from = d->head_len[k];
+    for (int at = from; at < end; at += d->work.max_T) {
+        int rows = end - at < d->work.max_T ? end - at : d->work.max_T;
+        if (model_forward_heads_from(&d->work, &d->cache, d->z + (size_t)at * c->dim, at, rows, 2, K + 1,
+                                     d->logits) != 0)
+            return -1;
+    }
+    for (int k = 1; k <= K; k++) d->head_len[k] = end;
+    for (int k = 0; k < K; k++)
+        draft[k] = decode_choose(s, d->logits + (size_t)k * c->vocab_size, d->draft_probs + (size_t)k * V);
+    return 0;
+}
+
 int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, int32_t *draft) {
     model_work *w = &d->work;
     const mtp_config *c = &d->model->cfg;
     decode_stats *st = e->st;
-    const int K = d->drafts, V = s->V;
+    const int V = s->V;
     const size_t Vm = (size_t)c->vocab_size;  // the logits' row length
     int32_t tokens[MTP_MAX_FUTURE + 1];
     // The drafting heads' logits come with the verification's unembedding pass
     // at one row, guessed before head 1 has spoken: the row the previous step
     // stopped at (acceptance runs in streaks). A wrong guess costs a second pass.
     int guess = 0;
+    int have = d->drafts;  // drafts valid in draft[]: the prefill ran every head
     while (!decode_put(e, next)) {
         int room = c->max_seq_len - d->cache.len;
         if (room < 1) {
             st->stop_reason = "context";
             break;
         }
+        double t0 = mtp_now();
+        // K: drafting heads run this step (their drafts serve the next one)
+        const int K = d->auto_k ? k_chooser_pick(&d->chooser) : d->drafts;
         // drafts worth checking: no more than can still be emitted or fit the context
         int k_here = K;
         if (k_here > e->max_new - st->generated) k_here = (int)(e->max_new - st->generated);
         if (k_here > room - 1) k_here = room - 1;
+        int base = d->cache.len;
+        if (K == 0) {  // auto chose a plain step
+            if (model_forward_cached(w, &d->cache, &next, 1, 1, 1, 1, d->logits) != 0) return -1;
+            keep_trunk_rows(d, base, 1);
+            d->head_len[0] = d->cache.len;
+            st->forwards++;
+            st->steps_with[0]++;
+            next = decode_choose(s, d->logits, d->probs);
+            have = 0;
+            k_chooser_observe(&d->chooser, 0, mtp_now() - t0, 0, 0);
+            continue;
+        }
+        if (have < K && catch_up(d, s, K, draft) != 0) return -1;
         tokens[0] = next;
         for (int k = 0; k < k_here; k++) tokens[k + 1] = draft[k];
-        int rows = 1 + k_here, base = d->cache.len;
+        int rows = 1 + k_here;
         if (guess > k_here) guess = k_here;
-        // trunk and every head over every row, one unembedding pass
+        // trunk and heads 1..K+1 over every row, one unembedding pass
         if (model_forward_verify(w, &d->cache, tokens, rows, K + 1, guess, d->logits) != 0) return -1;
+        if (d->auto_k) keep_trunk_rows(d, base, rows);
         st->forwards++;
+        st->steps_with[k_here]++;
         // head 1 at row r predicts the token after tokens[r]: verify drafts left to right
         int a = 0, rejected = 0;
         int32_t correction = 0;
@@ -68,6 +117,10 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
         for (int k = 0; k < a && !stop; k++) stop = decode_put(e, draft[k]);
         // keep the cache of head 1's token and the accepted drafts only
         d->cache.len = base + 1 + a;
+        for (int k = 0; k <= d->drafts; k++) {
+            if (k <= K) d->head_len[k] = d->cache.len;
+            else if (d->head_len[k] > d->cache.len) d->head_len[k] = d->cache.len;
+        }
         if (stop) break;
         next = rejected ? correction : decode_choose(s, d->logits + (size_t)a * Vm, d->probs);
         float *draft_logits = d->logits + (size_t)rows * Vm;  // (K, V): heads 2..K+1 at row a
@@ -75,6 +128,8 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
         guess = a;
         for (int k = 0; k < K; k++)
             draft[k] = decode_choose(s, draft_logits + (size_t)k * Vm, d->draft_probs + (size_t)k * V);
+        have = K;
+        if (d->auto_k) k_chooser_observe(&d->chooser, K, mtp_now() - t0, k_here, a);
     }
     return 0;
 }

@@ -379,3 +379,30 @@ int model_draft_logits(model_work *w, int n_heads, int T, int row, float *logits
             c->vocab_size);
     return 0;
 }
+
+const float *model_trunk_rows(const model_work *w) {
+    return trunk_output(w);
+}
+
+int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *z, int pos0, int rows, int first,
+                             int last, float *logits) {
+    const mtp_config *c = &w->cfg;
+    const size_t d = (size_t)c->dim;
+    if (first < 1 || last > c->n_future || first > last)
+        return mtp_errorf("heads %d..%d: the model has heads 1..%d", first, last, c->n_future);
+    if (rows < 1 || rows > w->max_T || pos0 < 0 || pos0 + rows > c->max_seq_len)
+        return mtp_errorf("%d rows at position %d do not fit (work %d, context %d)", rows, pos0, w->max_T,
+                          c->max_seq_len);
+    // the heads read the trunk output from where a forward leaves it
+    memcpy(w->trunk[config_trunk_layers(c) - 1].out, z, sizeof(float) * rows * d);
+    kv_cache at = *cache;
+    at.len = pos0;
+    int exact = rows <= OP_PACKED_ROWS_MAX;
+    for (int k = first; k <= last; k++) {
+        head_forward(w, k, 0, 1, rows, &at, exact);
+        memcpy(w->head_last + (size_t)(k - first) * d, w->head_norm + (size_t)(rows - 1) * d, sizeof(float) * d);
+    }
+    project(w, 1, logits, w->head_last, model_matrix(w->model, P_LM_HEAD, 0), last - first + 1, c->dim,
+            c->vocab_size);
+    return 0;
+}

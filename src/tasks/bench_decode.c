@@ -144,9 +144,11 @@ typedef struct {
     bench_decode_result r;
 } k_run;
 
-static int k_run_init(k_run *kr, const mtp_model *m, int K, int P) {
+// drafts: K, or DECODE_AUTO.
+static int k_run_init(k_run *kr, const mtp_model *m, int drafts, int P) {
     memset(kr, 0, sizeof *kr);
-    if (decoder_init(&kr->d, m, K) != 0) return -1;
+    if (decoder_init(&kr->d, m, drafts) != 0) return -1;
+    const int K = kr->d.drafts;
     if (sampler_init(&kr->smp, m->cfg.vocab_size, 0.0f, 0, 1.0f, 1) != 0) {
         decoder_free(&kr->d);
         return -1;
@@ -234,21 +236,22 @@ static void finish(k_run *kr, int K, double plain_total) {
         r->accept[k] = k < K ? median(s->accept[k], s->n_accept[k]) : NAN;
 }
 
-// Every prompt with K = 0..n-1 in turn (so plain and speculative runs of a
-// prompt are timed close together on a machine whose speed drifts), each K
-// warmed up first; res[K] gets the results.
+// Every prompt with K = 0..n-1 and auto in turn (so plain and speculative
+// runs of a prompt are timed close together on a machine whose speed
+// drifts), each warmed up first; res[K] gets the results, res[n] auto's.
 int bench_decode_run(const mtp_model *m, const bench_prompts *bp, int max_new, int repeats, int32_t eot,
                      const progress_sink *progress, bench_decode_result *res, double *read_bandwidth) {
     const bench_prompt *prompts = bp->v;
     const int P = bp->count;
     const int n = m->cfg.n_future;
-    k_run *runs = mtp_calloc((size_t)n, sizeof *runs, "decoders");
+    k_run *runs = mtp_calloc((size_t)n + 1, sizeof *runs, "decoders");  // K = 0..n-1, then auto
     int32_t *plain = mtp_malloc(sizeof(int32_t) * (size_t)max_new, "plain output");
     int32_t *spec = mtp_malloc(sizeof(int32_t) * (size_t)max_new, "speculative output");
     double *probes = mtp_malloc(sizeof(double) * (size_t)P, "bandwidth probes");
     int n_probes = 0, rc = runs && plain && spec && probes ? 0 : -1;
     for (int K = 0; K < n && rc == 0; K++) rc = k_run_init(&runs[K], m, K, P);
-    for (int K = 0; K < n && rc == 0; K++) {  // untimed warm-up: threads and caches
+    if (rc == 0) rc = k_run_init(&runs[n], m, DECODE_AUTO, P);
+    for (int K = 0; K <= n && rc == 0; K++) {  // untimed warm-up: threads and caches
         decode_stats st;
         collector c = {spec, 0, max_new};
         rc = decode_run(&runs[K].d, prompts[0].ids, prompts[0].n,
@@ -271,23 +274,23 @@ int bench_decode_run(const mtp_model *m, const bench_prompts *bp, int max_new, i
         plain_total += plain_sec;
         const long plain_forwards = st.forwards;
         record(&runs[0], 0, &st, plain_sec, plain_sec, plain_forwards);
-        for (int K = 1; K < n && rc == 0; K++) {
+        for (int K = 1; K <= n && rc == 0; K++) {
             if ((rc = decode_timed(&runs[K], &prompts[i], max_new, eot, repeats, spec, &got, &sec, &st)))
                 break;
             if (got != plain_n || memcmp(spec, plain, sizeof(int32_t) * (size_t)got) != 0)
                 runs[K].r.mismatches++;
-            record(&runs[K], K, &st, sec, plain_sec, plain_forwards);
+            record(&runs[K], runs[K].d.drafts, &st, sec, plain_sec, plain_forwards);
         }
         progress_tell(progress, (uint64_t)(i + 1), (uint64_t)P);
     }
     if (rc == 0) {
         *read_bandwidth = median(probes, n_probes);
-        for (int K = 0; K < n; K++) {
-            finish(&runs[K], K, plain_total);
+        for (int K = 0; K <= n; K++) {
+            finish(&runs[K], runs[K].d.drafts, plain_total);
             res[K] = runs[K].r;
         }
     }
-    for (int K = 0; runs && K < n; K++) k_run_free(&runs[K]);
+    for (int K = 0; runs && K <= n; K++) k_run_free(&runs[K]);
     free(runs);
     free(plain);
     free(spec);

@@ -1,5 +1,6 @@
 // bench_decode.h: plain greedy decoding against self-speculative decoding
-// with K = 1..n-1 drafting heads on a file of prompts (mtp bench-decode).
+// with K = 1..n-1 drafting heads, and with K chosen step by step (auto), on
+// a file of prompts (mtp bench-decode).
 // Every prompt is decoded with K = 0, 1, ..., n-1 in turn (plain and
 // speculative runs of a prompt close together in time, since a shared
 // machine's speed drifts), `repeats` times each. The results are medians over
@@ -48,8 +49,9 @@ typedef struct {
     long tokens, forwards, mismatches;
 } bench_decode_result;
 
-// Decodes every prompt with K = 0..n-1, max_new tokens each (prompts must
-// leave room for them), eot ends a generation; res[K] gets K's results and
+// Decodes every prompt with K = 0..n-1 and with --speculative auto, max_new
+// tokens each (prompts must leave room for them), eot ends a generation;
+// res[K] (MTP_MAX_FUTURE + 1 entries) gets K's results, res[n] auto's, and
 // *read_bandwidth the median of streaming-read probes (bytes/s, ops.h) run
 // before each prompt, in the same process, so the roofline compares
 // numbers measured side by side.

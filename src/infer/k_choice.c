@@ -1,0 +1,113 @@
+// k_choice.c: see k_choice.h.
+#include "infer/k_choice.h"
+
+#include <string.h>
+
+// Weight of the newest observation in the acceptance rates: recent text
+// matters more (acceptance changes between prose, code and boilerplate).
+#define NEWEST 0.1
+// Now and then a step tries the runner-up K: at most one step in
+// EXPLORE_MIN, at least one in EXPLORE_MAX, about EXPLORE_BUDGET of the time lost.
+#define EXPLORE_BUDGET 0.01
+#define EXPLORE_MIN 4
+#define EXPLORE_MAX 256
+// Before any measurement: a draft is accepted half of the time, and each
+// drafted row adds 15% to a step (a model far out of cache).
+#define PRIOR_ACCEPT 0.5
+#define PRIOR_ROW_COST 0.15
+
+void k_chooser_init(k_chooser *c, int k_max) {
+    memset(c, 0, sizeof *c);
+    c->k_max = k_max < 0 ? 0 : k_max;
+    c->current = c->k_max > 0 ? 1 : 0;
+}
+
+// Acceptance of draft j (0-based), measured or borrowed from the draft before.
+static double accept_rate(const k_chooser *c, int j) {
+    for (int i = j; i >= 0; i--)
+        if (c->accept_seen[i]) return c->accept[i];
+    return PRIOR_ACCEPT;
+}
+
+double k_chooser_tokens_per_step(const k_chooser *c, int K) {
+    double tokens = 1.0, all = 1.0;
+    for (int j = 0; j < K; j++) {
+        all *= accept_rate(c, j);
+        tokens += all;
+    }
+    return tokens;
+}
+
+// Time of a step with K drafts: measured, or interpolated from the measured
+// ones (linear in K), or the prior.
+static double step_seconds(const k_chooser *c, int K) {
+    if (c->seconds[K] > 0.0) return c->seconds[K];
+    int lo = -1, hi = -1;
+    for (int k = K - 1; k >= 0 && lo < 0; k--)
+        if (c->seconds[k] > 0.0) lo = k;
+    for (int k = K + 1; k <= c->k_max && hi < 0; k++)
+        if (c->seconds[k] > 0.0) hi = k;
+    if (lo >= 0 && hi >= 0)
+        return c->seconds[lo] + (c->seconds[hi] - c->seconds[lo]) * (K - lo) / (double)(hi - lo);
+    if (lo >= 0)  // extrapolate the slope of the two nearest measured below
+        for (int k = lo - 1; k >= 0; k--)
+            if (c->seconds[k] > 0.0) {
+                double slope = (c->seconds[lo] - c->seconds[k]) / (double)(lo - k);
+                return c->seconds[lo] + (slope > 0.0 ? slope : 0.0) * (K - lo);
+            }
+    int m = lo >= 0 ? lo : hi;
+    if (m < 0) return 1.0 + PRIOR_ROW_COST * K;
+    // one measurement: scale it by the prior's per-row cost
+    return c->seconds[m] * (1.0 + PRIOR_ROW_COST * K) / (1.0 + PRIOR_ROW_COST * m);
+}
+
+int k_chooser_pick(k_chooser *c) {
+    if (c->k_max == 0) return 0;
+    // the first two steps measure one speculative and one plain step
+    if (c->steps == 0) return c->current = 1;
+    if (c->steps == 1) return c->current = 0;
+    // tokens/s of each K; the best, and the runner-up, whose estimate only
+    // stays honest if it is tried now and then: often when it is close
+    int best = 0, second = -1;
+    double rate[MTP_MAX_FUTURE] = {0};
+    for (int K = 0; K <= c->k_max; K++) {
+        rate[K] = k_chooser_tokens_per_step(c, K) / step_seconds(c, K);
+        if (rate[K] > rate[best]) best = K;
+    }
+    for (int K = 0; K <= c->k_max; K++)
+        if (K != best && (second < 0 || rate[K] > rate[second])) second = K;
+    if (second >= 0) {
+        // a try loses (1 - its rate / the best's) of its own time, in steps of
+        // the best K: try it often enough to follow a changing text, seldom
+        // enough to lose about EXPLORE_BUDGET of the time
+        double loss = (1.0 - rate[second] / rate[best]) * step_seconds(c, second) / step_seconds(c, best);
+        long every = (long)(loss / EXPLORE_BUDGET);
+        if (every < EXPLORE_MIN) every = EXPLORE_MIN;
+        if (every > EXPLORE_MAX) every = EXPLORE_MAX;
+        if (c->steps % every == 0) best = second;
+    }
+    return c->current = best;
+}
+
+void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int accepted) {
+    if (K < 0 || K > c->k_max) return;
+    c->steps++;
+    c->recent[K][c->recent_n[K]++ % K_CHOICE_RECENT] = seconds;
+    int n = c->recent_n[K] < K_CHOICE_RECENT ? c->recent_n[K] : K_CHOICE_RECENT;
+    double v[K_CHOICE_RECENT];
+    memcpy(v, c->recent[K], sizeof(double) * (size_t)n);
+    for (int i = 1; i < n; i++)  // insertion sort of at most 5
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    c->seconds[K] = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    // drafts 1..accepted were accepted; draft accepted+1 (if checked) was not
+    for (int j = 0; j < checked && j <= accepted; j++) {
+        double hit = j < accepted ? 1.0 : 0.0;
+        double before = c->accept_seen[j] ? c->accept[j] : PRIOR_ACCEPT;
+        c->accept[j] = (1.0 - NEWEST) * before + NEWEST * hit;
+        c->accept_seen[j]++;
+    }
+}

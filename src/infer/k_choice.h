@@ -1,0 +1,38 @@
+// k_choice.h: how many drafts to check per step (--speculative auto).
+// Speculation pays when the tokens a forward yields outgrow what the forward
+// costs, and both depend on the model, the machine and the text: a small
+// model is compute-bound, so each extra row costs; a big one is
+// memory-bound, so rows are nearly free; a head's drafts are accepted often
+// on code and rarely on random text. The chooser measures as it goes: the
+// time of a step with K drafts (the median of its last few) and the rate at
+// which draft j is accepted once drafts 1..j-1 were. It picks the K that
+// maximizes expected tokens per step / time per step, and now and then tries
+// a neighbouring K so its estimates stay current.
+#ifndef MTP_INFER_K_CHOICE_H
+#define MTP_INFER_K_CHOICE_H
+
+#include "mtp.h"
+
+#define K_CHOICE_RECENT 5  // step times per K kept: their median resists a busy machine's outliers
+
+typedef struct {
+    int k_max;
+    int current;                      // the K picked last
+    long steps;                       // steps observed
+    double seconds[MTP_MAX_FUTURE];   // a step's time with K drafts: median of the last few; 0 = never measured
+    double recent[MTP_MAX_FUTURE][K_CHOICE_RECENT];  // those last few step times, newest at recent_n % R
+    int recent_n[MTP_MAX_FUTURE];
+    double accept[MTP_MAX_FUTURE];    // running rate of draft j+1 accepted given drafts 1..j were
+    int accept_seen[MTP_MAX_FUTURE];  // observations behind accept[j]
+} k_chooser;
+
+void k_chooser_init(k_chooser *c, int k_max);
+// The K (0..k_max) for the next step.
+int k_chooser_pick(k_chooser *c);
+// A step with K drafts took `seconds`; `accepted` of its `checked` drafts
+// (checked <= K: fewer near the end of generation) were accepted, in order.
+void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int accepted);
+// Expected tokens per step with K drafts under the current acceptance estimates.
+double k_chooser_tokens_per_step(const k_chooser *c, int K);
+
+#endif
