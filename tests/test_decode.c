@@ -386,6 +386,53 @@ static void test_decode_layout(void) {
     model_free(&p);
 }
 
+// An int8 copy of a trained model: greedy speculative decoding (fixed K and
+// auto) still equals plain greedy on it (the int8 product's rows do not depend
+// on the row count either), its logits stay close to float32's, and it
+// refuses to train.
+static void test_q8_model(void) {
+    mtp_config c = tiny(13, 4, 6, 64);  // dim 32, ffn 64, 4 heads of 8: widths multiples of 32
+    mtp_model m, q;
+    make_model(&m, &c, 23, 10.0f);
+    train_periodic(&m, 150);
+    model_create(&q, &c);
+    memcpy(q.params.memory, m.params.memory, sizeof(float) * m.params.total);
+    CHECK(model_use_q8(&q, 1) == 0 && q.q8, "q8: conversion failed: %s", mtp_last_error());
+    double rate;
+    check_greedy_equal(&q, "int8 n=4", 12, &rate);
+    long steps[MTP_MAX_FUTURE] = {0};
+    check_auto_greedy(&q, "int8 auto", steps);
+    // logits of one step, float32 against int8
+    model_work wm, wq;
+    kv_cache cm, cq;
+    model_work_alloc(&wm, &m, 1, 8, SCHEDULE_SEQUENTIAL, 0);
+    model_work_alloc(&wq, &q, 1, 8, SCHEDULE_SEQUENTIAL, 0);
+    kv_cache_alloc(&cm, &c);
+    kv_cache_alloc(&cq, &c);
+    int32_t tokens[6] = {1, 4, 7, 3, 6, 2};
+    float lm[4 * 13], lq[4 * 13];
+    model_forward_cached(&wm, &cm, tokens, 6, 4, 1, 1, lm);
+    model_forward_cached(&wq, &cq, tokens, 6, 4, 1, 1, lq);
+    double num = 0, den = 0;
+    for (int i = 0; i < 4 * 13; i++) num += (lm[i] - lq[i]) * (double)(lm[i] - lq[i]), den += lm[i] * (double)lm[i];
+    CHECK(sqrt(num / den) < 0.05, "q8: logits differ from float32's by %.3f (relative), want < 0.05", sqrt(num / den));
+    model_work g;
+    CHECK(model_work_alloc(&g, &q, 1, 8, SCHEDULE_SEQUENTIAL, 1) != 0, "q8: a training work state must be refused");
+    mtp_config odd = tiny(13, 2, 3, 16);
+    odd.dim = 48;
+    mtp_model o;
+    model_create(&o, &odd);
+    CHECK(model_use_q8(&o, 1) != 0 && strstr(mtp_last_error(), "multiple of 32"),
+          "q8: a width of 48 must be refused, naming the rule: %s", mtp_last_error());
+    model_free(&o);
+    kv_cache_free(&cm);
+    kv_cache_free(&cq);
+    model_work_free(&wm);
+    model_work_free(&wq);
+    model_free(&m);
+    model_free(&q);
+}
+
 // ---- (3) speculative sampling matches plain sampling -----------------------
 
 static void test_speculative_sampling(void) {
@@ -483,6 +530,7 @@ int main(void) {
     test_k_chooser();
     test_auto_greedy();
     test_decode_layout();
+    test_q8_model();
     test_speculative_sampling();
     if (failures) {
         printf("%d failures\n", failures);

@@ -621,6 +621,57 @@ static void test_matmul_packed(int I, int O, int big_n) {
     release_all();
 }
 
+// Int8 weights (q8.c): quantizing puts every value within half a step of its
+// block's grid; the product equals the float64 product of the dequantized
+// operands (the integer sums are exact), is within the quantization error of
+// the float32 product, and each row's bits do not depend on how many rows
+// are computed at once, on 1 or 2 threads. An all-zero row gives zeros.
+static void test_matmul_q8(int I, int O) {
+    const char *op = "matmul_q8";
+    enum { MAXM = 9 };
+    const size_t nx = (size_t)MAXM * I, nw = (size_t)O * I, no = (size_t)MAXM * O, ns = nw / OP_Q8_BLOCK;
+    float *inp = frandn(nx, 1.0), *w = frandn(nw, 0.05);
+    for (int i = 0; i < I; i++) inp[(size_t)4 * I + i] = 0.0f;  // row 4: all zero
+    int8_t *q = alloc(nw), *xq = alloc(nx);
+    float *scales = ffill(ns, NAN), *xs = ffill(MAXM, NAN), *wd = ffill(nw, NAN), *xd = ffill(nx, NAN);
+    op_quantize_q8(q, scales, w, O, I);
+    op_dequantize_q8(wd, q, scales, O, I);
+    size_t far = 0;
+    for (size_t i = 0; i < nw; i++)
+        far += fabsf(wd[i] - w[i]) > 0.5001f * scales[i / OP_Q8_BLOCK] || q[i] < -127;
+    check(far == 0, op, "I=%d O=%d: %zu weights off their block's grid by more than half a step", I, O, far);
+    op_quantize_rows_q8(xq, xs, inp, MAXM, I);
+    for (size_t i = 0; i < nx; i++) xd[i] = (float)xq[i] * xs[i / I];
+    float *alone = ffill(no, NAN);
+    for (int r = 0; r < MAXM; r++)
+        op_matmul_q8(alone + (size_t)r * O, xq + (size_t)r * I, xs + r, q, scales, 1, I, O);
+    double *ref = dnew(no), *exact = dnew(no);
+    ref_matmul(ref, to_double(xd, nx), to_double(wd, nw), MAXM, I, O);
+    ref_matmul(exact, to_double(inp, nx), to_double(w, nw), MAXM, I, O);
+    char what[96];
+    snprintf(what, sizeof what, "dequantized operands, I=%d O=%d", I, O);
+    check_rel(op, FWD, what, alone, NULL, ref, no, FWD_TOL);
+    // against the unquantized product: the quantization error, about 1% (no per-element bound: sums near 0)
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < no; i++) num += (alone[i] - exact[i]) * (alone[i] - exact[i]), den += exact[i] * exact[i];
+    check(sqrt(num / den) < 0.02, op, "I=%d O=%d: %.3e relative error against the float product (want < 2e-2)", I,
+          O, sqrt(num / den));
+    for (int o = 0; o < O; o++)
+        check(alone[(size_t)4 * O + o] == 0.0f, op, "I=%d O=%d: an all-zero row gives %g", I, O, alone[4 * O + o]);
+    const int saved = omp_get_max_threads();
+    for (int threads = 1; threads <= 2; threads++) {
+        omp_set_num_threads(threads);
+        for (int M = 1; M <= MAXM; M++) {
+            float *out = ffill(no, NAN);
+            op_matmul_q8(out, xq, xs, q, scales, M, I, O);
+            check(memcmp(out, alone, sizeof(float) * M * O) == 0, op,
+                  "I=%d O=%d: %d rows on %d threads differ from rows computed alone", I, O, M, threads);
+        }
+    }
+    omp_set_num_threads(saved);
+    release_all();
+}
+
 // The read-bandwidth probe: a positive rate, and none without memory for it.
 static void test_read_bandwidth(void) {
     double bw = op_read_bandwidth((size_t)8 << 20, 2);
@@ -900,6 +951,8 @@ int main(void) {
     test_matmul_packed(37, 13, 40);               // slice tail of 5; one partial block; BLAS path
     test_matmul_packed(1100, 1100, 20);           // 3 chunks (the last partial); 2 panels (the last partial)
     test_read_bandwidth();
+    test_matmul_q8(64, 37);                       // 2 blocks per row
+    test_matmul_q8(1024, 300);                    // 32 blocks; enough work for 2 threads
     test_attention_rows(4, 2, 32, 4, 600, 2.0);   // 3 key blocks, grouped heads
     test_attention_rows(2, 2, 40, 3, 300, 3.0);   // head dim 16 x 2 + 8
     test_attention_rows(3, 1, 6, 5, 20, 1.0);     // head dim below one vector

@@ -159,12 +159,15 @@ static void test_bad_headers(void) {
 
     // Data types.
     expect_bad_header("dtype I64", "{\"a\": {\"dtype\": \"I64\", \"shape\": [1], \"data_offsets\": [0, 8]}}",
-                      8, "only F32 is supported");
+                      8, "only F32 and I8 are supported");
     expect_bad_header("dtype BF16",
                       "{\"a\": {\"dtype\": \"BF16\", \"shape\": [2], \"data_offsets\": [0, 4]}}", 4,
-                      "dtype BF16, but only F32 is supported");
+                      "dtype BF16, but only F32 (and I8 for quantized weights) is supported");
     expect_bad_header("dtype F16", "{\"a\": {\"dtype\": \"F16\", \"shape\": [2], \"data_offsets\": [0, 4]}}",
-                      4, "dtype F16, but only F32 is supported");
+                      4, "dtype F16, but only F32 (and I8 for quantized weights) is supported");
+    // I8 is one byte per element: 4 elements in 16 bytes do not add up
+    expect_bad_header("I8 size", "{\"a\": {\"dtype\": \"I8\", \"shape\": [4], \"data_offsets\": [0, 16]}}", 16,
+                      "(4 bytes as I8) but data_offsets [0, 16] span 16 bytes");
 
     // Shapes.
     expect_bad_header("negative dim",
@@ -388,7 +391,42 @@ static void test_round_trip(void) {
               strstr(mtp_last_error(), "no tensor named 'lm_head.weight'"),
           "missing tensor message: '%s'", mtp_last_error());
     CHECK(st_find(&f, "nope") == NULL, "st_find found a missing tensor");
+    int8_t i8dst[64];
+    CHECK(st_read_i8(&f, "w2", (const int64_t[]){4, 4}, 2, i8dst) != 0 &&
+              strstr(mtp_last_error(), "has dtype F32, expected I8"),
+          "dtype mismatch message: '%s'", mtp_last_error());
     st_close(&f);
+
+    // I8 next to F32: sizes, offsets and bytes survive the round trip
+    {
+        char p8[512];
+        path_in_tmp(p8, sizeof p8, "q8.safetensors");
+        int8_t q[3 * 32];
+        for (int i = 0; i < 96; i++) q[i] = (int8_t)(i * 37 % 255 - 127);
+        float sc[3] = {0.5f, 0.25f, 2.0f};
+        st_entry q8[2] = {{.name = "w", .ndim = 2, .shape = {3, 32}, .data = q, .dtype = ST_I8},
+                          {.name = "w_scale", .ndim = 2, .shape = {3, 1}, .data = sc}};
+        CHECK(st_write(p8, q8, 2, NULL, 0) == 0, "st_write I8: %s", mtp_last_error());
+        st_file g;
+        if (st_open(p8, &g) == 0) {
+            const st_tensor *t = st_find(&g, "w"), *u = st_find(&g, "w_scale");
+            CHECK(t && t->dtype == ST_I8 && t->nbytes == 96 && u && u->dtype == ST_F32 && u->offset == 96,
+                  "I8 layout: dtype %d, %zu bytes; scale at %zu", t ? (int)t->dtype : -1, t ? t->nbytes : 0,
+                  u ? u->offset : 0);
+            int8_t back[96];
+            float sback[3];
+            CHECK(st_read_i8(&g, "w", (const int64_t[]){3, 32}, 2, back) == 0 && memcmp(back, q, 96) == 0,
+                  "I8 round trip: %s", mtp_last_error());
+            CHECK(st_read_f32(&g, "w_scale", (const int64_t[]){3, 1}, 2, sback) == 0 && memcmp(sback, sc, 12) == 0,
+                  "F32 after I8 round trip: %s", mtp_last_error());
+            CHECK(st_read_f32(&g, "w", (const int64_t[]){3, 32}, 2, sback) != 0 &&
+                      strstr(mtp_last_error(), "has dtype I8, expected F32"),
+                  "I8 read as F32 must fail: '%s'", mtp_last_error());
+            st_close(&g);
+        } else {
+            CHECK(0, "st_open I8 file: %s", mtp_last_error());
+        }
+    }
 
     // The same bytes through st_open_memory.
     size_t len;

@@ -33,7 +33,7 @@ static const flag BENCH_FLAGS[] = {
     {0},
 };
 
-static int print_json(const char *ckpt, const mtp_config *cfg, int P, int max_new,
+static int print_json(const char *ckpt, const mtp_config *cfg, int q8, int P, int max_new,
                       const bench_decode_result *res, long mismatches, double bandwidth) {
     cJSON *root = cJSON_CreateObject(), *results = cJSON_CreateArray();
     cJSON_AddStringToObject(root, "model", ckpt);
@@ -43,7 +43,8 @@ static int print_json(const char *ckpt, const mtp_config *cfg, int P, int max_ne
     cJSON_AddNumberToObject(root, "mismatches", (double)mismatches);
     cJSON_AddNumberToObject(root, "threads", op_get_threads());
     cJSON_AddItemToObject(root, "read_bandwidth_gbs", json_number_or_null(bandwidth / 1e9));
-    cJSON_AddNumberToObject(root, "weight_bytes_per_token", model_decode_weight_bytes(cfg));
+    cJSON_AddNumberToObject(root, "weight_bytes_per_token", model_decode_weight_bytes(cfg, q8));
+    cJSON_AddStringToObject(root, "weights", q8 ? "q8" : "f32");
     cJSON_AddItemToObject(root, "results", results);
     for (int K = 0; K <= cfg->n_future; K++) {  // the last: auto
         const bench_decode_result *r = &res[K];
@@ -72,17 +73,17 @@ static int print_json(const char *ckpt, const mtp_config *cfg, int P, int max_ne
     return jsonl_put(stdout, root);
 }
 
-static void print_table(const char *ckpt, const mtp_config *cfg, int P, int max_new,
+static void print_table(const char *ckpt, const mtp_config *cfg, int q8, int P, int max_new,
                         const bench_decode_result *res, double bandwidth) {
     printf(
         "bench-decode: %s (n = %d heads), %d prompt%s, --max-new %d, %d threads; medians over prompts, time = "
         "decode (prefill excluded)\n",
         ckpt, cfg->n_future, P, P == 1 ? "" : "s", max_new, op_get_threads());
-    double bytes = model_decode_weight_bytes(cfg);
+    double bytes = model_decode_weight_bytes(cfg, q8);
     printf(
-        "roofline: %.1f MB of weights per plain token, read bandwidth %.1f GB/s (probe, same process): at most "
+        "roofline: %.1f MB of %s weights per plain token, read bandwidth %.1f GB/s (probe, same process): at most "
         "%.1f tokens/s; plain decoding reaches %.0f%% of it\n\n",
-        bytes / 1e6, bandwidth / 1e9, bandwidth / bytes, 100.0 * res[0].roofline);
+        bytes / 1e6, q8 ? "int8" : "float32", bandwidth / 1e9, bandwidth / bytes, 100.0 * res[0].roofline);
     printf(
         "| K | tokens/s | tokens/forward | speedup | speedup (total) | forward cost | ms/forward | decode s "
         "(total) | acceptance per head |\n");
@@ -159,9 +160,9 @@ static int run_bench_decode(command_line *cl) {
         mismatches += res[K].mismatches;
     }
     if (a->json) {
-        if (print_json(ck.dir, cfg, prompts.count, a->d.max_new, res, mismatches, bandwidth) != 0) goto done;
+        if (print_json(ck.dir, cfg, ck.model.q8, prompts.count, a->d.max_new, res, mismatches, bandwidth) != 0) goto done;
     } else {
-        print_table(ck.dir, cfg, prompts.count, a->d.max_new, res, bandwidth);
+        print_table(ck.dir, cfg, ck.model.q8, prompts.count, a->d.max_new, res, bandwidth);
     }
     fflush(stdout);
     rc = 0;

@@ -137,12 +137,17 @@ static int parse_tensor(const char *label, const cJSON *entry, size_t data_size,
     const char *dt = dtype->valuestring;
     if (!strcmp(dt, "BF16") || !strcmp(dt, "F16"))
         return mtp_errorf("%s: tensor " NAME_FMT
-                          " has dtype %s, but only F32 is supported; convert the checkpoint "
-                          "to float32 first",
+                          " has dtype %s, but only F32 (and I8 for quantized weights) is supported; convert "
+                          "the checkpoint to float32 first",
                           label, name, dt);
-    if (strcmp(dt, "F32") != 0)
-        return mtp_errorf("%s: tensor " NAME_FMT " has dtype '%.32s', but only F32 is supported", label, name,
-                          dt);
+    if (!strcmp(dt, "F32"))
+        t->dtype = ST_F32;
+    else if (!strcmp(dt, "I8"))
+        t->dtype = ST_I8;
+    else
+        return mtp_errorf("%s: tensor " NAME_FMT " has dtype '%.32s', but only F32 and I8 are supported", label,
+                          name, dt);
+    const uint64_t size = t->dtype == ST_F32 ? 4 : 1;
 
     uint64_t elements = 0;
     if (parse_shape(label, name, shape, t, &elements) != 0) return -1;
@@ -161,12 +166,12 @@ static int parse_tensor(const char *label, const cJSON *entry, size_t data_size,
         return mtp_errorf("%s: tensor " NAME_FMT " has data_offsets [%" PRIu64 ", %" PRIu64
                           "] past the end of the data section (%zu bytes); the file is truncated or corrupt",
                           label, name, begin, end, data_size);
-    if (end - begin != elements * 4) {
+    if (end - begin != elements * size) {
         char s[256];
         format_shape(s, sizeof s, t->shape, t->ndim);
         return mtp_errorf("%s: tensor " NAME_FMT " has shape %s (%" PRIu64
-                          " bytes as F32) but data_offsets [%" PRIu64 ", %" PRIu64 "] span %" PRIu64 " bytes",
-                          label, name, s, elements * 4, begin, end, end - begin);
+                          " bytes as %s) but data_offsets [%" PRIu64 ", %" PRIu64 "] span %" PRIu64 " bytes",
+                          label, name, s, elements * size, dt, begin, end, end - begin);
     }
     t->offset = (size_t)begin;
     t->nbytes = (size_t)(end - begin);
@@ -365,12 +370,17 @@ const uint8_t *st_tensor_data(const st_file *f, const st_tensor *t) {
     return f->data + t->offset;
 }
 
-int st_read_f32(const st_file *f, const char *name, const int64_t *shape, int ndim, float *dst) {
+// Copies tensor `name` of dtype `dtype` and shape shape[0..ndim) into dst.
+static int read_tensor(const st_file *f, const char *name, st_dtype dtype, const int64_t *shape, int ndim,
+                       void *dst) {
     const st_tensor *t = st_find(f, name);
     if (!t) return mtp_errorf("%s: no tensor named " NAME_FMT, f->path, name);
     if (ndim < 0 || ndim > ST_MAX_DIMS)
         return mtp_errorf("%s: expected rank %d for tensor " NAME_FMT " is out of range 0..%d", f->path, ndim,
                           name, ST_MAX_DIMS);
+    if (t->dtype != dtype)
+        return mtp_errorf("%s: tensor " NAME_FMT " has dtype %s, expected %s", f->path, name,
+                          t->dtype == ST_F32 ? "F32" : "I8", dtype == ST_F32 ? "F32" : "I8");
     int same = t->ndim == ndim;
     for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
     if (!same) {
@@ -381,6 +391,14 @@ int st_read_f32(const st_file *f, const char *name, const int64_t *shape, int nd
     }
     if (t->nbytes) memcpy(dst, f->data + t->offset, t->nbytes);
     return 0;
+}
+
+int st_read_f32(const st_file *f, const char *name, const int64_t *shape, int ndim, float *dst) {
+    return read_tensor(f, name, ST_F32, shape, ndim, dst);
+}
+
+int st_read_i8(const st_file *f, const char *name, const int64_t *shape, int ndim, int8_t *dst) {
+    return read_tensor(f, name, ST_I8, shape, ndim, dst);
 }
 
 void st_close(st_file *f) {
@@ -455,7 +473,7 @@ static int check_entries(const char *path, const st_entry *entries, int count, s
             elements *= v;
         }
         if (has_zero) elements = 0;
-        nbytes[i] = (size_t)(elements * 4);
+        nbytes[i] = (size_t)(elements * (e->dtype == ST_I8 ? 1 : 4));
         if (nbytes[i] && !e->data) return mtp_errorf("%s: tensor " NAME_FMT " has no data", path, e->name);
         if (total > SIZE_MAX - nbytes[i]) return mtp_errorf("%s: total tensor size overflows", path);
         total += nbytes[i];
@@ -496,7 +514,7 @@ static char *build_header(const st_entry *entries, int count, const size_t *nbyt
         if (!first) strbuf_adds(&b, ",");
         first = 0;
         sb_json_string(&b, e->name);
-        strbuf_adds(&b, ":{\"dtype\":\"F32\",\"shape\":[");
+        strbuf_adds(&b, e->dtype == ST_I8 ? ":{\"dtype\":\"I8\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < e->ndim; d++) sb_printf(&b, "%s%" PRId64, d ? "," : "", e->shape[d]);
         sb_printf(&b, "],\"data_offsets\":[%zu,", offset);
         offset += nbytes[i];

@@ -1,4 +1,5 @@
-// safetensors.h: reading and writing Hugging Face safetensors files (F32 only).
+// safetensors.h: reading and writing Hugging Face safetensors files (dtypes
+// F32, and I8 for quantized weights).
 //
 // Format (https://github.com/huggingface/safetensors): 8-byte little-endian
 // header length N, N bytes of UTF-8 JSON (an object, padded with spaces), then
@@ -23,12 +24,15 @@
 // Largest header accepted, as in the reference implementation.
 #define ST_MAX_HEADER_BYTES 100000000u
 
+typedef enum { ST_F32, ST_I8 } st_dtype;  // 4 and 1 bytes per element
+
 typedef struct {
     char *name;
     int ndim;  // 0 for a scalar (shape [])
     int64_t shape[ST_MAX_DIMS];
+    st_dtype dtype;
     size_t offset;  // relative to the data section start
-    size_t nbytes;  // product(shape) * 4; dtype is always F32
+    size_t nbytes;  // product(shape) * the dtype's size
 } st_tensor;
 
 typedef struct {
@@ -54,6 +58,8 @@ const uint8_t *st_tensor_data(const st_file *f, const st_tensor *t);
 // shape equals shape[0..ndim), e.g.
 //   "model.safetensors: tensor 'lm_head.weight' has shape [257, 64], expected [320, 64]".
 int st_read_f32(const st_file *f, const char *name, const int64_t *shape, int ndim, float *dst);
+// The same for an I8 tensor (int8_t dst).
+int st_read_i8(const st_file *f, const char *name, const int64_t *shape, int ndim, int8_t *dst);
 // Releases everything; safe on a zeroed or already closed st_file.
 void st_close(st_file *f);
 
@@ -61,7 +67,8 @@ typedef struct {
     const char *name;
     int ndim;
     int64_t shape[ST_MAX_DIMS];
-    const float *data;  // product(shape) floats; may be NULL if that is 0
+    const void *data;  // product(shape) elements of dtype; may be NULL if that is 0
+    st_dtype dtype;    // ST_F32 unless set
 } st_entry;
 
 // Writes a safetensors file: header length, JSON header padded with spaces to

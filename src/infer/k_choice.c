@@ -106,8 +106,11 @@ void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int acc
     // drafts 1..accepted were accepted; draft accepted+1 (if checked) was not
     for (int j = 0; j < checked && j <= accepted; j++) {
         double hit = j < accepted ? 1.0 : 0.0;
-        double before = c->accept_seen[j] ? c->accept[j] : PRIOR_ACCEPT;
-        c->accept[j] = (1.0 - NEWEST) * before + NEWEST * hit;
+        // the plain mean of the first 1/NEWEST observations (a few rejections
+        // in a row settle the question quickly), a running average after
+        double w = 1.0 / (c->accept_seen[j] + 1);
+        if (w < NEWEST) w = NEWEST;
+        c->accept[j] = (1.0 - w) * (c->accept_seen[j] ? c->accept[j] : PRIOR_ACCEPT) + w * hit;
         c->accept_seen[j]++;
     }
 }

@@ -20,8 +20,9 @@ step_flops model_step_flops(const mtp_config *cfg, int B, int T);
 
 // Bytes of weights one plain decoding step reads: the trunk's and head 1's
 // matrices and norms, the final norm and the unembedding, plus one
-// embedding row. The floor of its memory traffic: a model far larger than
-// the caches decodes at best at read bandwidth / these bytes tokens/s.
-double model_decode_weight_bytes(const mtp_config *cfg);
+// embedding row; matrices in float32, or in int8 with a float32 scale per 32
+// values (q8). The floor of its memory traffic: a model far larger than the
+// caches decodes at best at read bandwidth / these bytes tokens/s.
+double model_decode_weight_bytes(const mtp_config *cfg, int q8);
 
 #endif

@@ -14,8 +14,13 @@
 static const param_kind MATRICES[] = {P_WQ, P_WK, P_WV, P_WO, P_WGATE, P_WUP, P_WDOWN, P_LM_HEAD};
 enum { N_MATRICES = sizeof MATRICES / sizeof MATRICES[0] };
 
-// (out, in) of one block's matrix of `kind` (or of lm_head).
-static void matrix_shape(const mtp_config *c, param_kind kind, int *out, int *in) {
+int model_kind_is_matrix(param_kind kind) {
+    for (int i = 0; i < N_MATRICES; i++)
+        if (MATRICES[i] == kind) return 1;
+    return 0;
+}
+
+void model_matrix_shape(const mtp_config *c, param_kind kind, int *out, int *in) {
     int d = c->dim, f = c->ffn_dim, hd = config_head_dim(c), qd = c->n_head * hd, kvd = c->n_kv_head * hd;
     switch (kind) {
     case P_WQ: *out = qd, *in = d; break;
@@ -31,7 +36,7 @@ static void matrix_shape(const mtp_config *c, param_kind kind, int *out, int *in
 
 static size_t matrix_floats(const mtp_model *m, param_kind kind) {
     int out, in;
-    matrix_shape(&m->cfg, kind, &out, &in);
+    model_matrix_shape(&m->cfg, kind, &out, &in);
     return m->decode_layout ? op_packed_floats(out, in) : (size_t)out * in;
 }
 
@@ -41,13 +46,14 @@ const float *model_matrix(const mtp_model *m, param_kind kind, int layer) {
 
 int model_use_decode_layout(mtp_model *m) {
     if (m->decode_layout) return 0;
+    if (m->q8) return mtp_errorf("an int8 model has its own layout; the decode layout is for float32 weights");
     const mtp_config *c = &m->cfg;
     // the new arena: the matrices packed, then the row-major rest, each kind 64-byte aligned
     size_t floats[P_KINDS], total = 0;
     for (int k = 0; k < P_KINDS; k++) floats[k] = (m->params.count[k] + 15) / 16 * 16;
     for (int i = 0; i < N_MATRICES; i++) {
         int out, in;
-        matrix_shape(c, MATRICES[i], &out, &in);
+        model_matrix_shape(c, MATRICES[i], &out, &in);
         size_t layers = MATRICES[i] == P_LM_HEAD ? 1 : (size_t)c->n_layer;
         floats[MATRICES[i]] = layers * op_packed_floats(out, in);
     }
@@ -59,14 +65,12 @@ int model_use_decode_layout(mtp_model *m) {
     for (int k = 0; k < P_KINDS; k++) {
         p.t[k] = arena + off;
         off += floats[k];
-        int is_matrix = 0;
-        for (int i = 0; i < N_MATRICES; i++) is_matrix |= MATRICES[i] == (param_kind)k;
-        if (!is_matrix) {
+        if (!model_kind_is_matrix((param_kind)k)) {
             memcpy(p.t[k], m->params.t[k], sizeof(float) * m->params.count[k]);
             continue;
         }
         int out, in;
-        matrix_shape(c, (param_kind)k, &out, &in);
+        model_matrix_shape(c, (param_kind)k, &out, &in);
         size_t layers = k == P_LM_HEAD ? 1 : (size_t)c->n_layer, packed = op_packed_floats(out, in);
 #pragma omp parallel for schedule(static)
         for (size_t l = 0; l < layers; l++)

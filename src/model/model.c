@@ -10,13 +10,24 @@
 
 // ---- one transformer block ----------------------------------------------
 
-// Matrix product of a forward, out (N, O) = inp (N, I) @ weight^T: in the
-// decode layout its kernel (few rows exact, many through BLAS); row-major,
-// BLAS, or in exact-rows mode the kernel whose rows do not depend on how many
-// rows there are (decoding).
-static void project(const model_work *w, int exact_rows, float *out, const float *inp, const float *weight, int N,
-                    int in_dim, int out_dim) {
-    if (w->model->decode_layout)
+// Matrix product of a forward with block `layer`'s matrix of `kind` (layer
+// 0 for lm_head): out (N, O) = inp (N, I) @ w^T. Int8 weights: the rows
+// quantized, integer products; the decode layout: its kernel (few rows exact,
+// many through BLAS); row-major: BLAS, or in exact-rows mode the kernel whose
+// rows do not depend on how many rows there are (decoding).
+static void project(const model_work *w, int exact_rows, float *out, const float *inp, param_kind kind, int layer,
+                    int N, int in_dim, int out_dim) {
+    const mtp_model *m = w->model;
+    if (m->q8) {
+        const int8_t *q;
+        const float *scales;
+        model_q8_matrix(m, kind, layer, &q, &scales);
+        op_quantize_rows_q8(w->q8_x, w->q8_xs, inp, N, in_dim);
+        op_matmul_q8(out, w->q8_x, w->q8_xs, q, scales, N, in_dim, out_dim);
+        return;
+    }
+    const float *weight = model_matrix(m, kind, layer);
+    if (m->decode_layout)
         op_matmul_packed(out, inp, weight, N, in_dim, out_dim, w->panel_scratch);
     else if (exact_rows)
         op_matmul_rows_forward(out, inp, weight, N, in_dim, out_dim);
@@ -40,11 +51,11 @@ static void block_forward(model_work *w, int layer, block_acts *a, const float *
     float *kbase = cache ? cache->k + block_rows : a->k, *vbase = cache ? cache->v + block_rows : a->v;
     float *knew = kbase + (size_t)pos0 * kvd, *vnew = vbase + (size_t)pos0 * kvd;
     const mtp_model *m = w->model;
-    block_params p = params_block(&m->params, c, layer);  // its norms (matrices: model_matrix)
+    block_params p = params_block(&m->params, c, layer);  // its norms (project finds the matrices)
     op_rmsnorm_forward(a->ln1, a->rstd1, x, p.attn_norm, N, d, c->norm_eps);
-    project(w, exact_rows, a->q, a->ln1, model_matrix(m, P_WQ, layer), N, d, qd);
-    project(w, exact_rows, knew, a->ln1, model_matrix(m, P_WK, layer), N, d, kvd);
-    project(w, exact_rows, vnew, a->ln1, model_matrix(m, P_WV, layer), N, d, kvd);
+    project(w, exact_rows, a->q, a->ln1, P_WQ, layer, N, d, qd);
+    project(w, exact_rows, knew, a->ln1, P_WK, layer, N, d, kvd);
+    project(w, exact_rows, vnew, a->ln1, P_WV, layer, N, d, kvd);
     op_rope_forward(a->q, w->model->rope_cos, w->model->rope_sin, B, T, c->n_head, hd, pos0);
     op_rope_forward(knew, w->model->rope_cos, w->model->rope_sin, B, T, c->n_kv_head, hd, pos0);
     if (exact_rows)
@@ -53,13 +64,13 @@ static void block_forward(model_work *w, int layer, block_acts *a, const float *
         op_attention_forward(a->atty, a->lse, a->q, kbase, vbase, B, T, pos0 + T, c->n_head, c->n_kv_head, hd,
                              cache ? (size_t)c->max_seq_len * kvd : (size_t)T * kvd, w->attn_scratch,
                              w->attn_threads);
-    project(w, exact_rows, a->h, a->atty, model_matrix(m, P_WO, layer), N, qd, d);
+    project(w, exact_rows, a->h, a->atty, P_WO, layer, N, qd, d);
     op_add_inplace(a->h, x, (size_t)N * d);
     op_rmsnorm_forward(a->ln2, a->rstd2, a->h, p.ffn_norm, N, d, c->norm_eps);
-    project(w, exact_rows, a->gate, a->ln2, model_matrix(m, P_WGATE, layer), N, d, f);
-    project(w, exact_rows, a->up, a->ln2, model_matrix(m, P_WUP, layer), N, d, f);
+    project(w, exact_rows, a->gate, a->ln2, P_WGATE, layer, N, d, f);
+    project(w, exact_rows, a->up, a->ln2, P_WUP, layer, N, d, f);
     op_swiglu_forward(a->act, a->gate, a->up, (size_t)N * f);
-    project(w, exact_rows, a->out, a->act, model_matrix(m, P_WDOWN, layer), N, f, d);
+    project(w, exact_rows, a->out, a->act, P_WDOWN, layer, N, f, d);
     op_add_inplace(a->out, a->h, (size_t)N * d);
 }
 
@@ -132,7 +143,7 @@ static void output_chunk_forward(model_work *w, int s, size_t N, int r0, int row
                                  float grad_scale) {
     const mtp_config *c = &w->cfg;
     const float *y = w->head_norm + (s * N + r0) * c->dim;
-    project(w, 0, logits, y, model_matrix(w->model, P_LM_HEAD, 0), rows, c->dim, c->vocab_size);
+    project(w, 0, logits, y, P_LM_HEAD, 0, rows, c->dim, c->vocab_size);
     op_softmax_xent(logits, w->row_losses + r0, w->targets + r0, rows, c->vocab_size, grad_scale);
 }
 
@@ -302,7 +313,7 @@ int model_forward_last_logits(model_work *w, const int32_t *tokens, int T, int n
     for (int k = 1; k <= n_heads; k++) {
         head_forward(w, k, 0, 1, T, NULL, 0);
         const float *y_last = w->head_norm + (size_t)(T - 1) * c->dim;
-        project(w, 0, logits + (size_t)(k - 1) * c->vocab_size, y_last, model_matrix(w->model, P_LM_HEAD, 0), 1,
+        project(w, 0, logits + (size_t)(k - 1) * c->vocab_size, y_last, P_LM_HEAD, 0, 1,
                 c->dim, c->vocab_size);
     }
     return 0;
@@ -327,7 +338,7 @@ int model_forward_cached(model_work *w, kv_cache *cache, const int32_t *tokens, 
     for (int k = 1; k <= n_heads; k++) {
         head_forward(w, k, 0, 1, T, cache, exact_rows);
         project(w, exact_rows, logits + (size_t)(k - 1) * last_rows * c->vocab_size,
-                w->head_norm + (size_t)(T - last_rows) * c->dim, model_matrix(w->model, P_LM_HEAD, 0), last_rows,
+                w->head_norm + (size_t)(T - last_rows) * c->dim, P_LM_HEAD, 0, last_rows,
                 c->dim, c->vocab_size);
     }
     cache->len += T;
@@ -361,7 +372,7 @@ int model_forward_verify(model_work *w, kv_cache *cache, const int32_t *tokens, 
     for (int k = 2; k <= n_heads; k++)
         memcpy(w->head_gather + (size_t)(T + k - 2) * d, w->head_rows + ((size_t)(k - 1) * R + draft_row) * d,
                sizeof(float) * d);
-    project(w, 1, logits, w->head_gather, model_matrix(w->model, P_LM_HEAD, 0), T + n_heads - 1, c->dim,
+    project(w, 1, logits, w->head_gather, P_LM_HEAD, 0, T + n_heads - 1, c->dim,
             c->vocab_size);
     cache->len += T;
     return 0;
@@ -375,7 +386,7 @@ int model_draft_logits(model_work *w, int n_heads, int T, int row, float *logits
     for (int k = 2; k <= n_heads; k++)
         memcpy(w->head_gather + (size_t)(k - 2) * d, w->head_rows + ((size_t)(k - 1) * R + row) * d,
                sizeof(float) * d);
-    project(w, 1, logits, w->head_gather, model_matrix(w->model, P_LM_HEAD, 0), n_heads - 1, c->dim,
+    project(w, 1, logits, w->head_gather, P_LM_HEAD, 0, n_heads - 1, c->dim,
             c->vocab_size);
     return 0;
 }
@@ -402,7 +413,7 @@ int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *
         head_forward(w, k, 0, 1, rows, &at, exact);
         memcpy(w->head_last + (size_t)(k - first) * d, w->head_norm + (size_t)(rows - 1) * d, sizeof(float) * d);
     }
-    project(w, 1, logits, w->head_last, model_matrix(w->model, P_LM_HEAD, 0), last - first + 1, c->dim,
+    project(w, 1, logits, w->head_last, P_LM_HEAD, 0, last - first + 1, c->dim,
             c->vocab_size);
     return 0;
 }

@@ -49,6 +49,11 @@ typedef struct {
     // The matrices (q, k, v, o, gate, up, down, lm_head) in the decode layout
     // of ops.h instead of row-major: forwards only (model/layout.c).
     int decode_layout;
+    // Or int8, one scale per 32 values (model/quant.c): params then holds the
+    // norms and the embedding only; forwards only.
+    int q8;
+    int8_t *q8_weights, *q8_w[P_KINDS];  // arena; per kind, layers stacked (O, I) each
+    float *q8_scales, *q8_s[P_KINDS];    // arena; per kind (O, I / 32) each
 } mtp_model;
 
 // One consumer's working memory for a model: activations, gradients (for a
@@ -82,6 +87,8 @@ typedef struct {
     float *attn_scratch;  // attn_threads x op_attention_scratch_floats(hd)
     int attn_threads;
     float *panel_scratch;  // decode layout: op_packed_scratch_floats(N, max in_dim)
+    int8_t *q8_x;          // int8 model: a product's input rows quantized (N, max in_dim)
+    float *q8_xs;          // ... and their scales (N)
 } model_work;
 
 // Allocates zeroed parameters and the RoPE tables for cfg (validated).
@@ -96,6 +103,20 @@ void model_free(mtp_model *m);
 int model_use_decode_layout(mtp_model *m);
 // Block `layer`'s matrix of `kind` (layer 0 for P_LM_HEAD), in the model's layout.
 const float *model_matrix(const mtp_model *m, param_kind kind, int layer);
+// 1 for the kinds that are matrices multiplied by activations (not the embedding).
+int model_kind_is_matrix(param_kind kind);
+// (out, in) of one block's matrix of `kind`, or of lm_head.
+void model_matrix_shape(const mtp_config *c, param_kind kind, int *out, int *in);
+
+// Int8 matrices (model/quant.c). model_use_q8 gives a loaded model int8
+// storage for its matrices, quantizing the float32 ones (quantize = 1) or
+// leaving them for a loader to fill (0), and drops the float32 matrices.
+// Every input width must be a multiple of 32: model_matrix_rows_fit_q8 says
+// (and why not, into why).
+int model_matrix_rows_fit_q8(const mtp_config *c, char *why, size_t cap);
+int model_use_q8(mtp_model *m, int quantize);
+// Block `layer`'s int8 matrix of `kind`: q (O, I) and scales (O, I / 32).
+void model_q8_matrix(const mtp_model *m, param_kind kind, int layer, const int8_t **q, const float **scales);
 
 // Allocates w's buffers for batches of up to B x T of model m (which must
 // outlive w). with_grads = 0 gives an inference/evaluation work state (no

@@ -54,20 +54,26 @@ void params_free(param_set *p) {
     memset(p, 0, sizeof *p);
 }
 
+// Start of layer l's slice of kind k, or NULL where the set holds no such
+// tensor (a quantized model keeps its matrices elsewhere).
+static float *slice(const param_set *p, param_kind k, size_t offset) {
+    return p->t[k] ? p->t[k] + offset : NULL;
+}
+
 block_params params_block(const param_set *p, const mtp_config *cfg, int layer) {
     size_t pb[P_KINDS], tot[P_KINDS];
     kind_sizes(cfg, pb, tot);
     size_t l = (size_t)layer;
     block_params b = {
-        p->t[P_ATTN_NORM] + l * pb[P_ATTN_NORM],
-        p->t[P_WQ] + l * pb[P_WQ],
-        p->t[P_WK] + l * pb[P_WK],
-        p->t[P_WV] + l * pb[P_WV],
-        p->t[P_WO] + l * pb[P_WO],
-        p->t[P_FFN_NORM] + l * pb[P_FFN_NORM],
-        p->t[P_WGATE] + l * pb[P_WGATE],
-        p->t[P_WUP] + l * pb[P_WUP],
-        p->t[P_WDOWN] + l * pb[P_WDOWN],
+        slice(p, P_ATTN_NORM, l * pb[P_ATTN_NORM]),
+        slice(p, P_WQ, l * pb[P_WQ]),
+        slice(p, P_WK, l * pb[P_WK]),
+        slice(p, P_WV, l * pb[P_WV]),
+        slice(p, P_WO, l * pb[P_WO]),
+        slice(p, P_FFN_NORM, l * pb[P_FFN_NORM]),
+        slice(p, P_WGATE, l * pb[P_WGATE]),
+        slice(p, P_WUP, l * pb[P_WUP]),
+        slice(p, P_WDOWN, l * pb[P_WDOWN]),
     };
     return b;
 }
@@ -95,7 +101,8 @@ void params_named(const param_set *p, const mtp_config *c, int index, named_tens
     if (index == 0 || index == last) {
         snprintf(out->name, sizeof out->name, "%s",
                  index == 0 ? "model.embed_tokens.weight" : "lm_head.weight");
-        out->data = p->t[index == 0 ? P_EMBED : P_LM_HEAD];
+        out->kind = index == 0 ? P_EMBED : P_LM_HEAD;
+        out->data = p->t[out->kind];
         out->ndim = 2;
         out->shape[0] = V;
         out->shape[1] = d;
@@ -104,6 +111,7 @@ void params_named(const param_set *p, const mtp_config *c, int index, named_tens
     }
     if (index == last - 1) {
         snprintf(out->name, sizeof out->name, "model.norm.weight");
+        out->kind = P_NORM;
         out->data = p->t[P_NORM];
         out->ndim = 1;
         out->shape[0] = d;
@@ -120,6 +128,8 @@ void params_named(const param_set *p, const mtp_config *c, int index, named_tens
     float *ptrs[9] = {b.attn_norm, b.wq, b.wk, b.wv, b.wo, b.ffn_norm, b.wgate, b.wup, b.wdown};
     int64_t shapes[9][2] = {{d, 0}, {qd, d}, {kvd, d}, {kvd, d}, {d, qd}, {d, 0}, {f, d}, {f, d}, {d, f}};
     out->data = ptrs[which];
+    out->kind = block_tensors[which].kind;
+    out->layer = layer;
     out->ndim = shapes[which][1] ? 2 : 1;
     out->shape[0] = shapes[which][0];
     out->shape[1] = shapes[which][1];

@@ -51,7 +51,9 @@ block_params params_block(const param_set *p, const mtp_config *cfg, int layer);
 // L blocks' nine tensors each, the final norm, lm_head.
 typedef struct {
     char name[96];
-    float *data;
+    float *data;  // NULL where the set does not hold it (a quantized model's matrices)
+    param_kind kind;
+    int layer;  // block index for per-block kinds, else 0
     int ndim;
     int64_t shape[2];
     int is_matrix;        // 2-D: gets weight decay

@@ -29,6 +29,8 @@ int model_create(mtp_model *m, const mtp_config *cfg) {
 
 void model_free(mtp_model *m) {
     params_free(&m->params);
+    free(m->q8_weights);
+    free(m->q8_scales);
     free(m->rope_cos);
     free(m->rope_sin);
     memset(m, 0, sizeof *m);
@@ -77,7 +79,7 @@ static int logit_chunk_rows(const mtp_config *cfg, size_t N) {
 
 // Lays out every work buffer of w in carver c (counting only if c->base is NULL).
 static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, int T, head_schedule schedule,
-                       int with_grads, int decode_layout) {
+                       int with_grads, int decode_layout, int q8) {
     size_t N = (size_t)B * T, d = cfg->dim, f = cfg->ffn_dim, hd = config_head_dim(cfg);
     size_t qd = cfg->n_head * hd, kvd = cfg->n_kv_head * hd, V = cfg->vocab_size;
     int trunk_layers = config_trunk_layers(cfg);
@@ -111,6 +113,12 @@ static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, i
         if (f > max_in) max_in = f;
         w->panel_scratch = carve(c, op_packed_scratch_floats((int)N, (int)max_in));
     }
+    if (q8) {  // each product's input rows, quantized
+        size_t max_in = d > qd ? d : qd;
+        if (f > max_in) max_in = f;
+        w->q8_x = (int8_t *)carve(c, (N * max_in + 3) / 4);
+        w->q8_xs = carve(c, N);
+    }
     w->inputs = (int32_t *)carve(c, N);
     w->targets = (int32_t *)carve(c, N);
     if (with_grads) {
@@ -135,7 +143,7 @@ size_t model_work_bytes(const mtp_config *cfg, int B, int T, head_schedule sched
     tmp.trunk = calloc((size_t)config_trunk_layers(cfg), sizeof *tmp.trunk);
     tmp.heads = calloc((size_t)cfg->n_future, sizeof *tmp.heads);
     carver c = {NULL, 0};
-    if (tmp.trunk && tmp.heads) carve_work(&c, &tmp, cfg, B, T, schedule, with_grads, 0);
+    if (tmp.trunk && tmp.heads) carve_work(&c, &tmp, cfg, B, T, schedule, with_grads, 0, 0);
     free(tmp.trunk);
     free(tmp.heads);
     return c.used * sizeof(float);
@@ -148,8 +156,8 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
     if (B < 1 || T < 1) return mtp_errorf("batch %d x seq-len %d must be positive", B, T);
     if (T > cfg->max_seq_len)
         return mtp_errorf("--seq-len %d exceeds the model's max context %d", T, cfg->max_seq_len);
-    if (with_grads && m->decode_layout)
-        return mtp_errorf("a model in the decode layout runs forwards only: load it without it to train");
+    if (with_grads && (m->decode_layout || m->q8))
+        return mtp_errorf("a model in the decode layout or int8 runs forwards only: train a float32 checkpoint");
     w->model = m;
     w->cfg = *cfg;
     w->trunk = mtp_calloc((size_t)config_trunk_layers(cfg), sizeof *w->trunk, "trunk activations");
@@ -159,7 +167,7 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
         return -1;
     }
     carver c = {NULL, 0};
-    carve_work(&c, w, cfg, B, T, schedule, with_grads, m->decode_layout);
+    carve_work(&c, w, cfg, B, T, schedule, with_grads, m->decode_layout, m->q8);
     w->work = mtp_alloc_aligned(c.used * sizeof(float), "activations");
     if (!w->work) {
         model_work_free(w);
@@ -167,7 +175,7 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
     }
     c.base = w->work;
     c.used = 0;
-    carve_work(&c, w, cfg, B, T, schedule, with_grads, m->decode_layout);
+    carve_work(&c, w, cfg, B, T, schedule, with_grads, m->decode_layout, m->q8);
     w->max_B = B;
     w->max_T = T;
     w->schedule = schedule;

@@ -103,6 +103,21 @@ size_t op_packed_scratch_floats(int N, int max_in_dim);
 void op_matmul_packed(float *out, const float *inp, const float *wp, int N, int in_dim, int out_dim,
                       float *scratch);
 
+// ---- int8 weights (ops/cpu/q8.c) ----
+// A matrix (rows, cols), cols a multiple of OP_Q8_BLOCK: int8 q (rows, cols)
+// and float scales (rows, cols / OP_Q8_BLOCK), w ~ q * scale of its block,
+// scale = max |w| / 127 over the block.
+#define OP_Q8_BLOCK 32
+void op_quantize_q8(int8_t *q, float *scales, const float *w, int rows, int cols);
+void op_dequantize_q8(float *w, const int8_t *q, const float *scales, int rows, int cols);
+// Activations, one scale per row: x (M, I) ~ xq * xs[row], xs = max |x| / 127.
+void op_quantize_rows_q8(int8_t *xq, float *xs, const float *x, int M, int in_dim);
+// out (M, O) = x @ w^T from quantized x (xq, xs) and w (q, scales): integer
+// dot products per block, float sums over blocks. A row's result does not
+// depend on M (speculative verification stays exact against plain steps).
+void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int8_t *q, const float *scales, int M,
+                  int in_dim, int out_dim);
+
 // ---- memory read bandwidth (ops/cpu/bandwidth.c) ----
 // Bytes per second the kernel threads reach reading a buffer of `bytes` (far
 // larger than the caches), each thread one contiguous part, best of `passes`:

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/safetensors.h"
+#include "ops/ops.h"
 
 #define PATH_CAP 4096
 
@@ -73,6 +74,50 @@ int checkpoint_write_tensors(const char *path, const param_set *const *sets, con
     return rc;
 }
 
+// The int8 model's tensors: the embedding and norms in F32; each matrix as
+// I8 under its usual name plus its scales, F32 (O, I / 32), under the name
+// with "_scale" appended; the metadata key QUANT_KEY says which format.
+static int write_q8_tensors(const char *path, const mtp_model *m) {
+    const mtp_config *cfg = &m->cfg;
+    int count = params_tensor_count(cfg), total = 0;
+    st_entry *e = mtp_calloc((size_t)count * 2, sizeof *e, "safetensors entries");
+    char(*names)[128] = mtp_calloc((size_t)count * 2, sizeof *names, "tensor names");
+    if (!e || !names) {
+        free(e);
+        free(names);
+        return -1;
+    }
+    for (int i = 0; i < count; i++) {
+        named_tensor t;
+        params_named(&m->params, cfg, i, &t);
+        st_entry *x = &e[total];
+        snprintf(names[total], sizeof names[total], "%s", t.name);
+        x->name = names[total++];
+        x->ndim = t.ndim;
+        x->shape[0] = t.shape[0];
+        x->shape[1] = t.shape[1];
+        x->data = t.data;
+        if (!model_kind_is_matrix(t.kind)) continue;
+        const int8_t *q;
+        const float *scales;
+        model_q8_matrix(m, t.kind, t.layer, &q, &scales);
+        x->data = q;
+        x->dtype = ST_I8;
+        st_entry *sc = &e[total];
+        snprintf(names[total], sizeof names[total], "%s_scale", t.name);
+        sc->name = names[total++];
+        sc->ndim = 2;
+        sc->shape[0] = t.shape[0];
+        sc->shape[1] = t.shape[1] / OP_Q8_BLOCK;
+        sc->data = scales;
+    }
+    const char *meta[] = {"format", "pt", QUANT_KEY, QUANT_Q8};
+    int rc = st_write(path, e, total, meta, 2);
+    free(e);
+    free(names);
+    return rc;
+}
+
 static int write_text(const char *dir, const char *name, const char *text) {
     char path[PATH_CAP];
     if (fs_join(path, sizeof path, dir, name) != 0) return -1;
@@ -83,6 +128,7 @@ int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const ch
                     const char *trainer_state_json, const char *tokenizer_json) {
     char name[64], tmp[PATH_CAP], final_dir[PATH_CAP], old[PATH_CAP], path[PATH_CAP];
     if (m->decode_layout) return mtp_errorf("cannot save a model in the decode layout: save it row-major");
+    if (m->q8 && moments) return mtp_errorf("an int8 model has no optimizer state to save");
     snprintf(name, sizeof name, "step_%08ld", step);
     if (fs_mkdir_p(run_dir) != 0) return -1;
     char tmp_name[96], old_name[96];
@@ -101,7 +147,7 @@ int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const ch
     const param_set *weights[1] = {&m->params}, *moment_sets[2] = {moments ? moments->exp_avg : NULL,
                                                                    moments ? moments->exp_avg_sq : NULL};
     const char *no_prefix[1] = {""}, *moment_prefixes[2] = {"exp_avg.", "exp_avg_sq."};
-    if (rc == 0) rc = checkpoint_write_tensors(path, weights, no_prefix, 1, &m->cfg);
+    if (rc == 0) rc = m->q8 ? write_q8_tensors(path, m) : checkpoint_write_tensors(path, weights, no_prefix, 1, &m->cfg);
     if (rc == 0 && moments) {
         rc = fs_join(path, sizeof path, tmp, "optimizer.safetensors");
         if (rc == 0) rc = checkpoint_write_tensors(path, moment_sets, moment_prefixes, 2, &m->cfg);
@@ -241,13 +287,50 @@ static int read_params(const st_file *f, param_set *p, const mtp_config *cfg, co
     return 0;
 }
 
+// An int8 model's tensors (see write_q8_tensors) into m, already given its
+// int8 storage.
+static int read_q8_params(const st_file *f, mtp_model *m) {
+    int count = params_tensor_count(&m->cfg);
+    for (int i = 0; i < count; i++) {
+        named_tensor t;
+        params_named(&m->params, &m->cfg, i, &t);
+        if (!model_kind_is_matrix(t.kind)) {
+            if (st_read_f32(f, t.name, t.shape, t.ndim, t.data) != 0) return -1;
+            continue;
+        }
+        const int8_t *q;
+        const float *scales;
+        model_q8_matrix(m, t.kind, t.layer, &q, &scales);
+        char name[160];
+        int64_t shape[2] = {t.shape[0], t.shape[1] / OP_Q8_BLOCK};
+        snprintf(name, sizeof name, "%s_scale", t.name);
+        if (st_read_i8(f, t.name, t.shape, 2, (int8_t *)q) != 0 || st_read_f32(f, name, shape, 2, (float *)scales) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 int checkpoint_load_params(const char *ckpt_dir, mtp_model *m) {
     char path[PATH_CAP];
     if (fs_join(path, sizeof path, ckpt_dir, "model.safetensors") != 0) return -1;
     st_file f;
     if (st_open(path, &f) != 0) return -1;
-    int expected = params_tensor_count(&m->cfg);
-    int rc = read_params(&f, &m->params, &m->cfg, "");
+    int expected = params_tensor_count(&m->cfg), rc = 0;
+    const st_tensor *head = st_find(&f, "lm_head.weight");
+    if (head && head->dtype == ST_I8) {  // int8 weights: a quantized checkpoint
+        int matrices = 0;
+        for (int i = 0; i < expected; i++) {
+            named_tensor t;
+            params_named(&m->params, &m->cfg, i, &t);
+            matrices += model_kind_is_matrix(t.kind);
+        }
+        expected += matrices;  // their scales
+        rc = (m->q8 || model_use_q8(m, 0) == 0) ? read_q8_params(&f, m) : -1;
+    } else if (m->q8) {
+        rc = mtp_errorf("%s: float32 weights, but the model was set up for int8 ones", path);
+    } else {
+        rc = read_params(&f, &m->params, &m->cfg, "");
+    }
     if (rc == 0 && f.count != expected)
         rc = mtp_errorf(
             "%s: has %d tensors, the config in config.json needs %d: the files do not belong together", path,

@@ -16,7 +16,8 @@ typedef struct {
     const param_set *exp_avg, *exp_avg_sq;
 } checkpoint_moments;
 
-// Writes RUN_DIR/step_<step>/ with model.safetensors, config.json,
+// Writes RUN_DIR/step_<step>/ with model.safetensors (int8 for an int8
+// model), config.json,
 // optimizer.safetensors (if moments), trainer_state.json (if given) and
 // tokenizer.json (if given: its JSON text). Replaces an existing checkpoint
 // of the same step only once the new one is complete.
@@ -32,8 +33,15 @@ int checkpoint_write_tensors(const char *path, const param_set *const *sets, con
 int checkpoint_resolve(const char *path, char *out, size_t cap);
 // Reads config.json (Hugging Face LlamaConfig keys plus n_future_tokens).
 int checkpoint_read_config(const char *ckpt_dir, mtp_config *cfg);
+// The safetensors metadata key naming the quantization of an int8
+// checkpoint, and its value for int8 with one float32 scale per 32 values
+// (docs/formats.md).
+#define QUANT_KEY "mtp.quantization"
+#define QUANT_Q8 "q8_32"
+
 // Loads model.safetensors into m (created with the same config); every
-// expected tensor must be present with its shape, and no other.
+// expected tensor must be present with its shape, and no other. An int8
+// checkpoint (lm_head.weight is I8) gives m int8 storage (model_use_q8).
 int checkpoint_load_params(const char *ckpt_dir, mtp_model *m);
 // Loads optimizer.safetensors into the two moment arenas (shaped for cfg).
 int checkpoint_load_moments(const char *ckpt_dir, param_set *exp_avg, param_set *exp_avg_sq,

@@ -258,7 +258,7 @@ int bench_decode_run(const mtp_model *m, const bench_prompts *bp, int max_new, i
                         max_new < WARMUP_TOKENS ? max_new : WARMUP_TOKENS, eot, &runs[K].smp, collect, &c,
                         &st);
     }
-    double plain_total = 0.0, weight_bytes = model_decode_weight_bytes(&m->cfg);
+    double plain_total = 0.0, weight_bytes = model_decode_weight_bytes(&m->cfg, m->q8);
     for (int i = 0; i < P && rc == 0; i++) {
         decode_stats st;
         int plain_n = 0, got = 0;

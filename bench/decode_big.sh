@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# decode_big.sh: decoding speed on a model of realistic size, far larger than
+# the CPU caches (d=1536, 16 blocks of which 4 heads, GPT-2 vocabulary, about
+# 600M parameters, 2.4 GB of fp32 weights), random-initialized: speed does
+# not depend on what the weights learned, only acceptance does (zero here).
+# Builds the model once, takes prompts from CPython's standard library (from
+# ../shared/data), and runs `mtp bench-decode`: plain, K = 1..3 and auto,
+# with the read-bandwidth roofline measured in the same process.
+#   bash bench/decode_big.sh [--threads N] [--prompts P] [--max-new N] [--repeats R] [--out DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads=2 prompts=8 max_new=64 repeats=1 out=runs/decode_big
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --threads) threads=$2 ;;
+    --prompts) prompts=$2 ;;
+    --max-new) max_new=$2 ;;
+    --repeats) repeats=$2 ;;
+    --out) out=$2 ;;
+    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "decode_big.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    shift 2
+done
+data=$(cd .. && pwd)/shared/data
+for f in "$data/gpt2/encoder.json" "$data/tinyshakespeare/input.txt" "$data/python_code/cpython-3.11.2_stdlib_py.tar.xz"; do
+    [ -f "$f" ] || { echo "decode_big.sh: $f not found: this benchmark reads ../shared/data" >&2; exit 1; }
+done
+make -j"$(nproc)" build/mtp >/dev/null
+mtp=./build/mtp
+mkdir -p "$out"
+if [ ! -f "$out/model/step_00000000/model.safetensors" ]; then
+    echo "building the model in $out/model (2.4 GB) ..."
+    "$mtp" prepare --quiet --tokenizer "$data/gpt2" --force --out "$out/data" "$data/tinyshakespeare/input.txt"
+    rm -rf "$out/model"
+    "$mtp" train --data "$out/data" --out "$out/model" --n-layer 16 --n-future 4 --dim 1536 --n-head 12 \
+        --seq-len 256 --max-context 1024 --steps 0 --eval-every 0 --threads "$threads" >/dev/null
+fi
+if [ ! -s "$out/prompts.jsonl" ]; then
+    # the first 1,500 characters of standard-library modules: code, as the paper's speedups are measured on
+    tmp=$(mktemp -d)
+    tar -xJf "$data/python_code/cpython-3.11.2_stdlib_py.tar.xz" -C "$tmp"
+    find "$tmp" -name '*.py' -size +4k | sort | awk 'NR % 40 == 1' | head -n 64 >"$tmp/list"
+    python3 - "$tmp/list" >"$out/prompts.jsonl" <<'PY'
+import json, sys
+for path in open(sys.argv[1]).read().split():
+    text = open(path, encoding="utf-8", errors="replace").read()[:1500]
+    print(json.dumps({"prompt": text}))
+PY
+    rm -rf "$tmp"
+fi
+echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; flags: $(grep -o -w -E 'avx512f|avx512_vnni|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+"$mtp" bench-decode --model "$out/model" --prompts "$out/prompts.jsonl" --max-prompts "$prompts" \
+    --max-new "$max_new" --repeats "$repeats" --threads "$threads"

@@ -1,0 +1,79 @@
+// cmd_quantize.c: `mtp quantize`, an int8 copy of a checkpoint for decoding
+// at a quarter of the memory traffic (model/quant.c, docs/formats.md).
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "cli/flag_groups.h"
+#include "libmtp.h"
+
+typedef struct {
+    model_flags m;
+    int type;
+    const char *out;
+} quantize_args;
+
+static const char *const types[] = {"q8", NULL};
+
+static const flag QUANTIZE_FLAGS[] = {
+    {"--type", FLAG_CHOICE, offsetof(quantize_args, type), "TYPE",
+     "q8: int8 weights, one float32 scale per 32 values of a row", .choices = types},
+    {"--out", FLAG_STRING, offsetof(quantize_args, out), "DIR",
+     "run directory to write the checkpoint into (DIR/step_N, N the source's step)"},
+    {0},
+};
+
+// The step of a checkpoint directory named step_N (0 otherwise).
+static long source_step(const char *dir) {
+    const char *base = strrchr(dir, '/');
+    base = base ? base + 1 : dir;
+    long step = 0;
+    return sscanf(base, "step_%ld", &step) == 1 && step >= 0 ? step : 0;
+}
+
+static int run_quantize(command_line *cl) {
+    const quantize_args *a = cl->args;
+    mtp_checkpoint ck;
+    if (checkpoint_open(&ck, a->m.model, CHECKPOINT_WEIGHTS) != 0) return 1;
+    char *tok = NULL, path[4200];
+    int rc = 0;
+    if (ck.model.q8) rc = mtp_errorf("%s is already int8 (q8): quantize its float32 source", ck.dir);
+    size_t fp32 = (size_t)params_count(&ck.cfg) * sizeof(float), len = 0;
+    // the tokenizer travels with the weights when the source has one
+    if (rc == 0 && fs_join(path, sizeof path, ck.dir, "tokenizer.json") == 0 && fs_is_file(path) &&
+        !(tok = fs_read_all(path, (size_t)1 << 30, &len)))
+        rc = -1;
+    if (rc == 0) rc = model_use_q8(&ck.model, 1);
+    long step = source_step(ck.dir);
+    if (rc == 0) rc = checkpoint_save(a->out, step, &ck.model, NULL, NULL, tok);
+    if (rc == 0) {
+        double bytes = 0;  // int8 values and a 4-byte scale per 32 of them; 4 bytes per float32 value
+        for (int k = 0; k < P_KINDS; k++)
+            bytes += (double)ck.model.params.count[k] *
+                     (model_kind_is_matrix((param_kind)k) ? 1.0 + 4.0 / OP_Q8_BLOCK : 4.0);
+        printf("wrote %s/step_%08ld: int8 weights (q8), %.1f MB (float32: %.1f MB)\n", a->out, step, bytes / 1e6,
+               (double)fp32 / 1e6);
+    }
+    free(tok);
+    checkpoint_close(&ck);
+    return rc ? 1 : 0;
+}
+
+static const quantize_args QUANTIZE_DEFAULTS = {0};
+
+const command_spec CMD_QUANTIZE = {
+    .name = "quantize",
+    .summary = "write an int8 copy of a checkpoint (faster decoding)",
+    .usage = "usage: mtp quantize --model RUN_DIR|CHECKPOINT --type q8 --out DIR",
+    .about =
+        "Writes the model with every matrix (attention, MLP, unembedding) in int8 with one\n"
+        "float32 scale per 32 values of a row; the embedding and the norms stay float32.\n"
+        "generate, sample, eval, bench-decode and the eval commands load it like any\n"
+        "checkpoint and multiply with integer dot products: decoding reads about a quarter\n"
+        "of the bytes. Needs the model's widths (dim, heads x head dim, ffn) to be\n"
+        "multiples of 32. The format is in docs/formats.md.",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(quantize_args, m)}, {NULL, QUANTIZE_FLAGS, 0}},
+    .required = "--model --type --out",
+    COMMAND_RUN(run_quantize, QUANTIZE_DEFAULTS),
+};

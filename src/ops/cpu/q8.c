@@ -1,0 +1,121 @@
+// q8.c: int8 weights with one scale per 32 values, and their products.
+//
+// A weight row w (I values, I a multiple of 32) is stored as I int8 q and
+// I/32 float scales s, w[i] ~ q[i] * s[i / 32], s = max |w| / 127 over the
+// block (q in [-127, 127]). An activation row x is quantized as a whole:
+// x[i] ~ xq[i] * xs, xs = max |x| / 127. Then
+//   x . w ~ xs * sum_b s[b] * (sum_{i in b} xq[i] q[i]),
+// the inner sums exact in int32: the integer dot-product instructions do them
+// (AVX-512 VNNI's vpdpbusd on 256-bit registers where the CPU has it, AVX2's
+// vpmaddubsw + vpmaddwd otherwise: both take unsigned x signed bytes, so x's
+// sign moves onto q, and |xq|, |q| <= 127 keep the 16-bit pair sums exact).
+// Each output's float sum runs over the blocks in order, 8 lanes, then a
+// fixed lane tree: a row's result does not depend on how many rows there are.
+#include <immintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <string.h>
+
+#include "ops/cpu/parallel.h"
+#include "ops/ops.h"
+
+void op_quantize_q8(int8_t *q, float *scales, const float *w, int rows, int cols) {
+    const int blocks = cols / OP_Q8_BLOCK;
+#pragma omp parallel for schedule(static) if ((size_t)rows * cols >= OP_PARALLEL_MIN_WORK)
+    for (int r = 0; r < rows; r++)
+        for (int b = 0; b < blocks; b++) {
+            const float *x = w + (size_t)r * cols + (size_t)b * OP_Q8_BLOCK;
+            int8_t *o = q + (size_t)r * cols + (size_t)b * OP_Q8_BLOCK;
+            float amax = 0.0f;
+            for (int i = 0; i < OP_Q8_BLOCK; i++) amax = fmaxf(amax, fabsf(x[i]));
+            float s = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+            scales[(size_t)r * blocks + b] = s;
+            for (int i = 0; i < OP_Q8_BLOCK; i++) o[i] = (int8_t)lrintf(x[i] * inv);
+        }
+}
+
+void op_dequantize_q8(float *w, const int8_t *q, const float *scales, int rows, int cols) {
+    const int blocks = cols / OP_Q8_BLOCK;
+    for (size_t i = 0; i < (size_t)rows * cols; i++) {
+        size_t r = i / (size_t)cols, b = (i % (size_t)cols) / OP_Q8_BLOCK;
+        w[i] = (float)q[i] * scales[r * blocks + b];
+    }
+}
+
+void op_quantize_rows_q8(int8_t *xq, float *xs, const float *x, int M, int in_dim) {
+    for (int m = 0; m < M; m++) {
+        const float *row = x + (size_t)m * in_dim;
+        float amax = 0.0f;
+        for (int i = 0; i < in_dim; i++) amax = fmaxf(amax, fabsf(row[i]));
+        float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        xs[m] = amax / 127.0f;
+        for (int i = 0; i < in_dim; i++) xq[(size_t)m * in_dim + i] = (int8_t)lrintf(row[i] * inv);
+    }
+}
+
+// The 8 int32 lanes of one block's products: lane sums of xq[i] * q[i].
+static inline __m256i block_dot(__m256i q, __m256i xq) {
+    const __m256i ax = _mm256_sign_epi8(xq, xq), sq = _mm256_sign_epi8(q, xq);  // |x|, q * sign(x)
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sq);
+#else
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sq), _mm256_set1_epi16(1));
+#endif
+}
+
+// Lanes (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1: a fixed order.
+static inline float lane_sum(__m256 v) {
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_add_ss(a, _mm_movehdup_ps(a));
+    return _mm_cvtss_f32(a);
+}
+
+// Rows of x a weight row is multiplied into while it sits in registers.
+enum { ROWS = 4 };
+
+// out[m] (stride ldo) = x_m . w for R rows of x, one weight row (q, s).
+static inline __attribute__((always_inline)) void row_product(float *out, size_t ldo, const int8_t *xq,
+                                                              const float *xs, const int8_t *q, const float *s,
+                                                              int in_dim, const int R) {
+    __m256 acc[ROWS];
+    for (int m = 0; m < R; m++) acc[m] = _mm256_setzero_ps();
+    for (int b = 0; b < in_dim / OP_Q8_BLOCK; b++) {
+        const __m256i qv = _mm256_loadu_si256((const __m256i *)(q + (size_t)b * OP_Q8_BLOCK));
+        const __m256 sv = _mm256_set1_ps(s[b]);
+        for (int m = 0; m < R; m++) {
+            __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (size_t)m * in_dim + (size_t)b * OP_Q8_BLOCK));
+            acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(block_dot(qv, xv)), sv, acc[m]);
+        }
+    }
+    for (int m = 0; m < R; m++) out[(size_t)m * ldo] = lane_sum(acc[m]) * xs[m];
+}
+
+typedef void (*row_fn)(float *, size_t, const int8_t *, const float *, const int8_t *, const float *, int);
+#define ROW_FN(R)                                                                                               \
+    static void row_##R(float *o, size_t ldo, const int8_t *xq, const float *xs, const int8_t *q, const float *s, \
+                        int in_dim) {                                                                          \
+        row_product(o, ldo, xq, xs, q, s, in_dim, R);                                                          \
+    }
+ROW_FN(1)
+ROW_FN(2)
+ROW_FN(3)
+ROW_FN(4)
+#undef ROW_FN
+static const row_fn row_fns[ROWS] = {row_1, row_2, row_3, row_4};
+
+void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int8_t *q, const float *scales, int M,
+                  int in_dim, int out_dim) {
+    // out (M, O) = x (M, I) @ w (O, I)^T; each thread one contiguous range of weight rows
+    const int blocks = in_dim / OP_Q8_BLOCK;
+#pragma omp parallel for schedule(static) if ((size_t)M * in_dim * out_dim >= OP_PARALLEL_MIN_WORK)
+    for (int o = 0; o < out_dim; o++) {
+        const int8_t *qo = q + (size_t)o * in_dim;
+        const float *so = scales + (size_t)o * blocks;
+        for (int m0 = 0; m0 < M; m0 += ROWS) {
+            int R = M - m0 < ROWS ? M - m0 : ROWS;
+            row_fns[R - 1](out + (size_t)m0 * out_dim + o, (size_t)out_dim, xq + (size_t)m0 * in_dim, xs + m0, qo,
+                           so, in_dim);
+        }
+    }
+}
