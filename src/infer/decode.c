@@ -108,22 +108,26 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
         return mtp_errorf("prompt of %d tokens leaves no room in the model's context of %d: shorten it", n,
                           c->max_seq_len);
     if (max_new <= 0) return 0;
-    // prefill: the prompt in chunks, matrix-matrix; logits of the last position only
+    // prefill: the prompt in chunks, matrix-matrix; logits of the last position only. Auto runs
+    // head 1 only and keeps the trunk's outputs: the drafting heads catch up if drafts ever pay.
     double t0 = mtp_now();
+    const int prefill_heads = d->auto_k ? 1 : K + 1;
     d->cache.len = 0;
     for (int at = 0; at < n; at += d->prefill_chunk) {
         int len = n - at < d->prefill_chunk ? n - at : d->prefill_chunk;
-        if (model_forward_cached(&d->work, &d->cache, prompt + at, len, K + 1, 1, 0, d->logits) != 0)
+        if (model_forward_cached(&d->work, &d->cache, prompt + at, len, prefill_heads, 1, 0, d->logits) != 0)
             return -1;
+        if (d->auto_k)
+            memcpy(d->z + (size_t)at * c->dim, model_trunk_rows(&d->work), sizeof(float) * (size_t)len * c->dim);
     }
     st->prefill_seconds = mtp_now() - t0;
     t0 = mtp_now();
     decode_emitter e = {emit, user, st, max_new, eot};
     int32_t next = decode_choose(s, decoder_logits_at(d, 0, 0, 1), d->probs);
     int32_t draft[MTP_MAX_FUTURE];
-    for (int k = 0; k < K; k++)
+    for (int k = 0; k < prefill_heads - 1; k++)
         draft[k] = decode_choose(s, decoder_logits_at(d, k + 1, 0, 1), d->draft_probs + (size_t)k * V);
-    for (int k = 0; k <= K; k++) d->head_len[k] = d->cache.len;
+    for (int k = 0; k <= K; k++) d->head_len[k] = k < prefill_heads ? d->cache.len : 0;
     int rc = K == 0 ? plain_decode(d, s, &e, next) : speculative_decode(d, s, &e, next, draft);
     st->decode_seconds = mtp_now() - t0;
     return rc;

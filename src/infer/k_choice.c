@@ -14,6 +14,8 @@
 // Before any measurement: a draft is accepted half of the time, and each
 // drafted row adds 15% to a step (a model far out of cache).
 #define PRIOR_ACCEPT 0.5
+// Drafts are used only when their estimated tokens/s beat plain's by this much.
+#define MARGIN 0.03
 #define PRIOR_ROW_COST 0.15
 
 void k_chooser_init(k_chooser *c, int k_max) {
@@ -74,6 +76,10 @@ int k_chooser_pick(k_chooser *c) {
         rate[K] = k_chooser_tokens_per_step(c, K) / step_seconds(c, K);
         if (rate[K] > rate[best]) best = K;
     }
+    // drafts must beat plain by a margin: a tie (drafts never accepted, a
+    // step time lost in the noise) would otherwise flip back and forth, and
+    // every switch to drafts costs a catch-up
+    if (best > 0 && rate[best] < (1.0 + MARGIN) * rate[0]) best = 0;
     for (int K = 0; K <= c->k_max; K++)
         if (K != best && (second < 0 || rate[K] > rate[second])) second = K;
     if (second >= 0) {
@@ -81,6 +87,7 @@ int k_chooser_pick(k_chooser *c) {
         // the best K: try it often enough to follow a changing text, seldom
         // enough to lose about EXPLORE_BUDGET of the time
         double loss = (1.0 - rate[second] / rate[best]) * step_seconds(c, second) / step_seconds(c, best);
+        if (best == 0) loss += c->switch_seconds / step_seconds(c, 0);  // trying drafts means catching up
         long every = (long)(loss / EXPLORE_BUDGET);
         if (every < EXPLORE_MIN) every = EXPLORE_MIN;
         if (every > EXPLORE_MAX) every = EXPLORE_MAX;
@@ -113,4 +120,8 @@ void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int acc
         c->accept[j] = (1.0 - w) * (c->accept_seen[j] ? c->accept[j] : PRIOR_ACCEPT) + w * hit;
         c->accept_seen[j]++;
     }
+}
+
+void k_chooser_observe_switch(k_chooser *c, double seconds) {
+    c->switch_seconds = c->switch_seconds > 0.0 ? (1.0 - NEWEST) * c->switch_seconds + NEWEST * seconds : seconds;
 }

@@ -24,6 +24,7 @@ typedef struct {
     int recent_n[MTP_MAX_FUTURE];
     double accept[MTP_MAX_FUTURE];    // running rate of draft j+1 accepted given drafts 1..j were
     int accept_seen[MTP_MAX_FUTURE];  // observations behind accept[j]
+    double switch_seconds;            // running average of the work a switch from plain costs once
 } k_chooser;
 
 void k_chooser_init(k_chooser *c, int k_max);
@@ -31,7 +32,11 @@ void k_chooser_init(k_chooser *c, int k_max);
 int k_chooser_pick(k_chooser *c);
 // A step with K drafts took `seconds`; `accepted` of its `checked` drafts
 // (checked <= K: fewer near the end of generation) were accepted, in order.
+// `seconds` leaves out the one-off work of switching from plain steps (the
+// drafting heads catching up on the positions they skipped), which is
+// reported apart: it is paid per switch, not per step.
 void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int accepted);
+void k_chooser_observe_switch(k_chooser *c, double seconds);
 // Expected tokens per step with K drafts under the current acceptance estimates.
 double k_chooser_tokens_per_step(const k_chooser *c, int K);
 

@@ -66,7 +66,7 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
     // at one row, guessed before head 1 has spoken: the row the previous step
     // stopped at (acceptance runs in streaks). A wrong guess costs a second pass.
     int guess = 0;
-    int have = d->drafts;  // drafts valid in draft[]: the prefill ran every head
+    int have = d->auto_k ? 0 : d->drafts;  // drafts valid in draft[] (auto's prefill ran head 1 only)
     while (!decode_put(e, next)) {
         int room = c->max_seq_len - d->cache.len;
         if (room < 1) {
@@ -92,7 +92,12 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
             k_chooser_observe(&d->chooser, 0, mtp_now() - t0, 0, 0);
             continue;
         }
-        if (have < K && catch_up(d, s, K, draft) != 0) return -1;
+        if (have < K) {  // heads that skipped positions catch up: a one-off cost, timed apart
+            if (catch_up(d, s, K, draft) != 0) return -1;
+            double now = mtp_now();
+            if (d->auto_k) k_chooser_observe_switch(&d->chooser, now - t0);
+            t0 = now;
+        }
         tokens[0] = next;
         for (int k = 0; k < k_here; k++) tokens[k + 1] = draft[k];
         int rows = 1 + k_here;

@@ -71,24 +71,42 @@ static inline float lane_sum(__m256 v) {
     return _mm_cvtss_f32(a);
 }
 
-// Rows of x a weight row is multiplied into while it sits in registers.
-enum { ROWS = 4 };
+// Rows of x a weight row is multiplied into while it sits in registers:
+// ROWS x CHAINS accumulators (AVX2 has 16 vector registers, AVX-512 32).
+#ifdef __AVX512F__
+#define ROWS 4
+#else
+#define ROWS 2
+#endif
+// Independent float sums per output, block b going to chain b % CHAINS, so
+// the additions do not wait on each other; the chains are added in a fixed
+// order at the end, the same for every ROWS.
+#define CHAINS 4
 
 // out[m] (stride ldo) = x_m . w for R rows of x, one weight row (q, s).
 static inline __attribute__((always_inline)) void row_product(float *out, size_t ldo, const int8_t *xq,
                                                               const float *xs, const int8_t *q, const float *s,
                                                               int in_dim, const int R) {
-    __m256 acc[ROWS];
-    for (int m = 0; m < R; m++) acc[m] = _mm256_setzero_ps();
-    for (int b = 0; b < in_dim / OP_Q8_BLOCK; b++) {
-        const __m256i qv = _mm256_loadu_si256((const __m256i *)(q + (size_t)b * OP_Q8_BLOCK));
-        const __m256 sv = _mm256_set1_ps(s[b]);
-        for (int m = 0; m < R; m++) {
-            __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (size_t)m * in_dim + (size_t)b * OP_Q8_BLOCK));
-            acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(block_dot(qv, xv)), sv, acc[m]);
+    __m256 acc[ROWS][CHAINS];
+    for (int m = 0; m < R; m++)
+        for (int c = 0; c < CHAINS; c++) acc[m][c] = _mm256_setzero_ps();
+    const int blocks = in_dim / OP_Q8_BLOCK;
+    for (int b0 = 0; b0 < blocks; b0 += CHAINS) {
+        const int n = blocks - b0 < CHAINS ? blocks - b0 : CHAINS;
+        for (int c = 0; c < n; c++) {
+            const size_t at = (size_t)(b0 + c) * OP_Q8_BLOCK;
+            const __m256i qv = _mm256_loadu_si256((const __m256i *)(q + at));
+            const __m256 sv = _mm256_set1_ps(s[b0 + c]);
+            for (int m = 0; m < R; m++) {
+                __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (size_t)m * in_dim + at));
+                acc[m][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(block_dot(qv, xv)), sv, acc[m][c]);
+            }
         }
     }
-    for (int m = 0; m < R; m++) out[(size_t)m * ldo] = lane_sum(acc[m]) * xs[m];
+    for (int m = 0; m < R; m++) {
+        __m256 t = _mm256_add_ps(_mm256_add_ps(acc[m][0], acc[m][1]), _mm256_add_ps(acc[m][2], acc[m][3]));
+        out[(size_t)m * ldo] = lane_sum(t) * xs[m];
+    }
 }
 
 typedef void (*row_fn)(float *, size_t, const int8_t *, const float *, const int8_t *, const float *, int);
@@ -99,10 +117,14 @@ typedef void (*row_fn)(float *, size_t, const int8_t *, const float *, const int
     }
 ROW_FN(1)
 ROW_FN(2)
+#if ROWS >= 4
 ROW_FN(3)
 ROW_FN(4)
-#undef ROW_FN
 static const row_fn row_fns[ROWS] = {row_1, row_2, row_3, row_4};
+#else
+static const row_fn row_fns[ROWS] = {row_1, row_2};
+#endif
+#undef ROW_FN
 
 void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int8_t *q, const float *scales, int M,
                   int in_dim, int out_dim) {
