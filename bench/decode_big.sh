@@ -3,9 +3,11 @@
 # the CPU caches (d=1536, 16 blocks of which 4 heads, GPT-2 vocabulary, about
 # 600M parameters, 2.4 GB of fp32 weights), random-initialized: speed does
 # not depend on what the weights learned, only acceptance does (zero here).
-# Builds the model once, takes prompts from CPython's standard library (from
-# ../shared/data), and runs `mtp bench-decode`: plain, K = 1..3 and auto,
-# with the read-bandwidth roofline measured in the same process.
+# Builds the model and its int8 copy (mtp quantize --type q8) once, takes
+# prompts from CPython's standard library (from ../shared/data), and runs
+# `mtp bench-decode` on both: plain, K = 1..3 and auto, with the
+# read-bandwidth roofline measured in the same process, then prints the int8
+# over float32 plain-decoding speed ratio.
 #   bash bench/decode_big.sh [--threads N] [--prompts P] [--max-new N] [--repeats R] [--out DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +51,17 @@ for path in open(sys.argv[1]).read().split():
 PY
     rm -rf "$tmp"
 fi
+if [ ! -f "$out/q8/step_00000000/model.safetensors" ]; then
+    echo "quantizing to $out/q8 ..."
+    "$mtp" quantize --model "$out/model" --type q8 --out "$out/q8" --threads "$threads"
+fi
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; flags: $(grep -o -w -E 'avx512f|avx512_vnni|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
-"$mtp" bench-decode --model "$out/model" --prompts "$out/prompts.jsonl" --max-prompts "$prompts" \
-    --max-new "$max_new" --repeats "$repeats" --threads "$threads"
+for m in model q8; do
+    echo
+    "$mtp" bench-decode --model "$out/$m" --prompts "$out/prompts.jsonl" --max-prompts "$prompts" \
+        --max-new "$max_new" --repeats "$repeats" --threads "$threads" | tee "$out/$m.txt"
+done
+# int8 over float32: plain decoding's ms per forward, from the two tables
+ms() { awk -F'|' '/\(plain\)/ { gsub(/ /, "", $8); print $8 }' "$1"; }
+awk -v f="$(ms "$out/model.txt")" -v q="$(ms "$out/q8.txt")" \
+    'BEGIN { if (f > 0 && q > 0) printf "\nint8 plain decoding: %.2fx float32 (%.2f vs %.2f ms per token)\n", f / q, q, f }'
