@@ -10,7 +10,7 @@
 // EXPLORE_MIN, at least one in EXPLORE_MAX, about EXPLORE_BUDGET of the time lost.
 #define EXPLORE_BUDGET 0.01
 #define EXPLORE_MIN 4
-#define EXPLORE_MAX 256
+#define EXPLORE_MAX 4096
 // Before any measurement: a draft is accepted half of the time, and each
 // drafted row adds 15% to a step (a model far out of cache).
 #define PRIOR_ACCEPT 0.5
@@ -76,10 +76,11 @@ int k_chooser_pick(k_chooser *c) {
         rate[K] = k_chooser_tokens_per_step(c, K) / step_seconds(c, K);
         if (rate[K] > rate[best]) best = K;
     }
-    // drafts must beat plain by a margin: a tie (drafts never accepted, a
-    // step time lost in the noise) would otherwise flip back and forth, and
-    // every switch to drafts costs a catch-up
-    if (best > 0 && rate[best] < (1.0 + MARGIN) * rate[0]) best = 0;
+    // drafts must beat plain by a margin, and bring tokens: a tie (drafts
+    // never accepted, a speculative step timed fast in the noise) would
+    // otherwise flip back and forth, and every switch to drafts costs a catch-up
+    if (best > 0 && (rate[best] < (1.0 + MARGIN) * rate[0] || k_chooser_tokens_per_step(c, best) < 1.0 + MARGIN))
+        best = 0;
     for (int K = 0; K <= c->k_max; K++)
         if (K != best && (second < 0 || rate[K] > rate[second])) second = K;
     if (second >= 0) {

@@ -124,6 +124,12 @@ void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int8_t *q
 // the roofline of a decoding forward, which reads every weight once.
 // 0 when the buffer cannot be allocated.
 double op_read_bandwidth(size_t bytes, int passes);
+// The same on a buffer made once by op_read_bandwidth_buffer (*n floats,
+// touched; free() it): a benchmark probing between runs then does not
+// allocate, fault in and release hundreds of MB each time, which slows the
+// run that follows.
+float *op_read_bandwidth_buffer(size_t bytes, size_t *n);
+double op_read_bandwidth_of(const float *buf, size_t n, int passes);
 
 // ---- SwiGLU (ops/cpu/swiglu.c) ----
 // out = silu(gate) * up, elementwise over n values.

@@ -22,17 +22,12 @@ static float stream_sum(const float *p, size_t n) {
     return s;
 }
 
-double op_read_bandwidth(size_t bytes, int passes) {
-    size_t n = bytes / sizeof(float) / 4096 * 4096;
-    float *buf = NULL;
-    if (n == 0 || !(buf = aligned_alloc(64, n * sizeof(float)))) return 0.0;
+double op_read_bandwidth_of(const float *buf, size_t n, int passes) {
+    n = n / 4096 * 4096;
     int threads = op_get_threads();
-    // first touch by the threads that will read: the pages land near them
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (size_t i = 0; i < n; i++) buf[i] = 1.0f;
     double best = 0.0;
     volatile float sink = 0.0f;
-    for (int p = 0; p < passes; p++) {
+    for (int p = 0; p < passes && n > 0; p++) {
         double t0 = mtp_now();
         float total = 0.0f;
 #pragma omp parallel num_threads(threads) reduction(+ : total)
@@ -46,6 +41,24 @@ double op_read_bandwidth(size_t bytes, int passes) {
         if (s > 0.0 && (double)(n * sizeof(float)) / s > best) best = (double)(n * sizeof(float)) / s;
     }
     (void)sink;
-    free(buf);
     return best;
+}
+
+float *op_read_bandwidth_buffer(size_t bytes, size_t *n) {
+    *n = bytes / sizeof(float) / 4096 * 4096;
+    float *buf = NULL;
+    if (*n == 0 || !(buf = aligned_alloc(64, *n * sizeof(float)))) return NULL;
+    // first touch by the threads that will read: the pages land near them
+#pragma omp parallel for num_threads(op_get_threads()) schedule(static)
+    for (size_t i = 0; i < *n; i++) buf[i] = 1.0f;
+    return buf;
+}
+
+double op_read_bandwidth(size_t bytes, int passes) {
+    size_t n;
+    float *buf = op_read_bandwidth_buffer(bytes, &n);
+    if (!buf) return 0.0;
+    double bw = op_read_bandwidth_of(buf, n, passes);
+    free(buf);
+    return bw;
 }
