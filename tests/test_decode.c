@@ -339,7 +339,7 @@ static void test_k_chooser(void) {
 // panel path close to the row-major result, and refuses to train.
 static void test_decode_layout(void) {
     mtp_config c = tiny(13, 4, 6, 40);
-    c.dim = 40, c.ffn_dim = 72;  // not multiples of 16: padded slices and blocks
+    c.dim = 48, c.ffn_dim = 80;  // kv width 24, vocabulary 13: partial 16-row blocks
     mtp_model m, p;
     make_model(&m, &c, 21, 10.0f);
     train_periodic(&m, 150);
@@ -384,6 +384,12 @@ static void test_decode_layout(void) {
     model_work_free(&wp);
     model_free(&m);
     model_free(&p);
+    mtp_config odd = tiny(13, 2, 3, 16);
+    odd.dim = 40;  // not a multiple of 16: the model stays row-major
+    mtp_model o;
+    model_create(&o, &odd);
+    CHECK(model_use_decode_layout(&o) == 0 && !o.decode_layout, "decode layout: a width of 40 must stay row-major");
+    model_free(&o);
 }
 
 // An int8 copy of a trained model: greedy speculative decoding (fixed K and

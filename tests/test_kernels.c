@@ -582,8 +582,9 @@ static void test_matmul_rows(int I, int O) {
 // the few-row product is bit-identical, row for row, to op_matmul_rows_forward
 // for every M up to OP_PACKED_ROWS_MAX, on 1 and 2 threads; beyond that many
 // rows (BLAS on unpacked panels, several panels when O > 1024) it matches the
-// float64 reference. I and O cover a partial slice (I % 16), a partial chunk
-// (I % 512), a partial block (O % 16) and a partial last panel.
+// float64 reference. I and O cover a partial chunk
+// (I % 512), a partial block (O % 16) and a partial last panel (I is a
+// multiple of 16, as the layout requires).
 static void test_matmul_packed(int I, int O, int big_n) {
     const char *op = "matmul_packed";
     const int MAXM = OP_PACKED_ROWS_MAX, N = big_n > MAXM ? big_n : MAXM;
@@ -948,8 +949,8 @@ int main(void) {
     test_matmul_rows(37, 13);                     // vector tail of 5; 1 tile of 8 + 5, 3 tiles of 4 + 1
     test_matmul_rows(5, 8);                       // shorter than one vector
     test_matmul_packed(48, 37, 0);                // partial block of rows, one chunk
-    test_matmul_packed(37, 13, 40);               // slice tail of 5; one partial block; BLAS path
-    test_matmul_packed(1100, 1100, 20);           // 3 chunks (the last partial); 2 panels (the last partial)
+    test_matmul_packed(16, 13, 40);               // one slice; one partial block; BLAS path
+    test_matmul_packed(1104, 1100, 20);           // 3 chunks (the last partial); 2 panels (the last partial)
     test_read_bandwidth();
     test_matmul_q8(64, 37);                       // 2 blocks per row
     test_matmul_q8(1024, 300);                    // 32 blocks; enough work for 2 threads

@@ -48,6 +48,11 @@ int model_use_decode_layout(mtp_model *m) {
     if (m->decode_layout) return 0;
     if (m->q8) return mtp_errorf("an int8 model has its own layout; the decode layout is for float32 weights");
     const mtp_config *c = &m->cfg;
+    // the layout needs input widths in whole 16-float slices; a model this
+    // odd-sized is small, and decodes as well row-major
+    const int widths[3] = {c->dim, c->n_head * config_head_dim(c), c->ffn_dim};
+    for (int i = 0; i < 3; i++)
+        if (widths[i] % OP_PACKED_IN_MULTIPLE != 0) return 0;
     // the new arena: the matrices packed, then the row-major rest, each kind 64-byte aligned
     size_t floats[P_KINDS], total = 0;
     for (int k = 0; k < P_KINDS; k++) floats[k] = (m->params.count[k] + 15) / 16 * 16;

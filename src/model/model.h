@@ -99,7 +99,8 @@ void model_free(mtp_model *m);
 // decoding at the memory's speed (model/layout.c). Every forward keeps
 // working (a prompt through BLAS on unpacked panels); training, gradients and
 // saving need the row-major layout and refuse such a model. Needs the
-// matrices' size again while it copies.
+// matrices' size again while it copies. A model whose widths (d, H*hd, f)
+// are not multiples of 16 stays row-major (decode_layout stays 0).
 int model_use_decode_layout(mtp_model *m);
 // Block `layer`'s matrix of `kind` (layer 0 for P_LM_HEAD), in the model's layout.
 const float *model_matrix(const mtp_model *m, param_kind kind, int layer);

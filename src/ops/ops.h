@@ -75,9 +75,10 @@ void op_attention_rows_forward(float *out, const float *q, const float *k, const
 // ---- the decode layout (ops/cpu/packed.c) ----
 // A weight matrix w (O, I) rearranged so a thread's share of a product is
 // one sequential run of memory: blocks of PACK_BLOCK rows (the last padded
-// with zero rows), in each chunks of PACK_CHUNK columns (the last padded
-// with zeros to a multiple of 16), in each groups of PACK_GROUP rows whose
-// 16-float slices sit side by side. op_packed_floats(O, I) floats.
+// with zero rows), in each chunks of PACK_CHUNK columns, in each groups of
+// PACK_GROUP rows whose 16-float slices sit side by side. I must be a
+// multiple of 16 (OP_PACKED_IN_MULTIPLE). op_packed_floats(O, I) floats.
+#define OP_PACKED_IN_MULTIPLE 16
 #define PACK_BLOCK 16
 #define PACK_CHUNK 512
 #ifdef __AVX512F__
@@ -86,7 +87,6 @@ void op_attention_rows_forward(float *out, const float *q, const float *k, const
 #define PACK_GROUP 2  // AVX2: a 16-float vector is 2 of the 16 registers
 #endif
 size_t op_packed_rows(int out_dim);  // O rounded up to PACK_BLOCK
-size_t op_packed_cols(int in_dim);   // I rounded up to 16
 size_t op_packed_floats(int out_dim, int in_dim);
 // dst (op_packed_floats) = w (O, I) in the decode layout; op_unpack inverts it.
 void op_pack(float *dst, const float *w, int out_dim, int in_dim);

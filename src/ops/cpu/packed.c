@@ -7,8 +7,8 @@
 // run of memory, in the order the kernel uses it:
 //
 //   blocks of PACK_BLOCK rows (the last padded with zero rows);
-//   in a block, chunks of PACK_CHUNK columns (the last padded with zeros to
-//   a multiple of 16);
+//   in a block, chunks of PACK_CHUNK columns (the input width must be a
+//   multiple of 16: no slice straddles the end of a row);
 //   in a chunk, groups of PACK_GROUP rows; in a group, the chunk's 16-float
 //   slices, and for each slice the group's rows side by side.
 //
@@ -17,7 +17,6 @@
 // same arithmetic as decode_matmul.c's row-major kernel, so the two give the
 // same bits, and a row's result never depends on how many rows there are.
 #include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ops/cpu/parallel.h"
@@ -36,19 +35,15 @@ size_t op_packed_rows(int out_dim) {
     return ((size_t)out_dim + PACK_BLOCK - 1) / PACK_BLOCK * PACK_BLOCK;
 }
 
-size_t op_packed_cols(int in_dim) {
-    return ((size_t)in_dim + SLICE - 1) / SLICE * SLICE;
-}
-
 size_t op_packed_floats(int out_dim, int in_dim) {
-    return op_packed_rows(out_dim) * op_packed_cols(in_dim);
+    return op_packed_rows(out_dim) * (size_t)in_dim;
 }
 
-// Visits every element of the layout in memory order: f(packed index, row, col).
-// Padding positions get row >= out_dim or col >= in_dim.
+// Visits every 16-float slice of the layout in memory order: BODY sees its
+// packed index k_, row r_ and first column s_. Padding rows have r_ >= out_dim.
 #define FOR_EACH_PACKED(out_dim, in_dim, BODY)                                                  \
     do {                                                                                        \
-        const size_t rows_ = op_packed_rows(out_dim), cols_ = op_packed_cols(in_dim);          \
+        const size_t rows_ = op_packed_rows(out_dim), cols_ = (size_t)(in_dim);                \
         size_t k_ = 0;                                                                          \
         for (size_t b_ = 0; b_ < rows_; b_ += PACK_BLOCK)                                       \
             for (size_t c0_ = 0; c0_ < cols_; c0_ += PACK_CHUNK) {                              \
@@ -62,24 +57,16 @@ size_t op_packed_floats(int out_dim, int in_dim) {
 void op_pack(float *dst, const float *w, int out_dim, int in_dim) {
     // dst: packed; one 16-float slice of row r_ at columns s_.. per step
     FOR_EACH_PACKED(out_dim, in_dim, {
-        float *d = dst + k_;
-        if ((int)r_ >= out_dim) {
-            memset(d, 0, sizeof(float) * SLICE);
-        } else {
-            size_t have = (size_t)in_dim > s_ ? (size_t)in_dim - s_ : 0;
-            if (have > SLICE) have = SLICE;
-            memcpy(d, w + r_ * (size_t)in_dim + s_, sizeof(float) * have);
-            memset(d + have, 0, sizeof(float) * (SLICE - have));
-        }
+        if ((int)r_ >= out_dim)
+            memset(dst + k_, 0, sizeof(float) * SLICE);
+        else
+            memcpy(dst + k_, w + r_ * (size_t)in_dim + s_, sizeof(float) * SLICE);
     });
 }
 
 void op_unpack(float *w, const float *src, int out_dim, int in_dim) {
     FOR_EACH_PACKED(out_dim, in_dim, {
-        if ((int)r_ < out_dim && s_ < (size_t)in_dim) {
-            size_t have = (size_t)in_dim - s_ < SLICE ? (size_t)in_dim - s_ : SLICE;
-            memcpy(w + r_ * (size_t)in_dim + s_, src + k_, sizeof(float) * have);
-        }
+        if ((int)r_ < out_dim) memcpy(w + r_ * (size_t)in_dim + s_, src + k_, sizeof(float) * SLICE);
     });
 }
 
@@ -148,28 +135,20 @@ static void block_product(float *out, size_t ldo, const float *x, size_t ldx, co
 }
 
 void op_matmul_packed_rows(float *out, const float *inp, const float *wp, int M, int in_dim, int out_dim) {
-    // out (M, O) = inp (M, I) @ w (O, I)^T with w in the decode layout
-    const int cols = (int)op_packed_cols(in_dim), blocks = (int)(op_packed_rows(out_dim) / PACK_BLOCK);
-    const float *x = inp;
-    float *padded = NULL;
-    if (cols != in_dim) {  // the last slice reads past in_dim: copy the rows with zeros after them
-        padded = calloc((size_t)M * cols, sizeof(float));
-        if (!padded) abort();  // at most 16 rows of a few kB: no recovery worth having
-        for (int r = 0; r < M; r++) memcpy(padded + (size_t)r * cols, inp + (size_t)r * in_dim, sizeof(float) * in_dim);
-        x = padded;
-    }
-    const size_t ldx = padded ? (size_t)cols : (size_t)in_dim, per_block = (size_t)PACK_BLOCK * cols;
+    // out (M, O) = inp (M, I) @ w (O, I)^T with w in the decode layout; I a multiple of 16, so
+    // every slice of x lies inside its row
+    const int blocks = (int)(op_packed_rows(out_dim) / PACK_BLOCK);
+    const size_t ldx = (size_t)in_dim, per_block = (size_t)PACK_BLOCK * in_dim;
     for (int m0 = 0; m0 < M; m0 += MAX_M) {
         int m = M - m0 < MAX_M ? M - m0 : MAX_M;
         // contiguous ranges of blocks per thread: each thread reads one stream
 #pragma omp parallel for if ((size_t)m * in_dim * out_dim >= OP_PARALLEL_MIN_WORK) schedule(static)
         for (int b = 0; b < blocks; b++) {
             int o0 = b * PACK_BLOCK, valid = out_dim - o0 < PACK_BLOCK ? out_dim - o0 : PACK_BLOCK;
-            block_product(out + (size_t)m0 * out_dim + o0, (size_t)out_dim, x + (size_t)m0 * ldx, ldx,
-                          wp + (size_t)b * per_block, m, cols, valid);
+            block_product(out + (size_t)m0 * out_dim + o0, (size_t)out_dim, inp + (size_t)m0 * ldx, ldx,
+                          wp + (size_t)b * per_block, m, in_dim, valid);
         }
     }
-    free(padded);
 }
 
 // Many rows (a prompt) are compute-bound, and sgemm does that part best:
@@ -187,12 +166,11 @@ void op_matmul_packed(float *out, const float *inp, const float *wp, int N, int 
         op_matmul_packed_rows(out, inp, wp, N, in_dim, out_dim);
         return;
     }
-    const size_t cols = op_packed_cols(in_dim);
     float *w = scratch, *o = scratch + (size_t)PANEL * in_dim;  // (PANEL, I) and (N, PANEL)
     for (int p0 = 0; p0 < out_dim; p0 += PANEL) {
         int rows = out_dim - p0 < PANEL ? out_dim - p0 : PANEL;
         // rows p0.. are whole blocks (PANEL is a multiple of PACK_BLOCK)
-        op_unpack(w, wp + (size_t)p0 * cols, rows, in_dim);
+        op_unpack(w, wp + (size_t)p0 * in_dim, rows, in_dim);
         op_matmul_forward(o, inp, w, N, in_dim, rows);
         for (int r = 0; r < N; r++) memcpy(out + (size_t)r * out_dim + p0, o + (size_t)r * rows, sizeof(float) * rows);
     }
