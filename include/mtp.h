@@ -113,10 +113,14 @@ int mtp_loss(const mtp_checkpoint *m, const int32_t *tokens, size_t n, double *h
 
 // ---- generation ----------------------------------------------------------------------------
 
+// Values of mtp_generate_options.speculative besides a count of drafting heads.
+#define MTP_SPECULATIVE_AUTO (-1)  // chosen step by step from measured step times and acceptance
+#define MTP_SPECULATIVE_ALL (-2)   // every drafting head (n_future - 1)
+
 typedef struct {
     int max_new;        // tokens at most
-    int speculative;    // drafting heads; 0 = plain, -2 = all (n - 1), -1 = auto: chosen step by step
-                        // (samples then depend on timing, not only on the seed)
+    int speculative;    // drafting heads; 0 = plain, or MTP_SPECULATIVE_AUTO / _ALL; under auto,
+                        // samples depend on timing, not only on the seed
     float temperature;  // 0 = greedy: speculative output is then exactly plain output
     int top_k;          // 0 = all tokens
     float top_p;        // 1 = all tokens

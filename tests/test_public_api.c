@@ -76,19 +76,25 @@ int main(void) {
           mtp_last_error());
     free(ids);
 
-    // two generators share the loaded model; greedy speculative == greedy plain
+    // generators share the loaded model; greedy speculative == greedy plain, with
+    // every head drafting (deterministic counts) and with auto (K chosen from timing)
     mtp_generate_options go;
     mtp_generate_options_default(&go);
     go.max_new = 40, go.speculative = 0;
     mtp_generator *plain = mtp_generator_new(m, &go);
-    go.speculative = -1;
+    go.speculative = MTP_SPECULATIVE_ALL;
     mtp_generator *spec = mtp_generator_new(m, &go);
-    CHECK(plain && spec, "generators: %s", mtp_last_error());
-    mtp_generation a = {0}, b = {0};
+    go.speculative = MTP_SPECULATIVE_AUTO;
+    mtp_generator *autok = mtp_generator_new(m, &go);
+    CHECK(plain && spec && autok, "generators: %s", mtp_last_error());
+    mtp_generation a = {0}, b = {0}, t = {0};
     CHECK(plain && mtp_generate(plain, "abcab", 5, &a) == 0, "plain: %s", mtp_last_error());
     CHECK(spec && mtp_generate(spec, "abcab", 5, &b) == 0, "speculative: %s", mtp_last_error());
+    CHECK(autok && mtp_generate(autok, "abcab", 5, &t) == 0, "auto: %s", mtp_last_error());
     CHECK(a.text && b.text && a.len == b.len && memcmp(a.text, b.text, a.len) == 0,
           "speculative text '%s' differs from plain '%s'", b.text ? b.text : "", a.text ? a.text : "");
+    CHECK(a.text && t.text && a.len == t.len && memcmp(a.text, t.text, a.len) == 0,
+          "auto text '%s' differs from plain '%s'", t.text ? t.text : "", a.text ? a.text : "");
     CHECK(a.tokens == b.tokens && a.tokens > 0 && b.forwards < a.forwards,
           "tokens %ld, forwards plain %ld speculative %ld", a.tokens, a.forwards, b.forwards);
     CHECK(b.accept[0] > 0.5, "head 2 accepted %.2f of its drafts on learned text", b.accept[0]);
@@ -98,8 +104,8 @@ int main(void) {
     CHECK(stop && mtp_generate(stop, "abcab", 5, &s) == 0 && !strchr(s.text, 'd') &&
               !strcmp(s.stop_reason, "stop"),
           "stop string: '%s' (%s)", s.text ? s.text : "", s.stop_reason ? s.stop_reason : "");
-    free(a.text), free(b.text), free(s.text);
-    mtp_generator_free(plain), mtp_generator_free(spec), mtp_generator_free(stop);
+    free(a.text), free(b.text), free(t.text), free(s.text);
+    mtp_generator_free(plain), mtp_generator_free(spec), mtp_generator_free(autok), mtp_generator_free(stop);
 
     go.speculative = 3;
     CHECK(mtp_generator_new(m, &go) == NULL && strstr(mtp_last_error(), "at most 2"), "4 heads of 3: %s",

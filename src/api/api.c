@@ -125,6 +125,9 @@ int mtp_loss(const mtp_checkpoint *m, const int32_t *tokens, size_t n, double *h
 
 // ---- generation ----------------------------------------------------------------------------
 
+// the public names of the speculative modes are the decoder's own values
+_Static_assert(MTP_SPECULATIVE_AUTO == DECODE_AUTO && MTP_SPECULATIVE_ALL == DECODE_ALL, "speculative modes");
+
 struct mtp_generator {
     generator g;
     mtp_generate_options o;
@@ -133,7 +136,7 @@ struct mtp_generator {
 void mtp_generate_options_default(mtp_generate_options *o) {
     memset(o, 0, sizeof *o);
     o->max_new = 256;
-    o->speculative = -1;
+    o->speculative = MTP_SPECULATIVE_AUTO;
     o->top_p = 1.0f;
     o->seed = 1;
 }
