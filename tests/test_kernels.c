@@ -958,6 +958,7 @@ int main(void) {
     test_attention_rows(2, 2, 40, 3, 300, 3.0);   // head dim 16 x 2 + 8
     test_attention_rows(3, 1, 6, 5, 20, 1.0);     // head dim below one vector
     test_attention_rows(1, 1, 80, 1, 1, 1.0);     // one key; 4 + 1 vectors
+    test_attention_rows(2, 1, 32, 20, 300, 1.0);  // more query rows than one chunk of 16
     test_swiglu();
     test_xent();
     test_adamw();

@@ -68,80 +68,104 @@ static inline __attribute__((always_inline)) void weighted_values(float *out, co
     }
 }
 
-// out (hd) = softmax(q . k_j * scale over j < keys) . v, rows of k and v at stride ld.
-static void attend_one(float *out, const float *q, const float *k, const float *v, size_t ld, int keys,
-                       int hd, float scale) {
+// The running softmax of one (query, head): the largest score so far and the
+// sum of exp(score - m) over the keys seen.
+typedef struct {
+    float m, sum;
+} softmax_state;
+
+// One block of n <= KEY_BLOCK keys (rows of kb, vb at stride ld) for one
+// (query, head): out (hd) holds the unnormalized weighted sum of values so far,
+// rescaled here when the block raises the maximum.
+static void attend_block(float *out, softmax_state *st, const float *q, const float *kb, const float *vb, size_t ld,
+                         int n, int hd, float scale) {
     float s[KEY_BLOCK] __attribute__((aligned(64)));
-    float m = -INFINITY, sum = 0.0f;
-    const int vec_hd = hd / LANES * LANES;
-    for (int c = 0; c < hd; c++) out[c] = 0.0f;
-    for (int k0 = 0; k0 < keys; k0 += KEY_BLOCK) {
-        const int n = keys - k0 < KEY_BLOCK ? keys - k0 : KEY_BLOCK, padded = (n + LANES - 1) / LANES * LANES;
-        const float *kb = k + (size_t)k0 * ld, *vb = v + (size_t)k0 * ld;
-        int j = 0;
-        for (; j + LANES <= n; j += LANES) scores16_full(s + j, q, kb + (size_t)j * ld, ld, hd);
-        if (j < n) scores16_part(s + j, q, kb + (size_t)j * ld, ld, hd, n - j);
-        float bm = -INFINITY;
-        for (j = 0; j < n; j++) {
-            s[j] *= scale;
-            bm = s[j] > bm ? s[j] : bm;
-        }
-        if (bm > m) {  // rescale what earlier blocks summed (nothing for the first block)
-            float corr = m == -INFINITY ? 0.0f : fast_expf(m - bm);
-            sum *= corr;
-            for (int c = 0; c < hd; c++) out[c] *= corr;
-            m = bm;
-        }
-        // exponentials, zero past the last key; the block's sum over 16 lanes, then a fixed pairwise sum
-        f32x16 lanes = (f32x16){0};
-        for (j = 0; j < padded; j += LANES) {
-            f32x16 x = load16(s + j) - m, e = exp16(&x);
-            memcpy(s + j, &e, sizeof e);
-            if (j + LANES > n)
-                for (int l = n - j; l < LANES; l++) s[j + l] = 0.0f;
-            lanes += load16(s + j);
-        }
-        float lane[LANES];
-        memcpy(lane, &lanes, sizeof lane);
-        for (int half = LANES / 2; half >= 1; half /= 2)
-            for (int l = 0; l < half; l++) lane[l] += lane[l + half];
-        sum += lane[0];
-        int c0 = 0;
-        for (; c0 + 4 * LANES <= vec_hd; c0 += 4 * LANES) weighted_values(out + c0, s, vb + c0, ld, n, 4);
-        switch ((vec_hd - c0) / LANES) {
-            case 3:
-                weighted_values(out + c0, s, vb + c0, ld, n, 3);
-                break;
-            case 2:
-                weighted_values(out + c0, s, vb + c0, ld, n, 2);
-                break;
-            case 1:
-                weighted_values(out + c0, s, vb + c0, ld, n, 1);
-                break;
-            default:
-                break;
-        }
-        for (int c = vec_hd; c < hd; c++) {  // head dimensions that are not a multiple of 16
-            float acc = out[c];
-            for (j = 0; j < n; j++) acc += s[j] * vb[(size_t)j * ld + c];
-            out[c] = acc;
-        }
+    const int vec_hd = hd / LANES * LANES, padded = (n + LANES - 1) / LANES * LANES;
+    int j = 0;
+    for (; j + LANES <= n; j += LANES) scores16_full(s + j, q, kb + (size_t)j * ld, ld, hd);
+    if (j < n) scores16_part(s + j, q, kb + (size_t)j * ld, ld, hd, n - j);
+    float bm = -INFINITY;
+    for (j = 0; j < n; j++) {
+        s[j] *= scale;
+        bm = s[j] > bm ? s[j] : bm;
     }
-    const float inv = 1.0f / sum;
-    for (int c = 0; c < hd; c++) out[c] *= inv;
+    if (bm > st->m) {  // rescale what earlier blocks summed (nothing for the first block)
+        float corr = st->m == -INFINITY ? 0.0f : fast_expf(st->m - bm);
+        st->sum *= corr;
+        for (int c = 0; c < hd; c++) out[c] *= corr;
+        st->m = bm;
+    }
+    // exponentials, zero past the last key; the block's sum over 16 lanes, then a fixed pairwise sum
+    f32x16 lanes = (f32x16){0};
+    for (j = 0; j < padded; j += LANES) {
+        f32x16 x = load16(s + j) - st->m, e = exp16(&x);
+        memcpy(s + j, &e, sizeof e);
+        if (j + LANES > n)
+            for (int l = n - j; l < LANES; l++) s[j + l] = 0.0f;
+        lanes += load16(s + j);
+    }
+    float lane[LANES];
+    memcpy(lane, &lanes, sizeof lane);
+    for (int half = LANES / 2; half >= 1; half /= 2)
+        for (int l = 0; l < half; l++) lane[l] += lane[l + half];
+    st->sum += lane[0];
+    int c0 = 0;
+    for (; c0 + 4 * LANES <= vec_hd; c0 += 4 * LANES) weighted_values(out + c0, s, vb + c0, ld, n, 4);
+    switch ((vec_hd - c0) / LANES) {
+        case 3:
+            weighted_values(out + c0, s, vb + c0, ld, n, 3);
+            break;
+        case 2:
+            weighted_values(out + c0, s, vb + c0, ld, n, 2);
+            break;
+        case 1:
+            weighted_values(out + c0, s, vb + c0, ld, n, 1);
+            break;
+        default:
+            break;
+    }
+    for (int c = vec_hd; c < hd; c++) {  // head dimensions that are not a multiple of 16
+        float acc = out[c];
+        for (j = 0; j < n; j++) acc += s[j] * vb[(size_t)j * ld + c];
+        out[c] = acc;
+    }
 }
+
+// Query rows handled together per head: each key block is read from memory
+// once and served to every row from cache (the KV cache of a long context is
+// far larger than the caches; verifying K+1 rows must not read it K+1 times).
+enum { ROW_CHUNK = 16 };
 
 void op_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
                                int H, int Hkv, int hd) {
-    // one sequence: q (Tq, H, hd); k, v (Tk, Hkv, hd); query i at position Tk - Tq + i
+    // one sequence: q (Tq, H, hd); k, v (Tk, Hkv, hd); query i at position Tk - Tq + i, seeing keys 0..Tk-Tq+i
     const float scale = 1.0f / sqrtf((float)hd);
     const int group = H / Hkv, offset = Tk - Tq;
     const size_t kvrow = (size_t)Hkv * hd;
 #pragma omp parallel for collapse(2) if ((size_t)Tq * H * Tk * hd >= OP_PARALLEL_MIN_WORK) schedule(static)
-    for (int i = 0; i < Tq; i++)
+    for (int i0 = 0; i0 < Tq; i0 += ROW_CHUNK)
         for (int h = 0; h < H; h++) {
-            size_t kv_off = (size_t)(h / group) * hd;
-            attend_one(out + ((size_t)i * H + h) * hd, q + ((size_t)i * H + h) * hd, k + kv_off, v + kv_off,
-                       kvrow, offset + i + 1, hd, scale);
+            const int rows = Tq - i0 < ROW_CHUNK ? Tq - i0 : ROW_CHUNK;
+            const size_t kv_off = (size_t)(h / group) * hd;
+            softmax_state st[ROW_CHUNK];
+            for (int r = 0; r < rows; r++) {
+                st[r] = (softmax_state){-INFINITY, 0.0f};
+                memset(out + ((size_t)(i0 + r) * H + h) * hd, 0, sizeof(float) * hd);
+            }
+            // key blocks outer, rows inner: a row's arithmetic is the same as alone
+            for (int k0 = 0; k0 < offset + i0 + rows; k0 += KEY_BLOCK)
+                for (int r = 0; r < rows; r++) {
+                    const int keys = offset + i0 + r + 1;
+                    if (k0 >= keys) continue;
+                    const int n = keys - k0 < KEY_BLOCK ? keys - k0 : KEY_BLOCK;
+                    const size_t row = (size_t)(i0 + r) * H + h;
+                    attend_block(out + row * hd, &st[r], q + row * hd, k + (size_t)k0 * kvrow + kv_off,
+                                 v + (size_t)k0 * kvrow + kv_off, kvrow, n, hd, scale);
+                }
+            for (int r = 0; r < rows; r++) {
+                float *o = out + ((size_t)(i0 + r) * H + h) * hd;
+                const float inv = 1.0f / st[r].sum;
+                for (int c = 0; c < hd; c++) o[c] *= inv;
+            }
         }
 }

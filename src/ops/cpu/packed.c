@@ -31,6 +31,15 @@
 #endif
 enum { SLICE = LANES, MAX_M = OP_PACKED_ROWS_MAX };
 
+// Software prefetch, PREFETCH_AHEAD floats (16 KB) ahead in the thread's
+// stream, into L2 (prefetcht1). From 3 rows on the product is as much
+// arithmetic as memory traffic, and with the core busy the hardware
+// prefetchers alone let DRAM idle: measured by bench_decode_stream (6 blocks
+// d=1536, 2 threads, AMD EPYC Zen 4), 4 rows went from 80-83% of the
+// streaming-read probe to 93-96%, 8 rows from 35-52% to 90-97%; 1 and 2 rows
+// stay at the probe. Prefetches never fault, so reading past the end is safe.
+enum { PREFETCH_AHEAD = 4096 };
+
 size_t op_packed_rows(int out_dim) {
     return ((size_t)out_dim + PACK_BLOCK - 1) / PACK_BLOCK * PACK_BLOCK;
 }
@@ -81,6 +90,7 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
         for (int c = 0; c < PACK_GROUP; c++) a[r][c] = acc[r * PACK_BLOCK + c];
     for (int s = 0; s < n; s += SLICE, g += SLICE * PACK_GROUP) {
         f32x16 wv[PACK_GROUP];
+        for (int c = 0; c < PACK_GROUP; c++) __builtin_prefetch(g + PREFETCH_AHEAD + SLICE * c, 0, 2);
         for (int c = 0; c < PACK_GROUP; c++) {
             wv[c] = load16(g + SLICE * c);
             KEEP_IN_REGISTER(wv[c]);
