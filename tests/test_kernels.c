@@ -641,11 +641,12 @@ static void test_matmul_q8(int I, int O) {
     for (size_t i = 0; i < nw; i++)
         far += fabsf(wd[i] - w[i]) > 0.5001f * scales[i / OP_Q8_BLOCK] || q[i] < -127;
     check(far == 0, op, "I=%d O=%d: %zu weights off their block's grid by more than half a step", I, O, far);
-    op_quantize_rows_q8(xq, xs, inp, MAXM, I);
+    int32_t *xsum = alloc(sizeof(int32_t) * nx / 4);
+    op_quantize_rows_q8(xq, xs, xsum, inp, MAXM, I);
     for (size_t i = 0; i < nx; i++) xd[i] = (float)xq[i] * xs[i / I];
     float *alone = ffill(no, NAN);
     for (int r = 0; r < MAXM; r++)
-        op_matmul_q8(alone + (size_t)r * O, xq + (size_t)r * I, xs + r, q, scales, 1, I, O);
+        op_matmul_q8(alone + (size_t)r * O, xq + (size_t)r * I, xs + r, xsum + (size_t)r * I / 4, q, scales, 1, I, O);
     double *ref = dnew(no), *exact = dnew(no);
     ref_matmul(ref, to_double(xd, nx), to_double(wd, nw), MAXM, I, O);
     ref_matmul(exact, to_double(inp, nx), to_double(w, nw), MAXM, I, O);
@@ -664,7 +665,7 @@ static void test_matmul_q8(int I, int O) {
         omp_set_num_threads(threads);
         for (int M = 1; M <= MAXM; M++) {
             float *out = ffill(no, NAN);
-            op_matmul_q8(out, xq, xs, q, scales, M, I, O);
+            op_matmul_q8(out, xq, xs, xsum, q, scales, M, I, O);
             check(memcmp(out, alone, sizeof(float) * M * O) == 0, op,
                   "I=%d O=%d: %d rows on %d threads differ from rows computed alone", I, O, M, threads);
         }
@@ -953,6 +954,7 @@ int main(void) {
     test_matmul_packed(1104, 1100, 20);           // 3 chunks (the last partial); 2 panels (the last partial)
     test_read_bandwidth();
     test_matmul_q8(64, 37);                       // 2 blocks per row
+    test_matmul_q8(224, 19);                      // 7 blocks: 4 two at a time, 3 one by one
     test_matmul_q8(1024, 300);                    // 32 blocks; enough work for 2 threads
     test_attention_rows(4, 2, 32, 4, 600, 2.0);   // 3 key blocks, grouped heads
     test_attention_rows(2, 2, 40, 3, 300, 3.0);   // head dim 16 x 2 + 8

@@ -89,6 +89,7 @@ typedef struct {
     float *panel_scratch;  // decode layout: op_packed_scratch_floats(N, max in_dim)
     int8_t *q8_x;          // int8 model: a product's input rows quantized (N, max in_dim)
     float *q8_xs;          // ... and their scales (N)
+    int32_t *q8_xsum;      // ... and their lane corrections (N, max in_dim / 4)
 } model_work;
 
 // Allocates zeroed parameters and the RoPE tables for cfg (validated).

@@ -110,13 +110,15 @@ void op_matmul_packed(float *out, const float *inp, const float *wp, int N, int 
 #define OP_Q8_BLOCK 32
 void op_quantize_q8(int8_t *q, float *scales, const float *w, int rows, int cols);
 void op_dequantize_q8(float *w, const int8_t *q, const float *scales, int rows, int cols);
-// Activations, one scale per row: x (M, I) ~ xq * xs[row], xs = max |x| / 127.
-void op_quantize_rows_q8(int8_t *xq, float *xs, const float *x, int M, int in_dim);
-// out (M, O) = x @ w^T from quantized x (xq, xs) and w (q, scales): integer
-// dot products per block, float sums over blocks. A row's result does not
-// depend on M (speculative verification stays exact against plain steps).
-void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int8_t *q, const float *scales, int M,
-                  int in_dim, int out_dim);
+// Activations, one scale per row: x (M, I) ~ xq * xs[row], xs = max |x| / 127;
+// xsum (M, I / 4): -128 x the sum of each 4 consecutive xq, the lane
+// corrections of the VNNI kernel (which reads the weights as unsigned).
+void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xsum, const float *x, int M, int in_dim);
+// out (M, O) = x @ w^T from quantized x (xq, xs, xsum) and w (q, scales):
+// integer dot products per block, float sums over blocks. A row's result does
+// not depend on M (speculative verification stays exact against plain steps).
+void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int32_t *xsum, const int8_t *q,
+                  const float *scales, int M, int in_dim, int out_dim);
 
 // ---- memory read bandwidth (ops/cpu/bandwidth.c) ----
 // Bytes per second the kernel threads reach reading a buffer of `bytes` (far

@@ -5,12 +5,17 @@
 // block (q in [-127, 127]). An activation row x is quantized as a whole:
 // x[i] ~ xq[i] * xs, xs = max |x| / 127. Then
 //   x . w ~ xs * sum_b s[b] * (sum_{i in b} xq[i] q[i]),
-// the inner sums exact in int32: the integer dot-product instructions do them
-// (AVX-512 VNNI's vpdpbusd on 256-bit registers where the CPU has it, AVX2's
-// vpmaddubsw + vpmaddwd otherwise: both take unsigned x signed bytes, so x's
-// sign moves onto q, and |xq|, |q| <= 127 keep the 16-bit pair sums exact).
-// Each output's float sum runs over the blocks in order, 8 lanes, then a
-// fixed lane tree: a row's result does not depend on how many rows there are.
+// the inner sums exact in int32: the integer dot-product instructions do them.
+// Both take unsigned x signed bytes. AVX2's vpmaddubsw + vpmaddwd: x's sign
+// moves onto q (|xq|, |q| <= 127 keep the 16-bit pair sums exact), two sign
+// instructions per row and block. AVX-512 VNNI's vpdpbusd (no 16-bit step):
+// the weights are read as unsigned, q + 128 (one xor per 64 weights, shared by
+// every row), and each int32 lane starts from -128 x the sum of its 4 xq
+// (xsum, made once per row when x is quantized), so a lane ends at the same
+// exact sum of xq[i] q[i]; 64 weights (two blocks) per instruction.
+// Each output's float sum runs over the blocks in order, block b in chain
+// b % 4 (8 lanes), then a fixed tree: both paths give the same bits, and a
+// row's result does not depend on how many rows there are.
 #include <immintrin.h>
 #include <math.h>
 #include <omp.h>
@@ -42,14 +47,17 @@ void op_dequantize_q8(float *w, const int8_t *q, const float *scales, int rows, 
     }
 }
 
-void op_quantize_rows_q8(int8_t *xq, float *xs, const float *x, int M, int in_dim) {
+void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xsum, const float *x, int M, int in_dim) {
     for (int m = 0; m < M; m++) {
         const float *row = x + (size_t)m * in_dim;
+        int8_t *qrow = xq + (size_t)m * in_dim;
         float amax = 0.0f;
         for (int i = 0; i < in_dim; i++) amax = fmaxf(amax, fabsf(row[i]));
         float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
         xs[m] = amax / 127.0f;
-        for (int i = 0; i < in_dim; i++) xq[(size_t)m * in_dim + i] = (int8_t)lrintf(row[i] * inv);
+        for (int i = 0; i < in_dim; i++) qrow[i] = (int8_t)lrintf(row[i] * inv);
+        for (int l = 0; l < in_dim / 4; l++)
+            xsum[(size_t)m * (in_dim / 4) + l] = -128 * (qrow[4 * l] + qrow[4 * l + 1] + qrow[4 * l + 2] + qrow[4 * l + 3]);
     }
 }
 
@@ -83,18 +91,66 @@ static inline float lane_sum(__m256 v) {
 // order at the end, the same for every ROWS.
 #define CHAINS 4
 
+// Weights read this many bytes ahead into L2: with several rows the product
+// is arithmetic-bound, and the hardware prefetchers alone let DRAM idle.
+enum { PREFETCH_AHEAD = 4096 };
+
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#define ZMM_VNNI 1
+// acc (chains 0+1 in the low and high halves of acc[0], 2+3 of acc[1]) += the
+// four blocks at q (64 bytes per register: two blocks), scales s[0..3], for
+// one row: xq signed, its lane corrections xsum.
+static inline __attribute__((always_inline)) void four_blocks(__m512 acc[2], __m512i qu0, __m512i qu1, __m512 s01,
+                                                              __m512 s23, const int8_t *xq, const int32_t *xsum) {
+    __m512i d0 = _mm512_dpbusd_epi32(_mm512_loadu_si512(xsum), qu0, _mm512_loadu_si512(xq));
+    __m512i d1 = _mm512_dpbusd_epi32(_mm512_loadu_si512(xsum + 16), qu1, _mm512_loadu_si512(xq + 64));
+    acc[0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), s01, acc[0]);
+    acc[1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), s23, acc[1]);
+}
+#endif
+
 // out[m] (stride ldo) = x_m . w for R rows of x, one weight row (q, s).
 static inline __attribute__((always_inline)) void row_product(float *out, size_t ldo, const int8_t *xq,
-                                                              const float *xs, const int8_t *q, const float *s,
-                                                              int in_dim, const int R) {
+                                                              const float *xs, const int32_t *xsum, const int8_t *q,
+                                                              const float *s, int in_dim, const int R) {
     __m256 acc[ROWS][CHAINS];
+    const int blocks = in_dim / OP_Q8_BLOCK;
+    int b0 = 0;
+#ifdef ZMM_VNNI
+    {
+        const __m512i flip = _mm512_set1_epi8((char)0x80);
+        const __m512i lo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+        const __m512i hi = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
+        __m512 wide[ROWS][2];
+        for (int m = 0; m < R; m++) wide[m][0] = wide[m][1] = _mm512_setzero_ps();
+        for (; b0 + CHAINS <= blocks; b0 += CHAINS) {
+            const size_t at = (size_t)b0 * OP_Q8_BLOCK;
+            __builtin_prefetch(q + at + PREFETCH_AHEAD, 0, 2);
+            __builtin_prefetch(q + at + PREFETCH_AHEAD + 64, 0, 2);
+            const __m512i qu0 = _mm512_xor_si512(_mm512_loadu_si512(q + at), flip);
+            const __m512i qu1 = _mm512_xor_si512(_mm512_loadu_si512(q + at + 64), flip);
+            const __m512 s4 = _mm512_castps128_ps512(_mm_loadu_ps(s + b0));
+            const __m512 s01 = _mm512_permutexvar_ps(lo, s4), s23 = _mm512_permutexvar_ps(hi, s4);
+            for (int m = 0; m < R; m++)
+                four_blocks(wide[m], qu0, qu1, s01, s23, xq + (size_t)m * in_dim + at,
+                            xsum + (size_t)m * (in_dim / 4) + at / 4);
+        }
+        for (int m = 0; m < R; m++) {
+            acc[m][0] = _mm512_castps512_ps256(wide[m][0]);
+            acc[m][1] = _mm512_extractf32x8_ps(wide[m][0], 1);
+            acc[m][2] = _mm512_castps512_ps256(wide[m][1]);
+            acc[m][3] = _mm512_extractf32x8_ps(wide[m][1], 1);
+        }
+    }
+#else
     for (int m = 0; m < R; m++)
         for (int c = 0; c < CHAINS; c++) acc[m][c] = _mm256_setzero_ps();
-    const int blocks = in_dim / OP_Q8_BLOCK;
-    for (int b0 = 0; b0 < blocks; b0 += CHAINS) {
+#endif
+    for (; b0 < blocks; b0 += CHAINS) {
         const int n = blocks - b0 < CHAINS ? blocks - b0 : CHAINS;
         for (int c = 0; c < n; c++) {
             const size_t at = (size_t)(b0 + c) * OP_Q8_BLOCK;
+            if (c == 0) __builtin_prefetch(q + at + PREFETCH_AHEAD, 0, 2);
             const __m256i qv = _mm256_loadu_si256((const __m256i *)(q + at));
             const __m256 sv = _mm256_set1_ps(s[b0 + c]);
             for (int m = 0; m < R; m++) {
@@ -103,17 +159,19 @@ static inline __attribute__((always_inline)) void row_product(float *out, size_t
             }
         }
     }
+    (void)xsum;
     for (int m = 0; m < R; m++) {
         __m256 t = _mm256_add_ps(_mm256_add_ps(acc[m][0], acc[m][1]), _mm256_add_ps(acc[m][2], acc[m][3]));
         out[(size_t)m * ldo] = lane_sum(t) * xs[m];
     }
 }
 
-typedef void (*row_fn)(float *, size_t, const int8_t *, const float *, const int8_t *, const float *, int);
-#define ROW_FN(R)                                                                                               \
-    static void row_##R(float *o, size_t ldo, const int8_t *xq, const float *xs, const int8_t *q, const float *s, \
-                        int in_dim) {                                                                          \
-        row_product(o, ldo, xq, xs, q, s, in_dim, R);                                                          \
+typedef void (*row_fn)(float *, size_t, const int8_t *, const float *, const int32_t *, const int8_t *,
+                       const float *, int);
+#define ROW_FN(R)                                                                                     \
+    static void row_##R(float *o, size_t ldo, const int8_t *xq, const float *xs, const int32_t *xsum,  \
+                        const int8_t *q, const float *s, int in_dim) {                                 \
+        row_product(o, ldo, xq, xs, xsum, q, s, in_dim, R);                                          \
     }
 ROW_FN(1)
 ROW_FN(2)
@@ -126,8 +184,8 @@ static const row_fn row_fns[ROWS] = {row_1, row_2};
 #endif
 #undef ROW_FN
 
-void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int8_t *q, const float *scales, int M,
-                  int in_dim, int out_dim) {
+void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int32_t *xsum, const int8_t *q,
+                  const float *scales, int M, int in_dim, int out_dim) {
     // out (M, O) = x (M, I) @ w (O, I)^T; each thread one contiguous range of weight rows
     const int blocks = in_dim / OP_Q8_BLOCK;
 #pragma omp parallel for schedule(static) if ((size_t)M * in_dim * out_dim >= OP_PARALLEL_MIN_WORK)
@@ -136,8 +194,8 @@ void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int8_t *q
         const float *so = scales + (size_t)o * blocks;
         for (int m0 = 0; m0 < M; m0 += ROWS) {
             int R = M - m0 < ROWS ? M - m0 : ROWS;
-            row_fns[R - 1](out + (size_t)m0 * out_dim + o, (size_t)out_dim, xq + (size_t)m0 * in_dim, xs + m0, qo,
-                           so, in_dim);
+            row_fns[R - 1](out + (size_t)m0 * out_dim + o, (size_t)out_dim, xq + (size_t)m0 * in_dim, xs + m0,
+                           xsum + (size_t)m0 * (in_dim / 4), qo, so, in_dim);
         }
     }
 }
