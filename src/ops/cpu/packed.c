@@ -38,7 +38,9 @@ enum { SLICE = LANES, MAX_M = OP_PACKED_ROWS_MAX };
 // d=1536, 2 threads, AMD EPYC Zen 4), 4 rows went from 80-83% of the
 // streaming-read probe to 93-96%, 8 rows from 35-52% to 90-97%; 1 and 2 rows
 // stay at the probe. Prefetches never fault, so reading past the end is safe.
-enum { PREFETCH_AHEAD = 4096 };
+// Below PREFETCH_MIN_ROWS rows the hardware keeps up alone (and the
+// extra instructions cost a little).
+enum { PREFETCH_AHEAD = 4096, PREFETCH_MIN_ROWS = 3 };
 
 size_t op_packed_rows(int out_dim) {
     return ((size_t)out_dim + PACK_BLOCK - 1) / PACK_BLOCK * PACK_BLOCK;
@@ -84,13 +86,14 @@ void op_unpack(float *w, const float *src, int out_dim, int in_dim) {
 // starting at the chunk's first column. R and the loop bounds are constants
 // at each call, so the accumulators stay in registers.
 static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const float *g, const float *x,
-                                                             size_t ldx, int n, const int R) {
+                                                             size_t ldx, int n, const int R, const int prefetch) {
     f32x16 a[ROWS][PACK_GROUP];
     for (int r = 0; r < R; r++)
         for (int c = 0; c < PACK_GROUP; c++) a[r][c] = acc[r * PACK_BLOCK + c];
     for (int s = 0; s < n; s += SLICE, g += SLICE * PACK_GROUP) {
         f32x16 wv[PACK_GROUP];
-        for (int c = 0; c < PACK_GROUP; c++) __builtin_prefetch(g + PREFETCH_AHEAD + SLICE * c, 0, 2);
+        if (prefetch)
+            for (int c = 0; c < PACK_GROUP; c++) __builtin_prefetch(g + PREFETCH_AHEAD + SLICE * c, 0, 2);
         for (int c = 0; c < PACK_GROUP; c++) {
             wv[c] = load16(g + SLICE * c);
             KEEP_IN_REGISTER(wv[c]);
@@ -106,9 +109,12 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
 }
 
 typedef void (*pass_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx, int n);
-#define PASS_FN(R)                                                                         \
-    static void pass_##R(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) { \
-        group_pass(acc, g, x, ldx, n, R);                                                  \
+#define PASS_FN(R)                                                                            \
+    static void pass_##R(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) {    \
+        group_pass(acc, g, x, ldx, n, R, 0);                                                  \
+    }                                                                                         \
+    static void pass_##R##_pf(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) { \
+        group_pass(acc, g, x, ldx, n, R, 1);                                                  \
     }
 PASS_FN(1)
 PASS_FN(2)
@@ -116,8 +122,10 @@ PASS_FN(2)
 PASS_FN(3)
 PASS_FN(4)
 static const pass_fn passes[ROWS] = {pass_1, pass_2, pass_3, pass_4};
+static const pass_fn prefetching[ROWS] = {pass_1_pf, pass_2_pf, pass_3_pf, pass_4_pf};
 #else
 static const pass_fn passes[ROWS] = {pass_1, pass_2};
+static const pass_fn prefetching[ROWS] = {pass_1_pf, pass_2_pf};
 #endif
 #undef PASS_FN
 
@@ -133,7 +141,8 @@ static void block_product(float *out, size_t ldo, const float *x, size_t ldx, co
             for (int r0 = 0; r0 < M; r0 += ROWS) {
                 int R = M - r0 < ROWS ? M - r0 : ROWS;
                 // later row passes read the group from L1: memory sees one stream
-                passes[R - 1](acc + (size_t)r0 * PACK_BLOCK + o, g, x + (size_t)r0 * ldx + c0, ldx, n);
+                const pass_fn *fns = r0 == 0 && M >= PREFETCH_MIN_ROWS ? prefetching : passes;
+                fns[R - 1](acc + (size_t)r0 * PACK_BLOCK + o, g, x + (size_t)r0 * ldx + c0, ldx, n);
             }
     }
     for (int r = 0; r < M; r++) {
