@@ -5,6 +5,7 @@
 // often, and prompts near the context limit. (3) Speculative sampling draws
 // from plain sampling's distribution (chi-square over two tokens, exact
 // probabilities by enumeration).
+#define _POSIX_C_SOURCE 200809L  // mkdtemp
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,6 +377,25 @@ static void test_decode_layout(void) {
     model_work g;
     CHECK(model_work_alloc(&g, &p, 1, 8, SCHEDULE_SEQUENTIAL, 1) != 0,
           "decode layout: a training work state must be refused");
+    // loading for decoding packs each matrix as it is read: the same arena, bit for bit
+    char run[] = "/tmp/mtp_layout_XXXXXX", step[600];
+    CHECK(mkdtemp(run) != NULL, "decode layout: mkdtemp");
+    CHECK(checkpoint_save(run, 1, &m, NULL, NULL, NULL) == 0, "decode layout: save: %s", mtp_last_error());
+    snprintf(step, sizeof step, "%s/step_00000001", run);
+    mtp_model loaded, rowmajor;
+    CHECK(checkpoint_load_model(step, &c, 1, &loaded) == 0 && loaded.decode_layout, "decode layout: load: %s",
+          mtp_last_error());
+    CHECK(loaded.params.total == p.params.total &&
+              memcmp(loaded.params.memory, p.params.memory, sizeof(float) * p.params.total) == 0,
+          "decode layout: the loaded arena differs from the converted one");
+    CHECK(checkpoint_load_model(step, &c, 0, &rowmajor) == 0 && !rowmajor.decode_layout &&
+              rowmajor.params.total == m.params.total &&
+              memcmp(rowmajor.params.memory, m.params.memory, sizeof(float) * m.params.total) == 0,
+          "decode layout: loading for training must give the row-major arena");
+    model_free(&loaded);
+    model_free(&rowmajor);
+    snprintf(step, sizeof step, "rm -rf %s", run);
+    CHECK(system(step) == 0, "decode layout: cleanup");
     free(lm);
     free(lp);
     kv_cache_free(&cm);

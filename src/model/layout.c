@@ -44,18 +44,21 @@ const float *model_matrix(const mtp_model *m, param_kind kind, int layer) {
     return m->params.t[kind] + (size_t)layer * matrix_floats(m, kind);
 }
 
-int model_use_decode_layout(mtp_model *m) {
-    if (m->decode_layout) return 0;
-    if (m->q8) return mtp_errorf("an int8 model has its own layout; the decode layout is for float32 weights");
-    const mtp_config *c = &m->cfg;
+int model_decode_layout_fits(const mtp_config *c) {
     // the layout needs input widths in whole 16-float slices; a model this
     // odd-sized is small, and decodes as well row-major
     const int widths[3] = {c->dim, c->n_head * config_head_dim(c), c->ffn_dim};
     for (int i = 0; i < 3; i++)
         if (widths[i] % OP_PACKED_IN_MULTIPLE != 0) return 0;
-    // the new arena: the matrices packed, then the row-major rest, each kind 64-byte aligned
+    return 1;
+}
+
+int model_alloc_decode_params(param_set *p, const mtp_config *c) {
+    // the arena: the matrices packed, the rest row-major, each kind 64-byte aligned
+    memset(p, 0, sizeof *p);
+    params_kind_counts(c, p->count);
     size_t floats[P_KINDS], total = 0;
-    for (int k = 0; k < P_KINDS; k++) floats[k] = (m->params.count[k] + 15) / 16 * 16;
+    for (int k = 0; k < P_KINDS; k++) floats[k] = (p->count[k] + 15) / 16 * 16;
     for (int i = 0; i < N_MATRICES; i++) {
         int out, in;
         model_matrix_shape(c, MATRICES[i], &out, &in);
@@ -63,13 +66,31 @@ int model_use_decode_layout(mtp_model *m) {
         floats[MATRICES[i]] = layers * op_packed_floats(out, in);
     }
     for (int k = 0; k < P_KINDS; k++) total += floats[k];
-    float *arena = mtp_alloc_aligned(total * sizeof(float), "model parameters in the decode layout");
-    if (!arena) return -1;
-    param_set p = m->params;
+    p->memory = mtp_alloc_aligned(total * sizeof(float), "model parameters in the decode layout");
+    if (!p->memory) return -1;
+    p->total = total;
     size_t off = 0;
     for (int k = 0; k < P_KINDS; k++) {
-        p.t[k] = arena + off;
+        p->t[k] = p->memory + off;
         off += floats[k];
+    }
+    return 0;
+}
+
+void model_pack_matrix(mtp_model *m, param_kind kind, int layer, const float *w) {
+    int out, in;
+    model_matrix_shape(&m->cfg, kind, &out, &in);
+    op_pack(m->params.t[kind] + (size_t)layer * op_packed_floats(out, in), w, out, in);
+}
+
+int model_use_decode_layout(mtp_model *m) {
+    if (m->decode_layout) return 0;
+    if (m->q8) return mtp_errorf("an int8 model has its own layout; the decode layout is for float32 weights");
+    const mtp_config *c = &m->cfg;
+    if (!model_decode_layout_fits(c)) return 0;
+    param_set p;
+    if (model_alloc_decode_params(&p, c) != 0) return -1;
+    for (int k = 0; k < P_KINDS; k++) {
         if (!model_kind_is_matrix((param_kind)k)) {
             memcpy(p.t[k], m->params.t[k], sizeof(float) * m->params.count[k]);
             continue;
@@ -82,8 +103,6 @@ int model_use_decode_layout(mtp_model *m) {
             op_pack(p.t[k] + l * packed, m->params.t[k] + l * (size_t)out * in, out, in);
     }
     params_free(&m->params);
-    p.memory = arena;
-    p.total = total;
     m->params = p;
     m->decode_layout = 1;
     return 0;

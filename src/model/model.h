@@ -103,6 +103,16 @@ void model_free(mtp_model *m);
 // matrices' size again while it copies. A model whose widths (d, H*hd, f)
 // are not multiples of 16 stays row-major (decode_layout stays 0).
 int model_use_decode_layout(mtp_model *m);
+// 1 when cfg's widths allow the decode layout (multiples of 16).
+int model_decode_layout_fits(const mtp_config *cfg);
+// A zeroed parameter arena with the matrices in the decode layout.
+int model_alloc_decode_params(param_set *p, const mtp_config *cfg);
+// A model created straight in the decode layout where cfg allows it (else
+// row-major, like model_create), for a loader that packs each matrix as it
+// reads it (model_pack_matrix: w row-major (out, in)); no row-major copy of
+// the whole model ever exists.
+int model_create_decoding(mtp_model *m, const mtp_config *cfg);
+void model_pack_matrix(mtp_model *m, param_kind kind, int layer, const float *w);
 // Block `layer`'s matrix of `kind` (layer 0 for P_LM_HEAD), in the model's layout.
 const float *model_matrix(const mtp_model *m, param_kind kind, int layer);
 // 1 for the kinds that are matrices multiplied by activations (not the embedding).

@@ -24,6 +24,11 @@ static void kind_sizes(const mtp_config *c, size_t per_block[P_KINDS], size_t to
     total[P_LM_HEAD] = V * d;
 }
 
+void params_kind_counts(const mtp_config *cfg, size_t count[P_KINDS]) {
+    size_t pb[P_KINDS];
+    kind_sizes(cfg, pb, count);
+}
+
 size_t params_count(const mtp_config *cfg) {
     size_t pb[P_KINDS], tot[P_KINDS], n = 0;
     kind_sizes(cfg, pb, tot);

@@ -65,7 +65,8 @@ void params_named(const param_set *p, const mtp_config *cfg, int index, named_te
 // Normal(0, 0.02) for matrices (residual output projections 0.02/sqrt(2L)),
 // ones for norm weights; the stream depends only on the seed.
 void params_init(param_set *p, const mtp_config *cfg, uint64_t seed);
-// Number of parameters.
+// Number of parameters, and per kind (every layer's together).
 size_t params_count(const mtp_config *cfg);
+void params_kind_counts(const mtp_config *cfg, size_t count[P_KINDS]);
 
 #endif

@@ -11,11 +11,12 @@
 // (B*T, V) tensor exists in the sequential schedule.
 #define LOGIT_CHUNK_FLOATS (8u << 20)
 
-int model_create(mtp_model *m, const mtp_config *cfg) {
+static int create(mtp_model *m, const mtp_config *cfg, int decode_layout) {
     memset(m, 0, sizeof *m);
     if (config_validate(cfg) != 0) return -1;
     m->cfg = *cfg;
-    if (params_alloc(&m->params, cfg) != 0) return -1;
+    if ((decode_layout ? model_alloc_decode_params(&m->params, cfg) : params_alloc(&m->params, cfg)) != 0) return -1;
+    m->decode_layout = decode_layout;
     int half = config_head_dim(cfg) / 2;
     m->rope_cos = mtp_malloc(sizeof(float) * (size_t)cfg->max_seq_len * half, "RoPE tables");
     m->rope_sin = mtp_malloc(sizeof(float) * (size_t)cfg->max_seq_len * half, "RoPE tables");
@@ -25,6 +26,14 @@ int model_create(mtp_model *m, const mtp_config *cfg) {
     }
     op_rope_tables(m->rope_cos, m->rope_sin, cfg->max_seq_len, config_head_dim(cfg), cfg->rope_theta);
     return 0;
+}
+
+int model_create(mtp_model *m, const mtp_config *cfg) {
+    return create(m, cfg, 0);
+}
+
+int model_create_decoding(mtp_model *m, const mtp_config *cfg) {
+    return create(m, cfg, model_decode_layout_fits(cfg));
 }
 
 void model_free(mtp_model *m) {

@@ -287,6 +287,33 @@ static int read_params(const st_file *f, param_set *p, const mtp_config *cfg, co
     return 0;
 }
 
+// Float32 tensors into a model in the decode layout: each matrix is read
+// into one scratch matrix (the largest) and packed from there.
+static int read_params_packed(const st_file *f, mtp_model *m) {
+    size_t most = 0;
+    for (int k = 0; k < P_KINDS; k++)
+        if (model_kind_is_matrix((param_kind)k)) {
+            int out, in;
+            model_matrix_shape(&m->cfg, (param_kind)k, &out, &in);
+            if ((size_t)out * in > most) most = (size_t)out * in;
+        }
+    float *scratch = mtp_malloc(most * sizeof(float), "one matrix being packed");
+    if (!scratch) return -1;
+    int count = params_tensor_count(&m->cfg), rc = 0;
+    for (int i = 0; i < count && rc == 0; i++) {
+        named_tensor t;
+        params_named(&m->params, &m->cfg, i, &t);
+        if (!model_kind_is_matrix(t.kind)) {  // row-major in both layouts
+            rc = st_read_f32(f, t.name, t.shape, t.ndim, t.data);
+            continue;
+        }
+        rc = st_read_f32(f, t.name, t.shape, t.ndim, scratch);
+        if (rc == 0) model_pack_matrix(m, t.kind, t.layer, scratch);
+    }
+    free(scratch);
+    return rc;
+}
+
 // An int8 model's tensors (see write_q8_tensors) into m, already given its
 // int8 storage.
 static int read_q8_params(const st_file *f, mtp_model *m) {
@@ -310,13 +337,11 @@ static int read_q8_params(const st_file *f, mtp_model *m) {
     return 0;
 }
 
-int checkpoint_load_params(const char *ckpt_dir, mtp_model *m) {
-    char path[PATH_CAP];
-    if (fs_join(path, sizeof path, ckpt_dir, "model.safetensors") != 0) return -1;
-    st_file f;
-    if (st_open(path, &f) != 0) return -1;
+// model.safetensors (f, at path) into m: every expected tensor present with
+// its shape, and no other.
+static int load_params(const st_file *f, const char *path, mtp_model *m) {
     int expected = params_tensor_count(&m->cfg), rc = 0;
-    const st_tensor *head = st_find(&f, "lm_head.weight");
+    const st_tensor *head = st_find(f, "lm_head.weight");
     if (head && head->dtype == ST_I8) {  // int8 weights: a quantized checkpoint
         int matrices = 0;
         for (int i = 0; i < expected; i++) {
@@ -325,19 +350,47 @@ int checkpoint_load_params(const char *ckpt_dir, mtp_model *m) {
             matrices += model_kind_is_matrix(t.kind);
         }
         expected += matrices;  // their scales
-        rc = (m->q8 || model_use_q8(m, 0) == 0) ? read_q8_params(&f, m) : -1;
+        rc = (m->q8 || model_use_q8(m, 0) == 0) ? read_q8_params(f, m) : -1;
     } else if (m->q8) {
         rc = mtp_errorf("%s: float32 weights, but the model was set up for int8 ones", path);
+    } else if (m->decode_layout) {
+        rc = read_params_packed(f, m);
     } else {
-        rc = read_params(&f, &m->params, &m->cfg, "");
+        rc = read_params(f, &m->params, &m->cfg, "");
     }
-    if (rc == 0 && f.count != expected)
+    if (rc == 0 && f->count != expected)
         rc = mtp_errorf(
             "%s: has %d tensors, the config in config.json needs %d: the files do not belong together", path,
-            f.count, expected);
+            f->count, expected);
+    return rc;
+}
+
+int checkpoint_load_model(const char *ckpt_dir, const mtp_config *cfg, int decoding, mtp_model *m) {
+    char path[PATH_CAP];
+    memset(m, 0, sizeof *m);
+    if (fs_join(path, sizeof path, ckpt_dir, "model.safetensors") != 0) return -1;
+    st_file f;
+    if (st_open(path, &f) != 0) return -1;
+    const st_tensor *head = st_find(&f, "lm_head.weight");
+    const int q8 = head && head->dtype == ST_I8;
+    // float32 weights for decoding go straight into the decode layout
+    int rc = decoding && !q8 ? model_create_decoding(m, cfg) : model_create(m, cfg);
+    if (rc == 0) rc = load_params(&f, path, m);
+    st_close(&f);
+    if (rc != 0) model_free(m);
+    return rc;
+}
+
+int checkpoint_load_params(const char *ckpt_dir, mtp_model *m) {
+    char path[PATH_CAP];
+    if (fs_join(path, sizeof path, ckpt_dir, "model.safetensors") != 0) return -1;
+    st_file f;
+    if (st_open(path, &f) != 0) return -1;
+    int rc = load_params(&f, path, m);
     st_close(&f);
     return rc;
 }
+
 
 int checkpoint_load_moments(const char *ckpt_dir, param_set *exp_avg, param_set *exp_avg_sq,
                             const mtp_config *cfg) {

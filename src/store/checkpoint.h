@@ -43,6 +43,10 @@ int checkpoint_read_config(const char *ckpt_dir, mtp_config *cfg);
 // expected tensor must be present with its shape, and no other. An int8
 // checkpoint (lm_head.weight is I8) gives m int8 storage (model_use_q8).
 int checkpoint_load_params(const char *ckpt_dir, mtp_model *m);
+// Creates m for cfg and loads model.safetensors into it. decoding = 1: a
+// float32 model is created in the decode layout and packed matrix by matrix
+// as it is read (no row-major copy of the whole model; model_create_decoding).
+int checkpoint_load_model(const char *ckpt_dir, const mtp_config *cfg, int decoding, mtp_model *m);
 // Loads optimizer.safetensors into the two moment arenas (shaped for cfg).
 int checkpoint_load_moments(const char *ckpt_dir, param_set *exp_avg, param_set *exp_avg_sq,
                             const mtp_config *cfg);

@@ -37,11 +37,7 @@ int checkpoint_open(mtp_checkpoint *ck, const char *path, int what) {
 
 int checkpoint_load_weights(mtp_checkpoint *ck) {
     if (ck->has_weights) return 0;
-    if (model_create(&ck->model, &ck->cfg) || checkpoint_load_params(ck->dir, &ck->model) ||
-        (ck->decoding && !ck->model.q8 && model_use_decode_layout(&ck->model))) {
-        model_free(&ck->model);
-        return -1;
-    }
+    if (checkpoint_load_model(ck->dir, &ck->cfg, ck->decoding, &ck->model) != 0) return -1;
     ck->has_weights = 1;
     return 0;
 }
