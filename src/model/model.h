@@ -127,6 +127,11 @@ void model_matrix_shape(const mtp_config *c, param_kind kind, int *out, int *in)
 // (and why not, into why).
 int model_matrix_rows_fit_q8(const mtp_config *c, char *why, size_t cap);
 int model_use_q8(mtp_model *m, int quantize);
+// For a loader: m (its config set, no parameters yet) gets the float32 kinds
+// that stay float32 and zeroed int8 storage, without ever holding float32
+// matrices (model_create_q8).
+int model_alloc_q8_params(mtp_model *m);
+int model_create_q8(mtp_model *m, const mtp_config *cfg);
 // Block `layer`'s int8 matrix of `kind`: q (O, I) and scales (O, I / 32).
 void model_q8_matrix(const mtp_model *m, param_kind kind, int layer, const int8_t **q, const float **scales);
 

@@ -21,38 +21,29 @@ int model_matrix_rows_fit_q8(const mtp_config *c, char *why, size_t cap) {
     return 1;
 }
 
-// The row-major float arena cut down to the kinds that stay float32; the
-// matrices' slots become NULL.
-static int drop_float_matrices(mtp_model *m) {
+// A parameter arena holding only the kinds that stay float32 (zeroed); the
+// matrices' slots are NULL.
+static int alloc_float_rest(param_set *p, const mtp_config *c) {
+    memset(p, 0, sizeof *p);
+    params_kind_counts(c, p->count);
     size_t floats = 0;
     for (int k = 0; k < P_KINDS; k++)
-        if (!model_kind_is_matrix((param_kind)k)) floats += (m->params.count[k] + 15) / 16 * 16;
-    float *arena = mtp_alloc_aligned(floats * sizeof(float), "model norms and embedding");
-    if (!arena) return -1;
-    param_set p = m->params;
+        if (!model_kind_is_matrix((param_kind)k)) floats += (p->count[k] + 15) / 16 * 16;
+    p->memory = mtp_alloc_aligned(floats * sizeof(float), "model norms and embedding");
+    if (!p->memory) return -1;
+    p->total = floats;
     size_t off = 0;
     for (int k = 0; k < P_KINDS; k++) {
-        if (model_kind_is_matrix((param_kind)k)) {
-            p.t[k] = NULL;
-            continue;
-        }
-        p.t[k] = arena + off;
-        memcpy(p.t[k], m->params.t[k], sizeof(float) * m->params.count[k]);
-        off += (m->params.count[k] + 15) / 16 * 16;
+        if (model_kind_is_matrix((param_kind)k)) continue;
+        p->t[k] = p->memory + off;
+        off += (p->count[k] + 15) / 16 * 16;
     }
-    params_free(&m->params);
-    p.memory = arena;
-    p.total = floats;
-    m->params = p;
     return 0;
 }
 
-int model_use_q8(mtp_model *m, int quantize) {
+// The int8 storage of every matrix (zeroed): m->q8_w / q8_s point into it.
+static int alloc_q8_storage(mtp_model *m) {
     const mtp_config *c = &m->cfg;
-    char why[128];
-    if (m->q8 || m->decode_layout) return mtp_errorf("the model is already in a decoding layout");
-    if (!model_matrix_rows_fit_q8(c, why, sizeof why))
-        return mtp_errorf("cannot quantize to q8: %s (rows are quantized in blocks of %d)", why, OP_Q8_BLOCK);
     size_t bytes = 0, scales = 0;
     for (int k = 0; k < P_KINDS; k++)
         if (model_kind_is_matrix((param_kind)k)) {
@@ -80,17 +71,55 @@ int model_use_q8(mtp_model *m, int quantize) {
         m->q8_s[k] = m->q8_scales + sat;
         at += (n + 63) / 64 * 64;
         sat += (n / OP_Q8_BLOCK + 15) / 16 * 16;
-        if (quantize)
-            for (size_t l = 0; l < layers; l++)
-                op_quantize_q8(m->q8_w[k] + l * out * in, m->q8_s[k] + l * out * in / OP_Q8_BLOCK,
-                               m->params.t[k] + l * out * in, out, in);
     }
-    if (drop_float_matrices(m) != 0) {
-        free(m->q8_weights);
-        free(m->q8_scales);
-        m->q8_weights = NULL, m->q8_scales = NULL;
+    return 0;
+}
+
+static void free_q8_storage(mtp_model *m) {
+    free(m->q8_weights);
+    free(m->q8_scales);
+    m->q8_weights = NULL, m->q8_scales = NULL;
+}
+
+int model_alloc_q8_params(mtp_model *m) {
+    char why[128];
+    if (!model_matrix_rows_fit_q8(&m->cfg, why, sizeof why))
+        return mtp_errorf("cannot hold int8 (q8) weights: %s (rows are quantized in blocks of %d)", why, OP_Q8_BLOCK);
+    if (alloc_float_rest(&m->params, &m->cfg) != 0) return -1;
+    if (alloc_q8_storage(m) != 0) {
+        params_free(&m->params);
         return -1;
     }
+    m->q8 = 1;
+    return 0;
+}
+
+int model_use_q8(mtp_model *m, int quantize) {
+    const mtp_config *c = &m->cfg;
+    char why[128];
+    if (m->q8 || m->decode_layout) return mtp_errorf("the model is already in a decoding layout");
+    if (!model_matrix_rows_fit_q8(c, why, sizeof why))
+        return mtp_errorf("cannot quantize to q8: %s (rows are quantized in blocks of %d)", why, OP_Q8_BLOCK);
+    if (alloc_q8_storage(m) != 0) return -1;
+    if (quantize)
+        for (int k = 0; k < P_KINDS; k++) {
+            if (!model_kind_is_matrix((param_kind)k)) continue;
+            int out, in;
+            model_matrix_shape(c, (param_kind)k, &out, &in);
+            size_t layers = k == P_LM_HEAD ? 1 : (size_t)c->n_layer, n = (size_t)out * in;
+            for (size_t l = 0; l < layers; l++)
+                op_quantize_q8(m->q8_w[k] + l * n, m->q8_s[k] + l * n / OP_Q8_BLOCK, m->params.t[k] + l * n, out, in);
+        }
+    // the float32 matrices go: a new arena with only the kinds that stay float32
+    param_set rest;
+    if (alloc_float_rest(&rest, c) != 0) {
+        free_q8_storage(m);
+        return -1;
+    }
+    for (int k = 0; k < P_KINDS; k++)
+        if (rest.t[k]) memcpy(rest.t[k], m->params.t[k], sizeof(float) * m->params.count[k]);
+    params_free(&m->params);
+    m->params = rest;
     m->q8 = 1;
     return 0;
 }

@@ -11,12 +11,18 @@
 // (B*T, V) tensor exists in the sequential schedule.
 #define LOGIT_CHUNK_FLOATS (8u << 20)
 
-static int create(mtp_model *m, const mtp_config *cfg, int decode_layout) {
+// The layouts a model can be created in (see model_create_decoding, _q8).
+enum { ROW_MAJOR, DECODE_LAYOUT, INT8 };
+
+static int create(mtp_model *m, const mtp_config *cfg, int layout) {
     memset(m, 0, sizeof *m);
     if (config_validate(cfg) != 0) return -1;
     m->cfg = *cfg;
-    if ((decode_layout ? model_alloc_decode_params(&m->params, cfg) : params_alloc(&m->params, cfg)) != 0) return -1;
-    m->decode_layout = decode_layout;
+    int rc = layout == DECODE_LAYOUT ? model_alloc_decode_params(&m->params, cfg)
+             : layout == INT8        ? model_alloc_q8_params(m)
+                                     : params_alloc(&m->params, cfg);
+    if (rc != 0) return -1;
+    m->decode_layout = layout == DECODE_LAYOUT;
     int half = config_head_dim(cfg) / 2;
     m->rope_cos = mtp_malloc(sizeof(float) * (size_t)cfg->max_seq_len * half, "RoPE tables");
     m->rope_sin = mtp_malloc(sizeof(float) * (size_t)cfg->max_seq_len * half, "RoPE tables");
@@ -29,11 +35,15 @@ static int create(mtp_model *m, const mtp_config *cfg, int decode_layout) {
 }
 
 int model_create(mtp_model *m, const mtp_config *cfg) {
-    return create(m, cfg, 0);
+    return create(m, cfg, ROW_MAJOR);
 }
 
 int model_create_decoding(mtp_model *m, const mtp_config *cfg) {
-    return create(m, cfg, model_decode_layout_fits(cfg));
+    return create(m, cfg, model_decode_layout_fits(cfg) ? DECODE_LAYOUT : ROW_MAJOR);
+}
+
+int model_create_q8(mtp_model *m, const mtp_config *cfg) {
+    return create(m, cfg, INT8);
 }
 
 void model_free(mtp_model *m) {

@@ -373,8 +373,8 @@ int checkpoint_load_model(const char *ckpt_dir, const mtp_config *cfg, int decod
     if (st_open(path, &f) != 0) return -1;
     const st_tensor *head = st_find(&f, "lm_head.weight");
     const int q8 = head && head->dtype == ST_I8;
-    // float32 weights for decoding go straight into the decode layout
-    int rc = decoding && !q8 ? model_create_decoding(m, cfg) : model_create(m, cfg);
+    // int8 weights straight into int8 storage; float32 ones for decoding into the decode layout
+    int rc = q8 ? model_create_q8(m, cfg) : decoding ? model_create_decoding(m, cfg) : model_create(m, cfg);
     if (rc == 0) rc = load_params(&f, path, m);
     st_close(&f);
     if (rc != 0) model_free(m);
