@@ -58,10 +58,14 @@ static inline __attribute__((always_inline)) void weighted_values(float *out, co
     }
     int j = 0;
     for (; j + 2 <= n; j += 2)
-        for (int p = 0; p < 2; p++)
-            for (int c = 0; c < V; c++) acc[p][c] += e[j + p] * load16(v + (size_t)(j + p) * ld + c * LANES);
-    if (j < n)
-        for (int c = 0; c < V; c++) acc[0][c] += e[j] * load16(v + (size_t)j * ld + c * LANES);
+        for (int p = 0; p < 2; p++) {
+            const f32x16 ev = splat16(e[j + p]);
+            for (int c = 0; c < V; c++) acc[p][c] += ev * load16(v + (size_t)(j + p) * ld + c * LANES);
+        }
+    if (j < n) {
+        const f32x16 ev = splat16(e[j]);
+        for (int c = 0; c < V; c++) acc[0][c] += ev * load16(v + (size_t)j * ld + c * LANES);
+    }
     for (int c = 0; c < V; c++) {
         f32x16 t = acc[0][c] + acc[1][c];
         memcpy(out + c * LANES, &t, sizeof t);
@@ -98,7 +102,7 @@ static void attend_block(float *out, softmax_state *st, const float *q, const fl
     // exponentials, zero past the last key; the block's sum over 16 lanes, then a fixed pairwise sum
     f32x16 lanes = (f32x16){0};
     for (j = 0; j < padded; j += LANES) {
-        f32x16 x = load16(s + j) - st->m, e = exp16(&x);
+        f32x16 x = load16(s + j) - splat16(st->m), e = exp16(&x);
         memcpy(s + j, &e, sizeof e);
         if (j + LANES > n)
             for (int l = n - j; l < LANES; l++) s[j + l] = 0.0f;

@@ -8,6 +8,7 @@
 // settled ABI; they never cross a call boundary here (every helper is static).
 #pragma GCC diagnostic ignored "-Wpsabi"
 
+#include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -30,6 +31,19 @@ static inline f32x16 load16(const float *p) {
     return v;
 }
 
+// x in every lane. (On AVX2, compilers build a 16-lane splat through 16 stores
+// to memory; two 8-lane broadcasts stay in registers.)
+static inline f32x16 splat16(float x) {
+#if defined(__AVX2__) && !defined(__AVX512F__)
+    __m256 h[2] = {_mm256_set1_ps(x), _mm256_set1_ps(x)};
+    f32x16 v;
+    memcpy(&v, h, sizeof v);
+    return v;
+#else
+    return (f32x16){0} + x;
+#endif
+}
+
 // The last n < 16 values of a row, zero-padded: 0 * 0 leaves the lanes as they were.
 static inline f32x16 load_tail(const float *p, int n) {
     float buf[LANES] = {0};
@@ -43,6 +57,51 @@ static inline f32x16 load_tail(const float *p, int n) {
 // + 1): every accumulator's sum is that same tree whatever the others hold, so
 // unused accumulators may be zero. Accumulator k's sum ends in lane
 // bitrev4(k).
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// AVX2: a vector is two 8-float registers, and compilers turn the generic
+// 16-lane shuffles into scalar moves through memory. The same sums of the
+// same pairs, lane for lane, with in-register shuffles.
+typedef struct {
+    __m256 lo, hi;  // lanes 0..7, 8..15
+} halves;
+static inline halves split16(const f32x16 *p) {
+    halves h;
+    memcpy(&h, p, sizeof h);
+    return h;
+}
+static inline f32x16 join16(__m256 lo, __m256 hi) {
+    halves h = {lo, hi};
+    f32x16 v;
+    memcpy(&v, &h, sizeof v);
+    return v;
+}
+static inline f32x16 halve8(const f32x16 *pa, const f32x16 *pb) {
+    halves a = split16(pa), b = split16(pb);  // (a0..7 + a8..15, b0..7 + b8..15)
+    return join16(_mm256_add_ps(a.lo, a.hi), _mm256_add_ps(b.lo, b.hi));
+}
+static inline __m256 halve4_8(__m256 a, __m256 b) {  // (a0..3 + a4..7, b0..3 + b4..7)
+    return _mm256_add_ps(_mm256_permute2f128_ps(a, b, 0x20), _mm256_permute2f128_ps(a, b, 0x31));
+}
+static inline f32x16 halve4(const f32x16 *pa, const f32x16 *pb) {
+    halves a = split16(pa), b = split16(pb);
+    return join16(halve4_8(a.lo, b.lo), halve4_8(a.hi, b.hi));
+}
+static inline __m256 halve2_8(__m256 a, __m256 b) {  // per 128 bits: (a0+a2, a1+a3, b0+b2, b1+b3)
+    return _mm256_add_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+}
+static inline f32x16 halve2(const f32x16 *pa, const f32x16 *pb) {
+    halves a = split16(pa), b = split16(pb);
+    return join16(halve2_8(a.lo, b.lo), halve2_8(a.hi, b.hi));
+}
+static inline __m256 halve1_8(__m256 a, __m256 b) {  // per 128 bits: (a0+a1, b0+b1, a2+a3, b2+b3)
+    __m256 t = _mm256_add_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm256_permute_ps(t, _MM_SHUFFLE(3, 1, 2, 0));
+}
+static inline f32x16 halve1(const f32x16 *pa, const f32x16 *pb) {
+    halves a = split16(pa), b = split16(pb);
+    return join16(halve1_8(a.lo, b.lo), halve1_8(a.hi, b.hi));
+}
+#else
 #define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
 static inline f32x16 halve8(const f32x16 *pa, const f32x16 *pb) {
     f32x16 a = *pa, b = *pb;  // 16-lane groups -> 8
@@ -65,6 +124,7 @@ static inline f32x16 halve1(const f32x16 *pa, const f32x16 *pb) {
            SHUF(a, b, 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
 }
 #undef SHUF
+#endif
 
 static inline f32x16 sum16(const f32x16 acc[LANES]) {
     f32x16 l8[8], l4[4], l2[2];
