@@ -95,7 +95,7 @@ static inline float lane_sum(__m256 v) {
 // is arithmetic-bound, and the hardware prefetchers alone let DRAM idle.
 enum { PREFETCH_AHEAD = 4096 };
 
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512DQ__)  // DQ: the 8-lane extracts
 #define ZMM_VNNI 1
 // acc (chains 0+1 in the low and high halves of acc[0], 2+3 of acc[1]) += the
 // four blocks at q (64 bytes per register: two blocks), scales s[0..3], for
