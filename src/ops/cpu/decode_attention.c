@@ -18,6 +18,53 @@
 
 enum { KEY_BLOCK = 256 };
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// AVX2: 16 accumulators of 16 floats would need 32 of the 16 registers, and
+// compilers keep generic 16-lane vectors in memory. The same accumulators,
+// 4 keys at a time on explicit 8-float halves (the same fused multiply-adds
+// lane for lane), then the same lane tree.
+static inline __attribute__((always_inline)) void score_keys(f32x16 *acc, const float *q, const float *k,
+                                                             size_t ldk, int hd, const int n) {
+    __m256 a[4][2];
+    for (int j = 0; j < n; j++) a[j][0] = a[j][1] = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + LANES <= hd; i += LANES) {
+        const __m256 q0 = _mm256_loadu_ps(q + i), q1 = _mm256_loadu_ps(q + i + 8);
+        for (int j = 0; j < n; j++) {
+            a[j][0] = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k + (size_t)j * ldk + i), a[j][0]);
+            a[j][1] = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k + (size_t)j * ldk + i + 8), a[j][1]);
+        }
+    }
+    if (i < hd) {
+        float qt[LANES] = {0}, kt[LANES] = {0};
+        memcpy(qt, q + i, sizeof(float) * (size_t)(hd - i));
+        const __m256 q0 = _mm256_loadu_ps(qt), q1 = _mm256_loadu_ps(qt + 8);
+        for (int j = 0; j < n; j++) {
+            memcpy(kt, k + (size_t)j * ldk + i, sizeof(float) * (size_t)(hd - i));
+            a[j][0] = _mm256_fmadd_ps(q0, _mm256_loadu_ps(kt), a[j][0]);
+            a[j][1] = _mm256_fmadd_ps(q1, _mm256_loadu_ps(kt + 8), a[j][1]);
+        }
+    }
+    for (int j = 0; j < n; j++) {
+        float *p = (float *)&acc[j];
+        _mm256_storeu_ps(p, a[j][0]);
+        _mm256_storeu_ps(p + 8, a[j][1]);
+    }
+}
+
+static inline __attribute__((always_inline)) void scores16(float *s, const float *q, const float *k,
+                                                           size_t ldk, int hd, const int n) {
+    f32x16 acc[LANES];
+    for (int j = n; j < LANES; j++) acc[j] = (f32x16){0};
+    int j = 0;
+    for (; j + 4 <= n; j += 4) score_keys(acc + j, q, k + (size_t)j * ldk, ldk, hd, 4);
+    for (; j < n; j++) score_keys(acc + j, q, k + (size_t)j * ldk, ldk, hd, 1);
+    float sums[LANES];
+    f32x16 v = sum16(acc);
+    memcpy(sums, &v, sizeof sums);
+    for (j = 0; j < n; j++) s[j] = sums[bitrev4[j]];
+}
+#else
 // s[j] = q . k_j for the n <= 16 keys at k (rows at stride ldk), q of hd floats.
 static inline __attribute__((always_inline)) void scores16(float *s, const float *q, const float *k,
                                                            size_t ldk, int hd, const int n) {
@@ -38,6 +85,8 @@ static inline __attribute__((always_inline)) void scores16(float *s, const float
     for (int j = 0; j < n; j++) s[j] = sums[bitrev4[j]];
 }
 
+#endif
+
 static void scores16_full(float *s, const float *q, const float *k, size_t ldk, int hd) {
     scores16(s, q, k, ldk, hd, LANES);
 }
@@ -46,6 +95,35 @@ static void scores16_part(float *s, const float *q, const float *k, size_t ldk, 
     scores16(s, q, k, ldk, hd, n);
 }
 
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// out (c0 .. c0 + 16 V) += sum_j e[j] v_j over n keys: per 16 values, even
+// and odd keys in two chains added at the end, as below; on AVX2 one 16-value
+// slice at a time on explicit halves (the slices' sums are independent).
+static inline __attribute__((always_inline)) void weighted_values(float *out, const float *e, const float *v,
+                                                                  size_t ld, int n, const int V) {
+    for (int c = 0; c < V; c++) {
+        float *o = out + c * LANES;
+        const float *vc = v + c * LANES;
+        __m256 a[2][2] = {{_mm256_loadu_ps(o), _mm256_loadu_ps(o + 8)}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
+        int j = 0;
+        for (; j + 2 <= n; j += 2)
+            for (int p = 0; p < 2; p++) {
+                const __m256 ev = _mm256_set1_ps(e[j + p]);
+                const float *vj = vc + (size_t)(j + p) * ld;
+                a[p][0] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(vj), a[p][0]);
+                a[p][1] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(vj + 8), a[p][1]);
+            }
+        if (j < n) {
+            const __m256 ev = _mm256_set1_ps(e[j]);
+            const float *vj = vc + (size_t)j * ld;
+            a[0][0] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(vj), a[0][0]);
+            a[0][1] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(vj + 8), a[0][1]);
+        }
+        _mm256_storeu_ps(o, _mm256_add_ps(a[0][0], a[1][0]));
+        _mm256_storeu_ps(o + 8, _mm256_add_ps(a[0][1], a[1][1]));
+    }
+}
+#else
 // out (c0 .. c0 + 16 V) += sum_j e[j] v_j over n keys, V vectors of 16 values
 // held in registers; even and odd keys go to separate accumulators (two
 // independent chains), added at the end.
@@ -71,6 +149,8 @@ static inline __attribute__((always_inline)) void weighted_values(float *out, co
         memcpy(out + c * LANES, &t, sizeof t);
     }
 }
+
+#endif
 
 // The running softmax of one (query, head): the largest score so far and the
 // sum of exp(score - m) over the keys seen.
