@@ -21,8 +21,9 @@ enum { KEY_BLOCK = 256 };
 #if defined(__AVX2__) && !defined(__AVX512F__)
 // AVX2: 16 accumulators of 16 floats would need 32 of the 16 registers, and
 // compilers keep generic 16-lane vectors in memory. The same accumulators,
-// 4 keys at a time on explicit 8-float halves (the same fused multiply-adds
-// lane for lane), then the same lane tree.
+// 4 keys at a time on explicit 8-float halves (the same multiply-adds lane for
+// lane, written as product and sum so they are fused exactly when the generic
+// code's are), then the same lane tree.
 static inline __attribute__((always_inline)) void score_keys(f32x16 *acc, const float *q, const float *k,
                                                              size_t ldk, int hd, const int n) {
     __m256 a[4][2];
@@ -31,8 +32,8 @@ static inline __attribute__((always_inline)) void score_keys(f32x16 *acc, const 
     for (; i + LANES <= hd; i += LANES) {
         const __m256 q0 = _mm256_loadu_ps(q + i), q1 = _mm256_loadu_ps(q + i + 8);
         for (int j = 0; j < n; j++) {
-            a[j][0] = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k + (size_t)j * ldk + i), a[j][0]);
-            a[j][1] = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k + (size_t)j * ldk + i + 8), a[j][1]);
+            a[j][0] = _mm256_add_ps(a[j][0], _mm256_mul_ps(q0, _mm256_loadu_ps(k + (size_t)j * ldk + i)));
+            a[j][1] = _mm256_add_ps(a[j][1], _mm256_mul_ps(q1, _mm256_loadu_ps(k + (size_t)j * ldk + i + 8)));
         }
     }
     if (i < hd) {
@@ -41,8 +42,8 @@ static inline __attribute__((always_inline)) void score_keys(f32x16 *acc, const 
         const __m256 q0 = _mm256_loadu_ps(qt), q1 = _mm256_loadu_ps(qt + 8);
         for (int j = 0; j < n; j++) {
             memcpy(kt, k + (size_t)j * ldk + i, sizeof(float) * (size_t)(hd - i));
-            a[j][0] = _mm256_fmadd_ps(q0, _mm256_loadu_ps(kt), a[j][0]);
-            a[j][1] = _mm256_fmadd_ps(q1, _mm256_loadu_ps(kt + 8), a[j][1]);
+            a[j][0] = _mm256_add_ps(a[j][0], _mm256_mul_ps(q0, _mm256_loadu_ps(kt)));
+            a[j][1] = _mm256_add_ps(a[j][1], _mm256_mul_ps(q1, _mm256_loadu_ps(kt + 8)));
         }
     }
     for (int j = 0; j < n; j++) {
@@ -110,14 +111,14 @@ static inline __attribute__((always_inline)) void weighted_values(float *out, co
             for (int p = 0; p < 2; p++) {
                 const __m256 ev = _mm256_set1_ps(e[j + p]);
                 const float *vj = vc + (size_t)(j + p) * ld;
-                a[p][0] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(vj), a[p][0]);
-                a[p][1] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(vj + 8), a[p][1]);
+                a[p][0] = _mm256_add_ps(a[p][0], _mm256_mul_ps(ev, _mm256_loadu_ps(vj)));
+                a[p][1] = _mm256_add_ps(a[p][1], _mm256_mul_ps(ev, _mm256_loadu_ps(vj + 8)));
             }
         if (j < n) {
             const __m256 ev = _mm256_set1_ps(e[j]);
             const float *vj = vc + (size_t)j * ld;
-            a[0][0] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(vj), a[0][0]);
-            a[0][1] = _mm256_fmadd_ps(ev, _mm256_loadu_ps(vj + 8), a[0][1]);
+            a[0][0] = _mm256_add_ps(a[0][0], _mm256_mul_ps(ev, _mm256_loadu_ps(vj)));
+            a[0][1] = _mm256_add_ps(a[0][1], _mm256_mul_ps(ev, _mm256_loadu_ps(vj + 8)));
         }
         _mm256_storeu_ps(o, _mm256_add_ps(a[0][0], a[1][0]));
         _mm256_storeu_ps(o + 8, _mm256_add_ps(a[0][1], a[1][1]));

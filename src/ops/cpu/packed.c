@@ -85,8 +85,11 @@ void op_unpack(float *w, const float *src, int out_dim, int in_dim) {
 #if defined(__AVX2__) && !defined(__AVX512F__)
 // AVX2: a 16-float vector is two 8-float registers, and compilers keep the
 // generic 16-lane accumulators of the version below in memory (the kernel
-// then ran at half the read probe's speed with one row). The same fused
-// multiply-adds, lane for lane, on explicit halves.
+// then ran at half the read probe's speed with one row). The same
+// multiply-adds, lane for lane, on explicit halves, written as a product and
+// a sum like the generic code so the compiler fuses both alike (it does under
+// -ffp-contract=fast from -O2; at -O1 neither is fused): the two kernels, and
+// the row-major one, keep giving the same bits.
 static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const float *g, const float *x,
                                                              size_t ldx, int n, const int R, const int prefetch) {
     __m256 a[ROWS][PACK_GROUP][2];
@@ -107,8 +110,8 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
         for (int r = 0; r < R; r++) {
             const __m256 x0 = _mm256_loadu_ps(x + (size_t)r * ldx + s), x1 = _mm256_loadu_ps(x + (size_t)r * ldx + s + 8);
             for (int c = 0; c < PACK_GROUP; c++) {
-                a[r][c][0] = _mm256_fmadd_ps(x0, w[c][0], a[r][c][0]);
-                a[r][c][1] = _mm256_fmadd_ps(x1, w[c][1], a[r][c][1]);
+                a[r][c][0] = _mm256_add_ps(a[r][c][0], _mm256_mul_ps(x0, w[c][0]));
+                a[r][c][1] = _mm256_add_ps(a[r][c][1], _mm256_mul_ps(x1, w[c][1]));
             }
         }
     }
