@@ -208,11 +208,13 @@ static void test_verify_draft_rows(void) {
         model_forward_cached(&w, &cache, prompt, 5, n, 1, 0, other);
         model_forward_verify(&w, &cache, tokens, T, n, (r + 1) % T, other);
         CHECK(model_draft_logits(&w, n, T, r, drafts) == 0, "draft logits: %s", mtp_last_error());
-        CHECK(memcmp(guessed, other, sizeof(float) * T * V) == 0, "verify: head 1's logits depend on the guess");
+        CHECK(memcmp(guessed, other, sizeof(float) * T * V) == 0,
+              "verify: head 1's logits depend on the guess");
         CHECK(memcmp(guessed + T * V, drafts, sizeof(float) * (n - 1) * V) == 0,
               "verify: drafting heads' logits at row %d differ between the guess and the second pass", r);
     }
-    CHECK(model_forward_verify(&w, &cache, tokens, T, n, T, guessed) != 0, "verify: a guess past the rows is refused");
+    CHECK(model_forward_verify(&w, &cache, tokens, T, n, T, guessed) != 0,
+          "verify: a guess past the rows is refused");
     kv_cache_free(&cache);
     model_work_free(&w);
     model_free(&m);
@@ -236,7 +238,8 @@ static void check_auto_greedy(mtp_model *m, const char *label, long steps_with[M
         int32_t prompt[16], plain[80], spec[80];
         int n = 1 + (int)mtp_rng_below(&rng, 12);
         for (int i = 0; i < n; i++)
-            prompt[i] = p % 2 ? (int32_t)((3 * i) % 7 + 1) : (int32_t)mtp_rng_below(&rng, (uint64_t)c->vocab_size);
+            prompt[i] =
+                p % 2 ? (int32_t)((3 * i) % 7 + 1) : (int32_t)mtp_rng_below(&rng, (uint64_t)c->vocab_size);
         decode_stats sp, ss;
         int np = generate(m, 0, prompt, n, 60, plain, &sp);
         collector col = {spec, 0, 80};
@@ -259,8 +262,8 @@ static void test_auto_greedy(void) {
     check_auto_greedy(&m, "auto, trained", trained);
     int used = 0;
     for (int k = 0; k < 4; k++) used += random[k] > 0;
-    printf("auto: steps by drafts checked, random model %ld %ld %ld %ld, trained %ld %ld %ld %ld\n", random[0],
-           random[1], random[2], random[3], trained[0], trained[1], trained[2], trained[3]);
+    printf("auto: steps by drafts checked, random model %ld %ld %ld %ld, trained %ld %ld %ld %ld\n",
+           random[0], random[1], random[2], random[3], trained[0], trained[1], trained[2], trained[3]);
     CHECK(used >= 2, "auto, random: only %d values of K were used; the switches are not exercised", used);
     model_free(&m);
 }
@@ -317,10 +320,13 @@ static void test_k_chooser(void) {
             if (picks[k] > picks[most]) most = k;
         }
         double plain = fixed_rate(cases[i].accept, cases[i].row_cost, 0);
-        printf("chooser: accept %.2f, row cost %.2f: %.3f tokens/unit, best fixed K %.3f, plain %.3f; picks %ld %ld %ld %ld\n",
-               cases[i].accept, cases[i].row_cost, got, best, plain, picks[0], picks[1], picks[2], picks[3]);
+        printf(
+            "chooser: accept %.2f, row cost %.2f: %.3f tokens/unit, best fixed K %.3f, plain %.3f; picks %ld "
+            "%ld %ld %ld\n",
+            cases[i].accept, cases[i].row_cost, got, best, plain, picks[0], picks[1], picks[2], picks[3]);
         CHECK(got >= 0.9 * best && got >= 0.97 * plain,
-              "chooser: accept %.2f, row cost %.2f: %.3f tokens per unit, below 90%% of the best fixed K (%.3f) or "
+              "chooser: accept %.2f, row cost %.2f: %.3f tokens per unit, below 90%% of the best fixed K "
+              "(%.3f) or "
               "97%% of plain (%.3f)",
               cases[i].accept, cases[i].row_cost, got, best, plain);
         CHECK(cases[i].want < 0 || (most == cases[i].want && picks[most] > 480),
@@ -355,22 +361,24 @@ static void test_decode_layout(void) {
     kv_cache_alloc(&cm, &c);
     kv_cache_alloc(&cp, &c);
     size_t V = (size_t)c.vocab_size;
-    float *lm = malloc(sizeof(float) * 4 * c.max_seq_len * V), *lp = malloc(sizeof(float) * 4 * c.max_seq_len * V);
+    float *lm = malloc(sizeof(float) * 4 * c.max_seq_len * V),
+          *lp = malloc(sizeof(float) * 4 * c.max_seq_len * V);
     int32_t tokens[30];
     for (int i = 0; i < 30; i++) tokens[i] = (int32_t)((5 * i + 3) % 13);
     for (int t = 0; t < 12; t++) {  // one token per forward, every head: the decoding kernels
         model_forward_cached(&wm, &cm, tokens + t, 1, 4, 1, 1, lm);
         model_forward_cached(&wp, &cp, tokens + t, 1, 4, 1, 1, lp);
-        CHECK(memcmp(lm, lp, sizeof(float) * 4 * V) == 0, "decode layout: step %d's logits differ from row-major",
-              t);
+        CHECK(memcmp(lm, lp, sizeof(float) * 4 * V) == 0,
+              "decode layout: step %d's logits differ from row-major", t);
     }
     // 18 more tokens at once: more rows than the few-row kernel takes, so BLAS on unpacked panels
     model_forward_cached(&wm, &cm, tokens + 12, 18, 1, 0, 0, lm);
     model_forward_cached(&wp, &cp, tokens + 12, 18, 1, 0, 0, lp);
     double num = 0, den = 0;
-    for (size_t i = 0; i < 18 * V; i++) num += (lm[i] - lp[i]) * (double)(lm[i] - lp[i]), den += lm[i] * (double)lm[i];
-    CHECK(sqrt(num / den) < 1e-5, "decode layout: 18-row prompt logits differ from row-major by %.2e (relative)",
-          sqrt(num / den));
+    for (size_t i = 0; i < 18 * V; i++)
+        num += (lm[i] - lp[i]) * (double)(lm[i] - lp[i]), den += lm[i] * (double)lm[i];
+    CHECK(sqrt(num / den) < 1e-5,
+          "decode layout: 18-row prompt logits differ from row-major by %.2e (relative)", sqrt(num / den));
     double rate;
     check_greedy_equal(&p, "decode layout n=4", 12, &rate);
     CHECK(rate > 0.5, "decode layout: acceptance %.2f, the accepted path is barely exercised", rate);
@@ -408,7 +416,8 @@ static void test_decode_layout(void) {
     odd.dim = 40;  // not a multiple of 16: the model stays row-major
     mtp_model o;
     model_create(&o, &odd);
-    CHECK(model_use_decode_layout(&o) == 0 && !o.decode_layout, "decode layout: a width of 40 must stay row-major");
+    CHECK(model_use_decode_layout(&o) == 0 && !o.decode_layout,
+          "decode layout: a width of 40 must stay row-major");
     model_free(&o);
 }
 
@@ -440,10 +449,13 @@ static void test_q8_model(void) {
     model_forward_cached(&wm, &cm, tokens, 6, 4, 1, 1, lm);
     model_forward_cached(&wq, &cq, tokens, 6, 4, 1, 1, lq);
     double num = 0, den = 0;
-    for (int i = 0; i < 4 * 13; i++) num += (lm[i] - lq[i]) * (double)(lm[i] - lq[i]), den += lm[i] * (double)lm[i];
-    CHECK(sqrt(num / den) < 0.05, "q8: logits differ from float32's by %.3f (relative), want < 0.05", sqrt(num / den));
+    for (int i = 0; i < 4 * 13; i++)
+        num += (lm[i] - lq[i]) * (double)(lm[i] - lq[i]), den += lm[i] * (double)lm[i];
+    CHECK(sqrt(num / den) < 0.05, "q8: logits differ from float32's by %.3f (relative), want < 0.05",
+          sqrt(num / den));
     model_work g;
-    CHECK(model_work_alloc(&g, &q, 1, 8, SCHEDULE_SEQUENTIAL, 1) != 0, "q8: a training work state must be refused");
+    CHECK(model_work_alloc(&g, &q, 1, 8, SCHEDULE_SEQUENTIAL, 1) != 0,
+          "q8: a training work state must be refused");
     mtp_config odd = tiny(13, 2, 3, 16);
     odd.dim = 48;
     mtp_model o;

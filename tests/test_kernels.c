@@ -606,7 +606,8 @@ static void test_matmul_packed(int I, int O, int big_n) {
             float *out = ffill((size_t)M * O, NAN);
             op_matmul_packed(out, inp, packed, M, I, O, NULL);
             check(memcmp(out, want, sizeof(float) * M * O) == 0, op,
-                  "I=%d O=%d: %d rows on %d threads differ from the row-major few-row kernel", I, O, M, threads);
+                  "I=%d O=%d: %d rows on %d threads differ from the row-major few-row kernel", I, O, M,
+                  threads);
         }
     }
     omp_set_num_threads(saved);
@@ -646,7 +647,8 @@ static void test_matmul_q8(int I, int O) {
     for (size_t i = 0; i < nx; i++) xd[i] = (float)xq[i] * xs[i / I];
     float *alone = ffill(no, NAN);
     for (int r = 0; r < MAXM; r++)
-        op_matmul_q8(alone + (size_t)r * O, xq + (size_t)r * I, xs + r, xsum + (size_t)r * I / 4, q, scales, 1, I, O);
+        op_matmul_q8(alone + (size_t)r * O, xq + (size_t)r * I, xs + r, xsum + (size_t)r * I / 4, q, scales,
+                     1, I, O);
     double *ref = dnew(no), *exact = dnew(no);
     ref_matmul(ref, to_double(xd, nx), to_double(wd, nw), MAXM, I, O);
     ref_matmul(exact, to_double(inp, nx), to_double(w, nw), MAXM, I, O);
@@ -655,11 +657,13 @@ static void test_matmul_q8(int I, int O) {
     check_rel(op, FWD, what, alone, NULL, ref, no, FWD_TOL);
     // against the unquantized product: the quantization error, about 1% (no per-element bound: sums near 0)
     double num = 0.0, den = 0.0;
-    for (size_t i = 0; i < no; i++) num += (alone[i] - exact[i]) * (alone[i] - exact[i]), den += exact[i] * exact[i];
-    check(sqrt(num / den) < 0.02, op, "I=%d O=%d: %.3e relative error against the float product (want < 2e-2)", I,
-          O, sqrt(num / den));
+    for (size_t i = 0; i < no; i++)
+        num += (alone[i] - exact[i]) * (alone[i] - exact[i]), den += exact[i] * exact[i];
+    check(sqrt(num / den) < 0.02, op,
+          "I=%d O=%d: %.3e relative error against the float product (want < 2e-2)", I, O, sqrt(num / den));
     for (int o = 0; o < O; o++)
-        check(alone[(size_t)4 * O + o] == 0.0f, op, "I=%d O=%d: an all-zero row gives %g", I, O, alone[4 * O + o]);
+        check(alone[(size_t)4 * O + o] == 0.0f, op, "I=%d O=%d: an all-zero row gives %g", I, O,
+              alone[4 * O + o]);
     const int saved = omp_get_max_threads();
     for (int threads = 1; threads <= 2; threads++) {
         omp_set_num_threads(threads);

@@ -166,8 +166,8 @@ static void test_bad_headers(void) {
     expect_bad_header("dtype F16", "{\"a\": {\"dtype\": \"F16\", \"shape\": [2], \"data_offsets\": [0, 4]}}",
                       4, "dtype F16, but only F32 (and I8 for quantized weights) is supported");
     // I8 is one byte per element: 4 elements in 16 bytes do not add up
-    expect_bad_header("I8 size", "{\"a\": {\"dtype\": \"I8\", \"shape\": [4], \"data_offsets\": [0, 16]}}", 16,
-                      "(4 bytes as I8) but data_offsets [0, 16] span 16 bytes");
+    expect_bad_header("I8 size", "{\"a\": {\"dtype\": \"I8\", \"shape\": [4], \"data_offsets\": [0, 16]}}",
+                      16, "(4 bytes as I8) but data_offsets [0, 16] span 16 bytes");
 
     // Shapes.
     expect_bad_header("negative dim",
@@ -417,7 +417,8 @@ static void test_round_trip(void) {
             float sback[3];
             CHECK(st_read_i8(&g, "w", (const int64_t[]){3, 32}, 2, back) == 0 && memcmp(back, q, 96) == 0,
                   "I8 round trip: %s", mtp_last_error());
-            CHECK(st_read_f32(&g, "w_scale", (const int64_t[]){3, 1}, 2, sback) == 0 && memcmp(sback, sc, 12) == 0,
+            CHECK(st_read_f32(&g, "w_scale", (const int64_t[]){3, 1}, 2, sback) == 0 &&
+                      memcmp(sback, sc, 12) == 0,
                   "F32 after I8 round trip: %s", mtp_last_error());
             CHECK(st_read_f32(&g, "w", (const int64_t[]){3, 32}, 2, sback) != 0 &&
                       strstr(mtp_last_error(), "has dtype I8, expected F32"),

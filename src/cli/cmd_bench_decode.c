@@ -76,12 +76,14 @@ static int print_json(const char *ckpt, const mtp_config *cfg, int q8, int P, in
 static void print_table(const char *ckpt, const mtp_config *cfg, int q8, int P, int max_new,
                         const bench_decode_result *res, double bandwidth) {
     printf(
-        "bench-decode: %s (n = %d heads), %d prompt%s, --max-new %d, %d threads; medians over prompts, time = "
+        "bench-decode: %s (n = %d heads), %d prompt%s, --max-new %d, %d threads; medians over prompts, time "
+        "= "
         "decode (prefill excluded)\n",
         ckpt, cfg->n_future, P, P == 1 ? "" : "s", max_new, op_get_threads());
     double bytes = model_decode_weight_bytes(cfg, q8);
     printf(
-        "roofline: %.1f MB of %s weights per plain token, read bandwidth %.1f GB/s (probe, same process): at most "
+        "roofline: %.1f MB of %s weights per plain token, read bandwidth %.1f GB/s (probe, same process): at "
+        "most "
         "%.1f tokens/s; plain decoding reaches %.0f%% of it\n\n",
         bytes / 1e6, q8 ? "int8" : "float32", bandwidth / 1e9, bandwidth / bytes, 100.0 * res[0].roofline);
     printf(
@@ -109,8 +111,8 @@ static void print_table(const char *ckpt, const mtp_config *cfg, int q8, int P, 
             snprintf(name, sizeof name, "auto");
         else
             snprintf(name, sizeof name, "%d%s", K, K ? "" : " (plain)");
-        printf("| %s | %.1f | %.2f | %.2fx | %.2fx | %.2fx | %.2f | %.3f | %s |\n", name,
-               r->tokens_per_sec, r->tokens_per_forward, r->speedup, r->speedup_total, r->forward_cost,
+        printf("| %s | %.1f | %.2f | %.2fx | %.2fx | %.2fx | %.2f | %.3f | %s |\n", name, r->tokens_per_sec,
+               r->tokens_per_forward, r->speedup, r->speedup_total, r->forward_cost,
                1e3 * r->seconds_per_forward, r->decode_seconds, acc);
     }
 }
@@ -160,7 +162,9 @@ static int run_bench_decode(command_line *cl) {
         mismatches += res[K].mismatches;
     }
     if (a->json) {
-        if (print_json(ck.dir, cfg, ck.model.q8, prompts.count, a->d.max_new, res, mismatches, bandwidth) != 0) goto done;
+        if (print_json(ck.dir, cfg, ck.model.q8, prompts.count, a->d.max_new, res, mismatches, bandwidth) !=
+            0)
+            goto done;
     } else {
         print_table(ck.dir, cfg, ck.model.q8, prompts.count, a->d.max_new, res, bandwidth);
     }

@@ -52,8 +52,8 @@ static int run_quantize(command_line *cl) {
         for (int k = 0; k < P_KINDS; k++)
             bytes += (double)ck.model.params.count[k] *
                      (model_kind_is_matrix((param_kind)k) ? 1.0 + 4.0 / OP_Q8_BLOCK : 4.0);
-        printf("wrote %s/step_%08ld: int8 weights (q8), %.1f MB (float32: %.1f MB)\n", a->out, step, bytes / 1e6,
-               (double)fp32 / 1e6);
+        printf("wrote %s/step_%08ld: int8 weights (q8), %.1f MB (float32: %.1f MB)\n", a->out, step,
+               bytes / 1e6, (double)fp32 / 1e6);
     }
     free(tok);
     checkpoint_close(&ck);

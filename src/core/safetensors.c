@@ -145,8 +145,8 @@ static int parse_tensor(const char *label, const cJSON *entry, size_t data_size,
     else if (!strcmp(dt, "I8"))
         t->dtype = ST_I8;
     else
-        return mtp_errorf("%s: tensor " NAME_FMT " has dtype '%.32s', but only F32 and I8 are supported", label,
-                          name, dt);
+        return mtp_errorf("%s: tensor " NAME_FMT " has dtype '%.32s', but only F32 and I8 are supported",
+                          label, name, dt);
     const uint64_t size = t->dtype == ST_F32 ? 4 : 1;
 
     uint64_t elements = 0;
@@ -514,7 +514,8 @@ static char *build_header(const st_entry *entries, int count, const size_t *nbyt
         if (!first) strbuf_adds(&b, ",");
         first = 0;
         sb_json_string(&b, e->name);
-        strbuf_adds(&b, e->dtype == ST_I8 ? ":{\"dtype\":\"I8\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
+        strbuf_adds(&b,
+                    e->dtype == ST_I8 ? ":{\"dtype\":\"I8\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < e->ndim; d++) sb_printf(&b, "%s%" PRId64, d ? "," : "", e->shape[d]);
         sb_printf(&b, "],\"data_offsets\":[%zu,", offset);
         offset += nbytes[i];

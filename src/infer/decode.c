@@ -118,7 +118,8 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
         if (model_forward_cached(&d->work, &d->cache, prompt + at, len, prefill_heads, 1, 0, d->logits) != 0)
             return -1;
         if (d->auto_k)
-            memcpy(d->z + (size_t)at * c->dim, model_trunk_rows(&d->work), sizeof(float) * (size_t)len * c->dim);
+            memcpy(d->z + (size_t)at * c->dim, model_trunk_rows(&d->work),
+                   sizeof(float) * (size_t)len * c->dim);
     }
     st->prefill_seconds = mtp_now() - t0;
     t0 = mtp_now();

@@ -79,7 +79,8 @@ int k_chooser_pick(k_chooser *c) {
     // drafts must beat plain by a margin, and bring tokens: a tie (drafts
     // never accepted, a speculative step timed fast in the noise) would
     // otherwise flip back and forth, and every switch to drafts costs a catch-up
-    if (best > 0 && (rate[best] < (1.0 + MARGIN) * rate[0] || k_chooser_tokens_per_step(c, best) < 1.0 + MARGIN))
+    if (best > 0 &&
+        (rate[best] < (1.0 + MARGIN) * rate[0] || k_chooser_tokens_per_step(c, best) < 1.0 + MARGIN))
         best = 0;
     for (int K = 0; K <= c->k_max; K++)
         if (K != best && (second < 0 || rate[K] > rate[second])) second = K;
@@ -124,5 +125,6 @@ void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int acc
 }
 
 void k_chooser_observe_switch(k_chooser *c, double seconds) {
-    c->switch_seconds = c->switch_seconds > 0.0 ? (1.0 - NEWEST) * c->switch_seconds + NEWEST * seconds : seconds;
+    c->switch_seconds =
+        c->switch_seconds > 0.0 ? (1.0 - NEWEST) * c->switch_seconds + NEWEST * seconds : seconds;
 }

@@ -17,9 +17,10 @@
 
 typedef struct {
     int k_max;
-    int current;                      // the K picked last
-    long steps;                       // steps observed
-    double seconds[MTP_MAX_FUTURE];   // a step's time with K drafts: median of the last few; 0 = never measured
+    int current;  // the K picked last
+    long steps;   // steps observed
+    double
+        seconds[MTP_MAX_FUTURE];  // a step's time with K drafts: median of the last few; 0 = never measured
     double recent[MTP_MAX_FUTURE][K_CHOICE_RECENT];  // those last few step times, newest at recent_n % R
     int recent_n[MTP_MAX_FUTURE];
     double accept[MTP_MAX_FUTURE];    // running rate of draft j+1 accepted given drafts 1..j were

@@ -98,7 +98,9 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
             if (catch_up(d, s, K, draft) != 0) return -1;
             double now = mtp_now();
             if (d->auto_k) k_chooser_observe_switch(&d->chooser, now - t0);
-            if (d->auto_k && getenv("KDEBUG")) fprintf(stderr, "switch K=%d %.4f s at len %d step %ld\n", K, now - t0, d->cache.len, d->chooser.steps);
+            if (d->auto_k && getenv("KDEBUG"))
+                fprintf(stderr, "switch K=%d %.4f s at len %d step %ld\n", K, now - t0, d->cache.len,
+                        d->chooser.steps);
             t0 = now;
         }
         tokens[0] = next;
@@ -115,7 +117,8 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
         int32_t correction = 0;
         for (; a < k_here; a++) {
             st->checked[a]++;
-            if (!verify(d, s, d->logits + (size_t)a * Vm, d->draft_probs + (size_t)a * V, draft[a], &correction)) {
+            if (!verify(d, s, d->logits + (size_t)a * Vm, d->draft_probs + (size_t)a * V, draft[a],
+                        &correction)) {
                 rejected = s->temperature > 0.0f;
                 break;
             }
@@ -126,8 +129,10 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
         // keep the cache of head 1's token and the accepted drafts only
         d->cache.len = base + 1 + a;
         for (int k = 0; k <= d->drafts; k++) {
-            if (k <= K) d->head_len[k] = d->cache.len;
-            else if (d->head_len[k] > d->cache.len) d->head_len[k] = d->cache.len;
+            if (k <= K)
+                d->head_len[k] = d->cache.len;
+            else if (d->head_len[k] > d->cache.len)
+                d->head_len[k] = d->cache.len;
         }
         if (stop) break;
         next = rejected ? correction : decode_choose(s, d->logits + (size_t)a * Vm, d->probs);
@@ -138,7 +143,10 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
             draft[k] = decode_choose(s, draft_logits + (size_t)k * Vm, d->draft_probs + (size_t)k * V);
         have = K;
         if (d->auto_k) k_chooser_observe(&d->chooser, K, mtp_now() - t0, k_here, a);
-        if (d->auto_k && getenv("KDEBUG")) fprintf(stderr, "K=%d a=%d t=%.4f s0=%.4f s1=%.4f sw=%.4f step %ld\n", K, a, mtp_now() - t0, d->chooser.seconds[0], d->chooser.seconds[1], d->chooser.switch_seconds, d->chooser.steps);
+        if (d->auto_k && getenv("KDEBUG"))
+            fprintf(stderr, "K=%d a=%d t=%.4f s0=%.4f s1=%.4f sw=%.4f step %ld\n", K, a, mtp_now() - t0,
+                    d->chooser.seconds[0], d->chooser.seconds[1], d->chooser.switch_seconds,
+                    d->chooser.steps);
     }
     return 0;
 }

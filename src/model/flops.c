@@ -22,8 +22,9 @@ step_flops model_step_flops(const mtp_config *c, int B, int T) {
 double model_decode_weight_bytes(const mtp_config *c, int q8) {
     double d = c->dim, f = c->ffn_dim, hd = config_head_dim(c);
     double qd = c->n_head * hd, kvd = c->n_kv_head * hd, V = c->vocab_size;
-    double per = q8 ? 1.0 + 4.0 / 32.0 : 4.0;                             // bytes per matrix value
-    double matrices = d * qd + 2.0 * d * kvd + qd * d + 3.0 * d * f;       // of one block
-    double blocks = config_trunk_layers(c) + 1.0;                          // the trunk and head 1
-    return per * (blocks * matrices + V * d) + 4.0 * (blocks * 2.0 * d + d + d);  // + norms, one embedding row
+    double per = q8 ? 1.0 + 4.0 / 32.0 : 4.0;                         // bytes per matrix value
+    double matrices = d * qd + 2.0 * d * kvd + qd * d + 3.0 * d * f;  // of one block
+    double blocks = config_trunk_layers(c) + 1.0;                     // the trunk and head 1
+    return per * (blocks * matrices + V * d) +
+           4.0 * (blocks * 2.0 * d + d + d);  // + norms, one embedding row
 }

@@ -23,14 +23,26 @@ int model_kind_is_matrix(param_kind kind) {
 void model_matrix_shape(const mtp_config *c, param_kind kind, int *out, int *in) {
     int d = c->dim, f = c->ffn_dim, hd = config_head_dim(c), qd = c->n_head * hd, kvd = c->n_kv_head * hd;
     switch (kind) {
-    case P_WQ: *out = qd, *in = d; break;
-    case P_WK:
-    case P_WV: *out = kvd, *in = d; break;
-    case P_WO: *out = d, *in = qd; break;
-    case P_WGATE:
-    case P_WUP: *out = f, *in = d; break;
-    case P_WDOWN: *out = d, *in = f; break;
-    default: *out = c->vocab_size, *in = d; break;  // P_LM_HEAD
+        case P_WQ:
+            *out = qd, *in = d;
+            break;
+        case P_WK:
+        case P_WV:
+            *out = kvd, *in = d;
+            break;
+        case P_WO:
+            *out = d, *in = qd;
+            break;
+        case P_WGATE:
+        case P_WUP:
+            *out = f, *in = d;
+            break;
+        case P_WDOWN:
+            *out = d, *in = f;
+            break;
+        default:  // P_LM_HEAD
+            *out = c->vocab_size, *in = d;
+            break;
     }
 }
 
@@ -85,7 +97,8 @@ void model_pack_matrix(mtp_model *m, param_kind kind, int layer, const float *w)
 
 int model_use_decode_layout(mtp_model *m) {
     if (m->decode_layout) return 0;
-    if (m->q8) return mtp_errorf("an int8 model has its own layout; the decode layout is for float32 weights");
+    if (m->q8)
+        return mtp_errorf("an int8 model has its own layout; the decode layout is for float32 weights");
     const mtp_config *c = &m->cfg;
     if (!model_decode_layout_fits(c)) return 0;
     param_set p;

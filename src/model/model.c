@@ -15,8 +15,8 @@
 // quantized, integer products; the decode layout: its kernel (few rows exact,
 // many through BLAS); row-major: BLAS, or in exact-rows mode the kernel whose
 // rows do not depend on how many rows there are (decoding).
-static void project(const model_work *w, int exact_rows, float *out, const float *inp, param_kind kind, int layer,
-                    int N, int in_dim, int out_dim) {
+static void project(const model_work *w, int exact_rows, float *out, const float *inp, param_kind kind,
+                    int layer, int N, int in_dim, int out_dim) {
     const mtp_model *m = w->model;
     if (m->q8) {
         const int8_t *q;
@@ -313,8 +313,8 @@ int model_forward_last_logits(model_work *w, const int32_t *tokens, int T, int n
     for (int k = 1; k <= n_heads; k++) {
         head_forward(w, k, 0, 1, T, NULL, 0);
         const float *y_last = w->head_norm + (size_t)(T - 1) * c->dim;
-        project(w, 0, logits + (size_t)(k - 1) * c->vocab_size, y_last, P_LM_HEAD, 0, 1,
-                c->dim, c->vocab_size);
+        project(w, 0, logits + (size_t)(k - 1) * c->vocab_size, y_last, P_LM_HEAD, 0, 1, c->dim,
+                c->vocab_size);
     }
     return 0;
 }
@@ -338,15 +338,15 @@ int model_forward_cached(model_work *w, kv_cache *cache, const int32_t *tokens, 
     for (int k = 1; k <= n_heads; k++) {
         head_forward(w, k, 0, 1, T, cache, exact_rows);
         project(w, exact_rows, logits + (size_t)(k - 1) * last_rows * c->vocab_size,
-                w->head_norm + (size_t)(T - last_rows) * c->dim, P_LM_HEAD, 0, last_rows,
-                c->dim, c->vocab_size);
+                w->head_norm + (size_t)(T - last_rows) * c->dim, P_LM_HEAD, 0, last_rows, c->dim,
+                c->vocab_size);
     }
     cache->len += T;
     return 0;
 }
 
-int model_forward_verify(model_work *w, kv_cache *cache, const int32_t *tokens, int T, int n_heads, int draft_row,
-                         float *logits) {
+int model_forward_verify(model_work *w, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
+                         int draft_row, float *logits) {
     const mtp_config *c = &w->cfg;
     const size_t d = (size_t)c->dim, R = (size_t)w->verify_rows;
     if (T < 1 || T > w->verify_rows)
@@ -372,8 +372,7 @@ int model_forward_verify(model_work *w, kv_cache *cache, const int32_t *tokens, 
     for (int k = 2; k <= n_heads; k++)
         memcpy(w->head_gather + (size_t)(T + k - 2) * d, w->head_rows + ((size_t)(k - 1) * R + draft_row) * d,
                sizeof(float) * d);
-    project(w, 1, logits, w->head_gather, P_LM_HEAD, 0, T + n_heads - 1, c->dim,
-            c->vocab_size);
+    project(w, 1, logits, w->head_gather, P_LM_HEAD, 0, T + n_heads - 1, c->dim, c->vocab_size);
     cache->len += T;
     return 0;
 }
@@ -386,8 +385,7 @@ int model_draft_logits(model_work *w, int n_heads, int T, int row, float *logits
     for (int k = 2; k <= n_heads; k++)
         memcpy(w->head_gather + (size_t)(k - 2) * d, w->head_rows + ((size_t)(k - 1) * R + row) * d,
                sizeof(float) * d);
-    project(w, 1, logits, w->head_gather, P_LM_HEAD, 0, n_heads - 1, c->dim,
-            c->vocab_size);
+    project(w, 1, logits, w->head_gather, P_LM_HEAD, 0, n_heads - 1, c->dim, c->vocab_size);
     return 0;
 }
 
@@ -395,8 +393,8 @@ const float *model_trunk_rows(const model_work *w) {
     return trunk_output(w);
 }
 
-int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *z, int pos0, int rows, int first,
-                             int last, float *logits) {
+int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *z, int pos0, int rows,
+                             int first, int last, float *logits) {
     const mtp_config *c = &w->cfg;
     const size_t d = (size_t)c->dim;
     if (first < 1 || last > c->n_future || first > last)
@@ -411,9 +409,9 @@ int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *
     int exact = rows <= OP_PACKED_ROWS_MAX;
     for (int k = first; k <= last; k++) {
         head_forward(w, k, 0, 1, rows, &at, exact);
-        memcpy(w->head_last + (size_t)(k - first) * d, w->head_norm + (size_t)(rows - 1) * d, sizeof(float) * d);
+        memcpy(w->head_last + (size_t)(k - first) * d, w->head_norm + (size_t)(rows - 1) * d,
+               sizeof(float) * d);
     }
-    project(w, 1, logits, w->head_last, P_LM_HEAD, 0, last - first + 1, c->dim,
-            c->vocab_size);
+    project(w, 1, logits, w->head_last, P_LM_HEAD, 0, last - first + 1, c->dim, c->vocab_size);
     return 0;
 }

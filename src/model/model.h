@@ -177,8 +177,8 @@ int model_forward_cached(model_work *w, kv_cache *cache, const int32_t *tokens, 
 // are head 1's at each row; row T + k - 2 is head k's at row draft_row. So the
 // drafts for the next step come free when the verifier accepts up to
 // draft_row; for another row call model_draft_logits.
-int model_forward_verify(model_work *w, kv_cache *cache, const int32_t *tokens, int T, int n_heads, int draft_row,
-                         float *logits);
+int model_forward_verify(model_work *w, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
+                         int draft_row, float *logits);
 // The trunk's output z (T, d) of the last forward's T rows (valid until the
 // next forward): what a decoder keeps to run heads later over positions they skipped.
 const float *model_trunk_rows(const model_work *w);
@@ -186,8 +186,8 @@ const float *model_trunk_rows(const model_work *w);
 // (rows, d; rows <= w->max_T), writing those heads' cache rows only, and
 // their logits at the last row: logits (last-first+1, V), one unembedding
 // pass. Catches up heads a decoder left out of some forwards.
-int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *z, int pos0, int rows, int first,
-                             int last, float *logits);
+int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *z, int pos0, int rows,
+                             int first, int last, float *logits);
 // After model_forward_verify: heads 2..n_heads' logits at row `row` of its T
 // rows, logits (n_heads - 1, V), one pass over the unembedding.
 int model_draft_logits(model_work *w, int n_heads, int T, int row, float *logits);

@@ -84,7 +84,8 @@ static void free_q8_storage(mtp_model *m) {
 int model_alloc_q8_params(mtp_model *m) {
     char why[128];
     if (!model_matrix_rows_fit_q8(&m->cfg, why, sizeof why))
-        return mtp_errorf("cannot hold int8 (q8) weights: %s (rows are quantized in blocks of %d)", why, OP_Q8_BLOCK);
+        return mtp_errorf("cannot hold int8 (q8) weights: %s (rows are quantized in blocks of %d)", why,
+                          OP_Q8_BLOCK);
     if (alloc_float_rest(&m->params, &m->cfg) != 0) return -1;
     if (alloc_q8_storage(m) != 0) {
         params_free(&m->params);
@@ -108,7 +109,8 @@ int model_use_q8(mtp_model *m, int quantize) {
             model_matrix_shape(c, (param_kind)k, &out, &in);
             size_t layers = k == P_LM_HEAD ? 1 : (size_t)c->n_layer, n = (size_t)out * in;
             for (size_t l = 0; l < layers; l++)
-                op_quantize_q8(m->q8_w[k] + l * n, m->q8_s[k] + l * n / OP_Q8_BLOCK, m->params.t[k] + l * n, out, in);
+                op_quantize_q8(m->q8_w[k] + l * n, m->q8_s[k] + l * n / OP_Q8_BLOCK, m->params.t[k] + l * n,
+                               out, in);
         }
     // the float32 matrices go: a new arena with only the kinds that stay float32
     param_set rest;

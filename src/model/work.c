@@ -177,7 +177,8 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
     if (T > cfg->max_seq_len)
         return mtp_errorf("--seq-len %d exceeds the model's max context %d", T, cfg->max_seq_len);
     if (with_grads && (m->decode_layout || m->q8))
-        return mtp_errorf("a model in the decode layout or int8 runs forwards only: train a float32 checkpoint");
+        return mtp_errorf(
+            "a model in the decode layout or int8 runs forwards only: train a float32 checkpoint");
     w->model = m;
     w->cfg = *cfg;
     w->trunk = mtp_calloc((size_t)config_trunk_layers(cfg), sizeof *w->trunk, "trunk activations");

@@ -147,7 +147,9 @@ int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const ch
     const param_set *weights[1] = {&m->params}, *moment_sets[2] = {moments ? moments->exp_avg : NULL,
                                                                    moments ? moments->exp_avg_sq : NULL};
     const char *no_prefix[1] = {""}, *moment_prefixes[2] = {"exp_avg.", "exp_avg_sq."};
-    if (rc == 0) rc = m->q8 ? write_q8_tensors(path, m) : checkpoint_write_tensors(path, weights, no_prefix, 1, &m->cfg);
+    if (rc == 0)
+        rc = m->q8 ? write_q8_tensors(path, m)
+                   : checkpoint_write_tensors(path, weights, no_prefix, 1, &m->cfg);
     if (rc == 0 && moments) {
         rc = fs_join(path, sizeof path, tmp, "optimizer.safetensors");
         if (rc == 0) rc = checkpoint_write_tensors(path, moment_sets, moment_prefixes, 2, &m->cfg);
@@ -331,7 +333,8 @@ static int read_q8_params(const st_file *f, mtp_model *m) {
         char name[160];
         int64_t shape[2] = {t.shape[0], t.shape[1] / OP_Q8_BLOCK};
         snprintf(name, sizeof name, "%s_scale", t.name);
-        if (st_read_i8(f, t.name, t.shape, 2, (int8_t *)q) != 0 || st_read_f32(f, name, shape, 2, (float *)scales) != 0)
+        if (st_read_i8(f, t.name, t.shape, 2, (int8_t *)q) != 0 ||
+            st_read_f32(f, name, shape, 2, (float *)scales) != 0)
             return -1;
     }
     return 0;
@@ -390,7 +393,6 @@ int checkpoint_load_params(const char *ckpt_dir, mtp_model *m) {
     st_close(&f);
     return rc;
 }
-
 
 int checkpoint_load_moments(const char *ckpt_dir, param_set *exp_avg, param_set *exp_avg_sq,
                             const mtp_config *cfg) {

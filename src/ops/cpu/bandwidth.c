@@ -48,7 +48,7 @@ float *op_read_bandwidth_buffer(size_t bytes, size_t *n) {
     *n = bytes / sizeof(float) / 4096 * 4096;
     float *buf = NULL;
     if (*n == 0 || !(buf = aligned_alloc(64, *n * sizeof(float)))) return NULL;
-    // first touch by the threads that will read: the pages land near them
+        // first touch by the threads that will read: the pages land near them
 #pragma omp parallel for num_threads(op_get_threads()) schedule(static)
     for (size_t i = 0; i < *n; i++) buf[i] = 1.0f;
     return buf;

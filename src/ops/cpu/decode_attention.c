@@ -105,7 +105,8 @@ static inline __attribute__((always_inline)) void weighted_values(float *out, co
     for (int c = 0; c < V; c++) {
         float *o = out + c * LANES;
         const float *vc = v + c * LANES;
-        __m256 a[2][2] = {{_mm256_loadu_ps(o), _mm256_loadu_ps(o + 8)}, {_mm256_setzero_ps(), _mm256_setzero_ps()}};
+        __m256 a[2][2] = {{_mm256_loadu_ps(o), _mm256_loadu_ps(o + 8)},
+                          {_mm256_setzero_ps(), _mm256_setzero_ps()}};
         int j = 0;
         for (; j + 2 <= n; j += 2)
             for (int p = 0; p < 2; p++) {
@@ -162,8 +163,8 @@ typedef struct {
 // One block of n <= KEY_BLOCK keys (rows of kb, vb at stride ld) for one
 // (query, head): out (hd) holds the unnormalized weighted sum of values so far,
 // rescaled here when the block raises the maximum.
-static void attend_block(float *out, softmax_state *st, const float *q, const float *kb, const float *vb, size_t ld,
-                         int n, int hd, float scale) {
+static void attend_block(float *out, softmax_state *st, const float *q, const float *kb, const float *vb,
+                         size_t ld, int n, int hd, float scale) {
     float s[KEY_BLOCK] __attribute__((aligned(64)));
     const int vec_hd = hd / LANES * LANES, padded = (n + LANES - 1) / LANES * LANES;
     int j = 0;
@@ -223,7 +224,8 @@ enum { ROW_CHUNK = 16 };
 
 void op_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
                                int H, int Hkv, int hd) {
-    // one sequence: q (Tq, H, hd); k, v (Tk, Hkv, hd); query i at position Tk - Tq + i, seeing keys 0..Tk-Tq+i
+    // one sequence: q (Tq, H, hd); k, v (Tk, Hkv, hd); query i at position Tk - Tq + i, seeing keys
+    // 0..Tk-Tq+i
     const float scale = 1.0f / sqrtf((float)hd);
     const int group = H / Hkv, offset = Tk - Tq;
     const size_t kvrow = (size_t)Hkv * hd;

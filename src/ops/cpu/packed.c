@@ -53,17 +53,17 @@ size_t op_packed_floats(int out_dim, int in_dim) {
 
 // Visits every 16-float slice of the layout in memory order: BODY sees its
 // packed index k_, row r_ and first column s_. Padding rows have r_ >= out_dim.
-#define FOR_EACH_PACKED(out_dim, in_dim, BODY)                                                  \
-    do {                                                                                        \
-        const size_t rows_ = op_packed_rows(out_dim), cols_ = (size_t)(in_dim);                \
-        size_t k_ = 0;                                                                          \
-        for (size_t b_ = 0; b_ < rows_; b_ += PACK_BLOCK)                                       \
-            for (size_t c0_ = 0; c0_ < cols_; c0_ += PACK_CHUNK) {                              \
-                size_t n_ = cols_ - c0_ < PACK_CHUNK ? cols_ - c0_ : PACK_CHUNK;                 \
-                for (size_t g_ = b_; g_ < b_ + PACK_BLOCK; g_ += PACK_GROUP)                     \
-                    for (size_t s_ = c0_; s_ < c0_ + n_; s_ += SLICE)                            \
-                        for (size_t r_ = g_; r_ < g_ + PACK_GROUP; r_++, k_ += SLICE) BODY;      \
-            }                                                                                   \
+#define FOR_EACH_PACKED(out_dim, in_dim, BODY)                                              \
+    do {                                                                                    \
+        const size_t rows_ = op_packed_rows(out_dim), cols_ = (size_t)(in_dim);             \
+        size_t k_ = 0;                                                                      \
+        for (size_t b_ = 0; b_ < rows_; b_ += PACK_BLOCK)                                   \
+            for (size_t c0_ = 0; c0_ < cols_; c0_ += PACK_CHUNK) {                          \
+                size_t n_ = cols_ - c0_ < PACK_CHUNK ? cols_ - c0_ : PACK_CHUNK;            \
+                for (size_t g_ = b_; g_ < b_ + PACK_BLOCK; g_ += PACK_GROUP)                \
+                    for (size_t s_ = c0_; s_ < c0_ + n_; s_ += SLICE)                       \
+                        for (size_t r_ = g_; r_ < g_ + PACK_GROUP; r_++, k_ += SLICE) BODY; \
+            }                                                                               \
     } while (0)
 
 void op_pack(float *dst, const float *w, int out_dim, int in_dim) {
@@ -91,7 +91,8 @@ void op_unpack(float *w, const float *src, int out_dim, int in_dim) {
 // -ffp-contract=fast from -O2; at -O1 neither is fused): the two kernels, and
 // the row-major one, keep giving the same bits.
 static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const float *g, const float *x,
-                                                             size_t ldx, int n, const int R, const int prefetch) {
+                                                             size_t ldx, int n, const int R,
+                                                             const int prefetch) {
     __m256 a[ROWS][PACK_GROUP][2];
     for (int r = 0; r < R; r++)
         for (int c = 0; c < PACK_GROUP; c++) {
@@ -108,7 +109,8 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
             w[c][1] = _mm256_loadu_ps(g + SLICE * c + 8);
         }
         for (int r = 0; r < R; r++) {
-            const __m256 x0 = _mm256_loadu_ps(x + (size_t)r * ldx + s), x1 = _mm256_loadu_ps(x + (size_t)r * ldx + s + 8);
+            const __m256 x0 = _mm256_loadu_ps(x + (size_t)r * ldx + s),
+                         x1 = _mm256_loadu_ps(x + (size_t)r * ldx + s + 8);
             for (int c = 0; c < PACK_GROUP; c++) {
                 a[r][c][0] = _mm256_add_ps(a[r][c][0], _mm256_mul_ps(x0, w[c][0]));
                 a[r][c][1] = _mm256_add_ps(a[r][c][1], _mm256_mul_ps(x1, w[c][1]));
@@ -128,7 +130,8 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
 // starting at the chunk's first column. R and the loop bounds are constants
 // at each call, so the accumulators stay in registers.
 static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const float *g, const float *x,
-                                                             size_t ldx, int n, const int R, const int prefetch) {
+                                                             size_t ldx, int n, const int R,
+                                                             const int prefetch) {
     f32x16 a[ROWS][PACK_GROUP];
     for (int r = 0; r < R; r++)
         for (int c = 0; c < PACK_GROUP; c++) a[r][c] = acc[r * PACK_BLOCK + c];
@@ -153,12 +156,12 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
 #endif
 
 typedef void (*pass_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx, int n);
-#define PASS_FN(R)                                                                            \
-    static void pass_##R(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) {    \
-        group_pass(acc, g, x, ldx, n, R, 0);                                                  \
-    }                                                                                         \
+#define PASS_FN(R)                                                                              \
+    static void pass_##R(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) {      \
+        group_pass(acc, g, x, ldx, n, R, 0);                                                    \
+    }                                                                                           \
     static void pass_##R##_pf(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) { \
-        group_pass(acc, g, x, ldx, n, R, 1);                                                  \
+        group_pass(acc, g, x, ldx, n, R, 1);                                                    \
     }
 PASS_FN(1)
 PASS_FN(2)
@@ -174,8 +177,8 @@ static const pass_fn prefetching[ROWS] = {pass_1_pf, pass_2_pf};
 #undef PASS_FN
 
 // One block of PACK_BLOCK outputs for all M rows: out[r][o0 .. o0+PACK_BLOCK).
-static void block_product(float *out, size_t ldo, const float *x, size_t ldx, const float *blk, int M, int cols,
-                          int valid) {
+static void block_product(float *out, size_t ldo, const float *x, size_t ldx, const float *blk, int M,
+                          int cols, int valid) {
     f32x16 acc[MAX_M * PACK_BLOCK];  // [row][output in block], the 16-lane sums
     memset(acc, 0, sizeof(f32x16) * (size_t)M * PACK_BLOCK);
     const float *g = blk;
@@ -235,6 +238,7 @@ void op_matmul_packed(float *out, const float *inp, const float *wp, int N, int 
         // rows p0.. are whole blocks (PANEL is a multiple of PACK_BLOCK)
         op_unpack(w, wp + (size_t)p0 * in_dim, rows, in_dim);
         op_matmul_forward(o, inp, w, N, in_dim, rows);
-        for (int r = 0; r < N; r++) memcpy(out + (size_t)r * out_dim + p0, o + (size_t)r * rows, sizeof(float) * rows);
+        for (int r = 0; r < N; r++)
+            memcpy(out + (size_t)r * out_dim + p0, o + (size_t)r * rows, sizeof(float) * rows);
     }
 }

@@ -57,7 +57,8 @@ void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xsum, const float *x, i
         xs[m] = amax / 127.0f;
         for (int i = 0; i < in_dim; i++) qrow[i] = (int8_t)lrintf(row[i] * inv);
         for (int l = 0; l < in_dim / 4; l++)
-            xsum[(size_t)m * (in_dim / 4) + l] = -128 * (qrow[4 * l] + qrow[4 * l + 1] + qrow[4 * l + 2] + qrow[4 * l + 3]);
+            xsum[(size_t)m * (in_dim / 4) + l] =
+                -128 * (qrow[4 * l] + qrow[4 * l + 1] + qrow[4 * l + 2] + qrow[4 * l + 3]);
     }
 }
 
@@ -100,8 +101,9 @@ enum { PREFETCH_AHEAD = 4096 };
 // acc (chains 0+1 in the low and high halves of acc[0], 2+3 of acc[1]) += the
 // four blocks at q (64 bytes per register: two blocks), scales s[0..3], for
 // one row: xq signed, its lane corrections xsum.
-static inline __attribute__((always_inline)) void four_blocks(__m512 acc[2], __m512i qu0, __m512i qu1, __m512 s01,
-                                                              __m512 s23, const int8_t *xq, const int32_t *xsum) {
+static inline __attribute__((always_inline)) void four_blocks(__m512 acc[2], __m512i qu0, __m512i qu1,
+                                                              __m512 s01, __m512 s23, const int8_t *xq,
+                                                              const int32_t *xsum) {
     __m512i d0 = _mm512_dpbusd_epi32(_mm512_loadu_si512(xsum), qu0, _mm512_loadu_si512(xq));
     __m512i d1 = _mm512_dpbusd_epi32(_mm512_loadu_si512(xsum + 16), qu1, _mm512_loadu_si512(xq + 64));
     acc[0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), s01, acc[0]);
@@ -111,8 +113,9 @@ static inline __attribute__((always_inline)) void four_blocks(__m512 acc[2], __m
 
 // out[m] (stride ldo) = x_m . w for R rows of x, one weight row (q, s).
 static inline __attribute__((always_inline)) void row_product(float *out, size_t ldo, const int8_t *xq,
-                                                              const float *xs, const int32_t *xsum, const int8_t *q,
-                                                              const float *s, int in_dim, const int R) {
+                                                              const float *xs, const int32_t *xsum,
+                                                              const int8_t *q, const float *s, int in_dim,
+                                                              const int R) {
     __m256 acc[ROWS][CHAINS];
     const int blocks = in_dim / OP_Q8_BLOCK;
     int b0 = 0;
@@ -169,9 +172,9 @@ static inline __attribute__((always_inline)) void row_product(float *out, size_t
 typedef void (*row_fn)(float *, size_t, const int8_t *, const float *, const int32_t *, const int8_t *,
                        const float *, int);
 #define ROW_FN(R)                                                                                     \
-    static void row_##R(float *o, size_t ldo, const int8_t *xq, const float *xs, const int32_t *xsum,  \
-                        const int8_t *q, const float *s, int in_dim) {                                 \
-        row_product(o, ldo, xq, xs, xsum, q, s, in_dim, R);                                          \
+    static void row_##R(float *o, size_t ldo, const int8_t *xq, const float *xs, const int32_t *xsum, \
+                        const int8_t *q, const float *s, int in_dim) {                                \
+        row_product(o, ldo, xq, xs, xsum, q, s, in_dim, R);                                           \
     }
 ROW_FN(1)
 ROW_FN(2)

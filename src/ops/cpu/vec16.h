@@ -87,14 +87,16 @@ static inline f32x16 halve4(const f32x16 *pa, const f32x16 *pb) {
     return join16(halve4_8(a.lo, b.lo), halve4_8(a.hi, b.hi));
 }
 static inline __m256 halve2_8(__m256 a, __m256 b) {  // per 128 bits: (a0+a2, a1+a3, b0+b2, b1+b3)
-    return _mm256_add_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0)), _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
+    return _mm256_add_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0)),
+                         _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2)));
 }
 static inline f32x16 halve2(const f32x16 *pa, const f32x16 *pb) {
     halves a = split16(pa), b = split16(pb);
     return join16(halve2_8(a.lo, b.lo), halve2_8(a.hi, b.hi));
 }
 static inline __m256 halve1_8(__m256 a, __m256 b) {  // per 128 bits: (a0+a1, b0+b1, a2+a3, b2+b3)
-    __m256 t = _mm256_add_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+    __m256 t = _mm256_add_ps(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
     return _mm256_permute_ps(t, _MM_SHUFFLE(3, 1, 2, 0));
 }
 static inline f32x16 halve1(const f32x16 *pa, const f32x16 *pb) {
