@@ -10,6 +10,15 @@ fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 M() { "$MTP" "$@"; }
 
+# speaker_corpus N: corpus/a.txt, N numbered lines of a small repetitive text
+# (a few dozen training steps learn it), for the tests' tiny models.
+speaker_corpus() {
+    mkdir -p corpus
+    for i in $(seq 1 "$1"); do
+        echo "line $i: the $((i % 7)) quick brown foxes jump over $((i * 13 % 101)) lazy dogs, said speaker $((i % 5))."
+    done >corpus/a.txt
+}
+
 # expect_error NAME PATTERN -- COMMAND...: the command must exit 1 or 2 (not
 # 0, no crash) with exactly one line on stderr containing PATTERN.
 expect_error() {

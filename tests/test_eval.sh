@@ -8,10 +8,7 @@ set -u
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/env
 
-mkdir -p corpus
-for i in $(seq 1 300); do
-    echo "line $i: the $((i % 7)) quick brown foxes jump over $((i * 13 % 101)) lazy dogs, said speaker $((i % 5))."
-done >corpus/a.txt
+speaker_corpus 300
 for i in $(seq 1 200); do echo "def f$i(x):\n    return x * $i + $((i % 9))"; done >corpus/b.py
 M prepare --quiet --out data --val-fraction 0.3 corpus >/dev/null 2>&1 || fail "prepare"
 # the final step evaluates 2 batches of 4 windows of 16 tokens, as eval --batch 4 --max-batches 2 does

@@ -11,10 +11,7 @@ source "$(dirname "$0")/lib.sh"
 PY=${PYTHON:-/usr/bin/python3}
 [ -x "$PY" ] || PY=$(command -v python3) || { echo "skip: python3 needed to parse the JSON"; exit 77; }
 
-mkdir -p corpus
-for i in $(seq 1 400); do
-    echo "line $i: the $((i % 7)) quick brown foxes jump over $((i * 13 % 101)) lazy dogs, said speaker $((i % 5))."
-done >corpus/a.txt
+speaker_corpus 400
 M prepare --quiet --out data --val-fraction 0.1 corpus >/dev/null 2>&1 || fail "prepare"
 M train --data data --out run --n-layer 4 --n-future 3 --dim 64 --n-head 4 --seq-len 64 --batch 8 --steps 150 \
     --lr 3e-3 --eval-every 0 --threads 2 >/dev/null 2>&1 || fail "train"

@@ -7,10 +7,7 @@ set -u
 source "$(dirname "$0")/lib.sh"
 
 # a small corpus: a few hundred lines of varied text, and a short text to memorize
-mkdir -p corpus
-for i in $(seq 1 300); do
-    echo "line $i: the $((i % 7)) quick brown foxes jump over $((i * 13 % 101)) lazy dogs, said speaker $((i % 5))."
-done >corpus/a.txt
+speaker_corpus 300
 for i in $(seq 1 200); do echo "def f$i(x):\n    return x * $i + $((i % 9))"; done >corpus/b.py
 M prepare --quiet --out data --val-fraction 0.2 corpus >/dev/null 2>&1 || fail "prepare"
 TINY="--data data --n-layer 3 --n-future 2 --dim 32 --n-head 4 --seq-len 16 --batch 4 --threads 2 --eval-every 0"

@@ -93,6 +93,8 @@ void op_unpack(float *w, const float *src, int out_dim, int in_dim) {
 static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const float *g, const float *x,
                                                              size_t ldx, int n, const int R,
                                                              const int prefetch) {
+    // acc is read and written as floats: vec16.h's split16/join16 (struct copies)
+    // put these accumulators back on the stack (measured: 4 rows at 50% of the probe)
     __m256 a[ROWS][PACK_GROUP][2];
     for (int r = 0; r < R; r++)
         for (int c = 0; c < PACK_GROUP; c++) {
