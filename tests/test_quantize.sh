@@ -69,4 +69,14 @@ M train --data data --out odd --n-layer 3 --n-future 2 --dim 48 --n-head 4 --seq
     --eval-every 0 --threads 2 >/dev/null 2>&1 || fail "train dim 48"
 expect_error "width not a multiple of 32" "multiple of 32" -- M quantize --model odd --type q8 --out x
 expect_error "training on int8" "trainer_state.json" -- M train --resume q8 --steps 160
+# an int8 checkpoint whose config.json says an ffn width the int8 rows cannot have
+cp -r q8 q8bad
+"$PY" - q8bad/step_*/config.json <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["intermediate_size"] = 200
+json.dump(c, open(sys.argv[1], "w"))
+PY
+expect_error "int8 file, bad config" "model.safetensors: int8 weights, but config.json" -- \
+    M generate --model q8bad --prompt "line" --max-new 4
 finish quantize

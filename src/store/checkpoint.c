@@ -378,6 +378,11 @@ int checkpoint_load_model(const char *ckpt_dir, const mtp_config *cfg, int decod
     const int q8 = head && head->dtype == ST_I8;
     // int8 weights straight into int8 storage; float32 ones for decoding into the decode layout
     int rc = q8 ? model_create_q8(m, cfg) : decoding ? model_create_decoding(m, cfg) : model_create(m, cfg);
+    if (rc != 0 && q8) {  // the config (config.json) does not fit the file's int8 layout: name the file
+        char why[512];
+        snprintf(why, sizeof why, "%s", mtp_last_error());
+        rc = mtp_errorf("%s: int8 weights, but config.json does not fit them: %s", path, why);
+    }
     if (rc == 0) rc = load_params(&f, path, m);
     st_close(&f);
     if (rc != 0) model_free(m);
