@@ -31,16 +31,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (t->shape[d] < 0) abort();
             elements *= (uint64_t)t->shape[d];  // cannot overflow if the reader is right
         }
-        if (t->nbytes != elements * 4) abort();
+        if (t->nbytes != elements * st_dtype_size(t->dtype)) abort();
         if (t->offset > f.data_size || t->nbytes > f.data_size - t->offset) abort();
         covered += t->nbytes;
         const st_tensor *found = st_find(&f, t->name);
         if (!found || strcmp(found->name, t->name) != 0) abort();
-        if (t->nbytes <= MAX_COPY_BYTES) {
+        if (t->nbytes <= MAX_COPY_BYTES && t->dtype == ST_F32) {
             float *dst = malloc(t->nbytes ? t->nbytes : 1);
             if (!dst) abort();
             if (st_read_f32(&f, t->name, t->shape, t->ndim, dst) != 0) abort();
             if (t->nbytes && memcmp(dst, st_tensor_data(&f, t), t->nbytes) != 0) abort();
+            free(dst);
+        }
+        if (t->nbytes <= MAX_COPY_BYTES && (t->dtype == ST_BF16 || t->dtype == ST_F16)) {
+            float *dst = malloc(elements * sizeof(float) + 1);
+            if (!dst || st_read_widened(&f, t, dst) != 0) abort();
             free(dst);
         }
         // A wrong rank must be refused, never copied.

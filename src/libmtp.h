@@ -19,11 +19,13 @@
 
 #include "mtp.h"
 
+#include "convert/convert.h"
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/jsonl.h"
 #include "core/meminfo.h"
 #include "core/progress.h"
+#include "core/pth.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
 #include "core/timer.h"

@@ -3,6 +3,7 @@
 // the problem), and an independent parse of a written file in Python.
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,12 +160,10 @@ static void test_bad_headers(void) {
 
     // Data types.
     expect_bad_header("dtype I64", "{\"a\": {\"dtype\": \"I64\", \"shape\": [1], \"data_offsets\": [0, 8]}}",
-                      8, "only F32 and I8 are supported");
-    expect_bad_header("dtype BF16",
-                      "{\"a\": {\"dtype\": \"BF16\", \"shape\": [2], \"data_offsets\": [0, 4]}}", 4,
-                      "dtype BF16, but only F32 (and I8 for quantized weights) is supported");
-    expect_bad_header("dtype F16", "{\"a\": {\"dtype\": \"F16\", \"shape\": [2], \"data_offsets\": [0, 4]}}",
-                      4, "dtype F16, but only F32 (and I8 for quantized weights) is supported");
+                      8, "only F32, BF16, F16 and I8 are supported");
+    // BF16 and F16 are two bytes per element
+    expect_bad_header("BF16 size", "{\"a\": {\"dtype\": \"BF16\", \"shape\": [4], \"data_offsets\": [0, 4]}}",
+                      4, "(8 bytes as BF16) but data_offsets [0, 4] span 4 bytes");
     // I8 is one byte per element: 4 elements in 16 bytes do not add up
     expect_bad_header("I8 size", "{\"a\": {\"dtype\": \"I8\", \"shape\": [4], \"data_offsets\": [0, 16]}}",
                       16, "(4 bytes as I8) but data_offsets [0, 16] span 16 bytes");
@@ -254,6 +253,27 @@ static void test_valid_edge_cases(void) {
     CHECK(st_read_f32(&f, "e", e_shape, 2, NULL) == 0, "empty read: %s", mtp_last_error());
     st_close(&f);
     st_close(&f);  // closing twice is harmless
+
+    // 16-bit floats widen exactly: bf16 0x3fc0 = 1.5, 0xc140 = -12; f16
+    // 0x3c00 = 1, 0x0001 = 2^-24 (the smallest subnormal), 0xfc00 = -inf.
+    const char *h16 =
+        "{\"b\": {\"dtype\": \"BF16\", \"shape\": [2], \"data_offsets\": [0, 4]}, "
+        "\"h\": {\"dtype\": \"F16\", \"shape\": [3], \"data_offsets\": [4, 10]}}";
+    const uint8_t bytes16[10] = {0xc0, 0x3f, 0x40, 0xc1, 0x00, 0x3c, 0x01, 0x00, 0x00, 0xfc};
+    write_raw(path, UINT64_MAX, h16, strlen(h16), bytes16, sizeof bytes16);
+    CHECK(st_open(path, &f) == 0, "16-bit floats: %s", mtp_last_error());
+    if (f.count == 2) {
+        float b[2], h[3];
+        CHECK(st_read_widened(&f, st_find(&f, "b"), b) == 0 && b[0] == 1.5f && b[1] == -12.0f,
+              "bf16 widened to %g %g", b[0], b[1]);
+        CHECK(st_read_widened(&f, st_find(&f, "h"), h) == 0 && h[0] == 1.0f && h[1] == 0x1p-24f &&
+                  h[2] == -INFINITY,
+              "f16 widened to %g %g %g", h[0], h[1], h[2]);
+        const int64_t shape2[1] = {2};
+        CHECK(st_read_f32(&f, "b", shape2, 1, b) != 0 && strstr(mtp_last_error(), "mtp convert --from hf"),
+              "reading bf16 as a checkpoint's float32: %s", mtp_last_error());
+    }
+    st_close(&f);
 
     // An empty file: a header with no tensors.
     write_raw(path, UINT64_MAX, "{}      ", 8, NULL, 0);

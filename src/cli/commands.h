@@ -12,6 +12,6 @@ extern const command_spec CMD_PREPARE, CMD_TRAIN, CMD_SAMPLE, CMD_GENERATE, CMD_
 // the paper's tasks and their evaluations
 extern const command_spec CMD_TASK_POLY, CMD_TASK_INDUCTION, CMD_EVAL_GEN, CMD_EVAL_INDUCTION,
     CMD_EVAL_CHOICE, CMD_EVAL_CODE, CMD_EVAL_ROUGE;
-extern const command_spec CMD_QUANTIZE, CMD_BENCH_DECODE, CMD_BENCH_TRAIN;
+extern const command_spec CMD_QUANTIZE, CMD_CONVERT, CMD_BENCH_DECODE, CMD_BENCH_TRAIN;
 
 #endif

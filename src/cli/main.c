@@ -13,7 +13,7 @@ static const command_spec *const commands[] = {
     &CMD_SAMPLE,           &CMD_GENERATE,         &CMD_EVAL,
     &CMD_TASK_POLY,        &CMD_TASK_INDUCTION,   &CMD_EVAL_GEN,
     &CMD_EVAL_INDUCTION,   &CMD_EVAL_CHOICE,      &CMD_EVAL_CODE,
-    &CMD_EVAL_ROUGE,       &CMD_QUANTIZE,         &CMD_BENCH_DECODE,
+    &CMD_EVAL_ROUGE,       &CMD_QUANTIZE,         &CMD_CONVERT,          &CMD_BENCH_DECODE,
     &CMD_BENCH_TRAIN,
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)

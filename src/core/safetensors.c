@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "core/strbuf.h"
 
 // Tensor bytes are copied straight between the file and float arrays.
@@ -135,19 +136,18 @@ static int parse_tensor(const char *label, const cJSON *entry, size_t data_size,
     if (!cJSON_IsString(dtype))
         return mtp_errorf("%s: tensor " NAME_FMT " has a \"dtype\" that is not a string", label, name);
     const char *dt = dtype->valuestring;
-    if (!strcmp(dt, "BF16") || !strcmp(dt, "F16"))
-        return mtp_errorf("%s: tensor " NAME_FMT
-                          " has dtype %s, but only F32 (and I8 for quantized weights) is supported; convert "
-                          "the checkpoint to float32 first",
-                          label, name, dt);
     if (!strcmp(dt, "F32"))
         t->dtype = ST_F32;
     else if (!strcmp(dt, "I8"))
         t->dtype = ST_I8;
+    else if (!strcmp(dt, "BF16"))
+        t->dtype = ST_BF16;
+    else if (!strcmp(dt, "F16"))
+        t->dtype = ST_F16;
     else
-        return mtp_errorf("%s: tensor " NAME_FMT " has dtype '%.32s', but only F32 and I8 are supported",
+        return mtp_errorf("%s: tensor " NAME_FMT " has dtype '%.32s', but only F32, BF16, F16 and I8 are supported",
                           label, name, dt);
-    const uint64_t size = t->dtype == ST_F32 ? 4 : 1;
+    const uint64_t size = st_dtype_size(t->dtype);
 
     uint64_t elements = 0;
     if (parse_shape(label, name, shape, t, &elements) != 0) return -1;
@@ -379,8 +379,11 @@ static int read_tensor(const st_file *f, const char *name, st_dtype dtype, const
         return mtp_errorf("%s: expected rank %d for tensor " NAME_FMT " is out of range 0..%d", f->path, ndim,
                           name, ST_MAX_DIMS);
     if (t->dtype != dtype)
-        return mtp_errorf("%s: tensor " NAME_FMT " has dtype %s, expected %s", f->path, name,
-                          t->dtype == ST_F32 ? "F32" : "I8", dtype == ST_F32 ? "F32" : "I8");
+        return mtp_errorf("%s: tensor " NAME_FMT " has dtype %s, expected %s%s", f->path, name,
+                          st_dtype_name(t->dtype), st_dtype_name(dtype),
+                          t->dtype == ST_BF16 || t->dtype == ST_F16
+                              ? " (a Hugging Face checkpoint: import it with mtp convert --from hf)"
+                              : "");
     int same = t->ndim == ndim;
     for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
     if (!same) {
@@ -390,6 +393,29 @@ static int read_tensor(const st_file *f, const char *name, st_dtype dtype, const
         return mtp_errorf("%s: tensor " NAME_FMT " has shape %s, expected %s", f->path, name, have, want);
     }
     if (t->nbytes) memcpy(dst, f->data + t->offset, t->nbytes);
+    return 0;
+}
+
+size_t st_dtype_size(st_dtype d) {
+    return d == ST_F32 ? 4 : d == ST_I8 ? 1 : 2;
+}
+
+const char *st_dtype_name(st_dtype d) {
+    return d == ST_F32 ? "F32" : d == ST_I8 ? "I8" : d == ST_BF16 ? "BF16" : "F16";
+}
+
+int st_read_widened(const st_file *f, const st_tensor *t, float *dst) {
+    const uint8_t *p = f->data + t->offset;
+    size_t n = t->nbytes / st_dtype_size(t->dtype);
+    if (t->dtype == ST_I8) return mtp_errorf("%s: tensor " NAME_FMT " is I8, not a float tensor", f->path, t->name);
+    if (t->dtype == ST_F32) {
+        if (n) memcpy(dst, p, t->nbytes);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
+        dst[i] = t->dtype == ST_BF16 ? half_bf16_to_f32(h) : half_f16_to_f32(h);
+    }
     return 0;
 }
 
@@ -447,7 +473,7 @@ static int compare_strings(const void *a, const void *b) {
 }
 
 // Checks the entries and gives each one's byte size.
-static int check_entries(const char *path, const st_entry *entries, int count, size_t *nbytes) {
+static int check_entries(const char *path, const st_entry *entries, int count, int produced, size_t *nbytes) {
     size_t total = 0;
     for (int i = 0; i < count; i++) {
         const st_entry *e = &entries[i];
@@ -473,8 +499,8 @@ static int check_entries(const char *path, const st_entry *entries, int count, s
             elements *= v;
         }
         if (has_zero) elements = 0;
-        nbytes[i] = (size_t)(elements * (e->dtype == ST_I8 ? 1 : 4));
-        if (nbytes[i] && !e->data) return mtp_errorf("%s: tensor " NAME_FMT " has no data", path, e->name);
+        nbytes[i] = (size_t)(elements * st_dtype_size(e->dtype));
+        if (nbytes[i] && !e->data && !produced) return mtp_errorf("%s: tensor " NAME_FMT " has no data", path, e->name);
         if (total > SIZE_MAX - nbytes[i]) return mtp_errorf("%s: total tensor size overflows", path);
         total += nbytes[i];
     }
@@ -514,8 +540,7 @@ static char *build_header(const st_entry *entries, int count, const size_t *nbyt
         if (!first) strbuf_adds(&b, ",");
         first = 0;
         sb_json_string(&b, e->name);
-        strbuf_adds(&b,
-                    e->dtype == ST_I8 ? ":{\"dtype\":\"I8\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
+        sb_printf(&b, ":{\"dtype\":\"%s\",\"shape\":[", st_dtype_name(e->dtype));
         for (int d = 0; d < e->ndim; d++) sb_printf(&b, "%s%" PRId64, d ? "," : "", e->shape[d]);
         sb_printf(&b, "],\"data_offsets\":[%zu,", offset);
         offset += nbytes[i];
@@ -549,6 +574,11 @@ static int write_full(int fd, const void *data, size_t len, const char *path) {
 
 int st_write(const char *path, const st_entry *entries, int count, const char *const *metadata_kv,
              int metadata_pairs) {
+    return st_write_streamed(path, entries, count, metadata_kv, metadata_pairs, NULL, NULL);
+}
+
+int st_write_streamed(const char *path, const st_entry *entries, int count, const char *const *metadata_kv,
+                      int metadata_pairs, st_produce_fn produce, void *ctx) {
     if (count < 0 || (count > 0 && !entries))
         return mtp_errorf("%s: invalid tensor list (count %d)", path, count);
     if (metadata_pairs < 0 || (metadata_pairs > 0 && !metadata_kv))
@@ -558,7 +588,7 @@ int st_write(const char *path, const st_entry *entries, int count, const char *c
 
     size_t *nbytes = mtp_malloc((size_t)(count ? count : 1) * sizeof *nbytes, "safetensors sizes");
     if (!nbytes) return -1;
-    if (check_entries(path, entries, count, nbytes) != 0) {
+    if (check_entries(path, entries, count, produce != NULL, nbytes) != 0) {
         free(nbytes);
         return -1;
     }
@@ -584,8 +614,21 @@ int st_write(const char *path, const st_entry *entries, int count, const char *c
     for (int i = 0; i < 8; i++) prefix[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
     int rc = write_full(fd, prefix, 8, path);
     if (rc == 0) rc = write_full(fd, header, hlen, path);
-    for (int i = 0; i < count && rc == 0; i++)
-        if (nbytes[i]) rc = write_full(fd, entries[i].data, nbytes[i], path);
+    size_t largest = 0;  // the producer's buffer
+    for (int i = 0; i < count; i++)
+        if (!entries[i].data && nbytes[i] > largest) largest = nbytes[i];
+    void *buf = largest ? mtp_malloc(largest, "tensor being written") : NULL;
+    if (largest && !buf) rc = -1;
+    for (int i = 0; i < count && rc == 0; i++) {
+        if (!nbytes[i]) continue;
+        const void *data = entries[i].data;
+        if (!data) {
+            rc = produce(ctx, i, buf);
+            data = buf;
+        }
+        if (rc == 0) rc = write_full(fd, data, nbytes[i], path);
+    }
+    free(buf);
     if (rc == 0 && fsync(fd) != 0) rc = mtp_errorf("cannot sync '%s': %s", path, strerror(errno));
     if (close(fd) != 0 && rc == 0) rc = mtp_errorf("cannot close '%s': %s", path, strerror(errno));
     // A half-written file would only fail later, far from the cause.

@@ -1,5 +1,5 @@
 // safetensors.h: reading and writing Hugging Face safetensors files (dtypes
-// F32, and I8 for quantized weights).
+// F32, I8 for quantized weights, and BF16/F16 read from imported models).
 //
 // Format (https://github.com/huggingface/safetensors): 8-byte little-endian
 // header length N, N bytes of UTF-8 JSON (an object, padded with spaces), then
@@ -24,7 +24,9 @@
 // Largest header accepted, as in the reference implementation.
 #define ST_MAX_HEADER_BYTES 100000000u
 
-typedef enum { ST_F32, ST_I8 } st_dtype;  // 4 and 1 bytes per element
+typedef enum { ST_F32, ST_I8, ST_BF16, ST_F16 } st_dtype;  // 4, 1, 2, 2 bytes per element
+size_t st_dtype_size(st_dtype d);
+const char *st_dtype_name(st_dtype d);  // "F32"...
 
 typedef struct {
     char *name;
@@ -60,6 +62,9 @@ const uint8_t *st_tensor_data(const st_file *f, const st_tensor *t);
 int st_read_f32(const st_file *f, const char *name, const int64_t *shape, int ndim, float *dst);
 // The same for an I8 tensor (int8_t dst).
 int st_read_i8(const st_file *f, const char *name, const int64_t *shape, int ndim, int8_t *dst);
+// Copies a float tensor (F32, BF16 or F16) into dst as float32, widening the
+// 16-bit ones exactly.
+int st_read_widened(const st_file *f, const st_tensor *t, float *dst);
 // Releases everything; safe on a zeroed or already closed st_file.
 void st_close(st_file *f);
 
@@ -80,5 +85,13 @@ typedef struct {
 // file is removed.
 int st_write(const char *path, const st_entry *entries, int count, const char *const *metadata_kv,
              int metadata_pairs);
+// Fills buf with the bytes of entry `index` (product(shape) elements of its
+// dtype); returns 0, or -1 with an error.
+typedef int (*st_produce_fn)(void *ctx, int index, void *buf);
+// st_write for files larger than memory: the entries whose data is NULL are
+// made one at a time by produce() into one buffer (the size of the largest),
+// written, and the buffer reused.
+int st_write_streamed(const char *path, const st_entry *entries, int count, const char *const *metadata_kv,
+                      int metadata_pairs, st_produce_fn produce, void *ctx);
 
 #endif

@@ -107,7 +107,7 @@ void params_named(const param_set *p, const mtp_config *c, int index, named_tens
         snprintf(out->name, sizeof out->name, "%s",
                  index == 0 ? "model.embed_tokens.weight" : "lm_head.weight");
         out->kind = index == 0 ? P_EMBED : P_LM_HEAD;
-        out->data = p->t[out->kind];
+        out->data = p ? p->t[out->kind] : NULL;
         out->ndim = 2;
         out->shape[0] = V;
         out->shape[1] = d;
@@ -117,7 +117,7 @@ void params_named(const param_set *p, const mtp_config *c, int index, named_tens
     if (index == last - 1) {
         snprintf(out->name, sizeof out->name, "model.norm.weight");
         out->kind = P_NORM;
-        out->data = p->t[P_NORM];
+        out->data = p ? p->t[P_NORM] : NULL;
         out->ndim = 1;
         out->shape[0] = d;
         return;
@@ -129,7 +129,8 @@ void params_named(const param_set *p, const mtp_config *c, int index, named_tens
     else
         snprintf(out->name, sizeof out->name, "model.extra_heads.%d.%s", layer - in_layers,
                  block_tensors[which].suffix);
-    block_params b = params_block(p, c, layer);
+    block_params b = {0};
+    if (p) b = params_block(p, c, layer);
     float *ptrs[9] = {b.attn_norm, b.wq, b.wk, b.wv, b.wo, b.ffn_norm, b.wgate, b.wup, b.wdown};
     int64_t shapes[9][2] = {{d, 0}, {qd, d}, {kvd, d}, {kvd, d}, {d, qd}, {d, 0}, {f, d}, {f, d}, {d, f}};
     out->data = ptrs[which];

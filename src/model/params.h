@@ -48,7 +48,8 @@ void params_free(param_set *p);
 block_params params_block(const param_set *p, const mtp_config *cfg, int layer);
 
 // The named tensors of a checkpoint, in a fixed order: the embedding, the
-// L blocks' nine tensors each, the final norm, lm_head.
+// L blocks' nine tensors each, the final norm, lm_head. p may be NULL: the
+// names and shapes alone (data NULL).
 typedef struct {
     char name[96];
     float *data;  // NULL where the set does not hold it (a quantized model's matrices)

@@ -1,0 +1,108 @@
+// writer.c: the checkpoint directory a converter writes (convert.h).
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "convert/convert.h"
+#include "core/error.h"
+#include "core/fsutil.h"
+#include "core/safetensors.h"
+#include "model/params.h"
+#include "store/checkpoint.h"
+
+#define PATH_CAP 4096
+#define MAX_TOKENIZER_BYTES ((size_t)1 << 30)
+
+int convert_meta_ffn_dim(int dim, int multiple_of, double ffn_dim_multiplier) {
+    // As Meta's llama/model.py: int() truncates at each step.
+    long hidden = (long)(2.0 * (4L * dim) / 3.0);
+    if (ffn_dim_multiplier > 0) hidden = (long)(ffn_dim_multiplier * (double)hidden);
+    if (multiple_of < 1) multiple_of = 1;
+    return (int)(multiple_of * ((hidden + multiple_of - 1) / multiple_of));
+}
+
+typedef struct {
+    convert_fill_fn fill;
+    void *ctx;
+    const mtp_config *cfg;
+    const progress_sink *progress;
+    uint64_t done, total;
+} write_state;
+
+static int produce(void *ctx, int index, void *buf) {
+    write_state *w = ctx;
+    named_tensor t;
+    params_named(NULL, w->cfg, index, &t);
+    if (w->fill(w->ctx, index, buf) != 0) return -1;
+    w->done += (uint64_t)t.shape[0] * (uint64_t)(t.ndim == 2 ? t.shape[1] : 1) * sizeof(float);
+    progress_tell(w->progress, w->done, w->total);
+    return 0;
+}
+
+static int write_files(const char *dir, const mtp_config *cfg, write_state *w, const char *const *tok_src,
+                       const char *const *tok_name, int ntok) {
+    char path[PATH_CAP];
+    char *config = checkpoint_config_json(cfg);
+    if (!config) return mtp_errorf("out of memory writing config.json");
+    int rc = fs_join(path, sizeof path, dir, "config.json");
+    if (rc == 0) rc = fs_write_all(path, config, strlen(config));
+    free(config);
+    for (int i = 0; i < ntok && rc == 0; i++) {
+        size_t len = 0;
+        char *text = fs_read_all(tok_src[i], MAX_TOKENIZER_BYTES, &len);
+        rc = text ? fs_join(path, sizeof path, dir, tok_name[i]) : -1;
+        if (rc == 0) rc = fs_write_all(path, text, len);
+        free(text);
+    }
+    int count = params_tensor_count(cfg);
+    st_entry *e = mtp_calloc((size_t)count, sizeof *e, "safetensors entries");
+    named_tensor *t = mtp_calloc((size_t)count, sizeof *t, "tensor names");
+    if (!e || !t) rc = -1;
+    for (int i = 0; i < count && rc == 0; i++) {
+        params_named(NULL, cfg, i, &t[i]);
+        e[i] = (st_entry){.name = t[i].name, .ndim = t[i].ndim, .shape = {t[i].shape[0], t[i].shape[1]}};
+        w->total += (uint64_t)t[i].shape[0] * (uint64_t)(t[i].ndim == 2 ? t[i].shape[1] : 1) * sizeof(float);
+    }
+    const char *meta[] = {"format", "pt"};
+    if (rc == 0) rc = fs_join(path, sizeof path, dir, "model.safetensors");
+    if (rc == 0) rc = st_write_streamed(path, e, count, meta, 1, produce, w);
+    free(e);
+    free(t);
+    if (rc == 0) rc = fs_sync_dir(dir);
+    return rc;
+}
+
+int convert_write(const char *out_dir, const mtp_config *cfg, convert_fill_fn fill, void *ctx,
+                  const char *const *tok_src, const char *const *tok_name, int ntok,
+                  const progress_sink *progress) {
+    if (fs_is_dir(out_dir) || fs_is_file(out_dir))
+        return mtp_errorf("--out %s already exists: choose a new directory (nothing is overwritten)",
+                          out_dir);
+    if (config_validate(cfg) != 0) return -1;
+    char tmp[PATH_CAP], parent[PATH_CAP];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out_dir, (long)getpid()) >= (int)sizeof tmp)
+        return mtp_errorf("--out %s: path too long", out_dir);
+    snprintf(parent, sizeof parent, "%s", out_dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent)
+        *slash = '\0';
+    else
+        snprintf(parent, sizeof parent, "%s", slash ? "/" : ".");
+    fs_remove_tree(tmp);
+    if (fs_mkdir_p(tmp) != 0) return -1;
+    write_state w = {.fill = fill, .ctx = ctx, .cfg = cfg, .progress = progress};
+    int rc = write_files(tmp, cfg, &w, tok_src, tok_name, ntok);
+    if (rc == 0 && rename(tmp, out_dir) != 0)
+        rc = mtp_errorf("cannot rename '%s' to '%s': %s", tmp, out_dir, strerror(errno));
+    if (rc == 0) rc = fs_sync_dir(parent);
+    if (rc != 0) {
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", mtp_last_error());
+        fs_remove_tree(tmp);  // a half-written checkpoint must not look like one
+        mtp_errorf("%s", saved);
+    }
+    return rc;
+}
