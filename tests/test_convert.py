@@ -65,7 +65,7 @@ def expect_error(what, pattern, *args):
 def train_tokenizer(prefix, vocab):
     """A Llama-2-style SentencePiece BPE model (byte fallback, split digits)."""
     text = os.path.join(os.path.dirname(prefix), "spm_text.txt")
-    src = os.path.join(DATA, "tinystories", "TinyStories-valid.txt")
+    src = os.path.join(DATA, "tinystories", "tinystories_val_prefix.txt")
     lines = []
     if os.path.exists(src):
         with open(src, encoding="utf-8", errors="replace") as f:

@@ -21,7 +21,8 @@ static const flag PREPARE_FLAGS[] = {
     {"--tokenizer", FLAG_STRING, offsetof(prepare_args, o.tokenizer), "T",
      "'bytes' (256 byte tokens + <|endoftext|>, vocab 257), a byte-level\n"
      "BPE tokenizer.json (from mtp tokenizer train, or Hugging Face's\n"
-     "GPT-2 style files), a directory holding one, or a directory\n"
+     "GPT-2 style files), a SentencePiece tokenizer.model or Llama-type\n"
+     "tokenizer.json (Llama 2's), a directory holding one, or a directory\n"
      "holding GPT-2's encoder.json + vocab.bpe"},
     {"--doc-separator", FLAG_STRING, offsetof(prepare_args, o.doc_separator), "S",
      "the text S separates documents inside a file (e.g. '<|endoftext|>'\n"

@@ -16,9 +16,10 @@
 // Input read from stdin is limited so a wrong pipe cannot exhaust memory.
 #define STDIN_MAX ((size_t)1 << 32)
 
-#define TOKENIZER_ABOUT                                                                \
-    "T is 'bytes', a tokenizer.json, a directory holding one (a data directory or a\n" \
-    "checkpoint), or a directory holding GPT-2's encoder.json and vocab.bpe."
+#define TOKENIZER_ABOUT                                                                  \
+    "T is 'bytes', a tokenizer.json, a SentencePiece tokenizer.model (Llama 2's), a\n"   \
+    "directory holding one (a data directory or a checkpoint), or a directory holding\n" \
+    "GPT-2's encoder.json and vocab.bpe. The ids are the text's alone: no <s> is added."
 
 typedef struct {
     const char *tokenizer, *text;
@@ -104,12 +105,15 @@ const command_spec CMD_TOKENIZER_ENCODE = {
 };
 
 // Writes the text of ids separated by blanks, commas and the brackets of a
-// JSON array. 0, 1 (bad id) or 2 (not an id).
+// JSON array, decoded as one sequence (tokenizer_decode_ids). 0, 1 (bad id)
+// or 2 (not an id).
 static int decode_ids(const tokenizer *t, const char *p) {
-    char buf[TOKENIZER_MAX_TOKEN_BYTES];
-    for (long index = 0;; index++) {
+    int32_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    int rc = 0;
+    for (long index = 0; rc == 0; index++) {
         while (*p && (isspace((unsigned char)*p) || *p == ',' || *p == '[' || *p == ']')) p++;
-        if (!*p) return 0;
+        if (!*p) break;
         char *end;
         long id = strtol(p, &end, 10);
         if (end == p || (*end && !isspace((unsigned char)*end) && *end != ',' && *end != ']')) {
@@ -117,15 +121,23 @@ static int decode_ids(const tokenizer *t, const char *p) {
                 stderr,
                 "mtp tokenizer decode: id %ld: '%.20s' is not an integer (give ids separated by blanks)\n",
                 index, p);
-            return 2;
+            rc = 2;
+        } else if (id < 0 || id >= tokenizer_vocab_size(t)) {
+            mtp_errorf("id %ld is outside the vocabulary [0, %d)", id, tokenizer_vocab_size(t));
+            rc = 1;
+        } else if (tokenizer_reserve(&ids, n, &cap, 1) != 0) {
+            rc = 1;
+        } else {
+            ids[n++] = (int32_t)id;
         }
-        int nb = id >= 0 && id < tokenizer_vocab_size(t)
-                     ? tokenizer_decode_token(t, (int32_t)id, buf, sizeof buf)
-                     : mtp_errorf("id %ld is outside the vocabulary [0, %d)", id, tokenizer_vocab_size(t));
-        if (nb < 0) return 1;
-        fwrite(buf, 1, (size_t)nb, stdout);
         p = end;
     }
+    strbuf text = {0};
+    if (rc == 0 && tokenizer_decode_ids(t, ids, n, &text) != 0) rc = 1;
+    if (rc == 0) fwrite(text.s ? text.s : "", 1, text.len, stdout);
+    free(text.s);
+    free(ids);
+    return rc;
 }
 
 static int run_tokenizer_decode(command_line *cl) {

@@ -26,6 +26,7 @@ struct tokenizer {
     int eot;
     special_token *specials;
     int nspecials;
+    int32_t bos;  // -1: none
 };
 
 // tokenizer.json files are a few MB at most (GPT-2's is 1.4 MB); the limit
@@ -42,6 +43,7 @@ tokenizer *tokenizer_create(const tokenizer_ops *ops, void *impl, int vocab_size
     t->impl = impl;
     t->vocab_size = vocab_size;
     t->eot = eot;
+    t->bos = -1;
     return t;
 }
 
@@ -67,6 +69,12 @@ int tokenizer_eot(const tokenizer *t) {
 const char *tokenizer_name(const tokenizer *t) {
     return t->ops->name;
 }
+int tokenizer_bos(const tokenizer *t) {
+    return t->bos;
+}
+void tokenizer_set_bos(tokenizer *t, int32_t id) {
+    t->bos = id;
+}
 
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
                      size_t *cap) {
@@ -81,6 +89,13 @@ int tokenizer_decode_append(const tokenizer *t, int32_t id, strbuf *text) {
     char piece[TOKENIZER_MAX_TOKEN_BYTES];
     int n = tokenizer_decode_token(t, id, piece, sizeof piece);
     return n < 0 || strbuf_add(text, piece, (size_t)n) != 0 ? -1 : n;
+}
+
+int tokenizer_decode_ids(const tokenizer *t, const int32_t *ids, size_t n, strbuf *text) {
+    if (t->ops->decode_ids) return t->ops->decode_ids(t->impl, ids, n, text);
+    for (size_t i = 0; i < n; i++)
+        if (tokenizer_decode_append(t, ids[i], text) < 0) return -1;
+    return 0;
 }
 
 char *tokenizer_to_json(const tokenizer *t) {
@@ -188,6 +203,8 @@ tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label) 
         mtp_errorf(
             "%s: model type '%s' is not supported (only BPE; write one with mtp prepare --tokenizer bytes)",
             label, type->valuestring);
+    } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback"))) {
+        t = tokenizer_spm_from_json(root, label);
     } else if (cJSON_IsArray(merges) && cJSON_GetArraySize(merges) > 0) {
         t = tokenizer_bpe_from_json(root, label);
     } else {
@@ -200,14 +217,16 @@ tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label) 
 tokenizer *tokenizer_load(const char *path) {
     char file[4096];
     if (fs_is_dir(path)) {
+        if (fs_join(file, sizeof file, path, "tokenizer.model") == 0 && fs_is_file(file))
+            return tokenizer_load_spm(file);
         if (fs_join(file, sizeof file, path, "tokenizer.json") != 0) return NULL;
         if (!fs_is_file(file)) {
             char encoder[4096];
             if (fs_join(encoder, sizeof encoder, path, "encoder.json") == 0 && fs_is_file(encoder))
                 return tokenizer_load_gpt2(path);
             mtp_errorf(
-                "'%s' is a directory without a tokenizer.json or GPT-2's encoder.json + vocab.bpe (give "
-                "a tokenizer.json, or a data directory made by mtp prepare)",
+                "'%s' is a directory without a tokenizer.model, tokenizer.json or GPT-2's encoder.json + "
+                "vocab.bpe (give a tokenizer file, or a data directory made by mtp prepare)",
                 path);
             return NULL;
         }
@@ -217,14 +236,20 @@ tokenizer *tokenizer_load(const char *path) {
             return NULL;
         }
         if (!fs_is_file(file)) {
-            mtp_errorf("tokenizer '%s' does not exist (give a tokenizer.json, or 'bytes')", path);
+            mtp_errorf("tokenizer '%s' does not exist (give a tokenizer.json or tokenizer.model, or 'bytes')",
+                       path);
             return NULL;
         }
     }
     size_t len = 0;
     char *text = fs_read_all(file, TOKENIZER_JSON_MAX, &len);
     if (!text) return NULL;
-    tokenizer *t = tokenizer_load_json(text, len, file);
+    // A tokenizer.model is a protobuf whose first field is a piece (tag 0x0a);
+    // JSON starts with '{' after blanks.
+    size_t i = 0;
+    while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) i++;
+    tokenizer *t = len && text[0] == 0x0a ? tokenizer_load_spm_memory((const uint8_t *)text, len, file)
+                                          : tokenizer_load_json(text + i, len - i, file);
     free(text);
     return t;
 }

@@ -16,12 +16,17 @@ typedef struct tokenizer tokenizer;
 // The byte tokenizer: ids 0..255 are the bytes (id = byte value) and 256 is
 // "<|endoftext|>"; vocab 257. Never fails except for out of memory.
 tokenizer *tokenizer_bytes(void);
-// Loads a tokenizer.json file, the tokenizer.json inside a directory (a
-// data directory or a checkpoint), or GPT-2's encoder.json + vocab.bpe from
-// a directory holding both. Accepts what tokenizer_save writes and the
-// byte-level BPE files of GPT-2 and Hugging Face; rejects anything else with
-// an error naming the file and the field.
+// Loads a tokenizer file: a Hugging Face tokenizer.json (byte-level BPE as
+// GPT-2's, or SentencePiece-style BPE with byte fallback as Llama's) or a
+// SentencePiece tokenizer.model (told apart by their first byte); or, from a
+// directory (a data directory or a checkpoint), its tokenizer.model, else its
+// tokenizer.json, else GPT-2's encoder.json + vocab.bpe. Rejects anything
+// else with an error naming the file and the field.
 tokenizer *tokenizer_load(const char *path);
+// A SentencePiece BPE model file (Llama 2's tokenizer.model; data/spm.h).
+tokenizer *tokenizer_load_spm(const char *path);
+// The same from memory; never reads outside buf[0..len).
+tokenizer *tokenizer_load_spm_memory(const uint8_t *buf, size_t len, const char *label);
 // "bytes" for the byte tokenizer, else tokenizer_load(spec).
 tokenizer *tokenizer_open(const char *spec);
 // Same from memory; `label` names the source in error messages. Never reads
@@ -37,6 +42,10 @@ int tokenizer_vocab_size(const tokenizer *t);
 int tokenizer_eot(const tokenizer *t);
 // A short name for messages ("bytes").
 const char *tokenizer_name(const tokenizer *t);
+// The id a sequence starts with for models trained with one (SentencePiece's
+// <s>, which Llama models expect before a prompt), or -1.
+int tokenizer_bos(const tokenizer *t);
+void tokenizer_set_bos(tokenizer *t, int32_t id);
 
 // Appends the ids of text[0..len) to *ids, growing it with realloc (*n is the
 // number of ids, *cap the allocated count; both updated). Special tokens are
@@ -60,6 +69,11 @@ int tokenizer_decode_token(const tokenizer *t, int32_t id, char *buf, size_t cap
 // Appends the bytes of token `id` to a growing text. Returns the bytes
 // appended, or -1 with an error (invalid id, out of memory).
 int tokenizer_decode_append(const tokenizer *t, int32_t id, strbuf *text);
+// The text of a whole sequence, appended to *text. For most tokenizers the
+// concatenation of the tokens' bytes; SentencePiece's drops the space its
+// dummy prefix put before the first piece and turns byte pieces that do not
+// form valid UTF-8 into U+FFFD, as its DecodeIds does.
+int tokenizer_decode_ids(const tokenizer *t, const int32_t *ids, size_t n, strbuf *text);
 void tokenizer_free(tokenizer *t);
 
 // ---- For tokenizer implementations (tokenizer_bytes.c, later bpe) --------
@@ -69,6 +83,8 @@ typedef struct {
     const char *name;
     int (*encode)(const void *impl, const char *text, size_t len, int32_t **ids, size_t *n, size_t *cap);
     int (*decode_token)(const void *impl, int32_t id, char *buf, size_t cap);
+    // A whole sequence (optional: NULL concatenates decode_token's bytes).
+    int (*decode_ids)(const void *impl, const int32_t *ids, size_t n, strbuf *text);
     // The whole tokenizer.json text, malloc'd.
     char *(*to_json)(const void *impl);
     void (*destroy)(void *impl);
@@ -92,6 +108,8 @@ int tokenizer_unicode_to_byte(uint32_t cp);
 // tokenizer.c parses the JSON and hands the validated document over).
 struct cJSON;
 tokenizer *tokenizer_bytes_from_json(const struct cJSON *root, const char *label);
+// A Llama-type tokenizer.json: BPE with byte_fallback (tokenizer_spm_json.c).
+tokenizer *tokenizer_spm_from_json(const struct cJSON *root, const char *label);
 // A byte-level BPE tokenizer.json (tokenizer_bpe.c).
 tokenizer *tokenizer_bpe_from_json(const struct cJSON *root, const char *label);
 // GPT-2's encoder.json + vocab.bpe in directory `dir` (tokenizer_bpe.c).
