@@ -189,6 +189,10 @@ def main():
     else:
         check_logits("meta, n=1", J("n1_ckpt"), model1, vocab)
 
+    # ---- everything downstream runs on the converted n = 3 model --------------
+    if os.path.isdir(J("meta_ckpt")):
+        downstream(J, tok)
+
     # ---- bad inputs ---------------------------------------------------------
     expect_error("existing --out", "already exists", "convert", "--from", "meta", "--in", J("n1"), "--out",
                  J("n1_ckpt"), "--tokenizer", tok)
@@ -252,6 +256,62 @@ def main():
         print(f"test_convert: {len(failures)} failures")
         sys.exit(1)
     print("test_convert: all checks passed")
+
+
+def generate(model, k, prompt="line 5: the", extra=()):
+    r = run("generate", "--model", model, "--prompt", prompt, "--max-new", "40", "--speculative", k,
+            "--temperature", "0", "--json", "--threads", "2", *extra)
+    if r.returncode != 0:
+        fail(f"generate --model {model} --speculative {k}: {r.stderr.strip()}")
+        return None
+    return json.loads(r.stdout)
+
+
+def downstream(J, tok):
+    """Fine-tuning from the imported weights (train --resume of a checkpoint
+    without a run), then generate (greedy self-speculative = plain, <s> before
+    the prompt), eval, bench-decode and quantize on the results."""
+    sp = spm.SentencePieceProcessor(model_file=tok)
+    corpus = J("corpus.txt")
+    with open(corpus, "w") as f:
+        for i in range(1, 401):
+            f.write(f"line {i}: the {i % 7} quick brown foxes jump over {i * 13 % 101} lazy dogs, "
+                    f"said speaker {i % 5}.\n")
+    r = run("prepare", "--tokenizer", J("meta_ckpt"), "--out", J("data"), corpus)
+    if r.returncode != 0:
+        return fail(f"prepare with the converted model's tokenizer: {r.stderr.strip()}")
+    r = run("train", "--resume", J("meta_ckpt"), "--data", J("data"), "--out", J("tuned"), "--steps", "40",
+            "--seq-len", "64", "--batch", "8", "--lr", "3e-3", "--threads", "2")
+    if r.returncode != 0:
+        return fail(f"fine-tuning the imported weights: {r.stderr.strip()}")
+    plain = generate(J("meta_ckpt"), "0")
+    if plain and plain["prompt_tokens"] != len(sp.encode("line 5: the")) + 1:
+        fail(f"the prompt should be <s> + its {len(sp.encode('line 5: the'))} ids: {plain['prompt_tokens']} tokens")
+    for model in (J("meta_ckpt"), J("tuned")):
+        runs = [generate(model, k) for k in ("0", "1", "all", "auto")]
+        if all(runs) and len({x["text"] for x in runs}) != 1:
+            fail(f"{model}: greedy self-speculative text differs from plain: {[x['text'] for x in runs]}")
+    spec = generate(J("tuned"), "all")
+    if spec and not spec["tokens_per_forward"] > 1.3:
+        fail(f"the fine-tuned heads should draft usefully: {spec['tokens_per_forward']} tokens per forward")
+    r = run("eval", "--model", J("tuned"), "--data", J("data"), "--json", "--threads", "2", "--seq-len", "64")
+    if r.returncode != 0 or len(json.loads(r.stdout).get("heads", [])) != 3:
+        fail(f"eval of the fine-tuned model: {r.stdout.strip()[:200]} {r.stderr.strip()}")
+    prompts = J("prompts.txt")
+    with open(prompts, "w") as f:
+        f.write("line 7: the\nline 12: the 5 quick\n")
+    r = run("bench-decode", "--model", J("tuned"), "--prompts", prompts, "--max-new", "24", "--json",
+            "--threads", "2")
+    if r.returncode != 0:
+        fail(f"bench-decode on the fine-tuned model: {r.stderr.strip()}")
+    r = run("quantize", "--model", J("meta_ckpt"), "--type", "q8", "--out", J("q8"))
+    if r.returncode != 0:
+        return fail(f"quantize the converted model: {r.stderr.strip()}")
+    runs = [generate(J("q8"), k) for k in ("0", "all")]
+    if all(runs) and runs[0]["text"] != runs[1]["text"]:
+        fail("int8: greedy self-speculative text differs from plain")
+    print(f"downstream: fine-tuned heads draft {spec['tokens_per_forward']:.2f} tokens per forward; eval, "
+          "bench-decode, quantize run")
 
 
 def write_bf16_safetensors(path, tensors):

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/flag_groups.h"
 #include "cli/session.h"
+#include "core/utf8.h"
 #include "libmtp.h"
 
 typedef struct {
@@ -56,7 +57,10 @@ static void print_json(const generate_result *r, const decoder *dec) {
     const decode_stats *st = &r->stats;
     double seconds = st->prefill_seconds + st->decode_seconds;
     cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "text", r->text.s ? r->text.s : "");
+    // JSON is UTF-8: bytes of a character cut at --max-new become U+FFFD
+    char *text = utf8_sanitize(r->text.s ? r->text.s : "", r->text.len);
+    cJSON_AddStringToObject(j, "text", text ? text : "");
+    free(text);
     cJSON_AddNumberToObject(j, "tokens", (double)st->generated);
     cJSON_AddNumberToObject(j, "forwards", (double)st->forwards + 1);
     cJSON_AddNumberToObject(j, "tokens_per_forward", (double)st->generated / (double)(st->forwards + 1));
@@ -71,7 +75,8 @@ static void print_json(const generate_result *r, const decoder *dec) {
     else
         cJSON_AddNumberToObject(j, "speculative", drafts);
     cJSON *steps = cJSON_AddArrayToObject(j, "steps_by_drafts");  // [K]: forwards that checked K drafts
-    for (int k = 0; k <= drafts; k++) cJSON_AddItemToArray(steps, cJSON_CreateNumber((double)st->steps_with[k]));
+    for (int k = 0; k <= drafts; k++)
+        cJSON_AddItemToArray(steps, cJSON_CreateNumber((double)st->steps_with[k]));
     cJSON_AddStringToObject(j, "stop_reason", r->stop_reason);
     jsonl_put(stdout, j);
 }

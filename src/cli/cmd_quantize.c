@@ -37,16 +37,20 @@ static int run_quantize(command_line *cl) {
     mtp_checkpoint ck;
     if (checkpoint_open(&ck, a->m.model, CHECKPOINT_WEIGHTS) != 0) return 1;
     char *tok = NULL, path[4200];
+    checkpoint_file tok_file = {0};
     int rc = 0;
     if (ck.model.q8) rc = mtp_errorf("%s is already int8 (q8): quantize its float32 source", ck.dir);
     size_t fp32 = (size_t)params_count(&ck.cfg) * sizeof(float), len = 0;
     // the tokenizer travels with the weights when the source has one
-    if (rc == 0 && fs_join(path, sizeof path, ck.dir, "tokenizer.json") == 0 && fs_is_file(path) &&
-        !(tok = fs_read_all(path, (size_t)1 << 30, &len)))
-        rc = -1;
+    const char *names[2] = {"tokenizer.model", "tokenizer.json"};
+    for (int i = 0; i < 2 && rc == 0 && !tok; i++)
+        if (fs_join(path, sizeof path, ck.dir, names[i]) == 0 && fs_is_file(path)) {
+            if (!(tok = fs_read_all(path, (size_t)1 << 30, &len))) rc = -1;
+            tok_file = (checkpoint_file){names[i], tok, len};
+        }
     if (rc == 0) rc = model_use_q8(&ck.model, 1);
     long step = source_step(ck.dir);
-    if (rc == 0) rc = checkpoint_save(a->out, step, &ck.model, NULL, NULL, tok);
+    if (rc == 0) rc = checkpoint_save(a->out, step, &ck.model, NULL, NULL, &tok_file);
     if (rc == 0) {
         double bytes = 0;  // int8 values and a 4-byte scale per 32 of them; 4 bytes per float32 value
         for (int k = 0; k < P_KINDS; k++)

@@ -33,7 +33,9 @@ static const flag RUN_FLAGS[] = {
      "the resumed run directory"},
     {"--resume", FLAG_STRING, OFF(resume), "PATH",
      "continue a run (a run directory = its latest checkpoint);\n"
-     "flags not given are taken from the checkpoint"},
+     "flags not given are taken from the checkpoint. A checkpoint\n"
+     "without a run (mtp convert's) starts a new run in --out from its\n"
+     "weights: fine-tuning, from step 0 with fresh optimizer state"},
     {"--log", FLAG_STRING, OFF(log), "FILE", "JSON lines: one per step and one per eval"},
     {0},
 };
@@ -177,6 +179,21 @@ static int merge_resume(command_line *cl, train_args *a, const mtp_config *c, co
         check_same(cl, "--ffn-dim", s->ffn_dim, c->ffn_dim, ckpt) ||
         check_same(cl, "--max-context", s->max_context, c->max_seq_len, ckpt))
         return 1;
+    if (!checkpoint_has_trainer_state(ckpt)) {  // imported weights: a new run starts from them
+        if (!a->out)
+            return mtp_errorf(
+                       "%s holds weights without a training run (an imported model): give --out for the "
+                       "run that fine-tunes it",
+                       ckpt),
+                   1;
+        if (!flags_given(cl, "--seq-len") && a->shape.seq_len > c->max_seq_len)
+            a->shape.seq_len = c->max_seq_len;
+        if (a->shape.seq_len > c->max_seq_len)
+            return mtp_errorf("--seq-len %d exceeds the checkpoint's max context %d (%s)", a->shape.seq_len,
+                              c->max_seq_len, ckpt),
+                   1;
+        return 0;
+    }
     if (!(*state = checkpoint_read_trainer_state(ckpt))) return 1;
     const cJSON *args = cJSON_GetObjectItemCaseSensitive(*state, "args");
     if (!cJSON_IsObject(args)) return mtp_errorf("%s/trainer_state.json: missing \"args\"", ckpt), 1;
@@ -272,7 +289,7 @@ static const train_args TRAIN_DEFAULTS = {
 
 const command_spec CMD_TRAIN = {
     .name = "train",
-    .summary = "train an n-future-token model from scratch or resume a run",
+    .summary = "train an n-future-token model from scratch, resume a run, or fine-tune imported weights",
     .usage =
         "usage: mtp train --data DATA_DIR --out RUN_DIR [flags]\n"
         "       mtp train --resume RUN_DIR|CHECKPOINT [--steps TOTAL] [flags]",

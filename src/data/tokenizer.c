@@ -75,6 +75,18 @@ int tokenizer_bos(const tokenizer *t) {
 void tokenizer_set_bos(tokenizer *t, int32_t id) {
     t->bos = id;
 }
+int32_t tokenizer_doc_start(const tokenizer *t) {
+    return t->bos >= 0 ? t->bos : t->eot;
+}
+
+int tokenizer_encode_prompt(const tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                            size_t *cap) {
+    if (t->bos >= 0) {
+        if (tokenizer_reserve(ids, *n, cap, 1) != 0) return -1;
+        (*ids)[(*n)++] = t->bos;
+    }
+    return tokenizer_encode(t, text, len, ids, n, cap);
+}
 
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
                      size_t *cap) {

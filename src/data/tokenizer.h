@@ -46,6 +46,13 @@ const char *tokenizer_name(const tokenizer *t);
 // <s>, which Llama models expect before a prompt), or -1.
 int tokenizer_bos(const tokenizer *t);
 void tokenizer_set_bos(tokenizer *t, int32_t id);
+// What a document starts after: the BOS id where there is one, else the
+// end-of-text id (a new document follows the previous one's end).
+int32_t tokenizer_doc_start(const tokenizer *t);
+// A prompt's ids: BOS (where the tokenizer has one) and the text's ids,
+// appended as tokenizer_encode does. An empty text without BOS gives none.
+int tokenizer_encode_prompt(const tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                            size_t *cap);
 
 // Appends the ids of text[0..len) to *ids, growing it with realloc (*n is the
 // number of ids, *cap the allocated count; both updated). Special tokens are

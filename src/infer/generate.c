@@ -16,7 +16,9 @@ int generator_check(const mtp_config *mc, const generator_config *cfg) {
 int generator_init(generator *g, const mtp_model *m, const tokenizer *tok, const generator_config *cfg) {
     memset(g, 0, sizeof *g);
     g->tok = tok;
-    int drafts = cfg->drafts == DECODE_ALL ? m->cfg.n_future - 1 : cfg->drafts < 0 ? DECODE_AUTO : cfg->drafts;
+    int drafts = cfg->drafts == DECODE_ALL ? m->cfg.n_future - 1
+                 : cfg->drafts < 0         ? DECODE_AUTO
+                                           : cfg->drafts;
     if (generator_check(&m->cfg, cfg) != 0) return -1;
     if (tokenizer_vocab_size(tok) > m->cfg.vocab_size)
         return mtp_errorf("the tokenizer has %d tokens but the model only %d", tokenizer_vocab_size(tok),
@@ -104,12 +106,12 @@ static int on_token(int32_t token, void *user) {
 
 int generate_tokens(generator *g, const int32_t *ids, int n, const generate_options *o, generate_result *r) {
     const int context = g->dec.model->cfg.max_seq_len;
-    int32_t eot = tokenizer_eot(g->tok);
+    int32_t eot = tokenizer_eot(g->tok), start = tokenizer_doc_start(g->tok);
     r->text.len = 0;
     if (strbuf_add(&r->text, "", 0) != 0) return -1;  // a text even when nothing is generated
     r->prompt_cut = 0;
-    if (n == 0) {  // an empty prompt starts from end-of-text, as after a document
-        ids = &eot;
+    if (n == 0) {  // an empty prompt starts a document: after BOS, or after end-of-text
+        ids = &start;
         n = 1;
     }
     if (o->fit == PROMPT_FIT_ERROR && n >= context)
@@ -141,7 +143,7 @@ int generate_text(generator *g, const char *prompt, size_t len, const generate_o
                   generate_result *r) {
     int32_t *ids = NULL;
     size_t n = 0, cap = 0;
-    if (tokenizer_encode(g->tok, prompt, len, &ids, &n, &cap) != 0) return -1;
+    if (tokenizer_encode_prompt(g->tok, prompt, len, &ids, &n, &cap) != 0) return -1;
     if (n > (size_t)1 << 30) {
         free(ids);
         return mtp_errorf("the prompt is %zu tokens: too long", n);

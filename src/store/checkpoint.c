@@ -125,7 +125,7 @@ static int write_text(const char *dir, const char *name, const char *text) {
 }
 
 int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const checkpoint_moments *moments,
-                    const char *trainer_state_json, const char *tokenizer_json) {
+                    const char *trainer_state_json, const checkpoint_file *tokenizer) {
     char name[64], tmp[PATH_CAP], final_dir[PATH_CAP], old[PATH_CAP], path[PATH_CAP];
     if (m->decode_layout) return mtp_errorf("cannot save a model in the decode layout: save it row-major");
     if (m->q8 && moments) return mtp_errorf("an int8 model has no optimizer state to save");
@@ -155,7 +155,10 @@ int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const ch
         if (rc == 0) rc = checkpoint_write_tensors(path, moment_sets, moment_prefixes, 2, &m->cfg);
     }
     if (rc == 0 && trainer_state_json) rc = write_text(tmp, "trainer_state.json", trainer_state_json);
-    if (rc == 0 && tokenizer_json) rc = write_text(tmp, "tokenizer.json", tokenizer_json);
+    if (rc == 0 && tokenizer && tokenizer->data) {
+        rc = fs_join(path, sizeof path, tmp, tokenizer->name);
+        if (rc == 0) rc = fs_write_all(path, tokenizer->data, tokenizer->len);
+    }
     if (rc == 0) rc = fs_sync_dir(tmp);
     if (rc == 0) {
         int replacing = fs_is_dir(final_dir);
@@ -411,6 +414,11 @@ int checkpoint_load_moments(const char *ckpt_dir, param_set *exp_avg, param_set 
         rc = mtp_errorf("%s: has %d tensors, expected %d", path, f.count, 2 * params_tensor_count(cfg));
     st_close(&f);
     return rc;
+}
+
+int checkpoint_has_trainer_state(const char *ckpt_dir) {
+    char path[PATH_CAP];
+    return fs_join(path, sizeof path, ckpt_dir, "trainer_state.json") == 0 && fs_is_file(path);
 }
 
 cJSON *checkpoint_read_trainer_state(const char *ckpt_dir) {

@@ -16,13 +16,20 @@ typedef struct {
     const param_set *exp_avg, *exp_avg_sq;
 } checkpoint_moments;
 
+// A file that travels with the weights: its name and bytes.
+typedef struct {
+    const char *name;  // "tokenizer.json" or "tokenizer.model"
+    const void *data;
+    size_t len;
+} checkpoint_file;
+
 // Writes RUN_DIR/step_<step>/ with model.safetensors (int8 for an int8
-// model), config.json,
-// optimizer.safetensors (if moments), trainer_state.json (if given) and
-// tokenizer.json (if given: its JSON text). Replaces an existing checkpoint
-// of the same step only once the new one is complete.
+// model), config.json, optimizer.safetensors (if moments),
+// trainer_state.json (if given) and the tokenizer file (if given).
+// Replaces an existing checkpoint of the same step only once the new one is
+// complete.
 int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const checkpoint_moments *moments,
-                    const char *trainer_state_json, const char *tokenizer_json);
+                    const char *trainer_state_json, const checkpoint_file *tokenizer);
 // Writes the named tensors of nsets parameter-shaped arenas into one
 // safetensors file, set s's names prefixed by prefixes[s] ("" for weights,
 // "exp_avg." for moments).
@@ -50,6 +57,9 @@ int checkpoint_load_model(const char *ckpt_dir, const mtp_config *cfg, int decod
 // Loads optimizer.safetensors into the two moment arenas (shaped for cfg).
 int checkpoint_load_moments(const char *ckpt_dir, param_set *exp_avg, param_set *exp_avg_sq,
                             const mtp_config *cfg);
+// 1 if the checkpoint has a trainer_state.json (a training run wrote it; an
+// imported or converted model has none).
+int checkpoint_has_trainer_state(const char *ckpt_dir);
 // Parsed trainer_state.json (free with cJSON_Delete), or NULL with an error.
 struct cJSON *checkpoint_read_trainer_state(const char *ckpt_dir);
 // Deletes all but the newest keep_last step_* checkpoints (0 keeps all).

@@ -7,15 +7,19 @@
 #include "core/fsutil.h"
 #include "store/checkpoint.h"
 
+// The checkpoint's tokenizer.model (SentencePiece, from an imported model)
+// or tokenizer.json.
 static int load_tokenizer(mtp_checkpoint *ck) {
-    char path[4200];
-    if (fs_join(path, sizeof path, ck->dir, "tokenizer.json")) return -1;
-    if (!fs_is_file(path))
+    char path[4200], json[4200];
+    if (fs_join(path, sizeof path, ck->dir, "tokenizer.model") ||
+        fs_join(json, sizeof json, ck->dir, "tokenizer.json"))
+        return -1;
+    if (!fs_is_file(path) && !fs_is_file(json))
         return mtp_errorf(
             "%s has no tokenizer.json (the model was trained on shards without one): copy the "
             "tokenizer.json the shards were made with into it",
             ck->dir);
-    if (!(ck->tok = tokenizer_load(path))) return -1;
+    if (!(ck->tok = tokenizer_load(fs_is_file(path) ? path : json))) return -1;
     if (tokenizer_vocab_size(ck->tok) > ck->cfg.vocab_size)
         return mtp_errorf("%s: the tokenizer has %d tokens but the model only %d", ck->dir,
                           tokenizer_vocab_size(ck->tok), ck->cfg.vocab_size);

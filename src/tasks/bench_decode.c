@@ -88,9 +88,9 @@ static int read_prompts(const char *path, const tokenizer *tok, int max_prompts,
             p->line = lineno;
             (*count)++;
             size_t n = 0, ncap = 0;
-            int enc = tokenizer_encode(tok, text, strlen(text), &p->ids, &n, &ncap);
+            int enc = tokenizer_encode_prompt(tok, text, strlen(text), &p->ids, &n, &ncap);
             if (enc == 0 && n == 0 && tokenizer_reserve(&p->ids, n, &ncap, 1) == 0)
-                p->ids[n++] = tokenizer_eot(tok);
+                p->ids[n++] = tokenizer_doc_start(tok);
             cJSON_Delete(json);
             if (enc != 0 || n == 0) {
                 rc = mtp_error_context("%s:%d", path, lineno);

@@ -12,12 +12,12 @@ typedef struct {
     size_t n, cap;
 } id_buf;
 
-// buf = [eot] + encode(text) when with_eot, else encode(text).
+// buf = [document start] + encode(text) when with_eot, else encode(text).
 static int encode(const tokenizer *tok, const char *text, int with_eot, id_buf *buf) {
     buf->n = 0;
     if (with_eot) {
         if (tokenizer_reserve(&buf->ids, 0, &buf->cap, 1)) return -1;
-        buf->ids[buf->n++] = tokenizer_eot(tok);
+        buf->ids[buf->n++] = tokenizer_doc_start(tok);
     }
     return tokenizer_encode(tok, text, strlen(text), &buf->ids, &buf->n, &buf->cap);
 }

@@ -19,9 +19,9 @@ int gen_eval_load(gen_eval_set *set, const char *path, long max_items, const tok
     for (long i = 0; i < set->count; i++) {
         const exact_match_item *it = &set->items[i];
         size_t n = 0, cap = 0;
-        int rc = tokenizer_encode(tok, it->prompt, strlen(it->prompt), &set->ids[i], &n, &cap);
+        int rc = tokenizer_encode_prompt(tok, it->prompt, strlen(it->prompt), &set->ids[i], &n, &cap);
         if (rc == 0 && n == 0 && (rc = tokenizer_reserve(&set->ids[i], n, &cap, 1)) == 0)
-            set->ids[i][n++] = tokenizer_eot(tok);
+            set->ids[i][n++] = tokenizer_doc_start(tok);
         if (rc != 0) {
             mtp_error_context("%s:%ld", path, it->line);
         } else if (n >= (size_t)context) {

@@ -198,10 +198,12 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     if (obs) t->obs = *obs;
     mtp_config cfg = *new_cfg;
     mtp_checkpoint ck = {0};
+    int fine_tune = 0;  // resume holds weights only (an imported model): a new run from them
     if (resume) {
         if (checkpoint_open(&ck, resume, 0) != 0) return -1;
         snprintf(t->ckpt, sizeof t->ckpt, "%s", ck.dir);
         cfg = ck.cfg;
+        fine_tune = !checkpoint_has_trainer_state(ck.dir);
     }
     // the data and the memory first: they fail before a large model loads
     int rc = read_data_tokenizer(t, &cfg, resume != NULL) || open_data(t, &cfg) || check_memory(t, &cfg);
@@ -222,7 +224,7 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     t->optim.total_steps = o->steps;
     t->optim.weight_decay = o->weight_decay;
     t->optim.grad_clip = o->grad_clip;
-    if (resume) {
+    if (resume && !fine_tune) {
         if (checkpoint_load_moments(t->ckpt, &t->opt.m, &t->opt.v, &cfg) != 0 ||
             read_position(t, t->ckpt) != 0)
             return -1;
@@ -239,8 +241,9 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
         fs_write_all(probe, "", 0) != 0)
         return mtp_error_context("--out '%s' is not writable", o->out);
     remove(probe);
-    if (check_run_dir(o->out, resume ? t->step : -1) != 0) return -1;
-    if (o->log && !(t->log = fopen(o->log, resume ? "a" : "w")))
+    if (check_run_dir(o->out, resume && !fine_tune ? t->step : -1) != 0) return -1;
+    if (fine_tune) t->ckpt[0] = '\0';  // nothing of a run to continue: a new run's first save is due
+    if (o->log && !(t->log = fopen(o->log, resume && !fine_tune ? "a" : "w")))
         return mtp_errorf("--log '%s': cannot open for writing", o->log);
     return 0;
 }
@@ -265,7 +268,9 @@ static int save(trainer *t) {
     if (!state) return mtp_errorf("out of memory writing trainer_state.json");
     double t0 = mtp_now();
     checkpoint_moments mo = {&t->opt.m, &t->opt.v};
-    int rc = checkpoint_save(t->o.out, t->step, &t->model, &mo, state, t->tokenizer_json);
+    checkpoint_file tok = {"tokenizer.json", t->tokenizer_json,
+                           t->tokenizer_json ? strlen(t->tokenizer_json) : 0};
+    int rc = checkpoint_save(t->o.out, t->step, &t->model, &mo, state, &tok);
     free(state);
     if (rc == 0) rc = checkpoint_prune(t->o.out, t->o.keep_last);
     if (rc == 0 && t->obs.on_save) t->obs.on_save(t->obs.user, t, mtp_now() - t0);
