@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/strbuf.h"
+#include "core/utf8.h"
 #include "data/bpe.h"
 #include "data/tokenizer.h"
 
@@ -39,6 +41,40 @@ static void check_decodes_to(const tokenizer *t, const int32_t *ids, size_t n, c
     if (at != len) abort();
 }
 
+// SentencePiece-style BPE (a tokenizer.json with byte_fallback) normalizes
+// the text (a dummy prefix, spaces as U+2581), so its ids do not decode to
+// the slice byte for byte: every id must be in range, a sequence must decode
+// to valid UTF-8, and the tokenizer reloaded from its own JSON must give the
+// same ids and the same JSON.
+static void check_sentencepiece(const tokenizer *t, const uint8_t *data, size_t size) {
+    int32_t *ids = NULL, *ids2 = NULL;
+    size_t n = 0, cap = 0, n2 = 0, cap2 = 0, text_len = size < TEXT_MAX ? size : TEXT_MAX;
+    if (tokenizer_encode(t, (const char *)data, text_len, &ids, &n, &cap) != 0) abort();
+    if (n > 3 * text_len + 3) abort();  // at most one id per byte of the normalized text
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= tokenizer_vocab_size(t)) abort();
+    strbuf text = {0};
+    if (tokenizer_decode_ids(t, ids, n, &text) != 0) abort();
+    for (size_t k = 0; k < text.len;) {
+        size_t v = utf8_valid_at((const unsigned char *)text.s + k, text.len - k);
+        if (!v) abort();
+        k += v;
+    }
+    char *json = tokenizer_to_json(t);
+    tokenizer *again = json ? tokenizer_load_json(json, strlen(json), "fuzz/round-trip.json") : NULL;
+    if (!again || tokenizer_vocab_size(again) != tokenizer_vocab_size(t)) abort();
+    if (tokenizer_encode(again, (const char *)data, text_len, &ids2, &n2, &cap2) != 0) abort();
+    if (n2 != n || (n && memcmp(ids, ids2, n * sizeof *ids) != 0)) abort();
+    char *json2 = tokenizer_to_json(again);
+    if (!json2 || strcmp(json, json2) != 0) abort();
+    free(json2);
+    free(json);
+    free(ids);
+    free(ids2);
+    free(text.s);
+    tokenizer_free(again);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     mtp_clear_error();
     tokenizer *t = tokenizer_load_json((const char *)data, size, "fuzz/tokenizer.json");
@@ -49,6 +85,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int vocab = tokenizer_vocab_size(t);
     int eot = tokenizer_eot(t);
     if (vocab <= 0 || eot < 0 || eot >= vocab) abort();
+    if (!strcmp(tokenizer_name(t), "sentencepiece")) {  // a Llama-type tokenizer.json: its own contract
+        check_sentencepiece(t, data, size);
+        tokenizer_free(t);
+        return 0;
+    }
 
     // Encode a slice of the input as text: every id must be in the vocabulary
     // and the decoded ids, concatenated, must give the slice back. With

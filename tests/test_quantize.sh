@@ -68,7 +68,7 @@ expect_error "no --out" "--out" -- M quantize --model run --type q8
 M train --data data --out odd --n-layer 3 --n-future 2 --dim 48 --n-head 4 --seq-len 32 --batch 4 --steps 1 \
     --eval-every 0 --threads 2 >/dev/null 2>&1 || fail "train dim 48"
 expect_error "width not a multiple of 32" "multiple of 32" -- M quantize --model odd --type q8 --out x
-expect_error "training on int8" "trainer_state.json" -- M train --resume q8 --steps 160
+expect_error "training on int8" "int8 weights" -- M train --resume q8 --data data --out ft --steps 160
 # an int8 checkpoint whose config.json says an ffn width the int8 rows cannot have
 cp -r q8 q8bad
 "$PY" - q8bad/step_*/config.json <<'PY'

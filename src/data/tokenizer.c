@@ -174,6 +174,19 @@ tokenizer *tokenizer_open(const char *spec) {
     return !strcmp(spec, "bytes") ? tokenizer_bytes() : tokenizer_load(spec);
 }
 
+// Does the tokenizer.json split text the byte-level way (GPT-2's ByteLevel
+// pre-tokenizer, alone or in a Sequence)? Llama-type files have none.
+static int is_byte_level(const cJSON *root) {
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(pre, "pretokenizers");
+    for (const cJSON *p = cJSON_IsArray(seq) ? seq->child : pre; p; p = cJSON_IsArray(seq) ? p->next : NULL) {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(p, "type");
+        if (cJSON_IsString(type) && !strcmp(type->valuestring, "ByteLevel")) return 1;
+        if (!cJSON_IsArray(seq)) break;
+    }
+    return 0;
+}
+
 tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label) {
     // cJSON skips NUL bytes as if they were blanks; a text file has none.
     const char *nul = memchr(json, '\0', len);
@@ -215,7 +228,8 @@ tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label) 
         mtp_errorf(
             "%s: model type '%s' is not supported (only BPE; write one with mtp prepare --tokenizer bytes)",
             label, type->valuestring);
-    } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback"))) {
+    } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")) &&
+               !is_byte_level(root)) {
         t = tokenizer_spm_from_json(root, label);
     } else if (cJSON_IsArray(merges) && cJSON_GetArraySize(merges) > 0) {
         t = tokenizer_bpe_from_json(root, label);

@@ -207,7 +207,12 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     }
     // the data and the memory first: they fail before a large model loads
     int rc = read_data_tokenizer(t, &cfg, resume != NULL) || open_data(t, &cfg) || check_memory(t, &cfg);
-    if (rc == 0 && resume && (rc = checkpoint_load_weights(&ck)) == 0) {
+    if (rc == 0 && resume && (rc = checkpoint_load_weights(&ck)) == 0 && ck.model.q8)
+        rc = mtp_errorf(
+            "%s holds int8 weights (mtp quantize), which cannot be trained: resume or fine-tune its "
+            "float32 source",
+            ck.dir);
+    if (rc == 0 && resume) {
         t->model = ck.model;  // the trainer owns the loaded weights from here on
         memset(&ck.model, 0, sizeof ck.model);
     } else if (rc == 0 && !resume && (rc = model_create(&t->model, &cfg)) == 0) {
