@@ -456,6 +456,25 @@ static void test_q8_model(void) {
     model_work g;
     CHECK(model_work_alloc(&g, &q, 1, 8, SCHEDULE_SEQUENTIAL, 1) != 0,
           "q8: a training work state must be refused");
+    // quantizing a saved float32 checkpoint as it streams from its file writes
+    // the same bytes as quantizing the model in memory and saving it
+    char run[] = "/tmp/mtp_q8_XXXXXX", a[600], b[600], cmd[700];
+    CHECK(mkdtemp(run) != NULL, "q8: mkdtemp");
+    snprintf(a, sizeof a, "%s/fp32", run);
+    snprintf(b, sizeof b, "%s/mem", run);
+    CHECK(
+        checkpoint_save(a, 7, &m, NULL, NULL, NULL) == 0 && checkpoint_save(b, 7, &q, NULL, NULL, NULL) == 0,
+        "q8: save: %s", mtp_last_error());
+    snprintf(a, sizeof a, "%s/fp32/step_00000007", run);
+    snprintf(b, sizeof b, "%s/streamed", run);
+    CHECK(checkpoint_quantize_q8(a, &c, b, 7, NULL, NULL) == 0, "q8: streamed quantize: %s",
+          mtp_last_error());
+    snprintf(cmd, sizeof cmd,
+             "cmp -s %s/mem/step_00000007/model.safetensors %s/streamed/step_00000007/model.safetensors", run,
+             run);
+    CHECK(system(cmd) == 0, "q8: the streamed int8 file differs from the in-memory one");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", run);
+    CHECK(system(cmd) == 0, "q8: cleanup");
     mtp_config odd = tiny(13, 2, 3, 16);
     odd.dim = 48;
     mtp_model o;

@@ -6,6 +6,7 @@
 
 #include "cli/commands.h"
 #include "cli/flag_groups.h"
+#include "cli/progress.h"
 #include "libmtp.h"
 
 typedef struct {
@@ -35,11 +36,10 @@ static long source_step(const char *dir) {
 static int run_quantize(command_line *cl) {
     const quantize_args *a = cl->args;
     mtp_checkpoint ck;
-    if (checkpoint_open(&ck, a->m.model, CHECKPOINT_WEIGHTS) != 0) return 1;
+    if (checkpoint_open(&ck, a->m.model, 0) != 0) return 1;  // the weights stream from the file
     char *tok = NULL, path[4200];
     checkpoint_file tok_file = {0};
     int rc = 0;
-    if (ck.model.q8) rc = mtp_errorf("%s is already int8 (q8): quantize its float32 source", ck.dir);
     size_t fp32 = (size_t)params_count(&ck.cfg) * sizeof(float), len = 0;
     // the tokenizer travels with the weights when the source has one
     const char *names[2] = {"tokenizer.model", "tokenizer.json"};
@@ -48,14 +48,16 @@ static int run_quantize(command_line *cl) {
             if (!(tok = fs_read_all(path, (size_t)1 << 30, &len))) rc = -1;
             tok_file = (checkpoint_file){names[i], tok, len};
         }
-    if (rc == 0) rc = model_use_q8(&ck.model, 1);
     long step = source_step(ck.dir);
-    if (rc == 0) rc = checkpoint_save(a->out, step, &ck.model, NULL, NULL, &tok_file);
+    progress bar;
+    progress_sink sink = progress_bar(&bar, "quantize", 0, "B", 1.0);
+    if (rc == 0) rc = checkpoint_quantize_q8(ck.dir, &ck.cfg, a->out, step, &tok_file, &sink);
     if (rc == 0) {
         double bytes = 0;  // int8 values and a 4-byte scale per 32 of them; 4 bytes per float32 value
+        size_t count[P_KINDS];
+        params_kind_counts(&ck.cfg, count);
         for (int k = 0; k < P_KINDS; k++)
-            bytes += (double)ck.model.params.count[k] *
-                     (model_kind_is_matrix((param_kind)k) ? 1.0 + 4.0 / OP_Q8_BLOCK : 4.0);
+            bytes += (double)count[k] * (model_kind_is_matrix((param_kind)k) ? 1.0 + 4.0 / OP_Q8_BLOCK : 4.0);
         printf("wrote %s/step_%08ld: int8 weights (q8), %.1f MB (float32: %.1f MB)\n", a->out, step,
                bytes / 1e6, (double)fp32 / 1e6);
     }
@@ -76,7 +78,8 @@ const command_spec CMD_QUANTIZE = {
         "generate, sample, eval, bench-decode and the eval commands load it like any\n"
         "checkpoint and multiply with integer dot products: decoding reads about a quarter\n"
         "of the bytes. Needs the model's widths (dim, heads x head dim, ffn) to be\n"
-        "multiples of 32. The format is in docs/formats.md.",
+        "multiples of 32. The format is in docs/formats.md. The source streams from its file one\n"
+        "matrix at a time: a model larger than memory quantizes.",
     .groups = {{NULL, MODEL_FLAGS, offsetof(quantize_args, m)}, {NULL, QUANTIZE_FLAGS, 0}},
     .required = "--model --type --out",
     COMMAND_RUN(run_quantize, QUANTIZE_DEFAULTS),

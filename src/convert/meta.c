@@ -128,11 +128,13 @@ static int fill(void *ctx, int index, float *dst) {
         const pickle_tensor *p = pth_find(f, o.key);
         if (o.axis <= 0) {  // whole rows: straight into place
             if (pth_read_f32(f, p, dst + at * cols) != 0) return -1;
+            pth_release(f, p);
             at += p->ndim ? p->shape[0] : 1;
             continue;
         }
         int64_t pc = p->shape[1];  // a column block of every row
         if (ensure_tmp(s, pth_numel(p)) != 0 || pth_read_f32(f, p, s->tmp) != 0) return -1;
+        pth_release(f, p);
         for (int64_t r = 0; r < t.shape[0]; r++)
             memcpy(dst + r * cols + at, s->tmp + r * pc, (size_t)pc * sizeof *dst);
         at += pc;

@@ -207,6 +207,15 @@ int fs_map_file(const char *path, fs_map *map) {
     return 0;
 }
 
+void fs_map_release(const fs_map *map, const void *p, size_t len) {
+    if (!map->data || !p || len == 0) return;
+    const uint8_t *lo = p, *hi = lo + len, *start = map->data, *end = map->data + map->size;
+    if (lo < start || hi > end) return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)lo + page - 1) / page * page, b = (uintptr_t)hi / page * page;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);  // advice only: failure changes nothing
+}
+
 void fs_unmap(fs_map *map) {
     if (map->data && map->size) munmap((void *)map->data, map->size);
     map->data = NULL;

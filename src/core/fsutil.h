@@ -33,6 +33,10 @@ typedef struct {
     size_t size;
 } fs_map;
 int fs_map_file(const char *path, fs_map *map);
+// Drops the whole pages of p[0..len) (inside the map) from the process's
+// memory: a reader streaming through a file larger than memory releases
+// what it has read. The bytes stay readable (the kernel reads them again).
+void fs_map_release(const fs_map *map, const void *p, size_t len);
 void fs_unmap(fs_map *map);
 
 // Sorted list of the names in `dir` that start with `prefix` and end with

@@ -159,6 +159,11 @@ int pth_read_f32(const pth_file *f, const pickle_tensor *t, float *dst) {
     return 0;
 }
 
+void pth_release(const pth_file *f, const pickle_tensor *t) {
+    const uint8_t *base = f->storage[(size_t)(t - f->tensors)];
+    fs_map_release(&f->map, base, (size_t)t->storage_numel * pickle_dtype_size(t->dtype));
+}
+
 void pth_close(pth_file *f) {
     pickle_tensors_free(f->tensors, f->count);
     free(f->storage);

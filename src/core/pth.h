@@ -35,6 +35,9 @@ size_t pth_numel(const pickle_tensor *t);
 // bfloat16 and float16 exactly and rounding float64 to nearest; integer and
 // bool tensors are refused.
 int pth_read_f32(const pth_file *f, const pickle_tensor *t, float *dst);
+// Drops the tensor's storage pages from memory once read (fs_map_release):
+// converting a checkpoint larger than memory keeps only what it works on.
+void pth_release(const pth_file *f, const pickle_tensor *t);
 void pth_close(pth_file *f);
 
 #endif

@@ -187,6 +187,17 @@ static int is_byte_level(const cJSON *root) {
     return 0;
 }
 
+// A Llama-type tokenizer.json: no byte-level splitting, and byte fallback,
+// a normalizer (Llama's turns spaces into U+2581) or a Metaspace pre-tokenizer.
+static int is_sentencepiece_like(const cJSON *root, const cJSON *model) {
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer"),
+                *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"),
+                *pre_type = cJSON_GetObjectItemCaseSensitive(pre, "type");
+    if (is_byte_level(root)) return 0;
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")) || (norm && !cJSON_IsNull(norm)) ||
+           (cJSON_IsString(pre_type) && !strcmp(pre_type->valuestring, "Metaspace"));
+}
+
 tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label) {
     // cJSON skips NUL bytes as if they were blanks; a text file has none.
     const char *nul = memchr(json, '\0', len);
@@ -228,8 +239,7 @@ tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label) 
         mtp_errorf(
             "%s: model type '%s' is not supported (only BPE; write one with mtp prepare --tokenizer bytes)",
             label, type->valuestring);
-    } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")) &&
-               !is_byte_level(root)) {
+    } else if (is_sentencepiece_like(root, model)) {
         t = tokenizer_spm_from_json(root, label);
     } else if (cJSON_IsArray(merges) && cJSON_GetArraySize(merges) > 0) {
         t = tokenizer_bpe_from_json(root, label);

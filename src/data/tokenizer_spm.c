@@ -55,6 +55,11 @@ int spm_finish(spm_model *m, const char *label) {
     for (int id = 0; id < m->n; id++) {
         spm_piece *p = &m->pieces[id];
         if (p->len == 0) return mtp_errorf("%s: piece %d is empty", label, id);
+        for (uint32_t k = 0; k < p->len;) {
+            size_t v = utf8_valid_at((const unsigned char *)p->s + k, p->len - k);
+            if (!v) return mtp_errorf("%s: piece %d is not valid UTF-8", label, id);
+            k += (uint32_t)v;
+        }
         if (spm_find(m, p->s, p->len) >= 0)
             return mtp_errorf("%s: piece %d ('%s') appears twice", label, id, p->s);
         size_t i = hash_bytes(p->s, p->len) & (cap - 1);
@@ -76,6 +81,11 @@ int spm_finish(spm_model *m, const char *label) {
         return mtp_errorf("%s: unk_id %d is not the model's unknown piece", label, m->unk_id);
     if (m->bos_id >= m->n) m->bos_id = -1;
     if (m->eos_id >= m->n) m->eos_id = -1;
+    for (size_t k = 0; m->unk_surface && m->unk_surface[k];) {
+        size_t v = utf8_valid_at((const unsigned char *)m->unk_surface + k, strlen(m->unk_surface + k));
+        if (!v) return mtp_errorf("%s: unk_surface is not valid UTF-8", label);
+        k += v;
+    }
     if (!m->unk_surface) {
         m->unk_surface = malloc(sizeof " \xe2\x81\x87 ");
         if (!m->unk_surface) return mtp_errorf("out of memory loading %s", label);
@@ -85,7 +95,7 @@ int spm_finish(spm_model *m, const char *label) {
 }
 
 void spm_free(spm_model *m) {
-    for (int i = 0; i < m->n; i++) free(m->pieces[i].s);
+    for (int i = 0; m->pieces && i < m->n; i++) free(m->pieces[i].s);
     free(m->pieces);
     free(m->table);
     free(m->merges);

@@ -296,7 +296,8 @@ tokenizer *tokenizer_spm_from_json(const cJSON *root, const char *label) {
         mtp_errorf("out of memory loading %s", label);
         return NULL;
     }
-    m->hf = 1, m->byte_fallback = 1, m->unk_id = -1, m->bos_id = -1, m->eos_id = -1;
+    m->hf = 1, m->unk_id = -1, m->bos_id = -1, m->eos_id = -1;
+    m->byte_fallback = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback"));
     if (n < 1 || !cJSON_IsArray(merges)) rc = mtp_errorf("%s: model.vocab or model.merges is missing", label);
     if (rc == 0 && !(m->pieces = calloc((size_t)n, sizeof *m->pieces))) rc = mtp_errorf("out of memory");
     for (const cJSON *e = rc ? NULL : vocab->child; e && rc == 0; e = e->next) {
@@ -318,7 +319,7 @@ tokenizer *tokenizer_spm_from_json(const cJSON *root, const char *label) {
                 len == 6 && sscanf(p->s, "<0x%2X%c", &v, &tail) == 2 && tail == '>' ? SPM_BYTE : SPM_NORMAL;
         }
     }
-    m->n = n;
+    m->n = m->pieces ? n : 0;
     const char *unk = string_at(model, "unk_token");
     const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     for (const cJSON *a = rc == 0 && cJSON_IsArray(added) ? added->child : NULL; a; a = a->next) {

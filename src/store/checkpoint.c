@@ -124,11 +124,8 @@ static int write_text(const char *dir, const char *name, const char *text) {
     return fs_write_all(path, text, strlen(text));
 }
 
-int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const checkpoint_moments *moments,
-                    const char *trainer_state_json, const checkpoint_file *tokenizer) {
-    char name[64], tmp[PATH_CAP], final_dir[PATH_CAP], old[PATH_CAP], path[PATH_CAP];
-    if (m->decode_layout) return mtp_errorf("cannot save a model in the decode layout: save it row-major");
-    if (m->q8 && moments) return mtp_errorf("an int8 model has no optimizer state to save");
+int checkpoint_write_dir(const char *run_dir, long step, checkpoint_writer write, void *ctx) {
+    char name[64], tmp[PATH_CAP], final_dir[PATH_CAP], old[PATH_CAP];
     snprintf(name, sizeof name, "step_%08ld", step);
     if (fs_mkdir_p(run_dir) != 0) return -1;
     char tmp_name[96], old_name[96];
@@ -139,26 +136,7 @@ int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const ch
         return -1;
     fs_remove_tree(tmp);
     if (fs_mkdir_p(tmp) != 0) return -1;
-    char *config = checkpoint_config_json(&m->cfg);
-    int rc = config ? 0 : mtp_errorf("out of memory writing config.json");
-    if (rc == 0) rc = write_text(tmp, "config.json", config);
-    free(config);
-    if (rc == 0) rc = fs_join(path, sizeof path, tmp, "model.safetensors");
-    const param_set *weights[1] = {&m->params}, *moment_sets[2] = {moments ? moments->exp_avg : NULL,
-                                                                   moments ? moments->exp_avg_sq : NULL};
-    const char *no_prefix[1] = {""}, *moment_prefixes[2] = {"exp_avg.", "exp_avg_sq."};
-    if (rc == 0)
-        rc = m->q8 ? write_q8_tensors(path, m)
-                   : checkpoint_write_tensors(path, weights, no_prefix, 1, &m->cfg);
-    if (rc == 0 && moments) {
-        rc = fs_join(path, sizeof path, tmp, "optimizer.safetensors");
-        if (rc == 0) rc = checkpoint_write_tensors(path, moment_sets, moment_prefixes, 2, &m->cfg);
-    }
-    if (rc == 0 && trainer_state_json) rc = write_text(tmp, "trainer_state.json", trainer_state_json);
-    if (rc == 0 && tokenizer && tokenizer->data) {
-        rc = fs_join(path, sizeof path, tmp, tokenizer->name);
-        if (rc == 0) rc = fs_write_all(path, tokenizer->data, tokenizer->len);
-    }
+    int rc = write(tmp, ctx);
     if (rc == 0) rc = fs_sync_dir(tmp);
     if (rc == 0) {
         int replacing = fs_is_dir(final_dir);
@@ -179,6 +157,53 @@ int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const ch
         mtp_errorf("%s", saved);
     }
     return rc;
+}
+
+int checkpoint_write_file(const char *dir, const checkpoint_file *f) {
+    char path[PATH_CAP];
+    if (!f || !f->data) return 0;
+    if (fs_join(path, sizeof path, dir, f->name) != 0) return -1;
+    return fs_write_all(path, f->data, f->len);
+}
+
+typedef struct {
+    const mtp_model *m;
+    const checkpoint_moments *moments;
+    const char *trainer_state_json;
+    const checkpoint_file *tokenizer;
+} save_job;
+
+static int write_checkpoint_files(const char *tmp, void *ctx) {
+    const save_job *j = ctx;
+    const mtp_model *m = j->m;
+    const checkpoint_moments *moments = j->moments;
+    char path[PATH_CAP];
+    char *config = checkpoint_config_json(&m->cfg);
+    int rc = config ? 0 : mtp_errorf("out of memory writing config.json");
+    if (rc == 0) rc = write_text(tmp, "config.json", config);
+    free(config);
+    if (rc == 0) rc = fs_join(path, sizeof path, tmp, "model.safetensors");
+    const param_set *weights[1] = {&m->params}, *moment_sets[2] = {moments ? moments->exp_avg : NULL,
+                                                                   moments ? moments->exp_avg_sq : NULL};
+    const char *no_prefix[1] = {""}, *moment_prefixes[2] = {"exp_avg.", "exp_avg_sq."};
+    if (rc == 0)
+        rc = m->q8 ? write_q8_tensors(path, m)
+                   : checkpoint_write_tensors(path, weights, no_prefix, 1, &m->cfg);
+    if (rc == 0 && moments) {
+        rc = fs_join(path, sizeof path, tmp, "optimizer.safetensors");
+        if (rc == 0) rc = checkpoint_write_tensors(path, moment_sets, moment_prefixes, 2, &m->cfg);
+    }
+    if (rc == 0 && j->trainer_state_json) rc = write_text(tmp, "trainer_state.json", j->trainer_state_json);
+    if (rc == 0) rc = checkpoint_write_file(tmp, j->tokenizer);
+    return rc;
+}
+
+int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const checkpoint_moments *moments,
+                    const char *trainer_state_json, const checkpoint_file *tokenizer) {
+    if (m->decode_layout) return mtp_errorf("cannot save a model in the decode layout: save it row-major");
+    if (m->q8 && moments) return mtp_errorf("an int8 model has no optimizer state to save");
+    save_job j = {m, moments, trainer_state_json, tokenizer};
+    return checkpoint_write_dir(run_dir, step, write_checkpoint_files, &j);
 }
 
 // step_* directories are complete by construction (renamed into place only

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 
+#include "core/progress.h"
 #include "model/model.h"
 
 struct cJSON;
@@ -30,6 +31,20 @@ typedef struct {
 // complete.
 int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const checkpoint_moments *moments,
                     const char *trainer_state_json, const checkpoint_file *tokenizer);
+// Writes the files of a checkpoint into dir (a fresh temporary directory).
+typedef int (*checkpoint_writer)(const char *dir, void *ctx);
+// RUN_DIR/step_<step>/ made atomically: write() fills a temporary directory,
+// which is synced and renamed into place (replacing an older checkpoint of
+// the same step only once complete); on failure nothing is left behind.
+int checkpoint_write_dir(const char *run_dir, long step, checkpoint_writer write, void *ctx);
+// Writes f (if any) into dir.
+int checkpoint_write_file(const char *dir, const checkpoint_file *f);
+// An int8 (q8) copy of the float32 checkpoint src_dir, written as
+// RUN_DIR/step_<step>/ one matrix at a time from the mapped source, so a
+// model larger than memory quantizes (store/quantize.c). Gives the same
+// bytes as model_use_q8 + checkpoint_save.
+int checkpoint_quantize_q8(const char *src_dir, const mtp_config *cfg, const char *run_dir, long step,
+                           const checkpoint_file *tokenizer, const progress_sink *progress);
 // Writes the named tensors of nsets parameter-shaped arenas into one
 // safetensors file, set s's names prefixed by prefixes[s] ("" for weights,
 // "exp_avg." for moments).
