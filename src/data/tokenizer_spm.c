@@ -581,6 +581,10 @@ tokenizer *tokenizer_load_spm_memory(const uint8_t *buf, size_t len, const char 
         rc = mtp_errorf("%s: a SentencePiece %s model; only BPE models (Llama 2's kind) are supported", label,
                         model_type == 1 ? "unigram" : "word/char");
     if (rc == 0 && suffix) rc = mtp_errorf("%s: treat_whitespace_as_suffix is not supported", label);
+    if (rc == 0 && !m->escape_whitespaces)
+        rc = mtp_errorf("%s: escape_whitespaces is off; only models that write spaces as U+2581 (as Llama's) are "
+                        "supported",
+                        label);
     if (rc == 0) rc = spm_finish(m, label);
     if (rc != 0) {
         spm_free(m);
