@@ -159,6 +159,16 @@ def main():
     else:
         tj = os.path.join(data, "tokenizer.json")
         compare_encode("its tokenizer.json (Hugging Face Llama type)", tj, sp, tests)
+        # the newer Llama tokenizer.json layout: no normalizer, a Metaspace pre-tokenizer
+        with open(tj, encoding="utf-8") as f:
+            doc = json.load(f)
+        doc["normalizer"] = None
+        doc["pre_tokenizer"] = {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "first",
+                                "split": False}
+        meta = os.path.join(tmp, "metaspace.json")
+        with open(meta, "w", encoding="utf-8") as f:
+            json.dump(doc, f)
+        compare_encode("a Metaspace-style Llama tokenizer.json", meta, sp, tests[:500])
         node_ok = shutil.which("node") is not None
         if node_ok and os.path.isdir(os.path.join(NPM, "@huggingface", "tokenizers")):
             sample = os.path.join(tmp, "sample.txt")

@@ -11,6 +11,7 @@
 #include "convert/convert.h"
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/jsonl.h"
 #include "core/safetensors.h"
 #include "model/params.h"
 #include "store/checkpoint.h"
@@ -97,13 +98,11 @@ static int check_tensors(const hf_source *s) {
 // whether the model is one mtp runs.
 static int check_architecture(const char *dir, int *tied) {
     char path[PATH_CAP];
-    if (fs_join(path, sizeof path, dir, "config.json") != 0) return -1;
-    size_t len = 0;
-    char *text = fs_read_all(path, (size_t)1 << 20, &len);
-    if (!text) return -1;
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!j) return mtp_errorf("%s: not JSON", path);
+    cJSON *j = json_read_object_file(dir, "config.json", (size_t)1 << 20);
+    if (!j || fs_join(path, sizeof path, dir, "config.json") != 0) {
+        cJSON_Delete(j);
+        return -1;
+    }
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(j, "model_type"),
                 *act = cJSON_GetObjectItemCaseSensitive(j, "hidden_act"),
                 *scaling = cJSON_GetObjectItemCaseSensitive(j, "rope_scaling");
@@ -140,11 +139,8 @@ static int open_files(hf_source *s, const char *dir) {
         s->nfiles = 1;
         return 0;
     }
-    size_t len = 0;
-    char *text = fs_read_all(path, (size_t)64 << 20, &len);
-    if (!text) return -1;
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    free(text);
+    cJSON *j = json_read_object_file(dir, "model.safetensors.index.json", (size_t)64 << 20);
+    if (!j) return -1;
     const cJSON *map = cJSON_GetObjectItemCaseSensitive(j, "weight_map");
     int rc = cJSON_IsObject(map) ? 0 : mtp_errorf("%s: no \"weight_map\" object", path);
     int n = rc ? 0 : cJSON_GetArraySize(map);

@@ -11,6 +11,7 @@
 #include "convert/convert.h"
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/jsonl.h"
 #include "core/pth.h"
 #include "model/params.h"
 
@@ -189,15 +190,10 @@ static int json_int_in(const cJSON *j, const char *key, const char *file, int re
 static int read_params(const char *dir, const convert_options *o, mtp_config *c, int *multiple_of,
                        double *ffn_mult) {
     char path[PATH_CAP];
-    if (fs_join(path, sizeof path, dir, "params.json") != 0) return -1;
-    size_t len = 0;
-    char *text = fs_read_all(path, (size_t)1 << 20, &len);
-    if (!text) return -1;
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!j || !cJSON_IsObject(j)) {
+    cJSON *j = json_read_object_file(dir, "params.json", (size_t)1 << 20);
+    if (!j || fs_join(path, sizeof path, dir, "params.json") != 0) {
         cJSON_Delete(j);
-        return mtp_errorf("%s: not a JSON object", path);
+        return -1;
     }
     memset(c, 0, sizeof *c);
     config_set_defaults(c);

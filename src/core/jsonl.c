@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 
 int jsonl_put(FILE *f, cJSON *obj) {
     char *text = obj ? cJSON_PrintUnformatted(obj) : NULL;
@@ -19,4 +20,20 @@ int jsonl_put(FILE *f, cJSON *obj) {
 
 cJSON *json_number_or_null(double x) {
     return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull();
+}
+
+cJSON *json_read_object_file(const char *dir, const char *name, size_t max_bytes) {
+    char path[4096];
+    if (fs_join(path, sizeof path, dir, name) != 0) return NULL;
+    size_t len = 0;
+    char *text = fs_read_all(path, max_bytes, &len);
+    if (!text) return NULL;
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        mtp_errorf("%s: not a JSON object", path);
+        return NULL;
+    }
+    return j;
 }

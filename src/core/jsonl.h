@@ -1,5 +1,5 @@
 // jsonl.h: JSON lines, the format of mtp's logs, results and samples files:
-// one JSON object per line.
+// one JSON object per line; and reading a JSON file (config.json, params.json).
 #ifndef MTP_CORE_JSONL_H
 #define MTP_CORE_JSONL_H
 
@@ -12,5 +12,8 @@ struct cJSON;
 int jsonl_put(FILE *f, struct cJSON *obj);
 // A JSON number, or null for inf and NaN (which JSON cannot hold).
 struct cJSON *json_number_or_null(double x);
+// The JSON object in file dir/name (at most max_bytes), parsed; NULL with
+// an error naming the file when it is missing, too large or not an object.
+struct cJSON *json_read_object_file(const char *dir, const char *name, size_t max_bytes);
 
 #endif

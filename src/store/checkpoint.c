@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/jsonl.h"
 #include "core/safetensors.h"
 #include "ops/ops.h"
 
@@ -269,15 +270,10 @@ static int json_float(const cJSON *j, const char *key, const char *file, float f
 
 int checkpoint_read_config(const char *ckpt_dir, mtp_config *c) {
     char path[PATH_CAP];
-    if (fs_join(path, sizeof path, ckpt_dir, "config.json") != 0) return -1;
-    size_t len;
-    char *text = fs_read_all(path, 1 << 20, &len);
-    if (!text) return -1;
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!j || !cJSON_IsObject(j)) {
+    cJSON *j = json_read_object_file(ckpt_dir, "config.json", 1 << 20);
+    if (!j || fs_join(path, sizeof path, ckpt_dir, "config.json") != 0) {
         cJSON_Delete(j);
-        return mtp_errorf("%s: not a JSON object", path);
+        return -1;
     }
     memset(c, 0, sizeof *c);
     config_set_defaults(c);
@@ -447,19 +443,7 @@ int checkpoint_has_trainer_state(const char *ckpt_dir) {
 }
 
 cJSON *checkpoint_read_trainer_state(const char *ckpt_dir) {
-    char path[PATH_CAP];
-    if (fs_join(path, sizeof path, ckpt_dir, "trainer_state.json") != 0) return NULL;
-    size_t len;
-    char *text = fs_read_all(path, 16 << 20, &len);
-    if (!text) return NULL;
-    cJSON *j = cJSON_ParseWithLength(text, len);
-    free(text);
-    if (!j || !cJSON_IsObject(j)) {
-        cJSON_Delete(j);
-        mtp_errorf("%s: not a JSON object", path);
-        return NULL;
-    }
-    return j;
+    return json_read_object_file(ckpt_dir, "trainer_state.json", 16 << 20);
 }
 
 int checkpoint_prune(const char *run_dir, int keep_last) {
