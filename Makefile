@@ -6,6 +6,7 @@
 #   make bench      build the C micro-benchmarks (build/bench/)
 #   make docs       write docs/cli.md from the commands' --help
 #   make CC=clang   any C11 compiler with OpenMP
+#   make MPI=0      without OpenMPI (one-process training only)
 
 CC ?= gcc
 BUILD ?= build
@@ -14,9 +15,18 @@ BLAS_DIR ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_INC ?= /usr/include/x86_64-linux-gnu/openblas-openmp
 SAN_FLAGS ?=
 
+# MPI (OpenMPI) for multi-process training: on when its development files are
+# installed (libopenmpi-dev), off with MPI=0; a build without it trains in one
+# process.
+MPI ?= $(shell pkg-config --exists ompi-c 2>/dev/null && echo 1 || echo 0)
+ifeq ($(MPI),1)
+MPI_CFLAGS := $(shell pkg-config --cflags ompi-c) -DMTP_MPI=1
+MPI_LIBS := $(shell pkg-config --libs ompi-c)
+endif
+
 CFLAGS = -std=c11 $(OPT) -ffp-contract=fast -g -fopenmp -Wall -Wextra -Werror -Wshadow -Wno-unknown-pragmas -Wno-missing-field-initializers \
-         -Isrc -Iinclude -I$(BLAS_INC) $(SAN_FLAGS)
-LDLIBS = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 -lm
+         -Isrc -Iinclude -I$(BLAS_INC) $(MPI_CFLAGS) $(SAN_FLAGS)
+LDLIBS = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 $(MPI_LIBS) -lm
 LDFLAGS = -fopenmp $(SAN_FLAGS)
 
 LIB_SRC := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))

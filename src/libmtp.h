@@ -46,6 +46,7 @@
 #include "ops/ops.h"
 #include "store/checkpoint.h"
 #include "store/loader.h"
+#include "train/dist.h"
 #include "train/optimizer.h"
 #include "train/step.h"
 

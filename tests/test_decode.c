@@ -50,7 +50,7 @@ static void train_periodic(mtp_model *m, int steps) {
             for (int i = 0; i < row; i++) rows[b * row + i] = (int32_t)((3 * (i + s + 5 * b)) % 7 + 1);
         const int32_t *micro[1] = {rows};
         step_result r;
-        train_step(m, &t, &opt, &o, s, micro, 1, B, T, &r);
+        train_step(m, &t, &opt, &o, s, micro, 1, B, T, NULL, &r);
     }
     free(rows);
     adamw_free(&opt);

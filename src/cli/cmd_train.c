@@ -102,6 +102,12 @@ static void on_start(void *user, const trainer *t) {
     fprintf(stderr, "training steps %ld..%ld, batch %d x %d tokens x %d accum, %s schedule, %d threads\n",
             t->step + 1, o->steps, o->batch, o->seq_len, o->grad_accum,
             o->schedule == SCHEDULE_NAIVE ? "naive" : "sequential", op_get_threads());
+    if (dist_size() > 1)
+        fprintf(stderr,
+                "data parallel: %d processes (%d threads each), a step of %d x %d micro-batches; optimizer "
+                "state sharded, %.1f MB of moments per process\n",
+                dist_size(), op_get_threads(), dist_size(), o->grad_accum,
+                2.0 * (double)(t->opt.hi - t->opt.lo) * sizeof(float) / (1 << 20));
 }
 
 static void on_step(void *user, const trainer *t, const step_result *r, double seconds, double eta_seconds) {
@@ -111,7 +117,7 @@ static void on_step(void *user, const trainer *t, const step_result *r, double s
     fprintf(stderr, "step %ld/%ld | loss %.4f | heads ", t->step, t->o.steps, r->loss);
     print_heads(r->head_losses, t->model.cfg.n_future);
     fprintf(stderr, " | lr %.2e | gnorm %.3f | %.0f tok/s | ETA %s\n", r->lr, r->grad_norm,
-            (double)t->o.batch * t->o.seq_len * t->o.grad_accum / seconds, eta);
+            (double)t->o.batch * t->o.seq_len * t->o.grad_accum * dist_size() / seconds, eta);
 }
 
 static void on_eval(void *user, const trainer *t, const val_result *r) {
@@ -139,10 +145,13 @@ static void print_done(const trainer *t, double seconds) {
     format_duration(seconds, dur, sizeof dur);
     fprintf(stderr, "done: %ld steps in %s (%.1f ms/step, %.0f tok/s after warm-up), peak memory %ld MB\n",
             t->step - t->first_step, dur, t->timed_steps ? 1e3 * t->timed_seconds / t->timed_steps : 0.0,
-            t->timed_seconds > 0
-                ? (double)o->batch * o->seq_len * o->grad_accum * t->timed_steps / t->timed_seconds
-                : 0.0,
+            t->timed_seconds > 0 ? (double)o->batch * o->seq_len * o->grad_accum * dist_size() *
+                                       t->timed_steps / t->timed_seconds
+                                 : 0.0,
             ru.ru_maxrss / 1024);
+    if (dist_size() > 1 && t->timed_seconds > 0)
+        fprintf(stderr, "communication: %.1f%% of the step time waiting on other processes\n",
+                100.0 * t->comm_seconds / t->timed_seconds);
 }
 
 // ---- resume: the flags not given come from the checkpoint ---------------------------------------
@@ -219,6 +228,7 @@ static int run_train(command_line *cl) {
     cJSON *state = NULL;
     trainer *t = calloc(1, sizeof *t);
     rc = t ? 0 : 1;
+    if (rc == 0 && dist_start() != 0) rc = 1;  // under mpirun: one of P processes (train/dist.h)
     if (rc == 0 && a->resume) {  // the checkpoint's config and arguments, before the weights load
         mtp_checkpoint ck;
         rc = checkpoint_open(&ck, a->resume, 0) != 0;
@@ -259,6 +269,11 @@ static int run_train(command_line *cl) {
     if (rc == 0) {
         rc = trainer_open(t, &o, &cfg, a->resume ? ckpt : NULL, &obs) != 0;
     }
+    // every process opened the run, or none goes on (one alone would wait forever)
+    if (dist_size() > 1 && dist_any(rc) && rc == 0) {
+        rc = 1;
+        mtp_errorf("another process could not open the run");
+    }
     if (rc == 0) {
         t->stop = &stop_requested;
         signal(SIGINT, on_sigint);
@@ -269,6 +284,11 @@ static int run_train(command_line *cl) {
     if (t) trainer_close(t);
     free(t);
     cJSON_Delete(state);
+    if (rc && dist_size() > 1) {  // print now: ending the other processes ends this one too
+        fprintf(stderr, "mtp train: %s\n", mtp_last_error());
+        fflush(stderr);
+    }
+    dist_finish(rc != 0);
     return rc;
 }
 

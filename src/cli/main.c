@@ -13,8 +13,8 @@ static const command_spec *const commands[] = {
     &CMD_SAMPLE,           &CMD_GENERATE,         &CMD_EVAL,
     &CMD_TASK_POLY,        &CMD_TASK_INDUCTION,   &CMD_EVAL_GEN,
     &CMD_EVAL_INDUCTION,   &CMD_EVAL_CHOICE,      &CMD_EVAL_CODE,
-    &CMD_EVAL_ROUGE,       &CMD_QUANTIZE,         &CMD_CONVERT,          &CMD_BENCH_DECODE,
-    &CMD_BENCH_TRAIN,
+    &CMD_EVAL_ROUGE,       &CMD_QUANTIZE,         &CMD_CONVERT,
+    &CMD_BENCH_DECODE,     &CMD_BENCH_TRAIN,
 };
 #define N_COMMANDS (sizeof commands / sizeof *commands)
 
@@ -68,6 +68,11 @@ static int print_markdown(void) {
 }
 
 int main(int argc, char **argv) {
+    // Under mpirun every process runs this; process 0 alone speaks, so a bad
+    // flag or a progress line is printed once, not once per process.
+    if (dist_launch_rank() > 0) {
+        if (!freopen("/dev/null", "w", stdout) || !freopen("/dev/null", "w", stderr)) return 1;
+    }
     if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -164,6 +164,7 @@ static void head_backward(model_work *w, int k, int s, int B, int T) {
     op_rmsnorm_backward(w->dres, w->grads.t[P_NORM], w->dnorm_out, w->heads[s].out,
                         w->model->params.t[P_NORM], w->head_rstd + s * N, (int)N, c->dim);
     block_backward(w, head_layer(c, k), &w->heads[s], trunk_output(w), w->dres, w->dz, B, T);
+    if (w->grads_ready) w->grads_ready(w->grads_user, head_layer(c, k));
 }
 
 static void trunk_backward(model_work *w, int B, int T) {
@@ -173,11 +174,13 @@ static void trunk_backward(model_work *w, int B, int T) {
     for (int l = config_trunk_layers(c) - 1; l >= 0; l--) {
         memset(dx, 0, sizeof(float) * Nd);
         block_backward(w, l, &w->trunk[l], l == 0 ? w->x0 : w->trunk[l - 1].out, dout, dx, B, T);
+        if (w->grads_ready) w->grads_ready(w->grads_user, l);
         float *t = dout;
         dout = dx;
         dx = t;
     }
     op_embedding_backward(w->grads.t[P_EMBED], dout, w->inputs, B * T, c->dim);
+    if (w->grads_ready) w->grads_ready(w->grads_user, MODEL_GRADS_EMBED);
 }
 
 // Splits rows (B, T+n) into inputs (B*T) and checks every id.
@@ -259,6 +262,8 @@ int model_forward_backward(model_work *w, const int32_t *rows, int B, int T, flo
             head_backward(w, k, k - 1, B, T);
         }
     }
+    // every head has added into the shared norm and unembedding
+    if (w->grads_ready) w->grads_ready(w->grads_user, MODEL_GRADS_OUTPUT);
     trunk_backward(w, B, T);
     return 0;
 }

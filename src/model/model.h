@@ -59,12 +59,22 @@ typedef struct {
 // One consumer's working memory for a model: activations, gradients (for a
 // trainer) and scratch, for batches of up to max_B x max_T. Each decoder,
 // scorer or trainer owns one; the weights are only read through `model`.
+enum { MODEL_GRADS_OUTPUT = -1, MODEL_GRADS_EMBED = -2 };
+
 typedef struct {
     const mtp_model *model;
     mtp_config cfg;   // the model's shape, copied for brevity
     param_set grads;  // with_grads only: same layout as the parameters
     int max_B, max_T, head_slots, with_grads;
     head_schedule schedule;
+    // Told, during model_forward_backward, each time a part of the gradients
+    // is final for this batch (NULL: nobody listens): part >= 0 is block
+    // `part`'s nine tensors, MODEL_GRADS_OUTPUT the final norm and lm_head,
+    // MODEL_GRADS_EMBED the embedding. The parts come in the same order on
+    // every call, so processes can start reducing them while the backward
+    // goes on (train/dist.c).
+    void (*grads_ready)(void *user, int part);
+    void *grads_user;
     float *work;        // one arena for everything below
     float *x0;          // (N, d) embedding output
     block_acts *trunk;  // [L-n]

@@ -62,7 +62,7 @@ int bench_train_run(const mtp_config *c, int B, int T, head_schedule schedule, i
     step_result sr;
     for (int s = 0; s <= steps; s++) {
         double t0 = mtp_now();
-        if (train_step(&m, &w, &opt, &o, s, micro, 1, B, T, &sr) != 0) goto done;
+        if (train_step(&m, &w, &opt, &o, s, micro, 1, B, T, NULL, &sr) != 0) goto done;
         if (s > 0) ms[s - 1] = 1e3 * (mtp_now() - t0);
     }
     qsort(ms, (size_t)steps, sizeof *ms, compare_doubles);

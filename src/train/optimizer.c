@@ -4,6 +4,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <stdlib.h>
+#include "core/error.h"
 #include "ops/ops.h"
 
 void optim_config_defaults(optim_config *o) {
@@ -26,12 +28,37 @@ int adamw_alloc(adamw_state *s, const mtp_config *cfg) {
         params_free(&s->m);
         return -1;
     }
+    s->ms = s->m.memory;
+    s->vs = s->v.memory;
+    s->hi = s->m.total;
+    return 0;
+}
+
+int adamw_alloc_shard(adamw_state *s, const mtp_config *cfg, size_t lo, size_t hi) {
+    (void)cfg;
+    memset(s, 0, sizeof *s);
+    size_t n = hi > lo ? hi - lo : 0;
+    s->ms = mtp_alloc_aligned((n ? n : 1) * sizeof(float), "AdamW moments (shard)");
+    s->vs = s->ms ? mtp_alloc_aligned((n ? n : 1) * sizeof(float), "AdamW moments (shard)") : NULL;
+    if (!s->vs) {
+        free(s->ms);
+        s->ms = NULL;
+        return -1;
+    }
+    s->lo = lo;
+    s->hi = hi;
     return 0;
 }
 
 void adamw_free(adamw_state *s) {
-    params_free(&s->m);
-    params_free(&s->v);
+    if (s->m.memory) {
+        params_free(&s->m);
+        params_free(&s->v);
+    } else {
+        free(s->ms);
+        free(s->vs);
+    }
+    memset(s, 0, sizeof *s);
 }
 
 double optim_lr_at(const optim_config *o, long step) {
@@ -49,6 +76,10 @@ double optim_grad_norm(const param_set *grads) {
     return sqrt(op_sum_squares(grads->memory, grads->total));
 }
 
+double optim_grad_sum_squares(const param_set *grads, size_t lo, size_t hi) {
+    return hi > lo ? op_sum_squares(grads->memory + lo, hi - lo) : 0.0;
+}
+
 void adamw_update(adamw_state *s, mtp_model *m, const param_set *grads, const optim_config *o, long step,
                   double lr, double grad_norm) {
     float clip_scale = 1.0f;
@@ -62,8 +93,11 @@ void adamw_update(adamw_state *s, mtp_model *m, const param_set *grads, const op
         named_tensor t;
         params_named(&m->params, &m->cfg, i, &t);
         size_t off = (size_t)(t.data - m->params.memory);
-        size_t n = (size_t)t.shape[0] * (size_t)(t.ndim == 2 ? t.shape[1] : 1);
-        op_adamw(t.data, grads->memory + off, s->m.memory + off, s->v.memory + off, n, clip_scale, lr,
-                 o->beta1, o->beta2, o->eps, t.is_matrix ? o->weight_decay : 0.0, step + 1);
+        size_t end = off + (size_t)t.shape[0] * (size_t)(t.ndim == 2 ? t.shape[1] : 1);
+        // the part of the tensor inside this process's range
+        size_t a = off > s->lo ? off : s->lo, b = end < s->hi ? end : s->hi;
+        if (a >= b) continue;
+        op_adamw(m->params.memory + a, grads->memory + a, s->ms + (a - s->lo), s->vs + (a - s->lo), b - a,
+                 clip_scale, lr, o->beta1, o->beta2, o->eps, t.is_matrix ? o->weight_decay : 0.0, step + 1);
     }
 }

@@ -20,12 +20,19 @@ typedef struct {
 #define OPTIM_DEFAULT_GRAD_CLIP 1.0
 void optim_config_defaults(optim_config *o);
 
-// AdamW moments in the parameters' layout (exp_avg, exp_avg_sq).
+// AdamW moments (exp_avg, exp_avg_sq). A process updates the part [lo, hi)
+// of the parameter arena: all of it alone, its shard under data-parallel
+// training (ZeRO stage 1, train/dist.c), where it holds the moments of its
+// shard only.
 typedef struct {
-    param_set m, v;
+    param_set m, v;  // the parameters' layout (whole-arena state); empty when sharded
+    float *ms, *vs;  // the moments of arena elements lo..hi-1 (m.memory + lo when whole)
+    size_t lo, hi;
 } adamw_state;
 
 int adamw_alloc(adamw_state *s, const mtp_config *cfg);
+// Moments for arena elements [lo, hi) only, zeroed.
+int adamw_alloc_shard(adamw_state *s, const mtp_config *cfg, size_t lo, size_t hi);
 void adamw_free(adamw_state *s);
 
 // LR for 0-based step s: warmup lr*(s+1)/W for s < W, then
@@ -33,9 +40,12 @@ void adamw_free(adamw_state *s);
 double optim_lr_at(const optim_config *o, long step);
 // Global L2 norm of all gradients.
 double optim_grad_norm(const param_set *grads);
-// Applies one update at 0-based step `step` with the given lr: clips by
-// o->grad_clip using grad_norm, decays 2-D matrices only. grads: the
-// parameters' layout (a trainer's model_work).
+// Sum of squares of the gradients in arena elements [lo, hi).
+double optim_grad_sum_squares(const param_set *grads, size_t lo, size_t hi);
+// Applies one update at 0-based step `step` with the given lr to the
+// parameters in s's range [lo, hi): clips by o->grad_clip using grad_norm
+// (of all gradients), decays 2-D matrices only. grads: the parameters'
+// layout (a trainer's model_work).
 void adamw_update(adamw_state *s, mtp_model *m, const param_set *grads, const optim_config *o, long step,
                   double lr, double grad_norm);
 

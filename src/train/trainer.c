@@ -69,6 +69,7 @@ static char *trainer_state_json(const trainer *t) {
     cJSON_AddNumberToObject(j, "index", (double)index);
     cJSON_AddStringToObject(j, "data_seed", seed);
     cJSON_AddNumberToObject(j, "tokens_seen", t->tokens_seen);
+    cJSON_AddNumberToObject(j, "processes", dist_size());  // a step took processes x grad_accum micro-batches
     cJSON_AddItemToObject(j, "args", train_options_to_json(&t->o));
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
@@ -99,6 +100,17 @@ static int read_position(trainer *t, const char *ckpt) {
         t->step = (long)s->valuedouble;
         loader_set_order(&t->train, t->o.seed, (uint64_t)e->valuedouble, (uint64_t)i->valuedouble);
         t->tokens_seen = cJSON_IsNumber(seen) && seen->valuedouble >= 0 ? seen->valuedouble : 0;
+        const cJSON *procs = cJSON_GetObjectItemCaseSensitive(state, "processes"),
+                    *args = cJSON_GetObjectItemCaseSensitive(state, "args"),
+                    *accum = cJSON_GetObjectItemCaseSensitive(args, "grad_accum");
+        int before = (json_number_in(procs, 1, 1 << 20) ? (int)procs->valuedouble : 1) *
+                     (json_number_in(accum, 1, 1 << 20) ? (int)accum->valuedouble : 1);
+        if (before != dist_size() * t->o.grad_accum)
+            note(t,
+                 "note: a step now takes %d micro-batches (%d process%s x --grad-accum %d); the checkpoint's "
+                 "took %d",
+                 dist_size() * t->o.grad_accum, dist_size(), dist_size() > 1 ? "es" : "", t->o.grad_accum,
+                 before);
     }
     cJSON_Delete(state);
     return rc;
@@ -191,6 +203,21 @@ static int check_memory(const trainer *t, const mtp_config *cfg) {
     return 0;
 }
 
+// The checkpoint's AdamW moments: all of them alone, this process's shard
+// under data parallelism (read whole, then cut).
+static int load_moments(trainer *t, const mtp_config *cfg) {
+    if (dist_size() == 1) return checkpoint_load_moments(t->ckpt, &t->opt.m, &t->opt.v, cfg);
+    param_set m = {0}, v = {0};
+    int rc = params_alloc(&m, cfg) || params_alloc(&v, cfg) || checkpoint_load_moments(t->ckpt, &m, &v, cfg);
+    if (rc == 0) {
+        memcpy(t->opt.ms, m.memory + t->opt.lo, (t->opt.hi - t->opt.lo) * sizeof(float));
+        memcpy(t->opt.vs, v.memory + t->opt.lo, (t->opt.hi - t->opt.lo) * sizeof(float));
+    }
+    params_free(&m);
+    params_free(&v);
+    return rc ? -1 : 0;
+}
+
 int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, const char *resume,
                  const train_observer *obs) {
     memset(t, 0, sizeof *t);
@@ -219,9 +246,14 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
         params_init(&t->model.params, &cfg, o->seed);
     }
     checkpoint_close(&ck);
-    if (rc || model_work_alloc(&t->work, &t->model, o->batch, o->seq_len, o->schedule, 1) != 0 ||
-        adamw_alloc(&t->opt, &cfg) != 0)
+    int P = dist_size(), me = dist_rank();
+    if (rc || model_work_alloc(&t->work, &t->model, o->batch, o->seq_len, o->schedule, 1) != 0) return -1;
+    size_t total = t->model.params.total;
+    if (P == 1
+            ? adamw_alloc(&t->opt, &cfg) != 0
+            : adamw_alloc_shard(&t->opt, &cfg, dist_shard_lo(total, me), dist_shard_lo(total, me + 1)) != 0)
         return -1;
+    if (P > 1 && !(t->reducer = dist_reducer_new(&t->work))) return -1;
     optim_config_defaults(&t->optim);
     t->optim.lr = o->lr;
     t->optim.min_lr_ratio = o->min_lr_ratio;
@@ -230,9 +262,7 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     t->optim.weight_decay = o->weight_decay;
     t->optim.grad_clip = o->grad_clip;
     if (resume && !fine_tune) {
-        if (checkpoint_load_moments(t->ckpt, &t->opt.m, &t->opt.v, &cfg) != 0 ||
-            read_position(t, t->ckpt) != 0)
-            return -1;
+        if (load_moments(t, &cfg) != 0 || read_position(t, t->ckpt) != 0) return -1;
     } else {
         loader_set_order(&t->train, o->seed, 0, 0);
     }
@@ -240,6 +270,7 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     if (t->step > o->steps)
         return mtp_errorf("--steps %ld is below the checkpoint's step %ld: --steps counts total steps",
                           o->steps, t->step);
+    if (me != 0) return 0;  // process 0 writes the run directory and the log
     // fail now, not after an hour of training, if the run directory is unwritable
     char probe[4096];
     if (fs_mkdir_p(o->out) != 0 || fs_join(probe, sizeof probe, o->out, ".write-test") != 0 ||
@@ -255,6 +286,7 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
 
 void trainer_close(trainer *t) {
     if (t->log) fclose(t->log);
+    dist_reducer_free(t->reducer);
     loader_close(&t->train);
     if (t->have_val) loader_close(&t->val);
     adamw_free(&t->opt);
@@ -268,22 +300,42 @@ static void log_heads(FILE *f, const double *h, int n) {
     for (int k = 0; k < n; k++) fprintf(f, "%s%.6f", k ? ", " : "", h[k]);
 }
 
+// Process 0 writes the checkpoint; under data parallelism the moments'
+// shards are gathered to it first (every process takes part).
 static int save(trainer *t) {
-    char *state = trainer_state_json(t);
-    if (!state) return mtp_errorf("out of memory writing trainer_state.json");
     double t0 = mtp_now();
-    checkpoint_moments mo = {&t->opt.m, &t->opt.v};
-    checkpoint_file tok = {"tokenizer.json", t->tokenizer_json,
-                           t->tokenizer_json ? strlen(t->tokenizer_json) : 0};
-    int rc = checkpoint_save(t->o.out, t->step, &t->model, &mo, state, &tok);
-    free(state);
-    if (rc == 0) rc = checkpoint_prune(t->o.out, t->o.keep_last);
+    int P = dist_size(), rc = 0;
+    param_set m = {0}, v = {0};
+    const mtp_config *cfg = &t->model.cfg;
+    if (P > 1) {
+        if (dist_rank() == 0 && (params_alloc(&m, cfg) != 0 || params_alloc(&v, cfg) != 0)) rc = -1;
+        if (dist_any(rc != 0)) {
+            params_free(&m);
+            params_free(&v);
+            return rc ? -1 : mtp_errorf("process 0 could not gather the optimizer state");
+        }
+        dist_gather(t->opt.ms, m.memory, t->model.params.total);
+        dist_gather(t->opt.vs, v.memory, t->model.params.total);
+    }
+    if (dist_rank() == 0) {
+        char *state = trainer_state_json(t);
+        checkpoint_moments mo = {P > 1 ? &m : &t->opt.m, P > 1 ? &v : &t->opt.v};
+        checkpoint_file tok = {"tokenizer.json", t->tokenizer_json,
+                               t->tokenizer_json ? strlen(t->tokenizer_json) : 0};
+        rc = state ? checkpoint_save(t->o.out, t->step, &t->model, &mo, state, &tok)
+                   : mtp_errorf("out of memory writing trainer_state.json");
+        free(state);
+        if (rc == 0) rc = checkpoint_prune(t->o.out, t->o.keep_last);
+    }
+    params_free(&m);
+    params_free(&v);
+    if (P > 1 && dist_any(rc != 0) && rc == 0) rc = mtp_errorf("process 0 could not save the checkpoint");
     if (rc == 0 && t->obs.on_save) t->obs.on_save(t->obs.user, t, mtp_now() - t0);
     return rc;
 }
 
 static int evaluate(trainer *t) {
-    if (!t->have_val) return 0;
+    if (!t->have_val || dist_rank() != 0) return 0;  // process 0 alone reports validation
     int n = t->model.cfg.n_future, B = t->o.batch;
     val_result r;
     if (val_loss(&t->work, &t->val, val_windows(&t->val, t->o.eval_batches, B), B, t->o.seq_len, NULL, &r) !=
@@ -302,29 +354,33 @@ static int evaluate(trainer *t) {
 
 int trainer_run(trainer *t) {
     const train_options *o = &t->o;
-    int n = t->model.cfg.n_future, B = o->batch, T = o->seq_len, K = o->grad_accum;
-    int32_t *rows = mtp_malloc(sizeof(int32_t) * (size_t)K * B * (T + n), "training rows");
+    int n = t->model.cfg.n_future, B = o->batch, T = o->seq_len, K = o->grad_accum, P = dist_size();
+    // a step's P x K micro-batches, in the order one process would take them;
+    // this process computes micro-batches rank*K .. rank*K + K-1
+    int32_t *rows = mtp_malloc(sizeof(int32_t) * (size_t)P * K * B * (T + n), "training rows");
     const int32_t **micro = mtp_malloc(sizeof *micro * (size_t)K, "micro-batch list");
     if (!rows || !micro) {
         free(rows);
         free(micro);
         return -1;
     }
-    for (int k = 0; k < K; k++) micro[k] = rows + (size_t)k * B * (T + n);
+    for (int k = 0; k < K; k++) micro[k] = rows + ((size_t)dist_rank() * K + k) * B * (T + n);
     if (t->obs.on_start) t->obs.on_start(t->obs.user, t);
-    int rc = 0, saved_now = 0;
-    while (t->step < o->steps && !(t->stop && *t->stop)) {
-        for (int k = 0; k < K; k++) loader_next_batch(&t->train, B, rows + (size_t)k * B * (T + n));
+    int rc = 0, saved_now = 0, stopping = 0;
+    while (t->step < o->steps && !(stopping = dist_any(t->stop && *t->stop))) {
+        for (int k = 0; k < P * K; k++) loader_next_batch(&t->train, B, rows + (size_t)k * B * (T + n));
         double t0 = mtp_now();
         step_result r;
-        if ((rc = train_step(&t->model, &t->work, &t->opt, &t->optim, t->step, micro, K, B, T, &r)) != 0)
+        if ((rc = train_step(&t->model, &t->work, &t->opt, &t->optim, t->step, micro, K, B, T, t->reducer,
+                             &r)) != 0)
             break;
         double dt = mtp_now() - t0;
         t->step++;
-        t->tokens_seen += (double)B * T * K;
+        t->tokens_seen += (double)B * T * K * P;
         saved_now = 0;
         if (t->step > t->first_step + 1 || o->steps - t->first_step == 1) {  // the first step warms caches
             t->timed_seconds += dt;
+            t->comm_seconds += r.comm_seconds;
             t->timed_steps++;
         }
         double avg = t->timed_steps ? t->timed_seconds / t->timed_steps : dt;
@@ -333,7 +389,7 @@ int trainer_run(trainer *t) {
             fprintf(t->log, "{\"step\": %ld, \"loss\": %.6f, \"head_losses\": [", t->step, r.loss);
             log_heads(t->log, r.head_losses, n);
             fprintf(t->log, "], \"lr\": %.6e, \"grad_norm\": %.6f, \"tokens_per_sec\": %.1f, \"ms\": %.3f}\n",
-                    r.lr, r.grad_norm, (double)B * T * K / dt, dt * 1e3);
+                    r.lr, r.grad_norm, (double)B * T * K * P / dt, dt * 1e3);
             fflush(t->log);
         }
         if (o->eval_every > 0 && t->step % o->eval_every == 0 && (rc = evaluate(t)) != 0) break;
@@ -345,7 +401,7 @@ int trainer_run(trainer *t) {
     free(rows);
     free(micro);
     if (rc != 0) return rc;
-    if (t->stop && *t->stop)
+    if (stopping)
         note(t, "interrupted: saving step %ld so the run can be resumed", t->step);
     else if (o->eval_every > 0 && t->step % o->eval_every != 0 && (rc = evaluate(t)) != 0)
         return rc;

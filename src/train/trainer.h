@@ -12,6 +12,7 @@
 
 #include "data/loader.h"
 #include "model/model.h"
+#include "train/dist.h"
 #include "train/optimizer.h"
 #include "train/step.h"
 #include "train/val_loss.h"
@@ -64,8 +65,15 @@ typedef struct trainer {
     long timed_steps;
     volatile sig_atomic_t *stop;  // set asynchronously (Ctrl-C): save and return after this step
     train_observer obs;
+    dist_reducer *reducer;  // with several processes (train/dist.h); NULL alone
+    double comm_seconds;    // time the timed steps spent waiting on other processes
 } trainer;
 
+// Under mpirun (train/dist.h) every process opens the same run: each step
+// takes P x grad_accum micro-batches in the order one process with that
+// much accumulation would, each process computing its own grad_accum of
+// them; process 0 alone writes logs and checkpoints.
+//
 // Opens a run: with `resume` (a run or checkpoint directory, through the
 // model loader) its weights, moments and data position; else a model of shape `cfg` (vocab_size
 // 0 = the data's tokenizer) initialized from o->seed. Checks the data against

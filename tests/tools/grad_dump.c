@@ -108,7 +108,7 @@ int main(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/grads.safetensors", out_dir);
             if (save_set(path, &w.grads, &cfg)) return fail(path);
         }
-        if (train_step(m, &w, &opt, &o, s, micro, K, B, T, &r)) return fail("train_step");
+        if (train_step(m, &w, &opt, &o, s, micro, K, B, T, NULL, &r)) return fail("train_step");
         fprintf(log, "%s{\"loss\": %.17g, \"head_losses\": [", s ? ", " : "", r.loss);
         for (int h = 0; h < cfg.n_future; h++) fprintf(log, "%s%.17g", h ? ", " : "", r.head_losses[h]);
         fprintf(log, "], \"grad_norm\": %.17g, \"lr\": %.17g}", r.grad_norm, r.lr);

@@ -1,0 +1,234 @@
+// dist.c: data-parallel training over MPI (dist.h). Everything MPI is inside
+// #ifdef MTP_MPI; without it a process is rank 0 of 1.
+#include "train/dist.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "core/timer.h"
+#include "model/params.h"
+
+#ifdef MTP_MPI
+#include <mpi.h>
+#endif
+
+#define SHARD_ALIGN 16                 // floats: shards start on 64-byte boundaries
+#define MAX_MESSAGE ((size_t)1 << 28)  // floats per MPI call (counts are ints)
+
+static int g_rank = 0, g_size = 1;
+#ifdef MTP_MPI
+static int g_started = 0;
+#endif
+
+int dist_launch_rank(void) {
+    const char *names[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"};
+    for (int i = 0; i < 3; i++) {
+        const char *v = getenv(names[i]);
+        if (v && *v) return atoi(v);
+    }
+    return -1;
+}
+
+int dist_start(void) {
+    if (dist_launch_rank() < 0) return 0;
+#ifdef MTP_MPI
+    int provided = 0;
+    if (MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS)
+        return mtp_errorf("MPI_Init failed");
+    g_started = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &g_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &g_size);
+    return 0;
+#else
+    const char *size = getenv("OMPI_COMM_WORLD_SIZE");
+    if (size && atoi(size) > 1)
+        return mtp_errorf(
+            "this mtp was built without MPI: install libopenmpi-dev and rebuild (make MPI=1) to "
+            "train with mpirun");
+    return 0;
+#endif
+}
+
+void dist_finish(int failed) {
+#ifdef MTP_MPI
+    if (!g_started) return;
+    if (failed && g_size > 1) MPI_Abort(MPI_COMM_WORLD, 1);  // the others may wait in a collective
+    MPI_Finalize();
+    g_started = 0;
+#else
+    (void)failed;
+#endif
+}
+
+int dist_rank(void) {
+    return g_rank;
+}
+int dist_size(void) {
+    return g_size;
+}
+
+size_t dist_shard_lo(size_t total, int rank) {
+    if (rank <= 0) return 0;
+    if (rank >= g_size) return total;
+    size_t per = (total / (size_t)g_size + SHARD_ALIGN - 1) / SHARD_ALIGN * SHARD_ALIGN;
+    size_t lo = per * (size_t)rank;
+    return lo < total ? lo : total;
+}
+
+struct dist_reducer {
+    model_work *w;
+    size_t total;
+#ifdef MTP_MPI
+    MPI_Request *req;
+    int nreq, capreq;
+#endif
+};
+
+#ifdef MTP_MPI
+static int push_request(dist_reducer *r, MPI_Request q) {
+    if (r->nreq == r->capreq) {
+        int cap = r->capreq ? 2 * r->capreq : 256;
+        MPI_Request *g = realloc(r->req, (size_t)cap * sizeof *g);
+        if (!g) return mtp_errorf("out of memory for MPI requests");
+        r->req = g;
+        r->capreq = cap;
+    }
+    r->req[r->nreq++] = q;
+    return 0;
+}
+
+// Reduces grads[off, off + n) to the processes owning its pieces.
+static void reduce_range(dist_reducer *r, float *grads, size_t off, size_t n) {
+    for (int owner = 0; owner < g_size && n; owner++) {
+        size_t lo = dist_shard_lo(r->total, owner), hi = dist_shard_lo(r->total, owner + 1);
+        size_t a = off > lo ? off : lo, b = off + n < hi ? off + n : hi;
+        for (; a < b; a += MAX_MESSAGE) {
+            int count = (int)(b - a < MAX_MESSAGE ? b - a : MAX_MESSAGE);
+            MPI_Request q;
+            MPI_Ireduce(owner == g_rank ? MPI_IN_PLACE : grads + a, grads + a, count, MPI_FLOAT, MPI_SUM,
+                        owner, MPI_COMM_WORLD, &q);
+            if (push_request(r, q) != 0) MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+    }
+}
+#endif
+
+// model_work's grads_ready: start reducing the part's tensors.
+static void on_part(void *user, int part) {
+    dist_reducer *r = user;
+#ifdef MTP_MPI
+    const mtp_config *c = &r->w->cfg;
+    int count = params_tensor_count(c), first, last;
+    if (part >= 0)
+        first = 1 + 9 * part, last = 9 + 9 * part;
+    else if (part == MODEL_GRADS_OUTPUT)
+        first = count - 2, last = count - 1;
+    else
+        first = last = 0;
+    for (int i = first; i <= last; i++) {
+        named_tensor t;
+        params_named(&r->w->grads, c, i, &t);
+        size_t n = (size_t)t.shape[0] * (size_t)(t.ndim == 2 ? t.shape[1] : 1);
+        reduce_range(r, r->w->grads.memory, (size_t)(t.data - r->w->grads.memory), n);
+    }
+    int done;  // let the library move the reductions on while the backward continues
+    MPI_Testall(r->nreq, r->req, &done, MPI_STATUSES_IGNORE);
+#else
+    (void)r;
+    (void)part;
+#endif
+}
+
+dist_reducer *dist_reducer_new(model_work *w) {
+    dist_reducer *r = mtp_calloc(1, sizeof *r, "gradient reducer");
+    if (!r) return NULL;
+    r->w = w;
+    r->total = w->grads.total;
+    return r;
+}
+
+void dist_reducer_free(dist_reducer *r) {
+    if (!r) return;
+#ifdef MTP_MPI
+    free(r->req);
+#endif
+    free(r);
+}
+
+void dist_reducer_attach(dist_reducer *r, int on) {
+    r->w->grads_ready = on && g_size > 1 ? on_part : NULL;
+    r->w->grads_user = on && g_size > 1 ? r : NULL;
+}
+
+double dist_reducer_wait(dist_reducer *r) {
+    double t0 = mtp_now();
+#ifdef MTP_MPI
+    if (r->nreq) MPI_Waitall(r->nreq, r->req, MPI_STATUSES_IGNORE);
+    r->nreq = 0;
+#else
+    (void)r;
+#endif
+    return mtp_now() - t0;
+}
+
+int dist_allgather(float *arena, size_t total) {
+#ifdef MTP_MPI
+    if (g_size == 1) return 0;
+    for (int owner = 0; owner < g_size; owner++) {
+        size_t lo = dist_shard_lo(total, owner), hi = dist_shard_lo(total, owner + 1);
+        for (size_t a = lo; a < hi; a += MAX_MESSAGE) {
+            int count = (int)(hi - a < MAX_MESSAGE ? hi - a : MAX_MESSAGE);
+            if (MPI_Bcast(arena + a, count, MPI_FLOAT, owner, MPI_COMM_WORLD) != MPI_SUCCESS)
+                return mtp_errorf("MPI_Bcast of the weights failed");
+        }
+    }
+#else
+    (void)arena;
+    (void)total;
+#endif
+    return 0;
+}
+
+int dist_gather(const float *shard, float *full, size_t total) {
+    size_t lo = dist_shard_lo(total, g_rank), hi = dist_shard_lo(total, g_rank + 1);
+    if (g_rank == 0 && full && hi > lo) memcpy(full, shard, (hi - lo) * sizeof *full);
+#ifdef MTP_MPI
+    for (int owner = 1; owner < g_size; owner++) {
+        size_t olo = dist_shard_lo(total, owner), ohi = dist_shard_lo(total, owner + 1);
+        for (size_t a = olo; a < ohi; a += MAX_MESSAGE) {
+            int count = (int)(ohi - a < MAX_MESSAGE ? ohi - a : MAX_MESSAGE);
+            if (g_rank == 0)
+                MPI_Recv(full + a, count, MPI_FLOAT, owner, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            else if (g_rank == owner)
+                MPI_Send(shard + (a - olo), count, MPI_FLOAT, 0, 7, MPI_COMM_WORLD);
+        }
+    }
+#endif
+    return 0;
+}
+
+int dist_sum(double *x, int n) {
+#ifdef MTP_MPI
+    if (g_size > 1 && MPI_Allreduce(MPI_IN_PLACE, x, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
+        return mtp_errorf("MPI_Allreduce failed");
+#else
+    (void)x;
+    (void)n;
+#endif
+    return 0;
+}
+
+int dist_any(int flag) {
+#ifdef MTP_MPI
+    if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+#endif
+    return flag;
+}
+
+int dist_barrier(void) {
+#ifdef MTP_MPI
+    if (g_size > 1) MPI_Barrier(MPI_COMM_WORLD);
+#endif
+    return 0;
+}

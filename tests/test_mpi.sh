@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Data-parallel training under OpenMPI (src/train/dist.c), on loopback:
+#   - mpirun -np 2 with --grad-accum 1 ends within 1e-5 (relative) of one
+#     process with --grad-accum 2 (the same micro-batches; only the order of
+#     the float sums differs), weights and AdamW moments; -np 3 (an uneven
+#     split of the parameter arena) against --grad-accum 3;
+#   - a run saved by 2 processes resumes in 1, and one saved by 1 resumes in 2,
+#     ending where an uninterrupted run ends;
+#   - one log line per step, one error line for a bad flag;
+#   - killing one process mid-run ends the job with a message, and the last
+#     checkpoint stays complete and loadable.
+HERE=$(cd "$(dirname "$0")" && pwd)
+source "$HERE/lib.sh"
+command -v mpirun >/dev/null || { echo "skip: no mpirun (apt-get install openmpi-bin libopenmpi-dev)"; exit 77; }
+ldd "$MTP" | grep -q libmpi || { echo "skip: $MTP was built without MPI (make MPI=1)"; exit 77; }
+PY=${PYTHON:-/usr/bin/python3}
+"$PY" -c 'import numpy' 2>/dev/null || { echo "skip: python3-numpy is not installed"; exit 77; }
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0  # the MPI library's own allocations
+RUN="mpirun --oversubscribe"
+
+speaker_corpus 400
+M prepare --out data corpus/a.txt >/dev/null 2>&1 || fail "prepare"
+ARGS="--data data --n-layer 3 --n-future 2 --dim 32 --n-head 4 --seq-len 32 --batch 4 --eval-every 0 --threads 1"
+
+# same_run A B: the checkpoints' weights and moments agree within 1e-5 (relative to each tensor's largest value)
+same_run() {
+    "$PY" - "$HERE" "$1" "$2" <<'PY' || fail "$3: $1 and $2 differ"
+import sys
+sys.path.insert(0, sys.argv[1])
+import numpy as np, safetensors_py
+worst = 0.0
+for f in ("model.safetensors", "optimizer.safetensors"):
+    a, b = safetensors_py.load(f"{sys.argv[2]}/{f}"), safetensors_py.load(f"{sys.argv[3]}/{f}")
+    assert sorted(a) == sorted(b)
+    for k in a:
+        worst = max(worst, float(np.abs(a[k] - b[k]).max() / (np.abs(a[k]).max() + 1e-30)))
+print(f"max relative difference {worst:.2e}")
+sys.exit(0 if worst < 1e-5 else 1)
+PY
+}
+
+M train $ARGS --steps 8 --grad-accum 2 --out one --log one.jsonl >/dev/null 2>&1 || fail "1 process"
+$RUN -np 2 "$MTP" train $ARGS --steps 8 --grad-accum 1 --out two --log two.jsonl >two.out 2>two.err ||
+    fail "2 processes: $(tail -3 two.err)"
+same_run one/step_00000008 two/step_00000008 "2 processes x accum 1 vs 1 x accum 2"
+[ "$(wc -l <two.jsonl)" -eq 8 ] || fail "the log of 2 processes has $(wc -l <two.jsonl) lines for 8 steps"
+grep -q "data parallel: 2 processes" two.err || fail "no data-parallel line: $(head -5 two.err)"
+[ "$(grep -c '^step 8/8' two.err)" -eq 1 ] || fail "progress printed by more than one process"
+
+M train $ARGS --steps 8 --grad-accum 3 --out one3 >/dev/null 2>&1 || fail "1 process, accum 3"
+$RUN -np 3 "$MTP" train $ARGS --steps 8 --grad-accum 1 --out three >/dev/null 2>three.err ||
+    fail "3 processes: $(tail -3 three.err)"
+same_run one3/step_00000008 three/step_00000008 "3 processes vs accum 3"
+
+# resumed with another number of processes, at the same global batch
+$RUN -np 2 "$MTP" train $ARGS --steps 8 --grad-accum 1 --out r21 --save-every 4 >/dev/null 2>&1 || fail "2 -> 1: first half"
+rm -rf r21/step_00000008
+M train --resume r21 --steps 8 --grad-accum 2 >/dev/null 2>r21.err || fail "2 -> 1: resume: $(cat r21.err)"
+same_run one/step_00000008 r21/step_00000008 "saved by 2 processes, resumed in 1"
+M train $ARGS --steps 8 --grad-accum 2 --out r12 --save-every 4 >/dev/null 2>&1 || fail "1 -> 2: first half"
+rm -rf r12/step_00000008
+$RUN -np 2 "$MTP" train --resume r12 --steps 8 --grad-accum 1 >/dev/null 2>r12.err || fail "1 -> 2: resume: $(tail -3 r12.err)"
+same_run one/step_00000008 r12/step_00000008 "saved by 1 process, resumed in 2"
+
+# a bad flag is reported once
+$RUN -np 2 "$MTP" train $ARGS --bogus 1 --out x >/dev/null 2>bad.err && fail "a bad flag was accepted"
+[ "$(grep -c "unknown flag '--bogus'" bad.err)" -eq 1 ] || fail "bad flag reported $(grep -c bogus bad.err) times"
+
+# one process killed mid-run: the job ends, the last checkpoint is whole
+$RUN -np 2 "$MTP" train $ARGS --steps 100000 --save-every 40 --out killed >kill.out 2>kill.err &
+job=$!
+for _ in $(seq 1 300); do ls killed 2>/dev/null | grep -q '^step_' && break; sleep 0.1; done
+sleep 0.5
+victim=""
+for p in $(pgrep -f "train $ARGS --steps 100000"); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q '^OMPI_COMM_WORLD_RANK=1$' && victim=$p
+done
+[ -n "$victim" ] || fail "could not find process 1"
+[ -n "$victim" ] && kill -9 "$victim"
+timeout 60 tail --pid="$job" -f /dev/null
+wait "$job" && fail "the job went on after a process was killed"
+grep -q "exited on signal 9" kill.err || fail "no message about the killed process: $(tail -5 kill.err)"
+ls -d killed/.tmp-* 2>/dev/null && fail "a partial checkpoint was left in the run directory"
+M eval --model killed --data data --seq-len 32 --max-batches 2 >/dev/null 2>eval.err ||
+    fail "the last checkpoint does not load: $(cat eval.err)"
+
+finish mpi
