@@ -317,7 +317,12 @@ const command_spec CMD_TRAIN = {
         "Trains an n-future-token prediction model: a trunk of L-n blocks, n parallel\n"
         "head blocks (head k predicts token t+k), one shared final norm and unembedding.\n"
         "The loss is the sum of the n heads' cross-entropies. Checkpoints go to\n"
-        "RUN_DIR/step_NNNNNNNN/ (Hugging Face Llama safetensors + optimizer state).",
+        "RUN_DIR/step_NNNNNNNN/ (Hugging Face Llama safetensors + optimizer state).\n"
+        "Under mpirun (mpirun -np P mtp train ..., or a hostfile for several machines) the P\n"
+        "processes train one model: --batch and --grad-accum are per process, a step takes\n"
+        "P x grad-accum micro-batches in the order one process with that much accumulation\n"
+        "would, the optimizer state is sharded across the processes, and process 0 writes\n"
+        "the logs and checkpoints (the same files; resumable with another P).",
     .groups = {{"data and run:", RUN_FLAGS, 0},
                {"model:", SHAPE_FLAGS, offsetof(train_args, shape),
                 "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
@@ -327,6 +332,7 @@ const command_spec CMD_TRAIN = {
                {NULL, SHAPE_FLAGS, offsetof(train_args, shape), "--schedule"},
                {NULL, MODEL_FLAGS, offsetof(train_args, m), "--threads"},
                {"evaluation and checkpoints:", EVAL_FLAGS, 0}},
-    .epilog = "--steps 0 writes the initialized model. Ctrl-C saves a checkpoint and stops.",
+    .epilog = "--steps 0 writes the initialized model. Ctrl-C saves a checkpoint and stops (under\n"
+              "mpirun, Ctrl-C ends every process; the last checkpoint saved stays).",
     COMMAND_RUN(run_train, TRAIN_DEFAULTS),
 };
