@@ -229,6 +229,8 @@ static int run_train(command_line *cl) {
     trainer *t = calloc(1, sizeof *t);
     rc = t ? 0 : 1;
     if (rc == 0 && dist_start() != 0) rc = 1;  // under mpirun: one of P processes (train/dist.h)
+    // P processes on one machine share its cores unless --threads says otherwise
+    if (rc == 0 && dist_size() > 1 && a->m.threads == 0) op_set_threads(dist_threads_per_process());
     if (rc == 0 && a->resume) {  // the checkpoint's config and arguments, before the weights load
         mtp_checkpoint ck;
         rc = checkpoint_open(&ck, a->resume, 0) != 0;
@@ -332,7 +334,8 @@ const command_spec CMD_TRAIN = {
                {NULL, SHAPE_FLAGS, offsetof(train_args, shape), "--schedule"},
                {NULL, MODEL_FLAGS, offsetof(train_args, m), "--threads"},
                {"evaluation and checkpoints:", EVAL_FLAGS, 0}},
-    .epilog = "--steps 0 writes the initialized model. Ctrl-C saves a checkpoint and stops (under\n"
-              "mpirun, Ctrl-C ends every process; the last checkpoint saved stays).",
+    .epilog =
+        "--steps 0 writes the initialized model. Ctrl-C saves a checkpoint and stops (under\n"
+        "mpirun, Ctrl-C ends every process; the last checkpoint saved stays).",
     COMMAND_RUN(run_train, TRAIN_DEFAULTS),
 };

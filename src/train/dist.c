@@ -1,9 +1,11 @@
+#define _POSIX_C_SOURCE 200809L
 // dist.c: data-parallel training over MPI (dist.h). Everything MPI is inside
 // #ifdef MTP_MPI; without it a process is rank 0 of 1.
 #include "train/dist.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/timer.h"
@@ -28,6 +30,14 @@ int dist_launch_rank(void) {
         if (v && *v) return atoi(v);
     }
     return -1;
+}
+
+int dist_threads_per_process(void) {
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN), here = local ? atol(local) : 1;
+    if (cores < 1) cores = 1;
+    if (here < 1) here = 1;
+    return cores / here > 1 ? (int)(cores / here) : 1;
 }
 
 int dist_start(void) {

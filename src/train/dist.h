@@ -25,6 +25,9 @@ int dist_size(void);
 // The rank in the launcher's environment, before dist_start (-1: not under
 // mpirun): main() silences every process but rank 0.
 int dist_launch_rank(void);
+// The cores of this machine divided among the processes mpirun started on
+// it (at least 1): the thread count when none is asked for.
+int dist_threads_per_process(void);
 
 // The shards of a parameter arena of `total` floats: process r owns
 // [lo(r), lo(r + 1)), cut at multiples of 16 floats.
