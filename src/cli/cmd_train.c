@@ -15,7 +15,8 @@
 #include "train/trainer.h"
 
 typedef struct {
-    const char *data, *out, *resume, *log;
+    const char *data, *out, *resume, *log, *init_from;
+    int freeze_trunk, train_unembedding;
     shape_flags shape;
     model_flags m;
     int grad_accum, eval_every, eval_batches, save_every, keep_last;
@@ -37,6 +38,21 @@ static const flag RUN_FLAGS[] = {
      "without a run (mtp convert's) starts a new run in --out from its\n"
      "weights: fine-tuning, from step 0 with fresh optimizer state"},
     {"--log", FLAG_STRING, OFF(log), "FILE", "JSON lines: one per step and one per eval"},
+    {0},
+};
+
+static const flag FINETUNE_FLAGS[] = {
+    {"--init-from", FLAG_STRING, OFF(init_from), "PATH",
+     "a new run starting from this checkpoint's weights; --n-future may\n"
+     "differ: n -> 1 keeps head 1 (next-token fine-tuning), 1 -> n adds\n"
+     "heads (copies of head 1 to start), the same n continues on new data"},
+    {"--freeze-trunk", FLAG_BOOL, OFF(freeze_trunk), NULL,
+     "train only the heads past head 1: the embedding, trunk, head 1 and\n"
+     "(unless --train-unembedding) the final norm and lm_head stay as they\n"
+     "are, with no gradients and no optimizer state, so the model's own\n"
+     "next-token predictions do not change"},
+    {"--train-unembedding", FLAG_BOOL, OFF(train_unembedding), NULL,
+     "with --freeze-trunk: the final norm and lm_head train too"},
     {0},
 };
 
@@ -95,9 +111,10 @@ static void on_start(void *user, const trainer *t) {
             params_count(c), c->n_layer, config_trunk_layers(c), c->n_future, c->dim, c->n_head, c->n_kv_head,
             c->ffn_dim, c->vocab_size, o->seq_len);
     double param_mb = (double)t->model.params.total * sizeof(float) / (1 << 20);
+    size_t moments = t->opt.moff ? t->opt.packed : t->opt.hi - t->opt.lo;  // this process's, trainable
     fprintf(stderr,
             "memory: parameters %.1f MB, gradients %.1f MB, AdamW moments %.1f MB, activations %.1f MB\n",
-            param_mb, param_mb, 2 * param_mb,
+            param_mb, param_mb, 2.0 * (double)moments * sizeof(float) / (1 << 20),
             (double)model_work_bytes(c, o->batch, o->seq_len, o->schedule, 1) / (1 << 20));
     fprintf(stderr, "training steps %ld..%ld, batch %d x %d tokens x %d accum, %s schedule, %d threads\n",
             t->step + 1, o->steps, o->batch, o->seq_len, o->grad_accum,
@@ -231,6 +248,13 @@ static int run_train(command_line *cl) {
     if (rc == 0 && dist_start() != 0) rc = 1;  // under mpirun: one of P processes (train/dist.h)
     // P processes on one machine share its cores unless --threads says otherwise
     if (rc == 0 && dist_size() > 1 && a->m.threads == 0) op_set_threads(dist_threads_per_process());
+    if (rc == 0 && a->resume && a->init_from)
+        rc = flags_usage_error(cl, "--resume continues a run, --init-from starts one: give one of them");
+    if (rc == 0 && a->freeze_trunk && !a->resume && !a->init_from)
+        rc = flags_usage_error(cl, "--freeze-trunk keeps trained weights: give --init-from CHECKPOINT");
+    if (rc == 0 && a->train_unembedding && !a->freeze_trunk)
+        rc = flags_usage_error(cl,
+                               "--train-unembedding goes with --freeze-trunk (without it everything trains)");
     if (rc == 0 && a->resume) {  // the checkpoint's config and arguments, before the weights load
         mtp_checkpoint ck;
         rc = checkpoint_open(&ck, a->resume, 0) != 0;
@@ -245,9 +269,37 @@ static int run_train(command_line *cl) {
     if (rc == 0 && !a->data)
         rc = flags_usage_error(cl, "--data DIR is required (a directory made by mtp prepare)");
     if (rc == 0 && !a->out) rc = flags_usage_error(cl, "--out RUN_DIR is required");
-    if (rc == 0 && !a->resume && s->seq_len > (s->max_context ? s->max_context : s->seq_len))
+    if (rc == 0 && !a->resume && !a->init_from && s->seq_len > (s->max_context ? s->max_context : s->seq_len))
         rc = flags_usage_error(cl, "--seq-len %d exceeds --max-context %d", s->seq_len, s->max_context);
-    if (rc == 0 && !a->resume) {
+    if (rc == 0 && a->init_from) {  // the source's shape, with the heads asked for
+        mtp_checkpoint ck;
+        rc = checkpoint_open(&ck, a->init_from, 0) != 0;
+        if (rc == 0) {
+            const mtp_config src = ck.cfg;
+            int n = flags_given(cl, "--n-future") ? s->n_future : src.n_future;
+            cfg = src;
+            cfg.n_future = n;
+            cfg.n_layer = config_trunk_layers(&src) + n;
+            if (check_same(cl, "--vocab-size", s->vocab_size, src.vocab_size, ck.dir) ||
+                check_same(cl, "--dim", s->dim, src.dim, ck.dir) ||
+                check_same(cl, "--n-head", s->n_head, src.n_head, ck.dir) ||
+                check_same(cl, "--n-kv-head", s->n_kv_head, src.n_kv_head, ck.dir) ||
+                check_same(cl, "--ffn-dim", s->ffn_dim, src.ffn_dim, ck.dir) ||
+                check_same(cl, "--max-context", s->max_context, src.max_seq_len, ck.dir))
+                rc = 1;
+            else if (flags_given(cl, "--n-layer") && s->n_layer != cfg.n_layer)
+                rc =
+                    mtp_errorf(
+                        "--n-layer %d: with --init-from %s the model has its %d trunk blocks + %d heads = %d",
+                        s->n_layer, ck.dir, config_trunk_layers(&src), n, cfg.n_layer) != 0;
+            if (!flags_given(cl, "--seq-len") && s->seq_len > src.max_seq_len) s->seq_len = src.max_seq_len;
+            if (rc == 0 && s->seq_len > src.max_seq_len)
+                rc = mtp_errorf("--seq-len %d exceeds the checkpoint's max context %d (%s)", s->seq_len,
+                                src.max_seq_len, ck.dir) != 0;
+            checkpoint_close(&ck);
+        }
+    }
+    if (rc == 0 && !a->resume && !a->init_from) {
         config_set_defaults(&cfg);
         cfg.vocab_size = s->vocab_size;
         cfg.dim = s->dim;
@@ -258,15 +310,27 @@ static int run_train(command_line *cl) {
         cfg.n_future = s->n_future;
         cfg.max_seq_len = s->max_context ? s->max_context : s->seq_len;
     }
-    train_options o = {a->data,         a->out,
-                       a->log,          s->seq_len,
-                       s->batch,        a->grad_accum,
-                       a->steps,        a->warmup,
-                       a->lr,           a->min_lr_ratio,
-                       a->weight_decay, a->grad_clip,
-                       a->seed,         (head_schedule)s->schedule,
-                       a->eval_every,   a->eval_batches,
-                       a->save_every,   a->keep_last};
+    train_options o = {a->data,
+                       a->out,
+                       a->log,
+                       s->seq_len,
+                       s->batch,
+                       a->grad_accum,
+                       a->steps,
+                       a->warmup,
+                       a->lr,
+                       a->min_lr_ratio,
+                       a->weight_decay,
+                       a->grad_clip,
+                       a->seed,
+                       (head_schedule)s->schedule,
+                       a->eval_every,
+                       a->eval_batches,
+                       a->save_every,
+                       a->keep_last,
+                       a->init_from,
+                       a->freeze_trunk,
+                       a->train_unembedding};
     train_observer obs = {on_start, on_step, on_eval, on_save, on_note, NULL};
     if (rc == 0) {
         rc = trainer_open(t, &o, &cfg, a->resume ? ckpt : NULL, &obs) != 0;
@@ -326,6 +390,7 @@ const command_spec CMD_TRAIN = {
         "would, the optimizer state is sharded across the processes, and process 0 writes\n"
         "the logs and checkpoints (the same files; resumable with another P).",
     .groups = {{"data and run:", RUN_FLAGS, 0},
+               {"fine-tuning:", FINETUNE_FLAGS, 0},
                {"model:", SHAPE_FLAGS, offsetof(train_args, shape),
                 "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
                 "--max-context"},

@@ -151,8 +151,8 @@ static void output_chunk_forward(model_work *w, int s, size_t N, int r0, int row
 static void output_chunk_backward(model_work *w, int s, size_t N, int r0, int rows, const float *dlogits) {
     const mtp_config *c = &w->cfg;
     const float *y = w->head_norm + (s * N + r0) * c->dim;
-    op_matmul_backward(w->dnorm_out + (size_t)r0 * c->dim, w->grads.t[P_LM_HEAD], dlogits, y,
-                       w->model->params.t[P_LM_HEAD], rows, c->dim, c->vocab_size, 0);
+    op_matmul_backward(w->dnorm_out + (size_t)r0 * c->dim, w->freeze_output ? NULL : w->grads.t[P_LM_HEAD],
+                       dlogits, y, w->model->params.t[P_LM_HEAD], rows, c->dim, c->vocab_size, 0);
 }
 
 // From d(final norm output) of slot s back through the norm and head k's
@@ -161,7 +161,7 @@ static void head_backward(model_work *w, int k, int s, int B, int T) {
     const mtp_config *c = &w->cfg;
     size_t N = (size_t)B * T;
     memset(w->dres, 0, sizeof(float) * N * c->dim);
-    op_rmsnorm_backward(w->dres, w->grads.t[P_NORM], w->dnorm_out, w->heads[s].out,
+    op_rmsnorm_backward(w->dres, w->freeze_output ? NULL : w->grads.t[P_NORM], w->dnorm_out, w->heads[s].out,
                         w->model->params.t[P_NORM], w->head_rstd + s * N, (int)N, c->dim);
     block_backward(w, head_layer(c, k), &w->heads[s], trunk_output(w), w->dres, w->dz, B, T);
     if (w->grads_ready) w->grads_ready(w->grads_user, head_layer(c, k));
@@ -228,15 +228,16 @@ int model_forward_backward(model_work *w, const int32_t *rows, int B, int T, flo
         // Figure 2: head k forward, loss, backward down to dz; only one
         // chunk of one head's logits exists at any time.
         for (int k = 1; k <= n; k++) {
+            int frozen = w->freeze_trunk && k == 1;  // its loss is measured, nothing learns from it
             load_targets(w, rows, B, T, k);
             head_forward(w, k, 0, B, T, NULL, 0);
             for (int r0 = 0; r0 < (int)N; r0 += chunk) {
                 int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
                 output_chunk_forward(w, 0, N, r0, rows_here, w->logits, row_scale);
-                output_chunk_backward(w, 0, N, r0, rows_here, w->logits);
+                if (!frozen) output_chunk_backward(w, 0, N, r0, rows_here, w->logits);
             }
             head_losses[k - 1] = mean_row_loss(w, N);
-            head_backward(w, k, 0, B, T);
+            if (!frozen) head_backward(w, k, 0, B, T);
         }
     } else {
         // Naive: every head forward with its logits (n, N, V) kept, then the
@@ -253,7 +254,7 @@ int model_forward_backward(model_work *w, const int32_t *rows, int B, int T, flo
             }
             head_losses[k - 1] = mean_row_loss(w, N);
         }
-        for (int k = 1; k <= n; k++) {
+        for (int k = w->freeze_trunk ? 2 : 1; k <= n; k++) {
             float *dlogits = w->logits + (size_t)(k - 1) * N * c->vocab_size;
             for (int r0 = 0; r0 < (int)N; r0 += chunk) {
                 int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
@@ -264,7 +265,7 @@ int model_forward_backward(model_work *w, const int32_t *rows, int B, int T, flo
     }
     // every head has added into the shared norm and unembedding
     if (w->grads_ready) w->grads_ready(w->grads_user, MODEL_GRADS_OUTPUT);
-    trunk_backward(w, B, T);
+    if (!w->freeze_trunk) trunk_backward(w, B, T);
     return 0;
 }
 

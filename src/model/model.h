@@ -75,6 +75,12 @@ typedef struct {
     // goes on (train/dist.c).
     void (*grads_ready)(void *user, int part);
     void *grads_user;
+    // Frozen parameters get no gradients, and what only they need is not
+    // computed (fine-tuning new heads on a fixed model): freeze_trunk = the
+    // embedding, the trunk blocks and head 1's block (head 1's loss is still
+    // measured, its backward skipped, and nothing flows into the trunk);
+    // freeze_output = the final norm and lm_head.
+    int freeze_trunk, freeze_output;
     float *work;        // one arena for everything below
     float *x0;          // (N, d) embedding output
     block_acts *trunk;  // [L-n]

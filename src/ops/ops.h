@@ -28,7 +28,7 @@ void op_embedding_backward(float *dtable, const float *dout, const int32_t *toke
 // out = x / sqrt(mean(x^2) + eps) * w over each row of x (N, d); rstd (N)
 // keeps 1/sqrt(mean(x^2) + eps) for the backward.
 void op_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int d, float eps);
-// dx (N, d) += d/dx; dw (d) += d/dw.
+// dx (N, d) += d/dx; dw (d) += d/dw (dw may be NULL: not computed).
 void op_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                          const float *rstd, int N, int d);
 

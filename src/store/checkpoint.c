@@ -119,6 +119,35 @@ static int write_q8_tensors(const char *path, const mtp_model *m) {
     return rc;
 }
 
+// optimizer.safetensors holding only the trainable tensors' moments.
+static int write_packed_moments(const char *path, const checkpoint_moments *mo, const mtp_config *cfg) {
+    int count = params_tensor_count(cfg), n = 0;
+    st_entry *e = mtp_calloc((size_t)count * 2, sizeof *e, "safetensors entries");
+    char(*names)[128] = mtp_calloc((size_t)count * 2, sizeof *names, "tensor names");
+    if (!e || !names) {
+        free(e);
+        free(names);
+        return -1;
+    }
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < count; i++) {
+            if (mo->moff[i] == (size_t)-1) continue;
+            named_tensor t;
+            params_named(NULL, cfg, i, &t);
+            snprintf(names[n], sizeof names[n], "%s%s", s ? "exp_avg_sq." : "exp_avg.", t.name);
+            e[n] = (st_entry){.name = names[n],
+                              .ndim = t.ndim,
+                              .shape = {t.shape[0], t.shape[1]},
+                              .data = (s ? mo->packed_v : mo->packed_m) + mo->moff[i]};
+            n++;
+        }
+    const char *meta[] = {"format", "pt"};
+    int rc = st_write(path, e, n, meta, 1);
+    free(e);
+    free(names);
+    return rc;
+}
+
 static int write_text(const char *dir, const char *name, const char *text) {
     char path[PATH_CAP];
     if (fs_join(path, sizeof path, dir, name) != 0) return -1;
@@ -192,7 +221,9 @@ static int write_checkpoint_files(const char *tmp, void *ctx) {
                    : checkpoint_write_tensors(path, weights, no_prefix, 1, &m->cfg);
     if (rc == 0 && moments) {
         rc = fs_join(path, sizeof path, tmp, "optimizer.safetensors");
-        if (rc == 0) rc = checkpoint_write_tensors(path, moment_sets, moment_prefixes, 2, &m->cfg);
+        if (rc == 0)
+            rc = moments->moff ? write_packed_moments(path, moments, &m->cfg)
+                               : checkpoint_write_tensors(path, moment_sets, moment_prefixes, 2, &m->cfg);
     }
     if (rc == 0 && j->trainer_state_json) rc = write_text(tmp, "trainer_state.json", j->trainer_state_json);
     if (rc == 0) rc = checkpoint_write_file(tmp, j->tokenizer);
@@ -433,6 +464,29 @@ int checkpoint_load_moments(const char *ckpt_dir, param_set *exp_avg, param_set 
     if (rc == 0) rc = read_params(&f, exp_avg_sq, cfg, "exp_avg_sq.");
     if (rc == 0 && f.count != 2 * params_tensor_count(cfg))
         rc = mtp_errorf("%s: has %d tensors, expected %d", path, f.count, 2 * params_tensor_count(cfg));
+    st_close(&f);
+    return rc;
+}
+
+int checkpoint_load_moments_packed(const char *ckpt_dir, float *m, float *v, const size_t *moff,
+                                   const mtp_config *cfg) {
+    char path[PATH_CAP], name[160];
+    if (fs_join(path, sizeof path, ckpt_dir, "optimizer.safetensors") != 0) return -1;
+    st_file f;
+    if (st_open(path, &f) != 0) return -1;
+    int count = params_tensor_count(cfg), want = 0, rc = 0;
+    for (int s = 0; s < 2 && rc == 0; s++)
+        for (int i = 0; i < count && rc == 0; i++) {
+            if (moff[i] == (size_t)-1) continue;
+            named_tensor t;
+            params_named(NULL, cfg, i, &t);
+            snprintf(name, sizeof name, "%s%s", s ? "exp_avg_sq." : "exp_avg.", t.name);
+            rc = st_read_f32(&f, name, t.shape, t.ndim, (s ? v : m) + moff[i]);
+            want++;
+        }
+    if (rc == 0 && f.count != want)
+        rc = mtp_errorf("%s: has %d tensors, expected the moments of the %d trainable ones", path, f.count,
+                        want / 2);
     st_close(&f);
     return rc;
 }

@@ -15,6 +15,10 @@ struct cJSON;
 // AdamW's two moments in the parameters' layout (exp_avg, exp_avg_sq).
 typedef struct {
     const param_set *exp_avg, *exp_avg_sq;
+    // or, when only some tensors train: their moments packed one after the
+    // other, tensor i's at moff[i] (ADAMW_FROZEN, (size_t)-1: none)
+    const float *packed_m, *packed_v;
+    const size_t *moff;
 } checkpoint_moments;
 
 // A file that travels with the weights: its name and bytes.
@@ -72,6 +76,10 @@ int checkpoint_load_model(const char *ckpt_dir, const mtp_config *cfg, int decod
 // Loads optimizer.safetensors into the two moment arenas (shaped for cfg).
 int checkpoint_load_moments(const char *ckpt_dir, param_set *exp_avg, param_set *exp_avg_sq,
                             const mtp_config *cfg);
+// The packed moments of the trainable tensors (moff as in checkpoint_moments):
+// the file must hold exactly those tensors' moments.
+int checkpoint_load_moments_packed(const char *ckpt_dir, float *m, float *v, const size_t *moff,
+                                   const mtp_config *cfg);
 // 1 if the checkpoint has a trainer_state.json (a training run wrote it; an
 // imported or converted model has none).
 int checkpoint_has_trainer_state(const char *ckpt_dir);

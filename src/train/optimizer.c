@@ -50,7 +50,34 @@ int adamw_alloc_shard(adamw_state *s, const mtp_config *cfg, size_t lo, size_t h
     return 0;
 }
 
+int adamw_alloc_trainable(adamw_state *s, const mtp_config *cfg, const unsigned char *trainable,
+                          size_t arena_total) {
+    memset(s, 0, sizeof *s);
+    s->hi = arena_total;  // frozen gradients stay zero: the norm may run over everything
+    int count = params_tensor_count(cfg);
+    s->moff = mtp_malloc((size_t)count * sizeof *s->moff, "AdamW moment offsets");
+    if (!s->moff) return -1;
+    for (int i = 0; i < count; i++) {
+        named_tensor t;
+        params_named(NULL, cfg, i, &t);
+        s->moff[i] = trainable[i] ? s->packed : ADAMW_FROZEN;
+        if (trainable[i]) s->packed += (size_t)t.shape[0] * (size_t)(t.ndim == 2 ? t.shape[1] : 1);
+    }
+    s->ms = mtp_alloc_aligned((s->packed ? s->packed : 1) * sizeof(float), "AdamW moments (trainable)");
+    s->vs = s->ms
+                ? mtp_alloc_aligned((s->packed ? s->packed : 1) * sizeof(float), "AdamW moments (trainable)")
+                : NULL;
+    if (!s->vs) {
+        free(s->ms);
+        free(s->moff);
+        memset(s, 0, sizeof *s);
+        return -1;
+    }
+    return 0;
+}
+
 void adamw_free(adamw_state *s) {
+    free(s->moff);
     if (s->m.memory) {
         params_free(&s->m);
         params_free(&s->v);
@@ -94,6 +121,13 @@ void adamw_update(adamw_state *s, mtp_model *m, const param_set *grads, const op
         params_named(&m->params, &m->cfg, i, &t);
         size_t off = (size_t)(t.data - m->params.memory);
         size_t end = off + (size_t)t.shape[0] * (size_t)(t.ndim == 2 ? t.shape[1] : 1);
+        if (s->moff) {  // packed moments of the trainable tensors
+            if (s->moff[i] == ADAMW_FROZEN) continue;
+            op_adamw(t.data, grads->memory + off, s->ms + s->moff[i], s->vs + s->moff[i], end - off,
+                     clip_scale, lr, o->beta1, o->beta2, o->eps, t.is_matrix ? o->weight_decay : 0.0,
+                     step + 1);
+            continue;
+        }
         // the part of the tensor inside this process's range
         size_t a = off > s->lo ? off : s->lo, b = end < s->hi ? end : s->hi;
         if (a >= b) continue;

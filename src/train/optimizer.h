@@ -24,15 +24,26 @@ void optim_config_defaults(optim_config *o);
 // of the parameter arena: all of it alone, its shard under data-parallel
 // training (ZeRO stage 1, train/dist.c), where it holds the moments of its
 // shard only.
+// With frozen tensors (fine-tuning some of a model) only the trainable
+// tensors have moments, packed one after the other: moff[i] is tensor i's
+// (params_named order) first moment element, or ADAMW_FROZEN.
 typedef struct {
-    param_set m, v;  // the parameters' layout (whole-arena state); empty when sharded
-    float *ms, *vs;  // the moments of arena elements lo..hi-1 (m.memory + lo when whole)
+    param_set m, v;  // the parameters' layout (whole-arena state); empty when sharded or packed
+    float *ms, *vs;  // the moments of arena elements lo..hi-1 (m.memory + lo when whole), or packed
     size_t lo, hi;
+    size_t *moff;   // packed: per tensor; NULL otherwise
+    size_t packed;  // packed: moment elements (the trainable parameters)
 } adamw_state;
+#define ADAMW_FROZEN ((size_t)-1)
 
 int adamw_alloc(adamw_state *s, const mtp_config *cfg);
 // Moments for arena elements [lo, hi) only, zeroed.
 int adamw_alloc_shard(adamw_state *s, const mtp_config *cfg, size_t lo, size_t hi);
+// Moments for the tensors with trainable[i] != 0 only (params_named order),
+// zeroed; the others are never updated. arena_total: the parameter arena's
+// size (the range whose gradients make the norm).
+int adamw_alloc_trainable(adamw_state *s, const mtp_config *cfg, const unsigned char *trainable,
+                          size_t arena_total);
 void adamw_free(adamw_state *s);
 
 // LR for 0-based step s: warmup lr*(s+1)/W for s < W, then

@@ -55,6 +55,10 @@ cJSON *train_options_to_json(const train_options *o) {
     cJSON_AddNumberToObject(j, "eval_batches", o->eval_batches);
     cJSON_AddNumberToObject(j, "save_every", o->save_every);
     cJSON_AddNumberToObject(j, "keep_last", o->keep_last);
+    if (o->freeze_trunk) cJSON_AddTrueToObject(j, "freeze_trunk");
+    if (o->train_unembedding) cJSON_AddTrueToObject(j, "train_unembedding");
+    if (o->init_from)
+        cJSON_AddStringToObject(j, "initialized_from", o->init_from);  // not a flag: resume keeps the weights
     return j;
 }
 
@@ -203,9 +207,65 @@ static int check_memory(const trainer *t, const mtp_config *cfg) {
     return 0;
 }
 
+// The tensors that train (params_named order): all, or with --freeze-trunk
+// the heads past head 1 (and the final norm and lm_head with
+// --train-unembedding). Returns the number of trainable tensors.
+static int trainable_mask(const train_options *o, const mtp_config *c, unsigned char *mask) {
+    int count = params_tensor_count(c), n = 0, head1 = config_trunk_layers(c);
+    for (int i = 0; i < count; i++) {
+        named_tensor t;
+        params_named(NULL, c, i, &t);
+        int train = 1;
+        if (o->freeze_trunk) {
+            if (t.kind == P_EMBED)
+                train = 0;
+            else if (t.kind == P_NORM || t.kind == P_LM_HEAD)
+                train = o->train_unembedding;
+            else
+                train = t.layer > head1;
+        }
+        mask[i] = (unsigned char)train;
+        n += train;
+    }
+    return n;
+}
+
+// The weights of a new run from checkpoint o->init_from (see trainer_open).
+static int init_from_checkpoint(trainer *t, const mtp_config *cfg) {
+    mtp_checkpoint src;
+    if (checkpoint_open(&src, t->o.init_from, CHECKPOINT_WEIGHTS) != 0) return -1;
+    const mtp_config *s = &src.cfg;
+    int rc = 0;
+    if (src.model.q8)
+        rc = mtp_errorf("--init-from %s holds int8 weights: start from its float32 source", src.dir);
+    else if (s->vocab_size != cfg->vocab_size || s->dim != cfg->dim || s->n_head != cfg->n_head ||
+             s->n_kv_head != cfg->n_kv_head || s->ffn_dim != cfg->ffn_dim ||
+             config_trunk_layers(s) != config_trunk_layers(cfg))
+        rc = mtp_errorf("--init-from %s: its shape differs from the new model's (only --n-future may change)",
+                        src.dir);
+    int count = params_tensor_count(cfg), head1 = config_trunk_layers(cfg);
+    for (int i = 0; i < count && rc == 0; i++) {
+        named_tensor to, from;
+        params_named(&t->model.params, cfg, i, &to);
+        int j = i;  // the source tensor: the same, but for head blocks and the tensors after the blocks
+        if (i == count - 2 || i == count - 1) {
+            j = params_tensor_count(s) - (count - i);  // final norm, lm_head
+        } else if (i > 0 && to.layer >= head1) {
+            int k = to.layer - head1 + 1;  // head k of the new model: the source's head k, else its head 1
+            j = 1 + 9 * (config_trunk_layers(s) + (k <= s->n_future ? k - 1 : 0)) + (i - 1) % 9;
+        }
+        params_named(&src.model.params, s, j, &from);
+        memcpy(to.data, from.data,
+               sizeof(float) * (size_t)to.shape[0] * (size_t)(to.ndim == 2 ? to.shape[1] : 1));
+    }
+    checkpoint_close(&src);
+    return rc;
+}
+
 // The checkpoint's AdamW moments: all of them alone, this process's shard
 // under data parallelism (read whole, then cut).
 static int load_moments(trainer *t, const mtp_config *cfg) {
+    if (t->opt.moff) return checkpoint_load_moments_packed(t->ckpt, t->opt.ms, t->opt.vs, t->opt.moff, cfg);
     if (dist_size() == 1) return checkpoint_load_moments(t->ckpt, &t->opt.m, &t->opt.v, cfg);
     param_set m = {0}, v = {0};
     int rc = params_alloc(&m, cfg) || params_alloc(&v, cfg) || checkpoint_load_moments(t->ckpt, &m, &v, cfg);
@@ -244,15 +304,30 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
         memset(&ck.model, 0, sizeof ck.model);
     } else if (rc == 0 && !resume && (rc = model_create(&t->model, &cfg)) == 0) {
         params_init(&t->model.params, &cfg, o->seed);
+        if (o->init_from) rc = init_from_checkpoint(t, &cfg);
     }
     checkpoint_close(&ck);
     int P = dist_size(), me = dist_rank();
     if (rc || model_work_alloc(&t->work, &t->model, o->batch, o->seq_len, o->schedule, 1) != 0) return -1;
     size_t total = t->model.params.total;
-    if (P == 1
-            ? adamw_alloc(&t->opt, &cfg) != 0
-            : adamw_alloc_shard(&t->opt, &cfg, dist_shard_lo(total, me), dist_shard_lo(total, me + 1)) != 0)
+    if (o->freeze_trunk) {  // frozen tensors: no gradients, no optimizer state
+        if (P > 1) return mtp_errorf("--freeze-trunk trains in one process (not under mpirun)");
+        unsigned char *mask = mtp_malloc((size_t)params_tensor_count(&cfg), "trainable tensors");
+        int n = mask ? trainable_mask(o, &cfg, mask) : -1;
+        rc = n < 0    ? -1
+             : n == 0 ? mtp_errorf(
+                            "--freeze-trunk leaves nothing to train: give --n-future 2 or more (new heads), "
+                            "or --train-unembedding")
+                      : adamw_alloc_trainable(&t->opt, &cfg, mask, total);
+        free(mask);
+        if (rc) return -1;
+        t->work.freeze_trunk = 1;
+        t->work.freeze_output = !o->train_unembedding;
+    } else if (P == 1 ? adamw_alloc(&t->opt, &cfg) != 0
+                      : adamw_alloc_shard(&t->opt, &cfg, dist_shard_lo(total, me),
+                                          dist_shard_lo(total, me + 1)) != 0) {
         return -1;
+    }
     if (P > 1 && !(t->reducer = dist_reducer_new(&t->work))) return -1;
     optim_config_defaults(&t->optim);
     t->optim.lr = o->lr;
@@ -319,7 +394,8 @@ static int save(trainer *t) {
     }
     if (dist_rank() == 0) {
         char *state = trainer_state_json(t);
-        checkpoint_moments mo = {P > 1 ? &m : &t->opt.m, P > 1 ? &v : &t->opt.v};
+        checkpoint_moments mo = {P > 1 ? &m : &t->opt.m, P > 1 ? &v : &t->opt.v, t->opt.ms, t->opt.vs,
+                                 t->opt.moff};
         checkpoint_file tok = {"tokenizer.json", t->tokenizer_json,
                                t->tokenizer_json ? strlen(t->tokenizer_json) : 0};
         rc = state ? checkpoint_save(t->o.out, t->step, &t->model, &mo, state, &tok)

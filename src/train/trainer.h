@@ -33,6 +33,12 @@ typedef struct {
     uint64_t seed;
     head_schedule schedule;
     int eval_every, eval_batches, save_every, keep_last;
+    // a new run whose weights come from this checkpoint, its heads remapped
+    // to cfg->n_future (see trainer_open); NULL: initialized from seed
+    const char *init_from;
+    // train only the heads past head 1 (and the final norm and lm_head with
+    // train_unembedding): the embedding, trunk and head 1 stay as they are
+    int freeze_trunk, train_unembedding;
 } train_options;
 
 struct trainer;
@@ -75,8 +81,12 @@ typedef struct trainer {
 // them; process 0 alone writes logs and checkpoints.
 //
 // Opens a run: with `resume` (a run or checkpoint directory, through the
-// model loader) its weights, moments and data position; else a model of shape `cfg` (vocab_size
-// 0 = the data's tokenizer) initialized from o->seed. Checks the data against
+// model loader) its weights, moments and data position; with o->init_from a
+// model of shape cfg (the source's, with cfg->n_future heads) whose
+// embedding, trunk, final norm and lm_head are the source's, head k is the
+// source's head k, and heads past the source's count start as copies of its
+// head 1; else a model of shape `cfg` (vocab_size 0 = the data's tokenizer)
+// initialized from o->seed. Checks the data against
 // the vocabulary, the memory the run needs, and that o->out is writable and
 // holds no other trajectory, before any step. obs may be NULL.
 int trainer_open(trainer *t, const train_options *o, const mtp_config *cfg, const char *resume,

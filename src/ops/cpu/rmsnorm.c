@@ -34,6 +34,7 @@ void op_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x
         float c = dot * r * r * r / (float)d;
         for (int j = 0; j < d; j++) dxi[j] += r * w[j] * gi[j] - c * xi[j];
     }
+    if (!dw) return;  // a frozen norm weight: no gradient
     // dw: threads split the columns and walk rows in order (deterministic).
     enum { COLS = 16 };
     int blocks = (d + COLS - 1) / COLS;
