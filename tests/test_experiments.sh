@@ -11,7 +11,7 @@ MTP=$MTP THREADS=${OMP_NUM_THREADS:-2} bash "$ROOT/experiments/run_all.sh" --qui
     { fail "run_all.sh --quick"; tail -n 20 run.log; }
 is_png() { [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ]; }
 for f in out/poly/poly_accuracy.png out/poly/poly_head_losses.png out/induction/induction_accuracy.png \
-    out/speculative/speculative.png; do
+    out/speculative/speculative.png out/add_heads/add_heads.png; do
     [ -f "$f" ] && is_png "$f" || fail "$f is not a PNG"
 done
 /usr/bin/env python3 - <<'PY' || fail "results.json contents"
@@ -26,5 +26,8 @@ assert sorted(i["mean_by_size"]) == ["n=1", "n=2"]
 assert all(r["occurrences"] > 0 and 0 <= r["accuracy"] <= 1 for r in i["runs"])
 s = json.load(open("out/speculative/results.json"))
 assert s["mismatches"] == 0 and [e["k"] for e in s["results"]] == list(range(s["heads"])) + ["auto"]
+a = json.load(open("out/add_heads/results.json"))
+assert a["base_text_unchanged"] and [r["head_steps"] for r in a["runs"]] == [0, 20, 60]
+assert all(len(r["accept_rate"]) == a["n"] - 1 and r["tokens_per_forward"] >= 1 for r in a["runs"])
 PY
 finish experiments
