@@ -17,7 +17,12 @@ PY=${PYTHON:-/usr/bin/python3}
 "$PY" -c 'import numpy' 2>/dev/null || { echo "skip: python3-numpy is not installed"; exit 77; }
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0  # the MPI library's own allocations
-RUN="mpirun --oversubscribe"
+RUN="timeout 300 mpirun --oversubscribe"
+# the launcher itself must work here (a container may lack what it needs)
+if ! out=$(timeout 60 mpirun --oversubscribe -np 2 /bin/true 2>&1); then
+    echo "skip: mpirun cannot start 2 processes on this machine: $(echo "$out" | head -3 | tr '\n' ' ')"
+    exit 77
+fi
 
 speaker_corpus 400
 M prepare --out data corpus/a.txt >/dev/null 2>&1 || fail "prepare"
