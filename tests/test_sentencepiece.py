@@ -195,6 +195,27 @@ def main():
         else:
             print("note: tokenizers.js not installed; its check is skipped")
 
+    # a document longer than prepare's 1 MiB pieces: <s> + sentencepiece's ids of the whole text + </s>
+    play = os.path.join(DATA, "tinyshakespeare", "input.txt")
+    r = subprocess.run([MTP, "prepare", "--tokenizer", llama, "--val-fraction", "0", "--out",
+                        os.path.join(tmp, "play"), play], capture_output=True, text=True)
+    if r.returncode != 0:
+        fail(f"prepare of a long document: {r.stderr.strip()}")
+    else:
+        import numpy as np
+        shard = open(os.path.join(tmp, "play", "train_000000.bin"), "rb").read()
+        header = np.frombuffer(shard[:1024], dtype="<i4")
+        got = np.frombuffer(shard[1024:], dtype="<u2")[: header[2]].tolist()
+        with open(play, encoding="utf-8") as f:
+            text = f.read()
+        want = [sp.bos_id()] + sp.encode(text) + [sp.eos_id()]
+        if got != want:
+            i = next((k for k in range(min(len(got), len(want))) if got[k] != want[k]), min(len(got), len(want)))
+            fail(f"a {len(text.encode())}-byte document prepared in pieces differs from sentencepiece at token {i} "
+                 f"of {len(want)}")
+        else:
+            print(f"a {len(text.encode())}-byte document prepared in pieces: {len(want)} ids as sentencepiece's")
+
     # bad model files: one error line each
     for name, blob in [("empty.model", b""), ("garbage.model", bytes(range(256)) * 3),
                        ("truncated.model", open(llama, "rb").read()[:5000])]:

@@ -144,7 +144,7 @@ static int stream_finish(stream *s) {
 typedef struct {
     const uint8_t *text;
     uint64_t len;
-    uint8_t split, doc_end;
+    uint8_t split, doc_start, doc_end;
     int32_t *ids;
     size_t n, cap;
     char *error;  // set by a failed encode (the thread's message)
@@ -168,6 +168,7 @@ typedef struct {
     // searched from doc_next. seg_emitted: a document of this segment was given.
     uint64_t doc_end, doc_next;
     int in_doc, seg_emitted;
+    int mid_doc;  // the next piece continues a document
     uint64_t bytes_read;
 } cursor;
 
@@ -259,9 +260,12 @@ static int cursor_next(cursor *k, item *it, int *file_done) {
     it->text = seg ? seg + k->off : NULL;
     it->len = take;
     it->split = k->seg_split[k->seg];
+    it->doc_start = !k->mid_doc;
+    k->mid_doc = 1;
     k->off += take;
     if (k->off == k->doc_end) {
         it->doc_end = 1;
+        k->mid_doc = 0;
         k->seg_emitted = 1;
         k->off = k->doc_next;
         if (!next_doc_in_file(k)) {
@@ -347,7 +351,7 @@ static int encode_corpus(const corpus *c, const uint8_t *split, const prepare_op
                 .val_fraction = o->val_fraction,
                 .sep = o->doc_separator,
                 .sep_len = o->doc_separator ? strlen(o->doc_separator) : 0};
-    int32_t eot = tokenizer_eot(tok);
+    int32_t eot = tokenizer_eot(tok), bos = tokenizer_bos(tok);
     uint64_t done_bytes = 0;
     int rc = 0, more = 1;
     while (rc == 0 && more) {
@@ -370,9 +374,16 @@ static int encode_corpus(const corpus *c, const uint8_t *split, const prepare_op
 #pragma omp parallel for schedule(dynamic, 1)
         for (int i = 0; i < nitems; i++) {
             item *it = &items[i];
-            if (tokenizer_encode(tok, (const char *)it->text, (size_t)it->len, &it->ids, &it->n, &it->cap) !=
-                0)
-                it->error = strdup(mtp_last_error());
+            // a document starts with BOS where the tokenizer has one (Llama's <s>); a
+            // piece that continues a document is encoded as a continuation
+            int rc_enc = 0;
+            if (it->doc_start && bos >= 0 && tokenizer_reserve(&it->ids, 0, &it->cap, 1) == 0)
+                it->ids[it->n++] = bos;
+            rc_enc = it->doc_start ? tokenizer_encode(tok, (const char *)it->text, (size_t)it->len, &it->ids,
+                                                      &it->n, &it->cap)
+                                   : tokenizer_encode_continued(tok, (const char *)it->text, (size_t)it->len,
+                                                                &it->ids, &it->n, &it->cap);
+            if (rc_enc != 0) it->error = strdup(mtp_last_error());
         }
         // Write in order.
         for (int i = 0; i < nitems; i++) {

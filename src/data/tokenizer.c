@@ -93,6 +93,12 @@ int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int32_t *
     return t->ops->encode(t->impl, text, len, ids, n, cap);
 }
 
+int tokenizer_encode_continued(const tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                               size_t *cap) {
+    return (t->ops->encode_continued ? t->ops->encode_continued : t->ops->encode)(t->impl, text, len, ids, n,
+                                                                                  cap);
+}
+
 int tokenizer_decode_token(const tokenizer *t, int32_t id, char *buf, size_t cap) {
     return t->ops->decode_token(t->impl, id, buf, cap);
 }
@@ -194,7 +200,8 @@ static int is_sentencepiece_like(const cJSON *root, const cJSON *model) {
                 *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"),
                 *pre_type = cJSON_GetObjectItemCaseSensitive(pre, "type");
     if (is_byte_level(root)) return 0;
-    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")) || (norm && !cJSON_IsNull(norm)) ||
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback")) ||
+           (norm && !cJSON_IsNull(norm)) ||
            (cJSON_IsString(pre_type) && !strcmp(pre_type->valuestring, "Metaspace"));
 }
 

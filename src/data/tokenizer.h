@@ -58,6 +58,11 @@ int tokenizer_encode_prompt(const tokenizer *t, const char *text, size_t len, in
 // number of ids, *cap the allocated count; both updated). Special tokens are
 // NOT recognized in text: "<|endoftext|>" in a file encodes as its bytes.
 int tokenizer_encode(const tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n, size_t *cap);
+// Same for text that continues a document already partly encoded (a
+// long document cut into pieces): SentencePiece adds no dummy-prefix space
+// before it; other tokenizers encode it as tokenizer_encode does.
+int tokenizer_encode_continued(const tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
+                               size_t *cap);
 // Same, but the special tokens' texts ("<|endoftext|>") become their ids
 // (the longest special token wins where two start at the same byte).
 int tokenizer_encode_special(const tokenizer *t, const char *text, size_t len, int32_t **ids, size_t *n,
@@ -89,6 +94,9 @@ void tokenizer_free(tokenizer *t);
 typedef struct {
     const char *name;
     int (*encode)(const void *impl, const char *text, size_t len, int32_t **ids, size_t *n, size_t *cap);
+    // Text that continues a document (optional: NULL uses encode).
+    int (*encode_continued)(const void *impl, const char *text, size_t len, int32_t **ids, size_t *n,
+                            size_t *cap);
     int (*decode_token)(const void *impl, int32_t id, char *buf, size_t cap);
     // A whole sequence (optional: NULL concatenates decode_token's bytes).
     int (*decode_ids)(const void *impl, const int32_t *ids, size_t n, strbuf *text);

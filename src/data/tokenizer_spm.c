@@ -119,12 +119,12 @@ static void add_space(const spm_model *m, strbuf *out) {
     strbuf_add(out, m->escape_whitespaces ? SPACE : " ", m->escape_whitespaces ? SPACE_LEN : 1);
 }
 
-static int normalize(const spm_model *m, const char *in, size_t len, strbuf *out) {
+static int normalize(const spm_model *m, const char *in, size_t len, int dummy_prefix, strbuf *out) {
     size_t i = 0;
     if (m->remove_extra_whitespaces)
         while (i < len && in[i] == ' ') i++;
     if (i == len) return 0;
-    if (m->add_dummy_prefix) add_space(m, out);
+    if (m->add_dummy_prefix && dummy_prefix) add_space(m, out);
     int prev_space = m->remove_extra_whitespaces;
     while (i < len) {
         const char *piece = in + i;
@@ -300,10 +300,10 @@ static int resegment(merge_state *s, id_out *o, uint32_t start, uint32_t len, in
     return emit(m, o, id, s->text + start, len);
 }
 
-static int spm_encode(const void *impl, const char *text, size_t len, int32_t **ids, size_t *n, size_t *cap) {
-    const spm_model *m = impl;
+static int encode_text(const spm_model *m, const char *text, size_t len, int dummy_prefix, int32_t **ids,
+                       size_t *n, size_t *cap) {
     strbuf norm = {0};
-    if (normalize(m, text, len, &norm) != 0) {
+    if (normalize(m, text, len, dummy_prefix, &norm) != 0) {
         free(norm.s);
         return -1;
     }
@@ -367,6 +367,15 @@ static size_t piece_text(const spm_model *m, const spm_piece *p, const char *fro
         }
     }
     return o;
+}
+
+static int spm_encode(const void *impl, const char *text, size_t len, int32_t **ids, size_t *n, size_t *cap) {
+    return encode_text(impl, text, len, 1, ids, n, cap);
+}
+
+static int spm_encode_continued(const void *impl, const char *text, size_t len, int32_t **ids, size_t *n,
+                                size_t *cap) {
+    return encode_text(impl, text, len, 0, ids, n, cap);
 }
 
 static int spm_decode_token(const void *impl, int32_t id, char *buf, size_t cap) {
@@ -447,6 +456,7 @@ static void spm_destroy(void *impl) {
 static const tokenizer_ops spm_ops = {
     .name = "sentencepiece",
     .encode = spm_encode,
+    .encode_continued = spm_encode_continued,
     .decode_token = spm_decode_token,
     .decode_ids = spm_decode_ids,
     .to_json = spm_json,
@@ -582,9 +592,10 @@ tokenizer *tokenizer_load_spm_memory(const uint8_t *buf, size_t len, const char 
                         model_type == 1 ? "unigram" : "word/char");
     if (rc == 0 && suffix) rc = mtp_errorf("%s: treat_whitespace_as_suffix is not supported", label);
     if (rc == 0 && !m->escape_whitespaces)
-        rc = mtp_errorf("%s: escape_whitespaces is off; only models that write spaces as U+2581 (as Llama's) are "
-                        "supported",
-                        label);
+        rc = mtp_errorf(
+            "%s: escape_whitespaces is off; only models that write spaces as U+2581 (as Llama's) are "
+            "supported",
+            label);
     if (rc == 0) rc = spm_finish(m, label);
     if (rc != 0) {
         spm_free(m);
