@@ -1,5 +1,3 @@
-#include <stdio.h>
-#include <stdlib.h>
 // speculative.c: self-speculative decoding's verify and accept steps.
 #include "infer/speculative.h"
 
@@ -98,9 +96,6 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
             if (catch_up(d, s, K, draft) != 0) return -1;
             double now = mtp_now();
             if (d->auto_k) k_chooser_observe_switch(&d->chooser, now - t0);
-            if (d->auto_k && getenv("KDEBUG"))
-                fprintf(stderr, "switch K=%d %.4f s at len %d step %ld\n", K, now - t0, d->cache.len,
-                        d->chooser.steps);
             t0 = now;
         }
         tokens[0] = next;
@@ -143,10 +138,6 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
             draft[k] = decode_choose(s, draft_logits + (size_t)k * Vm, d->draft_probs + (size_t)k * V);
         have = K;
         if (d->auto_k) k_chooser_observe(&d->chooser, K, mtp_now() - t0, k_here, a);
-        if (d->auto_k && getenv("KDEBUG"))
-            fprintf(stderr, "K=%d a=%d t=%.4f s0=%.4f s1=%.4f sw=%.4f step %ld\n", K, a, mtp_now() - t0,
-                    d->chooser.seconds[0], d->chooser.seconds[1], d->chooser.switch_seconds,
-                    d->chooser.steps);
     }
     return 0;
 }
