@@ -241,6 +241,21 @@ def main():
             w = bf["model.embed_tokens.weight" if k == "lm_head.weight" else k].float().numpy()
             if not np.array_equal(got[k], w):
                 fail(f"hf: tensor {k} differs from the bf16 original widened")
+    # one float16 model.safetensors, untied (lm_head present)
+    hf16 = J("hf16")
+    os.makedirs(hf16)
+    cfg16 = dict(cfg, tie_word_embeddings=False)
+    json.dump(cfg16, open(os.path.join(hf16, "config.json"), "w"))
+    safetensors_py.save(os.path.join(hf16, "model.safetensors"), {k: v.astype(np.float16) for k, v in src.items()})
+    shutil.copy(tok, os.path.join(hf16, "tokenizer.model"))
+    r = run("convert", "--from", "hf", "--in", hf16, "--out", J("hf16_ckpt"))
+    if r.returncode != 0:
+        fail(f"convert --from hf (float16): {r.stderr.strip()}")
+    else:
+        got = safetensors_py.load(os.path.join(J("hf16_ckpt"), "model.safetensors"))
+        bad = [k for k in src if not np.array_equal(got[k], src[k].astype(np.float16).astype(np.float32))]
+        if bad:
+            fail(f"hf float16: {len(bad)} tensors differ from the float16 originals widened, e.g. {bad[0]}")
     # an mtp checkpoint is itself a Hugging Face directory: heads survive
     r = run("convert", "--from", "hf", "--in", J("meta_ckpt"), "--out", J("again"))
     if r.returncode != 0:
