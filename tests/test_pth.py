@@ -235,6 +235,8 @@ def main():
     check_refused("storage larger than its entry", bad, "should hold")
     bad = archive("list.pth", crafted_pickle(lambda T: [T(0, (2,), (1,))], 16))
     check_refused("not a dict", bad, "does not hold a dict")
+    bad = archive("emptytuple.pth", b"\x80\x02(t.")  # a tuple made before anything was pushed
+    check_refused("empty tuple at the top", bad, "does not hold a dict")
     bad = archive("garbage.pth", bytes(range(256)) * 4)
     check_refused("garbage pickle", bad, "pickle")
     bad = archive("cut.pth", crafted_pickle(lambda T: {"w": T(0, (2,), (1,))}, 16)[:-9])

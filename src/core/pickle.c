@@ -455,7 +455,7 @@ static int step(unpickler *u) {
             return push(u, make_global(u, a->s, (size_t)a->i, b->s, (size_t)b->i));
         case 't':  // TUPLE
             if (pop_mark(u, &from) != 0) return -1;
-            a = make_tuple(u, u->stack + from, u->sp - from);
+            a = make_tuple(u, u->sp > from ? u->stack + from : NULL, u->sp - from);  // () before any push
             u->sp = from;
             return push(u, a);
         case 0x85:    // TUPLE1
