@@ -37,11 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < n; i++) ids[i] = (int32_t)((uint32_t)copy[i % size] * 131u % (uint32_t)vocab);
     strbuf text = {0};
     if (tokenizer_decode_ids(t, ids, n, &text) != 0) abort();
-    for (size_t k = 0; k < text.len;) {
-        size_t v = utf8_valid_at((const unsigned char *)text.s + k, text.len - k);
-        if (!v) abort();
-        k += v;
-    }
+    if (!utf8_is_valid(text.s ? text.s : "", text.len)) abort();
     char *json = tokenizer_to_json(t);
     if (!json) abort();
     tokenizer *again = tokenizer_load_json(json, strlen(json), "fuzz/round-trip.json");

@@ -18,6 +18,14 @@
 #define PATH_CAP 4096
 #define DEFAULT_CONTEXT 4096
 
+int convert_meta_ffn_dim(int dim, int multiple_of, double ffn_dim_multiplier) {
+    // As Meta's llama/model.py: int() truncates at each step.
+    long hidden = (long)(2.0 * (4L * dim) / 3.0);
+    if (ffn_dim_multiplier > 0) hidden = (long)(ffn_dim_multiplier * (double)hidden);
+    if (multiple_of < 1) multiple_of = 1;
+    return (int)(multiple_of * ((hidden + multiple_of - 1) / multiple_of));
+}
+
 typedef struct {
     pth_file *shards;
     int nshards;

@@ -16,14 +16,6 @@
 #define PATH_CAP 4096
 #define MAX_TOKENIZER_BYTES ((size_t)1 << 30)
 
-int convert_meta_ffn_dim(int dim, int multiple_of, double ffn_dim_multiplier) {
-    // As Meta's llama/model.py: int() truncates at each step.
-    long hidden = (long)(2.0 * (4L * dim) / 3.0);
-    if (ffn_dim_multiplier > 0) hidden = (long)(ffn_dim_multiplier * (double)hidden);
-    if (multiple_of < 1) multiple_of = 1;
-    return (int)(multiple_of * ((hidden + multiple_of - 1) / multiple_of));
-}
-
 typedef struct {
     convert_fill_fn fill;
     void *ctx;

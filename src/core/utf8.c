@@ -21,6 +21,15 @@ size_t utf8_valid_at(const unsigned char *s, size_t n) {
     return k;
 }
 
+int utf8_is_valid(const char *s, size_t n) {
+    for (size_t k = 0; k < n;) {
+        size_t v = utf8_valid_at((const unsigned char *)s + k, n - k);
+        if (!v) return 0;
+        k += v;
+    }
+    return 1;
+}
+
 int utf8_encode(uint32_t cp, char *out) {
     if (cp < 0x80) {
         out[0] = (char)cp;

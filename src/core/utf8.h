@@ -10,6 +10,8 @@
 // none: overlong forms, UTF-16 surrogates and code points past U+10FFFF are
 // invalid.
 size_t utf8_valid_at(const unsigned char *s, size_t n);
+// 1 if all of s[0..n) is valid UTF-8 (utf8_valid_at's rules).
+int utf8_is_valid(const char *s, size_t n);
 // Writes code point cp (< 0x110000) as UTF-8 into out (4 bytes of room);
 // returns the bytes written.
 int utf8_encode(uint32_t cp, char *out);

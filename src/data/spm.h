@@ -51,6 +51,8 @@ typedef struct {
 
 // Builds the lookup tables once pieces, types and flags are set.
 int spm_finish(spm_model *m, const char *label);
+// The byte a "<0xHH>" byte piece stands for, or -1 for any other text.
+int spm_byte_of_piece(const char *s, size_t len);
 // The id of a piece's text (any type), or -1.
 int spm_find(const spm_model *m, const char *s, size_t len);
 void spm_free(spm_model *m);

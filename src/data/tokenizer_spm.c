@@ -36,11 +36,22 @@ int spm_find(const spm_model *m, const char *s, size_t len) {
     }
 }
 
+static int hex_digit(char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                  : -1;
+}
+
+int spm_byte_of_piece(const char *s, size_t len) {
+    // exactly "<0x" two hex digits ">" (sscanf's %X would also take a sign or a space)
+    if (len != 6 || memcmp(s, "<0x", 3) || s[5] != '>') return -1;
+    int hi = hex_digit(s[3]), lo = hex_digit(s[4]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 static int byte_of_piece(const spm_piece *p) {
-    unsigned v;
-    char tail;
-    if (p->len != 6 || sscanf(p->s, "<0x%2X%c", &v, &tail) != 2 || tail != '>') return -1;
-    return (int)v;
+    return spm_byte_of_piece(p->s, p->len);
 }
 
 int spm_finish(spm_model *m, const char *label) {
@@ -55,11 +66,7 @@ int spm_finish(spm_model *m, const char *label) {
     for (int id = 0; id < m->n; id++) {
         spm_piece *p = &m->pieces[id];
         if (p->len == 0) return mtp_errorf("%s: piece %d is empty", label, id);
-        for (uint32_t k = 0; k < p->len;) {
-            size_t v = utf8_valid_at((const unsigned char *)p->s + k, p->len - k);
-            if (!v) return mtp_errorf("%s: piece %d is not valid UTF-8", label, id);
-            k += (uint32_t)v;
-        }
+        if (!utf8_is_valid(p->s, p->len)) return mtp_errorf("%s: piece %d is not valid UTF-8", label, id);
         if (spm_find(m, p->s, p->len) >= 0)
             return mtp_errorf("%s: piece %d ('%s') appears twice", label, id, p->s);
         size_t i = hash_bytes(p->s, p->len) & (cap - 1);
@@ -81,11 +88,8 @@ int spm_finish(spm_model *m, const char *label) {
         return mtp_errorf("%s: unk_id %d is not the model's unknown piece", label, m->unk_id);
     if (m->bos_id >= m->n) m->bos_id = -1;
     if (m->eos_id >= m->n) m->eos_id = -1;
-    for (size_t k = 0; m->unk_surface && m->unk_surface[k];) {
-        size_t v = utf8_valid_at((const unsigned char *)m->unk_surface + k, strlen(m->unk_surface + k));
-        if (!v) return mtp_errorf("%s: unk_surface is not valid UTF-8", label);
-        k += v;
-    }
+    if (m->unk_surface && !utf8_is_valid(m->unk_surface, strlen(m->unk_surface)))
+        return mtp_errorf("%s: unk_surface is not valid UTF-8", label);
     if (!m->unk_surface) {
         m->unk_surface = malloc(sizeof " \xe2\x81\x87 ");
         if (!m->unk_surface) return mtp_errorf("out of memory loading %s", label);

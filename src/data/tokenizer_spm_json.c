@@ -313,10 +313,7 @@ tokenizer *tokenizer_spm_from_json(const cJSON *root, const char *label) {
             spm_piece *p = &m->pieces[(int)id];
             memcpy(p->s, e->string, len + 1);
             p->len = (uint32_t)len;
-            unsigned v;
-            char tail;
-            p->type =
-                len == 6 && sscanf(p->s, "<0x%2X%c", &v, &tail) == 2 && tail == '>' ? SPM_BYTE : SPM_NORMAL;
+            p->type = spm_byte_of_piece(p->s, len) >= 0 ? SPM_BYTE : SPM_NORMAL;
         }
     }
     m->n = m->pieces ? n : 0;

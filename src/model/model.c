@@ -213,6 +213,16 @@ static double mean_row_loss(const model_work *w, size_t N) {
     return s / (double)N;
 }
 
+void model_grads_part_tensors(const mtp_config *c, int part, int *first, int *last) {
+    int count = params_tensor_count(c);
+    if (part >= 0)
+        *first = 1 + 9 * part, *last = 9 + 9 * part;  // a block's nine tensors
+    else if (part == MODEL_GRADS_OUTPUT)
+        *first = count - 2, *last = count - 1;  // final norm, lm_head
+    else
+        *first = *last = 0;  // the embedding
+}
+
 int model_forward_backward(model_work *w, const int32_t *rows, int B, int T, float grad_scale,
                            double *head_losses) {
     const mtp_config *c = &w->cfg;

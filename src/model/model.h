@@ -60,6 +60,9 @@ typedef struct {
 // trainer) and scratch, for batches of up to max_B x max_T. Each decoder,
 // scorer or trainer owns one; the weights are only read through `model`.
 enum { MODEL_GRADS_OUTPUT = -1, MODEL_GRADS_EMBED = -2 };
+// The tensors (params_named indices first..last) of a gradient part that
+// model_work.grads_ready reports.
+void model_grads_part_tensors(const mtp_config *c, int part, int *first, int *last);
 
 typedef struct {
     const mtp_model *model;

@@ -129,13 +129,8 @@ static void on_part(void *user, int part) {
     dist_reducer *r = user;
 #ifdef MTP_MPI
     const mtp_config *c = &r->w->cfg;
-    int count = params_tensor_count(c), first, last;
-    if (part >= 0)
-        first = 1 + 9 * part, last = 9 + 9 * part;
-    else if (part == MODEL_GRADS_OUTPUT)
-        first = count - 2, last = count - 1;
-    else
-        first = last = 0;
+    int first, last;
+    model_grads_part_tensors(c, part, &first, &last);
     for (int i = first; i <= last; i++) {
         named_tensor t;
         params_named(&r->w->grads, c, i, &t);
