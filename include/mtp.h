@@ -29,6 +29,15 @@ extern "C" {
 // Most future-token heads a model may have.
 #define MTP_MAX_FUTURE 64
 
+// What a head is (the paper's appendix B, Table S4): a transformer block, or
+// one d x d matrix on its input ("linear probing" of the residual stream).
+// Linear heads have no block, so all L blocks are the trunk.
+typedef enum { MTP_HEAD_TRANSFORMER = 0, MTP_HEAD_LINEAR = 1 } mtp_head_type;
+// What each head reads: parallel heads all read the trunk's output z; causal
+// head k reads head k-1's output (head 1 reads z); anticausal head k reads
+// head k+1's (head n reads z), so the farthest token is predicted first.
+typedef enum { MTP_HEAD_PARALLEL = 0, MTP_HEAD_CAUSAL = 1, MTP_HEAD_ANTICAUSAL = 2 } mtp_head_order;
+
 // The shape of a model (design.md section 1).
 typedef struct {
     int vocab_size;    // V
@@ -36,11 +45,13 @@ typedef struct {
     int n_head;        // H
     int n_kv_head;     // Hkv, divides H
     int ffn_dim;       // f
-    int n_layer;       // L: trunk blocks (L - n) + head blocks (n)
+    int n_layer;       // L: trunk blocks (L - n) + head blocks (n); linear heads: L trunk blocks
     int n_future;      // n: head k predicts token t + k
     int max_seq_len;   // Tmax: longest context
     float norm_eps;    // RMSNorm epsilon (1e-5)
     float rope_theta;  // RoPE base (10000)
+    int head_type;     // mtp_head_type (0: transformer blocks)
+    int head_order;    // mtp_head_order (0: parallel)
 } mtp_config;
 
 // The message of the last failure on this thread ("" if none).

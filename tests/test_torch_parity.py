@@ -62,6 +62,13 @@ CONFIGS = [
     # longer than two attention tiles (64): the tiled online softmax across tiles
     dict(name="n2-gqa-T150", n=2, L=3, d=16, H=2, Hkv=1, T=150, B=2, K=1, ffn=None,
          clip=0.0, must_clip=False, wd=0.1),
+    # head variants (appendix B): linear heads, causal and anticausal chains
+    dict(name="n4-linear", n=4, L=3, d=32, H=4, Hkv=2, T=12, B=2, K=1, ffn=None,
+         clip=0.0, must_clip=False, wd=0.5, head_type="linear"),
+    dict(name="n3-causal-accum2", n=3, L=5, d=32, H=4, Hkv=2, T=12, B=2, K=2, ffn=None,
+         clip=0.0, must_clip=False, wd=0.5, head_order="causal"),
+    dict(name="n3-anticausal-clip", n=3, L=4, d=32, H=4, Hkv=4, T=10, B=2, K=1, ffn=None,
+         clip=0.05, must_clip=True, wd=1.0, head_order="anticausal"),
 ]
 
 
@@ -158,6 +165,8 @@ def check_config(c, idx, tools, tmp, env, fails):
            "--seed", str(100 + idx)]
     if c["ffn"]:
         cmd += ["--ffn-dim", str(c["ffn"])]
+    head_type, head_order = c.get("head_type", "transformer"), c.get("head_order", "parallel")
+    cmd += ["--head-type", head_type, "--head-order", head_order]
     run(cmd, f"[{tag}] mtp train --steps 0", env)
     steps = sorted(x for x in os.listdir(run_dir) if x.startswith("step_")) \
         if os.path.isdir(run_dir) else []
@@ -170,7 +179,8 @@ def check_config(c, idx, tools, tmp, env, fails):
     cfg, cj, init = tm.load_checkpoint(ckpt)
     want_ffn = c["ffn"] or default_ffn(c["d"])
     expect = {"vocab_size": VOCAB, "hidden_size": c["d"], "intermediate_size": want_ffn,
-              "num_hidden_layers": c["L"] - c["n"] + 1, "num_attention_heads": c["H"],
+              "num_hidden_layers": c["L"] if head_type == "linear" else c["L"] - c["n"] + 1,
+              "num_attention_heads": c["H"], "head_type": head_type, "head_order": head_order,
               "num_key_value_heads": c["Hkv"], "n_future_tokens": c["n"],
               "rms_norm_eps": 1e-5, "rope_theta": 10000.0}
     for k, v in expect.items():

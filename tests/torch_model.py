@@ -7,6 +7,9 @@ the C code, and computed in float64:
   x = embed[inputs]                                   (B, T, d)
   trunk: L-n Llama blocks -> z (raw residual stream, no norm)
   head k = 1..n: h_k = block_k(z); logits_k = lm_head(RMSNorm_final(h_k))
+  head variants (appendix B of the paper): linear heads h_k = W_k z (no block; all L
+  blocks are the trunk); causal h_k = block_k(h_{k-1}) with h_0 = z; anticausal
+  h_k = block_k(h_{k+1}) with h_{n+1} = z
   loss_k = mean CE(logits_k, tokens[:, k:k+T]); loss = sum_k loss_k
   block: h = x + Attn(RMSNorm(x)); out = h + down(silu(gate(r)) * up(r)), r = RMSNorm(h)
   Attn: causal, scale 1/sqrt(hd), GQA (q head h reads kv head h // (H/Hkv)),
@@ -71,6 +74,8 @@ class Config:
     eps: float = 1e-5
     theta: float = 10000.0
     max_pos: int = 1024
+    head_type: str = "transformer"  # or "linear"
+    head_order: str = "parallel"  # or "causal", "anticausal"
 
     @property
     def head_dim(self):
@@ -81,17 +86,31 @@ class Config:
             raise ValueError(f"dim {self.dim} must split into n_head {self.n_head} even heads")
         if self.n_head % self.n_kv_head:
             raise ValueError(f"n_head {self.n_head} not a multiple of n_kv_head {self.n_kv_head}")
-        if not 1 <= self.n_future < self.n_layer:
+        if self.head_type not in ("transformer", "linear"):
+            raise ValueError(f"head_type {self.head_type!r}")
+        if self.head_order not in ("parallel", "causal", "anticausal"):
+            raise ValueError(f"head_order {self.head_order!r}")
+        if self.head_type == "linear" and self.head_order != "parallel":
+            raise ValueError("linear heads are parallel")
+        # linear heads take no blocks from the trunk
+        limit = 64 if self.head_type == "linear" else self.n_layer - 1
+        if not 1 <= self.n_future <= limit:
             raise ValueError(f"need 1 <= n_future {self.n_future} < n_layer {self.n_layer}")
         return self
 
+    @property
+    def trunk_layers(self):
+        return self.n_layer if self.head_type == "linear" else self.n_layer - self.n_future
+
 
 def trunk_prefixes(cfg):
-    return [f"model.layers.{i}." for i in range(cfg.n_layer - cfg.n_future)]
+    return [f"model.layers.{i}." for i in range(cfg.trunk_layers)]
 
 
 def head_prefixes(cfg):
-    """Prefix of head k's block, k = 1..n, in order."""
+    """Prefix of head k's block (linear heads: of its matrix), k = 1..n, in order."""
+    if cfg.head_type == "linear":
+        return [f"model.linear_heads.{j}." for j in range(cfg.n_future)]
     first = f"model.layers.{cfg.n_layer - cfg.n_future}."
     return [first] + [f"model.extra_heads.{j}." for j in range(cfg.n_future - 1)]
 
@@ -111,9 +130,13 @@ def param_shapes(cfg):
         "mlp.down_proj.weight": (d, f),
     }
     shapes = {"model.embed_tokens.weight": (V, d)}
-    for pre in trunk_prefixes(cfg) + head_prefixes(cfg):
+    blocks = trunk_prefixes(cfg) + (head_prefixes(cfg) if cfg.head_type == "transformer" else [])
+    for pre in blocks:
         for suf in BLOCK_SUFFIXES:
             shapes[pre + suf] = block[suf]
+    if cfg.head_type == "linear":
+        for pre in head_prefixes(cfg):
+            shapes[pre + "weight"] = (d, d)
     shapes["model.norm.weight"] = (d,)
     shapes["lm_head.weight"] = (V, d)
     return shapes
@@ -134,11 +157,15 @@ def config_from_json(cj, where="config.json"):
         if not ok:
             raise FormatError(f"{where}: {msg}")
     n = cj["n_future_tokens"]
+    head_type = cj.get("head_type", "transformer")
+    layers = cj["num_hidden_layers"]
     cfg = Config(
         vocab=cj["vocab_size"], dim=cj["hidden_size"], n_head=cj["num_attention_heads"],
         n_kv_head=cj["num_key_value_heads"], ffn=cj["intermediate_size"],
-        n_layer=cj["num_hidden_layers"] - 1 + n, n_future=n, eps=float(cj["rms_norm_eps"]),
-        theta=float(cj["rope_theta"]), max_pos=cj["max_position_embeddings"])
+        n_layer=layers if head_type == "linear" else layers - 1 + n, n_future=n,
+        eps=float(cj["rms_norm_eps"]), theta=float(cj["rope_theta"]),
+        max_pos=cj["max_position_embeddings"], head_type=head_type,
+        head_order=cj.get("head_order", "parallel"))
     try:
         return cfg.validate()
     except ValueError as e:
@@ -239,10 +266,30 @@ def head_logits(p, cfg, inputs, attn=attention):
     x = p["model.embed_tokens.weight"][inputs]
     for pre in trunk_prefixes(cfg):
         x = block(x, p, pre, cfg, attn)
-    z = x  # raw trunk output, shared by every head
+    z = x  # raw trunk output
+    pres = head_prefixes(cfg)
+
+    def head(k, inp):  # head k (1-based) on its input
+        if cfg.head_type == "linear":
+            return inp @ p[pres[k - 1] + "weight"].T
+        return block(inp, p, pres[k - 1], cfg, attn)
+
+    n = cfg.n_future
+    hs = {}
+    if cfg.head_order == "parallel":
+        for k in range(1, n + 1):
+            hs[k] = head(k, z)
+    elif cfg.head_order == "causal":  # h_k = f_k(h_{k-1}), h_0 = z
+        prev = z
+        for k in range(1, n + 1):
+            hs[k] = prev = head(k, prev)
+    else:  # anticausal: h_k = f_k(h_{k+1}), h_{n+1} = z
+        prev = z
+        for k in range(n, 0, -1):
+            hs[k] = prev = head(k, prev)
     out = []
-    for pre in head_prefixes(cfg):
-        h = rms_norm(block(z, p, pre, cfg, attn), p["model.norm.weight"], cfg.eps)
+    for k in range(1, n + 1):
+        h = rms_norm(hs[k], p["model.norm.weight"], cfg.eps)
         out.append(h @ p["lm_head.weight"].T)
     return out
 
@@ -442,7 +489,37 @@ def self_test(verbose=False):
     assert float(abs(l1[0] - losses[0])) < 1e-12, "trunk + head 1 is not the n=1 model"
     msgs.append("parallel heads ok")
 
-    # 6. Schedule.
+    # 6. Head variants: gradcheck, and which head's loss reaches which head's weights
+    #    (causal: loss_k reaches heads 1..k; anticausal: heads k..n; linear: head k only).
+    for ht, ho in (("linear", "parallel"), ("transformer", "causal"), ("transformer", "anticausal")):
+        cfg = Config(vocab=7, dim=4, n_head=2, n_kv_head=1, ffn=6, n_layer=4, n_future=3,
+                     head_type=ht, head_order=ho).validate()
+        base = init_params(cfg, 5, std=0.5, norm_jitter=0.3)
+        names = list(base)
+        tok = torch.tensor(rng.integers(0, cfg.vocab, size=(2, 3 + cfg.n_future)))
+
+        def fv(*tensors):
+            return sum(head_losses(dict(zip(names, tensors)), cfg, tok))
+
+        ins = tuple(torch.tensor(base[k], requires_grad=True) for k in names)
+        assert torch.autograd.gradcheck(fv, ins, eps=1e-6, atol=1e-7, rtol=1e-5), \
+            f"gradcheck {ht} {ho} failed"
+        pg = to_torch(base, requires_grad=True)
+        losses = head_losses(pg, cfg, tok)
+        pres = head_prefixes(cfg)
+        n = cfg.n_future
+        for k, lk in enumerate(losses, start=1):
+            gs = torch.autograd.grad(lk, [pg[m] for m in pg], retain_graph=True, allow_unused=True)
+            reach = {"parallel": {k}, "causal": set(range(1, k + 1)),
+                     "anticausal": set(range(k, n + 1))}[ho]
+            for name, g in zip(pg, gs):
+                for j, pre in enumerate(pres, start=1):
+                    if name.startswith(pre):
+                        nz = g is not None and float(g.abs().max()) > 0.0
+                        assert nz == (j in reach), f"{ht} {ho}: loss_{k} vs {name}: {nz}"
+    msgs.append("head variants ok")
+
+    # 7. Schedule.
     assert lr_at(0, 10, 1.0, 2, 0.1) == 0.5 and lr_at(1, 10, 1.0, 2, 0.1) == 1.0
     assert abs(lr_at(2, 10, 1.0, 2, 0.1) - 1.0) < 1e-15
     assert abs(lr_at(6, 10, 1.0, 2, 0.1) - 0.55) < 1e-12

@@ -28,6 +28,7 @@ static int run_bench_train(command_line *cl) {
     c.n_head = s->n_head, c.n_kv_head = s->n_kv_head ? s->n_kv_head : s->n_head;
     c.ffn_dim = s->ffn_dim ? s->ffn_dim : config_default_ffn_dim(s->dim);
     c.max_seq_len = s->seq_len;
+    c.head_type = s->head_type, c.head_order = s->head_order;
     const char *schedule = s->schedule == SCHEDULE_NAIVE ? "naive" : "sequential";
     bench_train_result r;
     if (bench_train_run(&c, s->batch, s->seq_len, (head_schedule)s->schedule, a->steps, &r) != 0) return 1;
@@ -76,7 +77,7 @@ const command_spec CMD_BENCH_TRAIN = {
         "count), and peak memory. The defaults are the small byte-level config.",
     .groups = {{NULL, SHAPE_FLAGS, offsetof(bench_args, shape),
                 "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
-                "--batch --schedule"},
+                "--batch --schedule --head-type --head-order"},
                {NULL, BENCH_FLAGS, 0},
                {NULL, MODEL_FLAGS, offsetof(bench_args, m), "--threads"}},
     COMMAND_RUN(run_bench_train, BENCH_TRAIN_DEFAULTS),

@@ -107,9 +107,10 @@ static void on_start(void *user, const trainer *t) {
     const train_options *o = &t->o;
     if (t->ckpt[0]) fprintf(stderr, "resuming from %s at step %ld\n", t->ckpt, t->step);
     fprintf(stderr,
-            "model: %zu parameters (L=%d: %d trunk + %d heads, d=%d, H=%d, Hkv=%d, f=%d, V=%d, T=%d)\n",
-            params_count(c), c->n_layer, config_trunk_layers(c), c->n_future, c->dim, c->n_head, c->n_kv_head,
-            c->ffn_dim, c->vocab_size, o->seq_len);
+            "model: %zu parameters (L=%d: %d trunk + %d %s %s heads, d=%d, H=%d, Hkv=%d, f=%d, V=%d, T=%d)\n",
+            params_count(c), c->n_layer, config_trunk_layers(c), c->n_future,
+            config_head_order_name(c->head_order), config_head_type_name(c->head_type), c->dim, c->n_head,
+            c->n_kv_head, c->ffn_dim, c->vocab_size, o->seq_len);
     double param_mb = (double)t->model.params.total * sizeof(float) / (1 << 20);
     size_t moments = t->opt.moff ? t->opt.packed : t->opt.hi - t->opt.lo;  // this process's, trainable
     fprintf(stderr,
@@ -193,6 +194,20 @@ static const char *resumed_run_dir(const char *path, const char *ckpt, char *buf
     return dirname(buf);
 }
 
+// --head-type / --head-order, where given, must be the checkpoint's.
+static int check_same_heads(const command_line *cl, const shape_flags *s, const mtp_config *c,
+                            const char *ckpt) {
+    if (flags_given(cl, "--head-type") && s->head_type != c->head_type)
+        return mtp_errorf("--head-type %s differs from %s's %s heads", config_head_type_name(s->head_type),
+                          ckpt, config_head_type_name(c->head_type)),
+               1;
+    if (flags_given(cl, "--head-order") && s->head_order != c->head_order)
+        return mtp_errorf("--head-order %s differs from %s's %s heads", config_head_order_name(s->head_order),
+                          ckpt, config_head_order_name(c->head_order)),
+               1;
+    return 0;
+}
+
 static int merge_resume(command_line *cl, train_args *a, const mtp_config *c, const char *ckpt, cJSON **state,
                         char *out_buf, size_t cap) {
     const shape_flags *s = &a->shape;
@@ -203,7 +218,8 @@ static int merge_resume(command_line *cl, train_args *a, const mtp_config *c, co
         check_same(cl, "--n-head", s->n_head, c->n_head, ckpt) ||
         check_same(cl, "--n-kv-head", s->n_kv_head, c->n_kv_head, ckpt) ||
         check_same(cl, "--ffn-dim", s->ffn_dim, c->ffn_dim, ckpt) ||
-        check_same(cl, "--max-context", s->max_context, c->max_seq_len, ckpt))
+        check_same(cl, "--max-context", s->max_context, c->max_seq_len, ckpt) ||
+        check_same_heads(cl, s, c, ckpt))
         return 1;
     if (!checkpoint_has_trainer_state(ckpt)) {  // imported weights: a new run starts from them
         if (!a->out)
@@ -279,13 +295,14 @@ static int run_train(command_line *cl) {
             int n = flags_given(cl, "--n-future") ? s->n_future : src.n_future;
             cfg = src;
             cfg.n_future = n;
-            cfg.n_layer = config_trunk_layers(&src) + n;
+            cfg.n_layer = config_trunk_layers(&src) + (src.head_type == MTP_HEAD_LINEAR ? 0 : n);
             if (check_same(cl, "--vocab-size", s->vocab_size, src.vocab_size, ck.dir) ||
                 check_same(cl, "--dim", s->dim, src.dim, ck.dir) ||
                 check_same(cl, "--n-head", s->n_head, src.n_head, ck.dir) ||
                 check_same(cl, "--n-kv-head", s->n_kv_head, src.n_kv_head, ck.dir) ||
                 check_same(cl, "--ffn-dim", s->ffn_dim, src.ffn_dim, ck.dir) ||
-                check_same(cl, "--max-context", s->max_context, src.max_seq_len, ck.dir))
+                check_same(cl, "--max-context", s->max_context, src.max_seq_len, ck.dir) ||
+                check_same_heads(cl, s, &src, ck.dir))
                 rc = 1;
             else if (flags_given(cl, "--n-layer") && s->n_layer != cfg.n_layer)
                 rc =
@@ -309,6 +326,8 @@ static int run_train(command_line *cl) {
         cfg.n_layer = s->n_layer;
         cfg.n_future = s->n_future;
         cfg.max_seq_len = s->max_context ? s->max_context : s->seq_len;
+        cfg.head_type = s->head_type;
+        cfg.head_order = s->head_order;
     }
     train_options o = {a->data,
                        a->out,
@@ -393,7 +412,7 @@ const command_spec CMD_TRAIN = {
                {"fine-tuning:", FINETUNE_FLAGS, 0},
                {"model:", SHAPE_FLAGS, offsetof(train_args, shape),
                 "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
-                "--max-context"},
+                "--max-context --head-type --head-order"},
                {"optimization:", SHAPE_FLAGS, offsetof(train_args, shape), "--batch"},
                {NULL, OPTIM_FLAGS, 0},
                {NULL, SHAPE_FLAGS, offsetof(train_args, shape), "--schedule"},

@@ -67,6 +67,9 @@ const flag DECODE_FLAGS[] = {
 };
 
 static const char *const schedules[] = {"sequential", "naive", NULL};
+// in the order of mtp_head_type and mtp_head_order
+static const char *const head_types[] = {"transformer", "linear", NULL};
+static const char *const head_orders[] = {"parallel", "causal", "anticausal", NULL};
 
 const flag SHAPE_FLAGS[] = {
     {"--vocab-size", FLAG_INT, offsetof(shape_flags, vocab_size), "V", "vocabulary size", 2, 1 << 30,
@@ -88,5 +91,13 @@ const flag SHAPE_FLAGS[] = {
      "head schedule: sequential (one head's logits alive at a time)\n"
      "or naive (all heads' logits, one backward)",
      .choices = schedules},
+    {"--head-type", FLAG_CHOICE, offsetof(shape_flags, head_type), "TYPE",
+     "transformer: each head is a block; linear: one d x d matrix per head\n"
+     "and all L blocks are the trunk",
+     .choices = head_types},
+    {"--head-order", FLAG_CHOICE, offsetof(shape_flags, head_order), "ORDER",
+     "parallel: every head reads the trunk; causal: head k reads head k-1;\n"
+     "anticausal: head k reads head k+1 (the farthest first)",
+     .choices = head_orders},
     {0},
 };

@@ -38,7 +38,9 @@ typedef struct {
     int seq_len;
     int max_context;  // 0 = seq_len
     int batch;
-    int schedule;  // head_schedule
+    int schedule;    // head_schedule
+    int head_type;   // mtp_head_type
+    int head_order;  // mtp_head_order
 } shape_flags;
 extern const flag SHAPE_FLAGS[];
 

@@ -22,6 +22,7 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
     d->model = m;
     d->drafts = drafts;
     d->auto_k = d->auto_k && drafts > 0;
+    d->all_heads = d->auto_k && config_heads_chained(c);
     d->prefill_chunk = c->max_seq_len < 256 ? c->max_seq_len : 256;
     int rows = drafts + 1 > d->prefill_chunk ? drafts + 1 : d->prefill_chunk;
     if (model_work_alloc(&d->work, m, 1, rows, SCHEDULE_SEQUENTIAL, 0) != 0 ||
@@ -109,9 +110,10 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
                           c->max_seq_len);
     if (max_new <= 0) return 0;
     // prefill: the prompt in chunks, matrix-matrix; logits of the last position only. Auto runs
-    // head 1 only and keeps the trunk's outputs: the drafting heads catch up if drafts ever pay.
+    // head 1 only and keeps the trunk's outputs: the drafting heads catch up if drafts ever pay
+    // (chained heads cannot catch up: they all run).
     double t0 = mtp_now();
-    const int prefill_heads = d->auto_k ? 1 : K + 1;
+    const int prefill_heads = d->all_heads ? c->n_future : d->auto_k ? 1 : K + 1;
     d->cache.len = 0;
     for (int at = 0; at < n; at += d->prefill_chunk) {
         int len = n - at < d->prefill_chunk ? n - at : d->prefill_chunk;

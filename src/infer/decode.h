@@ -35,11 +35,11 @@
 #define DECODE_ALL (-2)
 
 typedef struct {
-    long generated;                 // tokens emitted
-    long forwards;                  // forwards after the prefill
+    long generated;                   // tokens emitted
+    long forwards;                    // forwards after the prefill
     long steps_with[MTP_MAX_FUTURE];  // steps (forwards) that checked K = 0, 1, ... drafts
-    long checked[MTP_MAX_FUTURE];   // drafts of head k+2 that head 1 checked
-    long accepted[MTP_MAX_FUTURE];  // ... and accepted
+    long checked[MTP_MAX_FUTURE];     // drafts of head k+2 that head 1 checked
+    long accepted[MTP_MAX_FUTURE];    // ... and accepted
     double prefill_seconds, decode_seconds;
     const char *stop_reason;  // "max-new", "end-of-text", "stop", "context"
 } decode_stats;
@@ -51,15 +51,18 @@ typedef struct {
     const mtp_model *model;  // loaded weights, shared with other decoders
     model_work work;         // this decoder's activations
     kv_cache cache;
-    int drafts;          // K: drafting heads (0 = plain decoding); with auto the most it may use, n-1
-    int auto_k;          // --speculative auto: K chosen per step by `chooser`
+    int drafts;  // K: drafting heads (0 = plain decoding); with auto the most it may use, n-1
+    int auto_k;  // --speculative auto: K chosen per step by `chooser`
+    // auto on chained heads (causal, anticausal): every head runs in every
+    // forward, since a head cannot catch up on positions without the heads it reads
+    int all_heads;
     k_chooser chooser;
-    float *z;                       // auto: trunk outputs (Tmax, d) by position, for heads that skipped some
-    int head_len[MTP_MAX_FUTURE];   // auto: positions whose cache rows head k+1 holds
-    int prefill_chunk;   // prompt tokens per prefill forward
-    float *logits;       // (K+1, max(K+1, 1), V)
-    float *probs;        // (V) head 1's distribution
-    float *draft_probs;  // (K, V) the distributions the drafts were drawn from
+    float *z;                      // auto: trunk outputs (Tmax, d) by position, for heads that skipped some
+    int head_len[MTP_MAX_FUTURE];  // auto: positions whose cache rows head k+1 holds
+    int prefill_chunk;             // prompt tokens per prefill forward
+    float *logits;                 // (K+1, max(K+1, 1), V)
+    float *probs;                  // (V) head 1's distribution
+    float *draft_probs;            // (K, V) the distributions the drafts were drawn from
 } decoder;
 
 // drafts K <= n-1 (0 = plain), or DECODE_AUTO.

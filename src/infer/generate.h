@@ -14,7 +14,7 @@
 #include "infer/decode.h"
 
 typedef struct {
-    int drafts;         // drafting heads K; DECODE_AUTO (-1): chosen per step; DECODE_ALL (-2): n-1; 0 = plain
+    int drafts;  // drafting heads K; DECODE_AUTO (-1): chosen per step; DECODE_ALL (-2): n-1; 0 = plain
     float temperature;  // 0 = greedy
     int top_k;          // 0 = all
     float top_p;        // 1 = all

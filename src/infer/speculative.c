@@ -66,7 +66,9 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
     // at one row, guessed before head 1 has spoken: the row the previous step
     // stopped at (acceptance runs in streaks). A wrong guess costs a second pass.
     int guess = 0;
-    int have = d->auto_k ? 0 : d->drafts;  // drafts valid in draft[] (auto's prefill ran head 1 only)
+    // drafts valid in draft[] (auto's prefill ran head 1 only, unless all heads run)
+    int have = d->auto_k && !d->all_heads ? 0 : d->drafts;
+    const int n = c->n_future;
     while (!decode_put(e, next)) {
         int room = c->max_seq_len - d->cache.len;
         if (room < 1) {
@@ -82,13 +84,16 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
         if (k_here > room - 1) k_here = room - 1;
         int base = d->cache.len;
         if (K == 0) {  // auto chose a plain step
-            if (model_forward_cached(w, &d->cache, &next, 1, 1, 1, 1, d->logits) != 0) return -1;
+            const int heads = d->all_heads ? n : 1;
+            if (model_forward_cached(w, &d->cache, &next, 1, heads, 1, 1, d->logits) != 0) return -1;
             keep_trunk_rows(d, base, 1);
-            d->head_len[0] = d->cache.len;
+            for (int k = 0; k < heads; k++) d->head_len[k] = d->cache.len;
             st->forwards++;
             st->steps_with[0]++;
             next = decode_choose(s, d->logits, d->probs);
-            have = 0;
+            have = heads - 1;
+            for (int k = 0; k < have; k++)
+                draft[k] = decode_choose(s, d->logits + (size_t)(k + 1) * Vm, d->draft_probs + (size_t)k * V);
             k_chooser_observe(&d->chooser, 0, mtp_now() - t0, 0, 0);
             continue;
         }
@@ -103,7 +108,8 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
         int rows = 1 + k_here;
         if (guess > k_here) guess = k_here;
         // trunk and heads 1..K+1 over every row, one unembedding pass
-        if (model_forward_verify(w, &d->cache, tokens, rows, K + 1, guess, d->logits) != 0) return -1;
+        const int heads = d->all_heads ? n : K + 1;
+        if (model_forward_verify(w, &d->cache, tokens, rows, heads, guess, d->logits) != 0) return -1;
         if (d->auto_k) keep_trunk_rows(d, base, rows);
         st->forwards++;
         st->steps_with[k_here]++;
@@ -124,19 +130,19 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
         // keep the cache of head 1's token and the accepted drafts only
         d->cache.len = base + 1 + a;
         for (int k = 0; k <= d->drafts; k++) {
-            if (k <= K)
+            if (k < heads)
                 d->head_len[k] = d->cache.len;
             else if (d->head_len[k] > d->cache.len)
                 d->head_len[k] = d->cache.len;
         }
         if (stop) break;
         next = rejected ? correction : decode_choose(s, d->logits + (size_t)a * Vm, d->probs);
-        float *draft_logits = d->logits + (size_t)rows * Vm;  // (K, V): heads 2..K+1 at row a
-        if (a != guess && model_draft_logits(w, K + 1, rows, a, draft_logits) != 0) return -1;
+        float *draft_logits = d->logits + (size_t)rows * Vm;  // (heads - 1, V): heads 2.. at row a
+        if (a != guess && model_draft_logits(w, heads, rows, a, draft_logits) != 0) return -1;
         guess = a;
-        for (int k = 0; k < K; k++)
+        for (int k = 0; k < heads - 1; k++)
             draft[k] = decode_choose(s, draft_logits + (size_t)k * Vm, d->draft_probs + (size_t)k * V);
-        have = K;
+        have = heads - 1;
         if (d->auto_k) k_chooser_observe(&d->chooser, K, mtp_now() - t0, k_here, a);
     }
     return 0;

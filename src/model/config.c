@@ -1,6 +1,8 @@
 // config.c: defaults and validation of model shapes.
 #include "model/config.h"
 
+#include <string.h>
+
 #include "core/error.h"
 
 int config_default_ffn_dim(int dim) {
@@ -32,7 +34,14 @@ int config_validate(const mtp_config *c) {
         return mtp_errorf("--n-future %d is out of range (1 .. %d)", c->n_future, MTP_MAX_FUTURE);
     if (c->n_layer < 2 || c->n_layer > 4096)
         return mtp_errorf("--n-layer %d is out of range (2 .. 4096)", c->n_layer);
-    if (c->n_future >= c->n_layer)
+    if (c->head_type != MTP_HEAD_TRANSFORMER && c->head_type != MTP_HEAD_LINEAR)
+        return mtp_errorf("head type %d is unknown (transformer or linear)", c->head_type);
+    if (c->head_order < MTP_HEAD_PARALLEL || c->head_order > MTP_HEAD_ANTICAUSAL)
+        return mtp_errorf("head order %d is unknown (parallel, causal or anticausal)", c->head_order);
+    if (c->head_type == MTP_HEAD_LINEAR && c->head_order != MTP_HEAD_PARALLEL)
+        return mtp_errorf("--head-order %s needs --head-type transformer: linear heads all read the trunk",
+                          config_head_order_name(c->head_order));
+    if (c->head_type == MTP_HEAD_TRANSFORMER && c->n_future >= c->n_layer)
         return mtp_errorf(
             "--n-future %d must be smaller than --n-layer %d (the trunk needs at least one block)",
             c->n_future, c->n_layer);
@@ -41,4 +50,29 @@ int config_validate(const mtp_config *c) {
     if (!(c->norm_eps > 0.0f)) return mtp_errorf("rms_norm_eps %g must be positive", (double)c->norm_eps);
     if (!(c->rope_theta > 1.0f)) return mtp_errorf("rope_theta %g must be > 1", (double)c->rope_theta);
     return 0;
+}
+
+static const char *const HEAD_TYPES[] = {"transformer", "linear"};
+static const char *const HEAD_ORDERS[] = {"parallel", "causal", "anticausal"};
+
+const char *config_head_type_name(int head_type) {
+    return head_type >= 0 && head_type < 2 ? HEAD_TYPES[head_type] : "?";
+}
+
+const char *config_head_order_name(int head_order) {
+    return head_order >= 0 && head_order < 3 ? HEAD_ORDERS[head_order] : "?";
+}
+
+static int find_name(const char *const *names, int count, const char *name) {
+    for (int i = 0; i < count && name; i++)
+        if (strcmp(names[i], name) == 0) return i;
+    return -1;
+}
+
+int config_parse_head_type(const char *name) {
+    return find_name(HEAD_TYPES, 2, name);
+}
+
+int config_parse_head_order(const char *name) {
+    return find_name(HEAD_ORDERS, 3, name);
 }

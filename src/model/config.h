@@ -17,9 +17,24 @@ int config_validate(const mtp_config *c);
 static inline int config_head_dim(const mtp_config *c) {
     return c->dim / c->n_head;
 }
-// Trunk blocks L - n.
+// Trunk blocks: L - n, or all L when the heads are linear maps.
 static inline int config_trunk_layers(const mtp_config *c) {
-    return c->n_layer - c->n_future;
+    return c->head_type == MTP_HEAD_LINEAR ? c->n_layer : c->n_layer - c->n_future;
 }
+// Linear heads: n matrices (d, d), one per head; none for transformer heads.
+static inline int config_linear_heads(const mtp_config *c) {
+    return c->head_type == MTP_HEAD_LINEAR ? c->n_future : 0;
+}
+// 1 when a head reads another head's output (causal, anticausal): then a
+// head's activations live until the heads after it in the chain went backward.
+static inline int config_heads_chained(const mtp_config *c) {
+    return c->head_order != MTP_HEAD_PARALLEL && c->n_future > 1;
+}
+// The names of head types and orders (flags, config.json): "transformer",
+// "linear"; "parallel", "causal", "anticausal". Parsing returns -1 for others.
+const char *config_head_type_name(int head_type);
+const char *config_head_order_name(int head_order);
+int config_parse_head_type(const char *name);
+int config_parse_head_order(const char *name);
 
 #endif

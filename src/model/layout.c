@@ -11,7 +11,8 @@
 
 // The kinds that are matrices multiplied by activations (not the embedding,
 // which is gathered row by row).
-static const param_kind MATRICES[] = {P_WQ, P_WK, P_WV, P_WO, P_WGATE, P_WUP, P_WDOWN, P_LM_HEAD};
+static const param_kind MATRICES[] = {P_WQ,  P_WK,    P_WV,      P_WO,       P_WGATE,
+                                      P_WUP, P_WDOWN, P_LM_HEAD, P_HEAD_PROJ};
 enum { N_MATRICES = sizeof MATRICES / sizeof MATRICES[0] };
 
 int model_kind_is_matrix(param_kind kind) {
@@ -39,6 +40,9 @@ void model_matrix_shape(const mtp_config *c, param_kind kind, int *out, int *in)
             break;
         case P_WDOWN:
             *out = d, *in = f;
+            break;
+        case P_HEAD_PROJ:
+            *out = d, *in = d;
             break;
         default:  // P_LM_HEAD
             *out = c->vocab_size, *in = d;
@@ -74,7 +78,7 @@ int model_alloc_decode_params(param_set *p, const mtp_config *c) {
     for (int i = 0; i < N_MATRICES; i++) {
         int out, in;
         model_matrix_shape(c, MATRICES[i], &out, &in);
-        size_t layers = MATRICES[i] == P_LM_HEAD ? 1 : (size_t)c->n_layer;
+        size_t layers = (size_t)params_kind_layers(c, MATRICES[i]);
         floats[MATRICES[i]] = layers * op_packed_floats(out, in);
     }
     for (int k = 0; k < P_KINDS; k++) total += floats[k];
@@ -110,7 +114,7 @@ int model_use_decode_layout(mtp_model *m) {
         }
         int out, in;
         model_matrix_shape(c, (param_kind)k, &out, &in);
-        size_t layers = k == P_LM_HEAD ? 1 : (size_t)c->n_layer, packed = op_packed_floats(out, in);
+        size_t layers = (size_t)params_kind_layers(c, (param_kind)k), packed = op_packed_floats(out, in);
 #pragma omp parallel for schedule(static)
         for (size_t l = 0; l < layers; l++)
             op_pack(p.t[k] + l * packed, m->params.t[k] + l * (size_t)out * in, out, in);

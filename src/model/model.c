@@ -107,15 +107,38 @@ static void block_backward(model_work *w, int layer, const block_acts *a, const 
 
 // ---- trunk, heads and the shared output layer ---------------------------
 
-// Block index of head k (1-based).
+// Block index of head k (1-based); transformer heads only.
 static int head_layer(const mtp_config *c, int k) {
     return config_trunk_layers(c) + k - 1;
+}
+
+// The gradient part (model_work.grads_ready) holding head k's parameters.
+static int head_part(const mtp_config *c, int k) {
+    return c->head_type == MTP_HEAD_LINEAR ? c->n_layer + k - 1 : head_layer(c, k);
+}
+
+// The head that runs i-th (0-based): a chained head's input runs before it.
+// Anticausal heads run n, n-1, .., 1; the others 1, 2, .., n.
+static int head_at(const mtp_config *c, int i) {
+    return c->head_order == MTP_HEAD_ANTICAUSAL ? c->n_future - i : i + 1;
+}
+
+// How many heads must run for heads 1..n_heads' outputs: anticausal head 1
+// reads every other head, so all n; else n_heads (heads 1..n_heads).
+static int heads_to_run(const mtp_config *c, int n_heads) {
+    return c->head_order == MTP_HEAD_ANTICAUSAL ? c->n_future : n_heads;
 }
 
 // The trunk's output z (N, d): the raw residual stream, no norm.
 static const float *trunk_output(const model_work *w) {
     int tl = config_trunk_layers(&w->cfg);
     return w->trunk[tl - 1].out;
+}
+
+// What the head running i-th reads: z, or in a chain the output of the head
+// that ran before it, kept in slot prev_slot.
+static const float *head_input(const model_work *w, int i, int prev_slot) {
+    return i == 0 || !config_heads_chained(&w->cfg) ? trunk_output(w) : w->heads[prev_slot].out;
 }
 
 static void trunk_forward(model_work *w, int B, int T, const kv_cache *cache, int exact_rows) {
@@ -128,11 +151,18 @@ static void trunk_forward(model_work *w, int B, int T, const kv_cache *cache, in
     }
 }
 
-// Head k's block and the shared final norm, into slot s.
-static void head_forward(model_work *w, int k, int s, int B, int T, const kv_cache *cache, int exact_rows) {
+// Head k on its input x (N, d) into slot s, then the shared final norm. A
+// linear head is one product, out = x @ W_k^T; a transformer head is a block.
+// x may be slot s's own output (a chain with one slot): a block reads its
+// input before it writes its output.
+static void head_forward(model_work *w, int k, int s, const float *x, int B, int T, const kv_cache *cache,
+                         int exact_rows) {
     const mtp_config *c = &w->cfg;
     size_t N = (size_t)B * T;
-    block_forward(w, head_layer(c, k), &w->heads[s], trunk_output(w), B, T, cache, exact_rows);
+    if (c->head_type == MTP_HEAD_LINEAR)
+        project(w, exact_rows, w->heads[s].out, x, P_HEAD_PROJ, k - 1, (int)N, c->dim, c->dim);
+    else
+        block_forward(w, head_layer(c, k), &w->heads[s], x, B, T, cache, exact_rows);
     op_rmsnorm_forward(w->head_norm + s * N * c->dim, w->head_rstd + s * N, w->heads[s].out,
                        w->model->params.t[P_NORM], (int)N, c->dim, c->norm_eps);
 }
@@ -155,16 +185,22 @@ static void output_chunk_backward(model_work *w, int s, size_t N, int r0, int ro
                        dlogits, y, w->model->params.t[P_LM_HEAD], rows, c->dim, c->vocab_size, 0);
 }
 
-// From d(final norm output) of slot s back through the norm and head k's
-// block, adding into dz.
-static void head_backward(model_work *w, int k, int s, int B, int T) {
+// From d(final norm output) of slot s (w->dnorm_out) back through the norm
+// and head k, whose input was x. dout (N, d) holds what later heads of a
+// chain sent to head k's output (zeros otherwise) and receives the norm's
+// share; d(loss)/dx is added into dx.
+static void head_backward(model_work *w, int k, int s, const float *x, float *dout, float *dx, int B, int T) {
     const mtp_config *c = &w->cfg;
-    size_t N = (size_t)B * T;
-    memset(w->dres, 0, sizeof(float) * N * c->dim);
-    op_rmsnorm_backward(w->dres, w->freeze_output ? NULL : w->grads.t[P_NORM], w->dnorm_out, w->heads[s].out,
+    size_t N = (size_t)B * T, d = (size_t)c->dim;
+    op_rmsnorm_backward(dout, w->freeze_output ? NULL : w->grads.t[P_NORM], w->dnorm_out, w->heads[s].out,
                         w->model->params.t[P_NORM], w->head_rstd + s * N, (int)N, c->dim);
-    block_backward(w, head_layer(c, k), &w->heads[s], trunk_output(w), w->dres, w->dz, B, T);
-    if (w->grads_ready) w->grads_ready(w->grads_user, head_layer(c, k));
+    if (c->head_type == MTP_HEAD_LINEAR)
+        op_matmul_backward(dx, w->grads.t[P_HEAD_PROJ] + (size_t)(k - 1) * d * d, dout, x,
+                           w->model->params.t[P_HEAD_PROJ] + (size_t)(k - 1) * d * d, (int)N, c->dim, c->dim,
+                           1);
+    else
+        block_backward(w, head_layer(c, k), &w->heads[s], x, dout, dx, B, T);
+    if (w->grads_ready) w->grads_ready(w->grads_user, head_part(c, k));
 }
 
 static void trunk_backward(model_work *w, int B, int T) {
@@ -215,7 +251,9 @@ static double mean_row_loss(const model_work *w, size_t N) {
 
 void model_grads_part_tensors(const mtp_config *c, int part, int *first, int *last) {
     int count = params_tensor_count(c);
-    if (part >= 0)
+    if (part >= c->n_layer)
+        *first = *last = 1 + 9 * c->n_layer + (part - c->n_layer);  // a linear head's matrix
+    else if (part >= 0)
         *first = 1 + 9 * part, *last = 9 + 9 * part;  // a block's nine tensors
     else if (part == MODEL_GRADS_OUTPUT)
         *first = count - 2, *last = count - 1;  // final norm, lm_head
@@ -223,56 +261,133 @@ void model_grads_part_tensors(const mtp_config *c, int part, int *first, int *la
         *first = *last = 0;  // the embedding
 }
 
-int model_forward_backward(model_work *w, const int32_t *rows, int B, int T, float grad_scale,
+// Head k's logits in row chunks, its loss into head_losses[k-1] and, unless
+// skip_backward, the gradient d(loss)/d(final norm output) into w->dnorm_out
+// and lm_head's share (sequential schedule: one chunk of logits at a time).
+static void head_loss_chunks(model_work *w, const int32_t *rows, int k, int s, int B, int T, float row_scale,
+                             int skip_backward, double *head_losses) {
+    size_t N = (size_t)B * T;
+    int chunk = w->logit_chunk;
+    load_targets(w, rows, B, T, k);
+    for (int r0 = 0; r0 < (int)N; r0 += chunk) {
+        int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
+        output_chunk_forward(w, s, N, r0, rows_here, w->logits, row_scale);
+        if (!skip_backward) output_chunk_backward(w, s, N, r0, rows_here, w->logits);
+    }
+    head_losses[k - 1] = mean_row_loss(w, N);
+}
+
+// Naive schedule: head k's logits kept whole in its slice of w->logits (n, N, V).
+static float *naive_logits(const model_work *w, int k, size_t N) {
+    return w->logits + (size_t)(k - 1) * N * w->cfg.vocab_size;
+}
+
+static void naive_loss(model_work *w, const int32_t *rows, int k, int s, int B, int T, float row_scale,
+                       double *head_losses) {
+    size_t N = (size_t)B * T, V = (size_t)w->cfg.vocab_size;
+    int chunk = w->logit_chunk;
+    load_targets(w, rows, B, T, k);
+    for (int r0 = 0; r0 < (int)N; r0 += chunk) {
+        int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
+        output_chunk_forward(w, s, N, r0, rows_here, naive_logits(w, k, N) + (size_t)r0 * V, row_scale);
+    }
+    head_losses[k - 1] = mean_row_loss(w, N);
+}
+
+static void naive_output_backward(model_work *w, int k, int s, size_t N) {
+    size_t V = (size_t)w->cfg.vocab_size;
+    for (int r0 = 0; r0 < (int)N; r0 += w->logit_chunk) {
+        int rows_here = (int)N - r0 < w->logit_chunk ? (int)N - r0 : w->logit_chunk;
+        output_chunk_backward(w, s, N, r0, rows_here, naive_logits(w, k, N) + (size_t)r0 * V);
+    }
+}
+
+// Parallel heads, each reading z.
+static void parallel_heads(model_work *w, const int32_t *rows, int B, int T, float row_scale,
                            double *head_losses) {
     const mtp_config *c = &w->cfg;
-    if (!w->with_grads) return mtp_errorf("model_forward_backward: model has no gradient buffers");
-    if (load_inputs(w, rows, B, T) != 0) return -1;
-    size_t N = (size_t)B * T;
-    int n = c->n_future, chunk = w->logit_chunk;
-    // each head's loss is a mean over N positions
-    float row_scale = grad_scale / (float)N;
-    trunk_forward(w, B, T, NULL, 0);
-    memset(w->dz, 0, sizeof(float) * N * c->dim);
+    size_t Nd = (size_t)B * T * c->dim;
+    int n = c->n_future;
+    const float *z = trunk_output(w);
     if (w->schedule == SCHEDULE_SEQUENTIAL) {
         // Figure 2: head k forward, loss, backward down to dz; only one
         // chunk of one head's logits exists at any time.
         for (int k = 1; k <= n; k++) {
             int frozen = w->freeze_trunk && k == 1;  // its loss is measured, nothing learns from it
-            load_targets(w, rows, B, T, k);
-            head_forward(w, k, 0, B, T, NULL, 0);
-            for (int r0 = 0; r0 < (int)N; r0 += chunk) {
-                int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
-                output_chunk_forward(w, 0, N, r0, rows_here, w->logits, row_scale);
-                if (!frozen) output_chunk_backward(w, 0, N, r0, rows_here, w->logits);
-            }
-            head_losses[k - 1] = mean_row_loss(w, N);
-            if (!frozen) head_backward(w, k, 0, B, T);
+            head_forward(w, k, 0, z, B, T, NULL, 0);
+            head_loss_chunks(w, rows, k, 0, B, T, row_scale, frozen, head_losses);
+            if (frozen) continue;
+            memset(w->dres, 0, sizeof(float) * Nd);
+            head_backward(w, k, 0, z, w->dres, w->dz, B, T);
         }
-    } else {
-        // Naive: every head forward with its logits (n, N, V) kept, then the
-        // backward of every head. The operations and their order of
-        // accumulation match the sequential schedule exactly.
-        for (int k = 1; k <= n; k++) {
-            load_targets(w, rows, B, T, k);
-            head_forward(w, k, k - 1, B, T, NULL, 0);
-            float *logits = w->logits + (size_t)(k - 1) * N * c->vocab_size;
-            for (int r0 = 0; r0 < (int)N; r0 += chunk) {
-                int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
-                output_chunk_forward(w, k - 1, N, r0, rows_here, logits + (size_t)r0 * c->vocab_size,
-                                     row_scale);
-            }
-            head_losses[k - 1] = mean_row_loss(w, N);
-        }
-        for (int k = w->freeze_trunk ? 2 : 1; k <= n; k++) {
-            float *dlogits = w->logits + (size_t)(k - 1) * N * c->vocab_size;
-            for (int r0 = 0; r0 < (int)N; r0 += chunk) {
-                int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
-                output_chunk_backward(w, k - 1, N, r0, rows_here, dlogits + (size_t)r0 * c->vocab_size);
-            }
-            head_backward(w, k, k - 1, B, T);
-        }
+        return;
     }
+    // Naive: every head forward with its logits (n, N, V) kept, then the
+    // backward of every head. The operations and their order of
+    // accumulation match the sequential schedule exactly.
+    for (int k = 1; k <= n; k++) {
+        head_forward(w, k, k - 1, z, B, T, NULL, 0);
+        naive_loss(w, rows, k, k - 1, B, T, row_scale, head_losses);
+    }
+    for (int k = w->freeze_trunk ? 2 : 1; k <= n; k++) {
+        naive_output_backward(w, k, k - 1, (size_t)B * T);
+        memset(w->dres, 0, sizeof(float) * Nd);
+        head_backward(w, k, k - 1, z, w->dres, w->dz, B, T);
+    }
+}
+
+// Chained heads (causal, anticausal; appendix B of the paper, Figure S11):
+// every head's block forward in running order (the activations of all n
+// head blocks stay alive, slot i for the head running i-th), then the
+// backward from the head farthest from the trunk: its logits, loss and
+// backward, whose input gradient joins the previous head's output gradient
+// before that head's own loss adds to it. The sequential schedule still holds
+// one chunk of one head's logits at a time; the naive one keeps them all.
+static void chained_heads(model_work *w, const int32_t *rows, int B, int T, float row_scale,
+                          double *head_losses) {
+    const mtp_config *c = &w->cfg;
+    size_t N = (size_t)B * T, Nd = N * c->dim;
+    int n = c->n_future, naive = w->schedule == SCHEDULE_NAIVE;
+    for (int i = 0; i < n; i++) {
+        int k = head_at(c, i);
+        head_forward(w, k, i, head_input(w, i, i - 1), B, T, NULL, 0);
+        if (naive) naive_loss(w, rows, k, i, B, T, row_scale, head_losses);
+    }
+    float *dout = w->dres, *dprev = w->dchain;  // d(output) of the head running i-th, i-1-th
+    memset(dout, 0, sizeof(float) * Nd);
+    for (int i = n - 1; i >= 0; i--) {
+        int k = head_at(c, i);
+        // frozen head 1 (causal only: it runs first): its loss is measured, nothing learns from it
+        int frozen = w->freeze_trunk && k == 1;
+        if (!naive)
+            head_loss_chunks(w, rows, k, i, B, T, row_scale, frozen, head_losses);
+        else if (!frozen)
+            naive_output_backward(w, k, i, N);
+        if (frozen) break;
+        float *dx = i == 0 ? w->dz : dprev;
+        if (i > 0) memset(dprev, 0, sizeof(float) * Nd);
+        head_backward(w, k, i, head_input(w, i, i - 1), dout, dx, B, T);
+        dprev = dout;
+        dout = dx;
+    }
+}
+
+int model_forward_backward(model_work *w, const int32_t *rows, int B, int T, float grad_scale,
+                           double *head_losses) {
+    const mtp_config *c = &w->cfg;
+    if (!w->with_grads) return mtp_errorf("model_forward_backward: model has no gradient buffers");
+    if (w->freeze_trunk && c->head_order == MTP_HEAD_ANTICAUSAL && c->n_future > 1)
+        return mtp_errorf("a frozen head 1 cannot keep its outputs when anticausal heads before it learn");
+    if (load_inputs(w, rows, B, T) != 0) return -1;
+    size_t N = (size_t)B * T;
+    // each head's loss is a mean over N positions
+    float row_scale = grad_scale / (float)N;
+    trunk_forward(w, B, T, NULL, 0);
+    memset(w->dz, 0, sizeof(float) * N * c->dim);
+    if (config_heads_chained(c))
+        chained_heads(w, rows, B, T, row_scale, head_losses);
+    else
+        parallel_heads(w, rows, B, T, row_scale, head_losses);
     // every head has added into the shared norm and unembedding
     if (w->grads_ready) w->grads_ready(w->grads_user, MODEL_GRADS_OUTPUT);
     if (!w->freeze_trunk) trunk_backward(w, B, T);
@@ -300,9 +415,10 @@ int model_forward_loss(model_work *w, const int32_t *rows, int B, int T, double 
     size_t N = (size_t)B * T;
     int chunk = w->logit_chunk;
     trunk_forward(w, B, T, NULL, 0);
-    for (int k = 1; k <= c->n_future; k++) {
+    for (int i = 0; i < c->n_future; i++) {  // one slot: a chained head reads the one before it there
+        int k = head_at(c, i);
         load_targets(w, rows, B, T, k);
-        head_forward(w, k, 0, B, T, NULL, 0);
+        head_forward(w, k, 0, head_input(w, i, 0), B, T, NULL, 0);
         long hits = 0;
         for (int r0 = 0; r0 < (int)N; r0 += chunk) {
             int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
@@ -326,8 +442,10 @@ int model_forward_last_logits(model_work *w, const int32_t *tokens, int T, int n
             return mtp_errorf("token id %d is outside the vocabulary (size %d)", tokens[t], c->vocab_size);
     memcpy(w->inputs, tokens, sizeof(int32_t) * T);
     trunk_forward(w, 1, T, NULL, 0);
-    for (int k = 1; k <= n_heads; k++) {
-        head_forward(w, k, 0, 1, T, NULL, 0);
+    for (int i = 0; i < heads_to_run(c, n_heads); i++) {
+        int k = head_at(c, i);
+        head_forward(w, k, 0, head_input(w, i, 0), 1, T, NULL, 0);
+        if (k > n_heads) continue;
         const float *y_last = w->head_norm + (size_t)(T - 1) * c->dim;
         project(w, 0, logits + (size_t)(k - 1) * c->vocab_size, y_last, P_LM_HEAD, 0, 1, c->dim,
                 c->vocab_size);
@@ -351,8 +469,10 @@ int model_forward_cached(model_work *w, kv_cache *cache, const int32_t *tokens, 
             return mtp_errorf("token id %d is outside the vocabulary (size %d)", tokens[t], c->vocab_size);
     memcpy(w->inputs, tokens, sizeof(int32_t) * T);
     trunk_forward(w, 1, T, cache, exact_rows);
-    for (int k = 1; k <= n_heads; k++) {
-        head_forward(w, k, 0, 1, T, cache, exact_rows);
+    for (int i = 0; i < heads_to_run(c, n_heads); i++) {
+        int k = head_at(c, i);
+        head_forward(w, k, 0, head_input(w, i, 0), 1, T, cache, exact_rows);
+        if (k > n_heads) continue;
         project(w, exact_rows, logits + (size_t)(k - 1) * last_rows * c->vocab_size,
                 w->head_norm + (size_t)(T - last_rows) * c->dim, P_LM_HEAD, 0, last_rows, c->dim,
                 c->vocab_size);
@@ -379,8 +499,10 @@ int model_forward_verify(model_work *w, kv_cache *cache, const int32_t *tokens, 
     memcpy(w->inputs, tokens, sizeof(int32_t) * T);
     trunk_forward(w, 1, T, cache, 1);
     // every head over every row: each head block's weights are read once whichever rows stay
-    for (int k = 1; k <= n_heads; k++) {
-        head_forward(w, k, 0, 1, T, cache, 1);
+    for (int i = 0; i < heads_to_run(c, n_heads); i++) {
+        int k = head_at(c, i);
+        head_forward(w, k, 0, head_input(w, i, 0), 1, T, cache, 1);
+        if (k > n_heads) continue;
         memcpy(w->head_rows + (size_t)(k - 1) * R * d, w->head_norm, sizeof(float) * T * d);
     }
     // one unembedding pass: head 1 at every row, then the drafting heads at draft_row
@@ -415,6 +537,9 @@ int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *
     const size_t d = (size_t)c->dim;
     if (first < 1 || last > c->n_future || first > last)
         return mtp_errorf("heads %d..%d: the model has heads 1..%d", first, last, c->n_future);
+    if (config_heads_chained(c))
+        return mtp_errorf("%s heads read each other: run them all in every forward instead of catching up",
+                          config_head_order_name(c->head_order));
     if (rows < 1 || rows > w->max_T || pos0 < 0 || pos0 + rows > c->max_seq_len)
         return mtp_errorf("%d rows at position %d do not fit (work %d, context %d)", rows, pos0, w->max_T,
                           c->max_seq_len);
@@ -424,7 +549,7 @@ int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *
     at.len = pos0;
     int exact = rows <= OP_PACKED_ROWS_MAX;
     for (int k = first; k <= last; k++) {
-        head_forward(w, k, 0, 1, rows, &at, exact);
+        head_forward(w, k, 0, trunk_output(w), 1, rows, &at, exact);
         memcpy(w->head_last + (size_t)(k - first) * d, w->head_norm + (size_t)(rows - 1) * d,
                sizeof(float) * d);
     }

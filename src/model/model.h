@@ -87,7 +87,7 @@ typedef struct {
     float *work;        // one arena for everything below
     float *x0;          // (N, d) embedding output
     block_acts *trunk;  // [L-n]
-    block_acts *heads;  // [head_slots]: 1 sequential, n naive
+    block_acts *heads;  // [head_slots] (model_head_slots); a linear head has only `out`
     float *head_norm;   // [head_slots] x (N, d): final-norm output
     float *head_rstd;   // [head_slots] x (N)
     float *head_last;   // (n, d): heads' final-norm outputs at one row, unembedded together
@@ -102,6 +102,7 @@ typedef struct {
     int32_t *targets;   // (N)
     int logit_chunk;    // rows of logits computed at once
     // backward scratch, shared by all blocks since blocks go backward one by one
+    float *dchain;  // chained heads: (N, d) d(output) of the head before the one going backward
     float *dz, *dres, *dh, *datty, *dq, *dk, *dv, *dln, *dact, *dgate, *dup, *dnorm_out;
     float *attn_scratch;  // attn_threads x op_attention_scratch_floats(hd)
     int attn_threads;
@@ -159,6 +160,9 @@ void model_q8_matrix(const mtp_model *m, param_kind kind, int layer, const int8_
 // gradients, no backward scratch).
 int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_schedule schedule, int with_grads);
 void model_work_free(model_work *w);
+// Head activation slots: 1 (sequential), or n for the naive schedule and for
+// training chained heads (causal, anticausal), whose backward needs them all.
+int model_head_slots(const mtp_config *cfg, head_schedule schedule, int with_grads);
 // Bytes of the buffers model_work_alloc would allocate (gradients excluded).
 size_t model_work_bytes(const mtp_config *cfg, int B, int T, head_schedule schedule, int with_grads);
 void model_zero_grads(model_work *w);

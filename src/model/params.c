@@ -14,7 +14,7 @@ static void kind_sizes(const mtp_config *c, size_t per_block[P_KINDS], size_t to
     size_t d = (size_t)c->dim, hd = (size_t)config_head_dim(c), f = (size_t)c->ffn_dim,
            L = (size_t)c->n_layer;
     size_t qd = (size_t)c->n_head * hd, kvd = (size_t)c->n_kv_head * hd, V = (size_t)c->vocab_size;
-    size_t pb[P_KINDS] = {0, d, qd * d, kvd * d, kvd * d, d * qd, d, f * d, f * d, d * f, 0, 0};
+    size_t pb[P_KINDS] = {0, d, qd * d, kvd * d, kvd * d, d * qd, d, f * d, f * d, d * f, 0, 0, d * d};
     for (int k = 0; k < P_KINDS; k++) {
         per_block[k] = pb[k];
         total[k] = pb[k] * L;
@@ -22,6 +22,7 @@ static void kind_sizes(const mtp_config *c, size_t per_block[P_KINDS], size_t to
     total[P_EMBED] = V * d;
     total[P_NORM] = d;
     total[P_LM_HEAD] = V * d;
+    total[P_HEAD_PROJ] = d * d * (size_t)config_linear_heads(c);
 }
 
 void params_kind_counts(const mtp_config *cfg, size_t count[P_KINDS]) {
@@ -84,7 +85,20 @@ block_params params_block(const param_set *p, const mtp_config *cfg, int layer) 
 }
 
 int params_tensor_count(const mtp_config *cfg) {
-    return 3 + 9 * cfg->n_layer;
+    return 3 + 9 * cfg->n_layer + config_linear_heads(cfg);
+}
+
+int params_kind_layers(const mtp_config *cfg, param_kind kind) {
+    switch (kind) {
+        case P_EMBED:
+        case P_NORM:
+        case P_LM_HEAD:
+            return 1;
+        case P_HEAD_PROJ:
+            return config_linear_heads(cfg);
+        default:
+            return cfg->n_layer;
+    }
 }
 
 static const struct {
@@ -122,8 +136,20 @@ void params_named(const param_set *p, const mtp_config *c, int index, named_tens
         out->shape[0] = d;
         return;
     }
+    if (index > 9 * c->n_layer) {  // linear head k = index - 9L
+        int k = index - 9 * c->n_layer;
+        snprintf(out->name, sizeof out->name, "model.linear_heads.%d.weight", k - 1);
+        out->kind = P_HEAD_PROJ;
+        out->layer = k - 1;
+        out->data = p ? p->t[P_HEAD_PROJ] + (size_t)(k - 1) * d * d : NULL;
+        out->ndim = 2;
+        out->shape[0] = out->shape[1] = d;
+        out->is_matrix = 1;
+        return;
+    }
     int layer = (index - 1) / 9, which = (index - 1) % 9;
-    int in_layers = c->n_layer - c->n_future + 1;  // trunk + head 1 = a plain Llama
+    // trunk + head 1 = a plain Llama; linear heads: every block is the trunk's
+    int in_layers = c->head_type == MTP_HEAD_LINEAR ? c->n_layer : c->n_layer - c->n_future + 1;
     if (layer < in_layers)
         snprintf(out->name, sizeof out->name, "model.layers.%d.%s", layer, block_tensors[which].suffix);
     else

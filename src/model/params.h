@@ -27,6 +27,7 @@ typedef enum {
     P_WDOWN,      // (L, d, f)
     P_NORM,       // (d)     shared final norm
     P_LM_HEAD,    // (V, d)  shared unembedding
+    P_HEAD_PROJ,  // (n, d, d) linear heads (none for transformer heads)
     P_KINDS
 } param_kind;
 
@@ -48,13 +49,14 @@ void params_free(param_set *p);
 block_params params_block(const param_set *p, const mtp_config *cfg, int layer);
 
 // The named tensors of a checkpoint, in a fixed order: the embedding, the
-// L blocks' nine tensors each, the final norm, lm_head. p may be NULL: the
+// L blocks' nine tensors each, the linear heads' matrices (linear heads
+// only: model.linear_heads.{k-1}.weight for head k), the final norm, lm_head. p may be NULL: the
 // names and shapes alone (data NULL).
 typedef struct {
     char name[96];
     float *data;  // NULL where the set does not hold it (a quantized model's matrices)
     param_kind kind;
-    int layer;  // block index for per-block kinds, else 0
+    int layer;  // block index for per-block kinds, head k-1 for P_HEAD_PROJ, else 0
     int ndim;
     int64_t shape[2];
     int is_matrix;        // 2-D: gets weight decay
@@ -66,6 +68,9 @@ void params_named(const param_set *p, const mtp_config *cfg, int index, named_te
 // Normal(0, 0.02) for matrices (residual output projections 0.02/sqrt(2L)),
 // ones for norm weights; the stream depends only on the seed.
 void params_init(param_set *p, const mtp_config *cfg, uint64_t seed);
+// How many matrices of `kind` are stacked: L for block kinds, the linear
+// heads for P_HEAD_PROJ, 1 for the others.
+int params_kind_layers(const mtp_config *cfg, param_kind kind);
 // Number of parameters, and per kind (every layer's together).
 size_t params_count(const mtp_config *cfg);
 void params_kind_counts(const mtp_config *cfg, size_t count[P_KINDS]);

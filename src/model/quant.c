@@ -49,7 +49,7 @@ static int alloc_q8_storage(mtp_model *m) {
         if (model_kind_is_matrix((param_kind)k)) {
             int out, in;
             model_matrix_shape(c, (param_kind)k, &out, &in);
-            size_t layers = k == P_LM_HEAD ? 1 : (size_t)c->n_layer, n = layers * out * in;
+            size_t layers = (size_t)params_kind_layers(c, (param_kind)k), n = layers * out * in;
             bytes += (n + 63) / 64 * 64;
             scales += (n / OP_Q8_BLOCK + 15) / 16 * 16;
         }
@@ -66,7 +66,7 @@ static int alloc_q8_storage(mtp_model *m) {
         if (!model_kind_is_matrix((param_kind)k)) continue;
         int out, in;
         model_matrix_shape(c, (param_kind)k, &out, &in);
-        size_t layers = k == P_LM_HEAD ? 1 : (size_t)c->n_layer, n = layers * out * in;
+        size_t layers = (size_t)params_kind_layers(c, (param_kind)k), n = layers * out * in;
         m->q8_w[k] = m->q8_weights + at;
         m->q8_s[k] = m->q8_scales + sat;
         at += (n + 63) / 64 * 64;
@@ -107,7 +107,7 @@ int model_use_q8(mtp_model *m, int quantize) {
             if (!model_kind_is_matrix((param_kind)k)) continue;
             int out, in;
             model_matrix_shape(c, (param_kind)k, &out, &in);
-            size_t layers = k == P_LM_HEAD ? 1 : (size_t)c->n_layer, n = (size_t)out * in;
+            size_t layers = (size_t)params_kind_layers(c, (param_kind)k), n = (size_t)out * in;
             for (size_t l = 0; l < layers; l++)
                 op_quantize_q8(m->q8_w[k] + l * n, m->q8_s[k] + l * n / OP_Q8_BLOCK, m->params.t[k] + l * n,
                                out, in);

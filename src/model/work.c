@@ -96,13 +96,19 @@ static int logit_chunk_rows(const mtp_config *cfg, size_t N) {
     return (int)rows;
 }
 
+int model_head_slots(const mtp_config *cfg, head_schedule schedule, int with_grads) {
+    // the naive schedule keeps every head; a chain's backward needs every head's activations
+    if (schedule == SCHEDULE_NAIVE || (with_grads && config_heads_chained(cfg))) return cfg->n_future;
+    return 1;
+}
+
 // Lays out every work buffer of w in carver c (counting only if c->base is NULL).
 static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, int T, head_schedule schedule,
                        int with_grads, int decode_layout, int q8) {
     size_t N = (size_t)B * T, d = cfg->dim, f = cfg->ffn_dim, hd = config_head_dim(cfg);
     size_t qd = cfg->n_head * hd, kvd = cfg->n_kv_head * hd, V = cfg->vocab_size;
     int trunk_layers = config_trunk_layers(cfg);
-    int slots = schedule == SCHEDULE_NAIVE ? cfg->n_future : 1;
+    int slots = model_head_slots(cfg, schedule, with_grads);
     w->x0 = carve(c, N * d);
     // Without gradients no block's activations outlive its forward, so all trunk
     // blocks share one slot (a block reads its input before overwriting `out`).
@@ -112,7 +118,12 @@ static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, i
         else
             w->trunk[l] = w->trunk[0];
     }
-    for (int s = 0; s < slots; s++) carve_block(c, &w->heads[s], cfg, B, T);
+    for (int s = 0; s < slots; s++) {
+        if (cfg->head_type == MTP_HEAD_LINEAR)
+            w->heads[s].out = carve(c, N * d);  // a linear head keeps only its output
+        else
+            carve_block(c, &w->heads[s], cfg, B, T);
+    }
     w->head_norm = carve(c, slots * N * d);
     w->head_rstd = carve(c, slots * N);
     w->head_last = carve(c, (size_t)cfg->n_future * d);
@@ -144,6 +155,7 @@ static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, i
     if (with_grads) {
         w->dz = carve(c, N * d);
         w->dres = carve(c, N * d);
+        if (config_heads_chained(cfg)) w->dchain = carve(c, N * d);
         w->dh = carve(c, N * d);
         w->datty = carve(c, N * qd);
         w->dq = carve(c, N * qd);
@@ -201,7 +213,7 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
     w->max_T = T;
     w->schedule = schedule;
     w->with_grads = with_grads;
-    w->head_slots = schedule == SCHEDULE_NAIVE ? cfg->n_future : 1;
+    w->head_slots = model_head_slots(cfg, schedule, with_grads);
     return 0;
 }
 

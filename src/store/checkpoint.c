@@ -26,7 +26,9 @@ char *checkpoint_config_json(const mtp_config *c) {
     cJSON_AddNumberToObject(j, "vocab_size", c->vocab_size);
     cJSON_AddNumberToObject(j, "hidden_size", c->dim);
     cJSON_AddNumberToObject(j, "intermediate_size", c->ffn_dim);
-    cJSON_AddNumberToObject(j, "num_hidden_layers", c->n_layer - c->n_future + 1);
+    // the blocks a Llama loader sees as model.layers.*: trunk + head 1, or every block with linear heads
+    cJSON_AddNumberToObject(j, "num_hidden_layers",
+                            c->head_type == MTP_HEAD_LINEAR ? c->n_layer : c->n_layer - c->n_future + 1);
     cJSON_AddNumberToObject(j, "num_attention_heads", c->n_head);
     cJSON_AddNumberToObject(j, "num_key_value_heads", c->n_kv_head);
     cJSON_AddNumberToObject(j, "max_position_embeddings", c->max_seq_len);
@@ -41,6 +43,8 @@ char *checkpoint_config_json(const mtp_config *c) {
     cJSON_AddFalseToObject(j, "attention_bias");
     cJSON_AddStringToObject(j, "torch_dtype", "float32");
     cJSON_AddNumberToObject(j, "n_future_tokens", c->n_future);
+    cJSON_AddStringToObject(j, "head_type", config_head_type_name(c->head_type));
+    cJSON_AddStringToObject(j, "head_order", config_head_order_name(c->head_order));
     char *s = cJSON_Print(j);
     cJSON_Delete(j);
     return s;
@@ -287,6 +291,17 @@ static int json_int(const cJSON *j, const char *key, const char *file, int requi
     return 0;
 }
 
+// An optional string key naming one of a set (parse returns -1 for others).
+static int json_name(const cJSON *j, const char *key, const char *file, int (*parse)(const char *),
+                     const char *choices, int *out) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+    if (!v) return 0;  // absent: the default already in *out
+    int x = cJSON_IsString(v) ? parse(v->valuestring) : -1;
+    if (x < 0) return mtp_errorf("%s: \"%s\" must be one of %s", file, key, choices);
+    *out = x;
+    return 0;
+}
+
 static int json_float(const cJSON *j, const char *key, const char *file, float fallback, float *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
     if (!v) {
@@ -319,12 +334,18 @@ int checkpoint_read_config(const char *ckpt_dir, mtp_config *c) {
     rc |= rc ? 0 : json_int(j, "n_future_tokens", path, 0, 1, &c->n_future);
     rc |= rc ? 0 : json_float(j, "rms_norm_eps", path, 1e-5f, &c->norm_eps);
     rc |= rc ? 0 : json_float(j, "rope_theta", path, 10000.0f, &c->rope_theta);
+    rc |= rc ? 0
+             : json_name(j, "head_type", path, config_parse_head_type, "\"transformer\", \"linear\"",
+                         &c->head_type);
+    rc |= rc ? 0
+             : json_name(j, "head_order", path, config_parse_head_order,
+                         "\"parallel\", \"causal\", \"anticausal\"", &c->head_order);
     cJSON_Delete(j);
     if (rc) return -1;
     if (layers < 1 || layers > 4096 || c->n_future < 1 || c->n_future > MTP_MAX_FUTURE)
         return mtp_errorf("%s: num_hidden_layers %d and n_future_tokens %d must be in [1, 4096] and [1, %d]",
                           path, layers, c->n_future, MTP_MAX_FUTURE);
-    c->n_layer = layers + c->n_future - 1;
+    c->n_layer = c->head_type == MTP_HEAD_LINEAR ? layers : layers + c->n_future - 1;
     if (config_validate(c) != 0) {
         return mtp_error_context("%s: invalid model config", path);
     }

@@ -221,6 +221,8 @@ static int trainable_mask(const train_options *o, const mtp_config *c, unsigned 
                 train = 0;
             else if (t.kind == P_NORM || t.kind == P_LM_HEAD)
                 train = o->train_unembedding;
+            else if (t.kind == P_HEAD_PROJ)
+                train = t.layer > 0;  // linear head k = layer + 1
             else
                 train = t.layer > head1;
         }
@@ -240,7 +242,8 @@ static int init_from_checkpoint(trainer *t, const mtp_config *cfg) {
         rc = mtp_errorf("--init-from %s holds int8 weights: start from its float32 source", src.dir);
     else if (s->vocab_size != cfg->vocab_size || s->dim != cfg->dim || s->n_head != cfg->n_head ||
              s->n_kv_head != cfg->n_kv_head || s->ffn_dim != cfg->ffn_dim ||
-             config_trunk_layers(s) != config_trunk_layers(cfg))
+             config_trunk_layers(s) != config_trunk_layers(cfg) || s->head_type != cfg->head_type ||
+             s->head_order != cfg->head_order)
         rc = mtp_errorf("--init-from %s: its shape differs from the new model's (only --n-future may change)",
                         src.dir);
     int count = params_tensor_count(cfg), head1 = config_trunk_layers(cfg);
@@ -250,6 +253,9 @@ static int init_from_checkpoint(trainer *t, const mtp_config *cfg) {
         int j = i;  // the source tensor: the same, but for head blocks and the tensors after the blocks
         if (i == count - 2 || i == count - 1) {
             j = params_tensor_count(s) - (count - i);  // final norm, lm_head
+        } else if (to.kind == P_HEAD_PROJ) {
+            int k = to.layer + 1;  // linear head k: the source's head k, else its head 1
+            j = 1 + 9 * s->n_layer + (k <= s->n_future ? k - 1 : 0);
         } else if (i > 0 && to.layer >= head1) {
             int k = to.layer - head1 + 1;  // head k of the new model: the source's head k, else its head 1
             j = 1 + 9 * (config_trunk_layers(s) + (k <= s->n_future ? k - 1 : 0)) + (i - 1) % 9;
@@ -312,6 +318,10 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     size_t total = t->model.params.total;
     if (o->freeze_trunk) {  // frozen tensors: no gradients, no optimizer state
         if (P > 1) return mtp_errorf("--freeze-trunk trains in one process (not under mpirun)");
+        if (config_heads_chained(&cfg) && cfg.head_order == MTP_HEAD_ANTICAUSAL)
+            return mtp_errorf(
+                "--freeze-trunk with anticausal heads: head 1 reads the heads that would learn, so the "
+                "frozen model's outputs would change; use parallel or causal heads");
         unsigned char *mask = mtp_malloc((size_t)params_tensor_count(&cfg), "trainable tensors");
         int n = mask ? trainable_mask(o, &cfg, mask) : -1;
         rc = n < 0    ? -1
