@@ -33,12 +33,13 @@ static void on_part(void *user, int part) {
     if (r->count < 64) r->order[r->count++] = part;
 }
 
-static void check_schedule(head_schedule schedule, const char *name) {
+static void check_schedule(head_schedule schedule, int head_type, int head_order, const char *name) {
     mtp_config c;
     memset(&c, 0, sizeof c);
     config_set_defaults(&c);
     c.vocab_size = 23, c.dim = 32, c.n_head = 4, c.n_kv_head = 4, c.ffn_dim = 64;
     c.n_layer = 6, c.n_future = 3, c.max_seq_len = 16;
+    c.head_type = head_type, c.head_order = head_order;
     mtp_model m;
     model_work w;
     CHECK(model_create(&m, &c) == 0 && model_work_alloc(&w, &m, 2, 10, schedule, 1) == 0, "%s: alloc: %s",
@@ -52,9 +53,13 @@ static void check_schedule(head_schedule schedule, const char *name) {
     double losses[MTP_MAX_FUTURE];
     model_zero_grads(&w);
     CHECK(model_forward_backward(&w, rows, 2, 10, 1.0f, losses) == 0, "%s: %s", name, mtp_last_error());
-    // heads 1..n (their blocks are layers L-n..L-1), output, trunk top-down, embedding
-    int want[64], k = 0, trunk = config_trunk_layers(&c);
-    for (int h = 0; h < c.n_future; h++) want[k++] = trunk + h;
+    // heads 1..n (their blocks are layers L-n..L-1; linear head k is part L+k-1), in the order
+    // their backward runs (chains: the head farthest from the trunk first), output, trunk
+    // top-down, embedding
+    int want[64], k = 0, trunk = config_trunk_layers(&c), n = c.n_future;
+    int first_part = head_type == MTP_HEAD_LINEAR ? c.n_layer : trunk;
+    for (int h = 0; h < n; h++)
+        want[k++] = first_part + (head_order == MTP_HEAD_CAUSAL ? n - 1 - h : h);  // anticausal: 1 first
     want[k++] = MODEL_GRADS_OUTPUT;
     for (int l = trunk - 1; l >= 0; l--) want[k++] = l;
     want[k++] = MODEL_GRADS_EMBED;
@@ -68,7 +73,13 @@ static void check_schedule(head_schedule schedule, const char *name) {
 }
 
 int main(void) {
-    check_schedule(SCHEDULE_SEQUENTIAL, "sequential");
-    check_schedule(SCHEDULE_NAIVE, "naive");
+    check_schedule(SCHEDULE_SEQUENTIAL, MTP_HEAD_TRANSFORMER, MTP_HEAD_PARALLEL, "sequential");
+    check_schedule(SCHEDULE_NAIVE, MTP_HEAD_TRANSFORMER, MTP_HEAD_PARALLEL, "naive");
+    check_schedule(SCHEDULE_SEQUENTIAL, MTP_HEAD_LINEAR, MTP_HEAD_PARALLEL, "sequential linear");
+    check_schedule(SCHEDULE_NAIVE, MTP_HEAD_LINEAR, MTP_HEAD_PARALLEL, "naive linear");
+    check_schedule(SCHEDULE_SEQUENTIAL, MTP_HEAD_TRANSFORMER, MTP_HEAD_CAUSAL, "sequential causal");
+    check_schedule(SCHEDULE_NAIVE, MTP_HEAD_TRANSFORMER, MTP_HEAD_CAUSAL, "naive causal");
+    check_schedule(SCHEDULE_SEQUENTIAL, MTP_HEAD_TRANSFORMER, MTP_HEAD_ANTICAUSAL, "sequential anticausal");
+    check_schedule(SCHEDULE_NAIVE, MTP_HEAD_TRANSFORMER, MTP_HEAD_ANTICAUSAL, "naive anticausal");
     return test_finish("grads_ready");
 }
