@@ -295,6 +295,8 @@ static int run_train(command_line *cl) {
             int n = flags_given(cl, "--n-future") ? s->n_future : src.n_future;
             cfg = src;
             cfg.n_future = n;
+            // a one-head model is every order's: new heads may be chained
+            if (src.n_future == 1 && flags_given(cl, "--head-order")) cfg.head_order = s->head_order;
             cfg.n_layer = config_trunk_layers(&src) + (src.head_type == MTP_HEAD_LINEAR ? 0 : n);
             if (check_same(cl, "--vocab-size", s->vocab_size, src.vocab_size, ck.dir) ||
                 check_same(cl, "--dim", s->dim, src.dim, ck.dir) ||
@@ -302,8 +304,12 @@ static int run_train(command_line *cl) {
                 check_same(cl, "--n-kv-head", s->n_kv_head, src.n_kv_head, ck.dir) ||
                 check_same(cl, "--ffn-dim", s->ffn_dim, src.ffn_dim, ck.dir) ||
                 check_same(cl, "--max-context", s->max_context, src.max_seq_len, ck.dir) ||
-                check_same_heads(cl, s, &src, ck.dir))
+                check_same_heads(cl, s, &cfg, ck.dir))
                 rc = 1;
+            else if (cfg.head_order == MTP_HEAD_ANTICAUSAL && n != src.n_future)
+                rc = mtp_errorf("--n-future %d: anticausal head 1 reads every other head, so %s's %d heads "
+                                "cannot change in number",
+                                n, ck.dir, src.n_future) != 0;
             else if (flags_given(cl, "--n-layer") && s->n_layer != cfg.n_layer)
                 rc =
                     mtp_errorf(

@@ -243,7 +243,7 @@ static int init_from_checkpoint(trainer *t, const mtp_config *cfg) {
     else if (s->vocab_size != cfg->vocab_size || s->dim != cfg->dim || s->n_head != cfg->n_head ||
              s->n_kv_head != cfg->n_kv_head || s->ffn_dim != cfg->ffn_dim ||
              config_trunk_layers(s) != config_trunk_layers(cfg) || s->head_type != cfg->head_type ||
-             s->head_order != cfg->head_order)
+             (s->head_order != cfg->head_order && s->n_future > 1))
         rc = mtp_errorf("--init-from %s: its shape differs from the new model's (only --n-future may change)",
                         src.dir);
     int count = params_tensor_count(cfg), head1 = config_trunk_layers(cfg);
