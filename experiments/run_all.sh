@@ -16,7 +16,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-for e in poly induction speculative add_heads; do
+for e in poly induction speculative add_heads head_types; do
     if [ -n "$base" ]; then
         bash "$here/$e.sh" "$mode" "${jobs[@]}" --out "$base/$e"
     else
