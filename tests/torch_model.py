@@ -417,6 +417,17 @@ def _attention_loops(x, p, pre, cfg):
     return out @ p[pre + "self_attn.o_proj.weight"].T
 
 
+def _gradcheck(cfg, base, tok):
+    """torch.autograd.gradcheck of the summed head losses with respect to every parameter."""
+    names = list(base)
+
+    def f(*tensors):
+        return sum(head_losses(dict(zip(names, tensors)), cfg, tok))
+
+    ins = tuple(torch.tensor(base[k], requires_grad=True) for k in names)
+    return torch.autograd.gradcheck(f, ins, eps=1e-6, atol=1e-7, rtol=1e-5)
+
+
 def self_test(verbose=False):
     """Checks the reference against independent formulations; raises AssertionError."""
     torch.manual_seed(0)
@@ -426,14 +437,8 @@ def self_test(verbose=False):
     # 1. Gradient check on a tiny model, every parameter.
     cfg = Config(vocab=7, dim=4, n_head=2, n_kv_head=1, ffn=6, n_layer=3, n_future=2).validate()
     base = init_params(cfg, 2, std=0.5, norm_jitter=0.3)
-    names = list(base)
     tok = torch.tensor(rng.integers(0, cfg.vocab, size=(2, 3 + cfg.n_future)))
-
-    def f(*tensors):
-        return sum(head_losses(dict(zip(names, tensors)), cfg, tok))
-
-    ins = tuple(torch.tensor(base[k], requires_grad=True) for k in names)
-    assert torch.autograd.gradcheck(f, ins, eps=1e-6, atol=1e-7, rtol=1e-5), "gradcheck failed"
+    assert _gradcheck(cfg, base, tok), "gradcheck failed"
     msgs.append("gradcheck ok")
 
     # 2. Vectorized attention == loop attention with complex (interleaved) RoPE, incl. GQA.
@@ -495,15 +500,8 @@ def self_test(verbose=False):
         cfg = Config(vocab=7, dim=4, n_head=2, n_kv_head=1, ffn=6, n_layer=4, n_future=3,
                      head_type=ht, head_order=ho).validate()
         base = init_params(cfg, 5, std=0.5, norm_jitter=0.3)
-        names = list(base)
         tok = torch.tensor(rng.integers(0, cfg.vocab, size=(2, 3 + cfg.n_future)))
-
-        def fv(*tensors):
-            return sum(head_losses(dict(zip(names, tensors)), cfg, tok))
-
-        ins = tuple(torch.tensor(base[k], requires_grad=True) for k in names)
-        assert torch.autograd.gradcheck(fv, ins, eps=1e-6, atol=1e-7, rtol=1e-5), \
-            f"gradcheck {ht} {ho} failed"
+        assert _gradcheck(cfg, base, tok), f"gradcheck {ht} {ho} failed"
         pg = to_torch(base, requires_grad=True)
         losses = head_losses(pg, cfg, tok)
         pres = head_prefixes(cfg)

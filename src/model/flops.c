@@ -11,7 +11,8 @@ step_flops model_step_flops(const mtp_config *c, int B, int T) {
     double block_fwd = 2.0 * (d * qd + 2.0 * d * kvd + qd * d + 3.0 * d * f);
     // causal attention: query i meets i+1 keys, twice (scores, weighted sum)
     double attn_fwd = 2.0 * 2.0 * c->n_head * hd * (double)B * (double)T * (T + 1) / 2.0;
-    s.blocks = 3.0 * N * L * block_fwd;
+    // linear heads: one d x d product each
+    s.blocks = 3.0 * N * (L * block_fwd + config_linear_heads(c) * 2.0 * d * d);
     s.attention = 3.0 * L * attn_fwd;
     s.unembed = 3.0 * N * c->n_future * 2.0 * d * V;
     s.total = s.blocks + s.attention + s.unembed;
@@ -24,7 +25,13 @@ double model_decode_weight_bytes(const mtp_config *c, int q8) {
     double qd = c->n_head * hd, kvd = c->n_kv_head * hd, V = c->vocab_size;
     double per = q8 ? 1.0 + 4.0 / 32.0 : 4.0;                         // bytes per matrix value
     double matrices = d * qd + 2.0 * d * kvd + qd * d + 3.0 * d * f;  // of one block
-    double blocks = config_trunk_layers(c) + 1.0;                     // the trunk and head 1
-    return per * (blocks * matrices + V * d) +
+    // the trunk and head 1's block (an anticausal head 1 reads every head: all n blocks), or
+    // head 1's matrix when heads are linear
+    double blocks = config_trunk_layers(c), head_matrix = 0.0;
+    if (c->head_type == MTP_HEAD_LINEAR)
+        head_matrix = d * d;
+    else
+        blocks += c->head_order == MTP_HEAD_ANTICAUSAL ? c->n_future : 1.0;
+    return per * (blocks * matrices + head_matrix + V * d) +
            4.0 * (blocks * 2.0 * d + d + d);  // + norms, one embedding row
 }

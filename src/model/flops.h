@@ -8,7 +8,7 @@
 #include "model/config.h"
 
 typedef struct {
-    double blocks;           // q/k/v/o projections and the MLP of all L blocks
+    double blocks;           // q/k/v/o projections and the MLP of all L blocks, linear heads
     double attention;        // causal scores and their weighted sums
     double unembed;          // n heads x the (d x V) unembedding
     double total;            // the three above, forward + backward
@@ -19,7 +19,8 @@ typedef struct {
 step_flops model_step_flops(const mtp_config *cfg, int B, int T);
 
 // Bytes of weights one plain decoding step reads: the trunk's and head 1's
-// matrices and norms, the final norm and the unembedding, plus one
+// matrices (of every head an anticausal head 1 reads; head 1's matrix
+// for linear heads) and norms, the final norm and the unembedding, plus one
 // embedding row; matrices in float32, or in int8 with a float32 scale per 32
 // values (q8). The floor of its memory traffic: a model far larger than the
 // caches decodes at best at read bandwidth / these bytes tokens/s.
