@@ -7,6 +7,7 @@
 #   - a run saved by 2 processes resumes in 1, and one saved by 1 resumes in 2,
 #     ending where an uninterrupted run ends;
 #   - one log line per step, one error line for a bad flag;
+#   - linear and causal heads: 2 processes as 1 process with accum 2;
 #   - killing one process mid-run ends the job with a message, and the last
 #     checkpoint stays complete and loadable.
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -52,6 +53,15 @@ same_run one/step_00000008 two/step_00000008 "2 processes x accum 1 vs 1 x accum
 [ "$(wc -l <two.jsonl)" -eq 8 ] || fail "the log of 2 processes has $(wc -l <two.jsonl) lines for 8 steps"
 grep -q "data parallel: 2 processes" two.err || fail "no data-parallel line: $(head -5 two.err)"
 [ "$(grep -c '^step 8/8' two.err)" -eq 1 ] || fail "progress printed by more than one process"
+
+# head variants reduce their parts too: linear heads (parts past the blocks), a causal chain
+for v in "--head-type linear" "--n-layer 4 --n-future 3 --head-order causal"; do
+    M train $ARGS $v --steps 6 --grad-accum 2 --out v1 >/dev/null 2>&1 || fail "1 process $v"
+    $RUN -np 2 "$MTP" train $ARGS $v --steps 6 --grad-accum 1 --out v2 >/dev/null 2>v2.err ||
+        fail "2 processes $v: $(tail -3 v2.err)"
+    same_run v1/step_00000006 v2/step_00000006 "2 processes vs accum 2, $v"
+    rm -rf v1 v2
+done
 
 M train $ARGS --steps 8 --grad-accum 3 --out one3 >/dev/null 2>&1 || fail "1 process, accum 3"
 $RUN -np 3 "$MTP" train $ARGS --steps 8 --grad-accum 1 --out three >/dev/null 2>three.err ||
