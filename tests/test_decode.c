@@ -277,70 +277,96 @@ static void test_auto_greedy(void) {
 // 1 + row_cost * K time units (plus noise) and each draft is accepted with
 // probability `accept` once the ones before it were. Returns the tokens per
 // time unit it achieved; picks[K] counts its choices.
-static double simulate_chooser(double accept, double row_cost, int k_max, long picks[MTP_MAX_FUTURE]) {
+static double simulate_chooser(double accept, const double *cost, double catch_fixed, double catch_row,
+                               int k_max, long picks[MTP_MAX_FUTURE]) {
     k_chooser ch;
     k_chooser_init(&ch, k_max);
     mtp_rng rng;
     mtp_rng_seed(&rng, 3);
     memset(picks, 0, sizeof(long) * MTP_MAX_FUTURE);
     double tokens = 0.0, time = 0.0;
+    // positions decoded, and how far each drafting head has run (as the decoder's head_len)
+    long pos = 1, head_len[MTP_MAX_FUTURE] = {0}, catch_rows[MTP_MAX_FUTURE];
+    int have = 0;
     for (int step = 0; step < 600; step++) {
-        int K = k_chooser_pick(&ch);
+        for (int k = 0; k <= k_max; k++) {  // what a switch to k drafts would run first
+            long from = pos - 1;
+            for (int j = 1; j <= k; j++)
+                if (head_len[j] < from) from = head_len[j];
+            catch_rows[k] = k <= have ? 0 : (pos - from) * k;
+        }
+        int K = k_chooser_pick(&ch, catch_rows);
         picks[K]++;
+        if (catch_rows[K] > 0) {  // catching up: a fixed cost per call plus one per head-row
+            double tc = catch_fixed + catch_row * (double)catch_rows[K];
+            k_chooser_observe_switch(&ch, 0.01 * tc, catch_rows[K]);
+            time += tc;
+        }
         int a = 0;
         while (a < K && mtp_rng_uniform(&rng) < accept) a++;
-        double t = 1.0 + row_cost * K;  // the chooser sees it with up to 5% noise
+        double t = cost[K];  // the chooser sees it with up to 5% noise
         k_chooser_observe(&ch, K, 0.01 * t * (1.0 + 0.05 * mtp_rng_uniform(&rng)), K, a);
         tokens += 1 + a;
         time += t;
+        pos += 1 + a;
+        for (int j = 1; j <= K; j++) head_len[j] = pos;
+        have = K;
     }
     return tokens / time;
 }
 
 // Tokens per time unit of a fixed K in the simulation (noise aside).
-static double fixed_rate(double accept, double row_cost, int K) {
+static double fixed_rate(double accept, const double *cost, int K) {
     double tokens = 0.0, all = 1.0;
     for (int j = 0; j <= K; j++, all *= accept) tokens += all;
-    return tokens / (1.0 + row_cost * K);
+    return tokens / cost[K];
 }
 
 static void test_k_chooser(void) {
+    // a step's cost with K = 0..3 drafts, in plain steps; catching up costs a fixed part per
+    // call and a part per head-row
     struct {
-        double accept, row_cost;
+        double accept, cost[4], catch_fixed, catch_row;
         int want;  // the K it must pick most of the time (-1: a close call, only the rate counts)
     } cases[] = {
-        {0.0, 0.1, 0},    // drafts never accepted: plain
-        {0.9, 0.05, 3},   // big model, good heads: every draft
-        {0.6, 0.5, -1},   // small model: K=1 gains 7% over plain, K=2 loses 2%
-        {0.8, 2.0, 0},    // rows cost more than they bring: plain
-        {0.7, 0.15, -1},  // a big model, fair heads
+        {0.0, {1, 1.1, 1.2, 1.3}, 0.0, 0.0, 0},      // drafts never accepted: plain
+        {0.9, {1, 1.05, 1.1, 1.15}, 0.0, 0.0, 3},    // big model, good heads: every draft
+        {0.6, {1, 1.5, 2.0, 2.5}, 0.0, 0.0, -1},     // small model: K=1 gains 7% over plain, K=2 loses 2%
+        {0.8, {1, 3, 5, 7}, 0.0, 0.0, 0},            // rows cost more than they bring: plain
+        {0.7, {1, 1.15, 1.3, 1.45}, 0.0, 0.0, -1},   // a big model, fair heads
+        {0.9, {1, 1.05, 1.1, 1.15}, 0.5, 0.05, 3},   // the same with catching up costing
+        {1.0, {1, 1.62, 2.92, 4.38}, 0.6, 0.15, 1},  // the quick start's model: K=1 1.23x, K=3 0.91x
+        {0.6, {1, 1.5, 2.0, 2.5}, 0.6, 0.15, -1},    // small model, close call, costly catch-ups
     };
-    for (int i = 0; i < 5; i++) {
+    const int n_cases = (int)(sizeof cases / sizeof cases[0]);
+    for (int i = 0; i < n_cases; i++) {
         long picks[MTP_MAX_FUTURE];
-        double got = simulate_chooser(cases[i].accept, cases[i].row_cost, 3, picks), best = 0.0;
+        double got = simulate_chooser(cases[i].accept, cases[i].cost, cases[i].catch_fixed,
+                                      cases[i].catch_row, 3, picks),
+               best = 0.0;
         int most = 0;
         for (int k = 0; k <= 3; k++) {
-            double r = fixed_rate(cases[i].accept, cases[i].row_cost, k);
+            double r = fixed_rate(cases[i].accept, cases[i].cost, k);
             if (r > best) best = r;
             if (picks[k] > picks[most]) most = k;
         }
-        double plain = fixed_rate(cases[i].accept, cases[i].row_cost, 0);
+        double plain = fixed_rate(cases[i].accept, cases[i].cost, 0);
         printf(
-            "chooser: accept %.2f, row cost %.2f: %.3f tokens/unit, best fixed K %.3f, plain %.3f; picks %ld "
-            "%ld %ld %ld\n",
-            cases[i].accept, cases[i].row_cost, got, best, plain, picks[0], picks[1], picks[2], picks[3]);
+            "chooser: accept %.2f, K=1 cost %.2f, catch-up %.2f + %.2f/row: %.3f tokens/unit, best fixed K "
+            "%.3f, plain %.3f; picks %ld %ld %ld %ld\n",
+            cases[i].accept, cases[i].cost[1], cases[i].catch_fixed, cases[i].catch_row, got, best, plain,
+            picks[0], picks[1], picks[2], picks[3]);
         CHECK(got >= 0.9 * best && got >= 0.97 * plain,
-              "chooser: accept %.2f, row cost %.2f: %.3f tokens per unit, below 90%% of the best fixed K "
-              "(%.3f) or "
-              "97%% of plain (%.3f)",
-              cases[i].accept, cases[i].row_cost, got, best, plain);
+              "chooser case %d: %.3f tokens per unit, below 90%% of the best fixed K (%.3f) or 97%% of plain "
+              "(%.3f)",
+              i, got, best, plain);
         CHECK(cases[i].want < 0 || (most == cases[i].want && picks[most] > 480),
-              "chooser: accept %.2f, row cost %.2f: picked K=%d %ld of 600 times, want K=%d most of the time",
-              cases[i].accept, cases[i].row_cost, most, picks[most], cases[i].want);
+              "chooser case %d: picked K=%d %ld of 600 times, want K=%d most of the time", i, most,
+              picks[most], cases[i].want);
     }
     k_chooser one;
     k_chooser_init(&one, 0);
-    CHECK(k_chooser_pick(&one) == 0, "chooser without drafting heads must pick 0");
+    CHECK(k_chooser_pick(&one, NULL) == 0, "chooser without drafting heads must pick 0");
 }
 
 // ---- (2b) the decode layout ------------------------------------------------

@@ -17,6 +17,10 @@
 // Drafts are used only when their estimated tokens/s beat plain's by this much.
 #define MARGIN 0.03
 #define PRIOR_ROW_COST 0.15
+// A choice that needs catching up is expected to hold for at least this many
+// steps, or as long as the heads it needs were left out (a run of plain steps
+// that long suggests choices last that long), over which its cost is spread.
+#define HORIZON 16
 
 void k_chooser_init(k_chooser *c, int k_max) {
     memset(c, 0, sizeof *c);
@@ -63,17 +67,36 @@ static double step_seconds(const k_chooser *c, int K) {
     return c->seconds[m] * (1.0 + PRIOR_ROW_COST * K) / (1.0 + PRIOR_ROW_COST * m);
 }
 
-int k_chooser_pick(k_chooser *c) {
+// Seconds of catching up `head_rows` rows: the fitted line (a fixed part per
+// call, a part per head-row), or the prior's per-row cost before any.
+static double catch_up_seconds(const k_chooser *c, long head_rows) {
+    if (head_rows <= 0) return 0.0;
+    double x = (double)head_rows;
+    if (c->catch_w <= 0.0) return PRIOR_ROW_COST * step_seconds(c, 0) * x;
+    double mx = c->catch_x / c->catch_w, my = c->catch_y / c->catch_w;
+    double var = c->catch_xx / c->catch_w - mx * mx;
+    if (var <= 1e-9 * mx * mx) return my / mx * x;  // one size seen so far: proportional
+    double b = (c->catch_xy / c->catch_w - mx * my) / var, a = my - b * mx;
+    if (b < 0.0) b = 0.0;
+    if (a < 0.0) a = 0.0;
+    return a + b * x;
+}
+
+int k_chooser_pick(k_chooser *c, const long *catch_rows) {
     if (c->k_max == 0) return 0;
     // the first two steps measure one speculative and one plain step
     if (c->steps == 0) return c->current = 1;
     if (c->steps == 1) return c->current = 0;
-    // tokens/s of each K; the best, and the runner-up, whose estimate only
+    // tokens/s of each K, a catch-up it needs spread over the steps it is
+    // expected to hold; the best, and the runner-up, whose estimate only
     // stays honest if it is tried now and then: often when it is close
     int best = 0, second = -1;
-    double rate[MTP_MAX_FUTURE] = {0};
+    double rate[MTP_MAX_FUTURE] = {0}, catch_s[MTP_MAX_FUTURE] = {0};
     for (int K = 0; K <= c->k_max; K++) {
-        rate[K] = k_chooser_tokens_per_step(c, K) / step_seconds(c, K);
+        long rows = catch_rows && K > 0 ? catch_rows[K] / K : 0;  // positions behind
+        catch_s[K] = catch_rows ? catch_up_seconds(c, catch_rows[K]) : 0.0;
+        rate[K] = k_chooser_tokens_per_step(c, K) /
+                  (step_seconds(c, K) + catch_s[K] / (double)(rows > HORIZON ? rows : HORIZON));
         if (rate[K] > rate[best]) best = K;
     }
     // drafts must beat plain by a margin, and bring tokens: a tie (drafts
@@ -86,10 +109,14 @@ int k_chooser_pick(k_chooser *c) {
         if (K != best && (second < 0 || rate[K] > rate[second])) second = K;
     if (second >= 0) {
         // a try loses (1 - its rate / the best's) of its own time, in steps of
-        // the best K: try it often enough to follow a changing text, seldom
-        // enough to lose about EXPLORE_BUDGET of the time
-        double loss = (1.0 - rate[second] / rate[best]) * step_seconds(c, second) / step_seconds(c, best);
-        if (best == 0) loss += c->switch_seconds / step_seconds(c, 0);  // trying drafts means catching up
+        // the best K, plus its catch-up now and the best's on the way back (a
+        // try of fewer drafts leaves heads behind by a row): try it often
+        // enough to follow a changing text, seldom enough to lose about
+        // EXPLORE_BUDGET of the time
+        double t_best = step_seconds(c, best);
+        double loss =
+            (1.0 - rate[second] / rate[best]) * step_seconds(c, second) / t_best + catch_s[second] / t_best;
+        if (second < best) loss += catch_up_seconds(c, best - second) / t_best;
         long every = (long)(loss / EXPLORE_BUDGET);
         if (every < EXPLORE_MIN) every = EXPLORE_MIN;
         if (every > EXPLORE_MAX) every = EXPLORE_MAX;
@@ -124,7 +151,12 @@ void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int acc
     }
 }
 
-void k_chooser_observe_switch(k_chooser *c, double seconds) {
-    c->switch_seconds =
-        c->switch_seconds > 0.0 ? (1.0 - NEWEST) * c->switch_seconds + NEWEST * seconds : seconds;
+void k_chooser_observe_switch(k_chooser *c, double seconds, long head_rows) {
+    if (head_rows < 1) return;
+    double x = (double)head_rows, keep = 1.0 - NEWEST;  // older catch-ups fade
+    c->catch_w = keep * c->catch_w + 1.0;
+    c->catch_x = keep * c->catch_x + x;
+    c->catch_y = keep * c->catch_y + seconds;
+    c->catch_xx = keep * c->catch_xx + x * x;
+    c->catch_xy = keep * c->catch_xy + x * seconds;
 }

@@ -25,19 +25,24 @@ typedef struct {
     int recent_n[MTP_MAX_FUTURE];
     double accept[MTP_MAX_FUTURE];    // running rate of draft j+1 accepted given drafts 1..j were
     int accept_seen[MTP_MAX_FUTURE];  // observations behind accept[j]
-    double switch_seconds;            // running average of the work a switch from plain costs once
+    // catching up's time against its head-rows, a fixed part per call plus a part per head-row:
+    // decaying sums of a least-squares line (weight, rows, seconds, rows^2, rows x seconds)
+    double catch_w, catch_x, catch_y, catch_xx, catch_xy;
 } k_chooser;
 
 void k_chooser_init(k_chooser *c, int k_max);
-// The K (0..k_max) for the next step.
-int k_chooser_pick(k_chooser *c);
+// The K (0..k_max) for the next step. catch_rows[K] (NULL: all 0) is the
+// work a step with K drafts must do first, in head-rows: drafting heads that
+// were left out of recent steps catch up on those positions before they can
+// draft. A choice and a try of another K both count it.
+int k_chooser_pick(k_chooser *c, const long *catch_rows);
 // A step with K drafts took `seconds`; `accepted` of its `checked` drafts
 // (checked <= K: fewer near the end of generation) were accepted, in order.
-// `seconds` leaves out the one-off work of switching from plain steps (the
-// drafting heads catching up on the positions they skipped), which is
-// reported apart: it is paid per switch, not per step.
+// `seconds` leaves out the one-off work of catching up (drafting heads
+// running the positions they skipped), which is reported apart, with its
+// size in head-rows: it is paid per switch, not per step.
 void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int accepted);
-void k_chooser_observe_switch(k_chooser *c, double seconds);
+void k_chooser_observe_switch(k_chooser *c, double seconds, long head_rows);
 // Expected tokens per step with K drafts under the current acceptance estimates.
 double k_chooser_tokens_per_step(const k_chooser *c, int K);
 

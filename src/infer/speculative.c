@@ -35,15 +35,29 @@ static void keep_trunk_rows(decoder *d, int pos, int T) {
     memcpy(d->z + (size_t)pos * dim, model_trunk_rows(&d->work), sizeof(float) * T * dim);
 }
 
+// First position heads 2..K+1 must run from before they can draft at the
+// last one (catch_up below).
+static int catch_up_from(const decoder *d, int K) {
+    int from = d->cache.len - 1;  // at least the last position, whose logits give the drafts
+    for (int k = 1; k <= K; k++)
+        if (d->head_len[k] < from) from = d->head_len[k];
+    return from;
+}
+
+// Auto: the head-rows of catching up a step with K drafts needs first, for
+// every K (0 where the drafts at hand, `have`, suffice). Returns rows.
+static const long *catch_up_rows(const decoder *d, int have, long *rows) {
+    for (int K = 0; K <= d->drafts; K++)
+        rows[K] = K <= have ? 0 : (long)(d->cache.len - catch_up_from(d, K)) * K;
+    return rows;
+}
+
 // Auto: runs heads 2..K+1 over the positions some of them skipped, up to the
 // last one, and draws their drafts there (into draft[0..K)).
 static int catch_up(decoder *d, sampler *s, int K, int32_t *draft) {
     const mtp_config *c = &d->model->cfg;
     const int end = d->cache.len, V = s->V;
-    int from = end - 1;  // at least the last position, whose logits give the drafts
-    for (int k = 1; k <= K; k++)
-        if (d->head_len[k] < from) from = d->head_len[k];
-    for (int at = from; at < end; at += d->work.max_T) {
+    for (int at = catch_up_from(d, K); at < end; at += d->work.max_T) {
         int rows = end - at < d->work.max_T ? end - at : d->work.max_T;
         if (model_forward_heads_from(&d->work, &d->cache, d->z + (size_t)at * c->dim, at, rows, 2, K + 1,
                                      d->logits) != 0)
@@ -62,6 +76,7 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
     const int V = s->V;
     const size_t Vm = (size_t)c->vocab_size;  // the logits' row length
     int32_t tokens[MTP_MAX_FUTURE + 1];
+    long catch_rows[MTP_MAX_FUTURE];
     // The drafting heads' logits come with the verification's unembedding pass
     // at one row, guessed before head 1 has spoken: the row the previous step
     // stopped at (acceptance runs in streaks). A wrong guess costs a second pass.
@@ -77,7 +92,7 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
         }
         double t0 = mtp_now();
         // K: drafting heads run this step (their drafts serve the next one)
-        const int K = d->auto_k ? k_chooser_pick(&d->chooser) : d->drafts;
+        const int K = d->auto_k ? k_chooser_pick(&d->chooser, catch_up_rows(d, have, catch_rows)) : d->drafts;
         // drafts worth checking: no more than can still be emitted or fit the context
         int k_here = K;
         if (k_here > e->max_new - st->generated) k_here = (int)(e->max_new - st->generated);
@@ -98,9 +113,10 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
             continue;
         }
         if (have < K) {  // heads that skipped positions catch up: a one-off cost, timed apart
+            long head_rows = catch_up_rows(d, have, catch_rows)[K];
             if (catch_up(d, s, K, draft) != 0) return -1;
             double now = mtp_now();
-            if (d->auto_k) k_chooser_observe_switch(&d->chooser, now - t0);
+            if (d->auto_k) k_chooser_observe_switch(&d->chooser, now - t0, head_rows);
             t0 = now;
         }
         tokens[0] = next;
