@@ -5,11 +5,13 @@
 # with parallel transformer heads, linear heads (one d x d matrix per head;
 # all L blocks are then the trunk), causal heads (head k reads head k-1) and
 # anticausal heads (head k reads head k+1). Each model gets its per-head
-# validation loss and top-1 (mtp eval), its tokens per forward and speedup
-# with self-speculative decoding on held-out code from the CPython test
-# suite (bench-decode, which checks the output equals plain decoding), and
-# pass@1 on the first HumanEval tasks (greedy, eval-code). Writes
-# OUT/results.json, OUT/head_types.png (per-head loss by variant).
+# loss and top-1 on held-out code, the CPython test suite (mtp eval), its
+# tokens per forward and speedup with self-speculative decoding on prompts
+# from the test suite (bench-decode, which checks the output equals plain
+# decoding), and pass@1 on the first HumanEval tasks (greedy, eval-code).
+# A variant whose run finished is reused (delete OUT/<variant> to train it
+# again). Writes OUT/results.json, OUT/head_types.png (per-head loss by
+# variant).
 usage() {
     echo "usage: experiments/head_types.sh [--quick|--full] [--out DIR] [--jobs N]"
     usage_common head_types
@@ -32,16 +34,22 @@ fi
 VARIANTS="n1:1:transformer:parallel parallel:4:transformer:parallel linear:4:linear:parallel
 causal:4:transformer:causal anticausal:4:transformer:anticausal"
 
-if [ ! -f "$OUT/data/meta.json" ]; then
+# training data: the standard library (its val split is unused); held-out code: the test suite,
+# 90% of its files in the val split of OUT/heldout
+if [ ! -f "$OUT/data/train_000000.bin" ]; then
     mkdir -p "$OUT/src"
     tar -xJf "$STDLIB" -C "$OUT/src"
     logged "$OUT/prepare.log" M prepare --quiet --force --tokenizer bytes --glob '*.py' --val-fraction 0.01 \
         --out "$OUT/data" "$OUT/src"
     rm -rf "$OUT/src"
 fi
-# held-out prompts: the first 600 bytes of test-suite modules (not in the training data)
 tmp=$(mktemp -d)
 tar -xJf "$TESTS" -C "$tmp"
+if [ ! -f "$OUT/heldout/val_000000.bin" ]; then
+    logged "$OUT/prepare_heldout.log" M prepare --quiet --force --tokenizer bytes --glob 'test_*.py' \
+        --val-fraction 0.9 --out "$OUT/heldout" "$tmp"
+fi
+# prompts: the first 600 bytes of test-suite modules
 find "$tmp" -name 'test_*.py' -size +4k | sort | awk 'NR % 37 == 1' | head -n "$PROMPTS" >"$tmp/list"
 "$PY" - "$tmp/list" >"$OUT/prompts.jsonl" <<'PY'
 import json, sys
@@ -52,13 +60,15 @@ rm -rf "$tmp"
 
 run_variant() { # NAME N TYPE ORDER
     local name=$1 n=$2 type=$3 order=$4 dir=$OUT/$1
-    rm -rf "$dir"
-    mkdir -p "$dir"
-    logged "$dir/train.out" M train --data "$OUT/data" --out "$dir/run" --n-layer "$LAYERS" --n-future "$n" \
-        --head-type "$type" --head-order "$order" --dim "$DIM" --n-head "$HEADS" --seq-len "$SEQ" \
-        --batch "$BATCH" --steps "$STEPS" --lr "$LR" --eval-every 0 --save-every 0 --threads "$THREADS" \
-        --log "$dir/train.jsonl"
-    M eval --model "$dir/run" --data "$OUT/data" --max-batches "$EVAL_BATCHES" --threads "$THREADS" --json \
+    if [ ! -f "$dir/run/step_$(printf %08d "$STEPS")/model.safetensors" ]; then
+        rm -rf "$dir"
+        mkdir -p "$dir"
+        logged "$dir/train.out" M train --data "$OUT/data" --out "$dir/run" --n-layer "$LAYERS" --n-future "$n" \
+            --head-type "$type" --head-order "$order" --dim "$DIM" --n-head "$HEADS" --seq-len "$SEQ" \
+            --batch "$BATCH" --steps "$STEPS" --lr "$LR" --eval-every 0 --save-every 0 --threads "$THREADS" \
+            --log "$dir/train.jsonl"
+    fi
+    M eval --model "$dir/run" --data "$OUT/heldout" --max-batches "$EVAL_BATCHES" --threads "$THREADS" --json \
         >"$dir/eval.json" 2>"$dir/eval.err" || { tail -3 "$dir/eval.err" >&2; exit 1; }
     if [ "$n" -gt 1 ]; then
         M bench-decode --model "$dir/run" --prompts "$OUT/prompts.jsonl" --max-new "$MAX_NEW" \
