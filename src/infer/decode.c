@@ -110,10 +110,10 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
                           c->max_seq_len);
     if (max_new <= 0) return 0;
     // prefill: the prompt in chunks, matrix-matrix; logits of the last position only. Auto runs
-    // head 1 only and keeps the trunk's outputs: the drafting heads catch up if drafts ever pay
-    // (chained heads cannot catch up: they all run).
+    // heads 1 and 2 (its first step tries one draft) and keeps the trunk's outputs: the other
+    // drafting heads catch up if more drafts ever pay (chained heads cannot catch up: they all run).
     double t0 = mtp_now();
-    const int prefill_heads = d->all_heads ? c->n_future : d->auto_k ? 1 : K + 1;
+    const int prefill_heads = d->all_heads ? c->n_future : d->auto_k ? 2 : K + 1;
     d->cache.len = 0;
     for (int at = 0; at < n; at += d->prefill_chunk) {
         int len = n - at < d->prefill_chunk ? n - at : d->prefill_chunk;
@@ -131,7 +131,8 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
     for (int k = 0; k < prefill_heads - 1; k++)
         draft[k] = decode_choose(s, decoder_logits_at(d, k + 1, 0, 1), d->draft_probs + (size_t)k * V);
     for (int k = 0; k <= K; k++) d->head_len[k] = k < prefill_heads ? d->cache.len : 0;
-    int rc = K == 0 ? plain_decode(d, s, &e, next) : speculative_decode(d, s, &e, next, draft);
+    int rc =
+        K == 0 ? plain_decode(d, s, &e, next) : speculative_decode(d, s, &e, next, draft, prefill_heads - 1);
     st->decode_seconds = mtp_now() - t0;
     return rc;
 }

@@ -69,7 +69,7 @@ static int catch_up(decoder *d, sampler *s, int K, int32_t *draft) {
     return 0;
 }
 
-int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, int32_t *draft) {
+int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, int32_t *draft, int have) {
     model_work *w = &d->work;
     const mtp_config *c = &d->model->cfg;
     decode_stats *st = e->st;
@@ -81,8 +81,6 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
     // at one row, guessed before head 1 has spoken: the row the previous step
     // stopped at (acceptance runs in streaks). A wrong guess costs a second pass.
     int guess = 0;
-    // drafts valid in draft[] (auto's prefill ran head 1 only, unless all heads run)
-    int have = d->auto_k && !d->all_heads ? 0 : d->drafts;
     const int n = c->n_future;
     while (!decode_put(e, next)) {
         int room = c->max_seq_len - d->cache.len;
