@@ -304,8 +304,9 @@ static double simulate_chooser(double accept, const double *cost, double catch_f
         }
         int a = 0;
         while (a < K && mtp_rng_uniform(&rng) < accept) a++;
-        double t = cost[K];  // the chooser sees it with up to 5% noise
-        k_chooser_observe(&ch, K, 0.01 * t * (1.0 + 0.05 * mtp_rng_uniform(&rng)), K, a);
+        // the chooser sees it with up to 5% noise, and each K's first step cold (twice as long)
+        double t = cost[K], seen = t * (1.0 + 0.05 * mtp_rng_uniform(&rng)) * (picks[K] == 1 ? 2.0 : 1.0);
+        k_chooser_observe(&ch, K, 0.01 * seen, K, a);
         tokens += 1 + a;
         time += t;
         pos += 1 + a;

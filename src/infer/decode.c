@@ -22,7 +22,7 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
     d->model = m;
     d->drafts = drafts;
     d->auto_k = d->auto_k && drafts > 0;
-    d->all_heads = d->auto_k && config_heads_chained(c);
+    d->all_heads = d->auto_k && c->head_order == MTP_HEAD_ANTICAUSAL;
     d->prefill_chunk = c->max_seq_len < 256 ? c->max_seq_len : 256;
     int rows = drafts + 1 > d->prefill_chunk ? drafts + 1 : d->prefill_chunk;
     if (model_work_alloc(&d->work, m, 1, rows, SCHEDULE_SEQUENTIAL, 0) != 0 ||
@@ -34,7 +34,8 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
     d->logits = mtp_malloc(sizeof(float) * (size_t)(drafts + 1) * (drafts + 1) * V, "logits");
     d->probs = mtp_malloc(sizeof(float) * V, "probabilities");
     d->draft_probs = mtp_malloc(sizeof(float) * (size_t)(drafts ? drafts : 1) * V, "draft probabilities");
-    if (d->auto_k) d->z = mtp_malloc(sizeof(float) * (size_t)c->max_seq_len * c->dim, "trunk outputs");
+    if (d->auto_k)
+        d->z = mtp_malloc(sizeof(float) * (size_t)c->max_seq_len * c->dim, "the rows heads 2.. read");
     if (!d->logits || !d->probs || !d->draft_probs || (d->auto_k && !d->z)) {
         decoder_free(d);
         return -1;
@@ -120,7 +121,7 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
         if (model_forward_cached(&d->work, &d->cache, prompt + at, len, prefill_heads, 1, 0, d->logits) != 0)
             return -1;
         if (d->auto_k)
-            memcpy(d->z + (size_t)at * c->dim, model_trunk_rows(&d->work),
+            memcpy(d->z + (size_t)at * c->dim, model_catch_up_rows(&d->work),
                    sizeof(float) * (size_t)len * c->dim);
     }
     st->prefill_seconds = mtp_now() - t0;

@@ -53,11 +53,12 @@ typedef struct {
     kv_cache cache;
     int drafts;  // K: drafting heads (0 = plain decoding); with auto the most it may use, n-1
     int auto_k;  // --speculative auto: K chosen per step by `chooser`
-    // auto on chained heads (causal, anticausal): every head runs in every
-    // forward, since a head cannot catch up on positions without the heads it reads
+    // auto on anticausal heads: every head runs in every forward (head 1
+    // reads them all, so none can be left out and caught up later)
     int all_heads;
     k_chooser chooser;
-    float *z;                      // auto: trunk outputs (Tmax, d) by position, for heads that skipped some
+    // auto: what heads 2.. read (Tmax, d) by position (model_catch_up_rows), for heads that skip some
+    float *z;
     int head_len[MTP_MAX_FUTURE];  // auto: positions whose cache rows head k+1 holds
     int prefill_chunk;             // prompt tokens per prefill forward
     float *logits;                 // (K+1, max(K+1, 1), V)

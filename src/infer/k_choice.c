@@ -11,6 +11,12 @@
 #define EXPLORE_BUDGET 0.01
 #define EXPLORE_MIN 4
 #define EXPLORE_MAX 4096
+// The first step time of each K is often cold (caches, page faults: up to 2x
+// its later ones), and one such sample can make a K look far worse, or the
+// plain baseline far slower, than it is. It stands only until a second one
+// replaces it, and until then every K that may be worth it (an estimated rate
+// at least WORTH_SAMPLING of the best's) is tried every EXPLORE_MIN steps.
+#define WORTH_SAMPLING 0.5
 // Before any measurement: a draft is accepted half of the time, and each
 // drafted row adds 15% to a step (a model far out of cache).
 #define PRIOR_ACCEPT 0.5
@@ -107,7 +113,12 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
         best = 0;
     for (int K = 0; K <= c->k_max; K++)
         if (K != best && (second < 0 || rate[K] > rate[second])) second = K;
-    if (second >= 0) {
+    int cold = -1;  // a K known only by its cold first step (or not at all) that may be worth it
+    for (int K = 0; K <= c->k_max && cold < 0; K++)
+        if (K != best && !c->warm[K] && rate[K] >= WORTH_SAMPLING * rate[best]) cold = K;
+    if (cold >= 0) {
+        if (c->steps % EXPLORE_MIN == 0) best = cold;
+    } else if (second >= 0) {
         // a try loses (1 - its rate / the best's) of its own time, in steps of
         // the best K, plus its catch-up now and the best's on the way back (a
         // try of fewer drafts leaves heads behind by a row): try it often
@@ -128,6 +139,10 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
 void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int accepted) {
     if (K < 0 || K > c->k_max) return;
     c->steps++;
+    if (c->recent_n[K] == 1 && !c->warm[K]) {  // the second replaces the cold first
+        c->recent_n[K] = 0;
+        c->warm[K] = 1;
+    }
     c->recent[K][c->recent_n[K]++ % K_CHOICE_RECENT] = seconds;
     int n = c->recent_n[K] < K_CHOICE_RECENT ? c->recent_n[K] : K_CHOICE_RECENT;
     double v[K_CHOICE_RECENT];

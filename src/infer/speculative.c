@@ -32,7 +32,7 @@ static int verify(decoder *d, sampler *s, const float *p_logits, const float *q,
 // for heads that were left out of the forward.
 static void keep_trunk_rows(decoder *d, int pos, int T) {
     const size_t dim = (size_t)d->model->cfg.dim;
-    memcpy(d->z + (size_t)pos * dim, model_trunk_rows(&d->work), sizeof(float) * T * dim);
+    memcpy(d->z + (size_t)pos * dim, model_catch_up_rows(&d->work), sizeof(float) * T * dim);
 }
 
 // First position heads 2..K+1 must run from before they can draft at the

@@ -163,6 +163,8 @@ static void head_forward(model_work *w, int k, int s, const float *x, int B, int
         project(w, exact_rows, w->heads[s].out, x, P_HEAD_PROJ, k - 1, (int)N, c->dim, c->dim);
     else
         block_forward(w, head_layer(c, k), &w->heads[s], x, B, T, cache, exact_rows);
+    if (k == 1 && w->head1_rows)  // what a decoder's catch-up of causal heads reads later
+        memcpy(w->head1_rows, w->heads[s].out, sizeof(float) * N * c->dim);
     op_rmsnorm_forward(w->head_norm + s * N * c->dim, w->head_rstd + s * N, w->heads[s].out,
                        w->model->params.t[P_NORM], (int)N, c->dim, c->norm_eps);
 }
@@ -527,8 +529,8 @@ int model_draft_logits(model_work *w, int n_heads, int T, int row, float *logits
     return 0;
 }
 
-const float *model_trunk_rows(const model_work *w) {
-    return trunk_output(w);
+const float *model_catch_up_rows(const model_work *w) {
+    return w->head1_rows ? w->head1_rows : trunk_output(w);
 }
 
 int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *z, int pos0, int rows,
@@ -537,19 +539,21 @@ int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *
     const size_t d = (size_t)c->dim;
     if (first < 1 || last > c->n_future || first > last)
         return mtp_errorf("heads %d..%d: the model has heads 1..%d", first, last, c->n_future);
-    if (config_heads_chained(c))
-        return mtp_errorf("%s heads read each other: run them all in every forward instead of catching up",
-                          config_head_order_name(c->head_order));
+    if (c->head_order == MTP_HEAD_ANTICAUSAL && c->n_future > 1)
+        return mtp_errorf("anticausal heads read the heads after them: run them all in every forward");
     if (rows < 1 || rows > w->max_T || pos0 < 0 || pos0 + rows > c->max_seq_len)
         return mtp_errorf("%d rows at position %d do not fit (work %d, context %d)", rows, pos0, w->max_T,
                           c->max_seq_len);
-    // the heads read the trunk output from where a forward leaves it
+    // head `first` reads z from where a forward leaves the trunk's output; a causal head the output of
+    // the one before it, in the same slot
     memcpy(w->trunk[config_trunk_layers(c) - 1].out, z, sizeof(float) * rows * d);
     kv_cache at = *cache;
     at.len = pos0;
     int exact = rows <= OP_PACKED_ROWS_MAX;
+    const float *x = trunk_output(w);
     for (int k = first; k <= last; k++) {
-        head_forward(w, k, 0, trunk_output(w), 1, rows, &at, exact);
+        head_forward(w, k, 0, x, 1, rows, &at, exact);
+        if (c->head_order == MTP_HEAD_CAUSAL) x = w->heads[0].out;
         memcpy(w->head_last + (size_t)(k - first) * d, w->head_norm + (size_t)(rows - 1) * d,
                sizeof(float) * d);
     }

@@ -102,7 +102,8 @@ typedef struct {
     int32_t *targets;   // (N)
     int logit_chunk;    // rows of logits computed at once
     // backward scratch, shared by all blocks since blocks go backward one by one
-    float *dchain;  // chained heads: (N, d) d(output) of the head before the one going backward
+    float *head1_rows;  // inference, causal heads: head 1's output (N, d) (model_catch_up_rows)
+    float *dchain;      // chained heads: (N, d) d(output) of the head before the one going backward
     float *dz, *dres, *dh, *datty, *dq, *dk, *dv, *dln, *dact, *dgate, *dup, *dnorm_out;
     float *attn_scratch;  // attn_threads x op_attention_scratch_floats(hd)
     int attn_threads;
@@ -202,13 +203,16 @@ int model_forward_cached(model_work *w, kv_cache *cache, const int32_t *tokens, 
 // draft_row; for another row call model_draft_logits.
 int model_forward_verify(model_work *w, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
                          int draft_row, float *logits);
-// The trunk's output z (T, d) of the last forward's T rows (valid until the
-// next forward): what a decoder keeps to run heads later over positions they skipped.
-const float *model_trunk_rows(const model_work *w);
-// Heads first..last over `rows` positions pos0.. whose trunk outputs are z
-// (rows, d; rows <= w->max_T), writing those heads' cache rows only, and
-// their logits at the last row: logits (last-first+1, V), one unembedding
-// pass. Catches up heads a decoder left out of some forwards.
+// What heads 2.. read, at the last forward's T rows (T, d; valid until the
+// next forward): the trunk's output z, or for causal heads head 1's output.
+// A decoder keeps them to run heads later over positions they skipped.
+const float *model_catch_up_rows(const model_work *w);
+// Heads first..last over `rows` positions pos0.. (rows <= w->max_T), where
+// head `first` reads z (rows, d): the trunk's output, or for causal heads
+// head first-1's output (model_catch_up_rows for first = 2). Writes those
+// heads' cache rows only, and their logits at the last row: logits
+// (last-first+1, V), one unembedding pass. Catches up heads a decoder left
+// out of some forwards; anticausal heads cannot (they all run every forward).
 int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *z, int pos0, int rows,
                              int first, int last, float *logits);
 // After model_forward_verify: heads 2..n_heads' logits at row `row` of its T

@@ -127,6 +127,8 @@ static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, i
     w->head_norm = carve(c, slots * N * d);
     w->head_rstd = carve(c, slots * N);
     w->head_last = carve(c, (size_t)cfg->n_future * d);
+    if (!with_grads && cfg->head_order == MTP_HEAD_CAUSAL && cfg->n_future > 1)
+        w->head1_rows = carve(c, N * d);
     if (!with_grads) {
         w->verify_rows = N < MTP_MAX_FUTURE ? (int)N : MTP_MAX_FUTURE;
         w->head_rows = carve(c, (size_t)cfg->n_future * w->verify_rows * d);
