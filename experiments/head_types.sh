@@ -136,7 +136,7 @@ done
 gnuplot <<GP
 set terminal pngcairo size 720,440 font "sans,10"
 set output "$OUT/head_types.png"
-set title "Validation loss of each head by head architecture ($MODE mode, byte-level code)"
+set title "Held-out loss of each head by head architecture ($MODE mode, byte-level code)"
 set xlabel "head k (predicts byte t+k)"
 set ylabel "cross-entropy (nats per byte)"
 set xtics 1
