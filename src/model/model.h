@@ -71,9 +71,10 @@ typedef struct {
     int max_B, max_T, head_slots, with_grads;
     head_schedule schedule;
     // Told, during model_forward_backward, each time a part of the gradients
-    // is final for this batch (NULL: nobody listens): part >= 0 is block
-    // `part`'s nine tensors, MODEL_GRADS_OUTPUT the final norm and lm_head,
-    // MODEL_GRADS_EMBED the embedding. The parts come in the same order on
+    // is final for this batch (NULL: nobody listens): 0 <= part < L is block
+    // `part`'s nine tensors, L + k - 1 linear head k's matrix,
+    // MODEL_GRADS_OUTPUT the final norm and lm_head, MODEL_GRADS_EMBED the
+    // embedding (model_grads_part_tensors). The parts come in the same order on
     // every call, so processes can start reducing them while the backward
     // goes on (train/dist.c).
     void (*grads_ready)(void *user, int part);
