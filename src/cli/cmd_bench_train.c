@@ -35,19 +35,21 @@ static int run_bench_train(command_line *cl) {
     const step_flops *fl = &r.flops;
     if (a->json) {
         printf(
-            "{\"vocab_size\": %d, \"dim\": %d, \"n_layer\": %d, \"n_future\": %d, \"seq_len\": %d, "
-            "\"batch\": %d, "
+            "{\"vocab_size\": %d, \"dim\": %d, \"n_layer\": %d, \"n_future\": %d, \"head_type\": \"%s\", "
+            "\"head_order\": \"%s\", \"seq_len\": %d, \"batch\": %d, "
             "\"schedule\": \"%s\", \"threads\": %d, \"ms_per_step\": %.3f, \"tokens_per_sec\": %.1f, "
             "\"gflop_per_step\": %.3f, \"gflops\": %.2f, \"ceiling_gflops\": %.2f, \"mfu\": %.4f, "
             "\"peak_rss_mb\": %.1f, \"blas\": \"%s\"}\n",
-            c.vocab_size, c.dim, c.n_layer, c.n_future, s->seq_len, s->batch, schedule, op_get_threads(),
+            c.vocab_size, c.dim, c.n_layer, c.n_future, config_head_type_name(c.head_type),
+            config_head_order_name(c.head_order), s->seq_len, s->batch, schedule, op_get_threads(),
             r.median_ms, r.tokens_per_sec, fl->total / 1e9, r.gflops, r.ceiling_gflops,
             r.gflops / r.ceiling_gflops, r.peak_mb, op_blas_info());
         return 0;
     }
-    printf("config: V=%d d=%d H=%d Hkv=%d f=%d L=%d n=%d T=%d B=%d, %s schedule, %d threads\n", c.vocab_size,
-           c.dim, c.n_head, c.n_kv_head, c.ffn_dim, c.n_layer, c.n_future, s->seq_len, s->batch, schedule,
-           op_get_threads());
+    printf("config: V=%d d=%d H=%d Hkv=%d f=%d L=%d n=%d (%s %s heads) T=%d B=%d, %s schedule, %d threads\n",
+           c.vocab_size, c.dim, c.n_head, c.n_kv_head, c.ffn_dim, c.n_layer, c.n_future,
+           config_head_order_name(c.head_order), config_head_type_name(c.head_type), s->seq_len, s->batch,
+           schedule, op_get_threads());
     printf("BLAS: %s; matmul ceiling (2048^3): %.1f GFLOP/s\n", op_blas_info(), r.ceiling_gflops);
     printf("step: median %.1f ms over %d steps (min %.1f, max %.1f), %.0f tokens/s\n", r.median_ms, a->steps,
            r.min_ms, r.max_ms, r.tokens_per_sec);
