@@ -4,7 +4,7 @@
 # config.json and resumes it exactly; eval reports every head; generate
 # gives plain greedy's text with --speculative 1, all and auto; quantize and
 # bench-decode run; --init-from keeps the variant (n -> 1, and 1 -> 3 with a
-# frozen trunk for causal heads: head 1 and the trunk stay bit for bit);
+# frozen trunk for causal and linear heads: head 1 and the trunk stay bit for bit);
 # contradictory flags are refused with one line.
 HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
@@ -54,6 +54,14 @@ PY
     "$PY" -c 'import json,sys; c = json.load(open(sys.argv[1])); assert c["head_type"] == sys.argv[2], c' \
         "${run}_n1/step_00000001/config.json" "$type" || fail "$order $type: --init-from lost the head type"
 done
+
+# linear heads added back to the one-head linear model with a frozen trunk: its text stays
+M train --data data --init-from run_parallel_linear_n1 --n-future 3 --freeze-trunk --steps 20 --eval-every 0 \
+    --lr 3e-3 --batch 4 --seq-len 32 --threads 2 --out linear_ft >/dev/null 2>lft.err ||
+    fail "linear heads on a frozen trunk: $(tail -2 lft.err)"
+[ "$(gen linear_ft 0 | text_of)" = "$(gen run_parallel_linear_n1 0 | text_of)" ] ||
+    fail "frozen linear: plain text changed"
+[ "$(gen linear_ft all | text_of)" = "$(gen linear_ft 0 | text_of)" ] || fail "frozen linear: speculative text differs"
 
 # causal heads added to a trained n = 1 model with a frozen trunk
 M train --data data --n-layer 3 --n-future 1 --dim 32 --n-head 4 --steps 60 --eval-every 0 --lr 3e-3 \
