@@ -15,8 +15,15 @@
 // its later ones), and one such sample can make a K look far worse, or the
 // plain baseline far slower, than it is. It stands only until a second one
 // replaces it, and until then every K that may be worth it (an estimated rate
-// at least WORTH_SAMPLING of the best's) is tried every EXPLORE_MIN steps.
+// at least WORTH_SAMPLING of the best's, and a catch-up of at most about a
+// step) is tried every EXPLORE_MIN steps.
 #define WORTH_SAMPLING 0.5
+// A K not timed for STALE_STEPS steps is timed again the same way, its old
+// times dropped: the machine's speed drifts (other work, clocks, the memory's
+// mood), and a fresh estimate against a stale one picks the wrong K (a K = 2
+// timed now looked faster than a K = 1 timed 200 steps before, when the
+// machine was slower).
+#define STALE_STEPS 128
 // Before any measurement: a draft is accepted half of the time, and each
 // drafted row adds 15% to a step (a model far out of cache).
 #define PRIOR_ACCEPT 0.5
@@ -113,9 +120,14 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
         best = 0;
     for (int K = 0; K <= c->k_max; K++)
         if (K != best && (second < 0 || rate[K] > rate[second])) second = K;
-    int cold = -1;  // a K known only by its cold first step (or not at all) that may be worth it
+    // a K known only by its cold first step (or not at all), or by stale times, that may be
+    // worth it, and whose try needs no more catching up than about a step (not heads that lag a
+    // whole prompt behind)
+    int cold = -1;
     for (int K = 0; K <= c->k_max && cold < 0; K++)
-        if (K != best && !c->warm[K] && rate[K] >= WORTH_SAMPLING * rate[best]) cold = K;
+        if (K != best && (!c->warm[K] || c->steps - c->last_seen[K] > STALE_STEPS) &&
+            rate[K] >= WORTH_SAMPLING * rate[best] && catch_s[K] <= step_seconds(c, best))
+            cold = K;
     if (cold >= 0) {
         if (c->steps % EXPLORE_MIN == 0) best = cold;
     } else if (second >= 0) {
@@ -142,7 +154,10 @@ void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int acc
     if (c->recent_n[K] == 1 && !c->warm[K]) {  // the second replaces the cold first
         c->recent_n[K] = 0;
         c->warm[K] = 1;
+    } else if (c->warm[K] && c->steps - c->last_seen[K] > STALE_STEPS) {  // stale times go
+        c->recent_n[K] = 0;
     }
+    c->last_seen[K] = c->steps;
     c->recent[K][c->recent_n[K]++ % K_CHOICE_RECENT] = seconds;
     int n = c->recent_n[K] < K_CHOICE_RECENT ? c->recent_n[K] : K_CHOICE_RECENT;
     double v[K_CHOICE_RECENT];

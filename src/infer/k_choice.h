@@ -24,6 +24,7 @@ typedef struct {
     double recent[MTP_MAX_FUTURE][K_CHOICE_RECENT];  // those last few step times, newest at recent_n % R
     int recent_n[MTP_MAX_FUTURE];
     int warm[MTP_MAX_FUTURE];         // the first (cold) step time of K was replaced by a later one
+    long last_seen[MTP_MAX_FUTURE];   // the step at which K was last timed
     double accept[MTP_MAX_FUTURE];    // running rate of draft j+1 accepted given drafts 1..j were
     int accept_seen[MTP_MAX_FUTURE];  // observations behind accept[j]
     // catching up's time against its head-rows, a fixed part per call plus a part per head-row:
