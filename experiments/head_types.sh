@@ -13,11 +13,20 @@
 # again). Writes OUT/results.json, OUT/head_types.png (per-head loss by
 # variant).
 usage() {
-    echo "usage: experiments/head_types.sh [--quick|--full] [--out DIR] [--jobs N]"
+    echo "usage: experiments/head_types.sh [--quick|--full] [--out DIR] [--jobs N] [--seed S]"
     usage_common head_types
+    echo "  --seed S     initialization and data-order seed of every model (default 1337, mtp train's)"
 }
+SEED=1337
+args=()
+while [ $# -gt 0 ]; do
+    case $1 in
+    --seed) SEED=$2; shift 2 ;;
+    *) args+=("$1"); shift ;;
+    esac
+done
 source "$(dirname "$0")/lib.sh"
-parse_args head_types "$@"
+parse_args head_types "${args[@]+"${args[@]}"}"
 STDLIB=$DATA/python_code/cpython-3.11.2_stdlib_py.tar.xz
 TESTS=$DATA/python_code/cpython-3.11.2_testsuite_py.tar.xz
 HUMANEVAL=$DATA/humaneval/HumanEval.jsonl.gz
@@ -66,7 +75,7 @@ run_variant() { # NAME N TYPE ORDER
         logged "$dir/train.out" M train --data "$OUT/data" --out "$dir/run" --n-layer "$LAYERS" --n-future "$n" \
             --head-type "$type" --head-order "$order" --dim "$DIM" --n-head "$HEADS" --seq-len "$SEQ" \
             --batch "$BATCH" --steps "$STEPS" --lr "$LR" --eval-every 0 --save-every 0 --threads "$THREADS" \
-            --log "$dir/train.jsonl"
+            --seed "$SEED" --log "$dir/train.jsonl"
     fi
     M eval --model "$dir/run" --data "$OUT/heldout" --max-batches "$EVAL_BATCHES" --threads "$THREADS" --json \
         >"$dir/eval.json" 2>"$dir/eval.err" || { tail -3 "$dir/eval.err" >&2; exit 1; }
@@ -80,7 +89,7 @@ run_variant() { # NAME N TYPE ORDER
         >"$dir/humaneval.json" 2>"$dir/humaneval.err" || { tail -3 "$dir/humaneval.err" >&2; exit 1; }
     log "$name done"
 }
-log "head_types ($MODE): byte-level L=$LAYERS, d=$DIM, $STEPS steps of $BATCH x $SEQ on the CPython stdlib"
+log "head_types ($MODE): byte-level L=$LAYERS, d=$DIM, $STEPS steps of $BATCH x $SEQ on the CPython stdlib, seed $SEED"
 for v in $VARIANTS; do
     IFS=: read -r name n type order <<<"$v"
     job run_variant "$name" "$n" "$type" "$order"
