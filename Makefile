@@ -7,6 +7,8 @@
 #   make docs       write docs/cli.md from the commands' --help
 #   make CC=clang   any C11 compiler with OpenMP
 #   make MPI=0      without OpenMPI (one-process training only)
+#   make CUDA=1     with the CUDA backend (ops/cuda/; CUDA toolkit in CUDA_HOME,
+#                   use its own BUILD folder, e.g. BUILD=build/cuda)
 
 CC ?= gcc
 BUILD ?= build
@@ -24,9 +26,22 @@ MPI_CFLAGS := $(shell pkg-config --cflags ompi-c) -DMTP_MPI=1
 MPI_LIBS := $(shell pkg-config --libs ompi-c)
 endif
 
+# CUDA (nvcc, cuBLAS) for the GPU backend: off unless CUDA=1. CUDA_ARCH: the
+# GPUs to compile for (sm_90: H100, H200; sm_80: A100).
+CUDA ?= 0
+CUDA_HOME ?= /usr/local/cuda
+NVCC ?= $(CUDA_HOME)/bin/nvcc
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
+ifeq ($(CUDA),1)
+CUDA_CFLAGS := -DMTP_CUDA=1
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+CU_SRC := $(sort $(wildcard src/ops/cuda/*.cu))
+endif
+
 CFLAGS = -std=c11 $(OPT) -ffp-contract=fast -g -fopenmp -Wall -Wextra -Werror -Wshadow -Wno-unknown-pragmas -Wno-missing-field-initializers \
-         -Isrc -Iinclude -I$(BLAS_INC) $(MPI_CFLAGS) $(SAN_FLAGS)
-LDLIBS = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 $(MPI_LIBS) -lm
+         -Isrc -Iinclude -I$(BLAS_INC) $(MPI_CFLAGS) $(CUDA_CFLAGS) $(SAN_FLAGS)
+LDLIBS = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 $(MPI_LIBS) $(CUDA_LIBS) -lm
+NVCCFLAGS = -std=c++17 -O3 -g $(CUDA_ARCH) -Isrc -Iinclude $(CUDA_CFLAGS) -Xcompiler -Wall,-Wextra,-Werror
 LDFLAGS = -fopenmp $(SAN_FLAGS)
 
 LIB_SRC := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
@@ -36,7 +51,7 @@ TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 HEADERS := $(shell find src include -name '*.h')
 
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
@@ -48,6 +63,10 @@ all: $(BUILD)/mtp $(BUILD)/libmtp.a
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libmtp.a: $(LIB_OBJ)
 	@rm -f $@
@@ -89,7 +108,7 @@ docs: $(BUILD)/mtp
 	$(BUILD)/mtp help --markdown >docs/cli.md
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TOOL_SRC) $(BENCH_SRC) $(HEADERS)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TOOL_SRC) $(BENCH_SRC) $(HEADERS) $(wildcard src/ops/cuda/*.cu)
 
 clean:
 	rm -rf build

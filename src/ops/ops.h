@@ -1,13 +1,47 @@
 // ops.h: the kernels the model is built from, one interface for every
-// backend (ops/cpu/ now). Kernels know shapes, not layers. Tensors are
-// row-major float32; shapes are given in comments as (rows, cols).
-// Every backward *accumulates* (+=) into parameter gradients; whether it
-// accumulates into or overwrites input gradients is stated per kernel.
+// backend: ops/cpu/, and ops/cuda/ in a build with CUDA=1. Kernels know
+// shapes, not layers. Tensors are row-major float32; shapes are given in
+// comments as (rows, cols). Every backward *accumulates* (+=) into
+// parameter gradients; whether it accumulates into or overwrites input
+// gradients is stated per kernel.
+//
+// The device: every op runs on the current one (op_use_device), and its
+// pointers are that device's memory (op_alloc). ops/dispatch.c routes each op
+// to cpu_X or cuda_X. The decode layout, int8 weights, the bandwidth probe and
+// the thread count are CPU-only: their pointers are host memory whatever the
+// device.
 #ifndef MTP_OPS_H
 #define MTP_OPS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+// ---- the device and its memory (ops/device.c) ----
+typedef enum { OP_DEVICE_CPU = 0, OP_DEVICE_CUDA = 1 } op_device;
+// "cpu" or "cuda"; op_device_parse returns -1 (error set) for another name.
+const char *op_device_name(op_device d);
+int op_device_parse(const char *name, op_device *d);
+// Makes d the device of every op and of op_alloc. CUDA: -1 with the error set
+// (and the CPU kept) in a build without CUDA=1, or with no usable GPU.
+int op_use_device(op_device d);
+op_device op_current_device(void);
+// One line about the device for reports ("cpu" or the GPU's name, memory and
+// compute capability).
+const char *op_device_info(void);
+// bytes of zeroed memory on the current device, aligned to 64 bytes; NULL
+// with the error set when out of memory. op_free(NULL) does nothing.
+void *op_alloc(size_t bytes, const char *what);
+void op_free(void *p);
+// Copies: host to device, device to host, device to device, zeroing. On the
+// CPU plain memcpy/memset. Device work is asynchronous; op_download and
+// op_sync wait for it.
+void op_upload(void *dst, const void *host_src, size_t bytes);
+void op_download(void *host_dst, const void *src, size_t bytes);
+void op_copy(void *dst, const void *src, size_t bytes);
+void op_zero(void *p, size_t bytes);
+// Waits for the device's work; -1 with the error set if any of it failed
+// since the last call (a CUDA error is sticky: ops do not return errors).
+int op_sync(void);
 
 // ---- matrix products (ops/cpu/matmul.c) ----
 // out (N, O) = inp (N, I) @ w (O, I)^T. Weights are stored (out, in) like

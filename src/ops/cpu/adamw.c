@@ -2,9 +2,10 @@
 // vectorized, threaded pass each.
 #include <math.h>
 
+#include "ops/cpu/cpu_ops.h"
 #include "ops/ops.h"
 
-double op_sum_squares(const float *x, size_t n) {
+double cpu_sum_squares(const float *x, size_t n) {
     // Fixed-size chunks summed in order keep the result independent of the
     // thread count (bit-identical resume on another machine size).
     enum { CHUNK = 4096 };
@@ -25,8 +26,8 @@ double op_sum_squares(const float *x, size_t n) {
     return total;
 }
 
-void op_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad_scale, double lr,
-              double beta1, double beta2, double eps, double weight_decay, long step) {
+void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad_scale, double lr,
+               double beta1, double beta2, double eps, double weight_decay, long step) {
     // PyTorch AdamW: p *= 1 - lr*wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
     // p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
     const float b1 = (float)beta1, b2 = (float)beta2;

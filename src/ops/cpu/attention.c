@@ -13,6 +13,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "ops/cpu/cpu_ops.h"
 #include "ops/cpu/fast_exp.h"
 #include "ops/ops.h"
 
@@ -23,9 +24,9 @@ size_t op_attention_scratch_floats(int hd) {
     return (size_t)2 * TILE * TILE + (size_t)TILE * hd + 2 * TILE;
 }
 
-void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
-                          int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
-                          int scratch_threads) {
+void cpu_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
+                           int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
+                           int scratch_threads) {
     const float scale = 1.0f / sqrtf((float)hd);
     const int group = H / Hkv, offset = Tk - Tq, qtiles = (Tq + TILE - 1) / TILE;
     const int qrow = H * hd, kvrow = Hkv * hd;
@@ -84,9 +85,9 @@ void op_attention_forward(float *out, float *lse, const float *q, const float *k
     }
 }
 
-void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
-                           const float *lse, const float *q, const float *k, const float *v, int B, int T,
-                           int H, int Hkv, int hd, float *scratch, int scratch_threads) {
+void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                            const float *lse, const float *q, const float *k, const float *v, int B, int T,
+                            int H, int Hkv, int hd, float *scratch, int scratch_threads) {
     // forward: S = scale * q k^T (causal), P = softmax(S) = exp(S - lse), out = P v
     // D_i = sum_c dout_ic out_ic (= rowsum(P * dP)); dP = dout v^T;
     // dS = P * (dP - D); dq = scale * dS k; dk = scale * dS^T q; dv = P^T dout

@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "ops/cpu/cpu_ops.h"
 #include "ops/cpu/parallel.h"
 #include "ops/cpu/vec16.h"
 #include "ops/ops.h"
@@ -222,8 +223,8 @@ static void attend_block(float *out, softmax_state *st, const float *q, const fl
 // far larger than the caches; verifying K+1 rows must not read it K+1 times).
 enum { ROW_CHUNK = 16 };
 
-void op_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
-                               int H, int Hkv, int hd) {
+void cpu_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
+                                int H, int Hkv, int hd) {
     // one sequence: q (Tq, H, hd); k, v (Tk, Hkv, hd); query i at position Tk - Tq + i, seeing keys
     // 0..Tk-Tq+i
     const float scale = 1.0f / sqrtf((float)hd);

@@ -6,6 +6,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "ops/cpu/cpu_ops.h"
 #include "ops/cpu/parallel.h"
 #include "ops/cpu/vec16.h"
 #include "ops/ops.h"
@@ -84,7 +85,7 @@ static const tile_fn tiles8[2] = {tile_1x8, tile_2x8};
 static const tile_fn tiles4[4] = {tile_1x4, tile_2x4, tile_3x4, tile_4x4};
 static const tile_fn tiles1[4] = {tile_1x1, tile_2x1, tile_3x1, tile_4x1};
 
-void op_matmul_rows_forward(float *out, const float *inp, const float *w, int M, int in_dim, int out_dim) {
+void cpu_matmul_rows_forward(float *out, const float *inp, const float *w, int M, int in_dim, int out_dim) {
     // out (M, O) = inp (M, I) @ w (O, I)^T
     const int C = M <= 2 ? 8 : 4;
     const tile_fn *wide = M <= 2 ? tiles8 : tiles4;

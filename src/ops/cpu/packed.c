@@ -20,6 +20,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "ops/cpu/cpu_ops.h"
 #include "ops/cpu/parallel.h"
 #include "ops/cpu/vec16.h"
 #include "ops/ops.h"
@@ -245,7 +246,7 @@ void op_matmul_packed(float *out, const float *inp, const float *wp, int N, int 
         int rows = out_dim - p0 < PANEL ? out_dim - p0 : PANEL;
         // rows p0.. are whole blocks (PANEL is a multiple of PACK_BLOCK)
         op_unpack(w, wp + (size_t)p0 * in_dim, rows, in_dim);
-        op_matmul_forward(o, inp, w, N, in_dim, rows);
+        cpu_matmul_forward(o, inp, w, N, in_dim, rows);
         for (int r = 0; r < N; r++)
             memcpy(out + (size_t)r * out_dim + p0, o + (size_t)r * rows, sizeof(float) * rows);
     }

@@ -1,10 +1,11 @@
 // rmsnorm.c: RMSNorm forward and backward over rows.
 #include <math.h>
 
+#include "ops/cpu/cpu_ops.h"
 #include "ops/cpu/parallel.h"
 #include "ops/ops.h"
 
-void op_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int d, float eps) {
+void cpu_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int d, float eps) {
 #pragma omp parallel for if ((size_t)N * d >= OP_PARALLEL_MIN_WORK) schedule(static)
     for (int i = 0; i < N; i++) {
         const float *xi = x + (size_t)i * d;
@@ -18,8 +19,8 @@ void op_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w,
     }
 }
 
-void op_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
-                         const float *rstd, int N, int d) {
+void cpu_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                          const float *rstd, int N, int d) {
     // forward: y_j = x_j * r * w_j, r = (mean(x^2) + eps)^(-1/2)
     // dx_j = r * w_j * dy_j - x_j * r^3 / d * sum_k(w_k * dy_k * x_k)
     // dw_j = sum over rows of dy_j * x_j * r

@@ -2,6 +2,7 @@
 // the pair rotated together is (x[i], x[i + hd/2]).
 #include <math.h>
 
+#include "ops/cpu/cpu_ops.h"
 #include "ops/cpu/parallel.h"
 #include "ops/ops.h"
 
@@ -36,13 +37,13 @@ static void rope_apply(float *x, const float *cos_t, const float *sin_t, int B, 
         }
 }
 
-void op_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
-                     int pos0) {
+void cpu_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
+                      int pos0) {
     rope_apply(x, cos_t, sin_t, B, T, nh, hd, pos0, 1.0f);
 }
 
-void op_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
-                      int pos0) {
+void cpu_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
+                       int pos0) {
     // forward is an orthogonal rotation R; its backward is R^T, the rotation by -angle
     rope_apply(dx, cos_t, sin_t, B, T, nh, hd, pos0, -1.0f);
 }

@@ -4,10 +4,11 @@
 // wanted.
 #include <math.h>
 
+#include "ops/cpu/cpu_ops.h"
 #include "ops/cpu/fast_exp.h"
 #include "ops/ops.h"
 
-void op_softmax_xent(float *logits, float *losses, const int32_t *targets, int N, int V, float grad_scale) {
+void cpu_softmax_xent(float *logits, float *losses, const int32_t *targets, int N, int V, float grad_scale) {
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < N; i++) {
         float *row = logits + (size_t)i * V;

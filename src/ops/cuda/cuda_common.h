@@ -1,0 +1,68 @@
+// cuda_common.h: what the CUDA backend's .cu files share (C++ only): the
+// stream and cuBLAS handle, the sticky error record, launch sizes and warp /
+// block reductions.
+#ifndef MTP_OPS_CUDA_COMMON_H
+#define MTP_OPS_CUDA_COMMON_H
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <stddef.h>
+
+// Created by cuda_init (runtime.cu); every op runs on this one stream, in order.
+extern cudaStream_t cuda_stream;
+extern cublasHandle_t cuda_blas;
+
+// Keeps the first failure (ops return nothing; cuda_sync reports it).
+void cuda_note(cudaError_t e, const char *what, const char *file, int line);
+void cuda_note_blas(cublasStatus_t s, const char *what, const char *file, int line);
+#define CUDA_TRY(call) cuda_note((call), #call, __FILE__, __LINE__)
+#define BLAS_TRY(call) cuda_note_blas((call), #call, __FILE__, __LINE__)
+// After a kernel launch: a bad configuration shows here, a fault at the next sync.
+#define CUDA_LAUNCHED(name) cuda_note(cudaGetLastError(), name, __FILE__, __LINE__)
+
+static inline unsigned cuda_blocks(size_t n, unsigned threads) {
+    return (unsigned)((n + threads - 1) / threads);
+}
+
+// Sum over the 32 lanes of a warp; every lane gets the result. The tree is
+// fixed, so a value's bits depend only on the lanes' inputs.
+template <typename T>
+__device__ inline T warp_sum(T v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+template <typename T>
+__device__ inline T warp_max(T v) {
+    for (int o = 16; o > 0; o >>= 1) {
+        T u = __shfl_xor_sync(0xffffffffu, v, o);
+        v = u > v ? u : v;
+    }
+    return v;
+}
+
+// Sum (or max) over a block of blockDim.x threads (a multiple of 32, at most
+// 1024); every thread gets the result. shared: 32 values of T.
+template <typename T>
+__device__ inline T block_sum(T v, T *shared) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = warp_sum(v);
+    __syncthreads();  // shared may still be read by a previous call
+    if (lane == 0) shared[warp] = v;
+    __syncthreads();
+    v = lane < warps ? shared[lane] : T(0);
+    return warp_sum(v);
+}
+
+template <typename T>
+__device__ inline T block_max(T v, T *shared, T lowest) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0) shared[warp] = v;
+    __syncthreads();
+    v = lane < warps ? shared[lane] : lowest;
+    return warp_max(v);
+}
+
+#endif

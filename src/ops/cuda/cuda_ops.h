@@ -1,0 +1,68 @@
+// cuda_ops.h: the CUDA backend (built with make CUDA=1). The ops mirror
+// ops.h's op_X (same arguments and semantics; pointers are device memory)
+// and run in order on one stream of the one GPU in use; the runtime
+// functions back ops/device.c. C linkage: included from C and from the .cu
+// files.
+#ifndef MTP_OPS_CUDA_OPS_H
+#define MTP_OPS_CUDA_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---- runtime (ops/cuda/runtime.cu) ----
+// Number of usable GPUs (0 without a driver or a device).
+int cuda_device_count(void);
+// Selects the first visible GPU, creates the stream and the cuBLAS handle;
+// idempotent. -1 with the error set when no GPU is usable.
+int cuda_init(void);
+const char *cuda_device_info(void);
+void *cuda_alloc(size_t bytes, const char *what);  // zeroed; NULL + error set
+void cuda_free(void *p);
+void cuda_upload(void *dst, const void *host_src, size_t bytes);
+void cuda_download(void *host_dst, const void *src, size_t bytes);
+void cuda_copy(void *dst, const void *src, size_t bytes);
+void cuda_zero(void *p, size_t bytes);
+// Waits for the stream; -1 with the error set if a CUDA call or kernel has
+// failed since the last call.
+int cuda_sync(void);
+
+// ---- the ops ----
+void cuda_matmul_forward(float *out, const float *inp, const float *w, int N, int in_dim, int out_dim);
+void cuda_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N,
+                          int in_dim, int out_dim, int accumulate_dinp);
+void cuda_embedding_forward(float *out, const int32_t *tokens, const float *table, int N, int d);
+void cuda_embedding_backward(float *dtable, const float *dout, const int32_t *tokens, int N, int d);
+void cuda_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int d, float eps);
+void cuda_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                           const float *rstd, int N, int d);
+void cuda_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
+                       int pos0);
+void cuda_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
+                        int pos0);
+void cuda_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
+                            int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
+                            int scratch_threads);
+void cuda_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
+                             const float *lse, const float *q, const float *k, const float *v, int B, int T,
+                             int H, int Hkv, int hd, float *scratch, int scratch_threads);
+void cuda_matmul_rows_forward(float *out, const float *inp, const float *w, int M, int in_dim, int out_dim);
+void cuda_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
+                                 int H, int Hkv, int hd);
+void cuda_swiglu_forward(float *out, const float *gate, const float *up, size_t n);
+void cuda_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
+                          size_t n);
+void cuda_softmax_xent(float *logits, float *losses, const int32_t *targets, int N, int V, float grad_scale);
+double cuda_sum_squares(const float *x, size_t n);
+void cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad_scale, double lr,
+                double beta1, double beta2, double eps, double weight_decay, long step);
+void cuda_add_inplace(float *y, const float *x, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

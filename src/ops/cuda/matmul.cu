@@ -1,0 +1,63 @@
+// matmul.cu: the matrix products on the GPU. Training's through cuBLAS
+// (float32 sgemm); decoding's few-row product is a kernel of ours, whose rows
+// do not depend on how many rows there are (cuBLAS picks algorithms, and with
+// them summation orders, by shape), so a speculative verification of K+1
+// rows reproduces K+1 single-row steps.
+//
+// Row-major (r, c) is column-major (c, r): every product below is written for
+// cuBLAS on the transposes.
+#include "ops/cuda/cuda_common.h"
+#include "ops/cuda/cuda_ops.h"
+
+void cuda_matmul_forward(float *out, const float *inp, const float *w, int N, int in_dim, int out_dim) {
+    // out (N, O) = inp (N, I) @ w (O, I)^T  <=>  out^T (O, N) = w (O, I) @ inp^T (I, N);
+    // column-major w^T is w stored (I, O): transpose it
+    const float one = 1.0f, zero = 0.0f;
+    BLAS_TRY(cublasSgemm(cuda_blas, CUBLAS_OP_T, CUBLAS_OP_N, out_dim, N, in_dim, &one, w, in_dim, inp,
+                         in_dim, &zero, out, out_dim));
+}
+
+void cuda_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N,
+                          int in_dim, int out_dim, int accumulate_dinp) {
+    const float one = 1.0f, zero = 0.0f;
+    if (dinp)  // dinp (N, I) = dout (N, O) @ w (O, I)  <=>  dinp^T (I, N) = w^T (I, O) @ dout^T (O, N)
+        BLAS_TRY(cublasSgemm(cuda_blas, CUBLAS_OP_N, CUBLAS_OP_N, in_dim, N, out_dim, &one, w, in_dim, dout,
+                             out_dim, accumulate_dinp ? &one : &zero, dinp, in_dim));
+    if (dw)  // dw (O, I) += dout^T (O, N) @ inp (N, I)  <=>  dw^T (I, O) += inp^T (I, N) @ dout (N, O)
+        BLAS_TRY(cublasSgemm(cuda_blas, CUBLAS_OP_N, CUBLAS_OP_T, in_dim, out_dim, N, &one, inp, in_dim, dout,
+                             out_dim, &one, dw, in_dim));
+}
+
+enum { ROWS_MAX = 16, WARPS_PER_BLOCK = 8 };
+
+// One warp per output o and up to ROWS_MAX rows: lane l sums the columns
+// l, l+32, ... of each row in order, then the fixed lane tree. w's row o is
+// read once for all rows.
+__global__ void rows_kernel(float *out, const float *inp, const float *w, int M, int in_dim, int out_dim) {
+    int o = blockIdx.x * WARPS_PER_BLOCK + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (o >= out_dim) return;  // whole warps leave together
+    const float *wo = w + (size_t)o * in_dim;
+    float acc[ROWS_MAX];
+    for (int r = 0; r < ROWS_MAX; r++) acc[r] = 0.0f;
+    for (int c = lane; c < in_dim; c += 32) {
+        float wv = wo[c];
+#pragma unroll
+        for (int r = 0; r < ROWS_MAX; r++)
+            if (r < M) acc[r] = fmaf(inp[(size_t)r * in_dim + c], wv, acc[r]);
+    }
+#pragma unroll
+    for (int r = 0; r < ROWS_MAX; r++) {
+        if (r >= M) break;
+        float s = warp_sum(acc[r]);
+        if (lane == 0) out[(size_t)r * out_dim + o] = s;
+    }
+}
+
+void cuda_matmul_rows_forward(float *out, const float *inp, const float *w, int M, int in_dim, int out_dim) {
+    for (int r0 = 0; r0 < M; r0 += ROWS_MAX) {
+        int m = M - r0 < ROWS_MAX ? M - r0 : ROWS_MAX;
+        rows_kernel<<<cuda_blocks((size_t)out_dim, WARPS_PER_BLOCK), 32 * WARPS_PER_BLOCK, 0, cuda_stream>>>(
+            out + (size_t)r0 * out_dim, inp + (size_t)r0 * in_dim, w, m, in_dim, out_dim);
+        CUDA_LAUNCHED("rows_kernel");
+    }
+}

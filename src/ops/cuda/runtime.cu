@@ -1,0 +1,105 @@
+// runtime.cu: the GPU in use, its stream and cuBLAS handle, memory and
+// copies, and the sticky error record of the CUDA backend.
+#include <stdio.h>
+#include <string.h>
+
+#include "ops/cuda/cuda_common.h"
+#include "ops/cuda/cuda_ops.h"
+extern "C" {
+#include "core/error.h"
+}
+
+cudaStream_t cuda_stream = nullptr;
+cublasHandle_t cuda_blas = nullptr;
+static int ready = 0;
+static char first_error[512];
+static char info[320];
+
+void cuda_note(cudaError_t e, const char *what, const char *file, int line) {
+    if (e == cudaSuccess || first_error[0]) return;
+    snprintf(first_error, sizeof first_error, "%s (%s at %s:%d)", cudaGetErrorString(e), what, file, line);
+}
+
+void cuda_note_blas(cublasStatus_t s, const char *what, const char *file, int line) {
+    if (s == CUBLAS_STATUS_SUCCESS || first_error[0]) return;
+    snprintf(first_error, sizeof first_error, "cuBLAS status %d (%s at %s:%d)", (int)s, what, file, line);
+}
+
+int cuda_device_count(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError();  // no driver or no device: not an error of ours
+        return 0;
+    }
+    return n;
+}
+
+int cuda_init(void) {
+    if (ready) return 0;
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+        cudaGetLastError();
+        return mtp_errorf("device cuda: no usable GPU (%s)",
+                          e != cudaSuccess ? cudaGetErrorString(e) : "no device found");
+    }
+    cudaDeviceProp p;
+    if ((e = cudaSetDevice(0)) != cudaSuccess || (e = cudaGetDeviceProperties(&p, 0)) != cudaSuccess ||
+        (e = cudaStreamCreate(&cuda_stream)) != cudaSuccess)
+        return mtp_errorf("device cuda: %s", cudaGetErrorString(e));
+    if (cublasCreate(&cuda_blas) != CUBLAS_STATUS_SUCCESS)
+        return mtp_errorf("device cuda: cuBLAS did not start");
+    // float32 products in float32: no TF32 (CUBLAS_DEFAULT_MATH does not use it for sgemm
+    // unless NVIDIA_TF32_OVERRIDE says so), so the backend matches the CPU to float rounding
+    cublasSetStream(cuda_blas, cuda_stream);
+    cublasSetMathMode(cuda_blas, CUBLAS_DEFAULT_MATH);
+    snprintf(info, sizeof info, "%.200s, %.1f GiB, compute capability %d.%d", p.name,
+             (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), p.major, p.minor);
+    ready = 1;
+    return 0;
+}
+
+const char *cuda_device_info(void) {
+    return ready ? info : "cuda (not started)";
+}
+
+void *cuda_alloc(size_t bytes, const char *what) {
+    void *p = nullptr;
+    cudaError_t e = cudaMalloc(&p, bytes ? bytes : 256);
+    if (e != cudaSuccess) {
+        cudaGetLastError();  // an allocation failure is not sticky
+        mtp_errorf("out of GPU memory allocating %zu bytes for %s (%s)", bytes, what, cudaGetErrorString(e));
+        return nullptr;
+    }
+    if (bytes) CUDA_TRY(cudaMemsetAsync(p, 0, bytes, cuda_stream));
+    return p;
+}
+
+void cuda_free(void *p) {
+    if (p) CUDA_TRY(cudaFree(p));
+}
+
+void cuda_upload(void *dst, const void *host_src, size_t bytes) {
+    // from pageable memory the call returns once the source has been read
+    if (bytes) CUDA_TRY(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, cuda_stream));
+}
+
+void cuda_download(void *host_dst, const void *src, size_t bytes) {
+    if (!bytes) return;
+    CUDA_TRY(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, cuda_stream));
+    CUDA_TRY(cudaStreamSynchronize(cuda_stream));
+}
+
+void cuda_copy(void *dst, const void *src, size_t bytes) {
+    if (bytes) CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_stream));
+}
+
+void cuda_zero(void *p, size_t bytes) {
+    if (bytes) CUDA_TRY(cudaMemsetAsync(p, 0, bytes, cuda_stream));
+}
+
+int cuda_sync(void) {
+    CUDA_TRY(cudaStreamSynchronize(cuda_stream));
+    if (first_error[0]) return mtp_errorf("CUDA: %s", first_error);
+    return 0;
+}
