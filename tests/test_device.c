@@ -1,8 +1,11 @@
 // test_device.c: the device interface of ops.h on the CPU: names, choosing a
 // device (CUDA refused with a clear error where it cannot run), memory and
 // copies, and ops routed to the CPU backend giving its exact results.
+#define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/error.h"
@@ -14,7 +17,7 @@ int main(void) {
     CHECK(op_device_parse("cpu", &d) == 0 && d == OP_DEVICE_CPU, "parse cpu");
     CHECK(op_device_parse("cuda", &d) == 0 && d == OP_DEVICE_CUDA, "parse cuda");
     CHECK(op_device_parse("gpu", &d) != 0 && strstr(mtp_last_error(), "'gpu'") &&
-              strstr(mtp_last_error(), "cpu or cuda"),
+              strstr(mtp_last_error(), "cpu, cuda or cpu-check"),
           "an unknown device is named in the error: %s", mtp_last_error());
     CHECK(strcmp(op_device_name(OP_DEVICE_CUDA), "cuda") == 0 &&
               strcmp(op_device_name(OP_DEVICE_CPU), "cpu") == 0,
@@ -59,5 +62,33 @@ int main(void) {
     op_free(a);
     op_free(b);
     op_free(NULL);
+
+    // cpu-check: the same kernels on memory the host cannot reach directly
+    CHECK(op_device_parse("cpu-check", &d) == 0 && d == OP_DEVICE_CPU_CHECK, "parse cpu-check");
+    CHECK(op_use_device(OP_DEVICE_CPU_CHECK) == 0 && op_current_device() == OP_DEVICE_CPU_CHECK, "use cpu-check");
+    float *hx = op_alloc(sizeof src, "test"), *hw = op_alloc(sizeof w, "test"), *hy = op_alloc(sizeof y1, "test");
+    CHECK(hx && hw && hy && (void *)hx != op_host_view(hx) && op_host_view(NULL) == NULL,
+          "cpu-check pointers are not host addresses");
+    op_upload(hx, src, sizeof src);
+    op_upload(hw, w, sizeof w);
+    op_matmul_forward(hy, hx, hw, 1, 37, 3);
+    float y3[3];
+    op_download(y3, hy, sizeof y3);
+    CHECK(memcmp(y3, y2, sizeof y3) == 0, "an op on cpu-check memory gives the CPU's bits");
+    CHECK(op_sum_squares(hx, 37) == cpu_sum_squares(src, 37), "op_sum_squares on cpu-check memory");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {  // the host reading device memory itself must crash (a signal, or a sanitizer report)
+        volatile float v = hx[0];
+        (void)v;
+        _exit(0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(pid > 0 && (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0)), "reading cpu-check memory from the host crashes (status %d)", status);
+    op_free(hx);
+    op_free(hy);
+    op_free(hw);
+    CHECK(op_use_device(OP_DEVICE_CPU) == 0, "back to the CPU");
     return test_finish("test_device");
 }

@@ -1,4 +1,5 @@
 // device.c: the current device of the ops and its memory (see ops.h).
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,8 +11,20 @@
 
 static op_device current = OP_DEVICE_CPU;
 
+// cpu-check pointers: the host address with this bit flipped (see ops.h)
+#define HIDDEN_BIT ((uintptr_t)1 << 62)
+
+static void *hide(void *p) {
+    return p ? (void *)((uintptr_t)p ^ HIDDEN_BIT) : NULL;
+}
+
+void *op_host_view(const void *p) {
+    if (!p || current != OP_DEVICE_CPU_CHECK) return (void *)p;
+    return (void *)((uintptr_t)p ^ HIDDEN_BIT);
+}
+
 const char *op_device_name(op_device d) {
-    return d == OP_DEVICE_CUDA ? "cuda" : "cpu";
+    return d == OP_DEVICE_CUDA ? "cuda" : d == OP_DEVICE_CPU_CHECK ? "cpu-check" : "cpu";
 }
 
 int op_device_parse(const char *name, op_device *d) {
@@ -19,13 +32,15 @@ int op_device_parse(const char *name, op_device *d) {
         *d = OP_DEVICE_CPU;
     else if (name && strcmp(name, "cuda") == 0)
         *d = OP_DEVICE_CUDA;
+    else if (name && strcmp(name, "cpu-check") == 0)
+        *d = OP_DEVICE_CPU_CHECK;
     else
-        return mtp_errorf("device '%s': expected cpu or cuda", name ? name : "");
+        return mtp_errorf("device '%s': expected cpu, cuda or cpu-check", name ? name : "");
     return 0;
 }
 
 int op_use_device(op_device d) {
-    if (d == OP_DEVICE_CPU) {
+    if (d == OP_DEVICE_CPU || d == OP_DEVICE_CPU_CHECK) {
         current = d;
         return 0;
     }
@@ -46,14 +61,16 @@ const char *op_device_info(void) {
 #ifdef MTP_CUDA
     if (current == OP_DEVICE_CUDA) return cuda_device_info();
 #endif
-    return "cpu";
+    return current == OP_DEVICE_CPU_CHECK ? "cpu-check (CPU kernels, device memory hidden from the host)"
+                                          : "cpu";
 }
 
 void *op_alloc(size_t bytes, const char *what) {
 #ifdef MTP_CUDA
     if (current == OP_DEVICE_CUDA) return cuda_alloc(bytes, what);
 #endif
-    return mtp_alloc_aligned(bytes, what);
+    void *p = mtp_alloc_aligned(bytes, what);
+    return current == OP_DEVICE_CPU_CHECK ? hide(p) : p;
 }
 
 void op_free(void *p) {
@@ -63,7 +80,7 @@ void op_free(void *p) {
         return;
     }
 #endif
-    free(p);
+    free(op_host_view(p));
 }
 
 void op_upload(void *dst, const void *host_src, size_t bytes) {
@@ -73,7 +90,7 @@ void op_upload(void *dst, const void *host_src, size_t bytes) {
         return;
     }
 #endif
-    if (bytes) memcpy(dst, host_src, bytes);
+    if (bytes) memcpy(op_host_view(dst), host_src, bytes);
 }
 
 void op_download(void *host_dst, const void *src, size_t bytes) {
@@ -83,7 +100,7 @@ void op_download(void *host_dst, const void *src, size_t bytes) {
         return;
     }
 #endif
-    if (bytes) memcpy(host_dst, src, bytes);
+    if (bytes) memcpy(host_dst, op_host_view(src), bytes);
 }
 
 void op_copy(void *dst, const void *src, size_t bytes) {
@@ -93,7 +110,7 @@ void op_copy(void *dst, const void *src, size_t bytes) {
         return;
     }
 #endif
-    if (bytes) memmove(dst, src, bytes);
+    if (bytes) memmove(op_host_view(dst), op_host_view(src), bytes);
 }
 
 void op_zero(void *p, size_t bytes) {
@@ -103,7 +120,7 @@ void op_zero(void *p, size_t bytes) {
         return;
     }
 #endif
-    if (bytes) memset(p, 0, bytes);
+    if (bytes) memset(op_host_view(p), 0, bytes);
 }
 
 int op_sync(void) {

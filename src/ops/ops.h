@@ -17,8 +17,16 @@
 #include <stdint.h>
 
 // ---- the device and its memory (ops/device.c) ----
-typedef enum { OP_DEVICE_CPU = 0, OP_DEVICE_CUDA = 1 } op_device;
-// "cpu" or "cuda"; op_device_parse returns -1 (error set) for another name.
+// OP_DEVICE_CPU_CHECK runs the CPU kernels on memory the host cannot touch
+// directly: its pointers are the host addresses with bit 62 flipped (not
+// canonical on x86-64), which every op turns back before it runs. Code above
+// ops/ that reads or writes such memory itself, instead of through
+// op_upload / op_download / op_copy / op_zero, crashes at once: so on any
+// machine the tests check that the model, trainer and decoders keep to this
+// interface, as a GPU needs, with the CPU's exact results.
+typedef enum { OP_DEVICE_CPU = 0, OP_DEVICE_CUDA = 1, OP_DEVICE_CPU_CHECK = 2 } op_device;
+// "cpu", "cuda" or "cpu-check"; op_device_parse returns -1 (error set) for
+// another name.
 const char *op_device_name(op_device d);
 int op_device_parse(const char *name, op_device *d);
 // Makes d the device of every op and of op_alloc. CUDA: -1 with the error set
@@ -28,6 +36,9 @@ op_device op_current_device(void);
 // One line about the device for reports ("cpu" or the GPU's name, memory and
 // compute capability).
 const char *op_device_info(void);
+// The host address behind a pointer of the current device where there is one
+// (the CPU, cpu-check); NULL stays NULL. Only ops/ needs it.
+void *op_host_view(const void *p);
 // bytes of zeroed memory on the current device, aligned to 64 bytes; NULL
 // with the error set when out of memory. op_free(NULL) does nothing.
 void *op_alloc(size_t bytes, const char *what);
