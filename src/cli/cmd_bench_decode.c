@@ -81,11 +81,15 @@ static void print_table(const char *ckpt, const mtp_config *cfg, int q8, int P, 
         "decode (prefill excluded)\n",
         ckpt, cfg->n_future, P, P == 1 ? "" : "s", max_new, op_get_threads());
     double bytes = model_decode_weight_bytes(cfg, q8);
-    printf(
-        "roofline: %.1f MB of %s weights per plain token, read bandwidth %.1f GB/s (probe, same process): at "
-        "most "
-        "%.1f tokens/s; plain decoding reaches %.0f%% of it\n\n",
-        bytes / 1e6, q8 ? "int8" : "float32", bandwidth / 1e9, bandwidth / bytes, 100.0 * res[0].roofline);
+    if (op_current_device() == OP_DEVICE_CPU)
+        printf(
+            "roofline: %.1f MB of %s weights per plain token, read bandwidth %.1f GB/s (probe, same "
+            "process): "
+            "at most %.1f tokens/s; plain decoding reaches %.0f%% of it\n\n",
+            bytes / 1e6, q8 ? "int8" : "float32", bandwidth / 1e9, bandwidth / bytes,
+            100.0 * res[0].roofline);
+    else  // the probe reads host memory: no roofline of the device's
+        printf("device: %s\n\n", op_device_info());
     printf(
         "| K | tokens/s | tokens/forward | speedup | speedup (total) | forward cost | ms/forward | decode s "
         "(total) | acceptance per head |\n");
@@ -127,7 +131,11 @@ static int run_bench_decode(command_line *cl) {
     long mismatches = 0;
     int first_bad = 0;
     rc = 1;
-    if (checkpoint_open(&ck, a->m.model, CHECKPOINT_TOKENIZER | CHECKPOINT_DECODING)) goto done;
+    // the decode layout is the CPU's; a device gets the row-major weights
+    if (checkpoint_open(
+            &ck, a->m.model,
+            CHECKPOINT_TOKENIZER | (op_current_device() == OP_DEVICE_CPU ? CHECKPOINT_DECODING : 0)))
+        goto done;
     const mtp_config *cfg = &ck.cfg;
     if (cfg->n_future < 2) {
         mtp_errorf(
@@ -151,7 +159,7 @@ static int run_bench_decode(command_line *cl) {
                 "keeping "
                 "their last %d tokens\n",
                 cut, prompts.count, cfg->max_seq_len, a->d.max_new, keep);
-    if (checkpoint_load_weights(&ck)) goto done;
+    if (checkpoint_load_weights(&ck) || model_to_device(&ck.model)) goto done;
     progress bar;
     progress_sink sink = progress_bar(&bar, "prompts", (uint64_t)prompts.count, NULL, 0);
     if (bench_decode_run(&ck.model, &prompts, a->d.max_new, a->repeats, tokenizer_eot(ck.tok), &sink, res,

@@ -39,18 +39,22 @@ static int run_bench_train(command_line *cl) {
             "\"head_order\": \"%s\", \"seq_len\": %d, \"batch\": %d, "
             "\"schedule\": \"%s\", \"threads\": %d, \"ms_per_step\": %.3f, \"tokens_per_sec\": %.1f, "
             "\"gflop_per_step\": %.3f, \"gflops\": %.2f, \"ceiling_gflops\": %.2f, \"mfu\": %.4f, "
-            "\"peak_rss_mb\": %.1f, \"blas\": \"%s\"}\n",
+            "\"peak_rss_mb\": %.1f, \"peak_device_mb\": %.1f, \"device\": \"%s\", \"blas\": \"%s\"}\n",
             c.vocab_size, c.dim, c.n_layer, c.n_future, config_head_type_name(c.head_type),
             config_head_order_name(c.head_order), s->seq_len, s->batch, schedule, op_get_threads(),
             r.median_ms, r.tokens_per_sec, fl->total / 1e9, r.gflops, r.ceiling_gflops,
-            r.gflops / r.ceiling_gflops, r.peak_mb, op_blas_info());
+            r.gflops / r.ceiling_gflops, r.peak_mb, r.peak_device_mb, op_device_name(op_current_device()),
+            op_blas_info());
         return 0;
     }
     printf("config: V=%d d=%d H=%d Hkv=%d f=%d L=%d n=%d (%s %s heads) T=%d B=%d, %s schedule, %d threads\n",
            c.vocab_size, c.dim, c.n_head, c.n_kv_head, c.ffn_dim, c.n_layer, c.n_future,
            config_head_order_name(c.head_order), config_head_type_name(c.head_type), s->seq_len, s->batch,
            schedule, op_get_threads());
-    printf("BLAS: %s; matmul ceiling (2048^3): %.1f GFLOP/s\n", op_blas_info(), r.ceiling_gflops);
+    if (op_current_device() == OP_DEVICE_CPU)
+        printf("BLAS: %s; matmul ceiling (2048^3): %.1f GFLOP/s\n", op_blas_info(), r.ceiling_gflops);
+    else
+        printf("device: %s; matmul ceiling (2048^3): %.1f GFLOP/s\n", op_device_info(), r.ceiling_gflops);
     printf("step: median %.1f ms over %d steps (min %.1f, max %.1f), %.0f tokens/s\n", r.median_ms, a->steps,
            r.min_ms, r.max_ms, r.tokens_per_sec);
     printf(
@@ -60,6 +64,8 @@ static int run_bench_train(command_line *cl) {
     printf("achieved: %.1f GFLOP/s = %.1f%% of the matmul ceiling (MFU)\n", r.gflops,
            100 * r.gflops / r.ceiling_gflops);
     printf("peak memory: %.0f MB\n", r.peak_mb);
+    if (r.peak_device_mb > 0)
+        printf("peak GPU memory: %.0f MB (the model's allocations)\n", r.peak_device_mb);
     return 0;
 }
 
@@ -81,6 +87,6 @@ const command_spec CMD_BENCH_TRAIN = {
                 "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
                 "--batch --schedule --head-type --head-order"},
                {NULL, BENCH_FLAGS, 0},
-               {NULL, MODEL_FLAGS, offsetof(bench_args, m), "--threads"}},
+               {NULL, MODEL_FLAGS, offsetof(bench_args, m), "--threads --device"}},
     COMMAND_RUN(run_bench_train, BENCH_TRAIN_DEFAULTS),
 };

@@ -98,7 +98,8 @@ static int run_eval(command_line *cl) {
     }
     size_t windows = val_windows(&L, a->max_batches, a->batch);
     int B = windows < (size_t)a->batch ? (int)windows : a->batch;
-    if (checkpoint_load_weights(&ck) || model_work_alloc(&w, &ck.model, B, T, SCHEDULE_SEQUENTIAL, 0))
+    if (checkpoint_load_weights(&ck) || model_to_device(&ck.model) ||
+        model_work_alloc(&w, &ck.model, B, T, SCHEDULE_SEQUENTIAL, 0))
         goto done;
     progress bar;
     progress_sink sink = progress_bar(&bar, "eval", 0, "tok", 1.0);

@@ -274,7 +274,7 @@ const command_spec CMD_EVAL_CODE = {
                {NULL, DECODE_FLAGS, offsetof(code_args, d),
                 "--temperature --top-p --max-new --seed --speculative"},
                {NULL, SAMPLING_FLAGS, 0, "--shots"},
-               {NULL, MODEL_FLAGS, offsetof(code_args, m), "--threads"},
+               {NULL, MODEL_FLAGS, offsetof(code_args, m), "--threads --device"},
                {"scoring:", SCORING_FLAGS, 0}},
     .epilog =
         "Sample j of a task is the same whatever --max-tasks. Python is needed by this command\n"

@@ -191,7 +191,7 @@ const command_spec CMD_EVAL_ROUGE = {
                {NULL, MODEL_ROUGE_FLAGS, 0, "--data"},
                {NULL, DECODE_FLAGS, offsetof(rouge_args, d), "--max-new --speculative"},
                {NULL, MODEL_ROUGE_FLAGS, 0, "--predictions-out"},
-               {NULL, MODEL_FLAGS, offsetof(rouge_args, m), "--threads"},
+               {NULL, MODEL_FLAGS, offsetof(rouge_args, m), "--threads --device"},
                {"either way:", COMMON_FLAGS, 0}},
     .epilog =
         "With a model, the prompt is DOCUMENT + \"\\nTL;DR:\", cut from the left (in tokens) to leave\n"

@@ -80,7 +80,8 @@ const command_spec CMD_QUANTIZE = {
         "of the bytes. Needs the model's widths (dim, heads x head dim, ffn) to be\n"
         "multiples of 32. The format is in docs/formats.md. The source streams from its file one\n"
         "matrix at a time: a model larger than memory quantizes.",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(quantize_args, m)}, {NULL, QUANTIZE_FLAGS, 0}},
+    .groups = {{NULL, MODEL_FLAGS, offsetof(quantize_args, m), "--model --threads"},
+               {NULL, QUANTIZE_FLAGS, 0}},
     .required = "--model --type --out",
     COMMAND_RUN(run_quantize, QUANTIZE_DEFAULTS),
 };

@@ -56,7 +56,8 @@ const command_spec CMD_SAMPLE = {
         "head 1 checks (--speculative): the text is distributed exactly as without them.",
     .groups = {{NULL, MODEL_FLAGS, offsetof(sample_args, m)},
                {NULL, SAMPLE_FLAGS, 0},
-               {NULL, DECODE_FLAGS, offsetof(sample_args, d), "--max-new --temperature --top-k --seed --speculative"}},
+               {NULL, DECODE_FLAGS, offsetof(sample_args, d),
+                "--max-new --temperature --top-k --seed --speculative"}},
     .required = "--model --prompt",
     COMMAND_RUN(run_sample, SAMPLE_DEFAULTS),
 };

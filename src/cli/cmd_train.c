@@ -307,9 +307,10 @@ static int run_train(command_line *cl) {
                 check_same_heads(cl, s, &cfg, ck.dir))
                 rc = 1;
             else if (cfg.head_order == MTP_HEAD_ANTICAUSAL && n != src.n_future)
-                rc = mtp_errorf("--n-future %d: anticausal head 1 reads every other head, so %s's %d heads "
-                                "cannot change in number",
-                                n, ck.dir, src.n_future) != 0;
+                rc = mtp_errorf(
+                         "--n-future %d: anticausal head 1 reads every other head, so %s's %d heads "
+                         "cannot change in number",
+                         n, ck.dir, src.n_future) != 0;
             else if (flags_given(cl, "--n-layer") && s->n_layer != cfg.n_layer)
                 rc =
                     mtp_errorf(
@@ -422,7 +423,7 @@ const command_spec CMD_TRAIN = {
                {"optimization:", SHAPE_FLAGS, offsetof(train_args, shape), "--batch"},
                {NULL, OPTIM_FLAGS, 0},
                {NULL, SHAPE_FLAGS, offsetof(train_args, shape), "--schedule"},
-               {NULL, MODEL_FLAGS, offsetof(train_args, m), "--threads"},
+               {NULL, MODEL_FLAGS, offsetof(train_args, m), "--threads --device"},
                {"evaluation and checkpoints:", EVAL_FLAGS, 0}},
     .epilog =
         "--steps 0 writes the initialized model. Ctrl-C saves a checkpoint and stops (under\n"

@@ -15,11 +15,29 @@ static void apply_threads(const void *dest) {
     op_set_threads(*(const int *)dest);
 }
 
+// --device: the name, then the device itself, so a missing GPU is reported as the flag's error.
+static int parse_device(const char *v, void *dest) {
+    op_device d;
+    if (op_device_parse(v, &d) != 0) return mtp_errorf("expected cpu, cuda or cpu-check");
+    if (op_use_device(d) != 0) return -1;
+    *(int *)dest = (int)d;
+    return 0;
+}
+
+static void show_device(const void *dest, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s", op_device_name((op_device) * (const int *)dest));
+}
+
 const flag MODEL_FLAGS[] = {
     {"--model", FLAG_STRING, offsetof(model_flags, model), "PATH",
      "checkpoint directory, or run directory (its latest checkpoint)"},
     {"--threads", FLAG_INT, offsetof(model_flags, threads), "N", "CPU threads", 1, 1024, .unset = "all cores",
      .apply = apply_threads},
+    {"--device", FLAG_PARSE, offsetof(model_flags, device), "D",
+     "where the model runs: cpu, cuda (an NVIDIA GPU; needs a build with make CUDA=1)\n"
+     "or cpu-check (the CPU kernels on memory the host may not touch directly: a test\n"
+     "that the code keeps to the device interface, with the CPU's results)",
+     .parse = parse_device, .show = show_device},
     {0},
 };
 

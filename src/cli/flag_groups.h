@@ -10,10 +10,11 @@
 
 #include "cli/flags.h"
 
-// --model, --threads: every command that runs a saved model.
+// --model, --threads, --device: every command that runs a saved model.
 typedef struct {
     const char *model;  // run or checkpoint directory
     int threads;        // 0 = all cores
+    int device;         // op_device, chosen (op_use_device) as the flag is read
 } model_flags;
 extern const flag MODEL_FLAGS[];
 

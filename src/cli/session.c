@@ -3,18 +3,27 @@
 
 #include <string.h>
 
+#include "ops/ops.h"
+
 int session_open(model_session *s, const char *path) {
     memset(s, 0, sizeof *s);
     return checkpoint_open(&s->ck, path, CHECKPOINT_TOKENIZER);
 }
 
 int session_scorer(model_session *s) {
-    return checkpoint_load_weights(&s->ck) || loglik_init(&s->scorer, &s->ck.model, 0) ? -1 : 0;
+    return checkpoint_load_weights(&s->ck) || model_to_device(&s->ck.model) ||
+                   loglik_init(&s->scorer, &s->ck.model, 0)
+               ? -1
+               : 0;
 }
 
 int session_generator(model_session *s, const generator_config *gc) {
-    s->ck.decoding = 1;  // decoding reads every weight per token: the layout that streams them
-    return checkpoint_load_weights(&s->ck) || generator_init(&s->gen, &s->ck.model, s->ck.tok, gc) ? -1 : 0;
+    // decoding reads every weight per token: on the CPU, the layout that streams them
+    s->ck.decoding = op_current_device() == OP_DEVICE_CPU;
+    return checkpoint_load_weights(&s->ck) || model_to_device(&s->ck.model) ||
+                   generator_init(&s->gen, &s->ck.model, s->ck.tok, gc)
+               ? -1
+               : 0;
 }
 
 void session_close(model_session *s) {

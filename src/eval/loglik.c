@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "ops/ops.h"
 
 int loglik_init(loglik_scorer *s, const mtp_model *m, int window) {
     const mtp_config *c = &m->cfg;
@@ -18,7 +19,9 @@ int loglik_init(loglik_scorer *s, const mtp_model *m, int window) {
     size_t logit_floats = (size_t)window * (size_t)c->vocab_size;
     int rc = model_work_alloc(&s->work, m, 1, window, SCHEDULE_SEQUENTIAL, 0) ||
              kv_cache_alloc(&s->cache, c) ||
-             !(s->logits = mtp_malloc(sizeof(float) * logit_floats, "scoring logits"));
+             !(s->logits = mtp_malloc(sizeof(float) * logit_floats, "scoring logits")) ||
+             !(s->model_logits =
+                   s->work.on_device ? op_alloc(sizeof(float) * logit_floats, "scoring logits") : s->logits);
     if (rc) loglik_free(s);
     return rc ? -1 : 0;
 }
@@ -26,6 +29,7 @@ int loglik_init(loglik_scorer *s, const mtp_model *m, int window) {
 void loglik_free(loglik_scorer *s) {
     kv_cache_free(&s->cache);
     model_work_free(&s->work);
+    if (s->model_logits != s->logits) op_free(s->model_logits);
     free(s->logits);
     free(s->seq);
     memset(s, 0, sizeof *s);
@@ -63,8 +67,10 @@ int loglik_each_row(loglik_scorer *s, const int32_t *tokens, int n, int first, l
         // model_forward_cached gives the last `rows` rows of a window
         int rows = e - next + 1;
         s->cache.len = 0;
-        if (model_forward_cached(&s->work, &s->cache, tokens + w, e - w, 1, rows, 0, s->logits) != 0)
+        if (model_forward_cached(&s->work, &s->cache, tokens + w, e - w, 1, rows, 0, s->model_logits) != 0)
             return -1;
+        if (s->model_logits != s->logits)
+            op_download(s->logits, s->model_logits, sizeof(float) * (size_t)rows * V);
         if (info) {
             info->windows++;
             if (w > info->dropped) info->dropped = w;

@@ -25,9 +25,10 @@ typedef struct {
     const mtp_model *model;  // loaded weights, shared
     model_work work;         // this scorer's activations (B = 1, T = window)
     kv_cache cache;
-    int window;     // W: tokens per forward
-    float *logits;  // (W, V) head 1's logits of one window's scored rows
-    int32_t *seq;   // (cap) context + continuation, joined
+    int window;           // W: tokens per forward
+    float *logits;        // (W, V) head 1's logits of one window's scored rows (host)
+    float *model_logits;  // where the model writes them: `logits`, or its twin on a device
+    int32_t *seq;         // (cap) context + continuation, joined
     int seq_cap;
 } loglik_scorer;
 

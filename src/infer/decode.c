@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "infer/speculative.h"
+#include "ops/ops.h"
 
 int decoder_init(decoder *d, const mtp_model *m, int drafts) {
     memset(d, 0, sizeof *d);
@@ -30,13 +31,15 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
         decoder_free(d);
         return -1;
     }
-    size_t V = (size_t)c->vocab_size;
-    d->logits = mtp_malloc(sizeof(float) * (size_t)(drafts + 1) * (drafts + 1) * V, "logits");
+    size_t V = (size_t)c->vocab_size, logits = sizeof(float) * (size_t)(drafts + 1) * (drafts + 1) * V;
+    d->logits = mtp_malloc(logits, "logits");
+    // what the model writes and reads lives where the model does
+    d->model_logits = d->work.on_device ? op_alloc(logits, "logits") : d->logits;
     d->probs = mtp_malloc(sizeof(float) * V, "probabilities");
     d->draft_probs = mtp_malloc(sizeof(float) * (size_t)(drafts ? drafts : 1) * V, "draft probabilities");
     if (d->auto_k)
-        d->z = mtp_malloc(sizeof(float) * (size_t)c->max_seq_len * c->dim, "the rows heads 2.. read");
-    if (!d->logits || !d->probs || !d->draft_probs || (d->auto_k && !d->z)) {
+        d->z = op_alloc(sizeof(float) * (size_t)c->max_seq_len * c->dim, "the rows heads 2.. read");
+    if (!d->logits || !d->model_logits || !d->probs || !d->draft_probs || (d->auto_k && !d->z)) {
         decoder_free(d);
         return -1;
     }
@@ -45,12 +48,18 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
 
 void decoder_free(decoder *d) {
     kv_cache_free(&d->cache);
+    if (d->model_logits != d->logits) op_free(d->model_logits);
+    op_free(d->z);
     model_work_free(&d->work);
     free(d->logits);
     free(d->probs);
     free(d->draft_probs);
-    free(d->z);
     memset(d, 0, sizeof *d);
+}
+
+void decoder_read_logits(decoder *d, size_t offset, size_t n) {
+    if (d->model_logits != d->logits)
+        op_download(d->logits + offset, d->model_logits + offset, sizeof(float) * n);
 }
 
 const float *decoder_logits_at(const decoder *d, int h, int r, int rows) {
@@ -88,7 +97,8 @@ static int plain_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next)
             e->st->stop_reason = "context";
             break;
         }
-        if (model_forward_cached(&d->work, &d->cache, &next, 1, 1, 1, 1, d->logits) != 0) return -1;
+        if (model_forward_cached(&d->work, &d->cache, &next, 1, 1, 1, 1, d->model_logits) != 0) return -1;
+        decoder_read_logits(d, 0, (size_t)d->model->cfg.vocab_size);
         e->st->forwards++;
         e->st->steps_with[0]++;
         next = decode_choose(s, d->logits, d->probs);
@@ -118,12 +128,14 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
     d->cache.len = 0;
     for (int at = 0; at < n; at += d->prefill_chunk) {
         int len = n - at < d->prefill_chunk ? n - at : d->prefill_chunk;
-        if (model_forward_cached(&d->work, &d->cache, prompt + at, len, prefill_heads, 1, 0, d->logits) != 0)
+        if (model_forward_cached(&d->work, &d->cache, prompt + at, len, prefill_heads, 1, 0,
+                                 d->model_logits) != 0)
             return -1;
         if (d->auto_k)
-            memcpy(d->z + (size_t)at * c->dim, model_catch_up_rows(&d->work),
-                   sizeof(float) * (size_t)len * c->dim);
+            op_copy(d->z + (size_t)at * c->dim, model_catch_up_rows(&d->work),
+                    sizeof(float) * (size_t)len * c->dim);
     }
+    decoder_read_logits(d, 0, (size_t)prefill_heads * c->vocab_size);
     st->prefill_seconds = mtp_now() - t0;
     t0 = mtp_now();
     decode_emitter e = {emit, user, st, max_new, eot};

@@ -61,9 +61,13 @@ typedef struct {
     float *z;
     int head_len[MTP_MAX_FUTURE];  // auto: positions whose cache rows head k+1 holds
     int prefill_chunk;             // prompt tokens per prefill forward
-    float *logits;                 // (K+1, max(K+1, 1), V)
-    float *probs;                  // (V) head 1's distribution
-    float *draft_probs;            // (K, V) the distributions the drafts were drawn from
+    float *logits;                 // (K+1, max(K+1, 1), V), host memory: what the sampler reads
+    // on a device the model writes its logits here (same shape), and
+    // decoder_read_logits brings the rows a step reads into `logits`;
+    // on the CPU it is `logits` itself
+    float *model_logits;
+    float *probs;        // (V) head 1's distribution
+    float *draft_probs;  // (K, V) the distributions the drafts were drawn from
 } decoder;
 
 // drafts K <= n-1 (0 = plain), or DECODE_AUTO.
@@ -93,5 +97,8 @@ int decode_put(decode_emitter *e, int32_t token);
 int32_t decode_choose(sampler *s, const float *logits, float *dist);
 // Logits of head h (0-based) at row r of the last forward, which had `rows` rows.
 const float *decoder_logits_at(const decoder *d, int h, int r, int rows);
+// After a forward that wrote n floats at d->model_logits + offset: makes them
+// readable at d->logits + offset (a download on a device, nothing on the CPU).
+void decoder_read_logits(decoder *d, size_t offset, size_t n);
 
 #endif

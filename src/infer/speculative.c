@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/timer.h"
+#include "ops/ops.h"
 
 // Head 1's verdict on draft x given its logits at the row before x: 1 to
 // accept. Greedy: x must be head 1's argmax. Sampling: accept with
@@ -32,7 +33,7 @@ static int verify(decoder *d, sampler *s, const float *p_logits, const float *q,
 // for heads that were left out of the forward.
 static void keep_trunk_rows(decoder *d, int pos, int T) {
     const size_t dim = (size_t)d->model->cfg.dim;
-    memcpy(d->z + (size_t)pos * dim, model_catch_up_rows(&d->work), sizeof(float) * T * dim);
+    op_copy(d->z + (size_t)pos * dim, model_catch_up_rows(&d->work), sizeof(float) * T * dim);
 }
 
 // First position heads 2..K+1 must run from before they can draft at the
@@ -60,9 +61,10 @@ static int catch_up(decoder *d, sampler *s, int K, int32_t *draft) {
     for (int at = catch_up_from(d, K); at < end; at += d->work.max_T) {
         int rows = end - at < d->work.max_T ? end - at : d->work.max_T;
         if (model_forward_heads_from(&d->work, &d->cache, d->z + (size_t)at * c->dim, at, rows, 2, K + 1,
-                                     d->logits) != 0)
+                                     d->model_logits) != 0)
             return -1;
     }
+    decoder_read_logits(d, 0, (size_t)K * c->vocab_size);
     for (int k = 1; k <= K; k++) d->head_len[k] = end;
     for (int k = 0; k < K; k++)
         draft[k] = decode_choose(s, d->logits + (size_t)k * c->vocab_size, d->draft_probs + (size_t)k * V);
@@ -98,7 +100,8 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
         int base = d->cache.len;
         if (K == 0) {  // auto chose a plain step
             const int heads = d->all_heads ? n : 1;
-            if (model_forward_cached(w, &d->cache, &next, 1, heads, 1, 1, d->logits) != 0) return -1;
+            if (model_forward_cached(w, &d->cache, &next, 1, heads, 1, 1, d->model_logits) != 0) return -1;
+            decoder_read_logits(d, 0, (size_t)heads * Vm);
             keep_trunk_rows(d, base, 1);
             for (int k = 0; k < heads; k++) d->head_len[k] = d->cache.len;
             st->forwards++;
@@ -123,7 +126,8 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
         if (guess > k_here) guess = k_here;
         // trunk and heads 1..K+1 over every row, one unembedding pass
         const int heads = d->all_heads ? n : K + 1;
-        if (model_forward_verify(w, &d->cache, tokens, rows, heads, guess, d->logits) != 0) return -1;
+        if (model_forward_verify(w, &d->cache, tokens, rows, heads, guess, d->model_logits) != 0) return -1;
+        decoder_read_logits(d, 0, (size_t)(rows + heads - 1) * Vm);
         if (d->auto_k) keep_trunk_rows(d, base, rows);
         st->forwards++;
         st->steps_with[k_here]++;
@@ -152,7 +156,10 @@ int speculative_decode(decoder *d, sampler *s, decode_emitter *e, int32_t next, 
         if (stop) break;
         next = rejected ? correction : decode_choose(s, d->logits + (size_t)a * Vm, d->probs);
         float *draft_logits = d->logits + (size_t)rows * Vm;  // (heads - 1, V): heads 2.. at row a
-        if (a != guess && model_draft_logits(w, heads, rows, a, draft_logits) != 0) return -1;
+        if (a != guess) {
+            if (model_draft_logits(w, heads, rows, a, d->model_logits + (size_t)rows * Vm) != 0) return -1;
+            decoder_read_logits(d, (size_t)rows * Vm, (size_t)(heads - 1) * Vm);
+        }
         guess = a;
         for (int k = 0; k < heads - 1; k++)
             draft[k] = decode_choose(s, draft_logits + (size_t)k * Vm, d->draft_probs + (size_t)k * V);

@@ -83,7 +83,7 @@ static void block_backward(model_work *w, int layer, const block_acts *a, const 
     int qd = c->n_head * hd, kvd = c->n_kv_head * hd;
     block_params p = params_block(&w->model->params, c, layer), g = params_block(&w->grads, c, layer);
     // out = h + act @ wdown^T
-    memcpy(w->dh, dout, sizeof(float) * N * d);
+    op_copy(w->dh, dout, sizeof(float) * N * d);
     op_matmul_backward(w->dact, g.wdown, dout, a->act, p.wdown, N, f, d, 0);
     // act = silu(gate) * up; gate = ln2 @ wgate^T; up = ln2 @ wup^T
     op_swiglu_backward(w->dgate, w->dup, w->dact, a->gate, a->up, (size_t)N * f);
@@ -164,7 +164,7 @@ static void head_forward(model_work *w, int k, int s, const float *x, int B, int
     else
         block_forward(w, head_layer(c, k), &w->heads[s], x, B, T, cache, exact_rows);
     if (k == 1 && w->head1_rows)  // what a decoder's catch-up of causal heads reads later
-        memcpy(w->head1_rows, w->heads[s].out, sizeof(float) * N * c->dim);
+        op_copy(w->head1_rows, w->heads[s].out, sizeof(float) * N * c->dim);
     op_rmsnorm_forward(w->head_norm + s * N * c->dim, w->head_rstd + s * N, w->heads[s].out,
                        w->model->params.t[P_NORM], (int)N, c->dim, c->norm_eps);
 }
@@ -210,7 +210,7 @@ static void trunk_backward(model_work *w, int B, int T) {
     size_t Nd = (size_t)B * T * c->dim;
     float *dout = w->dz, *dx = w->dres;
     for (int l = config_trunk_layers(c) - 1; l >= 0; l--) {
-        memset(dx, 0, sizeof(float) * Nd);
+        op_zero(dx, sizeof(float) * Nd);
         block_backward(w, l, &w->trunk[l], l == 0 ? w->x0 : w->trunk[l - 1].out, dout, dx, B, T);
         if (w->grads_ready) w->grads_ready(w->grads_user, l);
         float *t = dout;
@@ -235,19 +235,21 @@ static int load_inputs(model_work *w, const int32_t *rows, int B, int T) {
                                   b, t, c->vocab_size);
         }
     for (int b = 0; b < B; b++)
-        memcpy(w->inputs + (size_t)b * T, rows + (size_t)b * row_len, sizeof(int32_t) * T);
+        op_upload(w->inputs + (size_t)b * T, rows + (size_t)b * row_len, sizeof(int32_t) * T);
     return 0;
 }
 
 static void load_targets(model_work *w, const int32_t *rows, int B, int T, int k) {
     int row_len = T + w->cfg.n_future;
     for (int b = 0; b < B; b++)
-        memcpy(w->targets + (size_t)b * T, rows + (size_t)b * row_len + k, sizeof(int32_t) * T);
+        op_upload(w->targets + (size_t)b * T, rows + (size_t)b * row_len + k, sizeof(int32_t) * T);
 }
 
+// The mean of the N row losses, read back from the device.
 static double mean_row_loss(const model_work *w, size_t N) {
+    op_download(w->host_row_losses, w->row_losses, sizeof(float) * N);
     double s = 0.0;
-    for (size_t i = 0; i < N; i++) s += w->row_losses[i];
+    for (size_t i = 0; i < N; i++) s += w->host_row_losses[i];
     return s / (double)N;
 }
 
@@ -319,7 +321,7 @@ static void parallel_heads(model_work *w, const int32_t *rows, int B, int T, flo
             head_forward(w, k, 0, z, B, T, NULL, 0);
             head_loss_chunks(w, rows, k, 0, B, T, row_scale, frozen, head_losses);
             if (frozen) continue;
-            memset(w->dres, 0, sizeof(float) * Nd);
+            op_zero(w->dres, sizeof(float) * Nd);
             head_backward(w, k, 0, z, w->dres, w->dz, B, T);
         }
         return;
@@ -333,7 +335,7 @@ static void parallel_heads(model_work *w, const int32_t *rows, int B, int T, flo
     }
     for (int k = w->freeze_trunk ? 2 : 1; k <= n; k++) {
         naive_output_backward(w, k, k - 1, (size_t)B * T);
-        memset(w->dres, 0, sizeof(float) * Nd);
+        op_zero(w->dres, sizeof(float) * Nd);
         head_backward(w, k, k - 1, z, w->dres, w->dz, B, T);
     }
 }
@@ -356,7 +358,7 @@ static void chained_heads(model_work *w, const int32_t *rows, int B, int T, floa
         if (naive) naive_loss(w, rows, k, i, B, T, row_scale, head_losses);
     }
     float *dout = w->dres, *dprev = w->dchain;  // d(output) of the head running i-th, i-1-th
-    memset(dout, 0, sizeof(float) * Nd);
+    op_zero(dout, sizeof(float) * Nd);
     for (int i = n - 1; i >= 0; i--) {
         int k = head_at(c, i);
         // frozen head 1 (causal only: it runs first): its loss is measured, nothing learns from it
@@ -367,7 +369,7 @@ static void chained_heads(model_work *w, const int32_t *rows, int B, int T, floa
             naive_output_backward(w, k, i, N);
         if (frozen) break;
         float *dx = i == 0 ? w->dz : dprev;
-        if (i > 0) memset(dprev, 0, sizeof(float) * Nd);
+        if (i > 0) op_zero(dprev, sizeof(float) * Nd);
         head_backward(w, k, i, head_input(w, i, i - 1), dout, dx, B, T);
         dprev = dout;
         dout = dx;
@@ -385,7 +387,7 @@ int model_forward_backward(model_work *w, const int32_t *rows, int B, int T, flo
     // each head's loss is a mean over N positions
     float row_scale = grad_scale / (float)N;
     trunk_forward(w, B, T, NULL, 0);
-    memset(w->dz, 0, sizeof(float) * N * c->dim);
+    op_zero(w->dz, sizeof(float) * N * c->dim);
     if (config_heads_chained(c))
         chained_heads(w, rows, B, T, row_scale, head_losses);
     else
@@ -416,6 +418,11 @@ int model_forward_loss(model_work *w, const int32_t *rows, int B, int T, double 
     if (load_inputs(w, rows, B, T) != 0) return -1;
     size_t N = (size_t)B * T;
     int chunk = w->logit_chunk;
+    if (head_top1 && w->on_device && !w->host_logits) {
+        w->host_logits = mtp_malloc(sizeof(float) * (size_t)chunk * c->vocab_size, "logits read back");
+        w->host_targets = mtp_malloc(sizeof(int32_t) * (size_t)w->max_B * w->max_T, "targets read back");
+        if (!w->host_logits || !w->host_targets) return -1;
+    }
     trunk_forward(w, B, T, NULL, 0);
     for (int i = 0; i < c->n_future; i++) {  // one slot: a chained head reads the one before it there
         int k = head_at(c, i);
@@ -425,7 +432,13 @@ int model_forward_loss(model_work *w, const int32_t *rows, int B, int T, double 
         for (int r0 = 0; r0 < (int)N; r0 += chunk) {
             int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
             output_chunk_forward(w, 0, N, r0, rows_here, w->logits, 0.0f);  // grad_scale 0 keeps the logits
-            if (head_top1) hits += count_top1(w->logits, w->targets + r0, rows_here, c->vocab_size);
+            if (head_top1 && w->on_device) {                                // read back on the host
+                op_download(w->host_logits, w->logits, sizeof(float) * rows_here * c->vocab_size);
+                op_download(w->host_targets, w->targets + r0, sizeof(int32_t) * rows_here);
+                hits += count_top1(w->host_logits, w->host_targets, rows_here, c->vocab_size);
+            } else if (head_top1) {
+                hits += count_top1(w->logits, w->targets + r0, rows_here, c->vocab_size);
+            }
         }
         head_losses[k - 1] = mean_row_loss(w, N);
         if (head_top1) head_top1[k - 1] = (double)hits / (double)N;
@@ -442,7 +455,7 @@ int model_forward_last_logits(model_work *w, const int32_t *tokens, int T, int n
     for (int t = 0; t < T; t++)
         if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
             return mtp_errorf("token id %d is outside the vocabulary (size %d)", tokens[t], c->vocab_size);
-    memcpy(w->inputs, tokens, sizeof(int32_t) * T);
+    op_upload(w->inputs, tokens, sizeof(int32_t) * T);
     trunk_forward(w, 1, T, NULL, 0);
     for (int i = 0; i < heads_to_run(c, n_heads); i++) {
         int k = head_at(c, i);
@@ -469,7 +482,7 @@ int model_forward_cached(model_work *w, kv_cache *cache, const int32_t *tokens, 
     for (int t = 0; t < T; t++)
         if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
             return mtp_errorf("token id %d is outside the vocabulary (size %d)", tokens[t], c->vocab_size);
-    memcpy(w->inputs, tokens, sizeof(int32_t) * T);
+    op_upload(w->inputs, tokens, sizeof(int32_t) * T);
     trunk_forward(w, 1, T, cache, exact_rows);
     for (int i = 0; i < heads_to_run(c, n_heads); i++) {
         int k = head_at(c, i);
@@ -498,20 +511,20 @@ int model_forward_verify(model_work *w, kv_cache *cache, const int32_t *tokens, 
     for (int t = 0; t < T; t++)
         if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
             return mtp_errorf("token id %d is outside the vocabulary (size %d)", tokens[t], c->vocab_size);
-    memcpy(w->inputs, tokens, sizeof(int32_t) * T);
+    op_upload(w->inputs, tokens, sizeof(int32_t) * T);
     trunk_forward(w, 1, T, cache, 1);
     // every head over every row: each head block's weights are read once whichever rows stay
     for (int i = 0; i < heads_to_run(c, n_heads); i++) {
         int k = head_at(c, i);
         head_forward(w, k, 0, head_input(w, i, 0), 1, T, cache, 1);
         if (k > n_heads) continue;
-        memcpy(w->head_rows + (size_t)(k - 1) * R * d, w->head_norm, sizeof(float) * T * d);
+        op_copy(w->head_rows + (size_t)(k - 1) * R * d, w->head_norm, sizeof(float) * T * d);
     }
     // one unembedding pass: head 1 at every row, then the drafting heads at draft_row
-    memcpy(w->head_gather, w->head_rows, sizeof(float) * T * d);
+    op_copy(w->head_gather, w->head_rows, sizeof(float) * T * d);
     for (int k = 2; k <= n_heads; k++)
-        memcpy(w->head_gather + (size_t)(T + k - 2) * d, w->head_rows + ((size_t)(k - 1) * R + draft_row) * d,
-               sizeof(float) * d);
+        op_copy(w->head_gather + (size_t)(T + k - 2) * d,
+                w->head_rows + ((size_t)(k - 1) * R + draft_row) * d, sizeof(float) * d);
     project(w, 1, logits, w->head_gather, P_LM_HEAD, 0, T + n_heads - 1, c->dim, c->vocab_size);
     cache->len += T;
     return 0;
@@ -523,8 +536,8 @@ int model_draft_logits(model_work *w, int n_heads, int T, int row, float *logits
     if (n_heads < 2 || n_heads > c->n_future || T < 1 || T > w->verify_rows || row < 0 || row >= T)
         return mtp_errorf("draft logits of heads 2..%d at row %d of %d: out of range", n_heads, row, T);
     for (int k = 2; k <= n_heads; k++)
-        memcpy(w->head_gather + (size_t)(k - 2) * d, w->head_rows + ((size_t)(k - 1) * R + row) * d,
-               sizeof(float) * d);
+        op_copy(w->head_gather + (size_t)(k - 2) * d, w->head_rows + ((size_t)(k - 1) * R + row) * d,
+                sizeof(float) * d);
     project(w, 1, logits, w->head_gather, P_LM_HEAD, 0, n_heads - 1, c->dim, c->vocab_size);
     return 0;
 }
@@ -546,7 +559,7 @@ int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *
                           c->max_seq_len);
     // head `first` reads z from where a forward leaves the trunk's output; a causal head the output of
     // the one before it, in the same slot
-    memcpy(w->trunk[config_trunk_layers(c) - 1].out, z, sizeof(float) * rows * d);
+    op_copy(w->trunk[config_trunk_layers(c) - 1].out, z, sizeof(float) * rows * d);
     kv_cache at = *cache;
     at.len = pos0;
     int exact = rows <= OP_PACKED_ROWS_MAX;
@@ -554,8 +567,8 @@ int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *
     for (int k = first; k <= last; k++) {
         head_forward(w, k, 0, x, 1, rows, &at, exact);
         if (c->head_order == MTP_HEAD_CAUSAL) x = w->heads[0].out;
-        memcpy(w->head_last + (size_t)(k - first) * d, w->head_norm + (size_t)(rows - 1) * d,
-               sizeof(float) * d);
+        op_copy(w->head_last + (size_t)(k - first) * d, w->head_norm + (size_t)(rows - 1) * d,
+                sizeof(float) * d);
     }
     project(w, 1, logits, w->head_last, P_LM_HEAD, 0, last - first + 1, c->dim, c->vocab_size);
     return 0;

@@ -36,6 +36,7 @@ typedef struct {
 typedef struct {
     float *k, *v;
     int len;
+    int on_device;  // k, v are the ops' device memory
 } kv_cache;
 
 // The weights of a model: its shape, its parameters and the RoPE tables
@@ -100,8 +101,14 @@ typedef struct {
     float *logits;      // sequential: (chunk, V); naive: (n, N, V)
     float *row_losses;  // (N)
     int32_t *inputs;    // (N)
-    int32_t *targets;   // (N)
-    int logit_chunk;    // rows of logits computed at once
+    // with a model on a device (model_to_device), every buffer above is the
+    // device's memory; these host copies receive what the host reads
+    int on_device;
+    float *host_row_losses;  // (N)
+    float *host_logits;      // (chunk, V), made when top-1 accuracy is asked
+    int32_t *host_targets;   // (N), likewise
+    int32_t *targets;        // (N)
+    int logit_chunk;         // rows of logits computed at once
     // backward scratch, shared by all blocks since blocks go backward one by one
     float *head1_rows;  // inference, causal heads: head 1's output (N, d) (model_catch_up_rows)
     float *dchain;      // chained heads: (N, d) d(output) of the head before the one going backward
@@ -117,6 +124,16 @@ typedef struct {
 // Allocates zeroed parameters and the RoPE tables for cfg (validated).
 int model_create(mtp_model *m, const mtp_config *cfg);
 void model_free(mtp_model *m);
+// Moves a created (loaded, initialized) model's parameters and RoPE tables to
+// the ops' current device (op_use_device), freeing their host memory; nothing
+// to do on the CPU. Work state allocated for it afterwards (model_work_alloc,
+// kv_cache_alloc, optimizer moments) lives there too, and what the host reads
+// comes back through op_download. A model in the decode layout or int8 stays
+// on the CPU: -1 with the error set.
+int model_to_device(mtp_model *m);
+// A host copy of the parameters, wherever they are (for checkpoints):
+// allocates host (params_alloc) and fills it.
+int model_params_to_host(const mtp_model *m, param_set *host);
 
 // Rearranges the matrices of a loaded model into the decode layout, for
 // decoding at the memory's speed (model/layout.c). Every forward keeps
@@ -182,7 +199,7 @@ int model_forward_loss(model_work *w, const int32_t *rows, int B, int T, double 
 // tokens (T): logits (n_heads, V). Used by sampling.
 int model_forward_last_logits(model_work *w, const int32_t *tokens, int T, int n_heads, float *logits);
 
-int kv_cache_alloc(kv_cache *cache, const mtp_config *cfg);
+int kv_cache_alloc(kv_cache *cache, const mtp_config *cfg);  // on the ops' current device
 void kv_cache_free(kv_cache *cache);
 // Runs tokens (T) at positions cache->len .. len+T-1 through the trunk and
 // heads 1..n_heads, appends their keys and values and advances cache->len.

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/rng.h"
+#include "ops/ops.h"
 
 // Elements per block of each stacked kind (or of the whole tensor).
 static void kind_sizes(const mtp_config *c, size_t per_block[P_KINDS], size_t total[P_KINDS]) {
@@ -37,14 +38,16 @@ size_t params_count(const mtp_config *cfg) {
     return n;
 }
 
-int params_alloc(param_set *p, const mtp_config *cfg) {
+static int alloc_set(param_set *p, const mtp_config *cfg, int on_device) {
     memset(p, 0, sizeof *p);
     size_t pb[P_KINDS];
     kind_sizes(cfg, pb, p->count);
     // Each kind starts on a 16-float (64-byte) boundary.
     size_t total = 0;
     for (int k = 0; k < P_KINDS; k++) total += (p->count[k] + 15) / 16 * 16;
-    p->memory = mtp_alloc_aligned(total * sizeof(float), "model parameters");
+    p->on_device = on_device && op_current_device() != OP_DEVICE_CPU;
+    p->memory = p->on_device ? op_alloc(total * sizeof(float), "model parameters")
+                             : mtp_alloc_aligned(total * sizeof(float), "model parameters");
     if (!p->memory) return -1;
     p->total = total;
     size_t off = 0;
@@ -55,8 +58,19 @@ int params_alloc(param_set *p, const mtp_config *cfg) {
     return 0;
 }
 
+int params_alloc(param_set *p, const mtp_config *cfg) {
+    return alloc_set(p, cfg, 0);
+}
+
+int params_alloc_on_device(param_set *p, const mtp_config *cfg) {
+    return alloc_set(p, cfg, 1);
+}
+
 void params_free(param_set *p) {
-    free(p->memory);
+    if (p->on_device)
+        op_free(p->memory);
+    else
+        free(p->memory);
     memset(p, 0, sizeof *p);
 }
 

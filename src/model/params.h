@@ -36,6 +36,7 @@ typedef struct {
     size_t count[P_KINDS];  // elements of each kind (all blocks)
     float *memory;          // the arena
     size_t total;           // elements in the arena
+    int on_device;          // the arena is the ops' device memory (op_alloc), not host memory
 } param_set;
 
 // One block's slices of a param_set (weights or their gradients alike).
@@ -43,8 +44,10 @@ typedef struct {
     float *attn_norm, *wq, *wk, *wv, *wo, *ffn_norm, *wgate, *wup, *wdown;
 } block_params;
 
-// Allocates a zeroed arena shaped for cfg.
+// Allocates a zeroed arena shaped for cfg in host memory, or (_on_device) in
+// the ops' current device's (op_alloc; the host arena where that is the CPU).
 int params_alloc(param_set *p, const mtp_config *cfg);
+int params_alloc_on_device(param_set *p, const mtp_config *cfg);
 void params_free(param_set *p);
 block_params params_block(const param_set *p, const mtp_config *cfg, int layer);
 

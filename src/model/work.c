@@ -47,12 +47,60 @@ int model_create_q8(mtp_model *m, const mtp_config *cfg) {
 }
 
 void model_free(mtp_model *m) {
+    int dev = m->params.on_device;
     params_free(&m->params);
     free(m->q8_weights);
     free(m->q8_scales);
+    if (dev) {
+        op_free(m->rope_cos);
+        op_free(m->rope_sin);
+    } else {
+        free(m->rope_cos);
+        free(m->rope_sin);
+    }
+    memset(m, 0, sizeof *m);
+}
+
+// A device copy of n host floats, or NULL (error set).
+static float *upload(const float *host, size_t n, const char *what) {
+    float *p = op_alloc(n * sizeof(float), what);
+    if (p) op_upload(p, host, n * sizeof(float));
+    return p;
+}
+
+int model_to_device(mtp_model *m) {
+    if (op_current_device() == OP_DEVICE_CPU || m->params.on_device) return 0;
+    if (m->decode_layout || m->q8)
+        return mtp_errorf("device %s: a model in the decode layout or int8 runs on the CPU only",
+                          op_device_name(op_current_device()));
+    size_t tables = (size_t)m->cfg.max_seq_len * (config_head_dim(&m->cfg) / 2);
+    param_set dev;
+    if (params_alloc_on_device(&dev, &m->cfg) != 0) return -1;
+    op_upload(dev.memory, m->params.memory, m->params.total * sizeof(float));
+    float *cos_t = upload(m->rope_cos, tables, "RoPE tables"),
+          *sin_t = upload(m->rope_sin, tables, "RoPE tables");
+    if (!cos_t || !sin_t || op_sync() != 0) {
+        params_free(&dev);
+        op_free(cos_t);
+        op_free(sin_t);
+        return -1;
+    }
+    params_free(&m->params);
     free(m->rope_cos);
     free(m->rope_sin);
-    memset(m, 0, sizeof *m);
+    m->params = dev;
+    m->rope_cos = cos_t;
+    m->rope_sin = sin_t;
+    return 0;
+}
+
+int model_params_to_host(const mtp_model *m, param_set *host) {
+    if (params_alloc(host, &m->cfg) != 0) return -1;
+    if (m->params.on_device)
+        op_download(host->memory, m->params.memory, m->params.total * sizeof(float));
+    else
+        memcpy(host->memory, m->params.memory, m->params.total * sizeof(float));
+    return 0;
 }
 
 // ---- work-buffer layout -------------------------------------------------
@@ -195,15 +243,20 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
             "a model in the decode layout or int8 runs forwards only: train a float32 checkpoint");
     w->model = m;
     w->cfg = *cfg;
+    w->on_device = m->params.on_device;
     w->trunk = mtp_calloc((size_t)config_trunk_layers(cfg), sizeof *w->trunk, "trunk activations");
     w->heads = mtp_calloc((size_t)cfg->n_future, sizeof *w->heads, "head activations");
-    if (!w->trunk || !w->heads || (with_grads && params_alloc(&w->grads, cfg) != 0)) {
+    w->host_row_losses = mtp_malloc(sizeof(float) * (size_t)B * T, "row losses");
+    if (!w->trunk || !w->heads || !w->host_row_losses ||
+        (with_grads &&
+         (w->on_device ? params_alloc_on_device(&w->grads, cfg) : params_alloc(&w->grads, cfg)) != 0)) {
         model_work_free(w);
         return -1;
     }
     carver c = {NULL, 0};
     carve_work(&c, w, cfg, B, T, schedule, with_grads, m->decode_layout, m->q8);
-    w->work = mtp_alloc_aligned(c.used * sizeof(float), "activations");
+    w->work = w->on_device ? op_alloc(c.used * sizeof(float), "activations")
+                           : mtp_alloc_aligned(c.used * sizeof(float), "activations");
     if (!w->work) {
         model_work_free(w);
         return -1;
@@ -221,31 +274,49 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
 
 void model_work_free(model_work *w) {
     params_free(&w->grads);
-    free(w->work);
+    if (w->on_device)
+        op_free(w->work);
+    else
+        free(w->work);
+    free(w->host_row_losses);
+    free(w->host_logits);
+    free(w->host_targets);
     free(w->trunk);
     free(w->heads);
     memset(w, 0, sizeof *w);
 }
 
 void model_zero_grads(model_work *w) {
-    if (w->grads.memory) memset(w->grads.memory, 0, w->grads.total * sizeof(float));
+    if (!w->grads.memory) return;
+    if (w->grads.on_device)
+        op_zero(w->grads.memory, w->grads.total * sizeof(float));
+    else
+        memset(w->grads.memory, 0, w->grads.total * sizeof(float));
 }
 
 int kv_cache_alloc(kv_cache *cache, const mtp_config *c) {
     size_t n = (size_t)c->n_layer * c->max_seq_len * c->n_kv_head * config_head_dim(c);
-    cache->len = 0;
-    cache->k = mtp_alloc_aligned(n * sizeof(float), "key cache");
-    cache->v = cache->k ? mtp_alloc_aligned(n * sizeof(float), "value cache") : NULL;
+    memset(cache, 0, sizeof *cache);
+    cache->on_device = op_current_device() != OP_DEVICE_CPU;
+    cache->k = cache->on_device ? op_alloc(n * sizeof(float), "key cache")
+                                : mtp_alloc_aligned(n * sizeof(float), "key cache");
+    cache->v = !cache->k          ? NULL
+               : cache->on_device ? op_alloc(n * sizeof(float), "value cache")
+                                  : mtp_alloc_aligned(n * sizeof(float), "value cache");
     if (!cache->v) {
-        free(cache->k);
-        cache->k = NULL;
+        kv_cache_free(cache);
         return -1;
     }
     return 0;
 }
 
 void kv_cache_free(kv_cache *cache) {
-    free(cache->k);
-    free(cache->v);
+    if (cache->on_device) {
+        op_free(cache->k);
+        op_free(cache->v);
+    } else {
+        free(cache->k);
+        free(cache->v);
+    }
     memset(cache, 0, sizeof *cache);
 }

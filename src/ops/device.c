@@ -49,7 +49,7 @@ int op_use_device(op_device d) {
     current = d;
     return 0;
 #else
-    return mtp_errorf("device cuda: this mtp was built without CUDA; rebuild with make CUDA=1");
+    return mtp_errorf("this mtp was built without CUDA: rebuild it with make CUDA=1 (BUILD=build/cuda)");
 #endif
 }
 
@@ -71,6 +71,14 @@ void *op_alloc(size_t bytes, const char *what) {
 #endif
     void *p = mtp_alloc_aligned(bytes, what);
     return current == OP_DEVICE_CPU_CHECK ? hide(p) : p;
+}
+
+size_t op_device_peak_bytes(void) {
+#ifdef MTP_CUDA
+    return cuda_peak_bytes();
+#else
+    return 0;
+#endif
 }
 
 void op_free(void *p) {

@@ -43,6 +43,9 @@ void *op_host_view(const void *p);
 // with the error set when out of memory. op_free(NULL) does nothing.
 void *op_alloc(size_t bytes, const char *what);
 void op_free(void *p);
+// The most bytes of op_alloc memory held at once so far on a GPU (0 on the
+// CPU, whose peak is the process's resident size).
+size_t op_device_peak_bytes(void);
 // Copies: host to device, device to host, device to device, zeroing. On the
 // CPU plain memcpy/memset. Device work is asynchronous; op_download and
 // op_sync wait for it.

@@ -42,10 +42,10 @@ typedef struct {
     double tokens_per_sec, tokens_per_forward, speedup;  // medians over prompts
     double forward_cost;                                 // median time per forward / plain's
     double seconds_per_forward;                          // median over prompts
-    double roofline;  // plain only: weight bytes per forward / time per forward / read bandwidth
-    double speedup_total;                                // total plain time / total time
-    double accept[MTP_MAX_FUTURE];                       // median per drafting head; NAN: never checked
-    double decode_seconds, prefill_seconds;              // totals
+    double roofline;       // plain only: weight bytes per forward / time per forward / read bandwidth
+    double speedup_total;  // total plain time / total time
+    double accept[MTP_MAX_FUTURE];           // median per drafting head; NAN: never checked
+    double decode_seconds, prefill_seconds;  // totals
     long tokens, forwards, mismatches;
 } bench_decode_result;
 

@@ -12,23 +12,30 @@
 #include "train/step.h"
 
 double bench_matmul_ceiling_gflops(void) {
+    // on the ops' current device: the ceiling of the device the steps run on
     const int n = 2048;
-    float *a = mtp_malloc(sizeof(float) * n * n, "ceiling matrix"),
-          *b = mtp_malloc(sizeof(float) * n * n, "m");
-    float *c = mtp_malloc(sizeof(float) * n * n, "ceiling matrix");
+    const size_t bytes = sizeof(float) * n * n;
+    float *h = mtp_malloc(bytes, "ceiling matrix");
+    float *a = op_alloc(bytes, "ceiling matrix"), *b = op_alloc(bytes, "ceiling matrix"),
+          *c = op_alloc(bytes, "ceiling matrix");
     double best = 0.0;
-    if (a && b && c) {
-        for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 7) * 0.01f;
+    if (h && a && b && c) {
+        for (size_t i = 0; i < (size_t)n * n; i++) h[i] = (float)(i % 7) * 0.01f;
+        op_upload(a, h, bytes);
+        op_upload(b, h, bytes);
+        op_sync();
         for (int r = 0; r < 8; r++) {
             double t0 = mtp_now();
             op_matmul_forward(c, a, b, n, n, n);
+            op_sync();
             double g = 2.0 * n * n * (double)n / (mtp_now() - t0) / 1e9;
             if (r > 0 && g > best) best = g;  // the first run warms up
         }
     }
-    free(a);
-    free(b);
-    free(c);
+    free(h);
+    op_free(a);
+    op_free(b);
+    op_free(c);
     return best;
 }
 
@@ -52,6 +59,7 @@ int bench_train_run(const mtp_config *c, int B, int T, head_schedule schedule, i
     double *ms = mtp_calloc((size_t)steps, sizeof *ms, "timings");
     if (!ms || model_create(&m, c) != 0) goto done;
     params_init(&m.params, c, 1);
+    if (model_to_device(&m) != 0) goto done;
     if (model_work_alloc(&w, &m, B, T, schedule, 1) != 0 || adamw_alloc(&opt, c) != 0) goto done;
     if (!(rows = mtp_malloc(sizeof(int32_t) * (size_t)B * row_len, "rows"))) goto done;
     mtp_rng rng;
@@ -62,7 +70,7 @@ int bench_train_run(const mtp_config *c, int B, int T, head_schedule schedule, i
     step_result sr;
     for (int s = 0; s <= steps; s++) {
         double t0 = mtp_now();
-        if (train_step(&m, &w, &opt, &o, s, micro, 1, B, T, NULL, &sr) != 0) goto done;
+        if (train_step(&m, &w, &opt, &o, s, micro, 1, B, T, NULL, &sr) != 0 || op_sync() != 0) goto done;
         if (s > 0) ms[s - 1] = 1e3 * (mtp_now() - t0);
     }
     qsort(ms, (size_t)steps, sizeof *ms, compare_doubles);
@@ -75,6 +83,7 @@ int bench_train_run(const mtp_config *c, int B, int T, head_schedule schedule, i
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     r->peak_mb = ru.ru_maxrss / 1024.0;
+    r->peak_device_mb = (double)op_device_peak_bytes() / 1e6;
     rc = 0;
 done:
     free(rows);

@@ -14,6 +14,7 @@ typedef struct {
     double tokens_per_sec, gflops;
     double ceiling_gflops;  // best of seven 2048^3 products
     double peak_mb;         // peak resident memory of the process
+    double peak_device_mb;  // on a GPU: the most memory its buffers held at once (op_device_peak_bytes)
     step_flops flops;
 } bench_train_result;
 

@@ -23,8 +23,9 @@ void optim_config_defaults(optim_config *o) {
 
 int adamw_alloc(adamw_state *s, const mtp_config *cfg) {
     memset(s, 0, sizeof *s);
-    if (params_alloc(&s->m, cfg) != 0) return -1;
-    if (params_alloc(&s->v, cfg) != 0) {
+    // on the ops' device, with the parameters and gradients (the CPU's memory there)
+    if (params_alloc_on_device(&s->m, cfg) != 0) return -1;
+    if (params_alloc_on_device(&s->v, cfg) != 0) {
         params_free(&s->m);
         return -1;
     }
@@ -63,14 +64,15 @@ int adamw_alloc_trainable(adamw_state *s, const mtp_config *cfg, const unsigned 
         s->moff[i] = trainable[i] ? s->packed : ADAMW_FROZEN;
         if (trainable[i]) s->packed += (size_t)t.shape[0] * (size_t)(t.ndim == 2 ? t.shape[1] : 1);
     }
-    s->ms = mtp_alloc_aligned((s->packed ? s->packed : 1) * sizeof(float), "AdamW moments (trainable)");
-    s->vs = s->ms
-                ? mtp_alloc_aligned((s->packed ? s->packed : 1) * sizeof(float), "AdamW moments (trainable)")
-                : NULL;
+    s->on_device = op_current_device() != OP_DEVICE_CPU;
+    size_t bytes = (s->packed ? s->packed : 1) * sizeof(float);
+    s->ms = s->on_device ? op_alloc(bytes, "AdamW moments (trainable)")
+                         : mtp_alloc_aligned(bytes, "AdamW moments (trainable)");
+    s->vs = !s->ms         ? NULL
+            : s->on_device ? op_alloc(bytes, "AdamW moments (trainable)")
+                           : mtp_alloc_aligned(bytes, "AdamW moments (trainable)");
     if (!s->vs) {
-        free(s->ms);
-        free(s->moff);
-        memset(s, 0, sizeof *s);
+        adamw_free(s);
         return -1;
     }
     return 0;
@@ -81,6 +83,9 @@ void adamw_free(adamw_state *s) {
     if (s->m.memory) {
         params_free(&s->m);
         params_free(&s->v);
+    } else if (s->on_device) {
+        op_free(s->ms);
+        op_free(s->vs);
     } else {
         free(s->ms);
         free(s->vs);

@@ -33,6 +33,7 @@ typedef struct {
     size_t lo, hi;
     size_t *moff;   // packed: per tensor; NULL otherwise
     size_t packed;  // packed: moment elements (the trainable parameters)
+    int on_device;  // packed ms, vs are the ops' device memory (whole-arena: m.on_device)
 } adamw_state;
 #define ADAMW_FROZEN ((size_t)-1)
 

@@ -270,7 +270,30 @@ static int init_from_checkpoint(trainer *t, const mtp_config *cfg) {
 
 // The checkpoint's AdamW moments: all of them alone, this process's shard
 // under data parallelism (read whole, then cut).
+// On a device: read on the host, then uploaded.
+static int load_moments_to_device(trainer *t, const mtp_config *cfg) {
+    adamw_state *o = &t->opt;
+    size_t n = o->moff ? o->packed : o->m.total;
+    float *m = mtp_malloc(sizeof(float) * (n ? n : 1), "AdamW moments"),
+          *v = mtp_malloc(sizeof(float) * (n ? n : 1), "AdamW moments");
+    param_set pm = {0}, pv = {0};
+    int rc = !m || !v  ? -1
+             : o->moff ? checkpoint_load_moments_packed(t->ckpt, m, v, o->moff, cfg)
+                       : params_alloc(&pm, cfg) || params_alloc(&pv, cfg) ||
+                             checkpoint_load_moments(t->ckpt, &pm, &pv, cfg);
+    if (rc == 0) {
+        op_upload(o->ms, o->moff ? m : pm.memory, sizeof(float) * n);
+        op_upload(o->vs, o->moff ? v : pv.memory, sizeof(float) * n);
+    }
+    params_free(&pm);
+    params_free(&pv);
+    free(m);
+    free(v);
+    return rc ? -1 : op_sync();
+}
+
 static int load_moments(trainer *t, const mtp_config *cfg) {
+    if (t->model.params.on_device) return load_moments_to_device(t, cfg);
     if (t->opt.moff) return checkpoint_load_moments_packed(t->ckpt, t->opt.ms, t->opt.vs, t->opt.moff, cfg);
     if (dist_size() == 1) return checkpoint_load_moments(t->ckpt, &t->opt.m, &t->opt.v, cfg);
     param_set m = {0}, v = {0};
@@ -314,6 +337,10 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     }
     checkpoint_close(&ck);
     int P = dist_size(), me = dist_rank();
+    if (rc == 0 && op_current_device() != OP_DEVICE_CPU && P > 1)
+        rc = mtp_errorf("--device %s trains in one process for now (not under mpirun)",
+                        op_device_name(op_current_device()));
+    if (rc == 0) rc = model_to_device(&t->model);  // the weights move once they are whole
     if (rc || model_work_alloc(&t->work, &t->model, o->batch, o->seq_len, o->schedule, 1) != 0) return -1;
     size_t total = t->model.params.total;
     if (o->freeze_trunk) {  // frozen tensors: no gradients, no optimizer state
@@ -402,17 +429,42 @@ static int save(trainer *t) {
         dist_gather(t->opt.ms, m.memory, t->model.params.total);
         dist_gather(t->opt.vs, v.memory, t->model.params.total);
     }
-    if (dist_rank() == 0) {
+    // on a device, host copies of the weights and moments are written
+    mtp_model host = t->model;
+    param_set hp = {0};
+    float *hm = NULL, *hv = NULL;
+    if (t->model.params.on_device) {
+        size_t n = t->opt.moff ? t->opt.packed : t->opt.m.total;
+        hm = mtp_malloc(sizeof(float) * (n ? n : 1), "AdamW moments");
+        hv = mtp_malloc(sizeof(float) * (n ? n : 1), "AdamW moments");
+        if (!hm || !hv || model_params_to_host(&t->model, &hp) != 0 ||
+            (!t->opt.moff && (params_alloc(&m, cfg) != 0 || params_alloc(&v, cfg) != 0)))
+            rc = -1;
+        if (rc == 0) {
+            op_download(hm, t->opt.ms, sizeof(float) * n);
+            op_download(hv, t->opt.vs, sizeof(float) * n);
+            if (!t->opt.moff) {
+                memcpy(m.memory, hm, sizeof(float) * n);
+                memcpy(v.memory, hv, sizeof(float) * n);
+            }
+            host.params = hp;
+        }
+    }
+    if (rc == 0 && dist_rank() == 0) {
         char *state = trainer_state_json(t);
-        checkpoint_moments mo = {P > 1 ? &m : &t->opt.m, P > 1 ? &v : &t->opt.v, t->opt.ms, t->opt.vs,
-                                 t->opt.moff};
+        int copied = P > 1 || t->model.params.on_device;
+        checkpoint_moments mo = {copied ? &m : &t->opt.m, copied ? &v : &t->opt.v, hm ? hm : t->opt.ms,
+                                 hv ? hv : t->opt.vs, t->opt.moff};
         checkpoint_file tok = {"tokenizer.json", t->tokenizer_json,
                                t->tokenizer_json ? strlen(t->tokenizer_json) : 0};
-        rc = state ? checkpoint_save(t->o.out, t->step, &t->model, &mo, state, &tok)
+        rc = state ? checkpoint_save(t->o.out, t->step, &host, &mo, state, &tok)
                    : mtp_errorf("out of memory writing trainer_state.json");
         free(state);
         if (rc == 0) rc = checkpoint_prune(t->o.out, t->o.keep_last);
     }
+    params_free(&hp);
+    free(hm);
+    free(hv);
     params_free(&m);
     params_free(&v);
     if (P > 1 && dist_any(rc != 0) && rc == 0) rc = mtp_errorf("process 0 could not save the checkpoint");

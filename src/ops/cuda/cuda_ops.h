@@ -22,6 +22,7 @@ int cuda_init(void);
 const char *cuda_device_info(void);
 void *cuda_alloc(size_t bytes, const char *what);  // zeroed; NULL + error set
 void cuda_free(void *p);
+size_t cuda_peak_bytes(void);  // most bytes of cuda_alloc memory held at once
 void cuda_upload(void *dst, const void *host_src, size_t bytes);
 void cuda_download(void *host_dst, const void *src, size_t bytes);
 void cuda_copy(void *dst, const void *src, size_t bytes);
