@@ -7,17 +7,19 @@
 #   2. model parity: a training step on the GPU against the CPU, every head's
 #      loss and every gradient within 1e-4 (tests/test_device_model.c: n = 1,
 #      2, 4, GQA, naive schedule, linear and causal heads);
-#   3. the commands: 30 training steps on cuda and cpu (final losses compared),
-#      greedy text on cuda identical for plain, --speculative 2 and auto;
+#   3. the commands: 30 training steps on cuda and cpu (losses within 1e-3),
+#      200 steps with bf16 products against float32 (within 2%), greedy text on
+#      cuda identical for plain, --speculative 2 and auto;
 #   4. benchmarks: the ops at GPT-2-small shapes (bench/bench_cuda_ops.c) and
-#      mtp bench-train --device cuda at GPT-2-small size, n = 1 and 4 (tokens/s,
-#      MFU against the float32 matmul ceiling measured in the same run, peak GPU
-#      memory), and bench-decode's forward cost on a 1B-parameter shape.
+#      mtp bench-train --device cuda at GPT-2-small size, fp32 and bf16, n = 1
+#      and 4 (tokens/s, MFU against the matmul ceiling at that precision measured
+#      in the same run, peak GPU memory), and bench-decode's forward cost on a
+#      1B-parameter shape.
 # Writes the report to $OUT/check.md (OUT defaults to gpu/out) and prints it;
 # exits non-zero if a check failed. --quick skips the 1B decoding shape.
 #
-# Not yet in the backend: bf16 products (cuBLASLt) and tiled (flash)
-# attention kernels, fused unembedding + cross-entropy, multi-GPU (NCCL).
+# Not yet in the backend: tiled (flash) attention kernels on tensor cores, a
+# fused unembedding + cross-entropy, multi-GPU (NCCL).
 #   bash gpu/check.sh [--quick] [--arch "-gencode arch=compute_90,code=sm_90"]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +28,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --arch) arch=$2; shift 2 ;;
     --quick) quick=1; shift ;;
-    -h | --help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu/check.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -93,6 +95,24 @@ print(f"\nlargest relative loss difference over {len(a)} steps: {worst:.2e} (tol
       "another order, compounded over the steps)")
 sys.exit(0 if worst <= 1e-3 else 1)
 PY
+# bf16 products against float32: 200 steps each on the GPU
+for p in fp32 bf16; do
+    "$mtp" train ${small/--steps 30/--steps 200} --device cuda --precision $p --out "$work/p_$p" --log "$work/plog_$p.txt" \
+        >"$work/p_$p.out" 2>&1 || failed "train --precision $p: $(tail -1 "$work/p_$p.out")"
+done
+python3 - "$work/plog_fp32.txt" "$work/plog_bf16.txt" >>"$report" 2>&1 <<'PY' || failed "bf16 training drifts from fp32"
+import json, sys
+def losses(p):
+    return [r["loss"] for r in map(json.loads, open(p)) if "split" not in r]
+a, b = losses(sys.argv[1]), losses(sys.argv[2])
+if len(a) != 200 or len(b) != 200:
+    sys.exit(f"expected 200 logged steps, got {len(a)} and {len(b)}")
+tail = [abs(x - y) / x for x, y in zip(a[-50:], b[-50:])]
+mean = sum(tail) / len(tail)
+print(f"\nbf16 vs fp32 products, 200 steps: loss at step 1 {a[0]:.4f} / {b[0]:.4f}, at step 200 {a[-1]:.4f} / "
+      f"{b[-1]:.4f}; mean relative difference over the last 50 steps {mean:.2%} (tolerance 2%)")
+sys.exit(0 if mean <= 0.02 else 1)
+PY
 for k in 0 2 auto; do
     "$mtp" generate --model "$work/run_cuda" --prompt "line 12" --max-new 48 --speculative $k --device cuda \
         >"$work/gen_$k.txt" 2>"$work/gen_$k.err" || failed "generate --speculative $k: $(tail -1 "$work/gen_$k.err")"
@@ -111,15 +131,18 @@ timeout 300 build/cuda/bench/bench_cuda_ops >>"$report" 2>&1 || failed "bench_cu
 note ""
 note "mtp bench-train --device cuda, GPT-2-small size (V=50304, d=768, 12 heads, L=12, T=1024, B=8):"
 note ""
-note "| n | ms/step | tokens/s | TFLOP/s | MFU (float32 ceiling) | peak GPU MB |"
-note "|---|---:|---:|---:|---:|---:|"
-for n in 1 4; do
-    j=$(timeout 300 "$mtp" bench-train --device cuda --json --vocab-size 50304 --dim 768 --n-head 12 --n-layer 12 \
-        --n-future $n --seq-len 1024 --batch 8 --steps 3 2>"$work/bt.err") || { failed "bench-train n=$n: $(tail -1 "$work/bt.err")"; continue; }
-    python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("| %d | %.1f | %.0f | %.2f | %.1f%% | %.0f |" % (r["n_future"], r["ms_per_step"], r["tokens_per_sec"], r["gflops"]/1e3, 100*r["mfu"], r["peak_device_mb"]))' "$j" >>"$report"
+note "| precision | n | ms/step | tokens/s | TFLOP/s | MFU | peak GPU MB |"
+note "|---|---|---:|---:|---:|---:|---:|"
+for p in fp32 bf16; do
+    for n in 1 4; do
+        j=$(timeout 300 "$mtp" bench-train --device cuda --precision $p --json --vocab-size 50304 --dim 768 \
+            --n-head 12 --n-layer 12 --n-future $n --seq-len 1024 --batch 8 --steps 3 2>"$work/bt.err") ||
+            { failed "bench-train $p n=$n: $(tail -1 "$work/bt.err")"; continue; }
+        python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("| %s | %d | %.1f | %.0f | %.2f | %.1f%% | %.0f |" % (r["precision"], r["n_future"], r["ms_per_step"], r["tokens_per_sec"], r["gflops"]/1e3, 100*r["mfu"], r["peak_device_mb"]))' "$j" >>"$report"
+    done
 done
 note ""
-note "(ceiling: the float32 cuBLAS product of 2048^3 in the same process; bf16 is not in the backend yet)"
+note "(MFU: over the cuBLAS product of 2048^3 at the same precision, measured in the same process)"
 if [ $quick -eq 0 ]; then
     note ""
     note "bench-decode --device cuda on a 1B-parameter shape (d=2048, 18 blocks of which 4 heads, f=5504), random init:"

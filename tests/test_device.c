@@ -34,6 +34,17 @@ int main(void) {
     if (rc != 0) CHECK(op_current_device() == OP_DEVICE_CPU, "a refused device keeps the CPU");
     CHECK(op_use_device(OP_DEVICE_CPU) == 0 && op_current_device() == OP_DEVICE_CPU, "back to the CPU");
 
+    // precision: names; the CPU computes in float32 only
+    op_precision pr = OP_PRECISION_FP32;
+    CHECK(op_precision_parse("bf16", &pr) == 0 && pr == OP_PRECISION_BF16 &&
+              op_precision_parse("tf32", &pr) == 0 && pr == OP_PRECISION_TF32 &&
+              op_precision_parse("fp32", &pr) == 0 && pr == OP_PRECISION_FP32,
+          "parse precisions");
+    CHECK(op_precision_parse("fp16", &pr) != 0, "fp16 is not a precision of ours");
+    CHECK(op_set_precision(OP_PRECISION_FP32) == 0, "fp32 on the CPU");
+    CHECK(op_set_precision(OP_PRECISION_BF16) != 0 && strstr(mtp_last_error(), "--device cuda"),
+          "bf16 on the CPU is refused, saying where it runs: %s", mtp_last_error());
+
     // memory: zeroed, aligned; copies in every direction
     float src[37], got[37];
     for (int i = 0; i < 37; i++) src[i] = (float)i - 18.5f;
@@ -65,8 +76,10 @@ int main(void) {
 
     // cpu-check: the same kernels on memory the host cannot reach directly
     CHECK(op_device_parse("cpu-check", &d) == 0 && d == OP_DEVICE_CPU_CHECK, "parse cpu-check");
-    CHECK(op_use_device(OP_DEVICE_CPU_CHECK) == 0 && op_current_device() == OP_DEVICE_CPU_CHECK, "use cpu-check");
-    float *hx = op_alloc(sizeof src, "test"), *hw = op_alloc(sizeof w, "test"), *hy = op_alloc(sizeof y1, "test");
+    CHECK(op_use_device(OP_DEVICE_CPU_CHECK) == 0 && op_current_device() == OP_DEVICE_CPU_CHECK,
+          "use cpu-check");
+    float *hx = op_alloc(sizeof src, "test"), *hw = op_alloc(sizeof w, "test"),
+          *hy = op_alloc(sizeof y1, "test");
     CHECK(hx && hw && hy && (void *)hx != op_host_view(hx) && op_host_view(NULL) == NULL,
           "cpu-check pointers are not host addresses");
     op_upload(hx, src, sizeof src);
@@ -85,7 +98,8 @@ int main(void) {
     }
     int status = 0;
     waitpid(pid, &status, 0);
-    CHECK(pid > 0 && (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0)), "reading cpu-check memory from the host crashes (status %d)", status);
+    CHECK(pid > 0 && (WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) != 0)),
+          "reading cpu-check memory from the host crashes (status %d)", status);
     op_free(hx);
     op_free(hy);
     op_free(hw);

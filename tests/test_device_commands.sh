@@ -72,6 +72,8 @@ M bench-train --steps 1 --dim 32 --n-head 4 --n-layer 2 --seq-len 16 --batch 2 -
     >bench.txt 2>&1 || fail "bench-train on cpu-check: $(tail -1 bench.txt)"
 grep -q "cpu-check" bench.txt || fail "bench-train does not name its device"
 
+expect_error "bf16 on the CPU" "--precision bf16" -- M bench-train --precision bf16 --device cpu
+expect_error "unknown precision" "expected fp32, tf32 or bf16" -- M train $TINY --steps 1 --out np --precision fp16
 expect_error "unknown device" "expected cpu, cuda or cpu-check" -- M bench-train --device gpu
 if ! nm "$MTP" 2>/dev/null | grep -q cuda_init; then
     expect_error "cuda without CUDA" "make CUDA=1" -- M train $TINY --steps 1 --out nocuda --device cuda

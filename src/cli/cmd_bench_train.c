@@ -21,6 +21,7 @@ static const flag BENCH_FLAGS[] = {
 
 static int run_bench_train(command_line *cl) {
     bench_args *a = cl->args;
+    if (model_flags_ready(&a->m) != 0) return 1;
     const shape_flags *s = &a->shape;
     mtp_config c = {0};
     config_set_defaults(&c);
@@ -39,12 +40,13 @@ static int run_bench_train(command_line *cl) {
             "\"head_order\": \"%s\", \"seq_len\": %d, \"batch\": %d, "
             "\"schedule\": \"%s\", \"threads\": %d, \"ms_per_step\": %.3f, \"tokens_per_sec\": %.1f, "
             "\"gflop_per_step\": %.3f, \"gflops\": %.2f, \"ceiling_gflops\": %.2f, \"mfu\": %.4f, "
-            "\"peak_rss_mb\": %.1f, \"peak_device_mb\": %.1f, \"device\": \"%s\", \"blas\": \"%s\"}\n",
+            "\"peak_rss_mb\": %.1f, \"peak_device_mb\": %.1f, \"device\": \"%s\", \"precision\": \"%s\", "
+            "\"blas\": \"%s\"}\n",
             c.vocab_size, c.dim, c.n_layer, c.n_future, config_head_type_name(c.head_type),
             config_head_order_name(c.head_order), s->seq_len, s->batch, schedule, op_get_threads(),
             r.median_ms, r.tokens_per_sec, fl->total / 1e9, r.gflops, r.ceiling_gflops,
             r.gflops / r.ceiling_gflops, r.peak_mb, r.peak_device_mb, op_device_name(op_current_device()),
-            op_blas_info());
+            op_precision_name((op_precision)a->m.precision), op_blas_info());
         return 0;
     }
     printf("config: V=%d d=%d H=%d Hkv=%d f=%d L=%d n=%d (%s %s heads) T=%d B=%d, %s schedule, %d threads\n",
@@ -54,7 +56,8 @@ static int run_bench_train(command_line *cl) {
     if (op_current_device() == OP_DEVICE_CPU)
         printf("BLAS: %s; matmul ceiling (2048^3): %.1f GFLOP/s\n", op_blas_info(), r.ceiling_gflops);
     else
-        printf("device: %s; matmul ceiling (2048^3): %.1f GFLOP/s\n", op_device_info(), r.ceiling_gflops);
+        printf("device: %s; %s products, their ceiling (2048^3): %.1f GFLOP/s\n", op_device_info(),
+               op_precision_name((op_precision)a->m.precision), r.ceiling_gflops);
     printf("step: median %.1f ms over %d steps (min %.1f, max %.1f), %.0f tokens/s\n", r.median_ms, a->steps,
            r.min_ms, r.max_ms, r.tokens_per_sec);
     printf(
@@ -87,6 +90,6 @@ const command_spec CMD_BENCH_TRAIN = {
                 "--vocab-size --n-layer --n-future --dim --n-head --n-kv-head --ffn-dim --seq-len "
                 "--batch --schedule --head-type --head-order"},
                {NULL, BENCH_FLAGS, 0},
-               {NULL, MODEL_FLAGS, offsetof(bench_args, m), "--threads --device"}},
+               {NULL, MODEL_FLAGS, offsetof(bench_args, m), "--threads --device --precision"}},
     COMMAND_RUN(run_bench_train, BENCH_TRAIN_DEFAULTS),
 };

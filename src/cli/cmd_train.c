@@ -261,6 +261,7 @@ static int run_train(command_line *cl) {
     cJSON *state = NULL;
     trainer *t = calloc(1, sizeof *t);
     rc = t ? 0 : 1;
+    if (rc == 0 && model_flags_ready(&a->m) != 0) rc = 1;
     if (rc == 0 && dist_start() != 0) rc = 1;  // under mpirun: one of P processes (train/dist.h)
     // P processes on one machine share its cores unless --threads says otherwise
     if (rc == 0 && dist_size() > 1 && a->m.threads == 0) op_set_threads(dist_threads_per_process());
@@ -423,7 +424,7 @@ const command_spec CMD_TRAIN = {
                {"optimization:", SHAPE_FLAGS, offsetof(train_args, shape), "--batch"},
                {NULL, OPTIM_FLAGS, 0},
                {NULL, SHAPE_FLAGS, offsetof(train_args, shape), "--schedule"},
-               {NULL, MODEL_FLAGS, offsetof(train_args, m), "--threads --device"},
+               {NULL, MODEL_FLAGS, offsetof(train_args, m), "--threads --device --precision"},
                {"evaluation and checkpoints:", EVAL_FLAGS, 0}},
     .epilog =
         "--steps 0 writes the initialized model. Ctrl-C saves a checkpoint and stops (under\n"

@@ -28,6 +28,23 @@ static void show_device(const void *dest, char *buf, size_t cap) {
     snprintf(buf, cap, "%s", op_device_name((op_device) * (const int *)dest));
 }
 
+static int parse_precision(const char *v, void *dest) {
+    op_precision p;
+    if (op_precision_parse(v, &p) != 0) return mtp_errorf("expected fp32, tf32 or bf16");
+    *(int *)dest = (int)p;
+    return 0;
+}
+
+static void show_precision(const void *dest, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s", op_precision_name((op_precision) * (const int *)dest));
+}
+
+int model_flags_ready(const model_flags *m) {
+    if (op_set_precision((op_precision)m->precision) != 0)
+        return mtp_error_context("--precision %s", op_precision_name((op_precision)m->precision));
+    return 0;
+}
+
 const flag MODEL_FLAGS[] = {
     {"--model", FLAG_STRING, offsetof(model_flags, model), "PATH",
      "checkpoint directory, or run directory (its latest checkpoint)"},
@@ -38,6 +55,10 @@ const flag MODEL_FLAGS[] = {
      "or cpu-check (the CPU kernels on memory the host may not touch directly: a test\n"
      "that the code keeps to the device interface, with the CPU's results)",
      .parse = parse_device, .show = show_device},
+    {"--precision", FLAG_PARSE, offsetof(model_flags, precision), "P",
+     "the training products on a GPU: fp32, or tf32 / bf16 (tensor cores round their\n"
+     "inputs; weights, sums and the optimizer stay float32). The CPU runs fp32",
+     .parse = parse_precision, .show = show_precision},
     {0},
 };
 

@@ -15,7 +15,11 @@ typedef struct {
     const char *model;  // run or checkpoint directory
     int threads;        // 0 = all cores
     int device;         // op_device, chosen (op_use_device) as the flag is read
+    int precision;      // op_precision of the training products (model_flags_ready applies it)
 } model_flags;
+// What must wait until every flag is read: the precision, which depends on the
+// device. 0, or -1 with the error set (naming the flag).
+int model_flags_ready(const model_flags *m);
 extern const flag MODEL_FLAGS[];
 
 // --max-new, --speculative, --temperature, --top-k, --top-p, --seed, --stop:

@@ -131,6 +131,35 @@ void op_zero(void *p, size_t bytes) {
     if (bytes) memset(op_host_view(p), 0, bytes);
 }
 
+const char *op_precision_name(op_precision p) {
+    return p == OP_PRECISION_BF16 ? "bf16" : p == OP_PRECISION_TF32 ? "tf32" : "fp32";
+}
+
+int op_precision_parse(const char *name, op_precision *p) {
+    if (name && strcmp(name, "fp32") == 0)
+        *p = OP_PRECISION_FP32;
+    else if (name && strcmp(name, "tf32") == 0)
+        *p = OP_PRECISION_TF32;
+    else if (name && strcmp(name, "bf16") == 0)
+        *p = OP_PRECISION_BF16;
+    else
+        return mtp_errorf("precision '%s': expected fp32, tf32 or bf16", name ? name : "");
+    return 0;
+}
+
+int op_set_precision(op_precision p) {
+#ifdef MTP_CUDA
+    if (current == OP_DEVICE_CUDA) {
+        cuda_set_precision((int)p);
+        return 0;
+    }
+#endif
+    if (p != OP_PRECISION_FP32)
+        return mtp_errorf("%s products run on a GPU (--device cuda); the %s computes in float32",
+                          op_precision_name(p), op_device_name(current));
+    return 0;
+}
+
 int op_sync(void) {
 #ifdef MTP_CUDA
     if (current == OP_DEVICE_CUDA) return cuda_sync();

@@ -57,6 +57,18 @@ void op_zero(void *p, size_t bytes);
 // since the last call (a CUDA error is sticky: ops do not return errors).
 int op_sync(void);
 
+// ---- precision of the training products (ops/device.c) ----
+// fp32 (the default): float32 products, as on the CPU. On a GPU, tf32 and
+// bf16 let the tensor cores round the inputs of op_matmul_forward/backward
+// (to TF32, or to bfloat16) while weights, activations, sums, outputs and the
+// optimizer stay float32 (the float32 weights are the master copy). The
+// decoding kernels stay float32. The CPU computes in float32 only: -1 with the
+// error set for another precision there.
+typedef enum { OP_PRECISION_FP32 = 0, OP_PRECISION_TF32 = 1, OP_PRECISION_BF16 = 2 } op_precision;
+const char *op_precision_name(op_precision p);
+int op_precision_parse(const char *name, op_precision *p);
+int op_set_precision(op_precision p);
+
 // ---- matrix products (ops/cpu/matmul.c) ----
 // out (N, O) = inp (N, I) @ w (O, I)^T. Weights are stored (out, in) like
 // PyTorch's nn.Linear, so the product needs no copies.

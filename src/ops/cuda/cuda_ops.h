@@ -30,6 +30,9 @@ void cuda_zero(void *p, size_t bytes);
 // Waits for the stream; -1 with the error set if a CUDA call or kernel has
 // failed since the last call.
 int cuda_sync(void);
+// The training products' precision: 0 float32, 1 TF32, 2 bfloat16 inputs
+// (op_precision), float32 sums and outputs in every case.
+void cuda_set_precision(int precision);
 
 // ---- the ops ----
 void cuda_matmul_forward(float *out, const float *inp, const float *w, int N, int in_dim, int out_dim);

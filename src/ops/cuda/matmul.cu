@@ -9,23 +9,36 @@
 #include "ops/cuda/cuda_common.h"
 #include "ops/cuda/cuda_ops.h"
 
+// The products' compute type (cuda_set_precision): float32 by default, no TF32.
+static cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
+
+void cuda_set_precision(int precision) {
+    compute = precision == 2   ? CUBLAS_COMPUTE_32F_FAST_16BF
+              : precision == 1 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                               : CUBLAS_COMPUTE_32F;
+}
+
+// C (m, n) = op(A) @ op(B) + beta C, column-major, float32 storage
+static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, const float *A, int lda,
+                 const float *B, int ldb, float beta, float *C, int ldc) {
+    const float one = 1.0f;
+    BLAS_TRY(cublasGemmEx(cuda_blas, ta, tb, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &beta, C,
+                          CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT));
+}
+
 void cuda_matmul_forward(float *out, const float *inp, const float *w, int N, int in_dim, int out_dim) {
     // out (N, O) = inp (N, I) @ w (O, I)^T  <=>  out^T (O, N) = w (O, I) @ inp^T (I, N);
     // column-major w^T is w stored (I, O): transpose it
-    const float one = 1.0f, zero = 0.0f;
-    BLAS_TRY(cublasSgemm(cuda_blas, CUBLAS_OP_T, CUBLAS_OP_N, out_dim, N, in_dim, &one, w, in_dim, inp,
-                         in_dim, &zero, out, out_dim));
+    gemm(CUBLAS_OP_T, CUBLAS_OP_N, out_dim, N, in_dim, w, in_dim, inp, in_dim, 0.0f, out, out_dim);
 }
 
 void cuda_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N,
                           int in_dim, int out_dim, int accumulate_dinp) {
-    const float one = 1.0f, zero = 0.0f;
     if (dinp)  // dinp (N, I) = dout (N, O) @ w (O, I)  <=>  dinp^T (I, N) = w^T (I, O) @ dout^T (O, N)
-        BLAS_TRY(cublasSgemm(cuda_blas, CUBLAS_OP_N, CUBLAS_OP_N, in_dim, N, out_dim, &one, w, in_dim, dout,
-                             out_dim, accumulate_dinp ? &one : &zero, dinp, in_dim));
+        gemm(CUBLAS_OP_N, CUBLAS_OP_N, in_dim, N, out_dim, w, in_dim, dout, out_dim,
+             accumulate_dinp ? 1.0f : 0.0f, dinp, in_dim);
     if (dw)  // dw (O, I) += dout^T (O, N) @ inp (N, I)  <=>  dw^T (I, O) += inp^T (I, N) @ dout (N, O)
-        BLAS_TRY(cublasSgemm(cuda_blas, CUBLAS_OP_N, CUBLAS_OP_T, in_dim, out_dim, N, &one, inp, in_dim, dout,
-                             out_dim, &one, dw, in_dim));
+        gemm(CUBLAS_OP_N, CUBLAS_OP_T, in_dim, out_dim, N, inp, in_dim, dout, out_dim, 1.0f, dw, in_dim);
 }
 
 enum { ROWS_MAX = 16, WARPS_PER_BLOCK = 8 };

@@ -38,25 +38,51 @@ __global__ void rmsnorm_dx_kernel(float *dx, const float *dout, const float *x, 
         dx[off + j] += r * w[j] * dout[off + j] - c * x[off + j];
 }
 
-// dw_j += sum over rows of dy_j x_j r: one thread per column walks the rows in
-// order (deterministic; neighbouring threads read neighbouring columns)
-__global__ void rmsnorm_dw_kernel(float *dw, const float *dout, const float *x, const float *rstd, int N,
-                                  int d) {
+// dw_j += sum over rows of dy_j x_j r, deterministic and parallel: the rows
+// are cut into DW_CHUNKS fixed chunks, one thread per (column, chunk) sums
+// its chunk in order (neighbouring threads read neighbouring columns), then
+// one thread per column adds the chunk sums in order.
+enum { DW_CHUNKS = 64 };
+
+__global__ void rmsnorm_dw_partial_kernel(float *partial, const float *dout, const float *x,
+                                          const float *rstd, int N, int d) {
+    int j = blockIdx.x * blockDim.x + threadIdx.x, chunk = blockIdx.y;
+    if (j >= d) return;
+    int per = (N + DW_CHUNKS - 1) / DW_CHUNKS, i0 = chunk * per, i1 = i0 + per < N ? i0 + per : N;
+    float acc = 0.0f;
+    for (int i = i0; i < i1; i++) acc += dout[(size_t)i * d + j] * x[(size_t)i * d + j] * rstd[i];
+    partial[(size_t)chunk * d + j] = acc;
+}
+
+__global__ void rmsnorm_dw_sum_kernel(float *dw, const float *partial, int d) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= d) return;
     float acc = 0.0f;
-    for (int i = 0; i < N; i++) acc += dout[(size_t)i * d + j] * x[(size_t)i * d + j] * rstd[i];
+    for (int c = 0; c < DW_CHUNKS; c++) acc += partial[(size_t)c * d + j];
     dw[j] += acc;
 }
 
 void cuda_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                            const float *rstd, int N, int d) {
+    static float *partial = nullptr;  // (DW_CHUNKS, d), grown as needed and kept for the process
+    static int partial_d = 0;
     if (N <= 0) return;
     rmsnorm_dx_kernel<<<N, NORM_THREADS, 0, cuda_stream>>>(dx, dout, x, w, rstd, d);
     CUDA_LAUNCHED("rmsnorm_dx_kernel");
     if (!dw) return;
-    rmsnorm_dw_kernel<<<cuda_blocks((size_t)d, 128), 128, 0, cuda_stream>>>(dw, dout, x, rstd, N, d);
-    CUDA_LAUNCHED("rmsnorm_dw_kernel");
+    if (d > partial_d) {
+        if (partial) CUDA_TRY(cudaFree(partial));
+        partial = nullptr;
+        partial_d = 0;
+        CUDA_TRY(cudaMalloc(&partial, sizeof(float) * DW_CHUNKS * (size_t)d));
+        if (!partial) return;
+        partial_d = d;
+    }
+    dim3 grid(cuda_blocks((size_t)d, 128), DW_CHUNKS);
+    rmsnorm_dw_partial_kernel<<<grid, 128, 0, cuda_stream>>>(partial, dout, x, rstd, N, d);
+    CUDA_LAUNCHED("rmsnorm_dw_partial_kernel");
+    rmsnorm_dw_sum_kernel<<<cuda_blocks((size_t)d, 128), 128, 0, cuda_stream>>>(dw, partial, d);
+    CUDA_LAUNCHED("rmsnorm_dw_sum_kernel");
 }
 
 // One thread per (b, t, head, i < hd/2) of x (B, T, nh, hd): the rotate-half
