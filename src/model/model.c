@@ -234,15 +234,18 @@ static int load_inputs(model_work *w, const int32_t *rows, int B, int T) {
                 return mtp_errorf("token id %d at row %d position %d is outside the vocabulary (size %d)", id,
                                   b, t, c->vocab_size);
         }
+    // gathered on the host, then one upload
     for (int b = 0; b < B; b++)
-        op_upload(w->inputs + (size_t)b * T, rows + (size_t)b * row_len, sizeof(int32_t) * T);
+        memcpy(w->host_tokens + (size_t)b * T, rows + (size_t)b * row_len, sizeof(int32_t) * T);
+    op_upload(w->inputs, w->host_tokens, sizeof(int32_t) * (size_t)B * T);
     return 0;
 }
 
 static void load_targets(model_work *w, const int32_t *rows, int B, int T, int k) {
     int row_len = T + w->cfg.n_future;
     for (int b = 0; b < B; b++)
-        op_upload(w->targets + (size_t)b * T, rows + (size_t)b * row_len + k, sizeof(int32_t) * T);
+        memcpy(w->host_tokens + (size_t)b * T, rows + (size_t)b * row_len + k, sizeof(int32_t) * T);
+    op_upload(w->targets, w->host_tokens, sizeof(int32_t) * (size_t)B * T);
 }
 
 // The mean of the N row losses, read back from the device.

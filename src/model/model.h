@@ -105,6 +105,7 @@ typedef struct {
     // device's memory; these host copies receive what the host reads
     int on_device;
     float *host_row_losses;  // (N)
+    int32_t *host_tokens;    // (N) inputs or targets gathered for one upload
     float *host_logits;      // (chunk, V), made when top-1 accuracy is asked
     int32_t *host_targets;   // (N), likewise
     int32_t *targets;        // (N)

@@ -73,6 +73,10 @@ int model_to_device(mtp_model *m) {
     if (m->decode_layout || m->q8)
         return mtp_errorf("device %s: a model in the decode layout or int8 runs on the CPU only",
                           op_device_name(op_current_device()));
+    if (config_head_dim(&m->cfg) > op_attention_max_head_dim())
+        return mtp_errorf("device %s: attention heads of %d values; this device takes at most %d",
+                          op_device_name(op_current_device()), config_head_dim(&m->cfg),
+                          op_attention_max_head_dim());
     size_t tables = (size_t)m->cfg.max_seq_len * (config_head_dim(&m->cfg) / 2);
     param_set dev;
     if (params_alloc_on_device(&dev, &m->cfg) != 0) return -1;
@@ -247,7 +251,8 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
     w->trunk = mtp_calloc((size_t)config_trunk_layers(cfg), sizeof *w->trunk, "trunk activations");
     w->heads = mtp_calloc((size_t)cfg->n_future, sizeof *w->heads, "head activations");
     w->host_row_losses = mtp_malloc(sizeof(float) * (size_t)B * T, "row losses");
-    if (!w->trunk || !w->heads || !w->host_row_losses ||
+    w->host_tokens = mtp_malloc(sizeof(int32_t) * (size_t)B * T, "token ids");
+    if (!w->trunk || !w->heads || !w->host_row_losses || !w->host_tokens ||
         (with_grads &&
          (w->on_device ? params_alloc_on_device(&w->grads, cfg) : params_alloc(&w->grads, cfg)) != 0)) {
         model_work_free(w);
@@ -279,6 +284,7 @@ void model_work_free(model_work *w) {
     else
         free(w->work);
     free(w->host_row_losses);
+    free(w->host_tokens);
     free(w->host_logits);
     free(w->host_targets);
     free(w->trunk);

@@ -73,6 +73,10 @@ void *op_alloc(size_t bytes, const char *what) {
     return current == OP_DEVICE_CPU_CHECK ? hide(p) : p;
 }
 
+int op_attention_max_head_dim(void) {
+    return current == OP_DEVICE_CUDA ? 256 : 1 << 30;  // attention.cu: 8 values per lane of a warp
+}
+
 size_t op_device_peak_bytes(void) {
 #ifdef MTP_CUDA
     return cuda_peak_bytes();

@@ -46,9 +46,10 @@ void op_free(void *p);
 // The most bytes of op_alloc memory held at once so far on a GPU (0 on the
 // CPU, whose peak is the process's resident size).
 size_t op_device_peak_bytes(void);
-// Copies: host to device, device to host, device to device, zeroing. On the
-// CPU plain memcpy/memset. Device work is asynchronous; op_download and
-// op_sync wait for it.
+// Copies: host to device, device to host, device to device (ranges must not
+// overlap), zeroing. On the CPU plain memcpy/memset. Device work is
+// asynchronous; op_upload returns once its source is read (it may be reused),
+// op_download and op_sync wait for the device.
 void op_upload(void *dst, const void *host_src, size_t bytes);
 void op_download(void *host_dst, const void *src, size_t bytes);
 void op_copy(void *dst, const void *src, size_t bytes);
@@ -93,7 +94,8 @@ void op_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x
                          const float *rstd, int N, int d);
 
 // ---- rotary position embedding (ops/cpu/rope.c) ----
-// Tables cos/sin (Tmax, hd/2) for angle pos * theta^(-2i/hd).
+// Tables cos/sin (Tmax, hd/2) for angle pos * theta^(-2i/hd), in host memory
+// on every device (the model uploads them).
 void op_rope_tables(float *cos_t, float *sin_t, int Tmax, int hd, float theta);
 // In place on x (B, T, nh, hd), rotate-half convention, positions pos0..pos0+T-1.
 void op_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
@@ -113,6 +115,9 @@ void op_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, 
 // kernels run on at most scratch_threads threads.
 #define OP_ATTENTION_TILE 64
 size_t op_attention_scratch_floats(int hd);
+// The largest head dimension the current device's attention takes (256 on a
+// GPU; no limit on the CPU).
+int op_attention_max_head_dim(void);
 void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
                           int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
                           int scratch_threads);

@@ -284,12 +284,13 @@ static int load_moments_to_device(trainer *t, const mtp_config *cfg) {
     if (rc == 0) {
         op_upload(o->ms, o->moff ? m : pm.memory, sizeof(float) * n);
         op_upload(o->vs, o->moff ? v : pv.memory, sizeof(float) * n);
+        rc = op_sync();
     }
     params_free(&pm);
     params_free(&pv);
     free(m);
     free(v);
-    return rc ? -1 : op_sync();
+    return rc ? -1 : 0;
 }
 
 static int load_moments(trainer *t, const mtp_config *cfg) {

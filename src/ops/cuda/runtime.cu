@@ -47,12 +47,17 @@ int cuda_init(void) {
     if ((e = cudaSetDevice(0)) != cudaSuccess || (e = cudaGetDeviceProperties(&p, 0)) != cudaSuccess ||
         (e = cudaStreamCreate(&cuda_stream)) != cudaSuccess)
         return mtp_errorf("the GPU did not start: %s", cudaGetErrorString(e));
-    if (cublasCreate(&cuda_blas) != CUBLAS_STATUS_SUCCESS)
+    // float32 products in float32: CUBLAS_DEFAULT_MATH with the CUBLAS_COMPUTE_32F compute type
+    // (matmul.cu) uses no TF32, so the backend matches the CPU to float rounding
+    if (cublasCreate(&cuda_blas) != CUBLAS_STATUS_SUCCESS ||
+        cublasSetStream(cuda_blas, cuda_stream) != CUBLAS_STATUS_SUCCESS ||
+        cublasSetMathMode(cuda_blas, CUBLAS_DEFAULT_MATH) != CUBLAS_STATUS_SUCCESS) {
+        if (cuda_blas) cublasDestroy(cuda_blas);
+        cuda_blas = nullptr;
+        cudaStreamDestroy(cuda_stream);
+        cuda_stream = nullptr;
         return mtp_errorf("cuBLAS did not start on the GPU");
-    // float32 products in float32: no TF32 (CUBLAS_DEFAULT_MATH does not use it for sgemm
-    // unless NVIDIA_TF32_OVERRIDE says so), so the backend matches the CPU to float rounding
-    cublasSetStream(cuda_blas, cuda_stream);
-    cublasSetMathMode(cuda_blas, CUBLAS_DEFAULT_MATH);
+    }
     snprintf(info, sizeof info, "%.200s, %.1f GiB, compute capability %d.%d", p.name,
              (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), p.major, p.minor);
     ready = 1;
@@ -64,7 +69,9 @@ const char *cuda_device_info(void) {
 }
 
 // The sizes of live allocations, by pointer (open addressing; the model makes
-// a few dozen), for the peak a benchmark reports.
+// a few dozen; past SLOTS live ones the peak is undercounted), for the peak a
+// benchmark reports. The backend's own scratch (attention, RMSNorm, sums) and
+// cuBLAS's workspace are not counted.
 enum { SLOTS = 4096 };
 static struct {
     void *p;
@@ -93,7 +100,7 @@ static void forget(void *p) {
             in_use -= live[i].bytes;
             // re-insert the rest of the cluster so later lookups still find them
             live[i].p = nullptr;
-            for (size_t j = (i + 1) % SLOTS; live[j].p; j = (j + 1) % SLOTS) {
+            for (size_t j = (i + 1) % SLOTS, m = 0; live[j].p && m < SLOTS; j = (j + 1) % SLOTS, m++) {
                 void *q = live[j].p;
                 size_t b = live[j].bytes;
                 live[j].p = nullptr;
@@ -128,13 +135,13 @@ void cuda_free(void *p) {
 }
 
 void cuda_upload(void *dst, const void *host_src, size_t bytes) {
-    // from pageable memory the call returns once the source has been read
-    if (bytes) CUDA_TRY(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, cuda_stream));
+    // cudaMemcpy returns once the source is read (the caller may reuse or free it), after the work
+    // queued before it: cuda_stream is a blocking stream, ordered with the default one
+    if (bytes) CUDA_TRY(cudaMemcpy(dst, host_src, bytes, cudaMemcpyHostToDevice));
 }
 
 void cuda_download(void *host_dst, const void *src, size_t bytes) {
-    if (!bytes) return;
-    CUDA_TRY(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, cuda_stream));
+    if (bytes) CUDA_TRY(cudaMemcpyAsync(host_dst, src, bytes, cudaMemcpyDeviceToHost, cuda_stream));
     CUDA_TRY(cudaStreamSynchronize(cuda_stream));
 }
 
@@ -148,6 +155,10 @@ void cuda_zero(void *p, size_t bytes) {
 
 int cuda_sync(void) {
     CUDA_TRY(cudaStreamSynchronize(cuda_stream));
-    if (first_error[0]) return mtp_errorf("CUDA: %s", first_error);
-    return 0;
+    if (!first_error[0]) return 0;
+    // reported once: a launch or cuBLAS error leaves the GPU usable (a crashed kernel does not, and
+    // the next sync reports that again)
+    mtp_errorf("CUDA: %s", first_error);
+    first_error[0] = '\0';
+    return -1;
 }

@@ -15,13 +15,18 @@ __global__ void xent_kernel(float *logits, float *losses, const int32_t *targets
     for (int j = threadIdx.x; j < V; j += blockDim.x) maxv = fmaxf(maxv, row[j]);
     maxv = block_max(maxv, shared, -INFINITY);
     const float target_logit = row[target];  // read before the row is overwritten
+    __syncthreads();  // every thread has read row[target] before any overwrites the row
     float sum = 0.0f;
-    for (int j = threadIdx.x; j < V; j += blockDim.x) sum += expf(row[j] - maxv);
+    for (int j = threadIdx.x; j < V; j += blockDim.x) {
+        float e = expf(row[j] - maxv);
+        if (grad_scale != 0.0f) row[j] = e;  // kept for the gradient: one exponential per logit
+        sum += e;
+    }
     sum = block_sum(sum, shared);
     if (grad_scale != 0.0f) {
         // d loss / d logit_j = softmax_j - [j == target]
         const float inv = grad_scale / sum;
-        for (int j = threadIdx.x; j < V; j += blockDim.x) row[j] = expf(row[j] - maxv) * inv;
+        for (int j = threadIdx.x; j < V; j += blockDim.x) row[j] *= inv;
         __syncthreads();  // every thread's writes before the target's correction
         if (threadIdx.x == 0) row[target] -= grad_scale;
     }
