@@ -17,18 +17,21 @@
 #      1B-parameter shape.
 # Writes the report to $OUT/check.md (OUT defaults to gpu/out) and prints it;
 # exits non-zero if a check failed. --quick skips the 1B decoding shape.
+# --prebuilt DIR runs the programs gpu/bundle.sh made on another machine
+# (for a GPU machine that cannot build: no OpenBLAS, cJSON or PCRE2 there).
 #
 # Not yet in the backend: tiled (flash) attention kernels on tensor cores, a
 # fused unembedding + cross-entropy, multi-GPU (NCCL).
-#   bash gpu/check.sh [--quick] [--arch "-gencode arch=compute_90,code=sm_90"]
+#   bash gpu/check.sh [--quick] [--prebuilt DIR] [--arch "-gencode arch=compute_90,code=sm_90"]
 set -uo pipefail
 cd "$(dirname "$0")/.."
-arch="-gencode arch=compute_90,code=sm_90" quick=0
+arch="-gencode arch=compute_90,code=sm_90" quick=0 prebuilt=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --arch) arch=$2; shift 2 ;;
     --quick) quick=1; shift ;;
-    -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --prebuilt) prebuilt=$2; shift 2 ;;
+    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu/check.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -41,29 +44,35 @@ status=0
 note() { echo "$*" >>"$report"; }
 failed() { status=1; note "**FAILED: $***"; echo "gpu/check.sh: FAILED: $*" >&2; }
 
-make -j"$(nproc)" BUILD=build/cuda CUDA=1 CUDA_ARCH="$arch" build/cuda/mtp build/cuda/tests/test_device \
-    build/cuda/tests/test_cuda_ops build/cuda/tests/test_device_model build/cuda/bench/bench_cuda_ops \
-    >"$out/build.log" 2>&1 ||
-    { tail -n 30 "$out/build.log"; echo "gpu/check.sh: the CUDA build failed (log: $out/build.log)" >&2; exit 1; }
-mtp=$PWD/build/cuda/mtp
+if [ -n "$prebuilt" ]; then
+    bin=$(cd "$prebuilt" && pwd)
+    export LD_LIBRARY_PATH="$bin/lib:${CUDA_HOME:-/usr/local/cuda}/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+else
+    bin=$PWD/build/cuda
+    make -j"$(nproc)" BUILD=build/cuda CUDA=1 CUDA_ARCH="$arch" build/cuda/mtp build/cuda/tests/test_device \
+        build/cuda/tests/test_cuda_ops build/cuda/tests/test_device_model build/cuda/bench/bench_cuda_ops \
+        >"$out/build.log" 2>&1 ||
+        { tail -n 30 "$out/build.log"; echo "gpu/check.sh: the CUDA build failed (log: $out/build.log)" >&2; exit 1; }
+fi
+mtp=$bin/mtp
 {
     echo "# gpu/check.sh, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
     echo "GPU: $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo unknown)"
-    echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; built in $((SECONDS - start)) s"
+    echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; programs: ${prebuilt:-built here} ($((SECONDS - start)) s)"
     echo
     echo "## 1. The CUDA ops against the CPU backend"
     echo
 } >"$report"
-build/cuda/tests/test_device >>"$report" 2>&1 || failed "test_device"
-build/cuda/tests/test_cuda_ops >>"$report" 2>&1
+"$bin/tests/test_device" >>"$report" 2>&1 || failed "test_device"
+"$bin/tests/test_cuda_ops" >>"$report" 2>&1
 rc=$?
 [ $rc -eq 77 ] && { cat "$report"; echo "gpu/check.sh: no GPU was usable" >&2; exit 1; }
 [ $rc -eq 0 ] || failed "op parity (test_cuda_ops)"
 note ""
 note "## 2. A training step on the GPU against the CPU"
 note ""
-build/cuda/tests/test_device_model >>"$report" 2>&1 || failed "model parity (test_device_model)"
+"$bin/tests/test_device_model" >>"$report" 2>&1 || failed "model parity (test_device_model)"
 
 note ""
 note "## 3. The commands on the GPU"
@@ -127,7 +136,7 @@ fi
 note ""
 note "## 4. Benchmarks"
 note ""
-timeout 300 build/cuda/bench/bench_cuda_ops >>"$report" 2>&1 || failed "bench_cuda_ops"
+timeout 300 "$bin/bench/bench_cuda_ops" >>"$report" 2>&1 || failed "bench_cuda_ops"
 note ""
 note "mtp bench-train --device cuda, GPT-2-small size (V=50304, d=768, 12 heads, L=12, T=1024, B=8):"
 note ""

@@ -60,6 +60,11 @@ const char *mtp_last_error(void);
 const char *mtp_version(void);
 // CPU threads for everything that follows (default: all cores).
 void mtp_set_threads(int threads);
+// Where the models loaded and trained afterwards run: "cpu" (the default),
+// "cuda" (an NVIDIA GPU, in a build with make CUDA=1) or "cpu-check" (the CPU
+// kernels behind the device interface, for tests; see docs/gpu.md). 0, or -1
+// with the error set (an unknown name, no CUDA in this build, no usable GPU).
+int mtp_set_device(const char *name);
 
 // ---- data ----------------------------------------------------------------------
 

@@ -104,12 +104,42 @@ int main(void) {
     CHECK(stop && mtp_generate(stop, "abcab", 5, &s) == 0 && !strchr(s.text, 'd') &&
               !strcmp(s.stop_reason, "stop"),
           "stop string: '%s' (%s)", s.text ? s.text : "", s.stop_reason ? s.stop_reason : "");
-    free(a.text), free(b.text), free(t.text), free(s.text);
+    size_t plain_len = a.len;
+    char *plain_text = a.text;  // kept for the device below
+    free(b.text), free(t.text), free(s.text);
     mtp_generator_free(plain), mtp_generator_free(spec), mtp_generator_free(autok), mtp_generator_free(stop);
 
     go.speculative = 3;
     CHECK(mtp_generator_new(m, &go) == NULL && strstr(mtp_last_error(), "at most 2"), "4 heads of 3: %s",
           mtp_last_error());
+
+    // a device: on cpu-check (the CPU's kernels behind the device interface) the same losses and text
+    ids = NULL;
+    CHECK(mtp_encode(m, text, strlen(text), &ids, &n) == 0 && mtp_loss(m, ids, n, head) == 0, "loss: %s",
+          mtp_last_error());
+    CHECK(mtp_set_device("gpu") == -1 && strstr(mtp_last_error(), "'gpu'"), "unknown device: %s",
+          mtp_last_error());
+    CHECK(mtp_set_device("cpu-check") == 0, "cpu-check: %s", mtp_last_error());
+    double head_dev[MTP_MAX_FUTURE];
+    CHECK(mtp_loss(m, ids, n, head_dev) == -1 && strstr(mtp_last_error(), "loaded for the cpu"),
+          "a model loaded for the CPU, used on cpu-check: %s", mtp_last_error());
+    mtp_checkpoint *md = mtp_load(run);
+    CHECK(md != NULL, "load on cpu-check: %s", mtp_last_error());
+    CHECK(md && mtp_loss(md, ids, n, head_dev) == 0 &&
+              memcmp(head, head_dev, sizeof(double) * c->n_future) == 0,
+          "losses on cpu-check differ from the CPU's: %s", mtp_last_error());
+    free(ids);
+    go.speculative = MTP_SPECULATIVE_ALL, go.stop = NULL;
+    mtp_generator *gd = md ? mtp_generator_new(md, &go) : NULL;
+    mtp_generation dv = {0};
+    CHECK(gd && mtp_generate(gd, "abcab", 5, &dv) == 0 && dv.len == plain_len &&
+              memcmp(dv.text, plain_text, plain_len) == 0,
+          "speculative text on cpu-check '%s' differs from the CPU's '%s'", dv.text ? dv.text : "",
+          plain_text);
+    free(dv.text), free(plain_text);
+    mtp_generator_free(gd);
+    mtp_close(md);
+    CHECK(mtp_set_device("cpu") == 0, "back to the CPU");
     mtp_close(m);
     CHECK(mtp_load("/nonexistent/run") == NULL && strstr(mtp_last_error(), "/nonexistent/run"), "missing: %s",
           mtp_last_error());

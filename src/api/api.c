@@ -13,6 +13,12 @@ void mtp_set_threads(int threads) {
     if (threads > 0) op_set_threads(threads);
 }
 
+int mtp_set_device(const char *name) {
+    op_device d;
+    if (op_device_parse(name, &d) != 0) return -1;
+    return op_use_device(d);
+}
+
 // ---- data and training ---------------------------------------------------------
 
 void mtp_prepare_options_default(mtp_prepare_options *o) {
@@ -72,7 +78,14 @@ int mtp_train(const mtp_train_options *o) {
 
 mtp_checkpoint *mtp_load(const char *path) {
     mtp_checkpoint *m = mtp_malloc(sizeof *m, "model");
-    if (m && checkpoint_open(m, path, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS | CHECKPOINT_DECODING) != 0) {
+    // the decode layout is the CPU's; on a device the row-major weights move there
+    int layout = op_current_device() == OP_DEVICE_CPU ? CHECKPOINT_DECODING : 0;
+    if (m && checkpoint_open(m, path, CHECKPOINT_TOKENIZER | CHECKPOINT_WEIGHTS | layout) != 0) {
+        free(m);
+        return NULL;
+    }
+    if (m && model_to_device(&m->model) != 0) {
+        checkpoint_close(m);
         free(m);
         return NULL;
     }

@@ -120,6 +120,7 @@ static void on_start(void *user, const trainer *t) {
     fprintf(stderr, "training steps %ld..%ld, batch %d x %d tokens x %d accum, %s schedule, %d threads\n",
             t->step + 1, o->steps, o->batch, o->seq_len, o->grad_accum,
             o->schedule == SCHEDULE_NAIVE ? "naive" : "sequential", op_get_threads());
+    if (op_current_device() != OP_DEVICE_CPU) fprintf(stderr, "device: %s\n", op_device_info());
     if (dist_size() > 1)
         fprintf(stderr,
                 "data parallel: %d processes (%d threads each), a step of %d x %d micro-batches; optimizer "

@@ -245,6 +245,10 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
     if (with_grads && (m->decode_layout || m->q8))
         return mtp_errorf(
             "a model in the decode layout or int8 runs forwards only: train a float32 checkpoint");
+    // the ops run on the current device: a model's memory must be that device's
+    if (m->params.on_device != (op_current_device() != OP_DEVICE_CPU))
+        return mtp_errorf("this model was loaded for the %s, and the device is now %s: load it again",
+                          m->params.on_device ? "device" : "cpu", op_device_name(op_current_device()));
     w->model = m;
     w->cfg = *cfg;
     w->on_device = m->params.on_device;
