@@ -8,6 +8,7 @@
 #     ending where an uninterrupted run ends;
 #   - one log line per step, one error line for a bad flag;
 #   - linear and causal heads: 2 processes as 1 process with accum 2;
+#   - on a device (cpu-check), through host copies: the CPU's bytes, and resume;
 #   - killing one process mid-run ends the job with a message, and the last
 #     checkpoint stays complete and loadable.
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -53,6 +54,20 @@ same_run one/step_00000008 two/step_00000008 "2 processes x accum 1 vs 1 x accum
 [ "$(wc -l <two.jsonl)" -eq 8 ] || fail "the log of 2 processes has $(wc -l <two.jsonl) lines for 8 steps"
 grep -q "data parallel: 2 processes" two.err || fail "no data-parallel line: $(head -5 two.err)"
 [ "$(grep -c '^step 8/8' two.err)" -eq 1 ] || fail "progress printed by more than one process"
+
+# on a device (cpu-check: the CPU's kernels on memory the host cannot touch directly) gradients and
+# weights cross processes through host copies: the same bytes as on the CPU; the moments' shards
+# are gathered to save and uploaded to resume
+$RUN -np 2 "$MTP" train $ARGS --steps 8 --grad-accum 1 --save-every 4 --keep-last 0 --device cpu-check \
+    --out twodev >/dev/null 2>twodev.err || fail "2 processes on cpu-check: $(tail -3 twodev.err)"
+for f in model.safetensors optimizer.safetensors; do
+    cmp -s two/step_00000008/$f twodev/step_00000008/$f || fail "2 processes: $f differs between cpu and cpu-check"
+done
+rm -rf twodev/step_00000008
+$RUN -np 2 "$MTP" train --resume twodev --steps 8 --threads 1 --device cpu-check >/dev/null 2>twodev.err ||
+    fail "2 processes on cpu-check, resumed: $(tail -3 twodev.err)"
+cmp -s two/step_00000008/optimizer.safetensors twodev/step_00000008/optimizer.safetensors ||
+    fail "2 processes on cpu-check, resumed: moments differ"
 
 # head variants reduce their parts too: linear heads (parts past the blocks), a causal chain
 for v in "--head-type linear" "--n-layer 4 --n-future 3 --head-order causal"; do

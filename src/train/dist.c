@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "model/params.h"
+#include "ops/ops.h"
 
 #ifdef MTP_MPI
 #include <mpi.h>
@@ -89,6 +90,10 @@ size_t dist_shard_lo(size_t total, int rank) {
 struct dist_reducer {
     model_work *w;
     size_t total;
+    // gradients on a device: reduced after the backward through this host
+    // copy (host), when a step's last micro-batch is done (staged)
+    float *host;
+    int staged;
 #ifdef MTP_MPI
     MPI_Request *req;
     int nreq, capreq;
@@ -150,6 +155,11 @@ dist_reducer *dist_reducer_new(model_work *w) {
     if (!r) return NULL;
     r->w = w;
     r->total = w->grads.total;
+    if (w->on_device &&
+        !(r->host = mtp_malloc(sizeof(float) * (r->total ? r->total : 1), "gradients (host copy)"))) {
+        free(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -158,23 +168,61 @@ void dist_reducer_free(dist_reducer *r) {
 #ifdef MTP_MPI
     free(r->req);
 #endif
+    free(r->host);
     free(r);
 }
 
 void dist_reducer_attach(dist_reducer *r, int on) {
+    if (r->host) {  // device memory: nothing to reduce while the backward runs
+        if (on && g_size > 1) r->staged = 1;
+        return;
+    }
     r->w->grads_ready = on && g_size > 1 ? on_part : NULL;
     r->w->grads_user = on && g_size > 1 ? r : NULL;
 }
 
+#ifdef MTP_MPI
+// Device gradients: down to the host, reduced tensor by tensor (the same
+// messages as the parts of on_part make, so the same sums), this process's
+// shard back up.
+static void reduce_staged(dist_reducer *r) {
+    const mtp_config *c = &r->w->cfg;
+    float *g = r->w->grads.memory;
+    op_download(r->host, g, sizeof(float) * r->total);
+    for (int i = 0; i < params_tensor_count(c); i++) {
+        named_tensor t;
+        params_named(&r->w->grads, c, i, &t);
+        size_t n = (size_t)t.shape[0] * (size_t)(t.ndim == 2 ? t.shape[1] : 1);
+        reduce_range(r, r->host, (size_t)(t.data - g), n);
+    }
+    if (r->nreq) MPI_Waitall(r->nreq, r->req, MPI_STATUSES_IGNORE);
+    r->nreq = 0;
+    size_t lo = dist_shard_lo(r->total, g_rank), hi = dist_shard_lo(r->total, g_rank + 1);
+    op_upload(g + lo, r->host + lo, sizeof(float) * (hi - lo));
+}
+#endif
+
 double dist_reducer_wait(dist_reducer *r) {
     double t0 = mtp_now();
 #ifdef MTP_MPI
+    if (r->staged) reduce_staged(r);
+    r->staged = 0;
     if (r->nreq) MPI_Waitall(r->nreq, r->req, MPI_STATUSES_IGNORE);
     r->nreq = 0;
 #else
     (void)r;
 #endif
     return mtp_now() - t0;
+}
+
+int dist_allgather_staged(dist_reducer *r, float *arena, size_t total) {
+    if (!r || !r->host || total > r->total)
+        return mtp_errorf("dist_allgather_staged: no host copy of that size");
+    size_t lo = dist_shard_lo(total, g_rank), hi = dist_shard_lo(total, g_rank + 1);
+    op_download(r->host + lo, arena + lo, sizeof(float) * (hi - lo));
+    if (dist_allgather(r->host, total) != 0) return -1;
+    op_upload(arena, r->host, sizeof(float) * total);
+    return 0;
 }
 
 int dist_allgather(float *arena, size_t total) {

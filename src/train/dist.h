@@ -45,6 +45,10 @@ void dist_reducer_attach(dist_reducer *r, int on);
 double dist_reducer_wait(dist_reducer *r);
 // Copies every process's shard of the parameter arena to all (all-gather).
 int dist_allgather(float *arena, size_t total);
+// The same for an arena on a device (the reducer's work state is there):
+// through the reducer's host copy. A device's gradients are reduced the same
+// way, down and up, when the backward is done: the same sums as on the CPU.
+int dist_allgather_staged(dist_reducer *r, float *arena, size_t total);
 // Gathers the shards (shard = this process's [lo, hi) part) into full[0..total)
 // on rank 0 (full may be NULL elsewhere).
 int dist_gather(const float *shard, float *full, size_t total);

@@ -38,12 +38,15 @@ int adamw_alloc(adamw_state *s, const mtp_config *cfg) {
 int adamw_alloc_shard(adamw_state *s, const mtp_config *cfg, size_t lo, size_t hi) {
     (void)cfg;
     memset(s, 0, sizeof *s);
-    size_t n = hi > lo ? hi - lo : 0;
-    s->ms = mtp_alloc_aligned((n ? n : 1) * sizeof(float), "AdamW moments (shard)");
-    s->vs = s->ms ? mtp_alloc_aligned((n ? n : 1) * sizeof(float), "AdamW moments (shard)") : NULL;
+    size_t n = hi > lo ? hi - lo : 0, bytes = (n ? n : 1) * sizeof(float);
+    s->on_device = op_current_device() != OP_DEVICE_CPU;
+    s->ms = s->on_device ? op_alloc(bytes, "AdamW moments (shard)")
+                         : mtp_alloc_aligned(bytes, "AdamW moments (shard)");
+    s->vs = !s->ms         ? NULL
+            : s->on_device ? op_alloc(bytes, "AdamW moments (shard)")
+                           : mtp_alloc_aligned(bytes, "AdamW moments (shard)");
     if (!s->vs) {
-        free(s->ms);
-        s->ms = NULL;
+        adamw_free(s);
         return -1;
     }
     s->lo = lo;

@@ -40,7 +40,9 @@ int train_step(mtp_model *m, model_work *w, adamw_state *opt, const optim_config
     adamw_update(opt, m, &w->grads, o, step, out->lr, out->grad_norm);
     if (dist_size() > 1) {  // every process's updated shard to every process
         double t0 = mtp_now();
-        if (dist_allgather(m->params.memory, m->params.total) != 0) return -1;
+        if ((m->params.on_device ? dist_allgather_staged(red, m->params.memory, m->params.total)
+                                 : dist_allgather(m->params.memory, m->params.total)) != 0)
+            return -1;
         out->comm_seconds += mtp_now() - t0;
     }
     return 0;

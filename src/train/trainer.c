@@ -273,19 +273,27 @@ static int init_from_checkpoint(trainer *t, const mtp_config *cfg) {
 // On a device: read on the host, then uploaded.
 static int load_moments_to_device(trainer *t, const mtp_config *cfg) {
     adamw_state *o = &t->opt;
-    size_t n = o->moff ? o->packed : o->m.total;
-    float *m = mtp_malloc(sizeof(float) * (n ? n : 1), "AdamW moments"),
-          *v = mtp_malloc(sizeof(float) * (n ? n : 1), "AdamW moments");
     param_set pm = {0}, pv = {0};
-    int rc = !m || !v  ? -1
-             : o->moff ? checkpoint_load_moments_packed(t->ckpt, m, v, o->moff, cfg)
-                       : params_alloc(&pm, cfg) || params_alloc(&pv, cfg) ||
-                             checkpoint_load_moments(t->ckpt, &pm, &pv, cfg);
-    if (rc == 0) {
-        op_upload(o->ms, o->moff ? m : pm.memory, sizeof(float) * n);
-        op_upload(o->vs, o->moff ? v : pv.memory, sizeof(float) * n);
-        rc = op_sync();
+    float *m = NULL, *v = NULL;
+    int rc;
+    if (o->moff) {  // packed: the trainable tensors' moments
+        size_t n = o->packed ? o->packed : 1;
+        m = mtp_malloc(sizeof(float) * n, "AdamW moments");
+        v = mtp_malloc(sizeof(float) * n, "AdamW moments");
+        rc = !m || !v ? -1 : checkpoint_load_moments_packed(t->ckpt, m, v, o->moff, cfg);
+        if (rc == 0) {
+            op_upload(o->ms, m, sizeof(float) * o->packed);
+            op_upload(o->vs, v, sizeof(float) * o->packed);
+        }
+    } else {  // the whole arena read, its part lo..hi (all of it in one process) up
+        rc = params_alloc(&pm, cfg) || params_alloc(&pv, cfg) ||
+             checkpoint_load_moments(t->ckpt, &pm, &pv, cfg);
+        if (rc == 0) {
+            op_upload(o->ms, pm.memory + o->lo, sizeof(float) * (o->hi - o->lo));
+            op_upload(o->vs, pv.memory + o->lo, sizeof(float) * (o->hi - o->lo));
+        }
     }
+    if (rc == 0) rc = op_sync();
     params_free(&pm);
     params_free(&pv);
     free(m);
@@ -338,9 +346,6 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     }
     checkpoint_close(&ck);
     int P = dist_size(), me = dist_rank();
-    if (rc == 0 && op_current_device() != OP_DEVICE_CPU && P > 1)
-        rc = mtp_errorf("--device %s trains in one process for now (not under mpirun)",
-                        op_device_name(op_current_device()));
     if (rc == 0) rc = model_to_device(&t->model);  // the weights move once they are whole
     if (rc || model_work_alloc(&t->work, &t->model, o->batch, o->seq_len, o->schedule, 1) != 0) return -1;
     size_t total = t->model.params.total;
@@ -417,45 +422,41 @@ static void log_heads(FILE *f, const double *h, int n) {
 // shards are gathered to it first (every process takes part).
 static int save(trainer *t) {
     double t0 = mtp_now();
-    int P = dist_size(), rc = 0;
-    param_set m = {0}, v = {0};
+    int P = dist_size(), rc = 0, dev = t->model.params.on_device;
     const mtp_config *cfg = &t->model.cfg;
-    if (P > 1) {
-        if (dist_rank() == 0 && (params_alloc(&m, cfg) != 0 || params_alloc(&v, cfg) != 0)) rc = -1;
-        if (dist_any(rc != 0)) {
-            params_free(&m);
-            params_free(&v);
-            return rc ? -1 : mtp_errorf("process 0 could not gather the optimizer state");
-        }
-        dist_gather(t->opt.ms, m.memory, t->model.params.total);
-        dist_gather(t->opt.vs, v.memory, t->model.params.total);
-    }
-    // on a device, host copies of the weights and moments are written
-    mtp_model host = t->model;
-    param_set hp = {0};
-    float *hm = NULL, *hv = NULL;
-    if (t->model.params.on_device) {
-        size_t n = t->opt.moff ? t->opt.packed : t->opt.m.total;
+    const adamw_state *o = &t->opt;
+    param_set m = {0}, v = {0}, hp = {0};  // whole moments and weights gathered or copied on the host
+    mtp_model host = t->model;             // the model as checkpoint_save reads it: host memory
+    float *hm = NULL, *hv = NULL;          // on a device: this process's moments, on the host
+    if (dev) {
+        size_t n = o->moff ? o->packed : o->hi - o->lo;
         hm = mtp_malloc(sizeof(float) * (n ? n : 1), "AdamW moments");
         hv = mtp_malloc(sizeof(float) * (n ? n : 1), "AdamW moments");
-        if (!hm || !hv || model_params_to_host(&t->model, &hp) != 0 ||
-            (!t->opt.moff && (params_alloc(&m, cfg) != 0 || params_alloc(&v, cfg) != 0)))
-            rc = -1;
+        if (!hm || !hv || model_params_to_host(&t->model, &hp) != 0) rc = -1;
         if (rc == 0) {
-            op_download(hm, t->opt.ms, sizeof(float) * n);
-            op_download(hv, t->opt.vs, sizeof(float) * n);
-            if (!t->opt.moff) {
-                memcpy(m.memory, hm, sizeof(float) * n);
-                memcpy(v.memory, hv, sizeof(float) * n);
-            }
+            op_download(hm, o->ms, sizeof(float) * n);
+            op_download(hv, o->vs, sizeof(float) * n);
             host.params = hp;
         }
     }
+    const float *ms = hm ? hm : o->ms, *vs = hv ? hv : o->vs;
+    int whole = !o->moff && (P > 1 || dev);  // moments to assemble into m, v
+    if (whole && dist_rank() == 0 && (params_alloc(&m, cfg) != 0 || params_alloc(&v, cfg) != 0)) rc = -1;
+    if (P > 1) {
+        if (dist_any(rc != 0)) {
+            rc = rc ? -1 : mtp_errorf("process 0 could not gather the optimizer state");
+            goto done;
+        }
+        dist_gather(ms, m.memory, t->model.params.total);
+        dist_gather(vs, v.memory, t->model.params.total);
+    } else if (whole && rc == 0) {
+        memcpy(m.memory, ms, sizeof(float) * m.total);
+        memcpy(v.memory, vs, sizeof(float) * v.total);
+    }
     if (rc == 0 && dist_rank() == 0) {
         char *state = trainer_state_json(t);
-        int copied = P > 1 || t->model.params.on_device;
-        checkpoint_moments mo = {copied ? &m : &t->opt.m, copied ? &v : &t->opt.v, hm ? hm : t->opt.ms,
-                                 hv ? hv : t->opt.vs, t->opt.moff};
+        checkpoint_moments mo = {whole ? &m : &t->opt.m, whole ? &v : &t->opt.v, (float *)ms, (float *)vs,
+                                 o->moff};
         checkpoint_file tok = {"tokenizer.json", t->tokenizer_json,
                                t->tokenizer_json ? strlen(t->tokenizer_json) : 0};
         rc = state ? checkpoint_save(t->o.out, t->step, &host, &mo, state, &tok)
@@ -463,12 +464,13 @@ static int save(trainer *t) {
         free(state);
         if (rc == 0) rc = checkpoint_prune(t->o.out, t->o.keep_last);
     }
+    if (P > 1 && dist_any(rc != 0) && rc == 0) rc = mtp_errorf("process 0 could not save the checkpoint");
+done:
     params_free(&hp);
     free(hm);
     free(hv);
     params_free(&m);
     params_free(&v);
-    if (P > 1 && dist_any(rc != 0) && rc == 0) rc = mtp_errorf("process 0 could not save the checkpoint");
     if (rc == 0 && t->obs.on_save) t->obs.on_save(t->obs.user, t, mtp_now() - t0);
     return rc;
 }

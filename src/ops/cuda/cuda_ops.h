@@ -16,8 +16,9 @@ extern "C" {
 // ---- runtime (ops/cuda/runtime.cu) ----
 // Number of usable GPUs (0 without a driver or a device).
 int cuda_device_count(void);
-// Selects the first visible GPU, creates the stream and the cuBLAS handle;
-// idempotent. -1 with the error set when no GPU is usable.
+// Selects the first visible GPU (under mpirun, the local rank's, modulo the
+// GPUs), creates the stream and the cuBLAS handle; idempotent. -1 with the
+// error set when no GPU is usable.
 int cuda_init(void);
 const char *cuda_device_info(void);
 void *cuda_alloc(size_t bytes, const char *what);  // zeroed; NULL + error set

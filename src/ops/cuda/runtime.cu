@@ -2,6 +2,7 @@
 // copies, and the sticky error record of the CUDA backend.
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ops/cuda/cuda_common.h"
@@ -43,8 +44,11 @@ int cuda_init(void) {
         cudaGetLastError();
         return mtp_errorf("no usable GPU (%s)", e != cudaSuccess ? cudaGetErrorString(e) : "no device found");
     }
+    // under mpirun, the processes of one machine take its GPUs in turn
+    const char *local = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+    int gpu = local ? atoi(local) % n : 0;
     cudaDeviceProp p;
-    if ((e = cudaSetDevice(0)) != cudaSuccess || (e = cudaGetDeviceProperties(&p, 0)) != cudaSuccess ||
+    if ((e = cudaSetDevice(gpu)) != cudaSuccess || (e = cudaGetDeviceProperties(&p, gpu)) != cudaSuccess ||
         (e = cudaStreamCreate(&cuda_stream)) != cudaSuccess)
         return mtp_errorf("the GPU did not start: %s", cudaGetErrorString(e));
     // float32 products in float32: CUBLAS_DEFAULT_MATH with the CUBLAS_COMPUTE_32F compute type
@@ -58,7 +62,7 @@ int cuda_init(void) {
         cuda_stream = nullptr;
         return mtp_errorf("cuBLAS did not start on the GPU");
     }
-    snprintf(info, sizeof info, "%.200s, %.1f GiB, compute capability %d.%d", p.name,
+    snprintf(info, sizeof info, "GPU %d: %.200s, %.1f GiB, compute capability %d.%d", gpu, p.name,
              (double)p.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), p.major, p.minor);
     ready = 1;
     return 0;
