@@ -75,7 +75,11 @@ grep -q "cpu-check" bench.txt || fail "bench-train does not name its device"
 expect_error "bf16 on the CPU" "--precision bf16" -- M bench-train --precision bf16 --device cpu
 expect_error "unknown precision" "expected fp32, tf32 or bf16" -- M train $TINY --steps 1 --out np --precision fp16
 expect_error "unknown device" "expected cpu, cuda or cpu-check" -- M bench-train --device gpu
+M --version >version.txt || fail "--version"
 if ! nm "$MTP" 2>/dev/null | grep -q cuda_init; then
     expect_error "cuda without CUDA" "make CUDA=1" -- M train $TINY --steps 1 --out nocuda --device cuda
+    grep -q "CUDA no (make CUDA=1)" version.txt || fail "--version does not say CUDA is missing: $(cat version.txt)"
+else
+    grep -q "CUDA yes ([0-9]* GPU" version.txt || fail "--version does not count the GPUs: $(cat version.txt)"
 fi
 finish test_device_commands.sh

@@ -78,7 +78,16 @@ int main(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("mtp %s\n", MTP_VERSION);
+        int gpus = op_cuda_devices();
+        printf("mtp %s\nbuilt with: %s, %s, CUDA %s", MTP_VERSION, op_blas_info(),
+#ifdef MTP_MPI
+               "OpenMPI",
+#else
+               "no MPI (make MPI=0)",
+#endif
+               gpus < 0 ? "no (make CUDA=1)" : "yes");
+        if (gpus >= 0) printf(" (%d GPU%s visible)", gpus, gpus == 1 ? "" : "s");
+        printf("\n");
         return 0;
     }
     if (!strcmp(argv[1], "help")) {

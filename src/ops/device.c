@@ -57,6 +57,14 @@ op_device op_current_device(void) {
     return current;
 }
 
+int op_cuda_devices(void) {
+#ifdef MTP_CUDA
+    return cuda_device_count();
+#else
+    return -1;
+#endif
+}
+
 const char *op_device_info(void) {
 #ifdef MTP_CUDA
     if (current == OP_DEVICE_CUDA) return cuda_device_info();

@@ -33,6 +33,9 @@ int op_device_parse(const char *name, op_device *d);
 // (and the CPU kept) in a build without CUDA=1, or with no usable GPU.
 int op_use_device(op_device d);
 op_device op_current_device(void);
+// GPUs this build can use: -1 in a build without CUDA, else how many are
+// visible (0 without a driver or a device).
+int op_cuda_devices(void);
 // One line about the device for reports ("cpu" or the GPU's name, memory and
 // compute capability).
 const char *op_device_info(void);
