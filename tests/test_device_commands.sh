@@ -6,7 +6,8 @@
 # checkpoints (weights and moments through the host copies a device needs),
 # resume (moments uploaded), validation, both schedules, GQA, linear and
 # causal heads, fine-tuning with a frozen trunk; generated text, plain,
-# self-speculative and auto, greedy and sampled; eval's losses; bench-decode.
+# self-speculative and auto, greedy and sampled; eval's losses; eval-choice's
+# scores and eval-gen's answers; bench-decode.
 # And the devices a build cannot use are refused clearly.
 set -u
 source "$(dirname "$0")/lib.sh"
@@ -63,6 +64,19 @@ for dev in cpu cpu-check; do
 done
 cmp -s sample_cpu.txt sample_cpu-check.txt || fail "sample: cpu and cpu-check differ"
 cmp -s eval_cpu.json eval_cpu-check.json || fail "eval: cpu and cpu-check differ"
+# scoring and generating evaluations (timings left out of the comparison)
+printf '{"query": "line 3: the", "choices": [" 3 quick", " cat", " dog"], "gold": 0}\n' >mc.jsonl
+printf '{"query": "said", "choices": [" speaker", " nobody"], "gold": 0}\n' >>mc.jsonl
+printf '{"prompt": "line 4: the", "answer": "4 quick"}\n{"prompt": "line 7", "answer": ": the"}\n' >gen.jsonl
+for dev in cpu cpu-check; do
+    M eval-choice --model dec --data mc.jsonl --json --threads 2 --device $dev 2>/dev/null |
+        sed 's/"seconds":[0-9.e+-]*//' >"choice_$dev.json" || fail "eval-choice on $dev"
+    M eval-gen --model dec --data gen.jsonl --max-new 6 --json --quiet --threads 2 --device $dev >"egen_$dev.json" \
+        2>/dev/null || fail "eval-gen on $dev"
+done
+grep -q '"items":2' choice_cpu.json || fail "eval-choice: $(cat choice_cpu.json)"
+cmp -s choice_cpu.json choice_cpu-check.json || fail "eval-choice: cpu and cpu-check differ"
+cmp -s egen_cpu.json egen_cpu-check.json || fail "eval-gen: cpu and cpu-check differ"
 printf '{"prompt": "line 3: the"}\n{"prompt": "line 9"}\n' >prompts.jsonl
 M bench-decode --model dec --prompts prompts.jsonl --max-new 12 --threads 2 --device cpu-check >bd.txt 2>&1 ||
     fail "bench-decode on cpu-check: $(tail -1 bd.txt)"
