@@ -48,6 +48,8 @@ for k in (1, 2):
     assert all(0 <= a <= 1 for a in x["accept_rate"]), x
     assert x["tokens_per_sec"] > 0 and x["speedup"] > 0 and x["forward_cost"] > 0, x
     assert x["mismatches"] == 0, x
+    assert x["paired_forward_cost"] > 0, x  # a K+1-row verification against a one-token forward
+assert "paired_forward_cost" not in ks[0] and "paired_forward_cost" not in ks["auto"], r
 a = ks["auto"]
 assert 1 <= a["tokens_per_forward"] <= 3 and len(a["accept_rate"]) == 2 and a["mismatches"] == 0, a
 assert all(x is None or 0 <= x <= 1 for x in a["accept_rate"]), a
@@ -63,6 +65,7 @@ grep -q '^| K | tokens/s | tokens/forward | speedup | speedup (total) | forward 
 grep -q '^| auto |' out.txt || fail "table should have an auto row: $(cat out.txt)"
 grep -q '^roofline: .* GB/s' out.txt || fail "no roofline line: $(cat out.txt)"
 grep -q "2 prompts" out.txt || fail "--max-prompts 2 not honoured: $(head -n 1 out.txt)"
+grep -q '^forward cost, paired .*K=1 [0-9.]*x, K=2 [0-9.]*x$' out.txt || fail "no paired forward cost line: $(cat out.txt)"
 
 # ---- bad input: non-zero exit, one line on stderr
 bad() {  # bad NAME ARGS...

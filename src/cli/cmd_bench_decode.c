@@ -59,6 +59,8 @@ static int print_json(const char *ckpt, const mtp_config *cfg, int q8, int P, in
         cJSON_AddItemToObject(o, "speedup", json_number_or_null(r->speedup));
         cJSON_AddItemToObject(o, "speedup_total", json_number_or_null(r->speedup_total));
         cJSON_AddItemToObject(o, "forward_cost", json_number_or_null(r->forward_cost));
+        if (K >= 1 && K < cfg->n_future)
+            cJSON_AddItemToObject(o, "paired_forward_cost", json_number_or_null(r->paired_cost));
         cJSON_AddItemToObject(o, "seconds_per_forward", json_number_or_null(r->seconds_per_forward));
         if (K == 0) cJSON_AddItemToObject(o, "roofline", json_number_or_null(r->roofline));
         for (int k = 0; k < drafts; k++) cJSON_AddItemToArray(acc, json_number_or_null(r->accept[k]));
@@ -119,6 +121,11 @@ static void print_table(const char *ckpt, const mtp_config *cfg, int q8, int P, 
                r->tokens_per_forward, r->speedup, r->speedup_total, r->forward_cost,
                1e3 * r->seconds_per_forward, r->decode_seconds, acc);
     }
+    printf(
+        "\nforward cost, paired (a K+1-row verification over a one-token forward, alternating at the same "
+        "context; median of pairs):");
+    for (int K = 1; K < cfg->n_future; K++)
+        printf(" K=%d %.2fx%s", K, res[K].paired_cost, K + 1 < cfg->n_future ? "," : "\n");
 }
 
 static int run_bench_decode(command_line *cl) {

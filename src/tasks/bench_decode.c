@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/timer.h"
 #include "infer/decode.h"
 #include "model/flops.h"
 #include "ops/ops.h"
@@ -236,6 +237,43 @@ static void finish(k_run *kr, int K, double plain_total) {
         r->accept[k] = k < K ? median(s->accept[k], s->n_accept[k]) : NAN;
 }
 
+enum { PAIRS = 9 };
+
+// One-token forwards (what plain decoding runs) and (K+1)-row verifications
+// alternately at the context decoder d has reached, its cache rolled back after
+// each, the order swapped every pair; the median ratio of PAIRS pairs after one
+// warm-up pair. NAN if the model's context is shorter than K+2.
+static double paired_cost(decoder *d, int K, int32_t token) {
+    model_work *w = &d->work;
+    kv_cache *c = &d->cache;
+    const int max = d->model->cfg.max_seq_len, heads = d->all_heads ? d->model->cfg.n_future : K + 1;
+    // a full context is rolled back to leave room for K+1 rows (lowering len forgets)
+    if (c->len + K + 1 > max) c->len = max - K - 1;
+    const int base = c->len;
+    if (K < 1 || base < 1) return NAN;
+    int32_t tokens[MTP_MAX_FUTURE + 1];
+    for (int i = 0; i <= K; i++) tokens[i] = token;
+    double ratio[PAIRS];
+    int n = 0;
+    for (int p = 0; p <= PAIRS; p++) {
+        double t[2];
+        for (int j = 0; j < 2; j++) {
+            int verify = (p + j) % 2;
+            double t0 = mtp_now();
+            int rc = verify ? model_forward_verify(w, c, tokens, K + 1, heads, 0, d->model_logits)
+                            : model_forward_cached(w, c, tokens, 1, 1, 1, 1, d->model_logits);
+            if (rc != 0 || op_sync() != 0) {
+                c->len = base;
+                return NAN;
+            }
+            t[verify] = mtp_now() - t0;
+            c->len = base;
+        }
+        if (p > 0 && t[0] > 0.0) ratio[n++] = t[1] / t[0];
+    }
+    return median(ratio, n);
+}
+
 // Every prompt with K = 0, auto, 1..n-1 in turn (so plain and speculative
 // runs of a prompt are timed close together on a machine whose speed
 // drifts), each warmed up first; res[K] gets the results, res[n] auto's.
@@ -292,6 +330,10 @@ int bench_decode_run(const mtp_model *m, const bench_prompts *bp, int max_new, i
         for (int K = 0; K <= n; K++) {
             finish(&runs[K], runs[K].d.drafts, plain_total);
             res[K] = runs[K].r;
+            // at the context the last prompt's decoding reached with this K
+            const bench_prompt *last = &prompts[P - 1];
+            res[K].paired_cost =
+                K >= 1 && K < n && P > 0 ? paired_cost(&runs[K].d, K, last->ids[last->n - 1]) : NAN;
         }
     }
     for (int K = 0; runs && K <= n; K++) k_run_free(&runs[K]);

@@ -41,9 +41,13 @@ void bench_prompts_free(bench_prompts *p);
 typedef struct {
     double tokens_per_sec, tokens_per_forward, speedup;  // medians over prompts
     double forward_cost;                                 // median time per forward / plain's
-    double seconds_per_forward;                          // median over prompts
-    double roofline;       // plain only: weight bytes per forward / time per forward / read bandwidth
-    double speedup_total;  // total plain time / total time
+    // K >= 1: a (K+1)-row verification's time over a one-token forward's, the
+    // two alternating at the same context (median of pairs): the cost without
+    // the drift of the machine between whole runs. NAN for plain and auto.
+    double paired_cost;
+    double seconds_per_forward;  // median over prompts
+    double roofline;             // plain only: weight bytes per forward / time per forward / read bandwidth
+    double speedup_total;        // total plain time / total time
     double accept[MTP_MAX_FUTURE];           // median per drafting head; NAN: never checked
     double decode_seconds, prefill_seconds;  // totals
     long tokens, forwards, mismatches;
