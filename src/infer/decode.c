@@ -38,7 +38,8 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
     d->probs = mtp_malloc(sizeof(float) * V, "probabilities");
     d->draft_probs = mtp_malloc(sizeof(float) * (size_t)(drafts ? drafts : 1) * V, "draft probabilities");
     if (d->auto_k)
-        d->z = op_alloc(sizeof(float) * (size_t)c->max_seq_len * c->dim, "the rows heads 2.. read");
+        d->z = op_alloc_on(d->work.on_device, sizeof(float) * (size_t)c->max_seq_len * c->dim,
+                           "the rows heads 2.. read");
     if (!d->logits || !d->model_logits || !d->probs || !d->draft_probs || (d->auto_k && !d->z)) {
         decoder_free(d);
         return -1;
@@ -49,7 +50,7 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
 void decoder_free(decoder *d) {
     kv_cache_free(&d->cache);
     if (d->model_logits != d->logits) op_free(d->model_logits);
-    op_free(d->z);
+    op_free_on(d->work.on_device, d->z);
     model_work_free(&d->work);
     free(d->logits);
     free(d->probs);

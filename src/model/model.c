@@ -421,11 +421,9 @@ int model_forward_loss(model_work *w, const int32_t *rows, int B, int T, double 
     if (load_inputs(w, rows, B, T) != 0) return -1;
     size_t N = (size_t)B * T;
     int chunk = w->logit_chunk;
-    if (head_top1 && w->on_device && !w->host_logits) {
-        w->host_logits = mtp_malloc(sizeof(float) * (size_t)chunk * c->vocab_size, "logits read back");
-        w->host_targets = mtp_malloc(sizeof(int32_t) * (size_t)w->max_B * w->max_T, "targets read back");
-        if (!w->host_logits || !w->host_targets) return -1;
-    }
+    if (head_top1 && w->on_device && !w->host_logits &&
+        !(w->host_logits = mtp_malloc(sizeof(float) * (size_t)chunk * c->vocab_size, "logits read back")))
+        return -1;
     trunk_forward(w, B, T, NULL, 0);
     for (int i = 0; i < c->n_future; i++) {  // one slot: a chained head reads the one before it there
         int k = head_at(c, i);
@@ -435,12 +433,13 @@ int model_forward_loss(model_work *w, const int32_t *rows, int B, int T, double 
         for (int r0 = 0; r0 < (int)N; r0 += chunk) {
             int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
             output_chunk_forward(w, 0, N, r0, rows_here, w->logits, 0.0f);  // grad_scale 0 keeps the logits
-            if (head_top1 && w->on_device) {                                // read back on the host
-                op_download(w->host_logits, w->logits, sizeof(float) * rows_here * c->vocab_size);
-                op_download(w->host_targets, w->targets + r0, sizeof(int32_t) * rows_here);
-                hits += count_top1(w->host_logits, w->host_targets, rows_here, c->vocab_size);
-            } else if (head_top1) {
-                hits += count_top1(w->logits, w->targets + r0, rows_here, c->vocab_size);
+            if (head_top1) {  // the targets as load_targets left them on the host; the logits read back
+                const float *lg = w->logits;
+                if (w->on_device) {
+                    op_download(w->host_logits, w->logits, sizeof(float) * rows_here * c->vocab_size);
+                    lg = w->host_logits;
+                }
+                hits += count_top1(lg, w->host_tokens + r0, rows_here, c->vocab_size);
             }
         }
         head_losses[k - 1] = mean_row_loss(w, N);

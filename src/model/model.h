@@ -107,7 +107,6 @@ typedef struct {
     float *host_row_losses;  // (N)
     int32_t *host_tokens;    // (N) inputs or targets gathered for one upload
     float *host_logits;      // (chunk, V), made when top-1 accuracy is asked
-    int32_t *host_targets;   // (N), likewise
     int32_t *targets;        // (N)
     int logit_chunk;         // rows of logits computed at once
     // backward scratch, shared by all blocks since blocks go backward one by one

@@ -46,8 +46,7 @@ static int alloc_set(param_set *p, const mtp_config *cfg, int on_device) {
     size_t total = 0;
     for (int k = 0; k < P_KINDS; k++) total += (p->count[k] + 15) / 16 * 16;
     p->on_device = on_device && op_current_device() != OP_DEVICE_CPU;
-    p->memory = p->on_device ? op_alloc(total * sizeof(float), "model parameters")
-                             : mtp_alloc_aligned(total * sizeof(float), "model parameters");
+    p->memory = op_alloc_on(p->on_device, total * sizeof(float), "model parameters");
     if (!p->memory) return -1;
     p->total = total;
     size_t off = 0;
@@ -67,10 +66,7 @@ int params_alloc_on_device(param_set *p, const mtp_config *cfg) {
 }
 
 void params_free(param_set *p) {
-    if (p->on_device)
-        op_free(p->memory);
-    else
-        free(p->memory);
+    op_free_on(p->on_device, p->memory);
     memset(p, 0, sizeof *p);
 }
 

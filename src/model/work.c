@@ -51,13 +51,8 @@ void model_free(mtp_model *m) {
     params_free(&m->params);
     free(m->q8_weights);
     free(m->q8_scales);
-    if (dev) {
-        op_free(m->rope_cos);
-        op_free(m->rope_sin);
-    } else {
-        free(m->rope_cos);
-        free(m->rope_sin);
-    }
+    op_free_on(dev, m->rope_cos);
+    op_free_on(dev, m->rope_sin);
     memset(m, 0, sizeof *m);
 }
 
@@ -257,15 +252,13 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
     w->host_row_losses = mtp_malloc(sizeof(float) * (size_t)B * T, "row losses");
     w->host_tokens = mtp_malloc(sizeof(int32_t) * (size_t)B * T, "token ids");
     if (!w->trunk || !w->heads || !w->host_row_losses || !w->host_tokens ||
-        (with_grads &&
-         (w->on_device ? params_alloc_on_device(&w->grads, cfg) : params_alloc(&w->grads, cfg)) != 0)) {
+        (with_grads && params_alloc_on_device(&w->grads, cfg) != 0)) {
         model_work_free(w);
         return -1;
     }
     carver c = {NULL, 0};
     carve_work(&c, w, cfg, B, T, schedule, with_grads, m->decode_layout, m->q8);
-    w->work = w->on_device ? op_alloc(c.used * sizeof(float), "activations")
-                           : mtp_alloc_aligned(c.used * sizeof(float), "activations");
+    w->work = op_alloc_on(w->on_device, c.used * sizeof(float), "activations");
     if (!w->work) {
         model_work_free(w);
         return -1;
@@ -283,14 +276,10 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
 
 void model_work_free(model_work *w) {
     params_free(&w->grads);
-    if (w->on_device)
-        op_free(w->work);
-    else
-        free(w->work);
+    op_free_on(w->on_device, w->work);
     free(w->host_row_losses);
     free(w->host_tokens);
     free(w->host_logits);
-    free(w->host_targets);
     free(w->trunk);
     free(w->heads);
     memset(w, 0, sizeof *w);
@@ -308,11 +297,8 @@ int kv_cache_alloc(kv_cache *cache, const mtp_config *c) {
     size_t n = (size_t)c->n_layer * c->max_seq_len * c->n_kv_head * config_head_dim(c);
     memset(cache, 0, sizeof *cache);
     cache->on_device = op_current_device() != OP_DEVICE_CPU;
-    cache->k = cache->on_device ? op_alloc(n * sizeof(float), "key cache")
-                                : mtp_alloc_aligned(n * sizeof(float), "key cache");
-    cache->v = !cache->k          ? NULL
-               : cache->on_device ? op_alloc(n * sizeof(float), "value cache")
-                                  : mtp_alloc_aligned(n * sizeof(float), "value cache");
+    cache->k = op_alloc_on(cache->on_device, n * sizeof(float), "key cache");
+    cache->v = cache->k ? op_alloc_on(cache->on_device, n * sizeof(float), "value cache") : NULL;
     if (!cache->v) {
         kv_cache_free(cache);
         return -1;
@@ -321,12 +307,7 @@ int kv_cache_alloc(kv_cache *cache, const mtp_config *c) {
 }
 
 void kv_cache_free(kv_cache *cache) {
-    if (cache->on_device) {
-        op_free(cache->k);
-        op_free(cache->v);
-    } else {
-        free(cache->k);
-        free(cache->v);
-    }
+    op_free_on(cache->on_device, cache->k);
+    op_free_on(cache->on_device, cache->v);
     memset(cache, 0, sizeof *cache);
 }

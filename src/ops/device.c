@@ -85,6 +85,17 @@ int op_attention_max_head_dim(void) {
     return current == OP_DEVICE_CUDA ? 256 : 1 << 30;  // attention.cu: 8 values per lane of a warp
 }
 
+void *op_alloc_on(int on_device, size_t bytes, const char *what) {
+    return on_device ? op_alloc(bytes, what) : mtp_alloc_aligned(bytes, what);
+}
+
+void op_free_on(int on_device, void *p) {
+    if (on_device)
+        op_free(p);
+    else
+        free(p);
+}
+
 size_t op_device_peak_bytes(void) {
 #ifdef MTP_CUDA
     return cuda_peak_bytes();

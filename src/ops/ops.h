@@ -46,6 +46,11 @@ void *op_host_view(const void *p);
 // with the error set when out of memory. op_free(NULL) does nothing.
 void *op_alloc(size_t bytes, const char *what);
 void op_free(void *p);
+// The current device's memory when on_device, else host memory (64-byte
+// aligned, zeroed): for buffers that remember where they were made, so that
+// op_free_on frees them right even if the device has changed since.
+void *op_alloc_on(int on_device, size_t bytes, const char *what);
+void op_free_on(int on_device, void *p);
 // The most bytes of op_alloc memory held at once so far on a GPU (0 on the
 // CPU, whose peak is the process's resident size).
 size_t op_device_peak_bytes(void);

@@ -40,11 +40,8 @@ int adamw_alloc_shard(adamw_state *s, const mtp_config *cfg, size_t lo, size_t h
     memset(s, 0, sizeof *s);
     size_t n = hi > lo ? hi - lo : 0, bytes = (n ? n : 1) * sizeof(float);
     s->on_device = op_current_device() != OP_DEVICE_CPU;
-    s->ms = s->on_device ? op_alloc(bytes, "AdamW moments (shard)")
-                         : mtp_alloc_aligned(bytes, "AdamW moments (shard)");
-    s->vs = !s->ms         ? NULL
-            : s->on_device ? op_alloc(bytes, "AdamW moments (shard)")
-                           : mtp_alloc_aligned(bytes, "AdamW moments (shard)");
+    s->ms = op_alloc_on(s->on_device, bytes, "AdamW moments (shard)");
+    s->vs = s->ms ? op_alloc_on(s->on_device, bytes, "AdamW moments (shard)") : NULL;
     if (!s->vs) {
         adamw_free(s);
         return -1;
@@ -69,11 +66,8 @@ int adamw_alloc_trainable(adamw_state *s, const mtp_config *cfg, const unsigned 
     }
     s->on_device = op_current_device() != OP_DEVICE_CPU;
     size_t bytes = (s->packed ? s->packed : 1) * sizeof(float);
-    s->ms = s->on_device ? op_alloc(bytes, "AdamW moments (trainable)")
-                         : mtp_alloc_aligned(bytes, "AdamW moments (trainable)");
-    s->vs = !s->ms         ? NULL
-            : s->on_device ? op_alloc(bytes, "AdamW moments (trainable)")
-                           : mtp_alloc_aligned(bytes, "AdamW moments (trainable)");
+    s->ms = op_alloc_on(s->on_device, bytes, "AdamW moments (trainable)");
+    s->vs = s->ms ? op_alloc_on(s->on_device, bytes, "AdamW moments (trainable)") : NULL;
     if (!s->vs) {
         adamw_free(s);
         return -1;
@@ -86,12 +80,9 @@ void adamw_free(adamw_state *s) {
     if (s->m.memory) {
         params_free(&s->m);
         params_free(&s->v);
-    } else if (s->on_device) {
-        op_free(s->ms);
-        op_free(s->vs);
     } else {
-        free(s->ms);
-        free(s->vs);
+        op_free_on(s->on_device, s->ms);
+        op_free_on(s->on_device, s->vs);
     }
     memset(s, 0, sizeof *s);
 }
