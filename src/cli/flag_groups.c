@@ -41,7 +41,8 @@ static void show_precision(const void *dest, char *buf, size_t cap) {
 
 int model_flags_ready(const model_flags *m) {
     if (op_set_precision((op_precision)m->precision) != 0)
-        return mtp_error_context("--precision %s", op_precision_name((op_precision)m->precision));
+        return mtp_error_context("--precision %s (give --device cuda, or leave --precision at fp32)",
+                                 op_precision_name((op_precision)m->precision));
     return 0;
 }
 

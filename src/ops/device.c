@@ -178,8 +178,8 @@ int op_set_precision(op_precision p) {
     }
 #endif
     if (p != OP_PRECISION_FP32)
-        return mtp_errorf("%s products run on a GPU (--device cuda); the %s computes in float32",
-                          op_precision_name(p), op_device_name(current));
+        return mtp_errorf("%s products run on a GPU; the %s computes in float32", op_precision_name(p),
+                          op_device_name(current));
     return 0;
 }
 
