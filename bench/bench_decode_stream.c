@@ -5,7 +5,10 @@
 // and in the decode layout (ops/cpu/packed.c); each is reported as GB/s of
 // weights read and as a fraction of the streaming-read probe measured in the
 // same process. Medians of interleaved repeats.
-//   build/bench/bench_decode_stream [--threads N] [--dim D] [--ffn F] [--blocks L] [--repeats R]
+// Then the attention of M query rows against one KV cache per block (context
+// C tokens, heads of 128), as a verification step reads them, in GB/s of KV
+// cache and time per block.
+//   build/bench/bench_decode_stream [--threads N] [--dim D] [--ffn F] [--blocks L] [--repeats R] [--context C]
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +33,44 @@ static float *filled(size_t n, float scale) {
     return p;
 }
 
+// Attention of M rows (the last M positions of the context) against each
+// block's KV cache in turn: caches (context, d) of keys and values per block.
+static void bench_attention(int L, int d, int context, int repeats, double probe) {
+    const int hd = 128, H = d / hd, Ms[] = {1, 2, 4};
+    float *k[64], *v[64];
+    for (int l = 0; l < L; l++) {
+        k[l] = filled((size_t)context * d, 0.5f);
+        v[l] = filled((size_t)context * d, 0.5f);
+    }
+    float *q = filled((size_t)4 * d, 0.5f), *o = malloc(sizeof(float) * 4 * d);
+    double t[3][MAX_REPEATS], bytes = 8.0 * context * d * L;
+    for (int rep = 0; rep < repeats; rep++)
+        for (int mi = 0; mi < 3; mi++) {
+            double t0 = mtp_now();
+            for (int l = 0; l < L; l++) op_attention_rows_forward(o, q, k[l], v[l], Ms[mi], context, H, H, hd);
+            t[mi][rep] = mtp_now() - t0;
+        }
+    printf("\nattention against %d blocks' KV caches, %d tokens of context, %d heads of %d: %.0f MB\n\n", L, context,
+           H, hd, bytes / 1e6);
+    printf("| query rows | us per block | KV GB/s | of probe | vs 1 row |\n|---:|---:|---:|---:|---:|\n");
+    double first = 0;
+    for (int mi = 0; mi < 3; mi++) {
+        qsort(t[mi], (size_t)repeats, sizeof(double), cmp_double);
+        double med = t[mi][repeats / 2];
+        if (mi == 0) first = med;
+        printf("| %d | %.0f | %.1f | %.0f%% | %.2fx |\n", Ms[mi], 1e6 * med / L, bytes / med / 1e9,
+               100 * bytes / med / probe, med / first);
+    }
+    for (int l = 0; l < L; l++) {
+        free(k[l]);
+        free(v[l]);
+    }
+    free(q);
+    free(o);
+}
+
 int main(int argc, char **argv) {
-    int threads = 2, d = 1536, f = 4096, L = 8, repeats = 5;
+    int threads = 2, d = 1536, f = 4096, L = 8, repeats = 5, context = 842;
     for (int i = 1; i + 1 < argc; i += 2) {
         int v = atoi(argv[i + 1]);
         if (!strcmp(argv[i], "--threads")) threads = v;
@@ -39,17 +78,20 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--ffn")) f = v;
         else if (!strcmp(argv[i], "--blocks")) L = v;
         else if (!strcmp(argv[i], "--repeats")) repeats = v;
+        else if (!strcmp(argv[i], "--context")) context = v;
         else {
-            fprintf(stderr, "usage: bench_decode_stream [--threads N] [--dim D] [--ffn F] [--blocks L] [--repeats R]\n");
+            fprintf(stderr, "usage: bench_decode_stream [--threads N] [--dim D] [--ffn F] [--blocks L] [--repeats R] "
+                            "[--context C]\n");
             return 2;
         }
     }
-    if (repeats < 1 || repeats > MAX_REPEATS || L < 1 || d < 16 || f < 16) return 2;
+    if (repeats < 1 || repeats > MAX_REPEATS || L < 1 || L > 64 || d < 128 || d % 128 || f < 16 || context < 8)
+        return 2;
     op_set_threads(threads);
     const int in[MATS] = {d, d, d, d, d, d, f}, out[MATS] = {d, d, d, d, f, f, d};
     float *rm[64][MATS], *pk[64][MATS];
     double bytes = 0;
-    for (int l = 0; l < L && l < 64; l++)
+    for (int l = 0; l < L; l++)
         for (int m = 0; m < MATS; m++) {
             rm[l][m] = filled((size_t)in[m] * out[m], 0.05f);
             pk[l][m] = malloc(sizeof(float) * op_packed_floats(out[m], in[m]));
@@ -86,5 +128,6 @@ int main(int argc, char **argv) {
         printf("| %d | %.1f | %.0f%% | %.1f | %.0f%% |\n", Ms[mi], bytes / med[0] / 1e9, 100 * bytes / med[0] / probe,
                bytes / med[1] / 1e9, 100 * bytes / med[1] / probe);
     }
+    bench_attention(L, d, context, repeats, probe);
     return 0;
 }
