@@ -8,7 +8,8 @@
 // Then the attention of M query rows against one KV cache per block (context
 // C tokens, heads of 128), as a verification step reads them, in GB/s of KV
 // cache and time per block.
-//   build/bench/bench_decode_stream [--threads N] [--dim D] [--ffn F] [--blocks L] [--repeats R] [--context C]
+//   build/bench/bench_decode_stream [--threads N] [--dim D] [--ffn F] [--blocks L] [--repeats R] [--context
+//   C]
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,11 +48,12 @@ static void bench_attention(int L, int d, int context, int repeats, double probe
     for (int rep = 0; rep < repeats; rep++)
         for (int mi = 0; mi < 3; mi++) {
             double t0 = mtp_now();
-            for (int l = 0; l < L; l++) op_attention_rows_forward(o, q, k[l], v[l], Ms[mi], context, H, H, hd);
+            for (int l = 0; l < L; l++)
+                op_attention_rows_forward(o, q, k[l], v[l], Ms[mi], context, H, H, hd);
             t[mi][rep] = mtp_now() - t0;
         }
-    printf("\nattention against %d blocks' KV caches, %d tokens of context, %d heads of %d: %.0f MB\n\n", L, context,
-           H, hd, bytes / 1e6);
+    printf("\nattention against %d blocks' KV caches, %d tokens of context, %d heads of %d: %.0f MB\n\n", L,
+           context, H, hd, bytes / 1e6);
     printf("| query rows | us per block | KV GB/s | of probe | vs 1 row |\n|---:|---:|---:|---:|---:|\n");
     double first = 0;
     for (int mi = 0; mi < 3; mi++) {
@@ -73,19 +75,27 @@ int main(int argc, char **argv) {
     int threads = 2, d = 1536, f = 4096, L = 8, repeats = 5, context = 842;
     for (int i = 1; i + 1 < argc; i += 2) {
         int v = atoi(argv[i + 1]);
-        if (!strcmp(argv[i], "--threads")) threads = v;
-        else if (!strcmp(argv[i], "--dim")) d = v;
-        else if (!strcmp(argv[i], "--ffn")) f = v;
-        else if (!strcmp(argv[i], "--blocks")) L = v;
-        else if (!strcmp(argv[i], "--repeats")) repeats = v;
-        else if (!strcmp(argv[i], "--context")) context = v;
+        if (!strcmp(argv[i], "--threads"))
+            threads = v;
+        else if (!strcmp(argv[i], "--dim"))
+            d = v;
+        else if (!strcmp(argv[i], "--ffn"))
+            f = v;
+        else if (!strcmp(argv[i], "--blocks"))
+            L = v;
+        else if (!strcmp(argv[i], "--repeats"))
+            repeats = v;
+        else if (!strcmp(argv[i], "--context"))
+            context = v;
         else {
-            fprintf(stderr, "usage: bench_decode_stream [--threads N] [--dim D] [--ffn F] [--blocks L] [--repeats R] "
-                            "[--context C]\n");
+            fprintf(stderr,
+                    "usage: bench_decode_stream [--threads N] [--dim D] [--ffn F] [--blocks L] [--repeats R] "
+                    "[--context C]\n");
             return 2;
         }
     }
-    if (repeats < 1 || repeats > MAX_REPEATS || L < 1 || L > 64 || d < 128 || d % 128 || f < 16 || context < 8)
+    if (repeats < 1 || repeats > MAX_REPEATS || L < 1 || L > 64 || d < 128 || d % 128 || f < 16 ||
+        context < 8)
         return 2;
     op_set_threads(threads);
     const int in[MATS] = {d, d, d, d, d, d, f}, out[MATS] = {d, d, d, d, f, f, d};
@@ -108,25 +118,30 @@ int main(int argc, char **argv) {
                 double t0 = mtp_now();
                 for (int l = 0; l < L; l++)
                     for (int m = 0; m < MATS; m++) {
-                        if (kind == 0) op_matmul_rows_forward(y, x, rm[l][m], Ms[mi], in[m], out[m]);
-                        else op_matmul_packed_rows(y, x, pk[l][m], Ms[mi], in[m], out[m]);
+                        if (kind == 0)
+                            op_matmul_rows_forward(y, x, rm[l][m], Ms[mi], in[m], out[m]);
+                        else
+                            op_matmul_packed_rows(y, x, pk[l][m], Ms[mi], in[m], out[m]);
                     }
                 t[kind][mi][rep] = mtp_now() - t0;
             }
     }
     qsort(probes, (size_t)repeats, sizeof(double), cmp_double);
     double probe = probes[repeats / 2];
-    printf("read probe: %.1f GB/s (median of probes interleaved with the runs) (%d threads); %d blocks d=%d f=%d: %.0f MB of weights\n\n", probe / 1e9, threads,
-           L, d, f, bytes / 1e6);
-    printf("| rows | row-major GB/s | of probe | decode layout GB/s | of probe |\n|---:|---:|---:|---:|---:|\n");
+    printf(
+        "read probe: %.1f GB/s (median of probes interleaved with the runs) (%d threads); %d blocks d=%d "
+        "f=%d: %.0f MB of weights\n\n",
+        probe / 1e9, threads, L, d, f, bytes / 1e6);
+    printf(
+        "| rows | row-major GB/s | of probe | decode layout GB/s | of probe |\n|---:|---:|---:|---:|---:|\n");
     for (int mi = 0; mi < 4; mi++) {
         double med[2];
         for (int kind = 0; kind < 2; kind++) {
             qsort(t[kind][mi], (size_t)repeats, sizeof(double), cmp_double);
             med[kind] = t[kind][mi][repeats / 2];
         }
-        printf("| %d | %.1f | %.0f%% | %.1f | %.0f%% |\n", Ms[mi], bytes / med[0] / 1e9, 100 * bytes / med[0] / probe,
-               bytes / med[1] / 1e9, 100 * bytes / med[1] / probe);
+        printf("| %d | %.1f | %.0f%% | %.1f | %.0f%% |\n", Ms[mi], bytes / med[0] / 1e9,
+               100 * bytes / med[0] / probe, bytes / med[1] / 1e9, 100 * bytes / med[1] / probe);
     }
     bench_attention(L, d, context, repeats, probe);
     return 0;

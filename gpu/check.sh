@@ -20,8 +20,8 @@
 # --prebuilt DIR runs the programs gpu/bundle.sh made on another machine
 # (for a GPU machine that cannot build: no OpenBLAS, cJSON or PCRE2 there).
 #
-# Not yet in the backend: tiled (flash) attention kernels on tensor cores, a
-# fused unembedding + cross-entropy, multi-GPU (NCCL).
+# Not yet in the backend: a fused flash-attention kernel (attention runs as
+# batched cuBLAS products), a fused unembedding + cross-entropy, NCCL.
 #   bash gpu/check.sh [--quick] [--prebuilt DIR] [--arch "-gencode arch=compute_90,code=sm_90"]
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -286,7 +286,7 @@ static void test_embedding(void) {
     double *g_table = dnew(nt);
     fd_grad(c.table, nt, embedding_loss, &c, g_table);
     float *dt0 = frandn(nt, 1.0), *dt = fcopy(dt0, nt);
-    op_embedding_backward(dt, R, tok, N, d);
+    op_embedding_backward(dt, R, tok, N, V, d);
     check_rel(op, BWD, "dtable += (repeated tokens)", dt, dt0, g_table, nt, BWD_TOL);
     check(memcmp(dt + (size_t)(V - 1) * d, dt0 + (size_t)(V - 1) * d, sizeof(float) * d) == 0, op,
           "dtable row of an unused token changed");
@@ -914,7 +914,7 @@ static void test_determinism(void) {
         dx[r] = ffill(n, 0.0f);
         op_rmsnorm_backward(dx[r], dw[r], dout, x, w, rstd, N, d);
         dtable[r] = ffill((size_t)V * d, 0.5f);
-        op_embedding_backward(dtable[r], dout, tok, N, d);
+        op_embedding_backward(dtable[r], dout, tok, N, V, d);
         ss[r] = op_sum_squares(big, NS);
         dq[r] = fnew(nq), dk[r] = fnew(nkv), dv[r] = fnew(nkv);
         op_attention_backward(dq[r], dk[r], dv[r], ado, aout, lse, q, k, v, B, T, H, Hkv, hd, scratch, r + 1);

@@ -217,7 +217,7 @@ static void trunk_backward(model_work *w, int B, int T) {
         dout = dx;
         dx = t;
     }
-    op_embedding_backward(w->grads.t[P_EMBED], dout, w->inputs, B * T, c->dim);
+    op_embedding_backward(w->grads.t[P_EMBED], dout, w->inputs, B * T, c->vocab_size, c->dim);
     if (w->grads_ready) w->grads_ready(w->grads_user, MODEL_GRADS_EMBED);
 }
 

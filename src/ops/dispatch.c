@@ -28,8 +28,8 @@ void op_embedding_forward(float *out, const int32_t *tokens, const float *table,
     ROUTE(embedding_forward, (H(out), H(tokens), H(table), N, d), (out, tokens, table, N, d));
 }
 
-void op_embedding_backward(float *dtable, const float *dout, const int32_t *tokens, int N, int d) {
-    ROUTE(embedding_backward, (H(dtable), H(dout), H(tokens), N, d), (dtable, dout, tokens, N, d));
+void op_embedding_backward(float *dtable, const float *dout, const int32_t *tokens, int N, int V, int d) {
+    ROUTE(embedding_backward, (H(dtable), H(dout), H(tokens), N, V, d), (dtable, dout, tokens, N, V, d));
 }
 
 void op_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int d, float eps) {

@@ -90,8 +90,9 @@ void op_matmul_backward(float *dinp, float *dw, const float *dout, const float *
 // ---- embedding (ops/cpu/embedding.c) ----
 // out (N, d) = table[tokens[i]] for each of the N tokens.
 void op_embedding_forward(float *out, const int32_t *tokens, const float *table, int N, int d);
-// dtable (V, d) += scatter of dout (N, d) by token. Deterministic order.
-void op_embedding_backward(float *dtable, const float *dout, const int32_t *tokens, int N, int d);
+// dtable (V, d) += scatter of dout (N, d) by token (every token < V). Each
+// row adds its tokens in position order: deterministic, the same on every device.
+void op_embedding_backward(float *dtable, const float *dout, const int32_t *tokens, int N, int V, int d);
 
 // ---- RMSNorm (ops/cpu/rmsnorm.c) ----
 // out = x / sqrt(mean(x^2) + eps) * w over each row of x (N, d); rstd (N)

@@ -10,7 +10,8 @@ void cpu_embedding_forward(float *out, const int32_t *tokens, const float *table
     for (int i = 0; i < N; i++) memcpy(out + (size_t)i * d, table + (size_t)tokens[i] * d, sizeof(float) * d);
 }
 
-void cpu_embedding_backward(float *dtable, const float *dout, const int32_t *tokens, int N, int d) {
+void cpu_embedding_backward(float *dtable, const float *dout, const int32_t *tokens, int N, int V, int d) {
+    (void)V;  // the table's rows: the CPU walks the tokens
     // forward: out[i] = table[tokens[i]]. Threads split the columns, and each
     // walks the rows in order, so the sum order never depends on the thread count.
     enum { COLS = 16 };

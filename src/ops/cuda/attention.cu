@@ -1,13 +1,17 @@
 // attention.cu: causal attention with grouped key/value heads on the GPU.
-// One warp per query row (forward, dq) or key row (dk, dv), the head's
-// values spread over the lanes (lane l holds elements l, l+32, ...), dot
-// products by the fixed lane tree. The forward keeps an online softmax and
-// the log-sum-exp, as ops/cpu/attention.c; the backward recomputes the
-// probabilities from it. A query row's result does not depend on how many
-// rows there are, so the decoding forward (cuda_attention_rows_forward) is the
-// same kernel.
+// Training and prefill (cuda_attention_forward / _backward) run
+// attention_products.h's algorithm: chunks of query rows through batched
+// cuBLAS products (tensor cores in tf32 / bf16 mode) and the row kernels
+// below for the softmax, its log-sum-exp and the score gradients. Decoding's
+// few rows (cuda_attention_rows_forward) take one warp per query row, the
+// head's values spread over the lanes (lane l holds elements l, l+32, ...),
+// dot products by the fixed lane tree and an online softmax: a row's result
+// does not depend on how many rows there are, which a speculative
+// verification needs and a product whose algorithm cuBLAS picks by shape
+// does not give.
 #include <math.h>
 
+#include "ops/cuda/attention_products.h"
 #include "ops/cuda/cuda_common.h"
 #include "ops/cuda/cuda_ops.h"
 
@@ -76,151 +80,139 @@ static void forward(float *out, float *lse, const float *q, const float *k, cons
     CUDA_LAUNCHED("attention_forward_kernel");
 }
 
-void cuda_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
-                            int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
-                            int scratch_threads) {
-    (void)scratch, (void)scratch_threads;  // the CPU's tiles; nothing here
-    forward(out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv_bstride);
-}
-
 void cuda_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
                                  int H, int Hkv, int hd) {
     forward(out, nullptr, q, k, v, 1, Tq, Tk, H, Hkv, hd, (size_t)Tk * Hkv * hd);
 }
 
-// Backward for Tq = Tk = T, keys packed (stride T * Hkv * hd). With
-// p_ij = exp(s_ij - lse_i), s_ij = scale q_i . k_j, D_i = dout_i . out_i:
-//   dv_j = sum_i p_ij dout_i;  ds_ij = p_ij (dout_i . v_j - D_i);
-//   dq_i = scale sum_j ds_ij k_j;  dk_j = scale sum_i ds_ij q_i.
-// Pass 1, one warp per query row: D_i and dq_i. Pass 2, one warp per key row
-// and kv head: dk_j, dv_j over the query heads of its group, in order.
-__global__ void attention_dq_kernel(float *dq, float *D, const float *dout, const float *out,
-                                    const float *lse, const float *q, const float *k, const float *v, int B,
-                                    int T, int H, int Hkv, int hd, float scale) {
+// ---- the executor of attention_products.h ----
+
+// Rows (g, i) of S, count x rows of `keys` floats, one warp per row; row i sees
+// visible + i keys. from_lse 0: the row's softmax (and lse[g * lse_g + i] its
+// log-sum-exp unless lse is NULL); 1: exp(s - lse[g * lse_g + i]). Zero past
+// the visible keys.
+__global__ void probs_kernel(float *S, float *lse, size_t lse_g, int count, int rows, int keys, int visible,
+                             int from_lse) {
+    size_t row = (size_t)blockIdx.x * WARPS + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (row >= (size_t)count * rows) return;
+    const int g = (int)(row / rows), i = (int)(row % rows), vis = visible + i;
+    float *s = S + row * keys;
+    float m, l = 1.0f;
+    if (from_lse) {
+        m = lse[g * lse_g + i];
+    } else {
+        m = -INFINITY;
+        for (int j = lane; j < vis; j += 32) m = fmaxf(m, s[j]);
+        m = warp_max(m);
+        l = 0.0f;
+        for (int j = lane; j < vis; j += 32) l += expf(s[j] - m);
+        l = warp_sum(l);
+        if (lse && lane == 0) lse[g * lse_g + i] = m + logf(l);
+    }
+    const float inv = 1.0f / l;
+    for (int j = lane; j < keys; j += 32) s[j] = j < vis ? expf(s[j] - m) * inv : 0.0f;
+}
+
+static void run_probs(float *S, float *lse, size_t lse_g, int count, int rows, int keys, int visible,
+                      int from_lse) {
+    size_t n = (size_t)count * rows;
+    probs_kernel<<<cuda_blocks(n, WARPS), 32 * WARPS, 0, cuda_stream>>>(S, lse, lse_g, count, rows, keys,
+                                                                        visible, from_lse);
+    CUDA_LAUNCHED("probs_kernel");
+}
+
+// dP = P * (dP - D[g * D_g + i]) * scale, element by element.
+__global__ void dscores_kernel(float *dP, const float *P, const float *D, size_t D_g, int rows, int keys,
+                               size_t n, float scale) {
+    size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= n) return;
+    size_t row = e / keys;
+    int g = (int)(row / rows), i = (int)(row % rows);
+    dP[e] = P[e] * (dP[e] - D[g * D_g + i]) * scale;
+}
+
+static void run_dscores(float *dP, const float *P, const float *D, size_t D_g, int count, int rows, int keys,
+                        float scale) {
+    size_t n = (size_t)count * rows * keys;
+    if (n == 0) return;
+    dscores_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream>>>(dP, P, D, D_g, rows, keys, n, scale);
+    CUDA_LAUNCHED("dscores_kernel");
+}
+
+// D[(b * H + h) * T + i] = dout . out over the row (b, i, h)'s hd values; one warp per row.
+__global__ void row_dots_kernel(float *D, const float *dout, const float *out, int B, int T, int H, int hd) {
     size_t row = (size_t)blockIdx.x * WARPS + (threadIdx.x >> 5);  // (b, i, h)
     int lane = threadIdx.x & 31;
     if (row >= (size_t)B * T * H) return;
     int h = (int)(row % H), i = (int)(row / H % T), b = (int)(row / H / T);
-    int g = h / (H / Hkv);
-    const size_t kv_row = (size_t)Hkv * hd, kv_b = (size_t)T * kv_row;
-    const float *kb = k + b * kv_b + (size_t)g * hd, *vb = v + b * kv_b + (size_t)g * hd;
-    float qv[PER_LANE], dov[PER_LANE], acc[PER_LANE], Di = 0.0f;
-#pragma unroll
-    for (int u = 0; u < PER_LANE; u++) {
-        int e = lane + 32 * u;
-        qv[u] = e < hd ? q[row * hd + e] : 0.0f;
-        dov[u] = e < hd ? dout[row * hd + e] : 0.0f;
-        acc[u] = 0.0f;
-        if (e < hd) Di = fmaf(dov[u], out[row * hd + e], Di);
-    }
-    Di = warp_sum(Di);
-    const float lse_i = lse[((size_t)b * H + h) * T + i];
-    for (int j = 0; j <= i; j++) {
-        const float *kj = kb + (size_t)j * kv_row, *vj = vb + (size_t)j * kv_row;
-        float s = 0.0f, dp = 0.0f;
-#pragma unroll
-        for (int u = 0; u < PER_LANE; u++) {
-            int e = lane + 32 * u;
-            if (e < hd) {
-                s = fmaf(qv[u], kj[e], s);
-                dp = fmaf(dov[u], vj[e], dp);
-            }
-        }
-        s = warp_sum(s) * scale;
-        dp = warp_sum(dp);
-        float p = expf(s - lse_i), ds = p * (dp - Di) * scale;
-#pragma unroll
-        for (int u = 0; u < PER_LANE; u++) {
-            int e = lane + 32 * u;
-            if (e < hd) acc[u] = fmaf(ds, kj[e], acc[u]);
-        }
-    }
-#pragma unroll
-    for (int u = 0; u < PER_LANE; u++) {
-        int e = lane + 32 * u;
-        if (e < hd) dq[row * hd + e] = acc[u];
-    }
-    if (lane == 0) D[((size_t)b * H + h) * T + i] = Di;
+    float sum = 0.0f;
+    for (int e = lane; e < hd; e += 32) sum = fmaf(dout[row * hd + e], out[row * hd + e], sum);
+    sum = warp_sum(sum);
+    if (lane == 0) D[((size_t)b * H + h) * T + i] = sum;
 }
 
-__global__ void attention_dkv_kernel(float *dk, float *dv, const float *D, const float *dout,
-                                     const float *lse, const float *q, const float *k, const float *v, int B,
-                                     int T, int H, int Hkv, int hd, float scale) {
-    size_t row = (size_t)blockIdx.x * WARPS + (threadIdx.x >> 5);  // (b, j, g)
-    int lane = threadIdx.x & 31;
-    if (row >= (size_t)B * T * Hkv) return;
-    int g = (int)(row % Hkv), j = (int)(row / Hkv % T), b = (int)(row / Hkv / T);
-    const int group = H / Hkv;
-    float kv[PER_LANE], vv[PER_LANE], dka[PER_LANE], dva[PER_LANE];
-#pragma unroll
-    for (int u = 0; u < PER_LANE; u++) {
-        int e = lane + 32 * u;
-        kv[u] = e < hd ? k[row * hd + e] : 0.0f;
-        vv[u] = e < hd ? v[row * hd + e] : 0.0f;
-        dka[u] = dva[u] = 0.0f;
-    }
-    for (int h = g * group; h < (g + 1) * group; h++)
-        for (int i = j; i < T; i++) {
-            const size_t qrow = ((size_t)b * T + i) * H + h;
-            const float *qi = q + qrow * hd, *doi = dout + qrow * hd;
-            float s = 0.0f, dp = 0.0f;
-#pragma unroll
-            for (int u = 0; u < PER_LANE; u++) {
-                int e = lane + 32 * u;
-                if (e < hd) {
-                    s = fmaf(qi[e], kv[u], s);
-                    dp = fmaf(doi[e], vv[u], dp);
-                }
-            }
-            s = warp_sum(s) * scale;
-            dp = warp_sum(dp);
-            const size_t at = ((size_t)b * H + h) * T + i;
-            float p = expf(s - lse[at]), ds = p * (dp - D[at]) * scale;
-#pragma unroll
-            for (int u = 0; u < PER_LANE; u++) {
-                int e = lane + 32 * u;
-                if (e < hd) {
-                    dva[u] = fmaf(p, doi[e], dva[u]);
-                    dka[u] = fmaf(ds, qi[e], dka[u]);
-                }
-            }
-        }
-#pragma unroll
-    for (int u = 0; u < PER_LANE; u++) {
-        int e = lane + 32 * u;
-        if (e < hd) {
-            dk[row * hd + e] = dka[u];
-            dv[row * hd + e] = dva[u];
-        }
-    }
+static void run_row_dots(float *D, const float *dout, const float *out, int B, int T, int H, int hd) {
+    size_t rows = (size_t)B * T * H;
+    if (rows == 0) return;
+    row_dots_kernel<<<cuda_blocks(rows, WARPS), 32 * WARPS, 0, cuda_stream>>>(D, dout, out, B, T, H, hd);
+    CUDA_LAUNCHED("row_dots_kernel");
+}
+
+static void run_zero(float *p, size_t n) {
+    CUDA_TRY(cudaMemsetAsync(p, 0, sizeof(float) * n, cuda_stream));
+}
+
+static const ap_exec gpu = {cuda_gemm_strided, run_probs, run_dscores, run_row_dots, run_zero};
+
+// Device buffers kept for the process, grown as needed: the scores of a chunk
+// (and their gradients), and the backward's row dots.
+static float *chunk_buf = nullptr, *dots_buf = nullptr;
+static size_t chunk_cap = 0, dots_cap = 0;
+
+// (cuda_alloc counts them in the peak device memory.)
+static float *grown(float **buf, size_t *cap, size_t need, const char *what) {
+    if (need <= *cap) return *buf;
+    cuda_free(*buf);
+    *cap = 0;
+    *buf = (float *)cuda_alloc(sizeof(float) * need, what);
+    if (*buf)
+        *cap = need;
+    else  // the op cannot run: op_sync reports it
+        cuda_note(cudaErrorMemoryAllocation, what, __FILE__, __LINE__);
+    return *buf;
+}
+
+// Scores per chunk: 256 query rows (the causal skip gets most of its half at
+// that size) or fewer, at most 32M floats, at least one row.
+static const int CHUNK_ROWS = 256;
+static size_t chunk_floats(int Tq, int Tk, int Hkv) {
+    size_t rows = Tq < CHUNK_ROWS ? (size_t)Tq : CHUNK_ROWS, cap = rows * Hkv * Tk, most = (size_t)32 << 20;
+    if (cap > most) cap = most;
+    size_t least = ap_min_scratch(Tk, Hkv);
+    return cap < least ? least : cap;
+}
+
+void cuda_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
+                            int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *cpu_scratch,
+                            int scratch_threads) {
+    (void)cpu_scratch, (void)scratch_threads;  // the CPU's tiles; the GPU keeps its own buffer
+    if ((size_t)B * Tq * H == 0) return;
+    size_t cap = chunk_floats(Tq, Tk, Hkv);
+    float *S = grown(&chunk_buf, &chunk_cap, cap, "attention scores");
+    if (!S) return;
+    ap_forward(&gpu, out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv_bstride, S, cap);
 }
 
 void cuda_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
                              const float *lse, const float *q, const float *k, const float *v, int B, int T,
-                             int H, int Hkv, int hd, float *scratch, int scratch_threads) {
-    (void)scratch, (void)scratch_threads;
-    static float *D = nullptr;  // (B, H, T) row dots, grown as needed and kept for the process
-    static size_t D_cap = 0;
+                             int H, int Hkv, int hd, float *cpu_scratch, int scratch_threads) {
+    (void)cpu_scratch, (void)scratch_threads;
     size_t rows = (size_t)B * T * H;
     if (rows == 0) return;
-    if (hd > MAX_HD) {
-        cuda_note(cudaErrorInvalidValue, "attention head dimension above 256", __FILE__, __LINE__);
-        return;
-    }
-    if (rows > D_cap) {
-        if (D) CUDA_TRY(cudaFree(D));
-        D = nullptr;
-        D_cap = 0;
-        CUDA_TRY(cudaMalloc(&D, sizeof(float) * rows));
-        if (!D) return;
-        D_cap = rows;
-    }
-    const float scale = 1.0f / sqrtf((float)hd);
-    attention_dq_kernel<<<cuda_blocks(rows, WARPS), 32 * WARPS, 0, cuda_stream>>>(dq, D, dout, out, lse, q, k,
-                                                                                  v, B, T, H, Hkv, hd, scale);
-    CUDA_LAUNCHED("attention_dq_kernel");
-    size_t kv_rows = (size_t)B * T * Hkv;
-    attention_dkv_kernel<<<cuda_blocks(kv_rows, WARPS), 32 * WARPS, 0, cuda_stream>>>(
-        dk, dv, D, dout, lse, q, k, v, B, T, H, Hkv, hd, scale);
-    CUDA_LAUNCHED("attention_dkv_kernel");
+    size_t cap = chunk_floats(T, T, Hkv);
+    float *S = grown(&chunk_buf, &chunk_cap, 2 * cap, "attention scores"),
+          *D = grown(&dots_buf, &dots_cap, rows, "attention row dots");
+    if (!S || !D) return;
+    ap_backward(&gpu, dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, hd, S, cap, D);
 }

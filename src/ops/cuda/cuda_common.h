@@ -20,6 +20,13 @@ void cuda_note_blas(cublasStatus_t s, const char *what, const char *file, int li
 // After a kernel launch: a bad configuration shows here, a fault at the next sync.
 #define CUDA_LAUNCHED(name) cuda_note(cudaGetLastError(), name, __FILE__, __LINE__)
 
+// Column-major C_i = alpha op(A_i) op(B_i) + beta C_i for i < count (X_i = X +
+// i * sX; op transposes when tX is 1), float32 storage, in the products'
+// compute type (matmul.cu: cuda_set_precision).
+void cuda_gemm_strided(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, size_t sA,
+                       const float *B, int ldb, size_t sB, float beta, float *C, int ldc, size_t sC,
+                       int count);
+
 static inline unsigned cuda_blocks(size_t n, unsigned threads) {
     return (unsigned)((n + threads - 1) / threads);
 }

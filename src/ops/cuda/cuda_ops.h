@@ -40,7 +40,7 @@ void cuda_matmul_forward(float *out, const float *inp, const float *w, int N, in
 void cuda_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N,
                           int in_dim, int out_dim, int accumulate_dinp);
 void cuda_embedding_forward(float *out, const int32_t *tokens, const float *table, int N, int d);
-void cuda_embedding_backward(float *dtable, const float *dout, const int32_t *tokens, int N, int d);
+void cuda_embedding_backward(float *dtable, const float *dout, const int32_t *tokens, int N, int V, int d);
 void cuda_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int d, float eps);
 void cuda_rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                            const float *rstd, int N, int d);

@@ -26,6 +26,15 @@ static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
                           CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT));
 }
 
+void cuda_gemm_strided(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, size_t sA,
+                       const float *B, int ldb, size_t sB, float beta, float *C, int ldc, size_t sC,
+                       int count) {
+    BLAS_TRY(cublasGemmStridedBatchedEx(cuda_blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                        tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, A, CUDA_R_32F, lda,
+                                        (long long)sA, B, CUDA_R_32F, ldb, (long long)sB, &beta, C,
+                                        CUDA_R_32F, ldc, (long long)sC, count, compute, CUBLAS_GEMM_DEFAULT));
+}
+
 void cuda_matmul_forward(float *out, const float *inp, const float *w, int N, int in_dim, int out_dim) {
     // out (N, O) = inp (N, I) @ w (O, I)^T  <=>  out^T (O, N) = w (O, I) @ inp^T (I, N);
     // column-major w^T is w stored (I, O): transpose it

@@ -24,20 +24,43 @@ void cuda_embedding_forward(float *out, const int32_t *tokens, const float *tabl
     CUDA_LAUNCHED("embedding_forward_kernel");
 }
 
-// dtable (V, d) += scatter of dout (N, d): one thread per column walks the
-// tokens in order, so repeated tokens add in the same order every time (no
-// atomics: deterministic, like the CPU's).
+// dtable (V, d) += scatter of dout (N, d): one warp per row of the table. A
+// block's warps read the token ids through shared memory, a tile at a time;
+// each finds its row's positions in order (a ballot over 32 positions, then
+// its set bits from the lowest) and adds those rows of dout, the lanes across
+// the columns. Repeated tokens add in position order, as the CPU's walk does:
+// deterministic, no atomics, and every row and column busy at once (one
+// thread per column walking all N tokens left the GPU idle: about 4 ms at
+// N = 8192 in latency alone).
+enum { EMBED_WARPS = 8, EMBED_TILE = 2048 };
+
 __global__ void embedding_backward_kernel(float *dtable, const float *dout, const int32_t *tokens, int N,
-                                          int d) {
-    int j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= d) return;
-    for (int i = 0; i < N; i++) dtable[(size_t)tokens[i] * d + j] += dout[(size_t)i * d + j];
+                                          int V, int d) {
+    __shared__ int32_t tile[EMBED_TILE];
+    const int lane = threadIdx.x & 31, v = blockIdx.x * EMBED_WARPS + (threadIdx.x >> 5);
+    float *dst = dtable + (size_t)(v < V ? v : 0) * d;  // used only when v < V
+    for (int t0 = 0; t0 < N; t0 += EMBED_TILE) {
+        const int n = N - t0 < EMBED_TILE ? N - t0 : EMBED_TILE;
+        __syncthreads();  // the previous tile is read by every warp
+        for (int i = threadIdx.x; i < n; i += blockDim.x) tile[i] = tokens[t0 + i];
+        __syncthreads();
+        if (v >= V) continue;  // the whole warp: no ballot is split
+        for (int i0 = 0; i0 < n; i0 += 32) {
+            unsigned hits = __ballot_sync(0xffffffffu, i0 + lane < n && tile[i0 + lane] == v);
+            while (hits) {
+                const int b = __ffs(hits) - 1;
+                hits &= hits - 1;
+                const float *src = dout + (size_t)(t0 + i0 + b) * d;
+                for (int j = lane; j < d; j += 32) dst[j] += src[j];
+            }
+        }
+    }
 }
 
-void cuda_embedding_backward(float *dtable, const float *dout, const int32_t *tokens, int N, int d) {
-    if (N <= 0 || d <= 0) return;
-    embedding_backward_kernel<<<cuda_blocks((size_t)d, 128), 128, 0, cuda_stream>>>(dtable, dout, tokens, N,
-                                                                                    d);
+void cuda_embedding_backward(float *dtable, const float *dout, const int32_t *tokens, int N, int V, int d) {
+    if (N <= 0 || V <= 0 || d <= 0) return;
+    embedding_backward_kernel<<<cuda_blocks((size_t)V, EMBED_WARPS), 32 * EMBED_WARPS, 0, cuda_stream>>>(
+        dtable, dout, tokens, N, V, d);
     CUDA_LAUNCHED("embedding_backward_kernel");
 }
 
