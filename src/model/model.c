@@ -169,14 +169,16 @@ static void head_forward(model_work *w, int k, int s, const float *x, int B, int
                        w->model->params.t[P_NORM], (int)N, c->dim, c->norm_eps);
 }
 
-// Logits for rows [r0, r0+rows) of slot s, into logits (rows, V); loss per
-// row into w->row_losses; with grad_scale != 0 the logits become d loss/d logits.
-static void output_chunk_forward(model_work *w, int s, size_t N, int r0, int rows, float *logits,
+// Logits of head k for rows [r0, r0+rows) of slot s, into logits (rows, V);
+// loss per row into head k's row of w->row_losses; with grad_scale != 0 the
+// logits become d loss/d logits.
+static void output_chunk_forward(model_work *w, int k, int s, size_t N, int r0, int rows, float *logits,
                                  float grad_scale) {
     const mtp_config *c = &w->cfg;
     const float *y = w->head_norm + (s * N + r0) * c->dim;
+    const size_t at = (size_t)(k - 1) * N + r0;
     project(w, 0, logits, y, P_LM_HEAD, 0, rows, c->dim, c->vocab_size);
-    op_softmax_xent(logits, w->row_losses + r0, w->targets + r0, rows, c->vocab_size, grad_scale);
+    op_softmax_xent(logits, w->row_losses + at, w->targets + at, rows, c->vocab_size, grad_scale);
 }
 
 // Backward of the chunk's unembedding: d lm_head += dlogits^T y; dy = dlogits @ lm_head.
@@ -234,26 +236,29 @@ static int load_inputs(model_work *w, const int32_t *rows, int B, int T) {
                 return mtp_errorf("token id %d at row %d position %d is outside the vocabulary (size %d)", id,
                                   b, t, c->vocab_size);
         }
-    // gathered on the host, then one upload
+    // gathered on the host, then one upload each: the inputs, then every head's targets
+    const size_t N = (size_t)B * T;
     for (int b = 0; b < B; b++)
         memcpy(w->host_tokens + (size_t)b * T, rows + (size_t)b * row_len, sizeof(int32_t) * T);
-    op_upload(w->inputs, w->host_tokens, sizeof(int32_t) * (size_t)B * T);
+    op_upload(w->inputs, w->host_tokens, sizeof(int32_t) * N);
+    for (int k = 1; k <= c->n_future; k++)  // head k's targets rows[:, k:k+T], row k-1 of (n, N)
+        for (int b = 0; b < B; b++)
+            memcpy(w->host_tokens + (size_t)(k - 1) * N + (size_t)b * T, rows + (size_t)b * row_len + k,
+                   sizeof(int32_t) * T);
+    op_upload(w->targets, w->host_tokens, sizeof(int32_t) * c->n_future * N);
     return 0;
 }
 
-static void load_targets(model_work *w, const int32_t *rows, int B, int T, int k) {
-    int row_len = T + w->cfg.n_future;
-    for (int b = 0; b < B; b++)
-        memcpy(w->host_tokens + (size_t)b * T, rows + (size_t)b * row_len + k, sizeof(int32_t) * T);
-    op_upload(w->targets, w->host_tokens, sizeof(int32_t) * (size_t)B * T);
-}
-
-// The mean of the N row losses, read back from the device.
-static double mean_row_loss(const model_work *w, size_t N) {
-    op_download(w->host_row_losses, w->row_losses, sizeof(float) * N);
-    double s = 0.0;
-    for (size_t i = 0; i < N; i++) s += w->host_row_losses[i];
-    return s / (double)N;
+// Every head's mean row loss, read back from the device once the step's
+// heads are done (one download, not one per head: each drains the GPU's queue).
+static void read_head_losses(const model_work *w, size_t N, double *head_losses) {
+    const int n = w->cfg.n_future;
+    op_download(w->host_row_losses, w->row_losses, sizeof(float) * n * N);
+    for (int k = 0; k < n; k++) {
+        double s = 0.0;
+        for (size_t i = 0; i < N; i++) s += w->host_row_losses[(size_t)k * N + i];
+        head_losses[k] = s / (double)N;
+    }
 }
 
 void model_grads_part_tensors(const mtp_config *c, int part, int *first, int *last) {
@@ -268,20 +273,17 @@ void model_grads_part_tensors(const mtp_config *c, int part, int *first, int *la
         *first = *last = 0;  // the embedding
 }
 
-// Head k's logits in row chunks, its loss into head_losses[k-1] and, unless
+// Head k's logits in row chunks, its row losses into w->row_losses and, unless
 // skip_backward, the gradient d(loss)/d(final norm output) into w->dnorm_out
 // and lm_head's share (sequential schedule: one chunk of logits at a time).
-static void head_loss_chunks(model_work *w, const int32_t *rows, int k, int s, int B, int T, float row_scale,
-                             int skip_backward, double *head_losses) {
+static void head_loss_chunks(model_work *w, int k, int s, int B, int T, float row_scale, int skip_backward) {
     size_t N = (size_t)B * T;
     int chunk = w->logit_chunk;
-    load_targets(w, rows, B, T, k);
     for (int r0 = 0; r0 < (int)N; r0 += chunk) {
         int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
-        output_chunk_forward(w, s, N, r0, rows_here, w->logits, row_scale);
+        output_chunk_forward(w, k, s, N, r0, rows_here, w->logits, row_scale);
         if (!skip_backward) output_chunk_backward(w, s, N, r0, rows_here, w->logits);
     }
-    head_losses[k - 1] = mean_row_loss(w, N);
 }
 
 // Naive schedule: head k's logits kept whole in its slice of w->logits (n, N, V).
@@ -289,16 +291,13 @@ static float *naive_logits(const model_work *w, int k, size_t N) {
     return w->logits + (size_t)(k - 1) * N * w->cfg.vocab_size;
 }
 
-static void naive_loss(model_work *w, const int32_t *rows, int k, int s, int B, int T, float row_scale,
-                       double *head_losses) {
+static void naive_loss(model_work *w, int k, int s, int B, int T, float row_scale) {
     size_t N = (size_t)B * T, V = (size_t)w->cfg.vocab_size;
     int chunk = w->logit_chunk;
-    load_targets(w, rows, B, T, k);
     for (int r0 = 0; r0 < (int)N; r0 += chunk) {
         int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
-        output_chunk_forward(w, s, N, r0, rows_here, naive_logits(w, k, N) + (size_t)r0 * V, row_scale);
+        output_chunk_forward(w, k, s, N, r0, rows_here, naive_logits(w, k, N) + (size_t)r0 * V, row_scale);
     }
-    head_losses[k - 1] = mean_row_loss(w, N);
 }
 
 static void naive_output_backward(model_work *w, int k, int s, size_t N) {
@@ -310,8 +309,7 @@ static void naive_output_backward(model_work *w, int k, int s, size_t N) {
 }
 
 // Parallel heads, each reading z.
-static void parallel_heads(model_work *w, const int32_t *rows, int B, int T, float row_scale,
-                           double *head_losses) {
+static void parallel_heads(model_work *w, int B, int T, float row_scale) {
     const mtp_config *c = &w->cfg;
     size_t Nd = (size_t)B * T * c->dim;
     int n = c->n_future;
@@ -322,7 +320,7 @@ static void parallel_heads(model_work *w, const int32_t *rows, int B, int T, flo
         for (int k = 1; k <= n; k++) {
             int frozen = w->freeze_trunk && k == 1;  // its loss is measured, nothing learns from it
             head_forward(w, k, 0, z, B, T, NULL, 0);
-            head_loss_chunks(w, rows, k, 0, B, T, row_scale, frozen, head_losses);
+            head_loss_chunks(w, k, 0, B, T, row_scale, frozen);
             if (frozen) continue;
             op_zero(w->dres, sizeof(float) * Nd);
             head_backward(w, k, 0, z, w->dres, w->dz, B, T);
@@ -334,7 +332,7 @@ static void parallel_heads(model_work *w, const int32_t *rows, int B, int T, flo
     // accumulation match the sequential schedule exactly.
     for (int k = 1; k <= n; k++) {
         head_forward(w, k, k - 1, z, B, T, NULL, 0);
-        naive_loss(w, rows, k, k - 1, B, T, row_scale, head_losses);
+        naive_loss(w, k, k - 1, B, T, row_scale);
     }
     for (int k = w->freeze_trunk ? 2 : 1; k <= n; k++) {
         naive_output_backward(w, k, k - 1, (size_t)B * T);
@@ -350,15 +348,14 @@ static void parallel_heads(model_work *w, const int32_t *rows, int B, int T, flo
 // backward, whose input gradient joins the previous head's output gradient
 // before that head's own loss adds to it. The sequential schedule still holds
 // one chunk of one head's logits at a time; the naive one keeps them all.
-static void chained_heads(model_work *w, const int32_t *rows, int B, int T, float row_scale,
-                          double *head_losses) {
+static void chained_heads(model_work *w, int B, int T, float row_scale) {
     const mtp_config *c = &w->cfg;
     size_t N = (size_t)B * T, Nd = N * c->dim;
     int n = c->n_future, naive = w->schedule == SCHEDULE_NAIVE;
     for (int i = 0; i < n; i++) {
         int k = head_at(c, i);
         head_forward(w, k, i, head_input(w, i, i - 1), B, T, NULL, 0);
-        if (naive) naive_loss(w, rows, k, i, B, T, row_scale, head_losses);
+        if (naive) naive_loss(w, k, i, B, T, row_scale);
     }
     float *dout = w->dres, *dprev = w->dchain;  // d(output) of the head running i-th, i-1-th
     op_zero(dout, sizeof(float) * Nd);
@@ -367,7 +364,7 @@ static void chained_heads(model_work *w, const int32_t *rows, int B, int T, floa
         // frozen head 1 (causal only: it runs first): its loss is measured, nothing learns from it
         int frozen = w->freeze_trunk && k == 1;
         if (!naive)
-            head_loss_chunks(w, rows, k, i, B, T, row_scale, frozen, head_losses);
+            head_loss_chunks(w, k, i, B, T, row_scale, frozen);
         else if (!frozen)
             naive_output_backward(w, k, i, N);
         if (frozen) break;
@@ -392,9 +389,10 @@ int model_forward_backward(model_work *w, const int32_t *rows, int B, int T, flo
     trunk_forward(w, B, T, NULL, 0);
     op_zero(w->dz, sizeof(float) * N * c->dim);
     if (config_heads_chained(c))
-        chained_heads(w, rows, B, T, row_scale, head_losses);
+        chained_heads(w, B, T, row_scale);
     else
-        parallel_heads(w, rows, B, T, row_scale, head_losses);
+        parallel_heads(w, B, T, row_scale);
+    read_head_losses(w, N, head_losses);
     // every head has added into the shared norm and unembedding
     if (w->grads_ready) w->grads_ready(w->grads_user, MODEL_GRADS_OUTPUT);
     if (!w->freeze_trunk) trunk_backward(w, B, T);
@@ -427,24 +425,24 @@ int model_forward_loss(model_work *w, const int32_t *rows, int B, int T, double 
     trunk_forward(w, B, T, NULL, 0);
     for (int i = 0; i < c->n_future; i++) {  // one slot: a chained head reads the one before it there
         int k = head_at(c, i);
-        load_targets(w, rows, B, T, k);
         head_forward(w, k, 0, head_input(w, i, 0), B, T, NULL, 0);
         long hits = 0;
         for (int r0 = 0; r0 < (int)N; r0 += chunk) {
             int rows_here = (int)N - r0 < chunk ? (int)N - r0 : chunk;
-            output_chunk_forward(w, 0, N, r0, rows_here, w->logits, 0.0f);  // grad_scale 0 keeps the logits
-            if (head_top1) {  // the targets as load_targets left them on the host; the logits read back
+            output_chunk_forward(w, k, 0, N, r0, rows_here, w->logits,
+                                 0.0f);  // grad_scale 0 keeps the logits
+            if (head_top1) {  // the targets as load_inputs left them on the host; the logits read back
                 const float *lg = w->logits;
                 if (w->on_device) {
                     op_download(w->host_logits, w->logits, sizeof(float) * rows_here * c->vocab_size);
                     lg = w->host_logits;
                 }
-                hits += count_top1(lg, w->host_tokens + r0, rows_here, c->vocab_size);
+                hits += count_top1(lg, w->host_tokens + (size_t)(k - 1) * N + r0, rows_here, c->vocab_size);
             }
         }
-        head_losses[k - 1] = mean_row_loss(w, N);
         if (head_top1) head_top1[k - 1] = (double)hits / (double)N;
     }
+    read_head_losses(w, N, head_losses);
     return 0;
 }
 

@@ -99,15 +99,15 @@ typedef struct {
     float *head_rows, *head_gather;
     int verify_rows;
     float *logits;      // sequential: (chunk, V); naive: (n, N, V)
-    float *row_losses;  // (N)
+    float *row_losses;  // (n, N): head k's in row k-1
     int32_t *inputs;    // (N)
     // with a model on a device (model_to_device), every buffer above is the
     // device's memory; these host copies receive what the host reads
     int on_device;
-    float *host_row_losses;  // (N)
-    int32_t *host_tokens;    // (N) inputs or targets gathered for one upload
+    float *host_row_losses;  // (n, N)
+    int32_t *host_tokens;    // (n, N): inputs, or every head's targets, gathered for one upload
     float *host_logits;      // (chunk, V), made when top-1 accuracy is asked
-    int32_t *targets;        // (N)
+    int32_t *targets;        // (n, N): head k's in row k-1
     int logit_chunk;         // rows of logits computed at once
     // backward scratch, shared by all blocks since blocks go backward one by one
     float *head1_rows;  // inference, causal heads: head 1's output (N, d) (model_catch_up_rows)

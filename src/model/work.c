@@ -183,7 +183,7 @@ static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, i
     }
     w->logit_chunk = logit_chunk_rows(cfg, N);
     w->logits = carve(c, schedule == SCHEDULE_NAIVE ? cfg->n_future * N * V : (size_t)w->logit_chunk * V);
-    w->row_losses = carve(c, N);
+    w->row_losses = carve(c, (size_t)cfg->n_future * N);  // (n, N): every head's, read back once per step
     // attention tiles for every thread the kernels may run on
     w->attn_threads = op_get_threads();
     w->attn_scratch = carve(c, (size_t)w->attn_threads * op_attention_scratch_floats(config_head_dim(cfg)));
@@ -200,7 +200,7 @@ static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, i
         w->q8_xsum = (int32_t *)carve(c, N * max_in / 4);
     }
     w->inputs = (int32_t *)carve(c, N);
-    w->targets = (int32_t *)carve(c, N);
+    w->targets = (int32_t *)carve(c, (size_t)cfg->n_future * N);
     if (with_grads) {
         w->dz = carve(c, N * d);
         w->dres = carve(c, N * d);
@@ -249,8 +249,8 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
     w->on_device = m->params.on_device;
     w->trunk = mtp_calloc((size_t)config_trunk_layers(cfg), sizeof *w->trunk, "trunk activations");
     w->heads = mtp_calloc((size_t)cfg->n_future, sizeof *w->heads, "head activations");
-    w->host_row_losses = mtp_malloc(sizeof(float) * (size_t)B * T, "row losses");
-    w->host_tokens = mtp_malloc(sizeof(int32_t) * (size_t)B * T, "token ids");
+    w->host_row_losses = mtp_malloc(sizeof(float) * (size_t)cfg->n_future * B * T, "row losses");
+    w->host_tokens = mtp_malloc(sizeof(int32_t) * (size_t)cfg->n_future * B * T, "token ids");
     if (!w->trunk || !w->heads || !w->host_row_losses || !w->host_tokens ||
         (with_grads && params_alloc_on_device(&w->grads, cfg) != 0)) {
         model_work_free(w);
