@@ -965,7 +965,7 @@ int main(void) {
     test_attention_rows(3, 1, 6, 5, 20, 1.0);     // head dim below one vector
     test_attention_rows(1, 1, 80, 1, 1, 1.0);     // one key; 4 + 1 vectors
     test_attention_rows(2, 1, 32, 20, 300, 1.0);  // more query rows than one chunk of 16
-    test_attention_rows(3, 3, 128, 4, 800, 2.0);  // a verification's 4 rows over 3 whole key blocks together
+    test_attention_rows(3, 3, 128, 4, 800, 1.0);  // a verification's 4 rows over 3 whole key blocks together
     test_attention_rows(2, 1, 48, 7, 520, 2.0);   // rows together in groups of 4 and 3; 3 slices of 16
     test_swiglu();
     test_xent();
