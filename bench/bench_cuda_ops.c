@@ -62,8 +62,12 @@ int main(void) {
     float *q = buffer((size_t)N * d), *k = buffer((size_t)N * d), *v = buffer((size_t)N * d);
     float *o = buffer((size_t)N * d), *lse = buffer((size_t)B * H * T), *dq = buffer((size_t)N * d);
     float *dk = buffer((size_t)N * d), *dv = buffer((size_t)N * d), *losses = buffer((size_t)N);
-    int32_t *tokens = op_alloc(sizeof(int32_t) * N, "targets");  // zeros: valid targets
-    if (!tokens) return 1;
+    int32_t *tokens = op_alloc(sizeof(int32_t) * N, "targets"), *ids = malloc(sizeof(int32_t) * N);
+    if (!tokens || !ids) return 1;
+    for (int i = 0; i < N; i++)
+        ids[i] = (int32_t)(((unsigned)i * 7919u) % (unsigned)V);  // distinct, spread over the table
+    op_upload(tokens, ids, sizeof(int32_t) * N);
+    free(ids);
     // small random-looking values: attention and the softmax see finite inputs
     float *h = malloc(sizeof(float) * (size_t)N * d);
     for (size_t i = 0; h && i < (size_t)N * d; i++) h[i] = (float)((i * 2654435761u) % 2001) / 2000.0f - 0.5f;
@@ -83,6 +87,23 @@ int main(void) {
             op_attention_forward(o, lse, q, k, v, B, T, T, H, H, hd, (size_t)T * d, NULL, 0));
     TIME_OP("attention backward", "B=4 T=1024 H=12 hd=64", 5.0 * B * H * (double)T * T * hd,
             op_attention_backward(dq, dk, dv, o, o, lse, q, k, v, B, T, H, H, hd, NULL, 0));
+    TIME_OP("embedding backward", "4096 tokens into 50304 x 768", 0,
+            op_embedding_backward(w, q, tokens, N, V, d));
+    // the tensor-core modes: the products (attention's too) with rounded inputs
+    for (int p = OP_PRECISION_TF32; p <= OP_PRECISION_BF16; p++) {
+        if (op_set_precision((op_precision)p) != 0) break;
+        const char *tag = p == OP_PRECISION_BF16 ? " (bf16)" : " (tf32)";
+        char name[96];
+        snprintf(name, sizeof name, "matmul forward%s", tag);
+        TIME_OP(name, "4096x768 @ 3072x768^T", 2.0 * N * d * f, op_matmul_forward(y, x, w, N, d, f));
+        snprintf(name, sizeof name, "attention forward%s", tag);
+        TIME_OP(name, "B=4 T=1024 H=12 hd=64", 2.0 * B * H * (double)T * T * hd,
+                op_attention_forward(o, lse, q, k, v, B, T, T, H, H, hd, (size_t)T * d, NULL, 0));
+        snprintf(name, sizeof name, "attention backward%s", tag);
+        TIME_OP(name, "B=4 T=1024 H=12 hd=64", 5.0 * B * H * (double)T * T * hd,
+                op_attention_backward(dq, dk, dv, o, o, lse, q, k, v, B, T, H, H, hd, NULL, 0));
+    }
+    op_set_precision(OP_PRECISION_FP32);
     TIME_OP("rmsnorm forward", "4096 x 768", 0, op_rmsnorm_forward(o, lse, q, k, N, d, 1e-5f));
     TIME_OP("swiglu forward", "4096 x 3072", 0, op_swiglu_forward(x, x, x, (size_t)N * f));
     TIME_OP("adamw", "12.6M values", 0,
