@@ -3,34 +3,37 @@
 // attention_products.h's algorithm: chunks of query rows through batched
 // cuBLAS products (tensor cores in tf32 / bf16 mode) and the row kernels
 // below for the softmax, its log-sum-exp and the score gradients. Decoding's
-// few rows (cuda_attention_rows_forward) take one warp per query row, the
-// head's values spread over the lanes (lane l holds elements l, l+32, ...),
-// dot products by the fixed lane tree and an online softmax: a row's result
-// does not depend on how many rows there are, which a speculative
-// verification needs and a product whose algorithm cuBLAS picks by shape
-// does not give.
+// few rows (cuda_attention_rows_forward) split each row's keys into fixed
+// chunks, one warp per (row, head, chunk), then merge the chunks in order
+// (flash-decoding): the chunk edges sit at fixed key indices, so a row's
+// result depends only on its own keys, never on how many rows share the call,
+// which a speculative verification needs (a product whose algorithm cuBLAS
+// picks by shape does not give that).
 #include <math.h>
 
 #include "ops/cuda/attention_products.h"
 #include "ops/cuda/cuda_common.h"
 #include "ops/cuda/cuda_ops.h"
 
-enum { PER_LANE = 8, MAX_HD = 32 * PER_LANE, WARPS = 4 };
+enum { PER_LANE = 8, MAX_HD = 32 * PER_LANE, WARPS = 4, SPLIT_KEYS = 64 };
 
-// q (B, Tq, H, hd); k, v (B, Tk, Hkv, hd) at batch stride kv_bstride; query i
-// at position Tk - Tq + i sees keys 0..Tk-Tq+i. out (B, Tq, H, hd); lse
-// (B, H, Tq) unless NULL.
-__global__ void attention_forward_kernel(float *out, float *lse, const float *q, const float *k,
-                                         const float *v, int B, int Tq, int Tk, int H, int Hkv, int hd,
-                                         size_t kv_bstride, float scale) {
-    size_t row = (size_t)blockIdx.x * WARPS + (threadIdx.x >> 5);  // (b, i, h)
-    int lane = threadIdx.x & 31;
-    if (row >= (size_t)B * Tq * H) return;
-    int h = (int)(row % H), i = (int)(row / H % Tq), b = (int)(row / H / Tq);
-    int g = h / (H / Hkv), last = Tk - Tq + i;
-    const float *qi = q + row * hd;
-    const float *kb = k + (size_t)b * kv_bstride + (size_t)g * hd,
-                *vb = v + (size_t)b * kv_bstride + (size_t)g * hd;
+// One warp per (query row, head) = blockIdx.x * WARPS + warp and key chunk
+// blockIdx.y: the online softmax over keys [chunk * SPLIT_KEYS, ...) that the
+// row sees, the head's values over the lanes (lane l holds elements l, l+32,
+// ...), dot products by the fixed lane tree. Writes the chunk's unnormalized
+// sum acc (hd) and its (max, sum of exponentials). q (Tq, H, hd); k, v (Tk,
+// Hkv, hd); query i sees keys 0..Tk-Tq+i. Chunks past a row's keys are left
+// alone (the merge does not read them).
+__global__ void attention_split_kernel(float *part_acc, float *part_ml, const float *q, const float *k,
+                                       const float *v, int Tq, int Tk, int H, int Hkv, int hd, int chunks,
+                                       float scale) {
+    const size_t row = (size_t)blockIdx.x * WARPS + (threadIdx.x >> 5);  // (i, h)
+    const int lane = threadIdx.x & 31, chunk = blockIdx.y;
+    if (row >= (size_t)Tq * H) return;
+    const int h = (int)(row % H), i = (int)(row / H), g = h / (H / Hkv), last = Tk - Tq + i;
+    const int j0 = chunk * SPLIT_KEYS, j1 = j0 + SPLIT_KEYS <= last + 1 ? j0 + SPLIT_KEYS : last + 1;
+    if (j0 > last) return;
+    const float *qi = q + row * hd, *kb = k + (size_t)g * hd, *vb = v + (size_t)g * hd;
     const size_t kv_row = (size_t)Hkv * hd;
     float qv[PER_LANE], acc[PER_LANE];
 #pragma unroll
@@ -40,7 +43,7 @@ __global__ void attention_forward_kernel(float *out, float *lse, const float *q,
         acc[u] = 0.0f;
     }
     float m = -INFINITY, l = 0.0f;
-    for (int j = 0; j <= last; j++) {
+    for (int j = j0; j < j1; j++) {
         const float *kj = kb + (size_t)j * kv_row, *vj = vb + (size_t)j * kv_row;
         float s = 0.0f;
 #pragma unroll
@@ -58,31 +61,74 @@ __global__ void attention_forward_kernel(float *out, float *lse, const float *q,
         }
         m = m_new;
     }
-    float *oi = out + row * hd;
+    const size_t at = row * chunks + chunk;
+    float *pa = part_acc + at * hd;
 #pragma unroll
     for (int u = 0; u < PER_LANE; u++) {
         int e = lane + 32 * u;
-        if (e < hd) oi[e] = acc[u] / l;
+        if (e < hd) pa[e] = acc[u];
     }
-    if (lse && lane == 0) lse[((size_t)b * H + h) * Tq + i] = m + logf(l);
+    if (lane == 0) {
+        part_ml[2 * at] = m;
+        part_ml[2 * at + 1] = l;
+    }
 }
 
-static void forward(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Tq,
-                    int Tk, int H, int Hkv, int hd, size_t kv_bstride) {
-    size_t rows = (size_t)B * Tq * H;
+// One warp per (query row, head): the row's chunks merged in order,
+// out = sum_c acc_c e^(m_c - m) / sum_c l_c e^(m_c - m) with m the largest m_c.
+__global__ void attention_merge_kernel(float *out, const float *part_acc, const float *part_ml, int Tq,
+                                       int Tk, int H, int hd, int chunks) {
+    const size_t row = (size_t)blockIdx.x * WARPS + (threadIdx.x >> 5);
+    const int lane = threadIdx.x & 31;
+    if (row >= (size_t)Tq * H) return;
+    const int i = (int)(row / H), used = (Tk - Tq + i) / SPLIT_KEYS + 1;  // chunks holding its keys
+    const float *ml = part_ml + 2 * row * chunks, *pa = part_acc + row * chunks * hd;
+    float m = -INFINITY;
+    for (int c = 0; c < used; c++) m = fmaxf(m, ml[2 * c]);
+    float l = 0.0f, acc[PER_LANE];
+#pragma unroll
+    for (int u = 0; u < PER_LANE; u++) acc[u] = 0.0f;
+    for (int c = 0; c < used; c++) {
+        const float w = expf(ml[2 * c] - m);
+        l = fmaf(ml[2 * c + 1], w, l);
+#pragma unroll
+        for (int u = 0; u < PER_LANE; u++) {
+            int e = lane + 32 * u;
+            if (e < hd) acc[u] = fmaf(pa[(size_t)c * hd + e], w, acc[u]);
+        }
+    }
+    float *o = out + row * hd;
+#pragma unroll
+    for (int u = 0; u < PER_LANE; u++) {
+        int e = lane + 32 * u;
+        if (e < hd) o[e] = acc[u] / l;
+    }
+}
+
+// The chunks' partial results, kept for the process and grown as needed.
+static float *part_buf = nullptr;
+static size_t part_cap = 0;
+static float *grown(float **buf, size_t *cap, size_t need, const char *what);
+
+void cuda_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
+                                 int H, int Hkv, int hd) {
+    const size_t rows = (size_t)Tq * H;
     if (rows == 0) return;
     if (hd > MAX_HD) {
         cuda_note(cudaErrorInvalidValue, "attention head dimension above 256", __FILE__, __LINE__);
         return;
     }
-    attention_forward_kernel<<<cuda_blocks(rows, WARPS), 32 * WARPS, 0, cuda_stream>>>(
-        out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv_bstride, 1.0f / sqrtf((float)hd));
-    CUDA_LAUNCHED("attention_forward_kernel");
-}
-
-void cuda_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
-                                 int H, int Hkv, int hd) {
-    forward(out, nullptr, q, k, v, 1, Tq, Tk, H, Hkv, hd, (size_t)Tk * Hkv * hd);
+    const int chunks = (Tk + SPLIT_KEYS - 1) / SPLIT_KEYS;
+    float *parts = grown(&part_buf, &part_cap, rows * chunks * (hd + 2), "decoding attention chunks");
+    if (!parts) return;
+    float *part_acc = parts, *part_ml = parts + rows * chunks * hd;
+    const dim3 grid(cuda_blocks(rows, WARPS), (unsigned)chunks);
+    attention_split_kernel<<<grid, 32 * WARPS, 0, cuda_stream>>>(part_acc, part_ml, q, k, v, Tq, Tk, H, Hkv,
+                                                                 hd, chunks, 1.0f / sqrtf((float)hd));
+    CUDA_LAUNCHED("attention_split_kernel");
+    attention_merge_kernel<<<cuda_blocks(rows, WARPS), 32 * WARPS, 0, cuda_stream>>>(out, part_acc, part_ml,
+                                                                                     Tq, Tk, H, hd, chunks);
+    CUDA_LAUNCHED("attention_merge_kernel");
 }
 
 // ---- the executor of attention_products.h ----
