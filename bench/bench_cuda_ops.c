@@ -11,6 +11,9 @@
 #include "core/error.h"
 #include "core/timer.h"
 #include "ops/ops.h"
+#ifdef MTP_CUDA
+#include "ops/cuda/cuda_ops.h"
+#endif
 
 enum { REPS = 7 };
 
@@ -102,6 +105,18 @@ int main(void) {
         snprintf(name, sizeof name, "attention backward%s", tag);
         TIME_OP(name, "B=4 T=1024 H=12 hd=64", 5.0 * B * H * (double)T * T * hd,
                 op_attention_backward(dq, dk, dv, o, o, lse, q, k, v, B, T, H, H, hd, NULL, 0));
+#ifdef MTP_CUDA
+        if (p == OP_PRECISION_BF16) {  // the fused kernels (flash_attention.cu)
+            cuda_set_flash_attention(1);
+            TIME_OP("attention forward (bf16, fused)", "B=4 T=1024 H=12 hd=64",
+                    2.0 * B * H * (double)T * T * hd,
+                    op_attention_forward(o, lse, q, k, v, B, T, T, H, H, hd, (size_t)T * d, NULL, 0));
+            TIME_OP("attention backward (bf16, fused)", "B=4 T=1024 H=12 hd=64",
+                    5.0 * B * H * (double)T * T * hd,
+                    op_attention_backward(dq, dk, dv, o, o, lse, q, k, v, B, T, H, H, hd, NULL, 0));
+            cuda_set_flash_attention(0);
+        }
+#endif
     }
     op_set_precision(OP_PRECISION_FP32);
     TIME_OP("rmsnorm forward", "4096 x 768", 0, op_rmsnorm_forward(o, lse, q, k, N, d, 1e-5f));

@@ -8,7 +8,8 @@
 #      loss and every gradient within 1e-4 (tests/test_device_model.c: n = 1,
 #      2, 4, GQA, naive schedule, linear and causal heads);
 #   3. the commands: 30 training steps on cuda and cpu (losses within 1e-3),
-#      200 steps with bf16 products against float32 (within 2%), greedy text on
+#      200 steps with bf16 products against float32 (within 2%), the same with
+#      the fused bf16 attention (MTP_FLASH_ATTENTION=1, heads of 64), greedy text on
 #      cuda identical for plain, --speculative 2 and auto;
 #   4. benchmarks: the ops at GPT-2-small shapes (bench/bench_cuda_ops.c) and
 #      mtp bench-train --device cuda at GPT-2-small size, fp32 and bf16, n = 1
@@ -122,6 +123,28 @@ print(f"\nbf16 vs fp32 products, 200 steps: loss at step 1 {a[0]:.4f} / {b[0]:.4
       f"{b[-1]:.4f}; mean relative difference over the last 50 steps {mean:.2%} (tolerance 2%)")
 sys.exit(0 if mean <= 0.02 else 1)
 PY
+# the fused bf16 attention (MTP_FLASH_ATTENTION=1; it takes head dims 64 and 128): 200 steps of a
+# model with heads of 64 against the same in float32
+fused="${small/--steps 30/--steps 200}"
+fused="${fused/--n-head 4/--n-head 2}"
+fused="${fused/--n-kv-head 2/--n-kv-head 1}"
+for p in fp32 bf16; do
+    MTP_FLASH_ATTENTION=1 "$mtp" train $fused --device cuda --precision $p --out "$work/f_$p" \
+        --log "$work/flog_$p.txt" >"$work/f_$p.out" 2>&1 || failed "train (fused) --precision $p: $(tail -1 "$work/f_$p.out")"
+done
+python3 - "$work/flog_fp32.txt" "$work/flog_bf16.txt" >>"$report" 2>&1 <<'PY' || failed "bf16 training with the fused attention drifts from fp32"
+import json, sys
+def losses(p):
+    return [r["loss"] for r in map(json.loads, open(p)) if "split" not in r]
+a, b = losses(sys.argv[1]), losses(sys.argv[2])
+if len(a) != 200 or len(b) != 200:
+    sys.exit(f"expected 200 logged steps, got {len(a)} and {len(b)}")
+tail = [abs(x - y) / x for x, y in zip(a[-50:], b[-50:])]
+mean = sum(tail) / len(tail)
+print(f"\nbf16 with the fused attention vs fp32, heads of 64, 200 steps: loss at step 200 {a[-1]:.4f} / "
+      f"{b[-1]:.4f}; mean relative difference over the last 50 steps {mean:.2%} (tolerance 2%)")
+sys.exit(0 if mean <= 0.02 else 1)
+PY
 for k in 0 2 auto; do
     "$mtp" generate --model "$work/run_cuda" --prompt "line 12" --max-new 48 --speculative $k --device cuda \
         >"$work/gen_$k.txt" 2>"$work/gen_$k.err" || failed "generate --speculative $k: $(tail -1 "$work/gen_$k.err")"
@@ -142,12 +165,16 @@ note "mtp bench-train --device cuda, GPT-2-small size (V=50304, d=768, 12 heads,
 note ""
 note "| precision | n | ms/step | tokens/s | TFLOP/s | MFU | peak GPU MB |"
 note "|---|---|---:|---:|---:|---:|---:|"
-for p in fp32 bf16; do
+# bf16+fused: the same with the fused attention kernels (MTP_FLASH_ATTENTION=1)
+for p in fp32 bf16 bf16+fused; do
     for n in 1 4; do
-        j=$(timeout 300 "$mtp" bench-train --device cuda --precision $p --json --vocab-size 50304 --dim 768 \
-            --n-head 12 --n-layer 12 --n-future $n --seq-len 1024 --batch 8 --steps 3 2>"$work/bt.err") ||
+        fused=0
+        [ "$p" = bf16+fused ] && fused=1
+        j=$(MTP_FLASH_ATTENTION=$fused timeout 300 "$mtp" bench-train --device cuda --precision ${p%+fused} --json \
+            --vocab-size 50304 --dim 768 --n-head 12 --n-layer 12 --n-future $n --seq-len 1024 --batch 8 --steps 3 \
+            2>"$work/bt.err") ||
             { failed "bench-train $p n=$n: $(tail -1 "$work/bt.err")"; continue; }
-        python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("| %s | %d | %.1f | %.0f | %.2f | %.1f%% | %.0f |" % (r["precision"], r["n_future"], r["ms_per_step"], r["tokens_per_sec"], r["gflops"]/1e3, 100*r["mfu"], r["peak_device_mb"]))' "$j" >>"$report"
+        python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("| %s | %d | %.1f | %.0f | %.2f | %.1f%% | %.0f |" % (sys.argv[2], r["n_future"], r["ms_per_step"], r["tokens_per_sec"], r["gflops"]/1e3, 100*r["mfu"], r["peak_device_mb"]))' "$j" "$p" >>"$report"
     done
 done
 note ""

@@ -15,6 +15,9 @@
 #include "core/rng.h"
 #include "ops/cpu/cpu_ops.h"
 #include "ops/ops.h"
+#ifdef MTP_CUDA
+#include "ops/cuda/cuda_ops.h"
+#endif
 
 static int n_failed, n_passed;
 
@@ -270,6 +273,51 @@ static void check_embedding_tiles(mtp_rng *r) {
     free(tok), free(de), free(dtable), free(got);
 }
 
+#ifdef MTP_CUDA
+// The fused bf16 attention (flash_attention.cu) against the CPU's float32:
+// its inputs are rounded to bf16 (8 bits of mantissa), so it is held to 3e-2
+// of the largest value. T not a multiple of the 64-row tiles; Tq < Tk for the
+// forward (a prefill after cached positions, keys at a wider batch stride).
+static void check_flash_attention(mtp_rng *r, int B, int T, int H, int Hkv, int hd, int cached) {
+    char shape[96];
+    snprintf(shape, sizeof shape, "bf16 fused, B=%d T=%d H=%d Hkv=%d hd=%d cached=%d", B, T, H, Hkv, hd,
+             cached);
+    const int Tk = T + cached;
+    size_t nq = (size_t)B * T * H * hd, nkv = (size_t)B * Tk * Hkv * hd, nl = (size_t)B * H * T;
+    float *q = randn(r, nq, 1.0f), *k = randn(r, nkv, 1.0f), *v = randn(r, nkv, 1.0f),
+          *dout = randn(r, nq, 1.0f);
+    float *out = host(nq), *lse = host(nl), *dq = host(nq), *dk = host(nkv), *dv = host(nkv);
+    float *scratch = host(op_attention_scratch_floats(hd) * 2);
+    cpu_attention_forward(out, lse, q, k, v, B, T, Tk, H, Hkv, hd, (size_t)Tk * Hkv * hd, scratch, 2);
+    float *dQ = dev(q, nq), *dK = dev(k, nkv), *dV = dev(v, nkv), *dO = dev(out, nq), *dL = dev(lse, nl);
+    op_set_precision(OP_PRECISION_BF16);
+    cuda_set_flash_attention(1);
+    op_attention_forward(dO, dL, dQ, dK, dV, B, T, Tk, H, Hkv, hd, (size_t)Tk * Hkv * hd, NULL, 0);
+    float *go = host(nq), *gl = host(nl);
+    op_download(go, dO, nq * sizeof(float));
+    op_download(gl, dL, nl * sizeof(float));
+    compare("attention forward", shape, go, out, nq, 3e-2);
+    compare("attention forward lse", shape, gl, lse, nl, 3e-2);
+    if (!cached) {
+        cpu_attention_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, hd, scratch, 2);
+        float *dDO = dev(dout, nq), *dDQ = dev(dq, nq), *dDK = dev(dk, nkv), *dDV = dev(dv, nkv);
+        // the forward's own out and lse, as training passes them
+        op_attention_backward(dDQ, dDK, dDV, dDO, dO, dL, dQ, dK, dV, B, T, H, Hkv, hd, NULL, 0);
+        float *gdq = back(dDQ, nq), *gdk = back(dDK, nkv), *gdv = back(dDV, nkv);
+        compare("attention backward dq", shape, gdq, dq, nq, 3e-2);
+        compare("attention backward dk", shape, gdk, dk, nkv, 3e-2);
+        compare("attention backward dv", shape, gdv, dv, nkv, 3e-2);
+        op_free(dDO);
+        free(gdq), free(gdk), free(gdv);
+    }
+    cuda_set_flash_attention(0);
+    op_set_precision(OP_PRECISION_FP32);
+    op_free(dQ), op_free(dK), op_free(dV), op_free(dO), op_free(dL);
+    free(q), free(k), free(v), free(dout), free(out), free(lse), free(dq), free(dk), free(dv), free(scratch);
+    free(go), free(gl);
+}
+#endif
+
 static void check_attention(mtp_rng *r, int B, int T, int H, int Hkv, int hd) {
     char shape[96];
     snprintf(shape, sizeof shape, "B=%d T=%d H=%d Hkv=%d hd=%d", B, T, H, Hkv, hd);
@@ -342,8 +390,13 @@ int main(void) {
     check_attention(&r, 2, 37, 4, 4, 32);
     check_attention(&r, 2, 70, 6, 2, 48);  // GQA, a head dim that is not a multiple of 32
     check_attention(&r, 1, 129, 2, 1, 128);
-    check_attention(&r, 2, 300, 4, 2,
-                    64);  // two chunks of query rows (256 + 44), the second past the diagonal
+    // two chunks of query rows (256 + 44), the second past the diagonal
+    check_attention(&r, 2, 300, 4, 2, 64);
+#ifdef MTP_CUDA
+    check_flash_attention(&r, 2, 150, 4, 2, 64, 0);   // 3 tiles (64 + 64 + 22), grouped heads
+    check_flash_attention(&r, 1, 200, 2, 1, 128, 0);  // head dim 128, 2 query heads on 1 kv head
+    check_flash_attention(&r, 2, 70, 4, 4, 64, 45);   // a prefill after 45 cached positions
+#endif
     int sync = op_sync();
     if (sync != 0) printf("device error: %s\n", mtp_last_error());
     printf("\n%d passed, %d failed\n", n_passed, n_failed);

@@ -244,6 +244,9 @@ void cuda_attention_forward(float *out, float *lse, const float *q, const float 
                             int scratch_threads) {
     (void)cpu_scratch, (void)scratch_threads;  // the CPU's tiles; the GPU keeps its own buffer
     if ((size_t)B * Tq * H == 0) return;
+    if (cuda_precision() == 2 && cuda_flash_attention_on() &&
+        cuda_flash_attention_forward(out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv_bstride) == 0)
+        return;
     size_t cap = chunk_floats(Tq, Tk, Hkv);
     float *S = grown(&chunk_buf, &chunk_cap, cap, "attention scores");
     if (!S) return;
@@ -256,6 +259,12 @@ void cuda_attention_backward(float *dq, float *dk, float *dv, const float *dout,
     (void)cpu_scratch, (void)scratch_threads;
     size_t rows = (size_t)B * T * H;
     if (rows == 0) return;
+    if (cuda_precision() == 2 && cuda_flash_attention_on() && (hd == 64 || hd == 128)) {
+        float *D = grown(&dots_buf, &dots_cap, rows, "attention row dots");
+        if (!D) return;
+        run_row_dots(D, dout, out, B, T, H, hd);
+        if (cuda_flash_attention_backward(dq, dk, dv, dout, lse, D, q, k, v, B, T, H, Hkv, hd) == 0) return;
+    }
     size_t cap = chunk_floats(T, T, Hkv);
     float *S = grown(&chunk_buf, &chunk_cap, 2 * cap, "attention scores"),
           *D = grown(&dots_buf, &dots_cap, rows, "attention row dots");

@@ -31,6 +31,18 @@ void cuda_zero(void *p, size_t bytes);
 // Waits for the stream; -1 with the error set if a CUDA call or kernel has
 // failed since the last call.
 int cuda_sync(void);
+// The fused bf16 attention (flash_attention.cu): used by the attention ops in
+// bf16 mode, for head dimensions 64 and 128, when switched on (off by default
+// until it has been checked on a GPU; MTP_FLASH_ATTENTION=1 in the
+// environment turns it on). The kernels return -1 for shapes they do not take.
+void cuda_set_flash_attention(int on);
+int cuda_flash_attention_on(void);
+int cuda_flash_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
+                                 int B, int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride);
+int cuda_flash_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *lse,
+                                  const float *D, const float *q, const float *k, const float *v, int B,
+                                  int T, int H, int Hkv, int hd);
+int cuda_precision(void);  // what cuda_set_precision chose: 0, 1 or 2
 // The training products' precision: 0 float32, 1 TF32, 2 bfloat16 inputs
 // (op_precision), float32 sums and outputs in every case.
 void cuda_set_precision(int precision);

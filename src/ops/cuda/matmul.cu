@@ -14,7 +14,14 @@
 // The products' compute type (cuda_set_precision): float32 by default, no TF32.
 static cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
 
+static int precision_now = 0;
+
+int cuda_precision(void) {
+    return precision_now;
+}
+
 void cuda_set_precision(int precision) {
+    precision_now = precision;
     compute = precision == 2   ? CUBLAS_COMPUTE_32F_FAST_16BF
               : precision == 1 ? CUBLAS_COMPUTE_32F_FAST_TF32
                                : CUBLAS_COMPUTE_32F;
