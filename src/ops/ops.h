@@ -68,11 +68,12 @@ int op_sync(void);
 
 // ---- precision of the training products (ops/device.c) ----
 // fp32 (the default): float32 products, as on the CPU. On a GPU, tf32 and
-// bf16 let the tensor cores round the inputs of op_matmul_forward/backward
-// (to TF32, or to bfloat16) while weights, activations, sums, outputs and the
-// optimizer stay float32 (the float32 weights are the master copy). The
-// decoding kernels stay float32. The CPU computes in float32 only: -1 with the
-// error set for another precision there.
+// bf16 let the tensor cores round the inputs of op_matmul_forward/backward and
+// of the attention's products in op_attention_forward/backward (to TF32, or to
+// bfloat16) while weights, activations, sums, outputs and the optimizer stay
+// float32 (the float32 weights are the master copy). The decoding kernels stay
+// float32. The CPU computes in float32 only: -1 with the error set for another
+// precision there.
 typedef enum { OP_PRECISION_FP32 = 0, OP_PRECISION_TF32 = 1, OP_PRECISION_BF16 = 2 } op_precision;
 const char *op_precision_name(op_precision p);
 int op_precision_parse(const char *name, op_precision *p);
