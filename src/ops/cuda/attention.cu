@@ -119,6 +119,11 @@ void cuda_attention_rows_forward(float *out, const float *q, const float *k, con
         return;
     }
     const int chunks = (Tk + SPLIT_KEYS - 1) / SPLIT_KEYS;
+    if (Tk < Tq || chunks > 65535) {  // every query needs a key; the chunks are the grid's height
+        cuda_note(cudaErrorInvalidValue, "decoding attention: fewer keys than queries, or above 4M keys",
+                  __FILE__, __LINE__);
+        return;
+    }
     float *parts = grown(&part_buf, &part_cap, rows * chunks * (hd + 2), "decoding attention chunks");
     if (!parts) return;
     float *part_acc = parts, *part_ml = parts + rows * chunks * hd;
@@ -236,7 +241,8 @@ static size_t chunk_floats(int Tq, int Tk, int Hkv) {
     size_t rows = Tq < CHUNK_ROWS ? (size_t)Tq : CHUNK_ROWS, cap = rows * Hkv * Tk, most = (size_t)32 << 20;
     if (cap > most) cap = most;
     size_t least = ap_min_scratch(Tk, Hkv);
-    return cap < least ? least : cap;
+    cap = cap < least ? least : cap;
+    return (cap + 63) / 64 * 64;  // the backward's second half (dS) starts 256-byte aligned
 }
 
 void cuda_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
