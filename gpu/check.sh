@@ -105,24 +105,28 @@ print(f"\nlargest relative loss difference over {len(a)} steps: {worst:.2e} (tol
       "another order, compounded over the steps)")
 sys.exit(0 if worst <= 1e-3 else 1)
 PY
+# curves WHAT FP32_LOG BF16_LOG: the two 200-step loss curves within 2% over the last 50 steps
+curves() {
+    python3 - "$1" "$2" "$3" >>"$report" 2>&1 <<'PY'
+import json, sys
+def losses(p):
+    return [r["loss"] for r in map(json.loads, open(p)) if "split" not in r]
+a, b = losses(sys.argv[2]), losses(sys.argv[3])
+if len(a) != 200 or len(b) != 200:
+    sys.exit(f"expected 200 logged steps, got {len(a)} and {len(b)}")
+tail = [abs(x - y) / x for x, y in zip(a[-50:], b[-50:])]
+mean = sum(tail) / len(tail)
+print(f"\n{sys.argv[1]}, 200 steps: loss at step 1 {a[0]:.4f} / {b[0]:.4f}, at step 200 {a[-1]:.4f} / "
+      f"{b[-1]:.4f}; mean relative difference over the last 50 steps {mean:.2%} (tolerance 2%)")
+sys.exit(0 if mean <= 0.02 else 1)
+PY
+}
 # bf16 products against float32: 200 steps each on the GPU
 for p in fp32 bf16; do
     "$mtp" train ${small/--steps 30/--steps 200} --device cuda --precision $p --out "$work/p_$p" --log "$work/plog_$p.txt" \
         >"$work/p_$p.out" 2>&1 || failed "train --precision $p: $(tail -1 "$work/p_$p.out")"
 done
-python3 - "$work/plog_fp32.txt" "$work/plog_bf16.txt" >>"$report" 2>&1 <<'PY' || failed "bf16 training drifts from fp32"
-import json, sys
-def losses(p):
-    return [r["loss"] for r in map(json.loads, open(p)) if "split" not in r]
-a, b = losses(sys.argv[1]), losses(sys.argv[2])
-if len(a) != 200 or len(b) != 200:
-    sys.exit(f"expected 200 logged steps, got {len(a)} and {len(b)}")
-tail = [abs(x - y) / x for x, y in zip(a[-50:], b[-50:])]
-mean = sum(tail) / len(tail)
-print(f"\nbf16 vs fp32 products, 200 steps: loss at step 1 {a[0]:.4f} / {b[0]:.4f}, at step 200 {a[-1]:.4f} / "
-      f"{b[-1]:.4f}; mean relative difference over the last 50 steps {mean:.2%} (tolerance 2%)")
-sys.exit(0 if mean <= 0.02 else 1)
-PY
+curves "bf16 vs fp32 products" "$work/plog_fp32.txt" "$work/plog_bf16.txt" || failed "bf16 training drifts from fp32"
 # the fused bf16 attention (MTP_FLASH_ATTENTION=1; it takes head dims 64 and 128): 200 steps of a
 # model with heads of 64 against the same in float32
 fused="${small/--steps 30/--steps 200}"
@@ -132,19 +136,8 @@ for p in fp32 bf16; do
     MTP_FLASH_ATTENTION=1 "$mtp" train $fused --device cuda --precision $p --out "$work/f_$p" \
         --log "$work/flog_$p.txt" >"$work/f_$p.out" 2>&1 || failed "train (fused) --precision $p: $(tail -1 "$work/f_$p.out")"
 done
-python3 - "$work/flog_fp32.txt" "$work/flog_bf16.txt" >>"$report" 2>&1 <<'PY' || failed "bf16 training with the fused attention drifts from fp32"
-import json, sys
-def losses(p):
-    return [r["loss"] for r in map(json.loads, open(p)) if "split" not in r]
-a, b = losses(sys.argv[1]), losses(sys.argv[2])
-if len(a) != 200 or len(b) != 200:
-    sys.exit(f"expected 200 logged steps, got {len(a)} and {len(b)}")
-tail = [abs(x - y) / x for x, y in zip(a[-50:], b[-50:])]
-mean = sum(tail) / len(tail)
-print(f"\nbf16 with the fused attention vs fp32, heads of 64, 200 steps: loss at step 200 {a[-1]:.4f} / "
-      f"{b[-1]:.4f}; mean relative difference over the last 50 steps {mean:.2%} (tolerance 2%)")
-sys.exit(0 if mean <= 0.02 else 1)
-PY
+curves "bf16 with the fused attention vs fp32, heads of 64" "$work/flog_fp32.txt" "$work/flog_bf16.txt" ||
+    failed "bf16 training with the fused attention drifts from fp32"
 for k in 0 2 auto; do
     "$mtp" generate --model "$work/run_cuda" --prompt "line 12" --max-new 48 --speculative $k --device cuda \
         >"$work/gen_$k.txt" 2>"$work/gen_$k.err" || failed "generate --speculative $k: $(tail -1 "$work/gen_$k.err")"

@@ -78,6 +78,19 @@ __device__ void product_abt(float *C, const bf16 *A, const bf16 *B) {
     }
 }
 
+// acc (16 x 16) += A (16 x 64 bf16, row-major, ld TILE) B, where B is 64 rows
+// of 16 columns of a (64 x HD) bf16 row-major tile: one warp.
+template <int HD>
+__device__ void product_ab(frag_acc &acc, const bf16 *A, const bf16 *B) {
+    for (int kk = 0; kk < TILE / 16; kk++) {
+        frag_a a;
+        frag_b_row b;
+        wmma::load_matrix_sync(a, A + kk * 16, TILE);
+        wmma::load_matrix_sync(b, B + kk * 16 * HD, HD);
+        wmma::mma_sync(acc, a, b, acc);
+    }
+}
+
 // ---- forward ----
 
 template <int HD>
@@ -156,13 +169,7 @@ __global__ void __launch_bounds__(128)
         for (int c = 0; c < HD / 16; c++) {
             frag_acc acc;
             wmma::fill_fragment(acc, 0.0f);
-            for (int kk = 0; kk < TILE / 16; kk++) {
-                frag_a a;
-                frag_b_row bv;
-                wmma::load_matrix_sync(a, P + kk * 16, TILE);
-                wmma::load_matrix_sync(bv, sV + kk * 16 * HD + c * 16, HD);
-                wmma::mma_sync(acc, a, bv, acc);
-            }
+            product_ab<HD>(acc, P, sV + c * 16);
             wmma::store_matrix_sync(tmp, acc, 16, wmma::mem_row_major);
             __syncwarp();
             for (int e = lane; e < 256; e += 32) {
@@ -208,6 +215,22 @@ __device__ void probs_and_dscores(bf16 *P, bf16 *dS, const float *S, const float
     }
 }
 
+// The query side of a backward tile: q and dout rows q0.. of head h (bf16),
+// their log-sum-exp in stat[0..TILE) and row dots D in stat[TILE..2 TILE).
+template <int HD>
+__device__ void load_query_side(bf16 *sQ, bf16 *sDO, float *stat, const float *q, const float *dout,
+                                const float *lse, const float *D, int b, int h, int q0, int T, int H) {
+    const size_t qld = (size_t)H * HD, first = ((size_t)b * T + q0) * qld + (size_t)h * HD;
+    const int valid = T - q0 < TILE ? T - q0 : TILE;
+    load_tile<HD>(sQ, q + first, qld, valid);
+    load_tile<HD>(sDO, dout + first, qld, valid);
+    for (int r = threadIdx.x; r < TILE; r += blockDim.x) {
+        const size_t at = ((size_t)b * H + h) * T + q0 + r;
+        stat[r] = r < valid ? lse[at] : 0.0f;
+        stat[TILE + r] = r < valid ? D[at] : 0.0f;
+    }
+}
+
 template <int HD>
 struct bwd_smem {
     static constexpr size_t a = 0, b = a + TILE * HD * 2, c = b + TILE * HD * 2, d = c + TILE * HD * 2,
@@ -230,7 +253,7 @@ __global__ void __launch_bounds__(128)
     float *sS = (float *)(smem + L::s), *sDP = (float *)(smem + L::dp), *sStat = (float *)(smem + L::stat);
     const int k0 = blockIdx.x * TILE, b = blockIdx.y / Hkv, g = blockIdx.y % Hkv, group = H / Hkv;
     const int warp = threadIdx.x >> 5, kvalid = T - k0 < TILE ? T - k0 : TILE;
-    const size_t qld = (size_t)H * HD, kvld = (size_t)Hkv * HD;
+    const size_t kvld = (size_t)Hkv * HD;
     load_tile<HD>(sK, k + ((size_t)b * T + k0) * kvld + (size_t)g * HD, kvld, kvalid);
     load_tile<HD>(sV, v + ((size_t)b * T + k0) * kvld + (size_t)g * HD, kvld, kvalid);
     frag_acc dk_acc[HD / 16], dv_acc[HD / 16];
@@ -243,15 +266,8 @@ __global__ void __launch_bounds__(128)
     const bf16 *Kw = sK + warp * ROWS_PER_WARP * HD, *Vw = sV + warp * ROWS_PER_WARP * HD;
     for (int h = g * group; h < (g + 1) * group; h++)
         for (int q0 = k0 / TILE * TILE; q0 < T; q0 += TILE) {
-            const int qvalid = T - q0 < TILE ? T - q0 : TILE;
             __syncthreads();  // the previous query tile is no longer read
-            load_tile<HD>(sQ, q + ((size_t)b * T + q0) * qld + (size_t)h * HD, qld, qvalid);
-            load_tile<HD>(sDO, dout + ((size_t)b * T + q0) * qld + (size_t)h * HD, qld, qvalid);
-            for (int r = threadIdx.x; r < TILE; r += blockDim.x) {
-                const size_t at = ((size_t)b * H + h) * T + q0 + r;
-                sStat[r] = q0 + r < T ? lse[at] : 0.0f;
-                sStat[TILE + r] = q0 + r < T ? D[at] : 0.0f;
-            }
+            load_query_side<HD>(sQ, sDO, sStat, q, dout, lse, D, b, h, q0, T, H);
             __syncthreads();
             // S^T (16 keys x 64 queries) = K_w Q^T; dP^T = V_w dout^T
             product_abt<HD>(S, Kw, sQ);
@@ -261,17 +277,10 @@ __global__ void __launch_bounds__(128)
                               scale);
             __syncwarp();
             // dv_w += P^T (16 x 64) dout (64 x HD); dk_w += dS^T (16 x 64) q (64 x HD)
-            for (int c = 0; c < HD / 16; c++)
-                for (int kk = 0; kk < TILE / 16; kk++) {
-                    frag_a a;
-                    frag_b_row bm;
-                    wmma::load_matrix_sync(a, P + kk * 16, TILE);
-                    wmma::load_matrix_sync(bm, sDO + kk * 16 * HD + c * 16, HD);
-                    wmma::mma_sync(dv_acc[c], a, bm, dv_acc[c]);
-                    wmma::load_matrix_sync(a, dS + kk * 16, TILE);
-                    wmma::load_matrix_sync(bm, sQ + kk * 16 * HD + c * 16, HD);
-                    wmma::mma_sync(dk_acc[c], a, bm, dk_acc[c]);
-                }
+            for (int c = 0; c < HD / 16; c++) {
+                product_ab<HD>(dv_acc[c], P, sDO + c * 16);
+                product_ab<HD>(dk_acc[c], dS, sQ + c * 16);
+            }
         }
     // the warp's 16 keys; the rows past T are never stored
     __syncthreads();
@@ -304,13 +313,7 @@ __global__ void __launch_bounds__(128)
     const int q0 = blockIdx.x * TILE, b = blockIdx.y / H, h = blockIdx.y % H, g = h / (H / Hkv);
     const int warp = threadIdx.x >> 5, qvalid = T - q0 < TILE ? T - q0 : TILE;
     const size_t qld = (size_t)H * HD, kvld = (size_t)Hkv * HD;
-    load_tile<HD>(sQ, q + ((size_t)b * T + q0) * qld + (size_t)h * HD, qld, qvalid);
-    load_tile<HD>(sDO, dout + ((size_t)b * T + q0) * qld + (size_t)h * HD, qld, qvalid);
-    for (int r = threadIdx.x; r < TILE; r += blockDim.x) {
-        const size_t at = ((size_t)b * H + h) * T + q0 + r;
-        sStat[r] = q0 + r < T ? lse[at] : 0.0f;
-        sStat[TILE + r] = q0 + r < T ? D[at] : 0.0f;
-    }
+    load_query_side<HD>(sQ, sDO, sStat, q, dout, lse, D, b, h, q0, T, H);
     frag_acc dq_acc[HD / 16];
     for (int c = 0; c < HD / 16; c++) wmma::fill_fragment(dq_acc[c], 0.0f);
     float *S = sS + warp * ROWS_PER_WARP * TILE, *dP = sDP + warp * ROWS_PER_WARP * TILE;
@@ -330,14 +333,7 @@ __global__ void __launch_bounds__(128)
                           q0 + warp * ROWS_PER_WARP, k0, 0, T, T, 0, scale);
         __syncwarp();
         // dq_w += dS (16 x 64) K (64 x HD)
-        for (int c = 0; c < HD / 16; c++)
-            for (int kk = 0; kk < TILE / 16; kk++) {
-                frag_a a;
-                frag_b_row bm;
-                wmma::load_matrix_sync(a, dS + kk * 16, TILE);
-                wmma::load_matrix_sync(bm, sK + kk * 16 * HD + c * 16, HD);
-                wmma::mma_sync(dq_acc[c], a, bm, dq_acc[c]);
-            }
+        for (int c = 0; c < HD / 16; c++) product_ab<HD>(dq_acc[c], dS, sK + c * 16);
     }
     __syncwarp();
     float *stage = S;  // 16 x 16 at a time
