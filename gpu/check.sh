@@ -14,8 +14,10 @@
 #   4. benchmarks: the ops at GPT-2-small shapes (bench/bench_cuda_ops.c) and
 #      mtp bench-train --device cuda at GPT-2-small size, fp32 and bf16, n = 1
 #      and 4 (tokens/s, MFU against the matmul ceiling at that precision measured
-#      in the same run, peak GPU memory), and bench-decode's forward cost on a
-#      1B-parameter shape.
+#      in the same run, peak GPU memory; bf16 also with the fused attention),
+#      and bench-decode's forward cost on a 1B-parameter shape; then a table of
+#      the CUDA issue's speed and memory goals against these numbers (the
+#      goals do not decide the script's exit status).
 # Writes the report to $OUT/check.md (OUT defaults to gpu/out) and prints it;
 # exits non-zero if a check failed. --quick skips the 1B decoding shape.
 # --prebuilt DIR runs the programs gpu/bundle.sh made on another machine
@@ -167,6 +169,7 @@ for p in fp32 bf16 bf16+fused; do
             --vocab-size 50304 --dim 768 --n-head 12 --n-layer 12 --n-future $n --seq-len 1024 --batch 8 --steps 3 \
             2>"$work/bt.err") ||
             { failed "bench-train $p n=$n: $(tail -1 "$work/bt.err")"; continue; }
+        echo "$p $j" >>"$work/bench_train.txt"  # for the goals below
         python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print("| %s | %d | %.1f | %.0f | %.2f | %.1f%% | %.0f |" % (sys.argv[2], r["n_future"], r["ms_per_step"], r["tokens_per_sec"], r["gflops"]/1e3, 100*r["mfu"], r["peak_device_mb"]))' "$j" "$p" >>"$report"
     done
 done
@@ -181,8 +184,38 @@ if [ $quick -eq 0 ]; then
         failed "building the 1B model: $(tail -1 "$work/big.err")"
     head -c 1500 "$work/corpus.txt" | python3 -c 'import json,sys; t=sys.stdin.read(); [print(json.dumps({"prompt": t[i:i+600]})) for i in (0, 600)]' >"$work/prompts.jsonl"
     timeout 300 "$mtp" bench-decode --model "$work/big" --prompts "$work/prompts.jsonl" --max-new 64 --device cuda \
-        >>"$report" 2>"$work/bd.err" || failed "bench-decode: $(tail -1 "$work/bd.err")"
+        >"$work/bd.txt" 2>"$work/bd.err" || failed "bench-decode: $(tail -1 "$work/bd.err")"
+    cat "$work/bd.txt" >>"$report"
 fi
+# the issue's speed and memory goals, read off the runs above (not a pass/fail of this script)
+python3 - "$work/bench_train.txt" "$work/bd.txt" >>"$report" 2>&1 <<'PY'
+import json, re, sys
+runs = {}
+try:
+    for line in open(sys.argv[1]):
+        p, j = line.split(" ", 1)
+        r = json.loads(j)
+        runs[(p, r["n_future"])] = r
+except OSError:
+    pass
+print("\n## Goals\n\n| goal | measured | met |\n|---|---|---|")
+def row(goal, value, ok):
+    print(f"| {goal} | {value} | {'yes' if ok else 'no'} |")
+for p in ("bf16", "bf16+fused"):
+    got = [runs[(p, n)]["mfu"] for n in (1, 4) if (p, n) in runs]
+    if len(got) == 2:
+        row(f"at least 45% MFU, GPT-2-small, n = 1 and 4 ({p})", " / ".join(f"{100 * m:.1f}%" for m in got),
+            min(got) >= 0.45)
+if ("bf16", 1) in runs and ("bf16", 4) in runs:
+    a, b = runs[("bf16", 1)]["peak_device_mb"], runs[("bf16", 4)]["peak_device_mb"]
+    row("n = 4 peak memory within 5% of n = 1 (V = 50304)", f"{b:.0f} MB vs {a:.0f} MB", b <= 1.05 * a)
+try:
+    m = re.search(r"forward cost, paired.*K=3 ([0-9.]+)x", open(sys.argv[2]).read())
+    if m:
+        row("decoding forward cost at most 1.10 at K = 3 (1B shape, paired)", m.group(1), float(m.group(1)) <= 1.10)
+except OSError:
+    pass
+PY
 note ""
 note "gpu/check.sh: $([ $status -eq 0 ] && echo passed || echo FAILED) in $((SECONDS - start)) s"
 cat "$report"
