@@ -19,12 +19,13 @@
 static int gemm_calls;
 
 static void host_gemm(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, size_t sA,
-                      const float *B, int ldb, size_t sB, float beta, float *C, int ldc, size_t sC,
-                      int count) {
+                      size_t sA2, const float *B, int ldb, size_t sB, size_t sB2, float beta, float *C,
+                      int ldc, size_t sC, size_t sC2, int count, int count2) {
     gemm_calls++;
-    for (int c = 0; c < count; c++) {
-        const float *a = A + c * sA, *b = B + c * sB;
-        float *o = C + c * sC;
+    for (int c = 0; c < count * count2; c++) {
+        const int g = c % count, seq = c / count;
+        const float *a = A + g * sA + seq * sA2, *b = B + g * sB + seq * sB2;
+        float *o = C + g * sC + seq * sC2;
         for (int j = 0; j < n; j++)
             for (int i = 0; i < m; i++) {
                 double sum = 0.0;
@@ -39,33 +40,36 @@ static void host_gemm(int ta, int tb, int m, int n, int k, float alpha, const fl
     }
 }
 
-static void host_probs(float *S, float *lse, size_t lse_g, int count, int rows, int keys, int visible,
-                       int from_lse) {
-    for (int g = 0; g < count; g++)
-        for (int i = 0; i < rows; i++) {
-            float *s = S + ((size_t)g * rows + i) * keys;
-            const int vis = visible + i;
-            double m = -INFINITY, l = 0.0;
-            if (from_lse)
-                m = lse[g * lse_g + i];
-            else {
-                for (int j = 0; j < vis; j++) m = s[j] > m ? s[j] : m;
-                for (int j = 0; j < vis; j++) l += exp(s[j] - m);
-                if (lse) lse[g * lse_g + i] = (float)(m + log(l));
+static void host_probs(float *S, float *lse, size_t lse_g, size_t lse_b, int count, int count2, int rows,
+                       int keys, int visible, int from_lse) {
+    for (int b = 0; b < count2; b++)
+        for (int g = 0; g < count; g++)
+            for (int i = 0; i < rows; i++) {
+                float *s = S + (((size_t)b * count + g) * rows + i) * keys;
+                const size_t L = b * lse_b + g * lse_g + i;
+                const int vis = visible + i;
+                double m = -INFINITY, l = 0.0;
+                if (from_lse)
+                    m = lse[L];
+                else {
+                    for (int j = 0; j < vis; j++) m = s[j] > m ? s[j] : m;
+                    for (int j = 0; j < vis; j++) l += exp(s[j] - m);
+                    if (lse) lse[L] = (float)(m + log(l));
+                }
+                for (int j = 0; j < keys; j++)
+                    s[j] = j >= vis ? 0.0f : (float)(from_lse ? exp(s[j] - m) : exp(s[j] - m) / l);
             }
-            for (int j = 0; j < keys; j++)
-                s[j] = j >= vis ? 0.0f : (float)(from_lse ? exp(s[j] - m) : exp(s[j] - m) / l);
-        }
 }
 
-static void host_dscores(float *dP, const float *P, const float *D, size_t D_g, int count, int rows, int keys,
-                         float scale) {
-    for (int g = 0; g < count; g++)
-        for (int i = 0; i < rows; i++)
-            for (int j = 0; j < keys; j++) {
-                size_t e = ((size_t)g * rows + i) * keys + j;
-                dP[e] = P[e] * (dP[e] - D[g * D_g + i]) * scale;
-            }
+static void host_dscores(float *dP, const float *P, const float *D, size_t D_g, size_t D_b, int count,
+                         int count2, int rows, int keys, float scale) {
+    for (int b = 0; b < count2; b++)
+        for (int g = 0; g < count; g++)
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < keys; j++) {
+                    size_t e = (((size_t)b * count + g) * rows + i) * keys + j;
+                    dP[e] = P[e] * (dP[e] - D[b * D_b + g * D_g + i]) * scale;
+                }
 }
 
 static void host_row_dots(float *D, const float *dout, const float *out, int B, int T, int H, int hd) {
@@ -110,8 +114,8 @@ static double max_rel(const float *got, const float *want, size_t n) {
 // need, as a KV cache's) and, for Tq == Tk, the backward; `cap` floats of
 // scores per chunk, small enough to force several chunks.
 static void check_shape(int B, int Tq, int Tk, int H, int Hkv, int hd, size_t cap) {
-    if (cap < ap_min_scratch(Tk, Hkv)) {
-        CHECK(0, "test shape: cap %zu is below the minimum %zu", cap, ap_min_scratch(Tk, Hkv));
+    if (cap < ap_min_scratch(B, Tk, Hkv)) {
+        CHECK(0, "test shape: cap %zu is below the minimum %zu", cap, ap_min_scratch(B, Tk, Hkv));
         return;
     }
     unsigned seed = (unsigned)(B * 7919 + Tq * 104729 + Tk * 31 + H * 17 + Hkv * 5 + hd);
@@ -176,14 +180,15 @@ static void check_shape(int B, int Tq, int Tk, int H, int Hkv, int hd, size_t ca
 
 int main(void) {
     op_set_threads(1);
-    check_shape(2, 37, 37, 4, 2, 16, 4 * 37 * 5);  // 5 rows per chunk (the last 2), grouped heads
-    check_shape(1, 64, 64, 3, 3, 32, 1 << 20);     // one chunk, no grouping
-    check_shape(2, 20, 20, 6, 1, 8, 20);           // one row per chunk, 6 query heads on one kv head
-    check_shape(1, 9, 50, 4, 2, 16, 2 * 50 * 4);   // prefill after 41 cached positions (Tq < Tk)
-    check_shape(3, 1, 12, 2, 2, 24, 1 << 20);      // one query row
-    CHECK(ap_chunk_rows(10, 8, 100, 4) == 1 && ap_chunk_rows(4000, 8, 100, 4) == 8 &&
-              ap_chunk_rows(1200, 8, 100, 4) == 3,
-          "chunk rows: at least one, at most Tq, else what fits");
+    check_shape(2, 37, 37, 4, 2, 16, 2 * 2 * 37 * 5);  // 5 rows per chunk (the last 2), grouped heads
+    check_shape(1, 64, 64, 3, 3, 32, 1 << 20);         // one chunk, no grouping
+    check_shape(2, 20, 20, 6, 1, 8, 2 * 20);           // one row per chunk, 6 query heads on one kv head
+    check_shape(1, 9, 50, 4, 2, 16, 2 * 50 * 4);       // prefill after 41 cached positions (Tq < Tk)
+    check_shape(3, 1, 12, 2, 2, 24, 1 << 20);          // one query row
+    check_shape(3, 30, 70, 2, 1, 8, 3 * 70 * 7);       // 3 sequences of a prefill, 7 rows per chunk
+    CHECK(ap_chunk_rows(10, 1, 8, 100, 4) == 1 && ap_chunk_rows(4000, 1, 8, 100, 4) == 8 &&
+              ap_chunk_rows(1200, 1, 8, 100, 4) == 3 && ap_chunk_rows(2400, 2, 8, 100, 4) == 3,
+          "chunk rows: at least one, at most Tq, else what fits for B sequences");
     CHECK(gemm_calls > 0, "the executor's products ran");
     return test_finish("attention_products");
 }

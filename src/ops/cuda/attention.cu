@@ -138,20 +138,22 @@ void cuda_attention_rows_forward(float *out, const float *q, const float *k, con
 
 // ---- the executor of attention_products.h ----
 
-// Rows (g, i) of S, count x rows of `keys` floats, one warp per row; row i sees
-// visible + i keys. from_lse 0: the row's softmax (and lse[g * lse_g + i] its
-// log-sum-exp unless lse is NULL); 1: exp(s - lse[g * lse_g + i]). Zero past
-// the visible keys.
-__global__ void probs_kernel(float *S, float *lse, size_t lse_g, int count, int rows, int keys, int visible,
-                             int from_lse) {
+// Rows (b, g, i) of S, count2 x count x rows of `keys` floats, one warp per
+// row; row i sees visible + i keys. With L = lse[b * lse_b + g * lse_g + i]:
+// from_lse 0: the row's softmax (and L its log-sum-exp unless lse is NULL);
+// 1: exp(s - L). Zero past the visible keys.
+__global__ void probs_kernel(float *S, float *lse, size_t lse_g, size_t lse_b, int count, int rows, int keys,
+                             int visible, size_t total, int from_lse) {
     size_t row = (size_t)blockIdx.x * WARPS + (threadIdx.x >> 5);
     int lane = threadIdx.x & 31;
-    if (row >= (size_t)count * rows) return;
-    const int g = (int)(row / rows), i = (int)(row % rows), vis = visible + i;
+    if (row >= total) return;
+    const size_t bg = row / rows;
+    const int i = (int)(row % rows), g = (int)(bg % count), b = (int)(bg / count), vis = visible + i;
+    const size_t at = b * lse_b + g * lse_g + i;
     float *s = S + row * keys;
     float m, l = 1.0f;
     if (from_lse) {
-        m = lse[g * lse_g + i];
+        m = lse[at];
     } else {
         m = -INFINITY;
         for (int j = lane; j < vis; j += 32) m = fmaxf(m, s[j]);
@@ -159,35 +161,37 @@ __global__ void probs_kernel(float *S, float *lse, size_t lse_g, int count, int 
         l = 0.0f;
         for (int j = lane; j < vis; j += 32) l += expf(s[j] - m);
         l = warp_sum(l);
-        if (lse && lane == 0) lse[g * lse_g + i] = m + logf(l);
+        if (lse && lane == 0) lse[at] = m + logf(l);
     }
     const float inv = 1.0f / l;
     for (int j = lane; j < keys; j += 32) s[j] = j < vis ? expf(s[j] - m) * inv : 0.0f;
 }
 
-static void run_probs(float *S, float *lse, size_t lse_g, int count, int rows, int keys, int visible,
-                      int from_lse) {
-    size_t n = (size_t)count * rows;
-    probs_kernel<<<cuda_blocks(n, WARPS), 32 * WARPS, 0, cuda_stream>>>(S, lse, lse_g, count, rows, keys,
-                                                                        visible, from_lse);
+static void run_probs(float *S, float *lse, size_t lse_g, size_t lse_b, int count, int count2, int rows,
+                      int keys, int visible, int from_lse) {
+    size_t n = (size_t)count * count2 * rows;
+    if (n == 0) return;
+    probs_kernel<<<cuda_blocks(n, WARPS), 32 * WARPS, 0, cuda_stream>>>(S, lse, lse_g, lse_b, count, rows,
+                                                                        keys, visible, n, from_lse);
     CUDA_LAUNCHED("probs_kernel");
 }
 
-// dP = P * (dP - D[g * D_g + i]) * scale, element by element.
-__global__ void dscores_kernel(float *dP, const float *P, const float *D, size_t D_g, int rows, int keys,
-                               size_t n, float scale) {
+// dP = P * (dP - D[b * D_b + g * D_g + i]) * scale, element by element.
+__global__ void dscores_kernel(float *dP, const float *P, const float *D, size_t D_g, size_t D_b, int count,
+                               int rows, int keys, size_t n, float scale) {
     size_t e = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (e >= n) return;
-    size_t row = e / keys;
-    int g = (int)(row / rows), i = (int)(row % rows);
-    dP[e] = P[e] * (dP[e] - D[g * D_g + i]) * scale;
+    const size_t row = e / keys, bg = row / rows;
+    const int i = (int)(row % rows), g = (int)(bg % count), b = (int)(bg / count);
+    dP[e] = P[e] * (dP[e] - D[b * D_b + g * D_g + i]) * scale;
 }
 
-static void run_dscores(float *dP, const float *P, const float *D, size_t D_g, int count, int rows, int keys,
-                        float scale) {
-    size_t n = (size_t)count * rows * keys;
+static void run_dscores(float *dP, const float *P, const float *D, size_t D_g, size_t D_b, int count,
+                        int count2, int rows, int keys, float scale) {
+    size_t n = (size_t)count * count2 * rows * keys;
     if (n == 0) return;
-    dscores_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream>>>(dP, P, D, D_g, rows, keys, n, scale);
+    dscores_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream>>>(dP, P, D, D_g, D_b, count, rows, keys, n,
+                                                                 scale);
     CUDA_LAUNCHED("dscores_kernel");
 }
 
@@ -214,7 +218,7 @@ static void run_zero(float *p, size_t n) {
     CUDA_TRY(cudaMemsetAsync(p, 0, sizeof(float) * n, cuda_stream));
 }
 
-static const ap_exec gpu = {cuda_gemm_strided, run_probs, run_dscores, run_row_dots, run_zero};
+static const ap_exec gpu = {cuda_gemm_batched, run_probs, run_dscores, run_row_dots, run_zero};
 
 // Device buffers kept for the process, grown as needed: the scores of a chunk
 // (and their gradients), and the backward's row dots.
@@ -234,15 +238,18 @@ static float *grown(float **buf, size_t *cap, size_t need, const char *what) {
     return *buf;
 }
 
-// Scores per chunk: 256 query rows (the causal skip gets most of its half at
-// that size) or fewer, at most 32M floats, at least one row.
+// Scores per chunk, for all B sequences at once: 256 query rows (the causal
+// skip gets most of its half at that size) or fewer, at most 32M floats, at
+// least one row; rounded to 64 floats so the backward's second half (dS) starts
+// 256-byte aligned.
 static const int CHUNK_ROWS = 256;
-static size_t chunk_floats(int Tq, int Tk, int Hkv) {
-    size_t rows = Tq < CHUNK_ROWS ? (size_t)Tq : CHUNK_ROWS, cap = rows * Hkv * Tk, most = (size_t)32 << 20;
+static size_t chunk_floats(int B, int Tq, int Tk, int Hkv) {
+    size_t rows = Tq < CHUNK_ROWS ? (size_t)Tq : CHUNK_ROWS, cap = rows * B * Hkv * Tk,
+           most = (size_t)32 << 20;
     if (cap > most) cap = most;
-    size_t least = ap_min_scratch(Tk, Hkv);
+    size_t least = ap_min_scratch(B, Tk, Hkv);
     cap = cap < least ? least : cap;
-    return (cap + 63) / 64 * 64;  // the backward's second half (dS) starts 256-byte aligned
+    return (cap + 63) / 64 * 64;
 }
 
 void cuda_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
@@ -253,7 +260,7 @@ void cuda_attention_forward(float *out, float *lse, const float *q, const float 
     if (cuda_precision() == 2 && cuda_flash_attention_on() &&
         cuda_flash_attention_forward(out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv_bstride) == 0)
         return;
-    size_t cap = chunk_floats(Tq, Tk, Hkv);
+    size_t cap = chunk_floats(B, Tq, Tk, Hkv);
     float *S = grown(&chunk_buf, &chunk_cap, cap, "attention scores");
     if (!S) return;
     ap_forward(&gpu, out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv_bstride, S, cap);
@@ -271,7 +278,7 @@ void cuda_attention_backward(float *dq, float *dk, float *dv, const float *dout,
         run_row_dots(D, dout, out, B, T, H, hd);
         if (cuda_flash_attention_backward(dq, dk, dv, dout, lse, D, q, k, v, B, T, H, Hkv, hd) == 0) return;
     }
-    size_t cap = chunk_floats(T, T, Hkv);
+    size_t cap = chunk_floats(B, T, T, Hkv);
     float *S = grown(&chunk_buf, &chunk_cap, 2 * cap, "attention scores"),
           *D = grown(&dots_buf, &dots_cap, rows, "attention row dots");
     if (!S || !D) return;

@@ -24,45 +24,51 @@
 #include <stddef.h>
 
 typedef struct {
-    // Column-major C_i = alpha op(A_i) op(B_i) + beta C_i for i < count, where
-    // X_i = X + i * sX; op transposes when tX is 1. (Row-major (r, c) at
-    // leading dimension ld is column-major (c, r): the calls below use that.)
+    // Column-major C_gb = alpha op(A_gb) op(B_gb) + beta C_gb for g < count,
+    // b < count2, where X_gb = X + g * sX + b * sX2; op transposes when tX is
+    // 1. (Row-major (r, c) at leading dimension ld is column-major (c, r): the
+    // calls below use that.) One batch covers every key/value head g of every
+    // sequence b, so a chunk of query rows is a few large launches.
     void (*gemm)(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, size_t sA,
-                 const float *B, int ldb, size_t sB, float beta, float *C, int ldc, size_t sC, int count);
-    // Rows (g, i) of S (count x rows, each `keys` long, g at stride rows * keys),
-    // row i seeing its first visible + i keys: the probabilities in place (zero
-    // past the visible keys). from_lse 0: softmax of the row, and if lse is not
-    // NULL lse[g * lse_g + i] = its log-sum-exp; 1: exp(s - lse[g * lse_g + i]).
-    void (*probs)(float *S, float *lse, size_t lse_g, int count, int rows, int keys, int visible,
-                  int from_lse);
-    // dP (as probs' rows) = P * (dP - D[g * D_g + i]) * scale.
-    void (*dscores)(float *dP, const float *P, const float *D, size_t D_g, int count, int rows, int keys,
-                    float scale);
+                 size_t sA2, const float *B, int ldb, size_t sB, size_t sB2, float beta, float *C, int ldc,
+                 size_t sC, size_t sC2, int count, int count2);
+    // Rows (b, g, i) of S (count2 x count x rows, each `keys` long, in that
+    // order), row i seeing its first visible + i keys: the probabilities in
+    // place (zero past the visible keys). With L = lse + b * lse_b + g * lse_g + i:
+    // from_lse 0: softmax of the row, and *L = its log-sum-exp unless lse is
+    // NULL; 1: exp(s - *L).
+    void (*probs)(float *S, float *lse, size_t lse_g, size_t lse_b, int count, int count2, int rows, int keys,
+                  int visible, int from_lse);
+    // dP (as probs' rows) = P * (dP - D[b * D_b + g * D_g + i]) * scale.
+    void (*dscores)(float *dP, const float *P, const float *D, size_t D_g, size_t D_b, int count, int count2,
+                    int rows, int keys, float scale);
     // D[(b * H + h) * T + i] = dout . out over the head's hd values, for every (b, i, h).
     void (*row_dots)(float *D, const float *dout, const float *out, int B, int T, int H, int hd);
     void (*zero)(float *p, size_t n);
 } ap_exec;
 
-// Query rows per chunk: as many as fit `cap` floats of scores for Hkv heads
-// against (at most) Tk keys.
-static inline int ap_chunk_rows(size_t cap, int Tq, int Tk, int Hkv) {
-    size_t per_row = (size_t)Hkv * (size_t)Tk, rows = per_row ? cap / per_row : 0;
+// Query rows per chunk: as many as fit `cap` floats of scores for B sequences
+// of Hkv heads against (at most) Tk keys.
+static inline int ap_chunk_rows(size_t cap, int B, int Tq, int Tk, int Hkv) {
+    size_t per_row = (size_t)B * Hkv * (size_t)Tk, rows = per_row ? cap / per_row : 0;
     if (rows < 1) rows = 1;
     return rows < (size_t)Tq ? (int)rows : Tq;
 }
 
 // The scratch a call needs for at least one query row per chunk (floats).
-static inline size_t ap_min_scratch(int Tk, int Hkv) {
-    return (size_t)Hkv * (size_t)Tk;
+static inline size_t ap_min_scratch(int B, int Tk, int Hkv) {
+    return (size_t)B * Hkv * (size_t)Tk;
 }
 
-// S (Hkv, qc, keys) = scale q_chunk k^T for query heads g * group + r, g < Hkv.
-static inline void ap_scores(const ap_exec *x, float *S, const float *q0, const float *k0, int qc, int keys,
-                             int H, int Hkv, int hd, float scale) {
+// S (B, Hkv, qc, keys) = scale q_chunk k^T for query heads g * group + r.
+// q0: row (0, i0, head r) of q; qb: q's stride per sequence; kb likewise.
+static inline void ap_scores(const ap_exec *x, float *S, const float *q0, size_t qb, const float *k,
+                             size_t kb, int B, int qc, int keys, int H, int Hkv, int hd, float scale) {
     const int group = H / Hkv, kvrow = Hkv * hd;
+    const size_t sS = (size_t)qc * keys;
     // S^T (keys, qc) = k (keys, hd) q^T (hd, qc): k row-major is (hd, keys) column-major, transposed
-    x->gemm(1, 0, keys, qc, hd, scale, k0, kvrow, (size_t)hd, q0, H * hd, (size_t)group * hd, 0.0f, S, keys,
-            (size_t)qc * keys, Hkv);
+    x->gemm(1, 0, keys, qc, hd, scale, k, kvrow, (size_t)hd, kb, q0, H * hd, (size_t)group * hd, qb, 0.0f, S,
+            keys, sS, sS * Hkv, Hkv, B);
 }
 
 static inline void ap_forward(const ap_exec *x, float *out, float *lse, const float *q, const float *k,
@@ -70,22 +76,22 @@ static inline void ap_forward(const ap_exec *x, float *out, float *lse, const fl
                               size_t kv_bstride, float *scratch, size_t cap) {
     const int group = H / Hkv, kvrow = Hkv * hd;
     const float scale = 1.0f / sqrtf((float)hd);
-    const int chunk = ap_chunk_rows(cap, Tq, Tk, Hkv);
-    for (int b = 0; b < B; b++)
-        for (int i0 = 0; i0 < Tq; i0 += chunk) {
-            const int qc = Tq - i0 < chunk ? Tq - i0 : chunk, visible = Tk - Tq + i0 + 1,
-                      keys = visible + qc - 1;  // what the chunk's last row sees
-            const float *kb = k + (size_t)b * kv_bstride, *vb = v + (size_t)b * kv_bstride;
-            for (int r = 0; r < group; r++) {
-                const size_t at = ((size_t)b * Tq + i0) * H + r;  // row (b, i0, head r), times hd
-                ap_scores(x, scratch, q + at * hd, kb, qc, keys, H, Hkv, hd, scale);
-                x->probs(scratch, lse ? lse + ((size_t)b * H + r) * Tq + i0 : NULL, (size_t)group * Tq, Hkv,
-                         qc, keys, visible, 0);
-                // out^T (hd, qc) = v^T (hd, keys) P^T (keys, qc)
-                x->gemm(0, 0, hd, qc, keys, 1.0f, vb, kvrow, (size_t)hd, scratch, keys, (size_t)qc * keys,
-                        0.0f, out + at * hd, H * hd, (size_t)group * hd, Hkv);
-            }
+    const int chunk = ap_chunk_rows(cap, B, Tq, Tk, Hkv);
+    const size_t qb = (size_t)Tq * H * hd;  // q's and out's stride per sequence
+    for (int i0 = 0; i0 < Tq; i0 += chunk) {
+        const int qc = Tq - i0 < chunk ? Tq - i0 : chunk, visible = Tk - Tq + i0 + 1,
+                  keys = visible + qc - 1;  // what the chunk's last row sees
+        const size_t sS = (size_t)qc * keys;
+        for (int r = 0; r < group; r++) {
+            const size_t at = (size_t)i0 * H + r;  // row (0, i0, head r), times hd
+            ap_scores(x, scratch, q + at * hd, qb, k, kv_bstride, B, qc, keys, H, Hkv, hd, scale);
+            x->probs(scratch, lse ? lse + (size_t)r * Tq + i0 : NULL, (size_t)group * Tq, (size_t)H * Tq, Hkv,
+                     B, qc, keys, visible, 0);
+            // out^T (hd, qc) = v^T (hd, keys) P^T (keys, qc)
+            x->gemm(0, 0, hd, qc, keys, 1.0f, v, kvrow, (size_t)hd, kv_bstride, scratch, keys, sS, sS * Hkv,
+                    0.0f, out + at * hd, H * hd, (size_t)group * hd, qb, Hkv, B);
         }
+    }
 }
 
 // Backward for Tq = Tk = T, keys packed (batch stride T * Hkv * hd), given the
@@ -99,37 +105,36 @@ static inline void ap_backward(const ap_exec *x, float *dq, float *dk, float *dv
                                size_t cap, float *D) {
     const int group = H / Hkv, kvrow = Hkv * hd;
     const float scale = 1.0f / sqrtf((float)hd);
-    const int chunk = ap_chunk_rows(cap, T, T, Hkv);
+    const int chunk = ap_chunk_rows(cap, B, T, T, Hkv);
+    const size_t qb = (size_t)T * H * hd, kb = (size_t)T * kvrow;  // strides per sequence
+    const size_t stat_g = (size_t)group * T, stat_b = (size_t)H * T;
     float *P = scratch, *dS = scratch + cap;
     x->zero(dk, (size_t)B * T * kvrow);
     x->zero(dv, (size_t)B * T * kvrow);
     x->row_dots(D, dout, out, B, T, H, hd);
-    for (int b = 0; b < B; b++)
-        for (int i0 = 0; i0 < T; i0 += chunk) {
-            const int qc = T - i0 < chunk ? T - i0 : chunk, keys = i0 + qc;
-            const float *kb = k + (size_t)b * T * kvrow, *vb = v + (size_t)b * T * kvrow;
-            float *dkb = dk + (size_t)b * T * kvrow, *dvb = dv + (size_t)b * T * kvrow;
-            for (int r = 0; r < group; r++) {
-                const size_t at = ((size_t)b * T + i0) * H + r;
-                const size_t stat = ((size_t)b * H + r) * T + i0, stat_g = (size_t)group * T;
-                const float *q0 = q + at * hd, *do0 = dout + at * hd;
-                ap_scores(x, P, q0, kb, qc, keys, H, Hkv, hd, scale);
-                x->probs(P, (float *)(lse + stat), stat_g, Hkv, qc, keys, i0 + 1, 1);
-                // dP^T (keys, qc) = v (keys, hd) dout^T (hd, qc)
-                x->gemm(1, 0, keys, qc, hd, 1.0f, vb, kvrow, (size_t)hd, do0, H * hd, (size_t)group * hd,
-                        0.0f, dS, keys, (size_t)qc * keys, Hkv);
-                // dv^T (hd, keys) += dout^T (hd, qc) P (qc, keys)
-                x->gemm(0, 1, hd, keys, qc, 1.0f, do0, H * hd, (size_t)group * hd, P, keys, (size_t)qc * keys,
-                        1.0f, dvb, kvrow, (size_t)hd, Hkv);
-                x->dscores(dS, P, D + stat, stat_g, Hkv, qc, keys, scale);
-                // dq^T (hd, qc) = k^T (hd, keys) dS^T (keys, qc)
-                x->gemm(0, 0, hd, qc, keys, 1.0f, kb, kvrow, (size_t)hd, dS, keys, (size_t)qc * keys, 0.0f,
-                        dq + at * hd, H * hd, (size_t)group * hd, Hkv);
-                // dk^T (hd, keys) += q^T (hd, qc) dS (qc, keys)
-                x->gemm(0, 1, hd, keys, qc, 1.0f, q0, H * hd, (size_t)group * hd, dS, keys, (size_t)qc * keys,
-                        1.0f, dkb, kvrow, (size_t)hd, Hkv);
-            }
+    for (int i0 = 0; i0 < T; i0 += chunk) {
+        const int qc = T - i0 < chunk ? T - i0 : chunk, keys = i0 + qc;
+        const size_t sS = (size_t)qc * keys;
+        for (int r = 0; r < group; r++) {
+            const size_t at = (size_t)i0 * H + r, stat = (size_t)r * T + i0;
+            const float *q0 = q + at * hd, *do0 = dout + at * hd;
+            ap_scores(x, P, q0, qb, k, kb, B, qc, keys, H, Hkv, hd, scale);
+            x->probs(P, (float *)(lse + stat), stat_g, stat_b, Hkv, B, qc, keys, i0 + 1, 1);
+            // dP^T (keys, qc) = v (keys, hd) dout^T (hd, qc)
+            x->gemm(1, 0, keys, qc, hd, 1.0f, v, kvrow, (size_t)hd, kb, do0, H * hd, (size_t)group * hd, qb,
+                    0.0f, dS, keys, sS, sS * Hkv, Hkv, B);
+            // dv^T (hd, keys) += dout^T (hd, qc) P (qc, keys)
+            x->gemm(0, 1, hd, keys, qc, 1.0f, do0, H * hd, (size_t)group * hd, qb, P, keys, sS, sS * Hkv,
+                    1.0f, dv, kvrow, (size_t)hd, kb, Hkv, B);
+            x->dscores(dS, P, D + stat, stat_g, stat_b, Hkv, B, qc, keys, scale);
+            // dq^T (hd, qc) = k^T (hd, keys) dS^T (keys, qc)
+            x->gemm(0, 0, hd, qc, keys, 1.0f, k, kvrow, (size_t)hd, kb, dS, keys, sS, sS * Hkv, 0.0f,
+                    dq + at * hd, H * hd, (size_t)group * hd, qb, Hkv, B);
+            // dk^T (hd, keys) += q^T (hd, qc) dS (qc, keys)
+            x->gemm(0, 1, hd, keys, qc, 1.0f, q0, H * hd, (size_t)group * hd, qb, dS, keys, sS, sS * Hkv,
+                    1.0f, dk, kvrow, (size_t)hd, kb, Hkv, B);
         }
+    }
 }
 
 #endif

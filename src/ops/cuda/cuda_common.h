@@ -20,12 +20,14 @@ void cuda_note_blas(cublasStatus_t s, const char *what, const char *file, int li
 // After a kernel launch: a bad configuration shows here, a fault at the next sync.
 #define CUDA_LAUNCHED(name) cuda_note(cudaGetLastError(), name, __FILE__, __LINE__)
 
-// Column-major C_i = alpha op(A_i) op(B_i) + beta C_i for i < count (X_i = X +
-// i * sX; op transposes when tX is 1), float32 storage, in the products'
-// compute type (matmul.cu: cuda_set_precision).
-void cuda_gemm_strided(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, size_t sA,
-                       const float *B, int ldb, size_t sB, float beta, float *C, int ldc, size_t sC,
-                       int count);
+// Column-major C_gb = alpha op(A_gb) op(B_gb) + beta C_gb for g < count, b <
+// count2 (X_gb = X + g * sX + b * sX2; op transposes when tX is 1), float32
+// storage, in the products' compute type (matmul.cu: cuda_set_precision): one
+// strided launch where one stride covers the batch, else one launch over arrays
+// of pointers.
+void cuda_gemm_batched(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, size_t sA,
+                       size_t sA2, const float *B, int ldb, size_t sB, size_t sB2, float beta, float *C,
+                       int ldc, size_t sC, size_t sC2, int count, int count2);
 
 static inline unsigned cuda_blocks(size_t n, unsigned threads) {
     return (unsigned)((n + threads - 1) / threads);

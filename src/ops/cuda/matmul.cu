@@ -35,13 +35,52 @@ static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
                           CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT));
 }
 
-void cuda_gemm_strided(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, size_t sA,
-                       const float *B, int ldb, size_t sB, float beta, float *C, int ldc, size_t sC,
-                       int count) {
-    BLAS_TRY(cublasGemmStridedBatchedEx(cuda_blas, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                        tb ? CUBLAS_OP_T : CUBLAS_OP_N, m, n, k, &alpha, A, CUDA_R_32F, lda,
-                                        (long long)sA, B, CUDA_R_32F, ldb, (long long)sB, &beta, C,
-                                        CUDA_R_32F, ldc, (long long)sC, count, compute, CUBLAS_GEMM_DEFAULT));
+// The operand pointers of a two-level batch, entry (g, b) at b * count + g.
+__global__ void batch_pointers_kernel(const float **A, const float **B, float **C, const float *a, size_t sA,
+                                      size_t sA2, const float *b, size_t sB, size_t sB2, float *c, size_t sC,
+                                      size_t sC2, int count, int total) {
+    int e = blockIdx.x * blockDim.x + threadIdx.x;
+    if (e >= total) return;
+    const size_t g = (size_t)(e % count), s = (size_t)(e / count);
+    A[e] = a + g * sA + s * sA2;
+    B[e] = b + g * sB + s * sB2;
+    C[e] = c + g * sC + s * sC2;
+}
+
+void cuda_gemm_batched(int ta, int tb, int m, int n, int k, float alpha, const float *A, int lda, size_t sA,
+                       size_t sA2, const float *B, int ldb, size_t sB, size_t sB2, float beta, float *C,
+                       int ldc, size_t sC, size_t sC2, int count, int count2) {
+    const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const int total = count * count2;
+    if (total <= 0) return;
+    // one stride covers the whole batch: a strided launch
+    if (count2 == 1 || (sA2 == sA * count && sB2 == sB * count && sC2 == sC * count)) {
+        BLAS_TRY(cublasGemmStridedBatchedEx(
+            cuda_blas, opa, opb, m, n, k, &alpha, A, CUDA_R_32F, lda, (long long)sA, B, CUDA_R_32F, ldb,
+            (long long)sB, &beta, C, CUDA_R_32F, ldc, (long long)sC, total, compute, CUBLAS_GEMM_DEFAULT));
+        return;
+    }
+    // otherwise arrays of pointers, made on the device (kept for the process, grown as needed)
+    static void **ptrs = nullptr;
+    static int cap = 0;
+    if (total > cap) {
+        cuda_free(ptrs);
+        cap = 0;
+        ptrs = (void **)cuda_alloc(sizeof(void *) * 3 * (size_t)total, "batched product pointers");
+        if (!ptrs) {
+            cuda_note(cudaErrorMemoryAllocation, "batched product pointers", __FILE__, __LINE__);
+            return;
+        }
+        cap = total;
+    }
+    const float **pa = (const float **)ptrs, **pb = (const float **)(ptrs + cap);
+    float **pc = (float **)(ptrs + 2 * cap);
+    batch_pointers_kernel<<<cuda_blocks((size_t)total, 128), 128, 0, cuda_stream>>>(
+        pa, pb, pc, A, sA, sA2, B, sB, sB2, C, sC, sC2, count, total);
+    CUDA_LAUNCHED("batch_pointers_kernel");
+    BLAS_TRY(cublasGemmBatchedEx(cuda_blas, opa, opb, m, n, k, &alpha, (const void *const *)pa, CUDA_R_32F,
+                                 lda, (const void *const *)pb, CUDA_R_32F, ldb, &beta, (void *const *)pc,
+                                 CUDA_R_32F, ldc, total, compute, CUBLAS_GEMM_DEFAULT));
 }
 
 void cuda_matmul_forward(float *out, const float *inp, const float *w, int N, int in_dim, int out_dim) {
