@@ -198,14 +198,13 @@ __global__ void __launch_bounds__(128)
 // 64), indexed [row][col]; `transposed` says rows are keys and columns queries
 // (the dk, dv kernel) instead of the other way round.
 __device__ void probs_and_dscores(bf16 *P, bf16 *dS, const float *S, const float *dP, const float *lse,
-                                  const float *D, int qbase, int kbase, int offset, int Tq, int Tk,
-                                  int transposed, float scale) {
+                                  const float *D, int qbase, int kbase, int T, int transposed, float scale) {
     const int lane = threadIdx.x & 31;
     for (int e = lane; e < ROWS_PER_WARP * TILE; e += 32) {
         const int r = e / TILE, c = e % TILE;
         const int i = transposed ? qbase + c : qbase + r, j = transposed ? kbase + r : kbase + c;
         float p = 0.0f, ds = 0.0f;
-        if (i < Tq && j < Tk && j <= offset + i) {
+        if (i < T && j <= i) {                  // causal: query i sees keys 0..i (so j < T too)
             const int at = transposed ? c : r;  // the query's index in the tile
             p = expf(S[e] * scale - lse[at]);
             ds = p * (dP[e] - D[at]) * scale;
@@ -273,8 +272,7 @@ __global__ void __launch_bounds__(128)
             product_abt<HD>(S, Kw, sQ);
             product_abt<HD>(dP, Vw, sDO);
             __syncwarp();
-            probs_and_dscores(P, dS, S, dP, sStat, sStat + TILE, q0, k0 + warp * ROWS_PER_WARP, 0, T, T, 1,
-                              scale);
+            probs_and_dscores(P, dS, S, dP, sStat, sStat + TILE, q0, k0 + warp * ROWS_PER_WARP, T, 1, scale);
             __syncwarp();
             // dv_w += P^T (16 x 64) dout (64 x HD); dk_w += dS^T (16 x 64) q (64 x HD)
             for (int c = 0; c < HD / 16; c++) {
@@ -330,7 +328,7 @@ __global__ void __launch_bounds__(128)
         product_abt<HD>(dP, DOw, sV);  // dP = dout V^T
         __syncwarp();
         probs_and_dscores(P, dS, S, dP, sStat + warp * ROWS_PER_WARP, sStat + TILE + warp * ROWS_PER_WARP,
-                          q0 + warp * ROWS_PER_WARP, k0, 0, T, T, 0, scale);
+                          q0 + warp * ROWS_PER_WARP, k0, T, 0, scale);
         __syncwarp();
         // dq_w += dS (16 x 64) K (64 x HD)
         for (int c = 0; c < HD / 16; c++) product_ab<HD>(dq_acc[c], dS, sK + c * 16);
@@ -350,12 +348,20 @@ __global__ void __launch_bounds__(128)
 
 // ---- launchers ----
 
+// The kernels' shared memory is above the default 48 KB: allowed once per kernel.
+template <typename K>
+static void allow_shared(K kernel, size_t bytes, int *done) {
+    if (*done) return;
+    CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    *done = 1;
+}
+
 template <int HD>
 static int forward_hd(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Tq,
                       int Tk, int H, int Hkv, size_t kv_bstride) {
     const size_t bytes = fwd_smem<HD>::bytes;
-    CUDA_TRY(cudaFuncSetAttribute(flash_forward_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                  (int)bytes));
+    static int allowed = 0;
+    allow_shared(flash_forward_kernel<HD>, bytes, &allowed);
     const dim3 grid((unsigned)((Tq + TILE - 1) / TILE), (unsigned)(B * H));
     flash_forward_kernel<HD><<<grid, 32 * WARPS, bytes, cuda_stream>>>(out, lse, q, k, v, Tq, Tk, H, Hkv,
                                                                        kv_bstride, 1.0f / sqrtf((float)HD));
@@ -369,10 +375,9 @@ static int backward_hd(float *dq, float *dk, float *dv, const float *dout, const
     const size_t bytes = bwd_smem<HD>::bytes;
     const float scale = 1.0f / sqrtf((float)HD);
     const unsigned tiles = (unsigned)((T + TILE - 1) / TILE);
-    CUDA_TRY(
-        cudaFuncSetAttribute(flash_dkv_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
-    CUDA_TRY(
-        cudaFuncSetAttribute(flash_dq_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    static int allowed_dkv = 0, allowed_dq = 0;
+    allow_shared(flash_dkv_kernel<HD>, bytes, &allowed_dkv);
+    allow_shared(flash_dq_kernel<HD>, bytes, &allowed_dq);
     flash_dkv_kernel<HD><<<dim3(tiles, (unsigned)(B * Hkv)), 32 * WARPS, bytes, cuda_stream>>>(
         dk, dv, dout, lse, D, q, k, v, T, H, Hkv, scale);
     CUDA_LAUNCHED("flash_dkv_kernel");

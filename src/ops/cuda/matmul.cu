@@ -11,9 +11,8 @@
 #include "ops/cuda/cuda_common.h"
 #include "ops/cuda/cuda_ops.h"
 
-// The products' compute type (cuda_set_precision): float32 by default, no TF32.
-static cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
-
+// The products' precision (cuda_set_precision): 0 float32 (no TF32, the
+// default), 1 TF32, 2 bfloat16 inputs; float32 sums in every case.
 static int precision_now = 0;
 
 int cuda_precision(void) {
@@ -22,9 +21,12 @@ int cuda_precision(void) {
 
 void cuda_set_precision(int precision) {
     precision_now = precision;
-    compute = precision == 2   ? CUBLAS_COMPUTE_32F_FAST_16BF
-              : precision == 1 ? CUBLAS_COMPUTE_32F_FAST_TF32
-                               : CUBLAS_COMPUTE_32F;
+}
+
+static cublasComputeType_t compute_type(void) {
+    return precision_now == 2   ? CUBLAS_COMPUTE_32F_FAST_16BF
+           : precision_now == 1 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                : CUBLAS_COMPUTE_32F;
 }
 
 // C (m, n) = op(A) @ op(B) + beta C, column-major, float32 storage
@@ -32,7 +34,7 @@ static void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k
                  const float *B, int ldb, float beta, float *C, int ldc) {
     const float one = 1.0f;
     BLAS_TRY(cublasGemmEx(cuda_blas, ta, tb, m, n, k, &one, A, CUDA_R_32F, lda, B, CUDA_R_32F, ldb, &beta, C,
-                          CUDA_R_32F, ldc, compute, CUBLAS_GEMM_DEFAULT));
+                          CUDA_R_32F, ldc, compute_type(), CUBLAS_GEMM_DEFAULT));
 }
 
 // The operand pointers of a two-level batch, entry (g, b) at b * count + g.
@@ -55,9 +57,10 @@ void cuda_gemm_batched(int ta, int tb, int m, int n, int k, float alpha, const f
     if (total <= 0) return;
     // one stride covers the whole batch: a strided launch
     if (count2 == 1 || (sA2 == sA * count && sB2 == sB * count && sC2 == sC * count)) {
-        BLAS_TRY(cublasGemmStridedBatchedEx(
-            cuda_blas, opa, opb, m, n, k, &alpha, A, CUDA_R_32F, lda, (long long)sA, B, CUDA_R_32F, ldb,
-            (long long)sB, &beta, C, CUDA_R_32F, ldc, (long long)sC, total, compute, CUBLAS_GEMM_DEFAULT));
+        BLAS_TRY(cublasGemmStridedBatchedEx(cuda_blas, opa, opb, m, n, k, &alpha, A, CUDA_R_32F, lda,
+                                            (long long)sA, B, CUDA_R_32F, ldb, (long long)sB, &beta, C,
+                                            CUDA_R_32F, ldc, (long long)sC, total, compute_type(),
+                                            CUBLAS_GEMM_DEFAULT));
         return;
     }
     // otherwise arrays of pointers, made on the device (kept for the process, grown as needed)
@@ -80,7 +83,7 @@ void cuda_gemm_batched(int ta, int tb, int m, int n, int k, float alpha, const f
     CUDA_LAUNCHED("batch_pointers_kernel");
     BLAS_TRY(cublasGemmBatchedEx(cuda_blas, opa, opb, m, n, k, &alpha, (const void *const *)pa, CUDA_R_32F,
                                  lda, (const void *const *)pb, CUDA_R_32F, ldb, &beta, (void *const *)pc,
-                                 CUDA_R_32F, ldc, total, compute, CUBLAS_GEMM_DEFAULT));
+                                 CUDA_R_32F, ldc, total, compute_type(), CUBLAS_GEMM_DEFAULT));
 }
 
 void cuda_matmul_forward(float *out, const float *inp, const float *w, int N, int in_dim, int out_dim) {
