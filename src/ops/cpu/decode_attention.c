@@ -157,9 +157,9 @@ static inline __attribute__((always_inline)) void weighted_values(float *out, co
 
 // A head's keys and values are hd floats every ld (the cache keeps a
 // position's heads side by side), a stride the hardware prefetchers follow
-// poorly: one row's attention read the cache at half the streaming-read
-// probe's rate (bench_decode_stream, 16 blocks of 12 heads of 128 over 842
-// tokens: 633 us per block, 450-480 with these prefetches). The scores of 16
+// poorly (bench_decode_stream --blocks 16, 12 heads of 128 over 842 tokens,
+// old and new alternating: 444-515 us per block for one row without these
+// prefetches, 389-461 with them; 4 rows 719-767 and 652-711). The scores of 16
 // keys prefetch (into L2) the keys KEYS_AHEAD further on, into the next block
 // too (prefetches never fault), and the values of the same 16 keys, which the
 // weighted sum reads once the block's scores are done. Only the first row to
