@@ -44,6 +44,15 @@ LDLIBS = -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas -lcjson -lpcre2-8 $(MPI
 NVCCFLAGS = -std=c++17 -O3 -g $(CUDA_ARCH) -Isrc -Iinclude $(CUDA_CFLAGS) -Xcompiler -Wall,-Wextra,-Werror
 LDFLAGS = -fopenmp $(SAN_FLAGS)
 
+# The CUDA kernels that tests run on the host, without a GPU, compiled by a C++
+# compiler against a small emulation of the CUDA runtime (tests/cuda_emu/).
+ifeq ($(origin CXX),default)
+CXX := $(if $(findstring clang,$(CC)),$(subst clang,clang++,$(CC)),g++)
+endif
+EMU_CU := src/ops/cuda/flash_attention.cu src/ops/cuda/xent.cu
+EMU_CXXFLAGS = -std=c++17 $(OPT) -g -pthread -Wall -Wextra -Werror -include tests/cuda_emu/emu.h -Itests/cuda_emu \
+         -Isrc -Iinclude $(SAN_FLAGS)
+
 LIB_SRC := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
@@ -56,6 +65,8 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+EMU_OBJ := $(EMU_CU:src/ops/cuda/%.cu=$(BUILD)/emu/%.o) $(BUILD)/emu/emu_runtime.o
+EMU_HEADERS := $(wildcard tests/cuda_emu/*.h) $(wildcard src/ops/cuda/*.h)
 
 .PHONY: all test sanitize fuzz bench clean format docs
 all: $(BUILD)/mtp $(BUILD)/libmtp.a
@@ -84,6 +95,18 @@ $(BUILD)/tests/test_public_api: tests/test_public_api.c $(BUILD)/libmtp.a includ
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) -g -Wall -Wextra -Werror -Iinclude $(SAN_FLAGS) $(LDFLAGS) $< $(BUILD)/libmtp.a -o $@ $(LDLIBS)
 
+$(BUILD)/emu/%.o: src/ops/cuda/%.cu $(EMU_HEADERS) src/ops/cuda/cuda_ops.h
+	@mkdir -p $(dir $@)
+	$(CXX) -x c++ $(EMU_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/emu/emu_runtime.o: tests/cuda_emu/emu_runtime.cpp $(EMU_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/tests/test_cuda_emulation: tests/test_cuda_emulation.c $(EMU_OBJ) $(BUILD)/libmtp.a $(HEADERS) $(EMU_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(EMU_OBJ) $(BUILD)/libmtp.a -o $@ $(LDLIBS) -lstdc++ -pthread
+
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libmtp.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libmtp.a -o $@ $(LDLIBS)
@@ -108,7 +131,8 @@ docs: $(BUILD)/mtp
 	$(BUILD)/mtp help --markdown >docs/cli.md
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TOOL_SRC) $(BENCH_SRC) $(HEADERS) $(wildcard src/ops/cuda/*.cu)
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TOOL_SRC) $(BENCH_SRC) $(HEADERS) $(wildcard src/ops/cuda/*.cu) \
+	  $(wildcard tests/cuda_emu/*)
 
 clean:
 	rm -rf build

@@ -128,11 +128,11 @@ void cuda_attention_rows_forward(float *out, const float *q, const float *k, con
     if (!parts) return;
     float *part_acc = parts, *part_ml = parts + rows * chunks * hd;
     const dim3 grid(cuda_blocks(rows, WARPS), (unsigned)chunks);
-    attention_split_kernel<<<grid, 32 * WARPS, 0, cuda_stream>>>(part_acc, part_ml, q, k, v, Tq, Tk, H, Hkv,
-                                                                 hd, chunks, 1.0f / sqrtf((float)hd));
+    CUDA_LAUNCH(attention_split_kernel, grid, 32 * WARPS, 0)
+    (part_acc, part_ml, q, k, v, Tq, Tk, H, Hkv, hd, chunks, 1.0f / sqrtf((float)hd));
     CUDA_LAUNCHED("attention_split_kernel");
-    attention_merge_kernel<<<cuda_blocks(rows, WARPS), 32 * WARPS, 0, cuda_stream>>>(out, part_acc, part_ml,
-                                                                                     Tq, Tk, H, hd, chunks);
+    CUDA_LAUNCH(attention_merge_kernel, cuda_blocks(rows, WARPS), 32 * WARPS, 0)
+    (out, part_acc, part_ml, Tq, Tk, H, hd, chunks);
     CUDA_LAUNCHED("attention_merge_kernel");
 }
 
@@ -171,8 +171,8 @@ static void run_probs(float *S, float *lse, size_t lse_g, size_t lse_b, int coun
                       int keys, int visible, int from_lse) {
     size_t n = (size_t)count * count2 * rows;
     if (n == 0) return;
-    probs_kernel<<<cuda_blocks(n, WARPS), 32 * WARPS, 0, cuda_stream>>>(S, lse, lse_g, lse_b, count, rows,
-                                                                        keys, visible, n, from_lse);
+    CUDA_LAUNCH(probs_kernel, cuda_blocks(n, WARPS), 32 * WARPS, 0)
+    (S, lse, lse_g, lse_b, count, rows, keys, visible, n, from_lse);
     CUDA_LAUNCHED("probs_kernel");
 }
 
@@ -190,8 +190,7 @@ static void run_dscores(float *dP, const float *P, const float *D, size_t D_g, s
                         int count2, int rows, int keys, float scale) {
     size_t n = (size_t)count * count2 * rows * keys;
     if (n == 0) return;
-    dscores_kernel<<<cuda_blocks(n, 256), 256, 0, cuda_stream>>>(dP, P, D, D_g, D_b, count, rows, keys, n,
-                                                                 scale);
+    CUDA_LAUNCH(dscores_kernel, cuda_blocks(n, 256), 256, 0)(dP, P, D, D_g, D_b, count, rows, keys, n, scale);
     CUDA_LAUNCHED("dscores_kernel");
 }
 
@@ -210,7 +209,7 @@ __global__ void row_dots_kernel(float *D, const float *dout, const float *out, i
 static void run_row_dots(float *D, const float *dout, const float *out, int B, int T, int H, int hd) {
     size_t rows = (size_t)B * T * H;
     if (rows == 0) return;
-    row_dots_kernel<<<cuda_blocks(rows, WARPS), 32 * WARPS, 0, cuda_stream>>>(D, dout, out, B, T, H, hd);
+    CUDA_LAUNCH(row_dots_kernel, cuda_blocks(rows, WARPS), 32 * WARPS, 0)(D, dout, out, B, T, H, hd);
     CUDA_LAUNCHED("row_dots_kernel");
 }
 

@@ -29,6 +29,16 @@ void cuda_gemm_batched(int ta, int tb, int m, int n, int k, float alpha, const f
                        size_t sA2, const float *B, int ldb, size_t sB, size_t sB2, float beta, float *C,
                        int ldc, size_t sC, size_t sC2, int count, int count2);
 
+// Every kernel starts as CUDA_LAUNCH(kernel, grid, threads, shared bytes)(arguments)
+// on the one stream, and takes its dynamic shared memory as
+// CUDA_DYNAMIC_SHARED(name): written so, the kernels also compile for the host
+// emulation the tests run them in without a GPU (tests/cuda_emu/), which
+// defines both its own way.
+#ifndef MTP_CUDA_EMULATION
+#define CUDA_LAUNCH(kernel, grid, threads, bytes) kernel<<<(grid), (threads), (bytes), cuda_stream>>>
+#define CUDA_DYNAMIC_SHARED(name) extern __shared__ __align__(128) unsigned char name[]
+#endif
+
 static inline unsigned cuda_blocks(size_t n, unsigned threads) {
     return (unsigned)((n + threads - 1) / threads);
 }

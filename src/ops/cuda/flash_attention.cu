@@ -105,7 +105,7 @@ template <int HD>
 __global__ void __launch_bounds__(128)
     flash_forward_kernel(float *out, float *lse, const float *q, const float *k, const float *v, int Tq,
                          int Tk, int H, int Hkv, size_t kv_bstride, float scale) {
-    extern __shared__ __align__(128) unsigned char smem[];
+    CUDA_DYNAMIC_SHARED(smem);
     typedef fwd_smem<HD> L;
     bf16 *sQ = (bf16 *)(smem + L::q), *sK = (bf16 *)(smem + L::k), *sV = (bf16 *)(smem + L::v);
     float *sS = (float *)(smem + L::s), *sO = (float *)(smem + L::o), *sTmp = (float *)(smem + L::tmp);
@@ -245,7 +245,7 @@ template <int HD>
 __global__ void __launch_bounds__(128)
     flash_dkv_kernel(float *dk, float *dv, const float *dout, const float *lse, const float *D,
                      const float *q, const float *k, const float *v, int T, int H, int Hkv, float scale) {
-    extern __shared__ __align__(128) unsigned char smem[];
+    CUDA_DYNAMIC_SHARED(smem);
     typedef bwd_smem<HD> L;
     bf16 *sK = (bf16 *)(smem + L::a), *sV = (bf16 *)(smem + L::b), *sQ = (bf16 *)(smem + L::c),
          *sDO = (bf16 *)(smem + L::d), *sP = (bf16 *)(smem + L::p), *sDS = (bf16 *)(smem + L::ds);
@@ -303,7 +303,7 @@ template <int HD>
 __global__ void __launch_bounds__(128)
     flash_dq_kernel(float *dq, const float *dout, const float *lse, const float *D, const float *q,
                     const float *k, const float *v, int T, int H, int Hkv, float scale) {
-    extern __shared__ __align__(128) unsigned char smem[];
+    CUDA_DYNAMIC_SHARED(smem);
     typedef bwd_smem<HD> L;
     bf16 *sQ = (bf16 *)(smem + L::a), *sDO = (bf16 *)(smem + L::b), *sK = (bf16 *)(smem + L::c),
          *sV = (bf16 *)(smem + L::d), *sP = (bf16 *)(smem + L::p), *sDS = (bf16 *)(smem + L::ds);
@@ -363,8 +363,8 @@ static int forward_hd(float *out, float *lse, const float *q, const float *k, co
     static int allowed = 0;
     allow_shared(flash_forward_kernel<HD>, bytes, &allowed);
     const dim3 grid((unsigned)((Tq + TILE - 1) / TILE), (unsigned)(B * H));
-    flash_forward_kernel<HD><<<grid, 32 * WARPS, bytes, cuda_stream>>>(out, lse, q, k, v, Tq, Tk, H, Hkv,
-                                                                       kv_bstride, 1.0f / sqrtf((float)HD));
+    CUDA_LAUNCH(flash_forward_kernel<HD>, grid, 32 * WARPS, bytes)
+    (out, lse, q, k, v, Tq, Tk, H, Hkv, kv_bstride, 1.0f / sqrtf((float)HD));
     CUDA_LAUNCHED("flash_forward_kernel");
     return 0;
 }
@@ -378,11 +378,11 @@ static int backward_hd(float *dq, float *dk, float *dv, const float *dout, const
     static int allowed_dkv = 0, allowed_dq = 0;
     allow_shared(flash_dkv_kernel<HD>, bytes, &allowed_dkv);
     allow_shared(flash_dq_kernel<HD>, bytes, &allowed_dq);
-    flash_dkv_kernel<HD><<<dim3(tiles, (unsigned)(B * Hkv)), 32 * WARPS, bytes, cuda_stream>>>(
-        dk, dv, dout, lse, D, q, k, v, T, H, Hkv, scale);
+    CUDA_LAUNCH(flash_dkv_kernel<HD>, dim3(tiles, (unsigned)(B * Hkv)), 32 * WARPS, bytes)
+    (dk, dv, dout, lse, D, q, k, v, T, H, Hkv, scale);
     CUDA_LAUNCHED("flash_dkv_kernel");
-    flash_dq_kernel<HD><<<dim3(tiles, (unsigned)(B * H)), 32 * WARPS, bytes, cuda_stream>>>(
-        dq, dout, lse, D, q, k, v, T, H, Hkv, scale);
+    CUDA_LAUNCH(flash_dq_kernel<HD>, dim3(tiles, (unsigned)(B * H)), 32 * WARPS, bytes)
+    (dq, dout, lse, D, q, k, v, T, H, Hkv, scale);
     CUDA_LAUNCHED("flash_dq_kernel");
     return 0;
 }

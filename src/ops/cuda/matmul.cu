@@ -78,8 +78,8 @@ void cuda_gemm_batched(int ta, int tb, int m, int n, int k, float alpha, const f
     }
     const float **pa = (const float **)ptrs, **pb = (const float **)(ptrs + cap);
     float **pc = (float **)(ptrs + 2 * cap);
-    batch_pointers_kernel<<<cuda_blocks((size_t)total, 128), 128, 0, cuda_stream>>>(
-        pa, pb, pc, A, sA, sA2, B, sB, sB2, C, sC, sC2, count, total);
+    CUDA_LAUNCH(batch_pointers_kernel, cuda_blocks((size_t)total, 128), 128, 0)
+    (pa, pb, pc, A, sA, sA2, B, sB, sB2, C, sC, sC2, count, total);
     CUDA_LAUNCHED("batch_pointers_kernel");
     BLAS_TRY(cublasGemmBatchedEx(cuda_blas, opa, opb, m, n, k, &alpha, (const void *const *)pa, CUDA_R_32F,
                                  lda, (const void *const *)pb, CUDA_R_32F, ldb, &beta, (void *const *)pc,
@@ -157,11 +157,11 @@ void cuda_matmul_rows_forward(float *out, const float *inp, const float *w, int 
         const bool vec = in_dim % 4 == 0 && ((uintptr_t)x | (uintptr_t)w) % 16 == 0;
         const unsigned blocks = cuda_blocks((size_t)out_dim, WARPS_PER_BLOCK);
         if (vec)
-            rows_kernel<true><<<blocks, 32 * WARPS_PER_BLOCK, 0, cuda_stream>>>(out + (size_t)r0 * out_dim, x,
-                                                                                w, m, in_dim, out_dim);
+            CUDA_LAUNCH(rows_kernel<true>, blocks, 32 * WARPS_PER_BLOCK, 0)
+            (out + (size_t)r0 * out_dim, x, w, m, in_dim, out_dim);
         else
-            rows_kernel<false><<<blocks, 32 * WARPS_PER_BLOCK, 0, cuda_stream>>>(out + (size_t)r0 * out_dim,
-                                                                                 x, w, m, in_dim, out_dim);
+            CUDA_LAUNCH(rows_kernel<false>, blocks, 32 * WARPS_PER_BLOCK, 0)
+            (out + (size_t)r0 * out_dim, x, w, m, in_dim, out_dim);
         CUDA_LAUNCHED("rows_kernel");
     }
 }

@@ -20,7 +20,7 @@ __global__ void rmsnorm_forward_kernel(float *out, float *rstd, const float *x, 
 
 void cuda_rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int d, float eps) {
     if (N <= 0) return;
-    rmsnorm_forward_kernel<<<N, NORM_THREADS, 0, cuda_stream>>>(out, rstd, x, w, d, eps);
+    CUDA_LAUNCH(rmsnorm_forward_kernel, N, NORM_THREADS, 0)(out, rstd, x, w, d, eps);
     CUDA_LAUNCHED("rmsnorm_forward_kernel");
 }
 
@@ -67,7 +67,7 @@ void cuda_rmsnorm_backward(float *dx, float *dw, const float *dout, const float 
     static float *partial = nullptr;  // (DW_CHUNKS, d), grown as needed and kept for the process
     static int partial_d = 0;
     if (N <= 0) return;
-    rmsnorm_dx_kernel<<<N, NORM_THREADS, 0, cuda_stream>>>(dx, dout, x, w, rstd, d);
+    CUDA_LAUNCH(rmsnorm_dx_kernel, N, NORM_THREADS, 0)(dx, dout, x, w, rstd, d);
     CUDA_LAUNCHED("rmsnorm_dx_kernel");
     if (!dw) return;
     if (d > partial_d) {
@@ -79,9 +79,9 @@ void cuda_rmsnorm_backward(float *dx, float *dw, const float *dout, const float 
         partial_d = d;
     }
     dim3 grid(cuda_blocks((size_t)d, 128), DW_CHUNKS);
-    rmsnorm_dw_partial_kernel<<<grid, 128, 0, cuda_stream>>>(partial, dout, x, rstd, N, d);
+    CUDA_LAUNCH(rmsnorm_dw_partial_kernel, grid, 128, 0)(partial, dout, x, rstd, N, d);
     CUDA_LAUNCHED("rmsnorm_dw_partial_kernel");
-    rmsnorm_dw_sum_kernel<<<cuda_blocks((size_t)d, 128), 128, 0, cuda_stream>>>(dw, partial, d);
+    CUDA_LAUNCH(rmsnorm_dw_sum_kernel, cuda_blocks((size_t)d, 128), 128, 0)(dw, partial, d);
     CUDA_LAUNCHED("rmsnorm_dw_sum_kernel");
 }
 
@@ -106,8 +106,7 @@ static void rope(float *x, const float *cos_t, const float *sin_t, int B, int T,
                  float sign) {
     size_t total = (size_t)B * T * nh * (hd / 2);
     if (total == 0) return;
-    rope_kernel<<<cuda_blocks(total, 256), 256, 0, cuda_stream>>>(x, cos_t, sin_t, T, nh, hd, pos0, sign,
-                                                                  total);
+    CUDA_LAUNCH(rope_kernel, cuda_blocks(total, 256), 256, 0)(x, cos_t, sin_t, T, nh, hd, pos0, sign, total);
     CUDA_LAUNCHED("rope_kernel");
 }
 

@@ -19,8 +19,8 @@ __global__ void embedding_forward_kernel(float *out, const int32_t *tokens, cons
 void cuda_embedding_forward(float *out, const int32_t *tokens, const float *table, int N, int d) {
     size_t total = (size_t)N * d;
     if (total == 0) return;
-    embedding_forward_kernel<<<cuda_blocks(total, THREADS), THREADS, 0, cuda_stream>>>(out, tokens, table, d,
-                                                                                       total);
+    CUDA_LAUNCH(embedding_forward_kernel, cuda_blocks(total, THREADS), THREADS, 0)
+    (out, tokens, table, d, total);
     CUDA_LAUNCHED("embedding_forward_kernel");
 }
 
@@ -59,8 +59,8 @@ __global__ void embedding_backward_kernel(float *dtable, const float *dout, cons
 
 void cuda_embedding_backward(float *dtable, const float *dout, const int32_t *tokens, int N, int V, int d) {
     if (N <= 0 || V <= 0 || d <= 0) return;
-    embedding_backward_kernel<<<cuda_blocks((size_t)V, EMBED_WARPS), 32 * EMBED_WARPS, 0, cuda_stream>>>(
-        dtable, dout, tokens, N, V, d);
+    CUDA_LAUNCH(embedding_backward_kernel, cuda_blocks((size_t)V, EMBED_WARPS), 32 * EMBED_WARPS, 0)
+    (dtable, dout, tokens, N, V, d);
     CUDA_LAUNCHED("embedding_backward_kernel");
 }
 
@@ -73,7 +73,7 @@ __global__ void swiglu_forward_kernel(float *out, const float *gate, const float
 
 void cuda_swiglu_forward(float *out, const float *gate, const float *up, size_t n) {
     if (n == 0) return;
-    swiglu_forward_kernel<<<cuda_blocks(n, THREADS), THREADS, 0, cuda_stream>>>(out, gate, up, n);
+    CUDA_LAUNCH(swiglu_forward_kernel, cuda_blocks(n, THREADS), THREADS, 0)(out, gate, up, n);
     CUDA_LAUNCHED("swiglu_forward_kernel");
 }
 
@@ -90,8 +90,7 @@ __global__ void swiglu_backward_kernel(float *dgate, float *dup, const float *do
 void cuda_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
                           size_t n) {
     if (n == 0) return;
-    swiglu_backward_kernel<<<cuda_blocks(n, THREADS), THREADS, 0, cuda_stream>>>(dgate, dup, dout, gate, up,
-                                                                                 n);
+    CUDA_LAUNCH(swiglu_backward_kernel, cuda_blocks(n, THREADS), THREADS, 0)(dgate, dup, dout, gate, up, n);
     CUDA_LAUNCHED("swiglu_backward_kernel");
 }
 
@@ -102,7 +101,7 @@ __global__ void add_kernel(float *y, const float *x, size_t n) {
 
 void cuda_add_inplace(float *y, const float *x, size_t n) {
     if (n == 0) return;
-    add_kernel<<<cuda_blocks(n, THREADS), THREADS, 0, cuda_stream>>>(y, x, n);
+    CUDA_LAUNCH(add_kernel, cuda_blocks(n, THREADS), THREADS, 0)(y, x, n);
     CUDA_LAUNCHED("add_kernel");
 }
 
@@ -125,9 +124,9 @@ void cuda_adamw(float *p, const float *g, float *m, float *v, size_t n, float gr
     if (n == 0) return;
     const float bc2_sqrt = (float)sqrt(1.0 - pow(beta2, (double)step));
     const float step_size = (float)(lr / (1.0 - pow(beta1, (double)step)));
-    adamw_kernel<<<cuda_blocks(n, THREADS), THREADS, 0, cuda_stream>>>(
-        p, g, m, v, n, grad_scale, (float)beta1, (float)beta2, (float)(1.0 - beta1), (float)(1.0 - beta2),
-        bc2_sqrt, step_size, (float)(1.0 - lr * weight_decay), (float)eps);
+    CUDA_LAUNCH(adamw_kernel, cuda_blocks(n, THREADS), THREADS, 0)
+    (p, g, m, v, n, grad_scale, (float)beta1, (float)beta2, (float)(1.0 - beta1), (float)(1.0 - beta2),
+     bc2_sqrt, step_size, (float)(1.0 - lr * weight_decay), (float)eps);
     CUDA_LAUNCHED("adamw_kernel");
 }
 
@@ -156,9 +155,9 @@ double cuda_sum_squares(const float *x, size_t n) {
     if (n == 0) return 0.0;
     if (!partial) CUDA_TRY(cudaMalloc(&partial, sizeof(double) * SQ_BLOCKS));
     if (!partial) return NAN;
-    sum_squares_kernel<<<SQ_BLOCKS, THREADS, 0, cuda_stream>>>(partial, x, n);
+    CUDA_LAUNCH(sum_squares_kernel, SQ_BLOCKS, THREADS, 0)(partial, x, n);
     CUDA_LAUNCHED("sum_squares_kernel");
-    sum_partials_kernel<<<1, 1, 0, cuda_stream>>>(partial, SQ_BLOCKS);
+    CUDA_LAUNCH(sum_partials_kernel, 1, 1, 0)(partial, SQ_BLOCKS);
     CUDA_LAUNCHED("sum_partials_kernel");
     double total = NAN;
     cuda_download(&total, partial, sizeof total);

@@ -43,6 +43,6 @@ __global__ void xent_kernel(float *logits, float *losses, const int32_t *targets
 
 void cuda_softmax_xent(float *logits, float *losses, const int32_t *targets, int N, int V, float grad_scale) {
     if (N <= 0) return;
-    xent_kernel<<<N, XENT_THREADS, 0, cuda_stream>>>(logits, losses, targets, V, grad_scale);
+    CUDA_LAUNCH(xent_kernel, N, XENT_THREADS, 0)(logits, losses, targets, V, grad_scale);
     CUDA_LAUNCHED("xent_kernel");
 }

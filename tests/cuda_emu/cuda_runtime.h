@@ -1,0 +1,97 @@
+// cuda_runtime.h stand-in for the host emulation (emu.h): the CUDA keywords,
+// built-in variables, barriers, warp shuffles and kernel launches that the
+// emulated .cu files use. A launch runs its blocks one after another; a block
+// runs its threads as OS threads, so __syncthreads and __syncwarp are real
+// barriers and a missing one shows as a race. Launch sizes and shared memory
+// are checked against what an H100 accepts (emu_runtime.cpp).
+#pragma once
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <functional>
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __shared__ static  // blocks run one at a time: one copy serves each in turn
+#define __align__(n) alignas(n)
+
+struct uint3 {
+    unsigned x, y, z;
+};
+struct dim3 {
+    unsigned x, y, z;
+    dim3(unsigned a = 1, unsigned b = 1, unsigned c = 1) : x(a), y(b), z(c) {}
+};
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+static inline float4 make_float4(float x, float y, float z, float w) {
+    return float4{x, y, z, w};
+}
+
+typedef int cudaError_t;
+enum { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorInvalidConfiguration = 9 };
+typedef struct emu_stream *cudaStream_t;
+enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+
+extern thread_local uint3 threadIdx, blockIdx;
+extern thread_local dim3 blockDim, gridDim;
+
+void emu_fail(const char *what);
+void emu_syncthreads();
+void emu_syncwarp();
+uint64_t emu_exchange(uint64_t bits, int from_lane);  // every lane of the warp takes part
+unsigned char *emu_dynamic_shared();
+cudaError_t emu_set_max_shared(const void *kernel, int bytes);
+void emu_launch(const void *kernel, dim3 grid, dim3 block, size_t shared_bytes,
+                const std::function<void()> &body);
+cudaError_t cudaGetLastError();
+
+static inline void __syncthreads() {
+    emu_syncthreads();
+}
+static inline void __syncwarp(unsigned mask = 0xffffffffu) {
+    if (mask != 0xffffffffu) emu_fail("__syncwarp: only full-warp masks are emulated");
+    emu_syncwarp();
+}
+template <typename T>
+static inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {
+    static_assert(sizeof(T) <= sizeof(uint64_t), "shuffled values are at most 8 bytes");
+    if (mask != 0xffffffffu) emu_fail("__shfl_xor_sync: only full-warp masks are emulated");
+    uint64_t bits = 0;
+    memcpy(&bits, &v, sizeof v);
+    bits = emu_exchange(bits, (int)((threadIdx.x & 31) ^ (unsigned)lane_mask));
+    T r;
+    memcpy(&r, &bits, sizeof r);
+    return r;
+}
+
+template <typename T>
+static inline cudaError_t cudaFuncSetAttribute(T *kernel, cudaFuncAttribute attr, int value) {
+    if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaErrorInvalidValue;
+    return emu_set_max_shared((const void *)kernel, value);
+}
+
+// CUDA_LAUNCH(kernel, grid, threads, bytes)(arguments...)
+template <typename F>
+struct emu_launcher {
+    F *kernel;
+    dim3 grid, block;
+    size_t bytes;
+    template <typename... A>
+    void operator()(A... args) const {
+        F *k = kernel;
+        emu_launch((const void *)kernel, grid, block, bytes, [&] { k(args...); });
+    }
+};
+template <typename F>
+static inline emu_launcher<F> emu_launch_of(F *kernel, dim3 grid, dim3 block, size_t bytes) {
+    return emu_launcher<F>{kernel, grid, block, bytes};
+}
+#define CUDA_LAUNCH(kernel, grid, threads, bytes) emu_launch_of(kernel, grid, threads, bytes)
+#define CUDA_DYNAMIC_SHARED(name) unsigned char *name = emu_dynamic_shared()
