@@ -37,6 +37,15 @@ CUDA_CFLAGS := -DMTP_CUDA=1
 CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
 CU_SRC := $(sort $(wildcard src/ops/cuda/*.cu))
 endif
+# CUDA=emu: the same backend with its kernels, cuBLAS products and runtime
+# calls emulated on the host (tests/cuda_emu/), so the GPU tests run, slowly,
+# where there is no GPU (use its own BUILD folder, e.g. BUILD=build/emu).
+ifeq ($(CUDA),emu)
+CUDA_CFLAGS := -DMTP_CUDA=1
+CUDA_LIBS := -lstdc++ -pthread
+CU_SRC := $(sort $(wildcard src/ops/cuda/*.cu))
+EMU_DEVICE_OBJ := $(BUILD)/cuda_emu/emu_runtime.o $(BUILD)/cuda_emu/emu_device.o
+endif
 
 CFLAGS = -std=c11 $(OPT) -ffp-contract=fast -g -fopenmp -Wall -Wextra -Werror -Wshadow -Wno-unknown-pragmas -Wno-missing-field-initializers \
          -Isrc -Iinclude -I$(BLAS_INC) $(MPI_CFLAGS) $(CUDA_CFLAGS) $(SAN_FLAGS)
@@ -50,22 +59,25 @@ ifeq ($(origin CXX),default)
 CXX := $(if $(findstring clang,$(CC)),$(subst clang,clang++,$(CC)),g++)
 endif
 EMU_CU := src/ops/cuda/flash_attention.cu src/ops/cuda/xent.cu
-EMU_CXXFLAGS = -std=c++17 $(OPT) -g -pthread -Wall -Wextra -Werror -include tests/cuda_emu/emu.h -Itests/cuda_emu \
+EMU_CXXFLAGS = -std=c++17 $(OPT) -g -pthread -Wall -Wextra -Werror -Wno-unknown-pragmas -include tests/cuda_emu/emu.h -Itests/cuda_emu \
          -Isrc -Iinclude $(SAN_FLAGS)
 
 LIB_SRC := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
+ifeq ($(CUDA),emu)  # the kernels it runs are the library's own here, through test_cuda_ops
+TEST_SRC := $(filter-out tests/test_cuda_emulation.c,$(TEST_SRC))
+endif
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 HEADERS := $(shell find src include -name '*.h')
 
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(CU_SRC:%.cu=$(BUILD)/%.o) $(EMU_DEVICE_OBJ)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
-EMU_OBJ := $(EMU_CU:src/ops/cuda/%.cu=$(BUILD)/emu/%.o) $(BUILD)/emu/emu_runtime.o
+EMU_OBJ := $(EMU_CU:src/ops/cuda/%.cu=$(BUILD)/emu_kernels/%.o) $(BUILD)/emu_kernels/emu_runtime.o $(BUILD)/emu_kernels/emu_kernels_only.o
 EMU_HEADERS := $(wildcard tests/cuda_emu/*.h) $(wildcard src/ops/cuda/*.h)
 
 .PHONY: all test sanitize fuzz bench clean format docs
@@ -77,7 +89,15 @@ $(BUILD)/%.o: %.c
 
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
+ifeq ($(CUDA),emu)
+	$(CXX) -x c++ $(EMU_CXXFLAGS) -DMTP_CUDA_EMU_DEVICE=1 $(CUDA_CFLAGS) -MMD -MP -c $< -o $@
+else
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+endif
+
+$(BUILD)/cuda_emu/%.o: tests/cuda_emu/%.cpp $(EMU_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CXX) $(EMU_CXXFLAGS) -DMTP_CUDA_EMU_DEVICE=1 -c $< -o $@
 
 $(BUILD)/libmtp.a: $(LIB_OBJ)
 	@rm -f $@
@@ -95,11 +115,11 @@ $(BUILD)/tests/test_public_api: tests/test_public_api.c $(BUILD)/libmtp.a includ
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 $(OPT) -g -Wall -Wextra -Werror -Iinclude $(SAN_FLAGS) $(LDFLAGS) $< $(BUILD)/libmtp.a -o $@ $(LDLIBS)
 
-$(BUILD)/emu/%.o: src/ops/cuda/%.cu $(EMU_HEADERS) src/ops/cuda/cuda_ops.h
+$(BUILD)/emu_kernels/%.o: src/ops/cuda/%.cu $(EMU_HEADERS) src/ops/cuda/cuda_ops.h
 	@mkdir -p $(dir $@)
 	$(CXX) -x c++ $(EMU_CXXFLAGS) -c $< -o $@
 
-$(BUILD)/emu/emu_runtime.o: tests/cuda_emu/emu_runtime.cpp $(EMU_HEADERS)
+$(BUILD)/emu_kernels/%.o: tests/cuda_emu/%.cpp $(EMU_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
 

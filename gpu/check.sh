@@ -23,8 +23,8 @@
 # --prebuilt DIR runs the programs gpu/bundle.sh made on another machine
 # (for a GPU machine that cannot build: no OpenBLAS, cJSON or PCRE2 there).
 #
-# Not yet in the backend: a fused flash-attention kernel (attention runs as
-# batched cuBLAS products), a fused unembedding + cross-entropy, NCCL.
+# Not yet in the backend: a fused unembedding + cross-entropy, NCCL. The fused
+# bf16 attention is opt-in (MTP_FLASH_ATTENTION=1) until this script has run it.
 #   bash gpu/check.sh [--quick] [--prebuilt DIR] [--arch "-gencode arch=compute_90,code=sm_90"]
 set -uo pipefail
 cd "$(dirname "$0")/.."

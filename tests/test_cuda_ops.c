@@ -4,7 +4,8 @@
 // training and decoding paths, AdamW over steps, the deterministic reductions
 // run twice, and the decoding kernels' rows bit-identical whatever the row
 // count. Prints one table row per op (max |cuda - cpu| over max |cpu|).
-// Exits 77 (skip) in a build without CUDA=1 or on a machine without a GPU.
+// Exits 77 (skip) in a build without CUDA (CUDA=1; or CUDA=emu, the host
+// emulation of a GPU: tests/cuda_emu/) or on a machine without a GPU.
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -365,7 +366,8 @@ static void check_attention(mtp_rng *r, int B, int T, int H, int Hkv, int hd) {
 
 int main(void) {
 #ifndef MTP_CUDA
-    printf("built without CUDA: make CUDA=1 BUILD=build/cuda, then run on a machine with an NVIDIA GPU\n");
+    printf("built without CUDA: make CUDA=1 BUILD=build/cuda, then run on a machine with an NVIDIA GPU "
+           "(or make CUDA=emu BUILD=build/emu test: in a host emulation of one)\n");
     return 77;
 #endif
     if (op_use_device(OP_DEVICE_CUDA) != 0) {

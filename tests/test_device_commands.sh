@@ -96,4 +96,42 @@ if ! nm "$MTP" 2>/dev/null | grep -q cuda_init; then
 else
     grep -q "CUDA yes ([0-9]* GPU" version.txt || fail "--version does not count the GPUs: $(cat version.txt)"
 fi
+
+# Where the build has CUDA and a GPU, or the host emulation of one (make CUDA=emu): training on
+# cuda follows the CPU (float32 sums in another order: losses within 1e-3 over 6 steps), greedy
+# text is the same plain, self-speculative and auto, sampling runs, and bf16 products train close
+# to float32, also with the fused attention (heads of 64).
+if grep -q "CUDA yes ([1-9]" version.txt; then
+    # close A.log B.log TOL: every logged training loss of B within TOL (relative) of A's
+    close() {
+        python3 - "$@" <<'PY'
+import json, sys
+def losses(p):
+    return [r["loss"] for r in map(json.loads, open(p)) if "split" not in r]
+a, b, tol = losses(sys.argv[1]), losses(sys.argv[2]), float(sys.argv[3])
+worst = max(abs(x - y) / abs(x) for x, y in zip(a, b)) if a and len(a) == len(b) else float("inf")
+print(f"{sys.argv[2]}: largest relative loss difference {worst:.2e} over {len(a)} steps (tolerance {tol})")
+sys.exit(0 if worst <= tol else 1)
+PY
+    }
+    M train $TINY --steps 6 --eval-every 0 --out cu_cpu --log cu_cpu.log --device cpu >/dev/null 2>&1 ||
+        fail "train on cpu (for cuda)"
+    M train $TINY --steps 6 --eval-every 0 --out cu_gpu --log cu_gpu.log --device cuda >cu_gpu.out 2>&1 ||
+        fail "train on cuda: $(tail -1 cu_gpu.out)"
+    close cu_cpu.log cu_gpu.log 1e-3 || fail "training on cuda drifts from cpu"
+    for k in 0 2 auto; do
+        M generate --model dec --prompt "line 4" --max-new 24 --speculative $k --threads 2 --device cuda \
+            >"gen_${k}_cuda.txt" 2>"gen_${k}_cuda.err" || fail "generate --speculative $k on cuda: $(tail -1 "gen_${k}_cuda.err")"
+    done
+    cmp -s gen_0_cuda.txt gen_2_cuda.txt && cmp -s gen_0_cuda.txt gen_auto_cuda.txt ||
+        fail "greedy speculative text on cuda differs from plain"
+    M sample --model dec --prompt "line" --max-new 16 --temperature 0.8 --seed 5 --speculative 2 --threads 2 \
+        --device cuda >sample_cuda.txt 2>/dev/null || fail "sample on cuda"
+    HD64="--data data --n-layer 3 --n-future 2 --dim 64 --n-head 1 --seq-len 16 --batch 4 --threads 2 --steps 6"
+    for p in fp32 bf16; do
+        MTP_FLASH_ATTENTION=1 M train $HD64 --eval-every 0 --precision $p --out "cu_$p" --log "cu_$p.log" \
+            --device cuda >"cu_$p.out" 2>&1 || fail "train --precision $p on cuda: $(tail -1 "cu_$p.out")"
+    done
+    close cu_fp32.log cu_bf16.log 2e-2 || fail "bf16 training with the fused attention drifts from fp32"
+fi
 finish test_device_commands.sh

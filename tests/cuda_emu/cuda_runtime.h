@@ -34,18 +34,49 @@ static inline float4 make_float4(float x, float y, float z, float w) {
     return float4{x, y, z, w};
 }
 
-typedef int cudaError_t;
-enum { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorInvalidConfiguration = 9 };
+typedef enum cudaError {
+    cudaSuccess = 0,
+    cudaErrorInvalidValue = 1,
+    cudaErrorMemoryAllocation = 2,
+    cudaErrorInvalidConfiguration = 9,
+    cudaErrorNoDevice = 100
+} cudaError_t;
 typedef struct emu_stream *cudaStream_t;
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cudaMemcpyDeviceToDevice = 3 };
+struct cudaDeviceProp {
+    char name[256];
+    size_t totalGlobalMem;
+    int major, minor;
+};
+
+// The emulated device (emu_device.cpp, make CUDA=emu): one GPU whose memory is
+// the host's, streams that finish every call before returning.
+cudaError_t cudaGetDeviceCount(int *count);
+cudaError_t cudaSetDevice(int device);
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int device);
+const char *cudaGetErrorString(cudaError_t e);
+cudaError_t cudaMalloc(void **p, size_t bytes);
+template <typename T>
+static inline cudaError_t cudaMalloc(T **p, size_t bytes) {  // as the runtime's C++ overload
+    return cudaMalloc((void **)p, bytes);
+}
+cudaError_t cudaFree(void *p);
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind);
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s);
+cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t s);
+cudaError_t cudaStreamCreate(cudaStream_t *s);
+cudaError_t cudaStreamDestroy(cudaStream_t s);
+cudaError_t cudaStreamSynchronize(cudaStream_t s);
 
 extern thread_local uint3 threadIdx, blockIdx;
-extern thread_local dim3 blockDim, gridDim;
+extern thread_local uint3 blockDim, gridDim;  // uint3: no constructor, no per-thread initializer
 
 void emu_fail(const char *what);
 void emu_syncthreads();
 void emu_syncwarp();
 uint64_t emu_exchange(uint64_t bits, int from_lane);  // every lane of the warp takes part
+unsigned emu_ballot(int predicate);                   // likewise
 unsigned char *emu_dynamic_shared();
 cudaError_t emu_set_max_shared(const void *kernel, int bytes);
 void emu_launch(const void *kernel, dim3 grid, dim3 block, size_t shared_bytes,
@@ -69,6 +100,18 @@ static inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {
     T r;
     memcpy(&r, &bits, sizeof r);
     return r;
+}
+
+static inline unsigned __ballot_sync(unsigned mask, int predicate) {
+    if (mask != 0xffffffffu) emu_fail("__ballot_sync: only full-warp masks are emulated");
+    return emu_ballot(predicate);
+}
+static inline int __ffs(int x) {
+    return __builtin_ffs(x);
+}
+template <typename T>
+static inline T __ldcs(const T *p) {  // a streaming load: a plain one here
+    return *p;
 }
 
 template <typename T>

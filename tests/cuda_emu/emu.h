@@ -5,12 +5,14 @@
 // stand-ins beside it; the tests (C) include it to call what those files
 // define. Every function the emulated files define or share is renamed
 // emu_..., so a test binary can hold them next to a library built with the
-// real CUDA backend.
+// real CUDA backend; except in the emulated-device build (make CUDA=emu,
+// MTP_CUDA_EMU_DEVICE), where the emulated backend is the library's own.
 #ifndef MTP_TESTS_CUDA_EMU_H
 #define MTP_TESTS_CUDA_EMU_H
 
 #define MTP_CUDA_EMULATION 1
 
+#ifndef MTP_CUDA_EMU_DEVICE
 #define cuda_stream emu_cuda_stream
 #define cuda_blas emu_cuda_blas
 #define cuda_note emu_cuda_note
@@ -21,6 +23,7 @@
 #define cuda_flash_attention_forward emu_cuda_flash_attention_forward
 #define cuda_flash_attention_backward emu_cuda_flash_attention_backward
 #define cuda_softmax_xent emu_cuda_softmax_xent
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,7 +31,7 @@ extern "C" {
 // The first failure noted since the last call (a CUDA call's error, a launch
 // the hardware would refuse, a WMMA operand it cannot load), or NULL; clears it.
 const char *emu_take_failure(void);
-// Kernel blocks run so far (each block: blockDim threads, one OS thread each).
+// Kernel blocks run so far.
 long emu_blocks_run(void);
 #ifdef __cplusplus
 }

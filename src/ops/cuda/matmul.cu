@@ -156,12 +156,13 @@ void cuda_matmul_rows_forward(float *out, const float *inp, const float *w, int 
         const float *x = inp + (size_t)r0 * in_dim;
         const bool vec = in_dim % 4 == 0 && ((uintptr_t)x | (uintptr_t)w) % 16 == 0;
         const unsigned blocks = cuda_blocks((size_t)out_dim, WARPS_PER_BLOCK);
-        if (vec)
+        if (vec) {
             CUDA_LAUNCH(rows_kernel<true>, blocks, 32 * WARPS_PER_BLOCK, 0)
             (out + (size_t)r0 * out_dim, x, w, m, in_dim, out_dim);
-        else
+        } else {
             CUDA_LAUNCH(rows_kernel<false>, blocks, 32 * WARPS_PER_BLOCK, 0)
             (out + (size_t)r0 * out_dim, x, w, m, in_dim, out_dim);
+        }
         CUDA_LAUNCHED("rows_kernel");
     }
 }
