@@ -44,7 +44,7 @@ ifeq ($(CUDA),emu)
 CUDA_CFLAGS := -DMTP_CUDA=1
 CUDA_LIBS := -lstdc++ -pthread
 CU_SRC := $(sort $(wildcard src/ops/cuda/*.cu))
-EMU_DEVICE_OBJ := $(BUILD)/cuda_emu/emu_runtime.o $(BUILD)/cuda_emu/emu_device.o
+EMU_DEVICE_OBJ := $(BUILD)/cuda_emu/emu_runtime.o $(BUILD)/cuda_emu/emu_device.o $(BUILD)/cuda_emu/nccl_emu.o
 endif
 
 CFLAGS = -std=c11 $(OPT) -ffp-contract=fast -g -fopenmp -Wall -Wextra -Werror -Wshadow -Wno-unknown-pragmas -Wno-missing-field-initializers \
@@ -97,7 +97,7 @@ endif
 
 $(BUILD)/cuda_emu/%.o: tests/cuda_emu/%.cpp $(EMU_HEADERS)
 	@mkdir -p $(dir $@)
-	$(CXX) $(EMU_CXXFLAGS) -DMTP_CUDA_EMU_DEVICE=1 -c $< -o $@
+	$(CXX) $(EMU_CXXFLAGS) -DMTP_CUDA_EMU_DEVICE=1 $(MPI_CFLAGS) -c $< -o $@
 
 $(BUILD)/libmtp.a: $(LIB_OBJ)
 	@rm -f $@

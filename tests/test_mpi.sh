@@ -9,6 +9,8 @@
 #   - one log line per step, one error line for a bad flag;
 #   - linear and causal heads: 2 processes as 1 process with accum 2;
 #   - on a device (cpu-check), through host copies: the CPU's bytes, and resume;
+#   - on cuda (a GPU or the host emulation of one), through NCCL in device memory
+#     where there is one: as one process, and resume;
 #   - killing one process mid-run ends the job with a message, and the last
 #     checkpoint stays complete and loadable.
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -68,6 +70,25 @@ $RUN -np 2 "$MTP" train --resume twodev --steps 8 --threads 1 --device cpu-check
     fail "2 processes on cpu-check, resumed: $(tail -3 twodev.err)"
 cmp -s two/step_00000008/optimizer.safetensors twodev/step_00000008/optimizer.safetensors ||
     fail "2 processes on cpu-check, resumed: moments differ"
+
+# on cuda (a GPU per process, or the host emulation: make CUDA=emu): gradients and weights cross
+# processes in device memory through NCCL where every process has it (the emulation's NCCL is MPI
+# on host memory), else through host copies; either way as one process with the same micro-batches
+if "$MTP" --version 2>/dev/null | grep -q "CUDA yes ([1-9]"; then
+    M train $ARGS --steps 6 --grad-accum 2 --device cuda --out cu_one >/dev/null 2>cu_one.err ||
+        fail "1 process on cuda: $(tail -3 cu_one.err)"
+    $RUN -np 2 "$MTP" train $ARGS --steps 6 --grad-accum 1 --save-every 3 --keep-last 0 --device cuda \
+        --out cu_two >/dev/null 2>cu_two.err || fail "2 processes on cuda: $(tail -3 cu_two.err)"
+    same_run cu_one/step_00000006 cu_two/step_00000006 "2 processes on cuda vs 1 x accum 2"
+    if grep -q "emulated on the host" cu_two.err; then
+        grep -q "cross processes in device memory" cu_two.err ||
+            fail "2 processes on the emulated GPU did not use its NCCL: $(grep -A1 'data parallel on' cu_two.err)"
+    fi
+    rm -rf cu_two/step_00000006
+    $RUN -np 2 "$MTP" train --resume cu_two --steps 6 --threads 1 --device cuda >/dev/null 2>cu_two.err ||
+        fail "2 processes on cuda, resumed: $(tail -3 cu_two.err)"
+    same_run cu_one/step_00000006 cu_two/step_00000006 "2 processes on cuda, resumed"
+fi
 
 # head variants reduce their parts too: linear heads (parts past the blocks), a causal chain
 for v in "--head-type linear" "--n-layer 4 --n-future 3 --head-order causal"; do

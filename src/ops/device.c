@@ -53,6 +53,52 @@ int op_use_device(op_device d) {
 #endif
 }
 
+int op_collectives_available(void) {
+#ifdef MTP_CUDA
+    if (current == OP_DEVICE_CUDA) return cuda_collectives_load();
+#endif
+    return mtp_errorf("device %s has no collectives of its own", op_device_name(current));
+}
+
+int op_collectives_make_id(unsigned char id[OP_COLLECTIVE_ID_BYTES]) {
+#ifdef MTP_CUDA
+    _Static_assert((int)OP_COLLECTIVE_ID_BYTES == (int)CUDA_COLLECTIVE_ID_BYTES, "the group id's size");
+    if (current == OP_DEVICE_CUDA) return cuda_collectives_make_id(id);
+#endif
+    (void)id;
+    return op_collectives_available();
+}
+
+int op_collectives_join(const unsigned char id[OP_COLLECTIVE_ID_BYTES], int rank, int size) {
+#ifdef MTP_CUDA
+    if (current == OP_DEVICE_CUDA) return cuda_collectives_join(id, rank, size);
+#endif
+    (void)id, (void)rank, (void)size;
+    return op_collectives_available();
+}
+
+int op_reduce_sum_to(float *x, size_t n, int root) {
+#ifdef MTP_CUDA
+    if (current == OP_DEVICE_CUDA) return cuda_reduce_sum_to(x, n, root);
+#endif
+    (void)x, (void)n, (void)root;
+    return op_collectives_available();
+}
+
+int op_broadcast_from(float *x, size_t n, int root) {
+#ifdef MTP_CUDA
+    if (current == OP_DEVICE_CUDA) return cuda_broadcast_from(x, n, root);
+#endif
+    (void)x, (void)n, (void)root;
+    return op_collectives_available();
+}
+
+void op_collectives_leave(void) {
+#ifdef MTP_CUDA
+    if (current == OP_DEVICE_CUDA) cuda_collectives_leave();
+#endif
+}
+
 op_device op_current_device(void) {
     return current;
 }

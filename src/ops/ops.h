@@ -66,6 +66,23 @@ void op_zero(void *p, size_t bytes);
 // since the last call (a CUDA error is sticky: ops do not return errors).
 int op_sync(void);
 
+// ---- device memory across processes (ops/device.c; NCCL on cuda) ----
+// Whether the current device sums and broadcasts its own memory between
+// processes (on cuda where NCCL is installed); if not, -1 with the error
+// saying why, and callers go through host copies instead.
+enum { OP_COLLECTIVE_ID_BYTES = 128 };
+int op_collectives_available(void);
+// One process makes the group's id, the caller hands it to the others (over
+// MPI), and every process joins with its rank: -1 with the error set on failure.
+int op_collectives_make_id(unsigned char id[OP_COLLECTIVE_ID_BYTES]);
+int op_collectives_join(const unsigned char id[OP_COLLECTIVE_ID_BYTES], int rank, int size);
+// In place, in the device's order of work (every process calls them in the
+// same order): x[0..n) summed over the group into root's x (the others' x
+// unchanged); root's x copied into every process's x.
+int op_reduce_sum_to(float *x, size_t n, int root);
+int op_broadcast_from(float *x, size_t n, int root);
+void op_collectives_leave(void);
+
 // ---- precision of the training products (ops/device.c) ----
 // fp32 (the default): float32 products, as on the CPU. On a GPU, tf32 and
 // bf16 let the tensor cores round the inputs of op_matmul_forward/backward and

@@ -3,6 +3,7 @@
 // #ifdef MTP_MPI; without it a process is rank 0 of 1.
 #include "train/dist.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -90,10 +91,11 @@ size_t dist_shard_lo(size_t total, int rank) {
 struct dist_reducer {
     model_work *w;
     size_t total;
-    // gradients on a device: reduced after the backward through this host
-    // copy (host), when a step's last micro-batch is done (staged)
+    // gradients on a device: reduced after the backward, when a step's last
+    // micro-batch is done (staged), in the device's memory where it has
+    // collectives of its own (on_device: NCCL), else through this host copy
     float *host;
-    int staged;
+    int staged, on_device;
 #ifdef MTP_MPI
     MPI_Request *req;
     int nreq, capreq;
@@ -150,12 +152,46 @@ static void on_part(void *user, int part) {
 #endif
 }
 
+#ifdef MTP_MPI
+// Every process joins one group of the device's own collectives (rank 0 makes
+// its id and broadcasts it): 1 if all did, 0 if any process's device has none
+// (then every process goes through host copies; *why says why).
+static int join_device_group(char *why, size_t cap) {
+    int ok = op_collectives_available() == 0;
+    if (!ok) snprintf(why, cap, "%s", mtp_last_error());
+    unsigned char id[OP_COLLECTIVE_ID_BYTES] = {0};
+    if (ok && g_rank == 0 && op_collectives_make_id(id) != 0) {
+        snprintf(why, cap, "%s", mtp_last_error());
+        ok = 0;
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!ok) return 0;
+    MPI_Bcast(id, OP_COLLECTIVE_ID_BYTES, MPI_BYTE, 0, MPI_COMM_WORLD);
+    ok = op_collectives_join(id, g_rank, g_size) == 0;
+    if (!ok) snprintf(why, cap, "%s", mtp_last_error());
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!ok) op_collectives_leave();
+    return ok;
+}
+#endif
+
 dist_reducer *dist_reducer_new(model_work *w) {
     dist_reducer *r = mtp_calloc(1, sizeof *r, "gradient reducer");
     if (!r) return NULL;
     r->w = w;
     r->total = w->grads.total;
-    if (w->on_device &&
+#ifdef MTP_MPI
+    char why[256] = "";
+    if (w->on_device && g_size > 1) {
+        r->on_device = join_device_group(why, sizeof why);
+        if (g_rank == 0)
+            fprintf(stderr, "data parallel on %s: %s\n", op_device_name(op_current_device()),
+                    r->on_device ? "gradients and weights cross processes in device memory"
+                                 : "gradients and weights cross processes through host copies");
+        if (!r->on_device && g_rank == 0 && why[0]) fprintf(stderr, "  (%s)\n", why);
+    }
+#endif
+    if (w->on_device && !r->on_device &&
         !(r->host = mtp_malloc(sizeof(float) * (r->total ? r->total : 1), "gradients (host copy)"))) {
         free(r);
         return NULL;
@@ -165,6 +201,7 @@ dist_reducer *dist_reducer_new(model_work *w) {
 
 void dist_reducer_free(dist_reducer *r) {
     if (!r) return;
+    if (r->on_device) op_collectives_leave();
 #ifdef MTP_MPI
     free(r->req);
 #endif
@@ -173,7 +210,7 @@ void dist_reducer_free(dist_reducer *r) {
 }
 
 void dist_reducer_attach(dist_reducer *r, int on) {
-    if (r->host) {  // device memory: nothing to reduce while the backward runs
+    if (r->w->on_device) {  // device memory: nothing to reduce while the backward runs
         if (on && g_size > 1) r->staged = 1;
         return;
     }
@@ -200,12 +237,36 @@ static void reduce_staged(dist_reducer *r) {
     size_t lo = dist_shard_lo(r->total, g_rank), hi = dist_shard_lo(r->total, g_rank + 1);
     op_upload(g + lo, r->host + lo, sizeof(float) * (hi - lo));
 }
+
+// The same reductions in the device's memory, tensor by tensor and owner by
+// owner as above, each summed into its owner's shard.
+static int reduce_on_device(dist_reducer *r) {
+    const mtp_config *c = &r->w->cfg;
+    float *g = r->w->grads.memory;
+    for (int i = 0; i < params_tensor_count(c); i++) {
+        named_tensor t;
+        params_named(&r->w->grads, c, i, &t);
+        const size_t off = (size_t)(t.data - g),
+                     n = (size_t)t.shape[0] * (size_t)(t.ndim == 2 ? t.shape[1] : 1);
+        for (int owner = 0; owner < g_size; owner++) {
+            size_t lo = dist_shard_lo(r->total, owner), hi = dist_shard_lo(r->total, owner + 1);
+            size_t a = off > lo ? off : lo, b = off + n < hi ? off + n : hi;
+            if (a < b && op_reduce_sum_to(g + a, b - a, owner) != 0) return -1;
+        }
+    }
+    return op_sync();
+}
 #endif
 
 double dist_reducer_wait(dist_reducer *r) {
     double t0 = mtp_now();
 #ifdef MTP_MPI
-    if (r->staged) reduce_staged(r);
+    if (r->staged && r->on_device && reduce_on_device(r) != 0) {
+        // as for any failed collective: the other processes wait in it
+        fprintf(stderr, "mtp: reducing the gradients across processes failed: %s\n", mtp_last_error());
+        MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    if (r->staged && !r->on_device) reduce_staged(r);
     r->staged = 0;
     if (r->nreq) MPI_Waitall(r->nreq, r->req, MPI_STATUSES_IGNORE);
     r->nreq = 0;
@@ -216,6 +277,13 @@ double dist_reducer_wait(dist_reducer *r) {
 }
 
 int dist_allgather_staged(dist_reducer *r, float *arena, size_t total) {
+    if (r && r->on_device && total <= r->total) {  // in device memory: each owner's shard broadcast
+        for (int owner = 0; owner < g_size; owner++) {
+            size_t lo = dist_shard_lo(total, owner), hi = dist_shard_lo(total, owner + 1);
+            if (hi > lo && op_broadcast_from(arena + lo, hi - lo, owner) != 0) return -1;
+        }
+        return op_sync();
+    }
     if (!r || !r->host || total > r->total)
         return mtp_errorf("dist_allgather_staged: no host copy of that size");
     size_t lo = dist_shard_lo(total, g_rank), hi = dist_shard_lo(total, g_rank + 1);

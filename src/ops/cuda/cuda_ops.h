@@ -31,6 +31,17 @@ void cuda_zero(void *p, size_t bytes);
 // Waits for the stream; -1 with the error set if a CUDA call or kernel has
 // failed since the last call.
 int cuda_sync(void);
+// ---- collectives (ops/cuda/collectives.cu: NCCL, loaded when first asked for) ----
+// 0 when NCCL is there, else -1 with the error set (saying why).
+enum { CUDA_COLLECTIVE_ID_BYTES = 128 };
+int cuda_collectives_load(void);
+// One process makes the group's id; every process joins with it.
+int cuda_collectives_make_id(unsigned char *id);
+int cuda_collectives_join(const unsigned char *id, int rank, int size);
+// In place on the stream: x[0..n) summed over the group into root's x; root's x copied to every x.
+int cuda_reduce_sum_to(float *x, size_t n, int root);
+int cuda_broadcast_from(float *x, size_t n, int root);
+void cuda_collectives_leave(void);
 // The fused bf16 attention (flash_attention.cu): used by the attention ops in
 // bf16 mode, for head dimensions 64 and 128, when switched on (off by default
 // until it has been checked on a GPU; MTP_FLASH_ATTENTION=1 in the
