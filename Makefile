@@ -34,7 +34,7 @@ NVCC ?= $(CUDA_HOME)/bin/nvcc
 CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90
 ifeq ($(CUDA),1)
 CUDA_CFLAGS := -DMTP_CUDA=1
-CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++ -ldl
 CU_SRC := $(sort $(wildcard src/ops/cuda/*.cu))
 endif
 # CUDA=emu: the same backend with its kernels, cuBLAS products and runtime
@@ -42,7 +42,7 @@ endif
 # where there is no GPU (use its own BUILD folder, e.g. BUILD=build/emu).
 ifeq ($(CUDA),emu)
 CUDA_CFLAGS := -DMTP_CUDA=1
-CUDA_LIBS := -lstdc++ -pthread
+CUDA_LIBS := -lstdc++ -pthread -ldl
 CU_SRC := $(sort $(wildcard src/ops/cuda/*.cu))
 EMU_DEVICE_OBJ := $(BUILD)/cuda_emu/emu_runtime.o $(BUILD)/cuda_emu/emu_device.o $(BUILD)/cuda_emu/nccl_emu.o
 endif
@@ -65,7 +65,7 @@ EMU_CXXFLAGS = -std=c++17 $(OPT) -g -pthread -Wall -Wextra -Werror -Wno-unknown-
 LIB_SRC := $(sort $(shell find src -name '*.c' -not -path 'src/cli/*'))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
-ifeq ($(CUDA),emu)  # the kernels it runs are the library's own here, through test_cuda_ops
+ifneq ($(CUDA),0)  # the CUDA builds run these kernels through test_cuda_ops instead
 TEST_SRC := $(filter-out tests/test_cuda_emulation.c,$(TEST_SRC))
 endif
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
@@ -90,14 +90,14 @@ $(BUILD)/%.o: %.c
 $(BUILD)/%.o: %.cu
 	@mkdir -p $(dir $@)
 ifeq ($(CUDA),emu)
-	$(CXX) -x c++ $(EMU_CXXFLAGS) -DMTP_CUDA_EMU_DEVICE=1 $(CUDA_CFLAGS) -MMD -MP -c $< -o $@
+	$(CXX) -x c++ $(EMU_CXXFLAGS) $(CUDA_CFLAGS) $(MPI_CFLAGS) -MMD -MP -c $< -o $@
 else
 	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
 endif
 
 $(BUILD)/cuda_emu/%.o: tests/cuda_emu/%.cpp $(EMU_HEADERS)
 	@mkdir -p $(dir $@)
-	$(CXX) $(EMU_CXXFLAGS) -DMTP_CUDA_EMU_DEVICE=1 $(MPI_CFLAGS) -c $< -o $@
+	$(CXX) $(EMU_CXXFLAGS) $(MPI_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libmtp.a: $(LIB_OBJ)
 	@rm -f $@
@@ -117,11 +117,11 @@ $(BUILD)/tests/test_public_api: tests/test_public_api.c $(BUILD)/libmtp.a includ
 
 $(BUILD)/emu_kernels/%.o: src/ops/cuda/%.cu $(EMU_HEADERS) src/ops/cuda/cuda_ops.h
 	@mkdir -p $(dir $@)
-	$(CXX) -x c++ $(EMU_CXXFLAGS) -c $< -o $@
+	$(CXX) -x c++ $(EMU_CXXFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/emu_kernels/%.o: tests/cuda_emu/%.cpp $(EMU_HEADERS)
 	@mkdir -p $(dir $@)
-	$(CXX) $(EMU_CXXFLAGS) -c $< -o $@
+	$(CXX) $(EMU_CXXFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/tests/test_cuda_emulation: tests/test_cuda_emulation.c $(EMU_OBJ) $(BUILD)/libmtp.a $(HEADERS) $(EMU_HEADERS)
 	@mkdir -p $(dir $@)
@@ -140,8 +140,8 @@ bench: all $(BENCH_BIN)
 test: all $(TEST_BIN) $(TOOL_BIN) $(BENCH_BIN)
 	BUILD=$(BUILD) bash tests/run_all.sh
 
-sanitize:
-	$(MAKE) BUILD=build/san OPT="-O1 -march=native" \
+sanitize:  # its own folder per CUDA flavour: build/san, build/san-emu, ...
+	$(MAKE) BUILD=build/san$(if $(filter-out 0,$(CUDA)),-$(CUDA)) OPT="-O1 -march=native" \
 	  SAN_FLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" test
 
 fuzz:
@@ -157,4 +157,4 @@ format:
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(EMU_OBJ:.o=.d)

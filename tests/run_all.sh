@@ -4,6 +4,7 @@
 # to pass, 77 to skip (with a reason on stdout), anything else to fail.
 # Environment given to each test: BUILD (build dir), MTP (the binary),
 # MTP_DATA (the shared data folder, may be absent), OMP_NUM_THREADS=2.
+# TESTS="word ..." runs only the tests whose names contain one of the words.
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -16,7 +17,11 @@ only=${TESTS:-}
 passed=0 failed=0 skipped=0 failures=()
 run_one() {
     local name=$1; shift
-    if [ -n "$only" ] && [[ "$name" != *"$only"* ]]; then return; fi
+    if [ -n "$only" ]; then  # TESTS: words, a test runs if its name contains one of them
+        local want=0 w
+        for w in $only; do [[ "$name" == *"$w"* ]] && want=1; done
+        [ $want -eq 1 ] || return
+    fi
     local start=$SECONDS log
     log=$(mktemp)
     "$@" >"$log" 2>&1

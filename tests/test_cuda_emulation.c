@@ -1,5 +1,5 @@
 // test_cuda_emulation.c: CUDA kernels run on the host, without a GPU, in the
-// emulation of tests/cuda_emu/ (each block's threads as OS threads with real
+// emulation of tests/cuda_emu/ (each block's threads as fibers with real
 // barriers and shuffles; WMMA tiles computed whole; launch sizes, shared
 // memory and WMMA operand alignment checked as an H100 would), against the CPU
 // backend: the fused bf16 flash attention (forward, backward, grouped heads,

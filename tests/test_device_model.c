@@ -61,7 +61,7 @@ static void compare(const char *variant_name, const mtp_config *cfg, const doubl
         double e = fabs(l1[k] - l0[k]) / fabs(l0[k]);
         worst_loss = e > worst_loss ? e : worst_loss;
     }
-    const char *worst_name = "";
+    char worst_name[sizeof(((named_tensor *)0)->name)] = "";  // a copy: the name lives in its named_tensor
     int zero = 0;  // a tensor whose CPU gradient is all zeros would compare vacuously
     for (int i = 0; i < params_tensor_count(cfg); i++) {
         named_tensor a, b;
@@ -76,7 +76,10 @@ static void compare(const char *variant_name, const mtp_config *cfg, const doubl
         }
         zero += scale == 0.0;
         double e = scale > 0.0 ? diff / scale : diff;
-        if (e > worst_grad || isinf(e)) worst_grad = e, worst_name = a.name;
+        if (e > worst_grad || isinf(e)) {
+            worst_grad = e;
+            snprintf(worst_name, sizeof worst_name, "%s", a.name);
+        }
     }
     CHECK(zero == 0 && l0[0] > 0.0, "%s: %d gradient tensors are all zeros on the CPU", variant_name, zero);
     printf("| %s | %.2e | %.2e %s | %.0e |\n", variant_name, worst_loss, worst_grad, worst_name, tol);

@@ -238,21 +238,13 @@ static void reduce_staged(dist_reducer *r) {
     op_upload(g + lo, r->host + lo, sizeof(float) * (hi - lo));
 }
 
-// The same reductions in the device's memory, tensor by tensor and owner by
-// owner as above, each summed into its owner's shard.
+// The same sums in the device's memory: each owner's shard of the arena (the
+// gradient tensors and the padding between them) in one reduce.
 static int reduce_on_device(dist_reducer *r) {
-    const mtp_config *c = &r->w->cfg;
     float *g = r->w->grads.memory;
-    for (int i = 0; i < params_tensor_count(c); i++) {
-        named_tensor t;
-        params_named(&r->w->grads, c, i, &t);
-        const size_t off = (size_t)(t.data - g),
-                     n = (size_t)t.shape[0] * (size_t)(t.ndim == 2 ? t.shape[1] : 1);
-        for (int owner = 0; owner < g_size; owner++) {
-            size_t lo = dist_shard_lo(r->total, owner), hi = dist_shard_lo(r->total, owner + 1);
-            size_t a = off > lo ? off : lo, b = off + n < hi ? off + n : hi;
-            if (a < b && op_reduce_sum_to(g + a, b - a, owner) != 0) return -1;
-        }
+    for (int owner = 0; owner < g_size; owner++) {
+        size_t lo = dist_shard_lo(r->total, owner), hi = dist_shard_lo(r->total, owner + 1);
+        if (hi > lo && op_reduce_sum_to(g + lo, hi - lo, owner) != 0) return -1;
     }
     return op_sync();
 }

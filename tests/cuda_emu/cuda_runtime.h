@@ -1,9 +1,13 @@
 // cuda_runtime.h stand-in for the host emulation (emu.h): the CUDA keywords,
 // built-in variables, barriers, warp shuffles and kernel launches that the
 // emulated .cu files use. A launch runs its blocks one after another; a block
-// runs its threads as OS threads, so __syncthreads and __syncwarp are real
-// barriers and a missing one shows as a race. Launch sizes and shared memory
-// are checked against what an H100 accepts (emu_runtime.cpp).
+// runs its threads as fibers that switch only at barriers, so __syncthreads and
+// __syncwarp are real barriers and a missing one shows (emu_runtime.cpp).
+// Launch sizes and shared memory are checked against what an H100 accepts.
+// Two things are stricter on a GPU than here: a shuffle or vote is a full
+// barrier of its warp here (on a GPU it orders no shared-memory writes), and a
+// __shared__ array is one static copy that keeps what the last block left in it
+// (dynamic shared memory starts as NaN bytes for every block).
 #pragma once
 #include <math.h>
 #include <stddef.h>

@@ -1,5 +1,7 @@
 // emu_device.cpp: the emulated GPU of the CUDA=emu build: the runtime calls
-// runtime.cu makes (memory is the host's, 256-byte aligned as cudaMalloc's;
+// runtime.cu makes (memory is the host's, 256-byte aligned as cudaMalloc's,
+// NaN bytes until written; host code that touches device memory itself is not
+// caught here, but on the cpu-check device;
 // every stream call finishes before it returns) and the cuBLAS products
 // matmul.cu makes, computed on the host from the same column-major arguments,
 // with cuBLAS's argument checks, beta = 0 never reading C, and the inputs
@@ -48,7 +50,9 @@ const char *cudaGetErrorString(cudaError_t e) {
 }
 
 cudaError_t cudaMalloc(void **p, size_t bytes) {
-    *p = aligned_alloc(256, (bytes + 255) / 256 * 256);
+    const size_t rounded = bytes ? (bytes + 255) / 256 * 256 : 256;
+    *p = aligned_alloc(256, rounded);
+    if (*p) memset(*p, 0xff, rounded);  // garbage (NaN bytes), as a GPU's fresh memory may hold
     return *p ? cudaSuccess : cudaErrorMemoryAllocation;
 }
 

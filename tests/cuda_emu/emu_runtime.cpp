@@ -232,12 +232,13 @@ void prepare(fiber &f) {
 }
 
 // Runs one block's threads as fibers until all are done, or none can go on.
-void run_fibers(unsigned threads) {
+void run_fibers(unsigned threads, bool reverse) {
     std::vector<fiber> &pool = *current->threads;
     for (unsigned t = 0; t < threads; t++) prepare(pool[t]);
     for (;;) {
         bool ran = false, all_done = true;
-        for (unsigned t = 0; t < threads; t++) {
+        for (unsigned i = 0; i < threads; i++) {
+            const unsigned t = reverse ? threads - 1 - i : i;
             if (pool[t].state == RUNNABLE) {
                 switch_into(t);
                 ran = true;
@@ -344,7 +345,7 @@ void emu_launch(const void *kernel, dim3 grid, dim3 block, size_t shared_bytes,
         st.warp.push_back(barrier{threads - 32 * w < 32 ? threads - 32 * w : 32, 0});
     st.slots.assign(threads, 0);
     // 128-byte aligned, as CUDA_DYNAMIC_SHARED declares it
-    st.shared = (unsigned char *)aligned_alloc(128, (shared_bytes + 127) / 128 * 128 + 128);
+    st.shared = (unsigned char *)aligned_alloc(128, shared_bytes ? (shared_bytes + 127) / 128 * 128 : 128);
     st.body = &body;
     st.block_dim = block;
     st.grid_dim = grid;
@@ -352,24 +353,27 @@ void emu_launch(const void *kernel, dim3 grid, dim3 block, size_t shared_bytes,
     const uint3 caller_dim = blockDim, caller_grid = gridDim;
     current = &st;
     auto known = waits.find(kernel);
-    for (unsigned z = 0; z < grid.z; z++)
-        for (unsigned y = 0; y < grid.y; y++)
-            for (unsigned x = 0; x < grid.x; x++) {
-                memset(st.shared, 0xff, shared_bytes);  // each block finds NaN bytes (garbage on a GPU)
-                st.index = uint3{x, y, z};
-                st.fibers = known == waits.end() || known->second;
-                st.waited = false;
-                if (st.fibers) {
-                    run_fibers(threads);
-                    if (known == waits.end()) known = waits.emplace(kernel, st.waited).first;
-                } else {
-                    for (unsigned t = 0; t < threads; t++) {
-                        set_indices(t);
-                        body();
-                    }
-                }
-                blocks_run++;
+    static unsigned long launches = 0;
+    const bool reverse = launches++ % 2 == 1;
+    const unsigned long blocks = (unsigned long)grid.x * grid.y * grid.z;
+    for (unsigned long i = 0; i < blocks; i++) {
+        const unsigned long b = reverse ? blocks - 1 - i : i;
+        memset(st.shared, 0xff, shared_bytes);  // each block finds NaN bytes (garbage on a GPU)
+        st.index =
+            uint3{(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y), (unsigned)(b / grid.x / grid.y)};
+        st.fibers = known == waits.end() || known->second;
+        st.waited = false;
+        if (st.fibers) {
+            run_fibers(threads, reverse);
+            if (known == waits.end()) known = waits.emplace(kernel, st.waited).first;
+        } else {
+            for (unsigned t = 0; t < threads; t++) {
+                set_indices(reverse ? threads - 1 - t : t);
+                body();
             }
+        }
+        blocks_run++;
+    }
     current = nullptr;
     threadIdx = caller_thread, blockIdx = caller_block, blockDim = caller_dim, gridDim = caller_grid;
     free(st.shared);

@@ -1,7 +1,11 @@
 // mma.h stand-in for the host emulation (emu.h): WMMA fragments that hold
 // the whole tile in every lane. The hardware spreads a fragment over the
 // warp's lanes in an unspecified way; kernels that only load, store, fill and
-// multiply fragments (never index their elements) see the same results. The
+// multiply fragments (never index their elements) see the same results. A
+// store writes only the elements the storing lane holds on an sm_80 / sm_90
+// tensor core (element (r, c) of an accumulator: lane 4 (r mod 8) + (c mod 8) / 2),
+// so a lane that reads a stored tile before the others have stored their parts
+// (a missing __syncwarp) reads garbage, as on the hardware. The
 // operand rules the hardware has are checked: pointers 256-bit aligned, leading
 // dimensions a multiple of 16 bytes.
 #pragma once
@@ -10,6 +14,7 @@
 #include <type_traits>
 
 #include "cuda_bf16.h"
+#include "cuda_runtime.h"
 
 void emu_fail(const char *what);
 
@@ -62,9 +67,11 @@ template <int M, int N, int K>
 void store_matrix_sync(float *p, const fragment<accumulator, M, N, K, float> &f, unsigned ldm,
                        layout_t layout) {
     emu_check_operand(p, ldm);
+    const unsigned lane = threadIdx.x & 31;
     for (int r = 0; r < M; r++)
         for (int c = 0; c < N; c++)
-            (layout == mem_row_major ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r]) = f.x[r * N + c];
+            if ((unsigned)(((r & 7) << 2) | ((c & 7) >> 1)) == lane)
+                (layout == mem_row_major ? p[(size_t)r * ldm + c] : p[(size_t)c * ldm + r]) = f.x[r * N + c];
 }
 
 // d = a b + c, float sums (bf16 products are exact in float)

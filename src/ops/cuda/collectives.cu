@@ -3,8 +3,12 @@
 // libnccl.so.2), so mtp starts where it is not installed; training across
 // processes then goes through host copies and MPI (train/dist.c). The host
 // emulation (tests/cuda_emu/) links stand-ins that do the same over MPI.
+//
+// ncclCommInitRank waits for every process of the group: train/dist.c joins
+// only after all processes have found NCCL, but a process that dies between
+// that and joining leaves the others waiting (mpirun ends them when it sees
+// the death).
 #include <dlfcn.h>
-#include <nccl.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -13,6 +17,22 @@
 extern "C" {
 #include "core/error.h"
 }
+
+#ifdef MTP_CUDA_EMULATION
+#include <nccl.h>  // the emulation's stand-ins, linked in
+#else
+// What this file uses of NCCL 2's interface (nccl.h: these types and values
+// are its ABI), declared here so that a build needs no NCCL headers: the CUDA
+// toolkit does not always bring them.
+typedef int ncclResult_t;
+enum { ncclSuccess = 0 };
+typedef struct {
+    char internal[128];
+} ncclUniqueId;
+typedef struct ncclComm *ncclComm_t;
+typedef enum { ncclFloat32 = 7 } ncclDataType_t;
+typedef enum { ncclSum = 0 } ncclRedOp_t;
+#endif
 
 // The NCCL calls this file makes, resolved once.
 static struct {
