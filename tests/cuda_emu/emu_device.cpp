@@ -4,7 +4,8 @@
 // caught here, but on the cpu-check device;
 // every stream call finishes before it returns) and the cuBLAS products
 // matmul.cu makes, computed on the host from the same column-major arguments,
-// with cuBLAS's argument checks, beta = 0 never reading C, and the inputs
+// with cuBLAS's argument checks, beta = 0 never reading C (alpha = 0 never
+// reading A and B), and the inputs
 // rounded to the compute type (bfloat16 or TF32) before float64 sums.
 #include <stdint.h>
 #include <stdio.h>
@@ -146,7 +147,7 @@ void gemm(cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k, float
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
             double sum = 0.0;
-            for (int l = 0; l < k; l++) {
+            for (int l = 0; alpha != 0.0f && l < k; l++) {  // alpha = 0: A and B are not read
                 const float a = ta == CUBLAS_OP_N ? A[i + (size_t)l * lda] : A[l + (size_t)i * lda];
                 const float b = tb == CUBLAS_OP_N ? B[l + (size_t)j * ldb] : B[j + (size_t)l * ldb];
                 sum += rounded(a, compute) * rounded(b, compute);
