@@ -81,8 +81,8 @@ if "$MTP" --version 2>/dev/null | grep -q "CUDA yes ([1-9]"; then
         --out cu_two >/dev/null 2>cu_two.err || fail "2 processes on cuda: $(tail -3 cu_two.err)"
     same_run cu_one/step_00000006 cu_two/step_00000006 "2 processes on cuda vs 1 x accum 2"
     if grep -q "emulated on the host" cu_two.err; then
-        grep -q "cross processes in device memory" cu_two.err ||
-            fail "2 processes on the emulated GPU did not use its NCCL: $(grep -A1 'data parallel on' cu_two.err)"
+        grep -q "cross through device memory (NCCL)" cu_two.err ||
+            fail "2 processes on the emulated GPU did not use its NCCL: $(grep 'data parallel' cu_two.err)"
     fi
     rm -rf cu_two/step_00000006
     $RUN -np 2 "$MTP" train --resume cu_two --steps 6 --threads 1 --device cuda >/dev/null 2>cu_two.err ||

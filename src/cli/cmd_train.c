@@ -124,9 +124,10 @@ static void on_start(void *user, const trainer *t) {
     if (dist_size() > 1)
         fprintf(stderr,
                 "data parallel: %d processes (%d threads each), a step of %d x %d micro-batches; optimizer "
-                "state sharded, %.1f MB of moments per process\n",
+                "state sharded, %.1f MB of moments per process; gradients and weights cross through %s\n",
                 dist_size(), op_get_threads(), dist_size(), o->grad_accum,
-                2.0 * (double)(t->opt.hi - t->opt.lo) * sizeof(float) / (1 << 20));
+                2.0 * (double)(t->opt.hi - t->opt.lo) * sizeof(float) / (1 << 20),
+                t->reducer ? dist_reducer_path(t->reducer) : "MPI");
 }
 
 static void on_step(void *user, const trainer *t, const step_result *r, double seconds, double eta_seconds) {

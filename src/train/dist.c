@@ -96,6 +96,7 @@ struct dist_reducer {
     // collectives of its own (on_device: NCCL), else through this host copy
     float *host;
     int staged, on_device;
+    char path[320];  // dist_reducer_path
 #ifdef MTP_MPI
     MPI_Request *req;
     int nreq, capreq;
@@ -180,15 +181,16 @@ dist_reducer *dist_reducer_new(model_work *w) {
     if (!r) return NULL;
     r->w = w;
     r->total = w->grads.total;
+    snprintf(r->path, sizeof r->path, "MPI");
 #ifdef MTP_MPI
     char why[256] = "";
     if (w->on_device && g_size > 1) {
         r->on_device = join_device_group(why, sizeof why);
-        if (g_rank == 0)
-            fprintf(stderr, "data parallel on %s: %s\n", op_device_name(op_current_device()),
-                    r->on_device ? "gradients and weights cross processes in device memory"
-                                 : "gradients and weights cross processes through host copies");
-        if (!r->on_device && g_rank == 0 && why[0]) fprintf(stderr, "  (%s)\n", why);
+        if (r->on_device)
+            snprintf(r->path, sizeof r->path, "device memory (NCCL)");
+        else
+            snprintf(r->path, sizeof r->path, "host copies and MPI%s%.256s%s", why[0] ? " (" : "", why,
+                     why[0] ? ")" : "");
     }
 #endif
     if (w->on_device && !r->on_device &&
@@ -250,13 +252,18 @@ static int reduce_on_device(dist_reducer *r) {
 }
 #endif
 
-double dist_reducer_wait(dist_reducer *r) {
+const char *dist_reducer_path(const dist_reducer *r) {
+    return r->path;
+}
+
+int dist_reducer_wait(dist_reducer *r, double *seconds) {
     double t0 = mtp_now();
+    int rc = 0;
 #ifdef MTP_MPI
     if (r->staged && r->on_device && reduce_on_device(r) != 0) {
-        // as for any failed collective: the other processes wait in it
-        fprintf(stderr, "mtp: reducing the gradients across processes failed: %s\n", mtp_last_error());
-        MPI_Abort(MPI_COMM_WORLD, 1);
+        char cause[256];
+        snprintf(cause, sizeof cause, "%s", mtp_last_error());
+        rc = mtp_errorf("reducing the gradients across processes failed: %s", cause);
     }
     if (r->staged && !r->on_device) reduce_staged(r);
     r->staged = 0;
@@ -265,7 +272,8 @@ double dist_reducer_wait(dist_reducer *r) {
 #else
     (void)r;
 #endif
-    return mtp_now() - t0;
+    *seconds = mtp_now() - t0;
+    return rc;
 }
 
 int dist_allgather_staged(dist_reducer *r, float *arena, size_t total) {

@@ -41,8 +41,13 @@ void dist_reducer_free(dist_reducer *r);
 // last micro-batch of a step) or stop reporting.
 void dist_reducer_attach(dist_reducer *r, int on);
 // Waits until every part has been reduced: this process's shard of
-// w->grads holds the sums over all processes. Returns the seconds waited.
-double dist_reducer_wait(dist_reducer *r);
+// w->grads holds the sums over all processes; *seconds: the time waited.
+// -1 with the error set if a reduction failed.
+int dist_reducer_wait(dist_reducer *r, double *seconds);
+// How gradients and weights cross processes, for reports: "MPI", "device
+// memory (NCCL)", or "host copies and MPI" with the reason the device's own
+// collectives were not used.
+const char *dist_reducer_path(const dist_reducer *r);
 // Copies every process's shard of the parameter arena to all (all-gather).
 int dist_allgather(float *arena, size_t total);
 // The same for an arena on a device (the reducer's work state is there):

@@ -22,7 +22,7 @@ int train_step(mtp_model *m, model_work *w, adamw_state *opt, const optim_config
         if (rc != 0) return -1;
         for (int h = 0; h < n; h++) out->head_losses[h] += head[h] / KP;
     }
-    if (red) out->comm_seconds = dist_reducer_wait(red);
+    if (red && dist_reducer_wait(red, &out->comm_seconds) != 0) return -1;
     double sums[MTP_MAX_FUTURE + 1];
     memcpy(sums, out->head_losses, sizeof(double) * n);
     sums[n] = optim_grad_sum_squares(&w->grads, opt->lo, opt->hi);  // this process's shard
