@@ -479,9 +479,9 @@ static float *attention_scratch(int hd) {
 // the unused tail of each batch's kv block is NaN so reading it would show.
 // With T above the tile size (64) several query and key tiles meet, and the
 // inputs are scaled so the softmax is peaked and the online rescaling matters.
-static void test_attention_forward_cache(int H, int Hkv, int Tq, int Tk, double amp) {
+static void test_attention_forward_cache(int H, int Hkv, int hd, int Tq, int Tk, double amp) {
     const char *op = "attention";
-    const int B = 2, Tcap = Tk + 3, hd = 6;
+    const int B = 2, Tcap = Tk + 3;
     const size_t kvs = (size_t)Tcap * Hkv * hd + 5, nq = (size_t)B * Tq * H * hd, nkv = (size_t)B * kvs;
     const size_t nlse = (size_t)B * H * Tq;
     float *q = frandn(nq, amp), *k = frandn(nkv, amp), *v = frandn(nkv, 1.0);
@@ -494,9 +494,11 @@ static void test_attention_forward_cache(int H, int Hkv, int Tq, int Tk, double 
     ref_attention(ref_out, ref_lse, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), B, Tq, Tk, H, Hkv,
                   hd, kvs);
     char what[128];
-    snprintf(what, sizeof what, "forward out, H=%d Hkv=%d Tq=%d Tk=%d kv stride %zu", H, Hkv, Tq, Tk, kvs);
+    snprintf(what, sizeof what, "forward out, H=%d Hkv=%d hd=%d Tq=%d Tk=%d kv stride %zu", H, Hkv, hd, Tq,
+             Tk, kvs);
     check_rel(op, FWD, what, out, NULL, ref_out, nq, FWD_TOL);
-    snprintf(what, sizeof what, "forward lse, H=%d Hkv=%d Tq=%d Tk=%d kv stride %zu", H, Hkv, Tq, Tk, kvs);
+    snprintf(what, sizeof what, "forward lse, H=%d Hkv=%d hd=%d Tq=%d Tk=%d kv stride %zu", H, Hkv, hd, Tq,
+             Tk, kvs);
     check_rel(op, FWD, what, lse, NULL, ref_lse, nlse, FWD_TOL);
     release_all();
 }
@@ -504,9 +506,9 @@ static void test_attention_forward_cache(int H, int Hkv, int Tq, int Tk, double 
 // Training shape Tq == Tk == T, packed: forward, then dq/dk/dv (overwritten,
 // so they start as NaN) against finite differences: every element for small
 // T, a random sample of `samples` elements per tensor for long T.
-static void test_attention_backward(int H, int Hkv, int T, double amp, int samples) {
+static void test_attention_backward(int H, int Hkv, int hd, int T, double amp, int samples) {
     const char *op = "attention";
-    const int B = 2, hd = 6;
+    const int B = 2;
     const size_t nq = (size_t)B * T * H * hd, nkv = (size_t)B * T * Hkv * hd, nlse = (size_t)B * H * T;
     float *q = frandn(nq, amp), *k = frandn(nkv, amp), *v = frandn(nkv, 1.0), *R = frandn(nq, 1.0);
     attention_ctx c = {
@@ -517,9 +519,9 @@ static void test_attention_backward(int H, int Hkv, int T, double amp, int sampl
     double *ref_lse = dnew(nlse);
     ref_attention(c.out, ref_lse, c.q, c.k, c.v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd);
     char what[128];
-    snprintf(what, sizeof what, "forward out, H=%d Hkv=%d T=%d packed", H, Hkv, T);
+    snprintf(what, sizeof what, "forward out, H=%d Hkv=%d hd=%d T=%d packed", H, Hkv, hd, T);
     check_rel(op, FWD, what, out, NULL, c.out, nq, FWD_TOL);
-    snprintf(what, sizeof what, "forward lse, H=%d Hkv=%d T=%d packed", H, Hkv, T);
+    snprintf(what, sizeof what, "forward lse, H=%d Hkv=%d hd=%d T=%d packed", H, Hkv, hd, T);
     check_rel(op, FWD, what, lse, NULL, ref_lse, nlse, FWD_TOL);
 
     float *dq = ffill(nq, NAN), *dk = ffill(nkv, NAN), *dv = ffill(nkv, NAN);
@@ -537,8 +539,8 @@ static void test_attention_backward(int H, int Hkv, int T, double amp, int sampl
             fd_grad(inputs[t] + at, 1, attention_loss, &c, want + e);
             got[e] = grads[t][at];
         }
-        snprintf(what, sizeof what, "%s (overwrite), H=%d Hkv=%d T=%d, %zu of %zu elements", names[t], H, Hkv,
-                 T, n, sizes[t]);
+        snprintf(what, sizeof what, "%s (overwrite), H=%d Hkv=%d hd=%d T=%d, %zu of %zu elements", names[t],
+                 H, Hkv, hd, T, n, sizes[t]);
         check_rel(op, BWD, what, got, NULL, want, n, BWD_TOL);
     }
     release_all();
@@ -740,6 +742,7 @@ static void test_swiglu(void) {
     const char *op = "swiglu";
     const size_t n = 37;
     float *gate = frandn(n, 2.5), *up = frandn(n, 1.0), *R = frandn(n, 1.0);
+    gate[0] = 100.0f, gate[1] = -100.0f, gate[2] = 88.5f, gate[3] = -88.5f;  // beyond exp's float range
     swiglu_ctx c = {n, to_double(gate, n), to_double(up, n), to_double(R, n), dnew(n)};
     float *out = ffill(n, NAN);
     op_swiglu_forward(out, gate, up, n);
@@ -941,21 +944,32 @@ int main(void) {
     test_rmsnorm(1e-5f);
     test_rmsnorm(0.3f);  // eps large enough to matter in every row
     test_rope();
-    test_attention_forward_cache(4, 2, 3, 7, 1.0);
-    test_attention_forward_cache(4, 1, 3, 7, 1.0);
-    test_attention_forward_cache(3, 3, 3, 7, 1.0);
-    test_attention_forward_cache(4, 2, 70, 150, 3.0);  // 2 query tiles x 3 key tiles, peaked softmax
-    test_attention_forward_cache(2, 1, 1, 130, 3.0);   // one query (decoding) against 3 key tiles
-    test_attention_backward(4, 2, 5, 1.0, 0);
-    test_attention_backward(4, 1, 5, 1.0, 0);
-    test_attention_backward(3, 3, 5, 1.0, 0);
-    test_attention_backward(4, 2, 150, 3.0, 60);  // 3 tiles, sampled finite differences
-    test_matmul_rows(48, 37);                     // I a multiple of 16; O = 4 tiles of 8 + 5
-    test_matmul_rows(37, 13);                     // vector tail of 5; 1 tile of 8 + 5, 3 tiles of 4 + 1
-    test_matmul_rows(5, 8);                       // shorter than one vector
-    test_matmul_packed(48, 37, 0);                // partial block of rows, one chunk
-    test_matmul_packed(16, 13, 40);               // one slice; one partial block; BLAS path
-    test_matmul_packed(1104, 1100, 20);           // 3 chunks (the last partial); 2 panels (the last partial)
+    test_attention_forward_cache(4, 2, 6, 3, 7, 1.0);
+    test_attention_forward_cache(4, 1, 6, 3, 7, 1.0);
+    test_attention_forward_cache(3, 3, 6, 3, 7, 1.0);
+    test_attention_forward_cache(4, 2, 6, 70, 150, 3.0);  // 2 query tiles x 3 key tiles, peaked softmax
+    test_attention_forward_cache(2, 1, 6, 1, 130, 3.0);   // one query (decoding) against 3 key tiles
+    // head dims of whole vectors (32, 64: the register-blocked products' 2- and
+    // 4-vector column blocks) and of vectors plus a scalar tail (40); scores
+    // of standard deviation amp^2 = 2.25: at amp 3 a few outputs that cancel
+    // to near 0 come out 3e-4 off in float32 whatever the summation order
+    // (the same elements, to the bit, through BLAS)
+    test_attention_forward_cache(4, 2, 32, 70, 150, 1.5);
+    test_attention_forward_cache(2, 2, 64, 129, 129, 1.5);
+    test_attention_forward_cache(2, 1, 40, 17, 81, 1.5);
+    test_attention_backward(4, 2, 6, 5, 1.0, 0);
+    test_attention_backward(4, 1, 6, 5, 1.0, 0);
+    test_attention_backward(3, 3, 6, 5, 1.0, 0);
+    test_attention_backward(4, 2, 6, 150, 3.0, 60);  // 3 tiles, sampled finite differences
+    test_attention_backward(2, 1, 32, 150, 1.5, 40);
+    test_attention_backward(2, 2, 64, 70, 1.5, 40);
+    test_attention_backward(2, 1, 40, 67, 1.5, 40);
+    test_matmul_rows(48, 37);            // I a multiple of 16; O = 4 tiles of 8 + 5
+    test_matmul_rows(37, 13);            // vector tail of 5; 1 tile of 8 + 5, 3 tiles of 4 + 1
+    test_matmul_rows(5, 8);              // shorter than one vector
+    test_matmul_packed(48, 37, 0);       // partial block of rows, one chunk
+    test_matmul_packed(16, 13, 40);      // one slice; one partial block; BLAS path
+    test_matmul_packed(1104, 1100, 20);  // 3 chunks (the last partial); 2 panels (the last partial)
     test_read_bandwidth();
     test_matmul_q8(64, 37);                       // 2 blocks per row
     test_matmul_q8(224, 19);                      // 7 blocks: 4 two at a time, 3 one by one

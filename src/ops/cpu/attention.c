@@ -2,26 +2,74 @@
 // the flash-attention style: scores are formed one (64 x 64) tile at a time
 // with an online softmax, so no (T, T) matrix is ever held; the forward keeps
 // only each query's log-sum-exp, from which the backward recomputes the
-// probabilities tile by tile. Tile products go through BLAS (single-threaded
-// inside our OpenMP regions, as the OpenMP build of OpenBLAS does there).
+// probabilities tile by tile.
+//
+// Tiles are held transposed, keys down and queries across (S^T = K Q^T), so
+// that a query's softmax statistics are vector lanes: the maxima, sums and
+// rescaling of the online softmax are vertical vector operations, and the
+// only transposes are of a query tile (and, backward, its output gradient),
+// once per tile of queries rather than once per pair of tiles. The products
+// are register-blocked (cpu_tile_product, ops/cpu/tile_product.c), which
+// reads either operand's strides, so keys and values are used in place.
 //
 // Work split: the forward runs one (batch, head, query tile) per task; the
 // backward one (batch, kv head) per task, so dk/dv accumulate without atomics
 // and in an order that does not depend on the thread count.
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <string.h>
 
 #include "ops/cpu/cpu_ops.h"
-#include "ops/cpu/fast_exp.h"
+#include "ops/cpu/vec16.h"
 #include "ops/ops.h"
 
 #define TILE OP_ATTENTION_TILE
 
 size_t op_attention_scratch_floats(int hd) {
-    // forward: S tile, O accumulator, row max and sum; backward: S/P and dP tiles
-    return (size_t)2 * TILE * TILE + (size_t)TILE * hd + 2 * TILE;
+    // forward: S^T, Q^T, O^T tiles, per-query max, sum and correction;
+    // backward: P^T, dP^T, Q^T, dO^T tiles, per-query lse and D
+    return (size_t)2 * TILE * TILE + (size_t)2 * TILE * hd + 3 * TILE;
+}
+
+// dst (hd, TILE) = src (rows, hd; rows `stride` floats apart) transposed,
+// lanes rows..padded-1 zero.
+static void transpose_rows(float *dst, const float *src, size_t stride, int rows, int padded, int hd) {
+    for (int r = 0; r < rows; r++)
+        for (int e = 0; e < hd; e++) dst[(size_t)e * TILE + r] = src[(size_t)r * stride + e];
+    for (int e = 0; e < hd; e++)
+        for (int r = rows; r < padded; r++) dst[(size_t)e * TILE + r] = 0.0f;
+}
+
+static int round16(int n) {
+    return (n + LANES - 1) / LANES * LANES;
+}
+
+static inline f32x16 select16(i32x16 keep, f32x16 a, f32x16 b) {  // keep ? a : b, lane by lane
+    i32x16 ai, bi;
+    memcpy(&ai, &a, sizeof a);
+    memcpy(&bi, &b, sizeof b);
+    ai = (ai & keep) | (bi & ~keep);
+    memcpy(&a, &ai, sizeof a);
+    return a;
+}
+
+static inline f32x16 max16(f32x16 a, f32x16 b) {
+    return select16(a > b, a, b);
+}
+
+// Lanes c0..c0+15 of a key row whose first visible query lane is `first`
+// (causal: query lane r sees the key when r >= first): -1 where visible.
+static inline i32x16 visible16(int c0, int first) {
+    const i32x16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    return (iota + c0) >= first;
+}
+
+// exp16 with inputs below its range (masked scores of -inf) giving 0, not
+// exp(-87): a masked key must add nothing to a query's sum.
+static inline f32x16 exp16_or_zero(f32x16 x) {
+    const i32x16 in_range = x >= splat16(-87.0f);
+    f32x16 e = exp16(&x);
+    return select16(in_range, e, (f32x16){0});
 }
 
 void cpu_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
@@ -33,53 +81,68 @@ void cpu_attention_forward(float *out, float *lse, const float *q, const float *
     const size_t per_thread = op_attention_scratch_floats(hd);
 #pragma omp parallel num_threads(scratch_threads)
     {
-        float *S = scratch + per_thread * (size_t)omp_get_thread_num();
-        float *acc = S + 2 * TILE * TILE, *rmax = acc + (size_t)TILE * hd, *rsum = rmax + TILE;
+        float *ST = scratch + per_thread * (size_t)omp_get_thread_num();  // (TILE keys, TILE queries)
+        float *QT = ST + TILE * TILE, *OT = QT + (size_t)TILE * hd;       // (hd, TILE queries) each
+        float *qmax = OT + (size_t)TILE * hd, *qsum = qmax + TILE, *corr = qsum + TILE;
 #pragma omp for collapse(3) schedule(dynamic, 1)
         for (int b = 0; b < B; b++)
             for (int h = 0; h < H; h++)
                 for (int qt = 0; qt < qtiles; qt++) {
-                    int i0 = qt * TILE, rows = Tq - i0 < TILE ? Tq - i0 : TILE;
+                    const int i0 = qt * TILE, rows = Tq - i0 < TILE ? Tq - i0 : TILE, padded = round16(rows);
                     const float *qb = q + ((size_t)b * Tq + i0) * qrow + (size_t)h * hd;
                     const float *kb = k + (size_t)b * kv_bstride + (size_t)(h / group) * hd;
                     const float *vb = v + (size_t)b * kv_bstride + (size_t)(h / group) * hd;
-                    int keys = offset + i0 + rows;  // keys 0..keys-1 are visible to some row of the tile
-                    for (int r = 0; r < rows; r++) rmax[r] = -INFINITY, rsum[r] = 0.0f;
-                    memset(acc, 0, sizeof(float) * rows * hd);
+                    const int keys =
+                        offset + i0 + rows;  // keys 0..keys-1 are visible to some query of the tile
+                    transpose_rows(QT, qb, (size_t)qrow, rows, padded, hd);
+                    for (int r = 0; r < padded; r++) qmax[r] = -INFINITY, qsum[r] = 0.0f;
+                    for (int e = 0; e < hd; e++) memset(OT + (size_t)e * TILE, 0, sizeof(float) * padded);
                     for (int j0 = 0; j0 < keys; j0 += TILE) {
-                        int cols = keys - j0 < TILE ? keys - j0 : TILE;
-                        // S (rows, cols) = scale * Q (rows, hd) K^T (hd, cols)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, scale, qb, qrow,
-                                    kb + (size_t)j0 * kvrow, kvrow, 0.0f, S, TILE);
-                        for (int r = 0; r < rows; r++) {
-                            float *s = S + (size_t)r * TILE;
-                            int visible = offset + i0 + r - j0 + 1;  // causal: key j0+c with c < visible
-                            if (visible > cols) visible = cols;
-                            float m = rmax[r];
-                            for (int c = 0; c < visible; c++) m = s[c] > m ? s[c] : m;
-                            // online softmax: rescale what was accumulated under the old max
-                            float corr = rmax[r] == -INFINITY ? 0.0f : fast_expf(rmax[r] - m), sum = 0.0f;
-                            for (int c = 0; c < visible; c++) {
-                                s[c] = fast_expf(s[c] - m);
-                                sum += s[c];
-                            }
-                            for (int c = visible < 0 ? 0 : visible; c < cols; c++) s[c] = 0.0f;
-                            rmax[r] = visible > 0 ? m : rmax[r];
-                            if (visible > 0) {
-                                rsum[r] = rsum[r] * corr + sum;
-                                if (corr != 1.0f)
-                                    for (int c = 0; c < hd; c++) acc[(size_t)r * hd + c] *= corr;
+                        const int cols = keys - j0 < TILE ? keys - j0 : TILE;
+                        // S^T (cols, padded) = scale * K (cols, hd) Q^T (hd, padded)
+                        cpu_tile_product(ST, TILE, kb + (size_t)j0 * kvrow, kvrow, 1, QT, TILE, cols, padded,
+                                         hd, scale, 0);
+                        // causal: key j0 + c is visible to query lanes r >= j0 + c - offset - i0
+                        for (int c = 0; c < cols; c++) {
+                            const int first = j0 + c - offset - i0;
+                            for (int c0 = 0; first > 0 && c0 < padded; c0 += LANES) {
+                                f32x16 x = select16(visible16(c0, first), load16(ST + (size_t)c * TILE + c0),
+                                                    splat16(-INFINITY));
+                                memcpy(ST + (size_t)c * TILE + c0, &x, sizeof x);
                             }
                         }
-                        // acc (rows, hd) += P (rows, cols) V (cols, hd)
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, 1.0f, S, TILE,
-                                    vb + (size_t)j0 * kvrow, kvrow, 1.0f, acc, hd);
+                        // online softmax, 16 queries at a time: the new maximum, the factor
+                        // that rescales what was summed under the old one, P^T in place of S^T
+                        for (int c0 = 0; c0 < padded; c0 += LANES) {
+                            const f32x16 old = load16(qmax + c0);
+                            f32x16 m = old;
+                            for (int c = 0; c < cols; c++) m = max16(m, load16(ST + (size_t)c * TILE + c0));
+                            f32x16 shift = old - m, sum = splat16(0.0f);
+                            const f32x16 rescale = exp16_or_zero(shift);
+                            for (int c = 0; c < cols; c++) {
+                                f32x16 p = exp16_or_zero(load16(ST + (size_t)c * TILE + c0) - m);
+                                memcpy(ST + (size_t)c * TILE + c0, &p, sizeof p);
+                                sum += p;
+                            }
+                            sum += load16(qsum + c0) * rescale;
+                            memcpy(qmax + c0, &m, sizeof m);
+                            memcpy(qsum + c0, &sum, sizeof sum);
+                            memcpy(corr + c0, &rescale, sizeof rescale);
+                        }
+                        // O^T (hd, padded) = O^T * corr + V^T (hd, cols) P^T (cols, padded)
+                        for (int e = 0; e < hd; e++)
+                            for (int c0 = 0; c0 < padded; c0 += LANES) {
+                                f32x16 o = load16(OT + (size_t)e * TILE + c0) * load16(corr + c0);
+                                memcpy(OT + (size_t)e * TILE + c0, &o, sizeof o);
+                            }
+                        cpu_tile_product(OT, TILE, vb + (size_t)j0 * kvrow, 1, kvrow, ST, TILE, hd, padded,
+                                         cols, 1.0f, 1);
                     }
                     for (int r = 0; r < rows; r++) {
                         float *o = out + ((size_t)b * Tq + i0 + r) * qrow + (size_t)h * hd;
-                        float inv = 1.0f / rsum[r];
-                        for (int c = 0; c < hd; c++) o[c] = acc[(size_t)r * hd + c] * inv;
-                        lse[((size_t)b * H + h) * Tq + i0 + r] = rmax[r] + logf(rsum[r]);
+                        const float inv = 1.0f / qsum[r];
+                        for (int e = 0; e < hd; e++) o[e] = OT[(size_t)e * TILE + r] * inv;
+                        lse[((size_t)b * H + h) * Tq + i0 + r] = qmax[r] + logf(qsum[r]);
                     }
                 }
     }
@@ -97,8 +160,10 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
     const size_t per_thread = op_attention_scratch_floats(hd);
 #pragma omp parallel num_threads(scratch_threads)
     {
-        float *P = scratch + per_thread * (size_t)omp_get_thread_num();
-        float *dP = P + TILE * TILE, *Drow = dP + TILE * TILE + (size_t)TILE * hd;
+        float *PT = scratch + per_thread * (size_t)omp_get_thread_num();  // (TILE keys, TILE queries)
+        float *dPT = PT + TILE * TILE;                                    // the same, then dS^T
+        float *QT = dPT + TILE * TILE, *dOT = QT + (size_t)TILE * hd;     // (hd, TILE queries) each
+        float *L = dOT + (size_t)TILE * hd, *D = L + TILE;                // per query
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int b = 0; b < B; b++)
             for (int g = 0; g < Hkv; g++) {
@@ -112,47 +177,51 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
                 }
                 for (int h = g * group; h < (g + 1) * group; h++)
                     for (int qt = 0; qt < tiles; qt++) {
-                        int i0 = qt * TILE, rows = T - i0 < TILE ? T - i0 : TILE;
-                        size_t row0 = (size_t)b * T + i0;
+                        const int i0 = qt * TILE, rows = T - i0 < TILE ? T - i0 : TILE,
+                                  padded = round16(rows);
+                        const size_t row0 = (size_t)b * T + i0;
                         const float *qi = q + row0 * qrow + (size_t)h * hd;
                         const float *doi = dout + row0 * qrow + (size_t)h * hd;
                         float *dqi = dq + row0 * qrow + (size_t)h * hd;
                         const float *li = lse + ((size_t)b * H + h) * T + i0;
-                        for (int r = 0; r < rows; r++) {
-                            const float *o = out + (row0 + r) * qrow + (size_t)h * hd,
-                                        *d = doi + (size_t)r * qrow;
+                        transpose_rows(QT, qi, (size_t)qrow, rows, padded, hd);
+                        transpose_rows(dOT, doi, (size_t)qrow, rows, padded, hd);
+                        for (int r = 0; r < padded; r++) {
                             float s = 0.0f;
-                            for (int c = 0; c < hd; c++) s += d[c] * o[c];
-                            Drow[r] = s;
-                            memset(dqi + (size_t)r * qrow, 0, sizeof(float) * hd);
+                            if (r < rows) {
+                                const float *o = out + (row0 + r) * qrow + (size_t)h * hd,
+                                            *d = doi + (size_t)r * qrow;
+                                for (int e = 0; e < hd; e++) s += d[e] * o[e];
+                                memset(dqi + (size_t)r * qrow, 0, sizeof(float) * hd);
+                            }
+                            D[r] = s, L[r] = r < rows ? li[r] : 0.0f;  // lanes past the tile: never read
                         }
                         for (int j0 = 0; j0 < i0 + rows; j0 += TILE) {
-                            int cols = i0 + rows - j0 < TILE ? i0 + rows - j0 : TILE;
+                            const int cols = i0 + rows - j0 < TILE ? i0 + rows - j0 : TILE;
                             const float *kj = kb + (size_t)j0 * kvrow, *vj = vb + (size_t)j0 * kvrow;
-                            // P = exp(scale * q k^T - lse), zero above the diagonal
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, scale, qi,
-                                        qrow, kj, kvrow, 0.0f, P, TILE);
-                            // dP = dout v^T
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, hd, 1.0f, doi,
-                                        qrow, vj, kvrow, 0.0f, dP, TILE);
-                            for (int r = 0; r < rows; r++) {
-                                float *p = P + (size_t)r * TILE, *dp = dP + (size_t)r * TILE;
-                                int visible = i0 + r - j0 + 1;
-                                if (visible > cols) visible = cols;
-                                for (int c = 0; c < cols; c++) {
-                                    float pc = c < visible ? fast_expf(p[c] - li[r]) : 0.0f;
-                                    p[c] = pc;
-                                    dp[c] =
-                                        pc * (dp[c] - Drow[r]) * scale;  // dS, with the scale of S folded in
+                            // S^T = scale * K Q^T (exponentiated below); dP^T = V dO^T
+                            cpu_tile_product(PT, TILE, kj, kvrow, 1, QT, TILE, cols, padded, hd, scale, 0);
+                            cpu_tile_product(dPT, TILE, vj, kvrow, 1, dOT, TILE, cols, padded, hd, 1.0f, 0);
+                            const f32x16 sc = splat16(scale);
+                            for (int c = 0; c < cols; c++) {
+                                const int first =
+                                    j0 + c - i0;  // causal: query lanes r >= first see key j0 + c
+                                float *p = PT + (size_t)c * TILE, *dp = dPT + (size_t)c * TILE;
+                                for (int c0 = 0; c0 < padded; c0 += LANES) {
+                                    // P = exp(S - lse); dS = P * (dP - D), with the scale of S folded in
+                                    f32x16 x = load16(p + c0) - load16(L + c0);
+                                    x = select16(visible16(c0, first), exp16(&x), splat16(0.0f));
+                                    f32x16 ds = x * (load16(dp + c0) - load16(D + c0)) * sc;
+                                    memcpy(p + c0, &x, sizeof x);
+                                    memcpy(dp + c0, &ds, sizeof ds);
                                 }
                             }
-                            // dv (cols, hd) += P^T dout; dk += dS^T q; dq += dS k
-                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, hd, rows, 1.0f, P,
-                                        TILE, doi, qrow, 1.0f, dvb + (size_t)j0 * kvrow, kvrow);
-                            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cols, hd, rows, 1.0f, dP,
-                                        TILE, qi, qrow, 1.0f, dkb + (size_t)j0 * kvrow, kvrow);
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, cols, 1.0f, dP,
-                                        TILE, kj, kvrow, 1.0f, dqi, qrow);
+                            // dv (cols, hd) += P^T dout; dk += dS^T q; dq (rows, hd) += dS k
+                            cpu_tile_product(dvb + (size_t)j0 * kvrow, kvrow, PT, TILE, 1, doi, qrow, cols,
+                                             hd, rows, 1.0f, 1);
+                            cpu_tile_product(dkb + (size_t)j0 * kvrow, kvrow, dPT, TILE, 1, qi, qrow, cols,
+                                             hd, rows, 1.0f, 1);
+                            cpu_tile_product(dqi, qrow, dPT, 1, TILE, kj, kvrow, rows, hd, cols, 1.0f, 1);
                         }
                     }
             }

@@ -38,4 +38,11 @@ void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float gra
                double beta1, double beta2, double eps, double weight_decay, long step);
 void cpu_add_inplace(float *y, const float *x, size_t n);
 
+// CPU-only helpers of the kernels above.
+// C (M, N) = or += alpha * A B for small M, N, K (the attention's tiles), on
+// the calling thread: A(r, kk) at A[r * a_row_stride + kk * a_k_stride] (so A
+// may be read transposed), B (K, N) rows ldb apart, C rows ldc apart.
+void cpu_tile_product(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_t a_k_stride,
+                      const float *B, int ldb, int M, int N, int K, float alpha, int accumulate);
+
 #endif
