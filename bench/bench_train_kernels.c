@@ -281,22 +281,29 @@ int main(int argc, char **argv) {
             run_op(&s, &b, op);
             t[op * s.repeats + r] = mtp_now() - t0;
         }
-    // the ceiling: best of 5 square products of 2048
+    // the ceiling: the best square product of 2048, ours or the BLAS library's, alternating
     const int M = 2048;
     float *A = filled((size_t)M * M, 1), *Bm = filled((size_t)M * M, 1), *C = filled((size_t)M * M, 0);
-    double best = 1e30;
-    for (int r = 0; r < 5; r++) {
+    double best_ours = 1e30, best_blas = 1e30;
+    for (int r = 0; r < 6; r++) {
         double t0 = mtp_now();
         op_matmul_forward(C, A, Bm, M, M, M);
-        double dt = mtp_now() - t0;
-        best = dt < best ? dt : best;
+        double t1 = mtp_now();
+        op_blas_matmul_forward(C, A, Bm, M, M, M);
+        double t2 = mtp_now();
+        best_ours = t1 - t0 < best_ours ? t1 - t0 : best_ours;
+        best_blas = t2 - t1 < best_blas ? t2 - t1 : best_blas;
     }
-    double ceiling = 2.0 * M * M * M / best * 1e-9;
+    const double flop = 2.0 * M * M * M, ours_gflops = flop / best_ours * 1e-9,
+                 blas_gflops = flop / best_blas * 1e-9;
+    const double ceiling = ours_gflops > blas_gflops ? ours_gflops : blas_gflops;
 
     printf("shape: d %d, H %d (hd %d), f %d, T %d, B %d, V %d, L %d, n %d; %d threads; BLAS %s\n", s.d, s.H,
            b.hd, s.f, s.T, s.B, s.V, s.L, s.n, s.threads, op_blas_info());
-    printf("matrix-product ceiling (2048^3 sgemm): %.1f GFLOP/s; medians of %d interleaved repeats\n\n",
-           ceiling, s.repeats);
+    printf(
+        "matrix-product ceiling (2048^3, the better of ours %.1f and BLAS %.1f): %.1f GFLOP/s; medians of %d "
+        "interleaved repeats\n\n",
+        ours_gflops, blas_gflops, ceiling, s.repeats);
     double ms[N_OPS], block = 0, flops_block = 0;
     for (int op = 0; op < N_OPS; op++) {
         ms[op] = 0;

@@ -244,6 +244,52 @@ static void test_matmul(void) {
     release_all();
 }
 
+// The blocked products at shapes past every block size of ops/cpu/gemm.c
+// (k blocks of 256, column blocks of 2048, row blocks, 64-column panels, the
+// kernel's row groups and vector tails, A read transposed for dw), against
+// float64 products (the loss is linear: dinp = R w, dw = R^T inp exactly);
+// and, on 1 and 2 threads, bit-identical.
+static void test_matmul_blocked(int N, int I, int O) {
+    const char *op = "matmul";
+    const size_t nx = (size_t)N * I, nw = (size_t)O * I, no = (size_t)N * O;
+    float *inp = frandn(nx, 1.0), *w = frandn(nw, 1.0), *R = frandn(no, 1.0);
+    double *ref = dnew(no), *g_inp = dnew(nx), *g_w = dnew(nw);
+    memset(g_inp, 0, sizeof(double) * nx);
+    memset(g_w, 0, sizeof(double) * nw);
+    ref_matmul(ref, to_double(inp, nx), to_double(w, nw), N, I, O);
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++) {
+            const double r = R[(size_t)n * O + o];
+            for (int i = 0; i < I; i++) {
+                g_inp[(size_t)n * I + i] += r * w[(size_t)o * I + i];
+                g_w[(size_t)o * I + i] += r * inp[(size_t)n * I + i];
+            }
+        }
+    float *out[2], *dinp[2], *dw[2], *dw0 = frandn(nw, 1.0);
+    const int threads = op_get_threads();
+    for (int t = 0; t < 2; t++) {
+        op_set_threads(t + 1);
+        out[t] = ffill(no, NAN), dinp[t] = ffill(nx, NAN), dw[t] = fcopy(dw0, nw);
+        op_matmul_forward(out[t], inp, w, N, I, O);
+        op_matmul_backward(dinp[t], dw[t], R, inp, w, N, I, O, 0);
+    }
+    op_set_threads(threads);
+    char what[96];
+    // sums of hundreds to thousands of float32 products: rounding alone puts
+    // the worst element near FWD_TOL's element bound, so the backward's is used
+    snprintf(what, sizeof what, "blocked forward out, N=%d I=%d O=%d", N, I, O);
+    check_rel(op, FWD, what, out[1], NULL, ref, no, BWD_TOL);
+    snprintf(what, sizeof what, "blocked dinp, N=%d I=%d O=%d", N, I, O);
+    check_rel(op, BWD, what, dinp[1], NULL, g_inp, nx, BWD_TOL);
+    snprintf(what, sizeof what, "blocked dw +=, N=%d I=%d O=%d", N, I, O);
+    check_rel(op, BWD, what, dw[1], dw0, g_w, nw, BWD_TOL);
+    check(memcmp(out[0], out[1], sizeof(float) * no) == 0 &&
+              memcmp(dinp[0], dinp[1], sizeof(float) * nx) == 0 &&
+              memcmp(dw[0], dw[1], sizeof(float) * nw) == 0,
+          op, "blocked products, N=%d I=%d O=%d: 1 and 2 threads differ", N, I, O);
+    release_all();
+}
+
 // ======================= embedding =======================
 
 static void ref_embedding(double *out, const int32_t *tok, const double *table, int N, int d) {
@@ -991,6 +1037,9 @@ int main(void) {
     printf(
         "worst errors, ||kernel - ref|| / ||ref|| (and worst element), forward vs the float64 reference,\n"
         "backward vs float64 finite differences:\n");
+    // last, so the tests above draw the same random inputs as before they existed
+    test_matmul_blocked(70, 520, 2090);  // forward: 3 k blocks, 2 column blocks; dinp: 9 k blocks
+    test_matmul_blocked(300, 20, 37);    // dw: 2 k blocks over 300 rows, 37 x 20 with row and column tails
     for (int i = 0; i < n_stats; i++) {
         printf("  %-13s", stats[i].op);
         if (stats[i].worst[FWD] >= 0)

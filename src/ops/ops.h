@@ -259,5 +259,9 @@ void op_set_threads(int n);
 int op_get_threads(void);
 // A short name of the BLAS kernel in use (for benchmark reports).
 const char *op_blas_info(void);
+// op_matmul_forward through the BLAS library instead of the CPU backend's own
+// products (CPU only, host memory): benchmarks hold both against each other,
+// and the matrix-product ceiling is the better of the two.
+void op_blas_matmul_forward(float *out, const float *inp, const float *w, int N, int in_dim, int out_dim);
 
 #endif

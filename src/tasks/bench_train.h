@@ -12,7 +12,7 @@
 typedef struct {
     double median_ms, min_ms, max_ms;
     double tokens_per_sec, gflops;
-    double ceiling_gflops;  // best of seven 2048^3 products
+    double ceiling_gflops;  // best 2048^3 product (the CPU's own or its BLAS library's)
     double peak_mb;         // peak resident memory of the process
     double peak_device_mb;  // on a GPU: the most memory its buffers held at once (op_device_peak_bytes)
     step_flops flops;

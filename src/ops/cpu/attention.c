@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "ops/cpu/cpu_ops.h"
-#include "ops/cpu/vec16.h"
+#include "ops/cpu/vecn.h"
 #include "ops/ops.h"
 
 #define TILE OP_ATTENTION_TILE
@@ -40,36 +40,20 @@ static void transpose_rows(float *dst, const float *src, size_t stride, int rows
         for (int r = rows; r < padded; r++) dst[(size_t)e * TILE + r] = 0.0f;
 }
 
-static int round16(int n) {
-    return (n + LANES - 1) / LANES * LANES;
+static int round_vn(int n) {
+    return (n + VN - 1) / VN * VN;
 }
 
-static inline f32x16 select16(i32x16 keep, f32x16 a, f32x16 b) {  // keep ? a : b, lane by lane
-    i32x16 ai, bi;
-    memcpy(&ai, &a, sizeof a);
-    memcpy(&bi, &b, sizeof b);
-    ai = (ai & keep) | (bi & ~keep);
-    memcpy(&a, &ai, sizeof a);
-    return a;
-}
-
-static inline f32x16 max16(f32x16 a, f32x16 b) {
-    return select16(a > b, a, b);
-}
-
-// Lanes c0..c0+15 of a key row whose first visible query lane is `first`
+// Lanes c0..c0+VN-1 of a key row whose first visible query lane is `first`
 // (causal: query lane r sees the key when r >= first): -1 where visible.
-static inline i32x16 visible16(int c0, int first) {
-    const i32x16 iota = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    return (iota + c0) >= first;
+static inline vin visible_n(int c0, int first) {
+    return iotan(c0) >= first;
 }
 
-// exp16 with inputs below its range (masked scores of -inf) giving 0, not
+// expn with inputs below its range (masked scores of -inf) giving 0, not
 // exp(-87): a masked key must add nothing to a query's sum.
-static inline f32x16 exp16_or_zero(f32x16 x) {
-    const i32x16 in_range = x >= splat16(-87.0f);
-    f32x16 e = exp16(&x);
-    return select16(in_range, e, (f32x16){0});
+static inline vfn exp_or_zero(vfn x) {
+    return selectn(x >= splatn(-87.0f), expn(x), splatn(0.0f));
 }
 
 void cpu_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
@@ -88,7 +72,7 @@ void cpu_attention_forward(float *out, float *lse, const float *q, const float *
         for (int b = 0; b < B; b++)
             for (int h = 0; h < H; h++)
                 for (int qt = 0; qt < qtiles; qt++) {
-                    const int i0 = qt * TILE, rows = Tq - i0 < TILE ? Tq - i0 : TILE, padded = round16(rows);
+                    const int i0 = qt * TILE, rows = Tq - i0 < TILE ? Tq - i0 : TILE, padded = round_vn(rows);
                     const float *qb = q + ((size_t)b * Tq + i0) * qrow + (size_t)h * hd;
                     const float *kb = k + (size_t)b * kv_bstride + (size_t)(h / group) * hd;
                     const float *vb = v + (size_t)b * kv_bstride + (size_t)(h / group) * hd;
@@ -105,34 +89,34 @@ void cpu_attention_forward(float *out, float *lse, const float *q, const float *
                         // causal: key j0 + c is visible to query lanes r >= j0 + c - offset - i0
                         for (int c = 0; c < cols; c++) {
                             const int first = j0 + c - offset - i0;
-                            for (int c0 = 0; first > 0 && c0 < padded; c0 += LANES) {
-                                f32x16 x = select16(visible16(c0, first), load16(ST + (size_t)c * TILE + c0),
-                                                    splat16(-INFINITY));
+                            for (int c0 = 0; first > 0 && c0 < padded; c0 += VN) {
+                                vfn x = selectn(visible_n(c0, first), loadn(ST + (size_t)c * TILE + c0),
+                                                splatn(-INFINITY));
                                 memcpy(ST + (size_t)c * TILE + c0, &x, sizeof x);
                             }
                         }
-                        // online softmax, 16 queries at a time: the new maximum, the factor
+                        // online softmax, VN queries at a time: the new maximum, the factor
                         // that rescales what was summed under the old one, P^T in place of S^T
-                        for (int c0 = 0; c0 < padded; c0 += LANES) {
-                            const f32x16 old = load16(qmax + c0);
-                            f32x16 m = old;
-                            for (int c = 0; c < cols; c++) m = max16(m, load16(ST + (size_t)c * TILE + c0));
-                            f32x16 shift = old - m, sum = splat16(0.0f);
-                            const f32x16 rescale = exp16_or_zero(shift);
+                        for (int c0 = 0; c0 < padded; c0 += VN) {
+                            const vfn old = loadn(qmax + c0);
+                            vfn m = old;
+                            for (int c = 0; c < cols; c++) m = maxn(m, loadn(ST + (size_t)c * TILE + c0));
+                            vfn shift = old - m, sum = splatn(0.0f);
+                            const vfn rescale = exp_or_zero(shift);
                             for (int c = 0; c < cols; c++) {
-                                f32x16 p = exp16_or_zero(load16(ST + (size_t)c * TILE + c0) - m);
+                                vfn p = exp_or_zero(loadn(ST + (size_t)c * TILE + c0) - m);
                                 memcpy(ST + (size_t)c * TILE + c0, &p, sizeof p);
                                 sum += p;
                             }
-                            sum += load16(qsum + c0) * rescale;
+                            sum += loadn(qsum + c0) * rescale;
                             memcpy(qmax + c0, &m, sizeof m);
                             memcpy(qsum + c0, &sum, sizeof sum);
                             memcpy(corr + c0, &rescale, sizeof rescale);
                         }
                         // O^T (hd, padded) = O^T * corr + V^T (hd, cols) P^T (cols, padded)
                         for (int e = 0; e < hd; e++)
-                            for (int c0 = 0; c0 < padded; c0 += LANES) {
-                                f32x16 o = load16(OT + (size_t)e * TILE + c0) * load16(corr + c0);
+                            for (int c0 = 0; c0 < padded; c0 += VN) {
+                                vfn o = loadn(OT + (size_t)e * TILE + c0) * loadn(corr + c0);
                                 memcpy(OT + (size_t)e * TILE + c0, &o, sizeof o);
                             }
                         cpu_tile_product(OT, TILE, vb + (size_t)j0 * kvrow, 1, kvrow, ST, TILE, hd, padded,
@@ -178,7 +162,7 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
                 for (int h = g * group; h < (g + 1) * group; h++)
                     for (int qt = 0; qt < tiles; qt++) {
                         const int i0 = qt * TILE, rows = T - i0 < TILE ? T - i0 : TILE,
-                                  padded = round16(rows);
+                                  padded = round_vn(rows);
                         const size_t row0 = (size_t)b * T + i0;
                         const float *qi = q + row0 * qrow + (size_t)h * hd;
                         const float *doi = dout + row0 * qrow + (size_t)h * hd;
@@ -202,16 +186,16 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
                             // S^T = scale * K Q^T (exponentiated below); dP^T = V dO^T
                             cpu_tile_product(PT, TILE, kj, kvrow, 1, QT, TILE, cols, padded, hd, scale, 0);
                             cpu_tile_product(dPT, TILE, vj, kvrow, 1, dOT, TILE, cols, padded, hd, 1.0f, 0);
-                            const f32x16 sc = splat16(scale);
+                            const vfn sc = splatn(scale);
                             for (int c = 0; c < cols; c++) {
                                 const int first =
                                     j0 + c - i0;  // causal: query lanes r >= first see key j0 + c
                                 float *p = PT + (size_t)c * TILE, *dp = dPT + (size_t)c * TILE;
-                                for (int c0 = 0; c0 < padded; c0 += LANES) {
+                                for (int c0 = 0; c0 < padded; c0 += VN) {
                                     // P = exp(S - lse); dS = P * (dP - D), with the scale of S folded in
-                                    f32x16 x = load16(p + c0) - load16(L + c0);
-                                    x = select16(visible16(c0, first), exp16(&x), splat16(0.0f));
-                                    f32x16 ds = x * (load16(dp + c0) - load16(D + c0)) * sc;
+                                    vfn x = loadn(p + c0) - loadn(L + c0);
+                                    x = selectn(visible_n(c0, first), expn(x), splatn(0.0f));
+                                    vfn ds = x * (loadn(dp + c0) - loadn(D + c0)) * sc;
                                     memcpy(p + c0, &x, sizeof x);
                                     memcpy(dp + c0, &ds, sizeof ds);
                                 }

@@ -39,10 +39,24 @@ void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float gra
 void cpu_add_inplace(float *y, const float *x, size_t n);
 
 // CPU-only helpers of the kernels above.
+// Rows of C the register-blocked kernel of cpu_tile_product holds at once (so
+// its row counts are best a multiple of it): 4 x 64 columns with AVX-512's 32
+// registers, 6 x 16 with AVX2's 16.
+#if defined(__AVX512F__)
+#define CPU_TILE_ROWS 4
+#else
+#define CPU_TILE_ROWS 6
+#endif
 // C (M, N) = or += alpha * A B for small M, N, K (the attention's tiles), on
 // the calling thread: A(r, kk) at A[r * a_row_stride + kk * a_k_stride] (so A
 // may be read transposed), B (K, N) rows ldb apart, C rows ldc apart.
 void cpu_tile_product(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_t a_k_stride,
                       const float *B, int ldb, int M, int N, int K, float alpha, int accumulate);
+// C (M, N) = or += A B for the training's products (ops/cpu/gemm.c), on the
+// kernel threads: A(r, kk) at A[r * a_row_stride + kk * a_k_stride], B(kk, j)
+// at B[kk * b_k_stride + j * b_col_stride], C rows ldc apart. Called outside
+// OpenMP regions. -1 (nothing written) when its packing memory cannot be had.
+int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_t a_k_stride, const float *B,
+             ptrdiff_t b_k_stride, ptrdiff_t b_col_stride, int M, int N, int K, int accumulate);
 
 #endif

@@ -1,51 +1,31 @@
-// tile_product.c: small matrix products held in registers, for the
-// attention's (64 x 64) tiles. Through BLAS each tile product paid a call's
-// fixed costs (packing both operands, scaling C by beta, a pass to check the
-// arguments) on 64 x 64 x hd multiply-adds, and ran at a fifth of the
-// machine; here a block of 4 rows x CV vectors of C stays in registers while
-// the shared dimension streams past: per step one vector load per column
-// vector, one broadcast per row, 4 x CV multiply-adds.
+// tile_product.c: small matrix products held in registers, the kernel of
+// the attention's (64 x 64) tiles and of the blocked products of gemm.c.
+// Through BLAS each attention tile paid a call's fixed costs (packing both
+// operands, scaling C by beta, checking the arguments) on 64 x 64 x hd
+// multiply-adds, and ran at a fifth of the machine; here a block of
+// CPU_TILE_ROWS rows x CV vectors of C stays in registers while the shared
+// dimension streams past: per step one vector load per column vector, one
+// broadcast per row, rows x CV multiply-adds.
 //
-// Register budget: AVX-512 (32 registers of 16 floats) takes CV = 4: 16
-// accumulators, 4 loads and a broadcast; AVX2 (16 registers of 8) CV = 2:
-// 8 accumulators, 2 loads, a broadcast. Narrower column tails use 2 and 1
-// vectors (a head dimension of 32 is 2 vectors of AVX-512), then scalars.
-#include <immintrin.h>
+// Register budget: AVX-512 (32 registers of 16 floats) takes 4 rows x CV = 4
+// vectors: 16 accumulators, 4 loads and a broadcast; AVX2 (16 registers of 8)
+// 6 rows x 2 vectors: 12 accumulators, 2 loads, a broadcast. Narrower column
+// tails use 2 and 1 vectors (a head dimension of 32 is 2 vectors of
+// AVX-512), then scalars. Each element of C is one accumulator summed over k
+// in order, whichever block it falls in.
 #include <stddef.h>
 #include <string.h>
 
 #include "ops/cpu/cpu_ops.h"
+#include "ops/cpu/vecn.h"
 
 #if defined(__AVX512F__)
-enum { VW = 16, CV = 4 };
-#elif defined(__AVX2__)
-enum { VW = 8, CV = 2 };
+enum { CV = 4 };  // 4 rows: 16 accumulators + 4 B vectors + a broadcast of 32 registers
 #else
-enum { VW = 4, CV = 2 };
+enum { CV = 2 };  // 6 rows: 12 accumulators + 2 B vectors + a broadcast of 16
 #endif
-enum { ROWS = 4 };
-typedef float vf __attribute__((vector_size(VW * sizeof(float))));
-
-static inline vf load_vf(const float *p) {
-    vf v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-// x in every lane, one broadcast instruction ((vf){0} + x would be an add:
-// 0 + -0 is +0, so compilers may not drop it).
-static inline vf splat_vf(float x) {
-#if defined(__AVX512F__)
-    __m512 b = _mm512_set1_ps(x);
-#elif defined(__AVX2__)
-    __m256 b = _mm256_set1_ps(x);
-#else
-    __m128 b = _mm_set1_ps(x);
-#endif
-    vf v;
-    memcpy(&v, &b, sizeof v);
-    return v;
-}
+enum { VW = VN, ROWS = CPU_TILE_ROWS };
+typedef vfn vf;
 
 // C (R, NV * VW) = or += alpha * sum over kk of A(r, kk) B(kk, :). R and NV
 // are constants at every call, so the accumulators are registers.
@@ -53,14 +33,14 @@ static inline __attribute__((always_inline)) void block(float *C, int ldc, const
                                                         ptrdiff_t ks, const float *B, int ldb, int K,
                                                         float alpha, int accumulate, const int R,
                                                         const int NV) {
-    vf acc[ROWS][CV];
+    vf acc[6][CV];  // R <= ROWS <= 6
     for (int r = 0; r < R; r++)
         for (int v = 0; v < NV; v++) acc[r][v] = (vf){0};
     for (int kk = 0; kk < K; kk++) {
         const float *b = B + (size_t)kk * ldb;
         vf bv[CV];
         for (int v = 0; v < NV; v++) {
-            bv[v] = load_vf(b + v * VW);
+            bv[v] = loadn(b + v * VW);
             // compilers would fold the load into each of the R multiply-adds,
             // loading it R times; claiming to change the register keeps one load
 #if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
@@ -70,7 +50,7 @@ static inline __attribute__((always_inline)) void block(float *C, int ldc, const
 #endif
         }
         for (int r = 0; r < R; r++) {
-            const vf a = splat_vf(A[r * rs + kk * ks]);
+            const vf a = splatn(A[r * rs + kk * ks]);
             for (int v = 0; v < NV; v++) acc[r][v] += a * bv[v];
         }
     }
@@ -78,63 +58,45 @@ static inline __attribute__((always_inline)) void block(float *C, int ldc, const
         for (int v = 0; v < NV; v++) {
             float *c = C + (size_t)r * ldc + v * VW;
             vf out = acc[r][v] * alpha;
-            if (accumulate) out += load_vf(c);
+            if (accumulate) out += loadn(c);
             memcpy(c, &out, sizeof out);
         }
 }
 
-// block() with R and NV as constants: R = 1..4 rows, NV = CV, 2 or 1 vectors.
+// block() with R and NV as constants: R = 1..ROWS rows, NV = CV, 2 or 1 vectors.
+#define BLOCK(r, nv) block(C, ldc, A, rs, ks, B, ldb, K, alpha, accumulate, r, nv)
+#define ROW_CASES(nv)     \
+    switch (R) {          \
+        case 6:           \
+            BLOCK(6, nv); \
+            break;        \
+        case 5:           \
+            BLOCK(5, nv); \
+            break;        \
+        case 4:           \
+            BLOCK(4, nv); \
+            break;        \
+        case 3:           \
+            BLOCK(3, nv); \
+            break;        \
+        case 2:           \
+            BLOCK(2, nv); \
+            break;        \
+        default:          \
+            BLOCK(1, nv); \
+            break;        \
+    }
 static void dispatch(float *C, int ldc, const float *A, ptrdiff_t rs, ptrdiff_t ks, const float *B, int ldb,
                      int K, float alpha, int accumulate, int R, int NV) {
-#define BLOCK(r, nv) block(C, ldc, A, rs, ks, B, ldb, K, alpha, accumulate, r, nv)
-    if (NV == CV) {
-        switch (R) {
-            case 4:
-                BLOCK(4, CV);
-                break;
-            case 3:
-                BLOCK(3, CV);
-                break;
-            case 2:
-                BLOCK(2, CV);
-                break;
-            default:
-                BLOCK(1, CV);
-                break;
-        }
-    } else if (NV == 2) {
-        switch (R) {
-            case 4:
-                BLOCK(4, 2);
-                break;
-            case 3:
-                BLOCK(3, 2);
-                break;
-            case 2:
-                BLOCK(2, 2);
-                break;
-            default:
-                BLOCK(1, 2);
-                break;
-        }
-    } else {
-        switch (R) {
-            case 4:
-                BLOCK(4, 1);
-                break;
-            case 3:
-                BLOCK(3, 1);
-                break;
-            case 2:
-                BLOCK(2, 1);
-                break;
-            default:
-                BLOCK(1, 1);
-                break;
-        }
-    }
-#undef BLOCK
+    if (NV == CV)
+        ROW_CASES(CV)
+    else if (NV == 2)
+        ROW_CASES(2)
+    else
+        ROW_CASES(1)
 }
+#undef ROW_CASES
+#undef BLOCK
 
 void cpu_tile_product(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_t a_k_stride,
                       const float *B, int ldb, int M, int N, int K, float alpha, int accumulate) {
