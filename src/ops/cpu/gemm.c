@@ -50,9 +50,13 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
     int mc = (M + threads * per_thread - 1) / (threads * per_thread);
     mc = (mc + CPU_TILE_ROWS - 1) / CPU_TILE_ROWS * CPU_TILE_ROWS;
     const int pack_a = a_k_stride != 1;  // a transposed A is packed so each row's k run is contiguous
-    float *Bp = pack_buffer((size_t)KC * NC + (pack_a ? (size_t)threads * A_BLOCK_FLOATS : 0));
+    // B is packed only when read transposed (the forward's weights); with its rows contiguous (the
+    // backward's weights and inputs) the kernel reads it in place, a k block of rows staying in L2
+    const int pack_b = b_col_stride != 1;
+    float *Bp =
+        pack_buffer((pack_b ? (size_t)KC * NC : 0) + (pack_a ? (size_t)threads * A_BLOCK_FLOATS : 0) + 1);
     if (!Bp) return -1;
-    float *Ap_all = Bp + (size_t)KC * NC;
+    float *Ap_all = Bp + (pack_b ? (size_t)KC * NC : 0);
     const int row_blocks = (M + mc - 1) / mc;
     for (int j0 = 0; j0 < N; j0 += NC) {
         const int nc = N - j0 < NC ? N - j0 : NC, panels = (nc + NR - 1) / NR;
@@ -62,7 +66,7 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
             {
                 // Bp panel p (kc, NR) = B (k0.., j0 + p * NR..), columns past nc left unset (never read)
 #pragma omp for schedule(static)
-                for (int p = 0; p < panels; p++) {
+                for (int p = 0; p < (pack_b ? panels : 0); p++) {
                     float *dst = Bp + (size_t)p * KC * NR;
                     const int cols = nc - p * NR < NR ? nc - p * NR : NR;
                     const float *src = B + (size_t)k0 * b_k_stride + (size_t)(j0 + p * NR) * b_col_stride;
@@ -74,6 +78,8 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
                                 src[(size_t)kk * b_k_stride + (size_t)j * b_col_stride];
                 }
                 float *Ap = Ap_all + (size_t)omp_get_thread_num() * A_BLOCK_FLOATS;
+                const int ldb = pack_b ? NR : (int)b_k_stride;
+#define panel(p) (pack_b ? Bp + (size_t)(p)*KC * NR : B + (size_t)k0 * b_k_stride + j0 + (size_t)(p)*NR)
 #pragma omp for schedule(static)
                 for (int rb = 0; rb < row_blocks; rb++) {
                     const int r0 = rb * mc, rows = M - r0 < mc ? M - r0 : mc;
@@ -82,7 +88,7 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
                         for (int p = 0; p < panels; p++) {
                             const int cols = nc - p * NR < NR ? nc - p * NR : NR;
                             cpu_tile_product(C + (size_t)r0 * ldc + j0 + p * NR, ldc, a, a_row_stride, 1,
-                                             Bp + (size_t)p * KC * NR, NR, rows, cols, kc, 1.0f, add);
+                                             panel(p), ldb, rows, cols, kc, 1.0f, add);
                         }
                         continue;
                     }
@@ -101,13 +107,14 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
                         for (int g = 0; g < rows; g += CPU_TILE_ROWS) {
                             const int gr = rows - g < CPU_TILE_ROWS ? rows - g : CPU_TILE_ROWS;
                             cpu_tile_product(C + (size_t)(r0 + g) * ldc + j0 + p * NR, ldc,
-                                             Ap + (size_t)g * kc, 1, gr, Bp + (size_t)p * KC * NR, NR, gr,
-                                             cols, kc, 1.0f, add);
+                                             Ap + (size_t)g * kc, 1, gr, panel(p), ldb, gr, cols, kc, 1.0f,
+                                             add);
                         }
                     }
                 }
             }
         }
     }
+#undef panel
     return 0;
 }
