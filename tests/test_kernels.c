@@ -521,6 +521,15 @@ static float *attention_scratch(int hd) {
     return fnew((size_t)omp_get_max_threads() * op_attention_scratch_floats(hd));
 }
 
+// Forward tolerance: head dims of 32 and more sum hd-long dot products and
+// then up to ~150 probability-weighted values in float32; the worst of
+// thousands of outputs lands at 1e-4 of the outputs' scale (any summation
+// order, BLAS's included), the element bound of FWD_TOL, so those use
+// BWD_TOL (injected kernel bugs give errors of 0.3-1).
+static double attention_fwd_tol(int hd) {
+    return hd > 8 ? BWD_TOL : FWD_TOL;
+}
+
 // Forward with Tq < Tk and a kv batch stride larger than packed (a KV cache);
 // the unused tail of each batch's kv block is NaN so reading it would show.
 // With T above the tile size (64) several query and key tiles meet, and the
@@ -542,10 +551,10 @@ static void test_attention_forward_cache(int H, int Hkv, int hd, int Tq, int Tk,
     char what[128];
     snprintf(what, sizeof what, "forward out, H=%d Hkv=%d hd=%d Tq=%d Tk=%d kv stride %zu", H, Hkv, hd, Tq,
              Tk, kvs);
-    check_rel(op, FWD, what, out, NULL, ref_out, nq, FWD_TOL);
+    check_rel(op, FWD, what, out, NULL, ref_out, nq, attention_fwd_tol(hd));
     snprintf(what, sizeof what, "forward lse, H=%d Hkv=%d hd=%d Tq=%d Tk=%d kv stride %zu", H, Hkv, hd, Tq,
              Tk, kvs);
-    check_rel(op, FWD, what, lse, NULL, ref_lse, nlse, FWD_TOL);
+    check_rel(op, FWD, what, lse, NULL, ref_lse, nlse, attention_fwd_tol(hd));
     release_all();
 }
 
@@ -566,9 +575,9 @@ static void test_attention_backward(int H, int Hkv, int hd, int T, double amp, i
     ref_attention(c.out, ref_lse, c.q, c.k, c.v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd);
     char what[128];
     snprintf(what, sizeof what, "forward out, H=%d Hkv=%d hd=%d T=%d packed", H, Hkv, hd, T);
-    check_rel(op, FWD, what, out, NULL, c.out, nq, FWD_TOL);
+    check_rel(op, FWD, what, out, NULL, c.out, nq, attention_fwd_tol(hd));
     snprintf(what, sizeof what, "forward lse, H=%d Hkv=%d hd=%d T=%d packed", H, Hkv, hd, T);
-    check_rel(op, FWD, what, lse, NULL, ref_lse, nlse, FWD_TOL);
+    check_rel(op, FWD, what, lse, NULL, ref_lse, nlse, attention_fwd_tol(hd));
 
     float *dq = ffill(nq, NAN), *dk = ffill(nkv, NAN), *dv = ffill(nkv, NAN);
     op_attention_backward(dq, dk, dv, R, out, lse, q, k, v, B, T, H, Hkv, hd, scratch, threads);
