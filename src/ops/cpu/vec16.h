@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ops/cpu/fast_exp.h"
+#include "ops/cpu/vecn.h"
 
 typedef float f32x16 __attribute__((vector_size(64)));
 enum { LANES = 16 };
@@ -140,28 +141,16 @@ static const unsigned char bitrev4[LANES] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5,
 
 typedef int32_t i32x16 __attribute__((vector_size(64)));
 
-// fast_expf's method for 16 lanes (the scalar one does not vectorize): x is
-// clamped to [-87, 88], split as n ln2 + r with n rounded to nearest, and
-// exp(r) taken from the same degree-5 polynomial.
+// fast_expf's method for 16 lanes (the scalar one does not vectorize), done
+// as vecn.h's expn on native vectors: on AVX2, 16-lane integer conversions
+// compile to scalar code.
 static inline f32x16 exp16(const f32x16 *px) {
-    f32x16 x = *px;
-    const f32x16 lo = (f32x16){0} - 87.0f, hi = (f32x16){0} + 88.0f;
-    i32x16 below = x < lo;  // lanes of -1 where true
-    i32x16 above = x > hi;
-    i32x16 xb, lob, hib;
-    memcpy(&xb, &x, sizeof x);
-    memcpy(&lob, &lo, sizeof lo);
-    memcpy(&hib, &hi, sizeof hi);
-    xb = (xb & ~(below | above)) | (lob & below) | (hib & above);
-    memcpy(&x, &xb, sizeof x);
-    const f32x16 round = (f32x16){0} + 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-    f32x16 n = (x * FAST_EXP_LOG2E + round) - round;
-    f32x16 r = FAST_EXP_REDUCE(x, n);
-    f32x16 e = FAST_EXP_POLY(r);
-    i32x16 bits = (__builtin_convertvector(n, i32x16) + 127) << 23;  // 2^n
-    f32x16 scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return e * scale;
+    float lanes[LANES];
+    memcpy(lanes, px, sizeof lanes);
+    for (int h = 0; h < LANES; h += VN) storen(lanes + h, expn(loadn(lanes + h)));
+    f32x16 out;
+    memcpy(&out, lanes, sizeof out);
+    return out;
 }
 
 #endif

@@ -13,6 +13,8 @@ void cpu_softmax_xent(float *logits, float *losses, const int32_t *targets, int 
     for (int i = 0; i < N; i++) {
         float *row = logits + (size_t)i * V;
         float maxv = -INFINITY;
+        // a max reduction: without the pragma compilers keep the compare chain scalar (NaN order)
+#pragma omp simd reduction(max : maxv)
         for (int j = 0; j < V; j++) maxv = row[j] > maxv ? row[j] : maxv;
         float target_logit = row[targets[i]];
         float sum = 0.0f;
