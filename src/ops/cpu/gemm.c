@@ -1,16 +1,20 @@
-// gemm.c: the training's matrix products, blocked for the caches around the
-// register-blocked kernel of tile_product.c. OpenBLAS reaches 70-85% of this
-// machine on the model's shapes (an inner dimension of 256-768, a few
-// thousand rows): each call packs both operands whole and scales C by beta in
-// a pass of its own. Here B is packed once per (column block, k block) into
-// panels of 64 columns shared by all threads, A is read in place where its
-// rows are contiguous (packed only when it is read transposed), C is written
-// by the kernel directly, and each element of C is summed over k in one order
-// by one thread, whatever the thread count.
+// gemm.c: the model's matrix products (training, and the prefill's panels),
+// blocked for the caches around the register-blocked kernel of
+// tile_product.c. OpenBLAS reaches 70-85% of this machine on the model's
+// shapes (an inner dimension of 256-768, a few thousand rows): each call
+// packs both operands whole and scales C by beta in a pass of its own. Here
+// B is packed, into panels of 64 columns shared by all threads, only where it
+// is read transposed (the forward's weights) and read in place elsewhere; A
+// is read in place where its rows are contiguous and packed in micro-panels
+// of the kernel's rows where it is read transposed (weight gradients); C is
+// written by the kernel directly; and each element of C is summed over k in
+// one order by one thread, whatever the thread count.
 //
-// Blocking: a B panel (KC x 64) is 64 KB, in L2 while every row block sweeps
-// it; an A block (MC x KC) is up to 64 KB; columns go NC at a time so the
-// packed B stays within a few MB whatever N (the unembedding's 50k columns).
+// Blocking: a B panel (KC x 64) is 64 KB, in L2 while a row block sweeps it;
+// a row block is up to MC_MAX rows (an A block of up to 128 KB); columns go
+// NC at a time so packed B stays within 2 MB whatever N (the unembedding's
+// 50k columns). Sizes chosen by measurement (docs/benchmarks.md): KC 384 and
+// 512 helped the largest products and hurt the model's small ones.
 #include <omp.h>
 #include <stdlib.h>
 
