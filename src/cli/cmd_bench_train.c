@@ -54,7 +54,8 @@ static int run_bench_train(command_line *cl) {
            config_head_order_name(c.head_order), config_head_type_name(c.head_type), s->seq_len, s->batch,
            schedule, op_get_threads());
     if (op_current_device() == OP_DEVICE_CPU)
-        printf("BLAS: %s; matmul ceiling (2048^3): %.1f GFLOP/s\n", op_blas_info(), r.ceiling_gflops);
+        printf("BLAS: %s; matmul ceiling (2048^3, ours or BLAS): %.1f GFLOP/s\n", op_blas_info(),
+               r.ceiling_gflops);
     else
         printf("device: %s; %s products, their ceiling (2048^3): %.1f GFLOP/s\n", op_device_info(),
                op_precision_name((op_precision)a->m.precision), r.ceiling_gflops);

@@ -18,8 +18,10 @@ typedef struct {
     step_flops flops;
 } bench_train_result;
 
-// Best of seven 2048^3 single-precision products (after one warm-up): the
-// ceiling a training step could reach if it were all large matrix products.
+// The fastest 2048^3 single-precision product on the current device, after
+// warm-up: on the CPU the better of its own (ops/cpu/gemm.c) and the BLAS
+// library's, 7 tries each, alternating; on a GPU 7 tries. The ceiling a
+// training step could reach if it were all large matrix products.
 double bench_matmul_ceiling_gflops(void);
 // Times `steps` steps after one warm-up step.
 int bench_train_run(const mtp_config *c, int B, int T, head_schedule schedule, int steps,
