@@ -24,7 +24,11 @@ typedef struct {
 
 typedef struct {
     int N, hd, qd;
-    float *x, *ln, *q, *k, *v, *att, *lse, *dq, *dk, *dv, *dout, *dx, *gate, *up, *act, *dgate, *dup, *rstd;
+    float *x, *ln, *q, *k, *v, *att, *dq, *dk, *dv, *dout, *dx, *gate, *up, *act, *dgate, *dup, *rstd;
+    // the attention's own inputs and outputs, which no other op overwrites: fed
+    // what the projections leave in q, k, v its softmax overflows, and the
+    // backward ran 15x slower on a Xeon (subnormal arithmetic)
+    float *aq, *ak, *av, *aout, *alse;
     float *wq, *wo, *wg, *wd, *dwq, *dwo, *dwg, *dwd, *norm_w, *dnorm_w, *cos_t, *sin_t, *scratch;
     float *emb, *demb, *logits, *losses, *adam_p, *adam_g, *adam_m, *adam_v;
     int32_t *targets;
@@ -133,7 +137,7 @@ static void run_op(const shape *s, buffers *b, int op) {
             op_rope_forward(b->k, b->cos_t, b->sin_t, s->B, s->T, H, hd, 0);
             break;
         case OP_ATTN_F:
-            op_attention_forward(b->att, b->lse, b->q, b->k, b->v, s->B, s->T, s->T, H, H, hd,
+            op_attention_forward(b->aout, b->alse, b->aq, b->ak, b->av, s->B, s->T, s->T, H, H, hd,
                                  (size_t)s->T * d, b->scratch, s->threads);
             break;
         case OP_WO_F:
@@ -171,8 +175,8 @@ static void run_op(const shape *s, buffers *b, int op) {
             op_matmul_backward(b->att, b->dwo, b->dout, b->att, b->wo, N, d, d, 0);
             break;
         case OP_ATTN_B:
-            op_attention_backward(b->dq, b->dk, b->dv, b->dout, b->att, b->lse, b->q, b->k, b->v, s->B, s->T,
-                                  H, H, hd, b->scratch, s->threads);
+            op_attention_backward(b->dq, b->dk, b->dv, b->dout, b->aout, b->alse, b->aq, b->ak, b->av, s->B,
+                                  s->T, H, H, hd, b->scratch, s->threads);
             break;
         case OP_ROPE_B:
             op_rope_backward(b->dq, b->cos_t, b->sin_t, s->B, s->T, H, hd, 0);
@@ -246,7 +250,7 @@ int main(int argc, char **argv) {
     size_t Nd = (size_t)b.N * s.d, Nf = (size_t)b.N * s.f;
     b.x = filled(Nd, 1), b.ln = filled(Nd, 1), b.q = filled(Nd, 1), b.k = filled(Nd, 1), b.v = filled(Nd, 1);
     b.att = filled(Nd, 1), b.dq = filled(Nd, 1), b.dk = filled(Nd, 1), b.dv = filled(Nd, 1);
-    b.dout = filled(Nd, 0.01f), b.dx = filled(Nd, 1), b.lse = filled((size_t)s.B * s.H * s.T, 1);
+    b.dout = filled(Nd, 0.01f), b.dx = filled(Nd, 1);
     b.rstd = filled(b.N, 1);
     b.gate = filled(Nf, 1), b.up = filled(Nf, 1), b.act = filled(Nf, 1), b.dgate = filled(Nf, 1);
     b.dup = filled(Nf, 1);
@@ -265,8 +269,10 @@ int main(int argc, char **argv) {
     b.n_params = (size_t)s.L * (4 * (size_t)s.d * s.d + 3 * (size_t)s.d * s.f) + (size_t)s.V * s.d;
     b.adam_p = filled(b.n_params, 0.05f), b.adam_g = filled(b.n_params, 0.01f);
     b.adam_m = filled(b.n_params, 0), b.adam_v = filled(b.n_params, 0);
-    // attention needs finite log-sum-exps: run the forward once for real ones
-    op_attention_forward(b.att, b.lse, b.q, b.k, b.v, s.B, s.T, s.T, s.H, s.H, b.hd, (size_t)s.T * s.d,
+    b.aq = filled(Nd, 1), b.ak = filled(Nd, 1), b.av = filled(Nd, 1), b.aout = filled(Nd, 0);
+    b.alse = filled((size_t)s.B * s.H * s.T, 0);
+    // the backward reads the forward's output and log-sum-exps: run it once for real ones
+    op_attention_forward(b.aout, b.alse, b.aq, b.ak, b.av, s.B, s.T, s.T, s.H, s.H, b.hd, (size_t)s.T * s.d,
                          b.scratch, s.threads);
 
     double *t = malloc(sizeof(double) * N_OPS * s.repeats);

@@ -40,13 +40,9 @@ void cpu_add_inplace(float *y, const float *x, size_t n);
 
 // CPU-only helpers of the kernels above.
 // Rows of C the register-blocked kernel of cpu_tile_product holds at once (so
-// its row counts are best a multiple of it): 4 x 64 columns with AVX-512's 32
+// its row counts are best a multiple of it): 6 x 64 columns with AVX-512's 32
 // registers, 6 x 16 with AVX2's 16.
-#if defined(__AVX512F__)
-#define CPU_TILE_ROWS 4
-#else
 #define CPU_TILE_ROWS 6
-#endif
 // C (M, N) = or += alpha * A B for small M, N, K (the attention's tiles), on
 // the calling thread: A(r, kk) at A[r * a_row_stride + kk * a_k_stride] (so A
 // may be read transposed), B (K, N) rows ldb apart, C rows ldc apart.

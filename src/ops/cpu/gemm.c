@@ -1,12 +1,11 @@
 // gemm.c: the model's matrix products (training, and the prefill's panels),
 // blocked for the caches around the register-blocked kernel of
-// tile_product.c. OpenBLAS reaches 70-85% of this machine on the model's
-// shapes (an inner dimension of 256-768, a few thousand rows): each call
-// packs both operands whole and scales C by beta in a pass of its own. Here
-// B is packed, into panels of 64 columns shared by all threads, only where it
-// is read transposed (the forward's weights) and read in place elsewhere; A
-// is read in place where its rows are contiguous and packed in micro-panels
-// of the kernel's rows where it is read transposed (weight gradients); C is
+// tile_product.c. OpenBLAS's generic path reaches 70-85% of a Zen 4 core on
+// the model's shapes (an inner dimension of 256-768, a few thousand rows):
+// each call packs both operands whole and scales C by beta in a pass of its
+// own. Here B is packed into panels of 64 columns shared by all threads; A is
+// read in place where its rows are contiguous and packed in micro-panels of
+// the kernel's rows where it is read transposed (weight gradients); C is
 // written by the kernel directly; and each element of C is summed over k in
 // one order by one thread, whatever the thread count.
 //
@@ -14,9 +13,15 @@
 // a row block is up to MC_MAX rows (an A block of up to 128 KB); columns go
 // NC at a time so packed B stays within 2 MB whatever N (the unembedding's
 // 50k columns). Sizes chosen by measurement (docs/benchmarks.md): KC 384 and
-// 512 helped the largest products and hurt the model's small ones.
+// 512 helped the largest products and hurt the model's small ones; KC 128
+// (a panel in L1) was slower on a Xeon too. B is packed even where its rows
+// are contiguous: read in place, a panel's rows lie a row stride apart, and
+// at the model's power-of-two strides (2048 floats) they fall in the same
+// cache sets and evict each other (0.59 of OpenBLAS's speed on a Xeon, 0.85
+// packed).
 #include <omp.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops/cpu/cpu_ops.h"
 
@@ -54,13 +59,9 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
     int mc = (M + threads * per_thread - 1) / (threads * per_thread);
     mc = (mc + CPU_TILE_ROWS - 1) / CPU_TILE_ROWS * CPU_TILE_ROWS;
     const int pack_a = a_k_stride != 1;  // a transposed A is packed so each row's k run is contiguous
-    // B is packed only when read transposed (the forward's weights); with its rows contiguous (the
-    // backward's weights and inputs) the kernel reads it in place, a k block of rows staying in L2
-    const int pack_b = b_col_stride != 1;
-    float *Bp =
-        pack_buffer((pack_b ? (size_t)KC * NC : 0) + (pack_a ? (size_t)threads * A_BLOCK_FLOATS : 0) + 1);
+    float *Bp = pack_buffer((size_t)KC * NC + (pack_a ? (size_t)threads * A_BLOCK_FLOATS : 0));
     if (!Bp) return -1;
-    float *Ap_all = Bp + (pack_b ? (size_t)KC * NC : 0);
+    float *Ap_all = Bp + (size_t)KC * NC;
     const int row_blocks = (M + mc - 1) / mc;
     for (int j0 = 0; j0 < N; j0 += NC) {
         const int nc = N - j0 < NC ? N - j0 : NC, panels = (nc + NR - 1) / NR;
@@ -70,20 +71,25 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
             {
                 // Bp panel p (kc, NR) = B (k0.., j0 + p * NR..), columns past nc left unset (never read)
 #pragma omp for schedule(static)
-                for (int p = 0; p < (pack_b ? panels : 0); p++) {
+                for (int p = 0; p < panels; p++) {
                     float *dst = Bp + (size_t)p * KC * NR;
                     const int cols = nc - p * NR < NR ? nc - p * NR : NR;
                     const float *src = B + (size_t)k0 * b_k_stride + (size_t)(j0 + p * NR) * b_col_stride;
                     // k outer: each 64-float row of the panel is written whole (when B is read
                     // transposed, its 64 source rows are 64 streams the prefetchers follow)
-                    for (int kk = 0; kk < kc; kk++)
-                        for (int j = 0; j < cols; j++)
-                            dst[(size_t)kk * NR + j] =
-                                src[(size_t)kk * b_k_stride + (size_t)j * b_col_stride];
+                    if (b_col_stride == 1)
+                        for (int kk = 0; kk < kc; kk++)
+                            memcpy(dst + (size_t)kk * NR, src + (size_t)kk * b_k_stride,
+                                   sizeof(float) * cols);
+                    else
+                        for (int kk = 0; kk < kc; kk++)
+                            for (int j = 0; j < cols; j++)
+                                dst[(size_t)kk * NR + j] =
+                                    src[(size_t)kk * b_k_stride + (size_t)j * b_col_stride];
                 }
                 float *Ap = Ap_all + (size_t)omp_get_thread_num() * A_BLOCK_FLOATS;
-                const int ldb = pack_b ? NR : (int)b_k_stride;
-#define panel(p) (pack_b ? Bp + (size_t)(p)*KC * NR : B + (size_t)k0 * b_k_stride + j0 + (size_t)(p)*NR)
+                const int ldb = NR;
+#define panel(p) (Bp + (size_t)(p)*KC * NR)
 #pragma omp for schedule(static)
                 for (int rb = 0; rb < row_blocks; rb++) {
                     const int r0 = rb * mc, rows = M - r0 < mc ? M - r0 : mc;

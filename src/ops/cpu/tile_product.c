@@ -7,9 +7,13 @@
 // dimension streams past: per step one vector load per column vector, one
 // broadcast per row, rows x CV multiply-adds.
 //
-// Register budget: AVX-512 (32 registers of 16 floats) takes 4 rows x CV = 4
-// vectors: 16 accumulators, 4 loads and a broadcast; AVX2 (16 registers of 8)
-// 6 rows x 2 vectors: 12 accumulators, 2 loads, a broadcast. Narrower column
+// Register budget: AVX-512 (32 registers of 16 floats) takes 6 rows x CV = 4
+// vectors: 24 accumulators, 4 loads and a broadcast; AVX2 (16 registers of 8)
+// 6 rows x 2 vectors: 12 accumulators, 2 loads, a broadcast. Six rows rather
+// than four on AVX-512: the column vectors come from L2 in a large product (a
+// 64 KB panel), and on Intel cores, which retire two 512-bit multiply-adds a
+// cycle, 4 rows asked 32 bytes a cycle of L2, more than it sustains beside the
+// other traffic; 6 rows ask 21 (docs/benchmarks.md, "Products on Intel"). Narrower column
 // tails use 2 and 1 vectors (a head dimension of 32 is 2 vectors of
 // AVX-512), then scalars. Each element of C is one accumulator summed over k
 // in order, whichever block it falls in.
@@ -20,7 +24,7 @@
 #include "ops/cpu/vecn.h"
 
 #if defined(__AVX512F__)
-enum { CV = 4 };  // 4 rows: 16 accumulators + 4 B vectors + a broadcast of 32 registers
+enum { CV = 4 };  // 6 rows: 24 accumulators + 4 B vectors + a broadcast of 32 registers
 #else
 enum { CV = 2 };  // 6 rows: 12 accumulators + 2 B vectors + a broadcast of 16
 #endif
@@ -33,7 +37,11 @@ static inline __attribute__((always_inline)) void block(float *C, int ldc, const
                                                         ptrdiff_t ks, const float *B, int ldb, int K,
                                                         float alpha, int accumulate, const int R,
                                                         const int NV) {
-    vf acc[6][CV];  // R <= ROWS <= 6
+    vf acc[ROWS][CV];  // R <= ROWS
+    // C's rows are fetched while the sum runs: in a large product they were
+    // last touched many tiles ago, and waiting for them at the end cost 5-8%
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++) __builtin_prefetch(C + (size_t)r * ldc + v * VW, 1);
     for (int r = 0; r < R; r++)
         for (int v = 0; v < NV; v++) acc[r][v] = (vf){0};
     for (int kk = 0; kk < K; kk++) {
