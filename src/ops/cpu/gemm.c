@@ -18,7 +18,7 @@
 // are contiguous: read in place, a panel's rows lie a row stride apart, and
 // at the model's power-of-two strides (2048 floats) they fall in the same
 // cache sets and evict each other (0.59 of OpenBLAS's speed on a Xeon, 0.85
-// packed).
+// packed); only where few rows of A share the copy is B read in place.
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +59,15 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
     int mc = (M + threads * per_thread - 1) / (threads * per_thread);
     mc = (mc + CPU_TILE_ROWS - 1) / CPU_TILE_ROWS * CPU_TILE_ROWS;
     const int pack_a = a_k_stride != 1;  // a transposed A is packed so each row's k run is contiguous
-    float *Bp = pack_buffer((size_t)KC * NC + (pack_a ? (size_t)threads * A_BLOCK_FLOATS : 0));
+    // B is packed where it is read transposed (the forward's weights), and where its rows are
+    // contiguous if enough rows of A share the copy or its row stride is a multiple of 4 KB (the
+    // rows would share cache sets). Unpacked: the unembedding's dinp, 166 rows of A against all
+    // 50k rows of B, where copying B cost a third of the product's time
+    const int pack_b = b_col_stride != 1 || M >= 2 * MC_MAX || b_k_stride % 1024 == 0;
+    float *Bp =
+        pack_buffer((pack_b ? (size_t)KC * NC : 0) + (pack_a ? (size_t)threads * A_BLOCK_FLOATS : 0) + 1);
     if (!Bp) return -1;
-    float *Ap_all = Bp + (size_t)KC * NC;
+    float *Ap_all = Bp + (pack_b ? (size_t)KC * NC : 0);
     const int row_blocks = (M + mc - 1) / mc;
     for (int j0 = 0; j0 < N; j0 += NC) {
         const int nc = N - j0 < NC ? N - j0 : NC, panels = (nc + NR - 1) / NR;
@@ -71,7 +77,7 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
             {
                 // Bp panel p (kc, NR) = B (k0.., j0 + p * NR..), columns past nc left unset (never read)
 #pragma omp for schedule(static)
-                for (int p = 0; p < panels; p++) {
+                for (int p = 0; p < (pack_b ? panels : 0); p++) {
                     float *dst = Bp + (size_t)p * KC * NR;
                     const int cols = nc - p * NR < NR ? nc - p * NR : NR;
                     const float *src = B + (size_t)k0 * b_k_stride + (size_t)(j0 + p * NR) * b_col_stride;
@@ -88,9 +94,12 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
                                     src[(size_t)kk * b_k_stride + (size_t)j * b_col_stride];
                 }
                 float *Ap = Ap_all + (size_t)omp_get_thread_num() * A_BLOCK_FLOATS;
-                const int ldb = NR;
-#define panel(p) (Bp + (size_t)(p)*KC * NR)
-#pragma omp for schedule(static)
+                const int ldb = pack_b ? NR : (int)b_k_stride;
+#define panel(p) (pack_b ? Bp + (size_t)(p)*KC * NR : B + (size_t)k0 * b_k_stride + j0 + (size_t)(p)*NR)
+                // row blocks taken as threads come free: the cores of a shared machine do not run
+                // at one speed, and waiting at the end of each k block was 7% of a GPT-2-small step
+                // (one thread still computes each block whole, so the sums do not change)
+#pragma omp for schedule(dynamic)
                 for (int rb = 0; rb < row_blocks; rb++) {
                     const int r0 = rb * mc, rows = M - r0 < mc ? M - r0 : mc;
                     const float *a = A + (size_t)r0 * a_row_stride + (size_t)k0 * a_k_stride;
