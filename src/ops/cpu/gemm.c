@@ -116,6 +116,12 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
                     for (int g = 0; g < rows; g += CPU_TILE_ROWS) {
                         const int gr = rows - g < CPU_TILE_ROWS ? rows - g : CPU_TILE_ROWS;
                         float *dst = Ap + (size_t)g * kc;
+                        if (a_row_stride == 1 && gr == CPU_TILE_ROWS) {  // a weight gradient's dout^T: rows
+                            for (int kk = 0; kk < kc; kk++)  // side by side, one fixed-size copy per k
+                                memcpy(dst + (size_t)kk * CPU_TILE_ROWS, a + g + (size_t)kk * a_k_stride,
+                                       sizeof(float) * CPU_TILE_ROWS);
+                            continue;
+                        }
                         for (int kk = 0; kk < kc; kk++)
                             for (int r = 0; r < gr; r++)
                                 dst[(size_t)kk * gr + r] =
