@@ -34,8 +34,7 @@ size_t op_attention_scratch_floats(int hd) {
 // dst (hd, TILE) = src (rows, hd; rows `stride` floats apart) transposed,
 // lanes rows..padded-1 zero.
 static void transpose_rows(float *dst, const float *src, size_t stride, int rows, int padded, int hd) {
-    for (int r = 0; r < rows; r++)
-        for (int e = 0; e < hd; e++) dst[(size_t)e * TILE + r] = src[(size_t)r * stride + e];
+    cpu_transpose(dst, TILE, src, stride, rows, hd);
     for (int e = 0; e < hd; e++)
         for (int r = rows; r < padded; r++) dst[(size_t)e * TILE + r] = 0.0f;
 }

@@ -43,6 +43,9 @@ void cpu_add_inplace(float *y, const float *x, size_t n);
 // its row counts are best a multiple of it): 6 x 64 columns with AVX-512's 32
 // registers, 6 x 16 with AVX2's 16.
 #define CPU_TILE_ROWS 6
+// dst (cols, rows; rows dst_stride floats apart) = src (rows, cols; src_stride
+// apart) transposed, in vector blocks (ops/cpu/transpose.c).
+void cpu_transpose(float *dst, size_t dst_stride, const float *src, size_t src_stride, int rows, int cols);
 // C (M, N) = or += alpha * A B for small M, N, K (the attention's tiles), on
 // the calling thread: A(r, kk) at A[r * a_row_stride + kk * a_k_stride] (so A
 // may be read transposed), B (K, N) rows ldb apart, C rows ldc apart.

@@ -87,6 +87,8 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
                         for (int kk = 0; kk < kc; kk++)
                             memcpy(dst + (size_t)kk * NR, src + (size_t)kk * b_k_stride,
                                    sizeof(float) * cols);
+                    else if (b_k_stride == 1)  // B's columns contiguous in k: a transposing copy
+                        cpu_transpose(dst, NR, src, (size_t)b_col_stride, cols, kc);
                     else
                         for (int kk = 0; kk < kc; kk++)
                             for (int j = 0; j < cols; j++)
