@@ -49,6 +49,25 @@ static inline vfn splatn(float x) {
     return v;
 }
 
+// Square root lane by lane (correctly rounded, as sqrtf).
+static inline vfn sqrtn(vfn x) {
+#if defined(__AVX512F__)
+    __m512 r;
+    memcpy(&r, &x, sizeof x);
+    r = _mm512_sqrt_ps(r);
+#elif defined(__AVX2__)
+    __m256 r;
+    memcpy(&r, &x, sizeof x);
+    r = _mm256_sqrt_ps(r);
+#else
+    __m128 r;
+    memcpy(&r, &x, sizeof x);
+    r = _mm_sqrt_ps(r);
+#endif
+    memcpy(&x, &r, sizeof x);
+    return x;
+}
+
 // keep ? a : b lane by lane (keep: lanes of -1 or 0, as comparisons give).
 static inline vfn selectn(vin keep, vfn a, vfn b) {
     vin ai, bi;
