@@ -83,7 +83,10 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
                     const float *src = B + (size_t)k0 * b_k_stride + (size_t)(j0 + p * NR) * b_col_stride;
                     // k outer: each 64-float row of the panel is written whole (when B is read
                     // transposed, its 64 source rows are 64 streams the prefetchers follow)
-                    if (b_col_stride == 1)
+                    if (b_col_stride == 1 && cols == NR)  // a fixed size: inline vector moves, no libc call
+                        for (int kk = 0; kk < kc; kk++)
+                            memcpy(dst + (size_t)kk * NR, src + (size_t)kk * b_k_stride, sizeof(float) * NR);
+                    else if (b_col_stride == 1)
                         for (int kk = 0; kk < kc; kk++)
                             memcpy(dst + (size_t)kk * NR, src + (size_t)kk * b_k_stride,
                                    sizeof(float) * cols);
