@@ -1036,6 +1036,8 @@ int main(void) {
     test_attention_rows(2, 1, 32, 20, 300, 1.0);  // more query rows than one chunk of 16
     test_attention_rows(3, 3, 128, 4, 800, 1.0);  // a verification's 4 rows over 3 whole key blocks together
     test_attention_rows(2, 1, 48, 7, 520, 2.0);   // rows together in groups of 4 and 3; 3 slices of 16
+    test_attention_rows(2, 2, 64, 2, 270, 1.0);   // head dim 64 (its own prefetch); a 14-key last block
+    test_attention_rows(2, 1, 200, 3, 300, 1.0);  // values 128 + 64 + 8 at a time
     test_swiglu();
     test_xent();
     test_adamw();

@@ -127,12 +127,12 @@ static inline __attribute__((always_inline)) void weighted_values(float *out, co
     }
 }
 #else
-// out (c0 .. c0 + 16 V) += sum_j e[j] v_j over n keys, V vectors of 16 values
-// held in registers; even and odd keys go to separate accumulators (two
+// out (c0 .. c0 + 16 V) += sum_j e[j] v_j over n keys, V <= 8 vectors of 16
+// values held in registers; even and odd keys go to separate accumulators (two
 // independent chains), added at the end.
 static inline __attribute__((always_inline)) void weighted_values(float *out, const float *e, const float *v,
                                                                   size_t ld, int n, const int V) {
-    f32x16 acc[2][4];
+    f32x16 acc[2][8];
     for (int c = 0; c < V; c++) {
         acc[0][c] = load16(out + c * LANES);
         acc[1][c] = (f32x16){0};
@@ -166,9 +166,23 @@ static inline __attribute__((always_inline)) void weighted_values(float *out, co
 // read a block prefetches; the others find it in cache.
 enum { KEYS_AHEAD = 64 };
 
-static inline void prefetch_rows(const float *p, size_t ld, int rows, int hd) {
-    for (int r = 0; r < rows; r++)
+static inline __attribute__((always_inline)) void prefetch_lines(const float *p, size_t ld, int hd) {
+    for (int r = 0; r < LANES; r++)
         for (int c = 0; c < hd; c += LANES) __builtin_prefetch(p + (size_t)r * ld + c, 0, 2);
+}
+
+// The 16 rows of hd floats at p (stride ld), one prefetch per cache line. The
+// common head sizes get the loops unrolled: in a loop each prefetch costs 3
+// more instructions, and one query row against keys in cache took 1.46x as long
+// with the looped prefetches as without them (unrolled: 0.98x; Intel Xeon, 4
+// heads of 128, 200 keys, medians of 9 alternating runs).
+static inline void prefetch_rows(const float *p, size_t ld, int hd) {
+    if (hd == 128)
+        prefetch_lines(p, ld, 128);
+    else if (hd == 64)
+        prefetch_lines(p, ld, 64);
+    else
+        prefetch_lines(p, ld, hd);
 }
 
 // The running softmax of one (query, head): the largest score so far and the
@@ -187,14 +201,24 @@ static void attend_block(float *out, softmax_state *st, const float *q, const fl
     int j = 0;
     for (; j + LANES <= n; j += LANES) {
         if (prefetch) {
-            prefetch_rows(kb + (size_t)(j + KEYS_AHEAD) * ld, ld, LANES, hd);
-            prefetch_rows(vb + (size_t)j * ld, ld, LANES, hd);
+            prefetch_rows(kb + (size_t)(j + KEYS_AHEAD) * ld, ld, hd);
+            prefetch_rows(vb + (size_t)j * ld, ld, hd);
         }
         scores16_full(s + j, q, kb + (size_t)j * ld, ld, hd);
     }
     if (j < n) scores16_part(s + j, q, kb + (size_t)j * ld, ld, hd, n - j);
-    float bm = -INFINITY;
-    for (j = 0; j < n; j++) {
+    // scaled scores and their maximum, VN lanes at a time (a scalar max is a chain of
+    // dependent compares); the maximum is the same whatever the order
+    vfn lane_max = splatn(-INFINITY);
+    for (j = 0; j + VN <= n; j += VN) {
+        vfn x = loadn(s + j) * scale;
+        storen(s + j, x);
+        lane_max = maxn(x, lane_max);
+    }
+    float bm = -INFINITY, lm[VN];
+    storen(lm, lane_max);
+    for (int l = 0; l < VN; l++) bm = lm[l] > bm ? lm[l] : bm;
+    for (; j < n; j++) {
         s[j] *= scale;
         bm = s[j] > bm ? s[j] : bm;
     }
@@ -219,6 +243,9 @@ static void attend_block(float *out, softmax_state *st, const float *q, const fl
         for (int l = 0; l < half; l++) lane[l] += lane[l + half];
     st->sum += lane[0];
     int c0 = 0;
+    // 128 values at a time (16 accumulators and a broadcast score: each score is broadcast
+    // once per 128 values), then what is left in 64, 48, 32 or 16
+    for (; c0 + 8 * LANES <= vec_hd; c0 += 8 * LANES) weighted_values(out + c0, s, vb + c0, ld, n, 8);
     for (; c0 + 4 * LANES <= vec_hd; c0 += 4 * LANES) weighted_values(out + c0, s, vb + c0, ld, n, 4);
     switch ((vec_hd - c0) / LANES) {
         case 3:

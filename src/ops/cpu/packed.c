@@ -34,18 +34,19 @@
 enum { SLICE = LANES, MAX_M = OP_PACKED_ROWS_MAX };
 
 // Software prefetch, PREFETCH_AHEAD floats (16 KB) ahead in the thread's
-// stream, into L2 (prefetcht1). From 3 rows on the product is as much
-// arithmetic as memory traffic, and with the core busy the hardware
-// prefetchers alone let DRAM idle: measured by bench_decode_stream (6 blocks
-// d=1536, 2 threads, AMD EPYC Zen 4), 4 rows went from 80-83% of the
-// streaming-read probe to 93-96%, 8 rows from 35-52% to 90-97%; 1 and 2 rows
-// stay at the probe. Prefetches never fault, so reading past the end is safe.
-// Below PREFETCH_MIN_ROWS rows the hardware keeps up alone (and the
-// extra instructions cost a little). A second prefetch, L1_AHEAD floats (2 KB)
-// ahead into L1, helps the 4-row kernel keep issuing: as a fraction of the
-// probe over 6 alternating runs, 4 rows 85-100% (before 74-92%), 8 rows
-// 73-83% (before 48-70%).
-enum { PREFETCH_AHEAD = 4096, PREFETCH_MIN_ROWS = 3, L1_AHEAD = 512 };
+// stream, into L2 (prefetcht1), whatever the number of rows. From 3 rows on
+// the product is as much arithmetic as memory traffic, and with the core busy
+// the hardware prefetchers alone let DRAM idle: measured by
+// bench_decode_stream (6 blocks d=1536, 2 threads, AMD EPYC Zen 4), 4 rows
+// went from 80-83% of the streaming-read probe to 93-96%, 8 rows from 35-52%
+// to 90-97%. With 1 and 2 rows an AMD core streams at the probe's rate alone
+// (93-98% with the prefetches, 95-99% without), but an Intel Xeon's does not:
+// 78-83% (1 row) and 66-73% (2 rows) without, 98-105% and 98-102% with (three
+// alternating runs, 2 threads). Prefetches never fault, so reading past the
+// end is safe. A second prefetch, L1_AHEAD floats (2 KB) ahead into L1, helps
+// the 4-row kernel keep issuing: as a fraction of the probe over 6 alternating
+// runs, 4 rows 85-100% (before 74-92%), 8 rows 73-83% (before 48-70%).
+enum { PREFETCH_AHEAD = 4096, L1_AHEAD = 512 };
 
 size_t op_packed_rows(int out_dim) {
     return ((size_t)out_dim + PACK_BLOCK - 1) / PACK_BLOCK * PACK_BLOCK;
@@ -106,7 +107,8 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
             a[r][c][0] = _mm256_loadu_ps(p);
             a[r][c][1] = _mm256_loadu_ps(p + 8);
         }
-    for (int s = 0; s < n; s += SLICE, g += SLICE * PACK_GROUP) {
+    int s = 0;
+    do {  // n >= SLICE (see the generic version)
         if (prefetch)
             for (int c = 0; c < PACK_GROUP; c++) __builtin_prefetch(g + PREFETCH_AHEAD + SLICE * c, 0, 2);
         __m256 w[PACK_GROUP][2];
@@ -122,7 +124,8 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
                 a[r][c][1] = _mm256_add_ps(a[r][c][1], _mm256_mul_ps(x1, w[c][1]));
             }
         }
-    }
+        g += SLICE * PACK_GROUP;
+    } while ((s += SLICE) < n);
     for (int r = 0; r < R; r++)
         for (int c = 0; c < PACK_GROUP; c++) {
             float *p = (float *)&acc[r * PACK_BLOCK + c];
@@ -141,7 +144,11 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
     f32x16 a[ROWS][PACK_GROUP];
     for (int r = 0; r < R; r++)
         for (int c = 0; c < PACK_GROUP; c++) a[r][c] = acc[r * PACK_BLOCK + c];
-    for (int s = 0; s < n; s += SLICE, g += SLICE * PACK_GROUP) {
+    // n >= SLICE: a do-while, because for a loop that may run zero times GCC
+    // copies the 16 accumulators through the stack on the way in and out (4
+    // rows 5% and 8 rows 10% slower in L2, Intel Xeon)
+    int s = 0;
+    do {
         f32x16 wv[PACK_GROUP];
         if (prefetch)
             for (int c = 0; c < PACK_GROUP; c++) {
@@ -157,7 +164,8 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
             KEEP_IN_REGISTER(xv);
             for (int c = 0; c < PACK_GROUP; c++) a[r][c] += xv * wv[c];
         }
-    }
+        g += SLICE * PACK_GROUP;
+    } while ((s += SLICE) < n);
     for (int r = 0; r < R; r++)
         for (int c = 0; c < PACK_GROUP; c++) acc[r * PACK_BLOCK + c] = a[r][c];
 }
@@ -197,7 +205,7 @@ static void block_product(float *out, size_t ldo, const float *x, size_t ldx, co
             for (int r0 = 0; r0 < M; r0 += ROWS) {
                 int R = M - r0 < ROWS ? M - r0 : ROWS;
                 // later row passes read the group from L1: memory sees one stream
-                const pass_fn *fns = r0 == 0 && M >= PREFETCH_MIN_ROWS ? prefetching : passes;
+                const pass_fn *fns = r0 == 0 ? prefetching : passes;
                 fns[R - 1](acc + (size_t)r0 * PACK_BLOCK + o, g, x + (size_t)r0 * ldx + c0, ldx, n);
             }
     }
