@@ -1038,6 +1038,8 @@ int main(void) {
     test_attention_rows(2, 1, 48, 7, 520, 2.0);   // rows together in groups of 4 and 3; 3 slices of 16
     test_attention_rows(2, 2, 64, 2, 270, 1.0);   // head dim 64 (its own prefetch); a 14-key last block
     test_attention_rows(2, 1, 200, 3, 300, 1.0);  // values 128 + 64 + 8 at a time
+    test_attention_rows(2, 1, 64, 20, 262, 1.0);  // the first 15 rows see none of the second key block
+    test_attention_rows(1, 1, 520, 9, 300, 1.0);  // 9 rows of 520: each row's values alone, 128 at a time
     test_swiglu();
     test_xent();
     test_adamw();

@@ -97,45 +97,55 @@ static void scores16_part(float *s, const float *q, const float *k, size_t ldk, 
     scores16(s, q, k, ldk, hd, n);
 }
 
+// The weighted sum of values keeps two chains per value, even keys in one and
+// odd keys in the other (independent additions), over a whole key block:
+// a (c0 .. c0 + 16 V), which starts as the output, and b, which starts at zero
+// and is added to the output once the block is done. A block's keys may come
+// in several calls, each a run of 16 keys (an even count) but the last: a
+// value's two chains see the same additions in the same order however the
+// block is split.
 #if defined(__AVX2__) && !defined(__AVX512F__)
-// out (c0 .. c0 + 16 V) += sum_j e[j] v_j over n keys: per 16 values, even
-// and odd keys in two chains added at the end, as below; on AVX2 one 16-value
-// slice at a time on explicit halves (the slices' sums are independent).
-static inline __attribute__((always_inline)) void weighted_values(float *out, const float *e, const float *v,
-                                                                  size_t ld, int n, const int V) {
+// a, b (c0 .. c0 + 16 V) += the n keys' e[j] v_j, even and odd keys; on AVX2
+// one 16-value slice at a time on explicit halves (the slices' sums are
+// independent).
+static inline __attribute__((always_inline)) void weighted_values(float *a, float *b, const float *e,
+                                                                  const float *v, size_t ld, int n,
+                                                                  const int V) {
     for (int c = 0; c < V; c++) {
-        float *o = out + c * LANES;
+        float *pa = a + c * LANES, *pb = b + c * LANES;
         const float *vc = v + c * LANES;
-        __m256 a[2][2] = {{_mm256_loadu_ps(o), _mm256_loadu_ps(o + 8)},
-                          {_mm256_setzero_ps(), _mm256_setzero_ps()}};
+        __m256 acc[2][2] = {{_mm256_loadu_ps(pa), _mm256_loadu_ps(pa + 8)},
+                            {_mm256_loadu_ps(pb), _mm256_loadu_ps(pb + 8)}};
         int j = 0;
         for (; j + 2 <= n; j += 2)
             for (int p = 0; p < 2; p++) {
                 const __m256 ev = _mm256_set1_ps(e[j + p]);
                 const float *vj = vc + (size_t)(j + p) * ld;
-                a[p][0] = _mm256_add_ps(a[p][0], _mm256_mul_ps(ev, _mm256_loadu_ps(vj)));
-                a[p][1] = _mm256_add_ps(a[p][1], _mm256_mul_ps(ev, _mm256_loadu_ps(vj + 8)));
+                acc[p][0] = _mm256_add_ps(acc[p][0], _mm256_mul_ps(ev, _mm256_loadu_ps(vj)));
+                acc[p][1] = _mm256_add_ps(acc[p][1], _mm256_mul_ps(ev, _mm256_loadu_ps(vj + 8)));
             }
         if (j < n) {
             const __m256 ev = _mm256_set1_ps(e[j]);
             const float *vj = vc + (size_t)j * ld;
-            a[0][0] = _mm256_add_ps(a[0][0], _mm256_mul_ps(ev, _mm256_loadu_ps(vj)));
-            a[0][1] = _mm256_add_ps(a[0][1], _mm256_mul_ps(ev, _mm256_loadu_ps(vj + 8)));
+            acc[0][0] = _mm256_add_ps(acc[0][0], _mm256_mul_ps(ev, _mm256_loadu_ps(vj)));
+            acc[0][1] = _mm256_add_ps(acc[0][1], _mm256_mul_ps(ev, _mm256_loadu_ps(vj + 8)));
         }
-        _mm256_storeu_ps(o, _mm256_add_ps(a[0][0], a[1][0]));
-        _mm256_storeu_ps(o + 8, _mm256_add_ps(a[0][1], a[1][1]));
+        _mm256_storeu_ps(pa, acc[0][0]);
+        _mm256_storeu_ps(pa + 8, acc[0][1]);
+        _mm256_storeu_ps(pb, acc[1][0]);
+        _mm256_storeu_ps(pb + 8, acc[1][1]);
     }
 }
 #else
-// out (c0 .. c0 + 16 V) += sum_j e[j] v_j over n keys, V <= 8 vectors of 16
-// values held in registers; even and odd keys go to separate accumulators (two
-// independent chains), added at the end.
-static inline __attribute__((always_inline)) void weighted_values(float *out, const float *e, const float *v,
-                                                                  size_t ld, int n, const int V) {
+// a, b (c0 .. c0 + 16 V) += the n keys' e[j] v_j, even and odd keys, V <= 8
+// vectors of 16 values per chain held in registers.
+static inline __attribute__((always_inline)) void weighted_values(float *a, float *b, const float *e,
+                                                                  const float *v, size_t ld, int n,
+                                                                  const int V) {
     f32x16 acc[2][8];
     for (int c = 0; c < V; c++) {
-        acc[0][c] = load16(out + c * LANES);
-        acc[1][c] = (f32x16){0};
+        acc[0][c] = load16(a + c * LANES);
+        acc[1][c] = load16(b + c * LANES);
     }
     int j = 0;
     for (; j + 2 <= n; j += 2)
@@ -148,22 +158,54 @@ static inline __attribute__((always_inline)) void weighted_values(float *out, co
         for (int c = 0; c < V; c++) acc[0][c] += ev * load16(v + (size_t)j * ld + c * LANES);
     }
     for (int c = 0; c < V; c++) {
-        f32x16 t = acc[0][c] + acc[1][c];
-        memcpy(out + c * LANES, &t, sizeof t);
+        memcpy(a + c * LANES, &acc[0][c], sizeof(f32x16));
+        memcpy(b + c * LANES, &acc[1][c], sizeof(f32x16));
     }
 }
 
 #endif
 
+// The weighted sum of n keys' values (rows of v at stride ld) into the two
+// chains a (the output) and b, all hd values: 128 at a time (16 accumulators
+// and a broadcast score: each score broadcast once per 128 values), then what
+// is left in 64, 48, 32 or 16; head dimensions that are not a multiple of 16
+// end in one scalar chain per value, in a.
+static void values_step(float *a, float *b, const float *e, const float *v, size_t ld, int n, int hd) {
+    const int vec_hd = hd / LANES * LANES;
+    int c0 = 0;
+    for (; c0 + 8 * LANES <= vec_hd; c0 += 8 * LANES) weighted_values(a + c0, b + c0, e, v + c0, ld, n, 8);
+    for (; c0 + 4 * LANES <= vec_hd; c0 += 4 * LANES) weighted_values(a + c0, b + c0, e, v + c0, ld, n, 4);
+    switch ((vec_hd - c0) / LANES) {
+        case 3:
+            weighted_values(a + c0, b + c0, e, v + c0, ld, n, 3);
+            break;
+        case 2:
+            weighted_values(a + c0, b + c0, e, v + c0, ld, n, 2);
+            break;
+        case 1:
+            weighted_values(a + c0, b + c0, e, v + c0, ld, n, 1);
+            break;
+        default:
+            break;
+    }
+    for (int c = vec_hd; c < hd; c++) {
+        float acc = a[c];
+        for (int j = 0; j < n; j++) acc += e[j] * v[(size_t)j * ld + c];
+        a[c] = acc;
+    }
+}
+
 // A head's keys and values are hd floats every ld (the cache keeps a
 // position's heads side by side), a stride the hardware prefetchers follow
 // poorly (bench_decode_stream --blocks 16, 12 heads of 128 over 842 tokens,
 // old and new alternating: 444-515 us per block for one row without these
-// prefetches, 389-461 with them; 4 rows 719-767 and 652-711). The scores of 16
-// keys prefetch (into L2) the keys KEYS_AHEAD further on, into the next block
-// too (prefetches never fault), and the values of the same 16 keys, which the
-// weighted sum reads once the block's scores are done. Only the first row to
-// read a block prefetches; the others find it in cache.
+// prefetches, 389-461 with them; 4 rows 719-767 and 652-711). While the rows
+// score 16 keys, the keys KEYS_AHEAD further on and the values of the same 16
+// keys are prefetched (into L2); while they sum 16 keys' values, the next
+// block's keys from KEYS_AHEAD on (prefetches never fault, past the end
+// too). So memory stays busy through both halves of a block's arithmetic,
+// whatever the number of rows; each key block is fetched once and served to
+// every row from cache.
 enum { KEYS_AHEAD = 64 };
 
 static inline __attribute__((always_inline)) void prefetch_lines(const float *p, size_t ld, int hd) {
@@ -191,26 +233,17 @@ typedef struct {
     float m, sum;
 } softmax_state;
 
-// One block of n <= KEY_BLOCK keys (rows of kb, vb at stride ld) for one
-// (query, head): out (hd) holds the unnormalized weighted sum of values so far,
-// rescaled here when the block raises the maximum.
-static void attend_block(float *out, softmax_state *st, const float *q, const float *kb, const float *vb,
-                         size_t ld, int n, int hd, float scale, int prefetch) {
-    float s[KEY_BLOCK] __attribute__((aligned(64)));
-    const int vec_hd = hd / LANES * LANES, padded = (n + LANES - 1) / LANES * LANES;
-    int j = 0;
-    for (; j + LANES <= n; j += LANES) {
-        if (prefetch) {
-            prefetch_rows(kb + (size_t)(j + KEYS_AHEAD) * ld, ld, hd);
-            prefetch_rows(vb + (size_t)j * ld, ld, hd);
-        }
-        scores16_full(s + j, q, kb + (size_t)j * ld, ld, hd);
-    }
-    if (j < n) scores16_part(s + j, q, kb + (size_t)j * ld, ld, hd, n - j);
+// The scores of one (query, head) over a block's n keys, s[0..n) (scaled
+// and exponentiated here): raises the running maximum, rescaling out (hd) and
+// the sum when it does, leaves exp(score - max) in s, zero up to the next
+// multiple of 16, and adds them to the running sum.
+static void block_softmax(float *out, softmax_state *st, float *s, int n, int hd, float scale) {
+    const int padded = (n + LANES - 1) / LANES * LANES;
     // scaled scores and their maximum, VN lanes at a time (a scalar max is a chain of
     // dependent compares); the maximum is the same whatever the order
     vfn lane_max = splatn(-INFINITY);
-    for (j = 0; j + VN <= n; j += VN) {
+    int j = 0;
+    for (; j + VN <= n; j += VN) {
         vfn x = loadn(s + j) * scale;
         storen(s + j, x);
         lane_max = maxn(x, lane_max);
@@ -242,35 +275,59 @@ static void attend_block(float *out, softmax_state *st, const float *q, const fl
     for (int half = LANES / 2; half >= 1; half /= 2)
         for (int l = 0; l < half; l++) lane[l] += lane[l + half];
     st->sum += lane[0];
-    int c0 = 0;
-    // 128 values at a time (16 accumulators and a broadcast score: each score is broadcast
-    // once per 128 values), then what is left in 64, 48, 32 or 16
-    for (; c0 + 8 * LANES <= vec_hd; c0 += 8 * LANES) weighted_values(out + c0, s, vb + c0, ld, n, 8);
-    for (; c0 + 4 * LANES <= vec_hd; c0 += 4 * LANES) weighted_values(out + c0, s, vb + c0, ld, n, 4);
-    switch ((vec_hd - c0) / LANES) {
-        case 3:
-            weighted_values(out + c0, s, vb + c0, ld, n, 3);
-            break;
-        case 2:
-            weighted_values(out + c0, s, vb + c0, ld, n, 2);
-            break;
-        case 1:
-            weighted_values(out + c0, s, vb + c0, ld, n, 1);
-            break;
-        default:
-            break;
-    }
-    for (int c = vec_hd; c < hd; c++) {  // head dimensions that are not a multiple of 16
-        float acc = out[c];
-        for (j = 0; j < n; j++) acc += s[j] * vb[(size_t)j * ld + c];
-        out[c] = acc;
-    }
 }
 
 // Query rows handled together per head: each key block is read from memory
 // once and served to every row from cache (the KV cache of a long context is
 // far larger than the caches; verifying K+1 rows must not read it K+1 times).
 enum { ROW_CHUNK = 16 };
+
+// One key block (keys k0.. of kb, vb, rows at stride ld) for rows 0..R-1 of a
+// chunk, row r seeing n[r] of its keys (non-decreasing in r): first every
+// row's scores, 16 keys at a time for all rows, then each row's softmax, then
+// the weighted values, 16 keys at a time for all rows. Each row's arithmetic
+// is the same as alone. s: R x KEY_BLOCK scores; b: R x hd second chains, or
+// NULL where they do not fit (then each row sums its values alone).
+static void attend_block_rows(float *const out[], softmax_state *st, const float *const q[], const int *n,
+                              int R, const float *kb, const float *vb, size_t ld, int hd, float scale,
+                              float *s, float *b) {
+    const int most = n[R - 1];
+    for (int j = 0; j < most; j += LANES) {
+        prefetch_rows(kb + (size_t)(j + KEYS_AHEAD) * ld, ld, hd);
+        prefetch_rows(vb + (size_t)j * ld, ld, hd);
+        for (int r = 0; r < R; r++) {
+            if (j + LANES <= n[r])
+                scores16_full(s + (size_t)r * KEY_BLOCK + j, q[r], kb + (size_t)j * ld, ld, hd);
+            else if (j < n[r])
+                scores16_part(s + (size_t)r * KEY_BLOCK + j, q[r], kb + (size_t)j * ld, ld, hd, n[r] - j);
+        }
+    }
+    for (int r = 0; r < R; r++) block_softmax(out[r], &st[r], s + (size_t)r * KEY_BLOCK, n[r], hd, scale);
+    if (!b) {  // no room for every row's second chains: one row and 128 values at a time
+        for (int r = 0; r < R; r++)
+            for (int c0 = 0; c0 < hd; c0 += 8 * LANES) {
+                const int w = hd - c0 < 8 * LANES ? hd - c0 : 8 * LANES;
+                float chain[8 * LANES] = {0};
+                values_step(out[r] + c0, chain, s + (size_t)r * KEY_BLOCK, vb + c0, ld, n[r], w);
+                for (int c = 0; c < w / LANES * LANES; c++) out[r][c0 + c] += chain[c];
+            }
+        return;
+    }
+    memset(b, 0, sizeof(float) * (size_t)R * hd);
+    for (int j = 0; j < most; j += LANES) {
+        prefetch_rows(kb + (size_t)(KEY_BLOCK + KEYS_AHEAD + j) * ld, ld, hd);
+        for (int r = 0; r < R; r++)
+            if (j < n[r])
+                values_step(out[r], b + (size_t)r * hd, s + (size_t)r * KEY_BLOCK + j, vb + (size_t)j * ld,
+                            ld, n[r] - j < LANES ? n[r] - j : LANES, hd);
+    }
+    const int vec_hd = hd / LANES * LANES;  // the two chains meet (the scalar tail has one)
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < vec_hd; c++) out[r][c] += b[(size_t)r * hd + c];
+}
+
+// Room for the second chains of a chunk's rows (heads up to 256 floats).
+enum { CHAIN_FLOATS = ROW_CHUNK * 256 };
 
 void cpu_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
                                 int H, int Hkv, int hd) {
@@ -284,28 +341,34 @@ void cpu_attention_rows_forward(float *out, const float *q, const float *k, cons
         for (int h = 0; h < H; h++) {
             const int rows = Tq - i0 < ROW_CHUNK ? Tq - i0 : ROW_CHUNK;
             const size_t kv_off = (size_t)(h / group) * hd;
+            float s[ROW_CHUNK * KEY_BLOCK] __attribute__((aligned(64))), chains[CHAIN_FLOATS];
+            float *b = (size_t)rows * hd <= CHAIN_FLOATS ? chains : NULL;
             softmax_state st[ROW_CHUNK];
+            float *o[ROW_CHUNK];
+            const float *qr[ROW_CHUNK];
+            int n[ROW_CHUNK];
             for (int r = 0; r < rows; r++) {
+                const size_t row = (size_t)(i0 + r) * H + h;
                 st[r] = (softmax_state){-INFINITY, 0.0f};
-                memset(out + ((size_t)(i0 + r) * H + h) * hd, 0, sizeof(float) * hd);
+                o[r] = out + row * hd;
+                qr[r] = q + row * hd;
+                memset(o[r], 0, sizeof(float) * hd);
             }
-            // key blocks outer, rows inner: a row's arithmetic is the same as alone
+            // key blocks outer, rows inner; rows that see none of a block sit it out
             for (int k0 = 0; k0 < offset + i0 + rows; k0 += KEY_BLOCK) {
-                int first = 1;  // the first row to read this block prefetches it
-                for (int r = 0; r < rows; r++) {
+                int first = 0;
+                while (offset + i0 + first + 1 <= k0) first++;
+                for (int r = first; r < rows; r++) {
                     const int keys = offset + i0 + r + 1;
-                    if (k0 >= keys) continue;
-                    const int n = keys - k0 < KEY_BLOCK ? keys - k0 : KEY_BLOCK;
-                    const size_t row = (size_t)(i0 + r) * H + h;
-                    attend_block(out + row * hd, &st[r], q + row * hd, k + (size_t)k0 * kvrow + kv_off,
-                                 v + (size_t)k0 * kvrow + kv_off, kvrow, n, hd, scale, first);
-                    first = 0;
+                    n[r] = keys - k0 < KEY_BLOCK ? keys - k0 : KEY_BLOCK;
                 }
+                attend_block_rows(o + first, st + first, qr + first, n + first, rows - first,
+                                  k + (size_t)k0 * kvrow + kv_off, v + (size_t)k0 * kvrow + kv_off, kvrow, hd,
+                                  scale, s, b);
             }
             for (int r = 0; r < rows; r++) {
-                float *o = out + ((size_t)(i0 + r) * H + h) * hd;
                 const float inv = 1.0f / st[r].sum;
-                for (int c = 0; c < hd; c++) o[c] *= inv;
+                for (int c = 0; c < hd; c++) o[r][c] *= inv;
             }
         }
 }
