@@ -102,11 +102,11 @@ int main(int argc, char **argv) {
                 "       [--threads T] [--repeats K]\n"
                 "mtp's matrix products against the BLAS library's at a model's shapes (default: the\n"
                 "small config, d 256, N 2048 rows); with --vocab-size also the unembedding's, per chunk\n"
-                "of R rows (default: as many as 8M floats of logits hold, as training does)\n");
+                "of R rows (default: as many as 16M floats of logits hold, as training does)\n");
         return 2;
     }
     if (!f) f = (8 * d / 3 + 63) / 64 * 64;  // the model's default
-    if (V && !chunk) chunk = (8 << 20) / V < N ? (8 << 20) / V : N;
+    if (V && !chunk) chunk = (16 << 20) / V < N ? (16 << 20) / V : N;
     op_set_threads(threads);
     printf("d %d, f %d, %d rows, %d threads, median of %d alternating pairs; ratio = BLAS time / ours\n\n", d,
            f, N, threads, repeats);

@@ -7,9 +7,12 @@
 #include "model/model.h"
 #include "ops/ops.h"
 
-// Rows of logits computed at once: about 32 MB of (rows, V) floats, so no
-// (B*T, V) tensor exists in the sequential schedule.
-#define LOGIT_CHUNK_FLOATS (8u << 20)
+// Rows of logits computed at once: about 64 MB of (rows, V) floats, so no
+// (B*T, V) tensor exists in the sequential schedule. At V = 50304 that is 333
+// rows: the unembedding's products ran at 139-155 (forward) and 145-185 (input
+// gradient) GFLOP/s with 166 rows a chunk, 219-222 and 186-197 with 333
+// (bench_products, Intel Xeon, 2 threads), for 32 MB more.
+#define LOGIT_CHUNK_FLOATS (16u << 20)
 
 // The layouts a model can be created in (see model_create_decoding, _q8).
 enum { ROW_MAJOR, DECODE_LAYOUT, INT8 };

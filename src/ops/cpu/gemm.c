@@ -61,8 +61,9 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
     const int pack_a = a_k_stride != 1;  // a transposed A is packed so each row's k run is contiguous
     // B is packed where it is read transposed (the forward's weights), and where its rows are
     // contiguous if enough rows of A share the copy or its row stride is a multiple of 4 KB (the
-    // rows would share cache sets). Unpacked: the unembedding's dinp, 166 rows of A against all
-    // 50k rows of B, where copying B cost a third of the product's time
+    // rows would share cache sets). Unpacked: few rows of A against many of B, as the
+    // unembedding's dinp in chunks of under 256 rows (166 rows against 50k: copying B cost a
+    // third of the product's time)
     const int pack_b = b_col_stride != 1 || M >= 2 * MC_MAX || b_k_stride % 1024 == 0;
     float *Bp =
         pack_buffer((pack_b ? (size_t)KC * NC : 0) + (pack_a ? (size_t)threads * A_BLOCK_FLOATS : 0) + 1);
