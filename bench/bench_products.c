@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/timer.h"
+#include "model/model.h"
 #include "ops/ops.h"
 
 typedef enum { FORWARD, INPUT_GRAD, WEIGHT_GRAD } product_kind;
@@ -102,11 +103,14 @@ int main(int argc, char **argv) {
                 "       [--threads T] [--repeats K]\n"
                 "mtp's matrix products against the BLAS library's at a model's shapes (default: the\n"
                 "small config, d 256, N 2048 rows); with --vocab-size also the unembedding's, per chunk\n"
-                "of R rows (default: as many as 16M floats of logits hold, as training does)\n");
+                "of R rows (default: as many as training computes at once)\n");
         return 2;
     }
     if (!f) f = (8 * d / 3 + 63) / 64 * 64;  // the model's default
-    if (V && !chunk) chunk = (16 << 20) / V < N ? (16 << 20) / V : N;
+    if (V && !chunk) {                       // as training chunks them
+        mtp_config c = {.vocab_size = V};
+        chunk = model_logit_chunk_rows(&c, (size_t)N);
+    }
     op_set_threads(threads);
     printf("d %d, f %d, %d rows, %d threads, median of %d alternating pairs; ratio = BLAS time / ours\n\n", d,
            f, N, threads, repeats);

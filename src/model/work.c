@@ -139,7 +139,7 @@ static void carve_block(carver *c, block_acts *a, const mtp_config *cfg, int B, 
     a->out = carve(c, N * d);
 }
 
-static int logit_chunk_rows(const mtp_config *cfg, size_t N) {
+int model_logit_chunk_rows(const mtp_config *cfg, size_t N) {
     size_t rows = LOGIT_CHUNK_FLOATS / (size_t)cfg->vocab_size;
     if (rows < 1) rows = 1;
     if (rows > N) rows = N;
@@ -184,7 +184,7 @@ static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, i
         w->head_rows = carve(c, (size_t)cfg->n_future * w->verify_rows * d);
         w->head_gather = carve(c, ((size_t)w->verify_rows + cfg->n_future) * d);
     }
-    w->logit_chunk = logit_chunk_rows(cfg, N);
+    w->logit_chunk = model_logit_chunk_rows(cfg, N);
     w->logits = carve(c, schedule == SCHEDULE_NAIVE ? cfg->n_future * N * V : (size_t)w->logit_chunk * V);
     w->row_losses = carve(c, (size_t)cfg->n_future * N);  // (n, N): every head's, read back once per step
     // attention tiles for every thread the kernels may run on

@@ -356,8 +356,8 @@ void cpu_attention_rows_forward(float *out, const float *q, const float *k, cons
             }
             // key blocks outer, rows inner; rows that see none of a block sit it out
             for (int k0 = 0; k0 < offset + i0 + rows; k0 += KEY_BLOCK) {
-                int first = 0;
-                while (offset + i0 + first + 1 <= k0) first++;
+                // row r sees keys 0 .. offset + i0 + r: those from k0 on if r >= k0 - offset - i0
+                const int first = k0 - offset - i0 > 0 ? k0 - offset - i0 : 0;
                 for (int r = first; r < rows; r++) {
                     const int keys = offset + i0 + r + 1;
                     n[r] = keys - k0 < KEY_BLOCK ? keys - k0 : KEY_BLOCK;
