@@ -2,9 +2,11 @@
 // DRAM, as in decoding a model far larger than the caches. A stack of blocks
 // of the given shape (q, k, v, o, gate, up, down per block) is multiplied by
 // M rows, one matrix after the other, row-major (ops/cpu/decode_matmul.c)
-// and in the decode layout (ops/cpu/packed.c); each is reported as GB/s of
-// weights read and as a fraction of the streaming-read probe measured in the
-// same process. Medians of interleaved repeats.
+// and in the decode layout (ops/cpu/packed.c), and as int8 weights with a
+// scale per 32 values (ops/cpu/q8.c, the rows quantized in each call, as the
+// model does); each is reported as GB/s of weights read (int8: its bytes and
+// scales) and as a fraction of the streaming-read probe measured in the same
+// process. Medians of interleaved repeats.
 // Then the attention of M query rows against one KV cache per block (context
 // C tokens, heads of 128), as a verification step reads them, in GB/s of KV
 // cache and time per block.
@@ -99,29 +101,41 @@ int main(int argc, char **argv) {
         return 2;
     op_set_threads(threads);
     const int in[MATS] = {d, d, d, d, d, d, f}, out[MATS] = {d, d, d, d, f, f, d};
-    float *rm[64][MATS], *pk[64][MATS];
-    double bytes = 0;
+    float *rm[64][MATS], *pk[64][MATS], *qs[64][MATS];
+    int8_t *qw[64][MATS];
+    double bytes = 0, qbytes = 0;
     for (int l = 0; l < L; l++)
         for (int m = 0; m < MATS; m++) {
             rm[l][m] = filled((size_t)in[m] * out[m], 0.05f);
             pk[l][m] = malloc(sizeof(float) * op_packed_floats(out[m], in[m]));
             op_pack(pk[l][m], rm[l][m], out[m], in[m]);
             bytes += 4.0 * in[m] * out[m];
+                        qw[l][m] = malloc((size_t)in[m] * out[m]);
+            qs[l][m] = malloc(sizeof(float) * in[m] * out[m] / OP_Q8_BLOCK);
+            op_quantize_q8(qw[l][m], qs[l][m], rm[l][m], out[m], in[m]);
+            qbytes += (1.0 + 4.0 / OP_Q8_BLOCK) * in[m] * out[m];
         }
     float *x = filled((size_t)MAX_M * f, 1.0f), *y = malloc(sizeof(float) * MAX_M * f);
+    int8_t *xq = malloc((size_t)MAX_M * f);
+    float *xs = malloc(sizeof(float) * MAX_M);
+    int32_t *xsum = malloc(sizeof(int32_t) * MAX_M * f / 4);
     const int Ms[] = {1, 2, 4, 8};
-    double t[2][4][MAX_REPEATS], probes[MAX_REPEATS];
+    double t[3][4][MAX_REPEATS], probes[MAX_REPEATS];
     for (int rep = 0; rep < repeats; rep++) {
         probes[rep] = op_read_bandwidth((size_t)512 << 20, 1);
         for (int mi = 0; mi < 4; mi++)
-            for (int kind = 0; kind < 2; kind++) {
+            for (int kind = 0; kind < 3; kind++) {
                 double t0 = mtp_now();
                 for (int l = 0; l < L; l++)
                     for (int m = 0; m < MATS; m++) {
                         if (kind == 0)
                             op_matmul_rows_forward(y, x, rm[l][m], Ms[mi], in[m], out[m]);
-                        else
+                        else if (kind == 1)
                             op_matmul_packed_rows(y, x, pk[l][m], Ms[mi], in[m], out[m]);
+                        else {
+                            op_quantize_rows_q8(xq, xs, xsum, x, Ms[mi], in[m]);
+                            op_matmul_q8(y, xq, xs, xsum, qw[l][m], qs[l][m], Ms[mi], in[m], out[m]);
+                        }
                     }
                 t[kind][mi][rep] = mtp_now() - t0;
             }
@@ -133,15 +147,17 @@ int main(int argc, char **argv) {
         "f=%d: %.0f MB of weights\n\n",
         probe / 1e9, threads, L, d, f, bytes / 1e6);
     printf(
-        "| rows | row-major GB/s | of probe | decode layout GB/s | of probe |\n|---:|---:|---:|---:|---:|\n");
+        "| rows | row-major GB/s | of probe | decode layout GB/s | of probe | int8 GB/s | of probe |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int mi = 0; mi < 4; mi++) {
-        double med[2];
-        for (int kind = 0; kind < 2; kind++) {
+        double med[3];
+        for (int kind = 0; kind < 3; kind++) {
             qsort(t[kind][mi], (size_t)repeats, sizeof(double), cmp_double);
             med[kind] = t[kind][mi][repeats / 2];
         }
-        printf("| %d | %.1f | %.0f%% | %.1f | %.0f%% |\n", Ms[mi], bytes / med[0] / 1e9,
-               100 * bytes / med[0] / probe, bytes / med[1] / 1e9, 100 * bytes / med[1] / probe);
+        printf("| %d | %.1f | %.0f%% | %.1f | %.0f%% | %.1f | %.0f%% |\n", Ms[mi], bytes / med[0] / 1e9,
+               100 * bytes / med[0] / probe, bytes / med[1] / 1e9, 100 * bytes / med[1] / probe,
+               qbytes / med[2] / 1e9, 100 * qbytes / med[2] / probe);
     }
     bench_attention(L, d, context, repeats, probe);
     return 0;
