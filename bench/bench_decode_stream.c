@@ -110,15 +110,20 @@ int main(int argc, char **argv) {
             pk[l][m] = malloc(sizeof(float) * op_packed_floats(out[m], in[m]));
             op_pack(pk[l][m], rm[l][m], out[m], in[m]);
             bytes += 4.0 * in[m] * out[m];
-                        qw[l][m] = malloc((size_t)in[m] * out[m]);
-            qs[l][m] = malloc(sizeof(float) * in[m] * out[m] / OP_Q8_BLOCK);
-            op_quantize_q8(qw[l][m], qs[l][m], rm[l][m], out[m], in[m]);
+            int8_t *q = malloc((size_t)in[m] * out[m]);
+            float *s = malloc(sizeof(float) * in[m] * out[m] / OP_Q8_BLOCK);
+            op_quantize_q8(q, s, rm[l][m], out[m], in[m]);
+            qw[l][m] = malloc(op_q8_packed_rows(out[m]) * in[m]);
+            qs[l][m] = malloc(sizeof(float) * op_q8_packed_rows(out[m]) * in[m] / OP_Q8_BLOCK);
+            op_q8_pack(qw[l][m], qs[l][m], q, s, out[m], in[m]);
+            free(q);
+            free(s);
             qbytes += (1.0 + 4.0 / OP_Q8_BLOCK) * in[m] * out[m];
         }
     float *x = filled((size_t)MAX_M * f, 1.0f), *y = malloc(sizeof(float) * MAX_M * f);
     int8_t *xq = malloc((size_t)MAX_M * f);
     float *xs = malloc(sizeof(float) * MAX_M);
-    int32_t *xsum = malloc(sizeof(int32_t) * MAX_M * f / 4);
+    int32_t *xaux = malloc(sizeof(int32_t) * MAX_M * f / 4);
     const int Ms[] = {1, 2, 4, 8};
     double t[3][4][MAX_REPEATS], probes[MAX_REPEATS];
     for (int rep = 0; rep < repeats; rep++) {
@@ -133,8 +138,8 @@ int main(int argc, char **argv) {
                         else if (kind == 1)
                             op_matmul_packed_rows(y, x, pk[l][m], Ms[mi], in[m], out[m]);
                         else {
-                            op_quantize_rows_q8(xq, xs, xsum, x, Ms[mi], in[m]);
-                            op_matmul_q8(y, xq, xs, xsum, qw[l][m], qs[l][m], Ms[mi], in[m], out[m]);
+                            op_quantize_rows_q8(xq, xs, xaux, x, Ms[mi], in[m]);
+                            op_matmul_q8(y, xq, xs, xaux, qw[l][m], qs[l][m], Ms[mi], in[m], out[m]);
                         }
                     }
                 t[kind][mi][rep] = mtp_now() - t0;

@@ -681,10 +681,12 @@ static void test_matmul_packed(int I, int O, int big_n) {
 }
 
 // Int8 weights (q8.c): quantizing puts every value within half a step of its
-// block's grid; the product equals the float64 product of the dequantized
-// operands (the integer sums are exact), is within the quantization error of
-// the float32 product, and each row's bits do not depend on how many rows
-// are computed at once, on 1 or 2 threads. An all-zero row gives zeros.
+// block's grid, and a row of activations on its own grid (rounded to nearest,
+// as lrintf); packing and unpacking give back the weights and scales; the
+// product equals the float64 product of the dequantized operands (the integer
+// sums are exact), is within the quantization error of the float32 product,
+// and each row's bits do not depend on how many rows are computed at once, on
+// 1 or 2 threads. An all-zero row gives zeros.
 static void test_matmul_q8(int I, int O) {
     const char *op = "matmul_q8";
     enum { MAXM = 9 };
@@ -699,13 +701,34 @@ static void test_matmul_q8(int I, int O) {
     for (size_t i = 0; i < nw; i++)
         far += fabsf(wd[i] - w[i]) > 0.5001f * scales[i / OP_Q8_BLOCK] || q[i] < -127;
     check(far == 0, op, "I=%d O=%d: %zu weights off their block's grid by more than half a step", I, O, far);
-    int32_t *xsum = alloc(sizeof(int32_t) * nx / 4);
-    op_quantize_rows_q8(xq, xs, xsum, inp, MAXM, I);
+    const size_t prows = op_q8_packed_rows(O);
+    check(prows % OP_Q8_PANEL == 0 && prows >= (size_t)O && prows < (size_t)O + OP_Q8_PANEL, op,
+          "O=%d: %zu packed rows", O, prows);
+    int8_t *qp = alloc(prows * I), *q2 = alloc(nw);
+    float *sp = ffill(prows * I / OP_Q8_BLOCK, NAN), *s2 = ffill(ns, NAN);
+    op_q8_pack(qp, sp, q, scales, O, I);
+    op_q8_unpack(q2, s2, qp, sp, O, I);
+    check(memcmp(q2, q, nw) == 0 && memcmp(s2, scales, sizeof(float) * ns) == 0, op,
+          "I=%d O=%d: unpacking the packed weights does not give them back", I, O);
+    int32_t *xaux = alloc(sizeof(int32_t) * nx / 4);
+    op_quantize_rows_q8(xq, xs, xaux, inp, MAXM, I);
+    size_t off_grid = 0;
+    for (int r = 0; r < MAXM; r++) {
+        double amax = 0.0;
+        for (int i = 0; i < I; i++) amax = fmax(amax, fabs(inp[(size_t)r * I + i]));
+        check(xs[r] == (float)amax / 127.0f, op, "I=%d: row %d's scale %g, want max |x| / 127 = %g", I, r,
+              xs[r], amax / 127.0);
+        for (int i = 0; i < I && amax > 0.0; i++) {
+            const float v = inp[(size_t)r * I + i] * (127.0f / (float)amax);
+            off_grid += xq[(size_t)r * I + i] != (int8_t)lrintf(v);
+        }
+    }
+    check(off_grid == 0, op, "I=%d: %zu activations not rounded to their nearest grid step", I, off_grid);
     for (size_t i = 0; i < nx; i++) xd[i] = (float)xq[i] * xs[i / I];
     float *alone = ffill(no, NAN);
     for (int r = 0; r < MAXM; r++)
-        op_matmul_q8(alone + (size_t)r * O, xq + (size_t)r * I, xs + r, xsum + (size_t)r * I / 4, q, scales,
-                     1, I, O);
+        op_matmul_q8(alone + (size_t)r * O, xq + (size_t)r * I, xs + r, xaux + (size_t)r * I / 4, qp, sp, 1,
+                     I, O);
     double *ref = dnew(no), *exact = dnew(no);
     ref_matmul(ref, to_double(xd, nx), to_double(wd, nw), MAXM, I, O);
     ref_matmul(exact, to_double(inp, nx), to_double(w, nw), MAXM, I, O);
@@ -726,7 +749,7 @@ static void test_matmul_q8(int I, int O) {
         omp_set_num_threads(threads);
         for (int M = 1; M <= MAXM; M++) {
             float *out = ffill(no, NAN);
-            op_matmul_q8(out, xq, xs, xsum, q, scales, M, I, O);
+            op_matmul_q8(out, xq, xs, xaux, qp, sp, M, I, O);
             check(memcmp(out, alone, sizeof(float) * M * O) == 0, op,
                   "I=%d O=%d: %d rows on %d threads differ from rows computed alone", I, O, M, threads);
         }
@@ -1026,9 +1049,10 @@ int main(void) {
     test_matmul_packed(16, 13, 40);      // one slice; one partial block; BLAS path
     test_matmul_packed(1104, 1100, 20);  // 3 chunks (the last partial); 2 panels (the last partial)
     test_read_bandwidth();
-    test_matmul_q8(64, 37);                       // 2 blocks per row
-    test_matmul_q8(224, 19);                      // 7 blocks: 4 two at a time, 3 one by one
-    test_matmul_q8(1024, 300);                    // 32 blocks; enough work for 2 threads
+    test_matmul_q8(32, 64);                       // 1 block per row, one whole panel
+    test_matmul_q8(64, 37);                       // 2 blocks per row, a padded panel
+    test_matmul_q8(224, 19);                      // 7 blocks, a panel of 19
+    test_matmul_q8(1024, 300);                    // 32 blocks, 5 panels; enough work for 2 threads
     test_attention_rows(4, 2, 32, 4, 600, 2.0);   // 3 key blocks, grouped heads
     test_attention_rows(2, 2, 40, 3, 300, 3.0);   // head dim 16 x 2 + 8
     test_attention_rows(3, 1, 6, 5, 20, 1.0);     // head dim below one vector

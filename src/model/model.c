@@ -22,8 +22,8 @@ static void project(const model_work *w, int exact_rows, float *out, const float
         const int8_t *q;
         const float *scales;
         model_q8_matrix(m, kind, layer, &q, &scales);
-        op_quantize_rows_q8(w->q8_x, w->q8_xs, w->q8_xsum, inp, N, in_dim);
-        op_matmul_q8(out, w->q8_x, w->q8_xs, w->q8_xsum, q, scales, N, in_dim, out_dim);
+        op_quantize_rows_q8(w->q8_x, w->q8_xs, w->q8_xaux, inp, N, in_dim);
+        op_matmul_q8(out, w->q8_x, w->q8_xs, w->q8_xaux, q, scales, N, in_dim, out_dim);
         return;
     }
     const float *weight = model_matrix(m, kind, layer);

@@ -53,8 +53,9 @@ typedef struct {
     // Or int8, one scale per 32 values (model/quant.c): params then holds the
     // norms and the embedding only; forwards only.
     int q8;
-    int8_t *q8_weights, *q8_w[P_KINDS];  // arena; per kind, layers stacked (O, I) each
-    float *q8_scales, *q8_s[P_KINDS];    // arena; per kind (O, I / 32) each
+    // arenas; per kind, layers stacked, each in op_q8_pack's layout (ops.h)
+    int8_t *q8_weights, *q8_w[P_KINDS];
+    float *q8_scales, *q8_s[P_KINDS];
 } mtp_model;
 
 // One consumer's working memory for a model: activations, gradients (for a
@@ -118,7 +119,7 @@ typedef struct {
     float *panel_scratch;  // decode layout: op_packed_scratch_floats(N, max in_dim)
     int8_t *q8_x;          // int8 model: a product's input rows quantized (N, max in_dim)
     float *q8_xs;          // ... and their scales (N)
-    int32_t *q8_xsum;      // ... and their lane corrections (N, max in_dim / 4)
+    int32_t *q8_xaux;      // ... and their side data (N, max in_dim / 4; ops.h)
 } model_work;
 
 // Allocates zeroed parameters and the RoPE tables for cfg (validated).
@@ -171,8 +172,12 @@ int model_use_q8(mtp_model *m, int quantize);
 // matrices (model_create_q8).
 int model_alloc_q8_params(mtp_model *m);
 int model_create_q8(mtp_model *m, const mtp_config *cfg);
-// Block `layer`'s int8 matrix of `kind`: q (O, I) and scales (O, I / 32).
+// Block `layer`'s int8 matrix of `kind` as op_matmul_q8 reads it (packed).
 void model_q8_matrix(const mtp_model *m, param_kind kind, int layer, const int8_t **q, const float **scales);
+// The same from / into row-major q (O, I) and scales (O, I / 32), as files
+// hold them.
+void model_set_q8_matrix(mtp_model *m, param_kind kind, int layer, const int8_t *q, const float *scales);
+void model_get_q8_matrix(const mtp_model *m, param_kind kind, int layer, int8_t *q, float *scales);
 
 // Allocates w's buffers for batches of up to B x T of model m (which must
 // outlive w). with_grads = 0 gives an inference/evaluation work state (no

@@ -41,6 +41,16 @@ static int alloc_float_rest(param_set *p, const mtp_config *c) {
     return 0;
 }
 
+// One matrix's int8 storage in the product's packed layout (ops.h): whole
+// panels of OP_Q8_PANEL rows, so every matrix starts 64-byte aligned.
+static size_t q8_bytes(int out, int in) {
+    return op_q8_packed_rows(out) * (size_t)in;
+}
+
+static size_t q8_scales(int out, int in) {
+    return op_q8_packed_rows(out) * (size_t)in / OP_Q8_BLOCK;
+}
+
 // The int8 storage of every matrix (zeroed): m->q8_w / q8_s point into it.
 static int alloc_q8_storage(mtp_model *m) {
     const mtp_config *c = &m->cfg;
@@ -49,9 +59,9 @@ static int alloc_q8_storage(mtp_model *m) {
         if (model_kind_is_matrix((param_kind)k)) {
             int out, in;
             model_matrix_shape(c, (param_kind)k, &out, &in);
-            size_t layers = (size_t)params_kind_layers(c, (param_kind)k), n = layers * out * in;
-            bytes += (n + 63) / 64 * 64;
-            scales += (n / OP_Q8_BLOCK + 15) / 16 * 16;
+            size_t layers = (size_t)params_kind_layers(c, (param_kind)k);
+            bytes += layers * q8_bytes(out, in);
+            scales += layers * q8_scales(out, in);
         }
     m->q8_weights = mtp_alloc_aligned(bytes, "int8 weights");
     m->q8_scales = m->q8_weights ? mtp_alloc_aligned(scales * sizeof(float), "int8 weight scales") : NULL;
@@ -66,11 +76,11 @@ static int alloc_q8_storage(mtp_model *m) {
         if (!model_kind_is_matrix((param_kind)k)) continue;
         int out, in;
         model_matrix_shape(c, (param_kind)k, &out, &in);
-        size_t layers = (size_t)params_kind_layers(c, (param_kind)k), n = layers * out * in;
+        size_t layers = (size_t)params_kind_layers(c, (param_kind)k);
         m->q8_w[k] = m->q8_weights + at;
         m->q8_s[k] = m->q8_scales + sat;
-        at += (n + 63) / 64 * 64;
-        sat += (n / OP_Q8_BLOCK + 15) / 16 * 16;
+        at += layers * q8_bytes(out, in);
+        sat += layers * q8_scales(out, in);
     }
     return 0;
 }
@@ -95,6 +105,37 @@ int model_alloc_q8_params(mtp_model *m) {
     return 0;
 }
 
+// Every float32 matrix of m quantized into its int8 storage, through one
+// row-major scratch matrix (the largest) packed from there.
+static int quantize_all(mtp_model *m) {
+    const mtp_config *c = &m->cfg;
+    size_t most = 0;
+    for (int k = 0; k < P_KINDS; k++)
+        if (model_kind_is_matrix((param_kind)k)) {
+            int out, in;
+            model_matrix_shape(c, (param_kind)k, &out, &in);
+            if ((size_t)out * in > most) most = (size_t)out * in;
+        }
+    int8_t *q = mtp_malloc(most, "one int8 matrix being packed");
+    float *scales = q ? mtp_malloc(most / OP_Q8_BLOCK * sizeof(float), "its scales") : NULL;
+    if (!scales) {
+        free(q);
+        return -1;
+    }
+    for (int k = 0; k < P_KINDS; k++) {
+        if (!model_kind_is_matrix((param_kind)k)) continue;
+        int out, in;
+        model_matrix_shape(c, (param_kind)k, &out, &in);
+        for (int l = 0; l < params_kind_layers(c, (param_kind)k); l++) {
+            op_quantize_q8(q, scales, m->params.t[k] + (size_t)l * out * in, out, in);
+            model_set_q8_matrix(m, (param_kind)k, l, q, scales);
+        }
+    }
+    free(q);
+    free(scales);
+    return 0;
+}
+
 int model_use_q8(mtp_model *m, int quantize) {
     const mtp_config *c = &m->cfg;
     char why[128];
@@ -102,16 +143,10 @@ int model_use_q8(mtp_model *m, int quantize) {
     if (!model_matrix_rows_fit_q8(c, why, sizeof why))
         return mtp_errorf("cannot quantize to q8: %s (rows are quantized in blocks of %d)", why, OP_Q8_BLOCK);
     if (alloc_q8_storage(m) != 0) return -1;
-    if (quantize)
-        for (int k = 0; k < P_KINDS; k++) {
-            if (!model_kind_is_matrix((param_kind)k)) continue;
-            int out, in;
-            model_matrix_shape(c, (param_kind)k, &out, &in);
-            size_t layers = (size_t)params_kind_layers(c, (param_kind)k), n = (size_t)out * in;
-            for (size_t l = 0; l < layers; l++)
-                op_quantize_q8(m->q8_w[k] + l * n, m->q8_s[k] + l * n / OP_Q8_BLOCK, m->params.t[k] + l * n,
-                               out, in);
-        }
+    if (quantize && quantize_all(m) != 0) {
+        free_q8_storage(m);
+        return -1;
+    }
     // the float32 matrices go: a new arena with only the kinds that stay float32
     param_set rest;
     if (alloc_float_rest(&rest, c) != 0) {
@@ -129,7 +164,22 @@ int model_use_q8(mtp_model *m, int quantize) {
 void model_q8_matrix(const mtp_model *m, param_kind kind, int layer, const int8_t **q, const float **scales) {
     int out, in;
     model_matrix_shape(&m->cfg, kind, &out, &in);
-    size_t n = (size_t)out * in;
-    *q = m->q8_w[kind] + (size_t)layer * n;
-    *scales = m->q8_s[kind] + (size_t)layer * n / OP_Q8_BLOCK;
+    *q = m->q8_w[kind] + (size_t)layer * q8_bytes(out, in);
+    *scales = m->q8_s[kind] + (size_t)layer * q8_scales(out, in);
+}
+
+void model_set_q8_matrix(mtp_model *m, param_kind kind, int layer, const int8_t *q, const float *scales) {
+    int out, in;
+    model_matrix_shape(&m->cfg, kind, &out, &in);
+    op_q8_pack(m->q8_w[kind] + (size_t)layer * q8_bytes(out, in),
+               m->q8_s[kind] + (size_t)layer * q8_scales(out, in), q, scales, out, in);
+}
+
+void model_get_q8_matrix(const mtp_model *m, param_kind kind, int layer, int8_t *q, float *scales) {
+    const int8_t *qp;
+    const float *sp;
+    int out, in;
+    model_matrix_shape(&m->cfg, kind, &out, &in);
+    model_q8_matrix(m, kind, layer, &qp, &sp);
+    op_q8_unpack(q, scales, qp, sp, out, in);
 }

@@ -202,15 +202,24 @@ void op_matmul_packed(float *out, const float *inp, const float *wp, int N, int 
 #define OP_Q8_BLOCK 32
 void op_quantize_q8(int8_t *q, float *scales, const float *w, int rows, int cols);
 void op_dequantize_q8(float *w, const int8_t *q, const float *scales, int rows, int cols);
+// The product's layout (q8.c): panels of OP_Q8_PANEL outputs (the last padded
+// with zero rows), each block of 32 inputs of a panel's outputs interleaved
+// so that one vector holds 4 inputs of 16 outputs. op_q8_packed_rows(O) x I
+// bytes and op_q8_packed_rows(O) x I / 32 scales; op_q8_unpack inverts
+// op_q8_pack (either output may be NULL).
+#define OP_Q8_PANEL 64
+size_t op_q8_packed_rows(int out_dim);
+void op_q8_pack(int8_t *qp, float *sp, const int8_t *q, const float *scales, int out_dim, int in_dim);
+void op_q8_unpack(int8_t *q, float *scales, const int8_t *qp, const float *sp, int out_dim, int in_dim);
 // Activations, one scale per row: x (M, I) ~ xq * xs[row], xs = max |x| / 127;
-// xsum (M, I / 4): -128 x the sum of each 4 consecutive xq, the lane
-// corrections of the VNNI kernel (which reads the weights as unsigned).
-void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xsum, const float *x, int M, int in_dim);
-// out (M, O) = x @ w^T from quantized x (xq, xs, xsum) and w (q, scales):
+// xaux (M, I / 4) int32 per row: the side data the product's instructions
+// need (VNNI: -128 x the sum of each block's xq; AVX2: |xq| as bytes).
+void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xaux, const float *x, int M, int in_dim);
+// out (M, O) = x @ w^T from quantized x (xq, xs, xaux) and packed w (qp, sp):
 // integer dot products per block, float sums over blocks. A row's result does
 // not depend on M (speculative verification stays exact against plain steps).
-void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int32_t *xsum, const int8_t *q,
-                  const float *scales, int M, int in_dim, int out_dim);
+void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int32_t *xaux, const int8_t *qp,
+                  const float *sp, int M, int in_dim, int out_dim);
 
 // ---- memory read bandwidth (ops/cpu/bandwidth.c) ----
 // Bytes per second the kernel threads reach reading a buffer of `bytes` (far

@@ -81,21 +81,38 @@ int checkpoint_write_tensors(const char *path, const param_set *const *sets, con
 
 // The int8 model's tensors: the embedding and norms in F32; each matrix as
 // I8 under its usual name plus its scales, F32 (O, I / 32), under the name
-// with "_scale" appended; the metadata key QUANT_KEY says which format.
+// with "_scale" appended; the metadata key QUANT_KEY says which format. The
+// matrices are unpacked into row-major order one at a time as they are
+// written (memory holds them in the product's layout).
+typedef struct {
+    const mtp_model *m;
+    named_tensor *t;  // per entry: the parameter it comes from
+    int *is_scale;    // per entry: 1 for a matrix's scales
+} q8_writer;
+
+static int produce_q8(void *ctx, int i, void *buf) {
+    const q8_writer *q = ctx;
+    if (q->is_scale[i])
+        model_get_q8_matrix(q->m, q->t[i].kind, q->t[i].layer, NULL, buf);
+    else
+        model_get_q8_matrix(q->m, q->t[i].kind, q->t[i].layer, buf, NULL);
+    return 0;
+}
+
 static int write_q8_tensors(const char *path, const mtp_model *m) {
     const mtp_config *cfg = &m->cfg;
     int count = params_tensor_count(cfg), total = 0;
     st_entry *e = mtp_calloc((size_t)count * 2, sizeof *e, "safetensors entries");
     char(*names)[128] = mtp_calloc((size_t)count * 2, sizeof *names, "tensor names");
-    if (!e || !names) {
-        free(e);
-        free(names);
-        return -1;
-    }
-    for (int i = 0; i < count; i++) {
+    q8_writer q = {.m = m,
+                   .t = mtp_calloc((size_t)count * 2, sizeof *q.t, "tensors"),
+                   .is_scale = mtp_calloc((size_t)count * 2, sizeof *q.is_scale, "tensor kinds")};
+    int rc = e && names && q.t && q.is_scale ? 0 : -1;
+    for (int i = 0; i < count && rc == 0; i++) {
         named_tensor t;
         params_named(&m->params, cfg, i, &t);
         st_entry *x = &e[total];
+        q.t[total] = t;
         snprintf(names[total], sizeof names[total], "%s", t.name);
         x->name = names[total++];
         x->ndim = t.ndim;
@@ -103,23 +120,23 @@ static int write_q8_tensors(const char *path, const mtp_model *m) {
         x->shape[1] = t.shape[1];
         x->data = t.data;
         if (!model_kind_is_matrix(t.kind)) continue;
-        const int8_t *q;
-        const float *scales;
-        model_q8_matrix(m, t.kind, t.layer, &q, &scales);
-        x->data = q;
+        x->data = NULL;  // made by produce_q8
         x->dtype = ST_I8;
         st_entry *sc = &e[total];
+        q.t[total] = t;
+        q.is_scale[total] = 1;
         snprintf(names[total], sizeof names[total], "%s_scale", t.name);
         sc->name = names[total++];
         sc->ndim = 2;
         sc->shape[0] = t.shape[0];
         sc->shape[1] = t.shape[1] / OP_Q8_BLOCK;
-        sc->data = scales;
     }
     const char *meta[] = {"format", "pt", QUANT_KEY, QUANT_Q8};
-    int rc = st_write(path, e, total, meta, 2);
+    if (rc == 0) rc = st_write_streamed(path, e, total, meta, 2, produce_q8, &q);
     free(e);
     free(names);
+    free(q.t);
+    free(q.is_scale);
     return rc;
 }
 
@@ -393,27 +410,37 @@ static int read_params_packed(const st_file *f, mtp_model *m) {
 }
 
 // An int8 model's tensors (see write_q8_tensors) into m, already given its
-// int8 storage.
+// int8 storage: each matrix read row-major into scratch (the largest) and
+// packed from there.
 static int read_q8_params(const st_file *f, mtp_model *m) {
-    int count = params_tensor_count(&m->cfg);
+    int count = params_tensor_count(&m->cfg), rc = 0;
+    size_t most = 0;
     for (int i = 0; i < count; i++) {
         named_tensor t;
         params_named(&m->params, &m->cfg, i, &t);
+        if (model_kind_is_matrix(t.kind) && (size_t)(t.shape[0] * t.shape[1]) > most)
+            most = (size_t)(t.shape[0] * t.shape[1]);
+    }
+    int8_t *q = mtp_malloc(most + 1, "one int8 matrix being packed");
+    float *scales = q ? mtp_malloc(most / OP_Q8_BLOCK * sizeof(float) + 1, "its scales") : NULL;
+    if (!scales) rc = -1;
+    for (int i = 0; i < count && rc == 0; i++) {
+        named_tensor t;
+        params_named(&m->params, &m->cfg, i, &t);
         if (!model_kind_is_matrix(t.kind)) {
-            if (st_read_f32(f, t.name, t.shape, t.ndim, t.data) != 0) return -1;
+            rc = st_read_f32(f, t.name, t.shape, t.ndim, t.data);
             continue;
         }
-        const int8_t *q;
-        const float *scales;
-        model_q8_matrix(m, t.kind, t.layer, &q, &scales);
         char name[160];
         int64_t shape[2] = {t.shape[0], t.shape[1] / OP_Q8_BLOCK};
         snprintf(name, sizeof name, "%s_scale", t.name);
-        if (st_read_i8(f, t.name, t.shape, 2, (int8_t *)q) != 0 ||
-            st_read_f32(f, name, shape, 2, (float *)scales) != 0)
-            return -1;
+        rc =
+            st_read_i8(f, t.name, t.shape, 2, q) != 0 || st_read_f32(f, name, shape, 2, scales) != 0 ? -1 : 0;
+        if (rc == 0) model_set_q8_matrix(m, t.kind, t.layer, q, scales);
     }
-    return 0;
+    free(q);
+    free(scales);
+    return rc;
 }
 
 // model.safetensors (f, at path) into m: every expected tensor present with

@@ -1,21 +1,37 @@
 // q8.c: int8 weights with one scale per 32 values, and their products.
 //
-// A weight row w (I values, I a multiple of 32) is stored as I int8 q and
+// A weight row w (I values, I a multiple of 32) is quantized as I int8 q and
 // I/32 float scales s, w[i] ~ q[i] * s[i / 32], s = max |w| / 127 over the
 // block (q in [-127, 127]). An activation row x is quantized as a whole:
 // x[i] ~ xq[i] * xs, xs = max |x| / 127. Then
 //   x . w ~ xs * sum_b s[b] * (sum_{i in b} xq[i] q[i]),
 // the inner sums exact in int32: the integer dot-product instructions do them.
-// Both take unsigned x signed bytes. AVX2's vpmaddubsw + vpmaddwd: x's sign
-// moves onto q (|xq|, |q| <= 127 keep the 16-bit pair sums exact), two sign
-// instructions per row and block. AVX-512 VNNI's vpdpbusd (no 16-bit step):
-// the weights are read as unsigned, q + 128 (one xor per 64 weights, shared by
-// every row), and each int32 lane starts from -128 x the sum of its 4 xq
-// (xsum, made once per row when x is quantized), so a lane ends at the same
-// exact sum of xq[i] q[i]; 64 weights (two blocks) per instruction.
-// Each output's float sum runs over the blocks in order, block b in chain
-// b % 4 (8 lanes), then a fixed tree: both paths give the same bits, and a
-// row's result does not depend on how many rows there are.
+//
+// For the product the weights are packed (op_q8_pack) so that one vector holds
+// the same 4 inputs of 16 outputs: the 4 bytes of an activation row are
+// broadcast and one dot-product instruction adds 4 products to each of 16
+// outputs' sums. One float conversion and one fused multiply-add per block of
+// 32 inputs and 16 outputs then fold a block into the float sums; the row-wise
+// layout needed that for every block of every output, plus a sum across the
+// lanes per output, and was arithmetic-bound with several rows.
+// Packed layout, per panel of 64 outputs (OP_Q8_PANEL; the last one padded
+// with zero rows) and per block b of 32 inputs, 2048 bytes:
+//   [group g of 16 outputs][j = 0..7][lane = output g*16 + lane][k = 0..3]
+//   = q[output][32 b + 4 j + k],
+// panels one after the other, blocks in order within a panel (one stream),
+// and the scales likewise, 64 floats per (panel, block): scale of output
+// g*16 + lane at g*16 + lane.
+// Both take unsigned x signed bytes. AVX-512 VNNI's vpdpbusd: the weights are
+// stored as unsigned, q + 128, and each block's int32 sum starts from -128 x
+// the sum of the row's 32 xq of the block (the row's side data, made when it
+// is quantized), so it ends at the exact sum of xq[i] q[i]. AVX2's vpmaddubsw +
+// vpmaddwd: the weights stay signed; x's sign moves onto q (|xq|, |q| <= 127
+// keep the 16-bit pair sums exact) and |xq| is the side data.
+// Every output's float sum runs over the blocks in order in one chain,
+// f = fma(float(int sum), s[b], f), then times xs: the same operations
+// whatever the instruction set and however many rows are computed at once, so
+// a row's bits do not depend on the row count (speculative verification stays
+// exact against plain steps).
 #include <immintrin.h>
 #include <math.h>
 #include <omp.h>
@@ -23,6 +39,34 @@
 
 #include "ops/cpu/parallel.h"
 #include "ops/ops.h"
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#define ZMM_VNNI 1
+#define STORED_FLIP 0x80  // packed bytes are q + 128 (as unsigned), q ^ 0x80
+#else
+#define STORED_FLIP 0x00
+#endif
+
+enum { GROUP = 16, GROUPS = OP_Q8_PANEL / GROUP, J = OP_Q8_BLOCK / 4 };
+// Packed bytes of one (panel, block).
+enum { CHUNK = OP_Q8_PANEL * OP_Q8_BLOCK };
+// Each thread prefetches its weights into L2 ahead of the first pass over a
+// panel (the one reading from DRAM): at least PREFETCH_AHEAD bytes ahead of
+// it, as fast as it reads; the hardware prefetchers alone let DRAM idle
+// between a core's requests. Later passes over the panel (more than
+// PASS_ROWS rows: a prompt) find it in L2; for them the prefetches go on
+// into the next panel, up to PREFETCH_LIMIT bytes ahead (within L2 on both
+// machine kinds), so that DRAM does not idle meanwhile.
+enum { PREFETCH_AHEAD = 4096, PREFETCH_LIMIT = 65536 };
+// Rows multiplied per pass over a panel: 4 (a verification of K = 3 drafts)
+// keep 16 int32 accumulators and 4 weight vectors in registers (AVX-512 has
+// 32), the float sums in a small array the compiler keeps in registers where
+// it can (one multiply-add per block and output, next to 8 dot products).
+// Measured in L2 on an Intel Xeon (2 threads): 4 rows in one pass 40 GB/s of
+// weights, as 3 + 1 rows (the float sums all in registers) 32 GB/s, as 2 + 2
+// 48 GB/s but with DRAM idle during the second pass (bench_decode_stream, 4
+// rows: 66-80% of the read probe vs 75-90% in one pass).
+#define PASS_ROWS 4
 
 void op_quantize_q8(int8_t *q, float *scales, const float *w, int rows, int cols) {
     const int blocks = cols / OP_Q8_BLOCK;
@@ -47,158 +91,252 @@ void op_dequantize_q8(float *w, const int8_t *q, const float *scales, int rows, 
     }
 }
 
-void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xsum, const float *x, int M, int in_dim) {
+size_t op_q8_packed_rows(int out_dim) {
+    return ((size_t)out_dim + OP_Q8_PANEL - 1) / OP_Q8_PANEL * OP_Q8_PANEL;
+}
+
+// Where weight (o, i) and scale (o, b) sit in the packed layout.
+static size_t packed_byte(size_t o, size_t i, size_t blocks) {
+    size_t p = o / OP_Q8_PANEL, g = o % OP_Q8_PANEL / GROUP, lane = o % GROUP, b = i / OP_Q8_BLOCK,
+           j = i % OP_Q8_BLOCK / 4, k = i % 4;
+    return (p * blocks + b) * CHUNK + g * GROUP * OP_Q8_BLOCK + j * GROUP * 4 + lane * 4 + k;
+}
+
+static size_t packed_scale(size_t o, size_t b, size_t blocks) {
+    return (o / OP_Q8_PANEL * blocks + b) * OP_Q8_PANEL + o % OP_Q8_PANEL;
+}
+
+void op_q8_pack(int8_t *qp, float *sp, const int8_t *q, const float *s, int out_dim, int in_dim) {
+    // in the layout's order, 4 bytes (one output's 4 inputs) at a time
+    const size_t blocks = (size_t)in_dim / OP_Q8_BLOCK, panels = op_q8_packed_rows(out_dim) / OP_Q8_PANEL;
+    const uint32_t flip = 0x01010101u * STORED_FLIP;
+#pragma omp parallel for schedule(static) if (panels * OP_Q8_PANEL * in_dim >= OP_PARALLEL_MIN_WORK)
+    for (size_t p = 0; p < panels; p++)
+        for (size_t b = 0; b < blocks; b++) {
+            int8_t *dst = qp + (p * blocks + b) * CHUNK;
+            float *sdst = sp + (p * blocks + b) * OP_Q8_PANEL;
+            for (size_t r = 0; r < OP_Q8_PANEL; r++) {  // row r of the panel: group r / 16, lane r % 16
+                const size_t o = p * OP_Q8_PANEL + r;
+                const int real = o < (size_t)out_dim;
+                sdst[r] = real ? s[o * blocks + b] : 0.0f;
+                int8_t *d = dst + r / GROUP * GROUP * OP_Q8_BLOCK + r % GROUP * 4;
+                for (size_t j = 0; j < J; j++) {
+                    uint32_t v = 0;
+                    if (real) memcpy(&v, q + o * in_dim + b * OP_Q8_BLOCK + 4 * j, 4);
+                    v ^= flip;
+                    memcpy(d + j * GROUP * 4, &v, 4);
+                }
+            }
+        }
+}
+
+void op_q8_unpack(int8_t *q, float *s, const int8_t *qp, const float *sp, int out_dim, int in_dim) {
+    const size_t blocks = (size_t)in_dim / OP_Q8_BLOCK;
+    for (size_t o = 0; o < (size_t)out_dim; o++) {
+        if (q)
+            for (size_t i = 0; i < (size_t)in_dim; i++)
+                q[o * in_dim + i] = (int8_t)((uint8_t)qp[packed_byte(o, i, blocks)] ^ STORED_FLIP);
+        if (s)
+            for (size_t b = 0; b < blocks; b++) s[o * blocks + b] = sp[packed_scale(o, b, blocks)];
+    }
+}
+
+// xq[0..32) = x * inv rounded to the nearest integer, ties to even (the
+// conversion's default rounding, as lrintf's), |x * inv| <= 127. Returns the
+// 32 values' sum.
+static inline int32_t quantize_block(int8_t *xq, const float *x, __m256 inv) {
+    __m256i v[4];
+    for (int k = 0; k < 4; k++) v[k] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), inv));
+    // packs interleave the 128-bit lanes: 0-3 8-11 16-19 24-27 | 4-7 12-15 ...; the permute undoes it
+    __m256i bytes = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+    bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)xq, bytes);
+    __m256i t = _mm256_add_epi32(_mm256_add_epi32(v[0], v[1]), _mm256_add_epi32(v[2], v[3]));
+    __m128i h = _mm_add_epi32(_mm256_castsi256_si128(t), _mm256_extracti128_si256(t, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0x4E));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, 0xB1));
+    return _mm_cvtsi128_si32(h);
+}
+
+void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xaux, const float *x, int M, int in_dim) {
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
     for (int m = 0; m < M; m++) {
         const float *row = x + (size_t)m * in_dim;
         int8_t *qrow = xq + (size_t)m * in_dim;
-        float amax = 0.0f;
-        for (int i = 0; i < in_dim; i++) amax = fmaxf(amax, fabsf(row[i]));
-        float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        int32_t *aux = xaux + (size_t)m * (in_dim / 4);
+        __m256 vmax = _mm256_setzero_ps();
+        for (int i = 0; i < in_dim; i += 8)
+            vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(row + i), magnitude));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_max_ss(h, _mm_movehdup_ps(h));
+        const float amax = _mm_cvtss_f32(h), inv = amax > 0.0f ? 127.0f / amax : 0.0f;
         xs[m] = amax / 127.0f;
-        for (int i = 0; i < in_dim; i++) qrow[i] = (int8_t)lrintf(row[i] * inv);
-        for (int l = 0; l < in_dim / 4; l++)
-            xsum[(size_t)m * (in_dim / 4) + l] =
-                -128 * (qrow[4 * l] + qrow[4 * l + 1] + qrow[4 * l + 2] + qrow[4 * l + 3]);
-    }
-}
-
-// The 8 int32 lanes of one block's products: lane sums of xq[i] * q[i].
-static inline __m256i block_dot(__m256i q, __m256i xq) {
-    const __m256i ax = _mm256_sign_epi8(xq, xq), sq = _mm256_sign_epi8(q, xq);  // |x|, q * sign(x)
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-    return _mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, sq);
-#else
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sq), _mm256_set1_epi16(1));
-#endif
-}
-
-// Lanes (0+4, 1+5, 2+6, 3+7), then (0+2, 1+3), then 0+1: a fixed order.
-static inline float lane_sum(__m256 v) {
-    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
-    a = _mm_add_ss(a, _mm_movehdup_ps(a));
-    return _mm_cvtss_f32(a);
-}
-
-// Rows of x a weight row is multiplied into while it sits in registers:
-// ROWS x CHAINS accumulators (AVX2 has 16 vector registers, AVX-512 32).
-#ifdef __AVX512F__
-#define ROWS 4
-#else
-#define ROWS 2
-#endif
-// Independent float sums per output, block b going to chain b % CHAINS, so
-// the additions do not wait on each other; the chains are added in a fixed
-// order at the end, the same for every ROWS.
-#define CHAINS 4
-
-// Weights read this many bytes ahead into L2: with several rows the product
-// is arithmetic-bound, and the hardware prefetchers alone let DRAM idle.
-enum { PREFETCH_AHEAD = 4096 };
-
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__) && defined(__AVX512DQ__)  // DQ: the 8-lane extracts
-#define ZMM_VNNI 1
-// acc (chains 0+1 in the low and high halves of acc[0], 2+3 of acc[1]) += the
-// four blocks at q (64 bytes per register: two blocks), scales s[0..3], for
-// one row: xq signed, its lane corrections xsum.
-static inline __attribute__((always_inline)) void four_blocks(__m512 acc[2], __m512i qu0, __m512i qu1,
-                                                              __m512 s01, __m512 s23, const int8_t *xq,
-                                                              const int32_t *xsum) {
-    __m512i d0 = _mm512_dpbusd_epi32(_mm512_loadu_si512(xsum), qu0, _mm512_loadu_si512(xq));
-    __m512i d1 = _mm512_dpbusd_epi32(_mm512_loadu_si512(xsum + 16), qu1, _mm512_loadu_si512(xq + 64));
-    acc[0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0), s01, acc[0]);
-    acc[1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1), s23, acc[1]);
-}
-#endif
-
-// out[m] (stride ldo) = x_m . w for R rows of x, one weight row (q, s).
-static inline __attribute__((always_inline)) void row_product(float *out, size_t ldo, const int8_t *xq,
-                                                              const float *xs, const int32_t *xsum,
-                                                              const int8_t *q, const float *s, int in_dim,
-                                                              const int R) {
-    __m256 acc[ROWS][CHAINS];
-    const int blocks = in_dim / OP_Q8_BLOCK;
-    int b0 = 0;
+        for (int b = 0; b < in_dim / OP_Q8_BLOCK; b++) {
+            const int32_t sum =
+                quantize_block(qrow + b * OP_Q8_BLOCK, row + b * OP_Q8_BLOCK, _mm256_set1_ps(inv));
 #ifdef ZMM_VNNI
-    {
-        const __m512i flip = _mm512_set1_epi8((char)0x80);
-        const __m512i lo = _mm512_set_epi32(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
-        const __m512i hi = _mm512_set_epi32(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2);
-        __m512 wide[ROWS][2];
-        for (int m = 0; m < R; m++) wide[m][0] = wide[m][1] = _mm512_setzero_ps();
-        for (; b0 + CHAINS <= blocks; b0 += CHAINS) {
-            const size_t at = (size_t)b0 * OP_Q8_BLOCK;
-            __builtin_prefetch(q + at + PREFETCH_AHEAD, 0, 2);
-            __builtin_prefetch(q + at + PREFETCH_AHEAD + 64, 0, 2);
-            const __m512i qu0 = _mm512_xor_si512(_mm512_loadu_si512(q + at), flip);
-            const __m512i qu1 = _mm512_xor_si512(_mm512_loadu_si512(q + at + 64), flip);
-            const __m512 s4 = _mm512_castps128_ps512(_mm_loadu_ps(s + b0));
-            const __m512 s01 = _mm512_permutexvar_ps(lo, s4), s23 = _mm512_permutexvar_ps(hi, s4);
-            for (int m = 0; m < R; m++)
-                four_blocks(wide[m], qu0, qu1, s01, s23, xq + (size_t)m * in_dim + at,
-                            xsum + (size_t)m * (in_dim / 4) + at / 4);
-        }
-        for (int m = 0; m < R; m++) {
-            acc[m][0] = _mm512_castps512_ps256(wide[m][0]);
-            acc[m][1] = _mm512_extractf32x8_ps(wide[m][0], 1);
-            acc[m][2] = _mm512_castps512_ps256(wide[m][1]);
-            acc[m][3] = _mm512_extractf32x8_ps(wide[m][1], 1);
+            aux[b] = -128 * sum;
+#else
+            (void)sum;
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(qrow + b * OP_Q8_BLOCK));
+            _mm256_storeu_si256((__m256i *)((uint8_t *)aux + b * OP_Q8_BLOCK), _mm256_abs_epi8(q));
+#endif
         }
     }
-#else
-    for (int m = 0; m < R; m++)
-        for (int c = 0; c < CHAINS; c++) acc[m][c] = _mm256_setzero_ps();
-#endif
-    for (; b0 < blocks; b0 += CHAINS) {
-        const int n = blocks - b0 < CHAINS ? blocks - b0 : CHAINS;
-        for (int c = 0; c < n; c++) {
-            const size_t at = (size_t)(b0 + c) * OP_Q8_BLOCK;
-            if (c == 0) __builtin_prefetch(q + at + PREFETCH_AHEAD, 0, 2);
-            const __m256i qv = _mm256_loadu_si256((const __m256i *)(q + at));
-            const __m256 sv = _mm256_set1_ps(s[b0 + c]);
+}
+
+// One block's worth of prefetches (CHUNK bytes) from the cursor *ahead,
+// kept between PREFETCH_AHEAD and PREFETCH_LIMIT bytes past the frontier (the
+// first weight byte no pass has read yet).
+static inline void prefetch_ahead(const int8_t **ahead, const int8_t *frontier) {
+    const int8_t *at = *ahead, *lo = frontier + PREFETCH_AHEAD, *hi = frontier + PREFETCH_LIMIT;
+    if (at < lo) at = lo;
+    for (int l = 0; l < CHUNK / 64 && at < hi; l++, at += 64) __builtin_prefetch(at, 0, 2);
+    *ahead = at;
+}
+
+static inline int32_t load4(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+// out[m][0..n) (row stride ldo) for R rows of x and one panel (qp, sp, the
+// panel's first block): n <= 64 outputs are stored, the rest are padding.
+#ifdef ZMM_VNNI
+static inline __attribute__((always_inline)) void panel_rows(float *out, size_t ldo, int n, const int8_t *xq,
+                                                             const int32_t *xaux, const float *xs,
+                                                             const int8_t *qp, const float *sp, int in_dim,
+                                                             const int8_t **ahead, const int8_t *frontier,
+                                                             const int R) {
+    const int blocks = in_dim / OP_Q8_BLOCK;
+    const size_t ldaux = (size_t)in_dim / 4;
+    _Alignas(64) float f[PASS_ROWS][GROUPS][GROUP];
+    memset(f, 0, sizeof f);
+    for (int b = 0; b < blocks; b++, qp += CHUNK, sp += OP_Q8_PANEL) {
+        prefetch_ahead(ahead, frontier ? frontier : qp);
+        // acc[m][g] (and, for one row, odd[g] taking every other step: 8
+        // chains in flight instead of 4; integer sums, so no change in bits)
+        __m512i acc[PASS_ROWS][GROUPS], odd[GROUPS];
+        for (int m = 0; m < R; m++) {
+            const __m512i start = _mm512_set1_epi32(xaux[m * ldaux + b]);
+            for (int g = 0; g < GROUPS; g++) acc[m][g] = start;
+        }
+        if (R == 1)
+            for (int g = 0; g < GROUPS; g++) odd[g] = _mm512_setzero_si512();
+        const int8_t *xb = xq + (size_t)b * OP_Q8_BLOCK;
+        for (int j = 0; j < J; j++) {
+            __m512i w[GROUPS];
+            for (int g = 0; g < GROUPS; g++) w[g] = _mm512_loadu_si512(qp + g * GROUP * OP_Q8_BLOCK + j * 64);
             for (int m = 0; m < R; m++) {
-                __m256i xv = _mm256_loadu_si256((const __m256i *)(xq + (size_t)m * in_dim + at));
-                acc[m][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(block_dot(qv, xv)), sv, acc[m][c]);
+                const __m512i x4 = _mm512_set1_epi32(load4(xb + (size_t)m * in_dim + 4 * j));
+                for (int g = 0; g < GROUPS; g++) {
+                    if (R == 1 && j % 2)
+                        odd[g] = _mm512_dpbusd_epi32(odd[g], w[g], x4);
+                    else
+                        acc[m][g] = _mm512_dpbusd_epi32(acc[m][g], w[g], x4);
+                }
             }
         }
+        if (R == 1)
+            for (int g = 0; g < GROUPS; g++) acc[0][g] = _mm512_add_epi32(acc[0][g], odd[g]);
+        for (int g = 0; g < GROUPS; g++) {
+            const __m512 s = _mm512_loadu_ps(sp + g * GROUP);
+            for (int m = 0; m < R; m++)
+                _mm512_store_ps(f[m][g],
+                                _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][g]), s, _mm512_load_ps(f[m][g])));
+        }
     }
-    (void)xsum;
-    for (int m = 0; m < R; m++) {
-        __m256 t = _mm256_add_ps(_mm256_add_ps(acc[m][0], acc[m][1]), _mm256_add_ps(acc[m][2], acc[m][3]));
-        out[(size_t)m * ldo] = lane_sum(t) * xs[m];
-    }
+    for (int m = 0; m < R; m++)
+        for (int g = 0; g < GROUPS; g++) {
+            const int left = n - g * GROUP;
+            if (left <= 0) break;
+            const __mmask16 keep = left >= GROUP ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+            _mm512_mask_storeu_ps(out + m * ldo + g * GROUP, keep,
+                                  _mm512_mul_ps(_mm512_load_ps(f[m][g]), _mm512_set1_ps(xs[m])));
+        }
 }
-
-typedef void (*row_fn)(float *, size_t, const int8_t *, const float *, const int32_t *, const int8_t *,
-                       const float *, int);
-#define ROW_FN(R)                                                                                     \
-    static void row_##R(float *o, size_t ldo, const int8_t *xq, const float *xs, const int32_t *xsum, \
-                        const int8_t *q, const float *s, int in_dim) {                                \
-        row_product(o, ldo, xq, xs, xsum, q, s, in_dim, R);                                           \
-    }
-ROW_FN(1)
-ROW_FN(2)
-#if ROWS >= 4
-ROW_FN(3)
-ROW_FN(4)
-static const row_fn row_fns[ROWS] = {row_1, row_2, row_3, row_4};
 #else
-static const row_fn row_fns[ROWS] = {row_1, row_2};
-#endif
-#undef ROW_FN
-
-void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int32_t *xsum, const int8_t *q,
-                  const float *scales, int M, int in_dim, int out_dim) {
-    // out (M, O) = x (M, I) @ w (O, I)^T; each thread one contiguous range of weight rows
+// AVX2: 8 outputs (half a group) at a time; the float sums wait in memory.
+static inline __attribute__((always_inline)) void panel_rows(float *out, size_t ldo, int n, const int8_t *xq,
+                                                             const int32_t *xaux, const float *xs,
+                                                             const int8_t *qp, const float *sp, int in_dim,
+                                                             const int8_t **ahead, const int8_t *frontier,
+                                                             const int R) {
     const int blocks = in_dim / OP_Q8_BLOCK;
-#pragma omp parallel for schedule(static) if ((size_t)M * in_dim * out_dim >= OP_PARALLEL_MIN_WORK)
-    for (int o = 0; o < out_dim; o++) {
-        const int8_t *qo = q + (size_t)o * in_dim;
-        const float *so = scales + (size_t)o * blocks;
-        for (int m0 = 0; m0 < M; m0 += ROWS) {
-            int R = M - m0 < ROWS ? M - m0 : ROWS;
-            row_fns[R - 1](out + (size_t)m0 * out_dim + o, (size_t)out_dim, xq + (size_t)m0 * in_dim, xs + m0,
-                           xsum + (size_t)m0 * (in_dim / 4), qo, so, in_dim);
+    const size_t ldaux = (size_t)in_dim / 4;
+    const uint8_t *xa = (const uint8_t *)xaux;
+    const __m256i ones = _mm256_set1_epi16(1);
+    _Alignas(32) float f[PASS_ROWS][OP_Q8_PANEL];
+    memset(f, 0, sizeof f);
+    for (int b = 0; b < blocks; b++, qp += CHUNK, sp += OP_Q8_PANEL) {
+        prefetch_ahead(ahead, frontier ? frontier : qp);
+        for (int h = 0; h < OP_Q8_PANEL / 8; h++) {  // outputs 8h..8h+7: group h/2, half h%2
+            const int8_t *wq = qp + (h / 2) * GROUP * OP_Q8_BLOCK + (h % 2) * 32;
+            __m256i acc[PASS_ROWS];
+            for (int m = 0; m < R; m++) acc[m] = _mm256_setzero_si256();
+            for (int j = 0; j < J; j++) {
+                const __m256i w = _mm256_loadu_si256((const __m256i *)(wq + j * 64));
+                for (int m = 0; m < R; m++) {
+                    const size_t at = (size_t)m * in_dim + (size_t)b * OP_Q8_BLOCK + 4 * j;
+                    const __m256i sx = _mm256_set1_epi32(load4(xq + at)),
+                                  ax = _mm256_set1_epi32(load4(xa + at));
+                    const __m256i pairs = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w, sx));
+                    acc[m] = _mm256_add_epi32(acc[m], _mm256_madd_epi16(pairs, ones));
+                }
+            }
+            const __m256 s = _mm256_loadu_ps(sp + 8 * h);
+            for (int m = 0; m < R; m++)
+                _mm256_store_ps(f[m] + 8 * h,
+                                _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[m]), s, _mm256_load_ps(f[m] + 8 * h)));
+        }
+    }
+    (void)ldaux;
+    for (int m = 0; m < R; m++)
+        for (int o = 0; o < n; o++) out[m * ldo + o] = f[m][o] * xs[m];
+}
+#endif
+
+typedef void (*pass_fn)(float *, size_t, int, const int8_t *, const int32_t *, const float *, const int8_t *,
+                        const float *, int, const int8_t **, const int8_t *);
+#define PASS_FN(R)                                                                           \
+    static void pass_##R(float *o, size_t ldo, int n, const int8_t *xq, const int32_t *xaux, \
+                         const float *xs, const int8_t *qp, const float *sp, int in_dim,     \
+                         const int8_t **ahead, const int8_t *frontier) {                     \
+        panel_rows(o, ldo, n, xq, xaux, xs, qp, sp, in_dim, ahead, frontier, R);             \
+    }
+PASS_FN(1)
+PASS_FN(2)
+PASS_FN(3)
+PASS_FN(4)
+static const pass_fn passes[PASS_ROWS] = {pass_1, pass_2, pass_3, pass_4};
+#undef PASS_FN
+
+void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int32_t *xaux, const int8_t *qp,
+                  const float *sp, int M, int in_dim, int out_dim) {
+    // out (M, O) = x (M, I) @ w (O, I)^T; each thread a contiguous range of panels
+    const int panels = (int)(op_q8_packed_rows(out_dim) / OP_Q8_PANEL), blocks = in_dim / OP_Q8_BLOCK;
+    const size_t ldaux = (size_t)in_dim / 4;
+    // as few passes as PASS_ROWS allows, their rows as even as can be (4 =
+    // 2 + 2: a one-row pass costs nearly what a two-row one does)
+    const int npass = (M + PASS_ROWS - 1) / PASS_ROWS;
+#pragma omp parallel if ((size_t)M * in_dim * out_dim >= OP_PARALLEL_MIN_WORK)
+    {
+        const int T = omp_get_num_threads(), t = omp_get_thread_num();
+        const int first = (int)((long)panels * t / T), end = (int)((long)panels * (t + 1) / T);
+        const int8_t *ahead = qp + (size_t)first * blocks * CHUNK;
+        for (int p = first; p < end; p++) {
+            const int8_t *q = qp + (size_t)p * blocks * CHUNK;
+            const float *s = sp + (size_t)p * blocks * OP_Q8_PANEL;
+            const int n = out_dim - p * OP_Q8_PANEL < OP_Q8_PANEL ? out_dim - p * OP_Q8_PANEL : OP_Q8_PANEL;
+            for (int pass = 0, m0 = 0; pass < npass; pass++) {
+                const int R = (M - m0) / (npass - pass) + ((M - m0) % (npass - pass) != 0);
+                passes[R - 1](out + (size_t)m0 * out_dim + (size_t)p * OP_Q8_PANEL, (size_t)out_dim, n,
+                              xq + (size_t)m0 * in_dim, xaux + (size_t)m0 * ldaux, xs + m0, q, s, in_dim,
+                              &ahead, pass == 0 ? NULL : q + (size_t)blocks * CHUNK);
+                m0 += R;
+            }
         }
     }
 }
