@@ -51,22 +51,22 @@ enum { GROUP = 16, GROUPS = OP_Q8_PANEL / GROUP, J = OP_Q8_BLOCK / 4 };
 // Packed bytes of one (panel, block).
 enum { CHUNK = OP_Q8_PANEL * OP_Q8_BLOCK };
 // Each thread prefetches its weights into L2 ahead of the first pass over a
-// panel (the one reading from DRAM): at least PREFETCH_AHEAD bytes ahead of
-// it, as fast as it reads; the hardware prefetchers alone let DRAM idle
-// between a core's requests. Later passes over the panel (more than
-// PASS_ROWS rows: a prompt) find it in L2; for them the prefetches go on
-// into the next panel, up to PREFETCH_LIMIT bytes ahead (within L2 on both
-// machine kinds), so that DRAM does not idle meanwhile.
+// panel (the one reading from DRAM), PREFETCH_AHEAD bytes ahead; the hardware
+// prefetchers alone let DRAM idle between a core's requests. Later passes
+// over the panel (more rows than one pass takes: a prompt) find it in L2; for
+// them the prefetches go on into the next panel, up to PREFETCH_LIMIT bytes
+// ahead (within L2 on both machine kinds), so that DRAM does not idle
+// meanwhile.
 enum { PREFETCH_AHEAD = 4096, PREFETCH_LIMIT = 65536 };
-// Rows multiplied per pass over a panel: 4 (a verification of K = 3 drafts)
-// keep 16 int32 accumulators and 4 weight vectors in registers (AVX-512 has
-// 32), the float sums in a small array the compiler keeps in registers where
-// it can (one multiply-add per block and output, next to 8 dot products).
-// Measured in L2 on an Intel Xeon (2 threads): 4 rows in one pass 40 GB/s of
-// weights, as 3 + 1 rows (the float sums all in registers) 32 GB/s, as 2 + 2
-// 48 GB/s but with DRAM idle during the second pass (bench_decode_stream, 4
-// rows: 66-80% of the read probe vs 75-90% in one pass).
-#define PASS_ROWS 4
+// Rows multiplied per pass over a panel. AVX-512: up to 4 rows sweep its 4
+// groups at once (16 int32 accumulators and 4 weight vectors in registers of
+// 32), 5 to 8 rows sweep it twice, 2 groups at a time; the float sums sit in
+// a small array the compiler keeps in registers where it can (one
+// multiply-add per block and output, next to 8 dot products). AVX2: 8
+// outputs at a time, R accumulators. Measured in L2 on an Intel Xeon (2
+// threads, 512 x 1536): 1 to 4 rows 76-79 GB/s of weights, 5 to 8 rows 30-54;
+// before, 4 rows as 3 + 1 passes 32 GB/s.
+#define PASS_ROWS 8
 
 void op_quantize_q8(int8_t *q, float *scales, const float *w, int rows, int cols) {
     const int blocks = cols / OP_Q8_BLOCK;
@@ -186,10 +186,16 @@ void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xaux, const float *x, i
     }
 }
 
-// One block's worth of prefetches (CHUNK bytes) from the cursor *ahead,
-// kept between PREFETCH_AHEAD and PREFETCH_LIMIT bytes past the frontier (the
-// first weight byte no pass has read yet).
-static inline void prefetch_ahead(const int8_t **ahead, const int8_t *frontier) {
+// One block's worth of prefetches (CHUNK bytes). The first pass over a
+// panel (frontier NULL): PREFETCH_AHEAD bytes past its block qp. Later
+// passes: from the cursor *ahead on, kept between PREFETCH_AHEAD and
+// PREFETCH_LIMIT bytes past the frontier (the panel's end). (A cursor for the
+// first pass too, clamped the same way, cost 5-10% of one row's rate.)
+static inline void prefetch_ahead(const int8_t **ahead, const int8_t *frontier, const int8_t *qp) {
+    if (!frontier) {
+        for (int l = 0; l < CHUNK; l += 64) __builtin_prefetch(qp + PREFETCH_AHEAD + l, 0, 2);
+        return;
+    }
     const int8_t *at = *ahead, *lo = frontier + PREFETCH_AHEAD, *hi = frontier + PREFETCH_LIMIT;
     if (at < lo) at = lo;
     for (int l = 0; l < CHUNK / 64 && at < hi; l++, at += 64) __builtin_prefetch(at, 0, 2);
@@ -202,36 +208,40 @@ static inline int32_t load4(const void *p) {
     return v;
 }
 
-// out[m][0..n) (row stride ldo) for R rows of x and one panel (qp, sp, the
-// panel's first block): n <= 64 outputs are stored, the rest are padding.
+// out[m][g0*16 .. (g0+G)*16) (row stride ldo; only outputs below n, the
+// rest being padding) for R rows of x and groups g0..g0+G-1 of one panel
+// (qp, sp: the panel's first block).
 #ifdef ZMM_VNNI
 static inline __attribute__((always_inline)) void panel_rows(float *out, size_t ldo, int n, const int8_t *xq,
                                                              const int32_t *xaux, const float *xs,
                                                              const int8_t *qp, const float *sp, int in_dim,
                                                              const int8_t **ahead, const int8_t *frontier,
-                                                             const int R) {
+                                                             const int R, const int G, const int g0) {
     const int blocks = in_dim / OP_Q8_BLOCK;
     const size_t ldaux = (size_t)in_dim / 4;
     _Alignas(64) float f[PASS_ROWS][GROUPS][GROUP];
     memset(f, 0, sizeof f);
     for (int b = 0; b < blocks; b++, qp += CHUNK, sp += OP_Q8_PANEL) {
-        prefetch_ahead(ahead, frontier ? frontier : qp);
+        prefetch_ahead(ahead, frontier, qp);
         // acc[m][g] (and, for one row, odd[g] taking every other step: 8
         // chains in flight instead of 4; integer sums, so no change in bits)
         __m512i acc[PASS_ROWS][GROUPS], odd[GROUPS];
         for (int m = 0; m < R; m++) {
             const __m512i start = _mm512_set1_epi32(xaux[m * ldaux + b]);
-            for (int g = 0; g < GROUPS; g++) acc[m][g] = start;
+            for (int g = 0; g < G; g++) acc[m][g] = start;
         }
         if (R == 1)
-            for (int g = 0; g < GROUPS; g++) odd[g] = _mm512_setzero_si512();
+            for (int g = 0; g < G; g++) odd[g] = _mm512_setzero_si512();
         const int8_t *xb = xq + (size_t)b * OP_Q8_BLOCK;
+#pragma GCC unroll 8
         for (int j = 0; j < J; j++) {
             __m512i w[GROUPS];
-            for (int g = 0; g < GROUPS; g++) w[g] = _mm512_loadu_si512(qp + g * GROUP * OP_Q8_BLOCK + j * 64);
+            for (int g = 0; g < G; g++)
+                w[g] = _mm512_loadu_si512(qp + (g0 + g) * GROUP * OP_Q8_BLOCK + j * 64);
+#pragma GCC unroll 8
             for (int m = 0; m < R; m++) {
                 const __m512i x4 = _mm512_set1_epi32(load4(xb + (size_t)m * in_dim + 4 * j));
-                for (int g = 0; g < GROUPS; g++) {
+                for (int g = 0; g < G; g++) {
                     if (R == 1 && j % 2)
                         odd[g] = _mm512_dpbusd_epi32(odd[g], w[g], x4);
                     else
@@ -240,39 +250,39 @@ static inline __attribute__((always_inline)) void panel_rows(float *out, size_t 
             }
         }
         if (R == 1)
-            for (int g = 0; g < GROUPS; g++) acc[0][g] = _mm512_add_epi32(acc[0][g], odd[g]);
-        for (int g = 0; g < GROUPS; g++) {
-            const __m512 s = _mm512_loadu_ps(sp + g * GROUP);
+            for (int g = 0; g < G; g++) acc[0][g] = _mm512_add_epi32(acc[0][g], odd[g]);
+        for (int g = 0; g < G; g++) {
+            const __m512 s = _mm512_loadu_ps(sp + (g0 + g) * GROUP);
             for (int m = 0; m < R; m++)
                 _mm512_store_ps(f[m][g],
                                 _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][g]), s, _mm512_load_ps(f[m][g])));
         }
     }
     for (int m = 0; m < R; m++)
-        for (int g = 0; g < GROUPS; g++) {
-            const int left = n - g * GROUP;
+        for (int g = 0; g < G; g++) {
+            const int left = n - (g0 + g) * GROUP;
             if (left <= 0) break;
             const __mmask16 keep = left >= GROUP ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-            _mm512_mask_storeu_ps(out + m * ldo + g * GROUP, keep,
+            _mm512_mask_storeu_ps(out + m * ldo + (g0 + g) * GROUP, keep,
                                   _mm512_mul_ps(_mm512_load_ps(f[m][g]), _mm512_set1_ps(xs[m])));
         }
 }
 #else
-// AVX2: 8 outputs (half a group) at a time; the float sums wait in memory.
+// AVX2: 8 outputs (half a group) at a time, R accumulators; the float sums
+// wait in memory.
 static inline __attribute__((always_inline)) void panel_rows(float *out, size_t ldo, int n, const int8_t *xq,
                                                              const int32_t *xaux, const float *xs,
                                                              const int8_t *qp, const float *sp, int in_dim,
                                                              const int8_t **ahead, const int8_t *frontier,
-                                                             const int R) {
+                                                             const int R, const int G, const int g0) {
     const int blocks = in_dim / OP_Q8_BLOCK;
-    const size_t ldaux = (size_t)in_dim / 4;
     const uint8_t *xa = (const uint8_t *)xaux;
     const __m256i ones = _mm256_set1_epi16(1);
     _Alignas(32) float f[PASS_ROWS][OP_Q8_PANEL];
     memset(f, 0, sizeof f);
     for (int b = 0; b < blocks; b++, qp += CHUNK, sp += OP_Q8_PANEL) {
-        prefetch_ahead(ahead, frontier ? frontier : qp);
-        for (int h = 0; h < OP_Q8_PANEL / 8; h++) {  // outputs 8h..8h+7: group h/2, half h%2
+        prefetch_ahead(ahead, frontier, qp);
+        for (int h = 2 * g0; h < 2 * (g0 + G); h++) {  // outputs 8h..8h+7: group h/2, half h%2
             const int8_t *wq = qp + (h / 2) * GROUP * OP_Q8_BLOCK + (h % 2) * 32;
             __m256i acc[PASS_ROWS];
             for (int m = 0; m < R; m++) acc[m] = _mm256_setzero_si256();
@@ -292,34 +302,51 @@ static inline __attribute__((always_inline)) void panel_rows(float *out, size_t 
                                 _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[m]), s, _mm256_load_ps(f[m] + 8 * h)));
         }
     }
-    (void)ldaux;
+    const int end = n < (g0 + G) * GROUP ? n : (g0 + G) * GROUP;
     for (int m = 0; m < R; m++)
-        for (int o = 0; o < n; o++) out[m * ldo + o] = f[m][o] * xs[m];
+        for (int o = g0 * GROUP; o < end; o++) out[m * ldo + o] = f[m][o] * xs[m];
 }
 #endif
 
+// A pass of R rows over a panel. AVX-512: up to 4 rows sweep the panel's 4
+// groups at once (16 int32 accumulators), 5 to 8 rows sweep it twice, 2
+// groups at a time (16 again): the second sweep finds the panel in L2. AVX2:
+// one sweep, 8 outputs at a time.
 typedef void (*pass_fn)(float *, size_t, int, const int8_t *, const int32_t *, const float *, const int8_t *,
                         const float *, int, const int8_t **, const int8_t *);
-#define PASS_FN(R)                                                                           \
-    static void pass_##R(float *o, size_t ldo, int n, const int8_t *xq, const int32_t *xaux, \
-                         const float *xs, const int8_t *qp, const float *sp, int in_dim,     \
-                         const int8_t **ahead, const int8_t *frontier) {                     \
-        panel_rows(o, ldo, n, xq, xaux, xs, qp, sp, in_dim, ahead, frontier, R);             \
+#ifdef ZMM_VNNI
+#define SWEEPS(R) ((R) <= 4 ? 1 : 2)
+#else
+#define SWEEPS(R) 1
+#endif
+#define PASS_FN(R)                                                                                           \
+    static void pass_##R(float *o, size_t ldo, int n, const int8_t *xq, const int32_t *xaux,                 \
+                         const float *xs, const int8_t *qp, const float *sp, int in_dim,                     \
+                         const int8_t **ahead, const int8_t *frontier) {                                     \
+        enum { G = GROUPS / SWEEPS(R) };                                                                     \
+        panel_rows(o, ldo, n, xq, xaux, xs, qp, sp, in_dim, ahead, frontier, R, G, 0);                       \
+        if (SWEEPS(R) == 2)                                                                                  \
+            panel_rows(o, ldo, n, xq, xaux, xs, qp, sp, in_dim, ahead, qp + (size_t)in_dim * OP_Q8_PANEL, R, \
+                       G, G);                                                                                \
     }
 PASS_FN(1)
 PASS_FN(2)
 PASS_FN(3)
 PASS_FN(4)
-static const pass_fn passes[PASS_ROWS] = {pass_1, pass_2, pass_3, pass_4};
+PASS_FN(5)
+PASS_FN(6)
+PASS_FN(7)
+PASS_FN(8)
+static const pass_fn passes[PASS_ROWS] = {pass_1, pass_2, pass_3, pass_4, pass_5, pass_6, pass_7, pass_8};
 #undef PASS_FN
+#undef SWEEPS
 
 void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int32_t *xaux, const int8_t *qp,
                   const float *sp, int M, int in_dim, int out_dim) {
     // out (M, O) = x (M, I) @ w (O, I)^T; each thread a contiguous range of panels
     const int panels = (int)(op_q8_packed_rows(out_dim) / OP_Q8_PANEL), blocks = in_dim / OP_Q8_BLOCK;
     const size_t ldaux = (size_t)in_dim / 4;
-    // as few passes as PASS_ROWS allows, their rows as even as can be (4 =
-    // 2 + 2: a one-row pass costs nearly what a two-row one does)
+    // as few passes as PASS_ROWS allows, their rows as even as can be
     const int npass = (M + PASS_ROWS - 1) / PASS_ROWS;
 #pragma omp parallel if ((size_t)M * in_dim * out_dim >= OP_PARALLEL_MIN_WORK)
     {
