@@ -328,6 +328,8 @@ static void attend_block_rows(float *const out[], softmax_state *st, const float
 
 // Room for the second chains of a chunk's rows (heads up to 256 floats).
 enum { CHAIN_FLOATS = ROW_CHUNK * 256 };
+// Heads a thread goes through the key blocks with at once.
+enum { HEAD_RUN = 32 };
 
 void cpu_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
                                 int H, int Hkv, int hd) {
@@ -336,39 +338,60 @@ void cpu_attention_rows_forward(float *out, const float *q, const float *k, cons
     const float scale = 1.0f / sqrtf((float)hd);
     const int group = H / Hkv, offset = Tk - Tq;
     const size_t kvrow = (size_t)Hkv * hd;
-#pragma omp parallel for collapse(2) if ((size_t)Tq * H * Tk * hd >= OP_PARALLEL_MIN_WORK) schedule(static)
-    for (int i0 = 0; i0 < Tq; i0 += ROW_CHUNK)
-        for (int h = 0; h < H; h++) {
+    // Each thread takes a run of heads and goes through the key blocks with
+    // all of them, block after block: it reads a contiguous part of every
+    // position's keys and values (a head alone is hd floats every kvrow, a
+    // stride the hardware prefetchers follow poorly). Each (row, head) sees
+    // the same blocks in the same order as alone, so the bits do not change.
+    // From DRAM (40 caches of 842 tokens x 12 heads of 128, 2 threads, Intel
+    // Xeon, the two versions alternating): 1 row 651-683 us per cache against
+    // 726-807 one head at a time, 4 rows 859-870 against 879-969.
+#pragma omp parallel if ((size_t)Tq * H * Tk * hd >= OP_PARALLEL_MIN_WORK)
+    {
+        const int T = omp_get_num_threads(), t = omp_get_thread_num();
+        const int h0 = (int)((long)H * t / T), h1 = (int)((long)H * (t + 1) / T);
+        float s[ROW_CHUNK * KEY_BLOCK] __attribute__((aligned(64))), chains[CHAIN_FLOATS];
+        for (int i0 = 0; i0 < Tq && h0 < h1; i0 += ROW_CHUNK) {
             const int rows = Tq - i0 < ROW_CHUNK ? Tq - i0 : ROW_CHUNK;
-            const size_t kv_off = (size_t)(h / group) * hd;
-            float s[ROW_CHUNK * KEY_BLOCK] __attribute__((aligned(64))), chains[CHAIN_FLOATS];
             float *b = (size_t)rows * hd <= CHAIN_FLOATS ? chains : NULL;
-            softmax_state st[ROW_CHUNK];
-            float *o[ROW_CHUNK];
-            const float *qr[ROW_CHUNK];
             int n[ROW_CHUNK];
-            for (int r = 0; r < rows; r++) {
-                const size_t row = (size_t)(i0 + r) * H + h;
-                st[r] = (softmax_state){-INFINITY, 0.0f};
-                o[r] = out + row * hd;
-                qr[r] = q + row * hd;
-                memset(o[r], 0, sizeof(float) * hd);
-            }
-            // key blocks outer, rows inner; rows that see none of a block sit it out
-            for (int k0 = 0; k0 < offset + i0 + rows; k0 += KEY_BLOCK) {
-                // row r sees keys 0 .. offset + i0 + r: those from k0 on if r >= k0 - offset - i0
-                const int first = k0 - offset - i0 > 0 ? k0 - offset - i0 : 0;
-                for (int r = first; r < rows; r++) {
-                    const int keys = offset + i0 + r + 1;
-                    n[r] = keys - k0 < KEY_BLOCK ? keys - k0 : KEY_BLOCK;
+            for (int h = h0; h < h1; h++)
+                for (int r = 0; r < rows; r++)
+                    memset(out + ((size_t)(i0 + r) * H + h) * hd, 0, sizeof(float) * hd);
+            // per head of the run: its rows' running softmax, outputs and queries
+            softmax_state st[HEAD_RUN][ROW_CHUNK];
+            float *o[HEAD_RUN][ROW_CHUNK];
+            const float *qr[HEAD_RUN][ROW_CHUNK];
+            for (int hr0 = h0; hr0 < h1; hr0 += HEAD_RUN) {  // runs of at most HEAD_RUN heads
+                const int nh = h1 - hr0 < HEAD_RUN ? h1 - hr0 : HEAD_RUN;
+                for (int x = 0; x < nh; x++)
+                    for (int r = 0; r < rows; r++) {
+                        const size_t row = (size_t)(i0 + r) * H + hr0 + x;
+                        st[x][r] = (softmax_state){-INFINITY, 0.0f};
+                        o[x][r] = out + row * hd;
+                        qr[x][r] = q + row * hd;
+                    }
+                // key blocks outer, heads then rows inner; rows that see none of a block sit it out
+                for (int k0 = 0; k0 < offset + i0 + rows; k0 += KEY_BLOCK) {
+                    // row r sees keys 0 .. offset + i0 + r: those from k0 on if r >= k0 - offset - i0
+                    const int first = k0 - offset - i0 > 0 ? k0 - offset - i0 : 0;
+                    for (int r = first; r < rows; r++) {
+                        const int keys = offset + i0 + r + 1;
+                        n[r] = keys - k0 < KEY_BLOCK ? keys - k0 : KEY_BLOCK;
+                    }
+                    for (int x = 0; x < nh; x++) {
+                        const size_t kv_off = (size_t)((hr0 + x) / group) * hd;
+                        attend_block_rows(o[x] + first, st[x] + first, qr[x] + first, n + first, rows - first,
+                                          k + (size_t)k0 * kvrow + kv_off, v + (size_t)k0 * kvrow + kv_off,
+                                          kvrow, hd, scale, s, b);
+                    }
                 }
-                attend_block_rows(o + first, st + first, qr + first, n + first, rows - first,
-                                  k + (size_t)k0 * kvrow + kv_off, v + (size_t)k0 * kvrow + kv_off, kvrow, hd,
-                                  scale, s, b);
-            }
-            for (int r = 0; r < rows; r++) {
-                const float inv = 1.0f / st[r].sum;
-                for (int c = 0; c < hd; c++) o[r][c] *= inv;
+                for (int x = 0; x < nh; x++)
+                    for (int r = 0; r < rows; r++) {
+                        const float inv = 1.0f / st[x][r].sum;
+                        for (int c = 0; c < hd; c++) o[x][r][c] *= inv;
+                    }
             }
         }
+    }
 }
