@@ -55,11 +55,10 @@ enum { CHUNK = OP_Q8_PANEL * OP_Q8_BLOCK };
 // prefetchers alone let DRAM idle between a core's requests. 16 KB rather
 // than 4: several rows compute in bursts (lm_head-shaped int8 products from
 // DRAM on an Intel Xeon, 2 threads: 4 rows 4.34-4.40 ms vs 4.71-4.92, 1 row
-// unchanged; 32 KB no better). Later passes
-// over the panel (more rows than one pass takes: a prompt) find it in L2; for
-// them the prefetches go on into the next panel, up to PREFETCH_LIMIT bytes
-// ahead (within L2 on both machine kinds), so that DRAM does not idle
-// meanwhile.
+// unchanged; 32 KB no better). Later passes over the panel (more rows than
+// one pass takes: a prompt) find it in L2; for them the prefetches go on into
+// the next panel, up to PREFETCH_LIMIT bytes ahead (within L2 on both machine
+// kinds), so that DRAM does not idle meanwhile.
 enum { PREFETCH_AHEAD = 16384, PREFETCH_LIMIT = 65536 };
 // Rows multiplied per pass over a panel. AVX-512: up to 4 rows sweep its 4
 // groups at once (16 int32 accumulators and 4 weight vectors in registers of
