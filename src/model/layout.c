@@ -21,6 +21,16 @@ int model_kind_is_matrix(param_kind kind) {
     return 0;
 }
 
+size_t model_largest_matrix(const mtp_config *c) {
+    size_t most = 0;
+    for (int i = 0; i < N_MATRICES; i++) {
+        int out, in;
+        model_matrix_shape(c, MATRICES[i], &out, &in);
+        if ((size_t)out * in > most) most = (size_t)out * in;
+    }
+    return most;
+}
+
 void model_matrix_shape(const mtp_config *c, param_kind kind, int *out, int *in) {
     int d = c->dim, f = c->ffn_dim, hd = config_head_dim(c), qd = c->n_head * hd, kvd = c->n_kv_head * hd;
     switch (kind) {

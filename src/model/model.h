@@ -159,6 +159,9 @@ const float *model_matrix(const mtp_model *m, param_kind kind, int layer);
 int model_kind_is_matrix(param_kind kind);
 // (out, in) of one block's matrix of `kind`, or of lm_head.
 void model_matrix_shape(const mtp_config *c, param_kind kind, int *out, int *in);
+// Values (out x in) of the largest such matrix: the scratch a loader or a
+// converter needs to go through the matrices one at a time.
+size_t model_largest_matrix(const mtp_config *c);
 
 // Int8 matrices (model/quant.c). model_use_q8 gives a loaded model int8
 // storage for its matrices, quantizing the float32 ones (quantize = 1) or

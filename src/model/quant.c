@@ -109,13 +109,7 @@ int model_alloc_q8_params(mtp_model *m) {
 // row-major scratch matrix (the largest) packed from there.
 static int quantize_all(mtp_model *m) {
     const mtp_config *c = &m->cfg;
-    size_t most = 0;
-    for (int k = 0; k < P_KINDS; k++)
-        if (model_kind_is_matrix((param_kind)k)) {
-            int out, in;
-            model_matrix_shape(c, (param_kind)k, &out, &in);
-            if ((size_t)out * in > most) most = (size_t)out * in;
-        }
+    const size_t most = model_largest_matrix(c);
     int8_t *q = mtp_malloc(most, "one int8 matrix being packed");
     float *scales = q ? mtp_malloc(most / OP_Q8_BLOCK * sizeof(float), "its scales") : NULL;
     if (!scales) {

@@ -385,14 +385,7 @@ static int read_params(const st_file *f, param_set *p, const mtp_config *cfg, co
 // Float32 tensors into a model in the decode layout: each matrix is read
 // into one scratch matrix (the largest) and packed from there.
 static int read_params_packed(const st_file *f, mtp_model *m) {
-    size_t most = 0;
-    for (int k = 0; k < P_KINDS; k++)
-        if (model_kind_is_matrix((param_kind)k)) {
-            int out, in;
-            model_matrix_shape(&m->cfg, (param_kind)k, &out, &in);
-            if ((size_t)out * in > most) most = (size_t)out * in;
-        }
-    float *scratch = mtp_malloc(most * sizeof(float), "one matrix being packed");
+    float *scratch = mtp_malloc(model_largest_matrix(&m->cfg) * sizeof(float), "one matrix being packed");
     if (!scratch) return -1;
     int count = params_tensor_count(&m->cfg), rc = 0;
     for (int i = 0; i < count && rc == 0; i++) {
@@ -414,13 +407,7 @@ static int read_params_packed(const st_file *f, mtp_model *m) {
 // packed from there.
 static int read_q8_params(const st_file *f, mtp_model *m) {
     int count = params_tensor_count(&m->cfg), rc = 0;
-    size_t most = 0;
-    for (int i = 0; i < count; i++) {
-        named_tensor t;
-        params_named(&m->params, &m->cfg, i, &t);
-        if (model_kind_is_matrix(t.kind) && (size_t)(t.shape[0] * t.shape[1]) > most)
-            most = (size_t)(t.shape[0] * t.shape[1]);
-    }
+    const size_t most = model_largest_matrix(&m->cfg);
     int8_t *q = mtp_malloc(most + 1, "one int8 matrix being packed");
     float *scales = q ? mtp_malloc(most / OP_Q8_BLOCK * sizeof(float) + 1, "its scales") : NULL;
     if (!scales) rc = -1;
