@@ -365,6 +365,22 @@ static void test_k_chooser(void) {
               "chooser case %d: picked K=%d %ld of 600 times, want K=%d most of the time", i, most,
               picks[most], cases[i].want);
     }
+    // drafts rejected from the first: a K = 1 step whose draft is rejected and
+    // a plain step, then plain steps. No K may be tried again for its time
+    // alone (it can bring no tokens); exploring the runner-up, at about 1% of
+    // the time, first comes 10 steps on (a try loses 10% of a step here).
+    k_chooser z;
+    k_chooser_init(&z, 3);
+    long catch_rows[MTP_MAX_FUTURE] = {0};
+    int first = k_chooser_pick(&z, catch_rows), tried_at = -1;
+    k_chooser_observe(&z, first, 0.011, first, 0);
+    for (int step = 1; step < 10; step++) {
+        for (int k = 1; k <= 3; k++) catch_rows[k] = (long)k * step;  // heads left behind by plain steps
+        int K = k_chooser_pick(&z, catch_rows);
+        if (step > 1 && K > 0 && tried_at < 0) tried_at = step;
+        k_chooser_observe(&z, K, K ? 0.011 + 0.001 * K : 0.010, K, 0);
+    }
+    CHECK(first == 1 && tried_at < 0, "chooser: drafts rejected, yet K > 0 tried again at step %d", tried_at);
     k_chooser one;
     k_chooser_init(&one, 0);
     CHECK(k_chooser_pick(&one, NULL) == 0, "chooser without drafting heads must pick 0");

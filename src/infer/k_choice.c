@@ -123,10 +123,14 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
     // a K known only by its cold first step (or not at all), or by stale times, that may be
     // worth it, and whose try needs no more catching up than about a step (not heads that lag a
     // whole prompt behind)
+    // whose drafts are expected to bring tokens at all: with drafts that
+    // were rejected (acceptance 0), no step time could make them win, and
+    // timing them only costs (a short generation paid for each K's tries)
     int cold = -1;
     for (int K = 0; K <= c->k_max && cold < 0; K++)
         if (K != best && (!c->warm[K] || c->steps - c->last_seen[K] > STALE_STEPS) &&
-            rate[K] >= WORTH_SAMPLING * rate[best] && catch_s[K] <= step_seconds(c, best))
+            rate[K] >= WORTH_SAMPLING * rate[best] && catch_s[K] <= step_seconds(c, best) &&
+            (K == 0 || k_chooser_tokens_per_step(c, K) >= 1.0 + MARGIN))
             cold = K;
     if (cold >= 0) {
         if (c->steps % EXPLORE_MIN == 0) best = cold;
