@@ -796,6 +796,28 @@ static void test_attention_rows(int H, int Hkv, int hd, int Tq, int Tk, double a
     release_all();
 }
 
+// Keys scoring far below the best (by more than the exponential's range,
+// 87 after scaling) must weigh exactly nothing, as in the float64 reference:
+// a floor of exp(-87) ~ 1.6e-38 would add 1.6e-38 x value per key (seen here
+// through values of 1e33) and make subnormal products, each a microcode assist.
+static void test_attention_rows_far_keys(void) {
+    const char *op = "attention_rows";
+    const int H = 1, hd = 16, Tk = 300, Tq = 2;  // two key blocks: the best key in each
+    const size_t nq = (size_t)Tq * hd, nkv = (size_t)Tk * hd;
+    float *q = ffill(nq, 10.0f), *k = frandn(nkv, 0.1), *v = ffill(nkv, 1e33f), *out = ffill(nq, NAN);
+    for (int e = 0; e < hd; e++) {
+        k[(size_t)5 * hd + e] = 10.0f;    // score 400 after the 1/4 scale: the others ~0
+        k[(size_t)290 * hd + e] = 12.0f;  // a later block's best: the first block's sums rescale by exp(-80)
+    }
+    for (int e = 0; e < hd; e++) v[(size_t)5 * hd + e] = 1.0f, v[(size_t)290 * hd + e] = 2.0f;
+    op_attention_rows_forward(out, q, k, v, Tq, Tk, H, H, hd);
+    double *ref = dnew(nq);
+    ref_attention(ref, NULL, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), 1, Tq, Tk, H, H, hd,
+                  nkv);
+    check_rel(op, FWD, "keys far below the best weigh nothing", out, NULL, ref, nq, FWD_TOL);
+    release_all();
+}
+
 // ======================= SwiGLU =======================
 
 static void ref_swiglu(double *out, const double *gate, const double *up, size_t n) {
@@ -1064,6 +1086,7 @@ int main(void) {
     test_attention_rows(2, 1, 200, 3, 300, 1.0);  // values 128 + 64 + 8 at a time
     test_attention_rows(2, 1, 64, 20, 262, 1.0);  // the first 15 rows see none of the second key block
     test_attention_rows(1, 1, 520, 9, 300, 1.0);  // 9 rows of 520: each row's values alone, 128 at a time
+    test_attention_rows_far_keys();
     test_swiglu();
     test_xent();
     test_adamw();

@@ -49,12 +49,6 @@ static inline vin visible_n(int c0, int first) {
     return iotan(c0) >= first;
 }
 
-// expn with inputs below its range (masked scores of -inf) giving 0, not
-// exp(-87): a masked key must add nothing to a query's sum.
-static inline vfn exp_or_zero(vfn x) {
-    return selectn(x >= splatn(-87.0f), expn(x), splatn(0.0f));
-}
-
 void cpu_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
                            int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
                            int scratch_threads) {
@@ -101,9 +95,9 @@ void cpu_attention_forward(float *out, float *lse, const float *q, const float *
                             vfn m = old;
                             for (int c = 0; c < cols; c++) m = maxn(m, loadn(ST + (size_t)c * TILE + c0));
                             vfn shift = old - m, sum = splatn(0.0f);
-                            const vfn rescale = exp_or_zero(shift);
+                            const vfn rescale = expn_or_zero(shift);
                             for (int c = 0; c < cols; c++) {
-                                vfn p = exp_or_zero(loadn(ST + (size_t)c * TILE + c0) - m);
+                                vfn p = expn_or_zero(loadn(ST + (size_t)c * TILE + c0) - m);
                                 memcpy(ST + (size_t)c * TILE + c0, &p, sizeof p);
                                 sum += p;
                             }

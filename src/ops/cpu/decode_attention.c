@@ -255,8 +255,9 @@ static void block_softmax(float *out, softmax_state *st, float *s, int n, int hd
         s[j] *= scale;
         bm = s[j] > bm ? s[j] : bm;
     }
-    if (bm > st->m) {  // rescale what earlier blocks summed (nothing for the first block)
-        float corr = st->m == -INFINITY ? 0.0f : fast_expf(st->m - bm);
+    if (bm > st->m) {  // rescale what earlier blocks summed (nothing for the first block, m = -inf)
+        // 0 below fast_expf's range, as expn_or_zero: no subnormal sums
+        const float shift = st->m - bm, corr = shift >= -87.0f ? fast_expf(shift) : 0.0f;
         st->sum *= corr;
         for (int c = 0; c < hd; c++) out[c] *= corr;
         st->m = bm;
@@ -264,7 +265,7 @@ static void block_softmax(float *out, softmax_state *st, float *s, int n, int hd
     // exponentials, zero past the last key; the block's sum over 16 lanes, then a fixed pairwise sum
     f32x16 lanes = (f32x16){0};
     for (j = 0; j < padded; j += LANES) {
-        f32x16 x = load16(s + j) - splat16(st->m), e = exp16(&x);
+        f32x16 x = load16(s + j) - splat16(st->m), e = exp16_or_zero(&x);
         memcpy(s + j, &e, sizeof e);
         if (j + LANES > n)
             for (int l = n - j; l < LANES; l++) s[j + l] = 0.0f;

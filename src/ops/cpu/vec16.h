@@ -142,12 +142,12 @@ static const unsigned char bitrev4[LANES] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5,
 typedef int32_t i32x16 __attribute__((vector_size(64)));
 
 // fast_expf's method for 16 lanes (the scalar one does not vectorize), done
-// as vecn.h's expn on native vectors: on AVX2, 16-lane integer conversions
-// compile to scalar code.
-static inline f32x16 exp16(const f32x16 *px) {
+// as vecn.h's expn_or_zero on native vectors (on AVX2, 16-lane integer
+// conversions compile to scalar code): 0 below -87.
+static inline f32x16 exp16_or_zero(const f32x16 *px) {
     float lanes[LANES];
     memcpy(lanes, px, sizeof lanes);
-    for (int h = 0; h < LANES; h += VN) storen(lanes + h, expn(loadn(lanes + h)));
+    for (int h = 0; h < LANES; h += VN) storen(lanes + h, expn_or_zero(loadn(lanes + h)));
     f32x16 out;
     memcpy(&out, lanes, sizeof out);
     return out;
