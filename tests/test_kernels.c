@@ -11,6 +11,7 @@
 //   - 1 and 2 OpenMP threads give bitwise-identical results for the kernels
 //     documented as deterministic.
 // Shapes are small and odd so the whole run takes milliseconds.
+#include <float.h>
 #include <math.h>
 #include <omp.h>
 #include <stdarg.h>
@@ -913,6 +914,25 @@ static void test_xent(void) {
     op_softmax_xent(row, losses, targets, N, V, grad_scale);
     check_rel(op, FWD, "losses (grad_scale 0.37)", losses, NULL, ref_losses, N, FWD_TOL);
     check_rel(op, BWD, "in-place gradient (grad_scale 0.37)", row, NULL, g, n, BWD_TOL);
+
+    // A confident row: three candidates about 100 nats above the rest, whose
+    // gradients (about 1e-46 at grad_scale 1/2048) are below float's normal range.
+    // They must be 0, not subnormal (each product with a subnormal is a
+    // microcode assist: the unembedding's backward ran 170x slower), and the
+    // gradient still right.
+    enum { VB = 300 };
+    float *peaked = ffill(VB, 0.0f), *loss1 = ffill(1, NAN);
+    int32_t target = 17;
+    for (int j = 0; j < VB; j++) peaked[j] = (float)(j % 13) * 0.25f;
+    peaked[target] = 100.0f, peaked[3] = 100.5f, peaked[5] = 99.0f;
+    double *pd = to_double(peaked, VB), *want = dnew(VB), sum = 0.0;
+    for (int j = 0; j < VB; j++) sum += exp(pd[j] - 100.0);
+    for (int j = 0; j < VB; j++) want[j] = (exp(pd[j] - 100.0) / sum - (j == target)) / 2048.0;
+    op_softmax_xent(peaked, loss1, &target, 1, VB, 1.0f / 2048);
+    int subnormal = 0;
+    for (int j = 0; j < VB; j++) subnormal += peaked[j] != 0.0f && fabsf(peaked[j]) < FLT_MIN;
+    check(subnormal == 0, op, "confident row: %d subnormal gradients", subnormal);
+    check_rel(op, BWD, "confident row's gradient", peaked, NULL, want, VB, BWD_TOL);
     release_all();
 }
 
