@@ -2,10 +2,14 @@
 // vectorized, threaded pass each.
 #include <math.h>
 #include <string.h>
+#include <xmmintrin.h>
 
 #include "ops/cpu/cpu_ops.h"
 #include "ops/cpu/vecn.h"
 #include "ops/ops.h"
+
+// MXCSR: flush subnormal results to zero (FTZ) and read subnormal inputs as zero (DAZ).
+#define FLUSH_SUBNORMALS 0x8040u
 
 typedef float f32x8 __attribute__((vector_size(8 * sizeof(float))));
 typedef double f64x8 __attribute__((vector_size(8 * sizeof(double))));
@@ -57,22 +61,38 @@ void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float gra
     const float decay = (float)(1.0 - lr * weight_decay), epsf = (float)eps;
     // on native vectors: as plain C the compiler kept it scalar (sqrtf may set errno), and a
     // divide and a square root an element cost about as much as the pass's memory traffic
+    //
+    // Subnormal numbers are flushed to zero in this pass (MXCSR FTZ and DAZ,
+    // each thread's own, restored after): the moments of a parameter whose
+    // gradient stays 0 (an unembedding row the model is sure against, an
+    // embedding row whose token stopped appearing) decay by b1, b2 a step into
+    // the subnormal range, where each operation is a microcode assist: 174 ms
+    // against 11 ms a step over 16M parameters (Intel Xeon, 2 threads). A
+    // moment below float's normal range moves a parameter by less than
+    // lr * 1e-30; flushed, it moves it by 0.
     const size_t vector_end = n / VN * VN;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < vector_end; i += VN) {
-        vfn gi = loadn(g + i) * grad_scale;
-        vfn mi = b1 * loadn(m + i) + one_minus_b1 * gi;
-        vfn vi = b2 * loadn(v + i) + one_minus_b2 * gi * gi;
-        storen(m + i, mi);
-        storen(v + i, vi);
-        storen(p + i, loadn(p + i) * decay - step_size * mi / (sqrtn(vi) / bc2_sqrt + epsf));
-    }
-    for (size_t i = vector_end; i < n; i++) {  // the last n % VN
-        float gi = g[i] * grad_scale;
-        float mi = b1 * m[i] + one_minus_b1 * gi;
-        float vi = b2 * v[i] + one_minus_b2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        p[i] = p[i] * decay - step_size * mi / (sqrtf(vi) / bc2_sqrt + epsf);
+#pragma omp parallel
+    {
+        const unsigned int csr = _mm_getcsr();
+        _mm_setcsr(csr | FLUSH_SUBNORMALS);
+#pragma omp for schedule(static)
+        for (size_t i = 0; i < vector_end; i += VN) {
+            vfn gi = loadn(g + i) * grad_scale;
+            vfn mi = b1 * loadn(m + i) + one_minus_b1 * gi;
+            vfn vi = b2 * loadn(v + i) + one_minus_b2 * gi * gi;
+            storen(m + i, mi);
+            storen(v + i, vi);
+            storen(p + i, loadn(p + i) * decay - step_size * mi / (sqrtn(vi) / bc2_sqrt + epsf));
+        }
+#pragma omp single
+        for (size_t i = vector_end; i < n; i++) {  // the last n % VN
+            float gi = g[i] * grad_scale;
+            float mi = b1 * m[i] + one_minus_b1 * gi;
+            float vi = b2 * v[i] + one_minus_b2 * gi * gi;
+            m[i] = mi;
+            v[i] = vi;
+            p[i] = p[i] * decay - step_size * mi / (sqrtf(vi) / bc2_sqrt + epsf);
+        }
+        _mm_setcsr(csr);
     }
 }
