@@ -2,14 +2,11 @@
 // vectorized, threaded pass each.
 #include <math.h>
 #include <string.h>
-#include <xmmintrin.h>
 
 #include "ops/cpu/cpu_ops.h"
+#include "ops/cpu/flush.h"
 #include "ops/cpu/vecn.h"
 #include "ops/ops.h"
-
-// MXCSR: flush subnormal results to zero (FTZ) and read subnormal inputs as zero (DAZ).
-#define FLUSH_SUBNORMALS 0x8040u
 
 typedef float f32x8 __attribute__((vector_size(8 * sizeof(float))));
 typedef double f64x8 __attribute__((vector_size(8 * sizeof(double))));
@@ -73,8 +70,7 @@ void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float gra
     const size_t vector_end = n / VN * VN;
 #pragma omp parallel
     {
-        const unsigned int csr = _mm_getcsr();
-        _mm_setcsr(csr | FLUSH_SUBNORMALS);
+        const unsigned int csr = flush_subnormals_begin();
 #pragma omp for schedule(static)
         for (size_t i = 0; i < vector_end; i += VN) {
             vfn gi = loadn(g + i) * grad_scale;
@@ -93,6 +89,6 @@ void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float gra
             v[i] = vi;
             p[i] = p[i] * decay - step_size * mi / (sqrtf(vi) / bc2_sqrt + epsf);
         }
-        _mm_setcsr(csr);
+        flush_subnormals_end(csr);
     }
 }

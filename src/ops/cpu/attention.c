@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ops/cpu/cpu_ops.h"
+#include "ops/cpu/flush.h"
 #include "ops/cpu/vecn.h"
 #include "ops/ops.h"
 
@@ -58,6 +59,7 @@ void cpu_attention_forward(float *out, float *lse, const float *q, const float *
     const size_t per_thread = op_attention_scratch_floats(hd);
 #pragma omp parallel num_threads(scratch_threads)
     {
+        const unsigned int csr = flush_subnormals_begin();                // sharp heads' tiny weights
         float *ST = scratch + per_thread * (size_t)omp_get_thread_num();  // (TILE keys, TILE queries)
         float *QT = ST + TILE * TILE, *OT = QT + (size_t)TILE * hd;       // (hd, TILE queries) each
         float *qmax = OT + (size_t)TILE * hd, *qsum = qmax + TILE, *corr = qsum + TILE;
@@ -122,6 +124,7 @@ void cpu_attention_forward(float *out, float *lse, const float *q, const float *
                         lse[((size_t)b * H + h) * Tq + i0 + r] = qmax[r] + logf(qsum[r]);
                     }
                 }
+        flush_subnormals_end(csr);
     }
 }
 
@@ -137,6 +140,8 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
     const size_t per_thread = op_attention_scratch_floats(hd);
 #pragma omp parallel num_threads(scratch_threads)
     {
+        // P * (dP - D) of a sharp head is often subnormal: 3x the backward's time without this
+        const unsigned int csr = flush_subnormals_begin();
         float *PT = scratch + per_thread * (size_t)omp_get_thread_num();  // (TILE keys, TILE queries)
         float *dPT = PT + TILE * TILE;                                    // the same, then dS^T
         float *QT = dPT + TILE * TILE, *dOT = QT + (size_t)TILE * hd;     // (hd, TILE queries) each
@@ -203,5 +208,6 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
                         }
                     }
             }
+        flush_subnormals_end(csr);
     }
 }
