@@ -121,11 +121,9 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
     for (int K = 0; K <= c->k_max; K++)
         if (K != best && (second < 0 || rate[K] > rate[second])) second = K;
     // a K known only by its cold first step (or not at all), or by stale times, that may be
-    // worth it, and whose try needs no more catching up than about a step (not heads that lag a
-    // whole prompt behind)
-    // whose drafts are expected to bring tokens at all: with drafts that
-    // were rejected (acceptance 0), no step time could make them win, and
-    // timing them only costs (a short generation paid for each K's tries)
+    // worth it, whose try needs no more catching up than about a step (not heads that lag a
+    // whole prompt behind), and whose drafts are expected to bring tokens at all (after
+    // rejections, acceptance 0, no step time could make it win: timing it only costs)
     int cold = -1;
     for (int K = 0; K <= c->k_max && cold < 0; K++)
         if (K != best && (!c->warm[K] || c->steps - c->last_seen[K] > STALE_STEPS) &&

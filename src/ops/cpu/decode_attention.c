@@ -256,8 +256,7 @@ static void block_softmax(float *out, softmax_state *st, float *s, int n, int hd
         bm = s[j] > bm ? s[j] : bm;
     }
     if (bm > st->m) {  // rescale what earlier blocks summed (nothing for the first block, m = -inf)
-        // 0 below fast_expf's range, as expn_or_zero: no subnormal sums
-        const float shift = st->m - bm, corr = shift >= -87.0f ? fast_expf(shift) : 0.0f;
+        const float corr = fast_expf_or_zero(st->m - bm);  // 0 far below: no subnormal sums
         st->sum *= corr;
         for (int c = 0; c < hd; c++) out[c] *= corr;
         st->m = bm;

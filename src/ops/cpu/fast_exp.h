@@ -9,6 +9,10 @@
 #include <stdint.h>
 #include <string.h>
 
+// The range: exp of these is float's smallest normal number (about) and largest.
+#define FAST_EXP_MIN (-87.0f)
+#define FAST_EXP_MAX 88.0f
+
 // The pieces, shared with the vector version in ops/cpu/vec16.h (they take
 // a float or a vector of floats): x = n ln2 + r with the ln2 split in two for
 // exactness, and exp(r) for |r| <= ln2 / 2 as a degree-5 polynomial.
@@ -23,7 +27,7 @@
      5.0000001201e-1f)
 
 static inline float fast_expf(float x) {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+    x = x < FAST_EXP_MIN ? FAST_EXP_MIN : (x > FAST_EXP_MAX ? FAST_EXP_MAX : x);
     float n = floorf(x * FAST_EXP_LOG2E + 0.5f);  // x = n ln2 + r, |r| <= ln2 / 2
     float r = FAST_EXP_REDUCE(x, n);
     float e = FAST_EXP_POLY(r);
@@ -31,6 +35,12 @@ static inline float fast_expf(float x) {
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return e * scale;
+}
+
+// fast_expf, but 0 below its range rather than exp(FAST_EXP_MIN): what is
+// left there would be subnormal once multiplied by anything below 1.
+static inline float fast_expf_or_zero(float x) {
+    return x >= FAST_EXP_MIN ? fast_expf(x) : 0.0f;
 }
 
 #endif

@@ -94,8 +94,8 @@ static inline vin iotan(int c0) {
 // [-87, 88], split as n ln2 + r with n rounded to nearest, exp(r) from the
 // degree-5 polynomial, times 2^n.
 static inline vfn expn(vfn x) {
-    x = selectn(x < splatn(-87.0f), splatn(-87.0f), x);
-    x = selectn(x > splatn(88.0f), splatn(88.0f), x);
+    x = selectn(x < splatn(FAST_EXP_MIN), splatn(FAST_EXP_MIN), x);
+    x = selectn(x > splatn(FAST_EXP_MAX), splatn(FAST_EXP_MAX), x);
     const vfn round = splatn(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
     vfn n = (x * FAST_EXP_LOG2E + round) - round;
     vfn r = FAST_EXP_REDUCE(x, n);
@@ -112,7 +112,7 @@ static inline vfn expn(vfn x) {
 // microcode assist on x86 (decode attention on scores that far apart ran 3-4x
 // slower).
 static inline vfn expn_or_zero(vfn x) {
-    return selectn(x >= splatn(-87.0f), expn(x), splatn(0.0f));
+    return selectn(x >= splatn(FAST_EXP_MIN), expn(x), splatn(0.0f));
 }
 
 #endif
