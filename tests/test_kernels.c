@@ -956,6 +956,25 @@ static void test_xent(void) {
     for (int j = 0; j < VB; j++) subnormal += peaked[j] != 0.0f && fabsf(peaked[j]) < FLT_MIN;
     check(subnormal == 0, op, "confident row: %d subnormal gradients", subnormal);
     check_rel(op, BWD, "confident row's gradient", peaked, NULL, want, VB, BWD_TOL);
+
+    // A row over GPT-2's vocabulary (50257: not a multiple of any vector width):
+    // every probability (the gradient at grad_scale 1, the target's aside)
+    // within 1e-5 relative of float64. The row's sum of
+    // exponentials is over 50k terms; summed one by one in float its rounding
+    // moved every probability by about 4e-5.
+    enum { VG = 50257 };
+    float *wide = frandn(VG, 4.0), *loss_w = ffill(1, NAN);
+    int32_t target_w = 12345;
+    double *wd = to_double(wide, VG), mx = -INFINITY, z = 0.0, worst = 0.0;
+    for (int j = 0; j < VG; j++) mx = wd[j] > mx ? wd[j] : mx;
+    for (int j = 0; j < VG; j++) z += exp(wd[j] - mx);
+    op_softmax_xent(wide, loss_w, &target_w, 1, VG, 1.0f);
+    for (int j = 0; j < VG; j++)  // the target's gradient is p - 1: its p is not kept to this precision
+        if (j != target_w) worst = fmax(worst, fabs(wide[j] - exp(wd[j] - mx) / z) / (exp(wd[j] - mx) / z));
+    check(worst <= 1e-5, op, "probabilities over %d words: worst relative error %.2e > 1e-5", VG, worst);
+    const double want_loss = mx + log(z) - wd[target_w];
+    check(fabs((double)loss_w[0] - want_loss) <= 1e-5 * want_loss, op, "loss over %d words: %.7g vs %.7g", VG,
+          (double)loss_w[0], want_loss);
     release_all();
 }
 
