@@ -602,12 +602,6 @@ static void test_attention_backward(int H, int Hkv, int hd, int T, double amp, i
     release_all();
 }
 
-// ======================= few-row decode kernels =======================
-
-// op_matmul_rows_forward: against the float64 reference, and each row's
-// result bit-identical whether it is computed alone or with up to 8 others,
-// on 1 or 2 threads. I and O cover vector tails (I % 16) and column tails
-// (O % 8, O % 4); M up to 9 covers several 4-row groups.
 // A sharp head (scores hundreds apart) with a small output gradient: its
 // weights of far keys and their products with the gradient fall below float's
 // normal range. Forward and backward must write no subnormal value (each one a
@@ -631,6 +625,12 @@ static void test_attention_sharp(void) {
     release_all();
 }
 
+// ======================= few-row decode kernels =======================
+
+// op_matmul_rows_forward: against the float64 reference, and each row's
+// result bit-identical whether it is computed alone or with up to 8 others,
+// on 1 or 2 threads. I and O cover vector tails (I % 16) and column tails
+// (O % 8, O % 4); M up to 9 covers several 4-row groups.
 static void test_matmul_rows(int I, int O) {
     const char *op = "matmul_rows";
     enum { MAXM = 9 };

@@ -38,8 +38,9 @@ static float exp_and_sum(float *row, int V, float maxv, int keep) {
             part[0][l] += tail[l];
         }
     }
+    for (int a = 1; a < SUMS; a++) part[0] += part[a];
     float lane[VN];
-    storen(lane, (part[0] + part[1]) + (part[2] + part[3]));
+    storen(lane, part[0]);
     for (int half = VN / 2; half >= 1; half /= 2)
         for (int l = 0; l < half; l++) lane[l] += lane[l + half];
     return lane[0];
