@@ -1178,6 +1178,7 @@ int main(void) {
     // last, so the tests above draw the same random inputs as before they existed
     test_matmul_blocked(70, 520, 2090);  // forward: 3 k blocks, 2 column blocks; dinp: 9 k blocks
     test_matmul_blocked(300, 20, 37);    // dw: 2 k blocks over 300 rows, 37 x 20 with row and column tails
+    test_matmul_blocked(300, 2090, 37);  // dw with B in place: 2 column blocks, each over 2 k blocks
     for (int i = 0; i < n_stats; i++) {
         printf("  %-13s", stats[i].op);
         if (stats[i].worst[FWD] >= 0)

@@ -3,22 +3,23 @@
 // tile_product.c. OpenBLAS's generic path reaches 70-85% of a Zen 4 core on
 // the model's shapes (an inner dimension of 256-768, a few thousand rows):
 // each call packs both operands whole and scales C by beta in a pass of its
-// own. Here B is packed into panels of 64 columns shared by all threads; A is
-// read in place where its rows are contiguous and packed in micro-panels of
-// the kernel's rows where it is read transposed (weight gradients); C is
-// written by the kernel directly; and each element of C is summed over k in
-// one order by one thread, whatever the thread count.
+// own. Here B is packed into panels of 64 columns shared by all threads where
+// it must be; A is read in place where its rows are contiguous and packed in
+// micro-panels of the kernel's rows where it is read transposed (weight
+// gradients); C is written by the kernel directly; and each element of C is
+// summed over k in one order by one thread, whatever the thread count.
 //
 // Blocking: a B panel (KC x 64) is 64 KB, in L2 while a row block sweeps it;
 // a row block is up to MC_MAX rows (an A block of up to 128 KB); columns go
 // NC at a time so packed B stays within 2 MB whatever N (the unembedding's
 // 50k columns). Sizes chosen by measurement (docs/benchmarks.md): KC 384 and
 // 512 helped the largest products and hurt the model's small ones; KC 128
-// (a panel in L1) was slower on a Xeon too. B is packed even where its rows
-// are contiguous: read in place, a panel's rows lie a row stride apart, and
-// at the model's power-of-two strides (2048 floats) they fall in the same
-// cache sets and evict each other (0.59 of OpenBLAS's speed on a Xeon, 0.85
-// packed); only where few rows of A share the copy is B read in place.
+// (a panel in L1) was slower on a Xeon too. B is packed where it is read
+// transposed (the forward's weights), and where its rows are contiguous if
+// many rows of A share the copy or its row stride is a multiple of 4 KB: read
+// in place, a panel's rows lie a row stride apart, and at the model's
+// power-of-two strides (2048 floats) they fall in the same cache sets and
+// evict each other (0.59 of OpenBLAS's speed on a Xeon, 0.85 packed).
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,82 @@ static float *pack_buffer(size_t floats) {
     return pack_memory;
 }
 
+// One product's operands and blocking, as cpu_gemm received them.
+typedef struct {
+    float *C;
+    int ldc;
+    const float *A;
+    ptrdiff_t a_row_stride, a_k_stride;
+    const float *B;
+    ptrdiff_t b_k_stride, b_col_stride;
+    int M, N, K, accumulate;
+    int mc;           // rows of a row block (a multiple of the kernel's rows)
+    const float *Bp;  // B's packed block (KC x NC), or NULL: B read in place
+} gemm_args;
+
+// Bp's panel p (kc, NR) = B (k0.., j0 + p * NR..), columns past nc left unset (never read).
+static void pack_b_panel(float *dst, const gemm_args *g, int j0, int k0, int nc, int kc, int p) {
+    const int cols = nc - p * NR < NR ? nc - p * NR : NR;
+    const ptrdiff_t bk = g->b_k_stride, bc = g->b_col_stride;
+    const float *src = g->B + (size_t)k0 * bk + (size_t)(j0 + p * NR) * bc;
+    // k outer: each 64-float row of the panel is written whole (when B is read
+    // transposed, its 64 source rows are 64 streams the prefetchers follow)
+    if (bc == 1 && cols == NR)  // a fixed size: inline vector moves, no libc call
+        for (int kk = 0; kk < kc; kk++)
+            memcpy(dst + (size_t)kk * NR, src + (size_t)kk * bk, sizeof(float) * NR);
+    else if (bc == 1)
+        for (int kk = 0; kk < kc; kk++)
+            memcpy(dst + (size_t)kk * NR, src + (size_t)kk * bk, sizeof(float) * cols);
+    else if (bk == 1)  // B's columns contiguous in k: a transposing copy
+        cpu_transpose(dst, NR, src, (size_t)bc, cols, kc);
+    else
+        for (int kk = 0; kk < kc; kk++)
+            for (int j = 0; j < cols; j++) dst[(size_t)kk * NR + j] = src[(size_t)kk * bk + (size_t)j * bc];
+}
+
+// C (rows r0.., columns j0 .. j0+nc) (+)= A (r0.., k0 .. k0+kc) B (k0.., j0..): one row block's
+// share of one (k, column) block. Ap: this thread's A block (packed A only).
+static void row_block(const gemm_args *g, float *Ap, int rb, int j0, int k0, int nc, int kc) {
+    const int r0 = rb * g->mc, rows = g->M - r0 < g->mc ? g->M - r0 : g->mc;
+    const int panels = (nc + NR - 1) / NR, add = g->accumulate || k0 > 0;
+    const ptrdiff_t rs = g->a_row_stride, ks = g->a_k_stride;
+    const float *a = g->A + (size_t)r0 * rs + (size_t)k0 * ks;
+    const int ldb = g->Bp ? NR : (int)g->b_k_stride;
+#define panel(p) \
+    (g->Bp ? g->Bp + (size_t)(p)*KC * NR : g->B + (size_t)k0 * g->b_k_stride + j0 + (size_t)(p)*NR)
+    float *C = g->C + (size_t)r0 * g->ldc + j0;
+    if (ks == 1) {
+        for (int p = 0; p < panels; p++) {
+            const int cols = nc - p * NR < NR ? nc - p * NR : NR;
+            cpu_tile_product(C + p * NR, g->ldc, a, rs, 1, panel(p), ldb, rows, cols, kc, 1.0f, add);
+        }
+        return;
+    }
+    // A read transposed: packed in micro-panels of the kernel's rows, each (kc,
+    // CPU_TILE_ROWS) with a k's rows side by side, so the kernel reads one contiguous run
+    for (int q = 0; q < rows; q += CPU_TILE_ROWS) {
+        const int gr = rows - q < CPU_TILE_ROWS ? rows - q : CPU_TILE_ROWS;
+        float *dst = Ap + (size_t)q * kc;
+        if (rs == 1 && gr == CPU_TILE_ROWS) {  // a weight gradient's dout^T: rows side by
+            for (int kk = 0; kk < kc; kk++)    // side, one fixed-size copy per k
+                memcpy(dst + (size_t)kk * CPU_TILE_ROWS, a + q + (size_t)kk * ks,
+                       sizeof(float) * CPU_TILE_ROWS);
+            continue;
+        }
+        for (int kk = 0; kk < kc; kk++)
+            for (int r = 0; r < gr; r++) dst[(size_t)kk * gr + r] = a[(size_t)(q + r) * rs + (size_t)kk * ks];
+    }
+    for (int p = 0; p < panels; p++) {
+        const int cols = nc - p * NR < NR ? nc - p * NR : NR;
+        for (int q = 0; q < rows; q += CPU_TILE_ROWS) {
+            const int gr = rows - q < CPU_TILE_ROWS ? rows - q : CPU_TILE_ROWS;
+            cpu_tile_product(C + (size_t)q * g->ldc + p * NR, g->ldc, Ap + (size_t)q * kc, 1, gr, panel(p),
+                             ldb, gr, cols, kc, 1.0f, add);
+        }
+    }
+#undef panel
+}
+
 int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_t a_k_stride, const float *B,
              ptrdiff_t b_k_stride, ptrdiff_t b_col_stride, int M, int N, int K, int accumulate) {
     if (M <= 0 || N <= 0) return 0;
@@ -59,93 +136,50 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
     int mc = (M + threads * per_thread - 1) / (threads * per_thread);
     mc = (mc + CPU_TILE_ROWS - 1) / CPU_TILE_ROWS * CPU_TILE_ROWS;
     const int pack_a = a_k_stride != 1;  // a transposed A is packed so each row's k run is contiguous
-    // B is packed where it is read transposed (the forward's weights), and where its rows are
-    // contiguous if enough rows of A share the copy or its row stride is a multiple of 4 KB (the
-    // rows would share cache sets). Unpacked: few rows of A against many of B, as the
-    // unembedding's dinp in chunks of under 256 rows (166 rows against 50k: copying B cost a
-    // third of the product's time)
-    const int pack_b = b_col_stride != 1 || M >= 2 * MC_MAX || b_k_stride % 1024 == 0;
+    // B read in place (rows contiguous, stride not a multiple of 4 KB) where few rows of A share a copy:
+    // the unembedding's dinp in chunks of under 256 rows (166 rows against 50k: copying B cost a third
+    // of the product's time), and weight gradients of up to 1024 rows (their long k runs no longer
+    // wait block by block for the packing: the small config's 7-20% faster; at 2048 rows, where each
+    // row block would stream B from beyond L2 again, 5% slower)
+    const int pack_b = b_col_stride != 1 || b_k_stride % 1024 == 0 || M >= (pack_a ? 8 : 2) * MC_MAX;
     float *Bp =
         pack_buffer((pack_b ? (size_t)KC * NC : 0) + (pack_a ? (size_t)threads * A_BLOCK_FLOATS : 0) + 1);
     if (!Bp) return -1;
     float *Ap_all = Bp + (pack_b ? (size_t)KC * NC : 0);
     const int row_blocks = (M + mc - 1) / mc;
+    gemm_args g = {C, ldc, A,          a_row_stride, a_k_stride,        B, b_k_stride, b_col_stride, M,
+                   N, K,   accumulate, mc,           pack_b ? Bp : NULL};
+    if (!pack_b) {
+        // nothing shared between row blocks: one region, each row block summed over all of k by one thread
+        // in k order (row blocks taken as threads come free)
+#pragma omp parallel num_threads(threads)
+        {
+            float *Ap = Ap_all + (size_t)omp_get_thread_num() * A_BLOCK_FLOATS;
+#pragma omp for schedule(dynamic)
+            for (int rb = 0; rb < row_blocks; rb++)
+                for (int j0 = 0; j0 < N; j0 += NC)
+                    for (int k0 = 0; k0 < K; k0 += KC)
+                        row_block(&g, Ap, rb, j0, k0, N - j0 < NC ? N - j0 : NC, K - k0 < KC ? K - k0 : KC);
+        }
+        return 0;
+    }
     for (int j0 = 0; j0 < N; j0 += NC) {
         const int nc = N - j0 < NC ? N - j0 : NC, panels = (nc + NR - 1) / NR;
         for (int k0 = 0; k0 < K; k0 += KC) {
-            const int kc = K - k0 < KC ? K - k0 : KC, add = accumulate || k0 > 0;
+            const int kc = K - k0 < KC ? K - k0 : KC;
 #pragma omp parallel num_threads(threads)
             {
-                // Bp panel p (kc, NR) = B (k0.., j0 + p * NR..), columns past nc left unset (never read)
 #pragma omp for schedule(static)
-                for (int p = 0; p < (pack_b ? panels : 0); p++) {
-                    float *dst = Bp + (size_t)p * KC * NR;
-                    const int cols = nc - p * NR < NR ? nc - p * NR : NR;
-                    const float *src = B + (size_t)k0 * b_k_stride + (size_t)(j0 + p * NR) * b_col_stride;
-                    // k outer: each 64-float row of the panel is written whole (when B is read
-                    // transposed, its 64 source rows are 64 streams the prefetchers follow)
-                    if (b_col_stride == 1 && cols == NR)  // a fixed size: inline vector moves, no libc call
-                        for (int kk = 0; kk < kc; kk++)
-                            memcpy(dst + (size_t)kk * NR, src + (size_t)kk * b_k_stride, sizeof(float) * NR);
-                    else if (b_col_stride == 1)
-                        for (int kk = 0; kk < kc; kk++)
-                            memcpy(dst + (size_t)kk * NR, src + (size_t)kk * b_k_stride,
-                                   sizeof(float) * cols);
-                    else if (b_k_stride == 1)  // B's columns contiguous in k: a transposing copy
-                        cpu_transpose(dst, NR, src, (size_t)b_col_stride, cols, kc);
-                    else
-                        for (int kk = 0; kk < kc; kk++)
-                            for (int j = 0; j < cols; j++)
-                                dst[(size_t)kk * NR + j] =
-                                    src[(size_t)kk * b_k_stride + (size_t)j * b_col_stride];
-                }
+                for (int p = 0; p < panels; p++)
+                    pack_b_panel(Bp + (size_t)p * KC * NR, &g, j0, k0, nc, kc, p);
                 float *Ap = Ap_all + (size_t)omp_get_thread_num() * A_BLOCK_FLOATS;
-                const int ldb = pack_b ? NR : (int)b_k_stride;
-#define panel(p) (pack_b ? Bp + (size_t)(p)*KC * NR : B + (size_t)k0 * b_k_stride + j0 + (size_t)(p)*NR)
                 // row blocks taken as threads come free: the cores of a shared machine do not run
                 // at one speed, and waiting at the end of each k block was 7% of a GPT-2-small step
                 // (one thread still computes each block whole, so the sums do not change)
 #pragma omp for schedule(dynamic)
-                for (int rb = 0; rb < row_blocks; rb++) {
-                    const int r0 = rb * mc, rows = M - r0 < mc ? M - r0 : mc;
-                    const float *a = A + (size_t)r0 * a_row_stride + (size_t)k0 * a_k_stride;
-                    if (!pack_a) {
-                        for (int p = 0; p < panels; p++) {
-                            const int cols = nc - p * NR < NR ? nc - p * NR : NR;
-                            cpu_tile_product(C + (size_t)r0 * ldc + j0 + p * NR, ldc, a, a_row_stride, 1,
-                                             panel(p), ldb, rows, cols, kc, 1.0f, add);
-                        }
-                        continue;
-                    }
-                    // A read transposed: packed in micro-panels of the kernel's rows, each (kc,
-                    // CPU_TILE_ROWS) with a k's rows side by side, so the kernel reads one contiguous run
-                    for (int g = 0; g < rows; g += CPU_TILE_ROWS) {
-                        const int gr = rows - g < CPU_TILE_ROWS ? rows - g : CPU_TILE_ROWS;
-                        float *dst = Ap + (size_t)g * kc;
-                        if (a_row_stride == 1 && gr == CPU_TILE_ROWS) {  // a weight gradient's dout^T: rows
-                            for (int kk = 0; kk < kc; kk++)  // side by side, one fixed-size copy per k
-                                memcpy(dst + (size_t)kk * CPU_TILE_ROWS, a + g + (size_t)kk * a_k_stride,
-                                       sizeof(float) * CPU_TILE_ROWS);
-                            continue;
-                        }
-                        for (int kk = 0; kk < kc; kk++)
-                            for (int r = 0; r < gr; r++)
-                                dst[(size_t)kk * gr + r] =
-                                    a[(size_t)(g + r) * a_row_stride + (size_t)kk * a_k_stride];
-                    }
-                    for (int p = 0; p < panels; p++) {
-                        const int cols = nc - p * NR < NR ? nc - p * NR : NR;
-                        for (int g = 0; g < rows; g += CPU_TILE_ROWS) {
-                            const int gr = rows - g < CPU_TILE_ROWS ? rows - g : CPU_TILE_ROWS;
-                            cpu_tile_product(C + (size_t)(r0 + g) * ldc + j0 + p * NR, ldc,
-                                             Ap + (size_t)g * kc, 1, gr, panel(p), ldb, gr, cols, kc, 1.0f,
-                                             add);
-                        }
-                    }
-                }
+                for (int rb = 0; rb < row_blocks; rb++) row_block(&g, Ap, rb, j0, k0, nc, kc);
             }
         }
     }
-#undef panel
     return 0;
 }
