@@ -1,6 +1,8 @@
 // test_logit_chunks.c: the output layer computes a head's logits a chunk of
-// rows at a time (model_work.logit_chunk, 333 rows at the GPT-2 vocabulary),
-// so that one head's logits in chunks are all the memory they take. Every
+// rows at a time (model_work.logit_chunk: 512 rows, two chunks, for B*T = 1024
+// at the GPT-2 vocabulary), so that one head's logits in chunks are all the
+// memory they take. The chunk size: the fewest chunks within the budget, of
+// equal size. Every
 // test vocabulary is small enough for one chunk, so here the chunk is forced
 // down to 5 rows of 24 (4 whole chunks and a ragged one): losses, top-1
 // counts and every gradient must stay what one chunk gives, in both head
@@ -58,7 +60,35 @@ static void compare(const mtp_config *c, const outcome *one, const outcome *many
     }
 }
 
+// model_logit_chunk_rows: within the budget, the fewest chunks, as even as
+// they can be (the last holds what is left).
+static void test_chunk_rows(void) {
+    const int vocabs[] = {256, 50304, 32000, 1 << 26};
+    const size_t rows_total[] = {1, 24, 333, 1024, 2048, 4097, 8192};
+    for (size_t v = 0; v < sizeof vocabs / sizeof *vocabs; v++)
+        for (size_t n = 0; n < sizeof rows_total / sizeof *rows_total; n++) {
+            mtp_config c = {0};
+            c.vocab_size = vocabs[v];
+            const size_t N = rows_total[n], V = (size_t)vocabs[v];
+            const size_t most = MODEL_LOGIT_CHUNK_FLOATS / V > 0 ? MODEL_LOGIT_CHUNK_FLOATS / V : 1;
+            const size_t rows = (size_t)model_logit_chunk_rows(&c, N);
+            const size_t chunks = (N + rows - 1) / rows;
+            CHECK(rows >= 1 && rows <= most && rows <= N, "V=%zu N=%zu: %zu rows, budget %zu", V, N, rows,
+                  most);
+            CHECK(chunks == (N + most - 1) / most, "V=%zu N=%zu: %zu chunks of %zu rows, %zu would do", V, N,
+                  chunks, rows, (N + most - 1) / most);
+            // as even as can be: one row less a chunk would take another chunk
+            CHECK(rows == 1 || (N + rows - 2) / (rows - 1) > chunks, "V=%zu N=%zu: %zu chunks of %zu rows", V,
+                  N, chunks, rows);
+        }
+    mtp_config gpt2 = {0};
+    gpt2.vocab_size = 50304;  // 128 MB holds 667 rows: 1024 rows go in two chunks of 512
+    CHECK(model_logit_chunk_rows(&gpt2, 1024) == 512, "GPT-2 vocabulary, 1024 rows: chunks of %d",
+          model_logit_chunk_rows(&gpt2, 1024));
+}
+
 int main(void) {
+    test_chunk_rows();
     mtp_config c;
     memset(&c, 0, sizeof c);
     config_set_defaults(&c);

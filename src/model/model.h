@@ -190,7 +190,10 @@ void model_work_free(model_work *w);
 // Head activation slots: 1 (sequential), or n for the naive schedule and for
 // training chained heads (causal, anticausal), whose backward needs them all.
 int model_head_slots(const mtp_config *cfg, head_schedule schedule, int with_grads);
-// Rows of logits computed at once for N rows (the unembedding's chunk).
+// Rows of logits computed at once for N rows (the unembedding's chunk): the
+// fewest chunks of at most MODEL_LOGIT_CHUNK_FLOATS logits (one row at least),
+// of equal size but the last.
+#define MODEL_LOGIT_CHUNK_FLOATS ((size_t)32 << 20)
 int model_logit_chunk_rows(const mtp_config *cfg, size_t N);
 // Bytes of the buffers model_work_alloc would allocate (gradients excluded).
 size_t model_work_bytes(const mtp_config *cfg, int B, int T, head_schedule schedule, int with_grads);

@@ -7,12 +7,13 @@
 #include "model/model.h"
 #include "ops/ops.h"
 
-// Rows of logits computed at once: about 64 MB of (rows, V) floats, so no
-// (B*T, V) tensor exists in the sequential schedule. At V = 50304 that is 333
-// rows: the unembedding's products ran at 139-155 (forward) and 145-185 (input
-// gradient) GFLOP/s with 166 rows a chunk, 219-222 and 186-197 with 333
-// (bench_products, Intel Xeon, 2 threads), for 32 MB more.
-#define LOGIT_CHUNK_FLOATS (16u << 20)
+// Rows of logits computed at once: up to 128 MB of (rows, V) floats, so no
+// (B*T, V) tensor exists in the sequential schedule, in as few chunks as that
+// allows, of equal size. Each chunk reads the whole unembedding (154 MB at
+// GPT-2's V = 50304, d = 768) in each of its three products, so the number
+// of chunks is what costs: 1024 rows in 333 + 333 + 333 + 25 (a 64 MB budget)
+// took 8.3-8.6 s a GPT-2-small n = 4 step, in 512 + 512 6.6-6.7 s, in one
+// chunk 6.1-7.2 s (Intel Xeon, 2 threads, docs/benchmarks.md).
 
 // The layouts a model can be created in (see model_create_decoding, _q8).
 enum { ROW_MAJOR, DECODE_LAYOUT, INT8 };
@@ -140,10 +141,11 @@ static void carve_block(carver *c, block_acts *a, const mtp_config *cfg, int B, 
 }
 
 int model_logit_chunk_rows(const mtp_config *cfg, size_t N) {
-    size_t rows = LOGIT_CHUNK_FLOATS / (size_t)cfg->vocab_size;
-    if (rows < 1) rows = 1;
-    if (rows > N) rows = N;
-    return (int)rows;
+    size_t most = MODEL_LOGIT_CHUNK_FLOATS / (size_t)cfg->vocab_size;
+    if (most < 1) most = 1;
+    if (N < 1) return 1;
+    const size_t chunks = (N + most - 1) / most;
+    return (int)((N + chunks - 1) / chunks);
 }
 
 int model_head_slots(const mtp_config *cfg, head_schedule schedule, int with_grads) {
