@@ -14,7 +14,9 @@
 // NC at a time so packed B stays within 2 MB whatever N (the unembedding's
 // 50k columns). Sizes chosen by measurement (docs/benchmarks.md): KC 384 and
 // 512 helped the largest products and hurt the model's small ones; KC 128
-// (a panel in L1) was slower on a Xeon too. B is packed where it is read
+// (a panel in L1) was slower on a Xeon too; but where k is at most 768 and B
+// is packed, k is taken whole (a 192 KB panel at d = 768), so C is written
+// once instead of read back and added to per k block. B is packed where it is read
 // transposed (the forward's weights), and where its rows are contiguous if
 // many rows of A share the copy or its row stride is a multiple of 4 KB: read
 // in place, a panel's rows lie a row stride apart, and at the model's
@@ -29,6 +31,8 @@
 enum { NR = 64, KC = 256, NC = 2048, MC_MAX = 128 };
 // a row block is at most MC_MAX rows rounded up to the kernel's rows
 enum { A_BLOCK_FLOATS = (MC_MAX + CPU_TILE_ROWS) * KC };
+// the largest packed B block where k is taken whole (1.5 MB)
+enum { B_BLOCK_FLOATS = 3 << 17 };
 
 // The packing memory of the calling thread: B's block (KC x NC) and one A
 // block (MC_MAX x KC) per thread. Kept between calls (the products of a step
@@ -55,7 +59,8 @@ typedef struct {
     ptrdiff_t b_k_stride, b_col_stride;
     int M, N, K, accumulate;
     int mc;           // rows of a row block (a multiple of the kernel's rows)
-    const float *Bp;  // B's packed block (KC x NC), or NULL: B read in place
+    const float *Bp;  // B's packed block (kcb x ncb), or NULL: B read in place
+    int kcb, ncb;     // k and column block sizes
 } gemm_args;
 
 // Bp's panel p (kc, NR) = B (k0.., j0 + p * NR..), columns past nc left unset (never read).
@@ -87,7 +92,7 @@ static void row_block(const gemm_args *g, float *Ap, int rb, int j0, int k0, int
     const float *a = g->A + (size_t)r0 * rs + (size_t)k0 * ks;
     const int ldb = g->Bp ? NR : (int)g->b_k_stride;
 #define panel(p) \
-    (g->Bp ? g->Bp + (size_t)(p)*KC * NR : g->B + (size_t)k0 * g->b_k_stride + j0 + (size_t)(p)*NR)
+    (g->Bp ? g->Bp + (size_t)(p)*g->kcb * NR : g->B + (size_t)k0 * g->b_k_stride + j0 + (size_t)(p)*NR)
     float *C = g->C + (size_t)r0 * g->ldc + j0;
     if (ks == 1) {
         for (int p = 0; p < panels; p++) {
@@ -142,13 +147,22 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
     // wait block by block for the packing: the small config's 7-20% faster; at 2048 rows, where each
     // row block would stream B from beyond L2 again, 5% slower)
     const int pack_b = b_col_stride != 1 || b_k_stride % 1024 == 0 || M >= (pack_a ? 8 : 2) * MC_MAX;
+    // k blocks: KC, or all of k up to 768 where A is read in place and B packed (the forward and input
+    // gradient at d = 768): each C tile then written once, not read back and added to K / KC times
+    // (forward products 5-10% faster at d = 704-768); column blocks keep the packed B block within 1.5 MB
+    int kcb = KC, ncb = NC;
+    if (pack_b && !pack_a && K <= 768) {
+        kcb = K;
+        ncb = (int)(B_BLOCK_FLOATS / K) / NR * NR;
+        if (ncb > NC) ncb = NC;
+    }
     float *Bp =
-        pack_buffer((pack_b ? (size_t)KC * NC : 0) + (pack_a ? (size_t)threads * A_BLOCK_FLOATS : 0) + 1);
+        pack_buffer((pack_b ? (size_t)kcb * ncb : 0) + (pack_a ? (size_t)threads * A_BLOCK_FLOATS : 0) + 1);
     if (!Bp) return -1;
-    float *Ap_all = Bp + (pack_b ? (size_t)KC * NC : 0);
+    float *Ap_all = Bp + (pack_b ? (size_t)kcb * ncb : 0);
     const int row_blocks = (M + mc - 1) / mc;
-    gemm_args g = {C, ldc, A,          a_row_stride, a_k_stride,        B, b_k_stride, b_col_stride, M,
-                   N, K,   accumulate, mc,           pack_b ? Bp : NULL};
+    gemm_args g = {C, ldc, A,          a_row_stride, a_k_stride,         B,   b_k_stride, b_col_stride, M,
+                   N, K,   accumulate, mc,           pack_b ? Bp : NULL, kcb, ncb};
     if (!pack_b) {
         // nothing shared between row blocks: one region, each row block summed over all of k by one thread
         // in k order (row blocks taken as threads come free)
@@ -163,15 +177,15 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
         }
         return 0;
     }
-    for (int j0 = 0; j0 < N; j0 += NC) {
-        const int nc = N - j0 < NC ? N - j0 : NC, panels = (nc + NR - 1) / NR;
-        for (int k0 = 0; k0 < K; k0 += KC) {
-            const int kc = K - k0 < KC ? K - k0 : KC;
+    for (int j0 = 0; j0 < N; j0 += ncb) {
+        const int nc = N - j0 < ncb ? N - j0 : ncb, panels = (nc + NR - 1) / NR;
+        for (int k0 = 0; k0 < K; k0 += kcb) {
+            const int kc = K - k0 < kcb ? K - k0 : kcb;
 #pragma omp parallel num_threads(threads)
             {
 #pragma omp for schedule(static)
                 for (int p = 0; p < panels; p++)
-                    pack_b_panel(Bp + (size_t)p * KC * NR, &g, j0, k0, nc, kc, p);
+                    pack_b_panel(Bp + (size_t)p * kcb * NR, &g, j0, k0, nc, kc, p);
                 float *Ap = Ap_all + (size_t)omp_get_thread_num() * A_BLOCK_FLOATS;
                 // row blocks taken as threads come free: the cores of a shared machine do not run
                 // at one speed, and waiting at the end of each k block was 7% of a GPT-2-small step
