@@ -1179,6 +1179,7 @@ int main(void) {
     test_matmul_blocked(70, 520, 2090);  // forward: 3 k blocks, 2 column blocks; dinp: 9 k blocks
     test_matmul_blocked(300, 20, 37);    // dw: 2 k blocks over 300 rows, 37 x 20 with row and column tails
     test_matmul_blocked(300, 2090, 37);  // dw with B in place: 2 column blocks, each over 2 k blocks
+    test_matmul_blocked(20, 1600, 800);  // forward: 3 k blocks of 534 in each of 2 column blocks
     for (int i = 0; i < n_stats; i++) {
         printf("  %-13s", stats[i].op);
         if (stats[i].worst[FWD] >= 0)

@@ -14,9 +14,9 @@
 // NC at a time so packed B stays within 2 MB whatever N (the unembedding's
 // 50k columns). Sizes chosen by measurement (docs/benchmarks.md): KC 384 and
 // 512 helped the largest products and hurt the model's small ones; KC 128
-// (a panel in L1) was slower on a Xeon too; but where k is at most 768 and B
-// is packed, k is taken whole (a 192 KB panel at d = 768), so C is written
-// once instead of read back and added to per k block. B is packed where it is read
+// (a panel in L1) was slower on a Xeon too; but where B is packed and A read
+// in place, k goes in blocks of up to 768 (a 192 KB panel), so C is read back
+// and added to fewer times (once at d = 768). B is packed where it is read
 // transposed (the forward's weights), and where its rows are contiguous if
 // many rows of A share the copy or its row stride is a multiple of 4 KB: read
 // in place, a panel's rows lie a row stride apart, and at the model's
@@ -31,8 +31,8 @@
 enum { NR = 64, KC = 256, NC = 2048, MC_MAX = 128 };
 // a row block is at most MC_MAX rows rounded up to the kernel's rows
 enum { A_BLOCK_FLOATS = (MC_MAX + CPU_TILE_ROWS) * KC };
-// the largest packed B block where k is taken whole (1.5 MB)
-enum { B_BLOCK_FLOATS = 3 << 17 };
+// where B is packed and A read in place: k blocks of up to KC_WHOLE, packed B blocks of up to 1.5 MB
+enum { KC_WHOLE = 768, B_BLOCK_FLOATS = 3 << 17 };
 
 // The packing memory of the calling thread: B's block (KC x NC) and one A
 // block (MC_MAX x KC) per thread. Kept between calls (the products of a step
@@ -147,13 +147,15 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
     // wait block by block for the packing: the small config's 7-20% faster; at 2048 rows, where each
     // row block would stream B from beyond L2 again, 5% slower)
     const int pack_b = b_col_stride != 1 || b_k_stride % 1024 == 0 || M >= (pack_a ? 8 : 2) * MC_MAX;
-    // k blocks: KC, or all of k up to 768 where A is read in place and B packed (the forward and input
-    // gradient at d = 768): each C tile then written once, not read back and added to K / KC times
-    // (forward products 5-10% faster at d = 704-768); column blocks keep the packed B block within 1.5 MB
+    // k blocks: KC; but where A is read in place and B packed, k in equal blocks of at most 768
+    // (all of k at d = 768), so C is read back and added to fewer times: forward products at d = 704-768
+    // 5-10% faster, the unembedding's input gradient (k = 50304) 2-5%; column blocks keep the packed B
+    // block within 1.5 MB
     int kcb = KC, ncb = NC;
-    if (pack_b && !pack_a && K <= 768) {
-        kcb = K;
-        ncb = (int)(B_BLOCK_FLOATS / K) / NR * NR;
+    if (pack_b && !pack_a) {
+        const int k_blocks = (K + KC_WHOLE - 1) / KC_WHOLE;
+        kcb = (K + k_blocks - 1) / k_blocks;
+        ncb = (int)(B_BLOCK_FLOATS / kcb) / NR * NR;
         if (ncb > NC) ncb = NC;
     }
     float *Bp =
