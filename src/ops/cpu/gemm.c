@@ -29,14 +29,15 @@
 #include "ops/cpu/cpu_ops.h"
 
 enum { NR = 64, KC = 256, NC = 2048, MC_MAX = 128 };
-// a row block is at most MC_MAX rows rounded up to the kernel's rows
-enum { A_BLOCK_FLOATS = (MC_MAX + CPU_TILE_ROWS) * KC };
-// where B is packed and A read in place: k blocks of up to KC_WHOLE, packed B blocks of up to 1.5 MB
-enum { KC_WHOLE = 768, B_BLOCK_FLOATS = 3 << 17 };
+// Where B is packed, k blocks of up to KC_WHOLE (A read in place) or KC_PACKED_A
+// (A packed too), and packed B blocks of up to B_BLOCK_FLOATS (1.5 MB).
+enum { KC_WHOLE = 768, KC_PACKED_A = 512, B_BLOCK_FLOATS = 3 << 17 };
+// a packed A block: at most MC_MAX rows rounded up to the kernel's rows
+enum { A_BLOCK_FLOATS = (MC_MAX + CPU_TILE_ROWS) * KC_PACKED_A };
 
-// The packing memory of the calling thread: B's block (KC x NC) and one A
-// block (MC_MAX x KC) per thread. Kept between calls (the products of a step
-// come in hundreds); each thread that calls has its own.
+// The packing memory of the calling thread: B's block and one A block per
+// thread. Kept between calls (the products of a step come in hundreds); each
+// thread that calls has its own.
 static _Thread_local float *pack_memory;
 static _Thread_local size_t pack_floats;
 
@@ -148,13 +149,15 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
     // wait block by block for the packing: the small config's 7-20% faster; at 2048 rows, where each
     // row block would stream B from beyond L2 again, 5% slower)
     const int pack_b = b_col_stride != 1 || b_k_stride % 1024 == 0 || M >= (pack_a ? 8 : 2) * MC_MAX;
-    // k blocks: KC; but where A is read in place and B packed, k in equal blocks of at most 768
-    // (all of k at d = 768), so C is read back and added to fewer times: forward products at d = 704-768
-    // 5-10% faster, the unembedding's input gradient (k = 50304) 2-5%; column blocks keep the packed B
-    // block within 1.5 MB
+    // k blocks: KC; but where B is packed, k in equal blocks of at most 768 (A read in place: all of k
+    // at d = 768) or 512 (A packed: the unembedding's weight gradient over a 512-row chunk), so C is
+    // read back and added to fewer times: forward products at d = 704-768 5-10% faster, the
+    // unembedding's input gradient (k = 50304) 2-5%, its weight gradient 3-7% (C: 154 MB); column
+    // blocks keep the packed B block within 1.5 MB
     int kcb = KC, ncb = NC;
-    if (pack_b && !pack_a) {
-        const int k_blocks = (K + KC_WHOLE - 1) / KC_WHOLE;
+    if (pack_b) {
+        const int most = pack_a ? KC_PACKED_A : KC_WHOLE;
+        const int k_blocks = (K + most - 1) / most;
         kcb = (K + k_blocks - 1) / k_blocks;
         ncb = (int)(B_BLOCK_FLOATS / kcb) / NR * NR;
         if (ncb > NC) ncb = NC;
