@@ -1181,6 +1181,7 @@ int main(void) {
     test_matmul_blocked(300, 2090, 37);  // dw with B in place: 2 column blocks, each over 2 k blocks
     test_matmul_blocked(20, 1600, 800);  // forward: 3 k blocks of 534 in each of 2 column blocks
     test_matmul_blocked(600, 20, 1100);  // dw with A and B packed: 2 k blocks of 300
+    test_matmul_blocked(600, 20, 200);   // dw: B packed on 1 thread, in place on 2 (k blocks alike)
     for (int i = 0; i < n_stats; i++) {
         printf("  %-13s", stats[i].op);
         if (stats[i].worst[FWD] >= 0)

@@ -143,22 +143,27 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
     int mc = (M + threads * per_thread - 1) / (threads * per_thread);
     mc = (mc + CPU_TILE_ROWS - 1) / CPU_TILE_ROWS * CPU_TILE_ROWS;
     const int pack_a = a_k_stride != 1;  // a transposed A is packed so each row's k run is contiguous
+    const int row_blocks = (M + mc - 1) / mc;
     // B read in place (rows contiguous, stride not a multiple of 4 KB) where few rows of A share a copy:
     // the unembedding's dinp in chunks of under 256 rows (166 rows against 50k: copying B cost a third
-    // of the product's time), and weight gradients of up to 1024 rows (their long k runs no longer
-    // wait block by block for the packing: the small config's 7-20% faster; at 2048 rows, where each
-    // row block would stream B from beyond L2 again, 5% slower)
-    const int pack_b = b_col_stride != 1 || b_k_stride % 1024 == 0 || M >= (pack_a ? 8 : 2) * MC_MAX;
-    // k blocks: KC; but where B is packed, k in equal blocks of at most 768 (A read in place: all of k
-    // at d = 768) or 512 (A packed: the unembedding's weight gradient over a 512-row chunk), so C is
-    // read back and added to fewer times: forward products at d = 704-768 5-10% faster, the
-    // unembedding's input gradient (k = 50304) 2-5%, its weight gradient 3-7% (C: 154 MB); column
-    // blocks keep the packed B block within 1.5 MB
+    // of the product's time), and weight gradients of at most a row block a thread (their long k runs
+    // then wait for no packing, block by block: the small config's 256-row ones 2-20% faster; with
+    // more row blocks each streams B again, and at 704 rows that was 6-8% slower in a slow minute)
+    const int pack_b =
+        b_col_stride != 1 || b_k_stride % 1024 == 0 || (pack_a ? row_blocks > threads : M >= 2 * MC_MAX);
+    // k blocks: KC where A and B are both read in place; else k in equal blocks of at most 768 (A read
+    // in place: all of k at d = 768) or 512 (A packed: a weight gradient, the unembedding's over a
+    // 512-row chunk), so C is read back and added to fewer times: forward products at d = 704-768
+    // 5-10% faster, the unembedding's input gradient (k = 50304) 2-5%, its weight gradient 3-7% (C:
+    // 154 MB). The k blocks do not depend on the thread count (a weight gradient's B may be packed on
+    // one thread and not on two), so neither do the sums. Column blocks keep a packed B within 1.5 MB.
     int kcb = KC, ncb = NC;
-    if (pack_b) {
+    if (pack_a || pack_b) {
         const int most = pack_a ? KC_PACKED_A : KC_WHOLE;
         const int k_blocks = (K + most - 1) / most;
         kcb = (K + k_blocks - 1) / k_blocks;
+    }
+    if (pack_b) {
         ncb = (int)(B_BLOCK_FLOATS / kcb) / NR * NR;
         if (ncb > NC) ncb = NC;
     }
@@ -166,7 +171,6 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
         pack_buffer((pack_b ? (size_t)kcb * ncb : 0) + (pack_a ? (size_t)threads * A_BLOCK_FLOATS : 0) + 1);
     if (!Bp) return -1;
     float *Ap_all = Bp + (pack_b ? (size_t)kcb * ncb : 0);
-    const int row_blocks = (M + mc - 1) / mc;
     gemm_args g = {C, ldc, A,          a_row_stride, a_k_stride,         B,   b_k_stride, b_col_stride, M,
                    N, K,   accumulate, mc,           pack_b ? Bp : NULL, kcb, ncb};
     if (!pack_b) {
@@ -179,8 +183,8 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
             for (int rb = 0; rb < row_blocks; rb++)
                 for (int j0 = 0; j0 < N; j0 += NC) {
                     const int nc = N - j0 < NC ? N - j0 : NC;
-                    for (int k0 = 0; k0 < K; k0 += KC)
-                        row_block(&g, Ap, rb, j0, k0, nc, K - k0 < KC ? K - k0 : KC, 0, (nc + NR - 1) / NR);
+                    for (int k0 = 0; k0 < K; k0 += kcb)
+                        row_block(&g, Ap, rb, j0, k0, nc, K - k0 < kcb ? K - k0 : kcb, 0, (nc + NR - 1) / NR);
                 }
         }
         return 0;
