@@ -32,6 +32,8 @@ enum { NR = 64, KC = 256, NC = 2048, MC_MAX = 128 };
 // Where B is packed, k blocks of up to KC_WHOLE (A read in place) or KC_PACKED_A
 // (A packed too), and packed B blocks of up to B_BLOCK_FLOATS (1.5 MB).
 enum { KC_WHOLE = 768, KC_PACKED_A = 512, B_BLOCK_FLOATS = 3 << 17 };
+// the most a k block of B may span, read in place by a weight gradient (512 KB)
+enum { B_SPAN_FLOATS = 1 << 17 };
 // a packed A block: at most MC_MAX rows rounded up to the kernel's rows
 enum { A_BLOCK_FLOATS = (MC_MAX + CPU_TILE_ROWS) * KC_PACKED_A };
 
@@ -144,25 +146,29 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
     mc = (mc + CPU_TILE_ROWS - 1) / CPU_TILE_ROWS * CPU_TILE_ROWS;
     const int pack_a = a_k_stride != 1;  // a transposed A is packed so each row's k run is contiguous
     const int row_blocks = (M + mc - 1) / mc;
-    // B read in place (rows contiguous, stride not a multiple of 4 KB) where few rows of A share a copy:
-    // the unembedding's dinp in chunks of under 256 rows (166 rows against 50k: copying B cost a third
-    // of the product's time), and weight gradients of at most a row block a thread (their long k runs
-    // then wait for no packing, block by block: the small config's 256-row ones 2-20% faster; with
-    // more row blocks each streams B again, and at 704 rows that was 6-8% slower in a slow minute)
-    const int pack_b =
-        b_col_stride != 1 || b_k_stride % 1024 == 0 || (pack_a ? row_blocks > threads : M >= 2 * MC_MAX);
     // k blocks: KC where A and B are both read in place; else k in equal blocks of at most 768 (A read
     // in place: all of k at d = 768) or 512 (A packed: a weight gradient, the unembedding's over a
     // 512-row chunk), so C is read back and added to fewer times: forward products at d = 704-768
     // 5-10% faster, the unembedding's input gradient (k = 50304) 2-5%, its weight gradient 3-7% (C:
-    // 154 MB). The k blocks do not depend on the thread count (a weight gradient's B may be packed on
-    // one thread and not on two), so neither do the sums. Column blocks keep a packed B within 1.5 MB.
+    // 154 MB). They do not depend on the thread count, so neither do the sums (below, a weight
+    // gradient's B may be packed on one thread and not on two).
+    const int b_rows_contiguous = b_col_stride == 1 && b_k_stride % 1024 != 0;  // 4 KB strides: same sets
     int kcb = KC, ncb = NC;
-    if (pack_a || pack_b) {
+    if (pack_a || !b_rows_contiguous || M >= 2 * MC_MAX) {
         const int most = pack_a ? KC_PACKED_A : KC_WHOLE;
         const int k_blocks = (K + most - 1) / most;
         kcb = (K + k_blocks - 1) / k_blocks;
     }
+    // B read in place (rows contiguous, at a stride that is not a multiple of 4 KB) where few rows of A
+    // share a copy: the unembedding's dinp in chunks of under 256 rows (166 rows against 50k: copying
+    // B cost a third of the product's time), and weight gradients of at most a row block a thread whose
+    // k block of B spans at most 512 KB (their long k runs then wait for no packing, block by block: the
+    // small config's 256 x 256 ones 4-5% faster; with more row blocks each streams B again, 6-8% slower
+    // at 704 rows, and B's rows 2.75 KB apart, 352 pages a k block, were 7-12% slower in place)
+    const int pack_b =
+        !b_rows_contiguous ||
+        (pack_a ? row_blocks > threads || (size_t)kcb * b_k_stride > B_SPAN_FLOATS : M >= 2 * MC_MAX);
+    // column blocks keep a packed B within 1.5 MB
     if (pack_b) {
         ncb = (int)(B_BLOCK_FLOATS / kcb) / NR * NR;
         if (ncb > NC) ncb = NC;
