@@ -163,7 +163,7 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
     // share a copy: the unembedding's dinp in chunks of under 256 rows (166 rows against 50k: copying
     // B cost a third of the product's time), and weight gradients of at most a row block a thread whose
     // k block of B spans at most 512 KB (their long k runs then wait for no packing, block by block: the
-    // small config's 256 x 256 ones 4-5% faster; with more row blocks each streams B again, 6-8% slower
+    // small config's 256 x 256 ones 2-20% faster; with more row blocks each streams B again, 6-8% slower
     // at 704 rows, and B's rows 2.75 KB apart, 352 pages a k block, were 7-12% slower in place)
     const int pack_b =
         !b_rows_contiguous ||
