@@ -151,7 +151,7 @@ docs: $(BUILD)/mtp
 	$(BUILD)/mtp help --markdown >docs/cli.md
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TOOL_SRC) $(BENCH_SRC) $(HEADERS) $(wildcard src/ops/cuda/*.cu) \
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TOOL_SRC) $(BENCH_SRC) $(wildcard bench/*/*.c) $(HEADERS) $(wildcard src/ops/cuda/*.cu) \
 	  $(wildcard tests/cuda_emu/*)
 
 clean:

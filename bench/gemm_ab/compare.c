@@ -16,10 +16,10 @@
 typedef int (*gemm_fn)(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_t a_k_stride,
                        const float *B, ptrdiff_t b_k_stride, ptrdiff_t b_col_stride, int M, int N, int K,
                        int accumulate);
-int cpu_gemm_old(float *, int, const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, ptrdiff_t, int, int,
-                 int, int);
-int cpu_gemm_new(float *, int, const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, ptrdiff_t, int, int,
-                 int, int);
+int cpu_gemm_old(float *, int, const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, ptrdiff_t, int,
+                 int, int, int);
+int cpu_gemm_new(float *, int, const float *, ptrdiff_t, ptrdiff_t, const float *, ptrdiff_t, ptrdiff_t, int,
+                 int, int, int);
 
 typedef enum { FORWARD, INPUT_GRAD, WEIGHT_GRAD } pass;
 static const char *pass_names[] = {"forward", "input grad", "weight grad"};
@@ -31,9 +31,12 @@ typedef struct {
 } shape;
 
 static const shape shapes[] = {
-    {"small", "q, k, v, output", 2048, 256, 256},  {"small", "gate, up", 2048, 256, 704},
-    {"small", "down", 2048, 704, 256},             {"gpt2s", "q, k, v, output", 1024, 768, 768},
-    {"gpt2s", "gate, up", 1024, 768, 2048},        {"gpt2s", "down", 1024, 2048, 768},
+    {"small", "q, k, v, output", 2048, 256, 256},
+    {"small", "gate, up", 2048, 256, 704},
+    {"small", "down", 2048, 704, 256},
+    {"gpt2s", "q, k, v, output", 1024, 768, 768},
+    {"gpt2s", "gate, up", 1024, 768, 2048},
+    {"gpt2s", "down", 1024, 2048, 768},
     {"gpt2s", "unembedding chunk", 512, 768, 50304},
 };
 
@@ -86,8 +89,8 @@ int main(int argc, char **argv) {
     }
     double *t_old = malloc(sizeof(double) * repeats), *t_new = malloc(sizeof(double) * repeats);
     if (!t_old || !t_new) return 1;
-    printf("%d threads, median of %d alternating calls; ratio = old time / new time\n\n", omp_get_max_threads(),
-           repeats);
+    printf("%d threads, median of %d alternating calls; ratio = old time / new time\n\n",
+           omp_get_max_threads(), repeats);
     printf("| product | pass | N x I x O | old GFLOP/s | new GFLOP/s | new vs old | largest difference |\n");
     printf("|---|---|---|---:|---:|---:|---:|\n");
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
@@ -110,8 +113,8 @@ int main(int argc, char **argv) {
             qsort(t_new, repeats, sizeof(double), by_value);
             const double gflop = 2.0 * s->N * s->I * s->O * 1e-9;
             const double m_old = t_old[repeats / 2], m_new = t_new[repeats / 2];
-            printf("| %s | %s | %d x %d x %d | %.0f | %.0f | %.3f | %.2g |\n", s->name, pass_names[p], s->N, s->I,
-                   s->O, gflop / m_old, gflop / m_new, m_old / m_new, diff);
+            printf("| %s | %s | %d x %d x %d | %.0f | %.0f | %.3f | %.2g |\n", s->name, pass_names[p], s->N,
+                   s->I, s->O, gflop / m_old, gflop / m_new, m_old / m_new, diff);
             fflush(stdout);
             free(c_old);
             free(c_new);
