@@ -22,9 +22,11 @@
 // in place, a panel's rows lie a row stride apart, and at the model's
 // power-of-two strides (2048 floats) they fall in the same cache sets and
 // evict each other (0.59 of OpenBLAS's speed on a Xeon, 0.85 packed).
+#define _POSIX_C_SOURCE 200809L  // sysconf
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ops/cpu/cpu_ops.h"
 
@@ -130,6 +132,22 @@ static void row_block(const gemm_args *g, float *Ap, int rb, int j0, int k0, int
 #undef panel
 }
 
+// Whether this machine takes the longer k blocks (KC_WHOLE, KC_PACKED_A): they were measured on a
+// Xeon with 2 MB of L2 a core, which holds a row block of A 768 deep (384 KB) beside its 192 KB B
+// panel; a Zen 3 (512 KB) or Zen 4 (1 MB) does not, and there k blocks of 384-512 were slower than
+// 256 on the small config's products. L2 unknown: the short blocks.
+static int long_k_blocks(void) {
+    static _Thread_local int known = -1;
+    if (known < 0) {
+#ifdef _SC_LEVEL2_CACHE_SIZE
+        known = sysconf(_SC_LEVEL2_CACHE_SIZE) >= (2L << 20);
+#else
+        known = 0;
+#endif
+    }
+    return known;
+}
+
 int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_t a_k_stride, const float *B,
              ptrdiff_t b_k_stride, ptrdiff_t b_col_stride, int M, int N, int K, int accumulate) {
     if (M <= 0 || N <= 0) return 0;
@@ -150,11 +168,12 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
     // in place: all of k at d = 768) or 512 (A packed: a weight gradient, the unembedding's over a
     // 512-row chunk), so C is read back and added to fewer times: forward products at d = 704-768
     // 5-10% faster, the unembedding's input gradient (k = 50304) 2-5%, its weight gradient 3-7% (C:
-    // 154 MB). They do not depend on the thread count, so neither do the sums (below, a weight
-    // gradient's B may be packed on one thread and not on two).
+    // 154 MB); on machines with 2 MB of L2 a core (long_k_blocks). They do not depend on the thread
+    // count, so neither do the sums (below, a weight gradient's B may be packed on one thread and not
+    // on two).
     const int b_rows_contiguous = b_col_stride == 1 && b_k_stride % 1024 != 0;  // 4 KB strides: same sets
     int kcb = KC, ncb = NC;
-    if (pack_a || !b_rows_contiguous || M >= 2 * MC_MAX) {
+    if (long_k_blocks() && (pack_a || !b_rows_contiguous || M >= 2 * MC_MAX)) {
         const int most = pack_a ? KC_PACKED_A : KC_WHOLE;
         const int k_blocks = (K + most - 1) / most;
         kcb = (K + k_blocks - 1) / k_blocks;
