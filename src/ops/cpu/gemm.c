@@ -14,9 +14,10 @@
 // NC at a time so packed B stays within 2 MB whatever N (the unembedding's
 // 50k columns). Sizes chosen by measurement (docs/benchmarks.md): KC 384 and
 // 512 helped the largest products and hurt the model's small ones; KC 128
-// (a panel in L1) was slower on a Xeon too; but where B is packed and A read
-// in place, k goes in blocks of up to 768 (a 192 KB panel), so C is read back
-// and added to fewer times (once at d = 768). B is packed where it is read
+// (a panel in L1) was slower on a Xeon too; but with 2 MB of L2 a core, k goes
+// in blocks of up to 768 where B is packed and A read in place (a 192 KB
+// panel), and of up to 512 where A is packed, so C is read back and added to
+// fewer times (once at d = 768). B is packed where it is read
 // transposed (the forward's weights), and where its rows are contiguous if
 // many rows of A share the copy or its row stride is a multiple of 4 KB: read
 // in place, a panel's rows lie a row stride apart, and at the model's
@@ -31,8 +32,9 @@
 #include "ops/cpu/cpu_ops.h"
 
 enum { NR = 64, KC = 256, NC = 2048, MC_MAX = 128 };
-// Where B is packed, k blocks of up to KC_WHOLE (A read in place) or KC_PACKED_A
-// (A packed too), and packed B blocks of up to B_BLOCK_FLOATS (1.5 MB).
+// With long_k_blocks(): k blocks of up to KC_WHOLE where B is packed and A read
+// in place, of up to KC_PACKED_A where A is packed; packed B blocks of up to
+// B_BLOCK_FLOATS (1.5 MB) where k blocks are longer than KC.
 enum { KC_WHOLE = 768, KC_PACKED_A = 512, B_BLOCK_FLOATS = 3 << 17 };
 // the most a k block of B may span, read in place by a weight gradient (512 KB)
 enum { B_SPAN_FLOATS = 1 << 17 };
@@ -187,8 +189,8 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
     const int pack_b =
         !b_rows_contiguous ||
         (pack_a ? row_blocks > threads || (size_t)kcb * b_k_stride > B_SPAN_FLOATS : M >= 2 * MC_MAX);
-    // column blocks keep a packed B within 1.5 MB
-    if (pack_b) {
+    // column blocks keep a packed B of longer k blocks within 1.5 MB
+    if (pack_b && kcb > KC) {
         ncb = (int)(B_BLOCK_FLOATS / kcb) / NR * NR;
         if (ncb > NC) ncb = NC;
     }
