@@ -20,7 +20,7 @@ while [[ $# -gt 0 ]]; do
 done
 out=build/gemm_ab
 mkdir -p "$out"
-git show "$rev:src/ops/cpu/gemm.c" >"$out/gemm_old.c" || {
+git show "$rev:src/ops/cpu/gemm.c" >"$out/gemm_old.c" 2>/dev/null || {
     echo "gemm_ab.sh: no src/ops/cpu/gemm.c at revision '$rev'" >&2
     exit 2
 }
