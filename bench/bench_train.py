@@ -4,8 +4,16 @@ baseline (bench/torch_train.py), run alternately in pairs on the same config,
 thread count and random tokens; medians over the pairs.
 
 usage: bench/bench_train.py [--quick] [--threads N] [--repeats R] [--only small|gpt2s] [--no-memory]
+                            [--mtp BINARY] [--isa native|avx2]
 Prints markdown tables: speed per (config, n, schedule); best schedule vs best
 schedule; GFLOP/s of n=4 against n=1; peak memory for n = 1, 2, 4, 8 at V = 50304.
+
+--isa avx2 runs both sides as on a machine without AVX-512, on one that has it: OpenBLAS's
+Haswell kernel, PyTorch's and oneDNN's kernels held to AVX2, and the mtp given by --mtp, which
+must be an AVX2 build, e.g. a Zen 3's instruction set and cache blocking:
+  make BUILD=build/avx2 OPT="-O3 -march=x86-64-v3 -DMTP_ASSUME_L2_BYTES=524288" build/avx2/mtp
+  bench/bench_train.py --mtp build/avx2/mtp --isa avx2
+It says nothing of that machine's clock, caches or memory: a proxy, not a measurement of it.
 """
 import argparse
 import json
@@ -16,6 +24,7 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MTP = os.path.join(ROOT, "build", "mtp")
+ISA = "native"
 CONFIGS = {  # the configs of the core issue
     "small": dict(V=256, d=256, H=8, L=6, T=256, B=8, steps=5),
     "gpt2s": dict(V=50304, d=768, H=12, L=12, T=256, B=4, steps=3),
@@ -24,6 +33,8 @@ CONFIGS = {  # the configs of the core issue
 
 def run_json(cmd, threads):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    if ISA == "avx2":  # PyTorch's element-wise kernels, and oneDNN's (old and new names), to AVX2
+        env.update(ATEN_CPU_CAPABILITY="avx2", DNNL_MAX_CPU_ISA="AVX2", MKLDNN_MAX_CPU_ISA="AVX2")
     out = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{out.stderr}")
@@ -75,15 +86,30 @@ def med(runs, key):
 
 
 def main():
+    global MTP, ISA
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small config, one pair, no memory table")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--only", choices=sorted(CONFIGS))
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--mtp", default=MTP, help="the mtp binary (default: build/mtp)")
+    ap.add_argument("--isa", choices=("native", "avx2"), default="native",
+                    help="avx2: both sides held to AVX2 (OpenBLAS Haswell, PyTorch and oneDNN AVX2; "
+                    "--mtp must be an AVX2 build)")
     a = ap.parse_args()
+    MTP, ISA = os.path.abspath(a.mtp), a.isa
     if not os.access(MTP, os.X_OK):
-        sys.exit("build/mtp not found: run make first")
+        sys.exit(f"{a.mtp} not found or not executable: run make first, or pass --mtp BINARY")
+    if ISA == "avx2":
+        if os.environ.get("OPENBLAS_CORETYPE", "Haswell") != "Haswell":
+            sys.exit(f"--isa avx2 uses OpenBLAS's Haswell kernel; OPENBLAS_CORETYPE is "
+                     f"{os.environ['OPENBLAS_CORETYPE']}: unset it")
+        os.environ["OPENBLAS_CORETYPE"] = "Haswell"
+        version = subprocess.run([MTP, "--version"], capture_output=True, text=True).stdout
+        if "kernels for avx2" not in version:
+            sys.exit(f"--isa avx2: {a.mtp} is not an AVX2 build ({version.splitlines()[-1] if version else 'no --version'}); "
+                     f"make BUILD=build/avx2 OPT=\"-O3 -march=x86-64-v3\" build/avx2/mtp")
     names = ["small"] if a.quick else ([a.only] if a.only else list(CONFIGS))
     repeats = 1 if a.quick else a.repeats
     fixed = fair_openblas()
@@ -91,7 +117,8 @@ def main():
         print(fixed)
     import torch as _t
     print(f"threads={a.threads}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}, "
-          f"torch {_t.__version__}, {repeats} alternating pair(s) per row, medians\n")
+          f"torch {_t.__version__}, {repeats} alternating pair(s) per row, medians"
+          + (f"; AVX2 only (mtp: {a.mtp})" if ISA == "avx2" else "") + "\n")
     rows, info = [], None
     for name in names:
         c = CONFIGS[name]
@@ -109,7 +136,8 @@ def main():
                                  t_mb=med(t_runs, "peak_rss_mb")))
                 r = rows[-1]
                 print(f"  {name} n={n} {sched}: mtp {r['ms']:.1f} ms, torch {r['t_ms']:.1f} ms", file=sys.stderr)
-    print(f"BLAS: {info['blas']}; matmul ceiling {info['ceiling_gflops']:.1f} GFLOP/s ({a.threads} threads)\n")
+    print(f"mtp kernels: {info.get('kernels', 'unknown')}; BLAS: {info['blas']}; matmul ceiling "
+          f"{info['ceiling_gflops']:.1f} GFLOP/s ({a.threads} threads)\n")
     print("| config | n | schedule | mtp ms/step | mtp tok/s | GFLOP/s | MFU | mtp peak MB "
           "| torch ms/step | torch tok/s | torch peak MB | speed vs torch |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")

@@ -90,6 +90,10 @@ expect_error "bf16 on the CPU" "--precision bf16" -- M bench-train --precision b
 expect_error "unknown precision" "expected fp32, tf32 or bf16" -- M train $TINY --steps 1 --out np --precision fp16
 expect_error "unknown device" "expected cpu, cuda or cpu-check" -- M bench-train --device gpu
 M --version >version.txt || fail "--version"
+grep -Eq "kernels for (avx512|avx2|generic)" version.txt || fail "--version does not name the kernels' vector set: $(cat version.txt)"
+M bench-train --steps 1 --dim 32 --n-head 4 --n-layer 2 --seq-len 16 --batch 2 --threads 2 --json >bench.json 2>&1 ||
+    fail "bench-train --json: $(tail -1 bench.json)"
+grep -Eq '"kernels": "(avx512|avx2|generic)' bench.json || fail "bench-train --json does not name the kernels: $(cat bench.json)"
 if ! nm "$MTP" 2>/dev/null | grep -q cuda_init; then
     expect_error "cuda without CUDA" "make CUDA=1" -- M train $TINY --steps 1 --out nocuda --device cuda
     grep -q "CUDA no (make CUDA=1)" version.txt || fail "--version does not say CUDA is missing: $(cat version.txt)"

@@ -41,12 +41,12 @@ static int run_bench_train(command_line *cl) {
             "\"schedule\": \"%s\", \"threads\": %d, \"ms_per_step\": %.3f, \"tokens_per_sec\": %.1f, "
             "\"gflop_per_step\": %.3f, \"gflops\": %.2f, \"ceiling_gflops\": %.2f, \"mfu\": %.4f, "
             "\"peak_rss_mb\": %.1f, \"peak_device_mb\": %.1f, \"device\": \"%s\", \"precision\": \"%s\", "
-            "\"blas\": \"%s\"}\n",
+            "\"blas\": \"%s\", \"kernels\": \"%s\"}\n",
             c.vocab_size, c.dim, c.n_layer, c.n_future, config_head_type_name(c.head_type),
             config_head_order_name(c.head_order), s->seq_len, s->batch, schedule, op_get_threads(),
             r.median_ms, r.tokens_per_sec, fl->total / 1e9, r.gflops, r.ceiling_gflops,
             r.gflops / r.ceiling_gflops, r.peak_mb, r.peak_device_mb, op_device_name(op_current_device()),
-            op_precision_name((op_precision)a->m.precision), op_blas_info());
+            op_precision_name((op_precision)a->m.precision), op_blas_info(), op_cpu_kernels());
         return 0;
     }
     printf("config: V=%d d=%d H=%d Hkv=%d f=%d L=%d n=%d (%s %s heads) T=%d B=%d, %s schedule, %d threads\n",
@@ -54,8 +54,8 @@ static int run_bench_train(command_line *cl) {
            config_head_order_name(c.head_order), config_head_type_name(c.head_type), s->seq_len, s->batch,
            schedule, op_get_threads());
     if (op_current_device() == OP_DEVICE_CPU)
-        printf("BLAS: %s; matmul ceiling (2048^3, ours or BLAS): %.1f GFLOP/s\n", op_blas_info(),
-               r.ceiling_gflops);
+        printf("kernels: %s; BLAS: %s; matmul ceiling (2048^3, ours or BLAS): %.1f GFLOP/s\n",
+               op_cpu_kernels(), op_blas_info(), r.ceiling_gflops);
     else
         printf("device: %s; %s products, their ceiling (2048^3): %.1f GFLOP/s\n", op_device_info(),
                op_precision_name((op_precision)a->m.precision), r.ceiling_gflops);

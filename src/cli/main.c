@@ -79,7 +79,8 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "--version")) {
         int gpus = op_cuda_devices();
-        printf("mtp %s\nbuilt with: %s, %s, CUDA %s", MTP_VERSION, op_blas_info(),
+        printf("mtp %s\nbuilt with: kernels for %s, %s, %s, CUDA %s", MTP_VERSION, op_cpu_kernels(),
+               op_blas_info(),
 #ifdef MTP_MPI
                "OpenMPI",
 #else

@@ -268,6 +268,10 @@ void op_set_threads(int n);
 int op_get_threads(void);
 // A short name of the BLAS kernel in use (for benchmark reports).
 const char *op_blas_info(void);
+// The vector instructions the CPU kernels were built for: "avx512", "avx2" or
+// "generic", and the L2 size a build assumes for its blocking where it fixes one
+// (for benchmark reports: which build ran).
+const char *op_cpu_kernels(void);
 // op_matmul_forward through the BLAS library instead of the CPU backend's own
 // products (CPU only, host memory): benchmarks hold both against each other,
 // and the matrix-product ceiling is the better of the two.

@@ -137,11 +137,14 @@ static void row_block(const gemm_args *g, float *Ap, int rb, int j0, int k0, int
 // Whether this machine takes the longer k blocks (KC_WHOLE, KC_PACKED_A): they were measured on a
 // Xeon with 2 MB of L2 a core, which holds a row block of A 768 deep (384 KB) beside its 192 KB B
 // panel; a Zen 3 (512 KB) or Zen 4 (1 MB) does not, and there k blocks of 384-512 were slower than
-// 256 on the small config's products. L2 unknown: the short blocks.
+// 256 on the small config's products. L2 unknown: the short blocks. A build may fix the L2 size it
+// assumes (make OPT="... -DMTP_ASSUME_L2_BYTES=524288"): a Zen 3's blocking on another machine.
 static int long_k_blocks(void) {
     static _Thread_local int known = -1;
     if (known < 0) {
-#ifdef _SC_LEVEL2_CACHE_SIZE
+#if defined(MTP_ASSUME_L2_BYTES)
+        known = (long)(MTP_ASSUME_L2_BYTES) >= (2L << 20);
+#elif defined(_SC_LEVEL2_CACHE_SIZE)
         known = sysconf(_SC_LEVEL2_CACHE_SIZE) >= (2L << 20);
 #else
         known = 0;

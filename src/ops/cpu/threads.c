@@ -1,6 +1,6 @@
 // threads.c: one place that sets the thread count for our kernels (OpenMP)
-// and for OpenBLAS, so the two never disagree; what BLAS is in use, and a
-// product through it for benchmarks.
+// and for OpenBLAS, so the two never disagree; what BLAS is in use, what the
+// kernels were built for, and a product through BLAS for benchmarks.
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -29,6 +29,23 @@ const char *op_blas_info(void) {
              strstr(config, "USE_OPENMP") ? "OpenMP" : "pthreads", openblas_get_corename(),
              forced ? " (forced by OPENBLAS_CORETYPE=" : "", forced ? forced : "", forced ? ")" : "");
     return info;
+}
+
+const char *op_cpu_kernels(void) {
+#if defined(__AVX512F__)
+#define KERNELS_ISA "avx512"
+#elif defined(__AVX2__)
+#define KERNELS_ISA "avx2"
+#else
+#define KERNELS_ISA "generic"
+#endif
+#define KERNELS_STR(x) #x
+#define KERNELS_XSTR(x) KERNELS_STR(x)
+#ifdef MTP_ASSUME_L2_BYTES  // gemm.c's blocking as for this L2 size, whatever the machine's
+    return KERNELS_ISA " (L2 assumed " KERNELS_XSTR(MTP_ASSUME_L2_BYTES) " bytes)";
+#else
+    return KERNELS_ISA;
+#endif
 }
 
 void op_blas_matmul_forward(float *out, const float *inp, const float *w, int N, int in_dim, int out_dim) {
