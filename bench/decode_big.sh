@@ -7,11 +7,13 @@
 # prompts from CPython's standard library (from ../shared/data), and runs
 # `mtp bench-decode` on both: plain, K = 1..3 and auto, with the
 # read-bandwidth roofline measured in the same process, then prints the int8
-# over float32 plain-decoding speed ratio.
-#   bash bench/decode_big.sh [--threads N] [--prompts P] [--max-new N] [--repeats R] [--out DIR]
+# over float32 plain-decoding speed ratio. --mtp runs another build of mtp on
+# the same models (e.g. an AVX2 one: make BUILD=build/avx2 OPT="-O3
+# -march=x86-64-v3" build/avx2/mtp); its tables go to DIR/model.ISA.txt, DIR/q8.ISA.txt.
+#   bash bench/decode_big.sh [--threads N] [--prompts P] [--max-new N] [--repeats R] [--out DIR] [--mtp BINARY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-threads=2 prompts=8 max_new=64 repeats=1 out=runs/decode_big
+threads=2 prompts=8 max_new=64 repeats=1 out=runs/decode_big bench_mtp=
 while [ $# -gt 0 ]; do
     case "$1" in
     --threads) threads=$2 ;;
@@ -19,7 +21,8 @@ while [ $# -gt 0 ]; do
     --max-new) max_new=$2 ;;
     --repeats) repeats=$2 ;;
     --out) out=$2 ;;
-    -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --mtp) bench_mtp=$2 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "decode_big.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
     shift 2
@@ -30,6 +33,13 @@ for f in "$data/gpt2/encoder.json" "$data/tinyshakespeare/input.txt" "$data/pyth
 done
 make -j"$(nproc)" build/mtp >/dev/null
 mtp=./build/mtp
+# the build that runs the benchmark (the models are made by this tree's build either way)
+run=$mtp tag=
+if [ -n "$bench_mtp" ]; then
+    [ -x "$bench_mtp" ] || { echo "decode_big.sh: --mtp $bench_mtp is not an executable" >&2; exit 2; }
+    run=$bench_mtp
+    tag=.$("$run" --version | sed -n 's/.*kernels for \([a-z0-9]*\).*/\1/p')
+fi
 mkdir -p "$out"
 if [ ! -f "$out/model/step_00000000/model.safetensors" ]; then
     echo "building the model in $out/model (2.4 GB) ..."
@@ -56,12 +66,13 @@ if [ ! -f "$out/q8/step_00000000/model.safetensors" ]; then
     "$mtp" quantize --model "$out/model" --type q8 --out "$out/q8" --threads "$threads"
 fi
 echo "CPU: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; flags: $(grep -o -w -E 'avx512f|avx512_vnni|avx2' /proc/cpuinfo | sort -u | tr '\n' ' ')"
+echo "mtp: $run, $("$run" --version | sed -n 's/^built with: //p')"
 for m in model q8; do
     echo
-    "$mtp" bench-decode --model "$out/$m" --prompts "$out/prompts.jsonl" --max-prompts "$prompts" \
-        --max-new "$max_new" --repeats "$repeats" --threads "$threads" | tee "$out/$m.txt"
+    "$run" bench-decode --model "$out/$m" --prompts "$out/prompts.jsonl" --max-prompts "$prompts" \
+        --max-new "$max_new" --repeats "$repeats" --threads "$threads" | tee "$out/$m$tag.txt"
 done
 # int8 over float32: plain decoding's ms per forward, from the two tables
 ms() { awk -F'|' '/\(plain\)/ { gsub(/ /, "", $8); print $8 }' "$1"; }
-awk -v f="$(ms "$out/model.txt")" -v q="$(ms "$out/q8.txt")" \
+awk -v f="$(ms "$out/model$tag.txt")" -v q="$(ms "$out/q8$tag.txt")" \
     'BEGIN { if (f > 0 && q > 0) printf "\nint8 plain decoding: %.2fx float32 (%.2f vs %.2f ms per token)\n", f / q, q, f }'
