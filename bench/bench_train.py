@@ -108,7 +108,8 @@ def main():
         os.environ["OPENBLAS_CORETYPE"] = "Haswell"
         version = subprocess.run([MTP, "--version"], capture_output=True, text=True).stdout
         if "kernels for avx2" not in version:
-            sys.exit(f"--isa avx2: {a.mtp} is not an AVX2 build ({version.splitlines()[-1] if version else 'no --version'}); "
+            said = version.splitlines()[-1] if version else "no --version"
+            sys.exit(f"--isa avx2: {a.mtp} is not an AVX2 build ({said}); "
                      f"make BUILD=build/avx2 OPT=\"-O3 -march=x86-64-v3\" build/avx2/mtp")
     names = ["small"] if a.quick else ([a.only] if a.only else list(CONFIGS))
     repeats = 1 if a.quick else a.repeats

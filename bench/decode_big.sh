@@ -38,7 +38,8 @@ run=$mtp tag=
 if [ -n "$bench_mtp" ]; then
     [ -x "$bench_mtp" ] || { echo "decode_big.sh: --mtp $bench_mtp is not an executable" >&2; exit 2; }
     run=$bench_mtp
-    tag=.$("$run" --version | sed -n 's/.*kernels for \([a-z0-9]*\).*/\1/p')
+    isa=$("$run" --version | sed -n 's/.*kernels for \([a-z0-9]*\).*/\1/p')
+    tag=.${isa:-other}
 fi
 mkdir -p "$out"
 if [ ! -f "$out/model/step_00000000/model.safetensors" ]; then

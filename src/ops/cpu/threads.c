@@ -31,7 +31,8 @@ const char *op_blas_info(void) {
     return info;
 }
 
-const char *op_cpu_kernels(void) {
+// The vector set the kernels were compiled for, and the L2 size gemm.c's blocking assumes
+// where a build fixes it (make OPT="... -DMTP_ASSUME_L2_BYTES=N").
 #if defined(__AVX512F__)
 #define KERNELS_ISA "avx512"
 #elif defined(__AVX2__)
@@ -41,7 +42,9 @@ const char *op_cpu_kernels(void) {
 #endif
 #define KERNELS_STR(x) #x
 #define KERNELS_XSTR(x) KERNELS_STR(x)
-#ifdef MTP_ASSUME_L2_BYTES  // gemm.c's blocking as for this L2 size, whatever the machine's
+
+const char *op_cpu_kernels(void) {
+#ifdef MTP_ASSUME_L2_BYTES
     return KERNELS_ISA " (L2 assumed " KERNELS_XSTR(MTP_ASSUME_L2_BYTES) " bytes)";
 #else
     return KERNELS_ISA;
