@@ -38,8 +38,6 @@ enum { NR = 64, KC = 256, NC = 2048, MC_MAX = 128 };
 enum { KC_WHOLE = 768, KC_PACKED_A = 512, B_BLOCK_FLOATS = 3 << 17 };
 // the most a k block of B may span, read in place by a weight gradient (512 KB)
 enum { B_SPAN_FLOATS = 1 << 17 };
-// a packed A block: at most MC_MAX rows rounded up to the kernel's rows
-enum { A_BLOCK_FLOATS = (MC_MAX + CPU_TILE_ROWS) * KC_PACKED_A };
 
 // The packing memory of the calling thread: B's block and one A block per
 // thread. Kept between calls (the products of a step come in hundreds); each
@@ -197,8 +195,10 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
         ncb = (int)(B_BLOCK_FLOATS / kcb) / NR * NR;
         if (ncb > NC) ncb = NC;
     }
-    float *Bp =
-        pack_buffer((pack_b ? (size_t)kcb * ncb : 0) + (pack_a ? (size_t)threads * A_BLOCK_FLOATS : 0) + 1);
+    // a thread's packed A block: a row block (mc rows, a multiple of the kernel's rows) by a k block,
+    // rounded to 64 bytes so each thread's block starts a cache line of its own
+    const size_t a_block = pack_a ? ((size_t)mc * kcb + 15) / 16 * 16 : 0;
+    float *Bp = pack_buffer((pack_b ? (size_t)kcb * ncb : 0) + (size_t)threads * a_block + 1);
     if (!Bp) return -1;
     float *Ap_all = Bp + (pack_b ? (size_t)kcb * ncb : 0);
     gemm_args g = {C, ldc, A,          a_row_stride, a_k_stride,         B,   b_k_stride, b_col_stride, M,
@@ -208,7 +208,7 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
         // in k order (row blocks taken as threads come free)
 #pragma omp parallel num_threads(threads)
         {
-            float *Ap = Ap_all + (size_t)omp_get_thread_num() * A_BLOCK_FLOATS;
+            float *Ap = Ap_all + (size_t)omp_get_thread_num() * a_block;
 #pragma omp for schedule(dynamic)
             for (int rb = 0; rb < row_blocks; rb++)
                 for (int j0 = 0; j0 < N; j0 += NC) {
@@ -234,7 +234,7 @@ int cpu_gemm(float *C, int ldc, const float *A, ptrdiff_t a_row_stride, ptrdiff_
 #pragma omp for schedule(static)
                 for (int p = 0; p < panels; p++)
                     pack_b_panel(Bp + (size_t)p * kcb * NR, &g, j0, k0, nc, kc, p);
-                float *Ap = Ap_all + (size_t)omp_get_thread_num() * A_BLOCK_FLOATS;
+                float *Ap = Ap_all + (size_t)omp_get_thread_num() * a_block;
                 // units taken as threads come free: the cores of a shared machine do not run at
                 // one speed, and waiting at the end of each k block was 7% of a GPT-2-small step
                 // (one thread still computes each element of C, so the sums do not change)
