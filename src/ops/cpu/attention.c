@@ -50,6 +50,24 @@ static inline vin visible_n(int c0, int first) {
     return iotan(c0) >= first;
 }
 
+// Lanes are split in two halves at HALF on the diagonal: in a tile whose
+// query lane r sees key c when c <= r + shift, the first HALF lanes see no key
+// from HALF + shift on, so the products skip that quarter (a causal square
+// tile's products are a quarter smaller; its exponentials half, below).
+enum { HALF = TILE / 2 };
+
+// Keys 0..n-1 of a tile of `cols` that lanes up to `lane` may see.
+static inline int visible_keys(int lane, int shift, int cols) {
+    const int n = lane + 1 + shift;
+    return n < 0 ? 0 : n < cols ? n : cols;
+}
+
+// The keys the first HALF lanes may see (n0; the second half sees all `cols`),
+// or cols where the tile is not split (all of it visible, or too few lanes).
+static inline int diagonal_half(int shift, int cols, int padded) {
+    return padded > HALF ? visible_keys(HALF - 1, shift, cols) : cols;
+}
+
 void cpu_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
                            int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
                            int scratch_threads) {
@@ -78,44 +96,61 @@ void cpu_attention_forward(float *out, float *lse, const float *q, const float *
                     for (int e = 0; e < hd; e++) memset(OT + (size_t)e * TILE, 0, sizeof(float) * padded);
                     for (int j0 = 0; j0 < keys; j0 += TILE) {
                         const int cols = keys - j0 < TILE ? keys - j0 : TILE;
-                        // S^T (cols, padded) = scale * K (cols, hd) Q^T (hd, padded)
-                        cpu_tile_product(ST, TILE, kb + (size_t)j0 * kvrow, kvrow, 1, QT, TILE, cols, padded,
-                                         hd, scale, 0);
-                        // causal: key j0 + c is visible to query lanes r >= j0 + c - offset - i0
-                        for (int c = 0; c < cols; c++) {
-                            const int first = j0 + c - offset - i0;
-                            for (int c0 = 0; first > 0 && c0 < padded; c0 += VN) {
-                                vfn x = selectn(visible_n(c0, first), loadn(ST + (size_t)c * TILE + c0),
-                                                splatn(-INFINITY));
-                                memcpy(ST + (size_t)c * TILE + c0, &x, sizeof x);
-                            }
-                        }
+                        // causal: query lane r sees key c of the tile when c <= r + shift; the
+                        // first HALF lanes see only the keys below n0 (diagonal_half)
+                        const int shift = offset + i0 - j0;
+                        const int n0 = diagonal_half(shift, cols, padded);
+                        // S^T (cols, padded) = scale * K (cols, hd) Q^T (hd, padded): keys from n0
+                        // on for the second half of the lanes only
+                        const float *kj = kb + (size_t)j0 * kvrow;
+                        cpu_tile_product(ST, TILE, kj, kvrow, 1, QT, TILE, n0, padded, hd, scale, 0);
+                        cpu_tile_product(ST + (size_t)n0 * TILE + HALF, TILE, kj + (size_t)n0 * kvrow, kvrow,
+                                         1, QT + HALF, TILE, cols - n0, padded - HALF, hd, scale, 0);
                         // online softmax, VN queries at a time: the new maximum, the factor
-                        // that rescales what was summed under the old one, P^T in place of S^T
+                        // that rescales what was summed under the old one, P^T in place of S^T.
+                        // Keys from `seen` on are hidden from every lane of the block (their P is
+                        // 0, no exponential); the product below reads the block's keys up to `read`
                         for (int c0 = 0; c0 < padded; c0 += VN) {
+                            const int seen = visible_keys(c0 + VN - 1, shift, cols);
+                            const int read = c0 < HALF ? n0 : cols;
                             const vfn old = loadn(qmax + c0);
                             vfn m = old;
-                            for (int c = 0; c < cols; c++) m = maxn(m, loadn(ST + (size_t)c * TILE + c0));
-                            vfn shift = old - m, sum = splatn(0.0f);
-                            const vfn rescale = expn_or_zero(shift);
-                            for (int c = 0; c < cols; c++) {
+                            for (int c = 0; c < seen; c++) {
+                                float *st = ST + (size_t)c * TILE + c0;
+                                if (c - shift > c0) {  // some lanes of the block do not see key c
+                                    vfn x = selectn(visible_n(c0, c - shift), loadn(st), splatn(-INFINITY));
+                                    memcpy(st, &x, sizeof x);
+                                }
+                                m = maxn(m, loadn(st));
+                            }
+                            vfn diff = old - m, sum = splatn(0.0f);
+                            const vfn rescale = expn_or_zero(diff);
+                            for (int c = 0; c < seen; c++) {
                                 vfn p = expn_or_zero(loadn(ST + (size_t)c * TILE + c0) - m);
                                 memcpy(ST + (size_t)c * TILE + c0, &p, sizeof p);
                                 sum += p;
                             }
+                            for (int c = seen; c < read; c++)
+                                memset(ST + (size_t)c * TILE + c0, 0, sizeof(vfn));
                             sum += loadn(qsum + c0) * rescale;
                             memcpy(qmax + c0, &m, sizeof m);
                             memcpy(qsum + c0, &sum, sizeof sum);
                             memcpy(corr + c0, &rescale, sizeof rescale);
                         }
-                        // O^T (hd, padded) = O^T * corr + V^T (hd, cols) P^T (cols, padded)
+                        // O^T (hd, padded) = O^T * corr + V^T (hd, cols) P^T (cols, padded), the
+                        // first HALF lanes over keys 0..n0-1
                         for (int e = 0; e < hd; e++)
                             for (int c0 = 0; c0 < padded; c0 += VN) {
                                 vfn o = loadn(OT + (size_t)e * TILE + c0) * loadn(corr + c0);
                                 memcpy(OT + (size_t)e * TILE + c0, &o, sizeof o);
                             }
-                        cpu_tile_product(OT, TILE, vb + (size_t)j0 * kvrow, 1, kvrow, ST, TILE, hd, padded,
-                                         cols, 1.0f, 1);
+                        const float *vj = vb + (size_t)j0 * kvrow;
+                        const int split = n0 < cols;
+                        cpu_tile_product(OT, TILE, vj, 1, kvrow, ST, TILE, hd, split ? HALF : padded, n0,
+                                         1.0f, 1);
+                        if (split)
+                            cpu_tile_product(OT + HALF, TILE, vj, 1, kvrow, ST + HALF, TILE, hd,
+                                             padded - HALF, cols, 1.0f, 1);
                     }
                     // out (rows, hd) = O^T / sum, transposed: divided in lanes, then a blocked
                     // transpose (one query's hd values a tile row apart, read one by one, were
@@ -185,19 +220,34 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
                         for (int j0 = 0; j0 < i0 + rows; j0 += TILE) {
                             const int cols = i0 + rows - j0 < TILE ? i0 + rows - j0 : TILE;
                             const float *kj = kb + (size_t)j0 * kvrow, *vj = vb + (size_t)j0 * kvrow;
+                            // causal: query lane r sees key c when c <= r + shift; the first HALF
+                            // lanes only keys below n0, so each product skips that quarter
+                            const int shift = i0 - j0, n0 = diagonal_half(shift, cols, padded);
                             // S^T = scale * K Q^T (exponentiated below); dP^T = V dO^T
-                            cpu_tile_product(PT, TILE, kj, kvrow, 1, QT, TILE, cols, padded, hd, scale, 0);
-                            cpu_tile_product(dPT, TILE, vj, kvrow, 1, dOT, TILE, cols, padded, hd, 1.0f, 0);
+                            cpu_tile_product(PT, TILE, kj, kvrow, 1, QT, TILE, n0, padded, hd, scale, 0);
+                            cpu_tile_product(PT + (size_t)n0 * TILE + HALF, TILE, kj + (size_t)n0 * kvrow,
+                                             kvrow, 1, QT + HALF, TILE, cols - n0, padded - HALF, hd, scale,
+                                             0);
+                            cpu_tile_product(dPT, TILE, vj, kvrow, 1, dOT, TILE, n0, padded, hd, 1.0f, 0);
+                            cpu_tile_product(dPT + (size_t)n0 * TILE + HALF, TILE, vj + (size_t)n0 * kvrow,
+                                             kvrow, 1, dOT + HALF, TILE, cols - n0, padded - HALF, hd, 1.0f,
+                                             0);
                             const vfn sc = splatn(scale);
                             for (int c = 0; c < cols; c++) {
-                                const int first =
-                                    j0 + c - i0;  // causal: query lanes r >= first see key j0 + c
                                 float *p = PT + (size_t)c * TILE, *dp = dPT + (size_t)c * TILE;
-                                for (int c0 = 0; c0 < padded; c0 += VN) {
+                                // lanes below c - shift do not see key c: P = dS = 0 where the
+                                // whole block is hidden, no exponential (lanes below HALF from
+                                // n0 on are never read)
+                                int c0 = c < n0 ? 0 : HALF;
+                                for (; c0 + VN <= c - shift && c0 < padded; c0 += VN) {
+                                    memset(p + c0, 0, sizeof(vfn));
+                                    memset(dp + c0, 0, sizeof(vfn));
+                                }
+                                for (; c0 < padded; c0 += VN) {
                                     // P = exp(S - lse) (0 far below: no subnormal products); dS =
                                     // P * (dP - D), with the scale of S folded in
                                     vfn x = loadn(p + c0) - loadn(L + c0);
-                                    x = selectn(visible_n(c0, first), expn_or_zero(x), splatn(0.0f));
+                                    x = selectn(visible_n(c0, c - shift), expn_or_zero(x), splatn(0.0f));
                                     vfn ds = x * (loadn(dp + c0) - loadn(D + c0)) * sc;
                                     memcpy(p + c0, &x, sizeof x);
                                     memcpy(dp + c0, &ds, sizeof ds);
@@ -205,14 +255,32 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
                             }
                             // dv (cols, hd) += P^T dout; dk += dS^T q; dq (rows, hd) += dS k. A key
                             // tile is first reached by the group's first head from its own query
-                            // tile (whose keys are the whole key tile), a query tile's dq at key tile 0
+                            // tile (whose keys are the whole key tile), a query tile's dq at key tile 0.
+                            // Keys from n0 on sum over query rows HALF.. only, query rows below HALF
+                            // over keys below n0 only.
                             const int kv_first = h == g * group && j0 == i0;
-                            cpu_tile_product(dvb + (size_t)j0 * kvrow, kvrow, PT, TILE, 1, doi, qrow, cols,
-                                             hd, rows, 1.0f, !kv_first);
-                            cpu_tile_product(dkb + (size_t)j0 * kvrow, kvrow, dPT, TILE, 1, qi, qrow, cols,
-                                             hd, rows, 1.0f, !kv_first);
-                            cpu_tile_product(dqi, qrow, dPT, 1, TILE, kj, kvrow, rows, hd, cols, 1.0f,
-                                             j0 > 0);
+                            const int split = n0 < cols;
+                            float *dvj = dvb + (size_t)j0 * kvrow, *dkj = dkb + (size_t)j0 * kvrow;
+                            cpu_tile_product(dvj, kvrow, PT, TILE, 1, doi, qrow, n0, hd, rows, 1.0f,
+                                             !kv_first);
+                            cpu_tile_product(dkj, kvrow, dPT, TILE, 1, qi, qrow, n0, hd, rows, 1.0f,
+                                             !kv_first);
+                            if (split) {
+                                const size_t at = (size_t)n0 * TILE + HALF, later = (size_t)HALF * qrow;
+                                cpu_tile_product(dvj + (size_t)n0 * kvrow, kvrow, PT + at, TILE, 1,
+                                                 doi + later, qrow, cols - n0, hd, rows - HALF, 1.0f,
+                                                 !kv_first);
+                                cpu_tile_product(dkj + (size_t)n0 * kvrow, kvrow, dPT + at, TILE, 1,
+                                                 qi + later, qrow, cols - n0, hd, rows - HALF, 1.0f,
+                                                 !kv_first);
+                                cpu_tile_product(dqi, qrow, dPT, 1, TILE, kj, kvrow, HALF, hd, n0, 1.0f,
+                                                 j0 > 0);
+                                cpu_tile_product(dqi + (size_t)HALF * qrow, qrow, dPT + HALF, 1, TILE, kj,
+                                                 kvrow, rows - HALF, hd, cols, 1.0f, j0 > 0);
+                            } else {
+                                cpu_tile_product(dqi, qrow, dPT, 1, TILE, kj, kvrow, rows, hd, cols, 1.0f,
+                                                 j0 > 0);
+                            }
                         }
                     }
             }
