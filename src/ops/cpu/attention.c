@@ -124,9 +124,9 @@ void cpu_attention_forward(float *out, float *lse, const float *q, const float *
                                 m = maxn(m, loadn(st));
                             }
                             vfn diff = old - m, sum = splatn(0.0f);
-                            const vfn rescale = expn_or_zero(diff);
+                            const vfn rescale = expn_or_zero_upto_max(diff);
                             for (int c = 0; c < seen; c++) {
-                                vfn p = expn_or_zero(loadn(ST + (size_t)c * TILE + c0) - m);
+                                vfn p = expn_or_zero_upto_max(loadn(ST + (size_t)c * TILE + c0) - m);
                                 memcpy(ST + (size_t)c * TILE + c0, &p, sizeof p);
                                 sum += p;
                             }
@@ -247,7 +247,8 @@ void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, 
                                     // P = exp(S - lse) (0 far below: no subnormal products); dS =
                                     // P * (dP - D), with the scale of S folded in
                                     vfn x = loadn(p + c0) - loadn(L + c0);
-                                    x = selectn(visible_n(c0, c - shift), expn_or_zero(x), splatn(0.0f));
+                                    x = selectn(visible_n(c0, c - shift), expn_or_zero_upto_max(x),
+                                                splatn(0.0f));
                                     vfn ds = x * (loadn(dp + c0) - loadn(D + c0)) * sc;
                                     memcpy(p + c0, &x, sizeof x);
                                     memcpy(dp + c0, &ds, sizeof ds);

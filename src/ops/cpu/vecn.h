@@ -23,6 +23,7 @@ enum { VN = 4 };
 #endif
 typedef float vfn __attribute__((vector_size(VN * sizeof(float))));
 typedef int32_t vin __attribute__((vector_size(VN * sizeof(int32_t))));
+typedef uint32_t vun __attribute__((vector_size(VN * sizeof(uint32_t))));
 
 static inline vfn loadn(const float *p) {
     vfn v;
@@ -78,8 +79,27 @@ static inline vfn selectn(vin keep, vfn a, vfn b) {
     return a;
 }
 
+// a > b ? a : b lane by lane (so b where either is NaN): the max instruction's
+// own rule, one instruction where the select is a compare and a blend.
 static inline vfn maxn(vfn a, vfn b) {
-    return selectn(a > b, a, b);
+#if defined(__AVX512F__)
+    __m512 x, y;
+    memcpy(&x, &a, sizeof a);
+    memcpy(&y, &b, sizeof b);
+    x = _mm512_max_ps(x, y);
+#elif defined(__AVX2__)
+    __m256 x, y;
+    memcpy(&x, &a, sizeof a);
+    memcpy(&y, &b, sizeof b);
+    x = _mm256_max_ps(x, y);
+#else
+    __m128 x, y;
+    memcpy(&x, &a, sizeof a);
+    memcpy(&y, &b, sizeof b);
+    x = _mm_max_ps(x, y);
+#endif
+    memcpy(&a, &x, sizeof a);
+    return a;
 }
 
 // c0, c0 + 1, ..., c0 + VN - 1.
@@ -113,6 +133,22 @@ static inline vfn expn(vfn x) {
 // slower).
 static inline vfn expn_or_zero(vfn x) {
     return selectn(x >= splatn(FAST_EXP_MIN), expn(x), splatn(0.0f));
+}
+
+// expn_or_zero for x <= FAST_EXP_MAX, as a softmax's scores less their
+// maximum or log-sum-exp are (lanes beyond it, discarded by the caller, may
+// hold anything): the same values without the two clamps, a sixth of the
+// exponential's instructions. Below the range the reduction may overflow; the
+// select still gives 0 there.
+static inline vfn expn_or_zero_upto_max(vfn x) {
+    const vfn round = splatn(12582912.0f);
+    vfn n = (x * FAST_EXP_LOG2E + round) - round;
+    vfn r = FAST_EXP_REDUCE(x, n);
+    vfn e = FAST_EXP_POLY(r);
+    vun bits = (vun)(__builtin_convertvector(n, vin) + 127) << 23;  // unsigned: n may be far below -127
+    vfn scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return selectn(x >= splatn(FAST_EXP_MIN), e * scale, splatn(0.0f));
 }
 
 #endif
