@@ -292,10 +292,7 @@ void model_work_free(model_work *w) {
 
 void model_zero_grads(model_work *w) {
     if (!w->grads.memory) return;
-    if (w->grads.on_device)
-        op_zero(w->grads.memory, w->grads.total * sizeof(float));
-    else
-        memset(w->grads.memory, 0, w->grads.total * sizeof(float));
+    op_zero_on(w->grads.on_device, w->grads.memory, w->grads.total * sizeof(float));
 }
 
 int kv_cache_alloc(kv_cache *cache, const mtp_config *c) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "ops/cpu/cpu_ops.h"
 #include "ops/ops.h"
 #ifdef MTP_CUDA
 #include "ops/cuda/cuda_ops.h"
@@ -197,7 +198,14 @@ void op_zero(void *p, size_t bytes) {
         return;
     }
 #endif
-    if (bytes) memset(op_host_view(p), 0, bytes);
+    if (bytes) cpu_zero(op_host_view(p), bytes);
+}
+
+void op_zero_on(int on_device, void *p, size_t bytes) {
+    if (on_device)
+        op_zero(p, bytes);
+    else if (bytes)
+        cpu_zero(p, bytes);
 }
 
 const char *op_precision_name(op_precision p) {

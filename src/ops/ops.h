@@ -62,6 +62,9 @@ void op_upload(void *dst, const void *host_src, size_t bytes);
 void op_download(void *host_dst, const void *src, size_t bytes);
 void op_copy(void *dst, const void *src, size_t bytes);
 void op_zero(void *p, size_t bytes);
+// op_zero on the current device's memory when on_device, else on host memory
+// (as op_alloc_on); large host ranges are cleared by the kernel threads.
+void op_zero_on(int on_device, void *p, size_t bytes);
 // Waits for the device's work; -1 with the error set if any of it failed
 // since the last call (a CUDA error is sticky: ops do not return errors).
 int op_sync(void);

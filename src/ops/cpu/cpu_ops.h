@@ -37,6 +37,7 @@ double cpu_sum_squares(const float *x, size_t n);
 void cpu_adamw(float *p, const float *g, float *m, float *v, size_t n, float grad_scale, double lr,
                double beta1, double beta2, double eps, double weight_decay, long step);
 void cpu_add_inplace(float *y, const float *x, size_t n);
+void cpu_zero(void *p, size_t bytes);
 
 // CPU-only helpers of the kernels above.
 // Rows of C the register-blocked kernel of cpu_tile_product holds at once (so
