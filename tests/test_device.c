@@ -3,6 +3,7 @@
 // copies, and ops routed to the CPU backend giving its exact results.
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,6 +63,28 @@ int main(void) {
     CHECK(got[4] == src[4] && got[5] == 0.0f && got[14] == 0.0f && got[15] == src[15],
           "op_zero clears its range");
     CHECK(op_sync() == 0, "sync on the CPU");
+    // large ranges are cleared by the kernel threads, each a share of whole cache lines: an
+    // odd size at an address off the lines, host memory (op_zero_on) and the device's
+    {
+        const size_t big = ((size_t)16 << 20) + 100, pad = 64;
+        unsigned char *buf = malloc(big + 2 * pad + 4);
+        CHECK(buf != NULL, "16 MB for op_zero_on");
+        for (int pass = 0; buf && pass < 2; pass++) {
+            memset(buf, 0xAB, big + 2 * pad + 4);
+            unsigned char *at = buf + pad + 4;  // 4 bytes past a line
+            if (pass == 0)
+                op_zero_on(0, at, big);
+            else
+                op_zero(at, big);
+            size_t nonzero = 0, outside = 0;
+            for (size_t i = 0; i < big; i++) nonzero += at[i] != 0;
+            for (size_t i = 0; i < pad + 4; i++) outside += buf[i] != 0xAB;
+            for (size_t i = 0; i < pad; i++) outside += at[big + i] != 0xAB;
+            CHECK(nonzero == 0 && outside == 0, "%s clears 16 MB + 100 bytes exactly (%zu left, %zu outside)",
+                  pass == 0 ? "op_zero_on(host)" : "op_zero", nonzero, outside);
+        }
+        free(buf);
+    }
 
     // routed ops are the CPU backend's, bit for bit
     float w[37 * 3], y1[3 * 3], y2[3 * 3];

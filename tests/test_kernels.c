@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "ops/cpu/vecn.h"
 #include "ops/ops.h"
 
 #define FWD_TOL 1e-5
@@ -517,9 +518,10 @@ static double attention_loss(void *p) {
     return dotd(c->out, c->R, (size_t)c->B * c->T * c->H * c->hd);
 }
 
-// Scratch for the tiled kernels, for the current thread count.
+// Scratch for the tiled kernels, for the current thread count, full of NaN:
+// a tile entry read before the tile has written it shows in the results.
 static float *attention_scratch(int hd) {
-    return fnew((size_t)omp_get_max_threads() * op_attention_scratch_floats(hd));
+    return ffill((size_t)omp_get_max_threads() * op_attention_scratch_floats(hd), NAN);
 }
 
 // Forward tolerance: head dims of 32 and more sum hd-long dot products and
@@ -1114,6 +1116,62 @@ static void test_determinism(void) {
     release_all();
 }
 
+// vecn.h's helpers against their definitions, bit for bit: maxn is a > b ? a
+// : b (b where either is NaN, b for +0 against -0), and the softmax's
+// exponential without clamps equals the clamped one wherever its inputs may
+// be (x <= 88, and 0 below -87, for -inf and for NaN).
+static void test_vector_helpers(void) {
+    const char *op = "vecn";
+    enum { N = 200000 };  // N + 16 values: a whole number of vectors
+    float *x = fnew(N + 16), *got = fnew(N + 16), *want = fnew(N + 16);
+    const float specials[] = {-INFINITY,
+                              NAN,
+                              -0.0f,
+                              0.0f,
+                              -87.0f,
+                              nextafterf(-87.0f, 0.0f),
+                              nextafterf(-87.0f, -INFINITY),
+                              88.0f,
+                              nextafterf(88.0f, 0.0f),
+                              -100.0f,
+                              -1e30f,
+                              1e-30f,
+                              -1e-30f,
+                              0.5f,
+                              -0.5f,
+                              1.0f};
+    const int ns = (int)(sizeof specials / sizeof specials[0]);
+    for (int i = 0; i < N + 16; i++)
+        x[i] = i < ns ? specials[i] : -100.0f + 188.0f * (float)(i - ns) / (float)(N + 16 - ns);
+    for (int i = 0; i + VN <= N + 16; i += VN) {
+        vfn a = loadn(x + i), e1 = expn_or_zero_upto_max(a), e2 = expn_or_zero(a);
+        storen(got + i, e1);
+        storen(want + i, e2);
+    }
+    int differ = 0, at = -1;
+    for (int i = 0; i < N + 16; i++)
+        if (memcmp(got + i, want + i, sizeof(float)) != 0) {
+            if (at < 0) at = i;
+            differ++;
+        }
+    check(differ == 0, op, "expn_or_zero_upto_max differs from expn_or_zero at %d inputs (first %g: %g, %g)",
+          differ, at >= 0 ? x[at] : 0.0, at >= 0 ? got[at] : 0.0, at >= 0 ? want[at] : 0.0);
+    // maxn on pairs of specials and of sweep values, both orders
+    int bad = 0;
+    for (int i = 0; i < ns; i++)
+        for (int j = 0; j < ns; j++) {
+            float a[VN], b[VN], m[VN];
+            for (int l = 0; l < VN; l++) a[l] = specials[i], b[l] = specials[(j + l) % ns];
+            storen(m, maxn(loadn(a), loadn(b)));
+            for (int l = 0; l < VN; l++) {
+                float w = a[l] > b[l] ? a[l] : b[l];
+                bad += memcmp(&m[l], &w, sizeof w) != 0;
+            }
+        }
+    check(bad == 0, op, "maxn differs from a > b ? a : b in %d lanes", bad);
+    release_all();
+}
+
 int main(void) {
     mtp_rng_seed(&rng, 20240607);
     test_matmul();
@@ -1182,6 +1240,14 @@ int main(void) {
     test_matmul_blocked(20, 1600, 800);  // forward: 3 k blocks of 534 in each of 2 column blocks
     test_matmul_blocked(600, 20, 1100);  // dw with A and B packed: 2 k blocks of 300
     test_matmul_blocked(600, 20, 200);   // dw: B packed on 1 thread, in place on 2 (k blocks alike)
+    // the attention's diagonal tiles, split at 32 query lanes: a tile of 40 rows (every element
+    // checked), one of 33 (one key past the split) with grouped heads, and with a cache keys that
+    // start 16 before the tile's queries (0 < n0 < cols) and a 36-row tile after them
+    test_attention_backward(2, 1, 6, 40, 1.5, 0);
+    test_attention_backward(4, 2, 32, 97, 1.5, 60);
+    test_attention_forward_cache(4, 2, 32, 64, 112, 1.5);
+    test_attention_forward_cache(4, 2, 32, 100, 148, 1.5);
+    test_vector_helpers();
     for (int i = 0; i < n_stats; i++) {
         printf("  %-13s", stats[i].op);
         if (stats[i].worst[FWD] >= 0)

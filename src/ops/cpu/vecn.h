@@ -110,6 +110,28 @@ static inline vin iotan(int c0) {
     return v + c0;
 }
 
+// Each lane truncated to an integer by the conversion instruction: out of
+// int32's range (or NaN) it gives INT32_MIN, where a C conversion would be
+// undefined.
+static inline vin truncn(vfn x) {
+    vin r;
+#if defined(__AVX512F__)
+    __m512 v;
+    memcpy(&v, &x, sizeof x);
+    __m512i t = _mm512_cvttps_epi32(v);
+#elif defined(__AVX2__)
+    __m256 v;
+    memcpy(&v, &x, sizeof x);
+    __m256i t = _mm256_cvttps_epi32(v);
+#else
+    __m128 v;
+    memcpy(&v, &x, sizeof x);
+    __m128i t = _mm_cvttps_epi32(v);
+#endif
+    memcpy(&r, &t, sizeof r);
+    return r;
+}
+
 // fast_expf's method lane by lane (as exp16_or_zero of vec16.h uses it): x clamped to
 // [-87, 88], split as n ln2 + r with n rounded to nearest, exp(r) from the
 // degree-5 polynomial, times 2^n.
@@ -145,7 +167,7 @@ static inline vfn expn_or_zero_upto_max(vfn x) {
     vfn n = (x * FAST_EXP_LOG2E + round) - round;
     vfn r = FAST_EXP_REDUCE(x, n);
     vfn e = FAST_EXP_POLY(r);
-    vun bits = (vun)(__builtin_convertvector(n, vin) + 127) << 23;  // unsigned: n may be far below -127
+    vun bits = (vun)(truncn(n) + 127) << 23;  // unsigned: n may be far below -127
     vfn scale;
     memcpy(&scale, &bits, sizeof scale);
     return selectn(x >= splatn(FAST_EXP_MIN), e * scale, splatn(0.0f));
