@@ -109,8 +109,13 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
         }
     int s = 0;
     do {  // n >= SLICE (see the generic version)
+        // both prefetches, as below: without the one into L1 an AVX2 build read 3-5% slower with
+        // 1 row, 5-7% with 2 and 3% with 4 (Intel Xeon, 16 blocks from DRAM, alternating)
         if (prefetch)
-            for (int c = 0; c < PACK_GROUP; c++) __builtin_prefetch(g + PREFETCH_AHEAD + SLICE * c, 0, 2);
+            for (int c = 0; c < PACK_GROUP; c++) {
+                __builtin_prefetch(g + PREFETCH_AHEAD + SLICE * c, 0, 2);
+                __builtin_prefetch(g + L1_AHEAD + SLICE * c, 0, 3);
+            }
         __m256 w[PACK_GROUP][2];
         for (int c = 0; c < PACK_GROUP; c++) {
             w[c][0] = _mm256_loadu_ps(g + SLICE * c);
