@@ -47,10 +47,11 @@ git show "$rev:src/ops/cpu/$file" >"$out/old.c" 2>/dev/null || {
     echo "kernel_ab.sh: no src/ops/cpu/$file at revision '$rev'" >&2
     exit 2
 }
+# the library, built standalone even from inside another make (a test run by make -j2 test)
 if [ "$isa" = native ]; then
-    make -s -j2 build/libmtp.a
+    MAKEFLAGS= make -s -j2 build/libmtp.a
 else
-    make -s -j2 BUILD="$lib_build" OPT="-O3 -march=x86-64-v3" "$lib_build/libmtp.a"
+    MAKEFLAGS= make -s -j2 BUILD="$lib_build" OPT="-O3 -march=x86-64-v3" "$lib_build/libmtp.a"
 fi
 blas_inc=$(sed -n 's/^BLAS_INC ?= //p' Makefile)
 flags=(-std=c11 -O3 "-march=$march" -ffp-contract=fast -fopenmp -Wall -Wextra -Werror -Isrc -Iinclude "-I$blas_inc"
