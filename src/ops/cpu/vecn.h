@@ -132,20 +132,27 @@ static inline vin truncn(vfn x) {
     return r;
 }
 
-// fast_expf's method lane by lane (as exp16_or_zero of vec16.h uses it): x clamped to
-// [-87, 88], split as n ln2 + r with n rounded to nearest, exp(r) from the
-// degree-5 polynomial, times 2^n.
-static inline vfn expn(vfn x) {
-    x = selectn(x < splatn(FAST_EXP_MIN), splatn(FAST_EXP_MIN), x);
-    x = selectn(x > splatn(FAST_EXP_MAX), splatn(FAST_EXP_MAX), x);
+// fast_expf's method lane by lane without its clamps: x split as n ln2 + r
+// with n rounded to nearest, exp(r) from the degree-5 polynomial, times 2^n.
+// Exact to the method on [-87, 88]; outside it the lanes hold anything (the
+// callers below clamp first or select them away).
+static inline vfn expn_unclamped(vfn x) {
     const vfn round = splatn(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
     vfn n = (x * FAST_EXP_LOG2E + round) - round;
     vfn r = FAST_EXP_REDUCE(x, n);
     vfn e = FAST_EXP_POLY(r);
-    vin bits = (__builtin_convertvector(n, vin) + 127) << 23;  // 2^n
+    vun bits = (vun)(truncn(n) + 127) << 23;  // 2^n (unsigned: n may be far below -127)
     vfn scale;
     memcpy(&scale, &bits, sizeof scale);
     return e * scale;
+}
+
+// fast_expf's method lane by lane (as exp16_or_zero of vec16.h uses it): x
+// clamped to [-87, 88], then expn_unclamped.
+static inline vfn expn(vfn x) {
+    x = selectn(x < splatn(FAST_EXP_MIN), splatn(FAST_EXP_MIN), x);
+    x = selectn(x > splatn(FAST_EXP_MAX), splatn(FAST_EXP_MAX), x);
+    return expn_unclamped(x);
 }
 
 // expn with inputs below its range giving 0, not exp(-87) (about 1.6e-38): a
@@ -160,17 +167,9 @@ static inline vfn expn_or_zero(vfn x) {
 // expn_or_zero for x <= FAST_EXP_MAX, as a softmax's scores less their
 // maximum or log-sum-exp are (lanes beyond it, discarded by the caller, may
 // hold anything): the same values without the two clamps, a sixth of the
-// exponential's instructions. Below the range the reduction may overflow; the
-// select still gives 0 there.
+// exponential's instructions.
 static inline vfn expn_or_zero_upto_max(vfn x) {
-    const vfn round = splatn(12582912.0f);
-    vfn n = (x * FAST_EXP_LOG2E + round) - round;
-    vfn r = FAST_EXP_REDUCE(x, n);
-    vfn e = FAST_EXP_POLY(r);
-    vun bits = (vun)(truncn(n) + 127) << 23;  // unsigned: n may be far below -127
-    vfn scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return selectn(x >= splatn(FAST_EXP_MIN), e * scale, splatn(0.0f));
+    return selectn(x >= splatn(FAST_EXP_MIN), expn_unclamped(x), splatn(0.0f));
 }
 
 #endif
