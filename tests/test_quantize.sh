@@ -79,4 +79,15 @@ json.dump(c, open(sys.argv[1], "w"))
 PY
 expect_error "int8 file, bad config" "model.safetensors: int8 weights, but config.json" -- \
     M generate --model q8bad --prompt "line" --max-new 4
+# quantize writes a new checkpoint, never over one: not over its own source (whose optimizer
+# state would be lost), not over an earlier copy; a path ending in / or /. names the same step
+step=$(basename "$(ls -d run/step_* | tail -n 1)")
+cp -r run runsrc
+expect_error "--out is the source run" "already exists" -- M quantize --model runsrc --type q8 --out runsrc
+[ -f "runsrc/$step/optimizer.safetensors" ] || fail "quantize into its source run removed the optimizer state"
+expect_error "--out holds the step" "already exists" -- M quantize --model run --type q8 --out q8
+M quantize --model "run/$step/" --type q8 --out q8slash >/dev/null 2>&1 || fail "quantize of run/$step/"
+[ -d "q8slash/$step" ] || fail "quantize of run/$step/ did not keep the step: $(ls q8slash)"
+M quantize --model "run/$step/." --type q8 --out q8dot >/dev/null 2>&1 || fail "quantize of run/$step/."
+[ -d "q8dot/$step" ] || fail "quantize of run/$step/. did not keep the step: $(ls q8dot)"
 finish quantize

@@ -59,7 +59,7 @@ M train --resume copied/step_00000004 --steps 5 2>/dev/null || fail "resume a st
 M train --resume moved --out elsewhere --steps 7 2>/dev/null || fail "resume with an explicit --out"
 [ -d elsewhere/step_00000007 ] || fail "resume --out elsewhere: $(ls elsewhere 2>&1)"
 
-# ---- Ctrl-C: the run saves the step it reached and exits 0; --resume finishes it
+# ---- Ctrl-C: the run saves the step it reached and exits 130 (not done); --resume finishes it
 "$MTP" train $TINY --out interrupted --steps 100000 --save-every 0 --log interrupted.jsonl >/dev/null 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do  # wait until training is under way
@@ -67,13 +67,63 @@ for _ in $(seq 1 300); do  # wait until training is under way
     [ -s interrupted.jsonl ] && break
 done
 kill -INT $pid
-wait $pid || fail "interrupted run exited with $?"
+wait $pid
+rc=$?
+[ $rc -eq 130 ] || fail "interrupted run exited with $rc, not 130"
 saved=$(ls interrupted | grep '^step_' | tail -n 1)
 case "$saved" in step_0*) ;; *) fail "no checkpoint after Ctrl-C: $(ls interrupted)" ;; esac
 n_saved=$((10#${saved#step_}))
 [ "$n_saved" -gt 0 ] && [ "$n_saved" -lt 100000 ] || fail "Ctrl-C saved step $n_saved"
 M train --resume interrupted --steps $((n_saved + 2)) --threads 2 2>/dev/null || fail "resume after Ctrl-C"
 [ -d interrupted/step_$(printf %08d $((n_saved + 2))) ] || fail "resume after Ctrl-C did not reach its --steps"
+
+# ---- SIGTERM (kill, timeout, a batch system) saves like Ctrl-C and exits 143; a second run on
+# the same directory meanwhile is refused (the first holds RUN_DIR/.lock)
+"$MTP" train $TINY --out termed --steps 100000 --save-every 0 --log termed.jsonl >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do
+    sleep 0.1
+    [ -s termed.jsonl ] && break
+done
+expect_error "second run on a locked directory" "in use by another mtp train" -- \
+    M train $TINY --out termed --steps 5
+kill -TERM $pid
+wait $pid
+rc=$?
+[ $rc -eq 143 ] || fail "SIGTERM: exited with $rc, not 143"
+ls termed | grep -q '^step_0' || fail "no checkpoint after SIGTERM: $(ls termed)"
+
+# ---- a resumed run does not write into another run's directory, and --keep-last prunes only the
+# run's own step_NNNNNNNN checkpoints
+M train $TINY --out runP --steps 2 2>/dev/null || fail "train runP"
+M train $TINY --out runQ --steps 4 --save-every 2 --keep-last 0 2>/dev/null || fail "train runQ"
+expect_error "resume into another run's directory" "another run's checkpoints" -- \
+    M train --resume runQ/step_00000002 --out runP --steps 3
+[ -d runP/step_00000002 ] || fail "runP lost its checkpoint: $(ls runP)"
+cp -r runQ/step_00000002 runQ/step_00000002_best
+echo notes >runQ/step_notes.txt
+M train --resume runQ --steps 6 --save-every 1 --keep-last 2 2>/dev/null || fail "resume runQ"
+[ "$(ls runQ | tr '\n' ' ')" = "step_00000002_best step_00000005 step_00000006 step_notes.txt " ] ||
+    fail "--keep-last 2 left: $(ls runQ | tr '\n' ' ')"
+
+# ---- the model's tokenizer stays the run's: data prepared with another one is refused on
+# --resume and --init-from; data without a tokenizer.json trains on, the checkpoint keeps the run's
+M tokenizer train --quiet --vocab-size 300 --out other.json corpus >/dev/null 2>&1 || fail "tokenizer train"
+M prepare --quiet --out data_bpe --tokenizer other.json corpus >/dev/null 2>&1 || fail "prepare data_bpe"
+expect_error "resume on another tokenizer's data" "another tokenizer" -- \
+    M train --resume runP --data data_bpe --steps 3 --vocab-size 257
+expect_error "init-from on another tokenizer's data" "another tokenizer" -- \
+    M train --init-from runP --data data_bpe --out runI --steps 1 --n-future 3
+mkdir data_bare && cp data/*.bin data_bare/
+M train --resume runP --data data_bare --steps 3 2>/dev/null || fail "resume on data without tokenizer.json"
+same runP/step_00000002/tokenizer.json runP/step_00000003/tokenizer.json ||
+    fail "a step on data without tokenizer.json lost the run's tokenizer: $(ls runP/step_00000003)"
+
+# ---- the log cannot be written: the run stops with an error naming --log, its steps saved
+M train $TINY --out logfull --steps 3 --save-every 0 --log /dev/full >/dev/null 2>err.txt
+rc=$?
+[ $rc -eq 1 ] && grep -q -- "--log '/dev/full': cannot write" err.txt || fail "log on a full device: rc $rc, $(cat err.txt)"
+[ -d logfull/step_00000001 ] || fail "log failure: the step made was not saved: $(ls logfull 2>&1)"
 
 # ---- log lines: one per step plus one per eval, valid JSON with the keys of design.md
 M train $TINY --out logged --steps 4 --eval-every 2 --eval-batches 2 --log log.jsonl 2>/dev/null || fail "train log"

@@ -1,8 +1,10 @@
 // cmd_quantize.c: `mtp quantize`, an int8 copy of a checkpoint for decoding
 // at a quarter of the memory traffic (model/quant.c, docs/formats.md).
+#define _POSIX_C_SOURCE 200809L  // lstat
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/commands.h"
 #include "cli/flag_groups.h"
@@ -25,12 +27,26 @@ static const flag QUANTIZE_FLAGS[] = {
     {0},
 };
 
-// The step of a checkpoint directory named step_N (0 otherwise).
+// The step of a checkpoint directory named step_N (0 otherwise), however the
+// path ends ("run/step_00000300/", "run/step_00000300/.").
 static long source_step(const char *dir) {
-    const char *base = strrchr(dir, '/');
-    base = base ? base + 1 : dir;
+    size_t end = strlen(dir);
+    for (;;) {
+        while (end > 1 && dir[end - 1] == '/') end--;
+        if (end >= 2 && dir[end - 1] == '.' && dir[end - 2] == '/')
+            end -= 2;
+        else
+            break;
+    }
+    size_t start = end;
+    while (start > 0 && dir[start - 1] != '/') start--;
+    char base[64];
+    if (end - start >= sizeof base) return 0;
+    memcpy(base, dir + start, end - start);
+    base[end - start] = '\0';
     long step = 0;
-    return sscanf(base, "step_%ld", &step) == 1 && step >= 0 ? step : 0;
+    char tail;
+    return sscanf(base, "step_%ld%c", &step, &tail) == 1 && step >= 0 ? step : 0;
 }
 
 static int run_quantize(command_line *cl) {
@@ -49,6 +65,21 @@ static int run_quantize(command_line *cl) {
             tok_file = (checkpoint_file){names[i], tok, len};
         }
     long step = source_step(ck.dir);
+    // a new checkpoint, never a replacement: DIR/step_N may be the source itself, or another
+    // model's weights with its optimizer state (checkpoint_write_dir replaces what is there)
+    char target[4200];
+    struct stat st;
+    if (rc == 0 && (size_t)snprintf(target, sizeof target, "%s/step_%08ld", a->out, step) < sizeof target) {
+        if (lstat(target, &st) == 0) {
+            fprintf(stderr,
+                    "mtp quantize: --out %s: %s already exists (quantize writes a new checkpoint and "
+                    "never replaces one: give --out a new run directory)\n",
+                    a->out, target);
+            free(tok);
+            checkpoint_close(&ck);
+            return 2;
+        }
+    }
     progress bar;
     progress_sink sink = progress_bar(&bar, "quantize", 0, "B", 1.0);
     if (rc == 0) rc = checkpoint_quantize_q8(ck.dir, &ck.cfg, a->out, step, &tok_file, &sink);

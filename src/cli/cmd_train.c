@@ -80,10 +80,12 @@ static const flag EVAL_FLAGS[] = {
 
 // ---- progress on stderr --------------------------------------------------------
 
-static volatile sig_atomic_t stop_requested = 0;
-static void on_sigint(int sig) {
-    // first Ctrl-C: finish the step, save, exit; a second one stops at once
+static volatile sig_atomic_t stop_requested = 0, stop_signal = 0;
+static void on_stop_signal(int sig) {
+    // first Ctrl-C (or a SIGTERM: kill, timeout, a batch system's stop): finish the step,
+    // save, exit; a second one stops at once
     stop_requested = 1;
+    stop_signal = sig;
     signal(sig, SIG_DFL);
 }
 
@@ -285,6 +287,12 @@ static int run_train(command_line *cl) {
         }
     }
     shape_flags *s = &a->shape;
+    if (rc == 0 && a->resume && a->data && !flags_given(cl, "--data") && !fs_is_dir(a->data)) {
+        mtp_errorf(
+            "the run's data directory '%s' (from %s/trainer_state.json) does not exist: give --data DIR",
+            a->data, ckpt);
+        rc = 1;
+    }
     if (rc == 0 && !a->data)
         rc = flags_usage_error(cl, "--data DIR is required (a directory made by mtp prepare)");
     if (rc == 0 && !a->out) rc = flags_usage_error(cl, "--out RUN_DIR is required");
@@ -371,10 +379,15 @@ static int run_train(command_line *cl) {
     }
     if (rc == 0) {
         t->stop = &stop_requested;
-        signal(SIGINT, on_sigint);
+        signal(SIGINT, on_stop_signal);
+        signal(SIGTERM, on_stop_signal);
         double t0 = mtp_now();
         rc = trainer_run(t) != 0;
         if (rc == 0) print_done(t, mtp_now() - t0);
+        // stopped before --steps: saved, but not done (`mtp train ... && next` must not go on);
+        // the shell's status for the signal
+        if (rc == 0 && stop_requested && t->step < t->o.steps)
+            rc = 128 + (stop_signal ? stop_signal : SIGINT);
     }
     if (t) trainer_close(t);
     free(t);
@@ -429,7 +442,9 @@ const command_spec CMD_TRAIN = {
                {NULL, MODEL_FLAGS, offsetof(train_args, m), "--threads --device --precision"},
                {"evaluation and checkpoints:", EVAL_FLAGS, 0}},
     .epilog =
-        "--steps 0 writes the initialized model. Ctrl-C saves a checkpoint and stops (under\n"
-        "mpirun, Ctrl-C ends every process; the last checkpoint saved stays).",
+        "--steps 0 writes the initialized model. Ctrl-C or SIGTERM saves a checkpoint and stops\n"
+        "with status 130 or 143 (--resume finishes the run); under mpirun, Ctrl-C ends every\n"
+        "process and the last checkpoint saved stays. One mtp train at a time may use a run\n"
+        "directory (it holds RUN_DIR/.lock while it runs).",
     COMMAND_RUN(run_train, TRAIN_DEFAULTS),
 };

@@ -1,5 +1,6 @@
 // main.c: the `mtp` command; dispatches to one command (or to a command of a
 // group: `mtp task poly`), and writes docs/cli.md from the commands' help.
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -67,7 +68,21 @@ static int print_markdown(void) {
     return 0;
 }
 
+static int run_command(int argc, char **argv);
+
 int main(int argc, char **argv) {
+    int rc = run_command(argc, argv);
+    // what went to stdout may have failed to reach it (a full disk, a closed file): the
+    // command's work is lost then, so that is an error, not a success
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "mtp: cannot write standard output: %s\n", errno ? strerror(errno) : "write error");
+        return rc ? rc : 1;
+    }
+    return rc;
+}
+
+static int run_command(int argc, char **argv) {
     // Under mpirun every process runs this; process 0 alone speaks, so a bad
     // flag or a progress line is printed once, not once per process.
     if (dist_launch_rank() > 0) {
@@ -93,6 +108,11 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "help")) {
         if (argc == 3 && !strcmp(argv[2], "--markdown")) return print_markdown();
+        if (argc >= 3) {  // mtp help COMMAND [SUBCOMMAND]: that command's --help
+            char *args[] = {argv[0], argv[2], argc >= 4 ? argv[3] : "--help", argc >= 4 ? "--help" : NULL,
+                            NULL};
+            return run_command(argc >= 4 ? 4 : 3, args);
+        }
         usage(stdout);
         return 0;
     }

@@ -281,7 +281,8 @@ int checkpoint_resolve(const char *path, char *out, size_t cap) {
     int found = 0;
     for (int i = list.count - 1; i >= 0 && !found; i--) {  // names sort by step (zero-padded)
         char dir[PATH_CAP];
-        if (fs_join(dir, sizeof dir, path, list.names[i]) == 0 && is_checkpoint(dir)) {
+        if (checkpoint_step_of_name(list.names[i]) >= 0 &&
+            fs_join(dir, sizeof dir, path, list.names[i]) == 0 && is_checkpoint(dir)) {
             found = snprintf(out, cap, "%s", dir) < (int)cap;
         }
     }
@@ -535,15 +536,30 @@ cJSON *checkpoint_read_trainer_state(const char *ckpt_dir) {
     return json_read_object_file(ckpt_dir, "trainer_state.json", 16 << 20);
 }
 
+long checkpoint_step_of_name(const char *name) {
+    if (strncmp(name, "step_", 5) != 0) return -1;
+    const char *d = name + 5;
+    size_t n = strspn(d, "0123456789");
+    if (n < 8 || n > 18 || d[n] != '\0') return -1;
+    return strtol(d, NULL, 10);
+}
+
 int checkpoint_prune(const char *run_dir, int keep_last) {
     if (keep_last <= 0) return 0;
     fs_list list;
     if (fs_list_dir(run_dir, "step_", "", &list) != 0) return -1;
-    int rc = 0;
-    for (int i = 0; i + keep_last < list.count; i++) {
-        char dir[PATH_CAP];
-        if (fs_join(dir, sizeof dir, run_dir, list.names[i]) != 0 || fs_remove_tree(dir) != 0) rc = -1;
-    }
+    // the run's checkpoints, oldest first (names sort by step: zero-padded)
+    int rc = 0, count = 0;
+    char dir[PATH_CAP];
+    int *ckpts = malloc(sizeof(int) * (size_t)(list.count ? list.count : 1));
+    if (!ckpts) rc = mtp_errorf("out of memory listing '%s'", run_dir);
+    for (int i = 0; ckpts && i < list.count; i++)
+        if (checkpoint_step_of_name(list.names[i]) >= 0 &&
+            fs_join(dir, sizeof dir, run_dir, list.names[i]) == 0 && is_checkpoint(dir))
+            ckpts[count++] = i;
+    for (int i = 0; i + keep_last < count; i++)
+        if (fs_join(dir, sizeof dir, run_dir, list.names[ckpts[i]]) != 0 || fs_remove_tree(dir) != 0) rc = -1;
+    free(ckpts);
     fs_list_free(&list);
     return rc;
 }

@@ -85,7 +85,12 @@ int checkpoint_load_moments_packed(const char *ckpt_dir, float *m, float *v, con
 int checkpoint_has_trainer_state(const char *ckpt_dir);
 // Parsed trainer_state.json (free with cJSON_Delete), or NULL with an error.
 struct cJSON *checkpoint_read_trainer_state(const char *ckpt_dir);
-// Deletes all but the newest keep_last step_* checkpoints (0 keeps all).
+// The step of a checkpoint directory's name, step_ and at least 8 digits
+// (step_00000300), or -1 for any other name (step_00000300_best, step_notes).
+long checkpoint_step_of_name(const char *name);
+// Deletes all but the newest keep_last checkpoints of a run directory (0
+// keeps all): only step_NNNNNNNN directories that hold a checkpoint count,
+// and nothing else is touched.
 int checkpoint_prune(const char *run_dir, int keep_last);
 // The config.json text for cfg (malloc'd).
 char *checkpoint_config_json(const mtp_config *cfg);

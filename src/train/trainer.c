@@ -1,13 +1,17 @@
 // trainer.c: see trainer.h.
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE  // realpath, with POSIX 2008
 #include "train/trainer.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/fsutil.h"
@@ -33,13 +37,28 @@ long train_warmup(const train_options *o) {
     return o->steps / 20 < 1000 ? o->steps / 20 : 1000;
 }
 
+// path made absolute (malloc'd; a copy of path where that fails): a run resumed
+// from another directory finds its data and its log where they were
+static char *absolute_path(const char *path) {
+    char *abs = realpath(path, NULL);
+    if (abs || path[0] == '/') return abs ? abs : strdup(path);
+    char cwd[4096];
+    size_t need = strlen(path) + sizeof cwd + 2;
+    if (!getcwd(cwd, sizeof cwd) || !(abs = malloc(need))) return strdup(path);
+    snprintf(abs, need, "%s/%s", cwd, path);
+    return abs;
+}
+
 cJSON *train_options_to_json(const train_options *o) {
     cJSON *j = cJSON_CreateObject();
     char seed[32];
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
-    cJSON_AddStringToObject(j, "data", o->data ? o->data : "");
+    char *data = o->data ? absolute_path(o->data) : NULL, *log = o->log ? absolute_path(o->log) : NULL;
+    cJSON_AddStringToObject(j, "data", data ? data : o->data ? o->data : "");
     cJSON_AddStringToObject(j, "out", o->out ? o->out : "");
-    if (o->log) cJSON_AddStringToObject(j, "log", o->log);
+    if (o->log) cJSON_AddStringToObject(j, "log", log ? log : o->log);
+    free(data);
+    free(log);
     cJSON_AddNumberToObject(j, "seq_len", o->seq_len);
     cJSON_AddNumberToObject(j, "batch", o->batch);
     cJSON_AddNumberToObject(j, "grad_accum", o->grad_accum);
@@ -85,6 +104,18 @@ static int json_number_in(const cJSON *v, double lo, double hi) {
            v->valuedouble == floor(v->valuedouble);
 }
 
+// Whether path a is the same directory as b (parent: b's parent directory),
+// by device and inode: a run directory given two ways ("run", "./run/").
+static int same_file(const char *a, const char *b, int parent) {
+    char up[4200];
+    if (parent) {
+        if ((size_t)snprintf(up, sizeof up, "%s/..", b) >= sizeof up) return 0;
+        b = up;
+    }
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 // step, data position and tokens seen from a checkpoint's trainer_state.json.
 static int read_position(trainer *t, const char *ckpt) {
     cJSON *state = checkpoint_read_trainer_state(ckpt);
@@ -109,6 +140,25 @@ static int read_position(trainer *t, const char *ckpt) {
                     *accum = cJSON_GetObjectItemCaseSensitive(args, "grad_accum");
         int before = (json_number_in(procs, 1, 1 << 20) ? (int)procs->valuedouble : 1) *
                      (json_number_in(accum, 1, 1 << 20) ? (int)accum->valuedouble : 1);
+        const cJSON *seed = cJSON_GetObjectItemCaseSensitive(state, "data_seed"),
+                    *seq = cJSON_GetObjectItemCaseSensitive(args, "seq_len"),
+                    *data = cJSON_GetObjectItemCaseSensitive(args, "data");
+        char now[32];
+        snprintf(now, sizeof now, "%llu", (unsigned long long)t->o.seed);
+        if (cJSON_IsString(seed) && strcmp(seed->valuestring, now))
+            note(t,
+                 "note: --seed %s differs from the run's %s: the rest of this epoch follows the new seed's "
+                 "order from the same position, so some windows repeat and others are skipped",
+                 now, seed->valuestring);
+        if (json_number_in(seq, 1, 1 << 30) && (int)seq->valuedouble != t->o.seq_len)
+            note(t,
+                 "note: --seq-len %d differs from the run's %d: the data is cut into other windows, and the "
+                 "position in this epoch is kept as a window count",
+                 t->o.seq_len, (int)seq->valuedouble);
+        if (cJSON_IsString(data) && data->valuestring[0] && !same_file(data->valuestring, t->o.data, 0))
+            note(t,
+                 "note: --data %s is not the run's %s: the position in this epoch is kept as a window count",
+                 t->o.data, data->valuestring);
         if (before != dist_size() * t->o.grad_accum)
             note(t,
                  "note: a step now takes %d micro-batches (%d process%s x --grad-accum %d); the checkpoint's "
@@ -124,15 +174,22 @@ static int read_position(trainer *t, const char *ckpt) {
 // checkpoints with another's, and a resumed run may not write behind newer
 // checkpoints (they would shadow its own and be pruned in its place).
 // Leftovers of an interrupted save (.tmp-*, .old-*) are removed.
-static int check_run_dir(const char *out, long resumed_step) {
+static int check_run_dir(const char *out, long resumed_step, const char *resumed_ckpt) {
     fs_list list;
     if (fs_list_dir(out, "step_", "", &list) != 0) return -1;
     long newest = -1;
     for (int i = 0; i < list.count; i++) {
-        long s = strtol(list.names[i] + 5, NULL, 10);
+        long s = checkpoint_step_of_name(list.names[i]);
         if (s > newest) newest = s;
     }
     fs_list_free(&list);
+    // a resumed run writes into its own run directory, or into a new one: another run's
+    // checkpoints would be mixed with its own and pruned in their place
+    if (resumed_step >= 0 && newest >= 0 && !same_file(out, resumed_ckpt, 1))
+        return mtp_errorf(
+            "--out '%s' holds another run's checkpoints (newest step %ld), and %s is not one of them: "
+            "choose a new --out, or leave --out out to continue the checkpoint's own run",
+            out, newest, resumed_ckpt);
     if (resumed_step < 0 && newest >= 0)
         return mtp_errorf(
             "--out '%s' already holds checkpoints (newest step %ld): continue it with --resume %s, or choose "
@@ -158,6 +215,34 @@ static int check_run_dir(const char *out, long resumed_step) {
     return 0;
 }
 
+// One run at a time in a run directory: a second `mtp train` on it would
+// remove the first's save in progress (check_run_dir) and interleave their
+// checkpoints. A lock on OUT/.lock, held until trainer_close (the system
+// drops it when the process ends, however it ends).
+static int lock_run_dir(trainer *t) {
+    char path[4200];
+    if (fs_join(path, sizeof path, t->o.out, ".lock") != 0) return -1;
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return mtp_errorf("--out '%s': cannot create %s: %s", t->o.out, path, strerror(errno));
+    struct flock l = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    if (fcntl(fd, F_SETLK, &l) != 0) {
+        int busy = errno == EACCES || errno == EAGAIN;
+        struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        long pid = busy && fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK ? (long)who.l_pid : 0;
+        close(fd);
+        if (!busy) return mtp_errorf("--out '%s': cannot lock %s: %s", t->o.out, path, strerror(errno));
+        if (pid > 0)
+            return mtp_errorf(
+                "--out '%s' is in use by another mtp train (process %ld): wait for it, or choose "
+                "another --out",
+                t->o.out, pid);
+        return mtp_errorf("--out '%s' is in use by another mtp train: wait for it, or choose another --out",
+                          t->o.out);
+    }
+    t->lock_fd = fd;
+    return 0;
+}
+
 // The data's tokenizer.json (its text travels into every checkpoint) and,
 // for a new run without a vocabulary size, the vocabulary it gives.
 static int read_data_tokenizer(trainer *t, mtp_config *cfg, int resuming) {
@@ -173,6 +258,29 @@ static int read_data_tokenizer(trainer *t, mtp_config *cfg, int resuming) {
     if (!fs_is_dir(t->o.data))
         return mtp_errorf("--data '%s' does not exist: make it with mtp prepare", t->o.data);
     return mtp_errorf("--data '%s' has no tokenizer.json: pass --vocab-size V for llm.c shards", t->o.data);
+}
+
+// A run that continues or starts from a checkpoint (src_dir, given by `flag`)
+// keeps its tokenizer: the model's ids are that tokenizer's pieces. Data
+// prepared with another tokenizer.json is refused; data without one (llm.c
+// shards) trains on, and the checkpoints carry the source's tokenizer.json.
+static int match_source_tokenizer(trainer *t, const char *src_dir, const char *flag) {
+    char path[4200];
+    if (fs_join(path, sizeof path, src_dir, "tokenizer.json") != 0 || !fs_is_file(path))
+        return 0;  // an imported model's tokenizer.model, or none: nothing to compare
+    char *src = fs_read_all(path, 64u << 20, NULL);
+    if (!src) return -1;
+    if (!t->tokenizer_json) {
+        t->tokenizer_json = src;
+        return 0;
+    }
+    int same = !strcmp(src, t->tokenizer_json);
+    free(src);
+    if (same) return 0;
+    return mtp_errorf(
+        "--data '%s' was prepared with another tokenizer than %s %s (their tokenizer.json differ, and the "
+        "model's ids are its tokenizer's): prepare the data with --tokenizer %s",
+        t->o.data, flag, src_dir, path);
 }
 
 static int open_data(trainer *t, const mtp_config *cfg) {
@@ -331,7 +439,13 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
         fine_tune = !checkpoint_has_trainer_state(ck.dir);
     }
     // the data and the memory first: they fail before a large model loads
-    int rc = read_data_tokenizer(t, &cfg, resume != NULL) || open_data(t, &cfg) || check_memory(t, &cfg);
+    int rc = read_data_tokenizer(t, &cfg, resume != NULL);
+    char source[4096];
+    if (rc == 0 && resume) rc = match_source_tokenizer(t, t->ckpt, "--resume");
+    if (rc == 0 && o->init_from)
+        rc = checkpoint_resolve(o->init_from, source, sizeof source) ||
+             match_source_tokenizer(t, source, "--init-from");
+    rc = rc || open_data(t, &cfg) || check_memory(t, &cfg);
     if (rc == 0 && resume && (rc = checkpoint_load_weights(&ck)) == 0 && ck.model.q8)
         rc = mtp_errorf(
             "%s holds int8 weights (mtp quantize), which cannot be trained: resume or fine-tune its "
@@ -395,7 +509,8 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
         fs_write_all(probe, "", 0) != 0)
         return mtp_error_context("--out '%s' is not writable", o->out);
     remove(probe);
-    if (check_run_dir(o->out, resume && !fine_tune ? t->step : -1) != 0) return -1;
+    if (lock_run_dir(t) != 0) return -1;
+    if (check_run_dir(o->out, resume && !fine_tune ? t->step : -1, t->ckpt) != 0) return -1;
     if (fine_tune) t->ckpt[0] = '\0';  // nothing of a run to continue: a new run's first save is due
     if (o->log && !(t->log = fopen(o->log, resume && !fine_tune ? "a" : "w")))
         return mtp_errorf("--log '%s': cannot open for writing", o->log);
@@ -404,6 +519,7 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
 
 void trainer_close(trainer *t) {
     if (t->log) fclose(t->log);
+    if (t->lock_fd > 0) close(t->lock_fd);
     dist_reducer_free(t->reducer);
     loader_close(&t->train);
     if (t->have_val) loader_close(&t->val);
@@ -475,6 +591,15 @@ done:
     return rc;
 }
 
+// The log line just written reached the file (a full disk, a closed device:
+// the run stops, saving where it is, rather than go on with its log cut short).
+static int log_written(trainer *t) {
+    errno = 0;
+    if (fflush(t->log) == 0 && !ferror(t->log)) return 0;
+    return mtp_errorf("--log '%s': cannot write: %s (the run stopped; resume it once the log can be written)",
+                      t->o.log, errno ? strerror(errno) : "write error");
+}
+
 static int evaluate(trainer *t) {
     if (!t->have_val || dist_rank() != 0) return 0;  // process 0 alone reports validation
     int n = t->model.cfg.n_future, B = t->o.batch;
@@ -488,7 +613,7 @@ static int evaluate(trainer *t) {
                 r.total);
         log_heads(t->log, r.loss, n);
         fprintf(t->log, "]}\n");
-        fflush(t->log);
+        return log_written(t);
     }
     return 0;
 }
@@ -531,7 +656,7 @@ int trainer_run(trainer *t) {
             log_heads(t->log, r.head_losses, n);
             fprintf(t->log, "], \"lr\": %.6e, \"grad_norm\": %.6f, \"tokens_per_sec\": %.1f, \"ms\": %.3f}\n",
                     r.lr, r.grad_norm, (double)B * T * K * P / dt, dt * 1e3);
-            fflush(t->log);
+            if ((rc = log_written(t)) != 0) break;
         }
         if (o->eval_every > 0 && t->step % o->eval_every == 0 && (rc = evaluate(t)) != 0) break;
         if (o->save_every > 0 && t->step % o->save_every == 0) {
@@ -541,6 +666,15 @@ int trainer_run(trainer *t) {
     }
     free(rows);
     free(micro);
+    if (rc != 0 && t->log && ferror(t->log) && dist_rank() == 0 && !saved_now && t->step > t->first_step) {
+        // the log failed, the step did not: keep the step (the message stays the log's)
+        char why[1024];
+        snprintf(why, sizeof why, "%s", mtp_last_error());
+        if (save(t) == 0)
+            mtp_errorf("%s", why);
+        else
+            mtp_error_context("%s; and then", why);
+    }
     if (rc != 0) return rc;
     if (stopping)
         note(t, "interrupted: saving step %ld so the run can be resumed", t->step);

@@ -65,6 +65,7 @@ typedef struct trainer {
     int have_val;
     char *tokenizer_json;  // the data's tokenizer, copied into every checkpoint
     FILE *log;
+    int lock_fd;            // OUT/.lock, held while the run is open (0: none)
     long step, first_step;  // completed steps; the step the run started from
     double tokens_seen;     // training tokens consumed (survives changes of --batch on resume)
     double timed_seconds;   // step time after the first (warm-up) step
