@@ -119,6 +119,8 @@ M train --resume runP --data data_bare --steps 3 2>/dev/null || fail "resume on 
 same runP/step_00000002/tokenizer.json runP/step_00000003/tokenizer.json ||
     fail "a step on data without tokenizer.json lost the run's tokenizer: $(ls runP/step_00000003)"
 
+expect_error "--freeze-trunk on resume" "cannot change on --resume" -- M train --resume runP --freeze-trunk --steps 5
+
 # ---- the log cannot be written: the run stops with an error naming --log, its steps saved
 M train $TINY --out logfull --steps 3 --save-every 0 --log /dev/full >/dev/null 2>err.txt
 rc=$?

@@ -245,6 +245,20 @@ static int merge_resume(command_line *cl, train_args *a, const mtp_config *c, co
     if (!cJSON_IsObject(args)) return mtp_errorf("%s/trainer_state.json: missing \"args\"", ckpt), 1;
     char label[4200];
     snprintf(label, sizeof label, "%s/trainer_state.json", ckpt);
+    // what trains is fixed for a run: its optimizer state holds the moments of exactly those tensors
+    int was_frozen = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "freeze_trunk")),
+        had_unembedding = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(args, "train_unembedding"));
+    if ((flags_given(cl, "--freeze-trunk") && a->freeze_trunk != was_frozen) ||
+        (flags_given(cl, "--train-unembedding") && a->train_unembedding != had_unembedding))
+        return mtp_errorf(
+                   "%s's run trained %s: --freeze-trunk and --train-unembedding cannot change on "
+                   "--resume (start a new run from it: --init-from %s --freeze-trunk ...)",
+                   ckpt,
+                   was_frozen ? (had_unembedding ? "the heads past head 1 and the unembedding"
+                                                 : "the heads past head 1")
+                              : "every weight",
+                   ckpt),
+               1;
     if (flags_from_json(cl, args, label, "out") != FLAGS_OK) return 2;
     if (!a->out && !(a->out = resumed_run_dir(a->resume, ckpt, out_buf, cap))) {
         const cJSON *out = cJSON_GetObjectItemCaseSensitive(args, "out");
