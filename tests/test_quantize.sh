@@ -62,7 +62,7 @@ M sample --model q8 --prompt "line 3" --max-new 16 >/dev/null 2>err.txt || fail 
 
 # bad input
 expect_error "unknown type" "q4" -- M quantize --model run --type q4 --out x
-expect_error "no model" "nowhere" -- M quantize --model nowhere --type q8 --out x
+expect_error "no model" "'nowhere' does not exist" -- M quantize --model nowhere --type q8 --out x
 expect_error "already int8" "already int8" -- M quantize --model q8 --type q8 --out x
 expect_error "no --out" "--out" -- M quantize --model run --type q8
 M train --data data --out odd --n-layer 3 --n-future 2 --dim 48 --n-head 4 --seq-len 32 --batch 4 --steps 1 \

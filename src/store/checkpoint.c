@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
@@ -268,8 +269,12 @@ static int is_checkpoint(const char *dir) {
 }
 
 int checkpoint_resolve(const char *path, char *out, size_t cap) {
-    if (!fs_is_dir(path))
+    if (!fs_is_dir(path)) {
+        struct stat st;
+        if (stat(path, &st) != 0)
+            return mtp_errorf("'%s' does not exist: pass a run or checkpoint directory", path);
         return mtp_errorf("'%s' is not a directory: pass a run or checkpoint directory", path);
+    }
     char cfg[PATH_CAP];
     if (fs_join(cfg, sizeof cfg, path, "config.json") == 0 && fs_is_file(cfg)) {
         if (!is_checkpoint(path)) return mtp_errorf("'%s' has config.json but no model.safetensors", path);
