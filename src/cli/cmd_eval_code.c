@@ -216,6 +216,25 @@ static int score(const code_args *a, code_eval *e, const sandbox_setup *sb, cons
     return 0;
 }
 
+// Before any work: --results must be a file that can be written and not an
+// input (writing it would destroy that input).
+static int check_results(const command_line *cl, const code_args *a) {
+    if (!a->results) return FLAGS_OK;
+    const char *in_flag[] = {"--data", "--samples"}, *in[] = {a->data, a->samples};
+    for (int i = 0; i < 2; i++)
+        if (in[i] && fs_same_file(a->results, in[i]))
+            return flags_usage_error(
+                cl,
+                "--results %s is the same file as %s %s: writing it would destroy the input; give --results "
+                "another path",
+                a->results, in_flag[i], in[i]);
+    if (fs_check_output(a->results) != 0) {
+        mtp_error_context("--results %s", a->results);
+        return 1;
+    }
+    return FLAGS_OK;
+}
+
 static int run_eval_code(command_line *cl) {
     const code_args *a = cl->args;
     static const char *const sampling[] = {
@@ -232,6 +251,8 @@ static int run_eval_code(command_line *cl) {
             cl, "sampling flags (--samples-per-task, --temperature, ...) need --model, not --samples");
     if (a->benchmark == CODE_HUMANEVAL && flags_given(cl, "--shots"))
         return flags_usage_error(cl, "--shots is for MBPP prompts; HumanEval's prompt is the task's own");
+    int checked = check_results(cl, a);
+    if (checked) return checked;
     double t0 = mtp_now();
     code_eval e = {0};
     sandbox_setup sb;

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/commands.h"
 #include "cli/flag_groups.h"
@@ -113,6 +114,33 @@ static int check_mode(const command_line *cl, const rouge_args *a) {
     return usage ? flags_usage_error(cl, "%s", usage) : FLAGS_OK;
 }
 
+// Before any work: an output must be a file that can be written and none of
+// the inputs (writing it would destroy that input), nor the other output.
+static int check_outputs(const command_line *cl, const rouge_args *a) {
+    const char *in_flag[] = {"--data", "--predictions", "--references"},
+               *in[] = {a->data, a->predictions, a->references};
+    const char *out_flag[] = {"--predictions-out", "--per-item"}, *out[] = {a->predictions_out, a->per_item};
+    for (int o = 0; o < 2; o++) {
+        if (!out[o]) continue;
+        for (int i = 0; i < 3; i++)
+            if (in[i] && fs_same_file(out[o], in[i]))
+                return flags_usage_error(
+                    cl,
+                    "%s %s is the same file as %s %s: writing it would destroy the input; "
+                    "give %s another path",
+                    out_flag[o], out[o], in_flag[i], in[i], out_flag[o]);
+        if (o == 1 && out[0] && (fs_same_file(out[0], out[1]) || !strcmp(out[0], out[1])))
+            return flags_usage_error(
+                cl, "--per-item %s is the same file as --predictions-out %s: give them two paths", out[1],
+                out[0]);
+        if (fs_check_output(out[o]) != 0) {
+            mtp_error_context("%s %s", out_flag[o], out[o]);
+            return 1;
+        }
+    }
+    return FLAGS_OK;
+}
+
 static int summarize(const rouge_args *a, rouge_items *items, long *truncated) {
     model_session ms = {0};
     generator_config gc = {a->d.speculative, 0.0f, 0, 1.0f, 1};
@@ -134,6 +162,7 @@ static int summarize(const rouge_args *a, rouge_items *items, long *truncated) {
 static int run_eval_rouge(command_line *cl) {
     rouge_args *a = cl->args;
     int rc = check_mode(cl, a);
+    if (!rc) rc = check_outputs(cl, a);
     if (rc) return rc;
     rouge_items preds = {0}, refs = {0};
     long truncated = 0;

@@ -22,8 +22,9 @@ static const flag PREPARE_FLAGS[] = {
      "'bytes' (256 byte tokens + <|endoftext|>, vocab 257), a byte-level\n"
      "BPE tokenizer.json (from mtp tokenizer train, or Hugging Face's\n"
      "GPT-2 style files), a SentencePiece tokenizer.model or Llama-type\n"
-     "tokenizer.json (Llama 2's), a directory holding one, or a directory\n"
-     "holding GPT-2's encoder.json + vocab.bpe"},
+     "tokenizer.json (Llama 2's), a directory holding one, a training run\n"
+     "directory (its newest checkpoint's), or a directory holding GPT-2's\n"
+     "encoder.json + vocab.bpe"},
     {"--doc-separator", FLAG_STRING, offsetof(prepare_args, o.doc_separator), "S",
      "the text S separates documents inside a file (e.g. '<|endoftext|>'\n"
      "for TinyStories): each becomes its own document, with blanks\n"
@@ -79,12 +80,21 @@ static void print_summary(const prepare_options *o, const prepare_summary *s) {
     printf("  wrote %s/\n", o->out_dir);
 }
 
+static void on_swept(const char *path, long pid, void *user) {
+    (void)user;
+    fprintf(stderr, "mtp prepare: removed %s, left by an interrupted prepare (process %ld has ended)\n", path,
+            pid);
+}
+
 static int run_prepare(command_line *cl) {
     prepare_args *a = cl->args;
     if (a->o.doc_separator && !a->o.doc_separator[0])
         return flags_usage_error(cl, "--doc-separator '': give a non-empty text such as '<|endoftext|>'");
     a->o.inputs = a->inputs.v;
     a->o.num_inputs = a->inputs.n;
+    // the staging directories (data/prepare.c) of interrupted runs into the same --out; prepare_run
+    // sweeps them too, silently, for other callers
+    fs_sweep_stale(a->o.out_dir, ".prepare-", ".tmp", on_swept, NULL);
     progress bar;
     progress_start(&bar, "prepare", 0);
     bar.unit = "B";

@@ -92,7 +92,8 @@ static const flag INDUCTION_FLAGS[] = {
      "stories separated by --separator (e.g. TinyStories-train.txt); the\n"
      "text after the last separator is dropped as cut off"},
     {"--tokenizer", FLAG_STRING, offsetof(induction_data_options, tokenizer), "T",
-     "the model's tokenizer: 'bytes', a tokenizer.json or a directory"},
+     "the model's tokenizer: 'bytes', a tokenizer.json or a directory\n"
+     "(a data, checkpoint or run directory)"},
     {"--out", FLAG_STRING, offsetof(induction_data_options, out), "DIR",
      "output directory (created if missing; files replaced)"},
     {"--held-out", FLAG_INT, offsetof(induction_data_options, held_out), "N",
@@ -106,6 +107,18 @@ static const flag INDUCTION_FLAGS[] = {
 static int run_task_induction(command_line *cl) {
     induction_data_options *a = cl->args;
     if (!a->separator[0]) return flags_usage_error(cl, "--separator '': give a non-empty story separator");
+    // the files written must not be an input (they would replace it)
+    static const char *const outputs[] = {"train.txt", "test.jsonl", "README.txt"};
+    for (int i = 0; i < 3; i++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", a->out, outputs[i]);
+        const char *in = fs_same_file(path, a->stories)     ? "--stories"
+                         : fs_same_file(path, a->tokenizer) ? "--tokenizer"
+                                                            : NULL;
+        if (in)
+            return flags_usage_error(cl, "--out %s would replace %s with %s: give another --out", a->out, in,
+                                     path);
+    }
     induction_data_summary s;
     if (induction_data_make(a, &s) != 0) return 1;
     printf("%s: %d stories; %d held out in %s/test.jsonl (%d names, %ld later mentions), %d in %s/train.txt",

@@ -16,10 +16,11 @@
 // Input read from stdin is limited so a wrong pipe cannot exhaust memory.
 #define STDIN_MAX ((size_t)1 << 32)
 
-#define TOKENIZER_ABOUT                                                                  \
-    "T is 'bytes', a tokenizer.json, a SentencePiece tokenizer.model (Llama 2's), a\n"   \
-    "directory holding one (a data directory or a checkpoint), or a directory holding\n" \
-    "GPT-2's encoder.json and vocab.bpe. The ids are the text's alone: no <s> is added."
+#define TOKENIZER_ABOUT                                                                \
+    "T is 'bytes', a tokenizer.json, a SentencePiece tokenizer.model (Llama 2's), a\n" \
+    "directory holding one (a data directory or a checkpoint), a training run\n"       \
+    "directory (its newest checkpoint's), or a directory holding GPT-2's\n"            \
+    "encoder.json and vocab.bpe. The ids are the text's alone: no <s> is added."
 
 typedef struct {
     const char *tokenizer, *text;
@@ -209,12 +210,25 @@ static int run_tokenizer_train(command_line *cl) {
     corpus c = {0};
     tokenizer *t = NULL;
     int rc = 1;
+    // --out is checked before the (long) training: a file that can be written, and no input
+    if (fs_check_output(a->out) != 0) {
+        mtp_error_context("--out %s", a->out);
+        goto done;
+    }
     if (corpus_collect(&c, a->inputs.v, a->inputs.n, a->glob, NULL) != 0) goto done;
     if (c.count == 0) {
         mtp_errorf("no files found in the inputs%s%s", a->glob ? " matching --glob " : "",
                    a->glob ? a->glob : "");
         goto done;
     }
+    for (size_t i = 0; i < c.count; i++)
+        if (fs_same_file(a->out, c.paths[i])) {
+            rc = flags_usage_error(
+                cl,
+                "--out %s is the input file %s: writing it would destroy the input; give --out another path",
+                a->out, c.paths[i]);
+            goto done;
+        }
     progress bars[2];
     progress_start(&bars[0], "count", c.total_bytes);
     bars[0].unit = "B";

@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +140,167 @@ int fs_write_all(const char *path, const void *data, size_t len) {
     return 0;
 }
 
+// ---- atomic output files ----------------------------------------------------
+
+// dir gets the directory part of path ("." when there is none).
+static int dir_of(const char *path, char *dir, size_t cap) {
+    const char *slash = strrchr(path, '/');
+    int n = !slash          ? snprintf(dir, cap, ".")
+            : slash == path ? snprintf(dir, cap, "/")
+                            : snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+    if (n < 0 || (size_t)n >= cap) return mtp_errorf("path too long: '%s'", path);
+    return 0;
+}
+
+// The file that writing `path` changes: path itself, or the end of its chain
+// of symbolic links (which need not exist yet).
+static int resolve_output(const char *path, char *out, size_t cap) {
+    if (snprintf(out, cap, "%s", path) >= (int)cap) return mtp_errorf("path too long: '%s'", path);
+    for (int hops = 0;; hops++) {
+        struct stat st;
+        if (lstat(out, &st) != 0 || !S_ISLNK(st.st_mode)) return 0;
+        if (hops == 40) return mtp_errorf("'%s': too many levels of symbolic links", path);
+        char target[4096], dir[4096];
+        ssize_t n = readlink(out, target, sizeof target - 1);
+        if (n < 0) return mtp_errorf("cannot read the link '%s': %s", out, strerror(errno));
+        if ((size_t)n >= sizeof target - 1) return mtp_errorf("the link '%s' is too long", out);
+        target[n] = '\0';
+        // a relative target is relative to the link's directory
+        if (target[0] == '/' || !strchr(out, '/')) {
+            if (snprintf(out, cap, "%s", target) >= (int)cap)
+                return mtp_errorf("path too long: '%s'", target);
+        } else if (dir_of(out, dir, sizeof dir) != 0 || fs_join(out, cap, dir, target) != 0) {
+            return -1;
+        }
+    }
+}
+
+static const char *kind_of(mode_t m) {
+    return S_ISDIR(m)                 ? "a directory"
+           : S_ISCHR(m) || S_ISBLK(m) ? "a device"
+           : S_ISFIFO(m)              ? "a FIFO"
+           : S_ISSOCK(m)              ? "a socket"
+                                      : "not a regular file";
+}
+
+// Resolves path into final and refuses an existing non-regular file there.
+// *st gets final's stat; *exists whether there is one.
+static int check_target(const char *path, char *final, size_t cap, struct stat *st, int *exists) {
+    if (resolve_output(path, final, cap) != 0) return -1;
+    *exists = stat(final, st) == 0;
+    if (*exists && !S_ISREG(st->st_mode)) {
+        char via[4200] = "";
+        if (strcmp(path, final) != 0) snprintf(via, sizeof via, " (where the link '%s' points)", path);
+        return mtp_errorf("'%s'%s is %s, not a regular file: give the path of a file to write", final, via,
+                          kind_of(st->st_mode));
+    }
+    return 0;
+}
+
+int fs_check_output(const char *path) {
+    char final[4096], dir[4096];
+    struct stat st;
+    int exists;
+    if (check_target(path, final, sizeof final, &st, &exists) != 0) return -1;
+    if (!exists && (dir_of(final, dir, sizeof dir) != 0 || !fs_is_dir(dir)))
+        return mtp_errorf("cannot write '%s': the directory '%s' does not exist (create it first)", final,
+                          dir);
+    return 0;
+}
+
+int fs_out_open(fs_out *o, const char *path) {
+    static _Atomic unsigned counter;
+    memset(o, 0, sizeof *o);
+    struct stat st;
+    int exists;
+    char dir[4096], name[320];
+    if (check_target(path, o->final, sizeof o->final, &st, &exists) != 0 ||
+        dir_of(o->final, dir, sizeof dir) != 0)
+        return -1;
+    const char *slash = strrchr(o->final, '/'), *base = slash ? slash + 1 : o->final;
+    int fd = -1;
+    // O_EXCL: the name is new, so no file of the user's is ever touched
+    for (int tries = 0; fd < 0 && tries < 1000; tries++) {
+        snprintf(name, sizeof name, ".%.200s.%ld-%u.tmp", base, (long)getpid(), counter++);
+        if (fs_join(o->tmp, sizeof o->tmp, dir, name) != 0) return -1;
+        fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, exists ? 0600 : 0666);
+        if (fd < 0 && errno != EEXIST) {
+            int e = errno;
+            o->tmp[0] = '\0';
+            return mtp_errorf("cannot write '%s': cannot create a file in '%s': %s", o->final, dir,
+                              strerror(e));
+        }
+    }
+    if (fd < 0) {
+        o->tmp[0] = '\0';
+        return mtp_errorf("cannot write '%s': no free temporary name in '%s'", o->final, dir);
+    }
+    if (exists) (void)fchmod(fd, st.st_mode & 07777);  // the replaced file's permissions
+    if (!(o->f = fdopen(fd, "wb"))) {
+        int e = errno;
+        close(fd);
+        unlink(o->tmp);
+        o->tmp[0] = '\0';
+        return mtp_errorf("cannot write '%s': %s", o->final, strerror(e));
+    }
+    return 0;
+}
+
+void fs_out_abort(fs_out *o) {
+    if (o->f) fclose(o->f);
+    if (o->tmp[0]) unlink(o->tmp);
+    o->f = NULL;
+    o->tmp[0] = '\0';
+}
+
+int fs_out_sync(fs_out *o) {
+    if (!o->f) return mtp_errorf("cannot write '%s': not open", o->final);
+    errno = 0;
+    int bad = fflush(o->f) != 0 || ferror(o->f);
+    int e = errno ? errno : EIO;
+    if (!bad && fsync(fileno(o->f)) != 0) bad = 1, e = errno;
+    if (bad) {
+        fs_out_abort(o);
+        return mtp_errorf("cannot write '%s': %s (is the disk full?)", o->final, strerror(e));
+    }
+    return 0;
+}
+
+int fs_out_commit(fs_out *o) {
+    if (fs_out_sync(o) != 0) return -1;
+    FILE *f = o->f;
+    o->f = NULL;
+    if (fclose(f) != 0) {
+        int e = errno;
+        fs_out_abort(o);
+        return mtp_errorf("cannot write '%s': %s (is the disk full?)", o->final, strerror(e));
+    }
+    if (rename(o->tmp, o->final) != 0) {
+        int e = errno;
+        fs_out_abort(o);
+        return mtp_errorf("cannot replace '%s': %s", o->final, strerror(e));
+    }
+    o->tmp[0] = '\0';
+    char dir[4096];
+    return dir_of(o->final, dir, sizeof dir) != 0 ? -1 : fs_sync_dir(dir);
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len) {
+    fs_out o;
+    if (fs_out_open(&o, path) != 0) return -1;
+    if (len && fwrite(data, 1, len, o.f) != len) {
+        int e = errno ? errno : EIO;
+        fs_out_abort(&o);
+        return mtp_errorf("cannot write '%s': %s (is the disk full?)", o.final, strerror(e));
+    }
+    return fs_out_commit(&o);
+}
+
+int fs_same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 int fs_sync_dir(const char *path) {
     int fd = open(path, O_RDONLY | O_DIRECTORY);
     if (fd < 0) return mtp_errorf("cannot open directory '%s': %s", path, strerror(errno));
@@ -172,6 +335,37 @@ int fs_remove_tree(const char *path) {
     if (rc == 0 && rmdir(path) != 0)
         return mtp_errorf("cannot remove directory '%s': %s", path, strerror(errno));
     return rc;
+}
+
+int fs_sweep_stale(const char *dir, const char *prefix, const char *suffix,
+                   void (*removed)(const char *path, long pid, void *user), void *user) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    size_t lp = strlen(prefix), ls = strlen(suffix);
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        size_t n = strlen(name);
+        if (n <= lp + ls || strncmp(name, prefix, lp) != 0 || strcmp(name + n - ls, suffix) != 0) continue;
+        if (name[lp] < '0' || name[lp] > '9') continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(name + lp, &end, 10);
+        if (end != name + n - ls || errno || pid <= 0 || pid > INT_MAX || pid == (long)getpid()) continue;
+        if (!(kill((pid_t)pid, 0) == -1 && errno == ESRCH)) continue;  // alive (or not ours to judge)
+        char path[4096];
+        struct stat st;
+        if (fs_join(path, sizeof path, dir, name) != 0 || lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+            continue;
+        if (fs_remove_tree(path) == 0) {
+            count++;
+            if (removed) removed(path, pid, user);
+        }
+    }
+    closedir(d);
+    mtp_clear_error();  // best effort: a failure above leaves no error behind
+    return count;
 }
 
 int fs_join(char *out, size_t cap, const char *a, const char *b) {
@@ -266,4 +460,12 @@ void fs_list_free(fs_list *list) {
     free(list->names);
     list->names = NULL;
     list->count = 0;
+}
+
+long fs_step_of_name(const char *name) {
+    if (strncmp(name, "step_", 5) != 0) return -1;
+    const char *d = name + 5;
+    size_t n = strspn(d, "0123456789");
+    if (n < 8 || n > 18 || d[n] != '\0') return -1;
+    return strtol(d, NULL, 10);
 }

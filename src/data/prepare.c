@@ -26,6 +26,9 @@
 #define BATCH_BYTES ((uint64_t)64 << 20)
 #define BATCH_ITEMS 4096
 #define MAX_SHARDS 999999
+// The staging directory: out_dir/.prepare-<pid>.tmp (cli/cmd_prepare.c sweeps the same names).
+#define STAGE_PREFIX ".prepare-"
+#define STAGE_SUFFIX ".tmp"
 
 enum { SPLIT_TRAIN = 0, SPLIT_VAL = 1 };
 static const char *const split_names[2] = {"train", "val"};
@@ -334,8 +337,9 @@ static int move_shards(const char *stage, const char *dir, const stream *s) {
 }
 
 // Encodes and writes the whole corpus into the two streams.
+// text[s] gets split s's tokens of text (not counting end-of-text and BOS).
 static int encode_corpus(const corpus *c, const uint8_t *split, const prepare_options *o,
-                         const tokenizer *tok, stream *streams, prepare_summary *sum,
+                         const tokenizer *tok, stream *streams, prepare_summary *sum, uint64_t *text,
                          prepare_progress_fn progress, void *user) {
     uint64_t *docs = &sum->train_docs;  // docs[SPLIT_TRAIN], docs[SPLIT_VAL]
     sum->train_docs = sum->val_docs = 0;
@@ -390,6 +394,7 @@ static int encode_corpus(const corpus *c, const uint8_t *split, const prepare_op
             item *it = &items[i];
             if (rc == 0 && it->error) rc = mtp_errorf("%s", it->error);
             if (rc == 0) rc = stream_append(&streams[it->split], it->ids, it->n);
+            if (rc == 0) text[it->split] += it->n - (it->doc_start && bos >= 0 && it->n > 0);
             if (rc == 0 && it->doc_end) rc = stream_append(&streams[it->split], &eot, 1);
             if (rc == 0 && it->doc_end) docs[it->split]++;
             done_bytes += it->len;
@@ -410,13 +415,24 @@ int prepare_run(const prepare_options *o, prepare_progress_fn progress, void *us
     memset(sum, 0, sizeof *sum);
     if (check_options(o) != 0) return -1;
 
+    // --out is never read (so a second run does not read its shards back): an input that is --out
+    // would be skipped whole
+    for (int i = 0; i < o->num_inputs; i++)
+        if (fs_is_dir(o->inputs[i]) && fs_same_file(o->inputs[i], o->out_dir)) {
+            int n = (int)strlen(o->inputs[i]);
+            while (n > 1 && o->inputs[i][n - 1] == '/') n--;
+            return mtp_errorf(
+                "input '%s' is the output directory --out '%s', which prepare never reads: give another "
+                "--out (e.g. --out %.*s.data)",
+                o->inputs[i], o->out_dir, n, o->inputs[i]);
+        }
     corpus c;
     if (corpus_collect(&c, o->inputs, o->num_inputs, o->glob, o->out_dir) != 0) return -1;
+    char where[512];  // the inputs, for messages
+    int off = 0;
+    for (int i = 0; i < o->num_inputs && off < (int)sizeof where - 8; i++)
+        off += snprintf(where + off, sizeof where - (size_t)off, "%s'%s'", i ? ", " : "", o->inputs[i]);
     if (c.count == 0) {
-        char where[512];
-        int off = 0;
-        for (int i = 0; i < o->num_inputs && off < (int)sizeof where - 8; i++)
-            off += snprintf(where + off, sizeof where - (size_t)off, "%s'%s'", i ? ", " : "", o->inputs[i]);
         if (o->glob)
             mtp_errorf("no files matching --glob '%s' in %s", o->glob, where);
         else
@@ -428,14 +444,16 @@ int prepare_run(const prepare_options *o, prepare_progress_fn progress, void *us
     tokenizer *tok = tokenizer_open(o->tokenizer ? o->tokenizer : "bytes");
     uint8_t *split = NULL;
     char stage[4096] = "";
-    int rc = tok ? 0 : -1;
+    int rc = tok ? 0 : -1, created = !fs_is_dir(o->out_dir);
     if (rc == 0 && fs_mkdir_p(o->out_dir) != 0) rc = mtp_error_context("--out '%s'", o->out_dir);
+    // the staging directories of runs that were interrupted (their process has ended)
+    if (rc == 0) fs_sweep_stale(o->out_dir, STAGE_PREFIX, STAGE_SUFFIX, NULL, NULL);
     if (rc == 0 && access(o->out_dir, W_OK) != 0)
         rc = mtp_errorf("--out '%s' is not writable: %s", o->out_dir, strerror(errno));
     if (rc == 0) rc = existing_shards(o->out_dir, o->force, 0, &sum->removed_stale);
     if (rc == 0) {
         char name[64];
-        snprintf(name, sizeof name, ".prepare-%ld.tmp", (long)getpid());
+        snprintf(name, sizeof name, STAGE_PREFIX "%ld" STAGE_SUFFIX, (long)getpid());
         rc = fs_join(stage, sizeof stage, o->out_dir, name);
         if (rc == 0 && (fs_remove_tree(stage) != 0 || fs_mkdir_p(stage) != 0)) rc = -1;
         if (rc != 0) stage[0] = '\0';
@@ -448,6 +466,7 @@ int prepare_run(const prepare_options *o, prepare_progress_fn progress, void *us
     }
 
     stream streams[2];
+    uint64_t text[2] = {0, 0};
     memset(streams, 0, sizeof streams);
     if (rc == 0) {
         sum->vocab_size = tokenizer_vocab_size(tok);
@@ -458,13 +477,26 @@ int prepare_run(const prepare_options *o, prepare_progress_fn progress, void *us
             streams[s].elem_bytes = sum->elem_bytes;
             streams[s].shard_tokens = o->shard_tokens;
         }
-        rc = encode_corpus(&c, split, o, tok, streams, sum, progress, user);
+        rc = encode_corpus(&c, split, o, tok, streams, sum, text, progress, user);
         for (int s = 0; s < 2; s++) {
             if (rc == 0)
                 rc = stream_finish(&streams[s]);
             else if (streams[s].w)
                 shard_writer_abort(streams[s].w);
         }
+        // shards of end-of-text tokens alone would only fail later, in mtp train
+        if (rc == 0 && text[SPLIT_TRAIN] == 0)
+            rc = text[SPLIT_VAL] == 0
+                     ? mtp_errorf(
+                           "%s hold%s no text for the train split (nothing but blanks%s%s%s): give "
+                           "files with text",
+                           where, o->num_inputs == 1 ? "s" : "",
+                           o->doc_separator ? " and --doc-separator '" : "",
+                           o->doc_separator ? o->doc_separator : "", o->doc_separator ? "'" : "")
+                     : mtp_errorf(
+                           "no text for the train split of %s (all %llu tokens of text went to val): "
+                           "give more files with text, or a smaller --val-fraction",
+                           where, (unsigned long long)text[SPLIT_VAL]);
     }
     if (rc == 0) {
         // Everything is staged: now replace the old data.
@@ -472,7 +504,7 @@ int prepare_run(const prepare_options *o, prepare_progress_fn progress, void *us
         rc = existing_shards(o->out_dir, o->force, 1, &sum->removed_stale);
         for (int s = 0; s < 2 && rc == 0; s++) rc = move_shards(stage, o->out_dir, &streams[s]);
         if (rc == 0) rc = fs_join(tok_path, sizeof tok_path, o->out_dir, "tokenizer.json");
-        if (rc == 0) rc = tokenizer_save(tok, tok_path);
+        if (rc == 0 && tokenizer_save(tok, tok_path) != 0) rc = mtp_error_context("--out '%s'", o->out_dir);
         if (rc == 0) rc = fs_sync_dir(o->out_dir);
     }
     if (stage[0]) {
@@ -484,6 +516,7 @@ int prepare_run(const prepare_options *o, prepare_progress_fn progress, void *us
         else if (rc != 0)
             mtp_errorf("%s", saved);
     }
+    if (rc != 0 && created) rmdir(o->out_dir);  // made for this run: leave no empty directory behind
     if (rc == 0) {
         sum->files = c.count;
         sum->split_single =

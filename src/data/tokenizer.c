@@ -5,7 +5,6 @@
 #include "data/tokenizer.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,8 +256,28 @@ tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label) 
     return t;
 }
 
+// A training run directory's newest complete checkpoint (step_NNNNNNNN with
+// config.json and model.safetensors: the one --model takes, as
+// store/checkpoint.c checkpoint_resolve picks it; that layer sits above this
+// one) into out; 0 if there is none.
+static int newest_checkpoint(const char *run, char *out, size_t cap) {
+    fs_list list;
+    if (fs_list_dir(run, "step_", "", &list) != 0) return 0;
+    int found = 0;
+    for (int i = list.count - 1; i >= 0 && !found; i--) {  // names sort by step (zero-padded)
+        char cfg[4096], weights[4096];
+        found = fs_step_of_name(list.names[i]) >= 0 && fs_join(out, cap, run, list.names[i]) == 0 &&
+                fs_join(cfg, sizeof cfg, out, "config.json") == 0 &&
+                fs_join(weights, sizeof weights, out, "model.safetensors") == 0 && fs_is_file(cfg) &&
+                fs_is_file(weights);
+    }
+    fs_list_free(&list);
+    mtp_clear_error();
+    return found;
+}
+
 tokenizer *tokenizer_load(const char *path) {
-    char file[4096];
+    char file[4096], ckpt[4096];
     if (fs_is_dir(path)) {
         if (fs_join(file, sizeof file, path, "tokenizer.model") == 0 && fs_is_file(file))
             return tokenizer_load_spm(file);
@@ -267,9 +286,14 @@ tokenizer *tokenizer_load(const char *path) {
             char encoder[4096];
             if (fs_join(encoder, sizeof encoder, path, "encoder.json") == 0 && fs_is_file(encoder))
                 return tokenizer_load_gpt2(path);
+            // a training run: its newest checkpoint's tokenizer, as --model takes that checkpoint
+            if (fs_join(encoder, sizeof encoder, path, "config.json") == 0 && !fs_is_file(encoder) &&
+                newest_checkpoint(path, ckpt, sizeof ckpt))
+                return tokenizer_load(ckpt);
             mtp_errorf(
                 "'%s' is a directory without a tokenizer.model, tokenizer.json or GPT-2's encoder.json + "
-                "vocab.bpe (give a tokenizer file, or a data directory made by mtp prepare)",
+                "vocab.bpe, and not a run directory with step_* checkpoints (give a tokenizer file, a data "
+                "directory made by mtp prepare, or a checkpoint or run directory)",
                 path);
             return NULL;
         }
@@ -300,31 +324,8 @@ tokenizer *tokenizer_load(const char *path) {
 int tokenizer_save(const tokenizer *t, const char *path) {
     char *text = tokenizer_to_json(t);
     if (!text) return -1;
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) {
-        free(text);
-        return mtp_errorf("path too long: '%s'", path);
-    }
-    int rc = fs_write_all(tmp, text, strlen(text));
+    // a unique temporary name, renamed over the file (see fs_out_open)
+    int rc = fs_write_atomic(path, text, strlen(text));
     free(text);
-    if (rc != 0) {
-        remove(tmp);
-        return -1;
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        return mtp_errorf("cannot rename '%s' to '%s': %s", tmp, path, strerror(e));
-    }
-    // Make the rename durable: sync the directory that holds the file.
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        slash[1] = '\0';
-    else if (slash)
-        *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, ".");
-    return fs_sync_dir(dir);
+    return rc;
 }

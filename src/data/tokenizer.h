@@ -32,7 +32,8 @@ tokenizer *tokenizer_open(const char *spec);
 // Same from memory; `label` names the source in error messages. Never reads
 // outside json[0..len) and never crashes on malformed input.
 tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label);
-// Writes tokenizer.json to `path` atomically (path.tmp, fsync, rename).
+// Writes tokenizer.json to `path` atomically (a unique temporary name beside it, fsync, rename; see
+// fs_write_atomic): a symlink is written through, a path that is not a regular file refused.
 int tokenizer_save(const tokenizer *t, const char *path);
 // The tokenizer.json text (malloc'd, NUL-terminated; free()), or NULL.
 char *tokenizer_to_json(const tokenizer *t);

@@ -3,7 +3,6 @@
 #include "tasks/code_eval.h"
 
 #include <cjson/cJSON.h>
-#include <errno.h>
 #include <omp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/fsutil.h"
 #include "core/jsonl.h"
 #include "core/rng.h"
 #include "core/utf8.h"
@@ -226,8 +226,9 @@ int code_eval_passk(const code_eval *e, long k, double *out) {
 }
 
 int code_eval_write_results(const code_eval *e, const char *path) {
-    FILE *f = fopen(path, "w");
-    if (!f) return mtp_errorf("cannot write --results %s: %s", path, strerror(errno));
+    fs_out out;  // written atomically: a failure leaves the old file
+    if (fs_out_open(&out, path) != 0) return mtp_error_context("--results %s", path);
+    FILE *f = out.f;
     for (long i = 0; i < e->n; i++) {
         const code_completion *c = &e->c[i];
         const code_task *k = &e->tasks.tasks[c->task];
@@ -242,12 +243,11 @@ int code_eval_write_results(const code_eval *e, const char *path) {
         cJSON_AddBoolToObject(j, "passed", c->outcome == SANDBOX_PASSED);
         cJSON_AddStringToObject(j, "result", c->result ? c->result : "");
         if (jsonl_put(f, j) != 0) {
-            fclose(f);
+            fs_out_abort(&out);
             return mtp_error_context("--results %s", path);
         }
     }
-    if (fclose(f) != 0) return mtp_errorf("cannot write --results %s: %s", path, strerror(errno));
-    return 0;
+    return fs_out_commit(&out) != 0 ? mtp_error_context("--results %s", path) : 0;
 }
 
 int code_eval_check_uids(long uid, int jobs) {

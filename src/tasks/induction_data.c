@@ -106,7 +106,18 @@ static int cmp_story(const void *a, const void *b) {
     return (x->story > y->story) - (x->story < y->story);
 }
 
-static int write_test(const char *path, const renamed_story *held, int n) {
+// Writes len bytes of buf to a new temporary file for `path` (fs_out): the
+// caller commits or aborts it.
+static int stage_file(fs_out *out, const char *path, const char *buf, size_t len) {
+    if (fs_out_open(out, path) != 0) return -1;
+    if (len && fwrite(buf, 1, len, out->f) != len) {
+        fs_out_abort(out);
+        return mtp_errorf("cannot write '%s': is the disk full?", path);
+    }
+    return fs_out_sync(out);
+}
+
+static int write_test(fs_out *out, const char *path, const renamed_story *held, int n) {
     size_t len = 0, cap = 1 << 16;
     char *buf = malloc(cap);
     int rc = buf ? 0 : mtp_errorf("out of memory writing %s", path);
@@ -155,15 +166,16 @@ static int write_test(const char *path, const renamed_story *held, int n) {
         }
         free(line);
     }
-    if (rc == 0) rc = fs_write_all(path, buf, len);
+    if (rc == 0) rc = stage_file(out, path, buf, len);
     free(buf);
     return rc;
 }
 
 // train.txt: the stories that are neither held out nor a copy of one.
 // *dups gets the number of copies left out.
-static int write_train(const char *path, const char *src, const induction_range *stories, int count,
-                       const renamed_story *held, int n_held, const char *sep, int *kept, int *dups) {
+static int write_train(fs_out *out, const char *path, const char *src, const induction_range *stories,
+                       int count, const renamed_story *held, int n_held, const char *sep, int *kept,
+                       int *dups) {
     char *is_held = mtp_calloc((size_t)count, 1, "held-out flags");
     if (!is_held) return -1;
     for (int i = 0; i < n_held; i++) is_held[held[i].story] = 1;
@@ -198,13 +210,13 @@ static int write_train(const char *path, const char *src, const induction_range 
         (*kept)++;
     }
     buf[len++] = '\n';
-    int rc = fs_write_all(path, buf, len);
+    int rc = stage_file(out, path, buf, len);
     free(buf);
     free(is_held);
     return rc;
 }
 
-static int write_readme(const char *path, const induction_data_options *a, const tokenizer *tok,
+static int write_readme(fs_out *out, const char *path, const induction_data_options *a, const tokenizer *tok,
                         int n_stories, int kept, int dups, int n_held, long later, int n_names) {
     char text[8192];
     int n = snprintf(
@@ -232,7 +244,7 @@ static int write_readme(const char *path, const induction_data_options *a, const
         a->separator, n_held, n_names, later, tokenizer_name(tok), tokenizer_vocab_size(tok), kept,
         a->separator, dups, a->tokenizer, a->separator, a->out, a->out);
     if (n < 0 || (size_t)n >= sizeof text) return mtp_errorf("README text too long (paths too long?)");
-    return fs_write_all(path, text, (size_t)n);
+    return stage_file(out, path, text, (size_t)n);
 }
 
 int induction_data_make(const induction_data_options *a, induction_data_summary *sum) {
@@ -246,6 +258,8 @@ int induction_data_make(const induction_data_options *a, induction_data_summary 
     induction_tokens toks = {0};
     renamed_story *held = NULL;
     int *order = NULL;
+    fs_out out[3];  // test.jsonl, train.txt, README.txt
+    memset(out, 0, sizeof out);
     if (!(src = fs_read_all(a->stories, MAX_CORPUS_BYTES, &len)) ||
         induction_split(src, len, a->separator, &stories, &n_stories))
         goto done;
@@ -308,16 +322,24 @@ int induction_data_make(const induction_data_options *a, induction_data_summary 
         n_names += held[i].from.count;
     }
     char path[4200];
-    int kept, dups;
+    int kept, dups, failed = 0;
+    // the three files replace the old ones together, once all are written and
+    // synced: a failure leaves the old set whole
     if (fs_mkdir_p(a->out) || fs_join(path, sizeof path, a->out, "test.jsonl") ||
-        write_test(path, held, n_held) || fs_join(path, sizeof path, a->out, "train.txt") ||
-        write_train(path, src, stories, n_stories, held, n_held, a->separator, &kept, &dups) ||
+        write_test(&out[0], path, held, n_held) || fs_join(path, sizeof path, a->out, "train.txt") ||
+        write_train(&out[1], path, src, stories, n_stories, held, n_held, a->separator, &kept, &dups) ||
         fs_join(path, sizeof path, a->out, "README.txt") ||
-        write_readme(path, a, tok, n_stories, kept, dups, n_held, later, n_names))
+        write_readme(&out[2], path, a, tok, n_stories, kept, dups, n_held, later, n_names))
+        failed = 1;
+    for (int i = 0; i < 3 && !failed; i++) failed = fs_out_commit(&out[i]) != 0;
+    if (failed) {
+        mtp_error_context("--out %s", a->out);
         goto done;
+    }
     *sum = (induction_data_summary){n_stories, n_held, kept, dups, n_names, later};
     rc = 0;
 done:
+    for (int i = 0; i < 3; i++) fs_out_abort(&out[i]);
     for (int i = 0; i < n_held; i++) renamed_free(&held[i]);
     free(held);
     free(order);

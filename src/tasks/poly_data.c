@@ -28,27 +28,15 @@ static void stream_seed(mtp_rng *rng, uint64_t seed, uint64_t stream) {
     mtp_rng_seed(rng, mtp_rng_u64(&h));
 }
 
-// Opens DIR/name.tmp for writing; finish_file renames it into place.
-static FILE *start_file(const char *dir, const char *name, char *tmp, char *final, size_t cap) {
-    char part[64];
-    snprintf(part, sizeof part, "%s.tmp", name);
-    if (fs_join(final, cap, dir, name) || fs_join(tmp, cap, dir, part)) return NULL;
-    FILE *f = fopen(tmp, "wb");
-    if (!f) mtp_errorf("cannot create %s: check that the directory is writable", tmp);
-    return f;
-}
-
-static int finish_file(FILE *f, const char *tmp, const char *final) {
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad) {
-        remove(tmp);
-        return mtp_errorf("cannot write %s: is the disk full?", tmp);
+// Opens DIR/name for an atomic write (core/fsutil.h fs_out); poly_data_make
+// moves the three files into place once all are written.
+static FILE *start_file(const char *dir, const char *name, fs_out *out) {
+    char path[4096];
+    if (fs_join(path, sizeof path, dir, name) != 0 || fs_out_open(out, path) != 0) {
+        mtp_error_context("--out %s", dir);
+        return NULL;
     }
-    if (rename(tmp, final) != 0) {
-        remove(tmp);
-        return mtp_errorf("cannot rename %s to %s", tmp, final);
-    }
-    return 0;
+    return out->f;
 }
 
 // One example whose question is new to `seen` (test: distinct items) or
@@ -66,17 +54,16 @@ static int draw_example(int m, int pause, mtp_rng *rng, hash_set *seen, int add,
     return mtp_errorf("m = %d: %d draws in a row were already taken; ask for fewer examples", m, MAX_REDRAWS);
 }
 
-static int write_test(const poly_data_options *a, hash_set *seen, char *prompt, size_t pcap, long *redraws) {
-    char tmp[4096], final[4096], question[POLY_TEXT_MAX], answer[8];
-    FILE *f = start_file(a->out, "test.jsonl", tmp, final, sizeof tmp);
+static int write_test(const poly_data_options *a, fs_out *out, hash_set *seen, char *prompt, size_t pcap,
+                      long *redraws) {
+    char question[POLY_TEXT_MAX], answer[8];
+    FILE *f = start_file(a->out, "test.jsonl", out);
     if (!f) return -1;
     for (int m = a->m_eval[0]; m <= a->m_eval[1]; m++) {
         mtp_rng rng;
         stream_seed(&rng, a->seed, STREAM_TEST + (uint64_t)m);
         for (long i = 0; i < a->test_per_m; i++) {
             if (draw_example(m, a->pause, &rng, seen, 1, question, prompt, pcap, answer, redraws) != 0) {
-                fclose(f);
-                remove(tmp);
                 return -1;
             }
             // the task's alphabet (digits, "-+*@().=") needs no JSON escaping
@@ -84,12 +71,13 @@ static int write_test(const poly_data_options *a, hash_set *seen, char *prompt, 
                     answer, m, m);
         }
     }
-    return finish_file(f, tmp, final);
+    return 0;
 }
 
-static int write_train(const poly_data_options *a, hash_set *test, char *prompt, size_t pcap, long *redraws) {
-    char tmp[4096], final[4096], question[POLY_TEXT_MAX], answer[8];
-    FILE *f = start_file(a->out, "train.txt", tmp, final, sizeof tmp);
+static int write_train(const poly_data_options *a, fs_out *out, hash_set *test, char *prompt, size_t pcap,
+                       long *redraws) {
+    char question[POLY_TEXT_MAX], answer[8];
+    FILE *f = start_file(a->out, "train.txt", out);
     if (!f) return -1;
     mtp_rng rng;
     stream_seed(&rng, a->seed, STREAM_TRAIN);
@@ -97,18 +85,15 @@ static int write_train(const poly_data_options *a, hash_set *test, char *prompt,
     for (long i = 0; i < a->train_examples; i++) {
         int m = a->m_train[0] + (int)mtp_rng_below(&rng, (uint64_t)span);
         if (draw_example(m, a->pause, &rng, test, 0, question, prompt, pcap, answer, redraws) != 0) {
-            fclose(f);
-            remove(tmp);
             return -1;
         }
         fprintf(f, "%s%s\n", prompt, answer);
     }
-    return finish_file(f, tmp, final);
+    return 0;
 }
 
-static int write_readme(const poly_data_options *a, long train_redraws) {
-    char tmp[4096], final[4096];
-    FILE *f = start_file(a->out, "README.txt", tmp, final, sizeof tmp);
+static int write_readme(const poly_data_options *a, fs_out *out, long train_redraws) {
+    FILE *f = start_file(a->out, "README.txt", out);
     if (!f) return -1;
     fprintf(f,
             "Polynomial arithmetic in F7[X]/(X^5) (Gloeckle et al. 2024, section 4.2), made by\n"
@@ -149,7 +134,7 @@ static int write_readme(const poly_data_options *a, long train_redraws) {
             "includes m) and are distinct. No test question occurs in train.txt: training draws\n"
             "whose question is a test question are redrawn (%ld were).\n",
             train_redraws);
-    return finish_file(f, tmp, final);
+    return 0;
 }
 
 int poly_data_make(const poly_data_options *a, poly_data_summary *sum) {
@@ -158,13 +143,27 @@ int poly_data_make(const poly_data_options *a, poly_data_summary *sum) {
     char *prompt = mtp_malloc(pcap, "prompt buffer");
     long test_redraws = 0, train_redraws = 0;
     int rc = -1;
-    if (!prompt || fs_mkdir_p(a->out) != 0 || write_test(a, &seen, prompt, pcap, &test_redraws) != 0 ||
-        write_train(a, &seen, prompt, pcap, &train_redraws) != 0 || write_readme(a, train_redraws) != 0)
+    // The three files replace the old ones together, once all are written and
+    // synced: a failure leaves the old set whole.
+    fs_out out[3];
+    memset(out, 0, sizeof out);
+    if (!prompt || fs_mkdir_p(a->out) != 0 ||
+        write_test(a, &out[0], &seen, prompt, pcap, &test_redraws) != 0 ||
+        write_train(a, &out[1], &seen, prompt, pcap, &train_redraws) != 0 ||
+        write_readme(a, &out[2], train_redraws) != 0)
         goto done;
+    for (int i = 0; i < 3; i++)
+        if (fs_out_sync(&out[i]) != 0) goto failed;
+    for (int i = 0; i < 3; i++)
+        if (fs_out_commit(&out[i]) != 0) goto failed;
     *sum =
         (poly_data_summary){a->test_per_m * (a->m_eval[1] - a->m_eval[0] + 1), train_redraws, test_redraws};
     rc = 0;
+    goto done;
+failed:
+    mtp_error_context("--out %s", a->out);
 done:
+    for (int i = 0; i < 3; i++) fs_out_abort(&out[i]);
     free(prompt);
     hash_set_free(&seen);
     return rc;

@@ -198,18 +198,20 @@ int rouge_summarize(rouge_items *items, generator *g, int max_new, const char *l
     return rc;
 }
 
+// Output files are written atomically (fs_out): a failure leaves the old file.
 int rouge_write_predictions(const char *path, const rouge_items *items) {
-    FILE *f = fopen(path, "w");
-    if (!f) return mtp_errorf("--predictions-out %s: cannot create the file", path);
+    fs_out out;
+    if (fs_out_open(&out, path) != 0) return mtp_error_context("--predictions-out %s", path);
     int rc = 0;
     for (long i = 0; i < items->n && rc == 0; i++) {
         cJSON *j = cJSON_CreateObject();
         if (items->v[i].id) cJSON_AddStringToObject(j, "id", items->v[i].id);
         cJSON_AddStringToObject(j, "text", items->v[i].text);
-        rc = jsonl_put(f, j);
+        rc = jsonl_put(out.f, j);
     }
-    if (fclose(f) != 0) rc = -1;
-    return rc ? mtp_errorf("--predictions-out %s: cannot write the file", path) : 0;
+    if (rc != 0) fs_out_abort(&out);
+    if (rc != 0 || fs_out_commit(&out) != 0) return mtp_error_context("--predictions-out %s", path);
+    return 0;
 }
 
 // A score as the shortest decimal that reads back as the same double.
@@ -236,8 +238,9 @@ static void add_prf(cJSON *j, const char *name, const rouge_prf *s) {
 }
 
 static int write_per_item(const char *path, const rouge_scores *scores, long n) {
-    FILE *f = fopen(path, "w");
-    if (!f) return mtp_errorf("--per-item %s: cannot create the file", path);
+    fs_out out;
+    if (fs_out_open(&out, path) != 0) return mtp_error_context("--per-item %s", path);
+    FILE *f = out.f;
     int rc = 0;
     for (long i = 0; i < n && rc == 0; i++) {
         cJSON *j = cJSON_CreateObject();
@@ -247,8 +250,9 @@ static int write_per_item(const char *path, const rouge_scores *scores, long n) 
         add_prf(j, "rougeL", &scores[i].rougeL);
         rc = jsonl_put(f, j);
     }
-    if (fclose(f) != 0) rc = -1;
-    return rc ? mtp_errorf("--per-item %s: cannot write the file", path) : 0;
+    if (rc != 0) fs_out_abort(&out);
+    if (rc != 0 || fs_out_commit(&out) != 0) return mtp_error_context("--per-item %s", path);
+    return 0;
 }
 
 int rouge_evaluate(const rouge_items *preds, const rouge_items *refs, int stem, int bootstrap, uint64_t seed,
