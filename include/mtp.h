@@ -139,7 +139,8 @@ typedef struct {
                         // samples depend on timing, not only on the seed
     float temperature;  // 0 = greedy: speculative output is then exactly plain output
     int top_k;          // 0 = all tokens
-    float top_p;        // 1 = all tokens
+    float top_p;        // the smallest set of tokens with probability >= top_p: 1 = all tokens, 0 = the
+                        // most likely one only (as top_k = 1)
     uint64_t seed;
     const char *stop;  // generation ends before this text (NULL: none)
 } mtp_generate_options;

@@ -14,5 +14,16 @@ for c in $(M --help | sed -n '/^commands:/,$p' | tail -n +2 | cut -c3-20 | sed '
     grep -q "^## mtp $cmd\$" cli.md || fail "no section for mtp $cmd"
     # shellcheck disable=SC2086
     M $cmd --help >/dev/null || fail "mtp $cmd --help exits $?"
+    # shellcheck disable=SC2086
+    [ "$(M help $cmd)" = "$(M $cmd --help)" ] || fail "mtp help $cmd is not mtp $cmd --help"
 done
+# what cannot reach stdout (a full disk) is an error, not a success
+if [ -w /dev/full ] && [ -c /dev/full ]; then
+    M help generate >/dev/full 2>err.txt
+    rc=$?
+    [ $rc -eq 1 ] && grep -q "cannot write standard output" err.txt || fail "help to /dev/full: rc $rc, $(cat err.txt)"
+    M tokenizer encode --tokenizer bytes --text hello >/dev/full 2>err.txt
+    rc=$?
+    [ $rc -eq 1 ] && grep -q "cannot write standard output" err.txt || fail "encode to /dev/full: rc $rc, $(cat err.txt)"
+fi
 finish docs

@@ -138,6 +138,10 @@ static int run_bench_decode(command_line *cl) {
     long mismatches = 0;
     int first_bad = 0;
     rc = 1;
+    if (fs_is_dir(a->prompts)) {
+        mtp_errorf("--prompts %s is a directory: give a file of prompts, one per line or JSONL", a->prompts);
+        goto done;
+    }
     // the decode layout is the CPU's; a device gets the row-major weights
     if (checkpoint_open(
             &ck, a->m.model,
@@ -215,7 +219,7 @@ const command_spec CMD_BENCH_DECODE = {
         "totals. Each prompt is decoded with every K in turn, so the per-prompt ratios\n"
         "compare runs made close together.\n"
         "Exits 1 if any speculative output differs from the plain one.",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(bench_args, m)},
+    .groups = {{NULL, MODEL_FLAGS, offsetof(bench_args, m), "--model --threads --device"},
                {NULL, BENCH_FLAGS, 0, "--prompts"},
                {NULL, DECODE_FLAGS, offsetof(bench_args, d), "--max-new"},
                {NULL, BENCH_FLAGS, 0, "--max-prompts --repeats --json"}},

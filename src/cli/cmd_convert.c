@@ -16,16 +16,18 @@ static const char *const sources[] = {"meta", "hf", NULL};
 
 static const flag CONVERT_FLAGS[] = {
     {"--from", FLAG_CHOICE, offsetof(convert_args, from), "FORMAT",
-     "meta: Meta's release (params.json, consolidated.*.pth, tokenizer.model); "
+     "meta: Meta's release (params.json, consolidated.*.pth, tokenizer.model);\n"
      "hf: a Hugging Face Llama directory (config.json, *.safetensors)",
      .choices = sources},
     {"--in", FLAG_STRING, offsetof(convert_args, in), "DIR", "the downloaded model's directory"},
     {"--out", FLAG_STRING, offsetof(convert_args, out), "DIR",
      "the checkpoint directory to create (must not exist)"},
     {"--tokenizer", FLAG_STRING, offsetof(convert_args, tokenizer), "FILE",
-     "tokenizer file (default: DIR's tokenizer.model, for meta also DIR/..; hf: or tokenizer.json)"},
+     "tokenizer.model or tokenizer.json, checked against the model's vocabulary\n"
+     "(default: DIR's tokenizer.model, for meta also DIR/..; hf: or tokenizer.json)"},
     {"--max-context", FLAG_INT, offsetof(convert_args, max_context), "N",
-     "longest context the converted model supports (default: the source's, else 4096)", 1, 1 << 24},
+     "longest context the converted model supports", 1, 1 << 20,  // config_validate's range
+     .unset = "the source's, else 4096"},
     {0},
 };
 

@@ -53,7 +53,7 @@ static void print_json(const val_result *r, const char *ckpt, int T) {
 }
 
 static void print_table(const val_result *r, const char *ckpt, const char *data, size_t all_windows, int T) {
-    printf("model  %s (%d heads)\n", ckpt, r->n);
+    printf("model  %s (%d head%s)\n", ckpt, r->n, r->n == 1 ? "" : "s");
     printf("data   %s: %zu of %zu val windows of %d tokens (%zu targets per head) in %.1fs\n", data,
            r->windows, all_windows, T, r->tokens, r->seconds);
     printf("\n%-6s %-9s %10s %12s %8s\n", "head", "predicts", "loss", "perplexity", "top-1");
@@ -87,6 +87,10 @@ static int run_eval(command_line *cl) {
     // The data first: a bad data directory fails before a large model loads.
     // The vocabulary is checked here rather than by the loader so that the
     // message gives eval's remedy (the model's tokenizer), not train's.
+    if (checkpoint_tokenizer_matches(ck.dir, a->data) != 0) {
+        mtp_error_context("--data");
+        goto done;
+    }
     if (loader_open(&L, a->data, "val", T, ck.cfg.n_future, 0)) goto done;
     have_loader = 1;
     if (loader_vocab_needed(&L) > ck.cfg.vocab_size) {
@@ -127,7 +131,8 @@ const command_spec CMD_EVAL = {
         "Scores every head (head k predicts token t+k) on DATA_DIR's val_*.bin shards: mean\n"
         "cross-entropy loss, perplexity exp(loss) and top-1 accuracy (how often the head's most\n"
         "likely token is the true one: what speculative decoding's acceptance rate follows).",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(eval_args, m)}, {NULL, EVAL_FLAGS, 0}},
+    .groups = {{NULL, MODEL_FLAGS, offsetof(eval_args, m), "--model --threads --device"},
+               {NULL, EVAL_FLAGS, 0}},
     .required = "--model --data",
     COMMAND_RUN(run_eval, EVAL_DEFAULTS),
 };

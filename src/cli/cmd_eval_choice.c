@@ -112,7 +112,8 @@ const command_spec CMD_EVAL_CHOICE = {
         "log-probability of its text after the question, and the most likely one is the answer.\n"
         "  accuracy        by the sum of the choice's token log-probabilities\n"
         "  accuracy_norm   by that sum divided by the choice's length in bytes (acc_norm)",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(choice_args, m)}, {NULL, CHOICE_FLAGS, 0}},
+    .groups = {{NULL, MODEL_FLAGS, offsetof(choice_args, m), "--model --threads --device"},
+               {NULL, CHOICE_FLAGS, 0}},
     .epilog =
         "A context longer than the model's window loses tokens from its left (counted as\n"
         "\"truncated\"). Progress and ETA go to stderr. See docs/eval-choice.md.",

@@ -29,10 +29,19 @@ static const flag GEN_FLAGS[] = {
     {0},
 };
 
-static void print_table(const char *data, const char *ckpt, long items, int max_new, int speculative,
-                        double seconds, const exact_match_tally *t) {
-    printf("eval-gen: %ld items from %s, model %s, greedy (--speculative %d), --max-new %d, %.1f s\n\n",
-           items, data, ckpt, speculative, max_new, seconds);
+static void print_table(const char *data, const char *ckpt, long items, int max_new, const decoder *dec,
+                        int speculative, double seconds, const exact_match_tally *t) {
+    char k[64];  // --speculative as given, with what it meant for this model
+    if (dec->auto_k)
+        snprintf(k, sizeof k, "auto, up to %d drafting head%s", dec->drafts, dec->drafts == 1 ? "" : "s");
+    else if (speculative == DECODE_AUTO)
+        snprintf(k, sizeof k, "auto: plain, no drafting heads");
+    else if (speculative == DECODE_ALL)
+        snprintf(k, sizeof k, "all: %d", dec->drafts);
+    else
+        snprintf(k, sizeof k, "%d", dec->drafts);
+    printf("eval-gen: %ld item%s from %s, model %s, greedy (--speculative %s), --max-new %d, %.1f s\n\n",
+           items, items == 1 ? "" : "s", data, ckpt, k, max_new, seconds);
     printf("| group | n | correct | accuracy |\n|---|---:|---:|---:|\n");
     for (int g = 0; g < t->n_groups; g++) {
         const exact_match_group *eg = &t->groups[g];
@@ -55,8 +64,8 @@ static int evaluate(const gen_args *a, const gen_eval_set *set, model_session *m
     if (rc && bar.tty && bar.drawn) fputc('\n', stderr);  // the error on a line of its own
     if (rc == 0 && a->json && (rc = !(report = exact_match_tally_json(&tally))) == 0) puts(report);
     if (rc == 0 && !a->json)
-        print_table(a->data, ms->ck.dir, set->count, a->d.max_new, ms->gen.dec.drafts, mtp_now() - t0,
-                    &tally);
+        print_table(a->data, ms->ck.dir, set->count, a->d.max_new, &ms->gen.dec, a->d.speculative,
+                    mtp_now() - t0, &tally);
     free(report);
     exact_match_tally_free(&tally);
     return rc ? 1 : 0;
@@ -67,6 +76,10 @@ static int run_eval_gen(command_line *cl) {
     gen_eval_set set = {0};
     model_session ms = {0};
     generator_config gc = {a->d.speculative, 0.0f, 0, 1.0f, 1};
+    if (fs_is_dir(a->data)) {
+        mtp_errorf("--data %s is a directory: give the JSONL file of items", a->data);
+        return 1;
+    }
     // the prompts are encoded and checked against the context before the weights load
     int rc = session_open(&ms, a->m.model) || generator_check(&ms.ck.cfg, &gc) ||
              gen_eval_load(&set, a->data, a->max_items, ms.ck.tok, ms.ck.cfg.max_seq_len) ||
@@ -91,7 +104,7 @@ const command_spec CMD_EVAL_GEN = {
         "the ends, must be equal. Prints accuracy per group (in order of first appearance) and\n"
         "overall; greedy output, hence accuracy, is the same for every --speculative K.\n"
         "`mtp task poly` makes such files; see docs/eval-poly.md.",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(gen_args, m)},
+    .groups = {{NULL, MODEL_FLAGS, offsetof(gen_args, m), "--model --threads --device"},
                {NULL, GEN_FLAGS, 0, "--data"},
                {NULL, DECODE_FLAGS, offsetof(gen_args, d), "--max-new --stop --speculative"},
                {NULL, GEN_FLAGS, 0, "--max-items --json --quiet"}},

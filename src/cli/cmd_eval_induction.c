@@ -121,7 +121,8 @@ const command_spec CMD_EVAL_INDUCTION = {
         "  accuracy              that rate: the induction score\n"
         "  first_token_accuracy  the same for the first token, predicted before the name (for\n"
         "                        contrast: it depends on the story, not on copying)",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(induction_args, m)}, {NULL, INDUCTION_FLAGS, 0}},
+    .groups = {{NULL, MODEL_FLAGS, offsetof(induction_args, m), "--model --threads --device"},
+               {NULL, INDUCTION_FLAGS, 0}},
     .epilog =
         "Stories longer than the model's context are scored in overlapping windows (each\n"
         "prediction sees at least half a window); they are counted as truncated. See\n"

@@ -149,7 +149,7 @@ const command_spec CMD_GENERATE = {
         "them in the same forward pass; the output is exactly that of plain decoding. With\n"
         "--speculative auto (the default) the decoder measures how often drafts are accepted\n"
         "and what a step costs, and picks K (0 = plain) step by step for the most tokens/s.",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(generate_args, m)},
+    .groups = {{NULL, MODEL_FLAGS, offsetof(generate_args, m), "--model --threads --device"},
                {NULL, GENERATE_FLAGS, 0, "--prompt --prompt-file"},
                {NULL, DECODE_FLAGS, offsetof(generate_args, d)},
                {NULL, GENERATE_FLAGS, 0, "--stats --json"}},

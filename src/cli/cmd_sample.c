@@ -31,12 +31,27 @@ static int run_sample(command_line *cl) {
     model_session ms = {0};
     generate_result r = {0};
     generator_config gc = {a->d.speculative, (float)a->d.temperature, a->d.top_k, 1.0f, a->d.seed};
-    generate_options o = {.max_new = a->d.max_new, .fit = PROMPT_FIT_KEEP_END, .on_text = print_text};
     int rc = session_open(&ms, a->m.model) || session_generator(&ms, &gc);
     if (rc == 0) {
+        // a long prompt keeps its newest tokens, leaving room for --max-new (at most half the context,
+        // as eval-code does: a prompt is worth more than new tokens the context would cut anyway)
+        const int context = ms.ck.cfg.max_seq_len,
+                  room = a->d.max_new < context / 2 ? a->d.max_new : context / 2;
+        generate_options o = {.max_new = a->d.max_new,
+                              .fit = PROMPT_FIT_KEEP_END,
+                              .keep = context - (room < 1 ? 1 : room),
+                              .on_text = print_text};
         print_text(a->prompt, strlen(a->prompt), NULL);
         rc = generate_text(&ms.gen, a->prompt, strlen(a->prompt), &o, &r) != 0;
         if (rc == 0) fputc('\n', stdout);
+        if (rc == 0 && r.prompt_cut) {
+            fflush(stdout);
+            fprintf(
+                stderr,
+                "mtp sample: the prompt is %d tokens; to leave room for --max-new %d in the model's context "
+                "of %d, only its last %d were kept\n",
+                r.prompt_cut + r.prompt_tokens, a->d.max_new, context, r.prompt_tokens);
+        }
     }
     generate_result_free(&r);
     session_close(&ms);
@@ -52,9 +67,10 @@ const command_spec CMD_SAMPLE = {
     .usage = "usage: mtp sample --model RUN_DIR|CHECKPOINT --prompt TEXT [flags]",
     .about =
         "Continues TEXT with head 1 (the next-token head) and prints the result; a prompt\n"
-        "longer than the context keeps its newest tokens. The extra heads draft tokens that\n"
-        "head 1 checks (--speculative): the text is distributed exactly as without them.",
-    .groups = {{NULL, MODEL_FLAGS, offsetof(sample_args, m)},
+        "that leaves no room for --max-new tokens (or for half the context, if less) keeps\n"
+        "its newest tokens, with a note on stderr. The extra heads draft tokens that head 1\n"
+        "checks (--speculative): the text is distributed exactly as without them.",
+    .groups = {{NULL, MODEL_FLAGS, offsetof(sample_args, m), "--model --threads --device"},
                {NULL, SAMPLE_FLAGS, 0},
                {NULL, DECODE_FLAGS, offsetof(sample_args, d),
                 "--max-new --temperature --top-k --seed --speculative"}},

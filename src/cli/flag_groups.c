@@ -72,7 +72,7 @@ static int parse_speculative(const char *v, void *dest) {
     }
     char *end;
     long n = strtol(v, &end, 10);
-    if (end == v || *end || n < 0 || n > MTP_MAX_FUTURE - 1)
+    if (v[0] < '0' || v[0] > '9' || end == v || *end || n < 0 || n > MTP_MAX_FUTURE - 1)  // digits only
         return mtp_errorf("expected auto, all or a number of drafting heads in [0, %d]", MTP_MAX_FUTURE - 1);
     *k = (int)n;
     return 0;
@@ -99,7 +99,9 @@ const flag DECODE_FLAGS[] = {
     {"--top-k", FLAG_INT, offsetof(decode_flags, top_k), "K",
      "sample among the K most likely tokens, 0 = all", 0, 1 << 30},
     {"--top-p", FLAG_DOUBLE, offsetof(decode_flags, top_p), "P",
-     "nucleus sampling: the smallest set of tokens with probability >= P", 0, 1},
+     "nucleus sampling: the smallest set of the most likely tokens whose probability\n"
+     "reaches P (0: the most likely token alone; 1: all tokens)",
+     0, 1},
     {"--seed", FLAG_U64, offsetof(decode_flags, seed), "S", "sampling seed"},
     {"--stop", FLAG_STRING, offsetof(decode_flags, stop), "STRING",
      "stop when the text contains STRING, which is not part of the output ('' = none)"},

@@ -10,7 +10,12 @@
 
 #include "cli/flags.h"
 
-// --model, --threads, --device: every command that runs a saved model.
+// --model, --threads, --device: every command that runs a saved model;
+// --precision: only the commands that train (train, bench-train), which
+// apply it with model_flags_ready. The others decode or score in float32 on
+// every device (the GPU's few-row decoding products are float32 kernels of
+// their own), so they list the group with `only` "--model --threads --device":
+// --precision is an unknown flag there, not a precision silently unused.
 typedef struct {
     const char *model;  // run or checkpoint directory
     int threads;        // 0 = all cores

@@ -51,6 +51,38 @@ static int bad_value(const command_spec *spec, const char *what, const char *v, 
     return FLAGS_USAGE;
 }
 
+static int is_digit(char c) {
+    return c >= '0' && c <= '9';
+}
+
+// Digits, after a '-' if `sign` allows one: no blanks, no '+', no 0x (which
+// strtol and strtoull would skip or take).
+static int plain_integer(const char *v, int sign) {
+    if (sign && *v == '-') v++;
+    if (!is_digit(*v)) return 0;
+    while (is_digit(*v)) v++;
+    return *v == '\0';
+}
+
+// An ordinary decimal number, [-]digits[.digits][e[+|-]digits] (".5" and
+// "5." too): no blanks, no leading '+', no hexadecimal, inf or nan, which
+// strtod would take.
+static int plain_decimal(const char *v) {
+    int digits = 0;
+    if (*v == '-') v++;
+    for (; is_digit(*v); v++) digits++;
+    if (*v == '.')
+        for (v++; is_digit(*v); v++) digits++;
+    if (!digits) return 0;
+    if (*v == 'e' || *v == 'E') {
+        v++;
+        if (*v == '+' || *v == '-') v++;
+        if (!is_digit(*v)) return 0;
+        while (is_digit(*v)) v++;
+    }
+    return *v == '\0';
+}
+
 // Stores value v of flag f; FLAGS_OK or FLAGS_USAGE (printed, naming the
 // value as `what`: the flag, or where it was read from).
 static int set_value(const command_spec *spec, const flag *f, const char *what, void *dest, const char *v,
@@ -70,7 +102,7 @@ static int set_value(const command_spec *spec, const flag *f, const char *what, 
         case FLAG_INT:
         case FLAG_LONG: {
             long x = strtol(v, &end, 10);
-            if (errno || end == v || *end || x < (long)f->min || x > (long)f->max) {
+            if (!plain_integer(v, 1) || errno || end == v || *end || x < (long)f->min || x > (long)f->max) {
                 snprintf(msg, sizeof msg, "expected an integer in [%ld, %ld]", (long)f->min, (long)f->max);
                 return bad_value(spec, what, v, msg);
             }
@@ -83,7 +115,7 @@ static int set_value(const command_spec *spec, const flag *f, const char *what, 
         case FLAG_U64: {
             unsigned long long x = strtoull(v, &end, 10);
             int ranged = f->max > 0;
-            if (errno || end == v || *end || v[0] == '-' ||
+            if (!plain_integer(v, 0) || errno || end == v || *end ||
                 (ranged && ((double)x < f->min || (double)x > f->max))) {
                 if (ranged) snprintf(msg, sizeof msg, "expected an integer in [%.0f, %.0f]", f->min, f->max);
                 return bad_value(spec, what, v, ranged ? msg : "expected a non-negative integer");
@@ -93,7 +125,7 @@ static int set_value(const command_spec *spec, const flag *f, const char *what, 
         }
         case FLAG_DOUBLE: {
             double x = strtod(v, &end);
-            if (errno || end == v || *end || !isfinite(x) || x < f->min || x > f->max) {
+            if (!plain_decimal(v) || errno || end == v || *end || !isfinite(x) || x < f->min || x > f->max) {
                 snprintf(msg, sizeof msg, "expected a number in [%g, %g]", f->min, f->max);
                 return bad_value(spec, what, v, msg);
             }
@@ -380,7 +412,8 @@ static void format_default(char *buf, size_t cap, const flag *f, const void *des
         snprintf(buf, cap, "default: %s", f->unset);
 }
 
-static void print_flag(FILE *out, const void *args, const flag_group *g, const flag *f) {
+static void print_flag(FILE *out, const command_spec *spec, const void *args, const flag_group *g,
+                       const flag *f) {
     char head[96], dflt[256];
     int n = snprintf(head, sizeof head, "  %s%s%s%s%s", f->alias ? f->alias : "", f->alias ? ", " : "",
                      f->name, f->meta ? " " : "", f->meta ? f->meta : "");
@@ -399,7 +432,11 @@ static void print_flag(FILE *out, const void *args, const flag_group *g, const f
         fprintf(out, "\n%*s", HELP_COLUMN, "");
         s = nl + 1;
     }
-    format_default(dflt, sizeof dflt, f, dest_of(args, g, f));
+    // a flag that must be given has no default, whatever its destination holds
+    if (listed(spec->required, f->name))
+        snprintf(dflt, sizeof dflt, "required");
+    else
+        format_default(dflt, sizeof dflt, f, dest_of(args, g, f));
     if (dflt[0] && HELP_COLUMN + last + strlen(dflt) + 3 > HELP_WIDTH)
         fprintf(out, "\n%*s(%s)", HELP_COLUMN, "", dflt);
     else if (dflt[0])
@@ -418,7 +455,7 @@ void flags_print_help(const command_spec *spec, const void *args) {
         if (g->title) fprintf(out, "%s\n", g->title);
         first = 0;
         for (const flag *f = g->flags; f->name; f++)
-            if (in_group(g, f)) print_flag(out, args, g, f);
+            if (in_group(g, f)) print_flag(out, spec, args, g, f);
     }
     if (spec->epilog) fprintf(out, "\n%s\n", spec->epilog);
 }

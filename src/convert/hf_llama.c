@@ -181,7 +181,10 @@ int convert_hf_llama(const convert_options *o, mtp_config *cfg) {
     const char *srcs[2], *names[2];
     int ntok = 0;
     if (rc == 0 && o->tokenizer) {
-        if (!fs_is_file(o->tokenizer)) rc = mtp_errorf("--tokenizer %s: no such file", o->tokenizer);
+        if (fs_is_dir(o->tokenizer))
+            rc = mtp_errorf("--tokenizer %s is a directory: give the tokenizer file in it", o->tokenizer);
+        else if (!fs_is_file(o->tokenizer))
+            rc = mtp_errorf("--tokenizer %s: no such file", o->tokenizer);
         const char *base = strrchr(o->tokenizer, '/');
         base = base ? base + 1 : o->tokenizer;
         snprintf(src[0], sizeof src[0], "%s", o->tokenizer);

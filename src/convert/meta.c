@@ -217,7 +217,7 @@ static int read_params(const char *dir, const convert_options *o, mtp_config *c,
         json_int_in(j, "multiple_of", path, 0, 1, 1 << 20, multiple_of) ||
         json_int_in(j, "n_future_tokens", path, 0, 1, MTP_MAX_FUTURE, &c->n_future) ||
         json_int_in(j, "vocab_size", path, 0, -1, 1 << 30, &vocab) ||
-        json_int_in(j, "max_seq_len", path, 0, 1, 1 << 24, &ctx) ||
+        json_int_in(j, "max_seq_len", path, 0, 1, 1 << 20, &ctx) ||
         json_number(j, "norm_eps", path, 0, &eps) < 0 || json_number(j, "rope_theta", path, 0, &theta) < 0 ||
         json_number(j, "ffn_dim_multiplier", path, 0, ffn_mult) < 0)
         rc = -1;
@@ -240,6 +240,8 @@ static int read_params(const char *dir, const convert_options *o, mtp_config *c,
 
 static int find_tokenizer(const convert_options *o, char *out, size_t cap) {
     if (o->tokenizer) {
+        if (fs_is_dir(o->tokenizer))
+            return mtp_errorf("--tokenizer %s is a directory: give the tokenizer file in it", o->tokenizer);
         if (!fs_is_file(o->tokenizer)) return mtp_errorf("--tokenizer %s: no such file", o->tokenizer);
         snprintf(out, cap, "%s", o->tokenizer);
         return 0;

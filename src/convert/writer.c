@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/safetensors.h"
+#include "data/tokenizer.h"
 #include "model/params.h"
 #include "store/checkpoint.h"
 
@@ -67,13 +68,37 @@ static int write_files(const char *dir, const mtp_config *cfg, write_state *w, c
     return rc;
 }
 
+// Every tokenizer file must load and fit the model's vocabulary, or every
+// command would refuse the checkpoint: checked before anything is written.
+static int check_tokenizers(const mtp_config *cfg, const char *const *tok_src, int ntok) {
+    for (int i = 0; i < ntok; i++) {
+        tokenizer *t = tokenizer_load(tok_src[i]);
+        if (!t) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", mtp_last_error());
+            return mtp_errorf(
+                "cannot use %s as the tokenizer: %s (give a tokenizer.json or tokenizer.model "
+                "with --tokenizer FILE)",
+                tok_src[i], why);
+        }
+        int n = tokenizer_vocab_size(t);
+        tokenizer_free(t);
+        if (n > cfg->vocab_size)
+            return mtp_errorf(
+                "tokenizer %s has %d tokens but the model's vocab_size is %d (give the model's "
+                "own tokenizer, at most %d tokens, with --tokenizer FILE)",
+                tok_src[i], n, cfg->vocab_size, cfg->vocab_size);
+    }
+    return 0;
+}
+
 int convert_write(const char *out_dir, const mtp_config *cfg, convert_fill_fn fill, void *ctx,
                   const char *const *tok_src, const char *const *tok_name, int ntok,
                   const progress_sink *progress) {
     if (fs_is_dir(out_dir) || fs_is_file(out_dir))
         return mtp_errorf("--out %s already exists: choose a new directory (nothing is overwritten)",
                           out_dir);
-    if (config_validate(cfg) != 0) return -1;
+    if (config_validate(cfg) != 0 || check_tokenizers(cfg, tok_src, ntok) != 0) return -1;
     char tmp[PATH_CAP], parent[PATH_CAP];
     if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out_dir, (long)getpid()) >= (int)sizeof tmp)
         return mtp_errorf("--out %s: path too long", out_dir);

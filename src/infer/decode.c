@@ -12,14 +12,22 @@
 int decoder_init(decoder *d, const mtp_model *m, int drafts) {
     memset(d, 0, sizeof *d);
     const mtp_config *c = &m->cfg;
+    // a verification forward runs K+1 rows, which must fit the context (as generator_check says)
+    const int fit = c->max_seq_len - 1;
     if (drafts == DECODE_AUTO) {
-        d->auto_k = c->n_future > 1;
-        drafts = c->n_future - 1;
+        drafts = c->n_future - 1 < fit ? c->n_future - 1 : fit;
+        d->auto_k = drafts > 0;
         k_chooser_init(&d->chooser, drafts);
     }
-    if (drafts < 0 || drafts > c->n_future - 1)
-        return mtp_errorf("--speculative %d: this model has %d heads, so at most %d drafting heads", drafts,
-                          c->n_future, c->n_future - 1);
+    if (drafts < 0 || drafts > c->n_future - 1) {
+        if (c->n_future == 1)
+            return mtp_errorf("--speculative %d: the model has 1 head, so no drafting heads: use 0", drafts);
+        return mtp_errorf("--speculative %d: the model has %d heads, so at most %d drafting head%s", drafts,
+                          c->n_future, c->n_future - 1, c->n_future == 2 ? "" : "s");
+    }
+    if (drafts > fit)
+        return mtp_errorf("--speculative %d: the model's context is %d tokens, so at most %d drafting head%s",
+                          drafts, c->max_seq_len, fit, fit == 1 ? "" : "s");
     d->model = m;
     d->drafts = drafts;
     d->auto_k = d->auto_k && drafts > 0;

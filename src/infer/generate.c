@@ -6,19 +6,30 @@
 
 #include "core/error.h"
 
+// Drafting heads a verification forward (K+1 rows) leaves room for in the context.
+static int context_drafts(const mtp_config *mc) {
+    return mc->max_seq_len - 1;
+}
+
 int generator_check(const mtp_config *mc, const generator_config *cfg) {
+    if (cfg->drafts > mc->n_future - 1 && mc->n_future == 1)
+        return mtp_errorf("--speculative %d: the model has 1 head, so no drafting heads: use 0", cfg->drafts);
     if (cfg->drafts > mc->n_future - 1)
-        return mtp_errorf("--speculative %d: the model has %d heads, so at most %d drafting heads",
-                          cfg->drafts, mc->n_future, mc->n_future - 1);
+        return mtp_errorf("--speculative %d: the model has %d heads, so at most %d drafting head%s",
+                          cfg->drafts, mc->n_future, mc->n_future - 1, mc->n_future == 2 ? "" : "s");
+    if (cfg->drafts > context_drafts(mc))
+        return mtp_errorf("--speculative %d: the model's context is %d tokens, so at most %d drafting head%s",
+                          cfg->drafts, mc->max_seq_len, context_drafts(mc),
+                          context_drafts(mc) == 1 ? "" : "s");
     return 0;
 }
 
 int generator_init(generator *g, const mtp_model *m, const tokenizer *tok, const generator_config *cfg) {
     memset(g, 0, sizeof *g);
     g->tok = tok;
-    int drafts = cfg->drafts == DECODE_ALL ? m->cfg.n_future - 1
-                 : cfg->drafts < 0         ? DECODE_AUTO
-                                           : cfg->drafts;
+    // all: every extra head the context leaves room for (auto clamps the same way in decoder_init)
+    int all = m->cfg.n_future - 1 < context_drafts(&m->cfg) ? m->cfg.n_future - 1 : context_drafts(&m->cfg);
+    int drafts = cfg->drafts == DECODE_ALL ? all : cfg->drafts < 0 ? DECODE_AUTO : cfg->drafts;
     if (generator_check(&m->cfg, cfg) != 0) return -1;
     if (tokenizer_vocab_size(tok) > m->cfg.vocab_size)
         return mtp_errorf("the tokenizer has %d tokens but the model only %d", tokenizer_vocab_size(tok),

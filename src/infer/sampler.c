@@ -12,7 +12,7 @@ int sampler_init(sampler *s, int V, float temperature, int top_k, float top_p, u
     s->V = V;
     s->temperature = temperature;
     s->top_k = top_k > 0 && top_k < V ? top_k : 0;
-    s->top_p = top_p > 0.0f && top_p < 1.0f ? top_p : 1.0f;
+    s->top_p = top_p >= 0.0f && top_p < 1.0f ? top_p : 1.0f;  // 0: the most likely token only
     mtp_rng_seed(&s->rng, seed);
     s->order = mtp_malloc(sizeof *s->order * (size_t)V, "sampler order");
     return s->order ? 0 : -1;
@@ -38,6 +38,12 @@ static int by_prob_desc(const void *a, const void *b) {
 
 void sampler_probs(sampler *s, const float *logits, float *probs) {
     int V = s->V;
+    if (s->top_k == 1 || s->top_p <= 0.0f) {
+        // one token, the one greedy decoding picks (exp() could round a near tie to a tie)
+        memset(probs, 0, sizeof *probs * (size_t)V);
+        probs[sampler_argmax(logits, V)] = 1.0f;
+        return;
+    }
     float maxv = logits[sampler_argmax(logits, V)];
     double sum = 0.0;
     for (int i = 0; i < V; i++) {

@@ -286,8 +286,8 @@ int checkpoint_resolve(const char *path, char *out, size_t cap) {
     int found = 0;
     for (int i = list.count - 1; i >= 0 && !found; i--) {  // names sort by step (zero-padded)
         char dir[PATH_CAP];
-        if (checkpoint_step_of_name(list.names[i]) >= 0 &&
-            fs_join(dir, sizeof dir, path, list.names[i]) == 0 && is_checkpoint(dir)) {
+        if (fs_step_of_name(list.names[i]) >= 0 && fs_join(dir, sizeof dir, path, list.names[i]) == 0 &&
+            is_checkpoint(dir)) {
             found = snprintf(out, cap, "%s", dir) < (int)cap;
         }
     }
@@ -541,12 +541,23 @@ cJSON *checkpoint_read_trainer_state(const char *ckpt_dir) {
     return json_read_object_file(ckpt_dir, "trainer_state.json", 16 << 20);
 }
 
-long checkpoint_step_of_name(const char *name) {
-    if (strncmp(name, "step_", 5) != 0) return -1;
-    const char *d = name + 5;
-    size_t n = strspn(d, "0123456789");
-    if (n < 8 || n > 18 || d[n] != '\0') return -1;
-    return strtol(d, NULL, 10);
+int checkpoint_tokenizer_matches(const char *ckpt_dir, const char *data_dir) {
+    char a[PATH_CAP], b[PATH_CAP];
+    if (fs_join(a, sizeof a, ckpt_dir, "tokenizer.json") != 0 ||
+        fs_join(b, sizeof b, data_dir, "tokenizer.json") != 0)
+        return -1;
+    if (!fs_is_file(a) || !fs_is_file(b)) return 0;  // an imported model's tokenizer.model, llm.c shards
+    char *model = fs_read_all(a, 64u << 20, NULL), *data = model ? fs_read_all(b, 64u << 20, NULL) : NULL;
+    int rc = !model || !data ? -1 : 0;
+    if (rc == 0 && strcmp(model, data) != 0)
+        rc = mtp_errorf(
+            "'%s' was prepared with another tokenizer than the model %s (their tokenizer.json differ, and "
+            "the "
+            "model's ids are its tokenizer's): prepare the data with --tokenizer %s",
+            data_dir, ckpt_dir, a);
+    free(model);
+    free(data);
+    return rc;
 }
 
 int checkpoint_prune(const char *run_dir, int keep_last) {
@@ -559,8 +570,8 @@ int checkpoint_prune(const char *run_dir, int keep_last) {
     int *ckpts = malloc(sizeof(int) * (size_t)(list.count ? list.count : 1));
     if (!ckpts) rc = mtp_errorf("out of memory listing '%s'", run_dir);
     for (int i = 0; ckpts && i < list.count; i++)
-        if (checkpoint_step_of_name(list.names[i]) >= 0 &&
-            fs_join(dir, sizeof dir, run_dir, list.names[i]) == 0 && is_checkpoint(dir))
+        if (fs_step_of_name(list.names[i]) >= 0 && fs_join(dir, sizeof dir, run_dir, list.names[i]) == 0 &&
+            is_checkpoint(dir))
             ckpts[count++] = i;
     for (int i = 0; i + keep_last < count; i++)
         if (fs_join(dir, sizeof dir, run_dir, list.names[ckpts[i]]) != 0 || fs_remove_tree(dir) != 0) rc = -1;

@@ -85,9 +85,10 @@ int checkpoint_load_moments_packed(const char *ckpt_dir, float *m, float *v, con
 int checkpoint_has_trainer_state(const char *ckpt_dir);
 // Parsed trainer_state.json (free with cJSON_Delete), or NULL with an error.
 struct cJSON *checkpoint_read_trainer_state(const char *ckpt_dir);
-// The step of a checkpoint directory's name, step_ and at least 8 digits
-// (step_00000300), or -1 for any other name (step_00000300_best, step_notes).
-long checkpoint_step_of_name(const char *name);
+// 0 if the data directory's tokenizer.json is the checkpoint's (byte for
+// byte; the data's is a copy of what prepared it), or either has none; else
+// an error naming both and the fix. The model's ids are its tokenizer's.
+int checkpoint_tokenizer_matches(const char *ckpt_dir, const char *data_dir);
 // Deletes all but the newest keep_last checkpoints of a run directory (0
 // keeps all): only step_NNNNNNNN directories that hold a checkpoint count,
 // and nothing else is touched.

@@ -179,7 +179,7 @@ static int check_run_dir(const char *out, long resumed_step, const char *resumed
     if (fs_list_dir(out, "step_", "", &list) != 0) return -1;
     long newest = -1;
     for (int i = 0; i < list.count; i++) {
-        long s = checkpoint_step_of_name(list.names[i]);
+        long s = fs_step_of_name(list.names[i]);
         if (s > newest) newest = s;
     }
     fs_list_free(&list);
@@ -261,26 +261,16 @@ static int read_data_tokenizer(trainer *t, mtp_config *cfg, int resuming) {
 }
 
 // A run that continues or starts from a checkpoint (src_dir, given by `flag`)
-// keeps its tokenizer: the model's ids are that tokenizer's pieces. Data
-// prepared with another tokenizer.json is refused; data without one (llm.c
-// shards) trains on, and the checkpoints carry the source's tokenizer.json.
+// keeps its tokenizer: data prepared with another tokenizer.json is refused;
+// data without one (llm.c shards) trains on, and the checkpoints carry the
+// source's tokenizer.json.
 static int match_source_tokenizer(trainer *t, const char *src_dir, const char *flag) {
+    if (t->tokenizer_json)
+        return checkpoint_tokenizer_matches(src_dir, t->o.data) ? mtp_error_context("--data (with %s)", flag)
+                                                                : 0;
     char path[4200];
-    if (fs_join(path, sizeof path, src_dir, "tokenizer.json") != 0 || !fs_is_file(path))
-        return 0;  // an imported model's tokenizer.model, or none: nothing to compare
-    char *src = fs_read_all(path, 64u << 20, NULL);
-    if (!src) return -1;
-    if (!t->tokenizer_json) {
-        t->tokenizer_json = src;
-        return 0;
-    }
-    int same = !strcmp(src, t->tokenizer_json);
-    free(src);
-    if (same) return 0;
-    return mtp_errorf(
-        "--data '%s' was prepared with another tokenizer than %s %s (their tokenizer.json differ, and the "
-        "model's ids are its tokenizer's): prepare the data with --tokenizer %s",
-        t->o.data, flag, src_dir, path);
+    if (fs_join(path, sizeof path, src_dir, "tokenizer.json") != 0 || !fs_is_file(path)) return 0;
+    return (t->tokenizer_json = fs_read_all(path, 64u << 20, NULL)) ? 0 : -1;
 }
 
 static int open_data(trainer *t, const mtp_config *cfg) {
