@@ -116,4 +116,10 @@ M train --data data --out one --n-layer 2 --n-future 1 --dim 32 --n-head 2 --seq
 expect_error "one head" "the model has 1 head, so no drafting heads" -- M generate --model one --prompt a --speculative 1
 M eval --model one --data data --max-batches 1 --threads 1 2>/dev/null | grep -q "(1 head)" || fail "eval: not '(1 head)'"
 
+# ---- --prompt-file read to its end: a pipe has no size (process substitution, /dev/stdin)
+a=$(G --prompt "line 1" --max-new 8 --temperature 0 --speculative 0)
+b=$(G --prompt-file <(printf 'line 1') --max-new 8 --temperature 0 --speculative 0) || fail "--prompt-file from a pipe"
+[ "$a" = "$b" ] || fail "--prompt-file from a pipe: '$b' is not '$a'"
+expect_error "--prompt-file a directory" "is a directory" -- G --prompt-file corpus --max-new 2
+
 finish cli_edges

@@ -3,6 +3,7 @@
 // step), streaming to stdout.
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,22 @@ static char *read_prompt(const generate_args *a, size_t *len) {
         *len = strlen(a->prompt);
         return strdup(a->prompt);
     }
-    if (a->prompt_file) return fs_read_all(a->prompt_file, 64u << 20, len);
+    if (a->prompt_file) {
+        // read to its end, not by its size: a pipe (<(cmd), /dev/stdin) or a /proc file has none
+        if (fs_is_dir(a->prompt_file)) {
+            mtp_errorf("--prompt-file '%s' is a directory: give the file that holds the prompt",
+                       a->prompt_file);
+            return NULL;
+        }
+        FILE *f = fopen(a->prompt_file, "rb");
+        if (!f) {
+            mtp_errorf("--prompt-file '%s': %s", a->prompt_file, strerror(errno));
+            return NULL;
+        }
+        char *text = fs_read_stream(f, a->prompt_file, 64u << 20, len);
+        fclose(f);
+        return text;
+    }
     return fs_read_stream(stdin, "stdin", 64u << 20, len);
 }
 
