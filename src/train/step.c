@@ -35,7 +35,7 @@ int train_step(mtp_model *m, model_work *w, adamw_state *opt, const optim_config
     if (!isfinite(out->loss) || !isfinite(out->grad_norm))
         return mtp_errorf(
             "step %ld diverged (loss %g, gradient norm %g): the update was not applied; lower --lr "
-            "or --grad-clip and resume from the last checkpoint",
+            "or --grad-clip, then resume from the last checkpoint saved (or train again if none was)",
             step + 1, out->loss, out->grad_norm);
     adamw_update(opt, m, &w->grads, o, step, out->lr, out->grad_norm);
     if (dist_size() > 1) {  // every process's updated shard to every process
