@@ -73,6 +73,11 @@ expect_error "no tokenizer" "--tokenizer" -- M tokenizer encode --text hi
 expect_error "missing tokenizer file" "nope.json" -- M tokenizer encode --tokenizer nope.json --text hi
 expect_error "unknown subcommand" "frobnicate" -- M tokenizer frobnicate
 expect_error "not an id" "not an integer" -- M tokenizer decode --tokenizer bytes --ids '1 x2'
+expect_error "nested array" "inside the ids" -- M tokenizer decode --tokenizer bytes --ids '[[104]]'
+expect_error "extra bracket" "inside the ids" -- M tokenizer decode --tokenizer bytes --ids '[104, 105]]'
+expect_error "unclosed array" "closing" -- M tokenizer decode --tokenizer bytes --ids '[104'
+expect_error "id past a long" "id 1111" -- M tokenizer decode --tokenizer bytes --ids "$(printf '1%.0s' $(seq 1 40))"
+[ "$(M tokenizer decode --tokenizer bytes --ids ' [ 104 ,105 ] ')" = "hi" ] || fail "array with blanks"
 expect_error "vocab too small" "--vocab-size" -- M tokenizer train --vocab-size 10 --out t.json corpus
 expect_error "train without inputs" "no inputs" -- M tokenizer train --vocab-size 300 --out t.json
 expect_error "train without --out" "--out" -- M tokenizer train --vocab-size 300 corpus

@@ -3,6 +3,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,19 +113,38 @@ static int decode_ids(const tokenizer *t, const char *p) {
     int32_t *ids = NULL;
     size_t n = 0, cap = 0;
     int rc = 0;
+    // one JSON array: its brackets first and last, none inside
+    while (isspace((unsigned char)*p)) p++;
+    const char *stop = p + strlen(p);
+    while (stop > p && isspace((unsigned char)stop[-1])) stop--;
+    const int array = *p == '[';
+    if (array) p++;
+    if (array && (stop == p || stop[-1] != ']'))
+        return fprintf(stderr, "mtp tokenizer decode: a JSON array of ids needs its closing ']'\n"), 2;
+    if (array) stop--;
+    for (const char *c = p; c < stop; c++)
+        if (*c == '[' || *c == ']')
+            return fprintf(stderr,
+                           "mtp tokenizer decode: '%c' inside the ids: give one flat JSON array, or ids "
+                           "separated by blanks or commas\n",
+                           *c),
+                   2;
     for (long index = 0; rc == 0; index++) {
-        while (*p && (isspace((unsigned char)*p) || *p == ',' || *p == '[' || *p == ']')) p++;
-        if (!*p) break;
+        while (p < stop && (isspace((unsigned char)*p) || *p == ',')) p++;
+        if (p >= stop) break;
         char *end;
+        errno = 0;
         long id = strtol(p, &end, 10);
-        if (end == p || (*end && !isspace((unsigned char)*end) && *end != ',' && *end != ']')) {
+        const int digits = (int)(end - p);
+        if (end == p || (end < stop && !isspace((unsigned char)*end) && *end != ',')) {
             fprintf(
                 stderr,
                 "mtp tokenizer decode: id %ld: '%.20s' is not an integer (give ids separated by blanks)\n",
                 index, p);
             rc = 2;
-        } else if (id < 0 || id >= tokenizer_vocab_size(t)) {
-            mtp_errorf("id %ld is outside the vocabulary [0, %d)", id, tokenizer_vocab_size(t));
+        } else if (errno == ERANGE || id < 0 || id >= tokenizer_vocab_size(t)) {
+            mtp_errorf("id %.*s%s is outside the vocabulary [0, %d)", digits > 24 ? 24 : digits, p,
+                       digits > 24 ? "..." : "", tokenizer_vocab_size(t));
             rc = 1;
         } else if (tokenizer_reserve(&ids, n, &cap, 1) != 0) {
             rc = 1;
