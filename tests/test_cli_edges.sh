@@ -116,6 +116,14 @@ M train --data data --out one --n-layer 2 --n-future 1 --dim 32 --n-head 2 --seq
 expect_error "one head" "the model has 1 head, so no drafting heads" -- M generate --model one --prompt a --speculative 1
 M eval --model one --data data --max-batches 1 --threads 1 2>/dev/null | grep -q "(1 head)" || fail "eval: not '(1 head)'"
 
+# ---- the hand-written lists and ranges take digits only, as the number flags do
+for v in ' 3' '+3' '3- 4' '3-+4'; do
+    expect_error "--m-train '$v'" "--m-train" -- M task poly --out poly --m-train "$v" --train-examples 1
+done
+for v in ' 1' '+1' '1,+2' '1, 2'; do
+    expect_error "--k '$v'" "--k" -- M eval-code --k "$v" --help
+done
+
 # ---- --prompt-file read to its end: a pipe has no size (process substitution, /dev/stdin)
 a=$(G --prompt "line 1" --max-new 8 --temperature 0 --speculative 0)
 b=$(G --prompt-file <(printf 'line 1') --max-new 8 --temperature 0 --speculative 0) || fail "--prompt-file from a pipe"

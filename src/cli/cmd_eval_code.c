@@ -1,6 +1,7 @@
 // cmd_eval_code.c: `mtp eval-code`, code generation pass@k (HumanEval, MBPP)
 // in a sandbox (tasks/code_eval.h; docs/eval-code.md).
 #include <cjson/cJSON.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,8 @@ static int parse_ks(const char *v, void *dest) {
     for (const char *s = v;;) {
         char *end;
         long k = strtol(s, &end, 10);
-        if (end == s || k < 1 || k > 1000000 || (*end && *end != ',') || ks->n == MAX_KS || (*end && !end[1]))
+        if (!isdigit((unsigned char)*s) || end == s || k < 1 || k > 1000000 || (*end && *end != ',') ||
+            ks->n == MAX_KS || (*end && !end[1]))
             return mtp_errorf("expected up to %d comma-separated integers >= 1", MAX_KS);
         int dup = 0;
         for (int i = 0; i < ks->n; i++) dup |= ks->v[i] == k;

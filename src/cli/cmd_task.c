@@ -1,5 +1,6 @@
 // cmd_task.c: `mtp task poly` and `mtp task induction`, the data of the
 // paper's small experiments (tasks/poly_data.h, tasks/induction.h).
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -18,9 +19,9 @@ static int parse_range(const char *v, void *dest) {
     if (end != v && *end == '-') {
         const char *s = end + 1;
         b = strtol(s, &end, 10);
-        if (end == s) end = (char *)v;  // "3-" is not a range
+        if (end == s || !isdigit((unsigned char)*s)) end = (char *)v;  // "3-", "3- 4" are not ranges
     }
-    if (end == v || *end != '\0' || a < 1 || b < a || b > POLY_MAX_OPS)
+    if (end == v || !isdigit((unsigned char)v[0]) || *end != '\0' || a < 1 || b < a || b > POLY_MAX_OPS)
         return mtp_errorf("expected a range A-B (or one number) with 1 <= A <= B <= %d", POLY_MAX_OPS);
     r[0] = (int)a;
     r[1] = (int)b;
