@@ -65,6 +65,11 @@ expect_error "--speculative 2 on a context of 2" "--speculative 2: the model's c
     -- M generate --model ctx2 --prompt a --max-new 3 --speculative 2
 M eval-gen --model ctx2 --data items.jsonl --speculative 2 >/dev/null 2>err.txt && fail "eval-gen --speculative 2 on ctx2"
 grep -q "at most 1 drafting head" err.txt || fail "eval-gen --speculative 2 on ctx2: $(cat err.txt)"
+# bench-decode times every K: a context too short for K = n - 1 is refused up front, one that holds it runs
+expect_error "bench-decode on a context of 2" "cannot hold a verification by all 3 heads" -- \
+    M bench-decode --model ctx2 --prompts prompts.txt --max-new 1 --threads 1
+M bench-decode --model ctx3 --prompts prompts.txt --max-new 1 --threads 1 >/dev/null 2>&1 ||
+    fail "bench-decode on a context of 3"
 
 # ---- numbers: no blanks, no leading '+', no hexadecimal, inf or nan
 for bad in "--seed= -1" "--seed=+1" "--seed= 1" "--seed=1 " "--seed=0x10" "--seed=" "--max-new= 5" "--max-new=+5" \

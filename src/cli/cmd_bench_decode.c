@@ -155,6 +155,13 @@ static int run_bench_decode(command_line *cl) {
             ck.dir);
         goto done;
     }
+    if (cfg->n_future > cfg->max_seq_len) {  // K = n-1 verifies n rows (the decoder's rule)
+        mtp_errorf(
+            "%s's context of %d tokens cannot hold a verification by all %d heads (K = %d: %d rows), and "
+            "bench-decode times every K: benchmark a model with a longer context",
+            ck.dir, cfg->max_seq_len, cfg->n_future, cfg->n_future - 1, cfg->n_future);
+        goto done;
+    }
     if (a->d.max_new >= cfg->max_seq_len) {
         mtp_errorf(
             "--max-new %d leaves no room for a prompt in the model's context of %d tokens: use at most %d",
