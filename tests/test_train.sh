@@ -175,6 +175,10 @@ expect_error "truncated optimizer state" "optimizer.safetensors" -- M train --re
 expect_error "resume config mismatch" "does not match" -- M train --resume r1 --dim 64 --steps 6 --out bad8
 expect_error "dim not divisible by heads" "divisible" -- M train $TINY --dim 30 --out bad9
 expect_error "n >= L" "n-future" -- M train $TINY --n-layer 2 --n-future 2 --out bad10
+# contradicting shape flags are usage errors (exit 2), as a bad value of one flag is
+M train $TINY --dim 30 --out bad9 >/dev/null 2>&1
+[ $? -eq 2 ] || fail "--dim 30 --n-head 4: exit code is not 2"
+[ ! -e bad9 ] || fail "a refused shape left its --out behind"
 expect_error "T > max context" "max-context" -- M train $TINY --seq-len 64 --max-context 32 --out bad11
 expect_error "zero size" "--dim" -- M train $TINY --dim 0 --out bad12
 expect_error "negative size" "--batch" -- M train $TINY --batch -1 --out bad13

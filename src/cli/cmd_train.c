@@ -360,6 +360,11 @@ static int run_train(command_line *cl) {
         cfg.max_seq_len = s->max_context ? s->max_context : s->seq_len;
         cfg.head_type = s->head_type;
         cfg.head_order = s->head_order;
+        // the shape flags checked together now: a contradiction among them is a usage error (2),
+        // as a bad value of one is (a vocabulary size of 0 comes from the data later)
+        mtp_config shape = cfg;
+        if (!shape.vocab_size) shape.vocab_size = 256;
+        if (config_validate(&shape) != 0) rc = flags_usage_error(cl, "%s", mtp_last_error());
     }
     train_options o = {a->data,
                        a->out,
