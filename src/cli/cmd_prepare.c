@@ -92,9 +92,9 @@ static int run_prepare(command_line *cl) {
         return flags_usage_error(cl, "--doc-separator '': give a non-empty text such as '<|endoftext|>'");
     a->o.inputs = a->inputs.v;
     a->o.num_inputs = a->inputs.n;
-    // the staging directories (data/prepare.c) of interrupted runs into the same --out; prepare_run
+    // the staging directories of interrupted runs into the same --out, each named; prepare_run
     // sweeps them too, silently, for other callers
-    fs_sweep_stale(a->o.out_dir, ".prepare-", ".tmp", on_swept, NULL);
+    prepare_sweep_stale(a->o.out_dir, on_swept, NULL);
     progress bar;
     progress_start(&bar, "prepare", 0);
     bar.unit = "B";

@@ -26,7 +26,7 @@
 #define BATCH_BYTES ((uint64_t)64 << 20)
 #define BATCH_ITEMS 4096
 #define MAX_SHARDS 999999
-// The staging directory: out_dir/.prepare-<pid>.tmp (cli/cmd_prepare.c sweeps the same names).
+// The staging directory: out_dir/.prepare-<pid>.tmp.
 #define STAGE_PREFIX ".prepare-"
 #define STAGE_SUFFIX ".tmp"
 
@@ -411,6 +411,11 @@ static int encode_corpus(const corpus *c, const uint8_t *split, const prepare_op
     return rc;
 }
 
+int prepare_sweep_stale(const char *out_dir, void (*removed)(const char *path, long pid, void *user),
+                        void *user) {
+    return fs_sweep_stale(out_dir, STAGE_PREFIX, STAGE_SUFFIX, removed, user);
+}
+
 int prepare_run(const prepare_options *o, prepare_progress_fn progress, void *user, prepare_summary *sum) {
     memset(sum, 0, sizeof *sum);
     if (check_options(o) != 0) return -1;
@@ -447,7 +452,7 @@ int prepare_run(const prepare_options *o, prepare_progress_fn progress, void *us
     int rc = tok ? 0 : -1, created = !fs_is_dir(o->out_dir);
     if (rc == 0 && fs_mkdir_p(o->out_dir) != 0) rc = mtp_error_context("--out '%s'", o->out_dir);
     // the staging directories of runs that were interrupted (their process has ended)
-    if (rc == 0) fs_sweep_stale(o->out_dir, STAGE_PREFIX, STAGE_SUFFIX, NULL, NULL);
+    if (rc == 0) prepare_sweep_stale(o->out_dir, NULL, NULL);
     if (rc == 0 && access(o->out_dir, W_OK) != 0)
         rc = mtp_errorf("--out '%s' is not writable: %s", o->out_dir, strerror(errno));
     if (rc == 0) rc = existing_shards(o->out_dir, o->force, 0, &sum->removed_stale);

@@ -59,6 +59,11 @@ typedef void (*prepare_progress_fn)(uint64_t done_bytes, uint64_t total_bytes, v
 // matched, an unwritable out_dir, an existing data directory without force,
 // a tokenizer that cannot be loaded, I/O failures) name the path or flag and
 // leave no partial shard behind.
+// Removes the staging directories (OUT/.prepare-<pid>.tmp) that prepare runs
+// into out_dir left when interrupted, if their process has ended, calling
+// removed(path, pid, user) for each (may be NULL). prepare_run does this too.
+int prepare_sweep_stale(const char *out_dir, void (*removed)(const char *path, long pid, void *user),
+                        void *user);
 int prepare_run(const prepare_options *opt, prepare_progress_fn progress, void *user,
                 prepare_summary *summary);
 
