@@ -116,7 +116,12 @@ def main():
     fixed = fair_openblas()
     if fixed:
         print(fixed)
-    import torch as _t
+    try:
+        import torch as _t
+    except ImportError:
+        sys.exit(f"bench_train.py: PyTorch is not importable by {sys.executable} (the baseline): install Debian's "
+                 "python3-torch (bash scripts/install-deps.sh --with-tests) and run /usr/bin/python3 "
+                 "bench/bench_train.py")
     print(f"threads={a.threads}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}, "
           f"torch {_t.__version__}, {repeats} alternating pair(s) per row, medians"
           + (f"; AVX2 only (mtp: {a.mtp})" if ISA == "avx2" else "") + "\n")

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rev=HEAD
-if [[ $# -gt 0 && $1 != --* ]]; then rev=$1; shift; fi
+if [[ $# -gt 0 && $1 != -* ]]; then rev=$1; shift; fi
 threads=2
 args=()
 while [[ $# -gt 0 ]]; do

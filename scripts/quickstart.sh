@@ -6,7 +6,13 @@
 #   bash scripts/quickstart.sh [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case ${1:-} in
+    -h | --help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+esac
 steps=${1:-600}
+# checked before anything is installed, built or removed
+[[ $steps =~ ^[0-9]+$ ]] && [ "$steps" -ge 1 ] && [ $# -le 1 ] ||
+    { echo "quickstart: expected one argument, the training steps (a whole number >= 1), got: $*" >&2; exit 2; }
 bash scripts/install-deps.sh
 make -j"$(nproc)"
 corpus=/usr/include/linux

@@ -43,6 +43,13 @@ int main(void) {
     mtp_prepare_options_default(&po);
     po.inputs = inputs, po.num_inputs = 1, po.out_dir = data, po.val_fraction = 0.1;
     CHECK(mtp_prepare(&po) == 0, "prepare: %s", mtp_last_error());
+    // an empty separator would match everywhere (it never returned)
+    char sep_out[640];
+    snprintf(sep_out, sizeof sep_out, "%s/sep", dir);
+    po.out_dir = sep_out, po.doc_separator = "";
+    CHECK(mtp_prepare(&po) == -1 && strstr(mtp_last_error(), "non-empty"), "empty separator: %s",
+          mtp_last_error());
+    po.out_dir = data, po.doc_separator = NULL;
 
     mtp_train_options to;
     mtp_train_options_default(&to);
@@ -50,6 +57,17 @@ int main(void) {
     to.data_dir = data, to.out_dir = run, to.seq_len = 32, to.batch = 4, to.steps = 60, to.lr = 1e-2;
     to.model.n_layer = 4, to.model.n_future = 3, to.model.dim = 32, to.model.n_head = 4;
     to.eval_every = 0, to.on_step = on_step, to.user = &l;
+    // options out of range or missing are refused, not trained on (or crashed on)
+    mtp_train_options bad = to;
+    bad.grad_accum = 0;
+    CHECK(mtp_train(&bad) == -1 && strstr(mtp_last_error(), "--grad-accum 0"), "grad_accum 0: %s",
+          mtp_last_error());
+    bad = to, bad.lr = -1;
+    CHECK(mtp_train(&bad) == -1 && strstr(mtp_last_error(), "--lr -1"), "lr -1: %s", mtp_last_error());
+    bad = to, bad.out_dir = NULL;
+    CHECK(mtp_train(&bad) == -1 && strstr(mtp_last_error(), "out_dir"), "no out_dir: %s", mtp_last_error());
+    bad = to, bad.model.n_future = 100;
+    CHECK(mtp_train(&bad) == -1, "100 heads of 4 blocks trained");
     CHECK(mtp_train(&to) == 0, "train: %s", mtp_last_error());
     CHECK(l.steps == 60 && l.last < 0.5 * l.first, "training: %ld steps, loss %.3f -> %.3f", l.steps, l.first,
           l.last);
@@ -98,8 +116,11 @@ int main(void) {
     CHECK(a.tokens == b.tokens && a.tokens > 0 && b.forwards < a.forwards,
           "tokens %ld, forwards plain %ld speculative %ld", a.tokens, a.forwards, b.forwards);
     CHECK(b.accept[0] > 0.5, "head 2 accepted %.2f of its drafts on learned text", b.accept[0]);
-    go.stop = "d";
+    char *stop_text = strdup("d");  // freed before use: the generator keeps its own copy
+    go.stop = stop_text;
     mtp_generator *stop = mtp_generator_new(m, &go);
+    free(stop_text);
+    go.stop = NULL;
     mtp_generation s = {0};
     CHECK(stop && mtp_generate(stop, "abcab", 5, &s) == 0 && !strchr(s.text, 'd') &&
               !strcmp(s.stop_reason, "stop"),
@@ -112,6 +133,15 @@ int main(void) {
     go.speculative = 3;
     CHECK(mtp_generator_new(m, &go) == NULL && strstr(mtp_last_error(), "at most 2"), "4 heads of 3: %s",
           mtp_last_error());
+    go.speculative = 0, go.temperature = NAN;
+    CHECK(mtp_generator_new(m, &go) == NULL && strstr(mtp_last_error(), "--temperature"),
+          "NaN temperature: %s", mtp_last_error());
+    go.temperature = 0, go.top_p = 1.5f;
+    CHECK(mtp_generator_new(m, &go) == NULL && strstr(mtp_last_error(), "--top-p"), "top_p 1.5: %s",
+          mtp_last_error());
+    go.top_p = 1, go.speculative = -7;
+    CHECK(mtp_generator_new(m, &go) == NULL && strstr(mtp_last_error(), "--speculative -7"),
+          "speculative -7: %s", mtp_last_error());
 
     // a device: on cpu-check (the CPU's kernels behind the device interface) the same losses and text
     ids = NULL;
@@ -137,9 +167,10 @@ int main(void) {
           "speculative text on cpu-check '%s' differs from the CPU's '%s'", dv.text ? dv.text : "",
           plain_text);
     free(dv.text), free(plain_text);
+    // freed after the device changed: each buffer goes back to the device it came from
+    CHECK(mtp_set_device("cpu") == 0, "back to the CPU");
     mtp_generator_free(gd);
     mtp_close(md);
-    CHECK(mtp_set_device("cpu") == 0, "back to the CPU");
     mtp_close(m);
     CHECK(mtp_load("/nonexistent/run") == NULL && strstr(mtp_last_error(), "/nonexistent/run"), "missing: %s",
           mtp_last_error());

@@ -1,4 +1,5 @@
 // api.c: the public interface (include/mtp.h) over the library's layers.
+#define _POSIX_C_SOURCE 200809L  // strdup
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,8 @@ static void report_step(void *user, const trainer *t, const step_result *r, doub
 }
 
 int mtp_train(const mtp_train_options *o) {
+    if (!o->data_dir || !o->out_dir)
+        return mtp_errorf("mtp_train: give data_dir (made by mtp_prepare) and out_dir (the run directory)");
     train_options to = {
         o->data_dir, o->out_dir,          o->log,        o->seq_len,      o->batch,        o->grad_accum,
         o->steps,    o->warmup,           o->lr,         o->min_lr_ratio, o->weight_decay, o->grad_clip,
@@ -144,6 +147,7 @@ _Static_assert(MTP_SPECULATIVE_AUTO == DECODE_AUTO && MTP_SPECULATIVE_ALL == DEC
 struct mtp_generator {
     generator g;
     mtp_generate_options o;
+    char *stop_copy;  // o.stop: the generator's own copy
 };
 
 void mtp_generate_options_default(mtp_generate_options *o) {
@@ -162,12 +166,20 @@ mtp_generator *mtp_generator_new(const mtp_checkpoint *m, const mtp_generate_opt
         return NULL;
     }
     if (g) g->o = *o;
+    // the caller's string may not outlive the generator
+    if (g && o->stop && !(g->o.stop = g->stop_copy = strdup(o->stop))) {
+        generator_free(&g->g);
+        free(g);
+        mtp_errorf("out of memory copying the stop string");
+        return NULL;
+    }
     return g;
 }
 
 void mtp_generator_free(mtp_generator *g) {
     if (!g) return;
     generator_free(&g->g);
+    free(g->stop_copy);
     free(g);
 }
 

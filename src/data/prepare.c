@@ -285,6 +285,8 @@ static int cursor_next(cursor *k, item *it, int *file_done) {
 static int check_options(const prepare_options *o) {
     if (!o->out_dir || !*o->out_dir) return mtp_errorf("no output directory: give --out DIR");
     if (o->num_inputs <= 0) return mtp_errorf("no inputs: give the text files or directories to read");
+    if (o->doc_separator && !*o->doc_separator)  // an empty separator would match everywhere
+        return mtp_errorf("--doc-separator '': give a non-empty text such as '<|endoftext|>'");
     if (!(o->val_fraction >= 0 && o->val_fraction < 1))
         return mtp_errorf("--val-fraction %g: expected a number in [0, 1)", o->val_fraction);
     if (o->shard_tokens < 1 || o->shard_tokens > SHARD_MAX_TOKENS)

@@ -42,7 +42,7 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
     size_t V = (size_t)c->vocab_size, logits = sizeof(float) * (size_t)(drafts + 1) * (drafts + 1) * V;
     d->logits = mtp_malloc(logits, "logits");
     // what the model writes and reads lives where the model does
-    d->model_logits = d->work.on_device ? op_alloc(logits, "logits") : d->logits;
+    d->model_logits = d->work.on_device ? op_alloc_on(d->work.on_device, logits, "logits") : d->logits;
     d->probs = mtp_malloc(sizeof(float) * V, "probabilities");
     d->draft_probs = mtp_malloc(sizeof(float) * (size_t)(drafts ? drafts : 1) * V, "draft probabilities");
     if (d->auto_k)
@@ -57,7 +57,7 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
 
 void decoder_free(decoder *d) {
     kv_cache_free(&d->cache);
-    if (d->model_logits != d->logits) op_free(d->model_logits);
+    if (d->model_logits != d->logits) op_free_on(d->work.on_device, d->model_logits);
     op_free_on(d->work.on_device, d->z);
     model_work_free(&d->work);
     free(d->logits);

@@ -1,6 +1,7 @@
 // generate.c: see generate.h.
 #include "infer/generate.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,14 @@ static int context_drafts(const mtp_config *mc) {
 }
 
 int generator_check(const mtp_config *mc, const generator_config *cfg) {
+    if (cfg->drafts < DECODE_ALL)
+        return mtp_errorf("--speculative %d: give a number of drafting heads >= 0, auto or all", cfg->drafts);
+    if (!(cfg->temperature >= 0.0f) || !isfinite(cfg->temperature))
+        return mtp_errorf("--temperature %g: give a finite number >= 0 (0 = greedy)",
+                          (double)cfg->temperature);
+    if (!(cfg->top_p >= 0.0f && cfg->top_p <= 1.0f))
+        return mtp_errorf("--top-p %g: give a number in [0, 1]", (double)cfg->top_p);
+    if (cfg->top_k < 0) return mtp_errorf("--top-k %d: give a number >= 0 (0 = all tokens)", cfg->top_k);
     if (cfg->drafts > mc->n_future - 1 && mc->n_future == 1)
         return mtp_errorf("--speculative %d: the model has 1 head, so no drafting heads: use 0", cfg->drafts);
     if (cfg->drafts > mc->n_future - 1)

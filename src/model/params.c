@@ -45,7 +45,7 @@ static int alloc_set(param_set *p, const mtp_config *cfg, int on_device) {
     // Each kind starts on a 16-float (64-byte) boundary.
     size_t total = 0;
     for (int k = 0; k < P_KINDS; k++) total += (p->count[k] + 15) / 16 * 16;
-    p->on_device = on_device && op_current_device() != OP_DEVICE_CPU;
+    p->on_device = on_device ? (int)op_current_device() : 0;  // which device: freed there whatever is current
     p->memory = op_alloc_on(p->on_device, total * sizeof(float), "model parameters");
     if (!p->memory) return -1;
     p->total = total;

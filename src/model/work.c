@@ -246,9 +246,10 @@ int model_work_alloc(model_work *w, const mtp_model *m, int B, int T, head_sched
         return mtp_errorf(
             "a model in the decode layout or int8 runs forwards only: train a float32 checkpoint");
     // the ops run on the current device: a model's memory must be that device's
-    if (m->params.on_device != (op_current_device() != OP_DEVICE_CPU))
+    if (m->params.on_device != (int)op_current_device())
         return mtp_errorf("this model was loaded for the %s, and the device is now %s: load it again",
-                          m->params.on_device ? "device" : "cpu", op_device_name(op_current_device()));
+                          op_device_name((op_device)m->params.on_device),
+                          op_device_name(op_current_device()));
     w->model = m;
     w->cfg = *cfg;
     w->on_device = m->params.on_device;
@@ -298,7 +299,7 @@ void model_zero_grads(model_work *w) {
 int kv_cache_alloc(kv_cache *cache, const mtp_config *c) {
     size_t n = (size_t)c->n_layer * c->max_seq_len * c->n_kv_head * config_head_dim(c);
     memset(cache, 0, sizeof *cache);
-    cache->on_device = op_current_device() != OP_DEVICE_CPU;
+    cache->on_device = (int)op_current_device();  // which device (0: the host)
     cache->k = op_alloc_on(cache->on_device, n * sizeof(float), "key cache");
     cache->v = cache->k ? op_alloc_on(cache->on_device, n * sizeof(float), "value cache") : NULL;
     if (!cache->v) {

@@ -137,10 +137,20 @@ void *op_alloc_on(int on_device, size_t bytes, const char *what) {
 }
 
 void op_free_on(int on_device, void *p) {
-    if (on_device)
-        op_free(p);
-    else
-        free(p);
+    if (!p) return;
+    switch ((op_device)on_device) {
+#ifdef MTP_CUDA
+        case OP_DEVICE_CUDA:
+            cuda_free(p);
+            return;
+#endif
+        case OP_DEVICE_CPU_CHECK:
+            free((void *)((uintptr_t)p ^ HIDDEN_BIT));
+            return;
+        default:
+            free(p);
+            return;
+    }
 }
 
 size_t op_device_peak_bytes(void) {

@@ -47,7 +47,8 @@ void *op_host_view(const void *p);
 void *op_alloc(size_t bytes, const char *what);
 void op_free(void *p);
 // The current device's memory when on_device, else host memory (64-byte
-// aligned, zeroed): for buffers that remember where they were made, so that
+// aligned, zeroed): for buffers that remember where they were made. Their
+// owner keeps on_device as the op_device they were made on (0: the host), so
 // op_free_on frees them right even if the device has changed since.
 void *op_alloc_on(int on_device, size_t bytes, const char *what);
 void op_free_on(int on_device, void *p);

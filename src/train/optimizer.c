@@ -39,7 +39,7 @@ int adamw_alloc_shard(adamw_state *s, const mtp_config *cfg, size_t lo, size_t h
     (void)cfg;
     memset(s, 0, sizeof *s);
     size_t n = hi > lo ? hi - lo : 0, bytes = (n ? n : 1) * sizeof(float);
-    s->on_device = op_current_device() != OP_DEVICE_CPU;
+    s->on_device = (int)op_current_device();  // which device (0: the host)
     s->ms = op_alloc_on(s->on_device, bytes, "AdamW moments (shard)");
     s->vs = s->ms ? op_alloc_on(s->on_device, bytes, "AdamW moments (shard)") : NULL;
     if (!s->vs) {
@@ -64,7 +64,7 @@ int adamw_alloc_trainable(adamw_state *s, const mtp_config *cfg, const unsigned 
         s->moff[i] = trainable[i] ? s->packed : ADAMW_FROZEN;
         if (trainable[i]) s->packed += (size_t)t.shape[0] * (size_t)(t.ndim == 2 ? t.shape[1] : 1);
     }
-    s->on_device = op_current_device() != OP_DEVICE_CPU;
+    s->on_device = (int)op_current_device();  // which device (0: the host)
     size_t bytes = (s->packed ? s->packed : 1) * sizeof(float);
     s->ms = op_alloc_on(s->on_device, bytes, "AdamW moments (trainable)");
     s->vs = s->ms ? op_alloc_on(s->on_device, bytes, "AdamW moments (trainable)") : NULL;

@@ -414,9 +414,36 @@ static int load_moments(trainer *t, const mtp_config *cfg) {
     return rc ? -1 : 0;
 }
 
+// The options' ranges, as the command line checks them (a library caller's
+// zero-filled or out-of-range options are refused, not trained on).
+static int check_options(const train_options *o) {
+    if (!o->data || !o->out)
+        return mtp_errorf("give the data directory (--data) and the run directory (--out)");
+    if (o->seq_len < 1 || o->batch < 1 || o->grad_accum < 1 || o->grad_accum > 256)
+        return mtp_errorf(
+            "--seq-len %d, --batch %d, --grad-accum %d: give at least 1 (--grad-accum at most 256)",
+            o->seq_len, o->batch, o->grad_accum);
+    if (o->steps < 0 || o->steps > MTP_MAX_STEPS || o->warmup > MTP_MAX_STEPS)
+        return mtp_errorf("--steps %ld, --warmup %ld: expected 0 .. %d", o->steps, o->warmup, MTP_MAX_STEPS);
+    if (!(o->lr >= 0 && o->lr <= 10) || !(o->min_lr_ratio >= 0 && o->min_lr_ratio <= 1) ||
+        !(o->weight_decay >= 0 && o->weight_decay <= 10) || !(o->grad_clip >= 0 && o->grad_clip <= 1e9))
+        return mtp_errorf(
+            "--lr %g, --min-lr-ratio %g, --weight-decay %g, --grad-clip %g: expected [0, 10], [0, 1], [0, "
+            "10], "
+            "[0, 1e9]",
+            o->lr, o->min_lr_ratio, o->weight_decay, o->grad_clip);
+    if (o->eval_every < 0 || o->eval_batches < 1 || o->save_every < 0 || o->keep_last < 0)
+        return mtp_errorf(
+            "--eval-every %d, --eval-batches %d, --save-every %d, --keep-last %d: expected >= 0 "
+            "(--eval-batches >= 1)",
+            o->eval_every, o->eval_batches, o->save_every, o->keep_last);
+    return 0;
+}
+
 int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, const char *resume,
                  const train_observer *obs) {
     memset(t, 0, sizeof *t);
+    if (check_options(o) != 0) return -1;
     t->o = *o;
     if (obs) t->obs = *obs;
     mtp_config cfg = *new_cfg;
@@ -435,6 +462,8 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     if (rc == 0 && o->init_from)
         rc = checkpoint_resolve(o->init_from, source, sizeof source) ||
              match_source_tokenizer(t, source, "--init-from");
+    // a new model's shape before anything is sized from it (the vocabulary may come from the data)
+    if (rc == 0 && !resume && !o->init_from) rc = config_validate(&cfg);
     rc = rc || open_data(t, &cfg) || check_memory(t, &cfg);
     if (rc == 0 && resume && (rc = checkpoint_load_weights(&ck)) == 0 && ck.model.q8)
         rc = mtp_errorf(
