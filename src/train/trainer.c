@@ -104,18 +104,6 @@ static int json_number_in(const cJSON *v, double lo, double hi) {
            v->valuedouble == floor(v->valuedouble);
 }
 
-// Whether path a is the same directory as b (parent: b's parent directory),
-// by device and inode: a run directory given two ways ("run", "./run/").
-static int same_file(const char *a, const char *b, int parent) {
-    char up[4200];
-    if (parent) {
-        if ((size_t)snprintf(up, sizeof up, "%s/..", b) >= sizeof up) return 0;
-        b = up;
-    }
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 // step, data position and tokens seen from a checkpoint's trainer_state.json.
 static int read_position(trainer *t, const char *ckpt) {
     cJSON *state = checkpoint_read_trainer_state(ckpt);
@@ -155,7 +143,7 @@ static int read_position(trainer *t, const char *ckpt) {
                  "note: --seq-len %d differs from the run's %d: the data is cut into other windows, and the "
                  "position in this epoch is kept as a window count",
                  t->o.seq_len, (int)seq->valuedouble);
-        if (cJSON_IsString(data) && data->valuestring[0] && !same_file(data->valuestring, t->o.data, 0))
+        if (cJSON_IsString(data) && data->valuestring[0] && !fs_same_file(data->valuestring, t->o.data))
             note(t,
                  "note: --data %s is not the run's %s: the position in this epoch is kept as a window count",
                  t->o.data, data->valuestring);
@@ -185,7 +173,9 @@ static int check_run_dir(const char *out, long resumed_step, const char *resumed
     fs_list_free(&list);
     // a resumed run writes into its own run directory, or into a new one: another run's
     // checkpoints would be mixed with its own and pruned in their place
-    if (resumed_step >= 0 && newest >= 0 && !same_file(out, resumed_ckpt, 1))
+    char ckpt_run[4200];  // the resumed checkpoint's run directory
+    snprintf(ckpt_run, sizeof ckpt_run, "%s/..", resumed_ckpt);
+    if (resumed_step >= 0 && newest >= 0 && !fs_same_file(out, ckpt_run))
         return mtp_errorf(
             "--out '%s' holds another run's checkpoints (newest step %ld), and %s is not one of them: "
             "choose a new --out, or leave --out out to continue the checkpoint's own run",
