@@ -118,6 +118,32 @@ same_run one/step_00000008 r12/step_00000008 "saved by 1 process, resumed in 2"
 $RUN -np 2 "$MTP" train $ARGS --bogus 1 --out x >/dev/null 2>bad.err && fail "a bad flag was accepted"
 [ "$(grep -c "unknown flag '--bogus'" bad.err)" -eq 1 ] || fail "bad flag reported $(grep -c bogus bad.err) times"
 
+# processes started apart (mpirun's MPMD form) stop before the first step, naming what differs
+expect_apart() {  # what-differs-pattern label: the job failed, with one message saying so
+    [ "$(grep -c "differs from process 0 in $1" apart.err)" -ge 1 ] ||
+        fail "$2: no message naming $1: $(tail -3 apart.err)"
+    ls apart/step_* >/dev/null 2>&1 && fail "$2: a checkpoint was written"
+    rm -rf apart
+}
+$RUN -np 1 "$MTP" train $ARGS --steps 2 --out apart --lr 1e-3 : -np 1 "$MTP" train $ARGS --steps 2 \
+    --out apart --lr 2e-3 >/dev/null 2>apart.err && fail "processes with different --lr trained"
+expect_apart "the training flags" "different --lr"
+$RUN -np 1 "$MTP" train $ARGS --steps 2 --out apart : -np 1 "$MTP" train $ARGS --steps 2 --out apart \
+    --dim 64 >/dev/null 2>apart.err && fail "processes with different --dim trained"
+expect_apart "the model's shape" "different --dim"
+mkdir -p corpus2 && tac corpus/a.txt | head -300 >corpus2/b.txt  # the same characters, fewer tokens
+M prepare --out data2 corpus2/b.txt >/dev/null 2>&1 || fail "prepare data2"
+$RUN -np 1 "$MTP" train $ARGS --steps 2 --out apart : -np 1 "$MTP" train $ARGS --data data2 --steps 2 \
+    --out apart >/dev/null 2>apart.err && fail "processes with different --data trained"
+expect_apart "the data" "different --data"
+# the same flags, but another newest checkpoint for one of them (machines holding different files)
+M train $ARGS --steps 4 --save-every 2 --keep-last 0 --out res_a >/dev/null 2>&1 || fail "res_a"
+cp -r res_a res_b && rm -rf res_b/step_00000004
+$RUN -np 1 "$MTP" train --resume res_a --steps 6 --threads 1 : -np 1 "$MTP" train --resume res_b --steps 6 \
+    --threads 1 >/dev/null 2>apart.err && fail "processes resuming from different steps trained"
+expect_apart "the step they start from" "different checkpoints"
+[ -d res_a/step_00000006 ] && fail "different checkpoints: a step was saved"
+
 # one process killed mid-run: the job ends, the last checkpoint is whole
 $RUN -np 2 "$MTP" train $ARGS --steps 100000 --save-every 40 --out killed >kill.out 2>kill.err &
 job=$!

@@ -340,6 +340,39 @@ int dist_sum(double *x, int n) {
     return 0;
 }
 
+int dist_first_difference(const uint64_t *values, int n, int *rank) {
+    *rank = 0;
+#ifdef MTP_MPI
+    if (g_size == 1 || n <= 0) return -1;
+    uint64_t *all = mtp_malloc(sizeof *all * (size_t)n * (size_t)g_size, "values of every process");
+    // every process allocates or none goes on to the collective
+    if (dist_any(all == NULL)) {
+        free(all);
+        mtp_errorf("out of memory comparing the processes' values");
+        return -2;
+    }
+    if (MPI_Allgather(values, n, MPI_UINT64_T, all, n, MPI_UINT64_T, MPI_COMM_WORLD) != MPI_SUCCESS) {
+        free(all);
+        mtp_errorf("MPI_Allgather failed");
+        return -2;
+    }
+    int first = -1;  // the same answer on every process: all of them saw the same table
+    for (int i = 0; i < n && first < 0; i++)
+        for (int r = 1; r < g_size; r++)
+            if (all[(size_t)r * n + i] != all[i]) {
+                first = i;
+                *rank = r;
+                break;
+            }
+    free(all);
+    return first;
+#else
+    (void)values;
+    (void)n;
+    return -1;
+#endif
+}
+
 int dist_any(int flag) {
 #ifdef MTP_MPI
     if (g_size > 1) MPI_Allreduce(MPI_IN_PLACE, &flag, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);

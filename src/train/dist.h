@@ -11,6 +11,7 @@
 #define MTP_TRAIN_DIST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "model/model.h"
 
@@ -59,6 +60,11 @@ int dist_allgather_staged(dist_reducer *r, float *arena, size_t total);
 int dist_gather(const float *shard, float *full, size_t total);
 // Sums x[0..n) over all processes (in place, on every process).
 int dist_sum(double *x, int n);
+// Compares values[0..n) of every process with process 0's: the index of the
+// first value some process holds differently (*rank: the lowest such
+// process), -1 when every process holds the same values, -2 with the error
+// set if the exchange failed. Every process gets the same answer.
+int dist_first_difference(const uint64_t *values, int n, int *rank);
 // The largest of each process's flag.
 int dist_any(int flag);
 int dist_barrier(void);

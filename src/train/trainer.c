@@ -640,6 +640,11 @@ int trainer_run(trainer *t) {
         return -1;
     }
     for (int k = 0; k < K; k++) micro[k] = rows + ((size_t)dist_rank() * K + k) * B * (T + n);
+    if (trainer_check_agreement(t) != 0) {  // processes started apart would wait or train apart
+        free(rows);
+        free(micro);
+        return -1;
+    }
     if (t->obs.on_start) t->obs.on_start(t->obs.user, t);
     int rc = 0, saved_now = 0, stopping = 0;
     while (t->step < o->steps && !(stopping = dist_any(t->stop && *t->stop))) {

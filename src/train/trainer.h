@@ -95,6 +95,11 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *cfg, cons
 // Steps until o.steps (or *t->stop), evaluating and saving as asked; the
 // final checkpoint is written unless a resumed run made no step.
 int trainer_run(trainer *t);
+// Under mpirun: every process compares what it opened (the model's shape, the
+// training flags, the starting step, the data, the weights) with process 0's
+// and all fail with one message naming the first difference (agreement.c).
+// trainer_run calls it before the first step; 0 in a single process.
+int trainer_check_agreement(const trainer *t);
 void trainer_close(trainer *t);
 
 // The "args" object of trainer_state.json (cJSON, free with cJSON_Delete).
