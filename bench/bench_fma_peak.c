@@ -42,7 +42,7 @@ static float chains(long iters, float seed) {
         for (int l = 0; l < LANES; l++) acc[c][l] = seed + (float)c;
     for (long i = 0; i < iters; i++) {
         for (int c = 0; c < CHAINS; c++) acc[c] = acc[c] * a + b;
-        __asm__ volatile("" : "+x"(a));  // a stays in a register, the loop is not folded
+        __asm__ volatile("" : "+v"(a), "+v"(b));  // in registers, and the loop is not folded
     }
     float s = 0;
     for (int c = 0; c < CHAINS; c++)
