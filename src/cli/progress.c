@@ -44,7 +44,15 @@ static void draw(progress *p, double now, int final) {
     char done[32], total[32], rate_s[40], time_s[32];
     progress_format(done, sizeof done, (double)p->done, p->unit);
     progress_format(total, sizeof total, (double)p->total, p->unit);
-    progress_format(rate_s, sizeof rate_s, rate, p->unit);
+    if (rate > 0 && rate < 1) {  // "0/s" says nothing: the time each one takes instead
+        if (p->unit && *p->unit && strcmp(p->unit, "B") != 0)
+            snprintf(rate_s, sizeof rate_s, "%.1f s per %s", 1 / rate, p->unit);
+        else
+            snprintf(rate_s, sizeof rate_s, "%.1f s each", 1 / rate);
+    } else {
+        progress_format(rate_s, sizeof rate_s - 2, rate, p->unit);
+        strcat(rate_s, "/s");
+    }
     if (final)
         format_duration(time_s, sizeof time_s, elapsed);
     else
@@ -58,11 +66,11 @@ static void draw(progress *p, double now, int final) {
         for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < fill ? '#' : '.';
         bar[BAR_WIDTH] = '\0';
         // \033[K clears what a longer previous line left behind.
-        fprintf(p->out, "\r%s %5.1f%% [%s] %s / %s  %s/s  %s %s\033[K", p->label, 100 * frac, bar, done,
-                total, rate_s, final ? "in" : "ETA", time_s);
+        fprintf(p->out, "\r%s %5.1f%% [%s] %s / %s  %s  %s %s\033[K", p->label, 100 * frac, bar, done, total,
+                rate_s, final ? "in" : "ETA", time_s);
         p->drawn = 1;
     } else {
-        fprintf(p->out, "%s %5.1f%%  %s / %s  %s/s  %s %s\n", p->label, 100 * frac, done, total, rate_s,
+        fprintf(p->out, "%s %5.1f%%  %s / %s  %s  %s %s\n", p->label, 100 * frac, done, total, rate_s,
                 final ? "in" : "ETA", time_s);
     }
     fflush(p->out);
