@@ -469,3 +469,24 @@ long fs_step_of_name(const char *name) {
     if (n < 8 || n > 18 || d[n] != '\0') return -1;
     return strtol(d, NULL, 10);
 }
+
+int fs_is_checkpoint_dir(const char *dir) {
+    char a[4096], b[4096];
+    return fs_join(a, sizeof a, dir, "config.json") == 0 &&
+           fs_join(b, sizeof b, dir, "model.safetensors") == 0 && fs_is_file(a) && fs_is_file(b);
+}
+
+int fs_newest_checkpoint_dir(const char *run, char *out, size_t cap) {
+    fs_list list;
+    if (fs_list_dir(run, "step_", "", &list) != 0) {
+        mtp_clear_error();
+        return 0;
+    }
+    int found = 0;
+    for (int i = list.count - 1; i >= 0 && !found; i--)  // names sort by step (zero-padded)
+        found = fs_step_of_name(list.names[i]) >= 0 && fs_join(out, cap, run, list.names[i]) == 0 &&
+                fs_is_checkpoint_dir(out);
+    fs_list_free(&list);
+    mtp_clear_error();  // a name too long to join is not a checkpoint
+    return found;
+}

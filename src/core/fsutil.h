@@ -37,6 +37,12 @@ int fs_sweep_stale(const char *dir, const char *prefix, const char *suffix,
 // The step of a run directory's checkpoint name, step_ and at least 8 digits
 // (step_00000300), or -1 for any other name (step_00000300_best, step_notes).
 long fs_step_of_name(const char *name);
+// 1 if DIR holds config.json and model.safetensors (a checkpoint's files).
+int fs_is_checkpoint_dir(const char *dir);
+// The newest checkpoint of a run directory: its step_N subdirectory (named as
+// fs_step_of_name takes) of the largest N that fs_is_checkpoint_dir, written
+// to out. 1: found; 0: none (or RUN cannot be listed), with no error set.
+int fs_newest_checkpoint_dir(const char *run, char *out, size_t cap);
 // Joins two path components into out (size cap). Fails if it does not fit.
 int fs_join(char *out, size_t cap, const char *a, const char *b);
 

@@ -256,26 +256,6 @@ tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label) 
     return t;
 }
 
-// A training run directory's newest complete checkpoint (step_NNNNNNNN with
-// config.json and model.safetensors: the one --model takes, as
-// store/checkpoint.c checkpoint_resolve picks it; that layer sits above this
-// one) into out; 0 if there is none.
-static int newest_checkpoint(const char *run, char *out, size_t cap) {
-    fs_list list;
-    if (fs_list_dir(run, "step_", "", &list) != 0) return 0;
-    int found = 0;
-    for (int i = list.count - 1; i >= 0 && !found; i--) {  // names sort by step (zero-padded)
-        char cfg[4096], weights[4096];
-        found = fs_step_of_name(list.names[i]) >= 0 && fs_join(out, cap, run, list.names[i]) == 0 &&
-                fs_join(cfg, sizeof cfg, out, "config.json") == 0 &&
-                fs_join(weights, sizeof weights, out, "model.safetensors") == 0 && fs_is_file(cfg) &&
-                fs_is_file(weights);
-    }
-    fs_list_free(&list);
-    mtp_clear_error();
-    return found;
-}
-
 tokenizer *tokenizer_load(const char *path) {
     char file[4096], ckpt[4096];
     if (fs_is_dir(path)) {
@@ -286,9 +266,10 @@ tokenizer *tokenizer_load(const char *path) {
             char encoder[4096];
             if (fs_join(encoder, sizeof encoder, path, "encoder.json") == 0 && fs_is_file(encoder))
                 return tokenizer_load_gpt2(path);
-            // a training run: its newest checkpoint's tokenizer, as --model takes that checkpoint
+            // a training run: its newest checkpoint's tokenizer, the checkpoint --model takes
+            // (core's fs_newest_checkpoint_dir, which store/checkpoint.c resolves runs with)
             if (fs_join(encoder, sizeof encoder, path, "config.json") == 0 && !fs_is_file(encoder) &&
-                newest_checkpoint(path, ckpt, sizeof ckpt))
+                fs_newest_checkpoint_dir(path, ckpt, sizeof ckpt))
                 return tokenizer_load(ckpt);
             mtp_errorf(
                 "'%s' is a directory without a tokenizer.model, tokenizer.json or GPT-2's encoder.json + "

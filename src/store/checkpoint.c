@@ -261,13 +261,9 @@ int checkpoint_save(const char *run_dir, long step, const mtp_model *m, const ch
 }
 
 // step_* directories are complete by construction (renamed into place only
-// when complete), but a user may have copied a partial one: require the files.
-static int is_checkpoint(const char *dir) {
-    char a[PATH_CAP], b[PATH_CAP];
-    return fs_join(a, sizeof a, dir, "config.json") == 0 &&
-           fs_join(b, sizeof b, dir, "model.safetensors") == 0 && fs_is_file(a) && fs_is_file(b);
-}
-
+// when complete), but a user may have copied a partial one: fs_is_checkpoint_dir
+// requires the files. The newest is core's rule (fs_newest_checkpoint_dir), so
+// a tokenizer loaded from a run directory (data/, below this layer) is this one's.
 int checkpoint_resolve(const char *path, char *out, size_t cap) {
     if (!fs_is_dir(path)) {
         struct stat st;
@@ -277,22 +273,12 @@ int checkpoint_resolve(const char *path, char *out, size_t cap) {
     }
     char cfg[PATH_CAP];
     if (fs_join(cfg, sizeof cfg, path, "config.json") == 0 && fs_is_file(cfg)) {
-        if (!is_checkpoint(path)) return mtp_errorf("'%s' has config.json but no model.safetensors", path);
+        if (!fs_is_checkpoint_dir(path))
+            return mtp_errorf("'%s' has config.json but no model.safetensors", path);
         if (snprintf(out, cap, "%s", path) >= (int)cap) return mtp_errorf("path too long: '%s'", path);
         return 0;
     }
-    fs_list list;
-    if (fs_list_dir(path, "step_", "", &list) != 0) return -1;
-    int found = 0;
-    for (int i = list.count - 1; i >= 0 && !found; i--) {  // names sort by step (zero-padded)
-        char dir[PATH_CAP];
-        if (fs_step_of_name(list.names[i]) >= 0 && fs_join(dir, sizeof dir, path, list.names[i]) == 0 &&
-            is_checkpoint(dir)) {
-            found = snprintf(out, cap, "%s", dir) < (int)cap;
-        }
-    }
-    fs_list_free(&list);
-    if (!found)
+    if (!fs_newest_checkpoint_dir(path, out, cap))
         return mtp_errorf(
             "'%s' is neither a checkpoint (no config.json) nor a run directory with step_* checkpoints",
             path);
@@ -571,7 +557,7 @@ int checkpoint_prune(const char *run_dir, int keep_last) {
     if (!ckpts) rc = mtp_errorf("out of memory listing '%s'", run_dir);
     for (int i = 0; ckpts && i < list.count; i++)
         if (fs_step_of_name(list.names[i]) >= 0 && fs_join(dir, sizeof dir, run_dir, list.names[i]) == 0 &&
-            is_checkpoint(dir))
+            fs_is_checkpoint_dir(dir))
             ckpts[count++] = i;
     for (int i = 0; i + keep_last < count; i++)
         if (fs_join(dir, sizeof dir, run_dir, list.names[ckpts[i]]) != 0 || fs_remove_tree(dir) != 0) rc = -1;
