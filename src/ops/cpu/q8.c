@@ -71,14 +71,18 @@ enum { PREFETCH_AHEAD = 16384, PREFETCH_LIMIT = 65536, L1_AHEAD = 2048 };
 #else
 #define L1_PREFETCH(R) 1
 #endif
-// Rows multiplied per pass over a panel. AVX-512: up to 4 rows sweep its 4
-// groups at once (16 int32 accumulators and 4 weight vectors in registers of
-// 32), 5 to 8 rows sweep it twice, 2 groups at a time; the float sums sit in
-// a small array the compiler keeps in registers where it can (one
-// multiply-add per block and output, next to 8 dot products). AVX2: 8
-// outputs at a time, R accumulators. Measured in L2 on an Intel Xeon (2
-// threads, 512 x 1536): 1 to 4 rows 76-79 GB/s of weights, 5 to 8 rows 30-54;
-// before, 4 rows as 3 + 1 passes 32 GB/s.
+// Rows multiplied per pass over a panel. AVX-512: up to 4 rows take a block
+// of its 4 groups at once (16 int32 accumulators and 4 weight vectors in
+// registers of 32); 5 to 8 rows take each block twice, 4 rows and then the
+// rest, the block then in L1 (panel_rows); the float sums sit in a small
+// array the compiler keeps in registers where it can (one multiply-add per
+// block and output, next to 8 dot products). AVX2: 8 outputs at a time, R
+// accumulators. Measured in L2 on an Intel Xeon (2 threads, 512 x 1536): 1 to
+// 4 rows 76-79 GB/s of weights, 5 to 8 rows 30-54; before, 4 rows as 3 + 1
+// passes 32 GB/s. From DRAM (`bash bench/kernel_ab.sh q8`, 16 blocks of
+// d = 1536, Intel Xeon model 167): 7 and 8 rows 11-16% faster taking each
+// block twice than sweeping the panel twice (2 groups at a time, the second
+// sweep from L2, when DRAM idled); 4 rows as 2 + 2 a block no faster.
 #define PASS_ROWS 8
 
 void op_quantize_q8(int8_t *q, float *scales, const float *w, int rows, int cols) {
@@ -229,58 +233,75 @@ static inline int32_t load4(const void *p) {
 // rest being padding) for R rows of x and groups g0..g0+G-1 of one panel
 // (qp, sp: the panel's first block).
 #ifdef ZMM_VNNI
+// Block b's int32 sums of rows m0..m0+R-1 (R <= 4) for groups g0..g0+G-1,
+// folded into their float sums f: 8 dot products per row and group, then one
+// conversion and one multiply-add.
+static inline __attribute__((always_inline)) void block_rows(float (*f)[GROUPS][GROUP], const int8_t *xq,
+                                                             const int32_t *xaux, const int8_t *qp,
+                                                             const float *sp, int in_dim, int b, const int m0,
+                                                             const int R, const int G, const int g0) {
+    const size_t ldaux = (size_t)in_dim / 4;
+    // acc[m][g] (and, for one row, odd[g] taking every other step: 8
+    // chains in flight instead of 4; integer sums, so no change in bits)
+    __m512i acc[4][GROUPS], odd[GROUPS];
+    for (int m = 0; m < R; m++) {
+        const __m512i start = _mm512_set1_epi32(xaux[(m0 + m) * ldaux + b]);
+        for (int g = 0; g < G; g++) acc[m][g] = start;
+    }
+    if (R == 1)
+        for (int g = 0; g < G; g++) odd[g] = _mm512_setzero_si512();
+    const int8_t *xb = xq + (size_t)m0 * in_dim + (size_t)b * OP_Q8_BLOCK;
+#pragma GCC unroll 8
+    for (int j = 0; j < J; j++) {
+        __m512i w[GROUPS];
+        for (int g = 0; g < G; g++) w[g] = _mm512_loadu_si512(qp + (g0 + g) * GROUP * OP_Q8_BLOCK + j * 64);
+#pragma GCC unroll 8
+        for (int m = 0; m < R; m++) {
+            const __m512i x4 = _mm512_set1_epi32(load4(xb + (size_t)m * in_dim + 4 * j));
+            for (int g = 0; g < G; g++) {
+                if (R == 1 && j % 2)
+                    odd[g] = _mm512_dpbusd_epi32(odd[g], w[g], x4);
+                else
+                    acc[m][g] = _mm512_dpbusd_epi32(acc[m][g], w[g], x4);
+            }
+        }
+    }
+    if (R == 1)
+        for (int g = 0; g < G; g++) acc[0][g] = _mm512_add_epi32(acc[0][g], odd[g]);
+    for (int g = 0; g < G; g++) {
+        const __m512 s = _mm512_loadu_ps(sp + (g0 + g) * GROUP);
+        for (int m = 0; m < R; m++)
+            _mm512_store_ps(f[m0 + m][g0 + g], _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][g]), s,
+                                                               _mm512_load_ps(f[m0 + m][g0 + g])));
+    }
+}
+
+// All R rows (R <= 8) over one panel, one block at a time: the first 4 rows
+// with the block read from memory, the rest with it in L1 (each block's int32
+// sums are done before the next block starts, so rows may be split at any
+// block). One sweep of the panel: memory sees one stream at a steady rate.
+// (Two sweeps of 2 groups each for 5 to 8 rows, the second from L2, had DRAM
+// idle during the second: 7 and 8 rows at 64% of the read probe where 4 rows
+// reach 83%.)
 static inline __attribute__((always_inline)) void panel_rows(float *out, size_t ldo, int n, const int8_t *xq,
                                                              const int32_t *xaux, const float *xs,
                                                              const int8_t *qp, const float *sp, int in_dim,
                                                              const int8_t **ahead, const int8_t *frontier,
-                                                             const int R, const int G, const int g0) {
+                                                             const int R) {
     const int blocks = in_dim / OP_Q8_BLOCK;
-    const size_t ldaux = (size_t)in_dim / 4;
     _Alignas(64) float f[PASS_ROWS][GROUPS][GROUP];
     memset(f, 0, sizeof f);
     for (int b = 0; b < blocks; b++, qp += CHUNK, sp += OP_Q8_PANEL) {
         prefetch_ahead(ahead, frontier, qp, L1_PREFETCH(R));
-        // acc[m][g] (and, for one row, odd[g] taking every other step: 8
-        // chains in flight instead of 4; integer sums, so no change in bits)
-        __m512i acc[PASS_ROWS][GROUPS], odd[GROUPS];
-        for (int m = 0; m < R; m++) {
-            const __m512i start = _mm512_set1_epi32(xaux[m * ldaux + b]);
-            for (int g = 0; g < G; g++) acc[m][g] = start;
-        }
-        if (R == 1)
-            for (int g = 0; g < G; g++) odd[g] = _mm512_setzero_si512();
-        const int8_t *xb = xq + (size_t)b * OP_Q8_BLOCK;
-#pragma GCC unroll 8
-        for (int j = 0; j < J; j++) {
-            __m512i w[GROUPS];
-            for (int g = 0; g < G; g++)
-                w[g] = _mm512_loadu_si512(qp + (g0 + g) * GROUP * OP_Q8_BLOCK + j * 64);
-#pragma GCC unroll 8
-            for (int m = 0; m < R; m++) {
-                const __m512i x4 = _mm512_set1_epi32(load4(xb + (size_t)m * in_dim + 4 * j));
-                for (int g = 0; g < G; g++) {
-                    if (R == 1 && j % 2)
-                        odd[g] = _mm512_dpbusd_epi32(odd[g], w[g], x4);
-                    else
-                        acc[m][g] = _mm512_dpbusd_epi32(acc[m][g], w[g], x4);
-                }
-            }
-        }
-        if (R == 1)
-            for (int g = 0; g < G; g++) acc[0][g] = _mm512_add_epi32(acc[0][g], odd[g]);
-        for (int g = 0; g < G; g++) {
-            const __m512 s = _mm512_loadu_ps(sp + (g0 + g) * GROUP);
-            for (int m = 0; m < R; m++)
-                _mm512_store_ps(f[m][g],
-                                _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][g]), s, _mm512_load_ps(f[m][g])));
-        }
+        block_rows(f, xq, xaux, qp, sp, in_dim, b, 0, R < 4 ? R : 4, GROUPS, 0);
+        if (R > 4) block_rows(f, xq, xaux, qp, sp, in_dim, b, 4, R - 4, GROUPS, 0);
     }
     for (int m = 0; m < R; m++)
-        for (int g = 0; g < G; g++) {
-            const int left = n - (g0 + g) * GROUP;
+        for (int g = 0; g < GROUPS; g++) {
+            const int left = n - g * GROUP;
             if (left <= 0) break;
             const __mmask16 keep = left >= GROUP ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-            _mm512_mask_storeu_ps(out + m * ldo + (g0 + g) * GROUP, keep,
+            _mm512_mask_storeu_ps(out + m * ldo + g * GROUP, keep,
                                   _mm512_mul_ps(_mm512_load_ps(f[m][g]), _mm512_set1_ps(xs[m])));
         }
 }
@@ -291,7 +312,8 @@ static inline __attribute__((always_inline)) void panel_rows(float *out, size_t 
                                                              const int32_t *xaux, const float *xs,
                                                              const int8_t *qp, const float *sp, int in_dim,
                                                              const int8_t **ahead, const int8_t *frontier,
-                                                             const int R, const int G, const int g0) {
+                                                             const int R) {
+    enum { G = GROUPS, g0 = 0 };
     const int blocks = in_dim / OP_Q8_BLOCK;
     const uint8_t *xa = (const uint8_t *)xaux;
     const __m256i ones = _mm256_set1_epi16(1);
@@ -325,26 +347,14 @@ static inline __attribute__((always_inline)) void panel_rows(float *out, size_t 
 }
 #endif
 
-// A pass of R rows over a panel. AVX-512: up to 4 rows sweep the panel's 4
-// groups at once (16 int32 accumulators), 5 to 8 rows sweep it twice, 2
-// groups at a time (16 again): the second sweep finds the panel in L2. AVX2:
-// one sweep, 8 outputs at a time.
+// A pass of R rows over a panel, in one sweep (panel_rows).
 typedef void (*pass_fn)(float *, size_t, int, const int8_t *, const int32_t *, const float *, const int8_t *,
                         const float *, int, const int8_t **, const int8_t *);
-#ifdef ZMM_VNNI
-#define SWEEPS(R) ((R) <= 4 ? 1 : 2)
-#else
-#define SWEEPS(R) 1
-#endif
-#define PASS_FN(R)                                                                                           \
-    static void pass_##R(float *o, size_t ldo, int n, const int8_t *xq, const int32_t *xaux,                 \
-                         const float *xs, const int8_t *qp, const float *sp, int in_dim,                     \
-                         const int8_t **ahead, const int8_t *frontier) {                                     \
-        enum { G = GROUPS / SWEEPS(R) };                                                                     \
-        panel_rows(o, ldo, n, xq, xaux, xs, qp, sp, in_dim, ahead, frontier, R, G, 0);                       \
-        if (SWEEPS(R) == 2)                                                                                  \
-            panel_rows(o, ldo, n, xq, xaux, xs, qp, sp, in_dim, ahead, qp + (size_t)in_dim * OP_Q8_PANEL, R, \
-                       G, G);                                                                                \
+#define PASS_FN(R)                                                                           \
+    static void pass_##R(float *o, size_t ldo, int n, const int8_t *xq, const int32_t *xaux, \
+                         const float *xs, const int8_t *qp, const float *sp, int in_dim,     \
+                         const int8_t **ahead, const int8_t *frontier) {                     \
+        panel_rows(o, ldo, n, xq, xaux, xs, qp, sp, in_dim, ahead, frontier, R);             \
     }
 PASS_FN(1)
 PASS_FN(2)
@@ -356,7 +366,6 @@ PASS_FN(7)
 PASS_FN(8)
 static const pass_fn passes[PASS_ROWS] = {pass_1, pass_2, pass_3, pass_4, pass_5, pass_6, pass_7, pass_8};
 #undef PASS_FN
-#undef SWEEPS
 
 void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int32_t *xaux, const int8_t *qp,
                   const float *sp, int M, int in_dim, int out_dim) {
