@@ -114,6 +114,14 @@ expect_error "resume on another tokenizer's data" "another tokenizer" -- \
     M train --resume runP --data data_bpe --steps 3 --vocab-size 257
 expect_error "init-from on another tokenizer's data" "another tokenizer" -- \
     M train --init-from runP --data data_bpe --out runI --steps 1 --n-future 3
+# the same data without its tokenizer.json: the ids past the model's vocabulary are named, with the
+# model's tokenizer as the fix (not a larger --vocab-size, which a trained model cannot take)
+mkdir data_bpe_bare && cp data_bpe/*.bin data_bpe_bare/
+for how in "--resume runP" "--init-from runP --out runJ --n-future 3"; do
+    expect_error "$how on a larger vocabulary's data" "the model's vocabulary has 257 tokens" -- \
+        M train $how --data data_bpe_bare --steps 3
+    grep -q -- "--vocab-size" err.txt && fail "$how: the error suggests --vocab-size: $(cat err.txt)"
+done
 mkdir data_bare && cp data/*.bin data_bare/
 M train --resume runP --data data_bare --steps 3 2>/dev/null || fail "resume on data without tokenizer.json"
 same runP/step_00000002/tokenizer.json runP/step_00000003/tokenizer.json ||

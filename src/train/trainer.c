@@ -263,9 +263,19 @@ static int match_source_tokenizer(trainer *t, const char *src_dir, const char *f
     return (t->tokenizer_json = fs_read_all(path, 64u << 20, NULL)) ? 0 : -1;
 }
 
-static int open_data(trainer *t, const mtp_config *cfg) {
+// model_dir: the checkpoint whose vocabulary the run keeps (--resume,
+// --init-from), or NULL for a new model, whose --vocab-size may still change.
+static int open_data(trainer *t, const mtp_config *cfg, const char *model_dir) {
     const train_options *o = &t->o;
-    if (loader_open(&t->train, o->data, "train", o->seq_len, cfg->n_future, cfg->vocab_size) != 0) return -1;
+    if (loader_open(&t->train, o->data, "train", o->seq_len, cfg->n_future,
+                    model_dir ? 0 : cfg->vocab_size) != 0)
+        return -1;
+    // the loader's message suggests a larger --vocab-size, which a trained model cannot take
+    if (model_dir && loader_vocab_needed(&t->train) > cfg->vocab_size)
+        return mtp_errorf(
+            "--data '%s': the train shards hold token id %u but the model's vocabulary has %d tokens (ids "
+            "0..%d): train on data made with the model's tokenizer (mtp prepare --tokenizer %s ...)",
+            o->data, (unsigned)t->train.max_token, cfg->vocab_size, cfg->vocab_size - 1, model_dir);
     fs_list vals = {0};
     t->have_val = fs_list_dir(o->data, "val_", ".bin", &vals) == 0 && vals.count > 0;
     fs_list_free(&vals);
@@ -454,7 +464,7 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
              match_source_tokenizer(t, source, "--init-from");
     // a new model's shape before anything is sized from it (the vocabulary may come from the data)
     if (rc == 0 && !resume && !o->init_from) rc = config_validate(&cfg);
-    rc = rc || open_data(t, &cfg) || check_memory(t, &cfg);
+    rc = rc || open_data(t, &cfg, resume ? t->ckpt : o->init_from ? source : NULL) || check_memory(t, &cfg);
     if (rc == 0 && resume && (rc = checkpoint_load_weights(&ck)) == 0 && ck.model.q8)
         rc = mtp_errorf(
             "%s holds int8 weights (mtp quantize), which cannot be trained: resume or fine-tune its "
