@@ -39,6 +39,11 @@ ks = {x["k"]: x for x in r["results"]}
 assert list(ks) == [0, 1, 2, "auto"], list(ks)
 assert r["read_bandwidth_gbs"] > 0 and r["weight_bytes_per_token"] > 0, r
 assert ks[0]["roofline"] > 0 and ks[0]["seconds_per_forward"] > 0, ks[0]
+# the KV cache a plain step reads: 3 blocks (2 trunk + head 1) x keys and values x 32 floats a
+# position, at a mean context between the shortest prompt (12 bytes) and the context (32)
+per_position = 3 * 2 * 32 * 4
+assert 12 * per_position <= ks[0]["kv_bytes"] <= 32 * per_position, ks[0]
+assert ks[0]["roofline_with_kv"] > ks[0]["roofline"], ks[0]
 assert ks[0]["accept_rate"] == [] and abs(ks[0]["tokens_per_forward"] - 1) < 1e-9, ks[0]
 assert abs(ks[0]["forward_cost"] - 1) < 1e-9 and abs(ks[0]["speedup"] - 1) < 1e-9, ks[0]
 for k in (1, 2):
@@ -63,7 +68,7 @@ M bench-decode --model run --prompts p.txt --max-new 8 --max-prompts 2 --repeats
 grep -q '^| K | tokens/s | tokens/forward | speedup | speedup (total) | forward cost' out.txt || fail "no table header: $(cat out.txt)"
 [ "$(grep -c '^| [0-9]' out.txt)" -eq 3 ] || fail "table should have rows K = 0, 1, 2: $(cat out.txt)"
 grep -q '^| auto |' out.txt || fail "table should have an auto row: $(cat out.txt)"
-grep -q '^roofline: .* GB/s' out.txt || fail "no roofline line: $(cat out.txt)"
+grep -q '^roofline: .* GB/s.*counting the float32 KV cache' out.txt || fail "no roofline line: $(cat out.txt)"
 grep -q "2 prompts" out.txt || fail "--max-prompts 2 not honoured: $(head -n 1 out.txt)"
 grep -q '^forward cost, paired .*K=1 [0-9.]*x, K=2 [0-9.]*x$' out.txt || fail "no paired forward cost line: $(cat out.txt)"
 

@@ -62,7 +62,11 @@ static int print_json(const char *ckpt, const mtp_config *cfg, int q8, int P, in
         if (K >= 1 && K < cfg->n_future)
             cJSON_AddItemToObject(o, "paired_forward_cost", json_number_or_null(r->paired_cost));
         cJSON_AddItemToObject(o, "seconds_per_forward", json_number_or_null(r->seconds_per_forward));
-        if (K == 0) cJSON_AddItemToObject(o, "roofline", json_number_or_null(r->roofline));
+        if (K == 0) {
+            cJSON_AddItemToObject(o, "roofline", json_number_or_null(r->roofline));
+            cJSON_AddItemToObject(o, "roofline_with_kv", json_number_or_null(r->roofline_kv));
+            cJSON_AddItemToObject(o, "kv_bytes", json_number_or_null(r->kv_bytes));
+        }
         for (int k = 0; k < drafts; k++) cJSON_AddItemToArray(acc, json_number_or_null(r->accept[k]));
         cJSON_AddItemToObject(o, "accept_rate", acc);
         cJSON_AddNumberToObject(o, "decode_seconds", r->decode_seconds);
@@ -87,9 +91,10 @@ static void print_table(const char *ckpt, const mtp_config *cfg, int q8, int P, 
         printf(
             "roofline: %.1f MB of %s weights per plain token, read bandwidth %.1f GB/s (probe, same "
             "process): "
-            "at most %.1f tokens/s; plain decoding reaches %.0f%% of it\n\n",
-            bytes / 1e6, q8 ? "int8" : "float32", bandwidth / 1e9, bandwidth / bytes,
-            100.0 * res[0].roofline);
+            "at most %.1f tokens/s; plain decoding reaches %.0f%% of it (%.0f%% counting the float32 KV "
+            "cache's reads too, %.1f MB a token at these contexts)\n\n",
+            bytes / 1e6, q8 ? "int8" : "float32", bandwidth / 1e9, bandwidth / bytes, 100.0 * res[0].roofline,
+            100.0 * res[0].roofline_kv, res[0].kv_bytes / 1e6);
     else  // the probe reads host memory: no roofline of the device's
         printf("device: %s\n\n", op_device_info());
     printf(

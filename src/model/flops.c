@@ -20,18 +20,25 @@ step_flops model_step_flops(const mtp_config *c, int B, int T) {
     return s;
 }
 
+// The blocks a plain decoding step runs: the trunk and head 1's block (an
+// anticausal head 1 reads every head: all n blocks); linear heads have none.
+static double plain_step_blocks(const mtp_config *c) {
+    double blocks = config_trunk_layers(c);
+    if (c->head_type != MTP_HEAD_LINEAR) blocks += c->head_order == MTP_HEAD_ANTICAUSAL ? c->n_future : 1.0;
+    return blocks;
+}
+
 double model_decode_weight_bytes(const mtp_config *c, int q8) {
     double d = c->dim, f = c->ffn_dim, hd = config_head_dim(c);
     double qd = c->n_head * hd, kvd = c->n_kv_head * hd, V = c->vocab_size;
     double per = q8 ? 1.0 + 4.0 / 32.0 : 4.0;                         // bytes per matrix value
     double matrices = d * qd + 2.0 * d * kvd + qd * d + 3.0 * d * f;  // of one block
-    // the trunk and head 1's block (an anticausal head 1 reads every head: all n blocks), or
     // head 1's matrix when heads are linear
-    double blocks = config_trunk_layers(c), head_matrix = 0.0;
-    if (c->head_type == MTP_HEAD_LINEAR)
-        head_matrix = d * d;
-    else
-        blocks += c->head_order == MTP_HEAD_ANTICAUSAL ? c->n_future : 1.0;
+    double blocks = plain_step_blocks(c), head_matrix = c->head_type == MTP_HEAD_LINEAR ? d * d : 0.0;
     return per * (blocks * matrices + head_matrix + V * d) +
            4.0 * (blocks * 2.0 * d + d + d);  // + norms, one embedding row
+}
+
+double model_decode_kv_bytes(const mtp_config *c, double context) {
+    return plain_step_blocks(c) * context * 2.0 * c->n_kv_head * config_head_dim(c) * sizeof(float);
 }

@@ -25,5 +25,8 @@ step_flops model_step_flops(const mtp_config *cfg, int B, int T);
 // values (q8). The floor of its memory traffic: a model far larger than the
 // caches decodes at best at read bandwidth / these bytes tokens/s.
 double model_decode_weight_bytes(const mtp_config *cfg, int q8);
+// The KV cache a plain decoding step reads at `context` positions (keys and
+// values of every block it runs, float32 whatever the weights).
+double model_decode_kv_bytes(const mtp_config *cfg, double context);
 
 #endif

@@ -132,8 +132,8 @@ static int collect(int32_t token, void *user) {
 
 // Per-prompt numbers of one K, medians taken at the end.
 typedef struct {
-    double *tps, *tpf, *ratio, *cost, *spf, *roof, *accept[MTP_MAX_FUTURE];
-    int n_tps, n_tpf, n_ratio, n_cost, n_spf, n_roof, n_accept[MTP_MAX_FUTURE];
+    double *tps, *tpf, *ratio, *cost, *spf, *roof, *roof_kv, *kv, *accept[MTP_MAX_FUTURE];
+    int n_tps, n_tpf, n_ratio, n_cost, n_spf, n_roof, n_accept[MTP_MAX_FUTURE];  // roof_kv, kv: n_roof
 } samples;
 
 // One K's decoder (its own KV cache) and numbers.
@@ -161,7 +161,11 @@ static int k_run_init(k_run *kr, const mtp_model *m, int drafts, int P) {
     kr->s.cost = mtp_malloc(sizeof(double) * (size_t)P, "samples");
     kr->s.spf = mtp_malloc(sizeof(double) * (size_t)P, "samples");
     kr->s.roof = mtp_malloc(sizeof(double) * (size_t)P, "samples");
-    if (!kr->s.tps || !kr->s.tpf || !kr->s.ratio || !kr->s.cost || !kr->s.spf || !kr->s.roof) return -1;
+    kr->s.roof_kv = mtp_malloc(sizeof(double) * (size_t)P, "samples");
+    kr->s.kv = mtp_malloc(sizeof(double) * (size_t)P, "samples");
+    if (!kr->s.tps || !kr->s.tpf || !kr->s.ratio || !kr->s.cost || !kr->s.spf || !kr->s.roof ||
+        !kr->s.roof_kv || !kr->s.kv)
+        return -1;
     for (int k = 0; k < K; k++)
         if (!(kr->s.accept[k] = mtp_malloc(sizeof(double) * (size_t)P, "samples"))) return -1;
     return 0;
@@ -178,6 +182,8 @@ static void k_run_free(k_run *kr) {
     free(kr->s.cost);
     free(kr->s.spf);
     free(kr->s.roof);
+    free(kr->s.roof_kv);
+    free(kr->s.kv);
     for (int k = 0; k < MTP_MAX_FUTURE; k++) free(kr->s.accept[k]);
     memset(kr, 0, sizeof *kr);
 }
@@ -232,6 +238,8 @@ static void finish(k_run *kr, int K, double plain_total) {
     r->forward_cost = median(s->cost, s->n_cost);
     r->seconds_per_forward = median(s->spf, s->n_spf);
     r->roofline = K == 0 ? median(s->roof, s->n_roof) : NAN;
+    r->roofline_kv = K == 0 ? median(s->roof_kv, s->n_roof) : NAN;
+    r->kv_bytes = K == 0 ? median(s->kv, s->n_roof) : NAN;
     r->speedup_total = r->decode_seconds > 0.0 ? plain_total / r->decode_seconds : NAN;
     for (int k = 0; k < MTP_MAX_FUTURE; k++)
         r->accept[k] = k < K ? median(s->accept[k], s->n_accept[k]) : NAN;
@@ -309,8 +317,14 @@ int bench_decode_run(const mtp_model *m, const bench_prompts *bp, int max_new, i
                                &st)))
             break;
         if (bw > 0.0) probes[n_probes++] = bw;
-        if (bw > 0.0 && st.forwards > 0 && plain_sec > 0.0)
-            runs[0].s.roof[runs[0].s.n_roof++] = weight_bytes / (plain_sec / (double)st.forwards) / bw;
+        if (bw > 0.0 && st.forwards > 0 && plain_sec > 0.0) {
+            // attention reads the prompt and the tokens made so far: on average half of those
+            const double kv = model_decode_kv_bytes(&m->cfg, prompts[i].n + 0.5 * plain_n);
+            samples *s = &runs[0].s;
+            s->roof[s->n_roof] = weight_bytes / (plain_sec / (double)st.forwards) / bw;
+            s->roof_kv[s->n_roof] = (weight_bytes + kv) / (plain_sec / (double)st.forwards) / bw;
+            s->kv[s->n_roof++] = kv;
+        }
         plain_total += plain_sec;
         const long plain_forwards = st.forwards;
         record(&runs[0], 0, &st, plain_sec, plain_sec, plain_forwards);

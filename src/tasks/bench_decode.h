@@ -47,7 +47,10 @@ typedef struct {
     double paired_cost;
     double seconds_per_forward;  // median over prompts
     double roofline;             // plain only: weight bytes per forward / time per forward / read bandwidth
-    double speedup_total;        // total plain time / total time
+    // plain only: the same with the KV cache's reads added (kv_bytes: their
+    // median per forward, at each prompt's mean context while decoding)
+    double roofline_kv, kv_bytes;
+    double speedup_total;                    // total plain time / total time
     double accept[MTP_MAX_FUTURE];           // median per drafting head; NAN: never checked
     double decode_seconds, prefill_seconds;  // totals
     long tokens, forwards, mismatches;
