@@ -24,7 +24,7 @@ static const flag EVAL_FLAGS[] = {
      "data directory made by mtp prepare (uses its val_*.bin)"},
     {"--batch", FLAG_INT, offsetof(eval_args, batch), "B", "windows per forward", 1, 65536},
     {"--seq-len", FLAG_INT, offsetof(eval_args, seq_len), "T", "tokens per window", 1, 1 << 24,
-     .unset = "the model's context,\nmax_position_embeddings in config.json"},
+     .unset = "the model's context, max_position_embeddings in config.json"},
     {"--max-batches", FLAG_INT, offsetof(eval_args, max_batches), "N",
      "score only the first N batches of windows", 1, 1 << 30, .unset = "all windows"},
     {"--json", FLAG_BOOL, offsetof(eval_args, json), NULL,

@@ -240,17 +240,19 @@ static int check_results(const command_line *cl, const code_args *a) {
 static int run_eval_code(command_line *cl) {
     const code_args *a = cl->args;
     static const char *const sampling[] = {
-        "--samples-per-task", "--temperature", "--top-p",  "--max-new", "--seed",
-        "--speculative",      "--shots",       "--threads"};
-    int sampling_given = 0;
-    for (size_t i = 0; i < sizeof sampling / sizeof *sampling; i++)
-        sampling_given |= flags_given(cl, sampling[i]);
+        "--samples-per-task", "--temperature", "--top-p",   "--max-new", "--seed",
+        "--speculative",      "--shots",       "--threads", "--device"};
+    const char *sampling_given = NULL;
+    for (size_t i = 0; i < sizeof sampling / sizeof *sampling && !sampling_given; i++)
+        if (flags_given(cl, sampling[i])) sampling_given = sampling[i];
     if (!!a->m.model == !!a->samples)
         return flags_usage_error(cl, "give --model (to sample completions) or --samples (a file of them), %s",
                                  a->m.model ? "not both" : "one of them");
     if (a->samples && sampling_given)
-        return flags_usage_error(
-            cl, "sampling flags (--samples-per-task, --temperature, ...) need --model, not --samples");
+        return flags_usage_error(cl,
+                                 "%s: sampling flags (--samples-per-task, --temperature, ..., --threads, "
+                                 "--device) need --model, not --samples",
+                                 sampling_given);
     if (a->benchmark == CODE_HUMANEVAL && flags_given(cl, "--shots"))
         return flags_usage_error(cl, "--shots is for MBPP prompts; HumanEval's prompt is the task's own");
     int checked = check_results(cl, a);

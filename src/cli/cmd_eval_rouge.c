@@ -109,8 +109,10 @@ static int check_mode(const command_line *cl, const rouge_args *a) {
     else if (!given && !model)
         usage = "give --predictions and --references, or --model and --data";
     else if (given && (flags_given(cl, "--max-new") || flags_given(cl, "--speculative") ||
-                       a->predictions_out || flags_given(cl, "--threads")))
-        usage = "--max-new, --speculative, --predictions-out and --threads go with --model only";
+                       a->predictions_out || flags_given(cl, "--threads") || flags_given(cl, "--device")))
+        usage = "--max-new, --speculative, --predictions-out, --threads and --device go with --model only";
+    else if (flags_given(cl, "--seed") && !a->bootstrap)
+        usage = "--seed is the bootstrap's: it needs --bootstrap N";
     return usage ? flags_usage_error(cl, "%s", usage) : FLAGS_OK;
 }
 

@@ -39,6 +39,11 @@ int convert_write(const char *out_dir, const mtp_config *cfg, convert_fill_fn fi
                   const progress_sink *progress);
 // Meta's FFN width rule: 2/3 of 4d, times the multiplier, rounded up to a
 // multiple of multiple_of.
+// The name a tokenizer file takes in a checkpoint, by its content as the
+// loader tells them apart: JSON is a tokenizer.json, anything else a
+// SentencePiece tokenizer.model (a tokenizer.json saved under the other name
+// would not load as one).
+const char *convert_tokenizer_file_name(const char *path);
 int convert_meta_ffn_dim(int dim, int multiple_of, double ffn_dim_multiplier);
 
 #endif

@@ -94,6 +94,24 @@ static int check_tensors(const hf_source *s) {
     return 0;
 }
 
+// --in must be a Hugging Face model's directory: said before any file in it is opened.
+static int check_in_dir(const char *dir) {
+    char path[PATH_CAP], ckpt[PATH_CAP];
+    if (fs_is_file(dir))
+        return mtp_errorf("--in %s is a file: give the model's directory (config.json, *.safetensors)", dir);
+    if (!fs_is_dir(dir))
+        return mtp_errorf(
+            "--in %s: no such directory (give the model's directory: config.json, *.safetensors)", dir);
+    if (fs_join(path, sizeof path, dir, "config.json") != 0) return -1;
+    if (fs_is_file(path)) return 0;
+    if (fs_newest_checkpoint_dir(dir, ckpt, sizeof ckpt))
+        return mtp_errorf(
+            "--in %s is a training run, not a model directory: give one of its checkpoints (%s)", dir, ckpt);
+    int meta = fs_join(path, sizeof path, dir, "params.json") == 0 && fs_is_file(path);
+    return mtp_errorf("--in %s has no config.json: not a Hugging Face model directory%s", dir,
+                      meta ? " (its params.json is Meta's format: convert it with --from meta)" : "");
+}
+
 // The keys of config.json beyond checkpoint_read_config's that decide
 // whether the model is one mtp runs.
 static int check_architecture(const char *dir, int *tied) {
@@ -170,7 +188,8 @@ static int open_files(hf_source *s, const char *dir) {
 
 int convert_hf_llama(const convert_options *o, mtp_config *cfg) {
     hf_source s = {0};
-    int rc = check_architecture(o->in_dir, &s.tied);
+    int rc = check_in_dir(o->in_dir);
+    if (rc == 0) rc = check_architecture(o->in_dir, &s.tied);
     if (rc == 0) rc = checkpoint_read_config(o->in_dir, &s.cfg);
     if (rc == 0 && o->max_seq_len) s.cfg.max_seq_len = o->max_seq_len;
     if (rc == 0) rc = open_files(&s, o->in_dir);
@@ -185,11 +204,9 @@ int convert_hf_llama(const convert_options *o, mtp_config *cfg) {
             rc = mtp_errorf("--tokenizer %s is a directory: give the tokenizer file in it", o->tokenizer);
         else if (!fs_is_file(o->tokenizer))
             rc = mtp_errorf("--tokenizer %s: no such file", o->tokenizer);
-        const char *base = strrchr(o->tokenizer, '/');
-        base = base ? base + 1 : o->tokenizer;
         snprintf(src[0], sizeof src[0], "%s", o->tokenizer);
         srcs[0] = src[0];
-        names[0] = strstr(base, ".json") ? "tokenizer.json" : "tokenizer.model";
+        names[0] = convert_tokenizer_file_name(o->tokenizer);
         ntok = 1;
     } else if (rc == 0) {
         const char *cands[2] = {"tokenizer.model", "tokenizer.json"};

@@ -235,6 +235,9 @@ static int read_params(const char *dir, const convert_options *o, mtp_config *c,
     if (c->n_future >= c->n_layer)
         return mtp_errorf("%s: n_future_tokens %d needs n_layers above it (got %d)", path, c->n_future,
                           c->n_layer);
+    // Meta's models use 1.3 or so; a huge one would overflow the FFN width
+    if (*ffn_mult != 0 && !(*ffn_mult > 0 && *ffn_mult <= 64))
+        return mtp_errorf("%s: \"ffn_dim_multiplier\" is %g; expected a number in (0, 64]", path, *ffn_mult);
     return 0;
 }
 
@@ -271,12 +274,30 @@ static int open_shards(meta_source *s, const char *dir) {
     return rc;
 }
 
+// --in must be a directory of Meta's release: said before any file in it is opened.
+static int check_in_dir(const char *dir) {
+    char path[PATH_CAP];
+    if (fs_is_file(dir))
+        return mtp_errorf("--in %s is a file: give the model's directory (params.json, consolidated.*.pth)",
+                          dir);
+    if (!fs_is_dir(dir))
+        return mtp_errorf(
+            "--in %s: no such directory (give the model's directory: params.json, consolidated.*.pth)", dir);
+    if (fs_join(path, sizeof path, dir, "params.json") != 0) return -1;
+    return fs_is_file(path) ? 0
+                            : mtp_errorf(
+                                  "--in %s has no params.json: not a directory of Meta's release (a "
+                                  "Hugging Face model converts with --from hf)",
+                                  dir);
+}
+
 int convert_meta(const convert_options *o, mtp_config *cfg) {
     meta_source s = {0};
     int multiple_of;
     double ffn_mult;
     char tok[PATH_CAP];
-    int rc = read_params(o->in_dir, o, &s.cfg, &multiple_of, &ffn_mult);
+    int rc = check_in_dir(o->in_dir);
+    if (rc == 0) rc = read_params(o->in_dir, o, &s.cfg, &multiple_of, &ffn_mult);
     if (rc == 0) rc = find_tokenizer(o, tok, sizeof tok);
     if (rc == 0) rc = open_shards(&s, o->in_dir);
     if (rc == 0) {
@@ -290,7 +311,8 @@ int convert_meta(const convert_options *o, mtp_config *cfg) {
             s.cfg.vocab_size = (int)emb->shape[0];
         s.cfg.ffn_dim = convert_meta_ffn_dim(s.cfg.dim, multiple_of, ffn_mult);
     }
-    if (rc == 0) rc = config_validate(&s.cfg);
+    if (rc == 0 && (rc = config_validate(&s.cfg)) != 0)
+        mtp_error_context("%s/params.json: invalid model config", o->in_dir);
     int count = params_tensor_count(&s.cfg);
     for (int i = 0; i < count && rc == 0; i++) {
         named_tensor t;
@@ -303,7 +325,7 @@ int convert_meta(const convert_options *o, mtp_config *cfg) {
                 s.cfg.ffn_dim, s.cfg.dim, multiple_of, ffn_mult);
     }
     if (rc == 0) rc = check_no_extra_keys(&s);
-    const char *src[1] = {tok}, *name[1] = {"tokenizer.model"};
+    const char *src[1] = {tok}, *name[1] = {convert_tokenizer_file_name(tok)};
     if (rc == 0) rc = convert_write(o->out_dir, &s.cfg, fill, &s, src, name, 1, &o->progress);
     if (rc == 0 && cfg) *cfg = s.cfg;
     for (int i = 0; i < s.nshards; i++) pth_close(&s.shards[i]);

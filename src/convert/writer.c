@@ -92,6 +92,17 @@ static int check_tokenizers(const mtp_config *cfg, const char *const *tok_src, i
     return 0;
 }
 
+const char *convert_tokenizer_file_name(const char *path) {
+    FILE *f = fopen(path, "rb");
+    int c = EOF;
+    if (f) {
+        do c = fgetc(f);
+        while (c == ' ' || c == '\t' || c == '\n' || c == '\r');
+        fclose(f);
+    }
+    return c == '{' ? "tokenizer.json" : "tokenizer.model";
+}
+
 int convert_write(const char *out_dir, const mtp_config *cfg, convert_fill_fn fill, void *ctx,
                   const char *const *tok_src, const char *const *tok_name, int ntok,
                   const progress_sink *progress) {
@@ -99,10 +110,15 @@ int convert_write(const char *out_dir, const mtp_config *cfg, convert_fill_fn fi
         return mtp_errorf("--out %s already exists: choose a new directory (nothing is overwritten)",
                           out_dir);
     if (config_validate(cfg) != 0 || check_tokenizers(cfg, tok_src, ntok) != 0) return -1;
-    char tmp[PATH_CAP], parent[PATH_CAP];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out_dir, (long)getpid()) >= (int)sizeof tmp)
+    // "new/" names the directory "new": without the slash, or the temporary
+    // directory would be made inside it (and the rename would fail)
+    char out[PATH_CAP], tmp[PATH_CAP], parent[PATH_CAP];
+    if (snprintf(out, sizeof out, "%s", out_dir) >= (int)sizeof out)
         return mtp_errorf("--out %s: path too long", out_dir);
-    snprintf(parent, sizeof parent, "%s", out_dir);
+    for (size_t n = strlen(out); n > 1 && out[n - 1] == '/'; n--) out[n - 1] = '\0';
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-%ld", out, (long)getpid()) >= (int)sizeof tmp)
+        return mtp_errorf("--out %s: path too long", out_dir);
+    snprintf(parent, sizeof parent, "%s", out);
     char *slash = strrchr(parent, '/');
     if (slash && slash != parent)
         *slash = '\0';
@@ -112,8 +128,8 @@ int convert_write(const char *out_dir, const mtp_config *cfg, convert_fill_fn fi
     if (fs_mkdir_p(tmp) != 0) return -1;
     write_state w = {.fill = fill, .ctx = ctx, .cfg = cfg, .progress = progress};
     int rc = write_files(tmp, cfg, &w, tok_src, tok_name, ntok);
-    if (rc == 0 && rename(tmp, out_dir) != 0)
-        rc = mtp_errorf("cannot rename '%s' to '%s': %s", tmp, out_dir, strerror(errno));
+    if (rc == 0 && rename(tmp, out) != 0)
+        rc = mtp_errorf("cannot rename '%s' to '%s': %s", tmp, out, strerror(errno));
     if (rc == 0) rc = fs_sync_dir(parent);
     if (rc != 0) {
         char saved[1024];

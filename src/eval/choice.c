@@ -283,15 +283,17 @@ int choice_load(const char *path, choice_format format, const char *delimiter, i
             "%s is bzip2-compressed: decompress it first (bzcat %s > items.txt) and pass that file", path,
             path);
     } else {
-        size_t b = 0;
+        // a UTF-8 byte-order mark (editors on Windows write one) is not text
+        size_t bom = len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3) ? 3 : 0, b = bom;
         while (b < len && is_blank(text[b])) b++;
         if (b == len) {
             rc = mtp_errorf("%s is empty: expected choice items (gauntlet JSONL or hellaswag text)", path);
         } else {
             if (format == CHOICE_AUTO) format = text[b] == '{' ? CHOICE_GAUNTLET : CHOICE_HELLASWAG;
             set->format = format;
-            rc = format == CHOICE_GAUNTLET ? load_gauntlet(path, text, len, delimiter, max_items, set)
-                                           : load_hellaswag(path, text, len, delimiter, max_items, set);
+            rc = format == CHOICE_GAUNTLET
+                     ? load_gauntlet(path, text + bom, len - bom, delimiter, max_items, set)
+                     : load_hellaswag(path, text + bom, len - bom, delimiter, max_items, set);
             if (rc == 0 && set->n_items == 0) rc = mtp_errorf("%s holds no items", path);
         }
     }
