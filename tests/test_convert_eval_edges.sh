@@ -12,7 +12,8 @@
 #   - eval-choice on a file that starts with a UTF-8 byte-order mark: read
 #     as the file without it (a gauntlet JSONL was taken for hellaswag text);
 #   - flags accepted and ignored: eval-code --device with --samples, and
-#     eval-rouge --device with given texts or --seed without --bootstrap.
+#     eval-rouge --device with given texts or --seed without --bootstrap;
+#   - an interrupted convert's OUT.tmp-PID is swept by the next convert to OUT.
 # A tiny model in Meta's format is written by Python's standard library alone
 # (a zip holding the pickle torch.save writes), so no torch is needed.
 set -u
@@ -87,6 +88,16 @@ M convert --from hf --in $CK --out conv2 --tokenizer tok_without_suffix >/dev/nu
     fail "--from hf --tokenizer tok_without_suffix (a tokenizer.json): saved as $(ls conv2)"
 
 # ---- --in that is not the format's directory
+# an interrupted convert's OUT.tmp-PID (its process ended) is swept by the next convert to OUT's
+# directory; a live process's stays
+sleep 0 &
+ended=$!
+wait $ended
+mkdir -p conv3.tmp-$ended/partial conv3.tmp-$$
+M convert --from hf --in $CK --out conv3 >/dev/null 2>err.txt || fail "convert conv3: $(cat err.txt)"
+[ -e conv3.tmp-$ended ] && fail "an ended convert's conv3.tmp-$ended was left"
+[ -d conv3.tmp-$$ ] || fail "a live process's conv3.tmp-$$ was removed"
+rm -rf conv3.tmp-$$
 expect_error "--in missing" "--in nope: no such directory" -- M convert --from hf --in nope --out x
 expect_error "--in missing (meta)" "--in nope: no such directory" -- M convert --from meta --in nope --out x
 expect_error "--in a file" "--in meta1/params.json is a file" -- M convert --from meta --in meta1/params.json --out x

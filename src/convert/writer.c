@@ -124,6 +124,11 @@ int convert_write(const char *out_dir, const mtp_config *cfg, convert_fill_fn fi
         *slash = '\0';
     else
         snprintf(parent, sizeof parent, "%s", slash ? "/" : ".");
+    // what an interrupted convert to the same --out left (OUT.tmp-PID of a process that has ended)
+    char stale[PATH_CAP];
+    const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+    if (snprintf(stale, sizeof stale, "%s.tmp-", base) < (int)sizeof stale)
+        fs_sweep_stale(parent, stale, "", NULL, NULL);
     fs_remove_tree(tmp);
     if (fs_mkdir_p(tmp) != 0) return -1;
     write_state w = {.fill = fill, .ctx = ctx, .cfg = cfg, .progress = progress};
