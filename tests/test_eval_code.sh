@@ -3,7 +3,9 @@
 # mixed samples file (passing, failing, timing out) gives exactly the pass@k
 # of the unbiased estimator, checked against an enumeration of subsets in
 # Python; the results do not depend on --jobs; a k above the samples per task
-# is left out; the --model path runs with a tiny trained model; one clear
+# is left out; the --model path runs with a tiny trained model and keeps its
+# completions in --results before the programs run (a run stopped then loses
+# none); one clear
 # error per kind of bad input. With the real HumanEval and MBPP files of
 # $MTP_DATA: the canonical solutions pass (pass@1 = 1), mutated ones fail
 # (pass@1 = 0), and a mixed file scores as the estimator says. Without
@@ -100,6 +102,29 @@ grep -q "kept only their last tokens" err.txt || fail "--model: no note on promp
 EC $TOY --model run --threads 1 --samples-per-task 2 --max-new 24 --k 1,2 \
     --timeout 2 --results m2.jsonl --json --jobs 1 >/dev/null 2>&1 || fail "--model again"
 cmp -s m1.jsonl m2.jsonl || fail "--model: completions differ between runs with the same seed"
+# the completions are in --results before any program runs: a run stopped while its programs run
+# (one task whose test sleeps; the greedy completion lands inside a string, so the program runs
+# whatever the tiny model writes) keeps them, ready for --samples
+py '
+import json
+test = "\\n\"\"\"\nimport time\ntime.sleep(20)\n\ndef check(candidate):\n    pass\n"
+prompt = "def f(x):\n    return x\n\nNOTE = \"\"\"line 3: the"
+with open("slow.jsonl", "w") as f:
+    f.write(json.dumps({"task_id": "Slow/0", "prompt": prompt, "canonical_solution": " quick",
+                        "test": test, "entry_point": "f"}) + "\n")
+'
+"$MTP" eval-code --benchmark humaneval --data slow.jsonl --model run --threads 1 --samples-per-task 2 --max-new 16 --temperature 0 \
+    --timeout 60 --results m3.jsonl >/dev/null 2>err.txt &
+job=$!
+for _ in $(seq 1 300); do [ -s m3.jsonl ] && break; sleep 0.1; done
+kill -TERM $job 2>/dev/null
+wait $job 2>/dev/null && fail "--model, stopped while testing: exited 0"
+py '
+import json
+rows = [json.loads(l) for l in open("m3.jsonl")]
+assert len(rows) == 2 and all(r["task_id"] == "Slow/0" and "completion" in r for r in rows), rows
+assert all("passed" not in r for r in rows), rows
+' || fail "--model, stopped while testing: the completions were not kept: $(cat m3.jsonl err.txt 2>&1 | head -5)"
 for s in 0 1; do
     EC $TOY --model run --threads 1 --temperature 0 --max-new 24 --timeout 2 \
         --speculative $s --results g$s.jsonl >/dev/null 2>&1 || fail "--model greedy, --speculative $s"

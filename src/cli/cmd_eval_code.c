@@ -92,7 +92,8 @@ static const flag SCORING_FLAGS[] = {
     {"--sandbox-uid", FLAG_LONG, OFF(uid), "UID", "when run as root, job j runs as uid/gid UID+j", 1,
      4000000000.0},
     {"--results", FLAG_STRING, OFF(results), "FILE",
-     "one JSON line per completion: task_id, completion, passed, result\n(itself a valid --samples file)"},
+     "one JSON line per completion: task_id, completion, passed, result\n(itself a valid --samples file; "
+     "with --model written as soon as\nthe completions are sampled, then again with the outcomes)"},
     {"--json", FLAG_BOOL, OFF(json), NULL,
      "print one JSON object: {\"pass@1\": ..., \"tasks\": n, \"samples\": m, ...}"},
     {0},
@@ -191,6 +192,9 @@ static int sample(const code_args *a, code_eval *e) {
     int rc = session_open(&ms, a->m.model) || session_generator(&ms, &gc) ||
              code_eval_sample(e, &ms.gen, a->samples_per_task, a->d.max_new, 3 * a->shots, a->d.seed, &sink);
     session_close(&ms);
+    // the completions are kept before any program runs: a sandbox that fails late, or Ctrl-C,
+    // must not lose hours of sampling (score() rewrites the file with the outcomes)
+    if (rc == 0 && a->results) rc = code_eval_write_results(e, a->results, 0);
     if (rc == 0 && e->truncated)
         fprintf(stderr,
                 "mtp eval-code: %ld of %ld prompts were longer than the model's context allows and kept only "
@@ -210,10 +214,18 @@ static int score(const code_args *a, code_eval *e, const sandbox_setup *sb, cons
             sandbox_describe(&sb->c, sb->flags, desc, sizeof desc));
     progress bar;
     progress_sink sink = progress_bar(&bar, "testing", (uint64_t)e->n, NULL, 0);
-    if (code_eval_score(e, &sb->c, a->jobs, &sink)) return -1;
+    if (code_eval_score(e, &sb->c, a->jobs, &sink)) {
+        if (a->m.model && a->results) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", mtp_last_error());
+            mtp_errorf("%s (the %ld completions are kept in %s: score them with --samples %s)", why, e->n,
+                       a->results, a->results);
+        }
+        return -1;
+    }
     for (int i = 0; i < n_ks; i++)
         if (code_eval_passk(e, ks[i], &pk[i])) return -1;
-    if (a->results && code_eval_write_results(e, a->results)) return -1;
+    if (a->results && code_eval_write_results(e, a->results, 1)) return -1;
     print_report(a, e, ks, pk, n_ks, t0);
     return 0;
 }

@@ -225,7 +225,7 @@ int code_eval_passk(const code_eval *e, long k, double *out) {
     return passk_mean(e->nper, e->cper, e->n_eval, k, out);
 }
 
-int code_eval_write_results(const code_eval *e, const char *path) {
+int code_eval_write_results(const code_eval *e, const char *path, int scored) {
     fs_out out;  // written atomically: a failure leaves the old file
     if (fs_out_open(&out, path) != 0) return mtp_error_context("--results %s", path);
     FILE *f = out.f;
@@ -240,8 +240,10 @@ int code_eval_write_results(const code_eval *e, const char *path) {
         char *clean = utf8_sanitize(c->text, strlen(c->text));
         cJSON_AddStringToObject(j, "completion", clean ? clean : "");
         free(clean);
-        cJSON_AddBoolToObject(j, "passed", c->outcome == SANDBOX_PASSED);
-        cJSON_AddStringToObject(j, "result", c->result ? c->result : "");
+        if (scored) {
+            cJSON_AddBoolToObject(j, "passed", c->outcome == SANDBOX_PASSED);
+            cJSON_AddStringToObject(j, "result", c->result ? c->result : "");
+        }
         if (jsonl_put(f, j) != 0) {
             fs_out_abort(&out);
             return mtp_error_context("--results %s", path);

@@ -51,9 +51,9 @@ int code_eval_sample(code_eval *e, generator *g, long samples_per_task, int max_
 int code_eval_score(code_eval *e, const sandbox_config *base, int jobs, const progress_sink *progress);
 // The mean over evaluated tasks of pass@k.
 int code_eval_passk(const code_eval *e, long k, double *out);
-// One JSON line per completion: task_id, completion, passed, result (itself
-// a valid samples file).
-int code_eval_write_results(const code_eval *e, const char *path);
+// One JSON line per completion: task_id, completion, and once scored passed,
+// result (itself a valid samples file either way).
+int code_eval_write_results(const code_eval *e, const char *path, int scored);
 // Fails if a uid in [uid, uid + jobs) is somebody's account (as root, the
 // sandbox runs programs as those uids, which must own nothing).
 int code_eval_check_uids(long uid, int jobs);
