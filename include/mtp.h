@@ -5,8 +5,9 @@
 // (self-speculative decoding).
 //
 // Build with -I<mtp>/include and link -L<mtp>/build -lmtp -lopenblas -lcjson
-// -lpcre2-8 -lm -fopenmp. This header is all a program needs: the library's
-// internals stay in src/.
+// -lpcre2-8 $(pkg-config --libs ompi-c) -lm -fopenmp (OpenMPI's libraries
+// only for a library built with it, the default; make MPI=0 builds without).
+// This header is all a program needs: the library's internals stay in src/.
 //
 // Conventions: every function that can fail returns -1 (or NULL) and leaves
 // a one-line message naming the file, flag or value in mtp_last_error().

@@ -9,7 +9,8 @@
 #     format's directory: one line naming --in and the fix;
 #   - convert --from meta: params.json's shape errors name params.json, and
 #     an absurd ffn_dim_multiplier is refused (it overflowed the FFN width);
-#   - eval-choice on a file that starts with a UTF-8 byte-order mark: read
+#   - eval-choice on a gzip-compressed file, and on one that starts with a
+#     UTF-8 byte-order mark: read
 #     as the file without it (a gauntlet JSONL was taken for hellaswag text);
 #   - flags accepted and ignored: eval-code --device with --samples, and
 #     eval-rouge --device with given texts or --seed without --bootstrap;
@@ -117,7 +118,14 @@ meta meta4 '{"ffn_dim_multiplier": -2}'
 expect_error "params.json: ffn_dim_multiplier -2" "ffn_dim_multiplier\" is -2" -- \
     M convert --from meta --in meta4 --out x --tokenizer data/tokenizer.json
 
-# ---- a byte-order mark before the items
+# ---- a byte-order mark before the items, or gzip around them
+same_scores() {  # A.json B.json: the same scores (the times differ)
+    python3 -c '
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:])
+for k in ("accuracy", "accuracy_norm", "items", "tokens", "format", "kind"):
+    assert a[k] == b[k], (k, a, b)' "$1" "$2"
+}
 echo '{"query": "line 3: the", "choices": [" 3 quick", " zzzzzzz"], "gold": 0}' >mc.jsonl
 printf 'line 3: the\n0\n 3 quick\n qqqqqqq\n zzzzzzz\n xxxxxxx\n' >hs.txt
 for f in mc.jsonl hs.txt; do
@@ -126,11 +134,12 @@ for f in mc.jsonl hs.txt; do
     M eval-choice --model run --threads 1 --data "$f" --json >plain.json 2>err.txt || fail "eval-choice $f: $(cat err.txt)"
     M eval-choice --model run --threads 1 --data "bom_$f" --json >bom.json 2>err.txt ||
         fail "eval-choice bom_$f (a byte-order mark first): $(cat err.txt)"
-    python3 -c '
-import json, sys
-a, b = (json.load(open(f)) for f in sys.argv[1:])
-for k in ("accuracy", "accuracy_norm", "items", "tokens", "format", "kind"):
-    assert a[k] == b[k], (k, a, b)' plain.json bom.json || fail "eval-choice bom_$f: $(cat bom.json) / $(cat plain.json)"
+    same_scores plain.json bom.json || fail "eval-choice bom_$f: $(cat bom.json) / $(cat plain.json)"
+    # gzip-compressed, as data sets are often distributed: read as the plain file
+    gzip -c "$f" >"$f.gz"
+    M eval-choice --model run --threads 1 --data "$f.gz" --json >gz.json 2>err.txt ||
+        fail "eval-choice $f.gz: $(cat err.txt)"
+    same_scores plain.json gz.json || fail "eval-choice $f.gz: $(cat gz.json) / $(cat plain.json)"
 done
 
 # ---- flags that would be ignored are refused

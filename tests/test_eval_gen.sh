@@ -74,6 +74,10 @@ assert all(g["n"] == 40 for g in r["groups"].values()), r
 assert 0 <= r["accuracy"] <= 1
 assert r["correct"] == sum(g["correct"] for g in r["groups"].values()), r
 ' || fail "eval-gen --json on test.jsonl: $(cat res.json)"
+gzip -c poly/test.jsonl >test.jsonl.gz  # a gzip-compressed file reads as the plain one
+M eval-gen --model run --data test.jsonl.gz --max-items 80 --max-new 8 --threads 1 --json --quiet >res_gz.json ||
+    fail "eval-gen on test.jsonl.gz"
+cmp -s res.json res_gz.json || fail "eval-gen on test.jsonl.gz: $(cat res_gz.json) / $(cat res.json)"
 
 # ---- answers that are right by construction: the model's own greedy outputs ------
 : >right.jsonl

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/inflate.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 30)
 #define HELLASWAG_LINES 6  // context, gold, four endings
@@ -275,7 +276,7 @@ int choice_load(const char *path, choice_format format, const char *delimiter, i
                 choice_set *set) {
     memset(set, 0, sizeof *set);
     size_t len;
-    char *text = fs_read_all(path, MAX_FILE_BYTES, &len);
+    char *text = gzip_read_file(path, MAX_FILE_BYTES, &len);
     if (!text) return -1;
     int rc = 0;
     if (len >= 3 && !memcmp(text, "BZh", 3)) {

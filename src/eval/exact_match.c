@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/inflate.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 31)
 
@@ -83,7 +84,7 @@ int exact_match_read(const char *path, long max_items, exact_match_item **items,
     *count = 0;
     if (!fs_is_file(path)) return mtp_errorf("%s: no such file", path);
     size_t len = 0;
-    char *buf = fs_read_all(path, MAX_FILE_BYTES, &len);
+    char *buf = gzip_read_file(path, MAX_FILE_BYTES, &len);
     if (!buf) return -1;
     long cap = 0, n = 0;
     exact_match_item *list = NULL;

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/inflate.h"
 #include "core/timer.h"
 #include "tasks/induction.h"
 
@@ -108,7 +109,7 @@ static int parse_story(const cJSON *j, const char *path, long line, induction_st
 
 int induction_stories_read(const char *path, int max, induction_story **out, int *count) {
     size_t len;
-    char *buf = fs_read_all(path, MAX_FILE_BYTES, &len);
+    char *buf = gzip_read_file(path, MAX_FILE_BYTES, &len);
     int cap = 0, rc = 0;
     *out = NULL;
     *count = 0;

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/inflate.h"
 #include "core/jsonl.h"
 #include "core/utf8.h"
 
@@ -111,7 +112,7 @@ int rouge_items_read(const char *flag, const char *path, int xsum, int alt, roug
     memset(out, 0, sizeof *out);
     if (!fs_is_file(path)) return mtp_errorf("%s %s: no such file", flag, path);
     size_t len = 0;
-    char *buf = fs_read_all(path, MAX_FILE_BYTES, &len);
+    char *buf = gzip_read_file(path, MAX_FILE_BYTES, &len);
     if (!buf) return -1;
     size_t skip = len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3) ? 3 : 0;  // a UTF-8 byte-order mark
     size_t first = skip;
