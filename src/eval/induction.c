@@ -409,7 +409,7 @@ static int store_argmax(void *user, int p, const float *logits) {
     return 0;
 }
 
-int induction_score_story(loglik_scorer *s, int32_t eot, const induction_tokens *toks,
+int induction_score_story(loglik_scorer *s, int32_t doc_start, const induction_tokens *toks,
                           const induction_occurrence *occ, int n_occ, int n_names, induction_counts *c) {
     size_t n = toks->n, text_len = n ? toks->ends[n - 1] : 0;
     if (n + 1 > (size_t)1 << 30) return mtp_errorf("a story of %zu tokens is too long to score", n);
@@ -422,7 +422,7 @@ int induction_score_story(loglik_scorer *s, int32_t eot, const induction_tokens 
     if (!sorted || !seq || !pred || !at || !seen) goto done;
     memcpy(sorted, occ, sizeof *sorted * (size_t)n_occ);
     qsort(sorted, (size_t)n_occ, sizeof *sorted, cmp_occurrence);
-    seq[0] = eot;
+    seq[0] = doc_start;
     memcpy(seq + 1, toks->ids, sizeof(int32_t) * n);
     int last = 0;  // the last sequence position whose prediction is needed
     for (int k = 0; k < n_occ; k++) {

@@ -128,13 +128,14 @@ typedef struct {
     long truncated;       // stories longer than the scoring window (see loglik.h)
 } induction_counts;
 
-// Scores one story, teacher-forced: the sequence is [eot] + toks->ids (a
-// document starts after end-of-text, as in training); for every mention of a
+// Scores one story, teacher-forced: the sequence is [doc_start] + toks->ids
+// (what a training document starts after: tokenizer_doc_start, the BOS id
+// of a SentencePiece tokenizer, else end-of-text); for every mention of a
 // name after its first (in text order), with the name's tokens at i, i+1,
 // compares head 1's argmax after token i with token i+1 (second token) and
 // after token i-1 with token i (first token). occ: n_occ mentions, names in
 // [0, n_names). Adds to *c.
-int induction_score_story(loglik_scorer *s, int32_t eot, const induction_tokens *toks,
+int induction_score_story(loglik_scorer *s, int32_t doc_start, const induction_tokens *toks,
                           const induction_occurrence *occ, int n_occ, int n_names, induction_counts *c);
 
 #endif

@@ -26,11 +26,19 @@ int induction_tokenize(void *user, const char *text, size_t len, induction_token
         out->cap = cap;
     }
     size_t at = 0;
+    int leading_space = 0;
     for (size_t i = 0; i < out->n; i++) {
         int n = tokenizer_decode_token(tok, out->ids[i], piece, sizeof piece);
         if (n < 0) return -1;
+        if (i == 0) leading_space = n > 0 && piece[0] == ' ';
         at += (size_t)n;
         out->ends[i] = at;
+    }
+    // a SentencePiece tokenizer of Llama's kind puts a space before the text (its "dummy
+    // prefix"), which the first token decodes to: not the text's, so the offsets start after it
+    if (at == len + 1 && leading_space) {
+        for (size_t i = 0; i < out->n; i++) out->ends[i]--;
+        at--;
     }
     if (at != len)
         return mtp_errorf("tokenizer %s decodes %zu bytes of text into %zu bytes: it does not round-trip",
@@ -162,7 +170,8 @@ int induction_evaluate(loglik_scorer *s, const tokenizer *tok, const induction_s
     memset(c, 0, sizeof *c);
     for (int i = 0; i < n && rc == 0; i++) {
         rc = induction_tokenize((void *)tok, st[i].text, st[i].len, &toks) ||
-             induction_score_story(s, tokenizer_eot(tok), &toks, st[i].occ, st[i].n_occ, st[i].n_names, c);
+             induction_score_story(s, tokenizer_doc_start(tok), &toks, st[i].occ, st[i].n_occ, st[i].n_names,
+                                   c);
         if (rc) mtp_error_context("story at line %ld", st[i].line);
         progress_tell(progress, (uint64_t)i + 1, (uint64_t)n);
     }
