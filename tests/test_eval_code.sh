@@ -102,6 +102,23 @@ grep -q "kept only their last tokens" err.txt || fail "--model: no note on promp
 EC $TOY --model run --threads 1 --samples-per-task 2 --max-new 24 --k 1,2 \
     --timeout 2 --results m2.jsonl --json --jobs 1 >/dev/null 2>&1 || fail "--model again"
 cmp -s m1.jsonl m2.jsonl || fail "--model: completions differ between runs with the same seed"
+# MBPP's split prompt holds tasks 2-4, the three-shot prompt's worked examples: said on stderr
+py '
+import json
+with open("mb.jsonl", "w") as f:
+    for n in (1, 2, 3, 4, 5, 11):
+        f.write(json.dumps({"task_id": n, "text": "Return %d." % n, "code": "def f():\n    return %d\n" % n,
+                            "test_list": ["assert f() == %d" % n], "test_setup_code": "",
+                            "challenge_test_list": []}) + "\n")
+'
+for split in prompt test; do
+    EC --benchmark mbpp --data mb.jsonl --split $split --model run --threads 1 --max-new 4 --k 1 --timeout 2 \
+        >/dev/null 2>err_$split.txt || fail "MBPP --split $split --model: $(cat err_$split.txt)"
+done
+grep -q "3 tasks of split prompt (of 2, 3, 4) are the three-shot prompt's worked examples" err_prompt.txt ||
+    fail "MBPP --split prompt: no note on the worked examples: $(cat err_prompt.txt)"
+grep -q "worked examples" err_test.txt && fail "MBPP --split test: a note on worked examples: $(cat err_test.txt)"
+
 # the completions are in --results before any program runs: a run stopped while its programs run
 # (one task whose test sleeps; the greedy completion lands inside a string, so the program runs
 # whatever the tiny model writes) keeps them, ready for --samples

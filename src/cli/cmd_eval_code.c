@@ -184,7 +184,26 @@ static int find_sandbox(const code_args *a, sandbox_setup *sb) {
     return 0;
 }
 
+// MBPP's three-shot prompt shows tasks 2, 3 and 4 solved: scoring those tasks with it (splits
+// prompt and all) shows the model its own answer. Said, not hidden: the split is the user's.
+static void note_shots_in_split(const code_args *a, const code_eval *e) {
+    if (e->tasks.bench != CODE_MBPP || 3 * a->shots != 3) return;  // shots: the index of "0" or "3"
+    long seen = 0;
+    for (long i = 0; i < e->n_eval; i++) {
+        long number = e->tasks.tasks[e->eval[i]].number;
+        seen += number >= 2 && number <= 4;
+    }
+    if (seen)
+        fprintf(
+            stderr,
+            "mtp eval-code: %ld task%s of split %s (of 2, 3, 4) %s the three-shot prompt's worked "
+            "examples: %s prompt shows %s own solution (--split test, or --shots 0, scores without that)\n",
+            seen, seen == 1 ? "" : "s", a->split, seen == 1 ? "is one of" : "are",
+            seen == 1 ? "its" : "their", seen == 1 ? "its" : "their");
+}
+
 static int sample(const code_args *a, code_eval *e) {
+    note_shots_in_split(a, e);
     model_session ms = {0};
     generator_config gc = {a->d.speculative, (float)a->d.temperature, 0, (float)a->d.top_p, a->d.seed};
     progress bar;
