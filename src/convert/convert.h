@@ -37,13 +37,13 @@ typedef int (*convert_fill_fn)(void *ctx, int index, float *dst);
 int convert_write(const char *out_dir, const mtp_config *cfg, convert_fill_fn fill, void *ctx,
                   const char *const *tok_src, const char *const *tok_name, int ntok,
                   const progress_sink *progress);
-// Meta's FFN width rule: 2/3 of 4d, times the multiplier, rounded up to a
-// multiple of multiple_of.
 // The name a tokenizer file takes in a checkpoint, by its content as the
 // loader tells them apart: JSON is a tokenizer.json, anything else a
 // SentencePiece tokenizer.model (a tokenizer.json saved under the other name
 // would not load as one).
 const char *convert_tokenizer_file_name(const char *path);
+// Meta's FFN width rule: 2/3 of 4d, times the multiplier, rounded up to a
+// multiple of multiple_of.
 int convert_meta_ffn_dim(int dim, int multiple_of, double ffn_dim_multiplier);
 
 #endif
