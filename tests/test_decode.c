@@ -273,12 +273,21 @@ static void test_auto_greedy(void) {
     model_free(&m);
 }
 
-// The chooser against simulated steps: a step with K drafts takes
-// 1 + row_cost * K time units (plus noise) and each draft is accepted with
-// probability `accept` once the ones before it were. Returns the tokens per
-// time unit it achieved; picks[K] counts its choices.
-static double simulate_chooser(double accept, const double *cost, double catch_fixed, double catch_row,
-                               int k_max, long picks[MTP_MAX_FUTURE]) {
+// The chooser against simulated steps: a step with K drafts takes cost[K]
+// time units (plus noise; on a busy machine, now and then 1.6x) and each
+// draft is accepted with probability `accept` once the ones before it were.
+// With prompt_every > 0 a new prompt of prompt_len positions starts every
+// prompt_every steps, its prefill running the heads the chooser asks for
+// (k_chooser_prefill_drafts) and leaving the others a whole prompt behind, as
+// the decoder does (the prefill's own time is left out, as for fixed K).
+// Returns the tokens per time unit it achieved; picks[K] counts its choices.
+typedef struct {
+    double accept, cost[4], catch_fixed, catch_row;
+    int prompt_every, prompt_len;
+    double busy;  // the fraction of steps that take 1.6x
+} chooser_case;
+
+static double simulate_chooser(const chooser_case *sc, int k_max, long picks[MTP_MAX_FUTURE]) {
     k_chooser ch;
     k_chooser_init(&ch, k_max);
     mtp_rng rng;
@@ -289,6 +298,11 @@ static double simulate_chooser(double accept, const double *cost, double catch_f
     long pos = 1, head_len[MTP_MAX_FUTURE] = {0}, catch_rows[MTP_MAX_FUTURE];
     int have = 0;
     for (int step = 0; step < 600; step++) {
+        if (sc->prompt_every > 0 && step % sc->prompt_every == 0) {
+            have = k_chooser_prefill_drafts(&ch);
+            pos = sc->prompt_len;
+            for (int j = 1; j <= k_max; j++) head_len[j] = j <= have ? pos : 0;
+        }
         for (int k = 0; k <= k_max; k++) {  // what a switch to k drafts would run first
             long from = pos - 1;
             for (int j = 1; j <= k; j++)
@@ -298,14 +312,15 @@ static double simulate_chooser(double accept, const double *cost, double catch_f
         int K = k_chooser_pick(&ch, catch_rows);
         picks[K]++;
         if (catch_rows[K] > 0) {  // catching up: a fixed cost per call plus one per head-row
-            double tc = catch_fixed + catch_row * (double)catch_rows[K];
+            double tc = sc->catch_fixed + sc->catch_row * (double)catch_rows[K];
             k_chooser_observe_switch(&ch, 0.01 * tc, catch_rows[K]);
             time += tc;
         }
         int a = 0;
-        while (a < K && mtp_rng_uniform(&rng) < accept) a++;
+        while (a < K && mtp_rng_uniform(&rng) < sc->accept) a++;
         // the chooser sees it with up to 5% noise, and each K's first step cold (twice as long)
-        double t = cost[K], seen = t * (1.0 + 0.05 * mtp_rng_uniform(&rng)) * (picks[K] == 1 ? 2.0 : 1.0);
+        double t = sc->cost[K] * (mtp_rng_uniform(&rng) < sc->busy ? 1.6 : 1.0),
+               seen = t * (1.0 + 0.05 * mtp_rng_uniform(&rng)) * (picks[K] == 1 ? 2.0 : 1.0);
         k_chooser_observe(&ch, K, 0.01 * seen, K, a);
         tokens += 1 + a;
         time += t;
@@ -316,71 +331,87 @@ static double simulate_chooser(double accept, const double *cost, double catch_f
     return tokens / time;
 }
 
-// Tokens per time unit of a fixed K in the simulation (noise aside).
-static double fixed_rate(double accept, const double *cost, int K) {
+// Tokens per time unit of a fixed K in the simulation (noise aside; busy
+// steps slow it as they slow the chooser).
+static double fixed_rate(const chooser_case *sc, int K) {
     double tokens = 0.0, all = 1.0;
-    for (int j = 0; j <= K; j++, all *= accept) tokens += all;
-    return tokens / cost[K];
+    for (int j = 0; j <= K; j++, all *= sc->accept) tokens += all;
+    return tokens / (sc->cost[K] * (1.0 + 0.6 * sc->busy));
 }
 
 static void test_k_chooser(void) {
     // a step's cost with K = 0..3 drafts, in plain steps; catching up costs a fixed part per
     // call and a part per head-row
     struct {
-        double accept, cost[4], catch_fixed, catch_row;
-        int want;  // the K it must pick most of the time (-1: a close call, only the rate counts)
+        chooser_case sc;
+        int want;  // the K it must pick 2/3 of the time or more (-1: a close call, only the rate counts)
     } cases[] = {
-        {0.0, {1, 1.1, 1.2, 1.3}, 0.0, 0.0, 0},      // drafts never accepted: plain
-        {0.9, {1, 1.05, 1.1, 1.15}, 0.0, 0.0, 3},    // big model, good heads: every draft
-        {0.6, {1, 1.5, 2.0, 2.5}, 0.0, 0.0, -1},     // small model: K=1 gains 7% over plain, K=2 loses 2%
-        {0.8, {1, 3, 5, 7}, 0.0, 0.0, 0},            // rows cost more than they bring: plain
-        {0.7, {1, 1.15, 1.3, 1.45}, 0.0, 0.0, -1},   // a big model, fair heads
-        {0.9, {1, 1.05, 1.1, 1.15}, 0.5, 0.05, 3},   // the same with catching up costing
-        {1.0, {1, 1.62, 2.92, 4.38}, 0.6, 0.15, 1},  // the quick start's model: K=1 1.23x, K=3 0.91x
-        {0.6, {1, 1.5, 2.0, 2.5}, 0.6, 0.15, -1},    // small model, close call, costly catch-ups
+        {{0.0, {1, 1.1, 1.2, 1.3}, 0.0, 0.0, 0, 0, 0.0}, 0},     // drafts never accepted: plain
+        {{0.9, {1, 1.05, 1.1, 1.15}, 0.0, 0.0, 0, 0, 0.0}, 3},   // big model, good heads: every draft
+        {{0.6, {1, 1.5, 2.0, 2.5}, 0.0, 0.0, 0, 0, 0.0}, -1},    // small model: K=1 +7% over plain, K=2 -2%
+        {{0.8, {1, 3, 5, 7}, 0.0, 0.0, 0, 0, 0.0}, 0},           // rows cost more than they bring: plain
+        {{0.7, {1, 1.15, 1.3, 1.45}, 0.0, 0.0, 0, 0, 0.0}, -1},  // a big model, fair heads
+        {{0.9, {1, 1.05, 1.1, 1.15}, 0.5, 0.05, 0, 0, 0.0}, 3},  // the same with catching up costing
+        {{1.0, {1, 1.62, 2.92, 4.38}, 0.6, 0.15, 0, 0, 0.0},
+         1},                                                    // an older quick start: K=1 1.23x, K=3 0.91x
+        {{0.6, {1, 1.5, 2.0, 2.5}, 0.6, 0.15, 0, 0, 0.0}, -1},  // small model, close call, costly catch-ups
+        // today's quick start (K = 1, 2, 3: 1.16x, 1.25x, 1.28x plain), prompts of 60 tokens of
+        // 96 new ones, on a busy machine: one slow step of K = 3 must not rule it out for good
+        {{1.0, {1, 1.72, 2.4, 3.13}, 0.7, 0.05, 30, 60, 0.05}, -1},
+        {{1.0, {1, 1.72, 2.4, 3.13}, 0.7, 0.05, 30, 60, 0.15}, -1},
+        {{0.9, {1, 1.05, 1.1, 1.15}, 0.5, 0.05, 40, 200, 0.1}, 3},  // big model, prompts, busy
     };
     const int n_cases = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < n_cases; i++) {
         long picks[MTP_MAX_FUTURE];
-        double got = simulate_chooser(cases[i].accept, cases[i].cost, cases[i].catch_fixed,
-                                      cases[i].catch_row, 3, picks),
-               best = 0.0;
+        const chooser_case *sc = &cases[i].sc;
+        double got = simulate_chooser(sc, 3, picks), best = 0.0;
         int most = 0;
         for (int k = 0; k <= 3; k++) {
-            double r = fixed_rate(cases[i].accept, cases[i].cost, k);
+            double r = fixed_rate(sc, k);
             if (r > best) best = r;
             if (picks[k] > picks[most]) most = k;
         }
-        double plain = fixed_rate(cases[i].accept, cases[i].cost, 0);
+        double plain = fixed_rate(sc, 0);
         printf(
-            "chooser: accept %.2f, K=1 cost %.2f, catch-up %.2f + %.2f/row: %.3f tokens/unit, best fixed K "
-            "%.3f, plain %.3f; picks %ld %ld %ld %ld\n",
-            cases[i].accept, cases[i].cost[1], cases[i].catch_fixed, cases[i].catch_row, got, best, plain,
-            picks[0], picks[1], picks[2], picks[3]);
+            "chooser: accept %.2f, K=1 cost %.2f, catch-up %.2f + %.2f/row, prompt every %d, busy %.2f: "
+            "%.3f tokens/unit, best fixed K %.3f, plain %.3f; picks %ld %ld %ld %ld\n",
+            sc->accept, sc->cost[1], sc->catch_fixed, sc->catch_row, sc->prompt_every, sc->busy, got, best,
+            plain, picks[0], picks[1], picks[2], picks[3]);
         CHECK(got >= 0.9 * best && got >= 0.97 * plain,
               "chooser case %d: %.3f tokens per unit, below 90%% of the best fixed K (%.3f) or 97%% of plain "
               "(%.3f)",
               i, got, best, plain);
-        CHECK(cases[i].want < 0 || (most == cases[i].want && picks[most] > 480),
-              "chooser case %d: picked K=%d %ld of 600 times, want K=%d most of the time", i, most,
-              picks[most], cases[i].want);
+        CHECK(cases[i].want < 0 || (most == cases[i].want && picks[most] > 400),
+              "chooser case %d: picked K=%d %ld of 600 times, want K=%d two thirds of the time or more", i,
+              most, picks[most], cases[i].want);
     }
-    // drafts rejected from the first: a K = 1 step whose draft is rejected and
-    // a plain step, then plain steps. No K may be tried again for its time
-    // alone (it can bring no tokens); exploring the runner-up, at about 1% of
-    // the time, first comes 10 steps on (a try loses 10% of a step here).
+    // drafts rejected from the first: the opening (two plain steps, one with
+    // every draft), then mostly plain steps. A few tries of K > 0 may follow
+    // while the acceptance estimate comes down, but drafts that bring no
+    // tokens must not keep being tried for their time alone: over 200 steps
+    // (rows costing 20% of a step) the time stays within 3% of plain's.
     k_chooser z;
     k_chooser_init(&z, 3);
     long catch_rows[MTP_MAX_FUTURE] = {0};
-    int first = k_chooser_pick(&z, catch_rows), tried_at = -1;
-    k_chooser_observe(&z, first, 0.011, first, 0);
-    for (int step = 1; step < 10; step++) {
-        for (int k = 1; k <= 3; k++) catch_rows[k] = (long)k * step;  // heads left behind by plain steps
+    int opening[3], tries = 0;
+    double spent = 0.0;
+    for (int step = 0; step < 200; step++) {
         int K = k_chooser_pick(&z, catch_rows);
-        if (step > 1 && K > 0 && tried_at < 0) tried_at = step;
-        k_chooser_observe(&z, K, K ? 0.011 + 0.001 * K : 0.010, K, 0);
+        if (step < 3) opening[step] = K;
+        tries += step >= 3 && K > 0;
+        double t = 0.010 * (1.0 + 0.2 * K);
+        spent += t;
+        k_chooser_observe(&z, K, t, K, 0);
+        for (int k = 1; k <= 3; k++) catch_rows[k] = K >= k ? 0 : catch_rows[k] + k;  // heads left behind
     }
-    CHECK(first == 1 && tried_at < 0, "chooser: drafts rejected, yet K > 0 tried again at step %d", tried_at);
+    printf("chooser: drafts always rejected: %d tries of K > 0 after the opening, time %.3f of plain's\n",
+           tries, spent / (200 * 0.010));
+    CHECK(opening[0] == 0 && opening[1] == 0 && opening[2] == 3, "chooser: opening K = %d %d %d, want 0 0 3",
+          opening[0], opening[1], opening[2]);
+    CHECK(spent <= 1.03 * 200 * 0.010,
+          "chooser: drafts always rejected, yet K > 0 tried %d times after the opening: time %.3f of plain's",
+          tries, spent / (200 * 0.010));
     k_chooser one;
     k_chooser_init(&one, 0);
     CHECK(k_chooser_pick(&one, NULL) == 0, "chooser without drafting heads must pick 0");

@@ -130,10 +130,13 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
                           c->max_seq_len);
     if (max_new <= 0) return 0;
     // prefill: the prompt in chunks, matrix-matrix; logits of the last position only. Auto runs
-    // heads 1 and 2 (its first step tries one draft) and keeps the trunk's outputs: the other
-    // drafting heads catch up if more drafts ever pay (chained heads cannot catch up: they all run).
+    // the heads its chooser expects to use soon (all of them on the first prompt, whose first
+    // steps time plain and full drafting) and keeps the trunk's outputs: the other drafting
+    // heads catch up if more drafts ever pay (chained heads cannot catch up: they all run).
     double t0 = mtp_now();
-    const int prefill_heads = d->all_heads ? c->n_future : d->auto_k ? 2 : K + 1;
+    const int prefill_heads = d->all_heads ? c->n_future
+                              : d->auto_k  ? 1 + k_chooser_prefill_drafts(&d->chooser)
+                                           : K + 1;
     d->cache.len = 0;
     for (int at = 0; at < n; at += d->prefill_chunk) {
         int len = n - at < d->prefill_chunk ? n - at : d->prefill_chunk;

@@ -11,22 +11,39 @@
 #define EXPLORE_BUDGET 0.01
 #define EXPLORE_MIN 4
 #define EXPLORE_MAX 4096
-// The first step time of each K is often cold (caches, page faults: up to 2x
+// The first step time of each K is often cold (caches, page faults: 2-4x
 // its later ones), and one such sample can make a K look far worse, or the
 // plain baseline far slower, than it is. It stands only until a second one
-// replaces it, and until then every K that may be worth it (an estimated rate
-// at least WORTH_SAMPLING of the best's, and a catch-up of at most about a
-// step) is tried every EXPLORE_MIN steps.
+// replaces it: a K timed only cold is tried again if its rate, so measured,
+// is at least WORTH_COLD of the best's. One warm time can be a busy moment's
+// (1.5x: it made K = 3 look slower than K = 1, and with K = 3's heads falling
+// further behind every step, it was never tried again): a K is settled once
+// SETTLED warm times give an estimate, and until then tried again if its rate
+// is at least WORTH_SETTLING of the best's. A K never timed, or timed long ago,
+// is tried if its estimated rate is at least WORTH_SAMPLING of the best's.
+// Those tries come every EXPLORE_MIN steps (a K timed only cold: the next
+// step), when they need a catch-up of at most about a step (heads a whole
+// prompt behind wait for the next prefill).
+#define WORTH_COLD 0.3
+#define SETTLED 3
+#define WORTH_SETTLING 0.75
 #define WORTH_SAMPLING 0.5
-// A K not timed for STALE_STEPS steps is timed again the same way, its old
-// times dropped: the machine's speed drifts (other work, clocks, the memory's
-// mood), and a fresh estimate against a stale one picks the wrong K (a K = 2
-// timed now looked faster than a K = 1 timed 200 steps before, when the
-// machine was slower).
+// Steps of the opening (k_chooser_pick), before any choice.
+#define OPENING 3
+// A K not timed for STALE_STEPS steps (or longer where its try costs more
+// than EXPLORE_BUDGET of that time) is timed again the same way, and any K
+// timed after such a pause has its old times dropped: the machine's speed
+// drifts (other work, clocks, the memory's mood), and a fresh estimate
+// against a stale one picks the wrong K (a K = 2 timed now looked faster than
+// a K = 1 timed 200 steps before, when the machine was slower).
 #define STALE_STEPS 128
 // Before any measurement: a draft is accepted half of the time, and each
 // drafted row adds 15% to a step (a model far out of cache).
 #define PRIOR_ACCEPT 0.5
+// The prior counts as this many observations in an acceptance rate: a single
+// rejection of a good head's first draft (one in ten at 90%) would otherwise
+// set its rate to 0, and drafts that bring no tokens are never tried again.
+#define PRIOR_WEIGHT 2
 // Drafts are used only when their estimated tokens/s beat plain's by this much.
 #define MARGIN 0.03
 #define PRIOR_ROW_COST 0.15
@@ -57,20 +74,26 @@ double k_chooser_tokens_per_step(const k_chooser *c, int K) {
     return tokens;
 }
 
-// Time of a step with K drafts: measured, or interpolated from the measured
-// ones (linear in K), or the prior.
+// Whether K's step time may stand for others' (interpolated from it): a cold
+// first time, 2-4x the later ones, would make every K beside it look slow.
+static int timed_warm(const k_chooser *c, int K) {
+    return c->seconds[K] > 0.0 && c->warm[K];
+}
+
+// Time of a step with K drafts: measured, or interpolated from the warm
+// measured ones (linear in K), or the prior.
 static double step_seconds(const k_chooser *c, int K) {
     if (c->seconds[K] > 0.0) return c->seconds[K];
     int lo = -1, hi = -1;
     for (int k = K - 1; k >= 0 && lo < 0; k--)
-        if (c->seconds[k] > 0.0) lo = k;
+        if (timed_warm(c, k)) lo = k;
     for (int k = K + 1; k <= c->k_max && hi < 0; k++)
-        if (c->seconds[k] > 0.0) hi = k;
+        if (timed_warm(c, k)) hi = k;
     if (lo >= 0 && hi >= 0)
         return c->seconds[lo] + (c->seconds[hi] - c->seconds[lo]) * (K - lo) / (double)(hi - lo);
     if (lo >= 0)  // extrapolate the slope of the two nearest measured below
         for (int k = lo - 1; k >= 0; k--)
-            if (c->seconds[k] > 0.0) {
+            if (timed_warm(c, k)) {
                 double slope = (c->seconds[lo] - c->seconds[k]) / (double)(lo - k);
                 return c->seconds[lo] + (slope > 0.0 ? slope : 0.0) * (K - lo);
             }
@@ -95,16 +118,13 @@ static double catch_up_seconds(const k_chooser *c, long head_rows) {
     return a + b * x;
 }
 
-int k_chooser_pick(k_chooser *c, const long *catch_rows) {
-    if (c->k_max == 0) return 0;
-    // the first two steps measure one speculative and one plain step
-    if (c->steps == 0) return c->current = 1;
-    if (c->steps == 1) return c->current = 0;
-    // tokens/s of each K, a catch-up it needs spread over the steps it is
-    // expected to hold; the best, and the runner-up, whose estimate only
-    // stays honest if it is tried now and then: often when it is close
-    int best = 0, second = -1;
-    double rate[MTP_MAX_FUTURE] = {0}, catch_s[MTP_MAX_FUTURE] = {0};
+// Tokens/s of each K, a catch-up it needs (catch_s[K]) spread over the steps it
+// is expected to hold. Returns the best K: drafts must beat plain by a margin,
+// and bring tokens: a tie (drafts never accepted, a speculative step timed fast
+// in the noise) would otherwise flip back and forth, and every switch to
+// drafts costs a catch-up.
+static int estimate_rates(const k_chooser *c, const long *catch_rows, double *rate, double *catch_s) {
+    int best = 0;
     for (int K = 0; K <= c->k_max; K++) {
         long rows = catch_rows && K > 0 ? catch_rows[K] / K : 0;  // positions behind
         catch_s[K] = catch_rows ? catch_up_seconds(c, catch_rows[K]) : 0.0;
@@ -112,26 +132,63 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
                   (step_seconds(c, K) + catch_s[K] / (double)(rows > HORIZON ? rows : HORIZON));
         if (rate[K] > rate[best]) best = K;
     }
-    // drafts must beat plain by a margin, and bring tokens: a tie (drafts
-    // never accepted, a speculative step timed fast in the noise) would
-    // otherwise flip back and forth, and every switch to drafts costs a catch-up
     if (best > 0 &&
         (rate[best] < (1.0 + MARGIN) * rate[0] || k_chooser_tokens_per_step(c, best) < 1.0 + MARGIN))
         best = 0;
+    return best;
+}
+
+// K was timed only once, cold.
+static int timed_cold(const k_chooser *c, int K) {
+    return c->recent_n[K] > 0 && !c->warm[K];
+}
+
+// Whether K's time needs (more) samples, and may be worth them (see
+// WORTH_COLD); drafts must be expected to bring tokens at all (after
+// rejections, acceptance 0, no step time could make it win: timing it only
+// costs).
+static int worth_timing(const k_chooser *c, int K, int best, const double *rate) {
+    if (K == best || (K > 0 && k_chooser_tokens_per_step(c, K) < 1.0 + MARGIN)) return 0;
+    const double r = rate[K] / rate[best];
+    if (c->recent_n[K] == 0) return r >= WORTH_SAMPLING;
+    if (timed_cold(c, K)) return r >= WORTH_COLD;
+    // stale times are renewed, but a K far behind no more often than a try
+    // of it, which loses (1 - r) of its own step, fits EXPLORE_BUDGET
+    const double loss = (1.0 - r) * step_seconds(c, K) / step_seconds(c, best);
+    const long since = c->steps - c->last_seen[K];
+    if (since > STALE_STEPS && (double)since * EXPLORE_BUDGET >= loss) return r >= WORTH_SAMPLING;
+    return c->warm_seen[K] < SETTLED && r >= WORTH_SETTLING;
+}
+
+int k_chooser_pick(k_chooser *c, const long *catch_rows) {
+    if (c->k_max == 0) return 0;
+    // the opening times both ends: two plain steps (the very first step of
+    // all is the coldest), then one with every draft (the prefill ran every
+    // head, k_chooser_prefill_drafts, so they need two positions' catch-up),
+    // timed again at once if it may be worth it (WORTH_COLD); the K between
+    // are interpolated until tried
+    if (c->steps < OPENING) return c->current = c->steps < 2 ? 0 : c->k_max;
+    // the best, and the runner-up, whose estimate only stays honest if it is
+    // tried now and then: often when it is close
+    double rate[MTP_MAX_FUTURE] = {0}, catch_s[MTP_MAX_FUTURE] = {0};
+    int best = estimate_rates(c, catch_rows, rate, catch_s), second = -1;
     for (int K = 0; K <= c->k_max; K++)
         if (K != best && (second < 0 || rate[K] > rate[second])) second = K;
-    // a K known only by its cold first step (or not at all), or by stale times, that may be
-    // worth it, whose try needs no more catching up than about a step (not heads that lag a
-    // whole prompt behind), and whose drafts are expected to bring tokens at all (after
-    // rejections, acceptance 0, no step time could make it win: timing it only costs)
+    // a K whose time needs samples, whose try needs no more catching up than
+    // about a step (not heads that lag a whole prompt behind: the next
+    // prefill runs them, k_chooser_prefill_drafts)
     int cold = -1;
-    for (int K = 0; K <= c->k_max && cold < 0; K++)
-        if (K != best && (!c->warm[K] || c->steps - c->last_seen[K] > STALE_STEPS) &&
-            rate[K] >= WORTH_SAMPLING * rate[best] && catch_s[K] <= step_seconds(c, best) &&
-            (K == 0 || k_chooser_tokens_per_step(c, K) >= 1.0 + MARGIN))
-            cold = K;
+    for (int K = 0; K <= c->k_max; K++)
+        if (worth_timing(c, K, best, rate) && catch_s[K] <= step_seconds(c, best)) {
+            if (timed_cold(c, K)) {  // a K timed only cold goes first
+                cold = K;
+                break;
+            }
+            if (cold < 0) cold = K;
+        }
     if (cold >= 0) {
-        if (c->steps % EXPLORE_MIN == 0) best = cold;
+        // timed only cold: again right away, while its heads lag by a step at most
+        if (c->steps % EXPLORE_MIN == 0 || timed_cold(c, cold)) best = cold;
     } else if (second >= 0) {
         // a try loses (1 - its rate / the best's) of its own time, in steps of
         // the best K, plus its catch-up now and the best's on the way back (a
@@ -150,6 +207,18 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
     return c->current = best;
 }
 
+int k_chooser_prefill_drafts(const k_chooser *c) {
+    // before the opening's steps every head is to run: the prefill is where heads catch up cheapest
+    if (c->steps < OPENING || c->k_max == 0) return c->k_max;
+    int want = c->current > 1 ? c->current : 1;
+    double rate[MTP_MAX_FUTURE] = {0}, catch_s[MTP_MAX_FUTURE] = {0};
+    int best = estimate_rates(c, NULL, rate, catch_s);
+    if (best > want) want = best;
+    for (int K = want + 1; K <= c->k_max; K++)
+        if (worth_timing(c, K, best, rate)) want = K;
+    return want;
+}
+
 void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int accepted) {
     if (K < 0 || K > c->k_max) return;
     c->steps++;
@@ -160,6 +229,7 @@ void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int acc
         c->recent_n[K] = 0;
     }
     c->last_seen[K] = c->steps;
+    if (c->warm[K]) c->warm_seen[K]++;
     c->recent[K][c->recent_n[K]++ % K_CHOICE_RECENT] = seconds;
     int n = c->recent_n[K] < K_CHOICE_RECENT ? c->recent_n[K] : K_CHOICE_RECENT;
     double v[K_CHOICE_RECENT];
@@ -170,15 +240,19 @@ void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int acc
             v[j] = v[j - 1];
             v[j - 1] = t;
         }
-    c->seconds[K] = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    // the second fastest of the last few: a busy machine only ever slows a
+    // step, and a median of 5 still moved when 3 of them came in a busy
+    // moment (one in ten steps 1.6x slower made K = 3 look worse than K = 2
+    // for 80 steps); one step that ran fast by chance does not decide either
+    c->seconds[K] = v[n >= 3 ? 1 : 0];
     // drafts 1..accepted were accepted; draft accepted+1 (if checked) was not
     for (int j = 0; j < checked && j <= accepted; j++) {
         double hit = j < accepted ? 1.0 : 0.0;
-        // the plain mean of the first 1/NEWEST observations (a few rejections
-        // in a row settle the question quickly), a running average after
-        double w = 1.0 / (c->accept_seen[j] + 1);
+        // the mean of the first observations and PRIOR_WEIGHT of the prior
+        // (the draft before's rate, if measured), a running average after
+        double w = 1.0 / (c->accept_seen[j] + 1 + PRIOR_WEIGHT);
         if (w < NEWEST) w = NEWEST;
-        c->accept[j] = (1.0 - w) * (c->accept_seen[j] ? c->accept[j] : PRIOR_ACCEPT) + w * hit;
+        c->accept[j] = (1.0 - w) * accept_rate(c, j) + w * hit;
         c->accept_seen[j]++;
     }
 }

@@ -4,8 +4,8 @@
 // model is compute-bound, so each extra row costs; a big one is
 // memory-bound, so rows are nearly free; a head's drafts are accepted often
 // on code and rarely on random text. The chooser measures as it goes: the
-// time of a step with K drafts (the median of its last few) and the rate at
-// which draft j is accepted once drafts 1..j-1 were. It picks the K that
+// time of a step with K drafts (the second fastest of its last few) and the
+// rate at which draft j is accepted once drafts 1..j-1 were. It picks the K that
 // maximizes expected tokens per step / time per step, and now and then tries
 // a neighbouring K so its estimates stay current.
 #ifndef MTP_INFER_K_CHOICE_H
@@ -13,17 +13,18 @@
 
 #include "mtp.h"
 
-#define K_CHOICE_RECENT 5  // step times per K kept: their median resists a busy machine's outliers
+#define K_CHOICE_RECENT 5  // step times per K kept: a low one of them resists a busy machine's outliers
 
 typedef struct {
     int k_max;
     int current;  // the K picked last
     long steps;   // steps observed
-    double
-        seconds[MTP_MAX_FUTURE];  // a step's time with K drafts: median of the last few; 0 = never measured
+    // a step's time with K drafts: the second fastest of the last few; 0 = never measured
+    double seconds[MTP_MAX_FUTURE];
     double recent[MTP_MAX_FUTURE][K_CHOICE_RECENT];  // those last few step times, newest at recent_n % R
     int recent_n[MTP_MAX_FUTURE];
     int warm[MTP_MAX_FUTURE];         // the first (cold) step time of K was replaced by a later one
+    long warm_seen[MTP_MAX_FUTURE];   // step times of K since that first one
     long last_seen[MTP_MAX_FUTURE];   // the step at which K was last timed
     double accept[MTP_MAX_FUTURE];    // running rate of draft j+1 accepted given drafts 1..j were
     int accept_seen[MTP_MAX_FUTURE];  // observations behind accept[j]
@@ -38,6 +39,11 @@ void k_chooser_init(k_chooser *c, int k_max);
 // were left out of recent steps catch up on those positions before they can
 // draft. A choice and a try of another K both count it.
 int k_chooser_pick(k_chooser *c, const long *catch_rows);
+// The drafts a prefill should prepare heads for: every one before the
+// opening steps, then those of the K in use or best, and of any K with more drafts
+// whose time needs samples (trying it later would first run its heads over
+// the whole prompt). At least 1 where k_max is.
+int k_chooser_prefill_drafts(const k_chooser *c);
 // A step with K drafts took `seconds`; `accepted` of its `checked` drafts
 // (checked <= K: fewer near the end of generation) were accepted, in order.
 // `seconds` leaves out the one-off work of catching up (drafting heads
