@@ -55,7 +55,8 @@ enum { CHUNK = OP_Q8_PANEL * OP_Q8_BLOCK };
 // prefetchers alone let DRAM idle between a core's requests. 16 KB rather
 // than 4: several rows compute in bursts (lm_head-shaped int8 products from
 // DRAM on an Intel Xeon, 2 threads: 4 rows 4.34-4.40 ms vs 4.71-4.92, 1 row
-// unchanged; 32 KB no better). Later passes over the panel (more rows than
+// unchanged; 32 KB no better, nor 8 or 32 KB with the prefetches spread through
+// each block, prefetch_lines). Later passes over the panel (more rows than
 // one pass takes: a prompt) find it in L2; for them the prefetches go on into
 // the next panel, up to PREFETCH_LIMIT bytes ahead (within L2 on both machine
 // kinds), so that DRAM does not idle meanwhile.
@@ -203,20 +204,28 @@ void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xaux, const float *x, i
     }
 }
 
-// One block's worth of prefetches (CHUNK bytes). The first pass over a
-// panel (frontier NULL): PREFETCH_AHEAD bytes past its block qp. Later
-// passes: from the cursor *ahead on, kept between PREFETCH_AHEAD and
-// PREFETCH_LIMIT bytes past the frontier (the panel's end). (A cursor for the
-// first pass too, clamped the same way, cost 5-10% of one row's rate.)
-static inline void prefetch_ahead(const int8_t **ahead, const int8_t *frontier, const int8_t *qp,
-                                  const int into_l1) {
-    if (!frontier) {
-        for (int l = 0; l < CHUNK; l += 64) {
-            __builtin_prefetch(qp + PREFETCH_AHEAD + l, 0, 2);
-            if (into_l1) __builtin_prefetch(qp + L1_AHEAD + l, 0, 3);
-        }
-        return;
+// Prefetches for a pass over a panel. The first pass (reading from DRAM)
+// prefetches each block's CHUNK bytes PREFETCH_AHEAD past it (and, with
+// L1_PREFETCH, L1_AHEAD past it into L1) a few lines at a time through the
+// block's arithmetic (prefetch_lines, called once per step of it): all 32
+// lines at the block's start left DRAM idle through the arithmetic of
+// several rows (16 blocks of d = 1536, old and new alternating, Intel Xeon
+// model 167, 2 threads: AVX-512 4 to 8 rows 5-7% faster, 1 to 3 rows the
+// same; AVX2 1 row 4%, 2 to 4 rows 5-6%, 7 and 8 rows 13-19%).
+// `lines` lines from line `first` of the block at qp.
+static inline __attribute__((always_inline)) void prefetch_lines(const int8_t *qp, int first, int lines,
+                                                                 const int into_l1) {
+    for (int l = first; l < first + lines; l++) {
+        __builtin_prefetch(qp + PREFETCH_AHEAD + l * 64, 0, 2);
+        if (into_l1) __builtin_prefetch(qp + L1_AHEAD + l * 64, 0, 3);
     }
+}
+
+// Later passes (the panel in L2): one block's worth (CHUNK bytes) from the
+// cursor *ahead on, kept between PREFETCH_AHEAD and PREFETCH_LIMIT bytes past
+// the frontier (the panel's end). (A cursor for the first pass too, clamped
+// the same way, cost 5-10% of one row's rate.)
+static inline void prefetch_ahead(const int8_t **ahead, const int8_t *frontier) {
     const int8_t *at = *ahead, *lo = frontier + PREFETCH_AHEAD, *hi = frontier + PREFETCH_LIMIT;
     if (at < lo) at = lo;
     for (int l = 0; l < CHUNK / 64 && at < hi; l++, at += 64) __builtin_prefetch(at, 0, 2);
@@ -239,7 +248,9 @@ static inline int32_t load4(const void *p) {
 static inline __attribute__((always_inline)) void block_rows(float (*f)[GROUPS][GROUP], const int8_t *xq,
                                                              const int32_t *xaux, const int8_t *qp,
                                                              const float *sp, int in_dim, int b, const int m0,
-                                                             const int R, const int G, const int g0) {
+                                                             const int R, const int G, const int g0,
+                                                             const int8_t *pf, const int into_l1) {
+    // (pf: the block whose first-pass prefetches this call issues, or NULL)
     const size_t ldaux = (size_t)in_dim / 4;
     // acc[m][g] (and, for one row, odd[g] taking every other step: 8
     // chains in flight instead of 4; integer sums, so no change in bits)
@@ -253,6 +264,7 @@ static inline __attribute__((always_inline)) void block_rows(float (*f)[GROUPS][
     const int8_t *xb = xq + (size_t)m0 * in_dim + (size_t)b * OP_Q8_BLOCK;
 #pragma GCC unroll 8
     for (int j = 0; j < J; j++) {
+        if (pf) prefetch_lines(pf, j * (CHUNK / 64 / J), CHUNK / 64 / J, into_l1);
         __m512i w[GROUPS];
         for (int g = 0; g < G; g++) w[g] = _mm512_loadu_si512(qp + (g0 + g) * GROUP * OP_Q8_BLOCK + j * 64);
 #pragma GCC unroll 8
@@ -292,9 +304,10 @@ static inline __attribute__((always_inline)) void panel_rows(float *out, size_t 
     _Alignas(64) float f[PASS_ROWS][GROUPS][GROUP];
     memset(f, 0, sizeof f);
     for (int b = 0; b < blocks; b++, qp += CHUNK, sp += OP_Q8_PANEL) {
-        prefetch_ahead(ahead, frontier, qp, L1_PREFETCH(R));
-        block_rows(f, xq, xaux, qp, sp, in_dim, b, 0, R < 4 ? R : 4, GROUPS, 0);
-        if (R > 4) block_rows(f, xq, xaux, qp, sp, in_dim, b, 4, R - 4, GROUPS, 0);
+        if (frontier) prefetch_ahead(ahead, frontier);
+        block_rows(f, xq, xaux, qp, sp, in_dim, b, 0, R < 4 ? R : 4, GROUPS, 0, frontier ? NULL : qp,
+                   L1_PREFETCH(R));
+        if (R > 4) block_rows(f, xq, xaux, qp, sp, in_dim, b, 4, R - 4, GROUPS, 0, NULL, 0);
     }
     for (int m = 0; m < R; m++)
         for (int g = 0; g < GROUPS; g++) {
@@ -320,9 +333,11 @@ static inline __attribute__((always_inline)) void panel_rows(float *out, size_t 
     _Alignas(32) float f[PASS_ROWS][OP_Q8_PANEL];
     memset(f, 0, sizeof f);
     for (int b = 0; b < blocks; b++, qp += CHUNK, sp += OP_Q8_PANEL) {
-        prefetch_ahead(ahead, frontier, qp, L1_PREFETCH(R));
+        if (frontier) prefetch_ahead(ahead, frontier);
         for (int h = 2 * g0; h < 2 * (g0 + G); h++) {  // outputs 8h..8h+7: group h/2, half h%2
             const int8_t *wq = qp + (h / 2) * GROUP * OP_Q8_BLOCK + (h % 2) * 32;
+            enum { LINES = CHUNK / 64 / (2 * G) };  // the first pass's prefetches, per half group
+            if (!frontier) prefetch_lines(qp, (h - 2 * g0) * LINES, LINES, L1_PREFETCH(R));
             __m256i acc[PASS_ROWS];
             for (int m = 0; m < R; m++) acc[m] = _mm256_setzero_si256();
             for (int j = 0; j < J; j++) {
