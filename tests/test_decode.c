@@ -670,6 +670,43 @@ static void test_sampler_cuts(void) {
     sampler_free(&s);
 }
 
+// sampler_argmax against the plain scan (the first strictly larger value
+// wins): lengths around the 16 lanes, ties (a few distinct values), signed
+// zeros, infinities and NaNs (never chosen unless at index 0).
+static int32_t argmax_scan(const float *x, int V) {
+    int32_t best = 0;
+    for (int i = 1; i < V; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static void test_sampler_argmax(void) {
+    mtp_rng rng;
+    mtp_rng_seed(&rng, 11);
+    enum { MAX_V = 200 };
+    float x[MAX_V];
+    int bad = 0;
+    for (int trial = 0; trial < 4000; trial++) {
+        const int V = 1 + (int)(mtp_rng_uniform(&rng) * MAX_V);
+        const int kind = trial % 5;
+        for (int i = 0; i < V; i++) {
+            const double u = mtp_rng_uniform(&rng);
+            x[i] = kind == 0   ? (float)(u * 2.0 - 1.0)      // distinct values
+                   : kind == 1 ? (float)(int)(u * 4.0)       // many ties
+                   : kind == 2 ? (u < 0.5 ? -0.0f : 0.0f)    // signed zeros only
+                   : kind == 3 ? (u < 0.1 ? NAN : (float)u)  // NaNs among values
+                               : (u < 0.3   ? -INFINITY
+                                  : u < 0.4 ? INFINITY
+                                            : (float)u);
+        }
+        if (trial % 50 == 0) x[0] = NAN;
+        if (sampler_argmax(x, V) != argmax_scan(x, V) && bad++ < 3)
+            CHECK(0, "sampler_argmax: V %d kind %d: %d, the scan %d", V, kind, sampler_argmax(x, V),
+                  argmax_scan(x, V));
+    }
+    CHECK(bad == 0, "sampler_argmax differs from the scan in %d of 4000 cases", bad);
+}
+
 // ---- (2d) head variants ------------------------------------------------------
 
 // Linear, causal and anticausal heads (appendix B of the paper): cached
@@ -761,6 +798,7 @@ int main(void) {
     test_greedy_speculative();
     test_verify_draft_rows();
     test_k_chooser();
+    test_sampler_argmax();
     test_auto_greedy();
     test_decode_layout();
     test_q8_model();

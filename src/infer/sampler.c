@@ -23,11 +23,27 @@ void sampler_free(sampler *s) {
     s->order = NULL;
 }
 
+// The first index of the largest value (0 if x[0] is NaN; other NaNs never
+// win), as a scan keeping the first strictly larger value gives. A scan is
+// a chain of dependent compares, about a value a cycle: 0.4 ms a step for the
+// 7 rows of V = 50304 a three-draft verification reads, 1.5% of a big int8
+// model's step. The maximum comes first, in 16 independent lanes the
+// compiler keeps in vector registers (x > m ? x : m is the vector max
+// instruction's own rule), then the scan for its first index stops there.
 int32_t sampler_argmax(const float *x, int V) {
-    int32_t best = 0;
-    for (int i = 1; i < V; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
+    enum { LANES = 16 };
+    if (V < 1 || isnan(x[0])) return 0;
+    float lane[LANES];
+    for (int l = 0; l < LANES; l++) lane[l] = x[0];
+    int i = 0;
+    for (; i + LANES <= V; i += LANES)
+        for (int l = 0; l < LANES; l++) lane[l] = x[i + l] > lane[l] ? x[i + l] : lane[l];
+    float m = lane[0];
+    for (int l = 1; l < LANES; l++) m = lane[l] > m ? lane[l] : m;
+    for (; i < V; i++) m = x[i] > m ? x[i] : m;
+    for (i = 0; x[i] != m; i++) {
+    }
+    return i;
 }
 
 static int by_prob_desc(const void *a, const void *b) {
