@@ -138,15 +138,16 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
             _mm256_storeu_ps(p + 8, a[r][c][1]);
         }
 }
-// Three or more rows: the group's outputs one at a time, up to COL_ROWS rows
+// Two or more rows: the group's outputs one at a time, up to COL_ROWS rows
 // each (acc[r][c] of output c alone: 8 accumulators), so a weight is loaded
 // once for 4 rows where two passes of 2 rows over both outputs loaded it
 // twice, and the group's weights come in with the first output's pass. The
 // same multiply-adds, lane for lane, as group_pass. AVX2 build, 16 blocks of
 // d = 1536 from DRAM, old and new alternating (`bash bench/kernel_ab.sh
 // packed HEAD --isa avx2`), Intel Xeon model 167, 2 threads: 3 rows 1.05x, 4
-// rows 1.09x, 7 rows 1.11x, 8 rows 1.12x; 2 rows stay with group_pass (its
-// two outputs' 8 accumulators need each weight once already).
+// rows 1.09x, 7 rows 1.11x, 8 rows 1.12x; 2 rows (group_pass loaded each
+// input twice) 1.05x; one row stays with group_pass (two outputs' chains of
+// multiply-adds in flight: by column 0.95x).
 enum { COL_ROWS = 4 };
 static inline __attribute__((always_inline)) void column_pass(f32x16 *acc, const float *g, const float *x,
                                                               size_t ldx, int n, const int R, const int c,
@@ -192,7 +193,7 @@ COLUMN_FN(4)
 #undef COLUMN_FN
 static const column_fn columns[2][COL_ROWS] = {{column_1, column_2, column_3, column_4},
                                                {column_1_pf, column_2_pf, column_3_pf, column_4_pf}};
-#define COL_FROM 3  // products of this many rows or more go by column_pass
+#define COL_FROM 2  // products of this many rows or more go by column_pass
 #else
 // acc[r][o] (16 lanes) += x[r] . w over one group's slices of a chunk, for
 // rows r0..r0+R-1. g: the group's n x PACK_GROUP slices; x rows at stride ldx
