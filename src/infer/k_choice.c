@@ -22,9 +22,11 @@
 // is at least WORTH_SETTLING of the best's. A K never timed, or timed long ago,
 // is tried if its estimated rate is at least WORTH_SAMPLING of the best's.
 // Those tries come every EXPLORE_MIN steps (a K timed only cold: the next
-// step), when they need a catch-up of at most about a step (heads a whole
-// prompt behind wait for the next prefill).
+// step), when they need a catch-up of at most TRY_CATCH_STEPS steps of the
+// best K (heads a whole prompt behind wait for the next prefill; on a small
+// model a catch-up's fixed part alone is 1-1.5 steps).
 #define WORTH_COLD 0.3
+#define TRY_CATCH_STEPS 2.0
 #define SETTLED 3
 #define WORTH_SETTLING 0.75
 #define WORTH_SAMPLING 0.5
@@ -111,7 +113,11 @@ static double catch_up_seconds(const k_chooser *c, long head_rows) {
     if (c->catch_w <= 0.0) return PRIOR_ROW_COST * step_seconds(c, 0) * x;
     double mx = c->catch_x / c->catch_w, my = c->catch_y / c->catch_w;
     double var = c->catch_xx / c->catch_w - mx * mx;
-    if (var <= 1e-9 * mx * mx) return my / mx * x;  // one size seen so far: proportional
+    // one size seen so far: no larger one costs less, and a catch-up is mostly its fixed part
+    // (the quick start's model: 140-220 us for 6 head-rows, about 60 us of it per call), so
+    // larger ones are taken at that cost (counted per row, a few more rows made a first try of
+    // K = 2 look dearer than it could pay, and it was never tried); smaller ones in proportion
+    if (var <= 1e-9 * mx * mx) return x >= mx ? my : my / mx * x;
     double b = (c->catch_xy / c->catch_w - mx * my) / var, a = my - b * mx;
     if (b < 0.0) b = 0.0;
     if (a < 0.0) a = 0.0;
@@ -175,11 +181,11 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
     for (int K = 0; K <= c->k_max; K++)
         if (K != best && (second < 0 || rate[K] > rate[second])) second = K;
     // a K whose time needs samples, whose try needs no more catching up than
-    // about a step (not heads that lag a whole prompt behind: the next
-    // prefill runs them, k_chooser_prefill_drafts)
+    // TRY_CATCH_STEPS steps (not heads that lag a whole prompt behind: the
+    // next prefill runs them, k_chooser_prefill_drafts)
     int cold = -1;
     for (int K = 0; K <= c->k_max; K++)
-        if (worth_timing(c, K, best, rate) && catch_s[K] <= step_seconds(c, best)) {
+        if (worth_timing(c, K, best, rate) && catch_s[K] <= TRY_CATCH_STEPS * step_seconds(c, best)) {
             if (timed_cold(c, K)) {  // a K timed only cold goes first
                 cold = K;
                 break;
