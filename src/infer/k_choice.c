@@ -114,9 +114,10 @@ static double catch_up_seconds(const k_chooser *c, long head_rows) {
     double mx = c->catch_x / c->catch_w, my = c->catch_y / c->catch_w;
     double var = c->catch_xx / c->catch_w - mx * mx;
     // one size seen so far: no larger one costs less, and a catch-up is mostly its fixed part
-    // (the quick start's model: 140-220 us for 6 head-rows, about 60 us of it per call), so
-    // larger ones are taken at that cost (counted per row, a few more rows made a first try of
-    // K = 2 look dearer than it could pay, and it was never tried); smaller ones in proportion
+    // (the quick start's model: 95-150 us for 6 to 18 head-rows), so larger ones are taken at
+    // that cost until a second size gives the line (in proportion, a first catch-up of 6 rows
+    // made a try of K = 2 a few positions later look dearer than it could pay: never tried);
+    // smaller ones in proportion
     if (var <= 1e-9 * mx * mx) return x >= mx ? my : my / mx * x;
     double b = (c->catch_xy / c->catch_w - mx * my) / var, a = my - b * mx;
     if (b < 0.0) b = 0.0;
@@ -265,6 +266,9 @@ void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int acc
 
 void k_chooser_observe_switch(k_chooser *c, double seconds, long head_rows) {
     if (head_rows < 1) return;
+    // the first catch-up is cold like a first step (6 head-rows in 212 us, later 95-148): with
+    // a second one beside it, it made the line's slope 7x the true one and ruled out a try
+    if (c->catch_seen++ == 1) c->catch_w = c->catch_x = c->catch_y = c->catch_xx = c->catch_xy = 0.0;
     double x = (double)head_rows, keep = 1.0 - NEWEST;  // older catch-ups fade
     c->catch_w = keep * c->catch_w + 1.0;
     c->catch_x = keep * c->catch_x + x;

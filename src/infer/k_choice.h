@@ -31,6 +31,7 @@ typedef struct {
     // catching up's time against its head-rows, a fixed part per call plus a part per head-row:
     // decaying sums of a least-squares line (weight, rows, seconds, rows^2, rows x seconds)
     double catch_w, catch_x, catch_y, catch_xx, catch_xy;
+    long catch_seen;  // catch-ups observed (the first, cold one is dropped when a second comes)
 } k_chooser;
 
 void k_chooser_init(k_chooser *c, int k_max);
