@@ -44,5 +44,5 @@ echo
 if [ -n "$auto" ] && [ -n "$plain" ]; then
     awk -v s="$auto" -v p="$plain" 'BEGIN { printf "self-speculative (auto) %.0f tokens/s vs plain %.0f tokens/s: %.2fx\n", s, p, s / p }'
 fi
-echo "(a model this small is compute-bound, so each drafted row costs nearly a step: auto settles on the K"
-echo " that pays here, plain or one draft; bench/decode_big.sh shows a model of realistic size)"
+echo "(a model this small is compute-bound, so each drafted row costs part of a step: auto measures as it"
+echo " goes and uses the number of drafts that pays most; bench/decode_big.sh shows a model of realistic size)"
