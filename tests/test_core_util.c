@@ -1,14 +1,17 @@
 // test_core_util.c: the small shared pieces of core/: the growing string,
 // the hash set (against a brute-force list), UTF-8 encoding and validation
 // (every code point, against the standard's byte patterns written out
-// independently here), and JSON lines.
+// independently here), JSON lines, and the aligned allocators (alignment,
+// zeroing, size overflow).
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/hashset.h"
 #include "core/jsonl.h"
 #include "core/rng.h"
@@ -124,12 +127,37 @@ static void test_jsonl(void) {
     CHECK(jsonl_put(stdout, NULL) == -1, "NULL object accepted");
 }
 
+// Small buffers 64-byte aligned, large ones (4 MB and up: huge-page
+// candidates) 2 MB aligned; mtp_alloc_aligned zeroes every byte asked for
+// (the allocator's memory is dirtied first, so a missing clear shows); a size
+// that cannot be rounded up fails with a message instead of wrapping around.
+static void test_aligned_alloc(void) {
+    const size_t sizes[] = {1, 100, 4096, ((size_t)4 << 20) - 1, (size_t)4 << 20, ((size_t)5 << 20) + 3};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        const size_t n = sizes[i], align = n >= ((size_t)4 << 20) ? (size_t)2 << 20 : 64;
+        unsigned char *dirty = mtp_alloc_untouched(n, "test buffer");
+        CHECK(dirty && (uintptr_t)dirty % align == 0, "%zu bytes untouched: aligned to %zu", n, align);
+        if (dirty) memset(dirty, 0xA5, n);
+        free(dirty);
+        unsigned char *p = mtp_alloc_aligned(n, "test buffer");
+        CHECK(p && (uintptr_t)p % align == 0, "%zu bytes: aligned to %zu", n, align);
+        size_t nonzero = 0;
+        for (size_t k = 0; p && k < n; k++) nonzero += p[k] != 0;
+        CHECK(nonzero == 0, "%zu bytes: %zu bytes not cleared", n, nonzero);
+        free(p);
+    }
+    CHECK(mtp_alloc_aligned((size_t)-1 - 10, "huge test buffer") == NULL &&
+              strstr(mtp_last_error(), "huge test buffer") != NULL,
+          "a size that overflows the rounding fails, naming the buffer: '%s'", mtp_last_error());
+}
+
 int main(void) {
     if (make_tmpdir("core_util") != 0) return 1;
     test_strbuf();
     test_hashset();
     test_utf8();
     test_jsonl();
+    test_aligned_alloc();
     remove_tmpdir();
     return test_finish("core util");
 }

@@ -1,10 +1,12 @@
 // error.c: thread-local last-error message and reporting allocators.
+#define _DEFAULT_SOURCE  // madvise
 #include "core/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static _Thread_local char last_error[1024];
 
@@ -58,14 +60,44 @@ void *mtp_calloc(size_t count, size_t size, const char *what) {
     return p;
 }
 
-void *mtp_alloc_aligned(size_t bytes, const char *what) {
-    size_t rounded = (bytes + 63) / 64 * 64;
-    if (rounded == 0) rounded = 64;
-    void *p = aligned_alloc(64, rounded);
+// Allocations of HUGE_FROM bytes or more (weights, KV caches, activations)
+// start on a 2 MB boundary and are offered to the kernel for transparent huge
+// pages. On an Intel Xeon (model 167, 2 threads) streaming reads run 16%
+// faster from huge pages (the read probe: 32.3-32.9 GB/s against 27.9-28.1),
+// and a KV cache, read hd floats every position (a new 4 KB page every 512
+// bytes at d = 1536), more so: int8 decoding of the d = 1536 shape, old and
+// new alternating, plain 4-8% and 4-row verification 10-14% faster. Advice
+// only: where the kernel declines, nothing changes.
+enum { HUGE_FROM = 4 << 20, HUGE_PAGE = 2 << 20 };
+
+static size_t alloc_alignment(size_t bytes) {
+    return bytes >= HUGE_FROM ? HUGE_PAGE : 64;
+}
+
+void *mtp_alloc_untouched(size_t bytes, const char *what) {
+    const size_t align = alloc_alignment(bytes);
+    if (bytes > (size_t)-1 - align) {
+        mtp_errorf("size overflow allocating %zu bytes for %s", bytes, what);
+        return NULL;
+    }
+    size_t rounded = (bytes + align - 1) / align * align;
+    if (rounded == 0) rounded = align;
+    void *p = aligned_alloc(align, rounded);
     if (!p) {
         mtp_errorf("out of memory allocating %zu bytes for %s", bytes, what);
         return NULL;
     }
-    memset(p, 0, rounded);
+#ifdef MADV_HUGEPAGE
+    if (align == HUGE_PAGE) (void)madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+void *mtp_alloc_aligned(size_t bytes, const char *what) {
+    void *p = mtp_alloc_untouched(bytes, what);
+    if (p) {
+        const size_t align = alloc_alignment(bytes);
+        memset(p, 0, bytes ? (bytes + align - 1) / align * align : align);
+    }
     return p;
 }

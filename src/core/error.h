@@ -25,7 +25,11 @@ void mtp_clear_error(void);
 // Allocation that reports failure through mtp_errorf. `what` names the buffer.
 void *mtp_malloc(size_t bytes, const char *what);
 void *mtp_calloc(size_t count, size_t size, const char *what);
-// 64-byte aligned, zeroed; free with mtp_free_aligned (== free).
+// 64-byte aligned, zeroed; free with mtp_free_aligned (== free). From 4 MB on,
+// 2 MB aligned and on transparent huge pages where the kernel grants them.
 void *mtp_alloc_aligned(size_t bytes, const char *what);
+// The same, not cleared: for buffers whose first touch should be by the
+// threads that will use them.
+void *mtp_alloc_untouched(size_t bytes, const char *what);
 
 #endif
