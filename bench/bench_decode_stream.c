@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/error.h"
 #include "core/timer.h"
 #include "ops/ops.h"
 
@@ -26,12 +27,18 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static float *filled(size_t n, float scale) {
-    float *p = malloc(sizeof(float) * n);
+// The model's kind of memory (huge pages from 4 MB on, where granted).
+static void *pages(size_t bytes) {
+    void *p = mtp_alloc_untouched(bytes, "benchmark buffer");
     if (!p) {
-        fprintf(stderr, "bench_decode_stream: out of memory\n");
+        fprintf(stderr, "bench_decode_stream: %s\n", mtp_last_error());
         exit(1);
     }
+    return p;
+}
+
+static float *filled(size_t n, float scale) {
+    float *p = pages(sizeof(float) * n);
     for (size_t i = 0; i < n; i++) p[i] = scale * (float)((int)(i * 2654435761u % 2001) - 1000) / 1000.0f;
     return p;
 }
@@ -107,14 +114,14 @@ int main(int argc, char **argv) {
     for (int l = 0; l < L; l++)
         for (int m = 0; m < MATS; m++) {
             rm[l][m] = filled((size_t)in[m] * out[m], 0.05f);
-            pk[l][m] = malloc(sizeof(float) * op_packed_floats(out[m], in[m]));
+            pk[l][m] = pages(sizeof(float) * op_packed_floats(out[m], in[m]));
             op_pack(pk[l][m], rm[l][m], out[m], in[m]);
             bytes += 4.0 * in[m] * out[m];
             int8_t *q = malloc((size_t)in[m] * out[m]);
             float *s = malloc(sizeof(float) * in[m] * out[m] / OP_Q8_BLOCK);
             op_quantize_q8(q, s, rm[l][m], out[m], in[m]);
-            qw[l][m] = malloc(op_q8_packed_rows(out[m]) * in[m]);
-            qs[l][m] = malloc(sizeof(float) * op_q8_packed_rows(out[m]) * in[m] / OP_Q8_BLOCK);
+            qw[l][m] = pages(op_q8_packed_rows(out[m]) * in[m]);
+            qs[l][m] = pages(sizeof(float) * op_q8_packed_rows(out[m]) * in[m] / OP_Q8_BLOCK);
             op_q8_pack(qw[l][m], qs[l][m], q, s, out[m], in[m]);
             free(q);
             free(s);

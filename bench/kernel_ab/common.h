@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/error.h"
+
 enum { AB_MAX_REPEATS = 1000 };
 
 static inline double ab_now(void) {
@@ -95,10 +97,12 @@ static inline void ab_parse(int argc, char **argv, const char *prog, const char 
     }
 }
 
+// The model's kind of memory: 64-byte aligned, huge pages from 4 MB on where
+// the kernel grants them (core/error.c).
 static inline void *ab_alloc(size_t bytes) {
-    void *p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    void *p = mtp_alloc_untouched(bytes, "kernel_ab buffer");
     if (!p) {
-        fprintf(stderr, "kernel_ab: out of memory (%zu bytes)\n", bytes);
+        fprintf(stderr, "kernel_ab: %s\n", mtp_last_error());
         exit(1);
     }
     return p;
