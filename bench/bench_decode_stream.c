@@ -29,7 +29,7 @@ static int cmp_double(const void *a, const void *b) {
 
 // The model's kind of memory (huge pages from 4 MB on, where granted).
 static void *pages(size_t bytes) {
-    void *p = mtp_alloc_untouched(bytes, "benchmark buffer");
+    void *p = mtp_alloc_streamed(bytes, 0, "benchmark buffer");
     if (!p) {
         fprintf(stderr, "bench_decode_stream: %s\n", mtp_last_error());
         exit(1);

@@ -127,28 +127,43 @@ static void test_jsonl(void) {
     CHECK(jsonl_put(stdout, NULL) == -1, "NULL object accepted");
 }
 
-// Small buffers 64-byte aligned, large ones (4 MB and up: huge-page
-// candidates) 2 MB aligned; mtp_alloc_aligned zeroes every byte asked for
-// (the allocator's memory is dirtied first, so a missing clear shows); a size
-// that cannot be rounded up fails with a message instead of wrapping around.
+// mtp_alloc_aligned: 64-byte aligned and every byte asked for zeroed (the
+// allocator's memory is dirtied first, so a missing clear shows);
+// mtp_alloc_streamed the same below 4 MB and 2 MB aligned (huge-page
+// candidates) from there on, zeroed only if asked; a size that cannot be
+// rounded up fails with a message instead of wrapping around.
 static void test_aligned_alloc(void) {
     const size_t sizes[] = {1, 100, 4096, ((size_t)4 << 20) - 1, (size_t)4 << 20, ((size_t)5 << 20) + 3};
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
-        const size_t n = sizes[i], align = n >= ((size_t)4 << 20) ? (size_t)2 << 20 : 64;
-        unsigned char *dirty = mtp_alloc_untouched(n, "test buffer");
-        CHECK(dirty && (uintptr_t)dirty % align == 0, "%zu bytes untouched: aligned to %zu", n, align);
+        const size_t n = sizes[i], big = n >= ((size_t)4 << 20) ? (size_t)2 << 20 : 64;
+        unsigned char *dirty = mtp_alloc_streamed(n, 0, "test buffer");
+        CHECK(dirty && (uintptr_t)dirty % big == 0, "%zu bytes streamed: aligned to %zu", n, big);
         if (dirty) memset(dirty, 0xA5, n);
         free(dirty);
-        unsigned char *p = mtp_alloc_aligned(n, "test buffer");
-        CHECK(p && (uintptr_t)p % align == 0, "%zu bytes: aligned to %zu", n, align);
-        size_t nonzero = 0;
-        for (size_t k = 0; p && k < n; k++) nonzero += p[k] != 0;
-        CHECK(nonzero == 0, "%zu bytes: %zu bytes not cleared", n, nonzero);
-        free(p);
+        for (int streamed = 0; streamed < 2; streamed++) {
+            const size_t align = streamed ? big : 64;
+            unsigned char *p =
+                streamed ? mtp_alloc_streamed(n, 1, "test buffer") : mtp_alloc_aligned(n, "test buffer");
+            CHECK(p && (uintptr_t)p % align == 0, "%zu bytes%s: aligned to %zu", n,
+                  streamed ? " streamed" : "", align);
+            size_t nonzero = 0;
+            for (size_t k = 0; p && k < n; k++) nonzero += p[k] != 0;
+            CHECK(nonzero == 0, "%zu bytes%s: %zu bytes not cleared", n, streamed ? " streamed" : "",
+                  nonzero);
+            free(p);
+            if (!streamed && n > 4096) {  // dirty the allocator again for the streamed one
+                unsigned char *d = mtp_alloc_streamed(n, 0, "test buffer");
+                if (d) memset(d, 0xA5, n);
+                free(d);
+            }
+        }
     }
     CHECK(mtp_alloc_aligned((size_t)-1 - 10, "huge test buffer") == NULL &&
               strstr(mtp_last_error(), "huge test buffer") != NULL,
           "a size that overflows the rounding fails, naming the buffer: '%s'", mtp_last_error());
+    CHECK(mtp_alloc_streamed((size_t)-1 - 10, 1, "huge streamed buffer") == NULL &&
+              strstr(mtp_last_error(), "huge streamed buffer") != NULL,
+          "a streamed size that overflows the rounding fails, naming the buffer: '%s'", mtp_last_error());
 }
 
 int main(void) {

@@ -100,7 +100,7 @@ static inline void ab_parse(int argc, char **argv, const char *prog, const char 
 // The model's kind of memory: 64-byte aligned, huge pages from 4 MB on where
 // the kernel grants them (core/error.c).
 static inline void *ab_alloc(size_t bytes) {
-    void *p = mtp_alloc_untouched(bytes, "kernel_ab buffer");
+    void *p = mtp_alloc_streamed(bytes, 0, "kernel_ab buffer");
     if (!p) {
         fprintf(stderr, "kernel_ab: %s\n", mtp_last_error());
         exit(1);

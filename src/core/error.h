@@ -25,11 +25,12 @@ void mtp_clear_error(void);
 // Allocation that reports failure through mtp_errorf. `what` names the buffer.
 void *mtp_malloc(size_t bytes, const char *what);
 void *mtp_calloc(size_t count, size_t size, const char *what);
-// 64-byte aligned, zeroed; free with mtp_free_aligned (== free). From 4 MB on,
-// 2 MB aligned and on transparent huge pages where the kernel grants them.
+// 64-byte aligned, zeroed; free with mtp_free_aligned (== free).
 void *mtp_alloc_aligned(size_t bytes, const char *what);
-// The same, not cleared: for buffers whose first touch should be by the
-// threads that will use them.
-void *mtp_alloc_untouched(size_t bytes, const char *what);
+// Memory read through in full again and again (decoding's weights and KV
+// cache): from 4 MB on 2 MB aligned and on transparent huge pages where the
+// kernel grants them, else as mtp_alloc_aligned; zeroed if `zeroed`, else left
+// for its first touch by the threads that will use it. Free with free.
+void *mtp_alloc_streamed(size_t bytes, int zeroed, const char *what);
 
 #endif

@@ -92,7 +92,7 @@ int model_alloc_decode_params(param_set *p, const mtp_config *c) {
         floats[MATRICES[i]] = layers * op_packed_floats(out, in);
     }
     for (int k = 0; k < P_KINDS; k++) total += floats[k];
-    p->memory = mtp_alloc_aligned(total * sizeof(float), "model parameters in the decode layout");
+    p->memory = mtp_alloc_streamed(total * sizeof(float), 1, "model parameters in the decode layout");
     if (!p->memory) return -1;
     p->total = total;
     size_t off = 0;

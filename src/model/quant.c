@@ -63,8 +63,8 @@ static int alloc_q8_storage(mtp_model *m) {
             bytes += layers * q8_bytes(out, in);
             scales += layers * q8_scales(out, in);
         }
-    m->q8_weights = mtp_alloc_aligned(bytes, "int8 weights");
-    m->q8_scales = m->q8_weights ? mtp_alloc_aligned(scales * sizeof(float), "int8 weight scales") : NULL;
+    m->q8_weights = mtp_alloc_streamed(bytes, 1, "int8 weights");
+    m->q8_scales = m->q8_weights ? mtp_alloc_streamed(scales * sizeof(float), 1, "int8 weight scales") : NULL;
     if (!m->q8_scales) {
         free(m->q8_weights);
         m->q8_weights = NULL;

@@ -300,8 +300,12 @@ int kv_cache_alloc(kv_cache *cache, const mtp_config *c) {
     size_t n = (size_t)c->n_layer * c->max_seq_len * c->n_kv_head * config_head_dim(c);
     memset(cache, 0, sizeof *cache);
     cache->on_device = (int)op_current_device();  // which device (0: the host)
-    cache->k = op_alloc_on(cache->on_device, n * sizeof(float), "key cache");
-    cache->v = cache->k ? op_alloc_on(cache->on_device, n * sizeof(float), "value cache") : NULL;
+    // on the host, memory decoding reads in full every token (huge pages where granted)
+    cache->k = cache->on_device ? op_alloc(n * sizeof(float), "key cache")
+                                : mtp_alloc_streamed(n * sizeof(float), 1, "key cache");
+    cache->v = !cache->k          ? NULL
+               : cache->on_device ? op_alloc(n * sizeof(float), "value cache")
+                                  : mtp_alloc_streamed(n * sizeof(float), 1, "value cache");
     if (!cache->v) {
         kv_cache_free(cache);
         return -1;
