@@ -249,7 +249,8 @@ static inline __attribute__((always_inline)) void block_rows(float (*f)[GROUPS][
                                                              const int32_t *xaux, const int8_t *qp,
                                                              const float *sp, int in_dim, int b, const int m0,
                                                              const int R, const int G, const int g0,
-                                                             const int8_t *pf, const int into_l1) {
+                                                             const int8_t *pf, const int into_l1,
+                                                             const int pf_part, const int pf_parts) {
     // (pf: the block whose first-pass prefetches this call issues, or NULL)
     const size_t ldaux = (size_t)in_dim / 4;
     // acc[m][g] (and, for one row, odd[g] taking every other step: 8
@@ -264,7 +265,12 @@ static inline __attribute__((always_inline)) void block_rows(float (*f)[GROUPS][
     const int8_t *xb = xq + (size_t)m0 * in_dim + (size_t)b * OP_Q8_BLOCK;
 #pragma GCC unroll 8
     for (int j = 0; j < J; j++) {
-        if (pf) prefetch_lines(pf, j * (CHUNK / 64 / J), CHUNK / 64 / J, into_l1);
+        if (pf) {
+            // pf_part: this call's share of the block's lines (the whole block, or half of it when a
+            // second call takes the block's other rows)
+            const int per = CHUNK / 64 / J / pf_parts;
+            prefetch_lines(pf, pf_part * (CHUNK / 64 / pf_parts) + j * per, per, into_l1);
+        }
         __m512i w[GROUPS];
         for (int g = 0; g < G; g++) w[g] = _mm512_loadu_si512(qp + (g0 + g) * GROUP * OP_Q8_BLOCK + j * 64);
 #pragma GCC unroll 8
@@ -294,7 +300,10 @@ static inline __attribute__((always_inline)) void block_rows(float (*f)[GROUPS][
 // block). One sweep of the panel: memory sees one stream at a steady rate.
 // (Two sweeps of 2 groups each for 5 to 8 rows, the second from L2, had DRAM
 // idle during the second: 7 and 8 rows at 64% of the read probe where 4 rows
-// reach 83%.)
+// reach 83%.) With 5 to 8 rows the block's first-pass prefetches are split
+// between its two calls, so that DRAM is asked for more through the second
+// too (`bash bench/kernel_ab.sh q8`, two runs: 7 rows 1.05x, 8 rows 1.03-1.04x;
+// 1-4 rows unchanged).
 static inline __attribute__((always_inline)) void panel_rows(float *out, size_t ldo, int n, const int8_t *xq,
                                                              const int32_t *xaux, const float *xs,
                                                              const int8_t *qp, const float *sp, int in_dim,
@@ -306,8 +315,10 @@ static inline __attribute__((always_inline)) void panel_rows(float *out, size_t 
     for (int b = 0; b < blocks; b++, qp += CHUNK, sp += OP_Q8_PANEL) {
         if (frontier) prefetch_ahead(ahead, frontier);
         block_rows(f, xq, xaux, qp, sp, in_dim, b, 0, R < 4 ? R : 4, GROUPS, 0, frontier ? NULL : qp,
-                   L1_PREFETCH(R));
-        if (R > 4) block_rows(f, xq, xaux, qp, sp, in_dim, b, 4, R - 4, GROUPS, 0, NULL, 0);
+                   L1_PREFETCH(R), 0, R > 4 ? 2 : 1);
+        if (R > 4)
+            block_rows(f, xq, xaux, qp, sp, in_dim, b, 4, R - 4, GROUPS, 0, frontier ? NULL : qp,
+                       L1_PREFETCH(R), 1, 2);
     }
     for (int m = 0; m < R; m++)
         for (int g = 0; g < GROUPS; g++) {
