@@ -233,48 +233,39 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
 
 #endif
 
+// A row pass, R rows, prefetching the slices of the group's outputs in mask
+// PF (0: none, the group then in L1; 0xF on AVX2: the whole group).
 typedef void (*pass_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx, int n);
-#define PASS_FN(R)                                                                              \
-    static void pass_##R(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) {      \
-        group_pass(acc, g, x, ldx, n, R, 0);                                                    \
-    }                                                                                           \
-    static void pass_##R##_pf(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) { \
-        group_pass(acc, g, x, ldx, n, R, 0xF);                                                  \
+#define PASS_FN(R, PF, NAME)                                                           \
+    static void NAME(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) { \
+        group_pass(acc, g, x, ldx, n, R, PF);                                          \
     }
-PASS_FN(1)
-PASS_FN(2)
+// Prefetches of a pass: none (later row passes read the group from L1: memory
+// sees one stream), all, and with more than ROWS rows (AVX-512), the slices of
+// the group's first two outputs in the first pass and of the other two in the
+// second, so DRAM is asked for more through the second pass too (`bash
+// bench/kernel_ab.sh packed`, two runs: 7 rows 1.09x, 8 rows 1.07-1.09x; 1-4
+// rows the same code).
+enum { PF_NONE, PF_ALL, PF_FIRST_HALF, PF_SECOND_HALF, PF_KINDS };
+#define PASSES(R)                   \
+    PASS_FN(R, 0, pass_##R)         \
+    PASS_FN(R, 0xF, pass_##R##_pf)  \
+    PASS_FN(R, 0x3, pass_##R##_pfa) \
+    PASS_FN(R, 0xC, pass_##R##_pfb)
+#define ROW(R) \
+    { pass_##R, pass_##R##_pf, pass_##R##_pfa, pass_##R##_pfb }
+PASSES(1)
+PASSES(2)
 #if ROWS >= 4
-PASS_FN(3)
-PASS_FN(4)
-static const pass_fn passes[ROWS] = {pass_1, pass_2, pass_3, pass_4};
-static const pass_fn prefetching[ROWS] = {pass_1_pf, pass_2_pf, pass_3_pf, pass_4_pf};
+PASSES(3)
+PASSES(4)
+static const pass_fn passes[ROWS][PF_KINDS] = {ROW(1), ROW(2), ROW(3), ROW(4)};
 #else
-static const pass_fn passes[ROWS] = {pass_1, pass_2};
-static const pass_fn prefetching[ROWS] = {pass_1_pf, pass_2_pf};
+static const pass_fn passes[ROWS][PF_KINDS] = {ROW(1), ROW(2)};
 #endif
+#undef ROW
+#undef PASSES
 #undef PASS_FN
-#if ROWS >= 4 && PACK_GROUP == 4
-// More than ROWS rows: the first pass prefetches the slices of the group's
-// first two outputs, the second pass those of the other two, so DRAM is asked
-// for more through the second pass too (`bash bench/kernel_ab.sh packed`, two
-// runs: 7 rows 1.09x, 8 rows 1.07-1.09x; 1-4 rows the same code). The
-// prefetch argument of group_pass is a mask of the group's outputs.
-#define SPLIT_PREFETCH 1
-#define PASS_FN(R)                                                                               \
-    static void pass_##R##_pfa(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) { \
-        group_pass(acc, g, x, ldx, n, R, 0x3);                                                   \
-    }                                                                                            \
-    static void pass_##R##_pfb(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) { \
-        group_pass(acc, g, x, ldx, n, R, 0xC);                                                   \
-    }
-PASS_FN(1)
-PASS_FN(2)
-PASS_FN(3)
-PASS_FN(4)
-#undef PASS_FN
-static const pass_fn first_half[ROWS] = {pass_1_pfa, pass_2_pfa, pass_3_pfa, pass_4_pfa};
-static const pass_fn second_half[ROWS] = {pass_1_pfb, pass_2_pfb, pass_3_pfb, pass_4_pfb};
-#endif
 
 // One block of PACK_BLOCK outputs for all M rows: out[r][o0 .. o0+PACK_BLOCK).
 static void block_product(float *out, size_t ldo, const float *x, size_t ldx, const float *blk, int M,
@@ -299,12 +290,10 @@ static void block_product(float *out, size_t ldo, const float *x, size_t ldx, co
         for (int o = 0; o < PACK_BLOCK; o += PACK_GROUP, g += (size_t)n * PACK_GROUP)
             for (int r0 = 0; r0 < M; r0 += ROWS) {
                 int R = M - r0 < ROWS ? M - r0 : ROWS;
-                // later row passes read the group from L1: memory sees one stream
-                const pass_fn *fns = r0 == 0 ? prefetching : passes;
-#ifdef SPLIT_PREFETCH
-                if (M > ROWS && r0 < 2 * ROWS) fns = r0 == 0 ? first_half : second_half;
-#endif
-                fns[R - 1](acc + (size_t)r0 * PACK_BLOCK + o, g, x + (size_t)r0 * ldx + c0, ldx, n);
+                int pf = r0 == 0 ? PF_ALL : PF_NONE;
+                if (ROWS >= 4 && PACK_GROUP == 4 && M > ROWS && r0 < 2 * ROWS)
+                    pf = r0 == 0 ? PF_FIRST_HALF : PF_SECOND_HALF;
+                passes[R - 1][pf](acc + (size_t)r0 * PACK_BLOCK + o, g, x + (size_t)r0 * ldx + c0, ldx, n);
             }
     }
     for (int r = 0; r < M; r++) {
