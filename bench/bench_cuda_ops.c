@@ -87,7 +87,7 @@ int main(void) {
             op_matmul_forward(y, x, w, N, d, V));
     TIME_OP("softmax xent + gradient", "4096 x 50304", 0, op_softmax_xent(y, losses, tokens, N, V, 1.0f / N));
     TIME_OP("attention forward (causal)", "B=4 T=1024 H=12 hd=64", 2.0 * B * H * (double)T * T * hd,
-            op_attention_forward(o, lse, q, k, v, B, T, T, H, H, hd, (size_t)T * d, NULL, 0));
+            op_attention_forward(o, lse, q, k, v, B, T, T, H, H, hd, op_kv_rows(T, H, hd), NULL, 0));
     TIME_OP("attention backward", "B=4 T=1024 H=12 hd=64", 5.0 * B * H * (double)T * T * hd,
             op_attention_backward(dq, dk, dv, o, o, lse, q, k, v, B, T, H, H, hd, NULL, 0));
     TIME_OP("embedding backward", "4096 tokens into 50304 x 768", 0,
@@ -101,7 +101,7 @@ int main(void) {
         TIME_OP(name, "4096x768 @ 3072x768^T", 2.0 * N * d * f, op_matmul_forward(y, x, w, N, d, f));
         snprintf(name, sizeof name, "attention forward%s", tag);
         TIME_OP(name, "B=4 T=1024 H=12 hd=64", 2.0 * B * H * (double)T * T * hd,
-                op_attention_forward(o, lse, q, k, v, B, T, T, H, H, hd, (size_t)T * d, NULL, 0));
+                op_attention_forward(o, lse, q, k, v, B, T, T, H, H, hd, op_kv_rows(T, H, hd), NULL, 0));
         snprintf(name, sizeof name, "attention backward%s", tag);
         TIME_OP(name, "B=4 T=1024 H=12 hd=64", 5.0 * B * H * (double)T * T * hd,
                 op_attention_backward(dq, dk, dv, o, o, lse, q, k, v, B, T, H, H, hd, NULL, 0));
@@ -117,7 +117,7 @@ int main(void) {
     if (op_set_precision(OP_PRECISION_BF16) == 0) {
         cuda_set_flash_attention(1);
         TIME_OP("attention forward (bf16, fused)", "B=4 T=1024 H=12 hd=64", 2.0 * B * H * (double)T * T * hd,
-                op_attention_forward(o, lse, q, k, v, B, T, T, H, H, hd, (size_t)T * d, NULL, 0));
+                op_attention_forward(o, lse, q, k, v, B, T, T, H, H, hd, op_kv_rows(T, H, hd), NULL, 0));
         TIME_OP("attention backward (bf16, fused)", "B=4 T=1024 H=12 hd=64", 5.0 * B * H * (double)T * T * hd,
                 op_attention_backward(dq, dk, dv, o, o, lse, q, k, v, B, T, H, H, hd, NULL, 0));
         cuda_set_flash_attention(0);

@@ -67,7 +67,7 @@ static void bench_attention(int H, int hd, int keys, int repeats) {
     for (int r = 0; r < repeats; r++)
         for (int M = 1; M <= MAX_M; M++) {
             double t0 = mtp_now();
-            op_attention_rows_forward(out, q, k, v, M, keys, H, H, hd);
+            op_attention_rows_forward(out, q, k, v, M, keys, H, H, hd, op_kv_heads(keys, hd));
             t[(M - 1) * repeats + r] = mtp_now() - t0;
         }
     double one = median(t, repeats);

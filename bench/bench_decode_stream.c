@@ -44,7 +44,8 @@ static float *filled(size_t n, float scale) {
 }
 
 // Attention of M rows (the last M positions of the context) against each
-// block's KV cache in turn: caches (context, d) of keys and values per block.
+// block's KV cache in turn: keys and values (H, context, hd) per block, each
+// head's positions together as a model's cache keeps them.
 static void bench_attention(int L, int d, int context, int repeats, double probe) {
     const int hd = 128, H = d / hd, Ms[] = {1, 2, 4};
     float *k[64], *v[64];
@@ -58,7 +59,8 @@ static void bench_attention(int L, int d, int context, int repeats, double probe
         for (int mi = 0; mi < 3; mi++) {
             double t0 = mtp_now();
             for (int l = 0; l < L; l++)
-                op_attention_rows_forward(o, q, k[l], v[l], Ms[mi], context, H, H, hd);
+                op_attention_rows_forward(o, q, k[l], v[l], Ms[mi], context, H, H, hd,
+                                          op_kv_heads(context, hd));
             t[mi][rep] = mtp_now() - t0;
         }
     printf("\nattention against %d blocks' KV caches, %d tokens of context, %d heads of %d: %.0f MB\n\n", L,

@@ -138,7 +138,7 @@ static void run_op(const shape *s, buffers *b, int op) {
             break;
         case OP_ATTN_F:
             op_attention_forward(b->aout, b->alse, b->aq, b->ak, b->av, s->B, s->T, s->T, H, H, hd,
-                                 (size_t)s->T * d, b->scratch, s->threads);
+                                 op_kv_rows(s->T, H, hd), b->scratch, s->threads);
             break;
         case OP_WO_F:
             op_matmul_forward(b->dx, b->att, b->wo, N, d, d);
@@ -272,8 +272,8 @@ int main(int argc, char **argv) {
     b.aq = filled(Nd, 1), b.ak = filled(Nd, 1), b.av = filled(Nd, 1), b.aout = filled(Nd, 0);
     b.alse = filled((size_t)s.B * s.H * s.T, 0);
     // the backward reads the forward's output and log-sum-exps: run it once for real ones
-    op_attention_forward(b.aout, b.alse, b.aq, b.ak, b.av, s.B, s.T, s.T, s.H, s.H, b.hd, (size_t)s.T * s.d,
-                         b.scratch, s.threads);
+    op_attention_forward(b.aout, b.alse, b.aq, b.ak, b.av, s.B, s.T, s.T, s.H, s.H, b.hd,
+                         op_kv_rows(s.T, s.H, b.hd), b.scratch, s.threads);
 
     double *t = malloc(sizeof(double) * N_OPS * s.repeats);
     int timed[N_OPS];

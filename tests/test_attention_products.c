@@ -126,8 +126,12 @@ static void check_shape(int B, int Tq, int Tk, int H, int Hkv, int hd, size_t ca
     float *ref = calloc(nq, sizeof(float)), *ref_lse = calloc(nstat, sizeof(float));
     float *scratch = malloc(sizeof(float) * 2 * cap);
     float *cpu_scratch = malloc(sizeof(float) * op_attention_scratch_floats(hd));
-    ap_forward(&host, out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kvb, scratch, cap);
-    op_attention_forward(ref, ref_lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kvb, cpu_scratch, 1);
+    // a prefill after cached positions reads the cache as it is kept, each head's positions together
+    op_kv_layout kv = op_kv_rows(Tk + 3, Hkv, hd);
+    if (Tq < Tk) kv = op_kv_heads(Tk + 3, hd);
+    kv.batch = kvb;
+    ap_forward(&host, out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv, scratch, cap);
+    op_attention_forward(ref, ref_lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv, cpu_scratch, 1);
     double e_out = max_rel(out, ref, nq), e_lse = max_rel(lse, ref_lse, nstat);
     CHECK(e_out < 1e-5 && e_lse < 1e-5,
           "forward B=%d Tq=%d Tk=%d H=%d Hkv=%d hd=%d cap=%zu: out %.2g, lse %.2g", B, Tq, Tk, H, Hkv, hd,
@@ -141,7 +145,8 @@ static void check_shape(int B, int Tq, int Tk, int H, int Hkv, int hd, size_t ca
             memcpy(kp + (size_t)b * T * kvrow, k + b * kvb, sizeof(float) * T * kvrow);
             memcpy(vp + (size_t)b * T * kvrow, v + b * kvb, sizeof(float) * T * kvrow);
         }
-        op_attention_forward(ref, ref_lse, q, kp, vp, B, T, T, H, Hkv, hd, (size_t)T * kvrow, cpu_scratch, 1);
+        op_attention_forward(ref, ref_lse, q, kp, vp, B, T, T, H, Hkv, hd, op_kv_rows(T, Hkv, hd),
+                             cpu_scratch, 1);
         float *dout = randn(nq, &seed, 1.0f), *D = malloc(sizeof(float) * nstat);
         float *g[3], *want[3];
         const size_t n[3] = {nq, (size_t)B * T * kvrow, (size_t)B * T * kvrow};

@@ -57,16 +57,18 @@ static void no_failure(const char *what) {
 static const double BF16_TOL = 3e-2;
 
 // Forward of Tq query rows after Tk - Tq cached positions (keys and values at
-// batch stride `cap` positions, cap >= Tk), against the CPU; then, for Tq =
+// batch stride `cap` positions, cap >= Tk; kept as a KV cache keeps them, each
+// head's positions together, where cap > Tk), against the CPU; then, for Tq =
 // Tk, the backward.
 static void check_flash(mtp_rng *r, int B, int Tq, int Tk, int cap, int H, int Hkv, int hd) {
     const size_t nq = (size_t)B * Tq * H * hd, nkv = (size_t)B * cap * Hkv * hd, nl = (size_t)B * H * Tq;
-    const size_t kv_bstride = (size_t)cap * Hkv * hd;
+    op_kv_layout kv = cap > Tk ? op_kv_heads(cap, hd) : op_kv_rows(cap, Hkv, hd);
+    kv.batch = (size_t)cap * Hkv * hd;
     float *q = randn(r, nq), *k = randn(r, nkv), *v = randn(r, nkv), *dout = randn(r, nq);
     float *out = host(nq), *lse = host(nl), *got = host(nq), *got_lse = host(nl);
     float *scratch = host(op_attention_scratch_floats(hd) * 2);
-    cpu_attention_forward(out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv_bstride, scratch, 2);
-    int rc = cuda_flash_attention_forward(got, got_lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv_bstride);
+    cpu_attention_forward(out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv, scratch, 2);
+    int rc = cuda_flash_attention_forward(got, got_lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv);
     no_failure("flash forward");
     double e_out = rel_error(got, out, nq), e_lse = rel_error(got_lse, lse, nl);
     CHECK(rc == 0 && e_out < BF16_TOL && e_lse < BF16_TOL,
@@ -129,7 +131,8 @@ int main(void) {
     check_flash(&r, 1, 100, 100, 100, 2, 1, 128);  // head dim 128, a partial second tile
     check_flash(&r, 2, 70, 115, 130, 2, 2, 64);    // a prefill after 45 cached positions, cache of 130
     check_flash(&r, 1, 1, 77, 80, 2, 1, 128);      // one query row over a cache
-    CHECK(cuda_flash_attention_forward(NULL, NULL, NULL, NULL, NULL, 1, 8, 8, 1, 1, 32, 256) == -1,
+    CHECK(cuda_flash_attention_forward(NULL, NULL, NULL, NULL, NULL, 1, 8, 8, 1, 1, 32,
+                                       op_kv_rows(8, 1, 32)) == -1,
           "head dim 32 is declined, for the batched-products path to take");
     check_xent(&r, 3, 300, 0.5f);   // fewer logits than threads
     check_xent(&r, 4, 1000, 0.0f);  // losses only

@@ -278,7 +278,8 @@ static void check_embedding_tiles(mtp_rng *r) {
 // The fused bf16 attention (flash_attention.cu) against the CPU's float32:
 // its inputs are rounded to bf16 (8 bits of mantissa), so it is held to 3e-2
 // of the largest value. T not a multiple of the 64-row tiles; Tq < Tk for the
-// forward (a prefill after cached positions, keys at a wider batch stride).
+// forward (a prefill after cached positions, keys kept as a KV cache keeps
+// them: each head's positions together).
 static void check_flash_attention(mtp_rng *r, int B, int T, int H, int Hkv, int hd, int cached) {
     char shape[96];
     snprintf(shape, sizeof shape, "bf16 fused, B=%d T=%d H=%d Hkv=%d hd=%d cached=%d", B, T, H, Hkv, hd,
@@ -289,11 +290,13 @@ static void check_flash_attention(mtp_rng *r, int B, int T, int H, int Hkv, int 
           *dout = randn(r, nq, 1.0f);
     float *out = host(nq), *lse = host(nl), *dq = host(nq), *dk = host(nkv), *dv = host(nkv);
     float *scratch = host(op_attention_scratch_floats(hd) * 2);
-    cpu_attention_forward(out, lse, q, k, v, B, T, Tk, H, Hkv, hd, (size_t)Tk * Hkv * hd, scratch, 2);
+    op_kv_layout kv = cached ? op_kv_heads(Tk, hd) : op_kv_rows(Tk, Hkv, hd);
+    kv.batch = (size_t)Tk * Hkv * hd;
+    cpu_attention_forward(out, lse, q, k, v, B, T, Tk, H, Hkv, hd, kv, scratch, 2);
     float *dQ = dev(q, nq), *dK = dev(k, nkv), *dV = dev(v, nkv), *dO = dev(out, nq), *dL = dev(lse, nl);
     op_set_precision(OP_PRECISION_BF16);
     cuda_set_flash_attention(1);
-    op_attention_forward(dO, dL, dQ, dK, dV, B, T, Tk, H, Hkv, hd, (size_t)Tk * Hkv * hd, NULL, 0);
+    op_attention_forward(dO, dL, dQ, dK, dV, B, T, Tk, H, Hkv, hd, kv, NULL, 0);
     float *go = host(nq), *gl = host(nl);
     op_download(go, dO, nq * sizeof(float));
     op_download(gl, dL, nl * sizeof(float));
@@ -328,11 +331,11 @@ static void check_attention(mtp_rng *r, int B, int T, int H, int Hkv, int hd) {
     float *out = host(nq), *lse = host(nl), *dq = host(nq), *dk = host(nkv), *dv = host(nkv);
     size_t sf = op_attention_scratch_floats(hd) * 2;
     float *scratch = host(sf);
-    cpu_attention_forward(out, lse, q, k, v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd, scratch, 2);
+    cpu_attention_forward(out, lse, q, k, v, B, T, T, H, Hkv, hd, op_kv_rows(T, Hkv, hd), scratch, 2);
     cpu_attention_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, Hkv, hd, scratch, 2);
     float *dQ = dev(q, nq), *dK = dev(k, nkv), *dV = dev(v, nkv), *dO = dev(out, nq), *dL = dev(lse, nl),
           *dDO = dev(dout, nq), *dDQ = dev(dq, nq), *dDK = dev(dk, nkv), *dDV = dev(dv, nkv);
-    op_attention_forward(dO, dL, dQ, dK, dV, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd, NULL, 0);
+    op_attention_forward(dO, dL, dQ, dK, dV, B, T, T, H, Hkv, hd, op_kv_rows(T, Hkv, hd), NULL, 0);
     float *go = host(nq), *gl = host(nl);
     op_download(go, dO, nq * sizeof(float));
     op_download(gl, dL, nl * sizeof(float));
@@ -343,18 +346,20 @@ static void check_attention(mtp_rng *r, int B, int T, int H, int Hkv, int hd) {
     compare("attention backward dq", shape, gdq, dq, nq, 1e-4);
     compare("attention backward dk", shape, gdk, dk, nkv, 1e-4);
     compare("attention backward dv", shape, gdv, dv, nkv, 1e-4);
-    // decoding: the last R query rows of sequence 0 against its T keys, vs the CPU, and row by row
+    // decoding: the last R query rows of sequence 0 against its T keys (read as a KV cache keeps
+    // them, each head's positions together), vs the CPU, and row by row
     const int R = T < 4 ? T : 4;
+    const op_kv_layout cache = op_kv_heads(T, hd);
     const float *qlast = q + (size_t)(T - R) * H * hd;
     float *ro = host((size_t)R * H * hd), *one = host((size_t)R * H * hd);
-    cpu_attention_rows_forward(ro, qlast, k, v, R, T, H, Hkv, hd);
+    cpu_attention_rows_forward(ro, qlast, k, v, R, T, H, Hkv, hd, cache);
     float *dRQ = dev(qlast, (size_t)R * H * hd), *dRO = dev(ro, (size_t)R * H * hd);
-    op_attention_rows_forward(dRO, dRQ, dK, dV, R, T, H, Hkv, hd);
+    op_attention_rows_forward(dRO, dRQ, dK, dV, R, T, H, Hkv, hd, cache);
     float *gro = back(dRO, (size_t)R * H * hd);
     compare("attention rows (decoding)", shape, gro, ro, (size_t)R * H * hd, 1e-5);
     for (int i = 0; i < R; i++) {
         float *o1 = dev(one, (size_t)H * hd);
-        op_attention_rows_forward(o1, dRQ + (size_t)i * H * hd, dK, dV, 1, T - R + i + 1, H, Hkv, hd);
+        op_attention_rows_forward(o1, dRQ + (size_t)i * H * hd, dK, dV, 1, T - R + i + 1, H, Hkv, hd, cache);
         op_download(one + (size_t)i * H * hd, o1, sizeof(float) * H * hd);
         op_free(o1);
     }
@@ -366,8 +371,9 @@ static void check_attention(mtp_rng *r, int B, int T, int H, int Hkv, int hd) {
 
 int main(void) {
 #ifndef MTP_CUDA
-    printf("built without CUDA: make CUDA=1 BUILD=build/cuda, then run on a machine with an NVIDIA GPU "
-           "(or make CUDA=emu BUILD=build/emu test: in a host emulation of one)\n");
+    printf(
+        "built without CUDA: make CUDA=1 BUILD=build/cuda, then run on a machine with an NVIDIA GPU "
+        "(or make CUDA=emu BUILD=build/emu test: in a host emulation of one)\n");
     return 77;
 #endif
     if (op_use_device(OP_DEVICE_CUDA) != 0) {

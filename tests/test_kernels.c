@@ -533,10 +533,28 @@ static double attention_fwd_tol(int hd) {
     return hd > 8 ? BWD_TOL : FWD_TOL;
 }
 
-// Forward with Tq < Tk and a kv batch stride larger than packed (a KV cache);
-// the unused tail of each batch's kv block is NaN so reading it would show.
-// With T above the tile size (64) several query and key tiles meet, and the
-// inputs are scaled so the softmax is peaked and the online rescaling matters.
+// x (B sequences at stride bstride of (Tk, Hkv, hd)) rearranged as a KV
+// cache keeps it: per sequence (Hkv, Tcap, hd), at stride Hkv * Tcap * hd + 7;
+// the positions from Tk on and the gaps NaN, so reading them would show.
+static float *kv_as_heads(const float *x, int B, size_t bstride, int Tk, int Tcap, int Hkv, int hd,
+                          op_kv_layout *kv) {
+    *kv = op_kv_heads(Tcap, hd);
+    kv->batch = (size_t)Hkv * Tcap * hd + 7;
+    float *y = ffill((size_t)B * kv->batch, NAN);
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < Tk; j++)
+            for (int g = 0; g < Hkv; g++)
+                memcpy(y + b * kv->batch + g * kv->head + (size_t)j * kv->position,
+                       x + b * bstride + ((size_t)j * Hkv + g) * hd, sizeof(float) * hd);
+    return y;
+}
+
+// Forward with Tq < Tk from a KV cache: keys and values as (position, head)
+// with a batch stride larger than packed, and as the cache keeps them (each
+// head's positions together, op_kv_heads), the unused tail of each NaN so
+// reading it would show; the two layouts give the same bits. With T above the
+// tile size (64) several query and key tiles meet, and the inputs are scaled
+// so the softmax is peaked and the online rescaling matters.
 static void test_attention_forward_cache(int H, int Hkv, int hd, int Tq, int Tk, double amp) {
     const char *op = "attention";
     const int B = 2, Tcap = Tk + 3;
@@ -545,8 +563,14 @@ static void test_attention_forward_cache(int H, int Hkv, int hd, int Tq, int Tk,
     float *q = frandn(nq, amp), *k = frandn(nkv, amp), *v = frandn(nkv, 1.0);
     for (int b = 0; b < B; b++)
         for (size_t e = (size_t)Tk * Hkv * hd; e < kvs; e++) k[b * kvs + e] = v[b * kvs + e] = NAN;
-    float *out = ffill(nq, NAN), *lse = ffill(nlse, NAN);
-    op_attention_forward(out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kvs, attention_scratch(hd),
+    op_kv_layout rows = op_kv_rows(Tcap, Hkv, hd), heads;
+    rows.batch = kvs;
+    const float *kh = kv_as_heads(k, B, kvs, Tk, Tcap, Hkv, hd, &heads),
+                *vh = kv_as_heads(v, B, kvs, Tk, Tcap, Hkv, hd, &heads);
+    float *out = ffill(nq, NAN), *lse = ffill(nlse, NAN), *out_h = ffill(nq, NAN), *lse_h = ffill(nlse, NAN);
+    op_attention_forward(out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, rows, attention_scratch(hd),
+                         omp_get_max_threads());
+    op_attention_forward(out_h, lse_h, q, kh, vh, B, Tq, Tk, H, Hkv, hd, heads, attention_scratch(hd),
                          omp_get_max_threads());
     double *ref_out = dnew(nq), *ref_lse = dnew(nlse);
     ref_attention(ref_out, ref_lse, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), B, Tq, Tk, H, Hkv,
@@ -558,6 +582,8 @@ static void test_attention_forward_cache(int H, int Hkv, int hd, int Tq, int Tk,
     snprintf(what, sizeof what, "forward lse, H=%d Hkv=%d hd=%d Tq=%d Tk=%d kv stride %zu", H, Hkv, hd, Tq,
              Tk, kvs);
     check_rel(op, FWD, what, lse, NULL, ref_lse, nlse, attention_fwd_tol(hd));
+    check(memcmp(out, out_h, sizeof(float) * nq) == 0 && memcmp(lse, lse_h, sizeof(float) * nlse) == 0, op,
+          "%s: keys and values kept per head give other bits than per position", what);
     release_all();
 }
 
@@ -573,7 +599,7 @@ static void test_attention_backward(int H, int Hkv, int hd, int T, double amp, i
         B, T, H, Hkv, hd, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), to_double(R, nq), dnew(nq)};
     float *out = ffill(nq, NAN), *lse = ffill(nlse, NAN), *scratch = attention_scratch(hd);
     int threads = omp_get_max_threads();
-    op_attention_forward(out, lse, q, k, v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd, scratch, threads);
+    op_attention_forward(out, lse, q, k, v, B, T, T, H, Hkv, hd, op_kv_rows(T, Hkv, hd), scratch, threads);
     double *ref_lse = dnew(nlse);
     ref_attention(c.out, ref_lse, c.q, c.k, c.v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd);
     char what[128];
@@ -617,7 +643,7 @@ static void test_attention_sharp(void) {
     float *out = ffill(n, NAN), *lse = ffill(nlse, NAN), *scratch = attention_scratch(hd);
     float *dq = ffill(n, NAN), *dk = ffill(n, NAN), *dv = ffill(n, NAN);
     int threads = omp_get_max_threads();
-    op_attention_forward(out, lse, q, k, v, B, T, T, H, H, hd, (size_t)T * H * hd, scratch, threads);
+    op_attention_forward(out, lse, q, k, v, B, T, T, H, H, hd, op_kv_rows(T, H, hd), scratch, threads);
     op_attention_backward(dq, dk, dv, dout, out, lse, q, k, v, B, T, H, H, hd, scratch, threads);
     int subnormal = 0;
     const float *all[] = {out, dq, dk, dv};
@@ -796,6 +822,8 @@ static void test_read_bandwidth(void) {
 // position (Tq = 1, Tk = its position + 1). Tk above 256 spans several key
 // blocks; amp > 1 makes the softmax peaked, so the rescaling between blocks
 // matters; hd not a multiple of 16 uses the tails.
+// With the keys and values as (position, head) and as a KV cache keeps them
+// (each head's positions together, room for more, NaN): the same bits.
 static void test_attention_rows(int H, int Hkv, int hd, int Tq, int Tk, double amp) {
     const char *op = "attention_rows";
     const size_t row = (size_t)H * hd, kvrow = (size_t)Hkv * hd, nq = (size_t)Tq * row,
@@ -804,18 +832,24 @@ static void test_attention_rows(int H, int Hkv, int hd, int Tq, int Tk, double a
     // the last keys score highest, so a later key block raises the running max
     for (int j = Tk > 8 ? Tk - 8 : 0; j < Tk; j++)
         for (size_t e = 0; e < kvrow; e++) k[(size_t)j * kvrow + e] *= 1.5f;
-    float *out = ffill(nq, NAN);
-    op_attention_rows_forward(out, q, k, v, Tq, Tk, H, Hkv, hd);
+    op_kv_layout heads;
+    const float *kh = kv_as_heads(k, 1, nkv, Tk, Tk + 40, Hkv, hd, &heads),
+                *vh = kv_as_heads(v, 1, nkv, Tk, Tk + 40, Hkv, hd, &heads);
+    float *out = ffill(nq, NAN), *out_h = ffill(nq, NAN);
+    op_attention_rows_forward(out, q, k, v, Tq, Tk, H, Hkv, hd, op_kv_rows(Tk, Hkv, hd));
+    op_attention_rows_forward(out_h, q, kh, vh, Tq, Tk, H, Hkv, hd, heads);
     double *ref = dnew(nq);
     ref_attention(ref, NULL, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), 1, Tq, Tk, H, Hkv, hd,
                   nkv);
     char what[96];
     snprintf(what, sizeof what, "forward, H=%d Hkv=%d hd=%d Tq=%d Tk=%d", H, Hkv, hd, Tq, Tk);
     check_rel(op, FWD, what, out, NULL, ref, nq, FWD_TOL);
+    check(memcmp(out, out_h, sizeof(float) * nq) == 0, op,
+          "%s: keys and values kept per head give other bits than per position", what);
     int same = 1;
     for (int i = 0; i < Tq; i++) {
         float *alone = ffill(row, NAN);
-        op_attention_rows_forward(alone, q + (size_t)i * row, k, v, 1, Tk - Tq + i + 1, H, Hkv, hd);
+        op_attention_rows_forward(alone, q + (size_t)i * row, kh, vh, 1, Tk - Tq + i + 1, H, Hkv, hd, heads);
         same &= memcmp(alone, out + (size_t)i * row, sizeof(float) * row) == 0;
     }
     check(same, op, "%s: a query's output depends on the other queries in the call", what);
@@ -836,7 +870,7 @@ static void test_attention_rows_far_keys(void) {
         k[(size_t)290 * hd + e] = 12.0f;  // a later block's best: the first block's sums rescale by exp(-80)
     }
     for (int e = 0; e < hd; e++) v[(size_t)5 * hd + e] = 1.0f, v[(size_t)290 * hd + e] = 2.0f;
-    op_attention_rows_forward(out, q, k, v, Tq, Tk, H, H, hd);
+    op_attention_rows_forward(out, q, k, v, Tq, Tk, H, H, hd, op_kv_rows(Tk, H, hd));
     double *ref = dnew(nq);
     ref_attention(ref, NULL, to_double(q, nq), to_double(k, nkv), to_double(v, nkv), 1, Tq, Tk, H, H, hd,
                   nkv);
@@ -1086,7 +1120,7 @@ static void test_determinism(void) {
     const size_t nq = (size_t)B * T * H * hd, nkv = (size_t)B * T * Hkv * hd, nlse = (size_t)B * H * T;
     float *q = frandn(nq, 1.0), *k = frandn(nkv, 1.0), *v = frandn(nkv, 1.0), *ado = frandn(nq, 1.0);
     float *aout = fnew(nq), *lse = fnew(nlse), *scratch = fnew(2 * op_attention_scratch_floats(hd));
-    op_attention_forward(aout, lse, q, k, v, B, T, T, H, Hkv, hd, (size_t)T * Hkv * hd, scratch, 1);
+    op_attention_forward(aout, lse, q, k, v, B, T, T, H, Hkv, hd, op_kv_rows(T, Hkv, hd), scratch, 1);
 
     float *dw[2], *dx[2], *dtable[2], *dq[2], *dk[2], *dv[2];
     double ss[2];

@@ -3,14 +3,19 @@
 // the working tree's, alternately: each call goes through `caches` caches of
 // `context` positions x heads x hd, so from DRAM unless they fit L3. Per row
 // count: time per cache, the median and quartiles of the per-pair ratios, and
-// whether the outputs are the same bits.
+// whether the outputs are the same bits. The caches are kept as a model keeps
+// them, each head's positions together (op_kv_heads): revisions before that
+// layout took no layout argument and cannot be compared with this driver.
 //   decode_attention [--caches L] [--context C] [--heads H] [--hd D] [--repeats R]
 #include "common.h"
+#include "ops/kv_layout.h"
+
+enum { MAX_ROWS = 4 };  // query rows at most; each cache has room for them
 
 void old_cpu_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq,
-                                    int Tk, int H, int Hkv, int hd);
+                                    int Tk, int H, int Hkv, int hd, op_kv_layout kv);
 void new_cpu_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq,
-                                    int Tk, int H, int Hkv, int hd);
+                                    int Tk, int H, int Hkv, int hd, op_kv_layout kv);
 
 typedef struct {
     const float *K, *V, *q;
@@ -24,7 +29,8 @@ static void run(void *ctx, int side) {
     const work *w = ctx;
     for (int l = 0; l < w->L; l++)
         (side ? new_cpu_attention_rows_forward : old_cpu_attention_rows_forward)(
-            w->out[side], w->q, w->K + w->per * l, w->V + w->per * l, w->M, w->C + w->M, w->H, w->H, w->hd);
+            w->out[side], w->q, w->K + w->per * l, w->V + w->per * l, w->M, w->C + w->M, w->H, w->H, w->hd,
+            op_kv_heads(w->C + MAX_ROWS, w->hd));
 }
 
 int main(int argc, char **argv) {
@@ -36,7 +42,6 @@ int main(int argc, char **argv) {
                              {"--repeats", &R, 1, AB_MAX_REPEATS}};
     ab_parse(argc, argv, "decode_attention", "[--caches L] [--context C] [--heads H] [--hd D] [--repeats R]",
              flags, 5);
-    enum { MAX_ROWS = 4 };
     const size_t per = (size_t)(C + MAX_ROWS) * H * hd, nq = (size_t)MAX_ROWS * H * hd;
     work w = {ab_filled(per * L, 1, 0.3f),
               ab_filled(per * L, 2, 0.5f),

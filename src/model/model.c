@@ -37,33 +37,45 @@ static void project(const model_work *w, int exact_rows, float *out, const float
 
 // out = h + MLP(RMSNorm(h)), h = x + Attn(RMSNorm(x)); x (N, d) with N = B*T.
 // With a cache (B = 1), the T tokens sit at positions cache->len .. len+T-1:
-// their keys and values are written into the cache's rows for this block and
-// attention reads every cached position; without one, positions are 0..T-1
-// and keys/values stay in the activations for the backward. exact_rows (with
-// a cache only) makes every row's result independent of T.
+// their keys and values go into the cache's rows for this block (each head's
+// positions together, op_kv_heads) and attention reads every cached position;
+// without one, positions are 0..T-1 and keys/values stay in the activations
+// for the backward. exact_rows (with a cache only) makes every row's result
+// independent of T.
 static void block_forward(model_work *w, int layer, block_acts *a, const float *x, int B, int T,
                           const kv_cache *cache, int exact_rows) {
     const mtp_config *c = &w->cfg;
     int N = B * T, d = c->dim, f = c->ffn_dim, hd = config_head_dim(c);
     int qd = c->n_head * hd, kvd = c->n_kv_head * hd;
     int pos0 = cache ? cache->len : 0;
-    size_t block_rows = (size_t)layer * c->max_seq_len * kvd;
-    float *kbase = cache ? cache->k + block_rows : a->k, *vbase = cache ? cache->v + block_rows : a->v;
-    float *knew = kbase + (size_t)pos0 * kvd, *vnew = vbase + (size_t)pos0 * kvd;
     const mtp_model *m = w->model;
     block_params p = params_block(&m->params, c, layer);  // its norms (project finds the matrices)
     op_rmsnorm_forward(a->ln1, a->rstd1, x, p.attn_norm, N, d, c->norm_eps);
     project(w, exact_rows, a->q, a->ln1, P_WQ, layer, N, d, qd);
-    project(w, exact_rows, knew, a->ln1, P_WK, layer, N, d, kvd);
-    project(w, exact_rows, vnew, a->ln1, P_WV, layer, N, d, kvd);
+    project(w, exact_rows, a->k, a->ln1, P_WK, layer, N, d, kvd);
+    project(w, exact_rows, a->v, a->ln1, P_WV, layer, N, d, kvd);
     op_rope_forward(a->q, w->model->rope_cos, w->model->rope_sin, B, T, c->n_head, hd, pos0);
-    op_rope_forward(knew, w->model->rope_cos, w->model->rope_sin, B, T, c->n_kv_head, hd, pos0);
+    op_rope_forward(a->k, w->model->rope_cos, w->model->rope_sin, B, T, c->n_kv_head, hd, pos0);
+    const float *keys = a->k, *values = a->v;
+    op_kv_layout kv = op_kv_rows(T, c->n_kv_head, hd);
+    if (cache) {  // the new (T, Hkv, hd) rows into each head's run of positions
+        const size_t block = (size_t)layer * c->max_seq_len * kvd;
+        kv = op_kv_heads(c->max_seq_len, hd);
+        for (int g = 0; g < c->n_kv_head; g++) {
+            const size_t at = block + g * kv.head + (size_t)pos0 * hd;
+            op_copy_rows(cache->k + at, sizeof(float) * hd, a->k + (size_t)g * hd, sizeof(float) * kvd,
+                         sizeof(float) * hd, (size_t)T);
+            op_copy_rows(cache->v + at, sizeof(float) * hd, a->v + (size_t)g * hd, sizeof(float) * kvd,
+                         sizeof(float) * hd, (size_t)T);
+        }
+        keys = cache->k + block;
+        values = cache->v + block;
+    }
     if (exact_rows)
-        op_attention_rows_forward(a->atty, a->q, kbase, vbase, T, pos0 + T, c->n_head, c->n_kv_head, hd);
+        op_attention_rows_forward(a->atty, a->q, keys, values, T, pos0 + T, c->n_head, c->n_kv_head, hd, kv);
     else
-        op_attention_forward(a->atty, a->lse, a->q, kbase, vbase, B, T, pos0 + T, c->n_head, c->n_kv_head, hd,
-                             cache ? (size_t)c->max_seq_len * kvd : (size_t)T * kvd, w->attn_scratch,
-                             w->attn_threads);
+        op_attention_forward(a->atty, a->lse, a->q, keys, values, B, T, pos0 + T, c->n_head, c->n_kv_head, hd,
+                             kv, w->attn_scratch, w->attn_threads);
     project(w, exact_rows, a->h, a->atty, P_WO, layer, N, qd, d);
     op_add_inplace(a->h, x, (size_t)N * d);
     op_rmsnorm_forward(a->ln2, a->rstd2, a->h, p.ffn_norm, N, d, c->norm_eps);

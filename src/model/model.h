@@ -31,8 +31,9 @@ typedef struct {
 } block_acts;
 
 // Keys and values of every block (trunk and heads) for one sequence, so a
-// decoder runs only the new tokens: k, v (L, Tmax, Hkv*hd), after RoPE.
-// len positions are filled; lowering len forgets (rolls back) the rest.
+// decoder runs only the new tokens: k, v (L, Hkv, Tmax, hd), after RoPE: each
+// head's positions together (op_kv_heads). len positions are filled; lowering
+// len forgets (rolls back) the rest.
 typedef struct {
     float *k, *v;
     int len;

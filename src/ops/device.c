@@ -201,6 +201,19 @@ void op_copy(void *dst, const void *src, size_t bytes) {
     if (bytes) memmove(op_host_view(dst), op_host_view(src), bytes);
 }
 
+void op_copy_rows(void *dst, size_t dst_pitch, const void *src, size_t src_pitch, size_t width, size_t rows) {
+#ifdef MTP_CUDA
+    if (current == OP_DEVICE_CUDA) {
+        cuda_copy_rows(dst, dst_pitch, src, src_pitch, width, rows);
+        return;
+    }
+#endif
+    if (!width) return;
+    char *d = op_host_view(dst);
+    const char *s = op_host_view(src);
+    for (size_t r = 0; r < rows; r++) memcpy(d + r * dst_pitch, s + r * src_pitch, width);
+}
+
 void op_zero(void *p, size_t bytes) {
 #ifdef MTP_CUDA
     if (current == OP_DEVICE_CUDA) {

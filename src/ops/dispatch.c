@@ -55,11 +55,11 @@ void op_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, 
 }
 
 void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
-                          int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
+                          int Tq, int Tk, int H, int Hkv, int hd, op_kv_layout kv, float *scratch,
                           int scratch_threads) {
     ROUTE(attention_forward,
-          (H(out), H(lse), H(q), H(k), H(v), B, Tq, Tk, H, Hkv, hd, kv_bstride, H(scratch), scratch_threads),
-          (out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv_bstride, scratch, scratch_threads));
+          (H(out), H(lse), H(q), H(k), H(v), B, Tq, Tk, H, Hkv, hd, kv, H(scratch), scratch_threads),
+          (out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv, scratch, scratch_threads));
 }
 
 void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
@@ -76,9 +76,9 @@ void op_matmul_rows_forward(float *out, const float *inp, const float *w, int M,
 }
 
 void op_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
-                               int H, int Hkv, int hd) {
-    ROUTE(attention_rows_forward, (H(out), H(q), H(k), H(v), Tq, Tk, H, Hkv, hd),
-          (out, q, k, v, Tq, Tk, H, Hkv, hd));
+                               int H, int Hkv, int hd, op_kv_layout kv) {
+    ROUTE(attention_rows_forward, (H(out), H(q), H(k), H(v), Tq, Tk, H, Hkv, hd, kv),
+          (out, q, k, v, Tq, Tk, H, Hkv, hd, kv));
 }
 
 void op_swiglu_forward(float *out, const float *gate, const float *up, size_t n) {

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops/kv_layout.h"
+
 // ---- the device and its memory (ops/device.c) ----
 // OP_DEVICE_CPU_CHECK runs the CPU kernels on memory the host cannot touch
 // directly: its pointers are the host addresses with bit 62 flipped (not
@@ -62,6 +64,9 @@ size_t op_device_peak_bytes(void);
 void op_upload(void *dst, const void *host_src, size_t bytes);
 void op_download(void *host_dst, const void *src, size_t bytes);
 void op_copy(void *dst, const void *src, size_t bytes);
+// Device to device, `rows` rows of `width` bytes: row r from src + r *
+// src_pitch to dst + r * dst_pitch (bytes; the rows must not overlap).
+void op_copy_rows(void *dst, size_t dst_pitch, const void *src, size_t src_pitch, size_t width, size_t rows);
 void op_zero(void *p, size_t bytes);
 // op_zero on the current device's memory when on_device, else on host memory
 // (as op_alloc_on); large host ranges are cleared by the kernel threads.
@@ -137,8 +142,8 @@ void op_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, 
 
 // ---- causal attention with grouped key/value heads (ops/cpu/attention.c) ----
 // Flash-attention style: (TILE x TILE) score tiles with an online softmax; no
-// (T, T) matrix is stored. q (B, Tq, H, hd); k, v (B, Tk, Hkv, hd) with batch
-// stride kv_bstride floats (Tk*Hkv*hd when packed, more for a KV cache).
+// (T, T) matrix is stored. q (B, Tq, H, hd); k, v (B, Tk, Hkv, hd) where kv
+// (ops/kv_layout.h) says.
 // Query i sits at position Tk - Tq + i and sees keys 0..Tk-Tq+i. Query head h
 // uses kv head h / (H / Hkv). out (B, Tq, H, hd); lse (B, H, Tq) receives each
 // query's log-sum-exp of scaled scores, all the backward needs.
@@ -150,10 +155,10 @@ size_t op_attention_scratch_floats(int hd);
 // GPU; no limit on the CPU).
 int op_attention_max_head_dim(void);
 void op_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
-                          int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
+                          int Tq, int Tk, int H, int Hkv, int hd, op_kv_layout kv, float *scratch,
                           int scratch_threads);
 // Backward for Tq == Tk == T (training), given the forward's out and lse:
-// dq, dk, dv overwritten.
+// dq, dk, dv overwritten; k, v, dk, dv (B, T, Hkv, hd) (op_kv_rows).
 void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
                            const float *lse, const float *q, const float *k, const float *v, int B, int T,
                            int H, int Hkv, int hd, float *scratch, int scratch_threads);
@@ -163,10 +168,11 @@ void op_attention_backward(float *dq, float *dk, float *dv, const float *dout, c
 // speculative verification of K+1 tokens reproduces K+1 single-token steps.
 // out (M, O) = inp (M, I) @ w (O, I)^T.
 void op_matmul_rows_forward(float *out, const float *inp, const float *w, int M, int in_dim, int out_dim);
-// Causal attention of one sequence: q (Tq, H, hd) against k, v (Tk, Hkv, hd),
-// query i at position Tk - Tq + i; out (Tq, H, hd).
+// Causal attention of one sequence: q (Tq, H, hd) against k, v (Tk keys of
+// Hkv heads of hd, as kv says; its batch stride unused), query i at position
+// Tk - Tq + i; out (Tq, H, hd).
 void op_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
-                               int H, int Hkv, int hd);
+                               int H, int Hkv, int hd, op_kv_layout kv);
 
 // ---- the decode layout (ops/cpu/packed.c) ----
 // A weight matrix w (O, I) rearranged so a thread's share of a product is

@@ -69,11 +69,12 @@ static inline int diagonal_half(int shift, int cols, int padded) {
 }
 
 void cpu_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
-                           int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
+                           int Tq, int Tk, int H, int Hkv, int hd, op_kv_layout kv, float *scratch,
                            int scratch_threads) {
     const float scale = 1.0f / sqrtf((float)hd);
     const int group = H / Hkv, offset = Tk - Tq, qtiles = (Tq + TILE - 1) / TILE;
-    const int qrow = H * hd, kvrow = Hkv * hd;
+    const int qrow = H * hd;
+    const ptrdiff_t kvrow = (ptrdiff_t)kv.position;
     const size_t per_thread = op_attention_scratch_floats(hd);
 #pragma omp parallel num_threads(scratch_threads)
     {
@@ -87,8 +88,8 @@ void cpu_attention_forward(float *out, float *lse, const float *q, const float *
                 for (int qt = 0; qt < qtiles; qt++) {
                     const int i0 = qt * TILE, rows = Tq - i0 < TILE ? Tq - i0 : TILE, padded = round_vn(rows);
                     const float *qb = q + ((size_t)b * Tq + i0) * qrow + (size_t)h * hd;
-                    const float *kb = k + (size_t)b * kv_bstride + (size_t)(h / group) * hd;
-                    const float *vb = v + (size_t)b * kv_bstride + (size_t)(h / group) * hd;
+                    const float *kb = k + (size_t)b * kv.batch + (size_t)(h / group) * kv.head;
+                    const float *vb = v + (size_t)b * kv.batch + (size_t)(h / group) * kv.head;
                     const int keys =
                         offset + i0 + rows;  // keys 0..keys-1 are visible to some query of the tile
                     transpose_rows(QT, qb, (size_t)qrow, rows, padded, hd);

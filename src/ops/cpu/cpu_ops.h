@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops/kv_layout.h"
+
 void cpu_matmul_forward(float *out, const float *inp, const float *w, int N, int in_dim, int out_dim);
 void cpu_matmul_backward(float *dinp, float *dw, const float *dout, const float *inp, const float *w, int N,
                          int in_dim, int out_dim, int accumulate_dinp);
@@ -21,14 +23,14 @@ void cpu_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, i
 void cpu_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
                        int pos0);
 void cpu_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
-                           int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
+                           int Tq, int Tk, int H, int Hkv, int hd, op_kv_layout kv, float *scratch,
                            int scratch_threads);
 void cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
                             const float *lse, const float *q, const float *k, const float *v, int B, int T,
                             int H, int Hkv, int hd, float *scratch, int scratch_threads);
 void cpu_matmul_rows_forward(float *out, const float *inp, const float *w, int M, int in_dim, int out_dim);
 void cpu_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
-                                int H, int Hkv, int hd);
+                                int H, int Hkv, int hd, op_kv_layout kv);
 void cpu_swiglu_forward(float *out, const float *gate, const float *up, size_t n);
 void cpu_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
                          size_t n);

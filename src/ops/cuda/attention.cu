@@ -21,20 +21,20 @@ enum { PER_LANE = 8, MAX_HD = 32 * PER_LANE, WARPS = 4, SPLIT_KEYS = 64 };
 // blockIdx.y: the online softmax over keys [chunk * SPLIT_KEYS, ...) that the
 // row sees, the head's values over the lanes (lane l holds elements l, l+32,
 // ...), dot products by the fixed lane tree. Writes the chunk's unnormalized
-// sum acc (hd) and its (max, sum of exponentials). q (Tq, H, hd); k, v (Tk,
-// Hkv, hd); query i sees keys 0..Tk-Tq+i. Chunks past a row's keys are left
+// sum acc (hd) and its (max, sum of exponentials). q (Tq, H, hd); k, v (Tk
+// keys of Hkv heads, as kv says); query i sees keys 0..Tk-Tq+i. Chunks past a row's keys are left
 // alone (the merge does not read them).
 __global__ void attention_split_kernel(float *part_acc, float *part_ml, const float *q, const float *k,
-                                       const float *v, int Tq, int Tk, int H, int Hkv, int hd, int chunks,
-                                       float scale) {
+                                       const float *v, op_kv_layout kv, int Tq, int Tk, int H, int Hkv,
+                                       int hd, int chunks, float scale) {
     const size_t row = (size_t)blockIdx.x * WARPS + (threadIdx.x >> 5);  // (i, h)
     const int lane = threadIdx.x & 31, chunk = blockIdx.y;
     if (row >= (size_t)Tq * H) return;
     const int h = (int)(row % H), i = (int)(row / H), g = h / (H / Hkv), last = Tk - Tq + i;
     const int j0 = chunk * SPLIT_KEYS, j1 = j0 + SPLIT_KEYS <= last + 1 ? j0 + SPLIT_KEYS : last + 1;
     if (j0 > last) return;
-    const float *qi = q + row * hd, *kb = k + (size_t)g * hd, *vb = v + (size_t)g * hd;
-    const size_t kv_row = (size_t)Hkv * hd;
+    const float *qi = q + row * hd, *kb = k + (size_t)g * kv.head, *vb = v + (size_t)g * kv.head;
+    const size_t kv_row = kv.position;
     float qv[PER_LANE], acc[PER_LANE];
 #pragma unroll
     for (int u = 0; u < PER_LANE; u++) {
@@ -111,7 +111,7 @@ static size_t part_cap = 0;
 static float *grown(float **buf, size_t *cap, size_t need, const char *what);
 
 void cuda_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
-                                 int H, int Hkv, int hd) {
+                                 int H, int Hkv, int hd, op_kv_layout kv) {
     const size_t rows = (size_t)Tq * H;
     if (rows == 0) return;
     if (hd > MAX_HD) {
@@ -129,7 +129,7 @@ void cuda_attention_rows_forward(float *out, const float *q, const float *k, con
     float *part_acc = parts, *part_ml = parts + rows * chunks * hd;
     const dim3 grid(cuda_blocks(rows, WARPS), (unsigned)chunks);
     CUDA_LAUNCH(attention_split_kernel, grid, 32 * WARPS, 0)
-    (part_acc, part_ml, q, k, v, Tq, Tk, H, Hkv, hd, chunks, 1.0f / sqrtf((float)hd));
+    (part_acc, part_ml, q, k, v, kv, Tq, Tk, H, Hkv, hd, chunks, 1.0f / sqrtf((float)hd));
     CUDA_LAUNCHED("attention_split_kernel");
     CUDA_LAUNCH(attention_merge_kernel, cuda_blocks(rows, WARPS), 32 * WARPS, 0)
     (out, part_acc, part_ml, Tq, Tk, H, hd, chunks);
@@ -252,17 +252,17 @@ static size_t chunk_floats(int B, int Tq, int Tk, int Hkv) {
 }
 
 void cuda_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
-                            int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *cpu_scratch,
+                            int Tq, int Tk, int H, int Hkv, int hd, op_kv_layout kv, float *cpu_scratch,
                             int scratch_threads) {
     (void)cpu_scratch, (void)scratch_threads;  // the CPU's tiles; the GPU keeps its own buffer
     if ((size_t)B * Tq * H == 0) return;
     if (cuda_precision() == 2 && cuda_flash_attention_on() &&
-        cuda_flash_attention_forward(out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv_bstride) == 0)
+        cuda_flash_attention_forward(out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv) == 0)
         return;
     size_t cap = chunk_floats(B, Tq, Tk, Hkv);
     float *S = grown(&chunk_buf, &chunk_cap, cap, "attention scores");
     if (!S) return;
-    ap_forward(&gpu, out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv_bstride, S, cap);
+    ap_forward(&gpu, out, lse, q, k, v, B, Tq, Tk, H, Hkv, hd, kv, S, cap);
 }
 
 void cuda_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,

@@ -12,8 +12,9 @@
 // plain loops on the host, which checks every index, stride and transpose here
 // against the reference attention on a machine without a GPU.
 //
-// Layouts, as everywhere in ops/: q, out, dq (B, Tq, H, hd); k, v (B, Tk, Hkv,
-// hd) at batch stride kv_bstride; lse, D (B, H, Tq). Head h reads key/value
+// Layouts, as everywhere in ops/: q, out, dq (B, Tq, H, hd); k, v where an
+// op_kv_layout says in the forward, (B, T, Hkv, hd) in the backward; lse, D
+// (B, H, Tq). Head h reads key/value
 // head g = h / group, group = H / Hkv; query i sees keys 0 .. Tk - Tq + i.
 // A batch of products runs over g for one (b, chunk, r = h % group), so every
 // operand advances by a fixed stride per g.
@@ -22,6 +23,8 @@
 
 #include <math.h>
 #include <stddef.h>
+
+#include "ops/kv_layout.h"
 
 typedef struct {
     // Column-major C_gb = alpha op(A_gb) op(B_gb) + beta C_gb for g < count,
@@ -61,20 +64,20 @@ static inline size_t ap_min_scratch(int B, int Tk, int Hkv) {
 }
 
 // S (B, Hkv, qc, keys) = scale q_chunk k^T for query heads g * group + r.
-// q0: row (0, i0, head r) of q; qb: q's stride per sequence; kb likewise.
+// q0: row (0, i0, head r) of q; qb: q's stride per sequence; kv: k's layout.
 static inline void ap_scores(const ap_exec *x, float *S, const float *q0, size_t qb, const float *k,
-                             size_t kb, int B, int qc, int keys, int H, int Hkv, int hd, float scale) {
-    const int group = H / Hkv, kvrow = Hkv * hd;
+                             op_kv_layout kv, int B, int qc, int keys, int H, int Hkv, int hd, float scale) {
+    const int group = H / Hkv;
     const size_t sS = (size_t)qc * keys;
     // S^T (keys, qc) = k (keys, hd) q^T (hd, qc): k row-major is (hd, keys) column-major, transposed
-    x->gemm(1, 0, keys, qc, hd, scale, k, kvrow, (size_t)hd, kb, q0, H * hd, (size_t)group * hd, qb, 0.0f, S,
-            keys, sS, sS * Hkv, Hkv, B);
+    x->gemm(1, 0, keys, qc, hd, scale, k, (int)kv.position, kv.head, kv.batch, q0, H * hd, (size_t)group * hd,
+            qb, 0.0f, S, keys, sS, sS * Hkv, Hkv, B);
 }
 
 static inline void ap_forward(const ap_exec *x, float *out, float *lse, const float *q, const float *k,
-                              const float *v, int B, int Tq, int Tk, int H, int Hkv, int hd,
-                              size_t kv_bstride, float *scratch, size_t cap) {
-    const int group = H / Hkv, kvrow = Hkv * hd;
+                              const float *v, int B, int Tq, int Tk, int H, int Hkv, int hd, op_kv_layout kv,
+                              float *scratch, size_t cap) {
+    const int group = H / Hkv;
     const float scale = 1.0f / sqrtf((float)hd);
     const int chunk = ap_chunk_rows(cap, B, Tq, Tk, Hkv);
     const size_t qb = (size_t)Tq * H * hd;  // q's and out's stride per sequence
@@ -84,12 +87,12 @@ static inline void ap_forward(const ap_exec *x, float *out, float *lse, const fl
         const size_t sS = (size_t)qc * keys;
         for (int r = 0; r < group; r++) {
             const size_t at = (size_t)i0 * H + r;  // row (0, i0, head r), times hd
-            ap_scores(x, scratch, q + at * hd, qb, k, kv_bstride, B, qc, keys, H, Hkv, hd, scale);
+            ap_scores(x, scratch, q + at * hd, qb, k, kv, B, qc, keys, H, Hkv, hd, scale);
             x->probs(scratch, lse ? lse + (size_t)r * Tq + i0 : NULL, (size_t)group * Tq, (size_t)H * Tq, Hkv,
                      B, qc, keys, visible, 0);
             // out^T (hd, qc) = v^T (hd, keys) P^T (keys, qc)
-            x->gemm(0, 0, hd, qc, keys, 1.0f, v, kvrow, (size_t)hd, kv_bstride, scratch, keys, sS, sS * Hkv,
-                    0.0f, out + at * hd, H * hd, (size_t)group * hd, qb, Hkv, B);
+            x->gemm(0, 0, hd, qc, keys, 1.0f, v, (int)kv.position, kv.head, kv.batch, scratch, keys, sS,
+                    sS * Hkv, 0.0f, out + at * hd, H * hd, (size_t)group * hd, qb, Hkv, B);
         }
     }
 }
@@ -107,6 +110,7 @@ static inline void ap_backward(const ap_exec *x, float *dq, float *dk, float *dv
     const float scale = 1.0f / sqrtf((float)hd);
     const int chunk = ap_chunk_rows(cap, B, T, T, Hkv);
     const size_t qb = (size_t)T * H * hd, kb = (size_t)T * kvrow;  // strides per sequence
+    const op_kv_layout kv = op_kv_rows(T, Hkv, hd);
     const size_t stat_g = (size_t)group * T, stat_b = (size_t)H * T;
     float *P = scratch, *dS = scratch + cap;
     x->zero(dk, (size_t)B * T * kvrow);
@@ -118,7 +122,7 @@ static inline void ap_backward(const ap_exec *x, float *dq, float *dk, float *dv
         for (int r = 0; r < group; r++) {
             const size_t at = (size_t)i0 * H + r, stat = (size_t)r * T + i0;
             const float *q0 = q + at * hd, *do0 = dout + at * hd;
-            ap_scores(x, P, q0, qb, k, kb, B, qc, keys, H, Hkv, hd, scale);
+            ap_scores(x, P, q0, qb, k, kv, B, qc, keys, H, Hkv, hd, scale);
             x->probs(P, (float *)(lse + stat), stat_g, stat_b, Hkv, B, qc, keys, i0 + 1, 1);
             // dP^T (keys, qc) = v (keys, hd) dout^T (hd, qc)
             x->gemm(1, 0, keys, qc, hd, 1.0f, v, kvrow, (size_t)hd, kb, do0, H * hd, (size_t)group * hd, qb,

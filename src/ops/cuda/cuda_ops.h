@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ops/kv_layout.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -27,6 +29,8 @@ size_t cuda_peak_bytes(void);  // most bytes of cuda_alloc memory held at once
 void cuda_upload(void *dst, const void *host_src, size_t bytes);
 void cuda_download(void *host_dst, const void *src, size_t bytes);
 void cuda_copy(void *dst, const void *src, size_t bytes);
+void cuda_copy_rows(void *dst, size_t dst_pitch, const void *src, size_t src_pitch, size_t width,
+                    size_t rows);
 void cuda_zero(void *p, size_t bytes);
 // Waits for the stream; -1 with the error set if a CUDA call or kernel has
 // failed since the last call.
@@ -49,7 +53,7 @@ void cuda_collectives_leave(void);
 void cuda_set_flash_attention(int on);
 int cuda_flash_attention_on(void);
 int cuda_flash_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
-                                 int B, int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride);
+                                 int B, int Tq, int Tk, int H, int Hkv, int hd, op_kv_layout kv);
 int cuda_flash_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *lse,
                                   const float *D, const float *q, const float *k, const float *v, int B,
                                   int T, int H, int Hkv, int hd);
@@ -72,14 +76,14 @@ void cuda_rope_forward(float *x, const float *cos_t, const float *sin_t, int B, 
 void cuda_rope_backward(float *dx, const float *cos_t, const float *sin_t, int B, int T, int nh, int hd,
                         int pos0);
 void cuda_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v, int B,
-                            int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride, float *scratch,
+                            int Tq, int Tk, int H, int Hkv, int hd, op_kv_layout kv, float *scratch,
                             int scratch_threads);
 void cuda_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
                              const float *lse, const float *q, const float *k, const float *v, int B, int T,
                              int H, int Hkv, int hd, float *scratch, int scratch_threads);
 void cuda_matmul_rows_forward(float *out, const float *inp, const float *w, int M, int in_dim, int out_dim);
 void cuda_attention_rows_forward(float *out, const float *q, const float *k, const float *v, int Tq, int Tk,
-                                 int H, int Hkv, int hd);
+                                 int H, int Hkv, int hd, op_kv_layout kv);
 void cuda_swiglu_forward(float *out, const float *gate, const float *up, size_t n);
 void cuda_swiglu_backward(float *dgate, float *dup, const float *dout, const float *gate, const float *up,
                           size_t n);

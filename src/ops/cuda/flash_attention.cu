@@ -9,9 +9,9 @@
 //
 // Used in bf16 mode only, for head dimensions of 64 and 128, when switched on
 // (cuda_set_flash_attention); other cases take attention_products.h's path.
-// Layouts as ops.h: q, out, dq, dout (B, Tq, H, hd); k, v, dk, dv (B, Tk,
-// Hkv, hd), k and v at batch stride kv_bstride in the forward (a KV cache),
-// packed in the backward; lse, D (B, H, Tq); query i sees keys 0 .. Tk-Tq+i.
+// Layouts as ops.h: q, out, dq, dout (B, Tq, H, hd); k, v where an
+// op_kv_layout says in the forward (a KV cache keeps each head's positions
+// together), (B, Tk, Hkv, hd) in the backward, as dk, dv; lse, D (B, H, Tq); query i sees keys 0 .. Tk-Tq+i.
 #include <cuda_bf16.h>
 #include <math.h>
 #include <mma.h>
@@ -104,7 +104,7 @@ struct fwd_smem {
 template <int HD>
 __global__ void __launch_bounds__(128)
     flash_forward_kernel(float *out, float *lse, const float *q, const float *k, const float *v, int Tq,
-                         int Tk, int H, int Hkv, size_t kv_bstride, float scale) {
+                         int Tk, int H, int Hkv, op_kv_layout kv, float scale) {
     CUDA_DYNAMIC_SHARED(smem);
     typedef fwd_smem<HD> L;
     bf16 *sQ = (bf16 *)(smem + L::q), *sK = (bf16 *)(smem + L::k), *sV = (bf16 *)(smem + L::v);
@@ -114,9 +114,9 @@ __global__ void __launch_bounds__(128)
     const int q0 = blockIdx.x * TILE, b = blockIdx.y / H, h = blockIdx.y % H, g = h / (H / Hkv);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, offset = Tk - Tq;
     const int qvalid = Tq - q0 < TILE ? Tq - q0 : TILE;
-    const size_t qld = (size_t)H * HD, kvld = (size_t)Hkv * HD;
-    const float *kb = k + (size_t)b * kv_bstride + (size_t)g * HD,
-                *vb = v + (size_t)b * kv_bstride + (size_t)g * HD;
+    const size_t qld = (size_t)H * HD, kvld = kv.position;
+    const float *kb = k + (size_t)b * kv.batch + (size_t)g * kv.head,
+                *vb = v + (size_t)b * kv.batch + (size_t)g * kv.head;
     load_tile<HD>(sQ, q + ((size_t)b * Tq + q0) * qld + (size_t)h * HD, qld, qvalid);
     for (int i = threadIdx.x; i < TILE * HD; i += blockDim.x) sO[i] = 0.0f;
     for (int r = threadIdx.x; r < TILE; r += blockDim.x) {
@@ -358,13 +358,13 @@ static void allow_shared(K kernel, size_t bytes, int *done) {
 
 template <int HD>
 static int forward_hd(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Tq,
-                      int Tk, int H, int Hkv, size_t kv_bstride) {
+                      int Tk, int H, int Hkv, op_kv_layout kv) {
     const size_t bytes = fwd_smem<HD>::bytes;
     static int allowed = 0;
     allow_shared(flash_forward_kernel<HD>, bytes, &allowed);
     const dim3 grid((unsigned)((Tq + TILE - 1) / TILE), (unsigned)(B * H));
     CUDA_LAUNCH(flash_forward_kernel<HD>, grid, 32 * WARPS, bytes)
-    (out, lse, q, k, v, Tq, Tk, H, Hkv, kv_bstride, 1.0f / sqrtf((float)HD));
+    (out, lse, q, k, v, Tq, Tk, H, Hkv, kv, 1.0f / sqrtf((float)HD));
     CUDA_LAUNCHED("flash_forward_kernel");
     return 0;
 }
@@ -389,10 +389,11 @@ static int backward_hd(float *dq, float *dk, float *dv, const float *dout, const
 
 extern "C" int cuda_flash_attention_forward(float *out, float *lse, const float *q, const float *k,
                                             const float *v, int B, int Tq, int Tk, int H, int Hkv, int hd,
-                                            size_t kv_bstride) {
-    if (Tq > Tk || kv_bstride % 4) return -1;
-    if (hd == 64) return forward_hd<64>(out, lse, q, k, v, B, Tq, Tk, H, Hkv, kv_bstride);
-    if (hd == 128) return forward_hd<128>(out, lse, q, k, v, B, Tq, Tk, H, Hkv, kv_bstride);
+                                            op_kv_layout kv) {
+    // rows of 16-byte loads (load_tile)
+    if (Tq > Tk || kv.batch % 4 || kv.head % 4 || kv.position % 4) return -1;
+    if (hd == 64) return forward_hd<64>(out, lse, q, k, v, B, Tq, Tk, H, Hkv, kv);
+    if (hd == 128) return forward_hd<128>(out, lse, q, k, v, B, Tq, Tk, H, Hkv, kv);
     return -1;
 }
 

@@ -153,6 +153,13 @@ void cuda_copy(void *dst, const void *src, size_t bytes) {
     if (bytes) CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_stream));
 }
 
+void cuda_copy_rows(void *dst, size_t dst_pitch, const void *src, size_t src_pitch, size_t width,
+                    size_t rows) {
+    if (width && rows)
+        CUDA_TRY(cudaMemcpy2DAsync(dst, dst_pitch, src, src_pitch, width, rows, cudaMemcpyDeviceToDevice,
+                                   cuda_stream));
+}
+
 void cuda_zero(void *p, size_t bytes) {
     if (bytes) CUDA_TRY(cudaMemsetAsync(p, 0, bytes, cuda_stream));
 }
