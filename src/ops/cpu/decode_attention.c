@@ -27,11 +27,11 @@ enum { KEY_BLOCK = 256 };
 // on in that sequence (past a head's keys, its values; past those, the next
 // head's keys). With several rows the 16 keys' rows are shared out among the
 // rows' passes, key j to row j % rows. The same bits as without: prefetches
-// change no value. From DRAM (`bash bench/kernel_ab.sh decode_attention`, 40
+// change no value. From DRAM (`bash bench/kernel_ab.sh decode_attention`, 120
 // caches of 842 positions x 12 heads of 128, Intel Xeon model 167, 2 threads),
 // against the cache as (position, head) with 16 keys' rows prefetched at a
-// time: 1 row 1.12x, 2 rows 1.36x, 4 rows 1.41x faster; 4 rows now take 1.10x
-// one row's time (1.39x before). Bursts of a block's 16 rows at once (128
+// time: 1 row 1.09x, 2 rows 1.37x, 4 rows 1.36x faster (AVX2 build 1.23x,
+// 1.37x, 1.39x); 4 rows now take 1.09x one row's time (1.37x before). Bursts of a block's 16 rows at once (128
 // lines) left DRAM idle through the several rows' arithmetic: a streaming read
 // with arithmetic between its loads keeps its speed when the prefetches come a
 // few lines at a time and loses a third with 256-line bursts (a test loop, 2
