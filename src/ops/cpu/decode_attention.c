@@ -31,11 +31,11 @@ enum { KEY_BLOCK = 256 };
 // caches of 842 positions x 12 heads of 128, Intel Xeon model 167, 2 threads),
 // against the cache as (position, head) with 16 keys' rows prefetched at a
 // time: 1 row 1.09x, 2 rows 1.37x, 4 rows 1.36x faster (AVX2 build 1.23x,
-// 1.37x, 1.39x); 4 rows now take 1.09x one row's time (1.37x before). Bursts of a block's 16 rows at once (128
-// lines) left DRAM idle through the several rows' arithmetic: a streaming read
-// with arithmetic between its loads keeps its speed when the prefetches come a
-// few lines at a time and loses a third with 256-line bursts (a test loop, 2
-// threads: 26 against 18 GB/s).
+// 1.37x, 1.39x); 4 rows now take 1.09x one row's time (1.37x before). Bursts
+// of a block's 16 rows at once (128 lines) left DRAM idle through the several
+// rows' arithmetic: a streaming read with arithmetic between its loads keeps
+// its speed when the prefetches come a few lines at a time and loses a third
+// with 256-line bursts (a test loop, 2 threads: 26 against 18 GB/s).
 enum { AHEAD_KEYS = 32 };
 
 // Prefetches `lines` cache lines (16 floats each) of the row of key j of the
