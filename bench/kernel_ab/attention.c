@@ -3,18 +3,20 @@
 // alternately; 64 MB are written between calls so q, k, v come from beyond
 // the caches as after a step's projections. Prints medians, the quartiles of
 // the per-pair time ratios, and the largest difference of the outputs and
-// gradients (0 where a change keeps every sum's order).
+// gradients (0 where a change keeps every sum's order). Revisions from before
+// op_kv_layout (the keys' strides) took a batch stride instead: not comparable.
 //   attention [--hd D] [--heads H] [--batch B] [--seq T] [--repeats R]
 #include <math.h>
 #include <omp.h>
 
 #include "common.h"
+#include "ops/kv_layout.h"
 
 size_t old_op_attention_scratch_floats(int hd);
 size_t new_op_attention_scratch_floats(int hd);
 #define KERNELS(p)                                                                                           \
     void p##_cpu_attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,   \
-                                   int B, int Tq, int Tk, int H, int Hkv, int hd, size_t kv_bstride,         \
+                                   int B, int Tq, int Tk, int H, int Hkv, int hd, op_kv_layout kv,           \
                                    float *scratch, int scratch_threads);                                     \
     void p##_cpu_attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,    \
                                     const float *lse, const float *q, const float *k, const float *v, int B, \
@@ -59,7 +61,7 @@ int main(int argc, char **argv) {
             memset(evict, r + turn, EVICT);
             double t0 = ab_now();
             (s ? new_cpu_attention_forward : old_cpu_attention_forward)(
-                out[s], lse[s], q, k, v, B, T, T, H, H, hd, (size_t)T * H * hd, scratch[s], threads);
+                out[s], lse[s], q, k, v, B, T, T, H, H, hd, op_kv_rows(T, H, hd), scratch[s], threads);
             t[0][s][r] = ab_now() - t0;
             memset(evict, r + turn + 1, EVICT);
             t0 = ab_now();
