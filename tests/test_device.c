@@ -13,6 +13,32 @@
 #include "ops/cpu/cpu_ops.h"
 #include "ops/ops.h"
 
+// op_copy_rows on the current device: 3 rows of 5 floats from a source at a
+// pitch of 7 into a destination at a pitch of 9 (a KV cache's head runs from
+// a (T, Hkv, hd) projection); the gaps between the rows keep what they held.
+static void check_copy_rows(const char *where) {
+    float src[3 * 7], before[3 * 9], got[3 * 9];
+    for (int i = 0; i < 3 * 7; i++) src[i] = (float)i + 0.5f;
+    for (int i = 0; i < 3 * 9; i++) before[i] = -1.0f - (float)i;
+    float *s = op_alloc(sizeof src, "test"), *d = op_alloc(sizeof before, "test");
+    op_upload(s, src, sizeof src);
+    op_upload(d, before, sizeof before);
+    op_copy_rows(d + 1, 9 * sizeof(float), s + 2, 7 * sizeof(float), 5 * sizeof(float), 3);
+    op_download(got, d, sizeof got);
+    int right = 1;
+    for (int i = 0; i < 3 * 9; i++) {
+        const int r = i / 9, c = i % 9 - 1;  // destination row r, column c of the copied five
+        right &= got[i] == (c >= 0 && c < 5 ? src[r * 7 + 2 + c] : before[i]);
+    }
+    CHECK(right, "%s: op_copy_rows puts each row at its pitch and leaves the gaps", where);
+    op_copy_rows(d, 9 * sizeof(float), s, 7 * sizeof(float), 0, 3);  // nothing to copy
+    op_copy_rows(d, 9 * sizeof(float), s, 7 * sizeof(float), 5 * sizeof(float), 0);
+    op_download(got + 0, d, sizeof got);
+    CHECK(got[0] == before[0], "%s: op_copy_rows of zero bytes or rows copies nothing", where);
+    op_free(s);
+    op_free(d);
+}
+
 int main(void) {
     op_device d = OP_DEVICE_CUDA;
     CHECK(op_device_parse("cpu", &d) == 0 && d == OP_DEVICE_CPU, "parse cpu");
@@ -33,6 +59,7 @@ int main(void) {
           "a build without CUDA says how to get it: %s", mtp_last_error());
 #endif
     if (rc != 0) CHECK(op_current_device() == OP_DEVICE_CPU, "a refused device keeps the CPU");
+    if (rc == 0) check_copy_rows("cuda");  // a GPU, or the host emulation of one
     CHECK(op_use_device(OP_DEVICE_CPU) == 0 && op_current_device() == OP_DEVICE_CPU, "back to the CPU");
 
     // precision: names; the CPU computes in float32 only
@@ -63,6 +90,7 @@ int main(void) {
     CHECK(got[4] == src[4] && got[5] == 0.0f && got[14] == 0.0f && got[15] == src[15],
           "op_zero clears its range");
     CHECK(op_sync() == 0, "sync on the CPU");
+    check_copy_rows("cpu");
     // large ranges are cleared by the kernel threads, each a share of whole cache lines: an
     // odd size at an address off the lines, host memory (op_zero_on) and the device's
     {
@@ -111,6 +139,7 @@ int main(void) {
     float y3[3];
     op_download(y3, hy, sizeof y3);
     CHECK(memcmp(y3, y2, sizeof y3) == 0, "an op on cpu-check memory gives the CPU's bits");
+    check_copy_rows("cpu-check");
     CHECK(op_sum_squares(hx, 37) == cpu_sum_squares(src, 37), "op_sum_squares on cpu-check memory");
     fflush(stdout);
     pid_t pid = fork();
