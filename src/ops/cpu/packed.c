@@ -138,11 +138,12 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
             _mm256_storeu_ps(p + 8, a[r][c][1]);
         }
 }
-// Two or more rows: the group's outputs one at a time, up to COL_ROWS rows
-// each (acc[r][c] of output c alone: 8 accumulators), so a weight is loaded
-// once for 4 rows where two passes of 2 rows over both outputs loaded it
-// twice, and the group's weights come in with the first output's pass. The
-// same multiply-adds, lane for lane, as group_pass. AVX2 build, 16 blocks of
+// Four or more rows (2 and 3: half_pass below): the group's outputs one at a
+// time, up to COL_ROWS rows each (acc[r][c] of output c alone: 8
+// accumulators), so a weight is loaded once for 4 rows where two passes of 2
+// rows over both outputs loaded it twice, and the group's weights come in
+// with the first output's pass. The same multiply-adds, lane for lane, as
+// group_pass. AVX2 build, 16 blocks of
 // d = 1536 from DRAM, old and new alternating (`bash bench/kernel_ab.sh
 // packed HEAD --isa avx2`), Intel Xeon model 167, 2 threads: 3 rows 1.05x, 4
 // rows 1.09x, 7 rows 1.11x, 8 rows 1.12x; 2 rows (group_pass loaded each
@@ -193,7 +194,55 @@ COLUMN_FN(4)
 #undef COLUMN_FN
 static const column_fn columns[2][COL_ROWS] = {{column_1, column_2, column_3, column_4},
                                                {column_1_pf, column_2_pf, column_3_pf, column_4_pf}};
-#define COL_FROM 2  // products of this many rows or more go by column_pass
+// Two or more rows, one half of the group's 16-float slices at a time: the
+// 8 floats of half h of both outputs' slices for R rows (2R accumulators, the
+// two outputs' weights, one input): per slice 2 weight and R input loads for
+// 2R multiply-adds where column_pass loads 2 weights and 2R inputs for 2R. The
+// same multiply-adds into each accumulator in the same order, so the same
+// bits. The second half reads the group from L1.
+static inline __attribute__((always_inline)) void half_pass(f32x16 *acc, const float *g, const float *x,
+                                                            size_t ldx, int n, const int R, const int h,
+                                                            const int prefetch) {
+    __m256 a[COL_ROWS][PACK_GROUP];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < PACK_GROUP; c++)
+            a[r][c] = _mm256_loadu_ps((const float *)&acc[r * PACK_BLOCK + c] + 8 * h);
+    int s = 0;
+    do {
+        if (prefetch)
+            for (int k = 0; k < PACK_GROUP; k++) {
+                __builtin_prefetch(g + PREFETCH_AHEAD + SLICE * k, 0, 2);
+                __builtin_prefetch(g + L1_AHEAD + SLICE * k, 0, 3);
+            }
+        __m256 w[PACK_GROUP];
+        for (int c = 0; c < PACK_GROUP; c++) w[c] = _mm256_loadu_ps(g + SLICE * c + 8 * h);
+        for (int r = 0; r < R; r++) {
+            const __m256 xv = _mm256_loadu_ps(x + (size_t)r * ldx + s + 8 * h);
+            for (int c = 0; c < PACK_GROUP; c++) a[r][c] = _mm256_add_ps(a[r][c], _mm256_mul_ps(xv, w[c]));
+        }
+        g += SLICE * PACK_GROUP;
+    } while ((s += SLICE) < n);
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < PACK_GROUP; c++)
+            _mm256_storeu_ps((float *)&acc[r * PACK_BLOCK + c] + 8 * h, a[r][c]);
+}
+typedef void (*half_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int h);
+#define HALF_FN(R)                                                                                     \
+    static void half_##R(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int h) {      \
+        half_pass(acc, g, x, ldx, n, R, h, 0);                                                         \
+    }                                                                                                  \
+    static void half_##R##_pf(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int h) { \
+        half_pass(acc, g, x, ldx, n, R, h, 1);                                                         \
+    }
+HALF_FN(2)
+HALF_FN(3)
+#undef HALF_FN
+// 2 and 3 rows go by halves; from 4 on column_pass was faster (`bash
+// bench/kernel_ab.sh packed HEAD --isa avx2`, halves against columns: 2 rows
+// 1.055x, 3 rows 1.07x, 4 rows 1.00x, 7 rows 0.98x, 8 rows 0.96x).
+enum { HALF_ROWS_MAX = 3 };
+static const half_fn half_passes[2][HALF_ROWS_MAX] = {{NULL, half_2, half_3}, {NULL, half_2_pf, half_3_pf}};
+#define COL_FROM 2  // products of this many rows or more go by half_pass or column_pass
 #else
 // acc[r][o] (16 lanes) += x[r] . w over one group's slices of a chunk, for
 // rows r0..r0+R-1. g: the group's n x PACK_GROUP slices; x rows at stride ldx
@@ -278,12 +327,15 @@ static void block_product(float *out, size_t ldo, const float *x, size_t ldx, co
 #ifdef COL_FROM
         if (M >= COL_FROM) {
             for (int o = 0; o < PACK_BLOCK; o += PACK_GROUP, g += (size_t)n * PACK_GROUP)
-                for (int c = 0; c < PACK_GROUP; c++)
-                    for (int r0 = 0; r0 < M; r0 += COL_ROWS) {
-                        int R = M - r0 < COL_ROWS ? M - r0 : COL_ROWS;
-                        columns[c == 0 && r0 == 0][R - 1](acc + (size_t)r0 * PACK_BLOCK + o, g,
-                                                          x + (size_t)r0 * ldx + c0, ldx, n, c);
-                    }
+                if (M <= HALF_ROWS_MAX)
+                    for (int h = 0; h < 2; h++) half_passes[h == 0][M - 1](acc + o, g, x + c0, ldx, n, h);
+                else
+                    for (int c = 0; c < PACK_GROUP; c++)
+                        for (int r0 = 0; r0 < M; r0 += COL_ROWS) {
+                            int R = M - r0 < COL_ROWS ? M - r0 : COL_ROWS;
+                            columns[c == 0 && r0 == 0][R - 1](acc + (size_t)r0 * PACK_BLOCK + o, g,
+                                                              x + (size_t)r0 * ldx + c0, ldx, n, c);
+                        }
             continue;
         }
 #endif
