@@ -179,21 +179,22 @@ static inline __attribute__((always_inline)) void column_pass(f32x16 *acc, const
         _mm256_storeu_ps(p + 8, a[r][1]);
     }
 }
-typedef void (*column_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int c);
-#define COLUMN_FN(R)                                                                                     \
-    static void column_##R(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int c) {      \
-        column_pass(acc, g, x, ldx, n, R, c, 0);                                                         \
+// A pass of R rows over one part k of a group (an output, or a half of the
+// slices), without prefetches (the group in cache) or with them (_pf).
+typedef void (*part_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int k);
+#define PART_FNS(NAME, PASS, R)                                                                          \
+    static void NAME##_##R(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int k) {      \
+        PASS(acc, g, x, ldx, n, R, k, 0);                                                                \
     }                                                                                                    \
-    static void column_##R##_pf(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int c) { \
-        column_pass(acc, g, x, ldx, n, R, c, 1);                                                         \
+    static void NAME##_##R##_pf(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int k) { \
+        PASS(acc, g, x, ldx, n, R, k, 1);                                                                \
     }
-COLUMN_FN(1)
-COLUMN_FN(2)
-COLUMN_FN(3)
-COLUMN_FN(4)
-#undef COLUMN_FN
-static const column_fn columns[2][COL_ROWS] = {{column_1, column_2, column_3, column_4},
-                                               {column_1_pf, column_2_pf, column_3_pf, column_4_pf}};
+PART_FNS(column, column_pass, 1)
+PART_FNS(column, column_pass, 2)
+PART_FNS(column, column_pass, 3)
+PART_FNS(column, column_pass, 4)
+static const part_fn columns[2][COL_ROWS] = {{column_1, column_2, column_3, column_4},
+                                             {column_1_pf, column_2_pf, column_3_pf, column_4_pf}};
 // Two or more rows, one half of the group's 16-float slices at a time: the
 // 8 floats of half h of both outputs' slices for R rows (2R accumulators, the
 // two outputs' weights, one input): per slice 2 weight and R input loads for
@@ -226,22 +227,14 @@ static inline __attribute__((always_inline)) void half_pass(f32x16 *acc, const f
         for (int c = 0; c < PACK_GROUP; c++)
             _mm256_storeu_ps((float *)&acc[r * PACK_BLOCK + c] + 8 * h, a[r][c]);
 }
-typedef void (*half_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int h);
-#define HALF_FN(R)                                                                                     \
-    static void half_##R(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int h) {      \
-        half_pass(acc, g, x, ldx, n, R, h, 0);                                                         \
-    }                                                                                                  \
-    static void half_##R##_pf(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int h) { \
-        half_pass(acc, g, x, ldx, n, R, h, 1);                                                         \
-    }
-HALF_FN(2)
-HALF_FN(3)
-#undef HALF_FN
+PART_FNS(half, half_pass, 2)
+PART_FNS(half, half_pass, 3)
+#undef PART_FNS
 // 2 and 3 rows go by halves; from 4 on column_pass was faster (`bash
 // bench/kernel_ab.sh packed HEAD --isa avx2`, halves against columns: 2 rows
 // 1.055x, 3 rows 1.07x, 4 rows 1.00x, 7 rows 0.98x, 8 rows 0.96x).
 enum { HALF_ROWS_MAX = 3 };
-static const half_fn half_passes[2][HALF_ROWS_MAX] = {{NULL, half_2, half_3}, {NULL, half_2_pf, half_3_pf}};
+static const part_fn half_passes[2][HALF_ROWS_MAX] = {{NULL, half_2, half_3}, {NULL, half_2_pf, half_3_pf}};
 #define COL_FROM 2  // products of this many rows or more go by half_pass or column_pass
 #else
 // acc[r][o] (16 lanes) += x[r] . w over one group's slices of a chunk, for
