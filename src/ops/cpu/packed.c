@@ -87,6 +87,17 @@ void op_unpack(float *w, const float *src, int out_dim, int in_dim) {
     });
 }
 
+// The first-pass prefetches of one slice step of a group: for each output c
+// in mask, its slice PREFETCH_AHEAD floats ahead into L2 and L1_AHEAD ahead
+// into L1.
+static inline __attribute__((always_inline)) void prefetch_step(const float *g, const int mask) {
+    for (int c = 0; c < PACK_GROUP; c++)
+        if (mask >> c & 1) {
+            __builtin_prefetch(g + PREFETCH_AHEAD + SLICE * c, 0, 2);
+            __builtin_prefetch(g + L1_AHEAD + SLICE * c, 0, 3);
+        }
+}
+enum { PF_GROUP = (1 << PACK_GROUP) - 1 };  // every output of the group
 #if defined(__AVX2__) && !defined(__AVX512F__)
 // AVX2: a 16-float vector is two 8-float registers, and compilers keep the
 // generic 16-lane accumulators of the version below in memory (the kernel
@@ -111,11 +122,7 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
     do {  // n >= SLICE (see the generic version)
         // both prefetches, as below: without the one into L1 an AVX2 build read 3-5% slower with
         // 1 row, 5-7% with 2 and 3% with 4 (Intel Xeon, 16 blocks from DRAM, alternating)
-        if (prefetch)
-            for (int c = 0; c < PACK_GROUP; c++) {
-                __builtin_prefetch(g + PREFETCH_AHEAD + SLICE * c, 0, 2);
-                __builtin_prefetch(g + L1_AHEAD + SLICE * c, 0, 3);
-            }
+        if (prefetch) prefetch_step(g, PF_GROUP);
         __m256 w[PACK_GROUP][2];
         for (int c = 0; c < PACK_GROUP; c++) {
             w[c][0] = _mm256_loadu_ps(g + SLICE * c);
@@ -161,11 +168,7 @@ static inline __attribute__((always_inline)) void column_pass(f32x16 *acc, const
     }
     int s = 0;
     do {
-        if (prefetch)
-            for (int k = 0; k < PACK_GROUP; k++) {
-                __builtin_prefetch(g + PREFETCH_AHEAD + SLICE * k, 0, 2);
-                __builtin_prefetch(g + L1_AHEAD + SLICE * k, 0, 3);
-            }
+        if (prefetch) prefetch_step(g, PF_GROUP);
         const __m256 w0 = _mm256_loadu_ps(g + SLICE * c), w1 = _mm256_loadu_ps(g + SLICE * c + 8);
         for (int r = 0; r < R; r++) {
             a[r][0] = _mm256_add_ps(a[r][0], _mm256_mul_ps(_mm256_loadu_ps(x + (size_t)r * ldx + s), w0));
@@ -210,11 +213,7 @@ static inline __attribute__((always_inline)) void half_pass(f32x16 *acc, const f
             a[r][c] = _mm256_loadu_ps((const float *)&acc[r * PACK_BLOCK + c] + 8 * h);
     int s = 0;
     do {
-        if (prefetch)
-            for (int k = 0; k < PACK_GROUP; k++) {
-                __builtin_prefetch(g + PREFETCH_AHEAD + SLICE * k, 0, 2);
-                __builtin_prefetch(g + L1_AHEAD + SLICE * k, 0, 3);
-            }
+        if (prefetch) prefetch_step(g, PF_GROUP);
         __m256 w[PACK_GROUP];
         for (int c = 0; c < PACK_GROUP; c++) w[c] = _mm256_loadu_ps(g + SLICE * c + 8 * h);
         for (int r = 0; r < R; r++) {
@@ -253,11 +252,7 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
     int s = 0;
     do {
         f32x16 wv[PACK_GROUP];
-        for (int c = 0; c < PACK_GROUP; c++)
-            if (prefetch >> c & 1) {
-                __builtin_prefetch(g + PREFETCH_AHEAD + SLICE * c, 0, 2);
-                __builtin_prefetch(g + L1_AHEAD + SLICE * c, 0, 3);
-            }
+        prefetch_step(g, prefetch);
         for (int c = 0; c < PACK_GROUP; c++) {
             wv[c] = load16(g + SLICE * c);
             KEEP_IN_REGISTER(wv[c]);
@@ -276,7 +271,7 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
 #endif
 
 // A row pass, R rows, prefetching the slices of the group's outputs in mask
-// PF (0: none, the group then in L1; 0xF on AVX2: the whole group).
+// PF (0: none, the group then in L1; PF_GROUP: the whole group).
 typedef void (*pass_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx, int n);
 #define PASS_FN(R, PF, NAME)                                                           \
     static void NAME(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) { \
@@ -289,10 +284,10 @@ typedef void (*pass_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx,
 // bench/kernel_ab.sh packed`, two runs: 7 rows 1.09x, 8 rows 1.07-1.09x; 1-4
 // rows the same code).
 enum { PF_NONE, PF_ALL, PF_FIRST_HALF, PF_SECOND_HALF, PF_KINDS };
-#define PASSES(R)                   \
-    PASS_FN(R, 0, pass_##R)         \
-    PASS_FN(R, 0xF, pass_##R##_pf)  \
-    PASS_FN(R, 0x3, pass_##R##_pfa) \
+#define PASSES(R)                       \
+    PASS_FN(R, 0, pass_##R)             \
+    PASS_FN(R, PF_GROUP, pass_##R##_pf) \
+    PASS_FN(R, 0x3, pass_##R##_pfa)     \
     PASS_FN(R, 0xC, pass_##R##_pfb)
 #define ROW(R) \
     { pass_##R, pass_##R##_pf, pass_##R##_pfa, pass_##R##_pfb }
