@@ -1255,6 +1255,9 @@ int main(void) {
     test_attention_rows(2, 2, 64, 2, 270, 1.0);   // head dim 64 (its own prefetch); a 14-key last block
     test_attention_rows(2, 1, 200, 3, 300, 1.0);  // values 128 + 64 + 8 at a time
     test_attention_rows(2, 1, 64, 20, 262, 1.0);  // the first 15 rows see none of the second key block
+    test_attention_rows(2, 1, 128, 7, 300, 1.0);  // 7 rows at head dim 128, partial last 16 keys
+    test_attention_rows(2, 2, 64, 5, 280, 1.0);   // 5 rows at head dim 64
+    test_attention_rows(1, 1, 128, 3, 40, 1.0);   // 3 rows, 2 of them seeing all of the first 16 keys
     test_attention_rows(1, 1, 520, 9, 300, 1.0);  // 9 rows of 520: each row's values alone, 128 at a time
     test_attention_rows_far_keys();
     test_swiglu();
