@@ -22,6 +22,7 @@
 
 #include "core/rng.h"
 #include "ops/cpu/vecn.h"
+#include "ops/cpu/work_steal.h"
 #include "ops/ops.h"
 
 #define FWD_TOL 1e-5
@@ -810,6 +811,46 @@ static void test_matmul_q8(int I, int O) {
     release_all();
 }
 
+// work_steal.h: on 1 to 4 threads, every item taken exactly once; on 2, each
+// thread's first item its own range's front, and with thread 0 held back
+// until thread 1's range is done, thread 1 finishes thread 0's range from the
+// back (so thread 0 takes fewer than its share).
+static void test_work_steal(void) {
+    const char *op = "work_steal";
+    enum { ITEMS = 997 };
+    for (int T = 1; T <= 4; T++) {
+        int taken[ITEMS] = {0}, first_seen[4] = {-1, -1, -1, -1}, count[4] = {0}, threads = 1;
+        steal_range ranges[4];
+#pragma omp parallel num_threads(T)
+        {
+            const int n = omp_get_num_threads(), t = omp_get_thread_num();
+            steal_init(&ranges[t], t, n, ITEMS);
+#pragma omp barrier
+            if (t == 0) threads = n;
+            if (t == 0 && n == 2)  // held back: thread 1's range empty (front >= back)
+                for (;;) {
+                    const uint64_t r = atomic_load(&ranges[1].range);
+                    if ((uint32_t)r >= (uint32_t)(r >> 32)) break;
+                }
+            int item, stolen;
+            while ((item = steal_next(ranges, t, n, &stolen)) >= 0) {
+#pragma omp atomic
+                taken[item]++;
+                if (first_seen[t] < 0) first_seen[t] = item;
+                count[t]++;
+            }
+        }
+        int once = 1;
+        for (int i = 0; i < ITEMS; i++) once &= taken[i] == 1;
+        check(once, op, "%d threads: an item taken never or twice", T);
+        if (threads == 2)
+            check(first_seen[1] == ITEMS / 2 && first_seen[0] == 0 && count[0] < ITEMS / 2 &&
+                      count[0] + count[1] == ITEMS,
+                  op, "2 threads, thread 0 held back: first items %d and %d, counts %d and %d", first_seen[0],
+                  first_seen[1], count[0], count[1]);
+    }
+}
+
 // The read-bandwidth probe: a positive rate, and none without memory for it.
 static void test_read_bandwidth(void) {
     double bw = op_read_bandwidth((size_t)8 << 20, 2);
@@ -1241,6 +1282,7 @@ int main(void) {
     test_matmul_packed(16, 13, 40);      // one slice; one partial block; BLAS path
     test_matmul_packed(1104, 1100, 20);  // 3 chunks (the last partial); 2 panels (the last partial)
     test_read_bandwidth();
+    test_work_steal();
     test_matmul_q8(32, 64);                       // 1 block per row, one whole panel
     test_matmul_q8(64, 37);                       // 2 blocks per row, a padded panel
     test_matmul_q8(224, 19);                      // 7 blocks, a panel of 19

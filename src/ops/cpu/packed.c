@@ -23,6 +23,7 @@
 #include "ops/cpu/cpu_ops.h"
 #include "ops/cpu/parallel.h"
 #include "ops/cpu/vec16.h"
+#include "ops/cpu/work_steal.h"
 #include "ops/ops.h"
 
 // Rows of x a pass keeps in registers (ROWS x PACK_GROUP accumulators).
@@ -351,12 +352,20 @@ void op_matmul_packed_rows(float *out, const float *inp, const float *wp, int M,
     const size_t ldx = (size_t)in_dim, per_block = (size_t)PACK_BLOCK * in_dim;
     for (int m0 = 0; m0 < M; m0 += MAX_M) {
         int m = M - m0 < MAX_M ? M - m0 : MAX_M;
-        // contiguous ranges of blocks per thread: each thread reads one stream
-#pragma omp parallel for if ((size_t)m * in_dim * out_dim >= OP_PARALLEL_MIN_WORK) schedule(static)
-        for (int b = 0; b < blocks; b++) {
-            int o0 = b * PACK_BLOCK, valid = out_dim - o0 < PACK_BLOCK ? out_dim - o0 : PACK_BLOCK;
-            block_product(out + (size_t)m0 * out_dim + o0, (size_t)out_dim, inp + (size_t)m0 * ldx, ldx,
-                          wp + (size_t)b * per_block, m, in_dim, valid);
+        // a contiguous range of blocks per thread (each thread reads one stream), then the others'
+        // from their back ends (work_steal.h)
+        steal_range ranges[omp_get_max_threads()];
+#pragma omp parallel if ((size_t)m * in_dim * out_dim >= OP_PARALLEL_MIN_WORK)
+        {
+            const int T = omp_get_num_threads(), t = omp_get_thread_num();
+            steal_init(&ranges[t], t, T, blocks);
+#pragma omp barrier
+            int b, stolen;
+            while ((b = steal_next(ranges, t, T, &stolen)) >= 0) {
+                int o0 = b * PACK_BLOCK, valid = out_dim - o0 < PACK_BLOCK ? out_dim - o0 : PACK_BLOCK;
+                block_product(out + (size_t)m0 * out_dim + o0, (size_t)out_dim, inp + (size_t)m0 * ldx, ldx,
+                              wp + (size_t)b * per_block, m, in_dim, valid);
+            }
         }
     }
 }

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "ops/cpu/parallel.h"
+#include "ops/cpu/work_steal.h"
 #include "ops/ops.h"
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
@@ -413,18 +414,23 @@ static const pass_fn passes[PASS_ROWS] = {pass_1, pass_2, pass_3, pass_4, pass_5
 
 void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int32_t *xaux, const int8_t *qp,
                   const float *sp, int M, int in_dim, int out_dim) {
-    // out (M, O) = x (M, I) @ w (O, I)^T; each thread a contiguous range of panels
+    // out (M, O) = x (M, I) @ w (O, I)^T
     const int panels = (int)(op_q8_packed_rows(out_dim) / OP_Q8_PANEL), blocks = in_dim / OP_Q8_BLOCK;
     const size_t ldaux = (size_t)in_dim / 4;
     // as few passes as PASS_ROWS allows, their rows as even as can be
     const int npass = (M + PASS_ROWS - 1) / PASS_ROWS;
+    // each thread a contiguous range of panels, then the others' from their back ends (work_steal.h)
+    steal_range ranges[omp_get_max_threads()];
 #pragma omp parallel if ((size_t)M * in_dim * out_dim >= OP_PARALLEL_MIN_WORK)
     {
         const int T = omp_get_num_threads(), t = omp_get_thread_num();
-        const int first = (int)((long)panels * t / T), end = (int)((long)panels * (t + 1) / T);
-        const int8_t *ahead = qp + (size_t)first * blocks * CHUNK;
-        for (int p = first; p < end; p++) {
+        steal_init(&ranges[t], t, T, panels);
+#pragma omp barrier
+        const int8_t *ahead = NULL;
+        int p, stolen;
+        while ((p = steal_next(ranges, t, T, &stolen)) >= 0) {
             const int8_t *q = qp + (size_t)p * blocks * CHUNK;
+            if (!ahead || stolen) ahead = q;  // later passes' prefetch cursor: this stream's start
             const float *s = sp + (size_t)p * blocks * OP_Q8_PANEL;
             const int n = out_dim - p * OP_Q8_PANEL < OP_Q8_PANEL ? out_dim - p * OP_Q8_PANEL : OP_Q8_PANEL;
             for (int pass = 0, m0 = 0; pass < npass; pass++) {

@@ -1,0 +1,52 @@
+// work_steal.h: a loop's items shared out among a team's threads, each a
+// contiguous range taken from its front, and a thread whose range is done
+// taking the others' items from their back ends. A static split leaves one
+// core idle while the other finishes when their speeds differ (memory-bound
+// decoding products on two cores: the second thread ended 0.4-0.7 ms after
+// the first over a 22 ms step); stealing from the back keeps each thread's
+// reads one stream for as long as it lasts.
+#ifndef MTP_OPS_CPU_WORK_STEAL_H
+#define MTP_OPS_CPU_WORK_STEAL_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+// One thread's items [front, back), in one word so that the owner and a
+// thief agree on who takes the last one. A cache line each.
+typedef struct {
+    _Alignas(64) _Atomic uint64_t range;  // front | back << 32
+} steal_range;
+
+// Thread t of T: items [count * t / T, count * (t + 1) / T).
+static inline void steal_init(steal_range *r, int t, int T, int count) {
+    const uint64_t front = (uint64_t)((int64_t)count * t / T),
+                   back = (uint64_t)((int64_t)count * (t + 1) / T);
+    atomic_store(&r->range, front | back << 32);
+}
+
+// The item at the front (from_back = 0) or the back of r, or -1 if r is empty.
+static inline int steal_take(steal_range *r, int from_back) {
+    uint64_t old = atomic_load(&r->range), next;
+    int item;
+    do {
+        const uint32_t front = (uint32_t)old, back = (uint32_t)(old >> 32);
+        if (front >= back) return -1;
+        item = (int)(from_back ? back - 1 : front);
+        next = from_back ? (uint64_t)front | (uint64_t)(back - 1) << 32 : old + 1;
+    } while (!atomic_compare_exchange_weak(&r->range, &old, next));
+    return item;
+}
+
+// Thread t's next item of ranges r[0..T): its own front, else another's
+// back (*stolen = 1); -1 when every range is done.
+static inline int steal_next(steal_range *r, int t, int T, int *stolen) {
+    int item = steal_take(&r[t], 0);
+    *stolen = 0;
+    for (int d = 1; item < 0 && d < T; d++) {
+        item = steal_take(&r[(t + d) % T], 1);
+        *stolen = 1;
+    }
+    return item;
+}
+
+#endif
