@@ -811,10 +811,10 @@ static void test_matmul_q8(int I, int O) {
     release_all();
 }
 
-// work_steal.h: on 1 to 4 threads, every item taken exactly once; on 2, each
-// thread's first item its own range's front, and with thread 0 held back
-// until thread 1's range is done, thread 1 finishes thread 0's range from the
-// back (so thread 0 takes fewer than its share).
+// work_steal.h: on 1 to 4 threads, every item taken exactly once; on 2, with
+// thread 0 held back until thread 1's range is done, thread 1 starts at its
+// range's front and goes on into thread 0's from the back (thread 0 takes
+// fewer than its share: none at all if it wakes late, else from its front).
 static void test_work_steal(void) {
     const char *op = "work_steal";
     enum { ITEMS = 997 };
@@ -844,8 +844,8 @@ static void test_work_steal(void) {
         for (int i = 0; i < ITEMS; i++) once &= taken[i] == 1;
         check(once, op, "%d threads: an item taken never or twice", T);
         if (threads == 2)
-            check(first_seen[1] == ITEMS / 2 && first_seen[0] == 0 && count[0] < ITEMS / 2 &&
-                      count[0] + count[1] == ITEMS,
+            check(first_seen[1] == ITEMS / 2 && (first_seen[0] == 0 || count[0] == 0) &&
+                      count[0] < ITEMS / 2 && count[0] + count[1] == ITEMS,
                   op, "2 threads, thread 0 held back: first items %d and %d, counts %d and %d", first_seen[0],
                   first_seen[1], count[0], count[1]);
     }

@@ -40,8 +40,14 @@ static inline int steal_take(steal_range *r, int from_back) {
 // Thread t's next item of ranges r[0..T): its own front, else another's
 // back (*stolen = 1); -1 when every range is done.
 static inline int steal_next(steal_range *r, int t, int T, int *stolen) {
-    int item = steal_take(&r[t], 0);
     *stolen = 0;
+    if (T == 1) {  // alone (a product too small to share out): no atomic read-modify-write
+        const uint64_t range = atomic_load_explicit(&r->range, memory_order_relaxed);
+        if ((uint32_t)range >= (uint32_t)(range >> 32)) return -1;
+        atomic_store_explicit(&r->range, range + 1, memory_order_relaxed);
+        return (int)(uint32_t)range;
+    }
+    int item = steal_take(&r[t], 0);
     for (int d = 1; item < 0 && d < T; d++) {
         item = steal_take(&r[(t + d) % T], 1);
         *stolen = 1;
