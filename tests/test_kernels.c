@@ -824,8 +824,7 @@ static void test_work_steal(void) {
 #pragma omp parallel num_threads(T)
         {
             const int n = omp_get_num_threads(), t = omp_get_thread_num();
-            steal_init(&ranges[t], t, n, ITEMS);
-#pragma omp barrier
+            steal_start(ranges, ITEMS);
             if (t == 0) threads = n;
             if (t == 0 && n == 2)  // held back: thread 1's range empty (front >= back)
                 for (;;) {
@@ -833,7 +832,7 @@ static void test_work_steal(void) {
                     if ((uint32_t)r >= (uint32_t)(r >> 32)) break;
                 }
             int item, stolen;
-            while ((item = steal_next(ranges, t, n, &stolen)) >= 0) {
+            while ((item = steal_next(ranges, &stolen)) >= 0) {
 #pragma omp atomic
                 taken[item]++;
                 if (first_seen[t] < 0) first_seen[t] = item;

@@ -357,11 +357,9 @@ void op_matmul_packed_rows(float *out, const float *inp, const float *wp, int M,
         steal_range ranges[omp_get_max_threads()];
 #pragma omp parallel if ((size_t)m * in_dim * out_dim >= OP_PARALLEL_MIN_WORK)
         {
-            const int T = omp_get_num_threads(), t = omp_get_thread_num();
-            steal_init(&ranges[t], t, T, blocks);
-#pragma omp barrier
+            steal_start(ranges, blocks);
             int b, stolen;
-            while ((b = steal_next(ranges, t, T, &stolen)) >= 0) {
+            while ((b = steal_next(ranges, &stolen)) >= 0) {
                 int o0 = b * PACK_BLOCK, valid = out_dim - o0 < PACK_BLOCK ? out_dim - o0 : PACK_BLOCK;
                 block_product(out + (size_t)m0 * out_dim + o0, (size_t)out_dim, inp + (size_t)m0 * ldx, ldx,
                               wp + (size_t)b * per_block, m, in_dim, valid);

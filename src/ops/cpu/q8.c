@@ -430,12 +430,10 @@ void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int32_t *
     steal_range ranges[omp_get_max_threads()];
 #pragma omp parallel if ((size_t)M * in_dim * out_dim >= OP_PARALLEL_MIN_WORK)
     {
-        const int T = omp_get_num_threads(), t = omp_get_thread_num();
-        steal_init(&ranges[t], t, T, panels);
-#pragma omp barrier
+        steal_start(ranges, panels);
         const int8_t *ahead = NULL;
         int p, stolen;
-        while ((p = steal_next(ranges, t, T, &stolen)) >= 0) {
+        while ((p = steal_next(ranges, &stolen)) >= 0) {
             const int8_t *q = qp + (size_t)p * blocks * CHUNK;
             if (!ahead || stolen) ahead = q;  // later passes' prefetch cursor: this stream's start
             const float *s = sp + (size_t)p * blocks * OP_Q8_PANEL;

@@ -9,20 +9,26 @@
 #ifndef MTP_OPS_CPU_WORK_STEAL_H
 #define MTP_OPS_CPU_WORK_STEAL_H
 
+#include <omp.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
 // One thread's items [front, back), in one word so that the owner and a
-// thief agree on who takes the last one. A cache line each.
+// thief agree on who takes the last one. A cache line each; an array of
+// omp_get_max_threads() of them serves a team.
 typedef struct {
     _Alignas(64) _Atomic uint64_t range;  // front | back << 32
 } steal_range;
 
-// Thread t of T: items [count * t / T, count * (t + 1) / T).
-static inline void steal_init(steal_range *r, int t, int T, int count) {
+// Called by every thread of the team, inside the parallel region: thread t
+// of T owns items [count * t / T, count * (t + 1) / T); returns once every
+// thread's range is set (a barrier), so that none steals from an unset one.
+static inline void steal_start(steal_range *r, int count) {
+    const int t = omp_get_thread_num(), T = omp_get_num_threads();
     const uint64_t front = (uint64_t)((int64_t)count * t / T),
                    back = (uint64_t)((int64_t)count * (t + 1) / T);
-    atomic_store(&r->range, front | back << 32);
+    atomic_store(&r[t].range, front | back << 32);
+#pragma omp barrier
 }
 
 // The item at the front (from_back = 0) or the back of r, or -1 if r is empty.
@@ -38,9 +44,10 @@ static inline int steal_take(steal_range *r, int from_back) {
     return item;
 }
 
-// Thread t's next item of ranges r[0..T): its own front, else another's
-// back (*stolen = 1); -1 when every range is done.
-static inline int steal_next(steal_range *r, int t, int T, int *stolen) {
+// The calling thread's next item of the team's ranges r (steal_start): its
+// own front, else another's back (*stolen = 1); -1 when every range is done.
+static inline int steal_next(steal_range *r, int *stolen) {
+    const int t = omp_get_thread_num(), T = omp_get_num_threads();
     *stolen = 0;
     if (T == 1) {  // alone (a product too small to share out): no atomic read-modify-write
         const uint64_t range = atomic_load_explicit(&r->range, memory_order_relaxed);
