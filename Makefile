@@ -127,7 +127,7 @@ $(BUILD)/tests/test_cuda_emulation: tests/test_cuda_emulation.c $(EMU_OBJ) $(BUI
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(EMU_OBJ) $(BUILD)/libmtp.a -o $@ $(LDLIBS) -lstdc++ -pthread
 
-$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libmtp.a $(HEADERS)
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libmtp.a $(HEADERS) $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(BUILD)/libmtp.a -o $@ $(LDLIBS)
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chooser_sim.h"
 #include "libmtp.h"
 #include "test_util.h"
 
@@ -273,143 +274,20 @@ static void test_auto_greedy(void) {
     model_free(&m);
 }
 
-// The chooser against simulated steps: a step with K drafts takes cost[K]
-// time units (plus noise; on a busy machine, now and then 1.6x) and each
-// draft is accepted with probability `accept` once the ones before it were.
-// With prompt_every > 0 a new prompt of prompt_len positions starts every
-// prompt_every steps, its prefill running the heads the chooser asks for
-// (k_chooser_prefill_drafts) and leaving the others a whole prompt behind, as
-// the decoder does (the prefill's own time is left out, as for fixed K).
-// Returns the tokens per time unit it achieved; picks[K] counts its choices.
-typedef struct {
-    double accept, cost[4], catch_fixed, catch_row;
-    int prompt_every, prompt_len;
-    double busy;     // the fraction of steps that take 1.6x
-    int steps;       // steps simulated (0: 600)
-    double of_best;  // the fraction of the best fixed K's rate it must reach (0: 0.9)
-    double share;    // the least share of steps the wanted K must have (0: 2/3)
-    int avoid;       // a K that must not take half the steps or more (0: none)
-} chooser_case;
-
-static double simulate_chooser(const chooser_case *sc, int k_max, long picks[MTP_MAX_FUTURE]) {
-    k_chooser ch;
-    k_chooser_init(&ch, k_max);
-    mtp_rng rng;
-    mtp_rng_seed(&rng, 3);
-    memset(picks, 0, sizeof(long) * MTP_MAX_FUTURE);
-    double tokens = 0.0, time = 0.0;
-    // positions decoded, and how far each drafting head has run (as the decoder's head_len)
-    long pos = 1, head_len[MTP_MAX_FUTURE] = {0}, catch_rows[MTP_MAX_FUTURE];
-    int have = 0;
-    const int steps = sc->steps > 0 ? sc->steps : 600;
-    for (int step = 0; step < steps; step++) {
-        if (sc->prompt_every > 0 && step % sc->prompt_every == 0) {
-            have = k_chooser_prefill_drafts(&ch);
-            pos = sc->prompt_len;
-            for (int j = 1; j <= k_max; j++) head_len[j] = j <= have ? pos : 0;
-        }
-        for (int k = 0; k <= k_max; k++) {  // what a switch to k drafts would run first
-            long from = pos - 1;
-            for (int j = 1; j <= k; j++)
-                if (head_len[j] < from) from = head_len[j];
-            catch_rows[k] = k <= have ? 0 : (pos - from) * k;
-        }
-        int K = k_chooser_pick(&ch, catch_rows);
-        picks[K]++;
-        if (catch_rows[K] > 0) {  // catching up: a fixed cost per call plus one per head-row
-            double tc = sc->catch_fixed + sc->catch_row * (double)catch_rows[K];
-            k_chooser_observe_switch(&ch, 0.01 * tc, catch_rows[K]);
-            time += tc;
-        }
-        int a = 0;
-        while (a < K && mtp_rng_uniform(&rng) < sc->accept) a++;
-        // the chooser sees it with up to 5% noise, and each K's first step cold (twice as long)
-        double t = sc->cost[K] * (mtp_rng_uniform(&rng) < sc->busy ? 1.6 : 1.0),
-               seen = t * (1.0 + 0.05 * mtp_rng_uniform(&rng)) * (picks[K] == 1 ? 2.0 : 1.0);
-        k_chooser_observe(&ch, K, 0.01 * seen, K, a);
-        tokens += 1 + a;
-        time += t;
-        pos += 1 + a;
-        for (int j = 1; j <= K; j++) head_len[j] = pos;
-        have = K;
-    }
-    return tokens / time;
-}
-
-// Tokens per time unit of a fixed K in the simulation (noise aside; busy
-// steps slow it as they slow the chooser).
-static double fixed_rate(const chooser_case *sc, int K) {
-    double tokens = 0.0, all = 1.0;
-    for (int j = 0; j <= K; j++, all *= sc->accept) tokens += all;
-    return tokens / (sc->cost[K] * (1.0 + 0.6 * sc->busy));
-}
-
 static void test_k_chooser(void) {
-    // a step's cost with K = 0..3 drafts, in plain steps; catching up costs a fixed part per
-    // call and a part per head-row
-    struct {
-        chooser_case sc;
-        int want;  // the K it must pick in `share` of the steps or more (-1: a close call, only the rate
-                   // counts)
-    } cases[] = {
-        {{0.0, {1, 1.1, 1.2, 1.3}, 0.0, 0.0, 0, 0, 0.0}, 0},     // drafts never accepted: plain
-        {{0.9, {1, 1.05, 1.1, 1.15}, 0.0, 0.0, 0, 0, 0.0}, 3},   // big model, good heads: every draft
-        {{0.6, {1, 1.5, 2.0, 2.5}, 0.0, 0.0, 0, 0, 0.0}, -1},    // small model: K=1 +7% over plain, K=2 -2%
-        {{0.8, {1, 3, 5, 7}, 0.0, 0.0, 0, 0, 0.0}, 0},           // rows cost more than they bring: plain
-        {{0.7, {1, 1.15, 1.3, 1.45}, 0.0, 0.0, 0, 0, 0.0}, -1},  // a big model, fair heads
-        {{0.9, {1, 1.05, 1.1, 1.15}, 0.5, 0.05, 0, 0, 0.0}, 3},  // the same with catching up costing
-        {{1.0, {1, 1.62, 2.92, 4.38}, 0.6, 0.15, 0, 0, 0.0},
-         1},                                                    // an older quick start: K=1 1.23x, K=3 0.91x
-        {{0.6, {1, 1.5, 2.0, 2.5}, 0.6, 0.15, 0, 0, 0.0}, -1},  // small model, close call, costly catch-ups
-        // today's quick start (K = 1, 2, 3: 1.16x, 1.25x, 1.28x plain), prompts of 60 tokens of
-        // 96 new ones, on a busy machine: one slow step of K = 3 must not rule it out for good
-        {{1.0, {1, 1.72, 2.4, 3.13}, 0.7, 0.05, 30, 60, 0.05}, -1},
-        {{1.0, {1, 1.72, 2.4, 3.13}, 0.7, 0.05, 30, 60, 0.15}, -1},
-        {{0.9, {1, 1.05, 1.1, 1.15}, 0.5, 0.05, 40, 200, 0.1}, 3},  // big model, prompts, busy
-        // the quick start's model generating 60 tokens at a time from short prompts: a catch-up
-        // costs more than a K = 1 step (1.2 of a plain step and 0.05 a head-row, as measured)
-        {{1.0, {1, 1.34, 1.72, 2.14}, 1.2, 0.05, 30, 10, 0.05, 0, 0.0, 0.0, 0}, -1},
-        // one such generation alone, 30 steps: the opening and the tries of each K (their first
-        // steps cold) weigh more, but K = 2 and 3 must not be left untried (a first catch-up
-        // counted per row ruled them out for good: K = 1 in 26 of 30 steps)
-        {{1.0, {1, 1.34, 1.72, 2.14}, 1.2, 0.05, 30, 10, 0.0, 30, 0.75, 0.0, 1}, -1},
-    };
-    const int n_cases = (int)(sizeof cases / sizeof cases[0]);
-    for (int i = 0; i < n_cases; i++) {
+    // every case of tests/chooser_sim.h with one seed (tests/tools/chooser_sim runs many)
+    for (int i = 0; i < CHOOSER_TESTS; i++) {
+        const chooser_case *sc = &chooser_tests[i].sc;
         long picks[MTP_MAX_FUTURE];
-        const chooser_case *sc = &cases[i].sc;
-        double got = simulate_chooser(sc, 3, picks), best = 0.0;
-        int most = 0;
-        for (int k = 0; k <= 3; k++) {
-            double r = fixed_rate(sc, k);
-            if (r > best) best = r;
-            if (picks[k] > picks[most]) most = k;
-        }
-        double plain = fixed_rate(sc, 0);
+        double got, best, plain;
+        char why[256];
+        int ok = chooser_test_run(&chooser_tests[i], 3, &got, &best, &plain, picks, why, sizeof why);
         printf(
-            "chooser: accept %.2f, K=1 cost %.2f, catch-up %.2f + %.2f/row, prompt every %d, busy %.2f: "
+            "chooser: accept %.2f, K=1 cost %.2f, catch-up %.2f + %.3f/row, prompt every %d, busy %.2f: "
             "%.3f tokens/unit, best fixed K %.3f, plain %.3f; picks %ld %ld %ld %ld\n",
             sc->accept, sc->cost[1], sc->catch_fixed, sc->catch_row, sc->prompt_every, sc->busy, got, best,
             plain, picks[0], picks[1], picks[2], picks[3]);
-        const double of_best = sc->of_best > 0.0 ? sc->of_best : 0.9;
-        CHECK(
-            got >= of_best * best && got >= 0.97 * plain,
-            "chooser case %d: %.3f tokens per unit, below %.0f%% of the best fixed K (%.3f) or 97%% of plain "
-            "(%.3f)",
-            i, got, 100.0 * of_best, best, plain);
-        const int steps = sc->steps > 0 ? sc->steps : 600;
-        const double share = sc->share > 0.0 ? sc->share : 2.0 / 3.0;
-        CHECK(cases[i].want < 0 || picks[cases[i].want] >= share * steps,
-              "chooser case %d: picked K=%d %ld of %d times (most: K=%d), want it in %.0f%% of the steps or "
-              "more",
-              i, cases[i].want, cases[i].want < 0 ? 0 : picks[cases[i].want], steps, most, 100.0 * share);
-        CHECK(sc->avoid <= 0 ||
-                      2 * picks[sc->avoid]<
-                              steps, "chooser case %d: picked K=%d %ld of %d times, where others pay more", i,
-                              sc->avoid, sc->avoid> 0
-                  ? picks[sc->avoid]
-                  : 0,
-              steps);
+        CHECK(ok, "chooser case %d: %s", i, why);
     }
     // drafts rejected from the first: the opening (two plain steps, one with
     // every draft), then mostly plain steps. A few tries of K > 0 may follow

@@ -53,6 +53,9 @@
 // steps, or as long as the heads it needs were left out (a run of plain steps
 // that long suggests choices last that long), over which its cost is spread.
 #define HORIZON 16
+// With catch-ups of one size seen, larger ones up to this many times as large
+// are taken at that size's cost (catch_up_seconds).
+#define ONE_SIZE_REACH 4.0
 
 void k_chooser_init(k_chooser *c, int k_max) {
     memset(c, 0, sizeof *c);
@@ -80,6 +83,14 @@ double k_chooser_tokens_per_step(const k_chooser *c, int K) {
 // first time, 2-4x the later ones, would make every K beside it look slow.
 static int timed_warm(const k_chooser *c, int K) {
     return c->seconds[K] > 0.0 && c->warm[K];
+}
+
+// Whether K has warm-timed K on both sides (step_seconds interpolates it).
+static int between_warm(const k_chooser *c, int K) {
+    int lo = 0, hi = 0;
+    for (int k = 0; k < K; k++) lo |= timed_warm(c, k);
+    for (int k = K + 1; k <= c->k_max; k++) hi |= timed_warm(c, k);
+    return lo && hi;
 }
 
 // Time of a step with K drafts: measured, or interpolated from the warm
@@ -114,11 +125,17 @@ static double catch_up_seconds(const k_chooser *c, long head_rows) {
     double mx = c->catch_x / c->catch_w, my = c->catch_y / c->catch_w;
     double var = c->catch_xx / c->catch_w - mx * mx;
     // one size seen so far: no larger one costs less, and a catch-up is mostly its fixed part
-    // (the quick start's model: 95-150 us for 6 to 18 head-rows), so larger ones are taken at
-    // that cost until a second size gives the line (in proportion, a first catch-up of 6 rows
-    // made a try of K = 2 a few positions later look dearer than it could pay: never tried);
-    // smaller ones in proportion
-    if (var <= 1e-9 * mx * mx) return x >= mx ? my : my / mx * x;
+    // (the quick start's model: 95-150 us for 6 to 18 head-rows), so larger ones up to
+    // ONE_SIZE_REACH times as large are taken at that cost until a second size gives the line
+    // (in proportion, a first catch-up of 6 rows made a try of K = 2 a few positions later look
+    // dearer than it could pay: never tried); smaller ones, and far larger ones, in proportion
+    // (at the seen cost, a catch-up of 9 head-rows made one of 216 look 17x cheaper than it was,
+    // in the simulation of a small model at 0.15 of a step a head-row, and a switch to drafts
+    // paid 30 steps for it)
+    if (var <= 1e-9 * mx * mx) {
+        if (x <= mx) return my / mx * x;
+        return x <= ONE_SIZE_REACH * mx ? my : my * x / (ONE_SIZE_REACH * mx);
+    }
     double b = (c->catch_xy / c->catch_w - mx * my) / var, a = my - b * mx;
     if (b < 0.0) b = 0.0;
     if (a < 0.0) a = 0.0;
@@ -154,17 +171,36 @@ static int timed_cold(const k_chooser *c, int K) {
 // WORTH_COLD); drafts must be expected to bring tokens at all (after
 // rejections, acceptance 0, no step time could make it win: timing it only
 // costs).
-static int worth_timing(const k_chooser *c, int K, int best, const double *rate) {
+static int worth_timing(const k_chooser *c, int K, int best, const double *rate, const double *catch_s) {
     if (K == best || (K > 0 && k_chooser_tokens_per_step(c, K) < 1.0 + MARGIN)) return 0;
     const double r = rate[K] / rate[best];
-    if (c->recent_n[K] == 0) return r >= WORTH_SAMPLING;
+    // never timed: sampled, unless warm times on both sides give its time (the
+    // interpolation stands: a try of K = 2 between them on the big int8 model,
+    // its acceptance near 0, cost 1.7 steps of catch-up for what they said)
+    if (c->recent_n[K] == 0) return r >= WORTH_SAMPLING && !between_warm(c, K);
     if (timed_cold(c, K)) return r >= WORTH_COLD;
     // stale times are renewed, but a K far behind no more often than a try
     // of it, which loses (1 - r) of its own step, fits EXPLORE_BUDGET
-    const double loss = (1.0 - r) * step_seconds(c, K) / step_seconds(c, best);
+    const double loss = ((1.0 - r) * step_seconds(c, K) + catch_s[K]) / step_seconds(c, best);
     const long since = c->steps - c->last_seen[K];
     if (since > STALE_STEPS && (double)since * EXPLORE_BUDGET >= loss) return r >= WORTH_SAMPLING;
     return c->warm_seen[K] < SETTLED && r >= WORTH_SETTLING;
+}
+
+// Whether a try of K may pay its catch-up now: a K timed only cold always
+// (its heads lag a step at most), any K whose heads lag a position or two
+// (little more than a catch-up's fixed part), and otherwise only as often as
+// keeps the try's loss, catch-up included, within EXPLORE_BUDGET. On a big
+// model a catch-up is mostly its rows (the int8 model of bench/decode_big.sh:
+// 0.2 of a step per call, 0.005 a head-row): a try of K = 3 whose heads had
+// fallen 100 positions behind (300 head-rows) cost 1.7 steps, for a K its
+// acceptance had already ruled out.
+static int catch_up_affordable(const k_chooser *c, int K, int best, const double *rate,
+                               const double *catch_s) {
+    if (catch_s[K] <= 0.0 || timed_cold(c, K) || catch_s[K] <= 2.0 * catch_up_seconds(c, K)) return 1;
+    const double t_best = step_seconds(c, best);
+    const double loss = ((1.0 - rate[K] / rate[best]) * step_seconds(c, K) + catch_s[K]) / t_best;
+    return (double)(c->steps - c->last_seen[K]) * EXPLORE_BUDGET >= loss;
 }
 
 int k_chooser_pick(k_chooser *c, const long *catch_rows) {
@@ -186,7 +222,9 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
     // next prefill runs them, k_chooser_prefill_drafts)
     int cold = -1;
     for (int K = 0; K <= c->k_max; K++)
-        if (worth_timing(c, K, best, rate) && catch_s[K] <= TRY_CATCH_STEPS * step_seconds(c, best)) {
+        if (worth_timing(c, K, best, rate, catch_s) &&
+            catch_s[K] <= TRY_CATCH_STEPS * step_seconds(c, best) &&
+            catch_up_affordable(c, K, best, rate, catch_s)) {
             if (timed_cold(c, K)) {  // a K timed only cold goes first
                 cold = K;
                 break;
@@ -196,12 +234,16 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
     if (cold >= 0) {
         // timed only cold: again right away, while its heads lag by a step at most
         if (c->steps % EXPLORE_MIN == 0 || timed_cold(c, cold)) best = cold;
-    } else if (second >= 0) {
+    } else if (second >= 0 && catch_s[second] <= TRY_CATCH_STEPS * step_seconds(c, best)) {
         // a try loses (1 - its rate / the best's) of its own time, in steps of
         // the best K, plus its catch-up now and the best's on the way back (a
         // try of fewer drafts leaves heads behind by a row): try it often
         // enough to follow a changing text, seldom enough to lose about
-        // EXPLORE_BUDGET of the time
+        // EXPLORE_BUDGET of the time. Counted from its last step: a catch-up
+        // grows with the steps since, and so does `every`, so that a step
+        // count tested as a multiple of it came at random moments (in the
+        // simulation of tests/test_decode.c, once after its heads had fallen
+        // 219 positions behind: a try of 30 steps' cost)
         double t_best = step_seconds(c, best);
         double loss =
             (1.0 - rate[second] / rate[best]) * step_seconds(c, second) / t_best + catch_s[second] / t_best;
@@ -209,7 +251,7 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
         long every = (long)(loss / EXPLORE_BUDGET);
         if (every < EXPLORE_MIN) every = EXPLORE_MIN;
         if (every > EXPLORE_MAX) every = EXPLORE_MAX;
-        if (c->steps % every == 0) best = second;
+        if (c->steps - c->last_seen[second] >= every) best = second;
     }
     return c->current = best;
 }
@@ -222,7 +264,7 @@ int k_chooser_prefill_drafts(const k_chooser *c) {
     int best = estimate_rates(c, NULL, rate, catch_s);
     if (best > want) want = best;
     for (int K = want + 1; K <= c->k_max; K++)
-        if (worth_timing(c, K, best, rate)) want = K;
+        if (worth_timing(c, K, best, rate, catch_s)) want = K;
     return want;
 }
 
