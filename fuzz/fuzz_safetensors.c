@@ -43,6 +43,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (t->nbytes && memcmp(dst, st_tensor_data(&f, t), t->nbytes) != 0) abort();
             free(dst);
         }
+        if (t->dtype == ST_F32) {  // the view: the tensor's own bytes where aligned, else NULL
+            const float *view = (const float *)1;
+            if (st_view_f32(&f, t->name, t->shape, t->ndim, &view) != 0) abort();
+            const uint8_t *at = st_tensor_data(&f, t);
+            if (view ? (const uint8_t *)view != at : (uintptr_t)at % sizeof(float) == 0) abort();
+        }
         if (t->nbytes <= MAX_COPY_BYTES && (t->dtype == ST_BF16 || t->dtype == ST_F16)) {
             float *dst = malloc(elements * sizeof(float) + 1);
             if (!dst || st_read_widened(&f, t, dst) != 0) abort();
@@ -53,6 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memcpy(wrong, t->shape, sizeof t->shape);
         int wrong_ndim = t->ndim < ST_MAX_DIMS ? t->ndim + 1 : t->ndim - 1;
         if (st_read_f32(&f, t->name, wrong, wrong_ndim, NULL) == 0) abort();
+        const float *no_view = NULL;
+        if (st_view_f32(&f, t->name, wrong, wrong_ndim, &no_view) == 0) abort();
     }
     // Tensors tile the data section exactly.
     if (covered != f.data_size) abort();

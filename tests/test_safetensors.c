@@ -455,7 +455,30 @@ static void test_round_trip(void) {
     if (raw) {
         CHECK(st_open_memory((const uint8_t *)raw, len, "buffer", &f) == 0 && f.count == 5,
               "st_open_memory: %s", mtp_last_error());
+        // the view: the floats where they lie, checked as st_read_f32 checks
+        const float *view = NULL;
+        CHECK(st_view_f32(&f, "w2", (const int64_t[]){4, 4}, 2, &view) == 0 && view &&
+                  (const uint8_t *)view == st_tensor_data(&f, st_find(&f, "w2")) &&
+                  memcmp(view, w2, sizeof w2) == 0,
+              "st_view_f32 of an aligned tensor: %s", mtp_last_error());
+        CHECK(st_view_f32(&f, "w2", (const int64_t[]){2, 8}, 2, &view) != 0 &&
+                  strstr(mtp_last_error(), "has shape [4, 4], expected [2, 8]"),
+              "st_view_f32 must check the shape: '%s'", mtp_last_error());
         st_close(&f);
+        // one byte further on, the floats are misaligned: no view, and st_read_f32 still reads them
+        uint8_t *shifted = malloc(len + 1);
+        if (shifted) {
+            memcpy(shifted + 1, raw, len);
+            float back[16];
+            view = (const float *)w2;
+            CHECK(st_open_memory(shifted + 1, len, "shifted", &f) == 0 &&
+                      st_view_f32(&f, "w2", (const int64_t[]){4, 4}, 2, &view) == 0 && view == NULL &&
+                      st_read_f32(&f, "w2", (const int64_t[]){4, 4}, 2, back) == 0 &&
+                      memcmp(back, w2, sizeof w2) == 0,
+                  "st_view_f32 of a misaligned tensor must give NULL: %s", mtp_last_error());
+            st_close(&f);
+            free(shifted);
+        }
         free(raw);
     }
     run_python_check(path);

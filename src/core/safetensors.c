@@ -145,7 +145,8 @@ static int parse_tensor(const char *label, const cJSON *entry, size_t data_size,
     else if (!strcmp(dt, "F16"))
         t->dtype = ST_F16;
     else
-        return mtp_errorf("%s: tensor " NAME_FMT " has dtype '%.32s', but only F32, BF16, F16 and I8 are supported",
+        return mtp_errorf("%s: tensor " NAME_FMT
+                          " has dtype '%.32s', but only F32, BF16, F16 and I8 are supported",
                           label, name, dt);
     const uint64_t size = st_dtype_size(t->dtype);
 
@@ -370,28 +371,45 @@ const uint8_t *st_tensor_data(const st_file *f, const st_tensor *t) {
     return f->data + t->offset;
 }
 
-// Copies tensor `name` of dtype `dtype` and shape shape[0..ndim) into dst.
-static int read_tensor(const st_file *f, const char *name, st_dtype dtype, const int64_t *shape, int ndim,
-                       void *dst) {
+// Tensor `name` after checking that it has dtype `dtype` and shape
+// shape[0..ndim), or NULL with the error set.
+static const st_tensor *checked_tensor(const st_file *f, const char *name, st_dtype dtype,
+                                       const int64_t *shape, int ndim) {
     const st_tensor *t = st_find(f, name);
-    if (!t) return mtp_errorf("%s: no tensor named " NAME_FMT, f->path, name);
-    if (ndim < 0 || ndim > ST_MAX_DIMS)
-        return mtp_errorf("%s: expected rank %d for tensor " NAME_FMT " is out of range 0..%d", f->path, ndim,
-                          name, ST_MAX_DIMS);
-    if (t->dtype != dtype)
-        return mtp_errorf("%s: tensor " NAME_FMT " has dtype %s, expected %s%s", f->path, name,
-                          st_dtype_name(t->dtype), st_dtype_name(dtype),
-                          t->dtype == ST_BF16 || t->dtype == ST_F16
-                              ? " (a Hugging Face checkpoint: import it with mtp convert --from hf)"
-                              : "");
+    if (!t) {
+        mtp_errorf("%s: no tensor named " NAME_FMT, f->path, name);
+        return NULL;
+    }
+    if (ndim < 0 || ndim > ST_MAX_DIMS) {
+        mtp_errorf("%s: expected rank %d for tensor " NAME_FMT " is out of range 0..%d", f->path, ndim, name,
+                   ST_MAX_DIMS);
+        return NULL;
+    }
+    if (t->dtype != dtype) {
+        mtp_errorf("%s: tensor " NAME_FMT " has dtype %s, expected %s%s", f->path, name,
+                   st_dtype_name(t->dtype), st_dtype_name(dtype),
+                   t->dtype == ST_BF16 || t->dtype == ST_F16
+                       ? " (a Hugging Face checkpoint: import it with mtp convert --from hf)"
+                       : "");
+        return NULL;
+    }
     int same = t->ndim == ndim;
     for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
     if (!same) {
         char have[256], want[256];
         format_shape(have, sizeof have, t->shape, t->ndim);
         format_shape(want, sizeof want, shape, ndim);
-        return mtp_errorf("%s: tensor " NAME_FMT " has shape %s, expected %s", f->path, name, have, want);
+        mtp_errorf("%s: tensor " NAME_FMT " has shape %s, expected %s", f->path, name, have, want);
+        return NULL;
     }
+    return t;
+}
+
+// Copies tensor `name` of dtype `dtype` and shape shape[0..ndim) into dst.
+static int read_tensor(const st_file *f, const char *name, st_dtype dtype, const int64_t *shape, int ndim,
+                       void *dst) {
+    const st_tensor *t = checked_tensor(f, name, dtype, shape, ndim);
+    if (!t) return -1;
     if (t->nbytes) memcpy(dst, f->data + t->offset, t->nbytes);
     return 0;
 }
@@ -407,7 +425,8 @@ const char *st_dtype_name(st_dtype d) {
 int st_read_widened(const st_file *f, const st_tensor *t, float *dst) {
     const uint8_t *p = f->data + t->offset;
     size_t n = t->nbytes / st_dtype_size(t->dtype);
-    if (t->dtype == ST_I8) return mtp_errorf("%s: tensor " NAME_FMT " is I8, not a float tensor", f->path, t->name);
+    if (t->dtype == ST_I8)
+        return mtp_errorf("%s: tensor " NAME_FMT " is I8, not a float tensor", f->path, t->name);
     if (t->dtype == ST_F32) {
         if (n) memcpy(dst, p, t->nbytes);
         return 0;
@@ -425,6 +444,14 @@ int st_read_f32(const st_file *f, const char *name, const int64_t *shape, int nd
 
 int st_read_i8(const st_file *f, const char *name, const int64_t *shape, int ndim, int8_t *dst) {
     return read_tensor(f, name, ST_I8, shape, ndim, dst);
+}
+
+int st_view_f32(const st_file *f, const char *name, const int64_t *shape, int ndim, const float **view) {
+    const st_tensor *t = checked_tensor(f, name, ST_F32, shape, ndim);
+    if (!t) return -1;
+    const uint8_t *p = f->data + t->offset;
+    *view = (uintptr_t)p % _Alignof(float) == 0 ? (const float *)(const void *)p : NULL;
+    return 0;
 }
 
 void st_close(st_file *f) {
@@ -500,7 +527,8 @@ static int check_entries(const char *path, const st_entry *entries, int count, i
         }
         if (has_zero) elements = 0;
         nbytes[i] = (size_t)(elements * st_dtype_size(e->dtype));
-        if (nbytes[i] && !e->data && !produced) return mtp_errorf("%s: tensor " NAME_FMT " has no data", path, e->name);
+        if (nbytes[i] && !e->data && !produced)
+            return mtp_errorf("%s: tensor " NAME_FMT " has no data", path, e->name);
         if (total > SIZE_MAX - nbytes[i]) return mtp_errorf("%s: total tensor size overflows", path);
         total += nbytes[i];
     }

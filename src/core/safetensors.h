@@ -62,6 +62,10 @@ const uint8_t *st_tensor_data(const st_file *f, const st_tensor *t);
 int st_read_f32(const st_file *f, const char *name, const int64_t *shape, int ndim, float *dst);
 // The same for an I8 tensor (int8_t dst).
 int st_read_i8(const st_file *f, const char *name, const int64_t *shape, int ndim, int8_t *dst);
+// The same checks as st_read_f32, but no copy: *view points at the tensor's
+// floats inside the file (valid until st_close), or is NULL where they are
+// not 4-byte aligned there (the caller then copies with st_read_f32).
+int st_view_f32(const st_file *f, const char *name, const int64_t *shape, int ndim, const float **view);
 // Copies a float tensor (F32, BF16 or F16) into dst as float32, widening the
 // 16-bit ones exactly.
 int st_read_widened(const st_file *f, const st_tensor *t, float *dst);

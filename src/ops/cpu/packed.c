@@ -73,13 +73,26 @@ size_t op_packed_floats(int out_dim, int in_dim) {
     } while (0)
 
 void op_pack(float *dst, const float *w, int out_dim, int in_dim) {
-    // dst: packed; one 16-float slice of row r_ at columns s_.. per step
-    FOR_EACH_PACKED(out_dim, in_dim, {
-        if ((int)r_ >= out_dim)
-            memset(dst + k_, 0, sizeof(float) * SLICE);
-        else
-            memcpy(dst + k_, w + r_ * (size_t)in_dim + s_, sizeof(float) * SLICE);
-    });
+    // dst: packed; one 16-float slice of row r at columns s.. per step. Blocks
+    // of PACK_BLOCK rows shared out among the threads (their first touches of
+    // a fresh dst, which the kernel must zero, too: loading the 2.4 GB float32
+    // model of bench/decode_big.sh spent half its time there on one thread)
+    const size_t rows = op_packed_rows(out_dim), cols = (size_t)in_dim;
+#pragma omp parallel for schedule(static) if (rows * cols >= OP_PARALLEL_MIN_WORK)
+    for (size_t b = 0; b < rows; b += PACK_BLOCK) {
+        size_t k = b * cols;  // the layout keeps each block's PACK_BLOCK x cols floats together
+        for (size_t c0 = 0; c0 < cols; c0 += PACK_CHUNK) {
+            const size_t n = cols - c0 < PACK_CHUNK ? cols - c0 : PACK_CHUNK;
+            for (size_t g = b; g < b + PACK_BLOCK; g += PACK_GROUP)
+                for (size_t s = c0; s < c0 + n; s += SLICE)
+                    for (size_t r = g; r < g + PACK_GROUP; r++, k += SLICE) {
+                        if (r >= (size_t)out_dim)
+                            memset(dst + k, 0, sizeof(float) * SLICE);
+                        else
+                            memcpy(dst + k, w + r * cols + s, sizeof(float) * SLICE);
+                    }
+        }
+    }
 }
 
 void op_unpack(float *w, const float *src, int out_dim, int in_dim) {
