@@ -19,19 +19,28 @@
 // prompt_every steps, its prefill running the heads the chooser asks for
 // (k_chooser_prefill_drafts) and leaving the others a whole prompt behind, as
 // the decoder does (the prefill's own time is left out, as for fixed K).
-// `seed` drives the acceptances and the noise. Returns the tokens per time
-// unit it achieved; picks[K] counts its choices.
+// `seed` drives the acceptances and the noise; `trace`, if not NULL, gets
+// the K of every step. Returns the tokens per time unit it achieved; picks[K]
+// counts its choices.
 typedef struct {
     double accept, cost[4], catch_fixed, catch_row;
     int prompt_every, prompt_len;
-    double busy;     // the fraction of steps that take 1.6x
-    int steps;       // steps simulated (0: 600)
-    double of_best;  // the fraction of the best fixed K's rate it must reach (0: 0.9)
-    double share;    // the least share of steps the wanted K must have (0: 2/3)
-    int avoid;       // a K that must not take half the steps or more (0: none)
+    double busy;          // the fraction of steps that take 1.6x
+    int steps;            // steps simulated (0: 600)
+    double of_best;       // the fraction of the best fixed K's rate it must reach (0: 0.9)
+    double share;         // the least share of steps the wanted K must have (0: 2/3)
+    int avoid;            // a K that must not take half the steps or more (0: none)
+    double accept_later;  // the acceptance from step `later_from` on, when that is > 0: the text changed
+    int later_from;
 } chooser_case;
 
-static double simulate_chooser(const chooser_case *sc, int k_max, uint64_t seed, long picks[MTP_MAX_FUTURE]) {
+// The acceptance at `step`.
+static double case_accept(const chooser_case *sc, int step) {
+    return sc->later_from > 0 && step >= sc->later_from ? sc->accept_later : sc->accept;
+}
+
+static double simulate_chooser(const chooser_case *sc, int k_max, uint64_t seed, long picks[MTP_MAX_FUTURE],
+                               FILE *trace) {
     k_chooser ch;
     k_chooser_init(&ch, k_max);
     mtp_rng rng;
@@ -56,13 +65,17 @@ static double simulate_chooser(const chooser_case *sc, int k_max, uint64_t seed,
         }
         int K = k_chooser_pick(&ch, catch_rows);
         picks[K]++;
+        if (trace) {  // each step's K, a catch-up's head-rows in brackets before it
+            if (catch_rows[K] > 0) fprintf(trace, "[%ld]", catch_rows[K]);
+            fprintf(trace, "%d%s", K, step == steps - 1 ? "\n" : "");
+        }
         if (catch_rows[K] > 0) {  // catching up: a fixed cost per call plus one per head-row
             double tc = sc->catch_fixed + sc->catch_row * (double)catch_rows[K];
             k_chooser_observe_switch(&ch, 0.01 * tc, catch_rows[K]);
             time += tc;
         }
         int a = 0;
-        while (a < K && mtp_rng_uniform(&rng) < sc->accept) a++;
+        while (a < K && mtp_rng_uniform(&rng) < case_accept(sc, step)) a++;
         // the chooser sees it with up to 5% noise, and each K's first step cold (twice as long)
         double t = sc->cost[K] * (mtp_rng_uniform(&rng) < sc->busy ? 1.6 : 1.0),
                seen = t * (1.0 + 0.05 * mtp_rng_uniform(&rng)) * (picks[K] == 1 ? 2.0 : 1.0);
@@ -76,11 +89,21 @@ static double simulate_chooser(const chooser_case *sc, int k_max, uint64_t seed,
     return tokens / time;
 }
 
-// Tokens per time unit of a fixed K in the simulation (noise aside; busy
-// steps slow it as they slow the chooser).
-static double fixed_rate(const chooser_case *sc, int K) {
+// Tokens per step of a fixed K at acceptance `accept`.
+static double fixed_tokens(double accept, int K) {
     double tokens = 0.0, all = 1.0;
-    for (int j = 0; j <= K; j++, all *= sc->accept) tokens += all;
+    for (int j = 0; j <= K; j++, all *= accept) tokens += all;
+    return tokens;
+}
+
+// Tokens per time unit of a fixed K in the simulation (noise aside; busy
+// steps slow it as they slow the chooser; with a change of acceptance, its
+// steps' share of each).
+static double fixed_rate(const chooser_case *sc, int K) {
+    const int steps = sc->steps > 0 ? sc->steps : 600;
+    const double later = sc->later_from > 0 ? (double)(steps - sc->later_from) / steps : 0.0;
+    const double tokens =
+        (1.0 - later) * fixed_tokens(sc->accept, K) + later * fixed_tokens(sc->accept_later, K);
     return tokens / (sc->cost[K] * (1.0 + 0.6 * sc->busy));
 }
 
@@ -119,6 +142,9 @@ static const chooser_test chooser_tests[] = {
     // steps, a catch-up 0.2 of a step (its unembedding pass for the drafts) plus 0.005 a head-row
     {{0.03, {1, 1.10, 1.20, 1.32}, 0.2, 0.005, 64, 450, 0.05, 600, 0.0, 0.0, 0}, 0},
     {{0.03, {1, 1.10, 1.20, 1.32}, 0.2, 0.005, 0, 0, 0.05, 300, 0.0, 0.0, 0}, 0},  // one generation
+    // and a generation whose text turns predictable after 200 steps (95% of drafts accepted): the
+    // chooser must notice, though by then the drafting heads lag 200 positions behind
+    {{0.03, {1, 1.10, 1.20, 1.32}, 0.2, 0.005, 0, 0, 0.05, 600, 0.0, 0.0, 0, 0.95, 200}, -1},
 };
 
 enum { CHOOSER_TESTS = (int)(sizeof chooser_tests / sizeof chooser_tests[0]) };
@@ -131,7 +157,7 @@ enum { CHOOSER_TESTS = (int)(sizeof chooser_tests / sizeof chooser_tests[0]) };
 static int chooser_test_run(const chooser_test *t, uint64_t seed, double *got, double *best, double *plain,
                             long picks[MTP_MAX_FUTURE], char *why, size_t why_size) {
     const chooser_case *sc = &t->sc;
-    *got = simulate_chooser(sc, 3, seed, picks);
+    *got = simulate_chooser(sc, 3, seed, picks, NULL);
     *best = 0.0;
     int most = 0;
     for (int k = 0; k <= 3; k++) {

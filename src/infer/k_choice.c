@@ -53,9 +53,9 @@
 // steps, or as long as the heads it needs were left out (a run of plain steps
 // that long suggests choices last that long), over which its cost is spread.
 #define HORIZON 16
-// With catch-ups of one size seen, larger ones up to this many times as large
-// are taken at that size's cost (catch_up_seconds).
-#define ONE_SIZE_REACH 4.0
+// Tries need catch-ups of at most this many times the largest one measured
+// (try_catch_ok).
+#define CATCH_REACH 4.0
 
 void k_chooser_init(k_chooser *c, int k_max) {
     memset(c, 0, sizeof *c);
@@ -64,9 +64,14 @@ void k_chooser_init(k_chooser *c, int k_max) {
 }
 
 // Acceptance of draft j (0-based), measured or borrowed from the draft before.
+// A rate not observed for STALE_STEPS steps while an earlier draft's was is
+// borrowed from that one too: texts change, and a head's rate measured while
+// the text was unpredictable kept K at 1 for good once it was predictable (a
+// try of K = 2 needs a catch-up that grows as fast as the steps since).
 static double accept_rate(const k_chooser *c, int j) {
     for (int i = j; i >= 0; i--)
-        if (c->accept_seen[i]) return c->accept[i];
+        if (c->accept_seen[i] && (i == 0 || c->accept_last[i] + STALE_STEPS >= c->accept_last[i - 1]))
+            return c->accept[i];
     return PRIOR_ACCEPT;
 }
 
@@ -125,17 +130,11 @@ static double catch_up_seconds(const k_chooser *c, long head_rows) {
     double mx = c->catch_x / c->catch_w, my = c->catch_y / c->catch_w;
     double var = c->catch_xx / c->catch_w - mx * mx;
     // one size seen so far: no larger one costs less, and a catch-up is mostly its fixed part
-    // (the quick start's model: 95-150 us for 6 to 18 head-rows), so larger ones up to
-    // ONE_SIZE_REACH times as large are taken at that cost until a second size gives the line
-    // (in proportion, a first catch-up of 6 rows made a try of K = 2 a few positions later look
-    // dearer than it could pay: never tried); smaller ones, and far larger ones, in proportion
-    // (at the seen cost, a catch-up of 9 head-rows made one of 216 look 17x cheaper than it was,
-    // in the simulation of a small model at 0.15 of a step a head-row, and a switch to drafts
-    // paid 30 steps for it)
-    if (var <= 1e-9 * mx * mx) {
-        if (x <= mx) return my / mx * x;
-        return x <= ONE_SIZE_REACH * mx ? my : my * x / (ONE_SIZE_REACH * mx);
-    }
+    // (the quick start's model: 95-150 us for 6 to 18 head-rows), so larger ones are taken at
+    // that cost until a second size gives the line (in proportion, a first catch-up of 6 rows
+    // made a try of K = 2 a few positions later look dearer than it could pay: never tried);
+    // smaller ones in proportion. How much larger a try's may be: try_catch_ok.
+    if (var <= 1e-9 * mx * mx) return x >= mx ? my : my / mx * x;
     double b = (c->catch_xy / c->catch_w - mx * my) / var, a = my - b * mx;
     if (b < 0.0) b = 0.0;
     if (a < 0.0) a = 0.0;
@@ -187,6 +186,17 @@ static int worth_timing(const k_chooser *c, int K, int best, const double *rate,
     return c->warm_seen[K] < SETTLED && r >= WORTH_SETTLING;
 }
 
+// Whether a try's catch-up of `rows` head-rows stays within TRY_CATCH_STEPS
+// steps of the best K and within CATCH_REACH times the largest catch-up
+// measured (any, before the first): a catch-up's cost per head-row is known
+// only from sizes seen (on
+// a small model 0.15 of a step; with one size seen, 9 head-rows, a try after
+// 223 positions, costed at that size, took 34 steps).
+static int try_catch_ok(const k_chooser *c, double seconds, long rows, int best) {
+    return seconds <= TRY_CATCH_STEPS * step_seconds(c, best) &&
+           (rows <= 0 || c->catch_rows_max == 0 || (double)rows <= CATCH_REACH * (double)c->catch_rows_max);
+}
+
 // Whether a try of K may pay its catch-up now: a K timed only cold always
 // (its heads lag a step at most), any K whose heads lag a position or two
 // (little more than a catch-up's fixed part), and otherwise only as often as
@@ -212,18 +222,22 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
     // are interpolated until tried
     if (c->steps < OPENING) return c->current = c->steps < 2 ? 0 : c->k_max;
     // the best, and the runner-up, whose estimate only stays honest if it is
-    // tried now and then: often when it is close
+    // tried now and then: often when it is close. The runner-up is the better
+    // of the best's neighbours: with plain steps best, K = 1, the cheapest try
+    // that tells whether drafts are accepted again (the second-best of all was
+    // K = 2 there once K = 1 had been timed cold, and its catch-up, two
+    // head-rows a position, outgrew the budget as fast as the steps since:
+    // never tried, and a text that turned predictable never noticed)
     double rate[MTP_MAX_FUTURE] = {0}, catch_s[MTP_MAX_FUTURE] = {0};
-    int best = estimate_rates(c, catch_rows, rate, catch_s), second = -1;
-    for (int K = 0; K <= c->k_max; K++)
-        if (K != best && (second < 0 || rate[K] > rate[second])) second = K;
+    int best = estimate_rates(c, catch_rows, rate, catch_s), second = best > 0 ? best - 1 : -1;
+    if (best < c->k_max && (second < 0 || rate[best + 1] > rate[second])) second = best + 1;
     // a K whose time needs samples, whose try needs no more catching up than
     // TRY_CATCH_STEPS steps (not heads that lag a whole prompt behind: the
     // next prefill runs them, k_chooser_prefill_drafts)
     int cold = -1;
     for (int K = 0; K <= c->k_max; K++)
         if (worth_timing(c, K, best, rate, catch_s) &&
-            catch_s[K] <= TRY_CATCH_STEPS * step_seconds(c, best) &&
+            try_catch_ok(c, catch_s[K], catch_rows ? catch_rows[K] : 0, best) &&
             catch_up_affordable(c, K, best, rate, catch_s)) {
             if (timed_cold(c, K)) {  // a K timed only cold goes first
                 cold = K;
@@ -234,7 +248,7 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
     if (cold >= 0) {
         // timed only cold: again right away, while its heads lag by a step at most
         if (c->steps % EXPLORE_MIN == 0 || timed_cold(c, cold)) best = cold;
-    } else if (second >= 0 && catch_s[second] <= TRY_CATCH_STEPS * step_seconds(c, best)) {
+    } else if (second >= 0 && try_catch_ok(c, catch_s[second], catch_rows ? catch_rows[second] : 0, best)) {
         // a try loses (1 - its rate / the best's) of its own time, in steps of
         // the best K, plus its catch-up now and the best's on the way back (a
         // try of fewer drafts leaves heads behind by a row): try it often
@@ -251,7 +265,12 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
         long every = (long)(loss / EXPLORE_BUDGET);
         if (every < EXPLORE_MIN) every = EXPLORE_MIN;
         if (every > EXPLORE_MAX) every = EXPLORE_MAX;
-        if (c->steps - c->last_seen[second] >= every) best = second;
+        // and at the latest while its catch-up is still within reach of those measured (try_catch_ok):
+        // with drafts rejected for a while, a text that turned predictable went unnoticed for good
+        const long rows = catch_rows ? catch_rows[second] : 0;
+        const int last_chance = rows > 0 && c->catch_rows_max > 0 &&
+                                (double)(rows + 2 * second) > CATCH_REACH * (double)c->catch_rows_max;
+        if (c->steps - c->last_seen[second] >= every || last_chance) best = second;
     }
     return c->current = best;
 }
@@ -303,11 +322,13 @@ void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int acc
         if (w < NEWEST) w = NEWEST;
         c->accept[j] = (1.0 - w) * accept_rate(c, j) + w * hit;
         c->accept_seen[j]++;
+        c->accept_last[j] = c->steps;
     }
 }
 
 void k_chooser_observe_switch(k_chooser *c, double seconds, long head_rows) {
     if (head_rows < 1) return;
+    if (head_rows > c->catch_rows_max) c->catch_rows_max = head_rows;
     // the first catch-up is cold like a first step (6 head-rows in 212 us, later 95-148): with
     // a second one beside it, it made the line's slope 7x the true one and ruled out a try
     if (c->catch_seen++ == 1) c->catch_w = c->catch_x = c->catch_y = c->catch_xx = c->catch_xy = 0.0;

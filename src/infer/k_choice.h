@@ -23,15 +23,17 @@ typedef struct {
     double seconds[MTP_MAX_FUTURE];
     double recent[MTP_MAX_FUTURE][K_CHOICE_RECENT];  // those last few step times, newest at recent_n % R
     int recent_n[MTP_MAX_FUTURE];
-    int warm[MTP_MAX_FUTURE];         // the first (cold) step time of K was replaced by a later one
-    long warm_seen[MTP_MAX_FUTURE];   // step times of K since that first one
-    long last_seen[MTP_MAX_FUTURE];   // the step at which K was last timed
-    double accept[MTP_MAX_FUTURE];    // running rate of draft j+1 accepted given drafts 1..j were
-    int accept_seen[MTP_MAX_FUTURE];  // observations behind accept[j]
+    int warm[MTP_MAX_FUTURE];          // the first (cold) step time of K was replaced by a later one
+    long warm_seen[MTP_MAX_FUTURE];    // step times of K since that first one
+    long last_seen[MTP_MAX_FUTURE];    // the step at which K was last timed
+    double accept[MTP_MAX_FUTURE];     // running rate of draft j+1 accepted given drafts 1..j were
+    int accept_seen[MTP_MAX_FUTURE];   // observations behind accept[j]
+    long accept_last[MTP_MAX_FUTURE];  // the step of the latest
     // catching up's time against its head-rows, a fixed part per call plus a part per head-row:
     // decaying sums of a least-squares line (weight, rows, seconds, rows^2, rows x seconds)
     double catch_w, catch_x, catch_y, catch_xx, catch_xy;
-    long catch_seen;  // catch-ups observed (the first, cold one is dropped when a second comes)
+    long catch_seen;      // catch-ups observed (the first, cold one is dropped when a second comes)
+    long catch_rows_max;  // the largest catch-up observed, in head-rows
 } k_chooser;
 
 void k_chooser_init(k_chooser *c, int k_max);

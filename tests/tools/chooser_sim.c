@@ -4,6 +4,8 @@
 // decoding's, the seeds on which it failed the case, and its mean picks of
 // K = 0..3. Exit 1 if any seed failed any case.
 //   chooser_sim [--seeds N]       (default 48)
+//   chooser_sim --trace CASE SEED (the K of every step of one run, catch-ups'
+//                                  head-rows in brackets)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +17,18 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0)
             seeds = atoi(argv[++i]);
-        else {
-            fprintf(stderr, "chooser_sim: unknown argument '%s' (usage: chooser_sim [--seeds N], N >= 1)\n",
-                    argv[i]);
+        else if (strcmp(argv[i], "--trace") == 0 && i + 2 < argc && atoi(argv[i + 1]) >= 0 &&
+                 atoi(argv[i + 1]) < CHOOSER_TESTS && atoi(argv[i + 2]) > 0) {
+            long picks[MTP_MAX_FUTURE];
+            double got = simulate_chooser(&chooser_tests[atoi(argv[i + 1])].sc, 3,
+                                          (uint64_t)atoi(argv[i + 2]), picks, stdout);
+            printf("%.3f tokens per unit\n", got);
+            return 0;
+        } else {
+            fprintf(stderr,
+                    "chooser_sim: unknown argument '%s' (usage: chooser_sim [--seeds N] | --trace CASE SEED; "
+                    "N, SEED >= 1, CASE 0..%d)\n",
+                    argv[i], CHOOSER_TESTS - 1);
             return 2;
         }
     }
