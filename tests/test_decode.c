@@ -396,6 +396,7 @@ static void test_decode_layout(void) {
         for (int i = 0; i < 8; i++) odd_bytes[i] = (uint8_t)((header + 1) >> (8 * i));
         memcpy(odd_bytes + 8, bytes + 8, header);
         odd_bytes[8 + header] = ' ';
+        mtp_clear_error();
         memcpy(odd_bytes + 9 + header, bytes + 8 + header, len - 8 - header);
         CHECK(fs_write_all(file, odd_bytes, len + 1) == 0 &&
                   checkpoint_load_model(step, &c, 1, &loaded) == 0 && loaded.params.total == p.params.total &&

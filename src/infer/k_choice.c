@@ -256,7 +256,7 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
         // EXPLORE_BUDGET of the time. Counted from its last step: a catch-up
         // grows with the steps since, and so does `every`, so that a step
         // count tested as a multiple of it came at random moments (in the
-        // simulation of tests/test_decode.c, once after its heads had fallen
+        // simulation of tests/chooser_sim.h, once after its heads had fallen
         // 219 positions behind: a try of 30 steps' cost)
         double t_best = step_seconds(c, best);
         double loss =

@@ -125,8 +125,7 @@ int model_use_decode_layout(mtp_model *m) {
         int out, in;
         model_matrix_shape(c, (param_kind)k, &out, &in);
         size_t layers = (size_t)params_kind_layers(c, (param_kind)k), packed = op_packed_floats(out, in);
-#pragma omp parallel for schedule(static)
-        for (size_t l = 0; l < layers; l++)
+        for (size_t l = 0; l < layers; l++)  // op_pack shares each matrix among the threads
             op_pack(p.t[k] + l * packed, m->params.t[k] + l * (size_t)out * in, out, in);
     }
     params_free(&m->params);
