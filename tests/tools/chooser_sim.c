@@ -15,6 +15,13 @@
 int main(int argc, char **argv) {
     int seeds = 48;
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            printf(
+                "usage: chooser_sim [--seeds N]      every case of tests/chooser_sim.h over seeds 1..N (48)\n"
+                "       chooser_sim --trace CASE SEED the K of every step of one run (CASE 0..%d)\n",
+                CHOOSER_TESTS - 1);
+            return 0;
+        }
         if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0)
             seeds = atoi(argv[++i]);
         else if (strcmp(argv[i], "--trace") == 0 && i + 2 < argc && atoi(argv[i + 1]) >= 0 &&
