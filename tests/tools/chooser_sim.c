@@ -24,8 +24,14 @@ int main(int argc, char **argv) {
         }
         if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0)
             seeds = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--trace") == 0 && i + 2 < argc && atoi(argv[i + 1]) >= 0 &&
-                 atoi(argv[i + 1]) < CHOOSER_TESTS && atoi(argv[i + 2]) > 0) {
+        else if (strcmp(argv[i], "--trace") == 0) {
+            if (!(i + 2 < argc && atoi(argv[i + 1]) >= 0 && atoi(argv[i + 1]) < CHOOSER_TESTS &&
+                  atoi(argv[i + 2]) > 0)) {
+                fprintf(stderr,
+                        "chooser_sim: --trace CASE SEED: CASE must be 0..%d and SEED >= 1, got '%s' '%s'\n",
+                        CHOOSER_TESTS - 1, i + 1 < argc ? argv[i + 1] : "", i + 2 < argc ? argv[i + 2] : "");
+                return 2;
+            }
             long picks[MTP_MAX_FUTURE];
             double got = simulate_chooser(&chooser_tests[atoi(argv[i + 1])].sc, 3,
                                           (uint64_t)atoi(argv[i + 2]), picks, stdout);
