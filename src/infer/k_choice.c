@@ -189,9 +189,8 @@ static int worth_timing(const k_chooser *c, int K, int best, const double *rate,
 // Whether a try's catch-up of `rows` head-rows stays within TRY_CATCH_STEPS
 // steps of the best K and within CATCH_REACH times the largest catch-up
 // measured (any, before the first): a catch-up's cost per head-row is known
-// only from sizes seen (on
-// a small model 0.15 of a step; with one size seen, 9 head-rows, a try after
-// 223 positions, costed at that size, took 34 steps).
+// only from sizes seen (on a small model 0.15 of a step; with one size seen,
+// 9 head-rows, a try after 223 positions, costed at that size, took 34 steps).
 static int try_catch_ok(const k_chooser *c, double seconds, long rows, int best) {
     return seconds <= TRY_CATCH_STEPS * step_seconds(c, best) &&
            (rows <= 0 || c->catch_rows_max == 0 || (double)rows <= CATCH_REACH * (double)c->catch_rows_max);
@@ -266,7 +265,9 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
         if (every < EXPLORE_MIN) every = EXPLORE_MIN;
         if (every > EXPLORE_MAX) every = EXPLORE_MAX;
         // and at the latest while its catch-up is still within reach of those measured (try_catch_ok):
-        // with drafts rejected for a while, a text that turned predictable went unnoticed for good
+        // with drafts rejected for a while, a text that turned predictable went unnoticed for good.
+        // (Not before TRY_CATCH_STEPS too: on a small model with costly catch-ups that tried K = 1
+        // every few steps.)
         const long rows = catch_rows ? catch_rows[second] : 0;
         const int last_chance = rows > 0 && c->catch_rows_max > 0 &&
                                 (double)(rows + 2 * second) > CATCH_REACH * (double)c->catch_rows_max;
