@@ -27,9 +27,11 @@ for k in ("text", "tokens", "forwards", "tokens_per_forward", "tokens_per_sec", 
     assert k in j, k
 assert len(j["accept_rate"]) == 2 and all(0 <= r <= 1 for r in j["accept_rate"])
 assert 1 <= j["tokens_per_forward"] <= 3
+assert 0 < j["load_ms"] < 60000 and j["prefill_ms"] >= 0, (j["load_ms"], j["prefill_ms"])
 ' || fail "--json keys: $out"
 M generate --model run --prompt "line 1" --max-new 20 --stats 2>err.txt >/dev/null || fail "--stats"
 grep -q "tokens/forward" err.txt || fail "--stats printed: $(cat err.txt)"
+grep -Eq "weights loaded in [0-9]+[.][0-9]{3}s" err.txt || fail "--stats without the load time: $(cat err.txt)"
 text=$(M generate --model run --prompt "line" --max-new 60 --stop "fox" --json | j '["text"]')
 case "$text" in *fox*) fail "--stop: output contains the stop string: $text" ;; esac
 echo "line 1" >prompt.txt

@@ -25,8 +25,8 @@ static const flag GENERATE_FLAGS[] = {
     {"--prompt", FLAG_STRING, offsetof(generate_args, prompt), "TEXT", "the text to continue"},
     {"--prompt-file", FLAG_STRING, offsetof(generate_args, prompt_file), "F", "read the prompt from file F"},
     {"--stats", FLAG_BOOL, offsetof(generate_args, stats), NULL,
-     "print tokens/s, forwards, tokens per forward and each drafting\n"
-     "head's acceptance rate to stderr"},
+     "print tokens/s, forwards, tokens per forward, each drafting head's\n"
+     "acceptance rate and the prefill's and the weights' loading time to stderr"},
     {"--json", FLAG_BOOL, offsetof(generate_args, json), NULL,
      "print one JSON object (text, tokens, forwards, tokens_per_forward,\n"
      "tokens_per_sec, accept_rate, ...) instead of streaming"},
@@ -68,7 +68,7 @@ static double rate(long k, long n) {
     return n ? (double)k / (double)n : 0.0;
 }
 
-static void print_json(const generate_result *r, const decoder *dec) {
+static void print_json(const generate_result *r, const decoder *dec, double load_seconds) {
     const int drafts = dec->drafts;
     const decode_stats *st = &r->stats;
     double seconds = st->prefill_seconds + st->decode_seconds;
@@ -86,6 +86,7 @@ static void print_json(const generate_result *r, const decoder *dec) {
         cJSON_AddItemToArray(rates, cJSON_CreateNumber(rate(st->accepted[k], st->checked[k])));
     cJSON_AddNumberToObject(j, "prompt_tokens", r->prompt_tokens);
     cJSON_AddNumberToObject(j, "prefill_ms", 1e3 * st->prefill_seconds);
+    cJSON_AddNumberToObject(j, "load_ms", 1e3 * load_seconds);
     if (dec->auto_k)
         cJSON_AddStringToObject(j, "speculative", "auto");
     else
@@ -97,16 +98,18 @@ static void print_json(const generate_result *r, const decoder *dec) {
     jsonl_put(stdout, j);
 }
 
-static void print_stats(const generate_result *r, const decoder *dec) {
+static void print_stats(const generate_result *r, const decoder *dec, double load_seconds) {
     const int drafts = dec->drafts;
     const decode_stats *st = &r->stats;
     double seconds = st->prefill_seconds + st->decode_seconds;
     fflush(stdout);  // the statistics get a line of their own, after the text
-    fprintf(stderr,
-            "%ld tokens in %.3fs (prefill %d tokens %.3fs): %.1f tokens/s; %ld forwards, %.2f tokens/forward",
-            st->generated, seconds, r->prompt_tokens, st->prefill_seconds,
-            seconds > 0 ? st->generated / seconds : 0, st->forwards + 1,
-            (double)st->generated / (double)(st->forwards + 1));
+    fprintf(
+        stderr,
+        "%ld tokens in %.3fs (prefill %d tokens %.3fs; weights loaded in %.3fs before): %.1f tokens/s; %ld "
+        "forwards, %.2f tokens/forward",
+        st->generated, seconds, r->prompt_tokens, st->prefill_seconds, load_seconds,
+        seconds > 0 ? st->generated / seconds : 0, st->forwards + 1,
+        (double)st->generated / (double)(st->forwards + 1));
     for (int k = 0; k < drafts; k++)
         fprintf(stderr, "%s head %d %.2f", k ? "," : "; acceptance:", k + 2,
                 rate(st->accepted[k], st->checked[k]));
@@ -125,9 +128,9 @@ static int generate(const generate_args *a, const char *prompt, size_t len, mode
     generate_result r = {0};
     if (!a->json) print_text(prompt, len, NULL);
     int rc = generate_text(&ms->gen, prompt, len, &o, &r) != 0;
-    if (rc == 0 && a->json) print_json(&r, &ms->gen.dec);
+    if (rc == 0 && a->json) print_json(&r, &ms->gen.dec, ms->load_seconds);
     if (rc == 0 && !a->json) fputc('\n', stdout);
-    if (rc == 0 && a->stats) print_stats(&r, &ms->gen.dec);
+    if (rc == 0 && a->stats) print_stats(&r, &ms->gen.dec, ms->load_seconds);
     generate_result_free(&r);
     return rc;
 }

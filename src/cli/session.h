@@ -13,6 +13,7 @@ typedef struct {
     mtp_checkpoint ck;
     loglik_scorer scorer;
     generator gen;
+    double load_seconds;  // loading the weights (and moving them to the device) took this long
 } model_session;
 
 // The checkpoint's config and tokenizer (PATH: a run or checkpoint directory).
