@@ -260,7 +260,9 @@ int k_chooser_pick(k_chooser *c, const long *catch_rows) {
         double t_best = step_seconds(c, best);
         double loss =
             (1.0 - rate[second] / rate[best]) * step_seconds(c, second) / t_best + catch_s[second] / t_best;
-        if (second < best) loss += catch_up_seconds(c, best - second) / t_best;
+        // (the way back reruns all `best` drafting heads over the positions the try advanced)
+        if (second < best)
+            loss += catch_up_seconds(c, (long)(k_chooser_tokens_per_step(c, second) * best + 0.5)) / t_best;
         long every = (long)(loss / EXPLORE_BUDGET);
         if (every < EXPLORE_MIN) every = EXPLORE_MIN;
         if (every > EXPLORE_MAX) every = EXPLORE_MAX;
