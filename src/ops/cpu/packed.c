@@ -57,42 +57,37 @@ size_t op_packed_floats(int out_dim, int in_dim) {
     return op_packed_rows(out_dim) * (size_t)in_dim;
 }
 
-// Visits every 16-float slice of the layout in memory order: BODY sees its
-// packed index k_, row r_ and first column s_. Padding rows have r_ >= out_dim.
-#define FOR_EACH_PACKED(out_dim, in_dim, BODY)                                              \
-    do {                                                                                    \
-        const size_t rows_ = op_packed_rows(out_dim), cols_ = (size_t)(in_dim);             \
-        size_t k_ = 0;                                                                      \
-        for (size_t b_ = 0; b_ < rows_; b_ += PACK_BLOCK)                                   \
-            for (size_t c0_ = 0; c0_ < cols_; c0_ += PACK_CHUNK) {                          \
-                size_t n_ = cols_ - c0_ < PACK_CHUNK ? cols_ - c0_ : PACK_CHUNK;            \
-                for (size_t g_ = b_; g_ < b_ + PACK_BLOCK; g_ += PACK_GROUP)                \
-                    for (size_t s_ = c0_; s_ < c0_ + n_; s_ += SLICE)                       \
-                        for (size_t r_ = g_; r_ < g_ + PACK_GROUP; r_++, k_ += SLICE) BODY; \
-            }                                                                               \
+// Visits every 16-float slice of the layout: BODY sees its packed index k_,
+// row r_ and first column s_. Padding rows have r_ >= out_dim. Blocks of
+// PACK_BLOCK rows (each PACK_BLOCK x in_dim floats of the layout) are shared
+// out among the threads, in memory order within each: their first touches of
+// a fresh destination, which the kernel must zero, too (loading the 2.4 GB
+// float32 model of bench/decode_big.sh spent half its time there on one
+// thread).
+// clang-format off
+#define FOR_EACH_PACKED(out_dim, in_dim, BODY)                                                  \
+    do {                                                                                        \
+        const size_t rows_ = op_packed_rows(out_dim), cols_ = (size_t)(in_dim);                 \
+        _Pragma("omp parallel for schedule(static) if (rows_ * cols_ >= OP_PARALLEL_MIN_WORK)") \
+        for (size_t b_ = 0; b_ < rows_; b_ += PACK_BLOCK) {                                     \
+            size_t k_ = b_ * cols_;                                                             \
+            for (size_t c0_ = 0; c0_ < cols_; c0_ += PACK_CHUNK) {                              \
+                size_t n_ = cols_ - c0_ < PACK_CHUNK ? cols_ - c0_ : PACK_CHUNK;                \
+                for (size_t g_ = b_; g_ < b_ + PACK_BLOCK; g_ += PACK_GROUP)                    \
+                    for (size_t s_ = c0_; s_ < c0_ + n_; s_ += SLICE)                           \
+                        for (size_t r_ = g_; r_ < g_ + PACK_GROUP; r_++, k_ += SLICE) BODY;     \
+            }                                                                                   \
+        }                                                                                       \
     } while (0)
+// clang-format on
 
 void op_pack(float *dst, const float *w, int out_dim, int in_dim) {
-    // dst: packed; one 16-float slice of row r at columns s.. per step. Blocks
-    // of PACK_BLOCK rows shared out among the threads (their first touches of
-    // a fresh dst, which the kernel must zero, too: loading the 2.4 GB float32
-    // model of bench/decode_big.sh spent half its time there on one thread)
-    const size_t rows = op_packed_rows(out_dim), cols = (size_t)in_dim;
-#pragma omp parallel for schedule(static) if (rows * cols >= OP_PARALLEL_MIN_WORK)
-    for (size_t b = 0; b < rows; b += PACK_BLOCK) {
-        size_t k = b * cols;  // the layout keeps each block's PACK_BLOCK x cols floats together
-        for (size_t c0 = 0; c0 < cols; c0 += PACK_CHUNK) {
-            const size_t n = cols - c0 < PACK_CHUNK ? cols - c0 : PACK_CHUNK;
-            for (size_t g = b; g < b + PACK_BLOCK; g += PACK_GROUP)
-                for (size_t s = c0; s < c0 + n; s += SLICE)
-                    for (size_t r = g; r < g + PACK_GROUP; r++, k += SLICE) {
-                        if (r >= (size_t)out_dim)
-                            memset(dst + k, 0, sizeof(float) * SLICE);
-                        else
-                            memcpy(dst + k, w + r * cols + s, sizeof(float) * SLICE);
-                    }
-        }
-    }
+    FOR_EACH_PACKED(out_dim, in_dim, {
+        if ((int)r_ >= out_dim)
+            memset(dst + k_, 0, sizeof(float) * SLICE);
+        else
+            memcpy(dst + k_, w + r_ * (size_t)in_dim + s_, sizeof(float) * SLICE);
+    });
 }
 
 void op_unpack(float *w, const float *src, int out_dim, int in_dim) {
