@@ -22,9 +22,14 @@ int main(int argc, char **argv) {
                 CHOOSER_TESTS - 1);
             return 0;
         }
-        if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc && atoi(argv[i + 1]) > 0)
+        if (strcmp(argv[i], "--seeds") == 0) {
+            if (!(i + 1 < argc && atoi(argv[i + 1]) > 0)) {
+                fprintf(stderr, "chooser_sim: --seeds N: N must be a whole number >= 1, got '%s'\n",
+                        i + 1 < argc ? argv[i + 1] : "");
+                return 2;
+            }
             seeds = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--trace") == 0) {
+        } else if (strcmp(argv[i], "--trace") == 0) {
             if (!(i + 2 < argc && atoi(argv[i + 1]) >= 0 && atoi(argv[i + 1]) < CHOOSER_TESTS &&
                   atoi(argv[i + 2]) > 0)) {
                 fprintf(stderr,
