@@ -27,8 +27,7 @@
 # `bash gpu/check.sh --dry-run --prebuilt build/emu` (the host emulation; its
 # speeds mean nothing).
 #
-# Not yet in the backend: a fused unembedding + cross-entropy. The fused bf16
-# attention is opt-in (MTP_FLASH_ATTENTION=1) until this script has run it.
+# The fused bf16 attention is opt-in (MTP_FLASH_ATTENTION=1) until this script has run it.
 #   bash gpu/check.sh [--quick] [--dry-run] [--prebuilt DIR] [--arch "-gencode arch=compute_90,code=sm_90"]
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,7 +38,7 @@ while [ $# -gt 0 ]; do
     --quick) quick=1; shift ;;
     --dry-run) dry=1; shift ;;
     --prebuilt) prebuilt=$2; shift 2 ;;
-    -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu/check.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done

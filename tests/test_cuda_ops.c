@@ -236,22 +236,34 @@ static void check_pointwise(mtp_rng *r) {
     free(p), free(mo), free(vo), free(gr), free(gp), free(gm), free(gv), free(s);
 }
 
-static void check_xent(mtp_rng *r, int N, int V, float grad_scale) {
-    char shape[64];
-    snprintf(shape, sizeof shape, "N=%d V=%d scale=%g", N, V, grad_scale);
+// Rows of V logits at an offset of `shift` floats into their allocation (1:
+// not 16-byte aligned); targets random, or (targets_last) the row's last
+// values, so that rows' targets sit at each of a 16-byte group's 4 places.
+static void check_xent_at(mtp_rng *r, int N, int V, float grad_scale, int shift, int targets_last) {
+    char shape[96];
+    snprintf(shape, sizeof shape, "N=%d V=%d scale=%g%s%s", N, V, grad_scale, shift ? " misaligned" : "",
+             targets_last ? " targets at the end" : "");
     float *lg = randn(r, (size_t)N * V, 3.0f), *loss = host(N);
     int32_t *t = malloc(sizeof(int32_t) * N);
-    for (int i = 0; i < N; i++) t[i] = (int32_t)(mtp_rng_below(r, (uint64_t)V));
-    float *dL = dev(lg, (size_t)N * V), *dLoss = dev(loss, N);
+    for (int i = 0; i < N; i++)
+        t[i] = targets_last ? V - 1 - i % V : (int32_t)(mtp_rng_below(r, (uint64_t)V));
+    float *dAll = op_alloc(sizeof(float) * ((size_t)N * V + (size_t)shift), "logits");
+    float *dL = dAll + shift, *dLoss = dev(loss, N);
+    op_upload(dL, lg, sizeof(float) * (size_t)N * V);
     int32_t *dTg = op_alloc(sizeof(int32_t) * N, "targets");
     op_upload(dTg, t, sizeof(int32_t) * N);
     cpu_softmax_xent(lg, loss, t, N, V, grad_scale);
     op_softmax_xent(dL, dLoss, dTg, N, V, grad_scale);
-    float *gl = back(dL, (size_t)N * V), *gloss = back(dLoss, N);
+    float *gl = host((size_t)N * V), *gloss = back(dLoss, N);
+    op_download(gl, dL, sizeof(float) * (size_t)N * V);
     compare("softmax xent losses", shape, gloss, loss, N, 1e-5);
     if (grad_scale != 0.0f) compare("softmax xent gradient (in place)", shape, gl, lg, (size_t)N * V, 1e-5);
-    op_free(dTg);
+    op_free(dTg), op_free(dAll);
     free(lg), free(loss), free(t), free(gl), free(gloss);
+}
+
+static void check_xent(mtp_rng *r, int N, int V, float grad_scale) {
+    check_xent_at(r, N, V, grad_scale, 0, 0);
 }
 
 // The embedding's backward over more tokens than one shared-memory tile
@@ -395,6 +407,11 @@ int main(void) {
     check_xent(&r, 9, 1003, 1.0f / 9.0f);
     check_xent(&r, 5, 50304, 0.0f);
     check_xent(&r, 3, 200, 0.5f);  // fewer logits than threads: some threads see none
+    // the row kept in shared memory: 16-byte groups (each target place), one value at a time
+    // (misaligned rows), and rows too long for shared memory (240 KB) read twice from memory
+    check_xent_at(&r, 4, 50304, 0.25f, 0, 1);
+    check_xent_at(&r, 4, 1024, 0.25f, 1, 1);
+    check_xent_at(&r, 3, 60000, 1.0f / 3.0f, 0, 0);
     check_embedding_tiles(&r);
     check_attention(&r, 2, 37, 4, 4, 32);
     check_attention(&r, 2, 70, 6, 2, 48);  // GQA, a head dim that is not a multiple of 32

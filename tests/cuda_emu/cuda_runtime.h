@@ -51,6 +51,7 @@ enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2, cu
 struct cudaDeviceProp {
     char name[256];
     size_t totalGlobalMem;
+    size_t sharedMemPerBlockOptin;
     int major, minor;
 };
 

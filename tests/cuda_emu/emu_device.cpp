@@ -30,6 +30,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int device) {
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "emulated on the host (tests/cuda_emu)");
     p->totalGlobalMem = (size_t)80 << 30;
+    p->sharedMemPerBlockOptin = 227 * 1024;  // an H100's (emu_runtime.cpp: MAX_SHARED)
     p->major = 9;
     return cudaSuccess;
 }

@@ -11,6 +11,10 @@
 // Created by cuda_init (runtime.cu); every op runs on this one stream, in order.
 extern cudaStream_t cuda_stream;
 extern cublasHandle_t cuda_blas;
+// The most dynamic shared memory a block may ask for once a kernel allows it
+// (cudaFuncAttributeMaxDynamicSharedMemorySize): 227 KB on an H100, 163 KB on
+// an A100; 48 KB until cuda_init has asked the device.
+extern size_t cuda_shared_optin;
 
 // Keeps the first failure (ops return nothing; cuda_sync reports it).
 void cuda_note(cudaError_t e, const char *what, const char *file, int line);

@@ -13,6 +13,7 @@ extern "C" {
 
 cudaStream_t cuda_stream = nullptr;
 cublasHandle_t cuda_blas = nullptr;
+size_t cuda_shared_optin = 48 * 1024;
 static int ready = 0;
 static char first_error[512];
 static char info[320];
@@ -51,6 +52,7 @@ int cuda_init(void) {
     if ((e = cudaSetDevice(gpu)) != cudaSuccess || (e = cudaGetDeviceProperties(&p, gpu)) != cudaSuccess ||
         (e = cudaStreamCreate(&cuda_stream)) != cudaSuccess)
         return mtp_errorf("the GPU did not start: %s", cudaGetErrorString(e));
+    if (p.sharedMemPerBlockOptin > cuda_shared_optin) cuda_shared_optin = p.sharedMemPerBlockOptin;
     // float32 products in float32: CUBLAS_DEFAULT_MATH with the CUBLAS_COMPUTE_32F compute type
     // (matmul.cu) uses no TF32, so the backend matches the CPU to float rounding
     if (cublasCreate(&cuda_blas) != CUBLAS_STATUS_SUCCESS ||
