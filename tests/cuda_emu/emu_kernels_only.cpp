@@ -1,6 +1,6 @@
 // emu_kernels_only.cpp: what runtime.cu would define, for a test that links
 // some emulated kernels without the emulated runtime (test_cuda_emulation):
-// the stream and cuBLAS handle (unused) and the error record, which here
+// the stream and cuBLAS handle (unused), the shared memory limit and the error record, which here
 // reports into the emulation's failure (emu_take_failure).
 #include <stdio.h>
 
@@ -8,6 +8,7 @@
 
 cudaStream_t cuda_stream = nullptr;
 cublasHandle_t cuda_blas = nullptr;
+size_t cuda_shared_optin = 48 * 1024;  // as before cuda_init: rows above 12 K floats take 3 passes
 
 void cuda_note(cudaError_t e, const char *what, const char *file, int line) {
     if (e == cudaSuccess) return;
