@@ -82,6 +82,14 @@ PY
 [ "$(gen causal_ft 0 | text_of)" = "$(gen base 0 | text_of)" ] || fail "frozen causal: plain text changed"
 [ "$(gen causal_ft all | text_of)" = "$(gen base 0 | text_of)" ] || fail "frozen causal: speculative text differs"
 
+# anticausal heads under auto run all n heads in every forward, even where the context (2
+# tokens) holds fewer drafts than n - 1 = 4: the decoder's buffers must hold all of them
+M train --data data --head-order anticausal --n-future 5 --n-layer 6 --dim 32 --n-head 2 --seq-len 2 \
+    --batch 4 --steps 20 --eval-every 0 --threads 2 --out short_ac >/dev/null 2>&1 || fail "train short anticausal"
+for how in "generate --prompt l --max-new 5 --json" "sample --prompt l --max-new 5"; do
+    M $how --model short_ac --threads 2 >out.txt 2>err.txt ||
+        fail "anticausal heads, context 2, $how (exit $?): $(tail -2 err.txt)"
+done
 expect_error "anticausal on a frozen trunk" "anticausal" -- M train --data data --init-from base --n-future 3 \
     --head-order anticausal --freeze-trunk --steps 1 --out bad1 --threads 2
 expect_error "linear heads in a chain" "needs --head-type transformer" -- M train --data data --head-type linear \

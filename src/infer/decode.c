@@ -39,12 +39,16 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
         decoder_free(d);
         return -1;
     }
-    size_t V = (size_t)c->vocab_size, logits = sizeof(float) * (size_t)(drafts + 1) * (drafts + 1) * V;
+    // heads run by a forward: K + 1, or all n (anticausal heads under auto) even where the context
+    // holds fewer drafts than n - 1
+    const int heads = d->all_heads && c->n_future > drafts + 1 ? c->n_future : drafts + 1;
+    size_t V = (size_t)c->vocab_size, logits = sizeof(float) * (size_t)heads * heads * V;
     d->logits = mtp_malloc(logits, "logits");
     // what the model writes and reads lives where the model does
     d->model_logits = d->work.on_device ? op_alloc_on(d->work.on_device, logits, "logits") : d->logits;
     d->probs = mtp_malloc(sizeof(float) * V, "probabilities");
-    d->draft_probs = mtp_malloc(sizeof(float) * (size_t)(drafts ? drafts : 1) * V, "draft probabilities");
+    d->draft_probs =
+        mtp_malloc(sizeof(float) * (size_t)(heads > 1 ? heads - 1 : 1) * V, "draft probabilities");
     if (d->auto_k)
         d->z = op_alloc_on(d->work.on_device, sizeof(float) * (size_t)c->max_seq_len * c->dim,
                            "the rows heads 2.. read");
