@@ -811,6 +811,56 @@ static void test_matmul_q8(int I, int O) {
     release_all();
 }
 
+// Int8 edge values: a row holding a NaN or an infinity gives NaN products
+// (its bytes would otherwise saturate to -128 and give finite sums), whatever
+// row it shares the call with; a row or weight block whose largest magnitude
+// is below 127 / FLT_MAX (1e-38: 127 / max overflows) is quantized on a grid
+// of step 2^-126, signs kept, its products those of the dequantized values.
+static void test_q8_edge_values(void) {
+    const char *op = "matmul_q8 edges";
+    enum { I = 64, O = 16, M = 4 };
+    float *w = frandn((size_t)O * I, 0.5), *x = frandn((size_t)M * I, 1.0);
+    for (int i = 0; i < I; i++) w[i] = 0.0f;  // weight row 0: one tiny value, zeros
+    w[5] = 1e-38f;
+    x[3] = NAN;                                               // row 0: one NaN
+    x[(size_t)1 * I + I - 1] = INFINITY;                      // row 1: an infinity
+    for (int i = 0; i < I; i++) x[(size_t)2 * I + i] = 0.0f;  // row 2: one tiny value
+    x[(size_t)2 * I + 7] = -1e-38f;                           // row 3: ordinary
+    int8_t *q = alloc((size_t)O * I), *xq = alloc((size_t)M * I);
+    float *scales = ffill((size_t)O * I / OP_Q8_BLOCK, NAN), *xs = ffill(M, NAN);
+    op_quantize_q8(q, scales, w, O, I);
+    check(q[5] > 0 && scales[0] == 0x1p-126f && fabsf((float)q[5] * scales[0] - w[5]) <= 0.5f * scales[0], op,
+          "a tiny weight block: q %d, scale %g (want 2^-126), value %g for 1e-38", q[5], scales[0],
+          (float)q[5] * scales[0]);
+    const size_t prows = op_q8_packed_rows(O);
+    int8_t *qp = alloc(prows * I);
+    float *sp = ffill(prows * I / OP_Q8_BLOCK, NAN);
+    op_q8_pack(qp, sp, q, scales, O, I);
+    int32_t *xaux = alloc(sizeof(int32_t) * (size_t)M * I / 4);
+    op_quantize_rows_q8(xq, xs, xaux, x, M, I);
+    check(xs[2] == 0x1p-126f && xq[(size_t)2 * I + 7] < 0, op,
+          "a tiny activation row: scale %g (want 2^-126), its value's byte %d (want < 0)", xs[2],
+          xq[(size_t)2 * I + 7]);
+    float *out = ffill((size_t)M * O, 0.0f);
+    op_matmul_q8(out, xq, xs, xaux, qp, sp, M, I, O);
+    int finite0 = 0, finite1 = 0, bad2 = 0, bad3 = 0;
+    for (int o = 0; o < O; o++) {
+        finite0 += !isnan(out[o]);
+        finite1 += !isnan(out[(size_t)O + o]);
+        // row 2 against the product of its dequantized operands (its other values are zero):
+        // one value of the row's grid (-1e-38 is 0.85 of its step) times the weight's
+        const float wd = (float)q[(size_t)o * I + 7] * scales[(size_t)o * I / OP_Q8_BLOCK];
+        const double want = (double)xq[(size_t)2 * I + 7] * xs[2] * wd;
+        bad2 += !(fabs(out[(size_t)2 * O + o] - want) <= 1e-5 * fabs(want));
+        bad3 += !isfinite(out[(size_t)3 * O + o]);
+    }
+    check(finite0 == 0 && finite1 == 0, op, "rows with a NaN / an infinity: %d and %d of %d products not NaN",
+          finite0, finite1, O);
+    check(bad2 == 0, op, "a tiny row: %d of %d products off its dequantized product", bad2, O);
+    check(bad3 == 0, op, "an ordinary row beside them: %d of %d products not finite", bad3, O);
+    release_all();
+}
+
 // work_steal.h: on 1 to 4 threads, every item taken exactly once; on 2, with
 // thread 0 held back until thread 1's range is done, thread 1 starts at its
 // range's front and goes on into thread 0's from the back (thread 0 takes
@@ -1282,10 +1332,11 @@ int main(void) {
     test_matmul_packed(1104, 1100, 20);  // 3 chunks (the last partial); 2 panels (the last partial)
     test_read_bandwidth();
     test_work_steal();
-    test_matmul_q8(32, 64);                       // 1 block per row, one whole panel
-    test_matmul_q8(64, 37);                       // 2 blocks per row, a padded panel
-    test_matmul_q8(224, 19);                      // 7 blocks, a panel of 19
-    test_matmul_q8(1024, 300);                    // 32 blocks, 5 panels; enough work for 2 threads
+    test_matmul_q8(32, 64);     // 1 block per row, one whole panel
+    test_matmul_q8(64, 37);     // 2 blocks per row, a padded panel
+    test_matmul_q8(224, 19);    // 7 blocks, a panel of 19
+    test_matmul_q8(1024, 300);  // 32 blocks, 5 panels; enough work for 2 threads
+    test_q8_edge_values();
     test_attention_rows(4, 2, 32, 4, 600, 2.0);   // 3 key blocks, grouped heads
     test_attention_rows(2, 2, 40, 3, 300, 3.0);   // head dim 16 x 2 + 8
     test_attention_rows(3, 1, 6, 5, 20, 1.0);     // head dim below one vector

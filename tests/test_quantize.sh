@@ -79,9 +79,35 @@ json.dump(c, open(sys.argv[1], "w"))
 PY
 expect_error "int8 file, bad config" "model.safetensors: int8 weights, but config.json" -- \
     M generate --model q8bad --prompt "line" --max-new 4
+# a float32 file whose floats are not 4-byte aligned (one more byte of header padding, which
+# the format allows) quantizes to the same bytes; a NaN weight is refused; so is an int8 file
+# holding -128 (the AVX2 and VNNI products would disagree on it)
+step=$(basename "$(ls -d run/step_* | tail -n 1)")
+cp -r run runodd && cp -r run runnan && cp -r q8 q8min
+"$PY" - "runodd/$step/model.safetensors" "runnan/$step/model.safetensors" "q8min/$step/model.safetensors" <<'PY' || fail "editing safetensors copies"
+import json, struct, sys
+def parse(path):
+    raw = bytearray(open(path, "rb").read())
+    n = struct.unpack("<Q", raw[:8])[0]
+    return raw, n, json.loads(raw[8:8 + n])
+raw, n, h = parse(sys.argv[1])
+open(sys.argv[1], "wb").write(struct.pack("<Q", n + 1) + raw[8:8 + n] + b" " + raw[8 + n:])
+raw, n, h = parse(sys.argv[2])
+at = 8 + n + h["model.layers.1.mlp.up_proj.weight"]["data_offsets"][0] + 4 * 77
+raw[at:at + 4] = struct.pack("<f", float("nan"))
+open(sys.argv[2], "wb").write(raw)
+raw, n, h = parse(sys.argv[3])
+raw[8 + n + h["lm_head.weight"]["data_offsets"][0] + 5] = 0x80
+open(sys.argv[3], "wb").write(raw)
+PY
+M quantize --model runodd --type q8 --out q8odd >/dev/null 2>err.txt || fail "quantize, misaligned floats: $(cat err.txt)"
+cmp -s "q8/$step/model.safetensors" "q8odd/$step/model.safetensors" ||
+    fail "a float32 file with misaligned floats quantizes to other bytes"
+expect_error "a NaN weight" "up_proj.weight' holds NaN at index 77" -- M quantize --model runnan --type q8 --out x
+[ ! -e x ] || fail "a refused quantization left '$(ls x)' behind"
+expect_error "int8 -128" "lm_head.weight' holds -128 at index 5" -- M generate --model q8min --prompt "line" --max-new 4
 # quantize writes a new checkpoint, never over one: not over its own source (whose optimizer
 # state would be lost), not over an earlier copy; a path ending in / or /. names the same step
-step=$(basename "$(ls -d run/step_* | tail -n 1)")
 cp -r run runsrc
 expect_error "--out is the source run" "already exists" -- M quantize --model runsrc --type q8 --out runsrc
 [ -f "runsrc/$step/optimizer.safetensors" ] || fail "quantize into its source run removed the optimizer state"

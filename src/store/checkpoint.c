@@ -179,6 +179,7 @@ static int write_text(const char *dir, const char *name, const char *text) {
 int checkpoint_write_dir(const char *run_dir, long step, checkpoint_writer write, void *ctx) {
     char name[64], tmp[PATH_CAP], final_dir[PATH_CAP], old[PATH_CAP];
     snprintf(name, sizeof name, "step_%08ld", step);
+    const int had_run_dir = fs_is_dir(run_dir);
     if (fs_mkdir_p(run_dir) != 0) return -1;
     char tmp_name[96], old_name[96];
     snprintf(tmp_name, sizeof tmp_name, ".tmp-%s-%ld", name, (long)getpid());
@@ -206,6 +207,7 @@ int checkpoint_write_dir(const char *run_dir, long step, checkpoint_writer write
         char saved[1024];
         snprintf(saved, sizeof saved, "%s", mtp_last_error());
         fs_remove_tree(tmp);  // may overwrite the message
+        if (!had_run_dir) rmdir(run_dir);  // made for this checkpoint, and empty: not left behind
         mtp_errorf("%s", saved);
     }
     return rc;
@@ -424,6 +426,15 @@ static int read_q8_params(const st_file *f, mtp_model *m) {
         snprintf(name, sizeof name, "%s_scale", t.name);
         rc =
             st_read_i8(f, t.name, t.shape, 2, q) != 0 || st_read_f32(f, name, shape, 2, scales) != 0 ? -1 : 0;
+        // -128 has no opposite in int8: the AVX2 products, which move signs onto the weights,
+        // would get another sum than VNNI's (the format's values are symmetric, docs/formats.md)
+        const size_t n = (size_t)t.shape[0] * (size_t)t.shape[1];
+        for (size_t k = 0; rc == 0 && k < n; k++)
+            if (q[k] == INT8_MIN)
+                rc = mtp_errorf(
+                    "%s: tensor '%s' holds -128 at index %zu; q8 weights lie in [-127, 127] "
+                    "(quantize the float32 model again with `mtp quantize`)",
+                    f->path, t.name, k);
         if (rc == 0) model_set_q8_matrix(m, t.kind, t.layer, q, scales);
     }
     free(q);

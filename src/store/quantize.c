@@ -3,6 +3,7 @@
 // matrix as I8 plus its "<name>_scale" F32 (rows, cols / 32) and every other
 // tensor as F32, as write_q8_tensors in checkpoint.c lays out an int8 model
 // in memory (docs/formats.md).
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,8 @@ typedef struct {
     named_tensor *t;  // per entry: the checkpoint tensor it comes from
     int *is_scale;    // per entry: 1 for a matrix's scales
     float *scales;    // the last quantized matrix's scales, written by the next entry
+    float *scratch;   // a tensor whose floats are not 4-byte aligned in the file, copied (or NULL)
+    size_t scratch_floats;
     const checkpoint_file *tokenizer;
     const progress_sink *progress;
     uint64_t done, total;
@@ -35,12 +38,31 @@ static int produce(void *ctx, int i, void *buf) {
         return 0;
     }
     const st_tensor *x = st_find(&q->src, t->name);  // present, F32, shaped: checked before writing
-    const float *w = (const float *)st_tensor_data(&q->src, x);
+    const float *w = NULL;
+    if (st_view_f32(&q->src, t->name, t->shape, t->ndim, &w) != 0) return -1;
+    if (!w) {  // not 4-byte aligned in the file (a header of odd length): read through a copy
+        if (q->scratch_floats < rows * cols) {
+            free(q->scratch);
+            q->scratch_floats = 0;
+            if (!(q->scratch = mtp_malloc(rows * cols * sizeof(float), "a misaligned tensor's copy")))
+                return -1;
+            q->scratch_floats = rows * cols;
+        }
+        if (st_read_f32(&q->src, t->name, t->shape, t->ndim, q->scratch) != 0) return -1;
+        w = q->scratch;
+    }
+    // int8 with a scale per block has no NaN or infinity (nor would the products' sums stay exact)
+    for (size_t k = 0; k < rows * cols; k++)
+        if (!isfinite(w[k]))
+            return mtp_errorf(
+                "%s: tensor '%s' holds %s at index %zu: a model with non-finite weights "
+                "cannot be quantized (retrain or repair the checkpoint)",
+                q->src.path, t->name, isnan(w[k]) ? "NaN" : "an infinity", k);
     if (model_kind_is_matrix(t->kind))
         op_quantize_q8(buf, q->scales, w, (int)rows, (int)cols);
     else
         memcpy(buf, w, rows * cols * sizeof(float));
-    fs_map_release(&q->src.map, w, x->nbytes);
+    if (w != q->scratch) fs_map_release(&q->src.map, w, x->nbytes);
     q->done += rows * cols * sizeof(float);
     progress_tell(q->progress, q->done, q->total);
     return 0;
@@ -117,5 +139,6 @@ int checkpoint_quantize_q8(const char *src_dir, const mtp_config *cfg, const cha
     free(q.t);
     free(q.is_scale);
     free(q.scales);
+    free(q.scratch);
     return rc;
 }

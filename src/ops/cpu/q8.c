@@ -102,6 +102,23 @@ enum { PREFETCH_AHEAD = 16384, PREFETCH_LIMIT = 65536, L1_AHEAD = 2048 };
 // sweep from L2, when DRAM idled); 4 rows as 2 + 2 a block no faster.
 #define PASS_ROWS 8
 
+// The scale s of values whose largest magnitude is amax (finite), and inv,
+// what they are multiplied by before rounding: 127 / amax, at most 2^126 (and
+// s = 2^-126 then) so that it stays finite for the tiniest amax (below
+// 127 / FLT_MAX, 3.7e-37, 127 / amax overflows: every value, zeros too, would
+// become NaN and then -128); such values then use fewer than 8 bits.
+static inline void q8_scale(float amax, float *s, float *inv) {
+    if (!(amax > 0.0f)) {
+        *s = *inv = 0.0f;
+    } else if (amax < 127.0f * 0x1p-126f) {
+        *s = 0x1p-126f;
+        *inv = 0x1p126f;
+    } else {
+        *s = amax / 127.0f;
+        *inv = 127.0f / amax;
+    }
+}
+
 void op_quantize_q8(int8_t *q, float *scales, const float *w, int rows, int cols) {
     const int blocks = cols / OP_Q8_BLOCK;
 #pragma omp parallel for schedule(static) if ((size_t)rows * cols >= OP_PARALLEL_MIN_WORK)
@@ -111,7 +128,8 @@ void op_quantize_q8(int8_t *q, float *scales, const float *w, int rows, int cols
             int8_t *o = q + (size_t)r * cols + (size_t)b * OP_Q8_BLOCK;
             float amax = 0.0f;
             for (int i = 0; i < OP_Q8_BLOCK; i++) amax = fmaxf(amax, fabsf(x[i]));
-            float s = amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+            float s, inv;
+            q8_scale(amax, &s, &inv);
             scales[(size_t)r * blocks + b] = s;
             for (int i = 0; i < OP_Q8_BLOCK; i++) o[i] = (int8_t)lrintf(x[i] * inv);
         }
@@ -198,14 +216,27 @@ void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xaux, const float *x, i
         const float *row = x + (size_t)m * in_dim;
         int8_t *qrow = xq + (size_t)m * in_dim;
         int32_t *aux = xaux + (size_t)m * (in_dim / 4);
-        __m256 vmax = _mm256_setzero_ps();
-        for (int i = 0; i < in_dim; i += 8)
-            vmax = _mm256_max_ps(vmax, _mm256_and_ps(_mm256_loadu_ps(row + i), magnitude));
+        // the largest magnitude, and whether any value is NaN (max drops a NaN met later)
+        __m256 vmax = _mm256_setzero_ps(), nan = _mm256_setzero_ps();
+        for (int i = 0; i < in_dim; i += 8) {
+            const __m256 v = _mm256_loadu_ps(row + i);
+            vmax = _mm256_max_ps(vmax, _mm256_and_ps(v, magnitude));
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+        }
         __m128 h = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
         h = _mm_max_ps(h, _mm_movehl_ps(h, h));
         h = _mm_max_ss(h, _mm_movehdup_ps(h));
-        const float amax = _mm_cvtss_f32(h), inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-        xs[m] = amax / 127.0f;
+        const float amax = _mm_cvtss_f32(h);
+        float inv;
+        q8_scale(amax, &xs[m], &inv);
+        if (!isfinite(amax) || _mm256_movemask_ps(nan)) {
+            // a NaN or infinity in the row: its products are NaN, through xs (the conversions would
+            // saturate such values to -128 and overflow the side data's sums); its bytes are zeros
+            xs[m] = NAN;
+            memset(qrow, 0, (size_t)in_dim);
+            memset(aux, 0, sizeof(int32_t) * (size_t)(in_dim / 4));
+            continue;
+        }
         for (int b = 0; b < in_dim / OP_Q8_BLOCK; b++) {
             const int32_t sum =
                 quantize_block(qrow + b * OP_Q8_BLOCK, row + b * OP_Q8_BLOCK, _mm256_set1_ps(inv));
