@@ -206,7 +206,7 @@ int checkpoint_write_dir(const char *run_dir, long step, checkpoint_writer write
         mtp_error_context("saving checkpoint %s failed", final_dir);
         char saved[1024];
         snprintf(saved, sizeof saved, "%s", mtp_last_error());
-        fs_remove_tree(tmp);  // may overwrite the message
+        fs_remove_tree(tmp);               // may overwrite the message
         if (!had_run_dir) rmdir(run_dir);  // made for this checkpoint, and empty: not left behind
         mtp_errorf("%s", saved);
     }
@@ -429,7 +429,9 @@ static int read_q8_params(const st_file *f, mtp_model *m) {
         // -128 has no opposite in int8: the AVX2 products, which move signs onto the weights,
         // would get another sum than VNNI's (the format's values are symmetric, docs/formats.md)
         const size_t n = (size_t)t.shape[0] * (size_t)t.shape[1];
-        for (size_t k = 0; rc == 0 && k < n; k++)
+        int any = 0;
+        for (size_t k = 0; k < n; k++) any |= q[k] == INT8_MIN;  // vectorized: no early exit
+        for (size_t k = 0; any && rc == 0 && k < n; k++)
             if (q[k] == INT8_MIN)
                 rc = mtp_errorf(
                     "%s: tensor '%s' holds -128 at index %zu; q8 weights lie in [-127, 127] "

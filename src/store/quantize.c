@@ -52,7 +52,10 @@ static int produce(void *ctx, int i, void *buf) {
         w = q->scratch;
     }
     // int8 with a scale per block has no NaN or infinity (nor would the products' sums stay exact)
-    for (size_t k = 0; k < rows * cols; k++)
+    int any =
+        0;  // (w[k] - w[k] is NaN for NaN and infinities alone: a loop without an early exit vectorizes)
+    for (size_t k = 0; k < rows * cols; k++) any |= w[k] - w[k] != 0.0f;
+    for (size_t k = 0; any && k < rows * cols; k++)
         if (!isfinite(w[k]))
             return mtp_errorf(
                 "%s: tensor '%s' holds %s at index %zu: a model with non-finite weights "
