@@ -98,10 +98,49 @@ static int between_warm(const k_chooser *c, int K) {
     return lo && hi;
 }
 
+// Whether K's time rests on SETTLED warm times or more; plain steps never
+// count (a step with drafts adds the drafting heads and the verification's
+// fixed costs to plain's: a line through plain's time and K = 1's
+// underestimated K = 3 by a third on a small model, 2.86 for 4.38 plain steps).
+static int settled(const k_chooser *c, int K) {
+    return K > 0 && c->seconds[K] > 0.0 && c->warm_seen[K] >= SETTLED;
+}
+
+// K's time on the line through settled Ks' times: between the nearest on
+// either side, or extrapolated from the two nearest on one side (the slope
+// at least 0); -1 where there are none such.
+static double settled_line(const k_chooser *c, int K) {
+    int lo[2] = {-1, -1}, hi[2] = {-1, -1};
+    for (int k = K - 1; k >= 0 && lo[1] < 0; k--)
+        if (settled(c, k)) lo[lo[0] < 0 ? 0 : 1] = k;
+    for (int k = K + 1; k <= c->k_max && hi[1] < 0; k++)
+        if (settled(c, k)) hi[hi[0] < 0 ? 0 : 1] = k;
+    int a, b;  // the two Ks the line goes through
+    if (lo[0] >= 0 && hi[0] >= 0)
+        a = lo[0], b = hi[0];
+    else if (lo[1] >= 0)
+        a = lo[1], b = lo[0];
+    else if (hi[1] >= 0)
+        a = hi[0], b = hi[1];
+    else
+        return -1.0;
+    double slope = (c->seconds[b] - c->seconds[a]) / (double)(b - a);
+    if (slope < 0.0) slope = 0.0;
+    return c->seconds[a] + slope * (K - a);
+}
+
 // Time of a step with K drafts: measured, or interpolated from the warm
-// measured ones (linear in K), or the prior.
+// measured ones (linear in K), or the prior. A time measured fewer than
+// SETTLED times warm counts for no more than the settled Ks' line says: one
+// busy moment's step (1.6x) made K = 3 look slower than K = 2 on a big model,
+// too slow to be tried again, and its heads' catch-up, growing every step,
+// soon ruled it out for good (in the simulation of a text turning
+// predictable: K = 2 for 400 steps where K = 3 was 18% faster).
 static double step_seconds(const k_chooser *c, int K) {
-    if (c->seconds[K] > 0.0) return c->seconds[K];
+    if (c->seconds[K] > 0.0) {
+        const double line = K > 0 && c->warm_seen[K] < SETTLED ? settled_line(c, K) : -1.0;
+        return line > 0.0 && line < c->seconds[K] ? line : c->seconds[K];
+    }
     int lo = -1, hi = -1;
     for (int k = K - 1; k >= 0 && lo < 0; k--)
         if (timed_warm(c, k)) lo = k;
@@ -297,7 +336,11 @@ void k_chooser_observe(k_chooser *c, int K, double seconds, int checked, int acc
         c->recent_n[K] = 0;
         c->warm[K] = 1;
     } else if (c->warm[K] && c->steps - c->last_seen[K] > STALE_STEPS) {  // stale times go
+        // and the K is to settle again: its estimate rests on the new times alone (one busy
+        // step after a pause set K = 3's time at 1.67x for good, counted as settled by the
+        // times before the pause)
         c->recent_n[K] = 0;
+        if (K > 0) c->warm_seen[K] = 0;  // (plain steps, the baseline, are not tried to settle)
     }
     c->last_seen[K] = c->steps;
     if (c->warm[K]) c->warm_seen[K]++;
