@@ -76,6 +76,9 @@ same_tensors n1/step_00000150/model.safetensors ftu/step_00000020/model.safetens
     model.embed_tokens,model.layers >/dev/null || fail "--train-unembedding moved the trunk"
 same_tensors n1/step_00000150/model.safetensors ftu/step_00000020/model.safetensors lm_head >/dev/null &&
     fail "--train-unembedding did not train lm_head"
+# resumed with the flag given again, --freeze-trunk left to the run's saved flags
+M train --resume ftu --train-unembedding --steps 22 >/dev/null 2>err.txt ||
+    fail "resume with --train-unembedding alone: $(cat err.txt)"
 
 # n = 3 -> 1: head 1 kept exactly
 M train --data data --init-from ft --n-future 1 --steps 0 --out a1 $SMALL >/dev/null 2>&1 || fail "n=3 -> 1"

@@ -172,6 +172,14 @@ check "--doc-separator: summary counts 3 documents" grep -q "3 train / 0 val doc
 # A single file with separators is cut into train and val at a document start.
 "$MTP" prepare --quiet --out "$T/sep2" --val-fraction 0.3 --doc-separator '<|endoftext|>' "$T/sep.txt" >/dev/null 2>&1
 check "--doc-separator: val starts at a document" [ "$(tokens "$T/sep2/train_000000.bin") | $(tokens "$T/sep2/val_000000.bin")" = "65 98 256 99 256 | 100 256" ]
+# A file ending in a separator and a line break: val is the last document, not the blank after it.
+printf 'Ab\n<|endoftext|>\nCd\n<|endoftext|>\n' >"$T/sep3.txt"
+"$MTP" prepare --quiet --out "$T/sep3" --val-fraction 0.5 --doc-separator '<|endoftext|>' "$T/sep3.txt" >/dev/null 2>&1
+check "--doc-separator: a trailing separator leaves val its last document" [ "$(tokens "$T/sep3/train_000000.bin") | $(tokens "$T/sep3/val_000000.bin" 2>/dev/null)" = "65 98 256 | 67 100 256" ]
+# A separator across the cut point is not cut in two (neither half encoded as text).
+{ head -c 89 /dev/zero | tr '\0' a; printf ' <|endoftext|> Bb'; } >"$T/sep4.txt"
+"$MTP" prepare --quiet --out "$T/sep4" --val-fraction 0.05 --doc-separator '<|endoftext|>' "$T/sep4.txt" >/dev/null 2>&1
+check "--doc-separator: a separator across the cut is not split" [ "$(tokens "$T/sep4/val_000000.bin" 2>/dev/null)" = "66 98 256" ]
 expect_error "empty --doc-separator" "--doc-separator ''" --doc-separator '' --out "$T/e10" "$S"
 
 # Real data, when the shared folder is there: Tiny Shakespeare, one document.

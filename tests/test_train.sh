@@ -47,6 +47,11 @@ M train $TINY --out keep --steps 8 --save-every 2 --keep-last 2 2>/dev/null || f
 M train $TINY --out init --steps 0 2>/dev/null || fail "steps 0"
 [ -f init/step_00000000/model.safetensors ] && [ -f init/step_00000000/config.json ] &&
     [ -f init/step_00000000/tokenizer.json ] || fail "steps 0 wrote no checkpoint"
+# ... and a run resumed from it gets the default warmup of its real --steps (not steps 0's: none)
+M train --resume init --steps 20 2>/dev/null || fail "resume after --steps 0"
+M train $TINY --out init20 --steps 20 2>/dev/null || fail "train 20 steps"
+same init/step_00000020/model.safetensors init20/step_00000020/model.safetensors ||
+    fail "--steps 0 then --resume --steps 20 differs from 20 steps (the warmup was fixed at 0)"
 
 # ---- a run directory that was moved or copied continues where it now is
 M train $TINY --out before_move --steps 4 --save-every 2 2>/dev/null || fail "train before_move"
@@ -164,6 +169,7 @@ case "$out" in "To be, or not to be, that is the"*) ;; *) fail "greedy sample of
 no_checkpoint() { ! ls "$1"/step_* "$1"/.tmp-* >/dev/null 2>&1 || fail "$2: left a checkpoint in $1"; }
 
 expect_error "missing data dir" "does not exist" -- M train $TINY --data nowhere --out bad1
+expect_error "data is a file" "is a file, not a directory" -- M train $TINY --data data/tokenizer.json --out bad1b
 mkdir -p emptydata
 expect_error "empty data dir" "no train_" -- M train $TINY --data emptydata --vocab-size 257 --out bad2
 no_checkpoint bad2 "empty data dir"

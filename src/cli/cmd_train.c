@@ -287,9 +287,6 @@ static int run_train(command_line *cl) {
         rc = flags_usage_error(cl, "--resume continues a run, --init-from starts one: give one of them");
     if (rc == 0 && a->freeze_trunk && !a->resume && !a->init_from)
         rc = flags_usage_error(cl, "--freeze-trunk keeps trained weights: give --init-from CHECKPOINT");
-    if (rc == 0 && a->train_unembedding && !a->freeze_trunk)
-        rc = flags_usage_error(cl,
-                               "--train-unembedding goes with --freeze-trunk (without it everything trains)");
     if (rc == 0 && a->resume) {  // the checkpoint's config and arguments, before the weights load
         mtp_checkpoint ck;
         rc = checkpoint_open(&ck, a->resume, 0) != 0;
@@ -300,6 +297,10 @@ static int run_train(command_line *cl) {
             rc = merge_resume(cl, a, &cfg, ckpt, &state, out_buf, sizeof out_buf);
         }
     }
+    // (after a resumed run's own flags are in: its --freeze-trunk need not be given again)
+    if (rc == 0 && a->train_unembedding && !a->freeze_trunk)
+        rc = flags_usage_error(cl,
+                               "--train-unembedding goes with --freeze-trunk (without it everything trains)");
     shape_flags *s = &a->shape;
     if (rc == 0 && a->resume && a->data && !flags_given(cl, "--data") && !fs_is_dir(a->data)) {
         mtp_errorf(

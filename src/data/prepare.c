@@ -9,6 +9,7 @@
 #define _GNU_SOURCE  // memmem
 #include "data/prepare.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,23 +75,40 @@ static uint64_t cut_point(const uint8_t *doc, uint64_t len, uint64_t target) {
     return target;
 }
 
+// Whether text[0..n) holds anything but blanks and separators `sep` (of sl
+// bytes): a document.
+static int holds_document(const uint8_t *text, uint64_t n, const char *sep, size_t sl) {
+    for (uint64_t i = 0; i < n; i++) {
+        if (i + sl <= n && memcmp(text + i, sep, sl) == 0)
+            i += sl - 1;
+        else if (!isspace(text[i]))
+            return 1;
+    }
+    return 0;
+}
+
 // Start of the val part of a single file of len >= 2 bytes. With a document
-// separator: just after the first separator at or after len * (1 - fraction),
-// else after the last one before it. Otherwise (or with no separator in the
-// file): the first line start at or after that byte, else that byte (moved
-// to a UTF-8 character start). val is never empty.
+// separator: just after the first separator that ends after len * (1 -
+// fraction) and has a document after it, else after the last one before that
+// point with a document after it (a file ending in a separator and a line
+// break kept no val part: what followed its last separator was blanks). Otherwise (or with no
+// such separator in the file): the first line start at or after that byte,
+// else that byte (moved to a UTF-8 character start). val is never empty.
 static uint64_t val_start(const uint8_t *doc, uint64_t len, double fraction, const char *sep) {
     uint64_t cut = (uint64_t)((double)len * (1.0 - fraction));
     if (cut >= len) cut = len - 1;
     if (cut < 1) cut = 1;
-    if (sep) {
-        size_t sl = strlen(sep);
-        const uint8_t *hit = memmem(doc + cut, len - cut, sep, sl);
-        if (hit && (uint64_t)(hit - doc) + sl < len) return (uint64_t)(hit - doc) + sl;
-        uint64_t last = 0;
-        for (const uint8_t *p = doc; (p = memmem(p, (size_t)(doc + cut - p), sep, sl)); p += sl)
-            last = (uint64_t)(p - doc) + sl;
-        if (last > 0) return last;
+    if (sep && *sep) {
+        const size_t sl = strlen(sep);
+        uint64_t before =
+            0;  // the end of the last separator ending at or before the cut with a document after
+        for (const uint8_t *p = doc; (p = memmem(p, (size_t)(doc + len - p), sep, sl)); p += sl) {
+            const uint64_t end = (uint64_t)(p - doc) + sl;
+            if (!holds_document(doc + end, len - end, sep, sl)) break;  // nor after any later one
+            if (end > cut) return end;  // (a separator across the cut ends after it: never cut in two)
+            before = end;
+        }
+        if (before > 0) return before;
     }
     for (uint64_t i = cut; i < len; i++)
         if (doc[i - 1] == '\n') return i;

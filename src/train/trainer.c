@@ -63,7 +63,9 @@ cJSON *train_options_to_json(const train_options *o) {
     cJSON_AddNumberToObject(j, "batch", o->batch);
     cJSON_AddNumberToObject(j, "grad_accum", o->grad_accum);
     cJSON_AddNumberToObject(j, "steps", (double)o->steps);
-    cJSON_AddNumberToObject(j, "warmup", (double)train_warmup(o));
+    // the default warmup as worked out from --steps, fixed for the run; not from --steps 0 (a
+    // run that only initialized its weights), which would fix it at 0 for the run's real steps
+    if (o->warmup >= 0 || o->steps > 0) cJSON_AddNumberToObject(j, "warmup", (double)train_warmup(o));
     cJSON_AddNumberToObject(j, "lr", o->lr);
     cJSON_AddNumberToObject(j, "min_lr_ratio", o->min_lr_ratio);
     cJSON_AddNumberToObject(j, "weight_decay", o->weight_decay);
@@ -246,7 +248,8 @@ static int read_data_tokenizer(trainer *t, mtp_config *cfg, int resuming) {
     }
     if (cfg->vocab_size || resuming) return 0;
     if (!fs_is_dir(t->o.data))
-        return mtp_errorf("--data '%s' does not exist: make it with mtp prepare", t->o.data);
+        return mtp_errorf("--data '%s' %s: give the directory mtp prepare made", t->o.data,
+                          fs_is_file(t->o.data) ? "is a file, not a directory" : "does not exist");
     return mtp_errorf("--data '%s' has no tokenizer.json: pass --vocab-size V for llm.c shards", t->o.data);
 }
 
