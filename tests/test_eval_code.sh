@@ -162,6 +162,8 @@ echo '{"task_id": "Toy/0"}' >nocompletion.jsonl
 E "missing completion" "completion" -- EC $TOY --samples nocompletion.jsonl
 echo 'not json' >badline.jsonl
 E "bad samples line" "badline.jsonl:1" -- EC $TOY --samples badline.jsonl
+echo '{"task_id": "Toy/0", "completion": "x"} {"task_id": "Toy/0", "completion": "y"}' >twoline.jsonl
+E "two samples on a line" "twoline.jsonl:1" -- EC $TOY --samples twoline.jsonl
 head -n 1 mixed.jsonl >partial.jsonl
 E "task without samples" "no completion for task Toy/1" -- \
     EC $TOY --samples partial.jsonl

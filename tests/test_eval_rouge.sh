@@ -92,8 +92,15 @@ printf '{"text": "a"}\n{"txt": "b"}\n' >badfield.jsonl
 expect_error "missing field" 'badfield.jsonl:2: no string field "text"' -- \
     M eval-rouge --predictions badfield.jsonl --references ref.txt
 printf '{"text": "a"}\nnot json\n' >badjson.jsonl
-expect_error "bad JSON line" "badjson.jsonl:2: not a JSON object" -- \
+expect_error "bad JSON line" "badjson.jsonl:2: not one JSON object" -- \
     M eval-rouge --predictions badjson.jsonl --references ref.txt
+printf '{"text": "a"}\n{"text": "b"} {"text": "c"}\n' >twojson.jsonl
+expect_error "two objects on a line" "twojson.jsonl:2: not one JSON object" -- \
+    M eval-rouge --predictions twojson.jsonl --references ref.txt
+# a pair of huge texts is refused at once (ROUGE-L's table would take hours), naming the item
+{ echo "short one"; seq 130000 | sed 's/^/w/' | tr '\n' ' '; echo; } >huge.txt
+expect_error "huge texts" "item 2: ROUGE-L of texts of 130000 and 130000 tokens" -- \
+    M eval-rouge --predictions huge.txt --references huge.txt
 : >empty.txt
 expect_error "empty file" "has no items" -- M eval-rouge --predictions empty.txt --references ref.txt
 expect_error "no arguments" "give --predictions" -- M eval-rouge

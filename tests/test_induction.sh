@@ -172,6 +172,8 @@ head -c 0 /dev/null >empty.jsonl
 expect_error "empty test file" "no stories" -- M eval-induction --model run --data empty.jsonl
 echo 'not json' >bad.jsonl
 expect_error "not JSON" "bad.jsonl:1" -- M eval-induction --model run --data bad.jsonl
+{ head -n 1 t1/test.jsonl | tr -d '\n'; echo ' {"this": "is ignored"}'; } >trailing.jsonl
+expect_error "junk after a story" "trailing.jsonl:1" -- M eval-induction --model run --data trailing.jsonl
 head -n 1 t1/test.jsonl | sed 's/"start":\([0-9]*\)/"start":1\1/' >span.jsonl
 expect_error "mention outside its name" "span.jsonl:1" -- M eval-induction --model run --data span.jsonl
 echo '{"text": "Bo and Bo", "names": [{"name": "Bo"}]}' >noocc.jsonl

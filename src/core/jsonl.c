@@ -22,13 +22,25 @@ cJSON *json_number_or_null(double x) {
     return isfinite(x) ? cJSON_CreateNumber(x) : cJSON_CreateNull();
 }
 
+cJSON *json_parse_all(const char *text, size_t len) {
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!j) return NULL;
+    for (const char *p = end; p < text + len; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {
+            cJSON_Delete(j);
+            return NULL;
+        }
+    return j;
+}
+
 cJSON *json_read_object_file(const char *dir, const char *name, size_t max_bytes) {
     char path[4096];
     if (fs_join(path, sizeof path, dir, name) != 0) return NULL;
     size_t len = 0;
     char *text = fs_read_all(path, max_bytes, &len);
     if (!text) return NULL;
-    cJSON *j = cJSON_ParseWithLength(text, len);
+    cJSON *j = json_parse_all(text, len);
     free(text);
     if (!j || !cJSON_IsObject(j)) {
         cJSON_Delete(j);

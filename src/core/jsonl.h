@@ -12,6 +12,11 @@ struct cJSON;
 int jsonl_put(FILE *f, struct cJSON *obj);
 // A JSON number, or null for inf and NaN (which JSON cannot hold).
 struct cJSON *json_number_or_null(double x);
+// The one JSON value that text[0..len) holds (blanks around it allowed),
+// parsed; NULL where it is not valid JSON or more follows the value (a line
+// holding two objects, or one and some junk: cJSON stops at the first value's
+// end, which let a second item on a line go unseen).
+struct cJSON *json_parse_all(const char *text, size_t len);
 // The JSON object in file dir/name (at most max_bytes), parsed; NULL with
 // an error naming the file when it is missing, too large or not an object.
 struct cJSON *json_read_object_file(const char *dir, const char *name, size_t max_bytes);

@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "core/fsutil.h"
+#include "core/jsonl.h"
 #include "core/utf8.h"
 #include "data/bpe.h"
 #include "data/pretokenize.h"
@@ -612,8 +613,7 @@ tokenizer *tokenizer_load_gpt2(const char *dir) {
     int rc = merges ? 0 : -1;
     if (rc == 0 && (memchr(enc, '\0', enc_len) || memchr(merges, '\0', bpe_len)))
         rc = mtp_errorf("'%s': encoder.json or vocab.bpe holds a NUL byte: not GPT-2's files", dir);
-    if (rc == 0 && !(root = cJSON_ParseWithLength(enc, enc_len)))
-        rc = mtp_errorf("%s: not valid JSON", enc_path);
+    if (rc == 0 && !(root = json_parse_all(enc, enc_len))) rc = mtp_errorf("%s: not valid JSON", enc_path);
     if (rc == 0 && !cJSON_IsObject(root)) rc = mtp_errorf("%s: expected an object {\"token\": id}", enc_path);
     if (rc == 0 && !(b = mtp_calloc(1, sizeof *b, "BPE tokenizer"))) rc = -1;
     if (rc == 0) {

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/inflate.h"
+#include "core/jsonl.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 30)
 #define HELLASWAG_LINES 6  // context, gold, four endings
@@ -186,10 +187,10 @@ static int load_gauntlet(const char *path, char *text, size_t len, const char *d
         size_t b = at;
         while (b < end && is_blank(text[b])) b++;
         if (b < end) {
-            cJSON *obj = cJSON_ParseWithLength(text + at, end - at);
+            cJSON *obj = json_parse_all(text + at, end - at);
             if (!cJSON_IsObject(obj)) {
                 cJSON_Delete(obj);
-                return mtp_errorf("%s:%ld: not a JSON object (gauntlet files hold one JSON item per line)",
+                return mtp_errorf("%s:%ld: not one JSON object (gauntlet files hold one JSON item per line)",
                                   path, line);
             }
             choice_item it;

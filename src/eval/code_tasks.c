@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/inflate.h"
+#include "core/jsonl.h"
 #include "core/strbuf.h"
 
 #define MAX_FILE_BYTES ((size_t)1 << 31)
@@ -62,11 +63,11 @@ static int jsonl_each(const char *path, char *text, size_t len, record_fn fn, vo
         size_t k = 0;
         while (k < n && (start[k] == ' ' || start[k] == '\t' || start[k] == '\r')) k++;
         if (k == n) continue;
-        cJSON *o = cJSON_ParseWithLength(start, n);
+        cJSON *o = json_parse_all(start, n);
         where w = {path, line, 0};
         if (!cJSON_IsObject(o)) {
             cJSON_Delete(o);
-            return mtp_errorf(AT ": not a JSON object (expected one object per line)", AT_ARGS(w));
+            return mtp_errorf(AT ": not one JSON object (expected one object per line)", AT_ARGS(w));
         }
         int rc = fn(o, w, user);
         cJSON_Delete(o);
@@ -282,7 +283,7 @@ int code_tasks_load(const char *path, code_benchmark b, code_tasks *out) {
     int rc = 0;
     if (k < len && text[k] == '[') {
         // One JSON array (sanitized-mbpp.json).
-        cJSON *root = cJSON_ParseWithLength(text, len);
+        cJSON *root = json_parse_all(text, len);
         if (!cJSON_IsArray(root)) {
             rc = mtp_errorf("%s: not valid JSON (a file starting with '[' must be one JSON array)", path);
         } else {

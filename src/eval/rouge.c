@@ -383,9 +383,18 @@ static int ngram_ids(const int32_t *t, int tn, const int32_t *p, int pn, int n, 
     return 0;
 }
 
+// ROUGE-L's table is tn x pn: refused above this many cells (about 15 s at
+// 1e9 a second) rather than running for hours on a pair of huge texts.
+#define LCS_MAX_CELLS 1.6e10
+
 static int lcs_ids(const int32_t *t, int tn, const int32_t *p, int pn, rouge_prf *out) {
     memset(out, 0, sizeof *out);
     if (tn == 0 || pn == 0) return 0;
+    if ((double)tn * pn > LCS_MAX_CELLS)
+        return mtp_errorf(
+            "ROUGE-L of texts of %d and %d tokens takes %.2g steps (at most %.2g): split or "
+            "shorten them",
+            tn, pn, (double)tn * pn, LCS_MAX_CELLS);
     // Two rows of the (tn + 1, pn + 1) dynamic-programming table.
     int *prev = mtp_calloc((size_t)pn + 1, sizeof(int), "LCS table");
     int *cur = mtp_calloc((size_t)pn + 1, sizeof(int), "LCS table");

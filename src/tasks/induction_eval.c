@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/inflate.h"
+#include "core/jsonl.h"
 #include "core/timer.h"
 #include "tasks/induction.h"
 
@@ -130,10 +131,10 @@ int induction_stories_read(const char *path, int max, induction_story **out, int
         size_t b = at;
         while (b < end && (buf[b] == ' ' || buf[b] == '\t' || buf[b] == '\r')) b++;
         if (b < end) {
-            cJSON *j = cJSON_ParseWithLength(buf + at, end - at);
+            cJSON *j = json_parse_all(buf + at, end - at);
             if (!cJSON_IsObject(j)) {
                 rc = mtp_errorf(
-                    "%s:%ld: not a JSON object (test.jsonl from mtp task induction has one story per line)",
+                    "%s:%ld: not one JSON object (test.jsonl from mtp task induction has one story per line)",
                     path, line);
             } else if (*count == cap) {
                 cap = cap ? 2 * cap : 128;

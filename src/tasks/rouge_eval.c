@@ -71,10 +71,10 @@ static char *string_field(const cJSON *j, const char *name) {
 // alt is set); with xsum, "document" into text and "summary" into reference.
 static int parse_json_line(const char *path, long lineno, const char *s, size_t n, int xsum, int alt,
                            rouge_item *it) {
-    cJSON *j = cJSON_ParseWithLength(s, n);
+    cJSON *j = json_parse_all(s, n);
     if (!j || !cJSON_IsObject(j)) {
         cJSON_Delete(j);
-        return mtp_errorf("%s:%ld: not a JSON object (%s)", path, lineno,
+        return mtp_errorf("%s:%ld: not one JSON object (%s)", path, lineno,
                           xsum ? "give {\"document\": .., \"summary\": ..} per line"
                                : "give {\"text\": ..} per line, or plain lines without a leading '{'");
     }
@@ -266,6 +266,7 @@ int rouge_evaluate(const rouge_items *preds, const rouge_items *refs, int stem, 
     for (long i = 0; rc == 0 && i < n; i++) {
         const char *t = refs ? refs->v[i].text : preds->v[i].reference, *p = preds->v[i].text;
         rc = rouge_score(t, strlen(t), p, strlen(p), stem, &scores[i]);
+        if (rc != 0) mtp_error_context("item %ld", i + 1);
     }
     if (rc == 0 && per_item) rc = write_per_item(per_item, scores, n);
     for (int m = 0; rc == 0 && m < 3; m++) {
