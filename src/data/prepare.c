@@ -93,7 +93,8 @@ static int holds_document(const uint8_t *text, uint64_t n, const char *sep, size
 // point with a document after it (a file ending in a separator and a line
 // break kept no val part: what followed its last separator was blanks). Otherwise (or with no
 // such separator in the file): the first line start at or after that byte,
-// else that byte (moved to a UTF-8 character start). val is never empty.
+// else that byte (moved to a UTF-8 character start), moved to the start of a
+// separator it falls inside. val is never empty.
 static uint64_t val_start(const uint8_t *doc, uint64_t len, double fraction, const char *sep) {
     uint64_t cut = (uint64_t)((double)len * (1.0 - fraction));
     if (cut >= len) cut = len - 1;
@@ -110,11 +111,21 @@ static uint64_t val_start(const uint8_t *doc, uint64_t len, double fraction, con
         }
         if (before > 0) return before;
     }
-    for (uint64_t i = cut; i < len; i++)
-        if (doc[i - 1] == '\n') return i;
-    for (uint64_t i = cut; i < len; i++)
-        if ((doc[i] & 0xC0) != 0x80) return i;
-    return cut;
+    uint64_t at = cut;
+    for (at = cut; at < len; at++)
+        if (doc[at - 1] == '\n') break;
+    if (at == len)
+        for (at = cut; at < len; at++)
+            if ((doc[at] & 0xC0) != 0x80) break;
+    if (at == len) at = cut;
+    if (sep && *sep) {  // never inside a separator (its halves would be encoded as text): at its start
+        const size_t sl = strlen(sep);
+        const uint64_t from = at >= sl ? at - (sl - 1) : 0;
+        const uint8_t *hit = memmem(doc + from, (size_t)(len - from), sep, sl);
+        if (hit && (uint64_t)(hit - doc) < at && (uint64_t)(hit - doc) + sl > at && hit > doc)
+            at = (uint64_t)(hit - doc);
+    }
+    return at;
 }
 
 // ---- output streams: one per split, rolling over to a new shard ----------
