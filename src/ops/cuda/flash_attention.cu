@@ -356,9 +356,20 @@ static void allow_shared(K kernel, size_t bytes, int *done) {
     *done = 1;
 }
 
+// Whether the device gives a block the shared memory of both passes at head
+// dim HD (an H100 or A100 does; cards with about 99 KB, such as sm_86 and
+// sm_89 ones, not at 128): else the caller takes attention_products.h's path,
+// forward and backward alike.
+template <int HD>
+static int fits_device() {
+    const size_t most = fwd_smem<HD>::bytes > bwd_smem<HD>::bytes ? fwd_smem<HD>::bytes : bwd_smem<HD>::bytes;
+    return most <= cuda_shared_optin;
+}
+
 template <int HD>
 static int forward_hd(float *out, float *lse, const float *q, const float *k, const float *v, int B, int Tq,
                       int Tk, int H, int Hkv, op_kv_layout kv) {
+    if (!fits_device<HD>()) return -1;
     const size_t bytes = fwd_smem<HD>::bytes;
     static int allowed = 0;
     allow_shared(flash_forward_kernel<HD>, bytes, &allowed);
@@ -372,6 +383,7 @@ static int forward_hd(float *out, float *lse, const float *q, const float *k, co
 template <int HD>
 static int backward_hd(float *dq, float *dk, float *dv, const float *dout, const float *lse, const float *D,
                        const float *q, const float *k, const float *v, int B, int T, int H, int Hkv) {
+    if (!fits_device<HD>()) return -1;
     const size_t bytes = bwd_smem<HD>::bytes;
     const float scale = 1.0f / sqrtf((float)HD);
     const unsigned tiles = (unsigned)((T + TILE - 1) / TILE);

@@ -161,7 +161,10 @@ void cuda_softmax_xent(float *logits, float *losses, const int32_t *targets, int
     const size_t bytes = (size_t)V * sizeof(float);
     // small rows: fewer threads, so that several blocks share an SM
     const int threads = V >= 8 * XENT_SHARED_THREADS ? XENT_SHARED_THREADS : 256;
-    static size_t allowed_vec = 48 * 1024, allowed_scalar = 48 * 1024;
+    // without the attribute a block may have 48 KB of shared memory in all, the kernel's static
+    // 32 floats included (rows of 12257 to 12288 floats would not launch)
+    static size_t allowed_vec = 48 * 1024 - 32 * sizeof(float),
+                  allowed_scalar = 48 * 1024 - 32 * sizeof(float);
     if (V % 4 == 0 && (uintptr_t)logits % 16 == 0) {
         if (allow_shared(xent_shared_kernel<true>, bytes, &allowed_vec)) {
             CUDA_LAUNCH(xent_shared_kernel<true>, N, threads, bytes)(logits, losses, targets, V, grad_scale);
