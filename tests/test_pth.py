@@ -228,7 +228,26 @@ def main():
     ok = archive("crafted_ok.pth", crafted_pickle(lambda T: {"w": T(2, (3, 2), (4, 1))}, 16))
     check_ok("crafted strided view", ok, {"w": torch.arange(16.0)[2:].as_strided((3, 2), (4, 1))})
     bad = archive("offset.pth", crafted_pickle(lambda T: {"w": T(10, (3, 2), (4, 1))}, 16))
-    check_refused("view past the storage", bad, "reads element")
+    check_refused("view past the storage", bad, "reads past the end of its storage")
+    # a stride whose product with the rows wraps around 64 bits (2^50 x 16384 = 2^64)
+    bad = archive("wrap.pth", crafted_pickle(lambda T: {"w": T(0, (16385, 2), (1 << 50, 1))}, 16))
+    check_refused("stride x rows past 2^64", bad, "reads past the end of its storage")
+    # one dict under two keys (memo references could name 10^9 tensors in a small file)
+    bad = archive("shared.pth", crafted_pickle(lambda T: (lambda d: {"a": d, "b": d})({"w": T(0, (2,), (1,))}), 16))
+    check_refused("a dict under two keys", bad, "appears under two keys")
+    # a name given twice (torch.load keeps the last; taking the first would load other weights)
+    pkl = crafted_pickle(lambda T: {"w": T(0, (2,), (1,)), "v": T(2, (2,), (1,))}, 16)
+    assert pkl.count(b"X\x01\x00\x00\x00v") == 1, pkl
+    bad = archive("dupname.pth", pkl.replace(b"X\x01\x00\x00\x00v", b"X\x01\x00\x00\x00w"))
+    check_refused("a tensor name twice", bad, "'w' appears twice")
+    # memo indices that each double the memo: refused by the pickle's size, not grown to 2^24 slots
+    idxs, nmemo, total = [], 0, 3 + 5 * 20 + 1
+    for k in range(20):
+        idx = min(total - (3 + 5 * (k + 1)) + nmemo + 16, 1 << 24)
+        idxs.append(idx)
+        nmemo = max(idx + 1, 2 * nmemo) if idx >= nmemo else nmemo
+    memo = b"\x80\x02N" + b"".join(b"r" + struct.pack("<I", i) for i in idxs) + b"."
+    check_refused("memo indices past the pickle", archive("memo.pth", memo), "memo index")
     bad = archive("neg.pth", crafted_pickle(lambda T: {"w": T(-1, (2,), (1,))}, 16))
     check_refused("negative offset", bad, "negative storage offset")
     bad = archive("numel.pth", crafted_pickle(lambda T: {"w": T(0, (2,), (1,))}, 1000))

@@ -98,11 +98,12 @@ def mtp_encode(tok, texts):
     return [[int(x) for x in l.split()] for l in r.stdout.split("\n")[: len(texts)]]
 
 
-def compare_encode(what, tok, sp, texts):
+def compare_encode(what, tok, sp, texts, want_of=None):
     got = mtp_encode(tok, texts)
     if got is None:
         return
-    bad = [(t, w, g) for t, w, g in zip(texts, (sp.encode(t) for t in texts), got) if w != g]
+    want_of = want_of or sp.encode
+    bad = [(t, w, g) for t, w, g in zip(texts, (want_of(t) for t in texts), got) if w != g]
     for t, w, g in bad[:5]:
         fail(f"{what}: {t[:60]!r}: sentencepiece {w[:20]} mtp {g[:20]}")
     print(f"{what}: {len(texts) - len(bad)} of {len(texts)} texts give sentencepiece's ids")
@@ -141,6 +142,10 @@ def main():
     for _ in range(60):  # random pieces with runs of (mostly broken) byte pieces and control ids
         seqs.append([rng.choice([rng.randrange(n), rng.choice(byte_ids), rng.choice(byte_ids), 1, 2])
                      for _ in range(rng.randrange(1, 12))])
+    # leading spaces: only the first piece's is the dummy prefix (pieces of spaces alone, then words)
+    space = sp.piece_to_id("\u2581")
+    seqs += [sp.encode("    indented code()"), sp.encode(" x"), [space, space] + sp.encode("the fox"),
+             [1, space] + sp.encode("the"), [space] + sp.encode(" return x")]
     compare_decode("llama-style model", llama, sp, seqs)
 
     plain = train(os.path.join(tmp, "plain"), train_file, vocab_size=1500, character_coverage=0.98,
@@ -168,7 +173,33 @@ def main():
         meta = os.path.join(tmp, "metaspace.json")
         with open(meta, "w", encoding="utf-8") as f:
             json.dump(doc, f)
-        compare_encode("a Metaspace-style Llama tokenizer.json", meta, sp, tests[:500])
+        # Metaspace prepends its "\u2581" only to a text that does not start with one or a space (as
+        # Hugging Face's tokenizers do): such a text encodes as sentencepiece's of the text without
+        # that first character, whose dummy prefix stands in for it ("\u2581" alone for " ")
+        def metaspace_ids(t):
+            if not t.startswith((" ", "\u2581")):
+                return sp.encode(t)
+            return sp.encode(t[1:]) if t[1:] else [space]
+
+        compare_encode("a Metaspace-style Llama tokenizer.json", meta, sp, tests[:500] + [" the quick", "  two"],
+                       metaspace_ids)
+        # a merge listed twice: the last rank wins (as in Hugging Face's tokenizers), so the file
+        # encodes as one with that merge moved to the end; and writing it back (prepare) holds
+        merges = doc["model"]["merges"]
+        dup, moved = json.loads(json.dumps(doc)), json.loads(json.dumps(doc))
+        dup["model"]["merges"] = merges + [merges[0]]
+        moved["model"]["merges"] = merges[1:] + [merges[0]]
+        paths = [os.path.join(tmp, "dupmerge.json"), os.path.join(tmp, "movedmerge.json")]
+        for d, path in zip((dup, moved), paths):
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(d, f)
+        a, b = mtp_encode(paths[0], tests[:300]), mtp_encode(paths[1], tests[:300])
+        if a is None or a != b:
+            fail("a merge listed twice: not encoded as with its last rank")
+        r = subprocess.run([MTP, "prepare", "--tokenizer", paths[0], "--out", os.path.join(tmp, "dupdata"),
+                            train_file], capture_output=True, text=True)
+        if r.returncode != 0:
+            fail(f"prepare with a merge listed twice: exit {r.returncode}: {r.stderr.strip()[:200]}")
         node_ok = shutil.which("node") is not None
         if node_ok and os.path.isdir(os.path.join(NPM, "@huggingface", "tokenizers")):
             sample = os.path.join(tmp, "sample.txt")
@@ -192,6 +223,17 @@ def main():
                      f"{[sp.id_to_piece(x) for x in got[max(0, i - 3):i + 4]]}")
             else:
                 print("tokenizers.js reads the written tokenizer.json and agrees with sentencepiece")
+            # and the Metaspace layout on texts that start with a space or "\u2581"
+            for k, t in enumerate([" the quick brown fox", "  two spaces", "\u2581 the symbol", "plain start"]):
+                one = os.path.join(tmp, f"meta{k}.txt")
+                with open(one, "w", encoding="utf-8") as f:
+                    f.write(t)
+                r = subprocess.run(["node", os.path.join(js, "hf_encode.mjs"), meta, one], capture_output=True,
+                                   text=True)
+                mine = mtp_encode(meta, [t])
+                if r.returncode != 0 or mine is None or json.loads(r.stdout) != mine[0]:
+                    fail(f"Metaspace tokenizer.json on {t!r}: tokenizers.js {r.stdout.strip()[:80]} "
+                         f"{r.stderr.strip()[:80]}, mtp {mine and mine[0]}")
         else:
             print("note: tokenizers.js not installed; its check is skipped")
 

@@ -36,6 +36,7 @@ struct value {
     int n, cap;
     pt_dtype dtype;    // V_STORAGE, V_TENSOR
     pickle_tensor *t;  // V_TENSOR (name and storage_key unset)
+    int visited;       // V_DICT: collect() has walked it
 };
 
 typedef struct {
@@ -330,9 +331,10 @@ static int append_items(unpickler *u, int from) {
 static int memo_put(unpickler *u, size_t idx) {
     value *v = top(u);
     if (!v) return -1;
-    // Picklers number memo entries 0, 1, 2...: an index past the file's size
-    // cannot come from one.
-    if (idx > (size_t)(u->end - u->p) + u->nmemo + 16)
+    // Picklers number memo entries 0, 1, 2...: an index past the pickle's size
+    // cannot come from one (bounded by the size, not the memo's own: each
+    // LONG_BINPUT could double it, 2 GB of memory for a 249-byte file).
+    if (idx > (size_t)(u->end - u->start) + 16)
         return mtp_errorf("%s: pickle memo index %zu out of range", u->label, idx);
     if (idx >= u->nmemo) {
         size_t n = idx + 1 > 2 * u->nmemo ? idx + 1 : 2 * u->nmemo;
@@ -542,10 +544,18 @@ typedef struct {
     const char *label;
 } tensor_list;
 
-static int collect(tensor_list *out, const value *dict, const char *prefix, int depth) {
+// A dict is walked once: reached again (memo references let a 24 KB file name
+// 10^9 tensors through shared dicts), the pickle is refused; a state_dict's
+// dicts are each under one key.
+static int collect(tensor_list *out, value *dict, const char *prefix, int depth) {
     if (depth > MAX_NEST) return mtp_errorf("%s: dicts nested deeper than %d", out->label, MAX_NEST);
+    if (dict->visited)
+        return mtp_errorf("%s: one dict appears under two keys (at '%s'): not a state_dict", out->label,
+                          prefix[0] ? prefix : "the top");
+    dict->visited = 1;
     for (int i = 0; i + 1 < dict->n; i += 2) {
-        const value *k = dict->item[i], *v = dict->item[i + 1];
+        const value *k = dict->item[i];
+        value *v = dict->item[i + 1];
         if (k->kind != V_STR) continue;  // e.g. integer keys of optimizer state
         size_t len = strlen(prefix) + strlen(k->s) + 2;
         char *name = malloc(len);
@@ -584,6 +594,26 @@ static int collect(tensor_list *out, const value *dict, const char *prefix, int 
     return 0;
 }
 
+static int by_name(const void *a, const void *b) {
+    return strcmp((*(const pickle_tensor *const *)a)->name, (*(const pickle_tensor *const *)b)->name);
+}
+
+// A name given twice (torch.load keeps the last, a reader taking the first
+// would load other weights): refused.
+static int refuse_duplicates(const tensor_list *list) {
+    if (list->n < 2) return 0;
+    const pickle_tensor **sorted = malloc(sizeof *sorted * (size_t)list->n);
+    if (!sorted) return mtp_errorf("out of memory reading %s", list->label);
+    for (int i = 0; i < list->n; i++) sorted[i] = &list->t[i];
+    qsort(sorted, (size_t)list->n, sizeof *sorted, by_name);
+    int rc = 0;
+    for (int i = 1; i < list->n && rc == 0; i++)
+        if (strcmp(sorted[i - 1]->name, sorted[i]->name) == 0)
+            rc = mtp_errorf("%s: tensor '%s' appears twice: the file is damaged", list->label, sorted[i]->name);
+    free(sorted);
+    return rc;
+}
+
 int pickle_read_tensors(const uint8_t *buf, size_t len, const char *label, pickle_tensor **out, int *count) {
     unpickler u = {.start = buf, .p = buf, .end = buf + len, .label = label};
     *out = NULL;
@@ -599,6 +629,7 @@ int pickle_read_tensors(const uint8_t *buf, size_t len, const char *label, pickl
         else
             rc = collect(&list, root, "", 0);
     }
+    if (rc == 0) rc = refuse_duplicates(&list);
     for (int i = 0; i < u.nall; i++) {
         free(u.all[i]->item);
         free(u.all[i]->t);

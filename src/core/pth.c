@@ -29,10 +29,21 @@ static int check_view(const pth_file *f, const pickle_tensor *t, const zip_entry
             return mtp_errorf("%s: tensor '%s' is too large", f->path, t->name);
     }
     if (numel == 0) return 0;
-    for (int d = 0; d < t->ndim; d++) last += (uint64_t)(t->shape[d] - 1) * (uint64_t)t->stride[d];
-    if (last >= (uint64_t)t->storage_numel)
-        return mtp_errorf("%s: tensor '%s' reads element %llu of a storage of %lld: the file is damaged",
-                          f->path, t->name, (unsigned long long)last, (long long)t->storage_numel);
+    // the last element read, each step checked against the storage before it is added (a stride of
+    // 2^50 times 16384 rows wrapped around 64 bits to 0, and the reads went far outside the file)
+    const uint64_t size = (uint64_t)(t->storage_numel > 0 ? t->storage_numel : 0);
+    for (int d = 0; d < t->ndim && last < size; d++) {
+        const uint64_t steps = (uint64_t)(t->shape[d] - 1), stride = (uint64_t)t->stride[d];
+        if (stride && steps > (size - 1 - last) / stride) {
+            last = size;  // past the storage
+            break;
+        }
+        last += steps * stride;
+    }
+    if (last >= size)
+        return mtp_errorf("%s: tensor '%s' reads past the end of its storage of %lld values (shape and "
+                          "stride): the file is damaged",
+                          f->path, t->name, (long long)t->storage_numel);
     return 0;
 }
 

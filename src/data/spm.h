@@ -42,6 +42,7 @@ typedef struct {
     int nmerges;
     int unk_id, bos_id, eos_id;
     int byte_fallback, add_dummy_prefix, remove_extra_whitespaces, escape_whitespaces;
+    int prefix_if_absent;  // Metaspace's prepend: the dummy prefix only where the text does not start with one
     int byte_ids[256];  // <0xXX> pieces, -1 where missing
     int *user;          // user-defined pieces, matched whole before anything else
     int nuser;

@@ -128,7 +128,8 @@ static int normalize(const spm_model *m, const char *in, size_t len, int dummy_p
     if (m->remove_extra_whitespaces)
         while (i < len && in[i] == ' ') i++;
     if (i == len) return 0;
-    if (m->add_dummy_prefix && dummy_prefix) add_space(m, out);
+    const int starts_spaced = in[i] == ' ' || (len - i >= SPACE_LEN && !memcmp(in + i, SPACE, SPACE_LEN));
+    if (m->add_dummy_prefix && dummy_prefix && !(m->prefix_if_absent && starts_spaced)) add_space(m, out);
     int prev_space = m->remove_extra_whitespaces;
     while (i < len) {
         const char *piece = in + i;
@@ -412,6 +413,9 @@ static int spm_decode_ids(const void *impl, const int32_t *ids, size_t n, strbuf
     const spm_model *m = impl;
     size_t start = out->len;
     strbuf bytes = {0};
+    // as sentencepiece: the dummy prefix is the first piece's leading space (and, with extra
+    // whitespace removed, every leading one) while nothing else has been written
+    int bos_ws = 1, bos_ws_seen = 0;
     for (size_t i = 0; i <= n; i++) {
         int id = i < n ? ids[i] : -1;
         if (i < n && (id < 0 || id >= m->n)) {
@@ -430,6 +434,8 @@ static int spm_decode_ids(const void *impl, const int32_t *ids, size_t n, strbuf
         }
         bytes.len = 0;
         if (i == n) break;
+        if (bos_ws_seen || out->len != start) bos_ws = 0;
+        bos_ws_seen = 0;
         const spm_piece *p = &m->pieces[id];
         if (p->type == SPM_CONTROL) continue;
         if (p->type == SPM_UNKNOWN) {
@@ -437,9 +443,11 @@ static int spm_decode_ids(const void *impl, const int32_t *ids, size_t n, strbuf
             continue;
         }
         const char *from = p->s;
-        if (out->len == start && (m->add_dummy_prefix || m->remove_extra_whitespaces) &&
-            p->len >= SPACE_LEN && !memcmp(p->s, SPACE, SPACE_LEN))
+        if (bos_ws && (m->add_dummy_prefix || m->remove_extra_whitespaces) && p->len >= SPACE_LEN &&
+            !memcmp(p->s, SPACE, SPACE_LEN)) {
             from += SPACE_LEN;
+            bos_ws_seen = !m->remove_extra_whitespaces;
+        }
         char buf[TOKENIZER_MAX_TOKEN_BYTES];
         size_t len = piece_text(m, p, from, buf, sizeof buf);
         strbuf_add(out, buf, len < sizeof buf ? len : sizeof buf);

@@ -97,6 +97,11 @@ static void add_post_processor(cJSON *j, const spm_model *m) {
     cJSON_AddItemToArray(cJSON_AddArrayToObject(special, "tokens"), cJSON_CreateString(bos));
 }
 
+static int by_order(const void *a, const void *b) {
+    const int x = ((const pair *)a)->order, y = ((const pair *)b)->order;
+    return (x > y) - (x < y);
+}
+
 char *spm_to_json(const spm_model *m) {
     int nmerges = 0;
     pair *merges = m->hf ? NULL : derive_merges(m, &nmerges);
@@ -104,13 +109,16 @@ char *spm_to_json(const spm_model *m) {
         mtp_errorf("out of memory writing tokenizer.json");
         return NULL;
     }
-    if (m->hf) {  // loaded from a tokenizer.json: its merges, in rank order
+    if (m->hf) {  // loaded from a tokenizer.json: its merges, in rank order (ranks may have gaps
+                  // where a merge was listed twice)
         merges = calloc((size_t)(m->nmerges ? m->nmerges : 1), sizeof *merges);
         if (!merges) return NULL;
-        for (size_t i = 0; i < m->merges_cap; i++)
+        nmerges = 0;
+        for (size_t i = 0; i < m->merges_cap && nmerges < m->nmerges; i++)
             if (m->merges[i].merged != UINT32_MAX)
-                merges[m->merges[i].rank] = (pair){(int)m->merges[i].left, (int)m->merges[i].right, 0, 0};
-        nmerges = m->nmerges;
+                merges[nmerges++] = (pair){(int)m->merges[i].left, (int)m->merges[i].right, 0,
+                                           (int)m->merges[i].rank};
+        qsort(merges, (size_t)nmerges, sizeof *merges, by_order);
     }
     cJSON *j = cJSON_CreateObject(), *added = cJSON_AddArrayToObject(j, "added_tokens");
     cJSON_AddStringToObject(j, "version", "1.0");
@@ -129,7 +137,14 @@ char *spm_to_json(const spm_model *m) {
         cJSON_AddBoolToObject(a, "special", t != SPM_USER);
         cJSON_AddItemToArray(added, a);
     }
-    if (m->escape_whitespaces) {
+    if (m->prefix_if_absent) {  // read from a Metaspace pre-tokenizer: written back as one
+        cJSON_AddNullToObject(j, "normalizer");
+        cJSON *pre = cJSON_AddObjectToObject(j, "pre_tokenizer");
+        cJSON_AddStringToObject(pre, "type", "Metaspace");
+        cJSON_AddStringToObject(pre, "replacement", SPACE);
+        cJSON_AddStringToObject(pre, "prepend_scheme", m->add_dummy_prefix ? "first" : "never");
+        cJSON_AddFalseToObject(pre, "split");
+    } else if (m->escape_whitespaces) {
         cJSON *norm = cJSON_AddObjectToObject(j, "normalizer"),
               *seq = cJSON_AddArrayToObject(norm, "normalizers");
         cJSON_AddStringToObject(norm, "type", "Sequence");
@@ -147,7 +162,7 @@ char *spm_to_json(const spm_model *m) {
     } else {
         cJSON_AddNullToObject(j, "normalizer");
     }
-    cJSON_AddNullToObject(j, "pre_tokenizer");
+    if (!m->prefix_if_absent) cJSON_AddNullToObject(j, "pre_tokenizer");
     add_post_processor(j, m);
     cJSON *dec = cJSON_AddObjectToObject(j, "decoder"), *ds = cJSON_AddArrayToObject(dec, "decoders");
     cJSON_AddStringToObject(dec, "type", "Sequence");
@@ -231,6 +246,9 @@ static int read_text_steps(spm_model *m, const cJSON *root, const char *label) {
             return mtp_errorf("%s: pre_tokenizer is not Llama's (Metaspace with split false)", label);
         m->escape_whitespaces = 1;
         m->add_dummy_prefix = scheme ? strcmp(scheme, "never") != 0 : cJSON_IsTrue(add);
+        // Metaspace prepends its replacement only to text that does not start with one (a
+        // normalizer's Prepend, above, always does)
+        m->prefix_if_absent = 1;
     }
     return 0;
 }
@@ -240,7 +258,10 @@ static int add_merge(spm_model *m, int left, int right, int merged, int rank) {
     size_t i =
         ((uint64_t)left * 0x9E3779B97F4A7C15ull ^ (uint64_t)right * 0xC2B2AE3D27D4EB4Full) >> 17 & mask;
     for (; m->merges[i].merged != UINT32_MAX; i = (i + 1) & mask)
-        if ((int)m->merges[i].left == left && (int)m->merges[i].right == right) return 0;  // first rank wins
+        if ((int)m->merges[i].left == left && (int)m->merges[i].right == right) {
+            m->merges[i].rank = (uint32_t)rank;  // listed again: the last rank wins, as in Hugging Face's
+            return 0;
+        }
     m->merges[i] = (spm_merge){(uint32_t)left, (uint32_t)right, (uint32_t)merged, (uint32_t)rank};
     m->nmerges++;
     return 0;
