@@ -200,6 +200,30 @@ def main():
                             train_file], capture_output=True, text=True)
         if r.returncode != 0:
             fail(f"prepare with a merge listed twice: exit {r.returncode}: {r.stderr.strip()[:200]}")
+        # an added token past the model's vocabulary (a <pad> at id n) is a piece of its own; a gap
+        # before such an id is refused
+        nv = len(doc["model"]["vocab"])
+        padded, gap = json.loads(json.dumps(doc)), json.loads(json.dumps(doc))
+        pad = {"id": nv, "content": "<pad>", "single_word": False, "lstrip": False, "rstrip": False,
+               "normalized": False, "special": True}
+        padded["added_tokens"].append(pad)
+        gap["added_tokens"].append(dict(pad, id=nv + 1))
+        paths = [os.path.join(tmp, "padded.json"), os.path.join(tmp, "gap.json")]
+        for d, path in zip((padded, gap), paths):
+            with open(path, "w", encoding="utf-8") as f:
+                json.dump(d, f)
+        got = mtp_encode(paths[0], tests[:300]) or []
+        diff = [(t, g) for t, g in zip(tests[:300], got) if g != metaspace_ids(t)]  # (doc is Metaspace's)
+        if len(got) != 300 or diff:
+            fail(f"an added token past the vocabulary: other ids for {len(diff)} texts, e.g. {diff[:1]}")
+        r = subprocess.run([MTP, "tokenizer", "decode", "--tokenizer", paths[0], "--ids", f"{nv - 1} {nv}"],
+                           capture_output=True)
+        if r.returncode != 0 or r.stdout != sp.decode([nv - 1]).encode("utf-8"):
+            fail(f"decoding an added control token past the vocabulary: exit {r.returncode} {r.stdout!r} {r.stderr!r}")
+        r = subprocess.run([MTP, "tokenizer", "encode", "--tokenizer", paths[1]], input="x", capture_output=True,
+                           text=True)
+        if r.returncode == 0 or f"id {nv}, past the {nv} of model.vocab" not in r.stderr:
+            fail(f"a gap before an added token's id: exit {r.returncode}, {r.stderr.strip()[:160]}")
         node_ok = shutil.which("node") is not None
         if node_ok and os.path.isdir(os.path.join(NPM, "@huggingface", "tokenizers")):
             sample = os.path.join(tmp, "sample.txt")

@@ -116,8 +116,8 @@ char *spm_to_json(const spm_model *m) {
         nmerges = 0;
         for (size_t i = 0; i < m->merges_cap && nmerges < m->nmerges; i++)
             if (m->merges[i].merged != UINT32_MAX)
-                merges[nmerges++] = (pair){(int)m->merges[i].left, (int)m->merges[i].right, 0,
-                                           (int)m->merges[i].rank};
+                merges[nmerges++] =
+                    (pair){(int)m->merges[i].left, (int)m->merges[i].right, 0, (int)m->merges[i].rank};
         qsort(merges, (size_t)nmerges, sizeof *merges, by_order);
     }
     cJSON *j = cJSON_CreateObject(), *added = cJSON_AddArrayToObject(j, "added_tokens");
@@ -307,6 +307,9 @@ static int find_linear(const spm_model *m, const char *s) {
     return -1;
 }
 
+// Ids past the model's vocabulary that added tokens may take.
+#define TOKENIZER_MAX_ADDED 65536
+
 tokenizer *tokenizer_spm_from_json(const cJSON *root, const char *label) {
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model"),
                 *vocab = cJSON_GetObjectItemCaseSensitive(model, "vocab"),
@@ -320,7 +323,16 @@ tokenizer *tokenizer_spm_from_json(const cJSON *root, const char *label) {
     m->hf = 1, m->unk_id = -1, m->bos_id = -1, m->eos_id = -1;
     m->byte_fallback = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback"));
     if (n < 1 || !cJSON_IsArray(merges)) rc = mtp_errorf("%s: model.vocab or model.merges is missing", label);
-    if (rc == 0 && !(m->pieces = calloc((size_t)n, sizeof *m->pieces))) rc = mtp_errorf("out of memory");
+    // added tokens may follow the model's vocabulary (a <pad> at id n): pieces of their own
+    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
+    int total = n;
+    for (const cJSON *a = rc == 0 && cJSON_IsArray(added) ? added->child : NULL; a; a = a->next) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id");
+        if (cJSON_IsNumber(id) && id->valuedouble >= n && id->valuedouble < n + (double)TOKENIZER_MAX_ADDED &&
+            id->valueint + 1 > total)
+            total = id->valueint + 1;
+    }
+    if (rc == 0 && !(m->pieces = calloc((size_t)total, sizeof *m->pieces))) rc = mtp_errorf("out of memory");
     for (const cJSON *e = rc ? NULL : vocab->child; e && rc == 0; e = e->next) {
         double id = cJSON_IsNumber(e) ? e->valuedouble : -1;
         size_t len = strlen(e->string);
@@ -337,14 +349,25 @@ tokenizer *tokenizer_spm_from_json(const cJSON *root, const char *label) {
             p->type = spm_byte_of_piece(p->s, len) >= 0 ? SPM_BYTE : SPM_NORMAL;
         }
     }
-    m->n = m->pieces ? n : 0;
+    m->n = m->pieces ? total : 0;
     const char *unk = string_at(model, "unk_token");
-    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
     for (const cJSON *a = rc == 0 && cJSON_IsArray(added) ? added->child : NULL; a; a = a->next) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(a, "id");
         const char *content = string_at(a, "content");
-        if (!cJSON_IsNumber(id) || id->valueint < 0 || id->valueint >= n || !content ||
-            strcmp(m->pieces[id->valueint].s, content)) {
+        if (rc == 0 && cJSON_IsNumber(id) && id->valueint >= n && id->valueint < total && content &&
+            !m->pieces[id->valueint].s && *content && strlen(content) <= TOKENIZER_MAX_TOKEN_BYTES) {
+            spm_piece *p = &m->pieces[id->valueint];  // past the model's vocabulary
+            const size_t len = strlen(content);
+            if (!(p->s = malloc(len + 1))) {
+                rc = mtp_errorf("out of memory loading %s", label);
+                break;
+            }
+            memcpy(p->s, content, len + 1);
+            p->len = (uint32_t)len;
+            p->type = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a, "special")) ? SPM_CONTROL : SPM_USER;
+        }
+        if (!cJSON_IsNumber(id) || id->valueint < 0 || id->valueint >= total || !content ||
+            !m->pieces[id->valueint].s || strcmp(m->pieces[id->valueint].s, content)) {
             rc = mtp_errorf("%s: added token '%s' does not match the vocabulary", label,
                             content ? content : "?");
             break;
@@ -354,6 +377,12 @@ tokenizer *tokenizer_spm_from_json(const cJSON *root, const char *label) {
         if (!strcmp(content, "<s>")) m->bos_id = id->valueint;
         if (!strcmp(content, "</s>")) m->eos_id = id->valueint;
     }
+    for (int id = n; rc == 0 && id < total; id++)
+        if (!m->pieces[id].s)
+            rc = mtp_errorf(
+                "%s: id %d, past the %d of model.vocab, is no added token's: the ids after the "
+                "vocabulary must each be one",
+                label, id, n);
     if (rc == 0 && (!unk || (m->unk_id = find_linear(m, unk)) < 0))
         rc = mtp_errorf("%s: model.unk_token is missing or not in the vocabulary", label);
     if (rc == 0) m->pieces[m->unk_id].type = SPM_UNKNOWN;
