@@ -97,6 +97,16 @@ expect_error "bad JSON line" "badjson.jsonl:2: not one JSON object" -- \
 printf '{"text": "a"}\n{"text": "b"} {"text": "c"}\n' >twojson.jsonl
 expect_error "two objects on a line" "twojson.jsonl:2: not one JSON object" -- \
     M eval-rouge --predictions twojson.jsonl --references ref.txt
+# NUL, raw or escaped in JSON, separates words as a space does (as in rouge-score); an escaped
+# backslash before "u0000" is text
+printf '{"text":"the cat\\u0000sat on the mat"}\n{"text":"a \\\\u0000 b"}\n' >nul.jsonl
+printf 'the cat sat on the mat\na u0000 b\n' >nulref.txt
+M eval-rouge --predictions nul.jsonl --references nulref.txt --json >nul.json 2>err.txt || fail "NUL: $(cat err.txt)"
+grep -q '"rouge1":1,"rouge2":1,"rougeL":1' nul.json || fail "NUL in JSON text: $(cat nul.json)"
+printf 'the cat\0sat on the mat\n' >nulraw.txt
+head -1 nulref.txt >nulref1.txt
+M eval-rouge --predictions nulraw.txt --references nulref1.txt --json >nul2.json 2>err.txt || fail "raw NUL: $(cat err.txt)"
+grep -q '"rouge1":1,"rouge2":1,"rougeL":1' nul2.json || fail "a raw NUL byte: $(cat nul2.json)"
 # a pair of huge texts is refused at once (ROUGE-L's table would take hours), naming the item
 { echo "short one"; seq 130000 | sed 's/^/w/' | tr '\n' ' '; echo; } >huge.txt
 expect_error "huge texts" "item 2: ROUGE-L of texts of 130000 and 130000 tokens" -- \

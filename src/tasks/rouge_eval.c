@@ -106,6 +106,20 @@ static int parse_json_line(const char *path, long lineno, const char *s, size_t 
     return rc;
 }
 
+// NUL in a text, raw or as a JSON escape, becomes a space, in place: the
+// scorer's tokenizer splits at it as at any other character that is not a
+// letter or digit (as rouge-score does), and a C string would end there.
+static void nul_to_space(char *s, size_t n, int json) {
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '\0') {
+            s[i] = ' ';
+        } else if (json && s[i] == '\\' && i + 1 < n) {
+            if (s[i + 1] == 'u' && i + 5 < n && !memcmp(s + i + 2, "0000", 4)) s[i + 4] = '2';  // \u0020
+            i++;  // the escaped character (an escaped backslash is not an escape's start)
+        }
+    }
+}
+
 // Reads the items of `path` (see --help for the formats). xsum: XSum JSONL;
 // otherwise JSONL or plain lines, alt allowing "summary" for "text".
 int rouge_items_read(const char *flag, const char *path, int xsum, int alt, rouge_items *out) {
@@ -127,6 +141,7 @@ int rouge_items_read(const char *flag, const char *path, int xsum, int alt, roug
         size_t n = (size_t)(end - line);
         if (n > 0 && line[n - 1] == '\r') n--;
         line[n] = '\0';
+        nul_to_space(line, n, jsonl);
         const char *s = line;
         line = next;
         if (jsonl && is_blank(s, n)) continue;
