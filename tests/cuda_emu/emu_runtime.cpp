@@ -232,18 +232,32 @@ void prepare(fiber &f) {
 }
 
 // Runs one block's threads as fibers until all are done, or none can go on.
+// A warp runs as far as it can (through its shuffles, votes and warp
+// barriers) before the next warp starts: every warp goes from one block
+// barrier to the next alone, so a read of shared memory that another warp
+// writes in the same stretch sees the write (the first warp in the order) or
+// misses it (a later one) and fails its test, in one launch order or the
+// other (launches alternate). Warps switching at every shuffle hid such races.
 void run_fibers(unsigned threads, bool reverse) {
     std::vector<fiber> &pool = *current->threads;
     for (unsigned t = 0; t < threads; t++) prepare(pool[t]);
+    const unsigned warps = (threads + 31) / 32;
     for (;;) {
         bool ran = false, all_done = true;
-        for (unsigned i = 0; i < threads; i++) {
-            const unsigned t = reverse ? threads - 1 - i : i;
-            if (pool[t].state == RUNNABLE) {
-                switch_into(t);
-                ran = true;
+        for (unsigned wi = 0; wi < warps; wi++) {
+            const unsigned w = reverse ? warps - 1 - wi : wi, first = w * 32,
+                           last = first + 32 < threads ? first + 32 : threads;
+            for (bool again = true; again;) {  // until none of the warp's lanes can go on
+                again = false;
+                for (unsigned i = first; i < last; i++) {
+                    const unsigned t = reverse ? last - 1 - (i - first) : i;
+                    if (pool[t].state == RUNNABLE) {
+                        switch_into(t);
+                        ran = again = true;
+                    }
+                }
             }
-            all_done = all_done && pool[t].state == DONE;
+            for (unsigned t = first; t < last; t++) all_done = all_done && pool[t].state == DONE;
         }
         if (all_done) return;
         if (!ran) {
