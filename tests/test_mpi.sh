@@ -144,6 +144,44 @@ $RUN -np 1 "$MTP" train --resume res_a --steps 6 --threads 1 : -np 1 "$MTP" trai
 expect_apart "the step they start from" "different checkpoints"
 [ -d res_a/step_00000006 ] && fail "different checkpoints: a step was saved"
 
+# process 0 alone writes the log: a log that cannot be written stops every process, which save
+# the step together (process 0 saving alone waited for the others' optimizer shards)
+timeout 120 mpirun --oversubscribe -np 2 "$MTP" train $ARGS --steps 5 --out fulllog --log /dev/full \
+    >/dev/null 2>fulllog.err
+rc=$?
+[ $rc -eq 124 ] && fail "a log that cannot be written: the processes hung"
+[ $rc -eq 0 ] && fail "a log that cannot be written: exit 0"
+grep -q "cannot write" fulllog.err || fail "a log that cannot be written: $(tail -3 fulllog.err)"
+[ -d fulllog/step_00000001 ] || fail "a log that cannot be written: the step was not saved ($(ls fulllog))"
+# processes on different devices: one message, not a hang in the reducer's collectives
+timeout 120 mpirun --oversubscribe -np 1 "$MTP" train $ARGS --steps 4 --out twodevs --device cpu-check : \
+    -np 1 "$MTP" train $ARGS --steps 4 --out twodevs >/dev/null 2>twodevs.err
+rc=$?
+[ $rc -eq 124 ] && fail "processes on different devices hung"
+grep -q "another device than process 0" twodevs.err || fail "different devices: $(tail -3 twodevs.err)"
+# a run started from imported weights (no trainer state) with --steps 0: saved once, by every process
+M train $ARGS --steps 0 --out imported >/dev/null 2>&1 || fail "imported"
+rm imported/step_00000000/trainer_state.json imported/step_00000000/optimizer.safetensors
+timeout 120 mpirun --oversubscribe -np 2 "$MTP" train --resume imported/step_00000000 --data data \
+    --out fromimp --steps 0 --threads 1 >/dev/null 2>fromimp.err || fail "from imported weights: $(tail -3 fromimp.err)"
+[ -f fromimp/step_00000000/model.safetensors ] || fail "from imported weights, --steps 0: nothing saved"
+
+# SIGTERM to process 0: saved and stopped, as one process stops (no error line, no abort)
+$RUN -np 2 "$MTP" train $ARGS --steps 100000 --save-every 0 --out termed >/dev/null 2>term.err &
+job=$!
+for _ in $(seq 1 300); do grep -q "step " term.err 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+for p in $(pgrep -f "train $ARGS --steps 100000 --save-every 0 --out termed"); do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q '^OMPI_COMM_WORLD_RANK=0$' && kill -TERM "$p"
+done
+timeout 60 tail --pid="$job" -f /dev/null
+wait "$job"
+rc=$?
+ls -d termed/step_* >/dev/null 2>&1 || fail "SIGTERM to process 0: nothing saved"
+grep -q "^mtp train: *$" term.err && fail "SIGTERM to process 0: an empty error line"
+grep -q "MPI_ABORT\|mpi-abort" term.err && fail "SIGTERM to process 0: the job was aborted: $(tail -3 term.err)"
+[ $rc -ne 0 ] || fail "SIGTERM to process 0: exit 0 (the run stopped before --steps)"
+
 # one process killed mid-run: the job ends, the last checkpoint is whole
 $RUN -np 2 "$MTP" train $ARGS --steps 100000 --save-every 40 --out killed >kill.out 2>kill.err &
 job=$!

@@ -412,11 +412,13 @@ static int run_train(command_line *cl) {
     if (t) trainer_close(t);
     free(t);
     cJSON_Delete(state);
-    if (rc && dist_size() > 1) {  // print now: ending the other processes ends this one too
+    // a stop by signal (128 + its number) saved the run and is no failure: no message, no abort
+    const int failed = rc != 0 && rc < 128;
+    if (failed && dist_size() > 1) {  // print now: ending the other processes ends this one too
         fprintf(stderr, "mtp train: %s\n", mtp_last_error());
         fflush(stderr);
     }
-    dist_finish(rc != 0);
+    dist_finish(failed);
     return rc;
 }
 

@@ -507,7 +507,17 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
                                           dist_shard_lo(total, me + 1)) != 0) {
         return -1;
     }
-    if (P > 1 && !(t->reducer = dist_reducer_new(&t->work))) return -1;
+    if (P > 1) {  // one device for all: the reducer's collectives differ by device and would pair wrongly
+        uint64_t dev = (uint64_t)op_current_device();
+        int rank = 0, diff = dist_first_difference(&dev, 1, &rank);
+        if (diff == -2) return -1;
+        if (diff >= 0)
+            return mtp_errorf(
+                "process %d of %d runs on another device than process 0 (%s): give every "
+                "process the same --device",
+                rank, P, op_device_name(op_current_device()));
+        if (!(t->reducer = dist_reducer_new(&t->work))) return -1;
+    }
     optim_config_defaults(&t->optim);
     t->optim.lr = o->lr;
     t->optim.min_lr_ratio = o->min_lr_ratio;
@@ -524,7 +534,8 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     if (t->step > o->steps)
         return mtp_errorf("--steps %ld is below the checkpoint's step %ld: --steps counts total steps",
                           o->steps, t->step);
-    if (me != 0) return 0;  // process 0 writes the run directory and the log
+    if (fine_tune) t->ckpt[0] = '\0';  // nothing of a run to continue: a new run's first save is due
+    if (me != 0) return 0;             // process 0 writes the run directory and the log
     // fail now, not after an hour of training, if the run directory is unwritable
     char probe[4096];
     if (fs_mkdir_p(o->out) != 0 || fs_join(probe, sizeof probe, o->out, ".write-test") != 0 ||
@@ -533,7 +544,6 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     remove(probe);
     if (lock_run_dir(t) != 0) return -1;
     if (check_run_dir(o->out, resume && !fine_tune ? t->step : -1, t->ckpt) != 0) return -1;
-    if (fine_tune) t->ckpt[0] = '\0';  // nothing of a run to continue: a new run's first save is due
     if (o->log && !(t->log = fopen(o->log, resume && !fine_tune ? "a" : "w")))
         return mtp_errorf("--log '%s': cannot open for writing", o->log);
     return 0;
@@ -659,7 +669,7 @@ int trainer_run(trainer *t) {
         return -1;
     }
     if (t->obs.on_start) t->obs.on_start(t->obs.user, t);
-    int rc = 0, saved_now = 0, stopping = 0;
+    int rc = 0, saved_now = 0, stopping = 0, log_failed = 0;
     while (t->step < o->steps && !(stopping = dist_any(t->stop && *t->stop))) {
         for (int k = 0; k < P * K; k++) loader_next_batch(&t->train, B, rows + (size_t)k * B * (T + n));
         double t0 = mtp_now();
@@ -683,9 +693,24 @@ int trainer_run(trainer *t) {
             log_heads(t->log, r.head_losses, n);
             fprintf(t->log, "], \"lr\": %.6e, \"grad_norm\": %.6f, \"tokens_per_sec\": %.1f, \"ms\": %.3f}\n",
                     r.lr, r.grad_norm, (double)B * T * K * P / dt, dt * 1e3);
-            if ((rc = log_written(t)) != 0) break;
+            if (log_written(t) != 0) rc = 1;  // the log could not be written
         }
-        if (o->eval_every > 0 && t->step % o->eval_every == 0 && (rc = evaluate(t)) != 0) break;
+        if (rc == 0 && o->eval_every > 0 && t->step % o->eval_every == 0 && evaluate(t) != 0) rc = 2;
+        // process 0 alone writes the log and validates: every process stops with it (a save is
+        // collective: process 0 saving alone waited forever for the others' optimizer shards)
+        double failed[2] = {rc == 1, rc == 2};
+        if (P > 1 && dist_sum(failed, 2) != 0) {
+            rc = -1;
+            break;
+        }
+        if (failed[0] > 0 || failed[1] > 0) {
+            log_failed = failed[0] > 0;
+            if (rc == 0)
+                mtp_errorf("process 0 stopped the run: %s",
+                           log_failed ? "its --log could not be written" : "its validation failed");
+            rc = -1;
+            break;
+        }
         if (o->save_every > 0 && t->step % o->save_every == 0) {
             if ((rc = save(t)) != 0) break;
             saved_now = 1;
@@ -693,7 +718,7 @@ int trainer_run(trainer *t) {
     }
     free(rows);
     free(micro);
-    if (rc != 0 && t->log && ferror(t->log) && dist_rank() == 0 && !saved_now && t->step > t->first_step) {
+    if (rc != 0 && log_failed && !saved_now && t->step > t->first_step) {
         // the log failed, the step did not: keep the step (the message stays the log's)
         char why[1024];
         snprintf(why, sizeof why, "%s", mtp_last_error());
