@@ -50,6 +50,13 @@ int main(void) {
     CHECK(mtp_prepare(&po) == -1 && strstr(mtp_last_error(), "non-empty"), "empty separator: %s",
           mtp_last_error());
     po.out_dir = data, po.doc_separator = NULL;
+    // the documented range, [0, 0.9], as the command's
+    po.out_dir = sep_out, po.val_fraction = 0.9999;
+    CHECK(mtp_prepare(&po) == -1 && strstr(mtp_last_error(), "[0, 0.9]"), "val_fraction 0.9999: %s",
+          mtp_last_error());
+    po.out_dir = data, po.val_fraction = 0.1;
+    CHECK(mtp_load(NULL) == NULL && strstr(mtp_last_error(), "no path"), "mtp_load(NULL): %s",
+          mtp_last_error());
 
     mtp_train_options to;
     mtp_train_options_default(&to);

@@ -86,5 +86,19 @@ printf '{"model": {"type": "BPE", "merges": ["a b"]}}' >bad.json
 expect_error "broken tokenizer.json" "bad.json" -- M tokenizer encode --tokenizer bad.json --text hi
 [ ! -e t.json ] || fail "a failed train left t.json behind"
 M tokenizer encode --help | grep -q -- "--allow-special" || fail "--help"
+# a flag where a value should be, an empty --out: refused at once, nothing written
+expect_error "a flag for --out's value" "--out needs a value, not the flag --quiet" -- \
+    M tokenizer train --vocab-size 300 --out --quiet corpus
+[ ! -e ./--quiet ] || fail "a file named --quiet was written"
+expect_error "an empty --out" "an empty path" -- M tokenizer train --vocab-size 300 --out '' corpus
+# a flag repeated past the table's size: the later flags still count
+M tokenizer train $(for i in $(seq 100); do printf -- '-q '; done) --vocab-size 300 --out many.json corpus \
+    >/dev/null 2>err.txt || fail "100 repeated flags: $(cat err.txt)"
+[ -f many.json ] || fail "100 repeated flags: --out was forgotten"
+# a byte-level BPE trained to no merges (an empty input) loads and encodes
+: >empty.txt
+M tokenizer train --quiet --vocab-size 300 --out none.json empty.txt >/dev/null || fail "train on an empty file"
+[ "$(M tokenizer encode --tokenizer none.json --text hi 2>&1)" = "104 105" ] ||
+    fail "a tokenizer of no merges: $(M tokenizer encode --tokenizer none.json --text hi 2>&1)"
 
 finish tokenizer_cli

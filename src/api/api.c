@@ -29,6 +29,9 @@ void mtp_prepare_options_default(mtp_prepare_options *o) {
 }
 
 int mtp_prepare(const mtp_prepare_options *o) {
+    if (!o) return mtp_errorf("mtp_prepare: no options");
+    if (!(o->val_fraction >= 0 && o->val_fraction <= 0.9))  // as mtp.h and `mtp prepare --val-fraction` say
+        return mtp_errorf("mtp_prepare: val_fraction %g: expected a number in [0, 0.9]", o->val_fraction);
     prepare_options p = {.tokenizer = o->tokenizer ? o->tokenizer : "bytes",
                          .out_dir = o->out_dir,
                          .inputs = o->inputs,
@@ -80,6 +83,10 @@ int mtp_train(const mtp_train_options *o) {
 // ---- a trained model -----------------------------------------------------------------
 
 mtp_checkpoint *mtp_load(const char *path) {
+    if (!path || !*path) {
+        mtp_errorf("mtp_load: no path given");
+        return NULL;
+    }
     mtp_checkpoint *m = mtp_malloc(sizeof *m, "model");
     // the decode layout is the CPU's; on a device the row-major weights move there
     int layout = op_current_device() == OP_DEVICE_CPU ? CHECKPOINT_DECODING : 0;

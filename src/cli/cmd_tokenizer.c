@@ -216,7 +216,12 @@ static const flag TRAIN_TOK_FLAGS[] = {
 static void on_train_progress(const char *phase, uint64_t done, uint64_t total, void *user) {
     progress *bars = user;  // [0] counting, [1] merging
     progress *p = &bars[strcmp(phase, "count") ? 1 : 0];
-    if (p == &bars[1] && bars[0].drawn) progress_finish(&bars[0]);
+    if (p == &bars[1] && bars[1].total == 0) {  // merging's first report: counting's bar ends (once),
+                                                // merging's clock starts (its rate and ETA its own)
+        if (bars[0].drawn) progress_finish(&bars[0]);
+        bars[0].drawn = 0;
+        bars[1].start = bars[1].last_draw = mtp_now();
+    }
     p->total = total;
     progress_update(p, done);
 }

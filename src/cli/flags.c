@@ -227,11 +227,31 @@ int flags_parse(command_line *cl, const command_spec *spec, void *args, int argc
                 return FLAGS_USAGE;
             }
             value = argv[++i];
+            // `--out --quiet`: the value left out, the next flag taken for it (a file named --quiet)
+            char next[64];
+            const char *neq = strncmp(value, "--", 2) == 0 ? strchr(value, '=') : NULL;
+            snprintf(next, sizeof next, "%.*s", neq ? (int)(neq - value) : 63, value);
+            const flag_group *ng = NULL;
+            if (strncmp(value, "--", 2) == 0 && find(spec, next, &ng)) {
+                fprintf(stderr,
+                        "mtp %s: %s needs a value, not the flag %s (a value of that text goes as %s=%s)\n",
+                        spec->name, f->name, next, f->name, value);
+                return FLAGS_USAGE;
+            }
         }
         int rc = set_value(spec, f, f->name, dest_of(args, g, f), value, argc);
         if (rc != FLAGS_OK) return rc;
         if (f->apply) f->apply(dest_of(args, g, f));
-        if (cl->n_seen < FLAGS_MAX_SEEN) cl->seen[cl->n_seen++] = f;
+        // each flag once (a flag given again keeps its last value): 96 entries hold every flag of
+        // a command, however often they are repeated (the 97th given was forgotten, and on --resume
+        // replaced by the checkpoint's value)
+        if (!flags_given(cl, f->name)) {
+            if (cl->n_seen == FLAGS_MAX_SEEN) {
+                fprintf(stderr, "mtp %s: more than %d different flags\n", spec->name, FLAGS_MAX_SEEN);
+                return FLAGS_USAGE;
+            }
+            cl->seen[cl->n_seen++] = f;
+        }
     }
     int rc = check_required(cl);
     if (rc == FLAGS_OK && spec->no_inputs && ((flag_list *)((char *)args + spec->inputs))->n == 0)

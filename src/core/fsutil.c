@@ -186,6 +186,7 @@ static const char *kind_of(mode_t m) {
 // Resolves path into final and refuses an existing non-regular file there.
 // *st gets final's stat; *exists whether there is one.
 static int check_target(const char *path, char *final, size_t cap, struct stat *st, int *exists) {
+    if (!path || !*path) return mtp_errorf("an empty path (''): give the path of a file to write");
     if (resolve_output(path, final, cap) != 0) return -1;
     *exists = stat(final, st) == 0;
     if (*exists && !S_ISREG(st->st_mode)) {

@@ -204,6 +204,17 @@ static int is_sentencepiece_like(const cJSON *root, const cJSON *model) {
            (cJSON_IsString(pre_type) && !strcmp(pre_type->valuestring, "Metaspace"));
 }
 
+// Whether the pre-tokenizer splits text into words before the byte-level
+// mapping (ByteLevel with use_regex, Hugging Face's default): a BPE tokenizer's,
+// merges or none; the bytes tokenizer's maps the text whole (use_regex false).
+static int splits_words(const cJSON *root) {
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(pre, "type");
+    if (!cJSON_IsString(type) || strcmp(type->valuestring, "ByteLevel") != 0) return 0;
+    const cJSON *regex = cJSON_GetObjectItemCaseSensitive(pre, "use_regex");
+    return !cJSON_IsFalse(regex);
+}
+
 tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label) {
     // cJSON skips NUL bytes as if they were blanks; a text file has none.
     const char *nul = memchr(json, '\0', len);
@@ -247,7 +258,8 @@ tokenizer *tokenizer_load_json(const char *json, size_t len, const char *label) 
             label, type->valuestring);
     } else if (is_sentencepiece_like(root, model)) {
         t = tokenizer_spm_from_json(root, label);
-    } else if (cJSON_IsArray(merges) && cJSON_GetArraySize(merges) > 0) {
+    } else if ((cJSON_IsArray(merges) && cJSON_GetArraySize(merges) > 0) || splits_words(root)) {
+        // (a byte-level BPE trained to no merges, from a tiny input, still splits words)
         t = tokenizer_bpe_from_json(root, label);
     } else {
         t = tokenizer_bytes_from_json(root, label);
