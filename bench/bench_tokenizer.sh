@@ -37,7 +37,7 @@ mapfile -t FILES <"$W/files.txt"
 echo "text: ${#FILES[@]} files, $(cat "${FILES[@]}" | wc -c) bytes (CPython 3.11.2 stdlib, valid UTF-8 .py files)"
 echo "machine: $(nproc) cores, $(uname -m); node $(node --version); tiktoken $(node -p "require('$W/node_modules/tiktoken/package.json').version")"
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { sort -g | awk '{a[NR]=$1} END {print NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 : >"$W/mtp1" ; : >"$W/mtp2" ; : >"$W/tk"
 for p in $(seq "$PAIRS"); do
     "$MTP" tokenizer bench --tokenizer "$DATA/gpt2" --threads 1 --repeat "$REPEAT" "${FILES[@]}" | tee -a "$W/mtp1.log" |

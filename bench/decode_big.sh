@@ -15,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=2 prompts=8 max_new=64 repeats=1 out=runs/decode_big bench_mtp=
 while [ $# -gt 0 ]; do
+    case "$1" in -h | --help) ;; *) [ $# -ge 2 ] || { echo "decode_big.sh: $1 needs a value" >&2; exit 2; } ;; esac
     case "$1" in
     --threads) threads=$2 ;;
     --prompts) prompts=$2 ;;
@@ -56,7 +57,7 @@ if [ ! -s "$out/prompts.jsonl" ]; then
     find "$tmp" -name '*.py' -size +4k | sort | awk 'NR % 40 == 1' | head -n 64 >"$tmp/list"
     python3 - "$tmp/list" >"$out/prompts.jsonl" <<'PY'
 import json, sys
-for path in open(sys.argv[1]).read().split():
+for path in open(sys.argv[1]).read().splitlines():
     text = open(path, encoding="utf-8", errors="replace").read()[:1500]
     print(json.dumps({"prompt": text}))
 PY

@@ -13,8 +13,8 @@ cd "$(dirname "$0")/.."
 PAIRS=3 STEPS=30
 while [ $# -gt 0 ]; do
     case $1 in
-    --pairs) PAIRS=$2; shift 2 ;;
-    --steps) STEPS=$2; shift 2 ;;
+    --pairs) PAIRS=${2:?--pairs needs a value}; shift 2 ;;
+    --steps) STEPS=${2:?--steps needs a value}; shift 2 ;;
     *) echo "usage: bash bench/dist_train.sh [--pairs N] [--steps S]" >&2; exit 2 ;;
     esac
 done

@@ -18,7 +18,7 @@ MODEL=""
 args=()
 while [ $# -gt 0 ]; do
     case $1 in
-    --model) MODEL=$2; shift 2 ;;
+    --model) MODEL=${2:?--model needs a value}; shift 2 ;;
     *) args+=("$1"); shift ;;
     esac
 done

@@ -21,7 +21,7 @@ SEED=1337
 args=()
 while [ $# -gt 0 ]; do
     case $1 in
-    --seed) SEED=$2; shift 2 ;;
+    --seed) SEED=${2:?--seed needs a value}; shift 2 ;;
     *) args+=("$1"); shift ;;
     esac
 done
@@ -62,7 +62,7 @@ fi
 find "$tmp" -name 'test_*.py' -size +4k | sort | awk 'NR % 37 == 1' | head -n "$PROMPTS" >"$tmp/list"
 "$PY" - "$tmp/list" >"$OUT/prompts.jsonl" <<'PY'
 import json, sys
-for path in open(sys.argv[1]).read().split():
+for path in open(sys.argv[1]).read().splitlines():
     print(json.dumps({"prompt": open(path, encoding="utf-8", errors="replace").read()[:600]}))
 PY
 rm -rf "$tmp"

@@ -16,9 +16,9 @@ MODEL="" PROMPTS_FILE="" MAX_NEW_ARG=""
 args=()
 while [ $# -gt 0 ]; do
     case $1 in
-    --model) MODEL=$2; shift 2 ;;
-    --prompts) PROMPTS_FILE=$2; shift 2 ;;
-    --max-new) MAX_NEW_ARG=$2; shift 2 ;;
+    --model) MODEL=${2:?--model needs a value}; shift 2 ;;
+    --prompts) PROMPTS_FILE=${2:?--prompts needs a value}; shift 2 ;;
+    --max-new) MAX_NEW_ARG=${2:?--max-new needs a value}; shift 2 ;;
     *) args+=("$1"); shift ;;
     esac
 done

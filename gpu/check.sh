@@ -34,10 +34,10 @@ cd "$(dirname "$0")/.."
 arch="-gencode arch=compute_90,code=sm_90" quick=0 dry=0 prebuilt=""
 while [ $# -gt 0 ]; do
     case "$1" in
-    --arch) arch=$2; shift 2 ;;
+    --arch) arch=${2:?--arch needs a value}; shift 2 ;;
     --quick) quick=1; shift ;;
     --dry-run) dry=1; shift ;;
-    --prebuilt) prebuilt=$2; shift 2 ;;
+    --prebuilt) prebuilt=${2:?--prebuilt needs a folder}; shift 2 ;;
     -h | --help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu/check.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac

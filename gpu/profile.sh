@@ -4,12 +4,20 @@
 # goals gpu/check.sh measures: a bf16 training step at GPT-2-small size
 # (n = 1), and plain and --speculative 3 decoding of the 1B-parameter shape.
 # Writes $OUT/profile.md (OUT defaults to gpu/out).
+# Exits non-zero if a profiled run failed (its output stays in the report).
 #   bash gpu/profile.sh [--prebuilt DIR]     (DIR: what gpu/bundle.sh made)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin=$PWD/build/cuda
+case "${1:-}" in
+-h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+--prebuilt) ;;
+"") ;;
+*) echo "gpu/profile.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+esac
+failed=0
 if [ "${1:-}" = "--prebuilt" ]; then
-    bin=$(cd "$2" && pwd)
+    bin=$(cd "${2:?--prebuilt needs a folder}" && pwd)
     export LD_LIBRARY_PATH="$bin/lib:${CUDA_HOME:-/usr/local/cuda}/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
 mtp=$bin/mtp
@@ -32,7 +40,9 @@ profile() {
         echo
         echo '```'
         echo "\$ ${*#"$bin/"}"
-        "$nsys" profile --force-overwrite true -t cuda -o "$work/$name" --stats=false "$@" 2>&1 | grep -v '^\(Collecting\|Generating\|Processing\|Saving\|Exporting\)' | tail -n 12
+        "$nsys" profile --force-overwrite true -t cuda -o "$work/$name" --stats=false "$@" >"$work/$name.log" 2>&1 ||
+            { rc=$?; failed=1; echo "(the run failed: exit $rc)"; }
+        grep -v '^\(Collecting\|Generating\|Processing\|Saving\|Exporting\)' "$work/$name.log" | tail -n 12
         "$nsys" stats --force-export true -q --report cuda_gpu_kern_sum,cuda_api_sum --format table \
             "$work/$name.nsys-rep" 2>&1 | cut -c1-220 | head -n 70
         echo '```'
@@ -55,3 +65,4 @@ for k in 0 3; do
         --speculative $k --stats
 done
 cat "$report"
+[ "$failed" -eq 0 ] || { echo "gpu/profile.sh: a profiled run failed (see above)" >&2; exit 1; }

@@ -3,7 +3,9 @@
 # already there). Run as root or with sudo available.
 set -euo pipefail
 build_pkgs=(make gcc g++ clang libomp-dev libopenblas-openmp-dev libcjson-dev libpcre2-dev libopenmpi-dev openmpi-bin pkg-config)
-test_pkgs=(python3 python3-numpy python3-torch python3-sentencepiece python3-nltk libclang-rt-14-dev gnuplot-nox)
+# xz-utils: the shared data's .tar.xz archives (experiments, bench); bc and time: bench scripts
+test_pkgs=(python3 python3-numpy python3-torch python3-sentencepiece python3-nltk libclang-rt-14-dev gnuplot-nox
+    xz-utils bc time)
 want=("${build_pkgs[@]}")
 [ "${1:-}" = "--with-tests" ] && want+=("${test_pkgs[@]}")
 missing=()
