@@ -69,7 +69,7 @@ M train --data data --out odd --n-layer 3 --n-future 2 --dim 48 --n-head 4 --seq
     --eval-every 0 --threads 2 >/dev/null 2>&1 || fail "train dim 48"
 expect_error "width not a multiple of 32" "multiple of 32" -- M quantize --model odd --type q8 --out x
 expect_error "training on int8" "int8 weights" -- M train --resume q8 --data data --out ft --steps 160
-# an int8 checkpoint whose config.json says an ffn width the int8 rows cannot have
+# an int8 checkpoint whose config.json says another ffn width than its tensors: refused from the header
 cp -r q8 q8bad
 "$PY" - q8bad/step_*/config.json <<'PY'
 import json, sys
@@ -77,7 +77,7 @@ c = json.load(open(sys.argv[1]))
 c["intermediate_size"] = 200
 json.dump(c, open(sys.argv[1], "w"))
 PY
-expect_error "int8 file, bad config" "model.safetensors: int8 weights, but config.json" -- \
+expect_error "int8 file, bad config" "gate_proj.weight' has shape \[192, 64\], config.json's model needs \[200, 64\]" -- \
     M generate --model q8bad --prompt "line" --max-new 4
 # a float32 file whose floats are not 4-byte aligned (one more byte of header padding, which
 # the format allows) quantizes to the same bytes; a NaN weight is refused; so is an int8 file

@@ -43,6 +43,18 @@ same c20/step_00000020/model.safetensors c10/step_00000020/model.safetensors || 
 # a run directory means its latest checkpoint; --keep-last prunes
 M train $TINY --out keep --steps 8 --save-every 2 --keep-last 2 2>/dev/null || fail "train keep"
 [ "$(ls keep | tr '\n' ' ')" = "step_00000006 step_00000008 " ] || fail "keep-last 2 left: $(ls keep)"
+# killed while pruning (strace kills at the 4th file removal): no step_* folder is left incomplete
+if command -v strace >/dev/null && strace -f -o /dev/null -e trace=none true 2>/dev/null; then
+    cp -r keep keepkill
+    strace -f -o /dev/null -e trace=unlink -e inject=unlink:signal=KILL:when=4 "$MTP" train --resume keepkill \
+        --steps 9 --keep-last 1 >/dev/null 2>&1
+    for d in keepkill/step_*; do
+        [ -f "$d/tokenizer.json" ] && [ -f "$d/optimizer.safetensors" ] || fail "killed while pruning: $d is incomplete"
+    done
+    M train --resume keepkill --steps 10 --keep-last 1 2>/dev/null || fail "resume after a kill while pruning"
+    [ "$(ls -A keepkill | grep -v '^\.lock$' | tr '\n' ' ')" = "step_00000010 " ] ||
+        fail "after a kill while pruning: $(ls -A keepkill)"
+fi
 # --steps 0 writes the initialized model
 M train $TINY --out init --steps 0 2>/dev/null || fail "steps 0"
 [ -f init/step_00000000/model.safetensors ] && [ -f init/step_00000000/config.json ] &&
@@ -52,6 +64,32 @@ M train --resume init --steps 20 2>/dev/null || fail "resume after --steps 0"
 M train $TINY --out init20 --steps 20 2>/dev/null || fail "train 20 steps"
 same init/step_00000020/model.safetensors init20/step_00000020/model.safetensors ||
     fail "--steps 0 then --resume --steps 20 differs from 20 steps (the warmup was fixed at 0)"
+
+# config.json's floats keep their bits through a save (7 digits changed half of all floats), a key
+# given twice is refused (Python's json keeps the last, a first-match reader another), and a stray
+# step_* name that holds no checkpoint does not block the run
+cp -r init cfg && rm -rf cfg/step_00000020
+/usr/bin/python3 - cfg/step_00000000/config.json <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["rms_norm_eps"] = 5.93483455e-05
+json.dump(c, open(sys.argv[1], "w"))
+PY
+mkdir cfg/step_00000099
+M train --resume cfg/step_00000000 --out cfg --steps 1 2>err.txt || fail "resume with an edited eps: $(cat err.txt)"
+/usr/bin/python3 -c 'import json, struct, sys
+a = json.load(open(sys.argv[1]))["rms_norm_eps"]; b = json.load(open(sys.argv[2]))["rms_norm_eps"]
+f = lambda x: struct.pack("<f", x)
+sys.exit(0 if f(a) == f(b) else 1)' cfg/step_00000000/config.json cfg/step_00000001/config.json ||
+    fail "config.json: rms_norm_eps changed its float bits on save"
+sed -i 's/^{/{"max_position_embeddings": 4, /' cfg/step_00000001/config.json
+expect_error "a key twice in config.json" "appears twice" -- M eval --model cfg/step_00000001 --data data
+# a config.json that disagrees with the weights is refused from the file's header, before the model's
+# memory is allocated (a vocabulary of 15 M took 3.8 GB first): within 1 GB of address space
+cp -r init bigvocab && rm -rf bigvocab/step_00000020
+sed -i 's/"vocab_size":[^,]*/"vocab_size": 15000000/' bigvocab/step_00000000/config.json
+(ulimit -v 1000000; "$MTP" generate --model bigvocab --prompt a --max-new 2 >/dev/null 2>err.txt)
+grep -q "model.embed_tokens.weight' has shape \[257, 32\], config.json's model needs \[15000000, 32\]" err.txt ||
+    fail "a config.json with another vocabulary: $(cat err.txt)"
 
 # ---- a run directory that was moved or copied continues where it now is
 M train $TINY --out before_move --steps 4 --save-every 2 2>/dev/null || fail "train before_move"

@@ -4,6 +4,7 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/error.h"
 #include "core/fsutil.h"
@@ -47,5 +48,13 @@ cJSON *json_read_object_file(const char *dir, const char *name, size_t max_bytes
         mtp_errorf("%s: not a JSON object", path);
         return NULL;
     }
+    // a key given twice: Python's json (and so Hugging Face) keeps the last, cJSON finds the first
+    for (const cJSON *a = j->child; a; a = a->next)
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (a->string && b->string && !strcmp(a->string, b->string)) {
+                mtp_errorf("%s: key \"%s\" appears twice", path, a->string);
+                cJSON_Delete(j);
+                return NULL;
+            }
     return j;
 }

@@ -19,6 +19,17 @@
 
 #define PATH_CAP 4096
 
+// The double of the fewest significant digits (6 to 9) that rounds back to x.
+static double shortest_decimal(float x) {
+    char num[32];
+    for (int digits = 6; digits < 9; digits++) {
+        snprintf(num, sizeof num, "%.*g", digits, (double)x);
+        if ((float)strtod(num, NULL) == x) return strtod(num, NULL);
+    }
+    snprintf(num, sizeof num, "%.9g", (double)x);
+    return strtod(num, NULL);
+}
+
 char *checkpoint_config_json(const mtp_config *c) {
     cJSON *j = cJSON_CreateObject();
     cJSON *arch = cJSON_AddArrayToObject(j, "architectures");
@@ -33,12 +44,10 @@ char *checkpoint_config_json(const mtp_config *c) {
     cJSON_AddNumberToObject(j, "num_attention_heads", c->n_head);
     cJSON_AddNumberToObject(j, "num_key_value_heads", c->n_kv_head);
     cJSON_AddNumberToObject(j, "max_position_embeddings", c->max_seq_len);
-    // float fields printed via their shortest decimal form, so 1e-5 reads "1e-05"
-    char num[32];
-    snprintf(num, sizeof num, "%.7g", (double)c->norm_eps);
-    cJSON_AddNumberToObject(j, "rms_norm_eps", strtod(num, NULL));
-    snprintf(num, sizeof num, "%.7g", (double)c->rope_theta);
-    cJSON_AddNumberToObject(j, "rope_theta", strtod(num, NULL));
+    // float fields printed via their shortest decimal form that reads back as the same float,
+    // so 1e-5 reads "1e-05" (7 digits were too few for half of all floats: bits changed on save)
+    cJSON_AddNumberToObject(j, "rms_norm_eps", shortest_decimal(c->norm_eps));
+    cJSON_AddNumberToObject(j, "rope_theta", shortest_decimal(c->rope_theta));
     cJSON_AddStringToObject(j, "hidden_act", "silu");
     cJSON_AddFalseToObject(j, "tie_word_embeddings");
     cJSON_AddFalseToObject(j, "attention_bias");
@@ -472,6 +481,28 @@ static int load_params(const st_file *f, const char *path, mtp_model *m) {
     return rc;
 }
 
+// Every tensor config.json asks for is in the file with its shape, checked
+// from the header alone before the model's memory is allocated (a vocab_size
+// of 15 M beside a small file took 3.8 GB before the shapes were compared).
+static int check_shapes(const st_file *f, const mtp_config *cfg, const char *path) {
+    const int count = params_tensor_count(cfg);
+    for (int i = 0; i < count; i++) {
+        named_tensor t;
+        params_named(NULL, cfg, i, &t);
+        const st_tensor *x = st_find(f, t.name);
+        if (!x) return mtp_errorf("%s: no tensor '%s', which config.json's model needs", path, t.name);
+        int same = x->ndim == t.ndim;
+        for (int d = 0; same && d < t.ndim; d++) same = x->shape[d] == t.shape[d];
+        if (!same)
+            return mtp_errorf(
+                "%s: tensor '%s' has shape [%lld%s%lld], config.json's model needs [%lld%s%lld]", path,
+                t.name, (long long)x->shape[0], x->ndim > 1 ? ", " : "",
+                x->ndim > 1 ? (long long)x->shape[1] : 0LL, (long long)t.shape[0], t.ndim > 1 ? ", " : "",
+                t.ndim > 1 ? (long long)t.shape[1] : 0LL);
+    }
+    return 0;
+}
+
 int checkpoint_load_model(const char *ckpt_dir, const mtp_config *cfg, int decoding, mtp_model *m) {
     char path[PATH_CAP];
     memset(m, 0, sizeof *m);
@@ -480,6 +511,10 @@ int checkpoint_load_model(const char *ckpt_dir, const mtp_config *cfg, int decod
     if (st_open(path, &f) != 0) return -1;
     const st_tensor *head = st_find(&f, "lm_head.weight");
     const int q8 = head && head->dtype == ST_I8;
+    if (check_shapes(&f, cfg, path) != 0) {
+        st_close(&f);
+        return -1;
+    }
     // int8 weights straight into int8 storage; float32 ones for decoding into the decode layout
     int rc = q8 ? model_create_q8(m, cfg) : decoding ? model_create_decoding(m, cfg) : model_create(m, cfg);
     if (rc != 0 && q8) {  // the config (config.json) does not fit the file's int8 layout: name the file
@@ -581,8 +616,22 @@ int checkpoint_prune(const char *run_dir, int keep_last) {
         if (fs_step_of_name(list.names[i]) >= 0 && fs_join(dir, sizeof dir, run_dir, list.names[i]) == 0 &&
             fs_is_checkpoint_dir(dir))
             ckpts[count++] = i;
-    for (int i = 0; i + keep_last < count; i++)
-        if (fs_join(dir, sizeof dir, run_dir, list.names[ckpts[i]]) != 0 || fs_remove_tree(dir) != 0) rc = -1;
+    // each moved aside first (one rename), then removed: a process killed while removing leaves
+    // a hidden .old-* (swept by the next run), never a step_* folder missing some of its files
+    for (int i = 0; i + keep_last < count; i++) {
+        char aside_name[128], aside[PATH_CAP];
+        snprintf(aside_name, sizeof aside_name, ".old-%s-%ld", list.names[ckpts[i]], (long)getpid());
+        if (fs_join(dir, sizeof dir, run_dir, list.names[ckpts[i]]) != 0 ||
+            fs_join(aside, sizeof aside, run_dir, aside_name) != 0) {
+            rc = -1;
+            continue;
+        }
+        if (rename(dir, aside) != 0) {
+            rc = mtp_errorf("cannot move aside '%s' to remove it: %s", dir, strerror(errno));
+            continue;
+        }
+        if (fs_remove_tree(aside) != 0) rc = -1;
+    }
     free(ckpts);
     fs_list_free(&list);
     return rc;

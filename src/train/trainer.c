@@ -168,9 +168,11 @@ static int check_run_dir(const char *out, long resumed_step, const char *resumed
     fs_list list;
     if (fs_list_dir(out, "step_", "", &list) != 0) return -1;
     long newest = -1;
-    for (int i = 0; i < list.count; i++) {
+    for (int i = 0; i < list.count; i++) {  // checkpoints only (an empty step_* folder or a file is none)
         long s = fs_step_of_name(list.names[i]);
-        if (s > newest) newest = s;
+        char dir[4200];
+        if (s > newest && fs_join(dir, sizeof dir, out, list.names[i]) == 0 && fs_is_checkpoint_dir(dir))
+            newest = s;
     }
     fs_list_free(&list);
     // a resumed run writes into its own run directory, or into a new one: another run's
