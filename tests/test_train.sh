@@ -94,6 +94,19 @@ ldd "$MTP" 2>/dev/null | grep -q libasan && limit=unlimited
 grep -q "model.embed_tokens.weight' has shape \[257, 32\], config.json's model needs \[15000000, 32\]" err.txt ||
     fail "a config.json with another vocabulary: $(cat err.txt)"
 
+# a negative second moment (a damaged file) is refused on --resume: it made the next step NaN
+cp -r init negv && rm -rf negv/step_00000020
+/usr/bin/python3 - negv/step_00000000/optimizer.safetensors <<'PY'
+import json, struct, sys
+raw = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n])
+at = 8 + n + h["exp_avg_sq.model.norm.weight"]["data_offsets"][0] + 4 * 3
+raw[at:at + 4] = struct.pack("<f", -1.0)
+open(sys.argv[1], "wb").write(raw)
+PY
+expect_error "a negative second moment" "exp_avg_sq -1" -- M train --resume negv --steps 1
+
 # ---- a run directory that was moved or copied continues where it now is
 M train $TINY --out before_move --steps 4 --save-every 2 2>/dev/null || fail "train before_move"
 mv before_move moved && cp -r moved copied

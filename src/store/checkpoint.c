@@ -538,6 +538,22 @@ int checkpoint_load_params(const char *ckpt_dir, mtp_model *m) {
     return rc;
 }
 
+// AdamW's moments as it leaves them: m finite, v finite and not negative (a
+// negative v, from a damaged or hand-made file, loaded and made the next
+// step's update NaN: a square root of it). 0, or -1 with the error naming the file.
+static int check_moments(const char *path, const float *m, const float *v, size_t n) {
+    int bad = 0;  // (no early exit: the loop vectorizes)
+    for (size_t i = 0; i < n; i++) bad |= !(m[i] - m[i] == 0.0f) | !(v[i] >= 0.0f && v[i] - v[i] == 0.0f);
+    if (!bad) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(m[i] - m[i] == 0.0f) || !(v[i] >= 0.0f && v[i] - v[i] == 0.0f))
+            return mtp_errorf(
+                "%s: AdamW moments at value %zu are exp_avg %g, exp_avg_sq %g (a second moment "
+                "is finite and not negative): the file is damaged",
+                path, i, (double)m[i], (double)v[i]);
+    return 0;
+}
+
 int checkpoint_load_moments(const char *ckpt_dir, param_set *exp_avg, param_set *exp_avg_sq,
                             const mtp_config *cfg) {
     char path[PATH_CAP];
@@ -548,6 +564,7 @@ int checkpoint_load_moments(const char *ckpt_dir, param_set *exp_avg, param_set 
     if (rc == 0) rc = read_params(&f, exp_avg_sq, cfg, "exp_avg_sq.");
     if (rc == 0 && f.count != 2 * params_tensor_count(cfg))
         rc = mtp_errorf("%s: has %d tensors, expected %d", path, f.count, 2 * params_tensor_count(cfg));
+    if (rc == 0) rc = check_moments(path, exp_avg->memory, exp_avg_sq->memory, exp_avg->total);
     st_close(&f);
     return rc;
 }
@@ -571,6 +588,13 @@ int checkpoint_load_moments_packed(const char *ckpt_dir, float *m, float *v, con
     if (rc == 0 && f.count != want)
         rc = mtp_errorf("%s: has %d tensors, expected the moments of the %d trainable ones", path, f.count,
                         want / 2);
+    for (int i = 0; i < count && rc == 0; i++) {
+        if (moff[i] == (size_t)-1) continue;
+        named_tensor t;
+        params_named(NULL, cfg, i, &t);
+        const size_t n = (size_t)t.shape[0] * (t.ndim == 2 ? (size_t)t.shape[1] : 1);
+        rc = check_moments(path, m + moff[i], v + moff[i], n);
+    }
     st_close(&f);
     return rc;
 }
