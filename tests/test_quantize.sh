@@ -106,6 +106,19 @@ cmp -s "q8/$step/model.safetensors" "q8odd/$step/model.safetensors" ||
 expect_error "a NaN weight" "up_proj.weight' holds NaN at index 77" -- M quantize --model runnan --type q8 --out x
 [ ! -e x ] || fail "a refused quantization left '$(ls x)' behind"
 expect_error "int8 -128" "lm_head.weight' holds -128 at index 5" -- M generate --model q8min --prompt "line" --max-new 4
+# a scale that is not finite (its block's products would be NaN)
+cp -r q8 q8inf
+"$PY" - "q8inf/$step/model.safetensors" <<'PY' || fail "editing a q8 copy"
+import json, struct, sys
+raw = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", raw[:8])[0]
+h = json.loads(raw[8:8 + n])
+at = 8 + n + h["lm_head.weight_scale"]["data_offsets"][0] + 4 * 2
+raw[at:at + 4] = struct.pack("<f", float("inf"))
+open(sys.argv[1], "wb").write(raw)
+PY
+expect_error "an infinite q8 scale" "lm_head.weight_scale' has scale inf at index 2" -- \
+    M generate --model q8inf --prompt "line" --max-new 4
 # quantize writes a new checkpoint, never over one: not over its own source (whose optimizer
 # state would be lost), not over an earlier copy; a path ending in / or /. names the same step
 cp -r run runsrc

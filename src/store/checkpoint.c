@@ -440,6 +440,13 @@ static int read_q8_params(const st_file *f, mtp_model *m) {
         const size_t n = (size_t)t.shape[0] * (size_t)t.shape[1];
         int any = 0;
         for (size_t k = 0; k < n; k++) any |= q[k] == INT8_MIN;  // vectorized: no early exit
+        const size_t ns = n / OP_Q8_BLOCK;
+        int bad_scale = 0;  // a scale that is not finite (a damaged file) makes its block's products NaN
+        for (size_t k = 0; rc == 0 && k < ns; k++) bad_scale |= !(scales[k] - scales[k] == 0.0f);
+        for (size_t k = 0; bad_scale && rc == 0 && k < ns; k++)
+            if (!(scales[k] - scales[k] == 0.0f))
+                rc = mtp_errorf("%s: tensor '%s' has scale %g at index %zu: the file is damaged", f->path,
+                                name, (double)scales[k], k);
         for (size_t k = 0; any && rc == 0 && k < n; k++)
             if (q[k] == INT8_MIN)
                 rc = mtp_errorf(
