@@ -35,6 +35,13 @@ cJSON *json_parse_all(const char *text, size_t len) {
     return j;
 }
 
+const char *json_repeated_key(const cJSON *o) {
+    for (const cJSON *a = o->child; a; a = a->next)
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (a->string && b->string && !strcmp(a->string, b->string)) return a->string;
+    return NULL;
+}
+
 cJSON *json_read_object_file(const char *dir, const char *name, size_t max_bytes) {
     char path[4096];
     if (fs_join(path, sizeof path, dir, name) != 0) return NULL;
@@ -48,13 +55,11 @@ cJSON *json_read_object_file(const char *dir, const char *name, size_t max_bytes
         mtp_errorf("%s: not a JSON object", path);
         return NULL;
     }
-    // a key given twice: Python's json (and so Hugging Face) keeps the last, cJSON finds the first
-    for (const cJSON *a = j->child; a; a = a->next)
-        for (const cJSON *b = a->next; b; b = b->next)
-            if (a->string && b->string && !strcmp(a->string, b->string)) {
-                mtp_errorf("%s: key \"%s\" appears twice", path, a->string);
-                cJSON_Delete(j);
-                return NULL;
-            }
+    const char *twice = json_repeated_key(j);
+    if (twice) {
+        mtp_errorf("%s: key \"%s\" appears twice", path, twice);
+        cJSON_Delete(j);
+        return NULL;
+    }
     return j;
 }

@@ -17,6 +17,10 @@ struct cJSON *json_number_or_null(double x);
 // holding two objects, or one and some junk: cJSON stops at the first value's
 // end, which let a second item on a line go unseen).
 struct cJSON *json_parse_all(const char *text, size_t len);
+// The first key of object o that appears again later in it, or NULL. (A
+// repeated key lets a second value hide behind the first one cJSON finds;
+// Python's json, and so Hugging Face, keeps the last.)
+const char *json_repeated_key(const struct cJSON *o);
 // The JSON object in file dir/name (at most max_bytes), parsed; NULL with
 // an error naming the file when it is missing, too large or not an object.
 struct cJSON *json_read_object_file(const char *dir, const char *name, size_t max_bytes);

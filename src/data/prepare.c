@@ -101,8 +101,8 @@ static uint64_t val_start(const uint8_t *doc, uint64_t len, double fraction, con
     if (cut < 1) cut = 1;
     if (sep && *sep) {
         const size_t sl = strlen(sep);
-        uint64_t before =
-            0;  // the end of the last separator ending at or before the cut with a document after
+        // the end of the last separator ending at or before the cut with a document after it
+        uint64_t before = 0;
         for (const uint8_t *p = doc; (p = memmem(p, (size_t)(doc + len - p), sep, sl)); p += sl) {
             const uint64_t end = (uint64_t)(p - doc) + sl;
             if (!holds_document(doc + end, len - end, sep, sl)) break;  // nor after any later one
@@ -111,7 +111,7 @@ static uint64_t val_start(const uint8_t *doc, uint64_t len, double fraction, con
         }
         if (before > 0) return before;
     }
-    uint64_t at = cut;
+    uint64_t at;
     for (at = cut; at < len; at++)
         if (doc[at - 1] == '\n') break;
     if (at == len)

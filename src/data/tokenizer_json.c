@@ -5,11 +5,13 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/jsonl.h"
 
 // "where.key" in messages, or "key" at the top level (where = "").
 #define DOT(where) ((where)[0] ? "." : "")
 
 int tj_check_keys(const cJSON *o, const char *const *known, const char *label, const char *where) {
+    const char *twice = json_repeated_key(o);
     for (const cJSON *c = o->child; c; c = c->next) {
         int found = 0;
         for (const char *const *k = known; *k && !found; k++) found = c->string && !strcmp(c->string, *k);
@@ -18,12 +20,9 @@ int tj_check_keys(const cJSON *o, const char *const *known, const char *label, c
                 "%s: %s: unexpected key \"%s\" (a setting mtp does not support, or a file from a newer "
                 "version)",
                 label, where[0] ? where : "top level", c->string ? c->string : "");
-        // A repeated key would let a second value hide behind the first one we read.
-        for (const cJSON *d = c->next; d; d = d->next)
-            if (d->string && c->string && !strcmp(c->string, d->string))
-                return mtp_errorf("%s: %s: key \"%s\" appears twice", label, where[0] ? where : "top level",
-                                  c->string);
     }
+    if (twice)
+        return mtp_errorf("%s: %s: key \"%s\" appears twice", label, where[0] ? where : "top level", twice);
     return 0;
 }
 

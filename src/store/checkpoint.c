@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/finite.h"
 #include "core/fsutil.h"
 #include "core/jsonl.h"
 #include "core/safetensors.h"
@@ -440,13 +441,11 @@ static int read_q8_params(const st_file *f, mtp_model *m) {
         const size_t n = (size_t)t.shape[0] * (size_t)t.shape[1];
         int any = 0;
         for (size_t k = 0; k < n; k++) any |= q[k] == INT8_MIN;  // vectorized: no early exit
-        const size_t ns = n / OP_Q8_BLOCK;
-        int bad_scale = 0;  // a scale that is not finite (a damaged file) makes its block's products NaN
-        for (size_t k = 0; rc == 0 && k < ns; k++) bad_scale |= !(scales[k] - scales[k] == 0.0f);
-        for (size_t k = 0; bad_scale && rc == 0 && k < ns; k++)
-            if (!(scales[k] - scales[k] == 0.0f))
-                rc = mtp_errorf("%s: tensor '%s' has scale %g at index %zu: the file is damaged", f->path,
-                                name, (double)scales[k], k);
+        // a scale that is not finite (a damaged file) makes its block's products NaN
+        const size_t ns = n / OP_Q8_BLOCK, bad = rc == 0 ? first_nonfinite(scales, ns) : ns;
+        if (bad < ns)
+            rc = mtp_errorf("%s: tensor '%s' has scale %g at index %zu: the file is damaged", f->path, name,
+                            (double)scales[bad], bad);
         for (size_t k = 0; any && rc == 0 && k < n; k++)
             if (q[k] == INT8_MIN)
                 rc = mtp_errorf(
@@ -549,16 +548,17 @@ int checkpoint_load_params(const char *ckpt_dir, mtp_model *m) {
 // negative v, from a damaged or hand-made file, loaded and made the next
 // step's update NaN: a square root of it). 0, or -1 with the error naming the file.
 static int check_moments(const char *path, const float *m, const float *v, size_t n) {
-    int bad = 0;  // (no early exit: the loop vectorizes)
-    for (size_t i = 0; i < n; i++) bad |= !(m[i] - m[i] == 0.0f) | !(v[i] >= 0.0f && v[i] - v[i] == 0.0f);
-    if (!bad) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!(m[i] - m[i] == 0.0f) || !(v[i] >= 0.0f && v[i] - v[i] == 0.0f))
-            return mtp_errorf(
-                "%s: AdamW moments at value %zu are exp_avg %g, exp_avg_sq %g (a second moment "
-                "is finite and not negative): the file is damaged",
-                path, i, (double)m[i], (double)v[i]);
-    return 0;
+    size_t i = first_nonfinite(m, n), j = first_nonfinite(v, n);
+    int negative = 0;  // (no early exit: the loop vectorizes)
+    for (size_t k = 0; k < n; k++) negative |= v[k] < 0.0f;
+    for (size_t k = 0; negative && k < j; k++)
+        if (v[k] < 0.0f) j = k;
+    if (j < i) i = j;
+    if (i == n) return 0;
+    return mtp_errorf(
+        "%s: AdamW moments at value %zu are exp_avg %g, exp_avg_sq %g (a second moment is finite and not "
+        "negative): the file is damaged",
+        path, i, (double)m[i], (double)v[i]);
 }
 
 int checkpoint_load_moments(const char *ckpt_dir, param_set *exp_avg, param_set *exp_avg_sq,

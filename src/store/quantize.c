@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/finite.h"
 #include "core/fsutil.h"
 #include "core/safetensors.h"
 #include "model/model.h"
@@ -52,15 +53,12 @@ static int produce(void *ctx, int i, void *buf) {
         w = q->scratch;
     }
     // int8 with a scale per block has no NaN or infinity (nor would the products' sums stay exact)
-    int any =
-        0;  // (w[k] - w[k] is NaN for NaN and infinities alone: a loop without an early exit vectorizes)
-    for (size_t k = 0; k < rows * cols; k++) any |= w[k] - w[k] != 0.0f;
-    for (size_t k = 0; any && k < rows * cols; k++)
-        if (!isfinite(w[k]))
-            return mtp_errorf(
-                "%s: tensor '%s' holds %s at index %zu: a model with non-finite weights "
-                "cannot be quantized (retrain or repair the checkpoint)",
-                q->src.path, t->name, isnan(w[k]) ? "NaN" : "an infinity", k);
+    const size_t k = first_nonfinite(w, rows * cols);
+    if (k < rows * cols)
+        return mtp_errorf(
+            "%s: tensor '%s' holds %s at index %zu: a model with non-finite weights cannot be quantized "
+            "(retrain or repair the checkpoint)",
+            q->src.path, t->name, isnan(w[k]) ? "NaN" : "an infinity", k);
     if (model_kind_is_matrix(t->kind))
         op_quantize_q8(buf, q->scales, w, (int)rows, (int)cols);
     else

@@ -43,6 +43,20 @@ void cuda_gemm_batched(int ta, int tb, int m, int n, int k, float alpha, const f
 #define CUDA_DYNAMIC_SHARED(name) extern __shared__ __align__(128) unsigned char name[]
 #endif
 
+// Lets `kernel`, whose static shared memory is `static_bytes`, have `bytes`
+// of dynamic shared memory: above 48 KB in all a kernel must ask first (once
+// per size it grows to; *allowed starts at 0). Returns 0, asking nothing,
+// where the device cannot give that much (the caller takes another path).
+template <typename K>
+static inline int cuda_allow_shared(K kernel, size_t bytes, size_t static_bytes, size_t *allowed) {
+    if (bytes + static_bytes > cuda_shared_optin) return 0;
+    if (bytes + static_bytes > 48 * 1024 && bytes > *allowed) {
+        CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+        *allowed = bytes;
+    }
+    return 1;
+}
+
 static inline unsigned cuda_blocks(size_t n, unsigned threads) {
     return (unsigned)((n + threads - 1) / threads);
 }

@@ -348,14 +348,6 @@ __global__ void __launch_bounds__(128)
 
 // ---- launchers ----
 
-// The kernels' shared memory is above the default 48 KB: allowed once per kernel.
-template <typename K>
-static void allow_shared(K kernel, size_t bytes, int *done) {
-    if (*done) return;
-    CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
-    *done = 1;
-}
-
 // Whether the device gives a block the shared memory of both passes at head
 // dim HD (an H100 or A100 does; cards with about 99 KB, such as sm_86 and
 // sm_89 ones, not at 128): else the caller takes attention_products.h's path,
@@ -371,8 +363,8 @@ static int forward_hd(float *out, float *lse, const float *q, const float *k, co
                       int Tk, int H, int Hkv, op_kv_layout kv) {
     if (!fits_device<HD>()) return -1;
     const size_t bytes = fwd_smem<HD>::bytes;
-    static int allowed = 0;
-    allow_shared(flash_forward_kernel<HD>, bytes, &allowed);
+    static size_t allowed = 0;
+    cuda_allow_shared(flash_forward_kernel<HD>, bytes, 0, &allowed);  // (fits_device: it can)
     const dim3 grid((unsigned)((Tq + TILE - 1) / TILE), (unsigned)(B * H));
     CUDA_LAUNCH(flash_forward_kernel<HD>, grid, 32 * WARPS, bytes)
     (out, lse, q, k, v, Tq, Tk, H, Hkv, kv, 1.0f / sqrtf((float)HD));
@@ -387,9 +379,9 @@ static int backward_hd(float *dq, float *dk, float *dv, const float *dout, const
     const size_t bytes = bwd_smem<HD>::bytes;
     const float scale = 1.0f / sqrtf((float)HD);
     const unsigned tiles = (unsigned)((T + TILE - 1) / TILE);
-    static int allowed_dkv = 0, allowed_dq = 0;
-    allow_shared(flash_dkv_kernel<HD>, bytes, &allowed_dkv);
-    allow_shared(flash_dq_kernel<HD>, bytes, &allowed_dq);
+    static size_t allowed_dkv = 0, allowed_dq = 0;
+    cuda_allow_shared(flash_dkv_kernel<HD>, bytes, 0, &allowed_dkv);  // (fits_device: they can)
+    cuda_allow_shared(flash_dq_kernel<HD>, bytes, 0, &allowed_dq);
     CUDA_LAUNCH(flash_dkv_kernel<HD>, dim3(tiles, (unsigned)(B * Hkv)), 32 * WARPS, bytes)
     (dk, dv, dout, lse, D, q, k, v, T, H, Hkv, scale);
     CUDA_LAUNCHED("flash_dkv_kernel");

@@ -143,35 +143,22 @@ __global__ void xent_shared_kernel(float *logits, float *losses, const int32_t *
         losses[blockIdx.x] = (float)((double)maxv + log((double)sum) - (double)target_logit);
 }
 
-// Lets a kernel ask for `bytes` of dynamic shared memory (above 48 KB it must
-// say so first); returns 0 where the device cannot give that much beside the
-// kernel's static 32 floats.
-template <typename K>
-static int allow_shared(K kernel, size_t bytes, size_t *allowed) {
-    if (bytes + 32 * sizeof(float) > cuda_shared_optin) return 0;
-    if (bytes > *allowed) {
-        CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
-        *allowed = bytes;
-    }
-    return 1;
-}
-
 void cuda_softmax_xent(float *logits, float *losses, const int32_t *targets, int N, int V, float grad_scale) {
     if (N <= 0) return;
     const size_t bytes = (size_t)V * sizeof(float);
     // small rows: fewer threads, so that several blocks share an SM
     const int threads = V >= 8 * XENT_SHARED_THREADS ? XENT_SHARED_THREADS : 256;
-    // without the attribute a block may have 48 KB of shared memory in all, the kernel's static
-    // 32 floats included (rows of 12257 to 12288 floats would not launch)
-    static size_t allowed_vec = 48 * 1024 - 32 * sizeof(float),
-                  allowed_scalar = 48 * 1024 - 32 * sizeof(float);
+    // the kernel's static shared memory: block_max's and block_sum's 32 floats (counted: rows of 12257
+    // to 12288 floats, 48 KB with them, did not launch)
+    const size_t static_bytes = 32 * sizeof(float);
+    static size_t allowed_vec = 0, allowed_scalar = 0;
     if (V % 4 == 0 && (uintptr_t)logits % 16 == 0) {
-        if (allow_shared(xent_shared_kernel<true>, bytes, &allowed_vec)) {
+        if (cuda_allow_shared(xent_shared_kernel<true>, bytes, static_bytes, &allowed_vec)) {
             CUDA_LAUNCH(xent_shared_kernel<true>, N, threads, bytes)(logits, losses, targets, V, grad_scale);
             CUDA_LAUNCHED("xent_shared_kernel");
             return;
         }
-    } else if (allow_shared(xent_shared_kernel<false>, bytes, &allowed_scalar)) {
+    } else if (cuda_allow_shared(xent_shared_kernel<false>, bytes, static_bytes, &allowed_scalar)) {
         CUDA_LAUNCH(xent_shared_kernel<false>, N, threads, bytes)(logits, losses, targets, V, grad_scale);
         CUDA_LAUNCHED("xent_shared_kernel");
         return;
