@@ -68,7 +68,7 @@ static void check_cache_matches_recompute(const mtp_config *cfg, const char *lab
     model_work_alloc(&full, &m, 1, c.max_seq_len, SCHEDULE_SEQUENTIAL, 0);
     model_work_alloc(&inc, &m, 1, 16, SCHEDULE_SEQUENTIAL, 0);
     kv_cache cache;
-    kv_cache_alloc(&cache, &c);
+    kv_cache_alloc(&cache, &c, 0);
     int32_t seq[40];
     mtp_rng rng;
     mtp_rng_seed(&rng, 5);
@@ -201,7 +201,7 @@ static void test_verify_draft_rows(void) {
     model_work w;
     kv_cache cache;
     model_work_alloc(&w, &m, 1, 8, SCHEDULE_SEQUENTIAL, 0);
-    kv_cache_alloc(&cache, &c);
+    kv_cache_alloc(&cache, &c, 0);
     const int T = 4, n = 4;
     const size_t V = (size_t)c.vocab_size;
     int32_t prompt[5] = {3, 1, 4, 1, 5}, tokens[4] = {9, 2, 6, 5};
@@ -271,6 +271,52 @@ static void test_auto_greedy(void) {
     printf("auto: steps by drafts checked, random model %ld %ld %ld %ld, trained %ld %ld %ld %ld\n",
            random[0], random[1], random[2], random[3], trained[0], trained[1], trained[2], trained[3]);
     CHECK(used >= 2, "auto, random: only %d values of K were used; the switches are not exercised", used);
+    model_free(&m);
+}
+
+// The KV cache holds what a run can reach, not the whole context, and grows
+// (empty, between runs) when a later run needs more; outputs stay those of a
+// decoder whose cache holds the whole context.
+static void test_cache_capacity(void) {
+    mtp_config c = tiny(13, 3, 5, 200);
+    mtp_model m;
+    make_model(&m, &c, 17, 10.0f);
+    int32_t prompt[8] = {3, 1, 4, 1, 5, 9, 2, 6};
+    for (int drafts = 0; drafts <= 2; drafts++) {
+        const int K = drafts == 2 ? DECODE_AUTO : drafts;
+        decoder d, full;
+        sampler s;
+        CHECK(decoder_init(&d, &m, K) == 0 && decoder_init(&full, &m, K) == 0 &&
+                  decoder_reserve(&full, c.max_seq_len) == 0 &&
+                  sampler_init(&s, c.vocab_size, 0.0f, 0, 1.0f, 1) == 0,
+              "capacity: init: %s", mtp_last_error());
+        CHECK(d.cache.capacity == 0 && full.cache.capacity == c.max_seq_len,
+              "capacity: a new decoder holds %d positions, a reserved one %d (want 0 and %d)",
+              d.cache.capacity, full.cache.capacity, c.max_seq_len);
+        const int max_new[] = {10, 40, 12, 150};
+        for (int r = 0; r < 4; r++) {
+            int32_t a[160], b[160];
+            collector ca = {a, 0, 160}, cb = {b, 0, 160};
+            decode_stats st;
+            CHECK(decode_run(&d, prompt, 8, max_new[r], -1, &s, collect, &ca, &st) == 0 &&
+                      decode_run(&full, prompt, 8, max_new[r], -1, &s, collect, &cb, &st) == 0,
+                  "capacity: run %d: %s", r, mtp_last_error());
+            CHECK(ca.n == cb.n && memcmp(a, b, sizeof(int32_t) * (size_t)ca.n) == 0,
+                  "capacity, K=%d, run %d: output differs from a whole-context cache", K, r);
+            const int need = 8 + max_new[r] + c.n_future + 1,
+                      want = need < c.max_seq_len ? need : c.max_seq_len;
+            CHECK(d.cache.capacity >= want && d.cache.capacity <= c.max_seq_len,
+                  "capacity, K=%d, run %d: holds %d positions, needs %d", K, r, d.cache.capacity, want);
+            if (r == 0)
+                CHECK(d.cache.capacity == need, "capacity, K=%d: a 10-token run holds %d positions (want %d)",
+                      K, d.cache.capacity, need);
+        }
+        CHECK(decoder_reserve(&d, 1000) == 0 && d.cache.capacity == c.max_seq_len,
+              "capacity: reserving past the context holds %d (want %d)", d.cache.capacity, c.max_seq_len);
+        sampler_free(&s);
+        decoder_free(&d);
+        decoder_free(&full);
+    }
     model_free(&m);
 }
 
@@ -351,8 +397,8 @@ static void test_decode_layout(void) {
     kv_cache cm, cp;
     model_work_alloc(&wm, &m, 1, c.max_seq_len, SCHEDULE_SEQUENTIAL, 0);
     model_work_alloc(&wp, &p, 1, c.max_seq_len, SCHEDULE_SEQUENTIAL, 0);
-    kv_cache_alloc(&cm, &c);
-    kv_cache_alloc(&cp, &c);
+    kv_cache_alloc(&cm, &c, 0);
+    kv_cache_alloc(&cp, &c, 0);
     size_t V = (size_t)c.vocab_size;
     float *lm = malloc(sizeof(float) * 4 * c.max_seq_len * V),
           *lp = malloc(sizeof(float) * 4 * c.max_seq_len * V);
@@ -460,8 +506,8 @@ static void test_q8_model(void) {
     kv_cache cm, cq;
     model_work_alloc(&wm, &m, 1, 8, SCHEDULE_SEQUENTIAL, 0);
     model_work_alloc(&wq, &q, 1, 8, SCHEDULE_SEQUENTIAL, 0);
-    kv_cache_alloc(&cm, &c);
-    kv_cache_alloc(&cq, &c);
+    kv_cache_alloc(&cm, &c, 0);
+    kv_cache_alloc(&cq, &c, 0);
     int32_t tokens[6] = {1, 4, 7, 3, 6, 2};
     float lm[4 * 13], lq[4 * 13];
     model_forward_cached(&wm, &cm, tokens, 6, 4, 1, 1, lm);
@@ -698,7 +744,7 @@ static void test_head_variants(void) {
         float *logits = malloc(sizeof(float) * 3 * 4 * V);
         for (int i = 0; i < 3; i++) {
             model_work_alloc(&w[i], models[i], 1, 8, SCHEDULE_SEQUENTIAL, 0);
-            kv_cache_alloc(&cache[i], &c);
+            kv_cache_alloc(&cache[i], &c, 0);
         }
         double num[4] = {0}, den[4] = {0};
         for (int t = 0; t < 16; t++) {
@@ -739,6 +785,7 @@ int main(void) {
     test_k_chooser();
     test_sampler_argmax();
     test_auto_greedy();
+    test_cache_capacity();
     test_decode_layout();
     test_q8_model();
     test_speculative_sampling();

@@ -17,12 +17,13 @@ int loglik_init(loglik_scorer *s, const mtp_model *m, int window) {
     s->window = window;
     // head 1's logits of a window's rows
     size_t logit_floats = (size_t)window * (size_t)c->vocab_size;
-    int rc =
-        model_work_alloc(&s->work, m, 1, window, SCHEDULE_SEQUENTIAL, 0) || kv_cache_alloc(&s->cache, c) ||
-        !(s->logits = mtp_malloc(sizeof(float) * logit_floats, "scoring logits")) ||
-        !(s->model_logits = s->work.on_device ? op_alloc_on(s->work.on_device, sizeof(float) * logit_floats,
-                                                            "scoring logits")
-                                              : s->logits);
+    int rc = model_work_alloc(&s->work, m, 1, window, SCHEDULE_SEQUENTIAL, 0) ||
+             kv_cache_alloc(&s->cache, c, window) ||
+             !(s->logits = mtp_malloc(sizeof(float) * logit_floats, "scoring logits")) ||
+             !(s->model_logits =
+                   s->work.on_device
+                       ? op_alloc_on(s->work.on_device, sizeof(float) * logit_floats, "scoring logits")
+                       : s->logits);
     if (rc) loglik_free(s);
     return rc ? -1 : 0;
 }

@@ -34,8 +34,8 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
     d->all_heads = d->auto_k && c->head_order == MTP_HEAD_ANTICAUSAL;
     d->prefill_chunk = c->max_seq_len < 256 ? c->max_seq_len : 256;
     int rows = drafts + 1 > d->prefill_chunk ? drafts + 1 : d->prefill_chunk;
-    if (model_work_alloc(&d->work, m, 1, rows, SCHEDULE_SEQUENTIAL, 0) != 0 ||
-        kv_cache_alloc(&d->cache, c) != 0) {
+    // the KV cache comes with the first run (decode_run), sized to what it can reach
+    if (model_work_alloc(&d->work, m, 1, rows, SCHEDULE_SEQUENTIAL, 0) != 0) {
         decoder_free(d);
         return -1;
     }
@@ -49,11 +49,27 @@ int decoder_init(decoder *d, const mtp_model *m, int drafts) {
     d->probs = mtp_malloc(sizeof(float) * V, "probabilities");
     d->draft_probs =
         mtp_malloc(sizeof(float) * (size_t)(heads > 1 ? heads - 1 : 1) * V, "draft probabilities");
-    if (d->auto_k)
-        d->z = op_alloc_on(d->work.on_device, sizeof(float) * (size_t)c->max_seq_len * c->dim,
-                           "the rows heads 2.. read");
-    if (!d->logits || !d->model_logits || !d->probs || !d->draft_probs || (d->auto_k && !d->z)) {
+    if (!d->logits || !d->model_logits || !d->probs || !d->draft_probs) {
         decoder_free(d);
+        return -1;
+    }
+    return 0;
+}
+
+int decoder_reserve(decoder *d, int positions) {
+    const mtp_config *c = &d->model->cfg;
+    if (positions > c->max_seq_len) positions = c->max_seq_len;
+    if (d->cache.k && positions <= d->cache.capacity) return 0;
+    // at least double, so that prompts growing a little at a time reallocate a few times only
+    int capacity = d->cache.capacity > c->max_seq_len / 2 ? c->max_seq_len : 2 * d->cache.capacity;
+    if (capacity < positions) capacity = positions;
+    kv_cache_free(&d->cache);
+    op_free_on(d->work.on_device, d->z);
+    d->z = NULL;
+    if (kv_cache_alloc(&d->cache, c, capacity) != 0) return -1;
+    if (d->auto_k && !(d->z = op_alloc_on(d->work.on_device, sizeof(float) * (size_t)capacity * c->dim,
+                                          "the rows heads 2.. read"))) {
+        kv_cache_free(&d->cache);
         return -1;
     }
     return 0;
@@ -133,6 +149,9 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
         return mtp_errorf("prompt of %d tokens leaves no room in the model's context of %d: shorten it", n,
                           c->max_seq_len);
     if (max_new <= 0) return 0;
+    // the most positions this run can fill: the prompt, max_new - 1 forwarded tokens, and a last
+    // verification's K + 1 rows (or n under auto's catch-up), within the context
+    if (decoder_reserve(d, n + max_new + c->n_future + 1) != 0) return -1;
     // prefill: the prompt in chunks, matrix-matrix; logits of the last position only. Auto runs
     // the heads its chooser expects to use soon (all of them on the first prompt, whose first
     // steps time plain and full drafting) and keeps the trunk's outputs: the other drafting

@@ -73,6 +73,12 @@ typedef struct {
 // drafts K <= n-1 (0 = plain), or DECODE_AUTO.
 int decoder_init(decoder *d, const mtp_model *m, int drafts);
 void decoder_free(decoder *d);
+// Makes the KV cache (and auto's rows for heads 2..) hold at least `positions`
+// (at most the model's context), reallocating them empty if they are smaller:
+// call it before a prefill, not mid-sequence. decode_run calls it with what a
+// run can reach, so a short generation on a long-context model does not clear
+// a whole context's cache.
+int decoder_reserve(decoder *d, int positions);
 // Generates up to max_new tokens after prompt (n >= 1 tokens), stopping after
 // end-of-text `eot` (not emitted; -1 for none), when emit returns nonzero or
 // when the context is full. The sampler's temperature 0 means greedy.

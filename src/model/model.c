@@ -59,8 +59,8 @@ static void block_forward(model_work *w, int layer, block_acts *a, const float *
     const float *keys = a->k, *values = a->v;
     op_kv_layout kv = op_kv_rows(T, c->n_kv_head, hd);
     if (cache) {  // the new (T, Hkv, hd) rows into each head's run of positions
-        const size_t block = (size_t)layer * c->max_seq_len * kvd;
-        kv = op_kv_heads(c->max_seq_len, hd);
+        const size_t block = (size_t)layer * cache->capacity * kvd;
+        kv = op_kv_heads(cache->capacity, hd);
         for (int g = 0; g < c->n_kv_head; g++) {
             const size_t at = block + g * kv.head + (size_t)pos0 * hd;
             op_copy_rows(cache->k + at, sizeof(float) * hd, a->k + (size_t)g * hd, sizeof(float) * kvd,
@@ -480,14 +480,21 @@ int model_forward_last_logits(model_work *w, const int32_t *tokens, int T, int n
     return 0;
 }
 
+static int cache_full(const mtp_config *c, const kv_cache *cache, int T) {
+    if (cache->capacity < c->max_seq_len)
+        return mtp_errorf(
+            "KV cache full: %d + %d tokens exceed the %d positions it holds (the model's context: %d)",
+            cache->len, T, cache->capacity, c->max_seq_len);
+    return mtp_errorf("context full: %d + %d tokens exceed the model's max context %d", cache->len, T,
+                      c->max_seq_len);
+}
+
 int model_forward_cached(model_work *w, kv_cache *cache, const int32_t *tokens, int T, int n_heads,
                          int last_rows, int exact_rows, float *logits) {
     const mtp_config *c = &w->cfg;
     if (T < 1 || T > w->max_T)
         return mtp_errorf("%d new tokens do not fit the work buffers (%d)", T, w->max_T);
-    if (cache->len + T > c->max_seq_len)
-        return mtp_errorf("context full: %d + %d tokens exceed the model's max context %d", cache->len, T,
-                          c->max_seq_len);
+    if (cache->len + T > cache->capacity) return cache_full(c, cache, T);
     if (n_heads < 1 || n_heads > c->n_future)
         return mtp_errorf("asked for %d heads; the model has %d", n_heads, c->n_future);
     if (last_rows < 1 || last_rows > T) last_rows = T;
@@ -517,9 +524,7 @@ int model_forward_verify(model_work *w, kv_cache *cache, const int32_t *tokens, 
     if (n_heads < 2 || n_heads > c->n_future)
         return mtp_errorf("verification with %d heads: needs 2..%d", n_heads, c->n_future);
     if (draft_row < 0 || draft_row >= T) return mtp_errorf("draft row %d outside 0..%d", draft_row, T - 1);
-    if (cache->len + T > c->max_seq_len)
-        return mtp_errorf("context full: %d + %d tokens exceed the model's max context %d", cache->len, T,
-                          c->max_seq_len);
+    if (cache->len + T > cache->capacity) return cache_full(c, cache, T);
     for (int t = 0; t < T; t++)
         if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
             return mtp_errorf("token id %d is outside the vocabulary (size %d)", tokens[t], c->vocab_size);
@@ -566,9 +571,9 @@ int model_forward_heads_from(model_work *w, const kv_cache *cache, const float *
         return mtp_errorf("heads %d..%d: the model has heads 1..%d", first, last, c->n_future);
     if (c->head_order == MTP_HEAD_ANTICAUSAL && c->n_future > 1)
         return mtp_errorf("anticausal heads read the heads after them: run them all in every forward");
-    if (rows < 1 || rows > w->max_T || pos0 < 0 || pos0 + rows > c->max_seq_len)
-        return mtp_errorf("%d rows at position %d do not fit (work %d, context %d)", rows, pos0, w->max_T,
-                          c->max_seq_len);
+    if (rows < 1 || rows > w->max_T || pos0 < 0 || pos0 + rows > cache->capacity)
+        return mtp_errorf("%d rows at position %d do not fit (work %d, KV cache %d)", rows, pos0, w->max_T,
+                          cache->capacity);
     // head `first` reads z from where a forward leaves the trunk's output; a causal head the output of
     // the one before it, in the same slot
     op_copy(w->trunk[config_trunk_layers(c) - 1].out, z, sizeof(float) * rows * d);

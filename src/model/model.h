@@ -31,12 +31,15 @@ typedef struct {
 } block_acts;
 
 // Keys and values of every block (trunk and heads) for one sequence, so a
-// decoder runs only the new tokens: k, v (L, Hkv, Tmax, hd), after RoPE: each
-// head's positions together (op_kv_heads). len positions are filled; lowering
-// len forgets (rolls back) the rest.
+// decoder runs only the new tokens: k, v (L, Hkv, capacity, hd), after RoPE:
+// each head's positions together (op_kv_heads). len positions are filled;
+// lowering len forgets (rolls back) the rest. capacity <= the model's context:
+// a short generation on a long-context model holds (and clears) only what it
+// can reach.
 typedef struct {
     float *k, *v;
     int len;
+    int capacity;   // positions each head's run holds
     int on_device;  // k, v are the ops' device memory
 } kv_cache;
 
@@ -213,7 +216,8 @@ int model_forward_loss(model_work *w, const int32_t *rows, int B, int T, double 
 // tokens (T): logits (n_heads, V). Used by sampling.
 int model_forward_last_logits(model_work *w, const int32_t *tokens, int T, int n_heads, float *logits);
 
-int kv_cache_alloc(kv_cache *cache, const mtp_config *cfg);  // on the ops' current device
+// capacity positions (1..max_seq_len; 0: max_seq_len), zeroed, on the ops' current device
+int kv_cache_alloc(kv_cache *cache, const mtp_config *cfg, int capacity);
 void kv_cache_free(kv_cache *cache);
 // Runs tokens (T) at positions cache->len .. len+T-1 through the trunk and
 // heads 1..n_heads, appends their keys and values and advances cache->len.

@@ -296,9 +296,14 @@ void model_zero_grads(model_work *w) {
     op_zero_on(w->grads.on_device, w->grads.memory, w->grads.total * sizeof(float));
 }
 
-int kv_cache_alloc(kv_cache *cache, const mtp_config *c) {
-    size_t n = (size_t)c->n_layer * c->max_seq_len * c->n_kv_head * config_head_dim(c);
+int kv_cache_alloc(kv_cache *cache, const mtp_config *c, int capacity) {
     memset(cache, 0, sizeof *cache);
+    if (capacity == 0) capacity = c->max_seq_len;
+    if (capacity < 1 || capacity > c->max_seq_len)
+        return mtp_errorf("a KV cache of %d positions: the model's context holds 1..%d", capacity,
+                          c->max_seq_len);
+    size_t n = (size_t)c->n_layer * capacity * c->n_kv_head * config_head_dim(c);
+    cache->capacity = capacity;
     cache->on_device = (int)op_current_device();  // which device (0: the host)
     // on the host, memory decoding reads in full every token (huge pages where granted)
     cache->k = cache->on_device ? op_alloc(n * sizeof(float), "key cache")

@@ -254,8 +254,8 @@ enum { PAIRS = 9 };
 static double paired_cost(decoder *d, int K, int32_t token) {
     model_work *w = &d->work;
     kv_cache *c = &d->cache;
-    const int max = d->model->cfg.max_seq_len, heads = d->all_heads ? d->model->cfg.n_future : K + 1;
-    // a full context is rolled back to leave room for K+1 rows (lowering len forgets)
+    const int max = c->capacity, heads = d->all_heads ? d->model->cfg.n_future : K + 1;
+    // a full cache is rolled back to leave room for K+1 rows (lowering len forgets)
     if (c->len + K + 1 > max) c->len = max - K - 1;
     const int base = c->len;
     if (K < 1 || base < 1) return NAN;

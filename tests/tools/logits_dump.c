@@ -42,7 +42,7 @@ int main(int argc, char **argv) {
     kv_cache cache;
     float *logits = malloc((size_t)n * T * c->vocab_size * sizeof *logits);
     if (!logits || model_work_alloc(&w, &ck.model, 1, T, SCHEDULE_SEQUENTIAL, 0) != 0 ||
-        kv_cache_alloc(&cache, c) != 0)
+        kv_cache_alloc(&cache, c, 0) != 0)
         return fail("allocation");
     if (model_forward_cached(&w, &cache, ids, T, n, 0, 0, logits) != 0) return fail("forward");
     st_entry e = {.name = "logits", .ndim = 3, .shape = {n, T, c->vocab_size}, .data = logits};
