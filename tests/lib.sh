@@ -40,3 +40,29 @@ finish() {
     echo "$1: all checks passed"
     exit 0
 }
+
+# log_slack LOG BYTES FILL: pads LOG with whole JSON lines until its last 4 KB page has BYTES
+# free, then fills the file system with FILL: the next writes to LOG get those BYTES, no more (a
+# tmpfs gives files whole pages).
+log_slack() {
+    python3 - "$1" "$2" <<'PY'
+import os, sys
+path, slack = sys.argv[1], int(sys.argv[2])
+pad = (4096 - slack - os.path.getsize(path)) % 4096
+if pad < 12: pad += 4096
+with open(path, "a") as f: f.write('{"pad": "' + "x" * (pad - 12) + '"}\n')
+PY
+    head -c 64M /dev/zero >"$3" 2>/dev/null
+    return 0
+}
+
+# whole_json_lines LOG STEPS: every line of LOG is JSON, and its training lines end at step STEPS.
+whole_json_lines() {
+    python3 - "$1" "$2" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read()
+assert text.endswith("\n"), "the log ends in part of a line: %r" % text[-60:]
+steps = [l["step"] for l in map(json.loads, text.splitlines()) if "loss" in l and "split" not in l]
+assert steps[-1] == int(sys.argv[2]), steps
+PY
+}

@@ -194,6 +194,48 @@ rc=$?
 [ $rc -eq 1 ] && grep -q -- "--log '/dev/full': cannot write" err.txt || fail "log on a full device: rc $rc, $(cat err.txt)"
 [ -d logfull/step_00000001 ] || fail "log failure: the step made was not saved: $(ls logfull 2>&1)"
 
+# ---- a full disk under the log (a 1 MB tmpfs in a private mount namespace, where permitted): a
+# resumed step's line fits, the final evaluation's does not (log_slack). The step is saved (it was
+# lost) and the log holds whole lines only; then the training line fails, and the step is saved too
+if unshare -m true 2>/dev/null; then
+    mkdir -p small
+    export -f log_slack whole_json_lines
+    MTP="$MTP" TINY="$TINY" unshare -m bash -c '
+    mount -t tmpfs -o size=1M tmpfs small || exit 77
+    E="--save-every 0 --eval-every 1000 --eval-batches 1 --log small/log.jsonl"
+    "$MTP" train $TINY --out fin --steps 4 $E 2>/dev/null || { echo "train fin"; exit 1; }
+    log_slack small/log.jsonl 200 small/fill
+    "$MTP" train --resume fin --steps 5 $E >/dev/null 2>err.txt
+    [ $? -eq 1 ] && grep -q -- "--log .*cannot write" err.txt || { echo "final eval: $(cat err.txt)"; exit 1; }
+    [ -d fin/step_00000005 ] || { echo "the final evaluation line failed and step 5 was lost"; exit 1; }
+    whole_json_lines small/log.jsonl 5 || exit 1
+    rm small/fill && log_slack small/log.jsonl 60 small/fill
+    "$MTP" train --resume fin --steps 6 $E >/dev/null 2>err.txt
+    [ $? -eq 1 ] && [ -d fin/step_00000006 ] || { echo "training line: $(cat err.txt)"; exit 1; }
+    whole_json_lines small/log.jsonl 5 || exit 1
+    ' || fail "full disk under the log"
+else
+    echo "skipped: full disk under the log (no private mount namespace here)"
+fi
+M train $TINY --out frag --steps 4 --log frag.jsonl 2>/dev/null || fail "train frag"
+printf '{"step": 5, "lo' >>frag.jsonl
+M train --resume frag --steps 6 2>err.txt || fail "resume after a log fragment: $(cat err.txt)"
+grep -q "unfinished line" err.txt || fail "resume did not say it cut the log's fragment: $(cat err.txt)"
+/usr/bin/env python3 -c "
+import json, sys
+steps = [json.loads(l)['step'] for l in open('frag.jsonl')]
+assert steps == [1, 2, 3, 4, 5, 6], steps" || fail "log after a fragment: $(cat frag.jsonl)"
+M train --resume frag --steps 7 --log '' 2>/dev/null || fail "resume with --log ''"
+[ "$(wc -l <frag.jsonl)" -eq 6 ] || fail "--log '' still wrote the run's log"
+# a lone copy of a checkpoint names its run absolutely (it once made a new run under the working
+# directory); that run refuses a checkpoint not its own, so a lone copy resumes with --out
+mkdir -p fromhere && cp -r frag/step_00000007 lone
+(cd fromhere && "$MTP" train --resume ../lone --steps 8 >/dev/null 2>../err.txt)
+[ $? -eq 1 ] && [ -z "$(ls fromhere)" ] && grep -q "frag' holds another run's checkpoints" err.txt ||
+    fail "a lone checkpoint resumed into $(ls fromhere): $(cat err.txt)"
+(cd fromhere && "$MTP" train --resume ../lone --steps 8 --out again >/dev/null 2>&1) && [ -d fromhere/again/step_00000008 ] ||
+    fail "resume of a lone checkpoint with --out"
+
 # ---- log lines: one per step plus one per eval, valid JSON with the keys of design.md
 M train $TINY --out logged --steps 4 --eval-every 2 --eval-batches 2 --log log.jsonl 2>/dev/null || fail "train log"
 /usr/bin/env python3 - log.jsonl <<'PY' || fail "log file"

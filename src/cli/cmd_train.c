@@ -37,7 +37,8 @@ static const flag RUN_FLAGS[] = {
      "flags not given are taken from the checkpoint. A checkpoint\n"
      "without a run (mtp convert's) starts a new run in --out from its\n"
      "weights: fine-tuning, from step 0 with fresh optimizer state"},
-    {"--log", FLAG_STRING, OFF(log), "FILE", "JSON lines: one per step and one per eval"},
+    {"--log", FLAG_STRING, OFF(log), "FILE",
+     "JSON lines: one per step and one per eval ('': none; --resume appends to the run's unless given)"},
     {0},
 };
 
@@ -261,8 +262,17 @@ static int merge_resume(command_line *cl, train_args *a, const mtp_config *c, co
                1;
     if (flags_from_json(cl, args, label, "out") != FLAGS_OK) return 2;
     if (!a->out && !(a->out = resumed_run_dir(a->resume, ckpt, out_buf, cap))) {
+        // a lone checkpoint (not a run's step_* folder): the run it came from, named absolutely
+        // (a relative name, as older checkpoints stored it, would be taken from wherever this runs)
         const cJSON *out = cJSON_GetObjectItemCaseSensitive(args, "out");
-        if (cJSON_IsString(out) && out->valuestring[0]) a->out = out->valuestring;
+        if (cJSON_IsString(out) && out->valuestring[0] == '/')
+            a->out = out->valuestring;
+        else
+            return mtp_errorf(
+                       "%s is a lone checkpoint (not a step_* folder of a run directory): give --out "
+                       "DIR for the resumed run",
+                       ckpt),
+                   1;
     }
     if (a->shape.seq_len > c->max_seq_len)
         return mtp_errorf("--seq-len %d exceeds the checkpoint's max context %d (%s)", a->shape.seq_len,
@@ -369,7 +379,7 @@ static int run_train(command_line *cl) {
     }
     train_options o = {a->data,
                        a->out,
-                       a->log,
+                       a->log && a->log[0] ? a->log : NULL,  // --log '': none (a resumed run's included)
                        s->seq_len,
                        s->batch,
                        a->grad_accum,

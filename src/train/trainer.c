@@ -55,7 +55,9 @@ cJSON *train_options_to_json(const train_options *o) {
     snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
     char *data = o->data ? absolute_path(o->data) : NULL, *log = o->log ? absolute_path(o->log) : NULL;
     cJSON_AddStringToObject(j, "data", data ? data : o->data ? o->data : "");
-    cJSON_AddStringToObject(j, "out", o->out ? o->out : "");
+    char *out = o->out ? absolute_path(o->out) : NULL;  // where a lone copy of a checkpoint resumes
+    cJSON_AddStringToObject(j, "out", out ? out : o->out ? o->out : "");
+    free(out);
     if (o->log) cJSON_AddStringToObject(j, "log", log ? log : o->log);
     free(data);
     free(log);
@@ -448,6 +450,7 @@ static int check_options(const train_options *o) {
 int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, const char *resume,
                  const train_observer *obs) {
     memset(t, 0, sizeof *t);
+    t->log.fd = -1;
     if (check_options(o) != 0) return -1;
     t->o = *o;
     if (obs) t->obs = *obs;
@@ -546,13 +549,20 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
     remove(probe);
     if (lock_run_dir(t) != 0) return -1;
     if (check_run_dir(o->out, resume && !fine_tune ? t->step : -1, t->ckpt) != 0) return -1;
-    if (o->log && !(t->log = fopen(o->log, resume && !fine_tune ? "a" : "w")))
-        return mtp_errorf("--log '%s': cannot open for writing", o->log);
+    long cut = 0;
+    if (o->log && run_log_open(&t->log, o->log, resume && !fine_tune, &cut) != 0)
+        return mtp_errorf("--log '%s': cannot open for writing: %s%s", o->log, strerror(errno),
+                          resume && !fine_tune ? " (a resumed run appends to its log: give --log FILE for "
+                                                 "another, or --log '' for none)"
+                                               : "");
+    if (cut)
+        note(t, "--log '%s' ended in %ld bytes of an unfinished line (a write cut short): removed", o->log,
+             cut);
     return 0;
 }
 
 void trainer_close(trainer *t) {
-    if (t->log) fclose(t->log);
+    run_log_close(&t->log);
     if (t->lock_fd > 0) close(t->lock_fd);
     dist_reducer_free(t->reducer);
     loader_close(&t->train);
@@ -562,10 +572,6 @@ void trainer_close(trainer *t) {
     model_free(&t->model);
     free(t->tokenizer_json);
     memset(t, 0, sizeof *t);
-}
-
-static void log_heads(FILE *f, const double *h, int n) {
-    for (int k = 0; k < n; k++) fprintf(f, "%s%.6f", k ? ", " : "", h[k]);
 }
 
 // Process 0 writes the checkpoint; under data parallelism the moments'
@@ -625,14 +631,35 @@ done:
     return rc;
 }
 
-// The log line just written reached the file (a full disk, a closed device:
-// the run stops, saving where it is, rather than go on with its log cut short).
-static int log_written(trainer *t) {
-    errno = 0;
-    if (fflush(t->log) == 0 && !ferror(t->log)) return 0;
-    return mtp_errorf("--log '%s': cannot write: %s (the run stopped; resume it once the log can be written)",
-                      t->o.log, errno ? strerror(errno) : "write error");
+// Writes one line of the log (a full disk, a closed device: the run stops,
+// saving where it is, rather than go on with its log cut short). 1 if the
+// line could not be written.
+static int log_line(trainer *t, const char *line, int len) {
+    if (len > 0 && run_log_write(&t->log, line, (size_t)len) == 0) return 0;
+    mtp_errorf("--log '%s': cannot write: %s (the run stopped; resume it once the log can be written)",
+               t->o.log, len > 0 ? strerror(errno) : "line too long");
+    return 1;
 }
+
+// Appends a head-loss list "h1, h2, ..." to line[*len..cap).
+static void add_heads(char *line, int *len, int cap, const double *h, int n) {
+    for (int k = 0; k < n && *len >= 0 && *len < cap; k++) {
+        int w = snprintf(line + *len, (size_t)(cap - *len), "%s%.6f", k ? ", " : "", h[k]);
+        *len = w < 0 ? -1 : *len + w;
+    }
+}
+
+// Appends fmt's text to line[*len..cap); *len -1 (or >= cap) once it no longer fits.
+static void add_text(char *line, int *len, int cap, const char *fmt, ...) {
+    if (*len < 0 || *len >= cap) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int w = vsnprintf(line + *len, (size_t)(cap - *len), fmt, ap);
+    va_end(ap);
+    *len = w < 0 ? -1 : *len + w;
+}
+
+enum { LOG_LINE = 256 + 16 * MTP_MAX_FUTURE };
 
 static int evaluate(trainer *t) {
     if (!t->have_val || dist_rank() != 0) return 0;  // process 0 alone reports validation
@@ -642,14 +669,26 @@ static int evaluate(trainer *t) {
         0)
         return -1;
     if (t->obs.on_eval) t->obs.on_eval(t->obs.user, t, &r);
-    if (t->log) {
-        fprintf(t->log, "{\"step\": %ld, \"split\": \"val\", \"loss\": %.6f, \"head_losses\": [", t->step,
-                r.total);
-        log_heads(t->log, r.loss, n);
-        fprintf(t->log, "]}\n");
-        return log_written(t);
+    if (t->log.fd >= 0) {
+        char line[LOG_LINE];
+        int len = 0;
+        add_text(line, &len, LOG_LINE,
+                 "{\"step\": %ld, \"split\": \"val\", \"loss\": %.6f, \"head_losses\": [", t->step, r.total);
+        add_heads(line, &len, LOG_LINE, r.loss, n);
+        add_text(line, &len, LOG_LINE, "]}\n");
+        return log_line(t, line, len < LOG_LINE ? len : -1);
     }
     return 0;
+}
+
+// The log failed, the step did not: keep the step; the message stays the log's.
+static void save_keeping_error(trainer *t) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", mtp_last_error());
+    if (save(t) == 0)
+        mtp_errorf("%s", why);
+    else
+        mtp_error_context("%s; and then", why);
 }
 
 int trainer_run(trainer *t) {
@@ -690,14 +729,22 @@ int trainer_run(trainer *t) {
         }
         double avg = t->timed_steps ? t->timed_seconds / t->timed_steps : dt;
         if (t->obs.on_step) t->obs.on_step(t->obs.user, t, &r, dt, avg * (double)(o->steps - t->step));
-        if (t->log) {
-            fprintf(t->log, "{\"step\": %ld, \"loss\": %.6f, \"head_losses\": [", t->step, r.loss);
-            log_heads(t->log, r.head_losses, n);
-            fprintf(t->log, "], \"lr\": %.6e, \"grad_norm\": %.6f, \"tokens_per_sec\": %.1f, \"ms\": %.3f}\n",
-                    r.lr, r.grad_norm, (double)B * T * K * P / dt, dt * 1e3);
-            if (log_written(t) != 0) rc = 1;  // the log could not be written
+        if (t->log.fd >= 0) {
+            char line[LOG_LINE];
+            int len = 0;
+            add_text(line, &len, LOG_LINE, "{\"step\": %ld, \"loss\": %.6f, \"head_losses\": [", t->step,
+                     r.loss);
+            add_heads(line, &len, LOG_LINE, r.head_losses, n);
+            add_text(line, &len, LOG_LINE,
+                     "], \"lr\": %.6e, \"grad_norm\": %.6f, \"tokens_per_sec\": %.1f, \"ms\": %.3f}\n", r.lr,
+                     r.grad_norm, (double)B * T * K * P / dt, dt * 1e3);
+            rc = log_line(t, line, len < LOG_LINE ? len : -1);  // 1: the log could not be written
         }
-        if (rc == 0 && o->eval_every > 0 && t->step % o->eval_every == 0 && evaluate(t) != 0) rc = 2;
+        // evaluate: 1 when its log line could not be written, as above; -1 when validation failed
+        if (rc == 0 && o->eval_every > 0 && t->step % o->eval_every == 0) {
+            int e = evaluate(t);
+            rc = e == 1 ? 1 : e != 0 ? 2 : 0;
+        }
         // process 0 alone writes the log and validates: every process stops with it (a save is
         // collective: process 0 saving alone waited forever for the others' optimizer shards)
         double failed[2] = {rc == 1, rc == 2};
@@ -720,20 +767,24 @@ int trainer_run(trainer *t) {
     }
     free(rows);
     free(micro);
-    if (rc != 0 && log_failed && !saved_now && t->step > t->first_step) {
-        // the log failed, the step did not: keep the step (the message stays the log's)
-        char why[1024];
-        snprintf(why, sizeof why, "%s", mtp_last_error());
-        if (save(t) == 0)
-            mtp_errorf("%s", why);
-        else
-            mtp_error_context("%s; and then", why);
-    }
+    if (rc != 0 && log_failed && !saved_now && t->step > t->first_step) save_keeping_error(t);
     if (rc != 0) return rc;
-    if (stopping)
+    if (stopping) {
         note(t, "interrupted: saving step %ld so the run can be resumed", t->step);
-    else if (o->eval_every > 0 && t->step % o->eval_every != 0 && (rc = evaluate(t)) != 0)
-        return rc;
+    } else if (o->eval_every > 0 && t->step % o->eval_every != 0) {
+        // process 0 alone evaluates; every process learns how it went (none may wait in a save)
+        int e = evaluate(t);
+        double failed[2] = {e == 1, e != 0 && e != 1};
+        if (P > 1 && dist_sum(failed, 2) != 0) return -1;
+        if (failed[0] > 0 || failed[1] > 0) {
+            if (e == 0)
+                mtp_errorf("process 0 stopped the run: %s",
+                           failed[0] > 0 ? "its --log could not be written" : "its validation failed");
+            // the last evaluation's log line failed, the steps did not: keep them
+            if (failed[0] > 0 && !saved_now && t->step > t->first_step) save_keeping_error(t);
+            return -1;
+        }
+    }
     // a resumed run that made no step has nothing new to save (and must not
     // rewrite the checkpoint it was loaded from)
     int resumed_idle = t->ckpt[0] && t->step == t->first_step;

@@ -14,6 +14,7 @@
 #include "model/model.h"
 #include "train/dist.h"
 #include "train/optimizer.h"
+#include "train/run_log.h"
 #include "train/step.h"
 #include "train/val_loss.h"
 
@@ -63,8 +64,8 @@ typedef struct trainer {
     optim_config optim;
     data_loader train, val;
     int have_val;
-    char *tokenizer_json;  // the data's tokenizer, copied into every checkpoint
-    FILE *log;
+    char *tokenizer_json;   // the data's tokenizer, copied into every checkpoint
+    run_log log;            // --log (fd -1: none)
     int lock_fd;            // OUT/.lock, held while the run is open (0: none)
     long step, first_step;  // completed steps; the step the run started from
     double tokens_seen;     // training tokens consumed (survives changes of --batch on resume)
