@@ -138,6 +138,34 @@ static void test_prompts(generator *g) {
     mtp_rng_seed(&g->smp.rng, 5);
     CHECK(generate_tokens(g, ids + TMAX, 10, &plain, &want) == 0 && !strcmp(r.text.s, want.text.s),
           "the kept tokens give '%s', the same prompt alone '%s'", r.text.s, want.text.s);
+    // a prompt that begins a document keeps its start (BOS) through the cut: the start, then the
+    // newest keep - 1 tokens, as that sequence alone gives
+    int32_t start = tokenizer_doc_start(g->tok), alone[10] = {start};
+    ids[0] = start;
+    memcpy(alone + 1, ids + TMAX + 1, sizeof(int32_t) * 9);
+    generate_result_free(&r);
+    generate_result_free(&want);
+    mtp_rng_seed(&g->smp.rng, 5);
+    CHECK(generate_tokens(g, ids, TMAX + 10, &o, &r) == 0 && r.prompt_cut == TMAX && r.prompt_tokens == 10,
+          "keep 10 after a document start: cut %d, kept %d", r.prompt_cut, r.prompt_tokens);
+    mtp_rng_seed(&g->smp.rng, 5);
+    CHECK(generate_tokens(g, alone, 10, &plain, &want) == 0 && !strcmp(r.text.s, want.text.s),
+          "a cut prompt after a document start gives '%s', its start and newest tokens '%s'", r.text.s,
+          want.text.s);
+    ids[0] = 'a';
+    // room for max_new: a prompt of context - max_new + 1 tokens still has it (the first new token
+    // takes no position), one more token is cut
+    o.keep = generate_keep_for_room(TMAX, 4);
+    for (int extra = 0; extra <= 1; extra++) {
+        generate_result_free(&r);
+        int n = TMAX - 4 + 1 + extra;
+        CHECK(generate_tokens(g, ids, n, &o, &r) == 0 && r.prompt_cut == extra && r.stats.generated == 4,
+              "a prompt of %d tokens, room for 4 in %d: cut %d, generated %ld", n, TMAX, r.prompt_cut,
+              r.stats.generated);
+    }
+    CHECK(generate_keep_for_room(TMAX, 1) == 0 && generate_keep_for_room(TMAX, TMAX + 5) == 0,
+          "keep for room 1 or past the context: %d, %d (want 0: context - 1)",
+          generate_keep_for_room(TMAX, 1), generate_keep_for_room(TMAX, TMAX + 5));
     // an empty prompt starts from end-of-text
     int32_t eot = tokenizer_eot(g->tok);
     mtp_rng_seed(&g->smp.rng, 5);

@@ -137,6 +137,40 @@ int main(void) {
     free(b.text), free(t.text), free(s.text);
     mtp_generator_free(plain), mtp_generator_free(spec), mtp_generator_free(autok), mtp_generator_free(stop);
 
+    // NULL arguments: an error naming the argument, not a crash
+    mtp_generation nul = {0};
+    int32_t *nids = NULL;
+    size_t nn = 0;
+    double nh[MTP_MAX_FUTURE];
+    CHECK(mtp_generator_new(NULL, &go) == NULL && strstr(mtp_last_error(), "model is NULL"), "new(NULL): %s",
+          mtp_last_error());
+    CHECK(mtp_generator_new(m, NULL) == NULL && strstr(mtp_last_error(), "options is NULL"),
+          "new(m, NULL): %s", mtp_last_error());
+    CHECK(mtp_generate(NULL, "ab", 2, &nul) == -1 && strstr(mtp_last_error(), "generator is NULL"),
+          "generate(NULL): %s", mtp_last_error());
+    go.speculative = 0;
+    mtp_generator *ng = mtp_generator_new(m, &go);
+    CHECK(ng && mtp_generate(ng, NULL, 5, &nul) == -1 && strstr(mtp_last_error(), "prompt is NULL"),
+          "generate(g, NULL, 5): %s", mtp_last_error());
+    CHECK(ng && mtp_generate(ng, "ab", 2, NULL) == -1 && strstr(mtp_last_error(), "out is NULL"),
+          "generate(g, ..., NULL): %s", mtp_last_error());
+    CHECK(ng && mtp_generate(ng, NULL, 0, &nul) == 0 && nul.text, "generate(g, NULL, 0): %s",
+          mtp_last_error());
+    free(nul.text);
+    mtp_generator_free(ng);
+    CHECK(mtp_encode(NULL, "ab", 2, &nids, &nn) == -1 && strstr(mtp_last_error(), "model is NULL"),
+          "encode(NULL): %s", mtp_last_error());
+    CHECK(mtp_encode(m, "ab", 2, NULL, &nn) == -1 && mtp_encode(m, NULL, 2, &nids, &nn) == -1 &&
+              strstr(mtp_last_error(), "text is NULL"),
+          "encode(m, NULL, 2): %s", mtp_last_error());
+    CHECK(mtp_decode(NULL, nids, 0, NULL) == NULL && mtp_decode(m, NULL, 3, NULL) == NULL &&
+              strstr(mtp_last_error(), "ids is NULL"),
+          "decode(m, NULL, 3): %s", mtp_last_error());
+    CHECK(mtp_loss(m, NULL, 9, nh) == -1 && mtp_loss(m, nids, 9, NULL) == -1 &&
+              mtp_model_config(NULL) == NULL && mtp_model_dir(NULL) == NULL && mtp_train(NULL) == -1 &&
+              mtp_set_device(NULL) == -1 && strstr(mtp_last_error(), "name is NULL"),
+          "NULL model, tokens, losses, options or device name: %s", mtp_last_error());
+
     go.speculative = 3;
     CHECK(mtp_generator_new(m, &go) == NULL && strstr(mtp_last_error(), "at most 2"), "4 heads of 3: %s",
           mtp_last_error());

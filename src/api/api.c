@@ -6,6 +6,12 @@
 #include "libmtp.h"
 #include "train/trainer.h"
 
+// A NULL argument: -1 with a message naming it (the public functions return an
+// error for one, as mtp_load(NULL) does, rather than crash).
+static int null_arg(const char *fn, const char *name) {
+    return mtp_errorf("%s: %s is NULL", fn, name);
+}
+
 const char *mtp_version(void) {
     return MTP_VERSION;
 }
@@ -15,6 +21,7 @@ void mtp_set_threads(int threads) {
 }
 
 int mtp_set_device(const char *name) {
+    if (!name) return null_arg("mtp_set_device", "name");
     op_device d;
     if (op_device_parse(name, &d) != 0) return -1;
     return op_use_device(d);
@@ -61,6 +68,7 @@ static void report_step(void *user, const trainer *t, const step_result *r, doub
 }
 
 int mtp_train(const mtp_train_options *o) {
+    if (!o) return null_arg("mtp_train", "options");
     if (!o->data_dir || !o->out_dir)
         return mtp_errorf("mtp_train: give data_dir (made by mtp_prepare) and out_dir (the run directory)");
     train_options to = {
@@ -109,21 +117,27 @@ void mtp_close(mtp_checkpoint *m) {
 }
 
 const mtp_config *mtp_model_config(const mtp_checkpoint *m) {
+    if (!m) return null_arg("mtp_model_config", "model"), NULL;
     return &m->cfg;
 }
 
 const char *mtp_model_dir(const mtp_checkpoint *m) {
+    if (!m) return null_arg("mtp_model_dir", "model"), NULL;
     return m->dir;
 }
 
 int mtp_encode(const mtp_checkpoint *m, const char *text, size_t len, int32_t **ids, size_t *n) {
     size_t cap = 0;
+    if (!m || !ids || !n || (!text && len))
+        return null_arg("mtp_encode", !m ? "model" : !ids ? "ids" : !n ? "n" : "text");
+    if (!text) text = "";
     *ids = NULL;
     *n = 0;
     return tokenizer_encode(m->tok, text, len, ids, n, &cap);
 }
 
 char *mtp_decode(const mtp_checkpoint *m, const int32_t *ids, size_t n, size_t *len) {
+    if (!m || (!ids && n)) return null_arg("mtp_decode", !m ? "model" : "ids"), NULL;
     strbuf b = {0};
     for (size_t i = 0; i < n && !b.failed; i++)
         if (tokenizer_decode_append(m->tok, ids[i], &b) < 0) {
@@ -134,6 +148,8 @@ char *mtp_decode(const mtp_checkpoint *m, const int32_t *ids, size_t n, size_t *
 }
 
 int mtp_loss(const mtp_checkpoint *m, const int32_t *tokens, size_t n, double *head_losses) {
+    if (!m || !tokens || !head_losses)
+        return null_arg("mtp_loss", !m ? "model" : !tokens ? "tokens" : "head_losses");
     const mtp_config *c = &m->cfg;
     if (n <= (size_t)c->n_future || n - (size_t)c->n_future > (size_t)c->max_seq_len)
         return mtp_errorf("mtp_loss: %zu tokens; a model with %d heads and a context of %d needs %d to %d", n,
@@ -166,6 +182,7 @@ void mtp_generate_options_default(mtp_generate_options *o) {
 }
 
 mtp_generator *mtp_generator_new(const mtp_checkpoint *m, const mtp_generate_options *o) {
+    if (!m || !o) return null_arg("mtp_generator_new", !m ? "model" : "options"), NULL;
     mtp_generator *g = mtp_calloc(1, sizeof *g, "generator");
     generator_config gc = {o->speculative, o->temperature, o->top_k, o->top_p, o->seed};
     if (g && generator_init(&g->g, &m->model, m->tok, &gc) != 0) {
@@ -191,6 +208,9 @@ void mtp_generator_free(mtp_generator *g) {
 }
 
 int mtp_generate(mtp_generator *g, const char *prompt, size_t len, mtp_generation *out) {
+    if (!g || !out || (!prompt && len))
+        return null_arg("mtp_generate", !g ? "generator" : !out ? "out" : "prompt");
+    if (!prompt) prompt = "";  // none, of length 0
     const char *stops[2] = {g->o.stop, NULL};
     generate_options o = {.max_new = g->o.max_new, .stops = g->o.stop ? stops : NULL};
     generate_result r = {0};

@@ -39,7 +39,7 @@ static int run_sample(command_line *cl) {
                   room = a->d.max_new < context / 2 ? a->d.max_new : context / 2;
         generate_options o = {.max_new = a->d.max_new,
                               .fit = PROMPT_FIT_KEEP_END,
-                              .keep = context - (room < 1 ? 1 : room),
+                              .keep = generate_keep_for_room(context, room),
                               .on_text = print_text};
         print_text(a->prompt, strlen(a->prompt), NULL);
         rc = generate_text(&ms.gen, a->prompt, strlen(a->prompt), &o, &r) != 0;
@@ -68,8 +68,9 @@ const command_spec CMD_SAMPLE = {
     .about =
         "Continues TEXT with head 1 (the next-token head) and prints the result; a prompt\n"
         "that leaves no room for --max-new tokens (or for half the context, if less) keeps\n"
-        "its newest tokens, with a note on stderr. The extra heads draft tokens that head 1\n"
-        "checks (--speculative): the text is distributed exactly as without them.",
+        "its newest tokens (after its BOS, which stays), with a note on stderr. The extra\n"
+        "heads draft tokens that head 1 checks (--speculative): the text is distributed\n"
+        "exactly as without them.",
     .groups = {{NULL, MODEL_FLAGS, offsetof(sample_args, m), "--model --threads --device"},
                {NULL, SAMPLE_FLAGS, 0},
                {NULL, DECODE_FLAGS, offsetof(sample_args, d),

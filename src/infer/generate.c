@@ -139,9 +139,20 @@ int generate_tokens(generator *g, const int32_t *ids, int n, const generate_opti
             "the prompt is %d tokens, the model's context %d: shorten it to leave room to generate", n,
             context);
     int keep = o->keep > 0 && o->keep < context ? o->keep : context - 1;
+    int32_t *kept = NULL;
     if (n > keep) {
+        // a document's start (the BOS a SentencePiece prompt begins with) stays first: the model saw
+        // every training document after it; the cut takes the tokens after it
+        const int lead = ids[0] == start && keep > 1;
+        if (lead) {
+            if (!(kept = mtp_malloc(sizeof(int32_t) * (size_t)keep, "prompt"))) return -1;
+            kept[0] = start;
+            memcpy(kept + 1, ids + n - (keep - 1), sizeof(int32_t) * (size_t)(keep - 1));
+            ids = kept;
+        } else {
+            ids += n - keep;
+        }
         r->prompt_cut = n - keep;
-        ids += n - keep;
         n = keep;
     }
     r->prompt_tokens = n;
@@ -151,6 +162,7 @@ int generate_tokens(generator *g, const int32_t *ids, int n, const generate_opti
         if (sl > c.hold + 1) c.hold = sl - 1;
     }
     int rc = decode_run(&g->dec, ids, n, o->max_new, eot, &g->smp, on_token, &c, &r->stats);
+    free(kept);
     if (rc == 0 && c.failed) rc = -1;
     if (rc != 0) return -1;
     r->stop_reason = r->stats.stop_reason;

@@ -44,11 +44,20 @@ typedef struct {
     const char *const *stops;  // NULL-terminated (NULL: none): the text ends before the first match
     int skip_leading_blanks;   // drop blanks (space, tab, CR, LF) before the first other byte
     prompt_fit fit;
-    int keep;  // PROMPT_FIT_KEEP_END: prompt tokens kept at most (0 = context - 1)
+    int keep;  // PROMPT_FIT_KEEP_END: prompt tokens kept at most (0 = context - 1), a leading
+               // document start (BOS) included and kept
     // Streaming (may be NULL): bytes of the text as soon as no stop string can still start in them.
     void (*on_text)(const char *bytes, size_t n, void *user);
     void *user;
 } generate_options;
+
+// The `keep` that leaves room for `room` new tokens in a context of `context`:
+// a prompt of n tokens leaves room for context - n + 1 (the first new token
+// takes no position of its own); 0 (context - 1) where no cut leaves it.
+static inline int generate_keep_for_room(int context, int room) {
+    int keep = context - room + 1;
+    return keep >= 1 && keep < context ? keep : 0;
+}
 
 typedef struct {
     strbuf text;  // what was generated: text.s (NUL-terminated), text.len; free with generate_result_free

@@ -118,7 +118,7 @@ int code_eval_sample(code_eval *e, generator *g, long N, int max_new, int shots,
     generate_options o = {.max_new = max_new,
                           .stops = code_tasks_stops(e->tasks.bench),
                           .fit = PROMPT_FIT_KEEP_END,
-                          .keep = context - (room < 1 ? 1 : room)};
+                          .keep = generate_keep_for_room(context, room)};
     generate_result r = {0};
     int rc = 0;
     e->truncated = 0;

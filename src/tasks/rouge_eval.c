@@ -175,7 +175,7 @@ int rouge_summarize(rouge_items *items, generator *g, int max_new, const char *l
                           .stops = newline,
                           .skip_leading_blanks = 1,
                           .fit = PROMPT_FIT_KEEP_END,
-                          .keep = g->dec.model->cfg.max_seq_len - max_new};
+                          .keep = generate_keep_for_room(g->dec.model->cfg.max_seq_len, max_new)};
     generate_result r = {0};
     char *prompt = NULL;
     size_t cap = 0;
