@@ -43,7 +43,9 @@ M generate --model run --prompt "line" --max-new 30 --temperature 0.9 --top-k 5 
 long=$(head -c 200 /dev/zero | tr '\0' 'a')
 expect_error "prompt longer than the context" "context" -- M generate --model run --prompt "$long"
 expect_error "too many drafting heads" "--speculative" -- M generate --model run --prompt hi --speculative 3
-expect_error "empty prompt" "empty prompt" -- M generate --model run --prompt ""
+M generate --model run --prompt "" --max-new 8 --seed 3 --temperature 0 >empty.txt 2>err.txt || fail "--prompt '': $(cat err.txt)"
+M sample --model run --prompt "" --max-new 8 --seed 3 --temperature 0 >sampled.txt 2>err.txt || fail "sample --prompt ''"
+cmp -s empty.txt sampled.txt || fail "--prompt '': generate '$(cat empty.txt)' and sample '$(cat sampled.txt)' differ"
 expect_error "empty stdin" "empty prompt" -- M generate --model run
 expect_error "missing model" "nowhere" -- M generate --model nowhere --prompt hi
 cp -r run/step_00000080 nomodel && rm nomodel/model.safetensors

@@ -125,6 +125,7 @@ cp -r run runsrc
 expect_error "--out is the source run" "already exists" -- M quantize --model runsrc --type q8 --out runsrc
 [ -f "runsrc/$step/optimizer.safetensors" ] || fail "quantize into its source run removed the optimizer state"
 expect_error "--out holds the step" "already exists" -- M quantize --model run --type q8 --out q8
+[ "$(M quantize --model run --type q8 --out q8 >/dev/null 2>&1; echo $?)" -eq 1 ] || fail "an occupied --out: exit code not 1 (bad input)"
 M quantize --model "run/$step/" --type q8 --out q8slash >/dev/null 2>&1 || fail "quantize of run/$step/"
 [ -d "q8slash/$step" ] || fail "quantize of run/$step/ did not keep the step: $(ls q8slash)"
 M quantize --model "run/$step/." --type q8 --out q8dot >/dev/null 2>&1 || fail "quantize of run/$step/."

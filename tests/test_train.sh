@@ -194,6 +194,13 @@ rc=$?
 [ $rc -eq 1 ] && grep -q -- "--log '/dev/full': cannot write" err.txt || fail "log on a full device: rc $rc, $(cat err.txt)"
 [ -d logfull/step_00000001 ] || fail "log failure: the step made was not saved: $(ls logfull 2>&1)"
 
+# ---- a run larger than the machine: refused before anything is allocated; the sequential schedule
+# is suggested only to a naive run
+BIG="--data data --n-layer 3 --dim 8 --n-head 2 --seq-len 4000 --batch 65536 --steps 0 --threads 1"
+expect_error "memory, sequential" "GB of memory but the machine has" -- M train $BIG --out big
+grep -q "schedule" err.txt && fail "memory: --schedule suggested to a sequential run: $(cat err.txt)"
+expect_error "memory, naive" "or use --schedule sequential" -- M train $BIG --out big --schedule naive
+
 # ---- a full disk under the log (a 1 MB tmpfs in a private mount namespace, where permitted): a
 # resumed step's line fits, the final evaluation's does not (log_slack). The step is saved (it was
 # lost) and the log holds whole lines only; then the training line fails, and the step is saved too

@@ -22,7 +22,8 @@ typedef struct {
 } generate_args;
 
 static const flag GENERATE_FLAGS[] = {
-    {"--prompt", FLAG_STRING, offsetof(generate_args, prompt), "TEXT", "the text to continue"},
+    {"--prompt", FLAG_STRING, offsetof(generate_args, prompt), "TEXT",
+     "the text to continue ('': a new document, after BOS or end-of-text)"},
     {"--prompt-file", FLAG_STRING, offsetof(generate_args, prompt_file), "F", "read the prompt from file F"},
     {"--stats", FLAG_BOOL, offsetof(generate_args, stats), NULL,
      "print tokens/s, forwards, tokens per forward, each drafting head's\n"
@@ -146,8 +147,10 @@ static int run_generate(command_line *cl) {
     int rc = 1;
     if (!prompt)
         mtp_error_context("cannot read the prompt");
-    else if (len == 0)
-        mtp_errorf("empty prompt: give text with --prompt, --prompt-file or on stdin");
+    else if (len == 0 && !a->prompt)  // an empty stdin or file is most likely a mistake
+        mtp_errorf(
+            "empty prompt: give text with --prompt, --prompt-file or on stdin (--prompt '' starts a "
+            "new document)");
     else
         rc = session_open(&ms, a->m.model) || session_generator(&ms, &gc) || generate(a, prompt, len, &ms);
     free(prompt);

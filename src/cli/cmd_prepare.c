@@ -37,7 +37,7 @@ static const flag PREPARE_FLAGS[] = {
      "files are assigned by a hash of (seed, index), at least one to each\n"
      "split when F > 0. A single input file is cut instead: its last F of\n"
      "bytes is val, from a document start (with --doc-separator) or else\n"
-     "a line start",
+     "a line start (mid-line where no line starts after the cut)",
      0, 0.9},
     {"--shard-tokens", FLAG_U64, offsetof(prepare_args, o.shard_tokens), "N", "tokens per shard file", 1,
      SHARD_MAX_TOKENS},

@@ -77,7 +77,7 @@ static int run_quantize(command_line *cl) {
                     a->out, target);
             free(tok);
             checkpoint_close(&ck);
-            return 2;
+            return 1;  // bad input, as train and convert say of an occupied --out
         }
     }
     progress bar;

@@ -21,7 +21,7 @@
     "T is 'bytes', a tokenizer.json, a SentencePiece tokenizer.model (Llama 2's), a\n" \
     "directory holding one (a data directory or a checkpoint), a training run\n"       \
     "directory (its newest checkpoint's), or a directory holding GPT-2's\n"            \
-    "encoder.json and vocab.bpe. The ids are the text's alone: no <s> is added."
+    "encoder.json and vocab.bpe."
 
 typedef struct {
     const char *tokenizer, *text;
@@ -99,7 +99,9 @@ const command_spec CMD_TOKENIZER_ENCODE = {
     .usage =
         "usage: mtp tokenizer encode --tokenizer T [--text TEXT] [--allow-special] [--json] "
         "[--json-lines]",
-    .about = "Prints the ids of the text (stdin, or --text), space-separated on one line.\n" TOKENIZER_ABOUT,
+    .about =
+        "Prints the ids of the text (stdin, or --text), space-separated on one line.\n"
+        "The ids are the text's alone: no <s> is added.\n" TOKENIZER_ABOUT,
     .groups = {{NULL, IO_FLAGS, 0, "--tokenizer --text --allow-special --json --json-lines"}},
     .epilog = "example: echo 'Hello world' | mtp tokenizer encode --tokenizer gpt2/",
     .required = "--tokenizer",

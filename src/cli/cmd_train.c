@@ -46,12 +46,15 @@ static const flag FINETUNE_FLAGS[] = {
     {"--init-from", FLAG_STRING, OFF(init_from), "PATH",
      "a new run starting from this checkpoint's weights; --n-future may\n"
      "differ: n -> 1 keeps head 1 (next-token fine-tuning), 1 -> n adds\n"
-     "heads (copies of head 1 to start), the same n continues on new data"},
+     "heads (copies of head 1 to start), the same n continues on new data.\n"
+     "--n-future defaults to the checkpoint's, --seq-len to at most its\n"
+     "context"},
     {"--freeze-trunk", FLAG_BOOL, OFF(freeze_trunk), NULL,
      "train only the heads past head 1: the embedding, trunk, head 1 and\n"
      "(unless --train-unembedding) the final norm and lm_head stay as they\n"
-     "are, with no gradients and no optimizer state, so the model's own\n"
-     "next-token predictions do not change"},
+     "are, with no optimizer state and no gradients computed (their buffers\n"
+     "are still allocated), so the model's own next-token predictions do not\n"
+     "change. One process (not under mpirun); parallel or causal heads"},
     {"--train-unembedding", FLAG_BOOL, OFF(train_unembedding), NULL,
      "with --freeze-trunk: the final norm and lm_head train too"},
     {0},
@@ -120,9 +123,12 @@ static void on_start(void *user, const trainer *t) {
             "memory: parameters %.1f MB, gradients %.1f MB, AdamW moments %.1f MB, activations %.1f MB\n",
             param_mb, param_mb, 2.0 * (double)moments * sizeof(float) / (1 << 20),
             (double)model_work_bytes(c, o->batch, o->seq_len, o->schedule, 1) / (1 << 20));
-    fprintf(stderr, "training steps %ld..%ld, batch %d x %d tokens x %d accum, %s schedule, %d threads\n",
-            t->step + 1, o->steps, o->batch, o->seq_len, o->grad_accum,
-            o->schedule == SCHEDULE_NAIVE ? "naive" : "sequential", op_get_threads());
+    const int threads = op_get_threads();
+    if (t->step < o->steps)
+        fprintf(stderr,
+                "training steps %ld..%ld, batch %d x %d tokens x %d accum, %s schedule, %d thread%s\n",
+                t->step + 1, o->steps, o->batch, o->seq_len, o->grad_accum,
+                o->schedule == SCHEDULE_NAIVE ? "naive" : "sequential", threads, threads == 1 ? "" : "s");
     if (op_current_device() != OP_DEVICE_CPU) fprintf(stderr, "device: %s\n", op_device_info());
     if (dist_size() > 1)
         fprintf(stderr,

@@ -118,7 +118,7 @@ const flag SHAPE_FLAGS[] = {
      .unset = "the data's tokenizer (needed for bare llm.c shards)"},
     {"--n-layer", FLAG_INT, offsetof(shape_flags, n_layer), "L", "total blocks, trunk + heads", 2, 4096},
     {"--n-future", FLAG_INT, offsetof(shape_flags, n_future), "n",
-     "heads / future tokens predicted, 1 <= n < L (linear heads: any n)", 1, MTP_MAX_FUTURE},
+     "heads / future tokens predicted, 1 <= n < L (linear heads: any n up to 64)", 1, MTP_MAX_FUTURE},
     {"--dim", FLAG_INT, offsetof(shape_flags, dim), "d", "width", 2, 65536},
     {"--n-head", FLAG_INT, offsetof(shape_flags, n_head), "H", "attention heads", 1, 4096},
     {"--n-kv-head", FLAG_INT, offsetof(shape_flags, n_kv_head), "Hkv", "key/value heads for GQA, divides H",

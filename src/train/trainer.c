@@ -305,8 +305,8 @@ static int check_memory(const trainer *t, const mtp_config *cfg) {
     if (total > 0 && need > total)
         return mtp_errorf(
             "this run needs %.1f GB of memory but the machine has %.1f GB: reduce --batch, --seq-len or the "
-            "model size, or use --schedule sequential",
-            need / 1e9, total / 1e9);
+            "model size%s",
+            need / 1e9, total / 1e9, o->schedule == SCHEDULE_NAIVE ? ", or use --schedule sequential" : "");
     if (avail > 0 && need > avail)
         note(t, "warning: this run needs %.1f GB of memory and %.1f GB is free now", need / 1e9, avail / 1e9);
     return 0;

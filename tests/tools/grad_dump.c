@@ -63,9 +63,10 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (!model_dir || !tokens_path || !out_dir || B < 1 || K < 1 || S < 1) {
+    if (!model_dir || !tokens_path || !out_dir || B < 1 || K < 1 || K > 64 || S < 1) {
         fprintf(stderr,
-                "grad_dump: need --model, --tokens, --out and positive --batch/--grad-accum/--steps\n");
+                "grad_dump: need --model, --tokens, --out and positive --batch/--grad-accum (at most "
+                "64)/--steps\n");
         return 2;
     }
     o.total_steps = S;
@@ -96,7 +97,7 @@ int main(int argc, char **argv) {
     fprintf(log, "{\"steps\": [");
     for (int s = 0; s < S; s++) {
         const int32_t *micro[64];
-        for (int k = 0; k < K && k < 64; k++) micro[k] = rows + ((size_t)s * K + k) * B * row_len;
+        for (int k = 0; k < K; k++) micro[k] = rows + ((size_t)s * K + k) * B * row_len;
         // step 1's gradients are saved before the update: run the step's
         // forward/backward, copy, then let train_step redo it identically
         step_result r;
