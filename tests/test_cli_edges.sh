@@ -23,12 +23,13 @@ done
 out=$(G --prompt "line 1" --max-new 40 --temperature 1 --top-k 1 --seed 3 --speculative 2)
 [ "$out" = "$greedy" ] || fail "--top-k 1: '$out' is not greedy's '$greedy'"
 
-# ---- sample: a prompt longer than the context keeps room for --max-new tokens
+# ---- sample: a prompt longer than the context keeps room for --max-new tokens: 64 - 30 + 1 = 35 of
+# them (the first new token takes no position)
 prompt=$(head -c 500 corpus/a.txt | tr '\n' ' ')
 out=$(M sample --model run --threads 1 --prompt "$prompt" --max-new 30 --temperature 0 2>err.txt) || fail "sample"
 [ "${out:0:500}" = "$prompt" ] || fail "sample: the output does not start with the prompt"
 [ $((${#out} - 500)) -eq 30 ] || fail "sample: $((${#out} - 500)) new bytes, expected 30: '${out:500}'"
-[ "$(wc -l <err.txt)" -eq 1 ] && grep -q "last 34" err.txt || fail "sample: the note on stderr: $(cat err.txt)"
+[ "$(wc -l <err.txt)" -eq 1 ] && grep -q "last 35" err.txt || fail "sample: the note on stderr: $(cat err.txt)"
 
 # ---- --precision is refused (exit 2) where nothing trains
 echo "line 1" >prompts.txt
