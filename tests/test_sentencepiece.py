@@ -164,6 +164,28 @@ def main():
     else:
         tj = os.path.join(data, "tokenizer.json")
         compare_encode("its tokenizer.json (Hugging Face Llama type)", tj, sp, tests)
+        # eval-choice scores a choice's tokens as running text has them: " mat" after a query is
+        # what the query and the choice give together past the query's own ids (no second dummy
+        # prefix "▁")
+        run = os.path.join(tmp, "run")
+        r = subprocess.run([MTP, "train", "--data", data, "--out", run, "--steps", "1", "--n-layer", "2",
+                            "--n-future", "1", "--dim", "32", "--n-head", "2", "--seq-len", "32", "--batch", "2",
+                            "--threads", "1", "--eval-every", "0"], capture_output=True, text=True)
+        items = os.path.join(tmp, "choice.jsonl")
+        query, choices = "The cat sat on the", ["mat", "old dog", "sofa."]
+        with open(items, "w", encoding="utf-8") as f:
+            f.write(json.dumps({"query": query, "choices": choices, "gold": 0}) + "\n")
+        want = 0
+        for c in choices:
+            q, joint = sp.encode(query), sp.encode(query + " " + c)
+            assert joint[:len(q)] == q, (query, c)
+            want += len(joint) - len(q)
+        r2 = subprocess.run([MTP, "eval-choice", "--model", run, "--data", items, "--json", "--threads", "1"],
+                            capture_output=True, text=True) if r.returncode == 0 else r
+        got = json.loads(r2.stdout.strip().splitlines()[-1]).get("tokens") if r2.returncode == 0 else None
+        if got != want:
+            fail(f"eval-choice with a SentencePiece model scored {got} tokens, running text has {want} "
+                 f"({r2.stderr.strip()[:200]})")
         # the newer Llama tokenizer.json layout: no normalizer, a Metaspace pre-tokenizer
         with open(tj, encoding="utf-8") as f:
             doc = json.load(f)

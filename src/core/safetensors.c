@@ -411,6 +411,9 @@ static int read_tensor(const st_file *f, const char *name, st_dtype dtype, const
     const st_tensor *t = checked_tensor(f, name, dtype, shape, ndim);
     if (!t) return -1;
     if (t->nbytes) memcpy(dst, f->data + t->offset, t->nbytes);
+    // a mapped file's pages, once copied, leave memory (a 600 MB int8 model otherwise held its
+    // file's pages beside the copy until the file closed)
+    fs_map_release(&f->map, f->data + t->offset, t->nbytes);
     return 0;
 }
 
@@ -429,12 +432,14 @@ int st_read_widened(const st_file *f, const st_tensor *t, float *dst) {
         return mtp_errorf("%s: tensor " NAME_FMT " is I8, not a float tensor", f->path, t->name);
     if (t->dtype == ST_F32) {
         if (n) memcpy(dst, p, t->nbytes);
+        fs_map_release(&f->map, p, t->nbytes);
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
         uint16_t h = (uint16_t)(p[2 * i] | p[2 * i + 1] << 8);
         dst[i] = t->dtype == ST_BF16 ? half_bf16_to_f32(h) : half_f16_to_f32(h);
     }
+    fs_map_release(&f->map, p, t->nbytes);
     return 0;
 }
 
@@ -452,6 +457,10 @@ int st_view_f32(const st_file *f, const char *name, const int64_t *shape, int nd
     const uint8_t *p = f->data + t->offset;
     *view = (uintptr_t)p % _Alignof(float) == 0 ? (const float *)(const void *)p : NULL;
     return 0;
+}
+
+void st_view_done(const st_file *f, const void *view, size_t bytes) {
+    fs_map_release(&f->map, view, bytes);
 }
 
 void st_close(st_file *f) {

@@ -66,6 +66,9 @@ int st_read_i8(const st_file *f, const char *name, const int64_t *shape, int ndi
 // floats inside the file (valid until st_close), or is NULL where they are
 // not 4-byte aligned there (the caller then copies with st_read_f32).
 int st_view_f32(const st_file *f, const char *name, const int64_t *shape, int ndim, const float **view);
+// The view's pages leave memory once it is no longer needed (it stays valid:
+// a later read faults them in from the file again).
+void st_view_done(const st_file *f, const void *view, size_t bytes);
 // Copies a float tensor (F32, BF16 or F16) into dst as float32, widening the
 // 16-bit ones exactly.
 int st_read_widened(const st_file *f, const st_tensor *t, float *dst);

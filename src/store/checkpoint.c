@@ -410,6 +410,9 @@ static int read_params_packed(const st_file *f, mtp_model *m) {
             w = scratch;
         }
         if (rc == 0) model_pack_matrix(m, t.kind, t.layer, w);
+        // the file's pages, once packed, leave memory (a 2.4 GB model held them beside the packed copy)
+        if (rc == 0 && w != scratch)
+            st_view_done(f, w, sizeof(float) * (size_t)t.shape[0] * (size_t)(t.ndim > 1 ? t.shape[1] : 1));
     }
     free(scratch);
     return rc;

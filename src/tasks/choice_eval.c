@@ -12,14 +12,18 @@ typedef struct {
     size_t n, cap;
 } id_buf;
 
-// buf = [document start] + encode(text) when with_eot, else encode(text).
-static int encode(const tokenizer *tok, const char *text, int with_eot, id_buf *buf) {
+// A context: buf = [document start] + encode(text). A continuation (!context)
+// goes on the context's document: no SentencePiece dummy-prefix space before
+// it, so " mat" gives the pieces running text has ("▁m" "at", not "▁"
+// "▁m" "at").
+static int encode(const tokenizer *tok, const char *text, int context, id_buf *buf) {
     buf->n = 0;
-    if (with_eot) {
+    if (context) {
         if (tokenizer_reserve(&buf->ids, 0, &buf->cap, 1)) return -1;
         buf->ids[buf->n++] = tokenizer_doc_start(tok);
+        return tokenizer_encode(tok, text, strlen(text), &buf->ids, &buf->n, &buf->cap);
     }
-    return tokenizer_encode(tok, text, strlen(text), &buf->ids, &buf->n, &buf->cap);
+    return tokenizer_encode_continued(tok, text, strlen(text), &buf->ids, &buf->n, &buf->cap);
 }
 
 static int score_item(loglik_scorer *s, const tokenizer *tok, const choice_item *it, id_buf *ctx,
