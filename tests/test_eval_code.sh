@@ -72,6 +72,28 @@ assert any("ValueError: no" in r["result"] for r in rows), rows
 assert any("exit status 3" in r["result"] for r in rows), rows
 assert all("mtp-sandbox" not in r["result"] for r in rows), rows
 ' || fail "--results rows: $(head -c 600 r1.jsonl)"
+# a completion that exits with status 0 before the tests (sys.exit, exit(), SystemExit, os._exit)
+# fails, as in HumanEval's own harness (it passed: the program's status was all that counted); so
+# does one holding a NUL byte, which Python refuses in source (it was cut there and passed); a
+# pass after 200 kB of output (past what is kept of it) still passes
+py '
+import json
+bodies = ["    import sys\n    sys.exit(0)\n", "    exit()\n", "    raise SystemExit\n",
+          "    import os\n    os._exit(0)\n", "    return a + b\n    # \u0000 then anything (((\n",
+          "    print(\"x\" * 200000)\n    return a + b\n", "    return a + b\n"]
+with open("exits.jsonl", "w") as f:
+    for b in bodies:
+        f.write(json.dumps({"task_id": "Toy/0", "completion": b}) + "\n")
+'
+j=$(EC $TOY --samples exits.jsonl --max-tasks 1 --k 1 --timeout 5 --results exits_r.jsonl --json 2>err.txt) ||
+    fail "exits: $(cat err.txt)"
+py 'import json, sys
+j = json.loads(sys.argv[1])
+assert j["samples"] == 7 and j["passed"] == 2, j
+r = [json.loads(l)["result"] for l in open("exits_r.jsonl")]
+assert r[:4] == ["failed: exited with status 0 before its tests had run"] * 4, r
+assert "NUL" in r[4] and r[5:] == ["passed", "passed"], r' "$j" || fail "exits and NUL: $j $(cat exits_r.jsonl)"
+
 # a results file is a samples file
 j3=$(EC $TOY --samples r1.jsonl --k 1,2,5 --timeout 1 --json 2>/dev/null)
 [ "$j3" = "$j1" ] || fail "re-scoring the --results file: $j3"

@@ -161,6 +161,26 @@ int main(void) {
     r = run("exit 3", "raise SystemExit(3)", 10, SANDBOX_FAILED);
     CHECK(r.exit_code == 3, "exit 3: exit code %d", r.exit_code);
     sandbox_result_free(&r);
+    // A done marker: status 0 passes only with the marker in the output, found across two writes
+    // (and so, often, two reads), and past what is kept of the output
+    cfg.done_marker = "mtp-done-3f9a";
+    r = run("exit 0, no marker", "import sys\nsys.exit(0)", 10, SANDBOX_FAILED);
+    CHECK(r.exit_code == 0 && !r.marker_seen, "exit 0, no marker: exit %d, seen %d", r.exit_code,
+          r.marker_seen);
+    sandbox_result_free(&r);
+    r = run(
+        "marker in two writes",
+        "import os, time\nos.write(1, b'x' * 70000 + b'mtp-do')\ntime.sleep(0.2)\nos.write(2, b'ne-3f9a')",
+        10, SANDBOX_PASSED);
+    CHECK(r.marker_seen && r.output_total == 70000 + 13 && r.output_len < r.output_total,
+          "marker in two writes: seen %d, %zu of %zu bytes kept", r.marker_seen, r.output_len,
+          r.output_total);
+    sandbox_result_free(&r);
+    r = run("marker, then exit 1", "print('mtp-done-3f9a')\nraise SystemExit(1)", 10, SANDBOX_FAILED);
+    sandbox_result_free(&r);
+    r = run("a marker's prefix twice", "print('mtp-done-3fmtp-done-3f9')", 10, SANDBOX_FAILED);
+    sandbox_result_free(&r);
+    cfg.done_marker = NULL;
     r = run("assert", "assert 1 + 1 == 3", 10, SANDBOX_FAILED);
     CHECK(r.output && strstr(r.output, "AssertionError"), "assert: output '%s'", r.output);
     sandbox_result_free(&r);

@@ -35,6 +35,21 @@ cJSON *json_parse_all(const char *text, size_t len) {
     return j;
 }
 
+size_t json_rewrite_nul_escapes(char *s, size_t n, char c) {
+    static const char hex[] = "0123456789abcdef";
+    size_t count = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (s[i] != '\\') continue;
+        if (s[i + 1] == 'u' && i + 5 < n && !memcmp(s + i + 2, "0000", 4)) {
+            s[i + 4] = hex[(c >> 4) & 7];
+            s[i + 5] = hex[c & 15];
+            count++;
+        }
+        i++;  // the escaped character (an escaped backslash starts no escape)
+    }
+    return count;
+}
+
 const char *json_repeated_key(const cJSON *o) {
     for (const cJSON *a = o->child; a; a = a->next)
         for (const cJSON *b = a->next; b; b = b->next)

@@ -17,6 +17,11 @@ struct cJSON *json_number_or_null(double x);
 // holding two objects, or one and some junk: cJSON stops at the first value's
 // end, which let a second item on a line go unseen).
 struct cJSON *json_parse_all(const char *text, size_t len);
+// Rewrites each \u0000 escape in JSON text s[0..n) as the escape of ASCII
+// character c (1..127), in place, and returns how many there were. A parsed
+// string is a C string, which a NUL would cut short: the caller learns that
+// one was there, or turns it into another character.
+size_t json_rewrite_nul_escapes(char *s, size_t n, char c);
 // The first key of object o that appears again later in it, or NULL. (A
 // repeated key lets a second value hide behind the first one cJSON finds;
 // Python's json, and so Hugging Face, keeps the last.)

@@ -40,11 +40,14 @@ static const char *get_string(const cJSON *o, const char *key) {
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-// Where a record came from, for messages: "FILE:LINE" or "FILE: element N".
+// Where a record came from, for messages: "FILE:LINE" or "FILE: element N";
+// and a JSONL record's text (raw[0..raw_len); NULL for an array's element).
 typedef struct {
     const char *path;
     long line;
     int array;
+    const char *raw;
+    size_t raw_len;
 } where;
 
 #define AT "%s%s%ld"
@@ -64,7 +67,7 @@ static int jsonl_each(const char *path, char *text, size_t len, record_fn fn, vo
         while (k < n && (start[k] == ' ' || start[k] == '\t' || start[k] == '\r')) k++;
         if (k == n) continue;
         cJSON *o = json_parse_all(start, n);
-        where w = {path, line, 0};
+        where w = {path, line, 0, start, n};
         if (!cJSON_IsObject(o)) {
             cJSON_Delete(o);
             return mtp_errorf(AT ": not one JSON object (expected one object per line)", AT_ARGS(w));
@@ -290,7 +293,7 @@ int code_tasks_load(const char *path, code_benchmark b, code_tasks *out) {
             long index = 0;
             const cJSON *e;
             cJSON_ArrayForEach(e, root) {
-                where w = {path, ++index, 1};
+                where w = {path, ++index, 1, NULL, 0};
                 if (!cJSON_IsObject(e)) {
                     rc = mtp_errorf(AT ": not a JSON object", AT_ARGS(w));
                     break;
@@ -391,7 +394,8 @@ char *code_tasks_prompt(const code_tasks *t, long i, int shots) {
     return sb_done(&b, NULL);
 }
 
-char *code_tasks_program(const code_tasks *t, long i, const char *completion, size_t *len) {
+char *code_tasks_program(const code_tasks *t, long i, const char *completion, const char *done_marker,
+                         size_t *len) {
     const code_task *k = &t->tasks[i];
     strbuf b = {0};
     if (t->bench == CODE_HUMANEVAL) {
@@ -406,6 +410,15 @@ char *code_tasks_program(const code_tasks *t, long i, const char *completion, si
         strbuf_adds(&b, completion);
         strbuf_adds(&b, "\n");
         strbuf_adds(&b, k->test);
+    }
+    if (done_marker) {  // at the top level, after the tests; to fd 1 whatever sys.stdout became
+        strbuf_adds(&b, "\nimport os as _mtp_os\n_mtp_os.write(1, bytes.fromhex(\"");
+        for (const unsigned char *p = (const unsigned char *)done_marker; *p; p++) {
+            char hex[3];
+            snprintf(hex, sizeof hex, "%02x", *p);
+            strbuf_adds(&b, hex);
+        }
+        strbuf_adds(&b, "0a\"))\n");
     }
     return sb_done(&b, len);
 }
@@ -423,6 +436,24 @@ typedef struct {
     code_sample *s;
     long n, cap;
 } sample_reader;
+
+// Whether the record raw[0..n), whose "completion" parsed as `completion`,
+// held a NUL there (a \u0000 escape, where the C string stops): parsed again
+// with each such escape as U+0001, its completion differs.
+static int completion_has_nul(const char *raw, size_t n, const char *completion) {
+    char *copy = malloc(n + 1);
+    if (!copy) return 0;
+    memcpy(copy, raw, n);
+    int nul = 0;
+    if (json_rewrite_nul_escapes(copy, n, 1) > 0) {
+        cJSON *o = json_parse_all(copy, n);
+        const char *other = get_string(o, "completion");
+        nul = other && strcmp(other, completion) != 0;
+        cJSON_Delete(o);
+    }
+    free(copy);
+    return nul;
+}
 
 static int sample_record(const cJSON *o, where w, void *user) {
     sample_reader *sr = user;
@@ -448,6 +479,7 @@ static int sample_record(const cJSON *o, where w, void *user) {
     code_sample *s = &sr->s[sr->n];
     s->task = task;
     s->line = w.line;
+    s->nul = w.raw && completion_has_nul(w.raw, w.raw_len, completion);
     if (!(s->completion = dup_str(completion))) return mtp_errorf("out of memory reading %s", w.path);
     sr->n++;
     return 0;

@@ -75,7 +75,11 @@ long code_tasks_find(const code_tasks *t, const struct cJSON *task_id);
 char *code_tasks_prompt(const code_tasks *t, long i, int shots);
 
 // The test program for task i and a completion (malloc'd, *len its length).
-char *code_tasks_program(const code_tasks *t, long i, const char *completion, size_t *len);
+// With a done marker (NULL: none) the program's last line writes it to its
+// stdout once the tests have run (sandbox_config.done_marker), spelled in hex
+// so that the source does not hold it as written.
+char *code_tasks_program(const code_tasks *t, long i, const char *completion, const char *done_marker,
+                         size_t *len);
 
 // Where generation stops (the completion ends before the first match): for
 // HumanEval Codex's "\nclass", "\ndef", "\n#", "\nif", "\nprint"; for MBPP
@@ -87,6 +91,7 @@ typedef struct {
     long task;  // index into code_tasks.tasks
     char *completion;
     long line;  // 1-based line in the samples file
+    int nul;    // the completion held a NUL (a \u0000 escape): completion stops before it
 } code_sample;
 
 // Reads a samples file: one JSON object per non-blank line with "task_id"

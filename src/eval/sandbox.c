@@ -473,6 +473,36 @@ static int make_pipe(int fds[2]) {
                                     : 0;
 }
 
+// Whether config.done_marker occurs in the output read so far: the new bytes
+// with the previous read's last (marker length - 1) bytes before them, so a
+// marker split across reads is found; the dropped output is searched too.
+typedef struct {
+    char tail[128];
+    size_t tail_len;
+} marker_scan;
+
+static void scan_marker(sandbox_result *r, const char *marker, marker_scan *s, const char *buf, size_t n) {
+    const size_t m = marker ? strlen(marker) : 0;
+    if (!m || r->marker_seen) return;
+    for (size_t i = 0; i < s->tail_len + n && !r->marker_seen; i++) {
+        size_t k = 0;
+        while (k < m && i + k < s->tail_len + n) {
+            size_t at = i + k;
+            char b = at < s->tail_len ? s->tail[at] : buf[at - s->tail_len];
+            if (b != marker[k]) break;
+            k++;
+        }
+        r->marker_seen = k == m;
+    }
+    // the last m - 1 bytes of what has been read
+    char joined[sizeof s->tail];
+    size_t keep = m - 1, have = s->tail_len + n, from = have > keep ? have - keep : 0, j = 0;
+    for (size_t at = from; at < have; at++)
+        joined[j++] = at < s->tail_len ? s->tail[at] : buf[at - s->tail_len];
+    memcpy(s->tail, joined, j);
+    s->tail_len = j;
+}
+
 static void keep_output(sandbox_result *r, size_t cap, const char *buf, size_t n) {
     r->output_total += n;
     size_t room = cap - r->output_len;
@@ -544,6 +574,7 @@ static int supervise(pid_t pid, pid_t target, int out_fd, double deadline, const
     double stop_reading = deadline;
     int out_open = 1, exited = 0, reaped = 0, st = 0;
     char buf[16384];
+    marker_scan scan = {.tail_len = 0};
     while (out_open || !exited) {
         double now = mtp_now();
         if (!exited && !*killed && now >= deadline) {
@@ -576,9 +607,10 @@ static int supervise(pid_t pid, pid_t target, int out_fd, double deadline, const
         }
         if (out_i >= 0 && fds[out_i].revents) {
             ssize_t n = read(out_fd, buf, sizeof buf);
-            if (n > 0)
+            if (n > 0) {
                 keep_output(r, c->output_cap, buf, (size_t)n);
-            else if (n == 0 || errno != EINTR)
+                scan_marker(r, c->done_marker, &scan, buf, (size_t)n);
+            } else if (n == 0 || errno != EINTR)
                 out_open = 0;
         }
         if (!exited) {
@@ -620,6 +652,8 @@ int sandbox_run(const sandbox_config *c, const char *program, size_t len, sandbo
                           c->python ? c->python : "(none)");
     if (!(c->timeout > 0) || c->memory_mb < 1 || c->file_mb < 0 || c->max_procs < 1 || c->max_files < 4)
         return mtp_errorf("sandbox: invalid limits");
+    if (c->done_marker && (!c->done_marker[0] || strlen(c->done_marker) >= sizeof((marker_scan *)0)->tail))
+        return mtp_errorf("sandbox: a done marker of 1..127 bytes");
     double t0 = mtp_now();
     // "root" here means: able to run the program as the sandbox uid.
     int root = geteuid() == 0 && uid_mapped(c->uid);
@@ -708,7 +742,8 @@ int sandbox_run(const sandbox_config *c, const char *program, size_t len, sandbo
     if (killed || r->signal == SIGXCPU)
         r->outcome = SANDBOX_TIMEOUT;
     else
-        r->outcome = r->exit_code == 0 ? SANDBOX_PASSED : SANDBOX_FAILED;
+        r->outcome =
+            r->exit_code == 0 && (!c->done_marker || r->marker_seen) ? SANDBOX_PASSED : SANDBOX_FAILED;
     if (remove_dir(r->dir) != 0) {
         sandbox_result_free(r);
         return -1;

@@ -43,6 +43,10 @@ typedef struct {
     size_t output_cap;     // bytes of stdout + stderr kept; the rest is read and dropped
     unsigned uid;          // uid and gid to run as when the caller is root
     const char *tmp_base;  // where the directory is made; NULL: $TMPDIR, else /tmp
+    // NULL, or text the program must also write to its stdout or stderr (anywhere in
+    // its output, kept or dropped) to pass: a program that exits with status 0
+    // before its last line (sys.exit(0) in a completion, before the tests) fails
+    const char *done_marker;
 } sandbox_config;
 
 // The defaults: timeout 10 s, 1024 MB address space, 10 MB files, 64 MB
@@ -73,6 +77,7 @@ typedef struct {
     char *output;         // stdout and stderr interleaved, NUL-terminated (malloc'd)
     size_t output_len;    // bytes kept (<= output_cap)
     size_t output_total;  // bytes the program wrote in all
+    int marker_seen;      // config.done_marker was in the output
     long pgid;            // the process group killed at the end (for tests)
     char dir[256];        // the directory the program ran in (removed by now)
 } sandbox_result;

@@ -3,6 +3,7 @@
 #include "tasks/code_eval.h"
 
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <omp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "core/fsutil.h"
 #include "core/jsonl.h"
 #include "core/rng.h"
+#include "core/timer.h"
 #include "core/utf8.h"
 #include "eval/passk.h"
 
@@ -94,6 +96,7 @@ int code_eval_read_samples(code_eval *e, const char *path) {
         code_completion *c = &e->c[at[p]++];
         c->task = samples[i].task;
         c->text = samples[i].completion;
+        c->nul = samples[i].nul;
         samples[i].completion = NULL;  // moved
     }
 done:
@@ -136,6 +139,7 @@ int code_eval_sample(code_eval *e, generator *g, long N, int max_new, int shots,
             if ((rc = generate_text(g, prompt, strlen(prompt), &o, &r)) != 0) break;
             if (j == 0) e->truncated += r.prompt_cut > 0;
             if (!(e->c[slot].text = strdup(r.text.s))) rc = mtp_errorf("out of memory");
+            e->c[slot].nul = memchr(r.text.s, '\0', r.text.len) != NULL;  // a byte-level model can write one
             progress_tell(progress, (uint64_t)(slot + 1), (uint64_t)e->n);
         }
         free(prompt);
@@ -146,12 +150,35 @@ int code_eval_sample(code_eval *e, generator *g, long N, int max_new, int shots,
 
 // A short verdict for --results: "passed", "timed out", or the last line of
 // the output (the exception) of a failed program.
+// "mtp-tests-done-" and 32 random hex digits.
+static void done_marker(char *out, size_t cap) {
+    unsigned char r[16];
+    size_t got = 0;
+    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t n = read(fd, r, sizeof r);
+        got = n > 0 ? (size_t)n : 0;
+        close(fd);
+    }
+    if (got < sizeof r) {  // no /dev/urandom: the clock and a counter, still unknown to a completion
+        static _Atomic unsigned long counter;
+        mtp_rng g;
+        mtp_rng_seed(&g, (uint64_t)(mtp_now() * 1e9) ^ ((uint64_t)++counter << 40) ^ (uint64_t)getpid());
+        for (size_t i = 0; i < sizeof r; i++) r[i] = (unsigned char)mtp_rng_u64(&g);
+    }
+    int w = snprintf(out, cap, "mtp-tests-done-");
+    for (size_t i = 0; i < sizeof r && w > 0 && (size_t)w + 2 < cap; i++)
+        w += snprintf(out + w, cap - (size_t)w, "%02x", r[i]);
+}
+
 static char *verdict(const sandbox_result *r) {
     char buf[320];
     if (r->outcome == SANDBOX_PASSED)
         snprintf(buf, sizeof buf, "passed");
     else if (r->outcome == SANDBOX_TIMEOUT)
         snprintf(buf, sizeof buf, "timed out");
+    else if (r->exit_code == 0 && !r->marker_seen)
+        snprintf(buf, sizeof buf, "failed: exited with status 0 before its tests had run");
     else {
         const char *out = r->output ? r->output : "";
         size_t end = r->output_len;
@@ -193,10 +220,21 @@ int code_eval_score(code_eval *e, const sandbox_config *base, int jobs, const pr
         sandbox_config c = *base;
         c.uid = base->uid + (unsigned)omp_get_thread_num();
         size_t len;
-        char *program = code_tasks_program(&e->tasks, e->c[i].task, e->c[i].text, &len);
+        // a marker the completion cannot know: written after the tests, it tells a run of the
+        // tests from an exit before them (sys.exit(0) in a completion once passed)
+        char marker[64];
+        done_marker(marker, sizeof marker);
+        c.done_marker = marker;
         sandbox_result r;
-        int rc = program ? sandbox_run(&c, program, len, &r) : -1;
-        free(program);
+        int rc = 0;
+        if (e->c[i].nul) {  // python refuses source holding a NUL byte, wherever it is: not run
+            memset(&r, 0, sizeof r);
+            r.outcome = SANDBOX_FAILED;
+        } else {
+            char *program = code_tasks_program(&e->tasks, e->c[i].task, e->c[i].text, marker, &len);
+            rc = program ? sandbox_run(&c, program, len, &r) : -1;
+            free(program);
+        }
 #pragma omp critical(code_eval_score)
         {
             if (rc) {
@@ -205,7 +243,9 @@ int code_eval_score(code_eval *e, const sandbox_config *base, int jobs, const pr
                 failed = 1;
             } else {
                 e->c[i].outcome = r.outcome;
-                e->c[i].result = verdict(&r);
+                e->c[i].result = e->c[i].nul
+                                     ? strdup("failed: the completion holds a NUL byte (Python refuses it)")
+                                     : verdict(&r);
                 progress_tell(progress, (uint64_t)++done, (uint64_t)n);
             }
         }

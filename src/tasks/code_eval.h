@@ -17,6 +17,7 @@
 typedef struct {
     long task;     // index into code_tasks.tasks
     char *text;    // the code
+    int nul;       // the code held a NUL byte where text stops: Python refuses such source
     int outcome;   // sandbox_outcome, after code_eval_score
     char *result;  // short verdict: "passed", "timed out", "failed: <last line>"
 } code_completion;

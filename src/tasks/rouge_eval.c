@@ -110,14 +110,9 @@ static int parse_json_line(const char *path, long lineno, const char *s, size_t 
 // scorer's tokenizer splits at it as at any other character that is not a
 // letter or digit (as rouge-score does), and a C string would end there.
 static void nul_to_space(char *s, size_t n, int json) {
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '\0') {
-            s[i] = ' ';
-        } else if (json && s[i] == '\\' && i + 1 < n) {
-            if (s[i + 1] == 'u' && i + 5 < n && !memcmp(s + i + 2, "0000", 4)) s[i + 4] = '2';  // \u0020
-            i++;  // the escaped character (an escaped backslash is not an escape's start)
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == '\0') s[i] = ' ';
+    if (json) json_rewrite_nul_escapes(s, n, ' ');
 }
 
 // Reads the items of `path` (see --help for the formats). xsum: XSum JSONL;
