@@ -5,6 +5,7 @@
 // model (speculative greedy output equal to plain greedy output), plus the
 // errors a user hits first.
 #define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <math.h>
 #include <mtp.h>
 #include <stdio.h>
@@ -170,6 +171,30 @@ int main(void) {
               mtp_model_config(NULL) == NULL && mtp_model_dir(NULL) == NULL && mtp_train(NULL) == -1 &&
               mtp_set_device(NULL) == -1 && strstr(mtp_last_error(), "name is NULL"),
           "NULL model, tokens, losses, options or device name: %s", mtp_last_error());
+
+    // max_new as large as an int goes: generation runs until the context fills (the cache's size
+    // was an int overflow)
+    go.speculative = 0, go.max_new = INT_MAX;
+    mtp_generator *huge = mtp_generator_new(m, &go);
+    mtp_generation hg = {0};
+    CHECK(huge && mtp_generate(huge, "ab", 2, &hg) == 0 && !strcmp(hg.stop_reason, "context"),
+          "max_new INT_MAX: %s (%s)", mtp_last_error(), hg.stop_reason ? hg.stop_reason : "-");
+    free(hg.text);
+    mtp_generator_free(huge);
+    go.max_new = 40;
+    mtp_prepare_options pn;
+    mtp_prepare_options_default(&pn);
+    mtp_prepare_options_default(NULL);
+    mtp_generate_options_default(NULL);
+    mtp_train_options_default(NULL);
+    const char *no_input[1] = {NULL};
+    pn.out_dir = "never";
+    pn.num_inputs = 1;
+    CHECK(mtp_prepare(&pn) == -1 && strstr(mtp_last_error(), "inputs is NULL"), "prepare, inputs NULL: %s",
+          mtp_last_error());
+    pn.inputs = no_input;
+    CHECK(mtp_prepare(&pn) == -1 && strstr(mtp_last_error(), "inputs[0] is NULL"),
+          "prepare, inputs[0] NULL: %s", mtp_last_error());
 
     go.speculative = 3;
     CHECK(mtp_generator_new(m, &go) == NULL && strstr(mtp_last_error(), "at most 2"), "4 heads of 3: %s",

@@ -51,6 +51,9 @@ if command -v strace >/dev/null && strace -f -o /dev/null -e trace=none true 2>/
     for d in keepkill/step_*; do
         [ -f "$d/tokenizer.json" ] && [ -f "$d/optimizer.safetensors" ] || fail "killed while pruning: $d is incomplete"
     done
+    # a run refused before it opens (no --data) closes no descriptor it does not own (it closed stdin)
+    strace -f -o close.txt -e trace=close "$MTP" train --out nodata --threads 1 </dev/null >/dev/null 2>&1
+    grep -q "close(0)" close.txt && fail "a refused train closed its standard input"
     M train --resume keepkill --steps 10 --keep-last 1 2>/dev/null || fail "resume after a kill while pruning"
     [ "$(ls -A keepkill | grep -v '^\.lock$' | tr '\n' ' ')" = "step_00000010 " ] ||
         fail "after a kill while pruning: $(ls -A keepkill)"

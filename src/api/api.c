@@ -30,6 +30,7 @@ int mtp_set_device(const char *name) {
 // ---- data and training ---------------------------------------------------------
 
 void mtp_prepare_options_default(mtp_prepare_options *o) {
+    if (!o) return;
     memset(o, 0, sizeof *o);
     o->tokenizer = "bytes";
     o->val_fraction = PREPARE_DEFAULT_VAL_FRACTION;
@@ -39,6 +40,9 @@ int mtp_prepare(const mtp_prepare_options *o) {
     if (!o) return mtp_errorf("mtp_prepare: no options");
     if (!(o->val_fraction >= 0 && o->val_fraction <= 0.9))  // as mtp.h and `mtp prepare --val-fraction` say
         return mtp_errorf("mtp_prepare: val_fraction %g: expected a number in [0, 0.9]", o->val_fraction);
+    if (o->num_inputs > 0 && !o->inputs) return null_arg("mtp_prepare", "inputs");
+    for (size_t i = 0; i < (size_t)(o->num_inputs > 0 ? o->num_inputs : 0); i++)
+        if (!o->inputs[i]) return mtp_errorf("mtp_prepare: inputs[%zu] is NULL", i);
     prepare_options p = {.tokenizer = o->tokenizer ? o->tokenizer : "bytes",
                          .out_dir = o->out_dir,
                          .inputs = o->inputs,
@@ -52,6 +56,7 @@ int mtp_prepare(const mtp_prepare_options *o) {
 }
 
 void mtp_train_options_default(mtp_train_options *o) {
+    if (!o) return;
     memset(o, 0, sizeof *o);
     config_set_defaults(&o->model);
     o->model.n_layer = 6, o->model.n_future = 2, o->model.dim = 256, o->model.n_head = 8;
@@ -174,6 +179,7 @@ struct mtp_generator {
 };
 
 void mtp_generate_options_default(mtp_generate_options *o) {
+    if (!o) return;
     memset(o, 0, sizeof *o);
     o->max_new = 256;
     o->speculative = MTP_SPECULATIVE_AUTO;

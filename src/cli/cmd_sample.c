@@ -49,8 +49,9 @@ static int run_sample(command_line *cl) {
             fprintf(
                 stderr,
                 "mtp sample: the prompt is %d tokens; to leave room for --max-new %d in the model's context "
-                "of %d, only its last %d were kept\n",
-                r.prompt_cut + r.prompt_tokens, a->d.max_new, context, r.prompt_tokens);
+                "of %d, only its last %d were kept%s\n",
+                r.prompt_cut + r.prompt_tokens, a->d.max_new, context, r.prompt_tokens - r.kept_start,
+                r.kept_start ? ", after its BOS" : "");
         }
     }
     generate_result_free(&r);

@@ -151,7 +151,8 @@ int decode_run(decoder *d, const int32_t *prompt, int n, int max_new, int32_t eo
     if (max_new <= 0) return 0;
     // the most positions this run can fill: the prompt, max_new - 1 forwarded tokens, and a last
     // verification's K + 1 rows (or n under auto's catch-up), within the context
-    if (decoder_reserve(d, n + max_new + c->n_future + 1) != 0) return -1;
+    const long reach = (long)n + max_new + c->n_future + 1;  // (max_new may be INT_MAX: no int overflow)
+    if (decoder_reserve(d, reach < c->max_seq_len ? (int)reach : c->max_seq_len) != 0) return -1;
     // prefill: the prompt in chunks, matrix-matrix; logits of the last position only. Auto runs
     // the heads its chooser expects to use soon (all of them on the first prompt, whose first
     // steps time plain and full drafting) and keeps the trunk's outputs: the other drafting

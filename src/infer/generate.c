@@ -129,7 +129,7 @@ int generate_tokens(generator *g, const int32_t *ids, int n, const generate_opti
     int32_t eot = tokenizer_eot(g->tok), start = tokenizer_doc_start(g->tok);
     r->text.len = 0;
     if (strbuf_add(&r->text, "", 0) != 0) return -1;  // a text even when nothing is generated
-    r->prompt_cut = 0;
+    r->prompt_cut = r->kept_start = 0;
     if (n == 0) {  // an empty prompt starts a document: after BOS, or after end-of-text
         ids = &start;
         n = 1;
@@ -144,6 +144,7 @@ int generate_tokens(generator *g, const int32_t *ids, int n, const generate_opti
         // a document's start (the BOS a SentencePiece prompt begins with) stays first: the model saw
         // every training document after it; the cut takes the tokens after it
         const int lead = ids[0] == start && keep > 1;
+        r->kept_start = lead;
         if (lead) {
             if (!(kept = mtp_malloc(sizeof(int32_t) * (size_t)keep, "prompt"))) return -1;
             kept[0] = start;

@@ -63,6 +63,7 @@ typedef struct {
     strbuf text;  // what was generated: text.s (NUL-terminated), text.len; free with generate_result_free
     int prompt_tokens;  // after fitting
     int prompt_cut;     // tokens dropped from the prompt's start
+    int kept_start;     // the cut kept the prompt's leading document start (BOS) before its newest
     decode_stats stats;
     const char *stop_reason;  // "max-new", "end-of-text", "stop" (a stop string), "context"
 } generate_result;

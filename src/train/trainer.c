@@ -562,7 +562,7 @@ int trainer_open(trainer *t, const train_options *o, const mtp_config *new_cfg, 
 }
 
 void trainer_close(trainer *t) {
-    run_log_close(&t->log);
+    if (t->log.fd > 0) run_log_close(&t->log);  // (a trainer never opened is all zeros: not stdin)
     if (t->lock_fd > 0) close(t->lock_fd);
     dist_reducer_free(t->reducer);
     loader_close(&t->train);
