@@ -169,7 +169,10 @@ if unshare -m true 2>/dev/null; then
     [ $rc -eq 124 ] && { echo "the processes hung"; exit 1; }
     [ $rc -ne 0 ] && grep -q "cannot write" fin.err && [ -d fin/step_00000005 ] || { echo "rc $rc: $(tail -2 fin.err)"; exit 1; }
     whole_json_lines small/log.jsonl 5
-    ' || fail "a final evaluation line that cannot be written"
+    '
+    rc=$?  # 77: no tmpfs could be mounted here
+    [ $rc -eq 77 ] && echo "skipped: a final evaluation line that cannot be written (no tmpfs mount permitted)"
+    [ $rc -eq 0 ] || [ $rc -eq 77 ] || fail "a final evaluation line that cannot be written"
 fi
 # processes on different devices: one message, not a hang in the reducer's collectives
 timeout 120 mpirun --oversubscribe -np 1 "$MTP" train $ARGS --steps 4 --out twodevs --device cpu-check : \
