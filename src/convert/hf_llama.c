@@ -49,9 +49,8 @@ static int fill(void *ctx, int index, float *dst) {
     const st_file *f = NULL;
     named_tensor t;
     const st_tensor *x = source_of(s, index, &f, &t);
-    if (st_read_widened(f, x, dst) != 0) return -1;  // present and shaped right: checked before writing
-    fs_map_release(&f->map, st_tensor_data(f, x), x->nbytes);
-    return 0;
+    // present and shaped right: checked before writing (the read releases the file's pages)
+    return st_read_widened(f, x, dst);
 }
 
 static int check_tensors(const hf_source *s) {

@@ -473,9 +473,9 @@ static int make_pipe(int fds[2]) {
                                     : 0;
 }
 
-// Whether config.done_marker occurs in the output read so far: the new bytes
-// with the previous read's last (marker length - 1) bytes before them, so a
-// marker split across reads is found; the dropped output is searched too.
+// Whether config.done_marker occurs in the output read so far, dropped output
+// included: in each read, and across reads in the previous read's last
+// (marker length - 1) bytes joined to this one's first.
 typedef struct {
     char tail[128];
     size_t tail_len;
@@ -484,23 +484,21 @@ typedef struct {
 static void scan_marker(sandbox_result *r, const char *marker, marker_scan *s, const char *buf, size_t n) {
     const size_t m = marker ? strlen(marker) : 0;
     if (!m || r->marker_seen) return;
-    for (size_t i = 0; i < s->tail_len + n && !r->marker_seen; i++) {
-        size_t k = 0;
-        while (k < m && i + k < s->tail_len + n) {
-            size_t at = i + k;
-            char b = at < s->tail_len ? s->tail[at] : buf[at - s->tail_len];
-            if (b != marker[k]) break;
-            k++;
-        }
-        r->marker_seen = k == m;
+    const size_t keep = m - 1, head = n < keep ? n : keep;
+    char edge[2 * sizeof s->tail];  // tail + this read's first bytes
+    memcpy(edge, s->tail, s->tail_len);
+    memcpy(edge + s->tail_len, buf, head);
+    const size_t edge_len = s->tail_len + head;
+    r->marker_seen = memmem(edge, edge_len, marker, m) || memmem(buf, n, marker, m);
+    // the new tail: the last `keep` bytes read
+    if (n >= keep) {
+        memcpy(s->tail, buf + n - keep, keep);
+        s->tail_len = keep;
+    } else {
+        const size_t from = edge_len > keep ? edge_len - keep : 0;
+        memcpy(s->tail, edge + from, edge_len - from);
+        s->tail_len = edge_len - from;
     }
-    // the last m - 1 bytes of what has been read
-    char joined[sizeof s->tail];
-    size_t keep = m - 1, have = s->tail_len + n, from = have > keep ? have - keep : 0, j = 0;
-    for (size_t at = from; at < have; at++)
-        joined[j++] = at < s->tail_len ? s->tail[at] : buf[at - s->tail_len];
-    memcpy(s->tail, joined, j);
-    s->tail_len = j;
 }
 
 static void keep_output(sandbox_result *r, size_t cap, const char *buf, size_t n) {

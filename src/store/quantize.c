@@ -63,7 +63,7 @@ static int produce(void *ctx, int i, void *buf) {
         op_quantize_q8(buf, q->scales, w, (int)rows, (int)cols);
     else
         memcpy(buf, w, rows * cols * sizeof(float));
-    if (w != q->scratch) fs_map_release(&q->src.map, w, x->nbytes);
+    if (w != q->scratch) st_view_done(&q->src, w, x->nbytes);
     q->done += rows * cols * sizeof(float);
     progress_tell(q->progress, q->done, q->total);
     return 0;
