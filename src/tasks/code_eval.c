@@ -3,19 +3,19 @@
 #include "tasks/code_eval.h"
 
 #include <cjson/cJSON.h>
-#include <fcntl.h>
+#include <errno.h>
 #include <omp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "core/error.h"
 #include "core/fsutil.h"
 #include "core/jsonl.h"
 #include "core/rng.h"
-#include "core/timer.h"
 #include "core/utf8.h"
 #include "eval/passk.h"
 
@@ -150,25 +150,15 @@ int code_eval_sample(code_eval *e, generator *g, long N, int max_new, int shots,
 
 // A short verdict for --results: "passed", "timed out", or the last line of
 // the output (the exception) of a failed program.
-// "mtp-tests-done-" and 32 random hex digits.
-static void done_marker(char *out, size_t cap) {
+// "mtp-tests-done-" and 32 random hex digits (out: at least 48 bytes); -1 with
+// an error if the system gives no random bytes.
+static int done_marker(char *out, size_t cap) {
     unsigned char r[16];
-    size_t got = 0;
-    int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t n = read(fd, r, sizeof r);
-        got = n > 0 ? (size_t)n : 0;
-        close(fd);
-    }
-    if (got < sizeof r) {  // no /dev/urandom: the clock and a counter, still unknown to a completion
-        static _Atomic unsigned long counter;
-        mtp_rng g;
-        mtp_rng_seed(&g, (uint64_t)(mtp_now() * 1e9) ^ ((uint64_t)++counter << 40) ^ (uint64_t)getpid());
-        for (size_t i = 0; i < sizeof r; i++) r[i] = (unsigned char)mtp_rng_u64(&g);
-    }
+    if (cap < 48 || getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+        return mtp_errorf("eval-code: no random bytes for a test program's marker: %s", strerror(errno));
     int w = snprintf(out, cap, "mtp-tests-done-");
-    for (size_t i = 0; i < sizeof r && w > 0 && (size_t)w + 2 < cap; i++)
-        w += snprintf(out + w, cap - (size_t)w, "%02x", r[i]);
+    for (size_t i = 0; i < sizeof r; i++) w += snprintf(out + w, cap - (size_t)w, "%02x", r[i]);
+    return 0;
 }
 
 static char *verdict(const sandbox_result *r) {
@@ -219,19 +209,20 @@ int code_eval_score(code_eval *e, const sandbox_config *base, int jobs, const pr
         // process count (see sandbox.h).
         sandbox_config c = *base;
         c.uid = base->uid + (unsigned)omp_get_thread_num();
-        size_t len;
-        // a marker the completion cannot know: written after the tests, it tells a run of the
-        // tests from an exit before them (sys.exit(0) in a completion once passed)
-        char marker[64];
-        done_marker(marker, sizeof marker);
-        c.done_marker = marker;
         sandbox_result r;
         int rc = 0;
         if (e->c[i].nul) {  // python refuses source holding a NUL byte, wherever it is: not run
             memset(&r, 0, sizeof r);
             r.outcome = SANDBOX_FAILED;
         } else {
-            char *program = code_tasks_program(&e->tasks, e->c[i].task, e->c[i].text, marker, &len);
+            // a marker the completion cannot know: written after the tests, it tells a run of the
+            // tests from an exit before them (sys.exit(0) in a completion once passed)
+            char marker[64];
+            size_t len;
+            char *program = (rc = done_marker(marker, sizeof marker)) != 0
+                                ? NULL
+                                : code_tasks_program(&e->tasks, e->c[i].task, e->c[i].text, marker, &len);
+            c.done_marker = marker;
             rc = program ? sandbox_run(&c, program, len, &r) : -1;
             free(program);
         }
