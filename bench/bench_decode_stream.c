@@ -132,7 +132,7 @@ int main(int argc, char **argv) {
     float *x = filled((size_t)MAX_M * f, 1.0f), *y = malloc(sizeof(float) * MAX_M * f);
     int8_t *xq = malloc((size_t)MAX_M * f);
     float *xs = malloc(sizeof(float) * MAX_M);
-    int32_t *xaux = malloc(sizeof(int32_t) * MAX_M * f / 4);
+    int32_t *xaux = malloc(sizeof(int32_t) * MAX_M * op_q8_side_ints(f));
     const int Ms[] = {1, 2, 4, 8};
     double t[3][4][MAX_REPEATS], probes[MAX_REPEATS];
     for (int rep = 0; rep < repeats; rep++) {

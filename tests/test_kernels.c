@@ -765,7 +765,8 @@ static void test_matmul_q8(int I, int O) {
     op_q8_unpack(q2, s2, qp, sp, O, I);
     check(memcmp(q2, q, nw) == 0 && memcmp(s2, scales, sizeof(float) * ns) == 0, op,
           "I=%d O=%d: unpacking the packed weights does not give them back", I, O);
-    int32_t *xaux = alloc(sizeof(int32_t) * nx / 4);
+    const size_t ldaux = op_q8_side_ints(I);
+    int32_t *xaux = alloc(sizeof(int32_t) * MAXM * ldaux);
     op_quantize_rows_q8(xq, xs, xaux, inp, MAXM, I);
     size_t off_grid = 0;
     for (int r = 0; r < MAXM; r++) {
@@ -782,7 +783,7 @@ static void test_matmul_q8(int I, int O) {
     for (size_t i = 0; i < nx; i++) xd[i] = (float)xq[i] * xs[i / I];
     float *alone = ffill(no, NAN);
     for (int r = 0; r < MAXM; r++)
-        op_matmul_q8(alone + (size_t)r * O, xq + (size_t)r * I, xs + r, xaux + (size_t)r * I / 4, qp, sp, 1,
+        op_matmul_q8(alone + (size_t)r * O, xq + (size_t)r * I, xs + r, xaux + (size_t)r * ldaux, qp, sp, 1,
                      I, O);
     double *ref = dnew(no), *exact = dnew(no);
     ref_matmul(ref, to_double(xd, nx), to_double(wd, nw), MAXM, I, O);
@@ -838,7 +839,7 @@ static void test_q8_edge_values(void) {
     int8_t *qp = alloc(prows * I);
     float *sp = ffill(prows * I / OP_Q8_BLOCK, NAN);
     op_q8_pack(qp, sp, q, scales, O, I);
-    int32_t *xaux = alloc(sizeof(int32_t) * (size_t)M * I / 4);
+    int32_t *xaux = alloc(sizeof(int32_t) * (size_t)M * op_q8_side_ints(I));
     op_quantize_rows_q8(xq, xs, xaux, x, M, I);
     check(xs[2] == 0x1p-126f && xq[(size_t)2 * I + 7] < 0, op,
           "a tiny activation row: scale %g (want 2^-126), its value's byte %d (want < 0)", xs[2],

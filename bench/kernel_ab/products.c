@@ -13,6 +13,10 @@
 #include "ops/ops.h"
 
 #ifdef PRODUCT_Q8
+void old_op_q8_pack(int8_t *qp, float *sp, const int8_t *q, const float *scales, int out_dim, int in_dim);
+void new_op_q8_pack(int8_t *qp, float *sp, const int8_t *q, const float *scales, int out_dim, int in_dim);
+void old_op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xaux, const float *x, int M, int in_dim);
+void new_op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xaux, const float *x, int M, int in_dim);
 void old_op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int32_t *xaux, const int8_t *qp,
                       const float *sp, int M, int in_dim, int out_dim);
 void new_op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int32_t *xaux, const int8_t *qp,
@@ -27,7 +31,7 @@ void new_op_matmul_packed_rows(float *out, const float *inp, const float *wp, in
 enum { MATS = 7, MAX_M = 8 };
 
 typedef struct {
-    void **w;
+    void **w, **w_old;  // (w_old: the old kernel's packing, where layouts differ)
     const float *x;
     float *out[2];
     int count, M, shape[MATS][2];  // shape: each matrix's in and out widths
@@ -45,9 +49,10 @@ static void run(void *ctx, int side) {
     for (int m = 0; m < k->count; m++) {
         const int in = k->shape[m % MATS][0], o = k->shape[m % MATS][1];
 #ifdef PRODUCT_Q8
-        op_quantize_rows_q8(k->xq, k->xs, k->xaux, k->x, k->M, in);
-        (side ? new_op_matmul_q8 : old_op_matmul_q8)(k->out[side], k->xq, k->xs, k->xaux, k->w[m],
-                                                     k->scales[m], k->M, in, o);
+        // each side's own quantization: the side data's layout is the kernel's
+        (side ? new_op_quantize_rows_q8 : old_op_quantize_rows_q8)(k->xq, k->xs, k->xaux, k->x, k->M, in);
+        (side ? new_op_matmul_q8 : old_op_matmul_q8)(k->out[side], k->xq, k->xs, k->xaux,
+                                                     side ? k->w[m] : k->w_old[m], k->scales[m], k->M, in, o);
 #else
         (side ? new_op_matmul_packed_rows : old_op_matmul_packed_rows)(k->out[side], k->x, k->w[m], k->M, in,
                                                                        o);
@@ -68,8 +73,9 @@ int main(int argc, char **argv) {
     }
     const int shape[MATS][2] = {{d, d}, {d, d}, {d, d}, {d, d}, {d, f}, {d, f}, {f, d}};  // in, out
     const int count = L * MATS;
-    void **w = ab_alloc(sizeof(void *) * count);
+    void **w = ab_alloc(sizeof(void *) * count), **w_old = w;
 #ifdef PRODUCT_Q8
+    w_old = ab_alloc(sizeof(void *) * count);
     float **scales = ab_alloc(sizeof(float *) * count);
 #endif
     double bytes = 0.0;
@@ -83,7 +89,9 @@ int main(int argc, char **argv) {
         op_quantize_q8(q, s, dense, out, in);
         w[m] = ab_alloc(rows * in);
         scales[m] = ab_alloc(sizeof(float) * rows * blocks);
-        op_q8_pack(w[m], scales[m], q, s, out, in);
+        w_old[m] = ab_alloc(rows * in);
+        new_op_q8_pack(w[m], scales[m], q, s, out, in);
+        old_op_q8_pack(w_old[m], scales[m], q, s, out, in);  // (the scales' layout is the same)
         bytes += (double)rows * in + sizeof(float) * (double)rows * blocks;
         free(q);
         free(s);
@@ -107,7 +115,7 @@ int main(int argc, char **argv) {
            NAME, L, d, f, bytes / 1e6, R);
     printf("| rows | old GB/s | new GB/s | ratio (median) | quartiles | same bits |\n");
     printf("|---:|---:|---:|---:|---|---|\n");
-    work wk = {.w = w, .x = x, .out = {out[0], out[1]}, .count = count, .M = 1};
+    work wk = {.w = w, .w_old = w_old, .x = x, .out = {out[0], out[1]}, .count = count, .M = 1};
     memcpy(wk.shape, shape, sizeof shape);
 #ifdef PRODUCT_Q8
     wk.scales = scales, wk.xq = xq, wk.xs = xs, wk.xaux = xaux;

@@ -123,7 +123,7 @@ typedef struct {
     float *panel_scratch;  // decode layout: op_packed_scratch_floats(N, max in_dim)
     int8_t *q8_x;          // int8 model: a product's input rows quantized (N, max in_dim)
     float *q8_xs;          // ... and their scales (N)
-    int32_t *q8_xaux;      // ... and their side data (N, max in_dim / 4; ops.h)
+    int32_t *q8_xaux;      // ... and their side data (N, op_q8_side_ints(max in_dim); ops.h)
 } model_work;
 
 // Allocates zeroed parameters and the RoPE tables for cfg (validated).

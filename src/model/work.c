@@ -202,7 +202,7 @@ static void carve_work(carver *c, model_work *w, const mtp_config *cfg, int B, i
         if (f > max_in) max_in = f;
         w->q8_x = (int8_t *)carve(c, (N * max_in + 3) / 4);
         w->q8_xs = carve(c, N);
-        w->q8_xaux = (int32_t *)carve(c, N * max_in / 4);
+        w->q8_xaux = (int32_t *)carve(c, N * op_q8_side_ints((int)max_in));
     }
     w->inputs = (int32_t *)carve(c, N);
     w->targets = (int32_t *)carve(c, (size_t)cfg->n_future * N);

@@ -222,8 +222,10 @@ size_t op_q8_packed_rows(int out_dim);
 void op_q8_pack(int8_t *qp, float *sp, const int8_t *q, const float *scales, int out_dim, int in_dim);
 void op_q8_unpack(int8_t *q, float *scales, const int8_t *qp, const float *sp, int out_dim, int in_dim);
 // Activations, one scale per row: x (M, I) ~ xq * xs[row], xs = max |x| / 127;
-// xaux (M, I / 4) int32 per row: the side data the product's instructions
-// need (VNNI: -128 x the sum of each block's xq; AVX2: |xq| as bytes).
+// xaux (M, op_q8_side_ints(I)) int32 per row: the side data the product's
+// instructions need (VNNI: -128 x the sum of each block's xq, I / 4; AVX2:
+// |xq| as bytes, then xq as int16, 3 I / 4).
+size_t op_q8_side_ints(int in_dim);
 void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xaux, const float *x, int M, int in_dim);
 // out (M, O) = x @ w^T from quantized x (xq, xs, xaux) and packed w (qp, sp):
 // integer dot products per block, float sums over blocks. A row's result does

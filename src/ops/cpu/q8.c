@@ -21,12 +21,15 @@
 // panels one after the other, blocks in order within a panel (one stream),
 // and the scales likewise, 64 floats per (panel, block): scale of output
 // g*16 + lane at g*16 + lane.
-// Both take unsigned x signed bytes. AVX-512 VNNI's vpdpbusd: the weights are
+// AVX-512 VNNI's vpdpbusd takes unsigned x signed bytes: the weights are
 // stored as unsigned, q + 128, and each block's int32 sum starts from -128 x
 // the sum of the row's 32 xq of the block (the row's side data, made when it
-// is quantized), so it ends at the exact sum of xq[i] q[i]. AVX2's vpmaddubsw +
-// vpmaddwd: the weights stay signed; x's sign moves onto q (|xq|, |q| <= 127
-// keep the 16-bit pair sums exact) and |xq| is the side data.
+// is quantized), so it ends at the exact sum of xq[i] q[i]. AVX2 keeps the
+// weights signed. One row: vpmaddubsw + vpmaddwd, x's sign moved onto q
+// (|xq|, |q| <= 127 keep the 16-bit pair sums exact), |xq| in the side data.
+// Several rows: the weights widened to 16 bits once for all rows and
+// multiplied by xq as int16 (also in the side data) with vpmaddwd, pairs of
+// products summed into int32, exact.
 // Every output's float sum runs over the blocks in order in one chain,
 // f = fma(float(int sum), s[b], f), then times xs: the same operations
 // whatever the instruction set and however many rows are computed at once, so
@@ -210,12 +213,20 @@ static inline int32_t quantize_block(int8_t *xq, const float *x, __m256 inv) {
     return _mm_cvtsi128_si32(h);
 }
 
+size_t op_q8_side_ints(int in_dim) {
+#ifdef ZMM_VNNI
+    return (size_t)in_dim / 4;  // -128 x each block's sum, 8 times (one int32 per 4 inputs)
+#else
+    return (size_t)in_dim / 4 * 3;  // |xq| as bytes, then xq as int16
+#endif
+}
+
 void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xaux, const float *x, int M, int in_dim) {
     const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
     for (int m = 0; m < M; m++) {
         const float *row = x + (size_t)m * in_dim;
         int8_t *qrow = xq + (size_t)m * in_dim;
-        int32_t *aux = xaux + (size_t)m * (in_dim / 4);
+        int32_t *aux = xaux + (size_t)m * op_q8_side_ints(in_dim);
         // the largest magnitude, and whether any value is NaN (max drops a NaN met later)
         __m256 vmax = _mm256_setzero_ps(), nan = _mm256_setzero_ps();
         for (int i = 0; i < in_dim; i += 8) {
@@ -234,7 +245,7 @@ void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xaux, const float *x, i
             // saturate such values to -128 and overflow the side data's sums); its bytes are zeros
             xs[m] = NAN;
             memset(qrow, 0, (size_t)in_dim);
-            memset(aux, 0, sizeof(int32_t) * (size_t)(in_dim / 4));
+            memset(aux, 0, sizeof(int32_t) * op_q8_side_ints(in_dim));
             continue;
         }
         for (int b = 0; b < in_dim / OP_Q8_BLOCK; b++) {
@@ -246,6 +257,9 @@ void op_quantize_rows_q8(int8_t *xq, float *xs, int32_t *xaux, const float *x, i
             (void)sum;
             const __m256i q = _mm256_loadu_si256((const __m256i *)(qrow + b * OP_Q8_BLOCK));
             _mm256_storeu_si256((__m256i *)((uint8_t *)aux + b * OP_Q8_BLOCK), _mm256_abs_epi8(q));
+            int16_t *wide = (int16_t *)((uint8_t *)aux + in_dim) + b * OP_Q8_BLOCK;
+            _mm256_storeu_si256((__m256i *)wide, _mm256_cvtepi8_epi16(_mm256_castsi256_si128(q)));
+            _mm256_storeu_si256((__m256i *)(wide + 16), _mm256_cvtepi8_epi16(_mm256_extracti128_si256(q, 1)));
 #endif
         }
     }
@@ -299,7 +313,7 @@ static inline __attribute__((always_inline)) void block_rows(float (*f)[GROUPS][
                                                              const int8_t *pf, const int into_l1,
                                                              const int pf_part, const int pf_parts) {
     // (pf: the block whose first-pass prefetches this call issues, or NULL)
-    const size_t ldaux = (size_t)in_dim / 4;
+    const size_t ldaux = op_q8_side_ints(in_dim);
     // acc[m][g] (and, for one row, odd[g] taking every other step: 8
     // chains in flight instead of 4; integer sums, so no change in bits)
     __m512i acc[4][GROUPS], odd[GROUPS];
@@ -387,46 +401,118 @@ static inline __attribute__((always_inline)) void panel_rows(float *out, size_t 
         }
 }
 #else
-// AVX2: 8 outputs (half a group) at a time, R accumulators; the float sums
-// wait in memory.
+static inline int64_t load8(const void *p) {
+    int64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+// AVX2, several rows: block b's int32 sums of rows m0..m0+R-1 (R <= 4),
+// folded into their float sums f, 8 outputs (half a group) at a time. Per 4
+// inputs of the 8 outputs: the 32 weights widened to 16 bits (two vpmovsxbw,
+// for all rows), then per row its 4 inputs as int16 broadcast and two
+// vpmaddwd, which leave each output's sum in two adjacent int32 lanes, added
+// pairwise at the block's end. On an AMD Zen 3 vpmaddwd, vpmaddubsw and
+// vpsignb share two ports: one row's vpsignb + vpmaddubsw + vpmaddwd take 3 of
+// their slots a row and 32 weights where this takes 2 (one row keeps them:
+// the widening is then not shared).
+static inline __attribute__((always_inline)) void block_rows(float (*f)[OP_Q8_PANEL], const int16_t *x16,
+                                                             size_t ldx, const int8_t *qp, const float *sp,
+                                                             int b, const int m0, const int R,
+                                                             const int8_t *pf, const int into_l1,
+                                                             const int pf_part, const int pf_parts) {
+    // (pf: the block whose first-pass prefetches this call issues, or NULL)
+    const int16_t *xb = x16 + (size_t)m0 * ldx + (size_t)b * OP_Q8_BLOCK;
+    for (int h = 0; h < 2 * GROUPS; h++) {  // outputs 8h..8h+7: group h/2, half h%2
+        const int8_t *wq = qp + (h / 2) * GROUP * OP_Q8_BLOCK + (h % 2) * 32;
+        enum { LINES = CHUNK / 64 / (2 * GROUPS) };  // the first pass's prefetches, per half group
+        if (pf)
+            prefetch_lines(pf, pf_part * (CHUNK / 64 / pf_parts) + h * (LINES / pf_parts), LINES / pf_parts,
+                           into_l1);
+        // lo[m]: outputs 0-3 of the half, hi[m]: 4-7; each output's two lanes (inputs 0-1, 2-3)
+        __m256i lo[4], hi[4];
+        for (int m = 0; m < R; m++) lo[m] = hi[m] = _mm256_setzero_si256();
+        // the inputs read anew for each half, as broadcasts from memory: GCC otherwise kept them
+        // across the halves in general registers and on the stack, and a broadcast from a
+        // general register takes two instructions on the vector ports
+        const int16_t *xh = xb;
+        __asm__("" : "+r"(xh));
+        UNROLL_ALL
+        for (int j = 0; j < J; j++) {
+            const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wq + j * 64))),
+                          w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wq + j * 64 + 16)));
+            for (int m = 0; m < R; m++) {
+                const __m256i xv = _mm256_set1_epi64x(load8(xh + (size_t)m * ldx + 4 * j));
+                lo[m] = _mm256_add_epi32(lo[m], _mm256_madd_epi16(w0, xv));
+                hi[m] = _mm256_add_epi32(hi[m], _mm256_madd_epi16(w1, xv));
+                // each step's sums in registers: GCC otherwise summed all 8 steps' products as
+                // a tree, spilling them
+                __asm__("" : "+x"(lo[m]), "+x"(hi[m]));
+            }
+        }
+        const __m256 s = _mm256_loadu_ps(sp + 8 * h);
+        for (int m = 0; m < R; m++) {
+            // hadd: outputs 0 1 4 5 | 2 3 6 7 (as 64-bit pairs 0 2 1 3), put in order
+            const __m256i sums = _mm256_permute4x64_epi64(_mm256_hadd_epi32(lo[m], hi[m]), 0xD8);
+            float *fo = f[m0 + m] + 8 * h;
+            _mm256_store_ps(fo, _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), s, _mm256_load_ps(fo)));
+        }
+    }
+}
+
+// AVX2, one row: block b's sums, 8 outputs at a time, by vpmaddubsw + vpmaddwd
+// (x's sign moved onto the weights, |xq| from the side data).
+static inline __attribute__((always_inline)) void block_row(float *f, const int8_t *xq, const uint8_t *xa,
+                                                            const int8_t *qp, const float *sp, int b,
+                                                            const int8_t *pf) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int h = 0; h < 2 * GROUPS; h++) {
+        const int8_t *wq = qp + (h / 2) * GROUP * OP_Q8_BLOCK + (h % 2) * 32;
+        enum { LINES = CHUNK / 64 / (2 * GROUPS) };
+        if (pf) prefetch_lines(pf, h * LINES, LINES, L1_PREFETCH(1));
+        __m256i acc = _mm256_setzero_si256();
+        for (int j = 0; j < J; j++) {
+            const __m256i w = _mm256_loadu_si256((const __m256i *)(wq + j * 64));
+            const size_t at = (size_t)b * OP_Q8_BLOCK + 4 * j;
+            const __m256i sx = _mm256_set1_epi32(load4(xq + at)), ax = _mm256_set1_epi32(load4(xa + at));
+            const __m256i pairs = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w, sx));
+            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(pairs, ones));
+        }
+        _mm256_store_ps(f + 8 * h, _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc), _mm256_loadu_ps(sp + 8 * h),
+                                                   _mm256_load_ps(f + 8 * h)));
+    }
+}
+
+// All R rows (R <= 8) over one panel, a block at a time: the first 4 rows
+// with the block read from memory, the rest with it in L1 (as the VNNI
+// version), the first-pass prefetches split between the two.
 static inline __attribute__((always_inline)) void panel_rows(float *out, size_t ldo, int n, const int8_t *xq,
                                                              const int32_t *xaux, const float *xs,
                                                              const int8_t *qp, const float *sp, int in_dim,
                                                              const int8_t **ahead, const int8_t *frontier,
                                                              const int R) {
-    enum { G = GROUPS, g0 = 0 };
     const int blocks = in_dim / OP_Q8_BLOCK;
-    const uint8_t *xa = (const uint8_t *)xaux;
-    const __m256i ones = _mm256_set1_epi16(1);
+    const size_t ldaux = op_q8_side_ints(in_dim);
+    const int16_t *x16 = (const int16_t *)((const uint8_t *)xaux + in_dim);  // row stride 2 ldaux int16
     _Alignas(32) float f[PASS_ROWS][OP_Q8_PANEL];
     memset(f, 0, sizeof f);
+    __asm__ volatile("" : : "r"(f) : "memory");
     for (int b = 0; b < blocks; b++, qp += CHUNK, sp += OP_Q8_PANEL) {
         if (frontier) prefetch_ahead(ahead, frontier);
-        for (int h = 2 * g0; h < 2 * (g0 + G); h++) {  // outputs 8h..8h+7: group h/2, half h%2
-            const int8_t *wq = qp + (h / 2) * GROUP * OP_Q8_BLOCK + (h % 2) * 32;
-            enum { LINES = CHUNK / 64 / (2 * G) };  // the first pass's prefetches, per half group
-            if (!frontier) prefetch_lines(qp, (h - 2 * g0) * LINES, LINES, L1_PREFETCH(R));
-            __m256i acc[PASS_ROWS];
-            for (int m = 0; m < R; m++) acc[m] = _mm256_setzero_si256();
-            for (int j = 0; j < J; j++) {
-                const __m256i w = _mm256_loadu_si256((const __m256i *)(wq + j * 64));
-                for (int m = 0; m < R; m++) {
-                    const size_t at = (size_t)m * in_dim + (size_t)b * OP_Q8_BLOCK + 4 * j;
-                    const __m256i sx = _mm256_set1_epi32(load4(xq + at)),
-                                  ax = _mm256_set1_epi32(load4(xa + at));
-                    const __m256i pairs = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w, sx));
-                    acc[m] = _mm256_add_epi32(acc[m], _mm256_madd_epi16(pairs, ones));
-                }
-            }
-            const __m256 s = _mm256_loadu_ps(sp + 8 * h);
-            for (int m = 0; m < R; m++)
-                _mm256_store_ps(f[m] + 8 * h,
-                                _mm256_fmadd_ps(_mm256_cvtepi32_ps(acc[m]), s, _mm256_load_ps(f[m] + 8 * h)));
+        if (R == 1) {
+            block_row(f[0], xq, (const uint8_t *)xaux, qp, sp, b, frontier ? NULL : qp);
+            continue;
+        }
+        block_rows(f, x16, 2 * ldaux, qp, sp, b, 0, R < 4 ? R : 4, frontier ? NULL : qp, L1_PREFETCH(R), 0,
+                   R > 4 ? 2 : 1);
+        if (R > 4) {
+            __asm__ volatile("" ::: "memory");
+            block_rows(f, x16, 2 * ldaux, qp, sp, b, 4, R - 4, frontier ? NULL : qp, L1_PREFETCH(R), 1, 2);
         }
     }
-    const int end = n < (g0 + G) * GROUP ? n : (g0 + G) * GROUP;
+    const int end = n < OP_Q8_PANEL ? n : OP_Q8_PANEL;
     for (int m = 0; m < R; m++)
-        for (int o = g0 * GROUP; o < end; o++) out[m * ldo + o] = f[m][o] * xs[m];
+        for (int o = 0; o < end; o++) out[m * ldo + o] = f[m][o] * xs[m];
 }
 #endif
 
@@ -454,7 +540,7 @@ void op_matmul_q8(float *out, const int8_t *xq, const float *xs, const int32_t *
                   const float *sp, int M, int in_dim, int out_dim) {
     // out (M, O) = x (M, I) @ w (O, I)^T
     const int panels = (int)(op_q8_packed_rows(out_dim) / OP_Q8_PANEL), blocks = in_dim / OP_Q8_BLOCK;
-    const size_t ldaux = (size_t)in_dim / 4;
+    const size_t ldaux = op_q8_side_ints(in_dim);
     // as few passes as PASS_ROWS allows, their rows as even as can be
     const int npass = (M + PASS_ROWS - 1) / PASS_ROWS;
     // each thread a contiguous range of panels, then the others' from their back ends (work_steal.h)
