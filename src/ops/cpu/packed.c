@@ -166,6 +166,14 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
 // input twice) 1.05x; one row stays with group_pass (two outputs' chains of
 // multiply-adds in flight: by column 0.95x).
 enum { COL_ROWS = 4 };
+// A column pass's prefetches: none, the whole group's, or its own output's.
+// With more than COL_ROWS rows each output takes two passes, and the group's
+// prefetches all in the first pass of the first output left DRAM idle through
+// the other three: each output's first pass prefetching its own slices made
+// 7 and 8 rows 1.04-1.07x faster on an AMD Zen 3 (`bash bench/kernel_ab.sh
+// packed`, 15 pairs, two runs; the same bits); with 2-4 rows, whose columns
+// take one pass each, it made them slower (4 rows 0.94x).
+enum { PF_OWN = 2 };
 static inline __attribute__((always_inline)) void column_pass(f32x16 *acc, const float *g, const float *x,
                                                               size_t ldx, int n, const int R, const int c,
                                                               const int prefetch) {
@@ -177,7 +185,7 @@ static inline __attribute__((always_inline)) void column_pass(f32x16 *acc, const
     }
     int s = 0;
     do {
-        if (prefetch) prefetch_step(g, PF_GROUP);
+        if (prefetch) prefetch_step(g, prefetch == PF_OWN ? 1 << c : PF_GROUP);
         const __m256 w0 = _mm256_loadu_ps(g + SLICE * c), w1 = _mm256_loadu_ps(g + SLICE * c + 8);
         for (int r = 0; r < R; r++) {
             a[r][0] = _mm256_add_ps(a[r][0], _mm256_mul_ps(_mm256_loadu_ps(x + (size_t)r * ldx + s), w0));
@@ -201,12 +209,19 @@ typedef void (*part_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx,
     static void NAME##_##R##_pf(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int k) { \
         PASS(acc, g, x, ldx, n, R, k, 1);                                                                \
     }
-PART_FNS(column, column_pass, 1)
-PART_FNS(column, column_pass, 2)
-PART_FNS(column, column_pass, 3)
-PART_FNS(column, column_pass, 4)
-static const part_fn columns[2][COL_ROWS] = {{column_1, column_2, column_3, column_4},
-                                             {column_1_pf, column_2_pf, column_3_pf, column_4_pf}};
+#define COLUMN_FNS(R)                                                                                     \
+    PART_FNS(column, column_pass, R)                                                                      \
+    static void column_##R##_own(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int k) { \
+        column_pass(acc, g, x, ldx, n, R, k, PF_OWN);                                                     \
+    }
+COLUMN_FNS(1)
+COLUMN_FNS(2)
+COLUMN_FNS(3)
+COLUMN_FNS(4)
+#undef COLUMN_FNS
+static const part_fn columns[3][COL_ROWS] = {{column_1, column_2, column_3, column_4},
+                                             {column_1_pf, column_2_pf, column_3_pf, column_4_pf},
+                                             {column_1_own, column_2_own, column_3_own, column_4_own}};
 // Two or more rows, one half of the group's 16-float slices at a time: the
 // 8 floats of half h of both outputs' slices for R rows (2R accumulators, the
 // two outputs' weights, one input): per slice 2 weight and R input loads for
@@ -330,8 +345,9 @@ static void block_product(float *out, size_t ldo, const float *x, size_t ldx, co
                     for (int c = 0; c < PACK_GROUP; c++)
                         for (int r0 = 0; r0 < M; r0 += COL_ROWS) {
                             int R = M - r0 < COL_ROWS ? M - r0 : COL_ROWS;
-                            columns[c == 0 && r0 == 0][R - 1](acc + (size_t)r0 * PACK_BLOCK + o, g,
-                                                              x + (size_t)r0 * ldx + c0, ldx, n, c);
+                            const int pf = r0 > 0 ? 0 : M > COL_ROWS ? PF_OWN : c == 0;
+                            columns[pf][R - 1](acc + (size_t)r0 * PACK_BLOCK + o, g,
+                                               x + (size_t)r0 * ldx + c0, ldx, n, c);
                         }
             continue;
         }
