@@ -116,7 +116,7 @@ enum { PF_GROUP = (1 << PACK_GROUP) - 1 };  // every output of the group
 // -ffp-contract=fast from -O2; at -O1 neither is fused): the two kernels, and
 // the row-major one, keep giving the same bits.
 static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const float *g, const float *x,
-                                                             size_t ldx, int n, const int R,
+                                                             size_t ldx, int n, int first, const int R,
                                                              const int prefetch) {
     // acc is read and written as floats: vec16.h's split16/join16 (struct copies)
     // put these accumulators back on the stack (measured: 4 rows at 50% of the probe)
@@ -124,8 +124,8 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
     for (int r = 0; r < R; r++)
         for (int c = 0; c < PACK_GROUP; c++) {
             const float *p = (const float *)&acc[r * PACK_BLOCK + c];
-            a[r][c][0] = _mm256_loadu_ps(p);
-            a[r][c][1] = _mm256_loadu_ps(p + 8);
+            a[r][c][0] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(p);
+            a[r][c][1] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(p + 8);
         }
     int s = 0;
     do {  // n >= SLICE (see the generic version)
@@ -175,13 +175,13 @@ enum { COL_ROWS = 4 };
 // take one pass each, it made them slower (4 rows 0.94x).
 enum { PF_OWN = 2 };
 static inline __attribute__((always_inline)) void column_pass(f32x16 *acc, const float *g, const float *x,
-                                                              size_t ldx, int n, const int R, const int c,
-                                                              const int prefetch) {
+                                                              size_t ldx, int n, int first, const int R,
+                                                              const int c, const int prefetch) {
     __m256 a[COL_ROWS][2];
     for (int r = 0; r < R; r++) {
         const float *p = (const float *)&acc[r * PACK_BLOCK + c];
-        a[r][0] = _mm256_loadu_ps(p);
-        a[r][1] = _mm256_loadu_ps(p + 8);
+        a[r][0] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(p);
+        a[r][1] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(p + 8);
     }
     int s = 0;
     do {
@@ -201,18 +201,21 @@ static inline __attribute__((always_inline)) void column_pass(f32x16 *acc, const
 }
 // A pass of R rows over one part k of a group (an output, or a half of the
 // slices), without prefetches (the group in cache) or with them (_pf).
-typedef void (*part_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int k);
-#define PART_FNS(NAME, PASS, R)                                                                          \
-    static void NAME##_##R(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int k) {      \
-        PASS(acc, g, x, ldx, n, R, k, 0);                                                                \
-    }                                                                                                    \
-    static void NAME##_##R##_pf(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int k) { \
-        PASS(acc, g, x, ldx, n, R, k, 1);                                                                \
+typedef void (*part_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int first, int k);
+#define PART_FNS(NAME, PASS, R)                                                                            \
+    static void NAME##_##R(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int first,      \
+                           int k) {                                                                        \
+        PASS(acc, g, x, ldx, n, first, R, k, 0);                                                           \
+    }                                                                                                      \
+    static void NAME##_##R##_pf(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int first, \
+                                int k) {                                                                   \
+        PASS(acc, g, x, ldx, n, first, R, k, 1);                                                           \
     }
-#define COLUMN_FNS(R)                                                                                     \
-    PART_FNS(column, column_pass, R)                                                                      \
-    static void column_##R##_own(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int k) { \
-        column_pass(acc, g, x, ldx, n, R, k, PF_OWN);                                                     \
+#define COLUMN_FNS(R)                                                                                       \
+    PART_FNS(column, column_pass, R)                                                                        \
+    static void column_##R##_own(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int first, \
+                                 int k) {                                                                   \
+        column_pass(acc, g, x, ldx, n, first, R, k, PF_OWN);                                                \
     }
 COLUMN_FNS(1)
 COLUMN_FNS(2)
@@ -229,12 +232,13 @@ static const part_fn columns[3][COL_ROWS] = {{column_1, column_2, column_3, colu
 // same multiply-adds into each accumulator in the same order, so the same
 // bits. The second half reads the group from L1.
 static inline __attribute__((always_inline)) void half_pass(f32x16 *acc, const float *g, const float *x,
-                                                            size_t ldx, int n, const int R, const int h,
-                                                            const int prefetch) {
+                                                            size_t ldx, int n, int first, const int R,
+                                                            const int h, const int prefetch) {
     __m256 a[COL_ROWS][PACK_GROUP];
     for (int r = 0; r < R; r++)
         for (int c = 0; c < PACK_GROUP; c++)
-            a[r][c] = _mm256_loadu_ps((const float *)&acc[r * PACK_BLOCK + c] + 8 * h);
+            a[r][c] = first ? _mm256_setzero_ps()
+                            : _mm256_loadu_ps((const float *)&acc[r * PACK_BLOCK + c] + 8 * h);
     int s = 0;
     do {
         if (prefetch) prefetch_step(g, PF_GROUP);
@@ -265,11 +269,11 @@ static const part_fn half_passes[2][HALF_ROWS_MAX] = {{NULL, half_2, half_3}, {N
 // starting at the chunk's first column. R and the loop bounds are constants
 // at each call, so the accumulators stay in registers.
 static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const float *g, const float *x,
-                                                             size_t ldx, int n, const int R,
+                                                             size_t ldx, int n, int first, const int R,
                                                              const int prefetch) {
     f32x16 a[ROWS][PACK_GROUP];
     for (int r = 0; r < R; r++)
-        for (int c = 0; c < PACK_GROUP; c++) a[r][c] = acc[r * PACK_BLOCK + c];
+        for (int c = 0; c < PACK_GROUP; c++) a[r][c] = first ? (f32x16){0} : acc[r * PACK_BLOCK + c];
     // n >= SLICE: a do-while, because for a loop that may run zero times GCC
     // copies the 16 accumulators through the stack on the way in and out (4
     // rows 5% and 8 rows 10% slower in L2, Intel Xeon)
@@ -296,10 +300,10 @@ static inline __attribute__((always_inline)) void group_pass(f32x16 *acc, const 
 
 // A row pass, R rows, prefetching the slices of the group's outputs in mask
 // PF (0: none, the group then in L1; PF_GROUP: the whole group).
-typedef void (*pass_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx, int n);
-#define PASS_FN(R, PF, NAME)                                                           \
-    static void NAME(f32x16 *acc, const float *g, const float *x, size_t ldx, int n) { \
-        group_pass(acc, g, x, ldx, n, R, PF);                                          \
+typedef void (*pass_fn)(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int first);
+#define PASS_FN(R, PF, NAME)                                                                      \
+    static void NAME(f32x16 *acc, const float *g, const float *x, size_t ldx, int n, int first) { \
+        group_pass(acc, g, x, ldx, n, first, R, PF);                                              \
     }
 // Prefetches of a pass: none (later row passes read the group from L1: memory
 // sees one stream), all, and with more than ROWS rows (AVX-512), the slices of
@@ -331,23 +335,26 @@ static const pass_fn passes[ROWS][PF_KINDS] = {ROW(1), ROW(2)};
 // One block of PACK_BLOCK outputs for all M rows: out[r][o0 .. o0+PACK_BLOCK).
 static void block_product(float *out, size_t ldo, const float *x, size_t ldx, const float *blk, int M,
                           int cols, int valid) {
-    f32x16 acc[MAX_M * PACK_BLOCK];  // [row][output in block], the 16-lane sums
-    memset(acc, 0, sizeof(f32x16) * (size_t)M * PACK_BLOCK);
+    // [row][output in block], the 16-lane sums: the first chunk's passes start them from zero in
+    // registers (a memset of them was 1.2% of a 2-row verification step on a Zen 3)
+    f32x16 acc[MAX_M * PACK_BLOCK];
+    if (cols <= 0) memset(acc, 0, sizeof(f32x16) * (size_t)M * PACK_BLOCK);
     const float *g = blk;
     for (int c0 = 0; c0 < cols; c0 += PACK_CHUNK) {
-        int n = cols - c0 < PACK_CHUNK ? cols - c0 : PACK_CHUNK;
+        const int n = cols - c0 < PACK_CHUNK ? cols - c0 : PACK_CHUNK, first = c0 == 0;
 #ifdef COL_FROM
         if (M >= COL_FROM) {
             for (int o = 0; o < PACK_BLOCK; o += PACK_GROUP, g += (size_t)n * PACK_GROUP)
                 if (M <= HALF_ROWS_MAX)
-                    for (int h = 0; h < 2; h++) half_passes[h == 0][M - 1](acc + o, g, x + c0, ldx, n, h);
+                    for (int h = 0; h < 2; h++)
+                        half_passes[h == 0][M - 1](acc + o, g, x + c0, ldx, n, first, h);
                 else
                     for (int c = 0; c < PACK_GROUP; c++)
                         for (int r0 = 0; r0 < M; r0 += COL_ROWS) {
                             int R = M - r0 < COL_ROWS ? M - r0 : COL_ROWS;
                             const int pf = r0 > 0 ? 0 : M > COL_ROWS ? PF_OWN : c == 0;
                             columns[pf][R - 1](acc + (size_t)r0 * PACK_BLOCK + o, g,
-                                               x + (size_t)r0 * ldx + c0, ldx, n, c);
+                                               x + (size_t)r0 * ldx + c0, ldx, n, first, c);
                         }
             continue;
         }
@@ -358,7 +365,8 @@ static void block_product(float *out, size_t ldo, const float *x, size_t ldx, co
                 int pf = r0 == 0 ? PF_ALL : PF_NONE;
                 if (ROWS >= 4 && PACK_GROUP == 4 && M > ROWS && r0 < 2 * ROWS)
                     pf = r0 == 0 ? PF_FIRST_HALF : PF_SECOND_HALF;
-                passes[R - 1][pf](acc + (size_t)r0 * PACK_BLOCK + o, g, x + (size_t)r0 * ldx + c0, ldx, n);
+                passes[R - 1][pf](acc + (size_t)r0 * PACK_BLOCK + o, g, x + (size_t)r0 * ldx + c0, ldx, n,
+                                  first);
             }
     }
     for (int r = 0; r < M; r++) {
