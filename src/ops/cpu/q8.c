@@ -215,7 +215,7 @@ static inline int32_t quantize_block(int8_t *xq, const float *x, __m256 inv) {
 
 size_t op_q8_side_ints(int in_dim) {
 #ifdef ZMM_VNNI
-    return (size_t)in_dim / 4;  // -128 x each block's sum, 8 times (one int32 per 4 inputs)
+    return (size_t)in_dim / 4;  // -128 x each block's sum at [block] (the first I / 32 of them used)
 #else
     return (size_t)in_dim / 4 * 3;  // |xq| as bytes, then xq as int16
 #endif
@@ -496,6 +496,7 @@ static inline __attribute__((always_inline)) void panel_rows(float *out, size_t 
     const int16_t *x16 = (const int16_t *)((const uint8_t *)xaux + in_dim);  // row stride 2 ldaux int16
     _Alignas(32) float f[PASS_ROWS][OP_Q8_PANEL];
     memset(f, 0, sizeof f);
+    // f stays in memory (one load and store a block, row and 8 outputs), as in the VNNI version
     __asm__ volatile("" : : "r"(f) : "memory");
     for (int b = 0; b < blocks; b++, qp += CHUNK, sp += OP_Q8_PANEL) {
         if (frontier) prefetch_ahead(ahead, frontier);
